@@ -1,0 +1,65 @@
+"""One way to build a Shipyard gRPC server: interceptor, health and reflection included."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from libs.grpcutil.interceptors import ServiceInterceptor
+
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A servicer with the generated `add_XServicer_to_server` function and full service name."""
+
+    add: Callable[[Any, grpc.aio.Server], None]
+    servicer: object
+    name: str
+
+
+@dataclass(slots=True)
+class GrpcServer:
+    server: grpc.aio.Server
+    health: health.aio.HealthServicer
+    port: int
+
+    async def start(self) -> None:
+        await self.server.start()
+        await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+
+
+def create_server(
+    *, domain: str, internal_token: str, bind: str, services: Sequence[Registration]
+) -> GrpcServer:
+    """Build (not start) a server listening on `bind` ("host:port"; port 0 picks a free one)."""
+    server = grpc.aio.server(
+        interceptors=[ServiceInterceptor(domain=domain, internal_token=internal_token)],
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    for reg in services:
+        reg.add(reg.servicer, server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [reg.name for reg in services]
+    reflection.enable_server_reflection(
+        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    port = server.add_insecure_port(bind)
+    if port == 0:
+        raise RuntimeError(f"cannot bind gRPC server to {bind}")
+    return GrpcServer(server=server, health=health_servicer, port=port)
