@@ -51,8 +51,8 @@ def instrument_grpc() -> None:
         GrpcAioInstrumentorServer,
     )
 
-    GrpcAioInstrumentorServer().instrument()  # type: ignore[no-untyped-call]  # untyped library
-    GrpcAioInstrumentorClient().instrument()  # type: ignore[no-untyped-call]
+    GrpcAioInstrumentorServer().instrument()
+    GrpcAioInstrumentorClient().instrument()
     _instrumented = True
 
 

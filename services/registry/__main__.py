@@ -1,0 +1,5 @@
+import asyncio
+
+from services.registry.app import main
+
+asyncio.run(main())

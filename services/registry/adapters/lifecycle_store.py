@@ -1,0 +1,308 @@
+"""Session and kernel state changes: bind, prepare, kernel events, cancel, destroy.
+
+Each method is one transaction that locks the session and its kernels (in that order), applies
+the transition tables and re-derives agent occupancy, so every change is atomic and a repeated
+call is a no-op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from libs.core.slots import ResourceSlots
+from libs.db.retry import with_retry
+from services.registry.adapters.rows import (
+    agent_from_row,
+    kernel_from_row,
+    lock_session,
+    recompute_occupancy,
+    refresh_session_status,
+    session_from_row,
+    set_kernel_status,
+    set_session_status,
+)
+from services.registry.adapters.tables import AgentRow, KernelRow, SessionRow
+from services.registry.domain.errors import SessionNotDestroyable, SessionNotFound
+from services.registry.domain.model import DEAD_STATUSES, AgentStatus, Mount, Status
+from services.registry.service.ports import (
+    BindOutcome,
+    KernelTarget,
+    PreparingSession,
+    SessionChange,
+)
+
+
+class LifecycleStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def bind(self, session_id: str, placements: Mapping[str, str]) -> BindOutcome:
+        """PENDING → SCHEDULED with kernels placed, if the agents still have room."""
+
+        async def work() -> BindOutcome:
+            now = datetime.now(UTC)
+            async with self._sessions.begin() as db:
+                found = await _lock_or_none(db, session_id)
+                if found is None:
+                    return BindOutcome(session_id=session_id, bound=False, conflict="not-found")
+                session, kernels = found
+                if session.status != Status.PENDING.value:
+                    return BindOutcome(
+                        session_id=session_id, bound=False, conflict="session-not-pending"
+                    )
+                if {k.id for k in kernels} != set(placements):
+                    return BindOutcome(
+                        session_id=session_id, bound=False, conflict="kernel-set-mismatch"
+                    )
+                conflict = await _check_capacity(db, session, kernels, placements)
+                if conflict:
+                    return BindOutcome(session_id=session_id, bound=False, conflict=conflict)
+                addresses = await _addresses(db, placements.values())
+                for k in kernels:
+                    k.agent_id = placements[k.id]
+                    k.agent_address = addresses[k.agent_id]
+                    set_kernel_status(k, Status.SCHEDULED, reason="scheduled", now=now)
+                status = set_session_status(
+                    session, Status.SCHEDULED, reason="scheduled", now=now, message=""
+                )
+                agents = await recompute_occupancy(db, placements.values())
+                change = SessionChange(
+                    session_id=session_id,
+                    status=status,
+                    status_info="scheduled",
+                    agents=tuple(agent_from_row(a) for a in agents),
+                )
+                return BindOutcome(session_id=session_id, bound=True, change=change)
+
+        return await with_retry(work)
+
+    async def claim_scheduled(self, limit: int) -> list[PreparingSession]:
+        """Move up to `limit` SCHEDULED sessions to PREPARING; other replicas skip them."""
+        now = datetime.now(UTC)
+        claimed: list[PreparingSession] = []
+        async with self._sessions.begin() as db:
+            rows = (
+                (
+                    await db.execute(
+                        select(SessionRow)
+                        .where(SessionRow.status == Status.SCHEDULED.value)
+                        .order_by(SessionRow.created_at)
+                        .limit(limit)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            for session in rows:
+                kernels = (
+                    (
+                        await db.execute(
+                            select(KernelRow)
+                            .where(KernelRow.session_id == session.id)
+                            .order_by(KernelRow.id)
+                            .with_for_update()
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                for k in kernels:
+                    set_kernel_status(k, Status.PREPARING, reason="preparing", now=now)
+                status = set_session_status(session, Status.PREPARING, reason="preparing", now=now)
+                claimed.append(
+                    PreparingSession(
+                        session=session_from_row(session, kernels),
+                        targets=tuple(_target(k) for k in kernels),
+                        mounts=tuple(Mount(**m) for m in session.vfolder_mounts),
+                        change=SessionChange(
+                            session_id=session.id, status=status, status_info="preparing"
+                        ),
+                    )
+                )
+        return claimed
+
+    async def apply_kernel_status(
+        self,
+        kernel_id: str,
+        new: Status,
+        *,
+        reason: str,
+        exit_code: int | None = None,
+        message: str = "",
+    ) -> SessionChange | None:
+        """Apply a kernel's reported status; None when the kernel is unknown or it is a no-op."""
+
+        async def work() -> SessionChange | None:
+            now = datetime.now(UTC)
+            async with self._sessions.begin() as db:
+                session_id = (
+                    await db.execute(select(KernelRow.session_id).where(KernelRow.id == kernel_id))
+                ).scalar_one_or_none()
+                if session_id is None:
+                    return None
+                session, kernels = await lock_session(db, session_id)
+                kernel = next(k for k in kernels if k.id == kernel_id)
+                target = _effective_status(Status(kernel.status), new)
+                data = {"error": {"src": "agent", "repr": message}} if message else None
+                if not set_kernel_status(
+                    kernel, target, reason=reason, now=now, data=data, exit_code=exit_code
+                ):
+                    return None
+                status = refresh_session_status(session, kernels, reason=reason, now=now)
+                agents = []
+                if target in DEAD_STATUSES and kernel.agent_id:
+                    agents = await recompute_occupancy(db, [kernel.agent_id])
+                return SessionChange(
+                    session_id=session_id,
+                    status=status,
+                    status_info=reason,
+                    agents=tuple(agent_from_row(a) for a in agents),
+                )
+
+        return await with_retry(work)
+
+    async def cancel(self, session_id: str, *, reason: str, error: str) -> SessionChange | None:
+        """Cancel a session that failed to start: kernels and session CANCELLED, slots freed."""
+
+        async def work() -> SessionChange | None:
+            now = datetime.now(UTC)
+            async with self._sessions.begin() as db:
+                found = await _lock_or_none(db, session_id)
+                if found is None:
+                    return None
+                session, kernels = found
+                data = {"error": {"src": "other", "repr": error}}
+                for k in kernels:
+                    set_kernel_status(k, Status.CANCELLED, reason=reason, now=now, data=data)
+                status = set_session_status(
+                    session, Status.CANCELLED, reason=reason, now=now, message=error, data=data
+                )
+                agents = await recompute_occupancy(db, [k.agent_id for k in kernels if k.agent_id])
+                return SessionChange(
+                    session_id=session_id,
+                    status=status,
+                    status_info=reason,
+                    agents=tuple(agent_from_row(a) for a in agents),
+                )
+
+        return await with_retry(work)
+
+    async def begin_destroy(
+        self, session_id: str, *, forced: bool, reason: str
+    ) -> tuple[list[KernelTarget], SessionChange | None]:
+        """Record the destroy request; return the kernels whose agents must be told."""
+
+        async def work() -> tuple[list[KernelTarget], SessionChange | None]:
+            now = datetime.now(UTC)
+            async with self._sessions.begin() as db:
+                found = await _lock_or_none(db, session_id)
+                if found is None:
+                    raise SessionNotFound(f"session {session_id} not found")
+                session, kernels = found
+                current = Status(session.status)
+                if current in DEAD_STATUSES:
+                    return [], None
+                if current is Status.PENDING:
+                    for k in kernels:
+                        set_kernel_status(k, Status.CANCELLED, reason=reason, now=now)
+                    status = set_session_status(session, Status.CANCELLED, reason=reason, now=now)
+                    return [], SessionChange(
+                        session_id=session_id, status=status, status_info=reason
+                    )
+                if current in (Status.SCHEDULED, Status.PREPARING) and not forced:
+                    raise SessionNotDestroyable(
+                        f"session {session_id} is {current.value}; pass forced=true to destroy it",
+                        metadata={"status": current.value},
+                    )
+                targets = []
+                for k in kernels:
+                    if Status(k.status) in DEAD_STATUSES:
+                        continue
+                    set_kernel_status(k, Status.TERMINATING, reason=reason, now=now)
+                    if k.agent_id and k.agent_address:
+                        targets.append(_target(k))
+                status = set_session_status(session, Status.TERMINATING, reason=reason, now=now)
+                return targets, SessionChange(
+                    session_id=session_id, status=status, status_info=reason
+                )
+
+        return await with_retry(work)
+
+    async def stale_terminating(self, older_than: datetime) -> list[KernelTarget]:
+        """Kernels stuck in TERMINATING (an agent missed the destroy): to be told again."""
+        async with self._sessions() as db:
+            rows = (
+                await db.execute(
+                    select(KernelRow).where(
+                        KernelRow.status == Status.TERMINATING.value,
+                        KernelRow.status_changed_at < older_than,
+                        KernelRow.agent_address.is_not(None),
+                    )
+                )
+            ).scalars()
+            return [_target(k) for k in rows]
+
+
+def _effective_status(current: Status, reported: Status) -> Status:
+    """An agent's "terminated" for a kernel that never ran means the start was cancelled."""
+    if reported is Status.TERMINATED and current in (
+        Status.PENDING,
+        Status.SCHEDULED,
+        Status.PREPARING,
+    ):
+        return Status.CANCELLED
+    return reported
+
+
+async def _lock_or_none(
+    db: AsyncSession, session_id: str
+) -> tuple[SessionRow, list[KernelRow]] | None:
+    exists = (
+        await db.execute(select(SessionRow.id).where(SessionRow.id == session_id))
+    ).scalar_one_or_none()
+    if exists is None:
+        return None
+    return await lock_session(db, session_id)
+
+
+async def _check_capacity(
+    db: AsyncSession, session: SessionRow, kernels: list[KernelRow], placements: Mapping[str, str]
+) -> str:
+    wanted: dict[str, ResourceSlots] = {}
+    for k in kernels:
+        agent_id = placements[k.id]
+        wanted[agent_id] = wanted.get(agent_id, ResourceSlots()) + ResourceSlots(k.requested_slots)
+    for agent_id in sorted(wanted):
+        agent = (
+            await db.execute(select(AgentRow).where(AgentRow.id == agent_id).with_for_update())
+        ).scalar_one_or_none()
+        if agent is None or agent.status != AgentStatus.ALIVE.value:
+            return "agent-not-alive"
+        if agent.resource_group != session.resource_group:
+            return "agent-resource-group-mismatch"
+        free = ResourceSlots(agent.available_slots) - ResourceSlots(agent.occupied_slots)
+        if not wanted[agent_id].fits_in(free):
+            return "agent-capacity-exceeded"
+    return ""
+
+
+async def _addresses(db: AsyncSession, agent_ids: Iterable[str]) -> dict[str, str]:
+    ids = sorted(set(agent_ids))
+    rows = await db.execute(select(AgentRow.id, AgentRow.address).where(AgentRow.id.in_(ids)))
+    return {r.id: r.address for r in rows}
+
+
+def _target(k: KernelRow) -> KernelTarget:
+    kernel = kernel_from_row(k)
+    return KernelTarget(
+        kernel_id=k.id,
+        session_id=k.session_id,
+        agent_id=k.agent_id or "",
+        agent_address=k.agent_address or "",
+        requested_slots=kernel.requested_slots,
+    )

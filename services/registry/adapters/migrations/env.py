@@ -1,0 +1,3 @@
+from libs.db.migrate import run_env
+
+run_env()

@@ -1,0 +1,128 @@
+"""gRPC clients for the peers the registry calls: agents and storage."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+from google.protobuf.duration_pb2 import Duration
+from shipyard.agent.v1 import kernel_service_pb2 as agent_pb
+from shipyard.agent.v1 import kernel_service_pb2_grpc as agent_grpc
+from shipyard.storage.v1 import vfolder_service_pb2 as storage_pb
+from shipyard.storage.v1 import vfolder_service_pb2_grpc as storage_grpc
+from shipyard.type.v1 import execution_pb2, resources_pb2
+
+from libs.core.errors import Unavailable
+from libs.grpcutil.client import internal_channel
+from libs.grpcutil.status import error_from_rpc
+from services.registry.domain.errors import AgentUnavailable
+from services.registry.domain.model import ExecMode, ExecOutcome, Mount
+from services.registry.service.ports import KernelLaunch
+
+_MODES = {
+    ExecMode.QUERY: execution_pb2.EXECUTION_MODE_QUERY,
+    ExecMode.BATCH: execution_pb2.EXECUTION_MODE_BATCH,
+}
+_STATUSES = {
+    execution_pb2.EXECUTION_STATUS_FINISHED: "finished",
+    execution_pb2.EXECUTION_STATUS_FAILED: "failed",
+    execution_pb2.EXECUTION_STATUS_TIMED_OUT: "timed_out",
+}
+CREATE_DEADLINE = 45.0
+DESTROY_DEADLINE = 15.0
+
+
+class GrpcAgentClient:
+    """Channels per agent address, kept with keepalive pings (lesson 38)."""
+
+    def __init__(self, internal_token: str) -> None:
+        self._token = internal_token
+        self._channels: dict[str, grpc.aio.Channel] = {}
+
+    def _stub(self, address: str) -> agent_grpc.KernelServiceStub:
+        channel = self._channels.get(address)
+        if channel is None:
+            channel = self._channels[address] = internal_channel(address, self._token)
+        return agent_grpc.KernelServiceStub(channel)
+
+    async def create_kernels(self, address: str, kernels: Sequence[KernelLaunch]) -> None:
+        request = agent_pb.CreateKernelsRequest(
+            kernels=[
+                agent_pb.KernelSpec(
+                    kernel_id=k.kernel_id,
+                    session_id=k.session_id,
+                    image=k.image,
+                    slots=resources_pb2.ResourceSlots(amounts=k.slots.to_strings()),
+                    mounts=[agent_pb.Mount(host_path=m.host_path, name=m.name) for m in k.mounts],
+                    environ=dict(k.environ),
+                    startup_command=k.startup_command,
+                )
+                for k in kernels
+            ]
+        )
+        await self._call(self._stub(address).CreateKernels, request, CREATE_DEADLINE)
+
+    async def destroy_kernel(
+        self, address: str, kernel_id: str, session_id: str, reason: str
+    ) -> None:
+        request = agent_pb.DestroyKernelRequest(
+            kernel_id=kernel_id, session_id=session_id, reason=reason
+        )
+        await self._call(self._stub(address).DestroyKernel, request, DESTROY_DEADLINE)
+
+    async def execute(
+        self, address: str, kernel_id: str, mode: ExecMode, code: str, timeout: float
+    ) -> ExecOutcome:
+        duration = Duration()
+        duration.FromNanoseconds(int(timeout * 1e9))
+        request = agent_pb.ExecuteRequest(
+            kernel_id=kernel_id, mode=_MODES[mode], code=code, timeout=duration
+        )
+        response = await self._call(self._stub(address).Execute, request, timeout + 10.0)
+        r = response.result
+        return ExecOutcome(
+            status=_STATUSES.get(r.status, "failed"),
+            stdout=r.stdout,
+            stderr=r.stderr,
+            exit_code=r.exit_code,
+            error_name=r.error_name,
+            error_message=r.error_message,
+        )
+
+    async def _call(self, method: Any, request: Any, deadline: float) -> Any:
+        try:
+            return await method(request, timeout=deadline)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise AgentUnavailable(
+                    f"agent call failed: {exc.code().name}: {exc.details()}"
+                ) from exc
+            raise error_from_rpc(exc) from exc
+
+    async def close(self) -> None:
+        for channel in self._channels.values():
+            await channel.close()
+
+
+class GrpcMountResolver:
+    def __init__(self, storage_addr: str, internal_token: str) -> None:
+        self._channel = internal_channel(storage_addr, internal_token)
+        self._stub = storage_grpc.MountServiceStub(self._channel)
+
+    async def resolve(self, user_id: str, names: Sequence[str]) -> list[Mount]:
+        try:
+            response = await self._stub.ResolveMounts(
+                storage_pb.ResolveMountsRequest(user_id=user_id, names=list(names)), timeout=10.0
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.UNAVAILABLE:
+                raise Unavailable("storage service is unavailable") from exc
+            raise error_from_rpc(exc) from exc
+        return [
+            Mount(vfolder_id=m.vfolder_id, name=m.name, host_path=m.host_path)
+            for m in response.mounts
+        ]
+
+    async def close(self) -> None:
+        await self._channel.close()

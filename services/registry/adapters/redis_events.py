@@ -1,0 +1,140 @@
+"""Cluster events on a Redis stream, a waiter for status changes, and heartbeat times."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from redis.asyncio import Redis
+from shipyard.events.v1 import events_pb2
+from shipyard.type.v1 import resources_pb2
+
+from libs.core.ids import new_id
+from libs.core.slots import ResourceSlots
+from libs.events.streams import StreamPublisher, last_entry_id, tail
+from libs.telemetry.tracing import current_trace_context
+from services.registry.domain.model import Agent, AgentStatus
+from services.registry.service.ports import ClusterChange, SessionChange
+
+log = logging.getLogger(__name__)
+
+
+class RedisClusterEvents:
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self._redis = redis
+        self.stream = f"{prefix}events:cluster"
+        self._publisher = StreamPublisher(redis, self.stream)
+
+    async def session_enqueued(self, session_id: str) -> None:
+        await self._publish(
+            events_pb2.Event(session_enqueued=events_pb2.SessionEnqueued(session_id=session_id))
+        )
+
+    async def session_changed(self, change: SessionChange) -> None:
+        if change.status is not None:
+            payload = events_pb2.SessionStatusChanged(
+                session_id=change.session_id,
+                status=change.status.value,
+                status_info=change.status_info,
+            )
+            await self._publish(events_pb2.Event(session_status_changed=payload))
+        for agent in change.agents:
+            await self.agent_changed(agent)
+
+    async def agent_changed(self, agent: Agent) -> None:
+        payload = events_pb2.AgentChanged(
+            agent_id=agent.agent_id,
+            alive=agent.status.value == "ALIVE",
+            available_slots=resources_pb2.ResourceSlots(amounts=agent.available_slots.to_strings()),
+            occupied_slots=resources_pb2.ResourceSlots(amounts=agent.occupied_slots.to_strings()),
+            resource_group=agent.resource_group,
+        )
+        await self._publish(events_pb2.Event(agent_changed=payload))
+
+    async def position(self) -> str:
+        return await last_entry_id(self._redis, self.stream)
+
+    async def follow(self, after: str) -> AsyncIterator[ClusterChange]:
+        async for entry in tail(self._redis, self.stream, after):
+            event = events_pb2.Event.FromString(entry.data)
+            which = event.WhichOneof("payload")
+            if which == "session_enqueued":
+                yield ClusterChange(kind="enqueued", session_id=event.session_enqueued.session_id)
+            elif which == "session_status_changed":
+                ch = event.session_status_changed
+                yield ClusterChange(kind="session", session_id=ch.session_id, status=ch.status)
+            elif which == "agent_changed":
+                yield ClusterChange(kind="agent", agent=_agent(event.agent_changed))
+
+    async def _publish(self, event: events_pb2.Event) -> None:
+        event.event_id = new_id()
+        ts = Timestamp()
+        ts.FromDatetime(datetime.now(UTC))
+        event.create_time.CopyFrom(ts)
+        event.trace_context.update(current_trace_context())
+        await self._publisher.publish(event.event_id, event.SerializeToString())
+
+
+class StreamSessionWaiter:
+    """Wakes waiting CreateSession calls when their session's status changes (any replica)."""
+
+    def __init__(self, events: RedisClusterEvents) -> None:
+        self._events = events
+        self._waiting: dict[str, list[asyncio.Event]] = defaultdict(list)
+
+    async def wait_for_change(self, session_id: str, timeout: float) -> None:
+        flag = asyncio.Event()
+        self._waiting[session_id].append(flag)
+        try:
+            await asyncio.wait_for(flag.wait(), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            self._waiting[session_id].remove(flag)
+            if not self._waiting[session_id]:
+                del self._waiting[session_id]
+
+    async def run(self) -> None:
+        position = await self._events.position()
+        async for change in self._events.follow(position):
+            if change.kind == "session":
+                for flag in self._waiting.get(change.session_id, []):
+                    flag.set()
+
+
+class RedisHeartbeatClock:
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self._redis = redis
+        self._key = f"{prefix}agent-heartbeats"
+
+    async def beat(self, agent_id: str, now: datetime) -> None:
+        await self._redis.hset(self._key, agent_id, now.timestamp())
+
+    async def stale(self, older_than: datetime) -> list[str]:
+        beats = await self._redis.hgetall(self._key)
+        cutoff = older_than.timestamp()
+        stale = [_text(k) for k, v in beats.items() if float(v) < cutoff]
+        if stale:
+            await self._redis.hdel(self._key, *stale)
+        return stale
+
+
+def _agent(msg: events_pb2.AgentChanged) -> Agent:
+    return Agent(
+        agent_id=msg.agent_id,
+        status=AgentStatus.ALIVE if msg.alive else AgentStatus.LOST,
+        address="",
+        resource_group=msg.resource_group,
+        available_slots=ResourceSlots(dict(msg.available_slots.amounts)),
+        occupied_slots=ResourceSlots(dict(msg.occupied_slots.amounts)),
+        backend="",
+        last_heartbeat=None,
+    )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

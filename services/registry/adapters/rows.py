@@ -1,0 +1,192 @@
+"""Row ⇄ domain conversion and the locked status writes every store shares."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.core.slots import ResourceSlots
+from services.registry.adapters.tables import AgentRow, KernelRow, SessionRow
+from services.registry.domain.model import (
+    AGENT_OCCUPYING_STATUSES,
+    DEAD_STATUSES,
+    Agent,
+    AgentStatus,
+    Kernel,
+    Session,
+    SessionType,
+    Status,
+)
+from services.registry.domain.transitions import (
+    derive_session_status,
+    kernel_can_transit,
+    session_can_transit,
+)
+
+
+def kernel_from_row(row: KernelRow) -> Kernel:
+    return Kernel(
+        kernel_id=row.id,
+        session_id=row.session_id,
+        cluster_role=row.cluster_role,
+        status=Status(row.status),
+        status_info=row.status_info,
+        agent_id=row.agent_id,
+        requested_slots=ResourceSlots(row.requested_slots),
+        exit_code=row.exit_code,
+    )
+
+
+def session_from_row(row: SessionRow, kernels: Iterable[KernelRow]) -> Session:
+    return Session(
+        session_id=row.id,
+        name=row.name,
+        session_type=SessionType(row.session_type),
+        image=row.image,
+        status=Status(row.status),
+        status_info=row.status_info,
+        status_message=row.status_message,
+        owner_user_id=row.owner_user_id,
+        access_key=row.access_key,
+        domain_name=row.domain_name,
+        project_id=row.project_id,
+        resource_group=row.resource_group,
+        requested_slots=ResourceSlots(row.requested_slots),
+        vfolder_names=tuple(m["name"] for m in row.vfolder_mounts),
+        client_token=row.client_token or "",
+        startup_command=row.startup_command,
+        environ=dict(row.environ),
+        created_at=row.created_at,
+        terminated_at=row.terminated_at,
+        trace_context=dict(row.trace_context),
+        kernels=tuple(
+            kernel_from_row(k) for k in sorted(kernels, key=lambda k: (k.cluster_role, k.id))
+        ),
+    )
+
+
+def agent_from_row(row: AgentRow) -> Agent:
+    return Agent(
+        agent_id=row.id,
+        status=AgentStatus(row.status),
+        address=row.address,
+        resource_group=row.resource_group,
+        available_slots=ResourceSlots(row.available_slots),
+        occupied_slots=ResourceSlots(row.occupied_slots),
+        backend=row.backend,
+        last_heartbeat=row.last_heartbeat,
+    )
+
+
+def set_kernel_status(
+    row: KernelRow,
+    new: Status,
+    *,
+    reason: str,
+    now: datetime,
+    data: dict[str, Any] | None = None,
+    exit_code: int | None = None,
+) -> bool:
+    """Apply a kernel transition if the table allows it; False (and no change) otherwise."""
+    if not kernel_can_transit(Status(row.status), new):
+        return False
+    row.status = new.value
+    row.status_info = reason
+    row.status_changed_at = now
+    if data:
+        row.status_data = {**row.status_data, **data}
+    if exit_code is not None:
+        row.exit_code = exit_code
+    if new in DEAD_STATUSES:
+        row.terminated_at = now
+    return True
+
+
+def refresh_session_status(
+    session: SessionRow, kernels: Sequence[KernelRow], *, reason: str, now: datetime
+) -> Status | None:
+    """Derive the session's status from its kernels; return it if the session changed."""
+    main = next((k for k in kernels if k.cluster_role == "main"), None)
+    if main is None:
+        return None
+    derived = derive_session_status(
+        Status(main.status), [Status(k.status) for k in kernels if k is not main]
+    )
+    return set_session_status(session, derived, reason=reason, now=now)
+
+
+def set_session_status(
+    session: SessionRow,
+    new: Status,
+    *,
+    reason: str,
+    now: datetime,
+    message: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> Status | None:
+    if not session_can_transit(Status(session.status), new):
+        return None
+    session.status = new.value
+    session.status_info = reason
+    if message is not None:
+        session.status_message = message
+    session.status_changed_at = now
+    session.status_history = {**session.status_history, new.value: now.isoformat()}
+    if data:
+        session.status_data = {**session.status_data, **data}
+    if new in DEAD_STATUSES:
+        session.terminated_at = now
+    return new
+
+
+async def lock_session(db: AsyncSession, session_id: str) -> tuple[SessionRow, list[KernelRow]]:
+    """SELECT … FOR UPDATE the session, then its kernels (always in this order: no deadlocks)."""
+    row = (
+        await db.execute(select(SessionRow).where(SessionRow.id == session_id).with_for_update())
+    ).scalar_one()
+    kernels = (
+        (
+            await db.execute(
+                select(KernelRow)
+                .where(KernelRow.session_id == session_id)
+                .order_by(KernelRow.id)
+                .with_for_update()
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return row, list(kernels)
+
+
+async def recompute_occupancy(db: AsyncSession, agent_ids: Iterable[str]) -> list[AgentRow]:
+    """Set each agent's occupied slots to the sum of its live kernels' allocations.
+
+    Deriving (not incrementing) keeps "occupied == sum of live allocations" true after any
+    crash or duplicate event. Agents are locked in id order.
+    """
+    changed: list[AgentRow] = []
+    for agent_id in sorted(set(agent_ids)):
+        agent = (
+            await db.execute(select(AgentRow).where(AgentRow.id == agent_id).with_for_update())
+        ).scalar_one_or_none()
+        if agent is None:
+            continue
+        rows = (
+            await db.execute(
+                select(KernelRow.requested_slots).where(
+                    KernelRow.agent_id == agent_id,
+                    KernelRow.status.in_([s.value for s in AGENT_OCCUPYING_STATUSES]),
+                )
+            )
+        ).scalars()
+        total = ResourceSlots()
+        for slots in rows:
+            total = total + ResourceSlots(slots)
+        agent.occupied_slots = total.to_strings()
+        changed.append(agent)
+    return changed

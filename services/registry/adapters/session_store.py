@@ -1,0 +1,192 @@
+"""Sessions in PostgreSQL: creation, lookup, lists and the pending queue."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from libs.core.slots import ResourceSlots
+from libs.db.retry import with_retry
+from services.registry.adapters.lifecycle_store import LifecycleStore
+from services.registry.adapters.rows import session_from_row
+from services.registry.adapters.tables import KernelRow, SessionRow
+from services.registry.domain.errors import SessionNameInUse, SessionNotFound
+from services.registry.domain.model import Session, Status
+from services.registry.service.ports import NewKernel, NewSession
+
+
+class SqlSessionStore(LifecycleStore):
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        super().__init__(sessions)
+
+    async def add(self, new: NewSession) -> tuple[Session, bool]:
+        """Insert PENDING session + kernels in one transaction; a known token returns the first."""
+
+        async def work() -> tuple[Session, bool]:
+            async with self._sessions.begin() as db:
+                if new.client_token:
+                    existing = await self._find_by_token(db, new.access_key, new.client_token)
+                    if existing is not None:
+                        return existing, False
+                total = ResourceSlots()
+                for k in new.kernels:
+                    total = total + k.requested_slots
+                values = _session_values(new, total)
+                stmt = insert(SessionRow).values(**values)
+                if new.client_token:
+                    # A concurrent duplicate loses the race here and reads the winner below.
+                    stmt = stmt.on_conflict_do_nothing(
+                        index_elements=["access_key", "client_token"],
+                        index_where=SessionRow.client_token.is_not(None),
+                    )
+                inserted = (await db.execute(stmt.returning(SessionRow.id))).scalar_one_or_none()
+                if inserted is None:
+                    raced = await self._find_by_token(db, new.access_key, new.client_token)
+                    assert raced is not None
+                    return raced, False
+                for k in new.kernels:
+                    db.add(_kernel_row(new, k))
+            return await self.get(new.session_id), True
+
+        try:
+            return await with_retry(work)
+        except IntegrityError as exc:
+            if "ix_sessions_live_name" in str(exc.orig):
+                raise SessionNameInUse(
+                    f"you already have a live session named {new.name!r}",
+                    metadata={"name": new.name},
+                ) from exc
+            raise
+
+    async def get(self, session_id: str) -> Session:
+        async with self._sessions() as db:
+            row = await db.get(SessionRow, session_id)
+            if row is None:
+                raise SessionNotFound(f"session {session_id} not found")
+            kernels = (
+                await db.execute(select(KernelRow).where(KernelRow.session_id == session_id))
+            ).scalars()
+            return session_from_row(row, kernels)
+
+    async def list_sessions(
+        self,
+        *,
+        access_key: str | None,
+        statuses: Sequence[Status],
+        limit: int,
+        before: tuple[datetime, str] | None,
+    ) -> list[Session]:
+        """Newest first, keyset-paginated on (created_at, id)."""
+        query = select(SessionRow).order_by(SessionRow.created_at.desc(), SessionRow.id.desc())
+        if access_key is not None:
+            query = query.where(SessionRow.access_key == access_key)
+        if statuses:
+            query = query.where(SessionRow.status.in_([s.value for s in statuses]))
+        if before is not None:
+            query = query.where(tuple_(SessionRow.created_at, SessionRow.id) < before)
+        async with self._sessions() as db:
+            rows = (await db.execute(query.limit(limit))).scalars().all()
+            return await self._with_kernels(db, rows)
+
+    async def list_pending(self) -> list[Session]:
+        query = (
+            select(SessionRow)
+            .where(SessionRow.status == Status.PENDING.value)
+            .order_by(SessionRow.created_at, SessionRow.id)
+        )
+        async with self._sessions() as db:
+            rows = (await db.execute(query)).scalars().all()
+            return await self._with_kernels(db, rows)
+
+    async def note_unschedulable(self, session_id: str, reason: str, message: str) -> bool:
+        """Record why a session waits; only while it is still PENDING."""
+        now = datetime.now(UTC)
+        async with self._sessions.begin() as db:
+            result = await db.execute(
+                update(SessionRow)
+                .where(SessionRow.id == session_id, SessionRow.status == Status.PENDING.value)
+                .values(
+                    status_info=reason,
+                    status_message=message,
+                    status_data=SessionRow.status_data.op("||")(
+                        {"scheduler": {"last_try": now.isoformat(), "msg": message}}
+                    ),
+                )
+                .returning(SessionRow.id)
+            )
+            return result.scalar_one_or_none() is not None
+
+    async def _find_by_token(self, db: AsyncSession, access_key: str, token: str) -> Session | None:
+        row = (
+            await db.execute(
+                select(SessionRow).where(
+                    and_(SessionRow.access_key == access_key, SessionRow.client_token == token)
+                )
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            return None
+        kernels = (
+            await db.execute(select(KernelRow).where(KernelRow.session_id == row.id))
+        ).scalars()
+        return session_from_row(row, kernels)
+
+    async def _with_kernels(self, db: AsyncSession, rows: Sequence[SessionRow]) -> list[Session]:
+        ids = [r.id for r in rows]
+        by_session: dict[str, list[KernelRow]] = {i: [] for i in ids}
+        if ids:
+            kernels = (
+                await db.execute(select(KernelRow).where(or_(KernelRow.session_id.in_(ids))))
+            ).scalars()
+            for k in kernels:
+                by_session[k.session_id].append(k)
+        return [session_from_row(r, by_session[r.id]) for r in rows]
+
+
+def _session_values(new: NewSession, total: ResourceSlots) -> Mapping[str, object]:
+    return {
+        "id": new.session_id,
+        "name": new.name,
+        "session_type": new.session_type.value,
+        "image": new.image,
+        "status": Status.PENDING.value,
+        "status_info": "",
+        "status_message": "",
+        "status_data": {},
+        "status_history": {Status.PENDING.value: new.created_at.isoformat()},
+        "owner_user_id": new.owner_user_id,
+        "access_key": new.access_key,
+        "domain_name": new.domain_name,
+        "project_id": new.project_id,
+        "resource_group": new.resource_group,
+        "requested_slots": total.to_strings(),
+        "vfolder_mounts": [
+            {"vfolder_id": m.vfolder_id, "name": m.name, "host_path": m.host_path}
+            for m in new.mounts
+        ],
+        "client_token": new.client_token or None,
+        "startup_command": new.startup_command,
+        "environ": dict(new.environ),
+        "trace_context": dict(new.trace_context),
+        "created_at": new.created_at,
+        "status_changed_at": new.created_at,
+    }
+
+
+def _kernel_row(new: NewSession, kernel: NewKernel) -> KernelRow:
+    return KernelRow(
+        id=kernel.kernel_id,
+        session_id=new.session_id,
+        cluster_role=kernel.cluster_role,
+        status=Status.PENDING.value,
+        status_info="",
+        status_data={},
+        requested_slots=kernel.requested_slots.to_strings(),
+        created_at=new.created_at,
+        status_changed_at=new.created_at,
+    )

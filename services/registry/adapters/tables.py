@@ -1,0 +1,98 @@
+"""The registry's tables (schema `registry`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, MetaData, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SCHEMA = "registry"
+DEAD = "('TERMINATED','CANCELLED','ERROR')"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(schema=SCHEMA)
+
+
+class AgentRow(Base):
+    __tablename__ = "agents"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    address: Mapped[str] = mapped_column(String(256))
+    resource_group: Mapped[str] = mapped_column(String(64))
+    available_slots: Mapped[dict[str, str]] = mapped_column(JSONB)
+    occupied_slots: Mapped[dict[str, str]] = mapped_column(JSONB)
+    backend: Mapped[str] = mapped_column(String(32))
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SessionRow(Base):
+    __tablename__ = "sessions"
+    __table_args__ = (
+        Index(
+            "ix_sessions_client_token",
+            "access_key",
+            "client_token",
+            unique=True,
+            postgresql_where=text("client_token IS NOT NULL"),
+        ),
+        Index(
+            "ix_sessions_live_name",
+            "access_key",
+            "name",
+            unique=True,
+            postgresql_where=text(f"status NOT IN {DEAD}"),
+        ),
+        Index("ix_sessions_status_created", "status", "created_at"),
+        Index("ix_sessions_access_key_created", "access_key", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    session_type: Mapped[str] = mapped_column(String(16))
+    image: Mapped[str] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16))
+    status_info: Mapped[str] = mapped_column(String(128), default="")
+    status_message: Mapped[str] = mapped_column(Text, default="")
+    status_data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    status_history: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict)
+    owner_user_id: Mapped[str] = mapped_column(String(64))
+    access_key: Mapped[str] = mapped_column(String(64))
+    domain_name: Mapped[str] = mapped_column(String(64))
+    project_id: Mapped[str] = mapped_column(String(64))
+    resource_group: Mapped[str] = mapped_column(String(64))
+    requested_slots: Mapped[dict[str, str]] = mapped_column(JSONB)
+    vfolder_mounts: Mapped[list[dict[str, str]]] = mapped_column(JSONB, default=list)
+    client_token: Mapped[str | None] = mapped_column(String(64))
+    startup_command: Mapped[str] = mapped_column(Text, default="")
+    environ: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict)
+    trace_context: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    terminated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class KernelRow(Base):
+    __tablename__ = "kernels"
+    __table_args__ = (Index("ix_kernels_agent_status", "agent_id", "status"),)
+
+    id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        UUID(as_uuid=False), ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    cluster_role: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    status_info: Mapped[str] = mapped_column(String(128), default="")
+    status_data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    agent_id: Mapped[str | None] = mapped_column(String(64))
+    agent_address: Mapped[str | None] = mapped_column(String(256))
+    requested_slots: Mapped[dict[str, str]] = mapped_column(JSONB)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    terminated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,66 @@
+"""AgentRegistryService (internal) and ClusterService (admins)."""
+
+from __future__ import annotations
+
+import grpc
+from shipyard.registry.v1 import agent_registry_service_pb2 as reg_pb
+from shipyard.registry.v1 import agent_registry_service_pb2_grpc as reg_grpc
+from shipyard.registry.v1 import cluster_service_pb2 as cluster_pb
+from shipyard.registry.v1 import cluster_service_pb2_grpc as cluster_grpc
+from typing_extensions import override
+
+from libs.core.errors import PermissionDenied
+from libs.core.slots import ResourceSlots
+from libs.grpcutil.context import current_caller, require_system
+from services.registry.api import convert
+from services.registry.service.agents import AgentLifecycle
+from services.registry.service.ports import AgentRegistration
+
+
+class AgentRegistryServicer(reg_grpc.AgentRegistryServiceServicer):
+    def __init__(self, agents: AgentLifecycle, heartbeat_interval: float) -> None:
+        self._agents = agents
+        self._interval = heartbeat_interval
+
+    @override
+    async def RegisterAgent(
+        self, request: reg_pb.RegisterAgentRequest, context: grpc.aio.ServicerContext
+    ) -> reg_pb.RegisterAgentResponse:
+        require_system()
+        to_destroy = await self._agents.register(
+            AgentRegistration(
+                agent_id=request.agent_id,
+                address=request.address,
+                resource_group=request.resource_group,
+                available_slots=ResourceSlots.parse(
+                    request.available_slots.amounts, field="available_slots"
+                ),
+                backend=request.backend,
+                live_kernel_ids=tuple(request.live_kernel_ids),
+            )
+        )
+        response = reg_pb.RegisterAgentResponse(kernels_to_destroy=to_destroy)
+        response.heartbeat_interval.FromNanoseconds(int(self._interval * 1e9))
+        return response
+
+    @override
+    async def Heartbeat(
+        self, request: reg_pb.HeartbeatRequest, context: grpc.aio.ServicerContext
+    ) -> reg_pb.HeartbeatResponse:
+        require_system()
+        known = await self._agents.heartbeat(request.agent_id)
+        return reg_pb.HeartbeatResponse(reregister=not known)
+
+
+class ClusterServicer(cluster_grpc.ClusterServiceServicer):
+    def __init__(self, agents: AgentLifecycle) -> None:
+        self._agents = agents
+
+    @override
+    async def ListAgents(
+        self, request: cluster_pb.ListAgentsRequest, context: grpc.aio.ServicerContext
+    ) -> cluster_pb.ListAgentsResponse:
+        if not current_caller().is_admin:
+            raise PermissionDenied("only admins may list agents")
+        agents = await self._agents.list_agents()
+        return cluster_pb.ListAgentsResponse(agents=[convert.agent_pb(a) for a in agents])

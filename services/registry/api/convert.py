@@ -1,0 +1,153 @@
+"""Protobuf ⇄ domain for the registry's contracts (pure functions)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from shipyard.registry.v1 import cluster_service_pb2 as cluster_pb
+from shipyard.registry.v1 import scheduling_service_pb2 as sched_pb
+from shipyard.registry.v1 import session_service_pb2 as pb
+from shipyard.type.v1 import execution_pb2, resources_pb2
+
+from libs.core.slots import ResourceSlots
+from services.registry.domain.errors import InvalidPageToken
+from services.registry.domain.model import Agent, ExecOutcome, Kernel, Session, SessionType, Status
+
+STATUS_TO_PB = {s: getattr(pb, f"SESSION_STATUS_{s.value}") for s in Status}
+STATUS_FROM_PB = {v: k for k, v in STATUS_TO_PB.items()}
+TYPE_FROM_PB = {
+    pb.SESSION_TYPE_UNSPECIFIED: SessionType.INTERACTIVE,
+    pb.SESSION_TYPE_INTERACTIVE: SessionType.INTERACTIVE,
+    pb.SESSION_TYPE_BATCH: SessionType.BATCH,
+}
+TYPE_TO_PB = {
+    SessionType.INTERACTIVE: pb.SESSION_TYPE_INTERACTIVE,
+    SessionType.BATCH: pb.SESSION_TYPE_BATCH,
+}
+EXEC_STATUS_TO_PB = {
+    "finished": execution_pb2.EXECUTION_STATUS_FINISHED,
+    "failed": execution_pb2.EXECUTION_STATUS_FAILED,
+    "timed_out": execution_pb2.EXECUTION_STATUS_TIMED_OUT,
+}
+
+
+def timestamp(value: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def slots_pb(slots: ResourceSlots) -> resources_pb2.ResourceSlots:
+    return resources_pb2.ResourceSlots(amounts=slots.to_strings())
+
+
+def kernel_pb(kernel: Kernel) -> pb.Kernel:
+    return pb.Kernel(
+        kernel_id=kernel.kernel_id,
+        cluster_role=kernel.cluster_role,
+        status=STATUS_TO_PB[kernel.status],
+        status_info=kernel.status_info,
+        agent_id=kernel.agent_id or "",
+        requested_slots=slots_pb(kernel.requested_slots),
+        exit_code=kernel.exit_code or 0,
+    )
+
+
+def session_pb(session: Session) -> pb.Session:
+    msg = pb.Session(
+        session_id=session.session_id,
+        name=session.name,
+        session_type=TYPE_TO_PB[session.session_type],
+        image=session.image,
+        status=STATUS_TO_PB[session.status],
+        status_info=session.status_info,
+        status_message=session.status_message,
+        owner_user_id=session.owner_user_id,
+        access_key=session.access_key,
+        domain_name=session.domain_name,
+        project_id=session.project_id,
+        resource_group=session.resource_group,
+        requested_slots=slots_pb(session.requested_slots),
+        kernels=[kernel_pb(k) for k in session.kernels],
+        vfolder_names=list(session.vfolder_names),
+        client_token=session.client_token,
+        startup_command=session.startup_command,
+        create_time=timestamp(session.created_at),
+    )
+    if session.terminated_at is not None:
+        msg.terminate_time.CopyFrom(timestamp(session.terminated_at))
+    return msg
+
+
+def exec_result_pb(outcome: ExecOutcome) -> execution_pb2.ExecutionResult:
+    return execution_pb2.ExecutionResult(
+        status=EXEC_STATUS_TO_PB.get(outcome.status, execution_pb2.EXECUTION_STATUS_FAILED),
+        stdout=outcome.stdout,
+        stderr=outcome.stderr,
+        exit_code=outcome.exit_code,
+        error_name=outcome.error_name,
+        error_message=outcome.error_message,
+    )
+
+
+def agent_pb(agent: Agent) -> cluster_pb.Agent:
+    msg = cluster_pb.Agent(
+        agent_id=agent.agent_id,
+        status=cluster_pb.Agent.STATUS_ALIVE
+        if agent.status.value == "ALIVE"
+        else cluster_pb.Agent.STATUS_LOST,
+        address=agent.address,
+        resource_group=agent.resource_group,
+        available_slots=slots_pb(agent.available_slots),
+        occupied_slots=slots_pb(agent.occupied_slots),
+        backend=agent.backend,
+    )
+    if agent.last_heartbeat is not None:
+        msg.last_heartbeat_time.CopyFrom(timestamp(agent.last_heartbeat))
+    return msg
+
+
+def agent_state_pb(agent: Agent) -> sched_pb.AgentState:
+    return sched_pb.AgentState(
+        agent_id=agent.agent_id,
+        alive=agent.status.value == "ALIVE",
+        resource_group=agent.resource_group,
+        available_slots=slots_pb(agent.available_slots),
+        occupied_slots=slots_pb(agent.occupied_slots),
+    )
+
+
+def pending_pb(session: Session) -> sched_pb.PendingSession:
+    return sched_pb.PendingSession(
+        session_id=session.session_id,
+        access_key=session.access_key,
+        resource_group=session.resource_group,
+        create_time=timestamp(session.created_at),
+        kernels=[
+            sched_pb.PendingKernel(
+                kernel_id=k.kernel_id, requested_slots=slots_pb(k.requested_slots)
+            )
+            for k in session.kernels
+        ],
+        trace_context=dict(session.trace_context),
+    )
+
+
+def encode_page_token(cursor: tuple[datetime, str] | None) -> str:
+    if cursor is None:
+        return ""
+    raw = json.dumps([cursor[0].isoformat(), cursor[1]]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_page_token(token: str) -> tuple[datetime, str] | None:
+    if not token:
+        return None
+    try:
+        created, session_id = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return datetime.fromisoformat(created), str(session_id)
+    except (ValueError, TypeError) as exc:
+        raise InvalidPageToken("page_token is not a token this service issued") from exc

@@ -1,0 +1,66 @@
+"""SchedulingService (internal): the scheduler's watch and binds."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+from shipyard.registry.v1 import scheduling_service_pb2 as pb
+from shipyard.registry.v1 import scheduling_service_pb2_grpc as pb_grpc
+from typing_extensions import override
+
+from libs.grpcutil.context import require_system
+from services.registry.api import convert
+from services.registry.service.scheduling import PendingNote, Placement, Scheduling, WatchItem
+
+
+class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
+    def __init__(self, scheduling: Scheduling) -> None:
+        self._scheduling = scheduling
+
+    @override
+    async def WatchClusterState(
+        self, request: pb.WatchClusterStateRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchClusterStateResponse]:
+        require_system()
+        async for item in self._scheduling.watch():
+            yield _watch_pb(item)
+
+    @override
+    async def BindSessions(
+        self, request: pb.BindSessionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BindSessionsResponse:
+        require_system()
+        outcomes = await self._scheduling.bind(
+            [
+                Placement(
+                    session_id=p.session_id, kernels={k.kernel_id: k.agent_id for k in p.kernels}
+                )
+                for p in request.placements
+            ],
+            [
+                PendingNote(session_id=n.session_id, reason=n.reason, message=n.message)
+                for n in request.unschedulable
+            ],
+        )
+        return pb.BindSessionsResponse(
+            results=[
+                pb.BindResult(session_id=o.session_id, bound=o.bound, conflict_reason=o.conflict)
+                for o in outcomes
+            ]
+        )
+
+
+def _watch_pb(item: WatchItem) -> pb.WatchClusterStateResponse:
+    if item.kind == "snapshot":
+        return pb.WatchClusterStateResponse(
+            snapshot=pb.ClusterSnapshot(
+                agents=[convert.agent_state_pb(a) for a in item.agents],
+                pending_sessions=[convert.pending_pb(s) for s in item.sessions],
+            )
+        )
+    if item.kind == "agent":
+        return pb.WatchClusterStateResponse(agent=convert.agent_state_pb(item.agents[0]))
+    if item.kind == "pending":
+        return pb.WatchClusterStateResponse(session_pending=convert.pending_pb(item.sessions[0]))
+    return pb.WatchClusterStateResponse(session_removed=item.session_id)

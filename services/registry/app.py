@@ -1,0 +1,182 @@
+"""Composition root of the registry."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from redis.asyncio import Redis
+from shipyard.registry.v1 import (
+    agent_registry_service_pb2_grpc,
+    cluster_service_pb2_grpc,
+    scheduling_service_pb2_grpc,
+    session_service_pb2_grpc,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from libs.db.engine import create_engine, session_factory
+from libs.db.migrate import upgrade
+from libs.events.streams import StreamConsumer
+from libs.grpcutil.server import GrpcServer, Registration, create_server
+from libs.telemetry.logging import setup_logging
+from libs.telemetry.tracing import setup_tracing
+from services.registry.adapters.agent_store import SqlAgentStore
+from services.registry.adapters.peer_clients import GrpcAgentClient, GrpcMountResolver
+from services.registry.adapters.redis_events import (
+    RedisClusterEvents,
+    RedisHeartbeatClock,
+    StreamSessionWaiter,
+)
+from services.registry.adapters.session_store import SqlSessionStore
+from services.registry.api.agent_servicers import AgentRegistryServicer, ClusterServicer
+from services.registry.api.kernel_event_handler import KernelEventHandler
+from services.registry.api.scheduling_servicer import SchedulingServicer
+from services.registry.api.session_servicer import SessionServicer
+from services.registry.config import Settings
+from services.registry.service.agents import AgentLifecycle
+from services.registry.service.create_session import CreateSession
+from services.registry.service.destroy_session import DestroySession
+from services.registry.service.execute import Execute
+from services.registry.service.kernel_events import ApplyKernelEvent
+from services.registry.service.queries import SessionQueries
+from services.registry.service.scheduling import Scheduling
+from services.registry.service.starter import Starter
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
+KERNEL_EVENTS_GROUP = "registry"
+
+
+@dataclass
+class RunningRegistry:
+    server: GrpcServer
+    engine: AsyncEngine
+    redis: Redis
+    agent_client: GrpcAgentClient
+    mounts: GrpcMountResolver
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    async def stop(self) -> None:
+        await self.server.stop(grace=2.0)
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.agent_client.close()
+        await self.mounts.close()
+        await self.redis.aclose()
+        await self.engine.dispose()
+
+
+async def serve(settings: Settings) -> RunningRegistry:
+    token = settings.internal_token.get_secret_value()
+    if settings.migrate:
+        await upgrade(settings.database_url, MIGRATIONS, "registry")
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    sessions = session_factory(engine)
+    redis = Redis.from_url(settings.redis_url)
+    store = SqlSessionStore(sessions)
+    agent_store = SqlAgentStore(sessions)
+    events = RedisClusterEvents(redis, settings.redis_prefix)
+    waiter = StreamSessionWaiter(events)
+    agent_client = GrpcAgentClient(token)
+    mounts = GrpcMountResolver(settings.storage_addr, token)
+    wakeup = asyncio.Event()
+
+    agents = AgentLifecycle(
+        agent_store,
+        store,
+        events,
+        RedisHeartbeatClock(redis, settings.redis_prefix),
+        agent_client,
+        timedelta(seconds=settings.heartbeat_timeout),
+    )
+    session_servicer = SessionServicer(
+        CreateSession(store, events, mounts, waiter),
+        SessionQueries(store),
+        DestroySession(store, events, agent_client),
+        Execute(store, agent_store, agent_client),
+    )
+    server = create_server(
+        domain="registry.shipyard",
+        internal_token=token,
+        bind=settings.bind,
+        services=[
+            Registration(
+                session_service_pb2_grpc.add_SessionServiceServicer_to_server,
+                session_servicer,
+                "shipyard.registry.v1.SessionService",
+            ),
+            Registration(
+                cluster_service_pb2_grpc.add_ClusterServiceServicer_to_server,
+                ClusterServicer(agents),
+                "shipyard.registry.v1.ClusterService",
+            ),
+            Registration(
+                agent_registry_service_pb2_grpc.add_AgentRegistryServiceServicer_to_server,
+                AgentRegistryServicer(agents, settings.heartbeat_interval),
+                "shipyard.registry.v1.AgentRegistryService",
+            ),
+            Registration(
+                scheduling_service_pb2_grpc.add_SchedulingServiceServicer_to_server,
+                SchedulingServicer(Scheduling(store, agent_store, events, wakeup)),
+                "shipyard.registry.v1.SchedulingService",
+            ),
+        ],
+    )
+    consumer = StreamConsumer(
+        redis,
+        f"{settings.redis_prefix}events:kernel",
+        KERNEL_EVENTS_GROUP,
+        settings.node_id,
+        KernelEventHandler(ApplyKernelEvent(store, events)),
+    )
+    await consumer.ensure_group()
+    running = RunningRegistry(server, engine, redis, agent_client, mounts)
+    running.tasks = [
+        asyncio.create_task(_forever("kernel events", consumer.run)),
+        asyncio.create_task(_forever("session waiter", waiter.run)),
+        asyncio.create_task(_forever("starter", Starter(store, events, agent_client, wakeup).run)),
+        asyncio.create_task(agents.run_sweeper(settings.sweep_interval)),
+    ]
+    await server.start()
+    log.info("registry serving on port %d", server.port)
+    return running
+
+
+async def _forever(name: str, run: object) -> None:
+    """Keep a background loop alive: log and restart it after an unexpected failure."""
+    while True:
+        try:
+            await run()  # type: ignore[operator]
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s loop failed; restarting", name)
+            await asyncio.sleep(1.0)
+
+
+async def main() -> None:
+    settings = Settings()  # type: ignore[call-arg]  # internal_token comes from the environment
+    setup_logging("registry", settings.log_level)
+    setup_tracing(
+        "registry", otlp_endpoint=settings.otlp_endpoint, sample_ratio=settings.trace_sample_ratio
+    )
+    running = await serve(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await running.stop()

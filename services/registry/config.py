@@ -1,0 +1,23 @@
+"""Registry settings (env prefix REGISTRY_)."""
+
+from __future__ import annotations
+
+import socket
+
+from pydantic_settings import SettingsConfigDict
+
+from libs.core.config import DatabaseMixin, RedisMixin, ServiceSettings
+
+
+class Settings(ServiceSettings, DatabaseMixin, RedisMixin):
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_", frozen=True, extra="ignore")
+
+    bind: str = "127.0.0.1:50052"
+    storage_addr: str = "127.0.0.1:50054"
+    redis_prefix: str = "shipyard:"
+    # Stable consumer name for the kernel-event group (reliability lesson 31).
+    node_id: str = socket.gethostname()
+    migrate: bool = True
+    heartbeat_interval: float = 5.0
+    heartbeat_timeout: float = 40.0
+    sweep_interval: float = 5.0

@@ -1,0 +1,117 @@
+"""Sessions, kernels and agents as the registry reasons about them (pure Python)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from libs.core.slots import ResourceSlots
+
+
+class Status(StrEnum):
+    """Lifecycle state shared by sessions and kernels."""
+
+    PENDING = "PENDING"
+    SCHEDULED = "SCHEDULED"
+    PREPARING = "PREPARING"
+    RUNNING = "RUNNING"
+    TERMINATING = "TERMINATING"
+    TERMINATED = "TERMINATED"
+    CANCELLED = "CANCELLED"
+    ERROR = "ERROR"
+
+
+DEAD_STATUSES = frozenset({Status.TERMINATED, Status.CANCELLED, Status.ERROR})
+# Kernels in these statuses hold slots on their agent (spec §3.2, without PENDING).
+AGENT_OCCUPYING_STATUSES = frozenset(
+    {Status.SCHEDULED, Status.PREPARING, Status.RUNNING, Status.TERMINATING}
+)
+
+
+class SessionType(StrEnum):
+    INTERACTIVE = "INTERACTIVE"
+    BATCH = "BATCH"
+
+
+class AgentStatus(StrEnum):
+    ALIVE = "ALIVE"
+    LOST = "LOST"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Kernel:
+    kernel_id: str
+    session_id: str
+    cluster_role: str
+    status: Status
+    status_info: str
+    agent_id: str | None
+    requested_slots: ResourceSlots
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Session:
+    session_id: str
+    name: str
+    session_type: SessionType
+    image: str
+    status: Status
+    status_info: str
+    status_message: str
+    owner_user_id: str
+    access_key: str
+    domain_name: str
+    project_id: str
+    resource_group: str
+    requested_slots: ResourceSlots
+    vfolder_names: tuple[str, ...]
+    client_token: str
+    startup_command: str
+    environ: Mapping[str, str]
+    created_at: datetime
+    terminated_at: datetime | None
+    trace_context: Mapping[str, str]
+    kernels: tuple[Kernel, ...] = field(default=())
+
+    @property
+    def main_kernel(self) -> Kernel | None:
+        return next((k for k in self.kernels if k.cluster_role == "main"), None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Agent:
+    agent_id: str
+    status: AgentStatus
+    address: str
+    resource_group: str
+    available_slots: ResourceSlots
+    occupied_slots: ResourceSlots
+    backend: str
+    last_heartbeat: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mount:
+    vfolder_id: str
+    name: str
+    host_path: str
+
+
+class ExecMode(StrEnum):
+    QUERY = "query"
+    BATCH = "batch"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecOutcome:
+    """Console output of one execution, as the agent reports it."""
+
+    status: str  # "finished" | "failed" | "timed_out"
+    stdout: str
+    stderr: str
+    exit_code: int
+    error_name: str = ""
+    error_message: str = ""

@@ -1,0 +1,67 @@
+"""The explicit status transition tables (spec §3.3, restricted to Shipyard's status set).
+
+Every status write goes through `can_transit` under a row lock, so duplicate or late events
+(a `started` after a cancel, a second `terminated`) are no-ops instead of corruption.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from services.registry.domain.model import DEAD_STATUSES, Status
+
+_ALL = frozenset(Status)
+
+KERNEL_TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.PENDING: _ALL - {Status.PENDING, Status.TERMINATED},
+    Status.SCHEDULED: _ALL - {Status.SCHEDULED, Status.PENDING, Status.TERMINATED},
+    Status.PREPARING: _ALL
+    - {Status.PREPARING, Status.PENDING, Status.SCHEDULED, Status.TERMINATED},
+    Status.RUNNING: frozenset({Status.TERMINATING, Status.TERMINATED, Status.ERROR}),
+    Status.TERMINATING: frozenset({Status.TERMINATED, Status.ERROR}),
+    Status.TERMINATED: frozenset(),
+    Status.CANCELLED: frozenset(),
+    Status.ERROR: frozenset(),
+}
+
+SESSION_TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.PENDING: _ALL - {Status.PENDING, Status.TERMINATED},
+    Status.SCHEDULED: _ALL - {Status.SCHEDULED, Status.PENDING, Status.TERMINATED},
+    Status.PREPARING: _ALL
+    - {Status.PREPARING, Status.PENDING, Status.SCHEDULED, Status.TERMINATED},
+    Status.RUNNING: frozenset({Status.TERMINATING, Status.TERMINATED, Status.ERROR}),
+    Status.TERMINATING: frozenset({Status.TERMINATED, Status.ERROR}),
+    Status.TERMINATED: frozenset(),
+    Status.CANCELLED: frozenset(),
+    Status.ERROR: frozenset(),
+}
+
+
+def kernel_can_transit(current: Status, new: Status) -> bool:
+    return new in KERNEL_TRANSITIONS[current]
+
+
+def session_can_transit(current: Status, new: Status) -> bool:
+    return new in SESSION_TRANSITIONS[current]
+
+
+def derive_session_status(main: Status, siblings: Iterable[Status]) -> Status:
+    """A session's status from its main kernel's, adjusted by the other kernels.
+
+    RUNNING and TERMINATED are "following" states: they hold only when every kernel got
+    there; any other main-kernel status leads the session on its own.
+    """
+    others = list(siblings)
+    if main is Status.RUNNING:
+        if any(s in (Status.PENDING, Status.SCHEDULED, Status.PREPARING) for s in others):
+            return Status.PREPARING
+        if any(s in (Status.TERMINATING, Status.ERROR) for s in others):
+            return Status.TERMINATING
+        return Status.RUNNING
+    if main is Status.TERMINATED:
+        if any(s is Status.ERROR for s in others):
+            return Status.ERROR
+        if any(s not in DEAD_STATUSES for s in others):
+            return Status.TERMINATING
+        return Status.TERMINATED
+    return main

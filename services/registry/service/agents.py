@@ -1,0 +1,83 @@
+"""Agent registration, heartbeats, loss detection and re-sent destroys."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from services.registry.domain.model import Agent
+from services.registry.service.destroy_session import tell_agents
+from services.registry.service.ports import (
+    AgentClient,
+    AgentRegistration,
+    AgentStore,
+    ClusterEvents,
+    HeartbeatClock,
+    SessionStore,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLifecycle:
+    agent_store: AgentStore
+    session_store: SessionStore
+    events: ClusterEvents
+    clock: HeartbeatClock
+    agents: AgentClient
+    heartbeat_timeout: timedelta = timedelta(seconds=40)
+
+    async def register(self, reg: AgentRegistration) -> list[str]:
+        """Record the agent; return the kernels it runs that nobody expects (to destroy)."""
+        now = datetime.now(UTC)
+        to_destroy, changes, agent = await self.agent_store.register(reg, now)
+        await self.clock.beat(reg.agent_id, now)
+        for change in changes:
+            await self.events.session_changed(change)
+        await self.events.agent_changed(agent)
+        log.info(
+            "agent %s registered at %s (%d stray kernels)",
+            reg.agent_id,
+            reg.address,
+            len(to_destroy),
+        )
+        return to_destroy
+
+    async def heartbeat(self, agent_id: str) -> bool:
+        """Record a heartbeat; False when the agent is unknown and must register again."""
+        now = datetime.now(UTC)
+        before = await self.agent_store.touch(agent_id, now)
+        if before is None:
+            return False
+        await self.clock.beat(agent_id, now)
+        return True
+
+    async def list_agents(self) -> Sequence[Agent]:
+        return await self.agent_store.list_agents()
+
+    async def sweep(self) -> None:
+        """Mark silent agents LOST, and re-send destroys that an agent missed."""
+        now = datetime.now(UTC)
+        stale = await self.clock.stale(now - self.heartbeat_timeout)
+        if stale:
+            log.warning("agents lost (no heartbeat for %s): %s", self.heartbeat_timeout, stale)
+            for change in await self.agent_store.mark_lost(stale):
+                if change.session_id:
+                    await self.events.session_changed(change)
+                for agent in change.agents:
+                    await self.events.agent_changed(agent)
+        stuck = await self.session_store.stale_terminating(now - timedelta(seconds=30))
+        if stuck:
+            await tell_agents(self.agents, stuck, "user-requested")
+
+    async def run_sweeper(self, interval: float = 5.0) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("agent sweep failed")
+            await asyncio.sleep(interval)

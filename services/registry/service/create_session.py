@@ -1,0 +1,120 @@
+"""CreateSession: validate, resolve mounts, enqueue PENDING, optionally wait for RUNNING."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from libs.core.errors import FieldViolation
+from libs.core.identity import Caller
+from libs.core.ids import new_id
+from libs.core.slots import CPU, MEM, ResourceSlots
+from libs.telemetry.tracing import current_trace_context
+from services.registry.domain.errors import InvalidResources
+from services.registry.domain.model import DEAD_STATUSES, Session, SessionType, Status
+from services.registry.service.ports import (
+    ClusterEvents,
+    MountResolver,
+    NewKernel,
+    NewSession,
+    SessionStore,
+    SessionWaiter,
+)
+
+DEFAULT_SLOTS = {CPU: Decimal(1), MEM: Decimal(256 * 1024 * 1024)}
+DEFAULT_IMAGE = "python:3.11"
+DEFAULT_WAIT = 30.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateSessionCommand:
+    name: str
+    session_type: SessionType
+    image: str
+    resources: Mapping[str, str]
+    vfolder_names: Sequence[str]
+    startup_command: str
+    resource_group: str
+    client_token: str
+    project_id: str
+    environ: Mapping[str, str]
+    wait: bool
+    wait_timeout: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateSession:
+    store: SessionStore
+    events: ClusterEvents
+    mounts: MountResolver
+    waiter: SessionWaiter
+
+    async def __call__(self, caller: Caller, cmd: CreateSessionCommand) -> Session:
+        slots = _requested_slots(cmd.resources)
+        if cmd.session_type is SessionType.BATCH and not cmd.startup_command.strip():
+            raise InvalidResources(
+                "batch sessions need a startup_command",
+                violations=[FieldViolation("startup_command", "required for batch sessions")],
+            )
+        mounts = (
+            await self.mounts.resolve(caller.user_id, cmd.vfolder_names)
+            if cmd.vfolder_names
+            else []
+        )
+        session_id = new_id()
+        new = NewSession(
+            session_id=session_id,
+            name=cmd.name or f"s-{session_id[:8]}",
+            session_type=cmd.session_type,
+            image=cmd.image or DEFAULT_IMAGE,
+            owner_user_id=caller.user_id,
+            access_key=caller.access_key,
+            domain_name=caller.domain_name,
+            project_id=cmd.project_id or (caller.project_ids[0] if caller.project_ids else ""),
+            resource_group=cmd.resource_group or "default",
+            mounts=tuple(mounts),
+            client_token=cmd.client_token,
+            startup_command=cmd.startup_command,
+            environ=dict(cmd.environ),
+            trace_context=current_trace_context(),
+            kernels=(NewKernel(kernel_id=new_id(), cluster_role="main", requested_slots=slots),),
+            created_at=datetime.now(UTC),
+        )
+        # The enqueue must complete even if the client hangs up mid-request (lesson 36).
+        session, _ = await asyncio.shield(self._enqueue(new))
+        if cmd.wait:
+            session = await self._wait(session, cmd.wait_timeout or DEFAULT_WAIT)
+        return session
+
+    async def _enqueue(self, new: NewSession) -> tuple[Session, bool]:
+        session, created = await self.store.add(new)
+        if created:
+            await self.events.session_enqueued(session.session_id)
+        return session, created
+
+    async def _wait(self, session: Session, timeout: float) -> Session:
+        deadline = time.monotonic() + timeout
+        while session.status is not Status.RUNNING and session.status not in DEAD_STATUSES:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            # Short slices: a change published just before we started waiting is not lost.
+            await self.waiter.wait_for_change(session.session_id, min(remaining, 1.0))
+            session = await self.store.get(session.session_id)
+        return session
+
+
+def _requested_slots(raw: Mapping[str, str]) -> ResourceSlots:
+    slots = ResourceSlots.parse(raw, field="resources")
+    filled = {**DEFAULT_SLOTS, **dict(slots)}
+    result = ResourceSlots(filled)
+    if result[CPU] <= 0 or result[MEM] <= 0:
+        raise InvalidResources(
+            "resources.cpu and resources.mem must be positive",
+            violations=[FieldViolation("resources", "cpu and mem must be positive")],
+        )
+    return result

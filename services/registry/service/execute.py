@@ -1,0 +1,36 @@
+"""Execute: run code in the session's main kernel through its agent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from libs.core.identity import Caller
+from services.registry.domain.errors import SessionNotRunning
+from services.registry.domain.model import ExecMode, ExecOutcome, Status
+from services.registry.service.access import check_owner
+from services.registry.service.ports import AgentClient, AgentStore, SessionStore
+
+DEFAULT_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Execute:
+    store: SessionStore
+    agent_store: AgentStore
+    agents: AgentClient
+
+    async def __call__(
+        self, caller: Caller, session_id: str, mode: ExecMode, code: str, timeout: float | None
+    ) -> ExecOutcome:
+        session = await self.store.get(session_id)
+        check_owner(caller, session)
+        main = session.main_kernel
+        if session.status is not Status.RUNNING or main is None or main.agent_id is None:
+            raise SessionNotRunning(
+                f"session {session_id} is {session.status.value}, not RUNNING",
+                metadata={"status": session.status.value},
+            )
+        agent = await self.agent_store.get(main.agent_id)
+        return await self.agents.execute(
+            agent.address, main.kernel_id, mode, code, timeout or DEFAULT_TIMEOUT
+        )

@@ -1,0 +1,45 @@
+"""GetSession and ListSessions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from libs.core.identity import Caller
+from services.registry.domain.model import Session, Status
+from services.registry.service.access import check_owner
+from services.registry.service.ports import SessionStore
+
+DEFAULT_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class SessionQueries:
+    store: SessionStore
+
+    async def get(self, caller: Caller, session_id: str) -> Session:
+        session = await self.store.get(session_id)
+        check_owner(caller, session)
+        return session
+
+    async def list(
+        self,
+        caller: Caller,
+        *,
+        page_size: int,
+        statuses: Sequence[Status],
+        before: tuple[datetime, str] | None,
+    ) -> tuple[list[Session], tuple[datetime, str] | None]:
+        """One page, newest first, and the cursor of the next page (None on the last)."""
+        size = page_size or DEFAULT_PAGE_SIZE
+        rows = await self.store.list_sessions(
+            access_key=None if caller.is_admin else caller.access_key,
+            statuses=statuses,
+            limit=size + 1,
+            before=before,
+        )
+        page = rows[:size]
+        more = len(rows) > size
+        cursor = (page[-1].created_at, page[-1].session_id) if more and page else None
+        return page, cursor

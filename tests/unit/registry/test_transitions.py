@@ -1,0 +1,72 @@
+import pytest
+
+from services.registry.domain.model import Status
+from services.registry.domain.transitions import (
+    derive_session_status,
+    kernel_can_transit,
+    session_can_transit,
+)
+
+S = Status
+
+
+@pytest.mark.parametrize(
+    ("current", "new"),
+    [
+        (S.PENDING, S.SCHEDULED),
+        (S.PENDING, S.CANCELLED),
+        (S.SCHEDULED, S.PREPARING),
+        (S.PREPARING, S.RUNNING),
+        (S.PREPARING, S.CANCELLED),
+        (S.RUNNING, S.TERMINATING),
+        (S.RUNNING, S.TERMINATED),
+        (S.TERMINATING, S.TERMINATED),
+        (S.TERMINATING, S.ERROR),
+    ],
+)
+def test_allowed_moves(current: Status, new: Status) -> None:
+    assert kernel_can_transit(current, new)
+    assert session_can_transit(current, new)
+
+
+@pytest.mark.parametrize(
+    ("current", "new"),
+    [
+        (S.PENDING, S.TERMINATED),  # never ran: it is cancelled, not terminated
+        (S.SCHEDULED, S.PENDING),  # no going back to the queue
+        (S.PREPARING, S.SCHEDULED),
+        (S.RUNNING, S.PREPARING),  # a late "creating" event after start
+        (S.RUNNING, S.RUNNING),  # a duplicate "started"
+        (S.RUNNING, S.CANCELLED),
+        (S.TERMINATING, S.RUNNING),  # a late "started" after destroy
+        (S.TERMINATED, S.TERMINATED),  # a duplicate "terminated"
+        (S.TERMINATED, S.RUNNING),
+        (S.CANCELLED, S.RUNNING),  # started after the start was cancelled
+        (S.ERROR, S.TERMINATED),
+    ],
+)
+def test_refused_moves(current: Status, new: Status) -> None:
+    assert not kernel_can_transit(current, new)
+    assert not session_can_transit(current, new)
+
+
+def test_terminal_states_have_no_exit() -> None:
+    for terminal in (S.TERMINATED, S.CANCELLED, S.ERROR):
+        assert not any(kernel_can_transit(terminal, s) for s in Status)
+
+
+def test_session_follows_main_kernel_when_alone() -> None:
+    assert derive_session_status(S.PREPARING, []) is S.PREPARING
+    assert derive_session_status(S.RUNNING, []) is S.RUNNING
+    assert derive_session_status(S.TERMINATED, []) is S.TERMINATED
+
+
+def test_running_waits_for_every_kernel() -> None:
+    assert derive_session_status(S.RUNNING, [S.RUNNING, S.PREPARING]) is S.PREPARING
+    assert derive_session_status(S.RUNNING, [S.RUNNING, S.RUNNING]) is S.RUNNING
+
+
+def test_terminated_waits_for_every_kernel_and_reports_errors() -> None:
+    assert derive_session_status(S.TERMINATED, [S.TERMINATING]) is S.TERMINATING
+    assert derive_session_status(S.TERMINATED, [S.ERROR]) is S.ERROR
+    assert derive_session_status(S.TERMINATED, [S.TERMINATED, S.CANCELLED]) is S.TERMINATED
