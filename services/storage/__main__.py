@@ -1,0 +1,5 @@
+import asyncio
+
+from services.storage import app
+
+asyncio.run(app.main())

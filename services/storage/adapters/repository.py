@@ -1,0 +1,129 @@
+"""VFolderRepository and UnitOfWork on PostgreSQL (SQLAlchemy Core over an AsyncSession)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import RowMapping, delete, literal, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.storage.adapters.tables import vfolders
+from services.storage.domain.errors import VFolderAlreadyExists, VFolderNotFound
+from services.storage.domain.model import Cursor, VFolder, VFolderStatus
+
+_LIVE = text("status <> 'deleting'")  # must match the unique index predicate for ON CONFLICT
+
+
+def _to_folder(row: RowMapping) -> VFolder:
+    return VFolder(
+        id=str(row["id"]),
+        name=row["name"],
+        owner_user_id=str(row["owner_user_id"]),
+        volume=row["volume"],
+        status=VFolderStatus(row["status"]),
+        created_at=row["created_at"],
+    )
+
+
+class SqlVFolderRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, folder: VFolder) -> None:
+        stmt = (
+            insert(vfolders)
+            .values(
+                id=folder.id,
+                name=folder.name,
+                owner_user_id=folder.owner_user_id,
+                volume=folder.volume,
+                status=folder.status.value,
+                created_at=folder.created_at,
+            )
+            # No exception on a duplicate: the transaction stays usable and races are settled
+            # by the unique index (a concurrent insert waits, then conflicts).
+            .on_conflict_do_nothing(index_elements=["owner_user_id", "name"], index_where=_LIVE)
+            .returning(vfolders.c.id)
+        )
+        if (await self._session.execute(stmt)).scalar_one_or_none() is None:
+            raise VFolderAlreadyExists(
+                f"a vfolder named {folder.name!r} already exists", metadata={"name": folder.name}
+            )
+
+    async def get(self, vfolder_id: str, *, for_update: bool = False) -> VFolder:
+        stmt = select(vfolders).where(vfolders.c.id == vfolder_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = (await self._session.execute(stmt)).mappings().one_or_none()
+        if row is None:
+            raise VFolderNotFound(f"vfolder {vfolder_id} not found")
+        return _to_folder(row)
+
+    async def list(
+        self, *, owner_user_id: str | None, after: Cursor | None, limit: int
+    ) -> Sequence[VFolder]:
+        stmt = select(vfolders).where(vfolders.c.status == VFolderStatus.READY.value)
+        if owner_user_id is not None:
+            stmt = stmt.where(vfolders.c.owner_user_id == owner_user_id)
+        if after is not None:
+            key = tuple_(vfolders.c.created_at, vfolders.c.id)
+            after_key = tuple_(
+                literal(after.created_at, vfolders.c.created_at.type),
+                literal(after.id, vfolders.c.id.type),
+            )
+            stmt = stmt.where(key > after_key)
+        stmt = stmt.order_by(vfolders.c.created_at, vfolders.c.id).limit(limit)
+        return [_to_folder(r) for r in (await self._session.execute(stmt)).mappings()]
+
+    async def find_by_names(self, owner_user_id: str, names: Sequence[str]) -> Sequence[VFolder]:
+        stmt = select(vfolders).where(
+            vfolders.c.owner_user_id == owner_user_id,
+            vfolders.c.name.in_(list(names)),
+            vfolders.c.status == VFolderStatus.READY.value,
+        )
+        return [_to_folder(r) for r in (await self._session.execute(stmt)).mappings()]
+
+    async def set_status(self, vfolder_id: str, status: VFolderStatus) -> None:
+        stmt = update(vfolders).where(vfolders.c.id == vfolder_id).values(status=status.value)
+        await self._session.execute(stmt)
+
+    async def delete(self, vfolder_id: str) -> None:
+        await self._session.execute(delete(vfolders).where(vfolders.c.id == vfolder_id))
+
+
+class SqlUnitOfWork:
+    """One AsyncSession, one transaction; never shared between tasks."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+        self._vfolders: SqlVFolderRepository | None = None
+
+    @property
+    def vfolders(self) -> SqlVFolderRepository:
+        if self._vfolders is None:
+            raise RuntimeError("unit of work used outside `async with`")
+        return self._vfolders
+
+    async def __aenter__(self) -> Self:
+        self._session = self._sessions()
+        self._vfolders = SqlVFolderRepository(self._session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()  # rolls back whatever was not committed
+        self._session = self._vfolders = None
+
+    async def commit(self) -> None:
+        if self._session is None:
+            raise RuntimeError("unit of work used outside `async with`")
+        await self._session.commit()

@@ -1,0 +1,41 @@
+"""The `storage` schema."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    text,
+)
+
+SCHEMA = "storage"
+
+metadata = MetaData(schema=SCHEMA)
+
+vfolders = Table(
+    "vfolders",
+    metadata,
+    Column("id", Uuid(as_uuid=False), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("owner_user_id", Uuid(as_uuid=False), nullable=False),
+    Column("volume", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("status IN ('ready', 'deleting')", name="ck_vfolders_status"),
+    # Names are unique per owner among live folders; a `deleting` one no longer holds its name.
+    Index(
+        "uq_vfolders_owner_name_live",
+        "owner_user_id",
+        "name",
+        unique=True,
+        postgresql_where=text("status <> 'deleting'"),
+    ),
+    Index("ix_vfolders_owner_created_at_id", "owner_user_id", "created_at", "id"),
+    Index("ix_vfolders_created_at_id", "created_at", "id"),
+)

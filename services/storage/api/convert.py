@@ -1,0 +1,24 @@
+"""Domain values → protobuf messages (pure functions)."""
+
+from __future__ import annotations
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from shipyard.storage.v1 import vfolder_service_pb2 as pb
+
+from services.storage.domain.model import Mount, VFolder
+
+
+def vfolder_to_pb(folder: VFolder) -> pb.VFolder:
+    create_time = Timestamp()
+    create_time.FromDatetime(folder.created_at)
+    return pb.VFolder(
+        vfolder_id=folder.id,
+        name=folder.name,
+        owner_user_id=folder.owner_user_id,
+        volume=folder.volume,
+        create_time=create_time,
+    )
+
+
+def mount_to_pb(mount: Mount) -> pb.ResolvedMount:
+    return pb.ResolvedMount(vfolder_id=mount.vfolder_id, name=mount.name, host_path=mount.host_path)

@@ -1,0 +1,64 @@
+"""gRPC servicers: decode, call the use case with the caller, encode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shipyard.storage.v1 import vfolder_service_pb2 as pb
+from shipyard.storage.v1 import vfolder_service_pb2_grpc as pb_grpc
+from typing_extensions import override
+
+from libs.grpcutil.context import current_caller, require_system
+from services.storage.api.convert import mount_to_pb, vfolder_to_pb
+from services.storage.service.create import CreateVFolder
+from services.storage.service.delete import DeleteVFolder
+from services.storage.service.listing import ListVFolders
+from services.storage.service.resolve_mounts import ResolveMounts
+
+
+class VFolderServicer(pb_grpc.VFolderServiceServicer):
+    def __init__(
+        self, *, create: CreateVFolder, list_: ListVFolders, delete: DeleteVFolder
+    ) -> None:
+        self._create = create
+        self._list = list_
+        self._delete = delete
+
+    @override
+    async def CreateVFolder(
+        self, request: pb.CreateVFolderRequest, context: Any
+    ) -> pb.CreateVFolderResponse:
+        folder = await self._create(current_caller(), name=request.name, volume=request.volume)
+        return pb.CreateVFolderResponse(vfolder=vfolder_to_pb(folder))
+
+    @override
+    async def ListVFolders(
+        self, request: pb.ListVFoldersRequest, context: Any
+    ) -> pb.ListVFoldersResponse:
+        page = await self._list(
+            current_caller(), page_size=request.page_size, page_token=request.page_token
+        )
+        return pb.ListVFoldersResponse(
+            vfolders=[vfolder_to_pb(f) for f in page.vfolders],
+            next_page_token=page.next_page_token,
+        )
+
+    @override
+    async def DeleteVFolder(
+        self, request: pb.DeleteVFolderRequest, context: Any
+    ) -> pb.DeleteVFolderResponse:
+        await self._delete(current_caller(), vfolder_id=request.vfolder_id)
+        return pb.DeleteVFolderResponse()
+
+
+class MountServicer(pb_grpc.MountServiceServicer):
+    def __init__(self, *, resolve: ResolveMounts) -> None:
+        self._resolve = resolve
+
+    @override
+    async def ResolveMounts(
+        self, request: pb.ResolveMountsRequest, context: Any
+    ) -> pb.ResolveMountsResponse:
+        require_system()
+        mounts = await self._resolve(user_id=request.user_id, names=list(request.names))
+        return pb.ResolveMountsResponse(mounts=[mount_to_pb(m) for m in mounts])

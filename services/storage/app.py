@@ -1,0 +1,112 @@
+"""Composition root: settings → migrations, engine, volume → use cases → gRPC server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from shipyard.storage.v1 import vfolder_service_pb2 as pb
+from shipyard.storage.v1 import vfolder_service_pb2_grpc as pb_grpc
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from libs.db.engine import create_engine, session_factory
+from libs.db.migrate import upgrade
+from libs.grpcutil.server import GrpcServer, Registration, create_server
+from libs.telemetry.logging import setup_logging
+from libs.telemetry.tracing import setup_tracing
+from services.storage.adapters.local_volume import LocalVolume
+from services.storage.adapters.repository import SqlUnitOfWork
+from services.storage.adapters.tables import SCHEMA
+from services.storage.api.servicer import MountServicer, VFolderServicer
+from services.storage.config import Settings
+from services.storage.service.create import CreateVFolder
+from services.storage.service.delete import DeleteVFolder
+from services.storage.service.listing import ListVFolders
+from services.storage.service.ports import UnitOfWork
+from services.storage.service.resolve_mounts import ResolveMounts
+from services.storage.service.volumes import Volumes
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
+ERROR_DOMAIN = "storage.shipyard"
+
+
+@dataclass(slots=True)
+class StorageServer:
+    grpc: GrpcServer
+    engine: AsyncEngine
+
+    @property
+    def port(self) -> int:
+        return self.grpc.port
+
+    async def stop(self, grace: float = 5.0) -> None:
+        await self.grpc.stop(grace)
+        await self.engine.dispose()
+
+
+async def serve(settings: Settings) -> StorageServer:
+    """Migrate (unless disabled), prepare the volume and start serving."""
+    if settings.migrate:
+        await upgrade(settings.database_url, MIGRATIONS, SCHEMA)
+    volume = LocalVolume(settings.volume_name, settings.volume_root)
+    await volume.ensure_root()
+    volumes = Volumes([volume], default=volume.name)
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    sessions = session_factory(engine)
+
+    def uow() -> UnitOfWork:
+        return SqlUnitOfWork(sessions)
+
+    vfolder_servicer = VFolderServicer(
+        create=CreateVFolder(uow=uow, volumes=volumes),
+        list_=ListVFolders(uow=uow),
+        delete=DeleteVFolder(uow=uow, volumes=volumes),
+    )
+    mount_servicer = MountServicer(resolve=ResolveMounts(uow=uow, volumes=volumes))
+    services = pb.DESCRIPTOR.services_by_name
+    server = create_server(
+        domain=ERROR_DOMAIN,
+        internal_token=settings.internal_token.get_secret_value(),
+        bind=settings.bind,
+        services=[
+            Registration(
+                pb_grpc.add_VFolderServiceServicer_to_server,
+                vfolder_servicer,
+                services["VFolderService"].full_name,
+            ),
+            Registration(
+                pb_grpc.add_MountServiceServicer_to_server,
+                mount_servicer,
+                services["MountService"].full_name,
+            ),
+        ],
+    )
+    try:
+        await server.start()
+    except BaseException:
+        await engine.dispose()
+        raise
+    log.info("storage serving on port %d, volume %s at %s", server.port, volume.name, volume.root)
+    return StorageServer(grpc=server, engine=engine)
+
+
+async def main() -> None:
+    settings = Settings()  # type: ignore[call-arg]  # required keys come from the environment
+    setup_logging("storage", settings.log_level)
+    setup_tracing(
+        "storage", otlp_endpoint=settings.otlp_endpoint, sample_ratio=settings.trace_sample_ratio
+    )
+    server = await serve(settings)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    try:
+        await stopping.wait()
+    finally:
+        await server.stop()

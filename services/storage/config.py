@@ -1,0 +1,18 @@
+"""Storage settings, from STORAGE_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import SettingsConfigDict
+
+from libs.core.config import DatabaseMixin, ServiceSettings
+
+
+class Settings(ServiceSettings, DatabaseMixin):
+    model_config = SettingsConfigDict(env_prefix="STORAGE_", frozen=True, extra="ignore")
+
+    bind: str = "127.0.0.1:50054"
+    migrate: bool = True
+    volume_name: str = "local"
+    volume_root: Path = Path("./.shipyard/volumes/local")

@@ -1,0 +1,44 @@
+"""Virtual folders and the values the use cases hand back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class VFolderStatus(StrEnum):
+    READY = "ready"
+    # Set before the directory is removed; such a row is invisible to lists and mounts.
+    DELETING = "deleting"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VFolder:
+    id: str
+    name: str
+    owner_user_id: str
+    volume: str
+    status: VFolderStatus
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cursor:
+    """Keyset position: the last (created_at, id) a page returned."""
+
+    created_at: datetime
+    id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VFolderPage:
+    vfolders: tuple[VFolder, ...]
+    next_page_token: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mount:
+    vfolder_id: str
+    name: str
+    host_path: str

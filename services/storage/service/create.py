@@ -1,0 +1,63 @@
+"""CreateVFolder: a row and its directory, both or neither."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from libs.core.identity import Caller
+from libs.core.ids import new_id
+from services.storage.domain.access import owner_id_of
+from services.storage.domain.model import VFolder, VFolderStatus
+from services.storage.domain.names import check_name
+from services.storage.service.ports import Clock, UnitOfWorkFactory, VolumeBackend
+from services.storage.service.volumes import Volumes
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CreateVFolder:
+    def __init__(self, *, uow: UnitOfWorkFactory, volumes: Volumes, clock: Clock = utc_now) -> None:
+        self._uow = uow
+        self._volumes = volumes
+        self._clock = clock
+
+    async def __call__(self, caller: Caller, *, name: str, volume: str = "") -> VFolder:
+        owner = owner_id_of(caller)
+        check_name(name)
+        backend = self._volumes.get(volume)
+        folder = VFolder(
+            id=new_id(),
+            name=name,
+            owner_user_id=owner,
+            volume=backend.name,
+            status=VFolderStatus.READY,
+            created_at=self._clock(),
+        )
+        # Shielded: a client cancelling mid-way must not strand a directory without its row.
+        await asyncio.shield(self._create(folder, backend))
+        return folder
+
+    async def _create(self, folder: VFolder, backend: VolumeBackend) -> None:
+        async with self._uow() as uow:
+            # Insert first: a duplicate name fails here, before anything touches the disk.
+            await uow.vfolders.add(folder)
+            try:
+                await backend.create_dir(folder.id)
+                await uow.commit()
+            except BaseException:
+                await _remove_quietly(backend, folder.id)
+                raise
+
+
+async def _remove_quietly(backend: VolumeBackend, vfolder_id: str) -> None:
+    # Best effort: the original error is the one the caller must see.
+    try:
+        await backend.delete_dir(vfolder_id)
+    except Exception:
+        log.exception("could not remove the directory of uncreated folder %s", vfolder_id)

@@ -1,0 +1,43 @@
+"""DeleteVFolder: mark deleting, remove the directory, then delete the row.
+
+Each step is idempotent, so a crash anywhere leaves at worst a `deleting` row (hidden from lists
+and mounts) that a retry of the same call finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from libs.core.identity import Caller
+from services.storage.domain.access import canonical_id, may_manage
+from services.storage.domain.errors import VFolderNotFound
+from services.storage.domain.model import VFolder, VFolderStatus
+from services.storage.service.ports import UnitOfWorkFactory
+from services.storage.service.volumes import Volumes
+
+
+class DeleteVFolder:
+    def __init__(self, *, uow: UnitOfWorkFactory, volumes: Volumes) -> None:
+        self._uow = uow
+        self._volumes = volumes
+
+    async def __call__(self, caller: Caller, *, vfolder_id: str) -> None:
+        folder_id = canonical_id(vfolder_id)
+        if folder_id is None:
+            raise VFolderNotFound(f"vfolder {vfolder_id} not found")
+        async with self._uow() as uow:
+            folder = await uow.vfolders.get(folder_id, for_update=True)
+            # Same answer as for a missing folder, so others cannot probe for existence.
+            if not may_manage(caller, folder):
+                raise VFolderNotFound(f"vfolder {folder_id} not found")
+            if folder.status is not VFolderStatus.DELETING:
+                await uow.vfolders.set_status(folder.id, VFolderStatus.DELETING)
+                await uow.commit()
+        # From here the work must finish even if the client goes away.
+        await asyncio.shield(self._purge(folder))
+
+    async def _purge(self, folder: VFolder) -> None:
+        await self._volumes.of(folder).delete_dir(folder.id)
+        async with self._uow() as uow:
+            await uow.vfolders.delete(folder.id)
+            await uow.commit()

@@ -1,0 +1,41 @@
+"""ListVFolders: the caller's ready folders (every folder for superadmins), keyset-paged."""
+
+from __future__ import annotations
+
+from libs.core.errors import FieldViolation, InvalidArgument
+from libs.core.identity import Caller
+from services.storage.domain.access import list_scope
+from services.storage.domain.model import Cursor, VFolderPage
+from services.storage.service.paging import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    decode_token,
+    encode_token,
+)
+from services.storage.service.ports import UnitOfWorkFactory
+
+
+class ListVFolders:
+    def __init__(self, *, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(
+        self, caller: Caller, *, page_size: int = 0, page_token: str = ""
+    ) -> VFolderPage:
+        if not 0 <= page_size <= MAX_PAGE_SIZE:
+            raise InvalidArgument(
+                "invalid page size",
+                violations=[FieldViolation("page_size", f"must be in 0..{MAX_PAGE_SIZE}")],
+            )
+        limit = page_size or DEFAULT_PAGE_SIZE
+        after = decode_token(page_token)
+        owner = list_scope(caller)
+        async with self._uow() as uow:
+            # One extra row tells whether another page follows.
+            rows = await uow.vfolders.list(owner_user_id=owner, after=after, limit=limit + 1)
+        page = tuple(rows[:limit])
+        token = ""
+        if len(rows) > limit:
+            last = page[-1]
+            token = encode_token(Cursor(created_at=last.created_at, id=last.id))
+        return VFolderPage(vfolders=page, next_page_token=token)

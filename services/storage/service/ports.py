@@ -1,0 +1,77 @@
+"""Ports of the storage application layer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol
+
+from services.storage.domain.model import Cursor, VFolder, VFolderStatus
+
+
+class VFolderRepository(Protocol):
+    async def add(self, folder: VFolder) -> None:
+        """Insert. VFolderAlreadyExists when the owner has a live folder of that name."""
+        ...
+
+    async def get(self, vfolder_id: str, *, for_update: bool = False) -> VFolder:
+        """Any status (deleting included). VFolderNotFound when there is no such row."""
+        ...
+
+    async def list(
+        self, *, owner_user_id: str | None, after: Cursor | None, limit: int
+    ) -> Sequence[VFolder]:
+        """Ready folders (of one owner, or all) ordered by (created_at, id), after `after`."""
+        ...
+
+    async def find_by_names(self, owner_user_id: str, names: Sequence[str]) -> Sequence[VFolder]:
+        """The owner's ready folders among `names`, in any order."""
+        ...
+
+    async def set_status(self, vfolder_id: str, status: VFolderStatus) -> None: ...
+
+    async def delete(self, vfolder_id: str) -> None:
+        """Remove the row; a missing row is a no-op."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: leaving the context without commit() rolls back."""
+
+    @property
+    def vfolders(self) -> VFolderRepository: ...
+
+    async def __aenter__(self) -> UnitOfWork: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+Clock = Callable[[], datetime]
+
+
+class VolumeBackend(Protocol):
+    """A volume that holds folder directories, addressed by folder id only (never by name)."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def create_dir(self, vfolder_id: str) -> None:
+        """Create the folder's empty directory (idempotent). VolumeOperationFailed on errors."""
+        ...
+
+    async def delete_dir(self, vfolder_id: str) -> None:
+        """Remove the directory and its contents (idempotent: a missing one is a no-op)."""
+        ...
+
+    def path_of(self, vfolder_id: str) -> str:
+        """Absolute host path of the folder's directory."""
+        ...

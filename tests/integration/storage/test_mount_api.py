@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import grpc
+import pytest
+from shipyard.storage.v1 import vfolder_service_pb2 as pb
+
+from libs.core.identity import Role
+from tests.integration.storage.helpers import error_info, user
+
+pytestmark = pytest.mark.integration
+
+
+async def _create(storage, caller, name: str) -> pb.VFolder:
+    response = await storage.vfolders.CreateVFolder(
+        pb.CreateVFolderRequest(name=name), metadata=storage.as_caller(caller)
+    )
+    return response.vfolder
+
+
+async def test_resolve_returns_host_paths_in_request_order(storage):
+    alice = user()
+    a = await _create(storage, alice, "a")
+    b = await _create(storage, alice, "b")
+    response = await storage.mounts.ResolveMounts(
+        pb.ResolveMountsRequest(user_id=alice.user_id, names=["b", "a"]),
+        metadata=storage.as_system(),
+    )
+    root = storage.volume_root.resolve()
+    assert [(m.name, m.vfolder_id, m.host_path) for m in response.mounts] == [
+        ("b", b.vfolder_id, str(root / b.vfolder_id[:2] / b.vfolder_id)),
+        ("a", a.vfolder_id, str(root / a.vfolder_id[:2] / a.vfolder_id)),
+    ]
+
+
+async def test_resolve_reports_exactly_the_missing_names(storage):
+    alice, bob = user(), user()
+    await _create(storage, alice, "have")
+    await _create(storage, bob, "bobs")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await storage.mounts.ResolveMounts(
+            pb.ResolveMountsRequest(user_id=alice.user_id, names=["nope", "have", "bobs"]),
+            metadata=storage.as_system(),
+        )
+    assert err.value.code() is grpc.StatusCode.NOT_FOUND
+    info = error_info(err.value)
+    assert info.reason == "VFOLDER_NOT_FOUND"
+    assert dict(info.metadata) == {"names": "nope,bobs"}
+
+
+@pytest.mark.parametrize("role", [Role.USER, Role.SUPERADMIN])
+async def test_resolve_is_refused_to_user_callers(storage, role):
+    caller = user(role)
+    await _create(storage, caller, "mine")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await storage.mounts.ResolveMounts(
+            pb.ResolveMountsRequest(user_id=caller.user_id, names=["mine"]),
+            metadata=storage.as_caller(caller),
+        )
+    assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED

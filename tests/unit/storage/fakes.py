@@ -1,0 +1,148 @@
+"""In-memory fakes of the storage ports, with transaction semantics and failure switches."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+
+from libs.core.identity import Caller, Role
+from services.storage.domain.errors import (
+    VFolderAlreadyExists,
+    VFolderNotFound,
+    VolumeOperationFailed,
+)
+from services.storage.domain.model import Cursor, VFolder, VFolderStatus
+
+
+class FakeVFolderRepository:
+    def __init__(self, rows: dict[str, VFolder]) -> None:
+        self.rows = rows
+
+    async def add(self, folder: VFolder) -> None:
+        for row in self.rows.values():
+            live = row.status is not VFolderStatus.DELETING
+            if live and (row.owner_user_id, row.name) == (folder.owner_user_id, folder.name):
+                raise VFolderAlreadyExists(f"{folder.name} exists")
+        self.rows[folder.id] = folder
+
+    async def get(self, vfolder_id: str, *, for_update: bool = False) -> VFolder:
+        if vfolder_id not in self.rows:
+            raise VFolderNotFound(vfolder_id)
+        return self.rows[vfolder_id]
+
+    async def list(
+        self, *, owner_user_id: str | None, after: Cursor | None, limit: int
+    ) -> Sequence[VFolder]:
+        rows = sorted(
+            (
+                r
+                for r in self.rows.values()
+                if r.status is VFolderStatus.READY
+                and (owner_user_id is None or r.owner_user_id == owner_user_id)
+                and (after is None or (r.created_at, r.id) > (after.created_at, after.id))
+            ),
+            key=lambda r: (r.created_at, r.id),
+        )
+        return rows[:limit]
+
+    async def find_by_names(self, owner_user_id: str, names: Sequence[str]) -> Sequence[VFolder]:
+        return [
+            r
+            for r in self.rows.values()
+            if r.owner_user_id == owner_user_id
+            and r.name in names
+            and r.status is VFolderStatus.READY
+        ]
+
+    async def set_status(self, vfolder_id: str, status: VFolderStatus) -> None:
+        self.rows[vfolder_id] = replace(self.rows[vfolder_id], status=status)
+
+    async def delete(self, vfolder_id: str) -> None:
+        self.rows.pop(vfolder_id, None)
+
+
+class FakeDatabase:
+    """Committed state; each unit of work works on a copy and publishes it on commit."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, VFolder] = {}
+        self.fail_commit: BaseException | None = None
+        self.commits = 0
+
+    def uow(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self)
+
+    def set_status(self, vfolder_id: str, status: VFolderStatus) -> None:
+        """Simulate a state left behind (e.g. a crash after marking a folder deleting)."""
+        self.rows[vfolder_id] = replace(self.rows[vfolder_id], status=status)
+
+
+class FakeUnitOfWork:
+    def __init__(self, db: FakeDatabase) -> None:
+        self._db = db
+        self._repo = FakeVFolderRepository({})
+
+    @property
+    def vfolders(self) -> FakeVFolderRepository:
+        return self._repo
+
+    async def __aenter__(self) -> FakeUnitOfWork:
+        self._repo = FakeVFolderRepository(dict(self._db.rows))
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._repo = FakeVFolderRepository({})
+
+    async def commit(self) -> None:
+        if self._db.fail_commit is not None:
+            raise self._db.fail_commit
+        self._db.rows = dict(self._repo.rows)
+        self._db.commits += 1
+
+
+class FakeVolume:
+    def __init__(self, name: str = "local") -> None:
+        self._name = name
+        self.dirs: set[str] = set()
+        self.fail_create = False
+        self.fail_delete = False
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def create_dir(self, vfolder_id: str) -> None:
+        if self.fail_create:
+            raise VolumeOperationFailed("disk full")
+        self.dirs.add(vfolder_id)
+
+    async def delete_dir(self, vfolder_id: str) -> None:
+        if self.fail_delete:
+            raise VolumeOperationFailed("busy")
+        self.dirs.discard(vfolder_id)
+
+    def path_of(self, vfolder_id: str) -> str:
+        return f"/volumes/{self._name}/{vfolder_id[:2]}/{vfolder_id}"
+
+
+class FakeClock:
+    """Strictly increasing times, so creation order is list order."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(milliseconds=1)
+        return self.now
+
+
+def user(role: Role = Role.USER) -> Caller:
+    return Caller(user_id=str(uuid.uuid4()), role=role)
