@@ -1,0 +1,229 @@
+"""Start the whole platform on one machine: services, one agent and the Envoy edge.
+
+Used by `shipyard up` and by the end-to-end tests, so that tests run exactly what users run.
+Each service is its own process (`python -m services.<name>`), configured through its env.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import httpx
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from shipyard.registry.v1 import cluster_service_pb2, cluster_service_pb2_grpc
+
+from cli.infra import Infra, free_port, prepare
+from libs.grpcutil.client import internal_channel
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("storage", "auth", "registry", "scheduler", "agent")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlatformConfig:
+    data_dir: Path
+    edge_port: int = 8090
+    ports: dict[str, int] = field(
+        default_factory=lambda: {
+            "auth": 50051,
+            "registry": 50052,
+            "scheduler": 50053,
+            "storage": 50054,
+            "agent": 50060,
+        }
+    )
+    database_url: str | None = None
+    redis_url: str | None = None
+    database: str = "shipyard"
+    redis_prefix: str = "shipyard:"
+    otlp_endpoint: str | None = None
+    agent_env: dict[str, str] = field(default_factory=dict)
+    cors_origins: str = "http://localhost:3000"
+
+    @staticmethod
+    def ephemeral(data_dir: Path, **kw: object) -> PlatformConfig:
+        """Free ports everywhere: several platforms (tests, benchmarks) can run side by side."""
+        ports = {name: free_port() for name in SERVICES}
+        return PlatformConfig(data_dir=data_dir, edge_port=free_port(), ports=ports, **kw)  # type: ignore[arg-type]
+
+
+@dataclass
+class Keypair:
+    access_key: str
+    secret_key: str
+
+
+@dataclass
+class Platform:
+    config: PlatformConfig
+    infra: Infra | None = None
+    keypair: Keypair | None = None
+    internal_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.config.edge_port}"
+
+    def address(self, name: str) -> str:
+        return f"127.0.0.1:{self.config.ports[name]}"
+
+    async def start(self) -> None:
+        cfg = self.config
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        (cfg.data_dir / "logs").mkdir(exist_ok=True)
+        self.infra = await prepare(cfg.data_dir, cfg.database_url, cfg.redis_url, cfg.database)
+        self.keypair = _keypair(cfg.data_dir)
+        try:
+            # Storage and auth first (the registry calls storage; the edge calls auth).
+            for name in ("storage", "auth", "registry"):
+                await self._spawn(name, "services." + name)
+                await self._wait_healthy(name)
+            for name in ("scheduler", "agent"):
+                await self._spawn(name, "services." + name)
+                await self._wait_healthy(name)
+            await self._spawn("edge", "gateway")
+            await self._wait_edge()
+            await self._wait_agent()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Stop in reverse order; the agent destroys its kernels on SIGTERM."""
+        for name in reversed(list(self.processes)):
+            proc = self.processes[name]
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(proc.wait(), 20)
+                except TimeoutError:
+                    proc.kill()
+                    await proc.wait()
+        self.processes.clear()
+        if self.infra is not None:
+            self.infra.stop()
+
+    def env_for(self, name: str) -> dict[str, str]:
+        assert self.infra is not None and self.keypair is not None
+        cfg = self.config
+        common = {
+            "INTERNAL_TOKEN": self.internal_token,
+            "BIND": self.address(name) if name != "edge" else "",
+            "DATABASE_URL": self.infra.database_url,
+            "REDIS_URL": self.infra.redis_url,
+            "REDIS_PREFIX": cfg.redis_prefix,
+            "REGISTRY_ADDR": self.address("registry"),
+            "STORAGE_ADDR": self.address("storage"),
+            **({"OTLP_ENDPOINT": cfg.otlp_endpoint} if cfg.otlp_endpoint else {}),
+        }
+        extra: dict[str, str] = {
+            "auth": {
+                "BOOTSTRAP_ACCESS_KEY": self.keypair.access_key,
+                "BOOTSTRAP_SECRET_KEY": self.keypair.secret_key,
+            },
+            "storage": {"VOLUME_ROOT": str(cfg.data_dir / "volumes" / "local")},
+            "registry": {"NODE_ID": f"registry-{cfg.ports['registry']}"},
+            "agent": {
+                "KERNEL_ROOT": str(cfg.data_dir / "kernels"),
+                "AGENT_ID": f"agent-{cfg.ports['agent']}",
+                **cfg.agent_env,
+            },
+            "edge": {
+                "PORT": str(cfg.edge_port),
+                "AUTH_ADDR": self.address("auth"),
+                "SCHEDULER_ADDR": self.address("scheduler"),
+                "DESCRIPTOR_SET": str(ROOT / "build" / "descriptors.binpb"),
+                "CORS_ORIGINS": cfg.cors_origins,
+                "RUN_DIR": str(cfg.data_dir / "edge"),
+            },
+            "scheduler": {"SCHEDULER_ID": f"scheduler-{cfg.ports['scheduler']}"},
+        }.get(name, {})
+        prefix = name.upper() + "_"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_PREFIXES)}
+        env.update({prefix + k: v for k, v in {**common, **extra}.items() if v})
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    async def _spawn(self, name: str, module: str) -> None:
+        log_path = self.config.data_dir / "logs" / f"{name}.log"
+        with log_path.open("ab") as out:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                module,
+                cwd=ROOT,
+                env=self.env_for(name),
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+            )
+        self.processes[name] = proc
+
+    def _check_alive(self, name: str) -> None:
+        proc = self.processes[name]
+        if proc.returncode is not None:
+            tail = (self.config.data_dir / "logs" / f"{name}.log").read_text()[-3000:]
+            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{tail}")
+
+    async def _wait_healthy(self, name: str, timeout: float = 60.0) -> None:
+        async with grpc.aio.insecure_channel(self.address(name)) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            async with asyncio.timeout(timeout):
+                while True:
+                    self._check_alive(name)
+                    with contextlib.suppress(grpc.aio.AioRpcError):
+                        reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                        if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                            return
+                    await asyncio.sleep(0.1)
+
+    async def _wait_edge(self, timeout: float = 30.0) -> None:
+        async with httpx.AsyncClient() as client, asyncio.timeout(timeout):
+            while True:
+                self._check_alive("edge")
+                with contextlib.suppress(httpx.HTTPError):
+                    reply = await client.get(f"{self.endpoint}/v1/identity", timeout=1.0)
+                    if reply.status_code == 401:  # Envoy and ext_authz both answer
+                        return
+                await asyncio.sleep(0.1)
+
+    async def _wait_agent(self, timeout: float = 30.0) -> None:
+        async with internal_channel(self.address("registry"), self.internal_token) as channel:
+            stub = cluster_service_pb2_grpc.ClusterServiceStub(channel)
+            async with asyncio.timeout(timeout):
+                while True:
+                    self._check_alive("agent")
+                    reply = await stub.ListAgents(cluster_service_pb2.ListAgentsRequest())
+                    if any(a.status == a.STATUS_ALIVE for a in reply.agents):
+                        return
+                    await asyncio.sleep(0.1)
+
+
+_PREFIXES = tuple(f"{n.upper()}_" for n in (*SERVICES, "edge"))
+
+
+def _keypair(data_dir: Path) -> Keypair:
+    """The superadmin keypair, created once per data directory and reused by later runs."""
+    path = data_dir / "keypair.json"
+    if path.exists():
+        raw = json.loads(path.read_text())
+        return Keypair(raw["access_key"], raw["secret_key"])
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    access = "AK" + "".join(secrets.choice(alphabet) for _ in range(18))
+    secret = secrets.token_urlsafe(30)[:40]
+    path.write_text(json.dumps({"access_key": access, "secret_key": secret}))
+    path.chmod(0o600)
+    return Keypair(access, secret)
