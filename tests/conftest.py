@@ -24,9 +24,8 @@ def _with_database(url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
-@pytest.fixture(scope="session")
-async def database_url() -> AsyncIterator[str]:
-    """A fresh, empty database for this test session (asyncpg SQLAlchemy URL)."""
+async def create_database() -> tuple[str, str]:
+    """Create an empty database; return its name and asyncpg SQLAlchemy URL."""
     name = f"shipyard_test_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(ADMIN_PG_URL)
     try:
@@ -34,12 +33,23 @@ async def database_url() -> AsyncIterator[str]:
     finally:
         await admin.close()
     url = _with_database(ADMIN_PG_URL, name)
-    yield url.replace("postgresql://", "postgresql+asyncpg://", 1)
+    return name, url.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+async def drop_database(name: str) -> None:
     admin = await asyncpg.connect(ADMIN_PG_URL)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    """A fresh, empty database for this test session (asyncpg SQLAlchemy URL)."""
+    name, url = await create_database()
+    yield url
+    await drop_database(name)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,102 @@
+"""Create and destroy N sessions through the edge; print create→RUNNING and execute latencies.
+
+    .venv/bin/python -m bench.sessions [--sessions 200] [--concurrency 4]
+
+It starts its own platform (free ports, its own database) unless --endpoint/--access-key/
+--secret-key point it at a running one. Figures are wall-clock on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cli.client import ShipyardClient
+from cli.platform import Platform, PlatformConfig
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+async def _one(client: ShipyardClient, create_ms: list[float], exec_ms: list[float]) -> None:
+    t0 = time.perf_counter()
+    session = await client.create_session(
+        wait=True, resources={"cpu": "0.25", "mem": "134217728"}, client_token=secrets.token_hex(8)
+    )
+    create_ms.append((time.perf_counter() - t0) * 1000)
+    if session["status"] != "SESSION_STATUS_RUNNING":
+        raise RuntimeError(f"session did not start: {session}")
+    sid = session["session_id"]
+    for _ in range(3):
+        t1 = time.perf_counter()
+        result = await client.execute(sid, "print(6*7)")
+        exec_ms.append((time.perf_counter() - t1) * 1000)
+        if result["stdout"] != "42\n":
+            raise RuntimeError(f"unexpected output: {result}")
+    await client.destroy_session(sid)
+
+
+async def run(client: ShipyardClient, sessions: int, concurrency: int) -> None:
+    create_ms: list[float] = []
+    exec_ms: list[float] = []
+    gate = asyncio.Semaphore(concurrency)
+
+    async def guarded() -> None:
+        async with gate:
+            await _one(client, create_ms, exec_ms)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(guarded() for _ in range(sessions)))
+    elapsed = time.perf_counter() - started
+    print(f"sessions: {sessions}, concurrency: {concurrency}, wall time: {elapsed:.1f} s")
+    print(
+        f"create→RUNNING ms: p50 {_pct(create_ms, 0.5):.1f}  p99 {_pct(create_ms, 0.99):.1f}"
+        f"  mean {statistics.mean(create_ms):.1f}"
+    )
+    print(
+        f"execute round trip ms ({len(exec_ms)} calls): p50 {_pct(exec_ms, 0.5):.1f}"
+        f"  p99 {_pct(exec_ms, 0.99):.1f}  mean {statistics.mean(exec_ms):.1f}"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sessions", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--endpoint")
+    parser.add_argument("--access-key")
+    parser.add_argument("--secret-key")
+    args = parser.parse_args()
+    if args.endpoint:
+        async with ShipyardClient(args.endpoint, args.access_key, args.secret_key) as client:
+            await run(client, args.sessions, args.concurrency)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        config = PlatformConfig.ephemeral(
+            Path(tmp),
+            database=f"shipyard_bench_{secrets.token_hex(3)}",
+            redis_prefix=f"bench:{secrets.token_hex(3)}:",
+        )
+        platform = Platform(config)
+        await platform.start()
+        try:
+            assert platform.keypair is not None
+            async with ShipyardClient(
+                platform.endpoint, platform.keypair.access_key, platform.keypair.secret_key
+            ) as client:
+                await run(client, args.sessions, args.concurrency)
+        finally:
+            await platform.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+    sys.exit(0)

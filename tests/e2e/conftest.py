@@ -1,0 +1,53 @@
+"""The whole platform, started the way `shipyard up` starts it, once per test session."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from cli.client import ShipyardClient
+from cli.platform import Platform, PlatformConfig
+from tests.conftest import create_database, drop_database
+from tests.e2e.otlp_receiver import Receiver, start_receiver
+
+
+@pytest.fixture(scope="session")
+async def otlp() -> AsyncIterator[Receiver]:
+    server, receiver, port = await start_receiver()
+    receiver.port = port  # type: ignore[attr-defined]
+    yield receiver
+    await server.stop(0)
+
+
+@pytest.fixture(scope="session")
+async def platform(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str, otlp: Receiver
+) -> AsyncIterator[Platform]:
+    # Its own database: other tests' fake agents and sessions must not meet the real scheduler.
+    db_name, database_url = await create_database()
+    data_dir: Path = tmp_path_factory.mktemp("shipyard")
+    config = PlatformConfig.ephemeral(
+        data_dir,
+        database_url=database_url,
+        redis_url=redis_url,
+        redis_prefix=f"e2e:{secrets.token_hex(4)}:",
+        otlp_endpoint=f"127.0.0.1:{otlp.port}",  # type: ignore[attr-defined]
+        agent_env={"CPU": "2", "MEM_BYTES": str(4 * 1024**3)},
+    )
+    running = Platform(config)
+    await running.start()
+    yield running
+    await running.stop()
+    await drop_database(db_name)
+
+
+@pytest.fixture
+async def client(platform: Platform) -> AsyncIterator[ShipyardClient]:
+    assert platform.keypair is not None
+    async with ShipyardClient(
+        platform.endpoint, platform.keypair.access_key, platform.keypair.secret_key
+    ) as c:
+        yield c
