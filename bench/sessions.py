@@ -23,7 +23,7 @@ from cli.platform import Platform, PlatformConfig
 
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def _one(client: ShipyardClient, create_ms: list[float], exec_ms: list[float]) -> None:
