@@ -27,9 +27,10 @@ async def upgrade(dsn: str, script_location: Path, schema: str, revision: str = 
     engine = create_engine(dsn, pool_size=1)
     try:
         async with engine.begin() as conn:
-            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-            # Serialize concurrent migrators of the same schema (several replicas starting).
+            # Serialize concurrent migrators of the same schema (several replicas starting);
+            # the lock comes first, or two CREATE SCHEMAs race on pg_namespace.
             await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": schema})
+            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
 
             def run(sync_conn: Connection) -> None:
                 cfg = _config(script_location, schema)

@@ -1,0 +1,1 @@
+"""Auth: tenancy (domains, projects, users), keypairs, and request verification for the edge."""

@@ -1,0 +1,43 @@
+"""Envoy's ext_authz `envoy.service.auth.v3.Authorization/Check`, backed by the verifier."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from envoy_ext_authz.v3 import external_auth_pb2 as authz
+from envoy_ext_authz.v3 import external_auth_pb2_grpc as authz_grpc
+from typing_extensions import override
+
+from libs.core.errors import Unauthenticated
+from services.auth.api.convert import (
+    allow,
+    deny_unauthenticated,
+    deny_unavailable,
+    facts_from_check,
+)
+from services.auth.service.verify import RequestVerifier
+
+log = logging.getLogger(__name__)
+
+
+class AuthorizationServicer(authz_grpc.AuthorizationServicer):
+    def __init__(self, verifier: RequestVerifier) -> None:
+        self._verifier = verifier
+
+    @override
+    async def Check(
+        self, request: authz.CheckRequest, context: grpc.aio.ServicerContext
+    ) -> authz.CheckResponse:
+        facts = facts_from_check(request)
+        try:
+            caller = await self._verifier.verify(facts)
+        except Unauthenticated as exc:
+            log.debug("denied %s %s: %s", facts.method, facts.path, exc.reason)
+            return deny_unauthenticated(exc)
+        except Exception:
+            # Always an explicit deny (503): an RPC error would leave the outcome to Envoy's
+            # failure_mode_allow / status_on_error settings.
+            log.exception("cannot verify %s %s", facts.method, facts.path)
+            return deny_unavailable()
+        return allow(caller)

@@ -1,0 +1,158 @@
+"""Composition root: settings → database → use cases → servicers → gRPC server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from envoy_ext_authz.v3 import external_auth_pb2_grpc as authz_grpc
+from shipyard.auth.v1 import identity_service_pb2_grpc
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from libs.db.engine import create_engine, session_factory
+from libs.grpcutil.server import GrpcServer, Registration, create_server
+from libs.telemetry.logging import setup_logging
+from libs.telemetry.tracing import setup_tracing
+from services.auth.adapters.bootstrap_store import SqlBootstrapStore
+from services.auth.adapters.keypair_cache import CachedKeypairStore
+from services.auth.adapters.keypair_store import SqlKeypairStore
+from services.auth.adapters.schema import migrate
+from services.auth.adapters.usage import SqlUsageRecorder
+from services.auth.api.convert import ERROR_DOMAIN
+from services.auth.api.ext_authz import AuthorizationServicer
+from services.auth.api.servicer import IdentityServicer
+from services.auth.config import BootstrapSettings, Settings
+from services.auth.domain.errors import InvalidBootstrapKeypair
+from services.auth.domain.model import Keypair
+from services.auth.service import bootstrap as bootstrap_uc
+from services.auth.service.verify import RequestVerifier
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "auth"
+
+
+@dataclass(slots=True)
+class AuthServer:
+    """A running auth service."""
+
+    grpc: GrpcServer
+    engine: AsyncEngine
+    usage: SqlUsageRecorder
+    keypair: Keypair
+
+    @property
+    def port(self) -> int:
+        return self.grpc.port
+
+    async def stop(self, grace: float = 5.0) -> None:
+        try:
+            await self.grpc.stop(grace)
+            await self.usage.stop()
+        finally:
+            await self.engine.dispose()
+
+
+async def bootstrap(settings: BootstrapSettings, *, engine: AsyncEngine | None = None) -> Keypair:
+    """Migrate (unless disabled) and ensure the default tenancy; return the superadmin keypair."""
+    if engine is None and settings.migrate:
+        await migrate(settings.database_url)
+    own_engine = engine is None
+    engine = engine or create_engine(settings.database_url, pool_size=1)
+    try:
+        store = SqlBootstrapStore(session_factory(engine))
+        return await bootstrap_uc.bootstrap(store, _plan(settings))
+    finally:
+        if own_engine:
+            await engine.dispose()
+
+
+def _plan(settings: BootstrapSettings) -> bootstrap_uc.BootstrapPlan:
+    access_key = settings.bootstrap_access_key
+    secret = settings.bootstrap_secret_key
+    if (access_key is None) != (secret is None):
+        raise InvalidBootstrapKeypair(
+            "AUTH_BOOTSTRAP_ACCESS_KEY and AUTH_BOOTSTRAP_SECRET_KEY go together"
+        )
+    keypair = None
+    if access_key is not None and secret is not None:
+        keypair = Keypair(access_key=access_key, secret_key=secret.get_secret_value())
+    return bootstrap_uc.BootstrapPlan(admin_email=settings.bootstrap_admin_email, keypair=keypair)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def serve(settings: Settings) -> AuthServer:
+    """Migrate, bootstrap, and start serving; the caller owns `stop()`."""
+    if settings.migrate:
+        await migrate(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    try:
+        keypair = await bootstrap(settings, engine=engine)
+        sessions = session_factory(engine)
+        usage = SqlUsageRecorder(
+            sessions,
+            interval=settings.last_used_interval,
+            flush_every=settings.last_used_flush_every,
+        )
+        keypairs = CachedKeypairStore(SqlKeypairStore(sessions), ttl=settings.keypair_cache_ttl)
+        verifier = RequestVerifier(keypairs=keypairs, usage=usage, clock=_utc_now)
+        server = create_server(
+            domain=ERROR_DOMAIN,
+            internal_token=settings.internal_token.get_secret_value(),
+            bind=settings.bind,
+            services=[
+                Registration(
+                    identity_service_pb2_grpc.add_IdentityServiceServicer_to_server,
+                    IdentityServicer(),
+                    "shipyard.auth.v1.IdentityService",
+                ),
+                Registration(
+                    authz_grpc.add_AuthorizationServicer_to_server,
+                    AuthorizationServicer(verifier),
+                    "envoy.service.auth.v3.Authorization",
+                ),
+            ],
+        )
+        await server.start()
+        usage.start()
+    except BaseException:
+        await engine.dispose()
+        raise
+    log.info("auth serving on port %d (superadmin key %s)", server.port, keypair.access_key)
+    return AuthServer(grpc=server, engine=engine, usage=usage, keypair=keypair)
+
+
+async def main() -> None:
+    """Serve until SIGINT or SIGTERM."""
+    settings = Settings()  # type: ignore[call-arg]  # required keys come from the environment
+    setup_logging(SERVICE_NAME, settings.log_level)
+    setup_tracing(
+        SERVICE_NAME,
+        otlp_endpoint=settings.otlp_endpoint,
+        sample_ratio=settings.trace_sample_ratio,
+    )
+    app = await serve(settings)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    log.info("auth stopping")
+    await app.stop()
+
+
+async def bootstrap_main() -> None:
+    """`python -m services.auth bootstrap`: print the superadmin keypair as JSON."""
+    settings = BootstrapSettings()
+    setup_logging(SERVICE_NAME, "WARNING")
+    keypair = await bootstrap(settings)
+    out = {"access_key": keypair.access_key, "secret_key": keypair.secret_key}
+    sys.stdout.write(json.dumps(out) + "\n")

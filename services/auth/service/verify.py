@@ -1,0 +1,162 @@
+"""Verify a keypair-signed request (the Backend.AI HMAC scheme, wire spec §1.3)."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+from libs.core.identity import Caller
+from libs.core.signing import (
+    CLOCK_SKEW,
+    hash_name_of,
+    parse_authorization,
+    signing_key,
+    string_to_sign,
+    within_window,
+)
+from services.auth.domain.errors import (
+    DateOutOfWindow,
+    InactiveKeypair,
+    InactiveUser,
+    InvalidSignature,
+    MalformedAuthorization,
+    MalformedDate,
+    MissingApiVersion,
+    MissingCredentials,
+    MissingDate,
+    UnknownAccessKey,
+    UnsupportedSignMethod,
+)
+from services.auth.domain.model import UserStatus
+from services.auth.service.ports import Clock, KeypairStore, UsageRecorder
+
+log = logging.getLogger(__name__)
+
+# aiohttp (the upstream server) reports this when a request has no Content-Type, and clients
+# sign WebSocket/SSE requests with it.
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+_DATE_HEADERS = ("date", "x-backendai-date", "x-sorna-date")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestFacts:
+    """The request as the client sent it. `path` is the raw target, query string included."""
+
+    method: str
+    path: str
+    host: str
+    headers: Mapping[str, str]
+
+
+class RequestVerifier:
+    def __init__(
+        self,
+        *,
+        keypairs: KeypairStore,
+        usage: UsageRecorder,
+        clock: Clock,
+        window: timedelta = CLOCK_SKEW,
+    ) -> None:
+        self._keypairs = keypairs
+        self._usage = usage
+        self._clock = clock
+        self._window = window
+
+    async def verify(self, facts: RequestFacts) -> Caller:
+        """The caller the request's signature proves, or an Unauthenticated error saying why."""
+        headers = {k.lower(): v for k, v in facts.headers.items()}
+        claim = _read_claim(headers)
+        # Checked before the lookup: a stale request costs no keypair lookup.
+        if not within_window(claim.date, self._clock(), self._window):
+            raise DateOutOfWindow("the Date header is too far from the server's time")
+        owner = await self._keypairs.find(claim.access_key)
+        if owner is None:
+            raise UnknownAccessKey("unknown access key")
+        host = facts.host or headers.get("host") or headers.get(":authority", "")
+        payload = string_to_sign(
+            method=facts.method,
+            rel_url=facts.path,
+            date_text=claim.date_text,
+            host=host,
+            content_type=mime_type(headers.get("content-type")),
+            api_version=claim.api_version,
+            hash_name=claim.hash_name,
+            header_prefix=claim.header_prefix,
+        )
+        key = signing_key(owner.secret_key, claim.date, host, claim.hash_name)
+        expected = hmac.new(key, payload, claim.hash_name).hexdigest()
+        if not hmac.compare_digest(expected.encode(), claim.signature.encode()):
+            raise InvalidSignature("signature mismatch")
+        # State is checked only after the signature, so it is never revealed to a guesser.
+        if not owner.keypair_active:
+            raise InactiveKeypair("the keypair is inactive")
+        if owner.user_status is not UserStatus.ACTIVE:
+            raise InactiveUser("the keypair's user is inactive")
+        self._usage.touch(owner.access_key, self._clock())
+        return owner.caller()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Claim:
+    """What the client's headers assert, before any keypair is looked up."""
+
+    access_key: str
+    signature: str
+    hash_name: str
+    date_text: str
+    date: datetime
+    api_version: str
+    header_prefix: str
+
+
+def _read_claim(headers: Mapping[str, str]) -> _Claim:
+    authorization = headers.get("authorization", "").strip()
+    if not authorization:
+        raise MissingCredentials("the request carries no credentials")
+    parsed = parse_authorization(authorization)
+    if parsed is None:
+        raise MalformedAuthorization("the Authorization header is malformed")
+    hash_name = hash_name_of(parsed.sign_method)
+    if hash_name is None:
+        raise UnsupportedSignMethod(f"unsupported signMethod {parsed.sign_method!r}")
+    date_text = next((headers[h] for h in _DATE_HEADERS if headers.get(h)), "")
+    if not date_text:
+        raise MissingDate("the request has no Date header")
+    date = parse_date(date_text)
+    if date is None:
+        raise MalformedDate("the Date header is not an ISO-8601 or RFC 1123 date")
+    version = headers.get("x-backendai-version") or headers.get("x-sorna-version")
+    if not version:
+        raise MissingApiVersion("the request has no X-BackendAI-Version header")
+    return _Claim(
+        access_key=parsed.access_key,
+        signature=parsed.signature,
+        hash_name=hash_name,
+        date_text=date_text,
+        date=date,
+        api_version=version,
+        # The header-name prefix inside the signed text follows the header the client sent.
+        header_prefix="backendai" if "x-backendai-version" in headers else "sorna",
+    )
+
+
+def parse_date(text: str) -> datetime | None:
+    """ISO-8601 (what clients send) or RFC 1123; a date without a zone is taken as UTC."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            value = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def mime_type(content_type: str | None) -> str:
+    """The lower-cased mime type without parameters, as aiohttp's `request.content_type`."""
+    value = (content_type or "").partition(";")[0].strip().lower()
+    return value or DEFAULT_CONTENT_TYPE

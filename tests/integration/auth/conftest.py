@@ -1,0 +1,59 @@
+"""Auth integration fixtures: a migrated database, private databases, a running server."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from services.auth.adapters.schema import migrate
+from services.auth.app import AuthServer, serve
+from services.auth.config import Settings
+from tests.conftest import ADMIN_PG_URL
+
+
+@pytest.fixture(scope="session")
+async def migrated_url(database_url: str) -> str:
+    await migrate(database_url)
+    return database_url
+
+
+@pytest.fixture
+async def fresh_database_url() -> AsyncIterator[str]:
+    """A private empty database, for tests about the very first start."""
+    name = f"shipyard_auth_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(ADMIN_PG_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield f"postgresql+asyncpg://{ADMIN_PG_URL.split('://', 1)[1].rsplit('/', 1)[0]}/{name}"
+    admin = await asyncpg.connect(ADMIN_PG_URL)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def unique_email() -> str:
+    return f"admin-{secrets.token_hex(4)}@example.com"
+
+
+@pytest.fixture
+async def auth_server(
+    migrated_url: str, internal_token: str, unique_email: str
+) -> AsyncIterator[AuthServer]:
+    settings = Settings(
+        internal_token=internal_token,
+        database_url=migrated_url,
+        bind="127.0.0.1:0",
+        bootstrap_admin_email=unique_email,
+        migrate=False,
+        last_used_flush_every=3600,  # only stop() flushes: tests see exactly when
+    )
+    app = await serve(settings)
+    yield app
+    await app.stop(grace=0.5)
