@@ -1,0 +1,1 @@
+"""The agent: runs kernels on one node and reports them to the registry."""

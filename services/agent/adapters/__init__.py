@@ -1,0 +1,1 @@
+"""Agent adapters: kernel backends and the kernel runner client."""

@@ -1,0 +1,60 @@
+"""Kernel lifecycle events as shipyard.events.v1.Event on a Redis stream."""
+
+from __future__ import annotations
+
+import asyncio
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from redis.exceptions import RedisError
+from shipyard.events.v1 import events_pb2
+
+from libs.core.errors import Unavailable
+from libs.core.ids import new_id
+from libs.events.streams import StreamPublisher
+from services.agent.service.outbound import KernelEvent, Phase
+
+_PHASES = {
+    Phase.CREATING: events_pb2.KernelLifecycle.PHASE_CREATING,
+    Phase.STARTED: events_pb2.KernelLifecycle.PHASE_STARTED,
+    Phase.CREATE_FAILED: events_pb2.KernelLifecycle.PHASE_CREATE_FAILED,
+    Phase.TERMINATED: events_pb2.KernelLifecycle.PHASE_TERMINATED,
+}
+
+
+def kernel_stream(prefix: str) -> str:
+    return f"{prefix}events:kernel"
+
+
+def to_event(event: KernelEvent) -> events_pb2.Event:
+    create_time = Timestamp()
+    create_time.GetCurrentTime()
+    return events_pb2.Event(
+        event_id=new_id(),
+        create_time=create_time,
+        trace_context=dict(event.trace_context),
+        kernel_lifecycle=events_pb2.KernelLifecycle(
+            kernel_id=event.kernel_id,
+            session_id=event.session_id,
+            agent_id=event.agent_id,
+            phase=_PHASES[event.phase],
+            reason=event.reason,
+            exit_code=event.exit_code,
+            message=event.message,
+        ),
+    )
+
+
+class RedisKernelEventPublisher:
+    """EventPublisher on `<prefix>events:kernel`."""
+
+    def __init__(self, publisher: StreamPublisher, *, timeout: float = 5.0) -> None:
+        self._publisher = publisher
+        self._timeout = timeout
+
+    async def publish(self, event: KernelEvent) -> None:
+        message = to_event(event)
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._publisher.publish(message.event_id, message.SerializeToString())
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise Unavailable(f"cannot publish a kernel event: {exc}") from exc

@@ -1,0 +1,441 @@
+"""The process backend: kernels as process trees, for machines without a container engine.
+
+Each kernel is the kernel runner started through a tiny `sh` wrapper that first joins the kernel's
+cgroups (so user code never runs outside them), then `unshare` (own PID, mount, IPC and UTS
+namespaces) when permitted. Fallbacks: no namespaces -> a plain process group; no usable cgroups
+-> `ulimit -v` (RLIMIT_AS) for memory and no CPU limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import BinaryIO
+
+from libs.core.errors import FailedPrecondition, InvalidArgument
+from services.agent.adapters.runner_client import RunnerClient
+from services.agent.domain import model as m
+from services.agent.domain.resources import own_cgroup_dir
+from services.agent.kernel_runner import RUNNER_SCRIPT
+
+log = logging.getLogger(__name__)
+
+UNSHARE = ("unshare", "--pid", "--fork", "--mount-proc", "--ipc", "--uts", "--kill-child")
+CGROUP_PARENT = "shipyard"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Joins every cgroup.procs file given before "--", then execs the rest (see _command).
+WRAPPER = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; {}exec "$@"'
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_MAX_UNIX_PATH = 107
+
+
+@dataclass(frozen=True, slots=True)
+class _CgroupLayout:
+    version: int
+    parents: tuple[Path, ...]  # v1: one `shipyard` dir per controller (memory, cpu); v2: one
+
+
+@dataclass(eq=False)
+class _Kernel:
+    spec: m.KernelSpec
+    handle: m.KernelHandle
+    proc: asyncio.subprocess.Process
+    cgroups: list[Path]
+    kernel_dir: Path
+    socket: Path
+    client: RunnerClient
+    monitor: asyncio.Task[None] = field(init=False)
+    stop_reason: str | None = None
+    report: bool = True  # False when create() failed: nobody has a handle to hear about
+    settled: asyncio.Event = field(default_factory=asyncio.Event)  # create() is done with it
+    exited: asyncio.Event = field(default_factory=asyncio.Event)
+    oom_killed: bool = False
+
+
+class ProcessBackend:
+    name = "process"
+
+    def __init__(
+        self,
+        base_dir: Path,
+        python: str = sys.executable,
+        use_namespaces: bool | None = None,
+        use_cgroups: bool | None = None,
+        *,
+        grace: float = 5.0,
+        start_timeout: float = 30.0,
+        socket_dir: Path | None = None,
+    ) -> None:
+        self._base = base_dir.resolve()
+        # Runner sockets live apart from base_dir: unix socket paths are capped at 108 bytes.
+        self._socket_dir = socket_dir
+        self._own_socket_dir = socket_dir is None
+        self._python = python
+        self._use_ns = use_namespaces  # None: probe once
+        self._use_cgroups = use_cgroups
+        self._layout: _CgroupLayout | None = None
+        self._grace = grace
+        self._start_timeout = start_timeout
+        self._kernels: dict[str, _Kernel] = {}
+        self._starting: set[str] = set()
+        self._exits: asyncio.Queue[m.KernelExit] = asyncio.Queue()
+
+    async def create(self, spec: m.KernelSpec) -> m.KernelHandle:
+        kernel_dir = self._check(spec)
+        if spec.kernel_id in self._kernels or spec.kernel_id in self._starting:
+            raise m.KernelAlreadyExists(f"kernel {spec.kernel_id} exists", metadata=_md(spec))
+        self._starting.add(spec.kernel_id)
+        try:
+            kernel = await self._spawn(spec, kernel_dir)
+        finally:
+            self._starting.discard(spec.kernel_id)
+        self._kernels[spec.kernel_id] = kernel
+        kernel.monitor = asyncio.create_task(self._monitor(kernel), name=f"kernel-{spec.kernel_id}")
+        proc = kernel.proc
+
+        def alive() -> bool:
+            return proc.returncode is None
+
+        try:
+            await kernel.client.wait_ready(within=self._start_timeout, alive=alive)
+        except BaseException as exc:  # cancellation too: never leave a kernel nobody knows of
+            # A batch task that finished before answering a ping is fine: the monitor reports it.
+            finished = bool(spec.startup_command) and proc.returncode is not None
+            if not (finished and isinstance(exc, m.KernelUnavailable)):
+                kernel.report = False
+                tail = _tail(kernel_dir / "runner.log")
+                kernel.settled.set()
+                await self._stop(kernel, m.REASON_START_FAILED)
+                if not isinstance(exc, m.KernelUnavailable):
+                    raise
+                msg = f"kernel runner did not come up ({exc}, exit code {proc.returncode}): {tail}"
+                raise m.KernelStartFailed(msg, metadata=_md(spec)) from exc
+        kernel.settled.set()
+        return kernel.handle
+
+    async def destroy(self, kernel_id: str, reason: str) -> None:
+        kernel = self._kernels.get(kernel_id)
+        if kernel is not None:
+            await self._stop(kernel, reason)
+
+    async def execute(
+        self, kernel_id: str, mode: m.ExecMode, code: str, timeout: float
+    ) -> m.ExecResult:
+        kernel = self._kernels.get(kernel_id)
+        if kernel is None or kernel.exited.is_set():
+            raise m.KernelNotFound(
+                f"kernel {kernel_id} is not running", metadata={"kernel_id": kernel_id}
+            )
+        try:
+            return await kernel.client.execute(mode, code, timeout)
+        except m.KernelUnavailable:
+            # The code may have ended the kernel (os._exit, OOM kill): report that as its result.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(kernel.exited.wait(), 2.0)
+            if not kernel.exited.is_set():
+                raise
+            code_ = _exit_code(kernel.proc.returncode or 0)
+            why = "ran out of memory" if kernel.oom_killed else f"exited with code {code_}"
+            return m.ExecResult(
+                status=m.ExecStatus.FAILED,
+                exit_code=code_,
+                error_name="OutOfMemory" if kernel.oom_killed else "KernelExited",
+                error_message=f"the kernel {why} while running the code",
+            )
+
+    def list(self) -> list[m.KernelHandle]:
+        return [k.handle for k in self._kernels.values() if k.report and not k.exited.is_set()]
+
+    async def wait_exit(self) -> m.KernelExit:
+        return await self._exits.get()
+
+    async def close(self) -> None:
+        kernels = list(self._kernels.values())
+        await asyncio.gather(*(self._stop(k, m.REASON_AGENT_SHUTDOWN) for k in kernels))
+        leftovers = [*(self._layout.parents if self._layout else ())]
+        leftovers += [self._socket_dir] if self._own_socket_dir and self._socket_dir else []
+        for path in leftovers:
+            with contextlib.suppress(OSError):  # still in use (another agent's cgroups): leave it
+                path.rmdir()
+
+    # -- internals --------------------------------------------------------------------------
+
+    async def _spawn(self, spec: m.KernelSpec, kernel_dir: Path) -> _Kernel:
+        workdir, socket = kernel_dir / "work", self._socket(spec.kernel_id)
+        cgroups: list[Path] = []
+        try:
+            log_file = await asyncio.to_thread(_prepare_dirs, kernel_dir, workdir, spec.mounts)
+            with log_file:
+                namespaces = await self._namespaces()
+                cgroups = _make_cgroups(self._cgroup_layout(), spec)
+                proc = await asyncio.create_subprocess_exec(
+                    *_command(self._python, spec, socket, workdir, cgroups, namespaces),
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=log_file,
+                    cwd=workdir,
+                    env=_environ(spec, workdir),
+                    start_new_session=True,  # its own process group: one killpg stops it all
+                )
+        except (OSError, m.KernelStartFailed) as exc:
+            for group in cgroups:
+                with contextlib.suppress(OSError):
+                    group.rmdir()
+            await asyncio.to_thread(_remove_tree, kernel_dir)
+            msg = f"cannot start kernel {spec.kernel_id}: {exc}"
+            raise m.KernelStartFailed(msg, metadata=_md(spec)) from exc
+        handle = m.KernelHandle(
+            kernel_id=spec.kernel_id, session_id=spec.session_id, pid=proc.pid, workdir=str(workdir)
+        )
+        return _Kernel(spec, handle, proc, cgroups, kernel_dir, socket, RunnerClient(socket))
+
+    def _check(self, spec: m.KernelSpec) -> Path:
+        if not _SAFE_NAME.fullmatch(spec.kernel_id):
+            raise InvalidArgument(f"unusable kernel id {spec.kernel_id!r}", metadata=_md(spec))
+        for mount in spec.mounts:
+            if not _SAFE_NAME.fullmatch(mount.name):
+                raise InvalidArgument(f"unusable mount name {mount.name!r}", metadata=_md(spec))
+            if not Path(mount.host_path).is_dir():
+                msg = f"vfolder path {mount.host_path} does not exist on this node"
+                raise FailedPrecondition(msg, metadata=_md(spec))
+        if len(str(self._socket(spec.kernel_id))) > _MAX_UNIX_PATH:
+            msg = f"socket dir {self._socket_dir} is too long for a unix socket path"
+            raise FailedPrecondition(msg, metadata=_md(spec))
+        return self._base / spec.kernel_id
+
+    def _socket(self, kernel_id: str) -> Path:
+        if self._socket_dir is None:
+            self._socket_dir = Path(tempfile.mkdtemp(prefix="shipyard-"))
+        return self._socket_dir / f"{kernel_id}.sock"
+
+    async def _namespaces(self) -> bool:
+        if self._use_ns is None:
+            self._use_ns = await _probe_unshare()
+            if not self._use_ns:
+                log.warning("unshare is not usable here: kernels share the agent's namespaces")
+        return self._use_ns
+
+    def _cgroup_layout(self) -> _CgroupLayout | None:
+        if self._use_cgroups is False:
+            return None
+        if self._layout is None:
+            self._layout = _probe_cgroups()
+            if self._layout is None:
+                if self._use_cgroups:
+                    raise m.KernelStartFailed("cgroups were required but none are writable")
+                self._use_cgroups = False
+                log.warning("no writable cgroups: memory limited by RLIMIT_AS, CPU unlimited")
+        return self._layout
+
+    async def _monitor(self, kernel: _Kernel) -> None:
+        returncode = await kernel.proc.wait()
+        kernel.oom_killed = _oom_killed(kernel.cgroups)  # read before the cgroups go away
+        kernel.exited.set()
+        await kernel.settled.wait()
+        try:
+            await self._cleanup(kernel)
+        except Exception:
+            log.exception("cleaning up kernel %s failed", kernel.spec.kernel_id)
+        self._kernels.pop(kernel.spec.kernel_id, None)
+        if kernel.report:
+            spec = kernel.spec
+            default = m.REASON_TASK_FINISHED if spec.startup_command else m.REASON_SELF_TERMINATED
+            default = m.REASON_OOM_KILLED if kernel.oom_killed else default
+            exit_ = m.KernelExit(
+                kernel_id=spec.kernel_id,
+                session_id=spec.session_id,
+                exit_code=_exit_code(returncode),
+                reason=kernel.stop_reason or default,
+            )
+            self._exits.put_nowait(exit_)
+
+    async def _stop(self, kernel: _Kernel, reason: str) -> None:
+        """SIGTERM the whole kernel, SIGKILL it after the grace period, wait for the cleanup."""
+        if kernel.stop_reason is None:
+            kernel.stop_reason = reason
+        if not kernel.exited.is_set():
+            _signal_all(kernel, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.shield(kernel.monitor), self._grace)
+        except TimeoutError:
+            _signal_all(kernel, signal.SIGKILL)
+            await asyncio.shield(kernel.monitor)
+
+    async def _cleanup(self, kernel: _Kernel) -> None:
+        # The runner is gone; stragglers (a group member, a setsid'd child in a cgroup) are not.
+        _signal_all(kernel, signal.SIGKILL)
+        for cgroup in kernel.cgroups:
+            for _ in range(100):
+                try:
+                    cgroup.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:  # EBUSY until the killed members are gone
+                    _signal_all(kernel, signal.SIGKILL)
+                    await asyncio.sleep(0.05)
+            else:
+                log.warning("cgroup %s is still busy; leaving it", cgroup)
+        await asyncio.to_thread(_remove_tree, kernel.kernel_dir)
+        kernel.socket.unlink(missing_ok=True)
+
+
+def _md(spec: m.KernelSpec) -> dict[str, str]:
+    return {"kernel_id": spec.kernel_id, "session_id": spec.session_id}
+
+
+def _command(
+    python: str, spec: m.KernelSpec, socket: Path, workdir: Path, cgroups: list[Path], ns: bool
+) -> list[str]:
+    runner = [python, str(RUNNER_SCRIPT), "--socket", str(socket), "--workdir", str(workdir)]
+    if spec.startup_command:
+        runner += ["--startup-command", spec.startup_command]
+    ulimit = ""
+    if not cgroups and spec.mem_bytes > 0:
+        ulimit = f"ulimit -v {max(1, spec.mem_bytes // 1024)} || exit 125; "
+    procs = [str(d / "cgroup.procs") for d in cgroups]
+    prefix = list(UNSHARE) if ns else []
+    return ["/bin/sh", "-c", WRAPPER.format(ulimit), "kernel", *procs, "--", *prefix, *runner]
+
+
+def _environ(spec: m.KernelSpec, workdir: Path) -> dict[str, str]:
+    # A fresh environment: the agent's own variables (tokens, URLs) must not leak into kernels.
+    env = {"PATH": os.environ.get("PATH", DEFAULT_PATH), "LANG": "C.UTF-8"}
+    env |= {"SHIPYARD_KERNEL_ID": spec.kernel_id, "SHIPYARD_SESSION_ID": spec.session_id}
+    return env | dict(spec.environ) | {"HOME": str(workdir)}
+
+
+def _prepare_dirs(kernel_dir: Path, workdir: Path, mounts: tuple[m.Mount, ...]) -> BinaryIO:
+    """Make the work dir with its vfolder links; return the runner's log file, opened."""
+    _remove_tree(kernel_dir)  # a leftover of an agent that crashed
+    workdir.mkdir(parents=True)
+    for mount in mounts:
+        (workdir / mount.name).symlink_to(mount.host_path, target_is_directory=True)
+    return (kernel_dir / "runner.log").open("ab")
+
+
+def _remove_tree(path: Path) -> None:
+    # rmtree unlinks symlinks instead of following them, so vfolders are never touched.
+    if path.is_symlink():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path, onerror=lambda *a: log.warning("cannot remove %s", a[1]))
+
+
+def _tail(path: Path, size: int = 2000) -> str:
+    try:
+        return path.read_bytes()[-size:].decode(errors="replace").strip() or "(empty)"
+    except OSError:
+        return "(none)"
+
+
+def _exit_code(returncode: int) -> int:
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _signal_all(kernel: _Kernel, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(kernel.proc.pid, signum)
+    for cgroup in kernel.cgroups:
+        with contextlib.suppress(OSError, ValueError):
+            for pid in (cgroup / "cgroup.procs").read_text().split():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signum)
+
+
+async def _probe_unshare() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *UNSHARE, "true", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+        )
+        return await asyncio.wait_for(proc.wait(), 10) == 0
+    except (OSError, TimeoutError):
+        return False
+
+
+def _probe_cgroups() -> _CgroupLayout | None:
+    """Make the `shipyard` parent groups under the agent's own ones: v1 first, then v2."""
+    v1 = [own_cgroup_dir("memory"), own_cgroup_dir("cpu")]
+    if all(v1):
+        with contextlib.suppress(OSError):
+            # dict.fromkeys: co-mounted controllers share one directory.
+            parents = tuple(dict.fromkeys(d / CGROUP_PARENT for d in v1 if d is not None))
+            for parent in parents:
+                parent.mkdir(exist_ok=True)
+            return _CgroupLayout(1, parents)
+    v2 = own_cgroup_dir()
+    # Only controllers in our own subtree_control can be handed to children (v2 rule).
+    if v2 is not None and {"memory", "cpu"} <= set(_read(v2 / "cgroup.subtree_control").split()):
+        with contextlib.suppress(OSError):
+            parent = v2 / CGROUP_PARENT
+            parent.mkdir(exist_ok=True)
+            (parent / "cgroup.subtree_control").write_text("+memory +cpu")
+            return _CgroupLayout(2, (parent,))
+    return None
+
+
+def _make_cgroups(layout: _CgroupLayout | None, spec: m.KernelSpec) -> list[Path]:
+    if layout is None:
+        return []
+    made: list[Path] = []
+    try:
+        for parent in layout.parents:
+            group = parent / spec.kernel_id
+            if group.is_dir():
+                group.rmdir()  # an empty leftover goes; a live one (EBUSY) must not be shared
+            group.mkdir()
+            made.append(group)
+            _limit(layout.version, group, spec.cpu, spec.mem_bytes)
+    except OSError:
+        for group in made:
+            with contextlib.suppress(OSError):
+                group.rmdir()
+        raise
+    return made
+
+
+def _limit(version: int, group: Path, cpu: Decimal, mem_bytes: int) -> None:
+    if version == 2:
+        if mem_bytes > 0:
+            (group / "memory.max").write_text(str(mem_bytes))
+            with contextlib.suppress(OSError):
+                (group / "memory.swap.max").write_text("0")
+        if cpu > 0:
+            (group / "cpu.max").write_text(f"{max(1000, int(cpu * 100_000))} 100000")
+        return
+    if mem_bytes > 0 and (group / "memory.limit_in_bytes").exists():
+        (group / "memory.limit_in_bytes").write_text(str(mem_bytes))
+        with contextlib.suppress(OSError):  # swap accounting may be off: then there is no file
+            (group / "memory.memsw.limit_in_bytes").write_text(str(mem_bytes))
+    if cpu > 0 and (group / "cpu.cfs_quota_us").exists():
+        period = int((group / "cpu.cfs_period_us").read_text())
+        (group / "cpu.cfs_quota_us").write_text(str(max(1000, int(cpu * period))))
+
+
+def _oom_killed(cgroups: list[Path]) -> bool:
+    for group in cgroups:
+        for name in ("memory.oom_control", "memory.events"):  # v1, v2
+            for line in _read(group / name).splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill" and value.strip() not in ("", "0"):
+                    return True
+    return False
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""

@@ -1,0 +1,82 @@
+"""AgentRegistry over shipyard.registry.v1.AgentRegistryService."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import grpc
+from shipyard.registry.v1 import agent_registry_service_pb2 as pb
+from shipyard.registry.v1 import agent_registry_service_pb2_grpc as pb_grpc
+from shipyard.type.v1 import resources_pb2
+
+from libs.core.slots import CPU, MEM, ResourceSlots
+from libs.grpcutil.status import error_from_rpc
+from services.agent.service.outbound import AgentInfo, Registration
+
+log = logging.getLogger(__name__)
+
+# After these the channel is replaced: a fresh one dials at once instead of waiting out gRPC's
+# reconnect backoff (up to 2 minutes), and no half-dead connection is kept (lesson 38).
+_RECONNECT_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+def _slots(info: AgentInfo) -> resources_pb2.ResourceSlots:
+    amounts = ResourceSlots({CPU: info.cpu, MEM: info.mem_bytes}).to_strings()
+    return resources_pb2.ResourceSlots(amounts=amounts)
+
+
+class GrpcAgentRegistry:
+    """The AgentRegistry port. `connect` makes a channel (internal_channel: token, keepalive)."""
+
+    def __init__(self, connect: Callable[[], grpc.aio.Channel], *, timeout: float = 10.0) -> None:
+        self._connect = connect
+        self._channel = connect()
+        self._stub = pb_grpc.AgentRegistryServiceStub(self._channel)
+        self._timeout = timeout
+
+    async def register(self, info: AgentInfo, live_kernel_ids: Sequence[str]) -> Registration:
+        request = pb.RegisterAgentRequest(
+            agent_id=info.agent_id,
+            address=info.address,
+            resource_group=info.resource_group,
+            available_slots=_slots(info),
+            live_kernel_ids=list(live_kernel_ids),
+            backend=info.backend,
+        )
+        response: pb.RegisterAgentResponse = await self._call(self._stub.RegisterAgent, request)
+        interval = None
+        if response.HasField("heartbeat_interval"):
+            interval = response.heartbeat_interval.ToTimedelta().total_seconds() or None
+        return Registration(
+            kernels_to_destroy=tuple(response.kernels_to_destroy), heartbeat_interval=interval
+        )
+
+    async def heartbeat(self, info: AgentInfo, live_kernel_ids: Sequence[str]) -> bool:
+        request = pb.HeartbeatRequest(
+            agent_id=info.agent_id,
+            available_slots=_slots(info),
+            live_kernel_ids=list(live_kernel_ids),
+        )
+        response: pb.HeartbeatResponse = await self._call(self._stub.Heartbeat, request)
+        return response.reregister
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def _call(self, method: Any, request: Any) -> Any:
+        try:
+            return await method(request, timeout=self._timeout)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in _RECONNECT_CODES:
+                await self._reconnect()
+            raise error_from_rpc(exc) from exc
+
+    async def _reconnect(self) -> None:
+        old, self._channel = self._channel, self._connect()
+        self._stub = pb_grpc.AgentRegistryServiceStub(self._channel)
+        try:
+            await old.close()
+        except Exception:
+            log.debug("closing the old registry channel failed", exc_info=True)

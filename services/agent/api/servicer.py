@@ -1,0 +1,68 @@
+"""shipyard.agent.v1.KernelService: decode, require a Shipyard caller, run the use case."""
+
+from __future__ import annotations
+
+import grpc
+from shipyard.agent.v1 import kernel_service_pb2 as pb
+from shipyard.agent.v1 import kernel_service_pb2_grpc as pb_grpc
+from typing_extensions import override
+
+from libs.grpcutil.context import require_system
+from services.agent.api import convert
+from services.agent.service.create_kernels import CreateKernels
+from services.agent.service.destroy_kernel import DestroyKernel
+from services.agent.service.execute import ExecuteCode
+from services.agent.service.kernels import AgentKernels
+from services.agent.service.list_kernels import list_kernels
+
+SERVICE_NAME = "shipyard.agent.v1.KernelService"
+
+
+class KernelServicer(pb_grpc.KernelServiceServicer):
+    def __init__(
+        self,
+        kernels: AgentKernels,
+        *,
+        create: CreateKernels,
+        destroy: DestroyKernel,
+        execute: ExecuteCode,
+    ) -> None:
+        self._kernels = kernels
+        self._create = create
+        self._destroy = destroy
+        self._execute = execute
+
+    @override
+    async def CreateKernels(
+        self, request: pb.CreateKernelsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateKernelsResponse:
+        require_system()
+        specs = [convert.spec_from_pb(s, f"kernels[{i}]") for i, s in enumerate(request.kernels)]
+        handles = await self._create(specs)
+        return pb.CreateKernelsResponse(kernels=[convert.kernel_info(h) for h in handles])
+
+    @override
+    async def DestroyKernel(
+        self, request: pb.DestroyKernelRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DestroyKernelResponse:
+        require_system()
+        await self._destroy(request.kernel_id, request.session_id, request.reason)
+        return pb.DestroyKernelResponse()
+
+    @override
+    async def Execute(
+        self, request: pb.ExecuteRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExecuteResponse:
+        require_system()
+        mode = convert.mode_from_pb(request.mode)
+        timeout = convert.seconds(request.timeout) if request.HasField("timeout") else None
+        result = await self._execute(request.kernel_id, mode, request.code, timeout)
+        return pb.ExecuteResponse(result=convert.result_to_pb(result))
+
+    @override
+    async def ListKernels(
+        self, request: pb.ListKernelsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListKernelsResponse:
+        require_system()
+        handles = list_kernels(self._kernels)
+        return pb.ListKernelsResponse(kernels=[convert.kernel_info(h) for h in handles])

@@ -1,0 +1,177 @@
+"""Composition root: settings → backend, Redis, registry channel → use cases → gRPC server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from shipyard.agent.v1 import kernel_service_pb2_grpc
+
+from libs.events.streams import StreamPublisher
+from libs.grpcutil.client import internal_channel
+from libs.grpcutil.server import GrpcServer, Registration, create_server
+from libs.telemetry.logging import setup_logging
+from libs.telemetry.tracing import setup_tracing
+from services.agent.adapters.event_publisher import RedisKernelEventPublisher, kernel_stream
+from services.agent.adapters.process_backend import ProcessBackend
+from services.agent.adapters.registry_client import GrpcAgentRegistry
+from services.agent.api.servicer import SERVICE_NAME, KernelServicer
+from services.agent.config import Settings
+from services.agent.domain.resources import detect_resources
+from services.agent.service.create_kernels import CreateKernels
+from services.agent.service.destroy_kernel import DestroyKernel
+from services.agent.service.execute import ExecuteCode
+from services.agent.service.exit_watch import ExitWatcher, shut_down_kernels
+from services.agent.service.kernels import AgentKernels
+from services.agent.service.outbound import REASON_UNKNOWN_TO_REGISTRY, AgentInfo
+from services.agent.service.ports import KernelBackend
+from services.agent.service.registration import RegistrationLoop
+
+log = logging.getLogger(__name__)
+
+ERROR_DOMAIN = "agent.shipyard"
+
+
+@dataclass(slots=True, kw_only=True)
+class RunningAgent:
+    agent_id: str
+    port: int
+    address: str
+    kernels: AgentKernels
+    registration: RegistrationLoop
+    _server: GrpcServer
+    _redis: Redis
+    _registry: GrpcAgentRegistry
+    _registration_task: asyncio.Task[None]
+    _watch_task: asyncio.Task[None]
+    _shutdown_timeout: float
+    _stopped: bool = field(default=False)
+
+    async def stop(self) -> None:
+        """Stop heartbeats, destroy every kernel (publishing their ends), then the server."""
+        if self._stopped:
+            return
+        self._stopped = True
+        await _cancel(self._registration_task)
+        try:
+            await shut_down_kernels(self.kernels, wait_s=self._shutdown_timeout)
+        finally:
+            await _cancel(self._watch_task)
+            await self._server.stop(grace=2.0)
+            await self._registry.close()
+            await self._redis.aclose()
+        log.info("agent %s stopped", self.agent_id)
+
+
+async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> RunningAgent:
+    """Start the agent: gRPC server, exit watcher, registration and heartbeats."""
+    agent_id = settings.resolved_agent_id()
+    token = settings.internal_token.get_secret_value()
+    resources = await asyncio.to_thread(
+        detect_resources, cpu=settings.cpu, mem_bytes=settings.mem_bytes
+    )
+    if backend is None:
+        backend = ProcessBackend(settings.resolved_kernel_root(agent_id))
+    redis = Redis.from_url(settings.redis_url)
+    stream = StreamPublisher(redis, kernel_stream(settings.redis_prefix))
+    kernels = AgentKernels(backend, RedisKernelEventPublisher(stream), agent_id)
+    destroy = DestroyKernel(kernels)
+    servicer = KernelServicer(
+        kernels,
+        create=CreateKernels(kernels),
+        destroy=destroy,
+        execute=ExecuteCode(kernels, default_timeout=settings.exec_timeout),
+    )
+    server = create_server(
+        domain=ERROR_DOMAIN,
+        internal_token=token,
+        bind=settings.bind,
+        services=[
+            Registration(
+                kernel_service_pb2_grpc.add_KernelServiceServicer_to_server, servicer, SERVICE_NAME
+            )
+        ],
+    )
+    await server.start()
+    watch_task = _spawn(ExitWatcher(kernels).run(), "kernel-exit-watch")
+    address = settings.advertised_addr or _advertised(settings.bind, server.port)
+    registry = GrpcAgentRegistry(
+        lambda: internal_channel(settings.registry_addr, token), timeout=settings.heartbeat_timeout
+    )
+    registration = RegistrationLoop(
+        registry,
+        AgentInfo(
+            agent_id=agent_id,
+            address=address,
+            resource_group=settings.resource_group,
+            cpu=resources.cpu,
+            mem_bytes=resources.mem_bytes,
+            backend=backend.name,
+        ),
+        live_ids=kernels.live_ids,
+        destroy=destroy,
+        cleanup_reason=REASON_UNKNOWN_TO_REGISTRY,
+        default_interval=settings.heartbeat_interval,
+        backoff_max=settings.register_backoff_max,
+    )
+    log.info("agent %s serving on %s (%s backend)", agent_id, address, backend.name)
+    return RunningAgent(
+        agent_id=agent_id,
+        port=server.port,
+        address=address,
+        kernels=kernels,
+        registration=registration,
+        _server=server,
+        _redis=redis,
+        _registry=registry,
+        _registration_task=_spawn(registration.run(), "agent-registration"),
+        _watch_task=watch_task,
+        _shutdown_timeout=settings.shutdown_timeout,
+    )
+
+
+async def main() -> None:
+    settings = Settings()  # type: ignore[call-arg]  # required keys come from the environment
+    setup_logging("agent", settings.log_level)
+    setup_tracing(
+        "agent", otlp_endpoint=settings.otlp_endpoint, sample_ratio=settings.trace_sample_ratio
+    )
+    agent = await serve(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("stopping agent %s", agent.agent_id)
+    await agent.stop()
+
+
+def _advertised(bind: str, port: int) -> str:
+    host = bind.rpartition(":")[0]
+    if host in ("", "0.0.0.0", "[::]"):
+        host = socket.gethostname()  # a wildcard bind is not an address peers can dial
+    return f"{host}:{port}"
+
+
+def _spawn(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    task = asyncio.create_task(coro, name=name)
+    task.add_done_callback(_log_crash)
+    return task
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("background task %s crashed", task.get_name(), exc_info=exc)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,1 @@
+"""Pure agent domain: kernel specs, results, exits, node resources."""

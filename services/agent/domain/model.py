@@ -1,0 +1,95 @@
+"""Kernels as the agent sees them: what to start, how it runs code, and how it ended."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from libs.core.errors import AlreadyExists, NotFound, Unavailable
+
+# Exit reasons (kebab-case) reported by KernelBackend.wait_exit.
+REASON_SELF_TERMINATED = "self-terminated"
+REASON_TASK_FINISHED = "task-finished"
+REASON_USER_REQUESTED = "user-requested"
+REASON_AGENT_SHUTDOWN = "agent-shutdown"
+REASON_START_FAILED = "start-failed"
+REASON_OOM_KILLED = "oom-killed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mount:
+    """A vfolder on the host, visible in the kernel's work dir as `name`."""
+
+    host_path: str
+    name: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KernelSpec:
+    kernel_id: str
+    session_id: str
+    image: str
+    cpu: Decimal
+    mem_bytes: int
+    mounts: tuple[Mount, ...] = ()
+    environ: Mapping[str, str] = field(default_factory=dict)
+    # Non-empty for batch sessions: the kernel runs it once and ends with its exit code.
+    startup_command: str = ""
+
+
+class ExecMode(StrEnum):
+    QUERY = "query"
+    BATCH = "batch"
+
+
+class ExecStatus(StrEnum):
+    FINISHED = "finished"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecResult:
+    status: ExecStatus
+    stdout: str = ""
+    stderr: str = ""
+    exit_code: int = 0
+    error_name: str = ""
+    error_message: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KernelHandle:
+    kernel_id: str
+    session_id: str
+    pid: int
+    workdir: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KernelExit:
+    kernel_id: str
+    session_id: str
+    exit_code: int
+    reason: str
+
+
+class KernelNotFound(NotFound):
+    reason = "KERNEL_NOT_FOUND"
+
+
+class KernelAlreadyExists(AlreadyExists):
+    reason = "KERNEL_ALREADY_EXISTS"
+
+
+class KernelStartFailed(Unavailable):
+    reason = "KERNEL_START_FAILED"
+
+
+class KernelUnavailable(Unavailable):
+    """The kernel's runner cannot be reached (still starting, hung or gone)."""
+
+    reason = "KERNEL_UNAVAILABLE"

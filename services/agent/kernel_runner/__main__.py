@@ -1,0 +1,294 @@
+"""Shipyard kernel runner: runs code inside a kernel on behalf of the agent.
+
+Stdlib only (python >= 3.8) and self-contained: kernels have some python3, not this repository.
+    python3 path/to/kernel_runner/__main__.py --socket PATH --workdir DIR [--startup-command CMD]
+(`python3 -m services.agent.kernel_runner ...` works too.)
+
+Protocol, on a unix stream socket: every message is a 4-byte big-endian length followed by that
+many bytes of UTF-8 JSON (an object). A connection may carry any number of requests; each gets
+exactly one reply, in order.
+    {"op": "ping"}  ->  {"ok": true}
+    {"op": "execute", "mode": "query" | "batch", "code": str, "timeout": float}
+        ->  {"status": "finished" | "failed" | "timed_out", "stdout": str, "stderr": str,
+             "exit_code": int, "error_name": str, "error_message": str}
+    anything malformed  ->  {"error": str}
+Executions run one at a time in the main thread (SIGALRM can only interrupt that one); a
+timeout <= 0 means no limit. Query mode keeps one interpreter namespace across calls. Batch mode
+runs `/bin/sh -c code` in the work dir in its own process group, killed on timeout.
+With --startup-command the runner runs that command once and exits with its exit code (batch
+sessions); it still answers requests meanwhile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import queue
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import traceback
+from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn
+
+MAX_MESSAGE = 64 << 20
+MAX_OUTPUT = 4 << 20  # per stream; more is cut so a reply stays a sane size
+
+# (request, where to put the reply); a None reply queue means "exit with request['code']".
+_jobs: queue.Queue[tuple[dict[str, Any], queue.Queue[dict[str, Any]] | None]] = queue.Queue()
+_batch_groups: set[int] = set()  # process groups of running batch commands
+_armed = False  # True while query code runs: only then may SIGALRM interrupt it
+
+
+class _Timeout(BaseException):
+    """Raised into query code by SIGALRM; a BaseException so `except Exception` cannot eat it."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="kernel_runner")
+    parser.add_argument("--socket", required=True)
+    parser.add_argument("--workdir", required=True)
+    parser.add_argument("--startup-command", default="")
+    args = parser.parse_args(argv)
+    if os.getpid() == 1:
+        _become_init()
+    workdir = str(Path(args.workdir).resolve())
+    os.chdir(workdir)
+    os.environ["HOME"] = workdir
+    sys.path[0] = workdir  # user modules in the work dir, not the runner's own directory
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    server = _listen(args.socket)
+    threading.Thread(target=_accept_loop, args=(server,), daemon=True).start()
+    if args.startup_command:
+        threading.Thread(target=_run_startup, args=(args.startup_command,), daemon=True).start()
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    while True:
+        request, reply = _jobs.get()
+        if reply is None:
+            _exit(int(request["code"]))
+        try:
+            reply.put(_execute(request, namespace))
+        except Exception as exc:  # e.g. /bin/sh missing: answer, but keep the kernel alive
+            reply.put({"error": f"{type(exc).__name__}: {exc}"})
+
+
+def _become_init() -> None:
+    """As PID 1 of a new PID namespace, fork: the parent reaps orphans and relays signals."""
+    child = os.fork()
+    if child == 0:
+        return
+
+    def relay(signum: int, _frame: FrameType | None) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, relay)
+    while True:
+        pid, status = os.wait()
+        if pid == child:
+            signaled = os.WIFSIGNALED(status)
+            os._exit(128 + os.WTERMSIG(status) if signaled else os.WEXITSTATUS(status))
+
+
+def _listen(path: str) -> socket.socket:
+    Path(path).unlink(missing_ok=True)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    Path(path).chmod(0o600)
+    server.listen(16)
+    return server
+
+
+def _accept_loop(server: socket.socket) -> None:
+    while True:
+        conn, _ = server.accept()
+        threading.Thread(target=_serve, args=(conn,), daemon=True).start()
+
+
+def _serve(conn: socket.socket) -> None:
+    with conn, contextlib.suppress(OSError, ValueError):
+        while (request := _recv(conn)) is not None:
+            _send(conn, _dispatch(request))
+
+
+def _dispatch(request: object) -> dict[str, Any]:
+    op = request.get("op") if isinstance(request, dict) else None
+    if op == "ping":
+        return {"ok": True}
+    if op == "execute" and isinstance(request, dict):
+        reply: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=1)
+        _jobs.put((request, reply))
+        return reply.get()
+    return {"error": f"unknown request {op!r}"}
+
+
+def _recv(conn: socket.socket) -> object:
+    header = _recv_exact(conn, 4)
+    if header is None:
+        return None
+    (size,) = struct.unpack(">I", header)
+    if size > MAX_MESSAGE:
+        raise ValueError(f"message of {size} bytes is too large")
+    body = _recv_exact(conn, size)
+    if body is None:
+        return None
+    return json.loads(body)
+
+
+def _recv_exact(conn: socket.socket, size: int) -> bytes | None:
+    buf = bytearray()
+    while len(buf) < size:
+        chunk = conn.recv(size - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+def _send(conn: socket.socket, message: dict[str, Any]) -> None:
+    body = json.dumps(message).encode()
+    conn.sendall(struct.pack(">I", len(body)) + body)
+
+
+def _execute(request: dict[str, Any], namespace: dict[str, Any]) -> dict[str, Any]:
+    mode, code, timeout = request.get("mode"), request.get("code"), request.get("timeout", 0)
+    if not isinstance(code, str) or not isinstance(timeout, (int, float)):
+        return {"error": "execute needs a string 'code' and a numeric 'timeout'"}
+    if mode == "query":
+        return _run_query(code, float(timeout), namespace)
+    if mode == "batch":
+        return _run_batch(code, float(timeout))
+    return {"error": f"unknown mode {mode!r}"}
+
+
+def _run_query(code: str, timeout: float, namespace: dict[str, Any]) -> dict[str, Any]:
+    global _armed
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                _armed = True
+                if timeout > 0:
+                    signal.setitimer(signal.ITIMER_REAL, timeout)
+                exec(compile(code, "<cell>", "exec"), namespace)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                _armed = False
+    except _Timeout:
+        err.write(f"TimeoutError: execution timed out after {timeout:g}s\n")
+        return _result("timed_out", out, err, 1, "TimeoutError", f"timed out after {timeout:g}s")
+    except BaseException as exc:
+        # Drop this function's frame: the user only needs the frames of their own cell.
+        tb = exc.__traceback__.tb_next if exc.__traceback__ else None
+        err.write("".join(traceback.format_exception(type(exc), exc, tb)))
+        return _result("failed", out, err, 1, type(exc).__name__, str(exc))
+    return _result("finished", out, err, 0)
+
+
+def _run_batch(code: str, timeout: float) -> dict[str, Any]:
+    proc = subprocess.Popen(
+        ["/bin/sh", "-c", code],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # so a timeout can kill everything the command started
+    )
+    _batch_groups.add(proc.pid)
+    timed_out = False
+    try:
+        try:
+            out, err = proc.communicate(timeout=timeout if timeout > 0 else None)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _killpg(proc.pid)
+            try:
+                out, err = proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:  # something outside the group holds the pipes
+                out, err = b"", b""
+    finally:
+        _killpg(proc.pid)
+        proc.kill()
+        proc.wait()
+        _batch_groups.discard(proc.pid)
+    stdout, stderr = out.decode(errors="replace"), err.decode(errors="replace")
+    code_ = _exit_code(proc.returncode)
+    if timed_out:
+        message = f"timed out after {timeout:g}s"
+        return _result("timed_out", stdout, stderr, code_, "TimeoutError", message)
+    if code_ != 0:
+        message = f"command exited with code {code_}"
+        return _result("failed", stdout, stderr, code_, "", message)
+    return _result("finished", stdout, stderr, 0)
+
+
+def _run_startup(command: str) -> None:
+    # Same process group as the runner: whoever stops the kernel stops the command too.
+    proc = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.DEVNULL)
+    _jobs.put(({"code": _exit_code(proc.wait())}, None))
+
+
+def _result(
+    status: str,
+    out: io.StringIO | str,
+    err: io.StringIO | str,
+    exit_code: int,
+    error_name: str = "",
+    error_message: str = "",
+) -> dict[str, Any]:
+    stdout = out.getvalue() if isinstance(out, io.StringIO) else out
+    stderr = err.getvalue() if isinstance(err, io.StringIO) else err
+    return {
+        "status": status,
+        "stdout": _clip(stdout),
+        "stderr": _clip(stderr),
+        "exit_code": exit_code,
+        "error_name": error_name,
+        "error_message": _clip(error_message),
+    }
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_OUTPUT:
+        return text
+    return text[:MAX_OUTPUT] + f"\n[output cut: {len(text) - MAX_OUTPUT} more characters]\n"
+
+
+def _exit_code(returncode: int) -> int:
+    """Shell convention: death by signal N is 128 + N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _killpg(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _on_alarm(_signum: int, _frame: FrameType | None) -> None:
+    if _armed:
+        raise _Timeout
+
+
+def _on_sigterm(signum: int, _frame: FrameType | None) -> NoReturn:
+    for pgid in list(_batch_groups):
+        _killpg(pgid)
+    _exit(128 + signum)
+
+
+def _exit(code: int) -> NoReturn:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

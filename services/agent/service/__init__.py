@@ -1,0 +1,1 @@
+"""Agent application layer: use cases over the ports in `ports.py`."""

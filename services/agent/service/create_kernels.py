@@ -1,0 +1,121 @@
+"""CreateKernels: start a request's kernels, all or none, announcing each step."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from libs.core.errors import Internal, ShipyardError, Unavailable
+from libs.telemetry.tracing import current_trace_context
+from services.agent.domain.model import KernelHandle, KernelSpec
+from services.agent.service.kernels import AgentKernels
+from services.agent.service.outbound import REASON_FAILED_TO_START, Phase
+
+log = logging.getLogger(__name__)
+
+KERNEL_CREATE_FAILED = "KERNEL_CREATE_FAILED"
+AGENT_SHUTTING_DOWN = "AGENT_SHUTTING_DOWN"
+
+
+class CreateKernels:
+    def __init__(self, kernels: AgentKernels) -> None:
+        self._k = kernels
+
+    async def __call__(self, specs: Sequence[KernelSpec]) -> list[KernelHandle]:
+        """The running kernels, in request order; on any failure none of them is left running."""
+        if self._k.closing:
+            raise Unavailable("the agent is shutting down", reason=AGENT_SHUTTING_DOWN)
+        results = await asyncio.gather(
+            *(self._create_one(s) for s in specs), return_exceptions=True
+        )
+        started = [r for r in results if isinstance(r, KernelHandle)]
+        failures = [
+            (s, r) for s, r in zip(specs, results, strict=True) if isinstance(r, BaseException)
+        ]
+        if not failures:
+            return started
+        # The registry fails the whole session, so siblings must not keep holding resources.
+        for handle in started:
+            await self._undo(handle.kernel_id)
+        raise _creation_error(failures)
+
+    async def _create_one(self, spec: KernelSpec) -> KernelHandle:
+        if (running := self._k.find(spec.kernel_id)) is not None:
+            return running  # a retried request: the kernel is already there
+        task = self._k.creating.get(spec.kernel_id)
+        if task is None:
+            task = asyncio.create_task(self._start(spec), name=f"create-kernel-{spec.kernel_id}")
+            self._k.creating[spec.kernel_id] = task
+            task.add_done_callback(lambda t: self._forget(spec.kernel_id, t))
+        # Shielded: a caller giving up must not leave a half-started kernel behind.
+        return await asyncio.shield(task)
+
+    def _forget(self, kernel_id: str, task: asyncio.Task[KernelHandle]) -> None:
+        if self._k.creating.get(kernel_id) is task:
+            del self._k.creating[kernel_id]
+        if not task.cancelled():
+            task.exception()  # retrieved here so an abandoned failure is not logged as lost
+
+    async def _start(self, spec: KernelSpec) -> KernelHandle:
+        kid, sid = spec.kernel_id, spec.session_id
+        trace = current_trace_context()
+        await self._k.emit(Phase.CREATING, kid, sid, trace=trace)
+        try:
+            handle = await self._k.backend.create(spec)
+        except Exception as exc:
+            await self._announce_failure(spec, exc, trace)
+            raise
+        self._k.traces[kid] = trace
+        try:
+            await self._k.emit(Phase.STARTED, kid, sid, trace=trace)
+        except Exception:
+            # Without STARTED the registry would wait for this kernel forever: undo it.
+            await self._undo(kid)
+            raise
+        log.info("kernel %s of session %s started (pid %d)", kid, sid, handle.pid)
+        return handle
+
+    async def _undo(self, kernel_id: str) -> None:
+        self._k.destroy_reasons.setdefault(kernel_id, REASON_FAILED_TO_START)
+        try:
+            await self._k.backend.destroy(kernel_id, REASON_FAILED_TO_START)
+        except Exception:
+            log.exception("could not destroy kernel %s after a failed creation", kernel_id)
+
+    async def _announce_failure(
+        self, spec: KernelSpec, exc: Exception, trace: dict[str, str]
+    ) -> None:
+        log.warning("kernel %s failed to start: %s", spec.kernel_id, describe(exc))
+        try:
+            await self._k.emit(
+                Phase.CREATE_FAILED,
+                spec.kernel_id,
+                spec.session_id,
+                reason=REASON_FAILED_TO_START,
+                message=describe(exc),
+                trace=trace,
+            )
+        except Exception:
+            log.exception("could not announce the failed start of kernel %s", spec.kernel_id)
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, ShipyardError):
+        return exc.message
+    if isinstance(exc, asyncio.CancelledError):
+        return "creation was cancelled"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _creation_error(failures: list[tuple[KernelSpec, BaseException]]) -> ShipyardError:
+    ids = ",".join(spec.kernel_id for spec, _ in failures)
+    first = failures[0][1]
+    cause = first.reason if isinstance(first, ShipyardError) else type(first).__name__
+    transient = all(isinstance(e, ShipyardError) and e.code == "UNAVAILABLE" for _, e in failures)
+    error_class = Unavailable if transient else Internal
+    return error_class(
+        f"could not create kernel(s) {ids}: {describe(first)}",
+        reason=KERNEL_CREATE_FAILED,
+        metadata={"kernel_ids": ids, "cause": cause},
+    )

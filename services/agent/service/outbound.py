@@ -1,0 +1,71 @@
+"""Ports to the outside world the agent talks to: the event stream and the registry."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Protocol
+
+# Reasons (kebab-case) the agent puts on lifecycle events, besides the backend's exit reasons.
+REASON_FAILED_TO_START = "failed-to-start"
+REASON_ALREADY_TERMINATED = "already-terminated"
+REASON_UNKNOWN_TO_REGISTRY = "unknown-to-registry"
+
+
+class Phase(StrEnum):
+    CREATING = "creating"
+    STARTED = "started"
+    CREATE_FAILED = "create-failed"
+    TERMINATED = "terminated"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KernelEvent:
+    """A kernel lifecycle change, as published for the registry."""
+
+    kernel_id: str
+    session_id: str
+    agent_id: str
+    phase: Phase
+    reason: str = ""
+    exit_code: int = 0
+    message: str = ""
+    # W3C trace context of the span the event belongs to (the registry continues that trace).
+    trace_context: Mapping[str, str] = field(default_factory=dict)
+
+
+class EventPublisher(Protocol):
+    async def publish(self, event: KernelEvent) -> None:
+        """Publish durably; raises Unavailable when the stream cannot be reached."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentInfo:
+    """What the agent tells the registry about itself."""
+
+    agent_id: str
+    address: str
+    resource_group: str
+    cpu: Decimal
+    mem_bytes: int
+    backend: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Registration:
+    kernels_to_destroy: tuple[str, ...]
+    # Seconds; None when the registry did not say.
+    heartbeat_interval: float | None
+
+
+class AgentRegistry(Protocol):
+    async def register(self, info: AgentInfo, live_kernel_ids: Sequence[str]) -> Registration:
+        """Register (again). Raises a ShipyardError (e.g. Unavailable) on failure."""
+        ...
+
+    async def heartbeat(self, info: AgentInfo, live_kernel_ids: Sequence[str]) -> bool:
+        """Report liveness; True when the registry asks the agent to register again."""
+        ...

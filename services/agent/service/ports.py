@@ -1,0 +1,42 @@
+"""Ports of the agent's application layer."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from services.agent.domain.model import ExecMode, ExecResult, KernelExit, KernelHandle, KernelSpec
+
+
+class KernelBackend(Protocol):
+    """Starts, runs code in and stops kernels on this node (process trees, containers, ...)."""
+
+    name: str
+
+    async def create(self, spec: KernelSpec) -> KernelHandle:
+        """Start a kernel and return once its runner answers. Raises KernelStartFailed."""
+        ...
+
+    async def destroy(self, kernel_id: str, reason: str) -> None:
+        """Stop a kernel and free its resources. Idempotent: an unknown id is a no-op."""
+        ...
+
+    async def execute(
+        self, kernel_id: str, mode: ExecMode, code: str, timeout: float
+    ) -> ExecResult:
+        """Run code; the kernel stops it after `timeout` s (<= 0: no limit) and says TIMED_OUT.
+
+        Raises KernelNotFound, or KernelUnavailable when the runner does not answer.
+        """
+        ...
+
+    def list(self) -> list[KernelHandle]:
+        """The kernels that are currently running."""
+        ...
+
+    async def wait_exit(self) -> KernelExit:
+        """The next kernel that ended, whatever the cause (destroyed, exited, task done)."""
+        ...
+
+    async def close(self) -> None:
+        """Destroy every kernel."""
+        ...

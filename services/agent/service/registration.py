@@ -1,0 +1,85 @@
+"""Register with the registry, clean up what it does not expect, then heartbeat.
+
+A registry that is down, refuses us or forgets us never stops the agent: we retry with backoff
+and keep every kernel running meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from services.agent.service.outbound import AgentInfo, AgentRegistry, Registration
+
+log = logging.getLogger(__name__)
+
+# Destroys one kernel (DestroyKernel's signature: kernel id, session id, reason).
+Destroyer = Callable[[str, str, str], Awaitable[None]]
+
+
+class RegistrationLoop:
+    def __init__(
+        self,
+        registry: AgentRegistry,
+        info: AgentInfo,
+        *,
+        live_ids: Callable[[], list[str]],
+        destroy: Destroyer,
+        cleanup_reason: str,
+        default_interval: float = 10.0,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+    ) -> None:
+        self._registry = registry
+        self._info = info
+        self._live_ids = live_ids
+        self._destroy = destroy
+        self._cleanup_reason = cleanup_reason
+        self._default_interval = default_interval
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self.registrations = 0  # how often we registered: for operators and tests
+
+    async def run(self) -> None:
+        """Until cancelled."""
+        while True:
+            registration = await self._register()
+            await self._clean_up(registration.kernels_to_destroy)
+            interval = registration.heartbeat_interval or self._default_interval
+            await self._heartbeat_until_lost(interval)
+
+    async def _register(self) -> Registration:
+        delay = self._backoff_initial
+        while True:
+            try:
+                registration = await self._registry.register(self._info, self._live_ids())
+            except Exception as exc:
+                log.warning("cannot register with the registry (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._backoff_max)
+                continue
+            self.registrations += 1
+            log.info("registered as %s at %s", self._info.agent_id, self._info.address)
+            return registration
+
+    async def _clean_up(self, kernel_ids: tuple[str, ...]) -> None:
+        for kid in kernel_ids:
+            try:
+                await self._destroy(kid, "", self._cleanup_reason)
+            except Exception:
+                log.exception("could not destroy kernel %s the registry does not expect", kid)
+
+    async def _heartbeat_until_lost(self, interval: float) -> None:
+        """Return when the registry asks us to register again or cannot be reached."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                reregister = await self._registry.heartbeat(self._info, self._live_ids())
+            except Exception as exc:
+                # It may have marked us lost meanwhile; registering again also reconciles kernels.
+                log.warning("heartbeat failed (%s); registering again", exc)
+                return
+            if reregister:
+                log.info("the registry asked %s to register again", self._info.agent_id)
+                return
