@@ -34,6 +34,7 @@ SERVICES = ("storage", "auth", "registry", "scheduler", "agent")
 class PlatformConfig:
     data_dir: Path
     edge_port: int = 8090
+    edge_admin_port: int = 9901
     ports: dict[str, int] = field(
         default_factory=lambda: {
             "auth": 50051,
@@ -55,7 +56,13 @@ class PlatformConfig:
     def ephemeral(data_dir: Path, **kw: object) -> PlatformConfig:
         """Free ports everywhere: several platforms (tests, benchmarks) can run side by side."""
         ports = {name: free_port() for name in SERVICES}
-        return PlatformConfig(data_dir=data_dir, edge_port=free_port(), ports=ports, **kw)  # type: ignore[arg-type]
+        return PlatformConfig(
+            data_dir=data_dir,
+            edge_port=free_port(),
+            edge_admin_port=free_port(),
+            ports=ports,
+            **kw,  # type: ignore[arg-type]  # the remaining fields, checked by the dataclass
+        )
 
 
 @dataclass
@@ -143,6 +150,7 @@ class Platform:
             },
             "edge": {
                 "PORT": str(cfg.edge_port),
+                "ADMIN_PORT": str(cfg.edge_admin_port),
                 "AUTH_ADDR": self.address("auth"),
                 "SCHEDULER_ADDR": self.address("scheduler"),
                 "DESCRIPTOR_SET": str(ROOT / "build" / "descriptors.binpb"),

@@ -35,6 +35,10 @@ class RedisClusterEvents:
         )
 
     async def session_changed(self, change: SessionChange) -> None:
+        # Agents first: a watcher that sees the session leave the queue must already know the
+        # occupancy that placed it, or it could hand the same capacity out twice.
+        for agent in change.agents:
+            await self.agent_changed(agent)
         if change.status is not None:
             payload = events_pb2.SessionStatusChanged(
                 session_id=change.session_id,
@@ -42,8 +46,6 @@ class RedisClusterEvents:
                 status_info=change.status_info,
             )
             await self._publish(events_pb2.Event(session_status_changed=payload))
-        for agent in change.agents:
-            await self.agent_changed(agent)
 
     async def agent_changed(self, agent: Agent) -> None:
         payload = events_pb2.AgentChanged(

@@ -1,0 +1,1 @@
+"""The scheduler: places pending sessions on agents (watch → cache → assume → bind)."""

@@ -1,0 +1,178 @@
+"""Composition root: settings → Redis lease, registry channel → cache, sync, cycles → server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from opentelemetry import trace
+from redis.asyncio import Redis
+from shipyard.scheduler.v1 import scheduler_service_pb2_grpc
+
+from libs.grpcutil.client import internal_channel
+from libs.grpcutil.server import GrpcServer, Registration, create_server
+from libs.telemetry.logging import setup_logging
+from libs.telemetry.tracing import setup_tracing
+from services.scheduler.adapters.redis_lease import RedisLease
+from services.scheduler.adapters.registry_client import GrpcSchedulingClient
+from services.scheduler.api.servicer import SERVICE_NAME, SchedulerServicer
+from services.scheduler.config import Settings
+from services.scheduler.domain.cache import ClusterCache
+from services.scheduler.domain.policy import SchedulingPolicy, get_policy
+from services.scheduler.domain.selectors import get_selector
+from services.scheduler.service.leadership import LeaderElector
+from services.scheduler.service.list_pending import ListPendingSessions
+from services.scheduler.service.loop import SchedulerLoop
+from services.scheduler.service.schedule import ScheduleCycle
+from services.scheduler.service.watch import ClusterSync
+
+log = logging.getLogger(__name__)
+
+ERROR_DOMAIN = "scheduler.shipyard"
+
+
+@dataclass(slots=True, kw_only=True)
+class RunningScheduler:
+    scheduler_id: str
+    port: int
+    cache: ClusterCache
+    elector: LeaderElector
+    sync: ClusterSync
+    _server: GrpcServer
+    _redis: Redis
+    _channel: grpc.aio.Channel
+    _tasks: list[asyncio.Task[None]]
+    _stopped: bool = field(default=False)
+
+    async def stop(self) -> None:
+        """Stop serving and scheduling, then release the lease so a standby takes over at once."""
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            await self._server.stop(grace=2.0)
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self.elector.resign()
+        finally:
+            await self._channel.close()
+            await self._redis.aclose()
+        log.info("scheduler %s stopped", self.scheduler_id)
+
+
+async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> RunningScheduler:
+    """Start the scheduler replica: lease loop, cluster watch, cycles and the gRPC server."""
+    token = settings.internal_token.get_secret_value()
+    policy = get_policy(settings.policy)
+    selector = get_selector(settings.selector)
+
+    def policy_for(_resource_group: str) -> SchedulingPolicy:
+        return policy  # per-group policies come with resource group options from the registry
+
+    redis = Redis.from_url(settings.redis_url)
+    channel = internal_channel(settings.registry_addr, token)
+    registry = GrpcSchedulingClient(
+        channel,
+        scheduler_id=settings.scheduler_id,
+        bind_timeout=settings.bind_timeout,
+        tracer=tracer,
+    )
+    cache = ClusterCache()
+    cycle = ScheduleCycle(
+        cache=cache,
+        binder=registry,
+        policy_for=policy_for,
+        selector=selector,
+        clock=time.monotonic,
+        note_interval=settings.note_interval,
+        bound_ttl=settings.bound_ttl,
+    )
+    lease = RedisLease(
+        redis, key=settings.lease_key, owner=settings.scheduler_id, ttl=settings.lease_ttl
+    )
+    # Winning the election and every watch change wake the cycle loop (built just below).
+    elector = LeaderElector(
+        lease,
+        ttl=settings.lease_ttl,
+        clock=time.monotonic,
+        on_elected=lambda: loop.trigger(),
+        can_lead=lambda: sync.synced,
+    )
+    sync = ClusterSync(
+        registry,
+        cache,
+        on_change=lambda: loop.trigger(),
+        backoff_max=settings.watch_backoff_max,
+    )
+    loop = SchedulerLoop(
+        cycle=cycle,
+        is_active=lambda: elector.is_leader and sync.synced,
+        tick_interval=settings.tick_interval,
+    )
+    list_pending = ListPendingSessions(
+        cache=cache, policy_for=policy_for, is_leader=lambda: elector.is_leader
+    )
+    server = create_server(
+        domain=ERROR_DOMAIN,
+        internal_token=token,
+        bind=settings.bind,
+        services=[
+            Registration(
+                scheduler_service_pb2_grpc.add_SchedulerServiceServicer_to_server,
+                SchedulerServicer(list_pending),
+                SERVICE_NAME,
+            )
+        ],
+    )
+    await server.start()
+    tasks = [
+        _spawn(elector.run(), "scheduler-lease"),
+        _spawn(sync.run(), "scheduler-watch"),
+        _spawn(loop.run(), "scheduler-cycles"),
+    ]
+    log.info("scheduler %s serving on port %d", settings.scheduler_id, server.port)
+    return RunningScheduler(
+        scheduler_id=settings.scheduler_id,
+        port=server.port,
+        cache=cache,
+        elector=elector,
+        sync=sync,
+        _server=server,
+        _redis=redis,
+        _channel=channel,
+        _tasks=tasks,
+    )
+
+
+async def main() -> None:
+    settings = Settings()  # type: ignore[call-arg]  # required keys come from the environment
+    setup_logging("scheduler", settings.log_level)
+    setup_tracing(
+        "scheduler", otlp_endpoint=settings.otlp_endpoint, sample_ratio=settings.trace_sample_ratio
+    )
+    scheduler = await serve(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("stopping scheduler %s", scheduler.scheduler_id)
+    await scheduler.stop()
+
+
+def _spawn(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    task = asyncio.create_task(coro, name=name)
+    task.add_done_callback(_log_crash)
+    return task
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("background task %s crashed", task.get_name(), exc_info=exc)

@@ -1,0 +1,1 @@
+"""Pure model of the scheduler: the cluster cache, policies, selectors and predicates."""

@@ -1,0 +1,178 @@
+"""The scheduler's in-memory view of the cluster, fed by the registry's watch.
+
+Placements are *assumed* here before the registry commits them, so that the next decision in
+the same cycle already sees the capacity as taken (the Kubernetes scheduler's assume/bind).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from libs.core.slots import ResourceSlots
+from services.scheduler.domain.model import (
+    Agent,
+    AgentChanged,
+    AttemptRecord,
+    ClusterChange,
+    ClusterSnapshot,
+    PendingSession,
+    Placement,
+    SessionPending,
+    SessionRemoved,
+)
+
+
+@dataclass(slots=True)
+class _Assumption:
+    placement: Placement
+    # Set once the registry said "bound": kept until the watch confirms it (see remove_pending).
+    bound_at: float | None = None
+
+
+class ClusterCache:
+    def __init__(self) -> None:
+        self._reported: dict[str, Agent] = {}
+        self._views: dict[str, Agent] = {}  # reported occupancy plus our assumptions
+        self._groups: dict[str, set[str]] = {}
+        self._group_order: dict[
+            str, tuple[str, ...]
+        ] = {}  # sorted ids, rebuilt on membership change
+        self._assumed: dict[str, _Assumption] = {}
+        self._assumed_by_agent: dict[str, ResourceSlots] = {}
+        self._pending: dict[str, PendingSession] = {}
+        self._attempts: dict[str, AttemptRecord] = {}
+
+    # --- watch input -------------------------------------------------------------------------
+
+    def apply(self, change: ClusterChange) -> None:
+        match change:
+            case ClusterSnapshot():
+                self.replace(change)
+            case AgentChanged(agent=agent):
+                self.put_agent(agent)
+            case SessionPending(session=session):
+                self.add_pending(session)
+            case SessionRemoved(session_id=session_id):
+                self.remove_pending(session_id)
+
+    def replace(self, snapshot: ClusterSnapshot) -> None:
+        """Start over from a snapshot; it reflects every committed bind, so drop assumptions."""
+        self._reported.clear()
+        self._views.clear()
+        self._groups.clear()
+        self._group_order.clear()
+        self._assumed.clear()
+        self._assumed_by_agent.clear()
+        self._pending = {s.session_id: s for s in snapshot.pending}
+        # Attempt history survives a resync so that notes are not re-sent for every session.
+        self._attempts = {k: v for k, v in self._attempts.items() if k in self._pending}
+        for agent in snapshot.agents:
+            self.put_agent(agent)
+
+    def put_agent(self, agent: Agent) -> None:
+        old = self._reported.get(agent.agent_id)
+        if old is None or old.resource_group != agent.resource_group:
+            if old is not None:
+                self._groups[old.resource_group].discard(agent.agent_id)
+                self._group_order.pop(old.resource_group, None)
+            self._groups.setdefault(agent.resource_group, set()).add(agent.agent_id)
+            self._group_order.pop(agent.resource_group, None)
+        self._reported[agent.agent_id] = agent
+        self._refresh(agent.agent_id)
+
+    def add_pending(self, session: PendingSession) -> None:
+        self._pending[session.session_id] = session
+
+    def remove_pending(self, session_id: str) -> None:
+        """The session left the queue. We assume the registry publishes the agents' new
+        occupancy no later than this removal, so a bound assumption is now redundant."""
+        self._pending.pop(session_id, None)
+        self._attempts.pop(session_id, None)
+        self._drop_assumption(session_id)
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def agent(self, agent_id: str) -> Agent | None:
+        return self._views.get(agent_id)
+
+    def agents(self, resource_group: str) -> list[Agent]:
+        """Agents of a group with assumed placements counted as occupied, sorted by id."""
+        order = self._group_order.get(resource_group)
+        if order is None:
+            order = tuple(sorted(self._groups.get(resource_group, ())))
+            self._group_order[resource_group] = order
+        return [self._views[a] for a in order]
+
+    def pending(self) -> list[PendingSession]:
+        return list(self._pending.values())
+
+    def is_pending(self, session_id: str) -> bool:
+        return session_id in self._pending
+
+    def attempt(self, session_id: str) -> AttemptRecord:
+        return self._attempts.setdefault(session_id, AttemptRecord())
+
+    def find_attempt(self, session_id: str) -> AttemptRecord | None:
+        return self._attempts.get(session_id)
+
+    def is_assumed(self, session_id: str) -> bool:
+        return session_id in self._assumed
+
+    # --- assume / bind / forget --------------------------------------------------------------
+
+    def assume(self, placement: Placement) -> None:
+        """Count a placement as occupied before the registry has committed it."""
+        self._drop_assumption(placement.session_id)
+        self._assumed[placement.session_id] = _Assumption(placement)
+        for agent_id, slots in placement.slots_by_agent().items():
+            self._assumed_by_agent[agent_id] = (
+                self._assumed_by_agent.get(agent_id, ResourceSlots()) + slots
+            )
+            self._refresh(agent_id)
+
+    def forget(self, session_id: str) -> None:
+        """Undo an assumption (the bind failed or conflicted); the session stays pending."""
+        self._drop_assumption(session_id)
+
+    def confirm_bound(self, session_id: str, *, now: float) -> None:
+        """The registry committed the placement: leave the queue, keep the slots counted."""
+        self._pending.pop(session_id, None)
+        self._attempts.pop(session_id, None)
+        assumption = self._assumed.get(session_id)
+        if assumption is not None:
+            assumption.bound_at = now
+
+    def expire_bound(self, *, now: float, ttl: float) -> None:
+        """Drop bound assumptions whose confirmation never came (a lost watch event)."""
+        stale = [
+            sid
+            for sid, a in self._assumed.items()
+            if a.bound_at is not None and now - a.bound_at >= ttl
+        ]
+        for session_id in stale:
+            self._drop_assumption(session_id)
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _drop_assumption(self, session_id: str) -> None:
+        assumption = self._assumed.pop(session_id, None)
+        if assumption is None:
+            return
+        for agent_id, slots in assumption.placement.slots_by_agent().items():
+            left = self._assumed_by_agent.get(agent_id, ResourceSlots()) - slots
+            if left:
+                self._assumed_by_agent[agent_id] = left
+            else:
+                self._assumed_by_agent.pop(agent_id, None)
+            self._refresh(agent_id)
+
+    def _refresh(self, agent_id: str) -> None:
+        reported = self._reported.get(agent_id)
+        if reported is None:
+            self._views.pop(agent_id, None)
+            return
+        extra = self._assumed_by_agent.get(agent_id)
+        self._views[agent_id] = (
+            dataclasses.replace(reported, occupied=reported.occupied + extra) if extra else reported
+        )

@@ -1,0 +1,186 @@
+"""What the scheduler knows about the cluster, and the decisions it makes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from libs.core.slots import ResourceSlots
+
+# Kebab-case reasons recorded for sessions that stay pending (spec Appendix F).
+NO_AVAILABLE_INSTANCES = "no-available-instances"
+PREDICATE_CHECKS_FAILED = "predicate-checks-failed"
+SCHEDULER_ERROR = "scheduler-error"
+# Conflict reported by the registry when the session left the queue meanwhile.
+SESSION_NOT_PENDING = "session-not-pending"
+
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Agent:
+    """An agent's capacity; `occupied` is committed allocations (plus our assumptions in views)."""
+
+    agent_id: str
+    alive: bool
+    resource_group: str
+    available: ResourceSlots
+    occupied: ResourceSlots
+    # Derived once, as plain dicts: predicates and selectors read them for every candidate of
+    # every session, and Mapping lookups on ResourceSlots dominated the cycle's profile.
+    free: ResourceSlots = field(init=False, repr=False, compare=False)
+    _free: dict[str, Decimal] = field(init=False, repr=False, compare=False)
+    _used: dict[str, Decimal] = field(init=False, repr=False, compare=False)
+    _capacity: tuple[tuple[str, Decimal], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        free = self.available - self.occupied
+        object.__setattr__(self, "free", free)
+        object.__setattr__(self, "_free", dict(free))
+        object.__setattr__(self, "_used", dict(self.occupied))
+        capacity = tuple((k, v) for k, v in self.available.items() if v > 0)
+        object.__setattr__(self, "_capacity", capacity)
+
+    def fits(self, kernel: PendingKernel) -> bool:
+        """True when the kernel's request fits in what is free now."""
+        free = self._free
+        return all(free.get(slot, _ZERO) >= amount for slot, amount in kernel.amounts.items())
+
+    def utilization_after(self, kernel: PendingKernel) -> Decimal:
+        """The largest used fraction over this agent's slots once the kernel is placed on it."""
+        used, wanted = self._used, kernel.amounts
+        highest = _ZERO
+        for slot, capacity in self._capacity:
+            share = (used.get(slot, _ZERO) + wanted.get(slot, _ZERO)) / capacity
+            if share > highest:
+                highest = share
+        return highest
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PendingKernel:
+    kernel_id: str
+    requested: ResourceSlots
+    amounts: dict[str, Decimal] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "amounts", dict(self.requested))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PendingSession:
+    session_id: str
+    access_key: str
+    resource_group: str
+    create_time: datetime
+    kernels: tuple[PendingKernel, ...]
+    # W3C trace context of the creating request, so that scheduling joins its trace.
+    trace_context: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def requested(self) -> ResourceSlots:
+        total = ResourceSlots()
+        for kernel in self.kernels:
+            total = total + kernel.requested
+        return total
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KernelPlacement:
+    kernel_id: str
+    agent_id: str
+    slots: ResourceSlots
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Placement:
+    """All kernels of one session put on agents."""
+
+    session_id: str
+    kernels: tuple[KernelPlacement, ...]
+    trace_context: Mapping[str, str] = field(default_factory=dict)
+
+    def slots_by_agent(self) -> dict[str, ResourceSlots]:
+        per_agent: dict[str, ResourceSlots] = {}
+        for k in self.kernels:
+            per_agent[k.agent_id] = per_agent.get(k.agent_id, ResourceSlots()) + k.slots
+        return per_agent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unschedulable:
+    """Why a session cannot be placed now; it stays pending and others are tried."""
+
+    session_id: str
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BindResult:
+    session_id: str
+    bound: bool
+    conflict_reason: str = ""
+
+
+@dataclass(slots=True, kw_only=True)
+class AttemptRecord:
+    """Failed attempts of one pending session, and the last note sent to the registry."""
+
+    attempts: int = 0
+    last_reason: str = ""
+    last_message: str = ""
+    noted_reason: str = ""
+    noted_message: str = ""
+    noted_at: float | None = None
+
+    def record(self, reason: str, message: str) -> None:
+        self.attempts += 1
+        self.last_reason = reason
+        self.last_message = message
+
+    def needs_note(self, reason: str, message: str, *, now: float, interval: float) -> bool:
+        """Only changed reasons, or a periodic refresh, cost the registry a write."""
+        if (reason, message) != (self.noted_reason, self.noted_message):
+            return True
+        return self.noted_at is None or now - self.noted_at >= interval
+
+    def noted(self, reason: str, message: str, *, now: float) -> None:
+        self.noted_reason, self.noted_message, self.noted_at = reason, message, now
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterSnapshot:
+    agents: tuple[Agent, ...]
+    pending: tuple[PendingSession, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentChanged:
+    agent: Agent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionPending:
+    session: PendingSession
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionRemoved:
+    session_id: str
+
+
+# One item of the registry's watch stream: a snapshot first, then incremental changes.
+ClusterChange = ClusterSnapshot | AgentChanged | SessionPending | SessionRemoved
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueuedSession:
+    """A pending session with its attempt history, as ListPendingSessions shows it."""
+
+    session: PendingSession
+    attempts: int
+    pending_reason: str
+    pending_message: str

@@ -1,0 +1,78 @@
+"""Predicates: which agents may host a kernel, and whether a session may be scheduled now.
+
+Agent predicates filter candidates (the Kubernetes "filter" step). Session predicates gate a
+session as a whole; concurrency, quota, dependency and start-time checks (spec §4.3) will
+implement `SessionPredicate` and be added to the list the cycle receives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from typing_extensions import override
+
+from services.scheduler.domain.model import Agent, PendingKernel, PendingSession
+
+
+class AgentPredicate(Protocol):
+    """May read the session's resource group and requests only: a cycle reuses a verdict for
+    sessions that agree on those (placement.fit_key); widen fit_key for anything else."""
+
+    name: str
+
+    def __call__(self, session: PendingSession, kernel: PendingKernel, agent: Agent) -> bool:
+        """True when `agent` may host `kernel` of `session`."""
+        ...
+
+
+class SessionPredicate(Protocol):
+    name: str
+
+    def __call__(self, session: PendingSession) -> str | None:
+        """None when the session may be scheduled now, else a message saying why not."""
+        ...
+
+
+class ResourceGroupMatches(AgentPredicate):
+    name = "resource-group"
+
+    @override
+    def __call__(self, session: PendingSession, kernel: PendingKernel, agent: Agent) -> bool:
+        return agent.resource_group == session.resource_group
+
+
+class AgentAlive(AgentPredicate):
+    name = "agent-alive"
+
+    @override
+    def __call__(self, session: PendingSession, kernel: PendingKernel, agent: Agent) -> bool:
+        return agent.alive
+
+
+class CapacityFits(AgentPredicate):
+    name = "capacity-fits"
+
+    @override
+    def __call__(self, session: PendingSession, kernel: PendingKernel, agent: Agent) -> bool:
+        return agent.fits(kernel)
+
+
+DEFAULT_AGENT_PREDICATES: tuple[AgentPredicate, ...] = (
+    ResourceGroupMatches(),
+    AgentAlive(),
+    CapacityFits(),
+)
+DEFAULT_SESSION_PREDICATES: tuple[SessionPredicate, ...] = ()
+
+
+def failed_session_predicates(
+    session: PendingSession, predicates: Sequence[SessionPredicate]
+) -> list[str]:
+    """Messages of the predicates that fail, as "name: message"."""
+    failures: list[str] = []
+    for predicate in predicates:
+        message = predicate(session)
+        if message is not None:
+            failures.append(f"{predicate.name}: {message}")
+    return failures

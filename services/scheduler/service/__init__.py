@@ -1,0 +1,1 @@
+"""Use cases of the scheduler: sync the cache, elect a leader, run cycles, show the queue."""

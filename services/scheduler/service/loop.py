@@ -1,0 +1,60 @@
+"""When cycles run: on watch changes (coalesced) and on a periodic tick, only while active."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from libs.core.errors import ShipyardError
+from services.scheduler.service.schedule import ScheduleCycle
+
+log = logging.getLogger(__name__)
+
+
+class SchedulerLoop:
+    def __init__(
+        self,
+        *,
+        cycle: ScheduleCycle,
+        is_active: Callable[[], bool],
+        tick_interval: float = 1.0,
+        coalesce_delay: float = 0.05,
+    ) -> None:
+        self._cycle = cycle
+        self._is_active = is_active
+        self._tick = tick_interval
+        self._coalesce = coalesce_delay
+        self._wake = asyncio.Event()
+
+    def trigger(self) -> None:
+        """Ask for a cycle soon; any number of triggers before it starts make one cycle."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._tick):
+                    await self._wake.wait()
+                # Let a burst of changes (many enqueues) land before deciding on them.
+                await asyncio.sleep(self._coalesce)
+            self._wake.clear()
+            # Only the leader with a synced cache decides; anything else would act on stale data.
+            if not self._is_active():
+                continue
+            try:
+                report = await self._cycle.run_once()
+            except ShipyardError as exc:
+                log.warning("scheduling cycle failed: %s (%s)", exc.message, exc.reason)
+                continue
+            except Exception:
+                log.exception("scheduling cycle failed unexpectedly")
+                continue
+            if report.bound or report.conflicts:
+                log.info(
+                    "cycle: %d bound, %d conflicts, %d unschedulable",
+                    len(report.bound),
+                    len(report.conflicts),
+                    len(report.unschedulable),
+                )

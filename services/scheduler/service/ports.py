@@ -1,0 +1,41 @@
+"""Ports of the scheduler's application layer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Protocol
+
+from services.scheduler.domain.model import BindResult, ClusterChange, Placement, Unschedulable
+
+# Monotonic seconds; injected so that tests control time.
+Clock = Callable[[], float]
+
+
+class ClusterWatch(Protocol):
+    def watch(self) -> AsyncIterator[ClusterChange]:
+        """A snapshot first, then incremental changes until the stream fails (ShipyardError)."""
+        ...
+
+
+class SessionBinder(Protocol):
+    async def bind(
+        self, placements: Sequence[Placement], unschedulable: Sequence[Unschedulable]
+    ) -> list[BindResult]:
+        """Commit placements and record pending reasons in one call; one result per placement."""
+        ...
+
+
+class LeaderLease(Protocol):
+    """A lease that at most one scheduler holds. Errors are raised as ShipyardError."""
+
+    async def acquire(self) -> bool:
+        """Take the lease if it is free (or already ours); True when we hold it now."""
+        ...
+
+    async def renew(self) -> bool:
+        """Extend the lease only if we still hold it."""
+        ...
+
+    async def release(self) -> None:
+        """Give the lease up if we hold it, so that a standby takes over at once."""
+        ...

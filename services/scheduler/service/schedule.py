@@ -1,0 +1,147 @@
+"""One scheduling cycle: decide on every pending session, assume, bind the batch, apply results."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+
+from services.scheduler.domain.cache import ClusterCache
+from services.scheduler.domain.model import (
+    SESSION_NOT_PENDING,
+    BindResult,
+    PendingSession,
+    Placement,
+    Unschedulable,
+)
+from services.scheduler.domain.placement import place_session
+from services.scheduler.domain.policy import SchedulingPolicy
+from services.scheduler.domain.predicates import (
+    DEFAULT_AGENT_PREDICATES,
+    DEFAULT_SESSION_PREDICATES,
+    AgentPredicate,
+    SessionPredicate,
+)
+from services.scheduler.domain.selectors import AgentSelector
+from services.scheduler.service.ports import Clock, SessionBinder
+
+log = logging.getLogger(__name__)
+
+MISSING_BIND_RESULT = "missing-bind-result"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CycleReport:
+    bound: tuple[str, ...] = ()
+    conflicts: tuple[str, ...] = ()
+    unschedulable: tuple[str, ...] = ()
+    notes_sent: int = 0
+
+
+class ScheduleCycle:
+    def __init__(
+        self,
+        *,
+        cache: ClusterCache,
+        binder: SessionBinder,
+        policy_for: Callable[[str], SchedulingPolicy],
+        selector: AgentSelector,
+        clock: Clock,
+        agent_predicates: Sequence[AgentPredicate] = DEFAULT_AGENT_PREDICATES,
+        session_predicates: Sequence[SessionPredicate] = DEFAULT_SESSION_PREDICATES,
+        note_interval: float = 60.0,
+        bound_ttl: float = 30.0,
+    ) -> None:
+        self._cache = cache
+        self._binder = binder
+        self._policy_for = policy_for
+        self._selector = selector
+        self._clock = clock
+        self._agent_predicates = agent_predicates
+        self._session_predicates = session_predicates
+        self._note_interval = note_interval
+        self._bound_ttl = bound_ttl
+
+    async def run_once(self) -> CycleReport:
+        now = self._clock()
+        self._cache.expire_bound(now=now, ttl=self._bound_ttl)
+        placements, failures = self._decide()
+        notes = [u for u in failures if self._needs_note(u, now)]
+        if not placements and not notes:
+            return CycleReport(unschedulable=tuple(u.session_id for u in failures))
+        try:
+            results = await self._binder.bind(placements, notes)
+        except BaseException:
+            # Unknown outcome: undo our assumptions; the watch reports whatever was committed.
+            for placement in placements:
+                self._cache.forget(placement.session_id)
+            raise
+        for note in notes:
+            if (attempt := self._cache.find_attempt(note.session_id)) is not None:
+                attempt.noted(note.reason, note.message, now=now)
+        bound, conflicts = self._apply(placements, results, now)
+        return CycleReport(
+            bound=bound,
+            conflicts=conflicts,
+            unschedulable=tuple(u.session_id for u in failures),
+            notes_sent=len(notes),
+        )
+
+    def _decide(self) -> tuple[list[Placement], list[Unschedulable]]:
+        """Place every pending session in policy order; a failure never stops the others."""
+        placements: list[Placement] = []
+        failures: list[Unschedulable] = []
+        misfits: dict[Hashable, str] = {}
+        for group, sessions in sorted(_by_group(self._cache.pending()).items()):
+            for session in self._policy_for(group).order(sessions):
+                outcome = place_session(
+                    session,
+                    self._cache.agents(group),
+                    agent_predicates=self._agent_predicates,
+                    session_predicates=self._session_predicates,
+                    selector=self._selector,
+                    misfits=misfits,
+                )
+                if isinstance(outcome, Placement):
+                    self._cache.assume(outcome)
+                    placements.append(outcome)
+                else:
+                    self._cache.attempt(session.session_id).record(outcome.reason, outcome.message)
+                    failures.append(outcome)
+        return placements, failures
+
+    def _needs_note(self, note: Unschedulable, now: float) -> bool:
+        attempt = self._cache.attempt(note.session_id)
+        return attempt.needs_note(note.reason, note.message, now=now, interval=self._note_interval)
+
+    def _apply(
+        self, placements: Sequence[Placement], results: Sequence[BindResult], now: float
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        by_session = {r.session_id: r for r in results}
+        bound: list[str] = []
+        conflicts: list[str] = []
+        for placement in placements:
+            sid = placement.session_id
+            result = by_session.get(sid)
+            if result is not None and result.bound:
+                self._cache.confirm_bound(sid, now=now)
+                bound.append(sid)
+                continue
+            # A conflict: the registry's state differs from our cache; retry next cycle.
+            self._cache.forget(sid)
+            conflicts.append(sid)
+            reason = result.conflict_reason if result is not None else MISSING_BIND_RESULT
+            log.info("bind conflict for session %s: %s", sid, reason)
+            if reason == SESSION_NOT_PENDING:
+                self._cache.remove_pending(sid)
+            elif self._cache.is_pending(sid):
+                message = f"the registry rejected the placement: {reason}"
+                self._cache.attempt(sid).record(reason, message)
+        return tuple(bound), tuple(conflicts)
+
+
+def _by_group(sessions: Sequence[PendingSession]) -> dict[str, list[PendingSession]]:
+    groups: dict[str, list[PendingSession]] = {}
+    for session in sessions:
+        groups.setdefault(session.resource_group, []).append(session)
+    return groups

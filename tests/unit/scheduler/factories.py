@@ -1,0 +1,122 @@
+"""Builders and fakes for the scheduler's unit tests."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from libs.core.slots import ResourceSlots
+from services.scheduler.domain.model import (
+    Agent,
+    BindResult,
+    PendingKernel,
+    PendingSession,
+    Placement,
+    Unschedulable,
+)
+
+GiB = 1024**3
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def slots(cpu: int | str = 0, mem_gib: int | str = 0, **extra: int) -> ResourceSlots:
+    amounts: dict[str, int | str] = {"cpu": cpu, "mem": int(float(mem_gib) * GiB), **extra}
+    return ResourceSlots(amounts)
+
+
+def agent(
+    agent_id: str = "agent-1",
+    *,
+    cpu: int = 8,
+    mem_gib: int = 32,
+    used_cpu: int = 0,
+    used_mem_gib: int = 0,
+    group: str = "default",
+    alive: bool = True,
+) -> Agent:
+    return Agent(
+        agent_id=agent_id,
+        alive=alive,
+        resource_group=group,
+        available=slots(cpu, mem_gib),
+        occupied=slots(used_cpu, used_mem_gib),
+    )
+
+
+def session(
+    *,
+    cpu: int = 1,
+    mem_gib: int = 1,
+    age: int = 0,
+    kernels: int = 1,
+    group: str = "default",
+    access_key: str = "AKUSER",
+    session_id: str | None = None,
+    trace_context: dict[str, str] | None = None,
+) -> PendingSession:
+    """`age` is minutes after T0: a larger age is a newer session."""
+    return PendingSession(
+        session_id=session_id or str(uuid.uuid4()),
+        access_key=access_key,
+        resource_group=group,
+        create_time=T0 + timedelta(minutes=age),
+        kernels=tuple(
+            PendingKernel(kernel_id=str(uuid.uuid4()), requested=slots(cpu, mem_gib))
+            for _ in range(kernels)
+        ),
+        trace_context=trace_context or {},
+    )
+
+
+class FakeClock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class FakeBinder:
+    """Binds everything unless a conflict is scripted for a session; records every call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[Placement], list[Unschedulable]]] = []
+        self.conflicts: dict[str, str] = {}
+        self.fail_with: Exception | None = None
+
+    async def bind(
+        self, placements: Sequence[Placement], unschedulable: Sequence[Unschedulable]
+    ) -> list[BindResult]:
+        self.calls.append((list(placements), list(unschedulable)))
+        if self.fail_with is not None:
+            raise self.fail_with
+        return [
+            BindResult(
+                session_id=p.session_id,
+                bound=p.session_id not in self.conflicts,
+                conflict_reason=self.conflicts.pop(p.session_id, ""),
+            )
+            for p in placements
+        ]
+
+    @property
+    def placements(self) -> list[Placement]:
+        return [p for placements, _ in self.calls for p in placements]
+
+    @property
+    def notes(self) -> list[Unschedulable]:
+        return [u for _, notes in self.calls for u in notes]
+
+
+async def wait_until(predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:
+    """Wait for a condition, bounded; never assert on timing."""
+    async with asyncio.timeout(timeout):
+        while True:
+            if predicate():
+                return
+            await asyncio.sleep(0.01)

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from libs.core.errors import Unavailable
+from services.scheduler.service.loop import SchedulerLoop
+from services.scheduler.service.schedule import CycleReport
+from tests.unit.scheduler.factories import wait_until
+
+
+class FakeCycle:
+    def __init__(self) -> None:
+        self.runs = 0
+        self.fail_next: Exception | None = None
+
+    async def run_once(self) -> CycleReport:
+        self.runs += 1
+        if self.fail_next is not None:
+            error, self.fail_next = self.fail_next, None
+            raise error
+        return CycleReport()
+
+
+async def test_cycles_run_on_triggers_only_while_active_and_survive_failures():
+    cycle, active = FakeCycle(), {"on": False}
+    # A long tick so that only triggers start cycles here.
+    loop = SchedulerLoop(
+        cycle=cycle, is_active=lambda: active["on"], tick_interval=3600, coalesce_delay=0
+    )
+    task = asyncio.create_task(loop.run())
+    try:
+        loop.trigger()
+        await asyncio.sleep(0.05)
+        assert cycle.runs == 0
+
+        active["on"] = True
+        cycle.fail_next = Unavailable("registry down")
+        loop.trigger()
+        await wait_until(lambda: cycle.runs == 1)
+        loop.trigger()
+        await wait_until(lambda: cycle.runs == 2)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_the_tick_runs_cycles_without_triggers():
+    cycle = FakeCycle()
+    loop = SchedulerLoop(cycle=cycle, is_active=lambda: True, tick_interval=0.01)
+    task = asyncio.create_task(loop.run())
+    try:
+        await wait_until(lambda: cycle.runs >= 2)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
