@@ -44,7 +44,11 @@ HEADER_DOMAIN = "x-shipyard-domain"
 HEADER_PROJECT_IDS = "x-shipyard-project-ids"
 HEADER_EMAIL = "x-shipyard-email"
 HEADER_INTERNAL_TOKEN = "x-shipyard-internal-token"
+# Set (with the token) only by Shipyard services calling each other: "no user" must be explicit,
+# never the result of missing headers on a request that came through the edge.
+HEADER_SYSTEM = "x-shipyard-system"
 IDENTITY_HEADERS = (
+    HEADER_SYSTEM,
     HEADER_USER_ID,
     HEADER_ACCESS_KEY,
     HEADER_ROLE,

@@ -7,7 +7,7 @@ from typing import Any
 
 import grpc
 
-from libs.core.identity import HEADER_INTERNAL_TOKEN
+from libs.core.identity import HEADER_INTERNAL_TOKEN, HEADER_SYSTEM
 
 # Keepalive so that idle connections through middleboxes are noticed (reliability lesson 38).
 _CHANNEL_OPTIONS = [
@@ -28,6 +28,7 @@ class _TokenInterceptor(
     def _with_token(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
         metadata = grpc.aio.Metadata(*(details.metadata or ()))
         metadata[HEADER_INTERNAL_TOKEN] = self._token
+        metadata[HEADER_SYSTEM] = "1"
         return grpc.aio.ClientCallDetails(
             details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
         )

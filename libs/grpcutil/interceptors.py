@@ -1,7 +1,7 @@
 """The one server interceptor: identity, input validation and error mapping.
 
 - Identity headers are trusted only with the deployment's internal token (Envoy adds it);
-  a request with the token but no user headers comes from another Shipyard service.
+  another Shipyard service says so explicitly (`x-shipyard-system`, stripped by the edge).
 - Requests are checked against their buf.validate rules before the servicer sees them.
 - ShipyardError becomes a google.rpc.Status with ErrorInfo (and BadRequest); anything else
   becomes INTERNAL with a fixed message, so no Python detail leaks to clients.
@@ -19,7 +19,13 @@ import protovalidate
 from google.protobuf.message import Message
 
 from libs.core.errors import FieldViolation, InvalidArgument, ShipyardError
-from libs.core.identity import HEADER_INTERNAL_TOKEN, SYSTEM_CALLER, Caller, caller_from_headers
+from libs.core.identity import (
+    HEADER_INTERNAL_TOKEN,
+    HEADER_SYSTEM,
+    SYSTEM_CALLER,
+    Caller,
+    caller_from_headers,
+)
 from libs.grpcutil.context import set_caller
 from libs.grpcutil.status import grpc_status, internal_status, to_status
 
@@ -105,7 +111,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
         token = metadata.get(HEADER_INTERNAL_TOKEN, "")
         if not token or not hmac.compare_digest(token, self._token):
             return None
-        return caller_from_headers(metadata) or SYSTEM_CALLER
+        caller = caller_from_headers(metadata)
+        if caller is None and metadata.get(HEADER_SYSTEM) == "1":
+            return SYSTEM_CALLER
+        return caller
 
 
 def _field_path(path: Any) -> str:

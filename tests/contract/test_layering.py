@@ -13,11 +13,29 @@ STDLIB_ONLY_ALLOWED = ("libs.core",)
 # Per layer inside a service: import prefixes that are forbidden.
 LAYER_FORBIDDEN = {
     "domain": (
-        "sqlalchemy", "grpc", "redis", "pydantic", "shipyard", "opentelemetry", "alembic",
-        "asyncpg", "libs.db", "libs.grpcutil", "libs.events",
+        "sqlalchemy",
+        "grpc",
+        "redis",
+        "pydantic",
+        "shipyard",
+        "opentelemetry",
+        "alembic",
+        "asyncpg",
+        "libs.db",
+        "libs.grpcutil",
+        "libs.events",
     ),
-    "service": ("sqlalchemy", "grpc", "redis", "shipyard", "alembic", "asyncpg", "libs.db",
-                "libs.grpcutil", "libs.events"),
+    "service": (
+        "sqlalchemy",
+        "grpc",
+        "redis",
+        "shipyard",
+        "alembic",
+        "asyncpg",
+        "libs.db",
+        "libs.grpcutil",
+        "libs.events",
+    ),
     "adapters": (),
     "api": ("sqlalchemy", "redis", "asyncpg", "alembic", "libs.db"),
 }
@@ -48,7 +66,7 @@ def _violations() -> Iterator[str]:
         rel = path.relative_to(ROOT)
         service = rel.parts[1]
         layer = rel.parts[2] if len(rel.parts) > 3 else rel.stem
-        others = tuple(f"services.{s}" for s in SERVICES if s != service) + ("gateway", "cli")
+        others = (*tuple(f"services.{s}" for s in SERVICES if s != service), "gateway", "cli")
         own = f"services.{service}"
         for line, module in _imports(path):
             where = f"{rel}:{line} imports {module}"

@@ -44,6 +44,9 @@ def facts_from_check(request: authz.CheckRequest) -> RequestFacts:
 
 def allow(caller: Caller) -> authz.CheckResponse:
     """Forward the request with the caller's identity headers, minus the credential."""
+    if not caller.user_id:
+        # Services would see no user at all; never let that through as an allowed request.
+        return deny_unavailable()
     headers = caller_to_headers(caller)
     # An empty value is removed rather than set, so a client-sent value can never survive.
     set_headers = [
@@ -60,36 +63,51 @@ def allow(caller: Caller) -> authz.CheckResponse:
     )
 
 
-def deny(code: int, http_status: int, message: str, reason: str) -> authz.CheckResponse:
-    """Envoy answers the client itself, with a google.rpc.Status JSON body."""
-    body = {
-        "code": code,
-        "message": message,
-        "details": [{"@type": _ERROR_INFO_TYPE, "reason": reason, "domain": ERROR_DOMAIN}],
-    }
+def deny(
+    code: int, http_status: int, message: str, reason: str, *, grpc_caller: bool = False
+) -> authz.CheckResponse:
+    """Envoy answers the client itself: a google.rpc.Status JSON body for REST callers, plain
+    text for gRPC callers (Envoy turns the body into their grpc-message)."""
+    if grpc_caller:
+        content_type, text = "text/plain", f"{message} ({reason})"
+    else:
+        content_type = "application/json"
+        text = json.dumps(
+            {
+                "code": code,
+                "message": message,
+                "details": [{"@type": _ERROR_INFO_TYPE, "reason": reason, "domain": ERROR_DOMAIN}],
+            }
+        )
     return authz.CheckResponse(
         status=status_pb2.Status(code=code, message=message),
         denied_response=authz.DeniedHttpResponse(
             status=authz.HttpStatus(code=http_status),
             headers=[
                 authz.HeaderValueOption(
-                    header=authz.HeaderValue(key="content-type", value="application/json"),
+                    header=authz.HeaderValue(key="content-type", value=content_type),
                     append_action=_OVERWRITE,
                 )
             ],
-            body=json.dumps(body),
+            body=text,
         ),
     )
 
 
-def deny_unauthenticated(error: ShipyardError) -> authz.CheckResponse:
-    return deny(code_pb2.UNAUTHENTICATED, 401, error.message, error.reason)
+def is_grpc(request: authz.CheckRequest) -> bool:
+    content_type = request.attributes.request.http.headers.get("content-type", "")
+    return content_type.startswith("application/grpc")
 
 
-def deny_unavailable() -> authz.CheckResponse:
+def deny_unauthenticated(error: ShipyardError, *, grpc_caller: bool = False) -> authz.CheckResponse:
+    return deny(code_pb2.UNAUTHENTICATED, 401, error.message, error.reason, grpc_caller=grpc_caller)
+
+
+def deny_unavailable(*, grpc_caller: bool = False) -> authz.CheckResponse:
     return deny(
         code_pb2.UNAVAILABLE,
         503,
         "authentication is temporarily unavailable",
         "AUTHENTICATION_UNAVAILABLE",
+        grpc_caller=grpc_caller,
     )

@@ -15,6 +15,7 @@ from services.auth.api.convert import (
     deny_unauthenticated,
     deny_unavailable,
     facts_from_check,
+    is_grpc,
 )
 from services.auth.service.verify import RequestVerifier
 
@@ -34,10 +35,10 @@ class AuthorizationServicer(authz_grpc.AuthorizationServicer):
             caller = await self._verifier.verify(facts)
         except Unauthenticated as exc:
             log.debug("denied %s %s: %s", facts.method, facts.path, exc.reason)
-            return deny_unauthenticated(exc)
+            return deny_unauthenticated(exc, grpc_caller=is_grpc(request))
         except Exception:
             # Always an explicit deny (503): an RPC error would leave the outcome to Envoy's
             # failure_mode_allow / status_on_error settings.
             log.exception("cannot verify %s %s", facts.method, facts.path)
-            return deny_unavailable()
+            return deny_unavailable(grpc_caller=is_grpc(request))
         return allow(caller)

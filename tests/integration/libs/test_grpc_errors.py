@@ -8,13 +8,13 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from shipyard.registry.v1 import session_service_pb2 as pb
+from shipyard.registry.v1 import session_service_pb2_grpc as pb_grpc
 
 from libs.core.errors import NotFound
 from libs.core.identity import HEADER_INTERNAL_TOKEN, Caller, Role, caller_to_headers
 from libs.grpcutil.context import current_caller
 from libs.grpcutil.server import Registration, create_server
-from shipyard.registry.v1 import session_service_pb2 as pb
-from shipyard.registry.v1 import session_service_pb2_grpc as pb_grpc
 
 TOKEN = "tok"
 
@@ -99,4 +99,14 @@ async def test_identity_headers_need_the_internal_token(stub) -> None:
     spoofed = [(k, v) for k, v in _md("mallory") if k != HEADER_INTERNAL_TOKEN]
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.GetSession(pb.GetSessionRequest(session_id=sid), metadata=spoofed)
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_the_token_alone_is_not_a_system_caller(stub) -> None:
+    # A request the edge let through without a user must never count as another service.
+    sid = "00000000-0000-4000-8000-000000000002"
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.GetSession(
+            pb.GetSessionRequest(session_id=sid), metadata=[(HEADER_INTERNAL_TOKEN, TOKEN)]
+        )
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED

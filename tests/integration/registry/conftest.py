@@ -31,5 +31,7 @@ async def registry_db(database_url: str) -> str:
 async def stores(registry_db: str, redis: Redis, key_prefix: str) -> AsyncIterator[Stores]:
     engine = create_engine(registry_db, pool_size=5)
     factory = session_factory(engine)
-    yield Stores(SqlSessionStore(factory), SqlAgentStore(factory), RedisClusterEvents(redis, key_prefix))
+    yield Stores(
+        SqlSessionStore(factory), SqlAgentStore(factory), RedisClusterEvents(redis, key_prefix)
+    )
     await engine.dispose()

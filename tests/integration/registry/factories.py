@@ -8,7 +8,9 @@ from services.registry.domain.model import SessionType
 from services.registry.service.ports import AgentRegistration, NewKernel, NewSession
 
 
-def new_session(*, cpu: str = "1", mem: str = "1000", token: str = "", access_key: str = "") -> NewSession:
+def new_session(
+    *, cpu: str = "1", mem: str = "1000", token: str = "", access_key: str = ""
+) -> NewSession:
     sid = new_id()
     return NewSession(
         session_id=sid,
@@ -36,7 +38,9 @@ def new_session(*, cpu: str = "1", mem: str = "1000", token: str = "", access_ke
     )
 
 
-def registration(agent_id: str, *, cpu: str = "4", mem: str = "4000", live: tuple[str, ...] = ()) -> AgentRegistration:
+def registration(
+    agent_id: str, *, cpu: str = "4", mem: str = "4000", live: tuple[str, ...] = ()
+) -> AgentRegistration:
     return AgentRegistration(
         agent_id=agent_id,
         address="127.0.0.1:1",

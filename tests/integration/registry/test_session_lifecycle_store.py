@@ -35,9 +35,7 @@ async def test_client_token_makes_creation_idempotent(stores: Stores) -> None:
 
 async def test_concurrent_retries_with_one_token_create_one_session(stores: Stores) -> None:
     base = new_session(token="tok-race")
-    tries = [base] + [
-        new_session(token="tok-race", access_key=base.access_key) for _ in range(4)
-    ]
+    tries = [base] + [new_session(token="tok-race", access_key=base.access_key) for _ in range(4)]
     results = await asyncio.gather(*(stores.sessions.add(t) for t in tries))
     assert len({s.session_id for s, _ in results}) == 1
     assert sum(1 for _, created in results if created) == 1
@@ -80,15 +78,23 @@ async def test_kernel_events_drive_the_session_and_release_slots(stores: Stores)
     s, _ = await stores.sessions.add(new_session(cpu="2"))
     kernel_id = s.kernels[0].kernel_id
     await stores.sessions.bind(s.session_id, {kernel_id: agent_id})
-    [prep] = [p for p in await stores.sessions.claim_scheduled(100) if p.session.session_id == s.session_id]
+    [prep] = [
+        p
+        for p in await stores.sessions.claim_scheduled(100)
+        if p.session.session_id == s.session_id
+    ]
     assert prep.change.status is Status.PREPARING
 
     started = await stores.sessions.apply_kernel_status(kernel_id, Status.RUNNING, reason="started")
-    duplicate = await stores.sessions.apply_kernel_status(kernel_id, Status.RUNNING, reason="started")
+    duplicate = await stores.sessions.apply_kernel_status(
+        kernel_id, Status.RUNNING, reason="started"
+    )
     assert started is not None and started.status is Status.RUNNING
     assert duplicate is None  # applied once
 
-    targets, change = await stores.sessions.begin_destroy(s.session_id, forced=False, reason="user-requested")
+    targets, change = await stores.sessions.begin_destroy(
+        s.session_id, forced=False, reason="user-requested"
+    )
     assert [t.kernel_id for t in targets] == [kernel_id]
     assert change is not None and change.status is Status.TERMINATING
     ended = await stores.sessions.apply_kernel_status(
@@ -96,14 +102,18 @@ async def test_kernel_events_drive_the_session_and_release_slots(stores: Stores)
     )
     assert ended is not None and ended.status is Status.TERMINATED
     assert (await stores.agents.get(agent_id)).occupied_slots["cpu"] == 0
-    late_start = await stores.sessions.apply_kernel_status(kernel_id, Status.RUNNING, reason="started")
+    late_start = await stores.sessions.apply_kernel_status(
+        kernel_id, Status.RUNNING, reason="started"
+    )
     assert late_start is None
     assert (await stores.sessions.get(s.session_id)).status is Status.TERMINATED
 
 
 async def test_destroying_a_pending_session_cancels_it(stores: Stores) -> None:
     s, _ = await stores.sessions.add(new_session())
-    targets, change = await stores.sessions.begin_destroy(s.session_id, forced=False, reason="user-requested")
+    targets, change = await stores.sessions.begin_destroy(
+        s.session_id, forced=False, reason="user-requested"
+    )
     assert targets == [] and change is not None and change.status is Status.CANCELLED
 
 
@@ -114,7 +124,9 @@ async def test_preparing_session_needs_forced_destroy(stores: Stores) -> None:
     await stores.sessions.claim_scheduled(100)
     with pytest.raises(SessionNotDestroyable):
         await stores.sessions.begin_destroy(s.session_id, forced=False, reason="user-requested")
-    targets, _ = await stores.sessions.begin_destroy(s.session_id, forced=True, reason="user-requested")
+    targets, _ = await stores.sessions.begin_destroy(
+        s.session_id, forced=True, reason="user-requested"
+    )
     assert len(targets) == 1
 
 

@@ -9,7 +9,7 @@ import pytest
 from shipyard.storage.v1 import vfolder_service_pb2_grpc as pb_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from libs.core.identity import HEADER_INTERNAL_TOKEN, Caller, caller_to_headers
+from libs.core.identity import HEADER_INTERNAL_TOKEN, HEADER_SYSTEM, Caller, caller_to_headers
 from libs.db.engine import create_engine
 from services.storage.app import StorageServer, serve
 from services.storage.config import Settings
@@ -31,8 +31,8 @@ class Running:
         return ((HEADER_INTERNAL_TOKEN, self.internal_token), *caller_to_headers(caller).items())
 
     def as_system(self) -> tuple[tuple[str, str], ...]:
-        """A peer service: the internal token and no user."""
-        return ((HEADER_INTERNAL_TOKEN, self.internal_token),)
+        """A peer service: the internal token and the explicit system marker."""
+        return ((HEADER_INTERNAL_TOKEN, self.internal_token), (HEADER_SYSTEM, "1"))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,88 @@
+"""Settings of the Envoy edge, read from EDGE_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Upstream = Literal["auth", "registry", "scheduler", "storage"]
+
+# Services reachable through the edge, and the upstream that serves each. Internal services
+# (SchedulingService, AgentRegistryService, MountService, agents' KernelService) are left out on
+# purpose: the edge has no route to them.
+PUBLIC_SERVICES: dict[str, Upstream] = {
+    "shipyard.auth.v1.IdentityService": "auth",
+    "shipyard.registry.v1.SessionService": "registry",
+    "shipyard.registry.v1.ClusterService": "registry",
+    "shipyard.scheduler.v1.SchedulerService": "scheduler",
+    "shipyard.storage.v1.VFolderService": "storage",
+}
+
+
+class EdgeSettings(BaseSettings):
+    """Everything the generated Envoy bootstrap depends on. Port 0 means "any free port"."""
+
+    model_config = SettingsConfigDict(env_prefix="EDGE_", frozen=True, extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8090, ge=0, le=65535)
+    admin_port: int = Field(default=9901, ge=0, le=65535)  # admin always binds 127.0.0.1
+    auth_addr: str = "127.0.0.1:50051"
+    registry_addr: str = "127.0.0.1:50052"
+    scheduler_addr: str = "127.0.0.1:50053"
+    storage_addr: str = "127.0.0.1:50054"
+    internal_token: SecretStr
+    otlp_endpoint: str | None = None  # host:port of an OTLP/gRPC collector; enables tracing
+    trace_sampling_percent: float = Field(default=100.0, ge=0.0, le=100.0)
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    descriptor_set: Path = Path("build/descriptors.binpb")
+    public_services: dict[str, Upstream] = Field(default_factory=lambda: dict(PUBLIC_SERVICES))
+    max_connections: int = Field(default=10_000, gt=0)
+    authz_timeout_seconds: float = Field(default=1.0, gt=0.0)
+    concurrency: int = Field(default=2, gt=0)
+    log_level: str = "warning"
+    run_dir: Path | None = None  # where the bootstrap and log go; a temporary directory if unset
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(o.strip() for o in value.split(",") if o.strip())
+        return value
+
+    @field_validator("auth_addr", "registry_addr", "scheduler_addr", "storage_addr")
+    @classmethod
+    def _check_addr(cls, value: str) -> str:
+        split_addr(value)
+        return value
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _check_otlp(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        # Accept the OTel SDK's spelling too (http://host:4317): Envoy only wants host:port.
+        value = value.removeprefix("http://").removeprefix("https://").rstrip("/")
+        split_addr(value)
+        return value
+
+    def upstream_addr(self, upstream: Upstream) -> str:
+        addrs: dict[Upstream, str] = {
+            "auth": self.auth_addr,
+            "registry": self.registry_addr,
+            "scheduler": self.scheduler_addr,
+            "storage": self.storage_addr,
+        }
+        return addrs[upstream]
+
+
+def split_addr(addr: str) -> tuple[str, int]:
+    """`host:port` (or `[v6]:port`) as a pair; ValueError when it is not one."""
+    host, sep, port = addr.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected host:port, got {addr!r}")
+    return host, int(port)

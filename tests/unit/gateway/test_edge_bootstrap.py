@@ -1,0 +1,273 @@
+"""The generated Envoy bootstrap, checked as data (no Envoy process)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from gateway.config import PUBLIC_SERVICES, EdgeSettings
+from gateway.envoy_config import build_bootstrap
+
+IDENTITY_HEADERS = [
+    "x-shipyard-system",
+    "x-shipyard-user-id",
+    "x-shipyard-access-key",
+    "x-shipyard-role",
+    "x-shipyard-domain",
+    "x-shipyard-project-ids",
+    "x-shipyard-email",
+    "x-shipyard-internal-token",
+]
+INTERNAL_SERVICES = [
+    "shipyard.registry.v1.SchedulingService",
+    "shipyard.registry.v1.AgentRegistryService",
+    "shipyard.storage.v1.MountService",
+    "shipyard.agent.v1.KernelService",
+]
+EXT_AUTHZ = "envoy.filters.http.ext_authz"
+
+
+def settings(**overrides: Any) -> EdgeSettings:
+    values: dict[str, Any] = {"internal_token": SecretStr("s3cret"), **overrides}
+    return EdgeSettings(**values)
+
+
+def hcm(boot: dict[str, Any]) -> dict[str, Any]:
+    (listener,) = boot["static_resources"]["listeners"]
+    (chain,) = listener["filter_chains"]
+    (manager,) = chain["filters"]
+    config: dict[str, Any] = manager["typed_config"]
+    return config
+
+
+def filters(boot: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {f["name"]: f["typed_config"] for f in hcm(boot)["http_filters"]}
+
+
+def vhost(boot: dict[str, Any]) -> dict[str, Any]:
+    (host,) = hcm(boot)["route_config"]["virtual_hosts"]
+    return host  # type: ignore[no-any-return]
+
+
+def route_for(boot: dict[str, Any], prefix: str) -> dict[str, Any]:
+    (route,) = [r for r in vhost(boot)["routes"] if r["match"]["prefix"] == prefix]
+    return route  # type: ignore[no-any-return]
+
+
+def test_filter_order_puts_ext_authz_before_the_transcoder():
+    names = [f["name"] for f in hcm(build_bootstrap(settings()))["http_filters"]]
+
+    assert names == [
+        "envoy.filters.http.header_mutation",
+        "envoy.filters.http.cors",
+        "envoy.filters.http.grpc_web",
+        EXT_AUTHZ,
+        "envoy.filters.http.grpc_json_transcoder",
+        "envoy.filters.http.router",
+    ]
+
+
+def test_header_mutation_removes_every_client_supplied_identity_header():
+    mutation = filters(build_bootstrap(settings()))["envoy.filters.http.header_mutation"]
+
+    removed = [m["remove"] for m in mutation["mutations"]["request_mutations"]]
+    assert removed == IDENTITY_HEADERS
+
+
+def test_every_public_service_routes_to_its_upstream():
+    boot = build_bootstrap(settings())
+
+    for service, upstream in PUBLIC_SERVICES.items():
+        assert route_for(boot, f"/{service}/")["route"]["cluster"] == upstream
+
+
+def test_internal_services_have_no_route():
+    prefixes = [r["match"]["prefix"] for r in vhost(build_bootstrap(settings()))["routes"]]
+
+    for service in INTERNAL_SERVICES:
+        matching = [p for p in prefixes if f"/{service}/Method".startswith(p)]
+        assert matching == ["/"], service  # only the catch-all, which answers 404
+    transcoded = filters(build_bootstrap(settings()))["envoy.filters.http.grpc_json_transcoder"]
+    assert not set(INTERNAL_SERVICES) & set(transcoded["services"])
+
+
+def test_catch_all_is_a_404_without_authz():
+    route = vhost(build_bootstrap(settings()))["routes"][-1]
+
+    assert route["match"] == {"prefix": "/"}
+    assert route["direct_response"]["status"] == 404
+    assert route["typed_per_filter_config"][EXT_AUTHZ]["disabled"] is True
+
+
+def test_health_goes_to_registry_without_authz():
+    route = route_for(build_bootstrap(settings()), "/grpc.health.v1.Health/")
+
+    assert route["route"]["cluster"] == "registry"
+    assert route["typed_per_filter_config"][EXT_AUTHZ]["disabled"] is True
+
+
+def test_only_health_and_404_disable_authz():
+    routes = vhost(build_bootstrap(settings()))["routes"]
+
+    no_authz = [
+        r["match"]["prefix"] for r in routes if EXT_AUTHZ in r.get("typed_per_filter_config", {})
+    ]
+    assert no_authz == ["/grpc.health.v1.Health/", "/"]
+    assert route_for(build_bootstrap(settings()), "/v1/")["route"]["cluster"] == "registry"
+
+
+def test_ext_authz_fails_closed_on_the_auth_cluster():
+    authz = filters(build_bootstrap(settings(authz_timeout_seconds=0.5)))[EXT_AUTHZ]
+
+    assert authz["grpc_service"] == {"envoy_grpc": {"cluster_name": "auth"}, "timeout": "0.5s"}
+    assert authz["transport_api_version"] == "V3"
+    assert authz["failure_mode_allow"] is False
+    assert authz["status_on_error"] == {"code": "ServiceUnavailable"}
+
+
+def test_transcoder_serves_all_public_services_from_the_descriptor_set(tmp_path: Path):
+    boot = build_bootstrap(settings(descriptor_set=tmp_path / "d.binpb"))
+    transcoder = filters(boot)["envoy.filters.http.grpc_json_transcoder"]
+
+    assert transcoder["proto_descriptor"] == str(tmp_path / "d.binpb")
+    assert transcoder["services"] == sorted(PUBLIC_SERVICES)
+    assert transcoder["convert_grpc_status"] is True
+    assert transcoder["ignore_unknown_query_parameters"] is True
+    assert transcoder["request_validation_options"] == {"reject_unknown_method": True}
+    assert transcoder["print_options"] == {
+        "always_print_primitive_fields": True,
+        "preserve_proto_field_names": True,
+        "stream_newline_delimited": True,
+    }
+
+
+def test_internal_token_is_added_to_every_upstream_request():
+    host = vhost(build_bootstrap(settings()))
+
+    assert host["request_headers_to_add"] == [
+        {
+            "header": {"key": "x-shipyard-internal-token", "value": "s3cret"},
+            "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+        }
+    ]
+    # Route-level removal would run after ext_authz and drop the identity it injected (P12).
+    assert all("request_headers_to_remove" not in r for r in host["routes"])
+
+
+def test_listener_codec_trailers_and_admin_on_loopback():
+    boot = build_bootstrap(settings(host="0.0.0.0", port=8443, admin_port=9000))
+    manager = hcm(boot)
+
+    assert boot["static_resources"]["listeners"][0]["address"]["socket_address"] == {
+        "address": "0.0.0.0",
+        "port_value": 8443,
+    }
+    assert manager["codec_type"] == "AUTO"
+    assert manager["http_protocol_options"] == {"enable_trailers": True}
+    assert boot["admin"]["address"]["socket_address"] == {
+        "address": "127.0.0.1",
+        "port_value": 9000,
+    }
+
+
+def test_upstream_clusters_speak_h2_and_resolve_names():
+    boot = build_bootstrap(settings(storage_addr="storage.internal:7000"))
+    clusters = {c["name"]: c for c in boot["static_resources"]["clusters"]}
+
+    assert set(clusters) == {"auth", "registry", "scheduler", "storage"}
+    for cluster in clusters.values():
+        options = cluster["typed_extension_protocol_options"]
+        (http,) = options.values()
+        assert http["explicit_http_config"] == {"http2_protocol_options": {}}
+    assert clusters["auth"]["type"] == "STATIC"
+    assert clusters["storage"]["type"] == "STRICT_DNS"
+    endpoint = clusters["storage"]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]
+    assert endpoint["endpoint"]["address"]["socket_address"] == {
+        "address": "storage.internal",
+        "port_value": 7000,
+    }
+
+
+def test_overload_manager_limits_downstream_connections():
+    monitors = build_bootstrap(settings(max_connections=500))["overload_manager"][
+        "resource_monitors"
+    ]
+
+    assert monitors[0]["typed_config"]["max_active_downstream_connections"] == 500
+
+
+def test_tracing_only_with_an_otlp_endpoint():
+    without = build_bootstrap(settings())
+    with_otlp = build_bootstrap(settings(otlp_endpoint="http://127.0.0.1:4317"))
+
+    assert "tracing" not in hcm(without)
+    tracing = hcm(with_otlp)["tracing"]
+    assert tracing["spawn_upstream_span"] is True
+    assert tracing["random_sampling"] == {"value": 100.0}
+    assert tracing["provider"]["name"] == "envoy.tracers.opentelemetry"
+    assert tracing["provider"]["typed_config"]["service_name"] == "edge"
+    clusters = {c["name"]: c for c in with_otlp["static_resources"]["clusters"]}
+    address = clusters["otlp"]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    assert address["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": 4317}
+
+
+def test_cors_policy_only_with_origins():
+    assert "typed_per_filter_config" not in vhost(build_bootstrap(settings()))
+
+    host = vhost(build_bootstrap(settings(cors_origins="http://a.test,http://b.test")))
+    policy = host["typed_per_filter_config"]["envoy.filters.http.cors"]
+    assert policy["allow_origin_string_match"] == [
+        {"exact": "http://a.test"},
+        {"exact": "http://b.test"},
+    ]
+    assert policy["forward_not_matching_preflights"] is False
+
+
+def test_local_replies_are_plain_for_grpc_callers_and_keep_authz_denials():
+    reply = hcm(build_bootstrap(settings()))["local_reply_config"]
+    mappers = reply["mappers"]
+    plain = {"text_format_source": {"inline_string": "%LOCAL_REPLY_BODY%"}}
+
+    # authz down + gRPC caller, then any gRPC caller: plain text, it becomes grpc-message.
+    assert [m["body_format_override"] for m in mappers[:2]] == [plain, plain]
+    assert "extension_filter" in mappers[0]["filter"]["and_filter"]["filters"][0]
+    # authz down (REST): the edge's JSON; authz denial (REST): the auth service's body as is.
+    assert mappers[2]["body_format_override"]["json_format"]["code"] == 14
+    assert mappers[3]["filter"] == {"response_flag_filter": {"flags": ["UAEX"]}}
+    assert mappers[3]["body_format_override"] == {**plain, "content_type": "application/json"}
+    assert reply["body_format"]["json_format"] == {"code": 2, "message": "%LOCAL_REPLY_BODY%"}
+
+
+def test_settings_come_from_edge_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.setenv("EDGE_INTERNAL_TOKEN", "from-env")
+    monkeypatch.setenv("EDGE_PORT", "9999")
+    monkeypatch.setenv("EDGE_CORS_ORIGINS", "http://a.test, http://b.test")
+    monkeypatch.setenv("EDGE_DESCRIPTOR_SET", str(tmp_path / "x.binpb"))
+
+    loaded = EdgeSettings()  # type: ignore[call-arg]  # the token comes from the environment
+
+    assert loaded.internal_token.get_secret_value() == "from-env"
+    assert loaded.port == 9999
+    assert loaded.cors_origins == ("http://a.test", "http://b.test")
+    assert loaded.descriptor_set == tmp_path / "x.binpb"
+    assert (loaded.auth_addr, loaded.registry_addr) == ("127.0.0.1:50051", "127.0.0.1:50052")
+    assert (loaded.scheduler_addr, loaded.storage_addr) == ("127.0.0.1:50053", "127.0.0.1:50054")
+    assert loaded.concurrency == 2
+    with pytest.raises(ValidationError):
+        loaded.port = 1  # frozen
+
+
+@pytest.mark.parametrize("addr", ["nohost", "host:", ":50051", "host:99999", "host:abc"])
+def test_settings_reject_bad_upstream_addresses(addr: str):
+    with pytest.raises(ValidationError):
+        settings(auth_addr=addr)
+
+
+def test_settings_require_the_internal_token(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("EDGE_INTERNAL_TOKEN", raising=False)
+
+    with pytest.raises(ValidationError):
+        EdgeSettings()  # type: ignore[call-arg]  # the point of the test
