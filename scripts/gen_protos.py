@@ -29,14 +29,21 @@ def write_validate_descriptor_set() -> None:
     fds = descriptor_pb2.FileDescriptorSet()
     for module in (descriptor_pb2, duration_pb2, field_mask_pb2, timestamp_pb2):
         module.DESCRIPTOR.CopyToProto(fds.file.add())
-    fds.file.add().MergeFromString(validate_pb._DESC.proto.to_binary())  # noqa: SLF001 - the only public copy
+    fds.file.add().MergeFromString(validate_pb._DESC.proto.to_binary())
     VALIDATE_SET.write_bytes(fds.SerializeToString())
 
 
 def protoc(*args: str) -> None:
     wkt = Path(grpc_tools.__file__).parent / "_proto"
-    cmd = [sys.executable, "-m", "grpc_tools.protoc", f"-I{ROOT / 'proto'}",
-           f"-I{ROOT / 'third_party'}", f"-I{wkt}", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "grpc_tools.protoc",
+        f"-I{ROOT / 'proto'}",
+        f"-I{ROOT / 'third_party'}",
+        f"-I{wkt}",
+        *args,
+    ]
     subprocess.run(cmd, check=True, cwd=ROOT)
 
 
@@ -48,15 +55,28 @@ def main() -> None:
     vendored = sorted(
         str(p.relative_to(ROOT / "third_party"))
         for p in (ROOT / "third_party").rglob("*.proto")
-        if not p.parts[-3:-1] in {("google", "api"), ("google", "rpc")}
+        if p.parts[-3:-1] not in {("google", "api"), ("google", "rpc")}
         and "google" not in p.relative_to(ROOT / "third_party").parts[:1]
     )
-    protoc(f"--descriptor_set_in={VALIDATE_SET}", f"--python_out={GEN}", f"--pyi_out={GEN}",
-           f"--grpc_python_out={GEN}", "buf/validate/validate.proto", *ours, *vendored)
+    protoc(
+        f"--descriptor_set_in={VALIDATE_SET}",
+        f"--python_out={GEN}",
+        f"--pyi_out={GEN}",
+        f"--grpc_python_out={GEN}",
+        "buf/validate/validate.proto",
+        *ours,
+        *vendored,
+    )
     # Envoy needs every public service plus the error detail types (envoy-edge notes, P3).
-    protoc(f"--descriptor_set_in={VALIDATE_SET}", "--include_imports", "--include_source_info",
-           f"--descriptor_set_out={DESCRIPTORS}", *ours,
-           "google/rpc/status.proto", "google/rpc/error_details.proto")
+    protoc(
+        f"--descriptor_set_in={VALIDATE_SET}",
+        "--include_imports",
+        "--include_source_info",
+        f"--descriptor_set_out={DESCRIPTORS}",
+        *ours,
+        "google/rpc/status.proto",
+        "google/rpc/error_details.proto",
+    )
     for pkg_dir in [p for p in GEN.rglob("*") if p.is_dir()]:
         (pkg_dir / "__init__.py").touch()
     (GEN / "py.typed").touch()
