@@ -15,10 +15,7 @@ import grpc
 from libs.core.signing import DEFAULT_API_VERSION, authorization_header, sign
 
 
-class SigningInterceptor(
-    grpc.aio.UnaryUnaryClientInterceptor,  # type: ignore[misc]  # untyped base
-    grpc.aio.UnaryStreamClientInterceptor,  # type: ignore[misc]
-):
+class _Signer:
     def __init__(
         self,
         authority: str,
@@ -51,11 +48,16 @@ class SigningInterceptor(
             details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
         )
 
+
+# grpc.aio files an interceptor under one call kind only, so each kind gets its own class.
+class UnarySigningInterceptor(_Signer, grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]  # untyped base
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
         return await continuation(self._signed(details), request)
 
+
+class StreamSigningInterceptor(_Signer, grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]  # untyped base
     async def intercept_unary_stream(
         self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
@@ -65,5 +67,9 @@ class SigningInterceptor(
 def signed_channel(address: str, access_key: str, secret_key: str) -> grpc.aio.Channel:
     """An insecure channel to the edge whose calls are signed with the keypair."""
     return grpc.aio.insecure_channel(
-        address, interceptors=[SigningInterceptor(address, access_key, secret_key)]
+        address,
+        interceptors=[
+            UnarySigningInterceptor(address, access_key, secret_key),
+            StreamSigningInterceptor(address, access_key, secret_key),
+        ],
     )

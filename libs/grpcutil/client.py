@@ -18,10 +18,7 @@ _CHANNEL_OPTIONS = [
 ]
 
 
-class _TokenInterceptor(
-    grpc.aio.UnaryUnaryClientInterceptor,  # type: ignore[misc]  # untyped base
-    grpc.aio.UnaryStreamClientInterceptor,  # type: ignore[misc]
-):
+class _TokenMetadata:
     def __init__(self, token: str) -> None:
         self._token = token
 
@@ -33,11 +30,17 @@ class _TokenInterceptor(
             details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
         )
 
+
+# grpc.aio files an interceptor under only one call kind (its isinstance chain is if/elif), so
+# each kind needs its own object.
+class _UnaryTokenInterceptor(_TokenMetadata, grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]  # untyped base
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
         return await continuation(self._with_token(details), request)
 
+
+class _StreamTokenInterceptor(_TokenMetadata, grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]  # untyped base
     async def intercept_unary_stream(
         self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
@@ -47,5 +50,10 @@ class _TokenInterceptor(
 def internal_channel(address: str, internal_token: str) -> grpc.aio.Channel:
     """A channel whose calls carry the internal token (peer services treat us as `system`)."""
     return grpc.aio.insecure_channel(
-        address, options=_CHANNEL_OPTIONS, interceptors=[_TokenInterceptor(internal_token)]
+        address,
+        options=_CHANNEL_OPTIONS,
+        interceptors=[
+            _UnaryTokenInterceptor(internal_token),
+            _StreamTokenInterceptor(internal_token),
+        ],
     )

@@ -43,7 +43,7 @@ class SessionServicer(pb_grpc.SessionServiceServicer):
             name=request.name,
             session_type=convert.TYPE_FROM_PB[request.session_type],
             image=request.image,
-            resources=dict(request.resources.amounts),
+            resources=dict(request.resources),
             vfolder_names=list(request.vfolder_names),
             startup_command=request.startup_command,
             resource_group=request.resource_group,
