@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from shipyard.registry.v1 import scheduling_service_pb2 as pb
+from shipyard.registry.v1 import scheduling_service_pb2_grpc as pb_grpc
+
 from libs.grpcutil.client import internal_channel
 from libs.grpcutil.context import current_caller
 from libs.grpcutil.server import Registration, create_server
-from shipyard.registry.v1 import scheduling_service_pb2 as pb
-from shipyard.registry.v1 import scheduling_service_pb2_grpc as pb_grpc
 
 
 class Servicer(pb_grpc.SchedulingServiceServicer):
