@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import socket
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -16,9 +15,8 @@ from shipyard.agent.v1 import kernel_service_pb2_grpc
 
 from libs.events.streams import StreamPublisher
 from libs.grpcutil.client import internal_channel
+from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
-from libs.telemetry.logging import setup_logging
-from libs.telemetry.tracing import setup_tracing
 from services.agent.adapters.event_publisher import RedisKernelEventPublisher, kernel_stream
 from services.agent.adapters.process_backend import ProcessBackend
 from services.agent.adapters.registry_client import GrpcAgentRegistry
@@ -139,18 +137,7 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
 
 async def main() -> None:
     settings = Settings()  # type: ignore[call-arg]  # required keys come from the environment
-    setup_logging("agent", settings.log_level)
-    setup_tracing(
-        "agent", otlp_endpoint=settings.otlp_endpoint, sample_ratio=settings.trace_sample_ratio
-    )
-    agent = await serve(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    log.info("stopping agent %s", agent.agent_id)
-    await agent.stop()
+    await run_service("agent", settings, serve)
 
 
 def _advertised(bind: str, port: int) -> str:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import signal
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,9 +13,9 @@ from shipyard.auth.v1 import identity_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libs.db.engine import create_engine, session_factory
+from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
 from libs.telemetry.logging import setup_logging
-from libs.telemetry.tracing import setup_tracing
 from services.auth.adapters.bootstrap_store import SqlBootstrapStore
 from services.auth.adapters.keypair_cache import CachedKeypairStore
 from services.auth.adapters.keypair_store import SqlKeypairStore
@@ -131,22 +129,8 @@ async def serve(settings: Settings) -> AuthServer:
 
 
 async def main() -> None:
-    """Serve until SIGINT or SIGTERM."""
     settings = Settings()  # type: ignore[call-arg]  # required keys come from the environment
-    setup_logging(SERVICE_NAME, settings.log_level)
-    setup_tracing(
-        SERVICE_NAME,
-        otlp_endpoint=settings.otlp_endpoint,
-        sample_ratio=settings.trace_sample_ratio,
-    )
-    app = await serve(settings)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopping.set)
-    await stopping.wait()
-    log.info("auth stopping")
-    await app.stop()
+    await run_service(SERVICE_NAME, settings, serve)
 
 
 async def bootstrap_main() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -22,9 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from libs.db.engine import create_engine, session_factory
 from libs.db.migrate import upgrade
 from libs.events.streams import StreamConsumer
+from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
-from libs.telemetry.logging import setup_logging
-from libs.telemetry.tracing import setup_tracing
 from services.registry.adapters.agent_store import SqlAgentStore
 from services.registry.adapters.peer_clients import GrpcAgentClient, GrpcMountResolver
 from services.registry.adapters.redis_events import (
@@ -168,15 +166,5 @@ async def _forever(name: str, run: object) -> None:
 
 
 async def main() -> None:
-    settings = Settings()  # type: ignore[call-arg]  # internal_token comes from the environment
-    setup_logging("registry", settings.log_level)
-    setup_tracing(
-        "registry", otlp_endpoint=settings.otlp_endpoint, sample_ratio=settings.trace_sample_ratio
-    )
-    running = await serve(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await running.stop()
+    settings = Settings()  # type: ignore[call-arg]  # required keys come from the environment
+    await run_service("registry", settings, serve)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -16,9 +15,8 @@ from redis.asyncio import Redis
 from shipyard.scheduler.v1 import scheduler_service_pb2_grpc
 
 from libs.grpcutil.client import internal_channel
+from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
-from libs.telemetry.logging import setup_logging
-from libs.telemetry.tracing import setup_tracing
 from services.scheduler.adapters.redis_lease import RedisLease
 from services.scheduler.adapters.registry_client import GrpcSchedulingClient
 from services.scheduler.api.servicer import SERVICE_NAME, SchedulerServicer
@@ -153,18 +151,7 @@ async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> Ru
 
 async def main() -> None:
     settings = Settings()  # type: ignore[call-arg]  # required keys come from the environment
-    setup_logging("scheduler", settings.log_level)
-    setup_tracing(
-        "scheduler", otlp_endpoint=settings.otlp_endpoint, sample_ratio=settings.trace_sample_ratio
-    )
-    scheduler = await serve(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    log.info("stopping scheduler %s", scheduler.scheduler_id)
-    await scheduler.stop()
+    await run_service("scheduler", settings, serve)
 
 
 def _spawn(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,9 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libs.db.engine import create_engine, session_factory
 from libs.db.migrate import upgrade
+from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
-from libs.telemetry.logging import setup_logging
-from libs.telemetry.tracing import setup_tracing
 from services.storage.adapters.local_volume import LocalVolume
 from services.storage.adapters.repository import SqlUnitOfWork
 from services.storage.adapters.tables import SCHEMA
@@ -97,16 +94,4 @@ async def serve(settings: Settings) -> StorageServer:
 
 async def main() -> None:
     settings = Settings()  # type: ignore[call-arg]  # required keys come from the environment
-    setup_logging("storage", settings.log_level)
-    setup_tracing(
-        "storage", otlp_endpoint=settings.otlp_endpoint, sample_ratio=settings.trace_sample_ratio
-    )
-    server = await serve(settings)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopping.set)
-    try:
-        await stopping.wait()
-    finally:
-        await server.stop()
+    await run_service("storage", settings, serve)
