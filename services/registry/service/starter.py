@@ -87,9 +87,10 @@ class Starter:
         for t in prep.targets:
             by_agent[t.agent_address].append(t)
         s = prep.session
-        async with asyncio.TaskGroup() as tg:
-            for address, targets in by_agent.items():
-                launches = [
+        calls = [
+            self.agents.create_kernels(
+                address,
+                [
                     KernelLaunch(
                         kernel_id=t.kernel_id,
                         session_id=s.session_id,
@@ -100,8 +101,14 @@ class Starter:
                         startup_command=s.startup_command,
                     )
                     for t in targets
-                ]
-                tg.create_task(self.agents.create_kernels(address, launches))
+                ],
+            )
+            for address, targets in by_agent.items()
+        ]
+        # All agents get their calls; the first failure (not a wrapper group) is the reason.
+        for result in await asyncio.gather(*calls, return_exceptions=True):
+            if isinstance(result, BaseException):
+                raise result
 
     async def _fail(self, prep: PreparingSession, error: str) -> None:
         log.warning("session %s failed to start: %s", prep.session.session_id, error)

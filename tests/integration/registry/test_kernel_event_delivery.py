@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 from redis.asyncio import Redis
+from shipyard.events.v1 import events_pb2
 
 from libs.core.ids import new_id
 from libs.events.streams import StreamConsumer, StreamPublisher, last_entry_id
 from services.registry.api.kernel_event_handler import KernelEventHandler
 from services.registry.domain.model import Status
 from services.registry.service.kernel_events import ApplyKernelEvent
-from shipyard.events.v1 import events_pb2
 from tests.integration.registry.conftest import Stores
 from tests.integration.registry.factories import new_session, registration
 
