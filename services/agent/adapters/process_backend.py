@@ -3,7 +3,7 @@
 Each kernel is the kernel runner started through a tiny `sh` wrapper that first joins the kernel's
 cgroups (so user code never runs outside them), then `unshare` (own PID, mount, IPC and UTS
 namespaces) when permitted. Fallbacks: no namespaces -> a plain process group; no usable cgroups
--> `ulimit -v` (RLIMIT_AS) for memory and no CPU limit.
+-> `ulimit -v` (RLIMIT_AS) for memory and no CPU limit. The cgroups themselves: `cgroups.py`.
 """
 
 from __future__ import annotations
@@ -18,31 +18,30 @@ import signal
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
 
 from libs.core.errors import FailedPrecondition, InvalidArgument
+from services.agent.adapters.cgroups import (
+    CgroupLayout,
+    discard_cgroups,
+    join_command,
+    make_kernel_cgroups,
+    oom_killed,
+    probe_cgroups,
+    remove_cgroups,
+    signal_members,
+)
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.domain import model as m
-from services.agent.domain.resources import own_cgroup_dir
 from services.agent.kernel_runner import RUNNER_SCRIPT
 
 log = logging.getLogger(__name__)
 
 UNSHARE = ("unshare", "--pid", "--fork", "--mount-proc", "--ipc", "--uts", "--kill-child")
-CGROUP_PARENT = "shipyard"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# Joins every cgroup.procs file given before "--", then execs the rest (see _command).
-WRAPPER = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; {}exec "$@"'
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _MAX_UNIX_PATH = 107
-
-
-@dataclass(frozen=True, slots=True)
-class _CgroupLayout:
-    version: int
-    parents: tuple[Path, ...]  # v1: one `shipyard` dir per controller (memory, cpu); v2: one
 
 
 @dataclass(eq=False)
@@ -83,7 +82,7 @@ class ProcessBackend:
         self._python = python
         self._use_ns = use_namespaces  # None: probe once
         self._use_cgroups = use_cgroups
-        self._layout: _CgroupLayout | None = None
+        self._layout: CgroupLayout | None = None
         self._grace = grace
         self._start_timeout = start_timeout
         self._kernels: dict[str, _Kernel] = {}
@@ -177,7 +176,9 @@ class ProcessBackend:
             log_file = await asyncio.to_thread(_prepare_dirs, kernel_dir, workdir, spec.mounts)
             with log_file:
                 namespaces = await self._namespaces()
-                cgroups = _make_cgroups(self._cgroup_layout(), spec)
+                cgroups = make_kernel_cgroups(
+                    self._cgroup_layout(), spec.kernel_id, spec.cpu, spec.mem_bytes
+                )
                 proc = await asyncio.create_subprocess_exec(
                     *_command(self._python, spec, socket, workdir, cgroups, namespaces),
                     stdin=asyncio.subprocess.DEVNULL,
@@ -188,9 +189,7 @@ class ProcessBackend:
                     start_new_session=True,  # its own process group: one killpg stops it all
                 )
         except (OSError, m.KernelStartFailed) as exc:
-            for group in cgroups:
-                with contextlib.suppress(OSError):
-                    group.rmdir()
+            discard_cgroups(cgroups)
             await asyncio.to_thread(_remove_tree, kernel_dir)
             msg = f"cannot start kernel {spec.kernel_id}: {exc}"
             raise m.KernelStartFailed(msg, metadata=_md(spec)) from exc
@@ -225,11 +224,11 @@ class ProcessBackend:
                 log.warning("unshare is not usable here: kernels share the agent's namespaces")
         return self._use_ns
 
-    def _cgroup_layout(self) -> _CgroupLayout | None:
+    def _cgroup_layout(self) -> CgroupLayout | None:
         if self._use_cgroups is False:
             return None
         if self._layout is None:
-            self._layout = _probe_cgroups()
+            self._layout = probe_cgroups()
             if self._layout is None:
                 if self._use_cgroups:
                     raise m.KernelStartFailed("cgroups were required but none are writable")
@@ -239,7 +238,7 @@ class ProcessBackend:
 
     async def _monitor(self, kernel: _Kernel) -> None:
         returncode = await kernel.proc.wait()
-        kernel.oom_killed = _oom_killed(kernel.cgroups)  # read before the cgroups go away
+        kernel.oom_killed = oom_killed(kernel.cgroups)  # read before the cgroups go away
         kernel.exited.set()
         await kernel.settled.wait()
         try:
@@ -274,18 +273,7 @@ class ProcessBackend:
     async def _cleanup(self, kernel: _Kernel) -> None:
         # The runner is gone; stragglers (a group member, a setsid'd child in a cgroup) are not.
         _signal_all(kernel, signal.SIGKILL)
-        for cgroup in kernel.cgroups:
-            for _ in range(100):
-                try:
-                    cgroup.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:  # EBUSY until the killed members are gone
-                    _signal_all(kernel, signal.SIGKILL)
-                    await asyncio.sleep(0.05)
-            else:
-                log.warning("cgroup %s is still busy; leaving it", cgroup)
+        await remove_cgroups(kernel.cgroups, kill=lambda: _signal_all(kernel, signal.SIGKILL))
         await asyncio.to_thread(_remove_tree, kernel.kernel_dir)
         kernel.socket.unlink(missing_ok=True)
 
@@ -300,12 +288,8 @@ def _command(
     runner = [python, str(RUNNER_SCRIPT), "--socket", str(socket), "--workdir", str(workdir)]
     if spec.startup_command:
         runner += ["--startup-command", spec.startup_command]
-    ulimit = ""
-    if not cgroups and spec.mem_bytes > 0:
-        ulimit = f"ulimit -v {max(1, spec.mem_bytes // 1024)} || exit 125; "
-    procs = [str(d / "cgroup.procs") for d in cgroups]
     prefix = list(UNSHARE) if ns else []
-    return ["/bin/sh", "-c", WRAPPER.format(ulimit), "kernel", *procs, "--", *prefix, *runner]
+    return [*join_command(cgroups, spec.mem_bytes), *prefix, *runner]
 
 
 def _environ(spec: m.KernelSpec, workdir: Path) -> dict[str, str]:
@@ -346,11 +330,7 @@ def _exit_code(returncode: int) -> int:
 def _signal_all(kernel: _Kernel, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(kernel.proc.pid, signum)
-    for cgroup in kernel.cgroups:
-        with contextlib.suppress(OSError, ValueError):
-            for pid in (cgroup / "cgroup.procs").read_text().split():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(pid), signum)
+    signal_members(kernel.cgroups, signum)
 
 
 async def _probe_unshare() -> bool:
@@ -363,79 +343,3 @@ async def _probe_unshare() -> bool:
         return await asyncio.wait_for(proc.wait(), 10) == 0
     except (OSError, TimeoutError):
         return False
-
-
-def _probe_cgroups() -> _CgroupLayout | None:
-    """Make the `shipyard` parent groups under the agent's own ones: v1 first, then v2."""
-    v1 = [own_cgroup_dir("memory"), own_cgroup_dir("cpu")]
-    if all(v1):
-        with contextlib.suppress(OSError):
-            # dict.fromkeys: co-mounted controllers share one directory.
-            parents = tuple(dict.fromkeys(d / CGROUP_PARENT for d in v1 if d is not None))
-            for parent in parents:
-                parent.mkdir(exist_ok=True)
-            return _CgroupLayout(1, parents)
-    v2 = own_cgroup_dir()
-    # Only controllers in our own subtree_control can be handed to children (v2 rule).
-    if v2 is not None and {"memory", "cpu"} <= set(_read(v2 / "cgroup.subtree_control").split()):
-        with contextlib.suppress(OSError):
-            parent = v2 / CGROUP_PARENT
-            parent.mkdir(exist_ok=True)
-            (parent / "cgroup.subtree_control").write_text("+memory +cpu")
-            return _CgroupLayout(2, (parent,))
-    return None
-
-
-def _make_cgroups(layout: _CgroupLayout | None, spec: m.KernelSpec) -> list[Path]:
-    if layout is None:
-        return []
-    made: list[Path] = []
-    try:
-        for parent in layout.parents:
-            group = parent / spec.kernel_id
-            if group.is_dir():
-                group.rmdir()  # an empty leftover goes; a live one (EBUSY) must not be shared
-            group.mkdir()
-            made.append(group)
-            _limit(layout.version, group, spec.cpu, spec.mem_bytes)
-    except OSError:
-        for group in made:
-            with contextlib.suppress(OSError):
-                group.rmdir()
-        raise
-    return made
-
-
-def _limit(version: int, group: Path, cpu: Decimal, mem_bytes: int) -> None:
-    if version == 2:
-        if mem_bytes > 0:
-            (group / "memory.max").write_text(str(mem_bytes))
-            with contextlib.suppress(OSError):
-                (group / "memory.swap.max").write_text("0")
-        if cpu > 0:
-            (group / "cpu.max").write_text(f"{max(1000, int(cpu * 100_000))} 100000")
-        return
-    if mem_bytes > 0 and (group / "memory.limit_in_bytes").exists():
-        (group / "memory.limit_in_bytes").write_text(str(mem_bytes))
-        with contextlib.suppress(OSError):  # swap accounting may be off: then there is no file
-            (group / "memory.memsw.limit_in_bytes").write_text(str(mem_bytes))
-    if cpu > 0 and (group / "cpu.cfs_quota_us").exists():
-        period = int((group / "cpu.cfs_period_us").read_text())
-        (group / "cpu.cfs_quota_us").write_text(str(max(1000, int(cpu * period))))
-
-
-def _oom_killed(cgroups: list[Path]) -> bool:
-    for group in cgroups:
-        for name in ("memory.oom_control", "memory.events"):  # v1, v2
-            for line in _read(group / name).splitlines():
-                key, _, value = line.partition(" ")
-                if key == "oom_kill" and value.strip() not in ("", "0"):
-                    return True
-    return False
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError:
-        return ""

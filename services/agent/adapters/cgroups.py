@@ -1,0 +1,154 @@
+"""Per-kernel cgroups for the process backend: v1 or v2, whichever the agent can write to.
+
+`probe_cgroups` makes the `shipyard` parent group(s) under the agent's own cgroups;
+`make_kernel_cgroups` gives each kernel its own limited group(s) below them; `join_command` is the
+`sh` wrapper that puts the kernel into them before anything else runs (or, without cgroups, caps its
+memory with `ulimit -v`); `oom_killed`, `signal_members` and `remove_cgroups` serve its teardown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from services.agent.domain.resources import own_cgroup_dir
+
+log = logging.getLogger(__name__)
+
+CGROUP_PARENT = "shipyard"
+# Joins every cgroup.procs file given before "--", then execs the rest (see join_command).
+WRAPPER = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; {}exec "$@"'
+
+
+@dataclass(frozen=True, slots=True)
+class CgroupLayout:
+    version: int
+    parents: tuple[Path, ...]  # v1: one `shipyard` dir per controller (memory, cpu); v2: one
+
+
+def probe_cgroups() -> CgroupLayout | None:
+    """Make the `shipyard` parent groups under the agent's own ones: v1 first, then v2."""
+    v1 = [own_cgroup_dir("memory"), own_cgroup_dir("cpu")]
+    if all(v1):
+        with contextlib.suppress(OSError):
+            # dict.fromkeys: co-mounted controllers share one directory.
+            parents = tuple(dict.fromkeys(d / CGROUP_PARENT for d in v1 if d is not None))
+            for parent in parents:
+                parent.mkdir(exist_ok=True)
+            return CgroupLayout(1, parents)
+    v2 = own_cgroup_dir()
+    # Only controllers in our own subtree_control can be handed to children (v2 rule).
+    if v2 is not None and {"memory", "cpu"} <= set(_read(v2 / "cgroup.subtree_control").split()):
+        with contextlib.suppress(OSError):
+            parent = v2 / CGROUP_PARENT
+            parent.mkdir(exist_ok=True)
+            (parent / "cgroup.subtree_control").write_text("+memory +cpu")
+            return CgroupLayout(2, (parent,))
+    return None
+
+
+def make_kernel_cgroups(
+    layout: CgroupLayout | None, name: str, cpu: Decimal, mem_bytes: int
+) -> list[Path]:
+    """One group per parent, called `name` and limited to `cpu` / `mem_bytes` (0: unlimited)."""
+    if layout is None:
+        return []
+    made: list[Path] = []
+    try:
+        for parent in layout.parents:
+            group = parent / name
+            if group.is_dir():
+                group.rmdir()  # an empty leftover goes; a live one (EBUSY) must not be shared
+            group.mkdir()
+            made.append(group)
+            _limit(layout.version, group, cpu, mem_bytes)
+    except OSError:
+        discard_cgroups(made)
+        raise
+    return made
+
+
+def join_command(groups: list[Path], mem_bytes: int) -> list[str]:
+    """The argv prefix that joins `groups` and then execs whatever follows it.
+
+    Without groups, a positive `mem_bytes` becomes `ulimit -v` (RLIMIT_AS) instead.
+    """
+    ulimit = ""
+    if not groups and mem_bytes > 0:
+        ulimit = f"ulimit -v {max(1, mem_bytes // 1024)} || exit 125; "
+    procs = [str(d / "cgroup.procs") for d in groups]
+    return ["/bin/sh", "-c", WRAPPER.format(ulimit), "kernel", *procs, "--"]
+
+
+def signal_members(groups: list[Path], signum: int) -> None:
+    """Send `signum` to every process in `groups`, as far as they can be read."""
+    for cgroup in groups:
+        with contextlib.suppress(OSError, ValueError):
+            for pid in (cgroup / "cgroup.procs").read_text().split():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signum)
+
+
+def oom_killed(groups: list[Path]) -> bool:
+    """Whether the kernel OOM killer struck in any of `groups` (read before removing them)."""
+    for group in groups:
+        for name in ("memory.oom_control", "memory.events"):  # v1, v2
+            for line in _read(group / name).splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill" and value.strip() not in ("", "0"):
+                    return True
+    return False
+
+
+def discard_cgroups(groups: list[Path]) -> None:
+    """Remove `groups` if they are empty; best effort, for groups nothing has run in."""
+    for group in groups:
+        with contextlib.suppress(OSError):
+            group.rmdir()
+
+
+async def remove_cgroups(groups: list[Path], kill: Callable[[], None]) -> None:
+    """Remove `groups`, calling `kill` to end stragglers while one is still busy; give up in ~5s."""
+    for cgroup in groups:
+        for _ in range(100):
+            try:
+                cgroup.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:  # EBUSY until the killed members are gone
+                kill()
+                await asyncio.sleep(0.05)
+        else:
+            log.warning("cgroup %s is still busy; leaving it", cgroup)
+
+
+def _limit(version: int, group: Path, cpu: Decimal, mem_bytes: int) -> None:
+    if version == 2:
+        if mem_bytes > 0:
+            (group / "memory.max").write_text(str(mem_bytes))
+            with contextlib.suppress(OSError):
+                (group / "memory.swap.max").write_text("0")
+        if cpu > 0:
+            (group / "cpu.max").write_text(f"{max(1000, int(cpu * 100_000))} 100000")
+        return
+    if mem_bytes > 0 and (group / "memory.limit_in_bytes").exists():
+        (group / "memory.limit_in_bytes").write_text(str(mem_bytes))
+        with contextlib.suppress(OSError):  # swap accounting may be off: then there is no file
+            (group / "memory.memsw.limit_in_bytes").write_text(str(mem_bytes))
+    if cpu > 0 and (group / "cpu.cfs_quota_us").exists():
+        period = int((group / "cpu.cfs_period_us").read_text())
+        (group / "cpu.cfs_quota_us").write_text(str(max(1000, int(cpu * period))))
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
