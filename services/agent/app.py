@@ -76,7 +76,10 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
         detect_resources, cpu=settings.cpu, mem_bytes=settings.mem_bytes
     )
     if backend is None:
-        backend = ProcessBackend(settings.resolved_kernel_root(agent_id))
+        process = ProcessBackend(settings.resolved_kernel_root(agent_id))
+        # Before registering: the registry then ends those kernels' sessions ("agent-restarted").
+        await process.reap_leftovers()
+        backend = process
     redis = Redis.from_url(settings.redis_url)
     stream = StreamPublisher(redis, kernel_stream(settings.redis_prefix))
     kernels = AgentKernels(backend, RedisKernelEventPublisher(stream), agent_id)

@@ -17,6 +17,7 @@ import shutil
 import signal
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -167,6 +168,28 @@ class ProcessBackend:
             with contextlib.suppress(OSError):  # still in use (another agent's cgroups): leave it
                 path.rmdir()
 
+    async def reap_leftovers(self) -> Sequence[str]:
+        """End kernels a previous run of this agent left behind (they cannot be adopted).
+
+        Only this agent's kernel directory is looked at, so agents sharing a machine never
+        touch each other's kernels. Returns the ids it cleaned up.
+        """
+        if not self._base.is_dir():
+            return []
+        layout = self._cgroup_layout()
+        reaped = [
+            d.name
+            for d in sorted(self._base.iterdir())
+            if d.is_dir() and _SAFE_NAME.fullmatch(d.name) and d.name not in self._kernels
+        ]
+        for kernel_id in reaped:
+            groups = [parent / kernel_id for parent in (layout.parents if layout else ())]
+            await _kill_cgroups([g for g in groups if g.is_dir()])
+            await asyncio.to_thread(_remove_tree, self._base / kernel_id)
+        if reaped:
+            log.warning("ended %d kernels left by a previous run: %s", len(reaped), reaped)
+        return reaped
+
     # -- internals --------------------------------------------------------------------------
 
     async def _spawn(self, spec: m.KernelSpec, kernel_dir: Path) -> _Kernel:
@@ -276,6 +299,14 @@ class ProcessBackend:
         await remove_cgroups(kernel.cgroups, kill=lambda: _signal_all(kernel, signal.SIGKILL))
         await asyncio.to_thread(_remove_tree, kernel.kernel_dir)
         kernel.socket.unlink(missing_ok=True)
+
+
+async def _kill_cgroups(groups: list[Path]) -> None:
+    def kill() -> None:
+        signal_members(groups, signal.SIGKILL)
+
+    kill()
+    await remove_cgroups(groups, kill=kill)
 
 
 def _md(spec: m.KernelSpec) -> dict[str, str]:

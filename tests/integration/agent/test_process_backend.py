@@ -267,3 +267,19 @@ async def test_a_runner_that_cannot_start_fails_create(base_dir: Path, kid: str)
 async def test_unsafe_kernel_ids_are_rejected(backend: ProcessBackend, kernel_id: str) -> None:
     with pytest.raises(InvalidArgument):
         await backend.create(spec(kernel_id))
+
+
+async def test_a_restarted_agent_ends_kernels_its_previous_run_left(
+    backend: ProcessBackend, base_dir: Path, kid: str
+) -> None:
+    handle = await backend.create(spec(kid))
+    pids = kernel_pids(handle.pid)
+    # A new backend on the same directory stands for the agent after a crash.
+    restarted = ProcessBackend(base_dir, grace=2.0)
+    assert await restarted.reap_leftovers() == [kid]
+    async with asyncio.timeout(10):
+        while alive(pids):  # noqa: ASYNC110 - an OS process offers no event to await
+            await asyncio.sleep(0.05)
+    assert not (base_dir / kid).exists()
+    assert await restarted.reap_leftovers() == []
+    await restarted.close()
