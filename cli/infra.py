@@ -130,6 +130,12 @@ def _unprivileged_prefix(data_dir: Path) -> list[str]:
             "running as root without a `postgres` user: pass --database-url"
         ) from exc
     data_dir.chmod(0o755)
+    for parent in data_dir.resolve().parents:
+        if not parent.stat().st_mode & 0o001:
+            raise RuntimeError(
+                f"{parent} is private to root, so the postgres user cannot reach {data_dir}: "
+                "use another --data-dir or pass --database-url"
+            )
     return ["runuser", "-u", "postgres", "--"]
 
 

@@ -155,3 +155,20 @@ async def test_reregistration_reconciles_kernels(stores: Stores) -> None:
     assert to_destroy == [stray]
     assert [c.status for c in changes] == [Status.TERMINATED]
     assert agent.occupied_slots == {}
+
+
+async def test_a_lost_agent_ends_its_kernels_and_must_register_again(stores: Stores) -> None:
+    agent_id = await _agent(stores)
+    s, _ = await stores.sessions.add(new_session(cpu="1"))
+    kernel_id = s.kernels[0].kernel_id
+    await stores.sessions.bind(s.session_id, {kernel_id: agent_id})
+    await stores.sessions.apply_kernel_status(kernel_id, Status.RUNNING, reason="started")
+
+    changes = await stores.agents.mark_lost([agent_id])
+    assert [c.status for c in changes if c.session_id] == [Status.TERMINATED]
+    session = await stores.sessions.get(s.session_id)
+    assert (session.status, session.status_info) == (Status.TERMINATED, "agent-lost")
+    agent = await stores.agents.get(agent_id)
+    assert agent.status.value == "LOST" and agent.occupied_slots == {}
+    assert await stores.agents.touch(agent_id, datetime.now(UTC)) is None  # heartbeat: re-register
+    assert await stores.agents.mark_lost([agent_id]) == []  # already lost: nothing happens
