@@ -40,7 +40,9 @@ class RunnerClient:
                 if not alive() or loop.time() + delay > deadline:
                     raise
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 0.2)
+                delay = min(
+                    delay * 2, 0.025
+                )  # connecting to a unix socket is cheap; start-up latency is not
             else:
                 return
 

@@ -20,7 +20,7 @@ class SchedulerLoop:
         cycle: ScheduleCycle,
         is_active: Callable[[], bool],
         tick_interval: float = 1.0,
-        coalesce_delay: float = 0.05,
+        coalesce_delay: float = 0.01,
     ) -> None:
         self._cycle = cycle
         self._is_active = is_active
