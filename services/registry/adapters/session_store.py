@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, or_, select, tuple_, update
+from sqlalchemy import and_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -141,7 +141,7 @@ class SqlSessionStore(LifecycleStore):
         by_session: dict[str, list[KernelRow]] = {i: [] for i in ids}
         if ids:
             kernels = (
-                await db.execute(select(KernelRow).where(or_(KernelRow.session_id.in_(ids))))
+                await db.execute(select(KernelRow).where(KernelRow.session_id.in_(ids)))
             ).scalars()
             for k in kernels:
                 by_session[k.session_id].append(k)

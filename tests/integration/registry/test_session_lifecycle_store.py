@@ -9,9 +9,11 @@ from decimal import Decimal
 
 import pytest
 
+from libs.core.identity import Caller
 from libs.core.ids import new_id
 from services.registry.domain.errors import SessionNameInUse, SessionNotDestroyable
 from services.registry.domain.model import Status
+from services.registry.service.queries import SessionQueries
 from tests.integration.registry.conftest import Stores
 from tests.integration.registry.factories import new_session, registration
 
@@ -172,3 +174,19 @@ async def test_a_lost_agent_ends_its_kernels_and_must_register_again(stores: Sto
     assert agent.status.value == "LOST" and agent.occupied_slots == {}
     assert await stores.agents.touch(agent_id, datetime.now(UTC)) is None  # heartbeat: re-register
     assert await stores.agents.mark_lost([agent_id]) == []  # already lost: nothing happens
+
+
+async def test_pages_cover_a_users_sessions_once_newest_first(stores: Stores) -> None:
+    first = new_session()
+    created = [(await stores.sessions.add(first))[0]]
+    for _ in range(4):
+        created.append((await stores.sessions.add(new_session(access_key=first.access_key)))[0])
+    queries = SessionQueries(stores.sessions)
+    caller = Caller(user_id=first.owner_user_id, access_key=first.access_key)
+    seen, cursor = [], None
+    while True:
+        page, cursor = await queries.list(caller, page_size=2, statuses=[], before=cursor)
+        seen += [s.session_id for s in page]
+        if cursor is None:
+            break
+    assert seen == [s.session_id for s in reversed(created)]
