@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -153,11 +154,11 @@ async def serve(settings: Settings) -> RunningRegistry:
     return running
 
 
-async def _forever(name: str, run: object) -> None:
+async def _forever(name: str, run: Callable[[], Awaitable[None]]) -> None:
     """Keep a background loop alive: log and restart it after an unexpected failure."""
     while True:
         try:
-            await run()  # type: ignore[operator]
+            await run()
         except asyncio.CancelledError:
             raise
         except Exception:
