@@ -160,3 +160,25 @@ async def test_one_trace_spans_every_component(platform: Platform, otlp: Receive
         await _until(covered, timeout=20)
     except TimeoutError:
         pytest.fail(f"trace {trace_id} covers only {otlp.services_by_trace().get(trace_id)}")
+
+
+async def test_batch_session_ends_with_its_commands_exit_code(client: ShipyardClient) -> None:
+    session = await client.create_session(
+        session_type="SESSION_TYPE_BATCH", startup_command="echo working; exit 7", wait=True
+    )
+    sid = session["session_id"]
+
+    async def finished() -> dict[str, Any] | None:
+        got = await client.get_session(sid)
+        return got if got["status"] == "SESSION_STATUS_TERMINATED" else None
+
+    got = await _until(finished)
+    assert got["kernels"][0]["exit_code"] == 7
+    assert got["status_info"] == "task-finished"
+
+
+async def test_batch_session_without_a_command_is_refused(client: ShipyardClient) -> None:
+    with pytest.raises(ApiError) as err:
+        await client.create_session(session_type="SESSION_TYPE_BATCH")
+    assert err.value.status == 400
+    assert "startup_command" in str(err.value.body)
