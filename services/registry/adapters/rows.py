@@ -38,6 +38,7 @@ def kernel_from_row(row: KernelRow) -> Kernel:
         agent_id=row.agent_id,
         requested_slots=ResourceSlots(row.requested_slots),
         exit_code=row.exit_code,
+        agent_address=row.agent_address or "",
     )
 
 

@@ -50,6 +50,7 @@ class Kernel:
     agent_id: str | None
     requested_slots: ResourceSlots
     exit_code: int | None = None
+    agent_address: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -30,7 +30,8 @@ class Execute:
                 f"session {session_id} is {session.status.value}, not RUNNING",
                 metadata={"status": session.status.value},
             )
-        agent = await self.agent_store.get(main.agent_id)
+        # The address was recorded at bind time; the agent table is only a fallback.
+        address = main.agent_address or (await self.agent_store.get(main.agent_id)).address
         return await self.agents.execute(
-            agent.address, main.kernel_id, mode, code, timeout or DEFAULT_TIMEOUT
+            address, main.kernel_id, mode, code, timeout or DEFAULT_TIMEOUT
         )
