@@ -182,3 +182,25 @@ async def test_batch_session_without_a_command_is_refused(client: ShipyardClient
         await client.create_session(session_type="SESSION_TYPE_BATCH")
     assert err.value.status == 400
     assert "startup_command" in str(err.value.body)
+
+
+async def test_vfolder_data_outlives_the_session_that_wrote_it(client: ShipyardClient) -> None:
+    name = f"data-{secrets.token_hex(3)}"
+    folder = await client.create_vfolder(name)
+    writer = await client.create_session(vfolder_names=[name], wait=True)
+    wrote = await client.execute(
+        writer["session_id"], f"echo results > {name}/out.txt", mode="batch"
+    )
+    assert wrote["exit_code"] == 0
+    await client.destroy_session(writer["session_id"])
+
+    reader = await client.create_session(vfolder_names=[name], wait=True)
+    read = await client.execute(reader["session_id"], f"print(open('{name}/out.txt').read())")
+    assert read["stdout"] == "results\n\n"
+    await client.destroy_session(reader["session_id"])
+
+    with pytest.raises(ApiError) as err:
+        await client.create_session(vfolder_names=["no-such-folder"])
+    assert err.value.status == 404
+    assert "no-such-folder" in str(err.value.body)
+    await client.delete_vfolder(folder["vfolder_id"])
