@@ -88,23 +88,23 @@ class StreamSessionWaiter:
         self._events = events
         self._waiting: dict[str, list[asyncio.Event]] = defaultdict(list)
 
-    async def wait_for_change(self, session_id: str, timeout: float) -> None:
+    def subscribe(self, session_id: str) -> asyncio.Event:
         flag = asyncio.Event()
         self._waiting[session_id].append(flag)
-        try:
-            await asyncio.wait_for(flag.wait(), timeout)
-        except TimeoutError:
-            pass
-        finally:
-            self._waiting[session_id].remove(flag)
-            if not self._waiting[session_id]:
-                del self._waiting[session_id]
+        return flag
+
+    def unsubscribe(self, session_id: str, flag: asyncio.Event) -> None:
+        flags = self._waiting.get(session_id, [])
+        if flag in flags:
+            flags.remove(flag)
+        if not flags:
+            self._waiting.pop(session_id, None)
 
     async def run(self) -> None:
         position = await self._events.position()
         async for change in self._events.follow(position):
             if change.kind == "session":
-                for flag in self._waiting.get(change.session_id, []):
+                for flag in self._waiting.get(change.session_id, ()):
                     flag.set()
 
 

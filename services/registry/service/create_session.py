@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -98,14 +99,21 @@ class CreateSession:
 
     async def _wait(self, session: Session, timeout: float) -> Session:
         deadline = time.monotonic() + timeout
-        while session.status is not Status.RUNNING and session.status not in DEAD_STATUSES:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            # Short slices: a change published just before we started waiting is not lost.
-            await self.waiter.wait_for_change(session.session_id, min(remaining, 1.0))
-            session = await self.store.get(session.session_id)
-        return session
+        flag = self.waiter.subscribe(session.session_id)
+        try:
+            while True:
+                # Clear before reading: a change that lands after the read sets it again.
+                flag.clear()
+                session = await self.store.get(session.session_id)
+                remaining = deadline - time.monotonic()
+                if session.status is Status.RUNNING or session.status in DEAD_STATUSES:
+                    return session
+                if remaining <= 0:
+                    return session
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(flag.wait(), remaining)
+        finally:
+            self.waiter.unsubscribe(session.session_id, flag)
 
 
 def _requested_slots(raw: Mapping[str, str]) -> ResourceSlots:

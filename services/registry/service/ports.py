@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -187,4 +188,7 @@ class MountResolver(Protocol):
 
 
 class SessionWaiter(Protocol):
-    async def wait_for_change(self, session_id: str, timeout: float) -> None: ...
+    """Per-session change flags, set whenever a session's status changes on any replica."""
+
+    def subscribe(self, session_id: str) -> asyncio.Event: ...
+    def unsubscribe(self, session_id: str, flag: asyncio.Event) -> None: ...
