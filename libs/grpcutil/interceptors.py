@@ -72,11 +72,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
                 return await behavior(request, context)
             except grpc.aio.AbortError:
                 raise
-            except ShipyardError as exc:
-                await context.abort_with_status(grpc_status(to_status(exc, self._domain)))
-            except Exception:
-                log.exception("unexpected error in %s", type(request).__name__)
-                await context.abort_with_status(grpc_status(internal_status()))
+            except Exception as exc:
+                await self._abort(exc, request, context)
 
         return call
 
@@ -88,13 +85,19 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
                     yield item
             except grpc.aio.AbortError:
                 raise
-            except ShipyardError as exc:
-                await context.abort_with_status(grpc_status(to_status(exc, self._domain)))
-            except Exception:
-                log.exception("unexpected error in stream %s", type(request).__name__)
-                await context.abort_with_status(grpc_status(internal_status()))
+            except Exception as exc:
+                await self._abort(exc, request, context)
 
         return call
+
+    async def _abort(self, exc: Exception, request: Any, context: grpc.aio.ServicerContext) -> None:
+        """End the call with the error's status (abort_with_status raises AbortError)."""
+        if isinstance(exc, ShipyardError):
+            status = to_status(exc, self._domain)
+        else:
+            log.error("unexpected error in %s", type(request).__name__, exc_info=exc)
+            status = internal_status()
+        await context.abort_with_status(grpc_status(status))
 
     def _prepare(self, request: Message, context: grpc.aio.ServicerContext) -> None:
         set_caller(self._caller(context))

@@ -12,19 +12,10 @@ from services.registry.domain.model import DEAD_STATUSES, Status
 
 _ALL = frozenset(Status)
 
-KERNEL_TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.PENDING: _ALL - {Status.PENDING, Status.TERMINATED},
-    Status.SCHEDULED: _ALL - {Status.SCHEDULED, Status.PENDING, Status.TERMINATED},
-    Status.PREPARING: _ALL
-    - {Status.PREPARING, Status.PENDING, Status.SCHEDULED, Status.TERMINATED},
-    Status.RUNNING: frozenset({Status.TERMINATING, Status.TERMINATED, Status.ERROR}),
-    Status.TERMINATING: frozenset({Status.TERMINATED, Status.ERROR}),
-    Status.TERMINATED: frozenset(),
-    Status.CANCELLED: frozenset(),
-    Status.ERROR: frozenset(),
-}
-
-SESSION_TRANSITIONS: dict[Status, frozenset[Status]] = {
+# One table for kernels and sessions. Backend.AI's session table forbids SCHEDULED/PREPARING →
+# CANCELLED and then bypasses it when a start fails (lesson 6); here a failed start is an
+# ordinary, checked transition, which leaves the two tables identical.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.PENDING: _ALL - {Status.PENDING, Status.TERMINATED},
     Status.SCHEDULED: _ALL - {Status.SCHEDULED, Status.PENDING, Status.TERMINATED},
     Status.PREPARING: _ALL
@@ -38,11 +29,11 @@ SESSION_TRANSITIONS: dict[Status, frozenset[Status]] = {
 
 
 def kernel_can_transit(current: Status, new: Status) -> bool:
-    return new in KERNEL_TRANSITIONS[current]
+    return new in TRANSITIONS[current]
 
 
 def session_can_transit(current: Status, new: Status) -> bool:
-    return new in SESSION_TRANSITIONS[current]
+    return new in TRANSITIONS[current]
 
 
 def derive_session_status(main: Status, siblings: Iterable[Status]) -> Status:
