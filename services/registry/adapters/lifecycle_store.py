@@ -233,6 +233,33 @@ class LifecycleStore:
 
         return await with_retry(work)
 
+    async def stale_preparing(self, older_than: datetime) -> list[PreparingSession]:
+        """Sessions PREPARING since before `older_than` (e.g. their starter replica died)."""
+        async with self._sessions() as db:
+            rows = (
+                await db.execute(
+                    select(SessionRow).where(
+                        SessionRow.status == Status.PREPARING.value,
+                        SessionRow.status_changed_at < older_than,
+                    )
+                )
+            ).scalars()
+            found = []
+            for session in rows:
+                kernels = (
+                    await db.execute(select(KernelRow).where(KernelRow.session_id == session.id))
+                ).scalars()
+                kernel_rows = list(kernels)
+                found.append(
+                    PreparingSession(
+                        session=session_from_row(session, kernel_rows),
+                        targets=tuple(_target(k) for k in kernel_rows if k.agent_address),
+                        mounts=(),
+                        change=SessionChange(session_id=session.id, status=None),
+                    )
+                )
+            return found
+
     async def stale_terminating(self, older_than: datetime) -> list[KernelTarget]:
         """Kernels stuck in TERMINATING (an agent missed the destroy): to be told again."""
         async with self._sessions() as db:

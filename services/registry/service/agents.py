@@ -30,6 +30,8 @@ class AgentLifecycle:
     clock: HeartbeatClock
     agents: AgentClient
     heartbeat_timeout: timedelta = timedelta(seconds=40)
+    # Longer than the starter's own bound (50 s) plus event delivery: only truly lost starts.
+    prepare_timeout: timedelta = timedelta(seconds=120)
 
     async def register(self, reg: AgentRegistration) -> list[str]:
         """Record the agent; return the kernels it runs that nobody expects (to destroy)."""
@@ -73,6 +75,21 @@ class AgentLifecycle:
         stuck = await self.session_store.stale_terminating(now - timedelta(seconds=30))
         if stuck:
             await tell_agents(self.agents, stuck, "user-requested")
+        await self._cancel_stale_preparing(now - self.prepare_timeout)
+
+    async def _cancel_stale_preparing(self, older_than: datetime) -> None:
+        """A session left PREPARING (its starter died, an event was lost) is cancelled, never
+        stuck; its kernels are destroyed wherever they got to."""
+        for prep in await self.session_store.stale_preparing(older_than):
+            log.warning("session %s stuck in PREPARING; cancelling", prep.session.session_id)
+            change = await self.session_store.cancel(
+                prep.session.session_id,
+                reason="preparing-timeout",
+                error="the session did not start in time",
+            )
+            if change is not None:
+                await self.events.session_changed(change)
+            await tell_agents(self.agents, list(prep.targets), "preparing-timeout")
 
     async def run_sweeper(self, interval: float = 5.0) -> None:
         while True:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from libs.core.ids import new_id
+from services.registry.adapters.redis_events import RedisHeartbeatClock
 from services.registry.domain.errors import AgentUnavailable
 from services.registry.domain.model import ExecMode, ExecOutcome, Status
+from services.registry.service.agents import AgentLifecycle
 from services.registry.service.ports import KernelLaunch
 from services.registry.service.starter import Starter
 from tests.integration.registry.conftest import Stores
@@ -76,3 +78,24 @@ async def test_successful_create_leaves_the_session_preparing_for_agent_events(
     # RUNNING comes only from the agent's "started" event (reliability lesson 1).
     assert (await stores.sessions.get(session_id)).status is Status.PREPARING
     assert (await stores.agents.get(agent_id)).occupied_slots["cpu"] == 2
+
+
+async def test_a_session_left_preparing_is_cancelled_by_the_sweeper(
+    stores: Stores, redis, key_prefix: str
+) -> None:
+    agent_id, session_id, kernel_id = await _scheduled(stores)
+    await stores.sessions.claim_scheduled(100)  # the starter that claimed it then died
+    agents = FakeAgents(fail=False)
+    sweeper = AgentLifecycle(
+        stores.agents,
+        stores.sessions,
+        stores.events,
+        RedisHeartbeatClock(redis, key_prefix),
+        agents,
+        prepare_timeout=timedelta(0),
+    )
+    await sweeper.sweep()
+    session = await stores.sessions.get(session_id)
+    assert (session.status, session.status_info) == (Status.CANCELLED, "preparing-timeout")
+    assert (kernel_id, "preparing-timeout") in agents.destroyed
+    assert (await stores.agents.get(agent_id)).occupied_slots["cpu"] == 0
