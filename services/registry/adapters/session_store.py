@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from libs.core.errors import Aborted
 from libs.core.slots import ResourceSlots
 from libs.db.retry import with_retry
 from services.registry.adapters.lifecycle_store import LifecycleStore
@@ -47,7 +48,8 @@ class SqlSessionStore(LifecycleStore):
                 inserted = (await db.execute(stmt.returning(SessionRow.id))).scalar_one_or_none()
                 if inserted is None:
                     raced = await self._find_by_token(db, new.access_key, new.client_token)
-                    assert raced is not None
+                    if raced is None:  # the winner vanished between its commit and our read
+                        raise Aborted("a concurrent request with this client_token; retry")
                     return raced, False
                 for k in new.kernels:
                     db.add(_kernel_row(new, k))
