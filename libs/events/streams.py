@@ -2,7 +2,8 @@
 
 Entries are `{id: <event id>, data: <protobuf bytes>}`. Consumers ack after the handler
 succeeds; entries a crashed consumer left pending are reclaimed by the others after
-`claim_idle`. Handlers must be idempotent; `processed` markers skip exact redeliveries.
+`claim_idle`. Handlers must be idempotent; `processed` markers skip exact redeliveries; an entry
+whose handler keeps failing is moved to `<stream>:dead:<group>` after `max_failures` tries.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class StreamConsumer:
         batch: int = 64,
         claim_idle_ms: int = 30_000,
         processed_ttl_s: int = 24 * 3600,
+        max_failures: int = 10,
     ) -> None:
         self._redis = redis
         self._stream = stream
@@ -71,6 +73,9 @@ class StreamConsumer:
         self._batch = batch
         self._claim_idle_ms = claim_idle_ms
         self._processed_ttl_s = processed_ttl_s
+        self._max_failures = max_failures
+        self._failures: dict[str, int] = {}
+        self.dead_letter_stream = f"{stream}:dead:{group}"
 
     async def ensure_group(self) -> None:
         try:
@@ -144,12 +149,30 @@ class StreamConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                # Left pending: redelivered to us on restart, or reclaimed by a peer.
+                # Left pending: redelivered to us on restart, or reclaimed by a peer; an entry
+                # that keeps failing is parked in the dead-letter stream so it cannot loop forever.
                 log.exception("handler failed for %s entry %s", self._stream, entry.entry_id)
+                await self._count_failure(entry)
                 continue
+            self._failures.pop(entry.entry_id, None)
             if entry.event_id:
                 await self._redis.set(marker, 1, ex=self._processed_ttl_s)
             await self._redis.xack(self._stream, self._group, entry.entry_id)
+
+    async def _count_failure(self, entry: StreamEntry) -> None:
+        failures = self._failures.get(entry.entry_id, 0) + 1
+        if failures < self._max_failures:
+            self._failures[entry.entry_id] = failures
+            return
+        self._failures.pop(entry.entry_id, None)
+        log.error("parking %s entry %s after %d failures", self._stream, entry.entry_id, failures)
+        await self._redis.xadd(
+            self.dead_letter_stream,
+            {"id": entry.event_id, "data": entry.data, "source_entry": entry.entry_id},
+            maxlen=10_000,
+            approximate=True,
+        )
+        await self._redis.xack(self._stream, self._group, entry.entry_id)
 
 
 async def last_entry_id(redis: Redis, stream: str) -> str:

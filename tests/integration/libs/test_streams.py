@@ -98,3 +98,22 @@ async def test_tail_sees_only_entries_after_the_position(redis: Redis, key_prefi
     entry = await asyncio.wait_for(anext(follower), 5)
     assert entry.event_id == "new" and entry.data == b"2"
     await follower.aclose()
+
+
+async def test_an_entry_that_keeps_failing_is_parked_not_retried_forever(
+    redis: Redis, key_prefix: str
+) -> None:
+    stream = f"{key_prefix}s"
+    pub = StreamPublisher(redis, stream)
+    poison = Recorder(fail_first=100)
+    consumer = StreamConsumer(
+        redis, stream, "g", "a", poison, block_ms=10, claim_idle_ms=0, max_failures=3
+    )
+    await consumer.ensure_group()
+    await pub.publish("poison", b"x")
+    await consumer.read_new()  # failure 1
+    await consumer.reclaim_abandoned()  # failure 2
+    await consumer.reclaim_abandoned()  # failure 3: parked
+    assert (await redis.xpending(stream, "g"))["pending"] == 0
+    [(_, fields)] = await redis.xrange(consumer.dead_letter_stream)
+    assert fields[b"id"] == b"poison"
