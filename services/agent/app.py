@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
 
 from redis.asyncio import Redis
 from shipyard.agent.v1 import kernel_service_pb2_grpc
 
+from libs.core.tasks import cancel_all, spawn
 from libs.events.streams import StreamPublisher
 from libs.grpcutil.client import internal_channel
 from libs.grpcutil.runner import run_service
@@ -57,11 +55,11 @@ class RunningAgent:
         if self._stopped:
             return
         self._stopped = True
-        await _cancel(self._registration_task)
+        await cancel_all([self._registration_task])
         try:
             await shut_down_kernels(self.kernels, wait_s=self._shutdown_timeout)
         finally:
-            await _cancel(self._watch_task)
+            await cancel_all([self._watch_task])
             await self._server.stop(grace=2.0)
             await self._registry.close()
             await self._redis.aclose()
@@ -101,7 +99,7 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
         ],
     )
     await server.start()
-    watch_task = _spawn(ExitWatcher(kernels).run(), "kernel-exit-watch")
+    watch_task = spawn(ExitWatcher(kernels).run(), "kernel-exit-watch")
     address = settings.advertised_addr or _advertised(settings.bind, server.port)
     registry = GrpcAgentRegistry(
         lambda: internal_channel(settings.registry_addr, token), timeout=settings.heartbeat_timeout
@@ -132,7 +130,7 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
         _server=server,
         _redis=redis,
         _registry=registry,
-        _registration_task=_spawn(registration.run(), "agent-registration"),
+        _registration_task=spawn(registration.run(), "agent-registration"),
         _watch_task=watch_task,
         _shutdown_timeout=settings.shutdown_timeout,
     )
@@ -148,20 +146,3 @@ def _advertised(bind: str, port: int) -> str:
     if host in ("", "0.0.0.0", "[::]"):
         host = socket.gethostname()  # a wildcard bind is not an address peers can dial
     return f"{host}:{port}"
-
-
-def _spawn(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-    task = asyncio.create_task(coro, name=name)
-    task.add_done_callback(_log_crash)
-    return task
-
-
-def _log_crash(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and (exc := task.exception()) is not None:
-        log.error("background task %s crashed", task.get_name(), exc_info=exc)
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from shipyard.registry.v1 import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from libs.core.tasks import cancel_all, spawn
 from libs.db.engine import create_engine, session_factory
 from libs.db.migrate import upgrade
 from libs.events.streams import StreamConsumer
@@ -67,11 +67,7 @@ class RunningRegistry:
 
     async def stop(self) -> None:
         await self.server.stop(grace=2.0)
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self.tasks)
         await self.agent_client.close()
         await self.mounts.close()
         await self.redis.aclose()
@@ -144,10 +140,10 @@ async def serve(settings: Settings) -> RunningRegistry:
     await consumer.ensure_group()
     running = RunningRegistry(server, engine, redis, agent_client, mounts)
     running.tasks = [
-        asyncio.create_task(_forever("kernel events", consumer.run)),
-        asyncio.create_task(_forever("session waiter", waiter.run)),
-        asyncio.create_task(_forever("starter", Starter(store, events, agent_client, wakeup).run)),
-        asyncio.create_task(agents.run_sweeper(settings.sweep_interval)),
+        spawn(_forever("kernel events", consumer.run), "kernel-events"),
+        spawn(_forever("session waiter", waiter.run), "session-waiter"),
+        spawn(_forever("starter", Starter(store, events, agent_client, wakeup).run), "starter"),
+        spawn(agents.run_sweeper(settings.sweep_interval), "sweeper"),
     ]
     await server.start()
     log.info("registry serving on port %d", server.port)

@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
 
 import grpc
 from opentelemetry import trace
 from redis.asyncio import Redis
 from shipyard.scheduler.v1 import scheduler_service_pb2_grpc
 
+from libs.core.tasks import cancel_all, spawn
 from libs.grpcutil.client import internal_channel
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
@@ -55,9 +54,7 @@ class RunningScheduler:
         self._stopped = True
         try:
             await self._server.stop(grace=2.0)
-            for task in self._tasks:
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await cancel_all(self._tasks)
             await self.elector.resign()
         finally:
             await self._channel.close()
@@ -131,9 +128,9 @@ async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> Ru
     )
     await server.start()
     tasks = [
-        _spawn(elector.run(), "scheduler-lease"),
-        _spawn(sync.run(), "scheduler-watch"),
-        _spawn(loop.run(), "scheduler-cycles"),
+        spawn(elector.run(), "scheduler-lease"),
+        spawn(sync.run(), "scheduler-watch"),
+        spawn(loop.run(), "scheduler-cycles"),
     ]
     log.info("scheduler %s serving on port %d", settings.scheduler_id, server.port)
     return RunningScheduler(
@@ -152,14 +149,3 @@ async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> Ru
 async def main() -> None:
     settings = Settings()  # type: ignore[call-arg]  # required keys come from the environment
     await run_service("scheduler", settings, serve)
-
-
-def _spawn(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-    task = asyncio.create_task(coro, name=name)
-    task.add_done_callback(_log_crash)
-    return task
-
-
-def _log_crash(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and (exc := task.exception()) is not None:
-        log.error("background task %s crashed", task.get_name(), exc_info=exc)
