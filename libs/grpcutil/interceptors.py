@@ -2,6 +2,8 @@
 
 - Identity headers are trusted only with the deployment's internal token (Envoy adds it);
   another Shipyard service says so explicitly (`x-shipyard-system`, stripped by the edge).
+- Every method needs an access rule (`libs.core.access`): callers without a grant are refused
+  before the servicer runs, and a method without a rule is refused for everyone.
 - Requests are checked against their buf.validate rules before the servicer sees them.
 - ShipyardError becomes a google.rpc.Status with ErrorInfo (and BadRequest); anything else
   becomes INTERNAL with a fixed message, so no Python detail leaks to clients.
@@ -18,7 +20,14 @@ import grpc
 import protovalidate
 from google.protobuf.message import Message
 
-from libs.core.errors import FieldViolation, InvalidArgument, ShipyardError
+from libs.core import access
+from libs.core.errors import (
+    FieldViolation,
+    InvalidArgument,
+    PermissionDenied,
+    ShipyardError,
+    Unauthenticated,
+)
 from libs.core.identity import (
     HEADER_INTERNAL_TOKEN,
     HEADER_SYSTEM,
@@ -53,22 +62,22 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
             return handler
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(handler.unary_unary),
+                self._wrap_unary(handler.unary_unary, details.method),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(handler.unary_stream),
+                self._wrap_stream(handler.unary_stream, details.method),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         return handler  # client/bidi streaming: none of our contracts use them yet
 
-    def _wrap_unary(self, behavior: UnaryBehavior) -> UnaryBehavior:
+    def _wrap_unary(self, behavior: UnaryBehavior, method: str) -> UnaryBehavior:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                self._prepare(request, context)
+                self._prepare(request, context, method)
                 return await behavior(request, context)
             except grpc.aio.AbortError:
                 raise
@@ -77,10 +86,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
 
         return call
 
-    def _wrap_stream(self, behavior: StreamBehavior) -> StreamBehavior:
+    def _wrap_stream(self, behavior: StreamBehavior, method: str) -> StreamBehavior:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:
-                self._prepare(request, context)
+                self._prepare(request, context, method)
                 async for item in behavior(request, context):
                     yield item
             except grpc.aio.AbortError:
@@ -99,8 +108,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
             status = internal_status()
         await context.abort_with_status(grpc_status(status))
 
-    def _prepare(self, request: Message, context: grpc.aio.ServicerContext) -> None:
-        set_caller(self._caller(context))
+    def _prepare(self, request: Message, context: grpc.aio.ServicerContext, method: str) -> None:
+        caller = self._caller(context)
+        _authorize(method, caller)
+        set_caller(caller)
         violations = self._validator.collect_violations(request)
         if violations:
             found = [
@@ -118,6 +129,19 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
         if caller is None and metadata.get(HEADER_SYSTEM) == "1":
             return SYSTEM_CALLER
         return caller
+
+
+def _authorize(method: str, caller: Caller | None) -> None:
+    rule = access.rule_for(method)
+    if rule is None:
+        raise PermissionDenied(f"{method} has no access rule")
+    if rule.public:
+        return
+    if caller is None:
+        raise Unauthenticated("this call needs an authenticated caller")
+    if not access.allows(caller, rule):
+        what = "internal to Shipyard" if rule.system else f"not allowed for role {caller.role}"
+        raise PermissionDenied(f"{method} is {what}")
 
 
 def _field_path(path: Any) -> str:

@@ -1,0 +1,160 @@
+"""Who may do what: every RPC's access rule, written once as data (role x verb x resource).
+
+`METHODS` maps each gRPC method to the resource it acts on and the verb. `GRANTS` says, per role,
+how far each verb reaches on each resource (its scope). The server interceptor refuses a call
+whose caller has no grant (PERMISSION_DENIED) and refuses every method missing from `METHODS`,
+so a new RPC without a rule cannot be reached. Use cases then narrow by scope with `scope_of`:
+OWN (the caller's own objects and their projects' objects), DOMAIN (everything in the caller's
+domain), ALL. Objects outside the caller's scope are reported as not found (no existence leak).
+The rules are documented in `docs/access.md`; the isolation matrix test walks this table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+
+from libs.core.identity import Caller, Role
+
+
+class Verb(StrEnum):
+    READ = "read"
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    EXECUTE = "execute"
+
+
+class Resource(StrEnum):
+    IDENTITY = "identity"  # the caller's own identity (and login tokens)
+    SESSION = "session"
+    VFOLDER = "vfolder"
+    AGENT = "agent"
+    SCHEDULER_QUEUE = "scheduler-queue"
+
+
+class Scope(IntEnum):
+    """How far a grant reaches; larger includes smaller."""
+
+    NONE = 0
+    OWN = 1
+    DOMAIN = 2
+    ALL = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    resource: Resource
+    verb: Verb
+    public: bool = False  # reachable without credentials (e.g. login)
+    system: bool = False  # internal: only other Shipyard services
+
+
+def _system(resource: Resource, verb: Verb) -> Rule:
+    return Rule(resource, verb, system=True)
+
+
+_R, _C, _U, _D, _X = Verb.READ, Verb.CREATE, Verb.UPDATE, Verb.DELETE, Verb.EXECUTE
+
+METHODS: dict[str, Rule] = {
+    # auth. Envoy's ext_authz calls Check on every request, before anyone is known.
+    "/envoy.service.auth.v3.Authorization/Check": Rule(Resource.IDENTITY, _R, public=True),
+    "/shipyard.auth.v1.IdentityService/GetCurrentIdentity": Rule(Resource.IDENTITY, _R),
+    # registry
+    "/shipyard.registry.v1.SessionService/CreateSession": Rule(Resource.SESSION, _C),
+    "/shipyard.registry.v1.SessionService/GetSession": Rule(Resource.SESSION, _R),
+    "/shipyard.registry.v1.SessionService/ListSessions": Rule(Resource.SESSION, _R),
+    "/shipyard.registry.v1.SessionService/DestroySession": Rule(Resource.SESSION, _D),
+    "/shipyard.registry.v1.SessionService/Execute": Rule(Resource.SESSION, _X),
+    "/shipyard.registry.v1.ClusterService/ListAgents": Rule(Resource.AGENT, _R),
+    "/shipyard.registry.v1.AgentRegistryService/RegisterAgent": _system(Resource.AGENT, _C),
+    "/shipyard.registry.v1.AgentRegistryService/Heartbeat": _system(Resource.AGENT, _U),
+    "/shipyard.registry.v1.SchedulingService/WatchClusterState": _system(Resource.SESSION, _R),
+    "/shipyard.registry.v1.SchedulingService/BindSessions": _system(Resource.SESSION, _U),
+    # scheduler
+    "/shipyard.scheduler.v1.SchedulerService/ListPendingSessions": Rule(
+        Resource.SCHEDULER_QUEUE, _R
+    ),
+    # storage
+    "/shipyard.storage.v1.VFolderService/CreateVFolder": Rule(Resource.VFOLDER, _C),
+    "/shipyard.storage.v1.VFolderService/ListVFolders": Rule(Resource.VFOLDER, _R),
+    "/shipyard.storage.v1.VFolderService/DeleteVFolder": Rule(Resource.VFOLDER, _D),
+    "/shipyard.storage.v1.MountService/ResolveMounts": _system(Resource.VFOLDER, _R),
+    # agent
+    "/shipyard.agent.v1.KernelService/CreateKernels": _system(Resource.SESSION, _C),
+    "/shipyard.agent.v1.KernelService/DestroyKernel": _system(Resource.SESSION, _D),
+    "/shipyard.agent.v1.KernelService/Execute": _system(Resource.SESSION, _X),
+    "/shipyard.agent.v1.KernelService/ListKernels": _system(Resource.SESSION, _R),
+}
+
+_ALL_VERBS = tuple(Verb)
+_WORK = dict.fromkeys(_ALL_VERBS, Scope.OWN)  # a user's own work: sessions, folders
+_READ_ALL = {Verb.READ: Scope.ALL}
+
+GRANTS: dict[Role, dict[Resource, dict[Verb, Scope]]] = {
+    Role.USER: {
+        Resource.IDENTITY: {Verb.READ: Scope.OWN, Verb.UPDATE: Scope.OWN},
+        Resource.SESSION: dict(_WORK),
+        Resource.VFOLDER: dict(_WORK),
+        Resource.SCHEDULER_QUEUE: {Verb.READ: Scope.OWN},
+    },
+    # Domain admins manage everything inside their domain and nothing outside it.
+    Role.ADMIN: {
+        Resource.IDENTITY: {Verb.READ: Scope.OWN, Verb.UPDATE: Scope.OWN},
+        Resource.SESSION: dict.fromkeys(_ALL_VERBS, Scope.DOMAIN),
+        Resource.VFOLDER: dict.fromkeys(_ALL_VERBS, Scope.DOMAIN),
+        Resource.AGENT: {Verb.READ: Scope.ALL},
+        Resource.SCHEDULER_QUEUE: {Verb.READ: Scope.DOMAIN},
+    },
+    Role.SUPERADMIN: {r: dict.fromkeys(_ALL_VERBS, Scope.ALL) for r in Resource},
+    # Monitors read everything and change nothing.
+    Role.MONITOR: {
+        **{r: dict(_READ_ALL) for r in Resource},
+        Resource.IDENTITY: {Verb.READ: Scope.OWN, Verb.UPDATE: Scope.OWN},
+    },
+}
+
+
+def rule_for(method: str) -> Rule | None:
+    return METHODS.get(method)
+
+
+def scope_of(caller: Caller, resource: Resource, verb: Verb) -> Scope:
+    """How far `caller` may apply `verb` to `resource` (ALL for other Shipyard services)."""
+    if caller.system:
+        return Scope.ALL
+    return GRANTS.get(caller.role, {}).get(resource, {}).get(verb, Scope.NONE)
+
+
+def allows(caller: Caller, rule: Rule) -> bool:
+    """Whether the caller may make a call under `rule` at all (objects are narrowed later)."""
+    if rule.system:
+        return caller.system
+    return scope_of(caller, rule.resource, rule.verb) is not Scope.NONE
+
+
+def in_scope(
+    caller: Caller,
+    scope: Scope,
+    *,
+    owner_user_id: str = "",
+    owner_access_key: str = "",
+    domain_name: str = "",
+    project_id: str = "",
+) -> bool:
+    """Whether an object with these owners lies within `scope` for `caller`.
+
+    Pass `project_id` only for objects the project owns (project folders), never for personal
+    objects that are merely billed to a project (sessions).
+    """
+    if caller.system or scope is Scope.ALL:
+        return True
+    if scope is Scope.DOMAIN:
+        return bool(domain_name) and domain_name == caller.domain_name
+    if scope is Scope.OWN:
+        if owner_user_id and owner_user_id == caller.user_id:
+            return True
+        if owner_access_key and owner_access_key == caller.access_key:
+            return True
+        return bool(project_id) and project_id in caller.project_ids
+    return False
