@@ -6,9 +6,10 @@ import json
 import logging
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from envoy_ext_authz.v3 import external_auth_pb2_grpc as authz_grpc
+from redis.asyncio import Redis
 from shipyard.auth.v1 import identity_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -19,6 +20,7 @@ from libs.telemetry.logging import setup_logging
 from services.auth.adapters.bootstrap_store import SqlBootstrapStore
 from services.auth.adapters.keypair_cache import CachedKeypairStore
 from services.auth.adapters.keypair_store import SqlKeypairStore
+from services.auth.adapters.request_gate import RedisRequestGate
 from services.auth.adapters.schema import migrate
 from services.auth.adapters.usage import SqlUsageRecorder
 from services.auth.api.convert import ERROR_DOMAIN
@@ -28,6 +30,7 @@ from services.auth.config import BootstrapSettings, Settings
 from services.auth.domain.errors import InvalidBootstrapKeypair
 from services.auth.domain.model import Keypair
 from services.auth.service import bootstrap as bootstrap_uc
+from services.auth.service.admission import SignedRequestAdmission
 from services.auth.service.verify import RequestVerifier
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,7 @@ class AuthServer:
     engine: AsyncEngine
     usage: SqlUsageRecorder
     keypair: Keypair
+    redis: Redis
 
     @property
     def port(self) -> int:
@@ -53,6 +57,7 @@ class AuthServer:
             await self.grpc.stop(grace)
             await self.usage.stop()
         finally:
+            await self.redis.aclose()
             await self.engine.dispose()
 
 
@@ -92,6 +97,7 @@ async def serve(settings: Settings) -> AuthServer:
     if settings.migrate:
         await migrate(settings.database_url)
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    redis = Redis.from_url(settings.redis_url)
     try:
         keypair = await bootstrap(settings, engine=engine)
         sessions = session_factory(engine)
@@ -102,6 +108,13 @@ async def serve(settings: Settings) -> AuthServer:
         )
         keypairs = CachedKeypairStore(SqlKeypairStore(sessions), ttl=settings.keypair_cache_ttl)
         verifier = RequestVerifier(keypairs=keypairs, usage=usage, clock=_utc_now)
+        admission = SignedRequestAdmission(
+            verifier=verifier,
+            gate=RedisRequestGate(redis, prefix=settings.redis_prefix),
+            clock=_utc_now,
+            default_limit=settings.default_rate_limit,
+            window=timedelta(seconds=settings.rate_limit_window),
+        )
         server = create_server(
             domain=ERROR_DOMAIN,
             internal_token=settings.internal_token.get_secret_value(),
@@ -114,7 +127,7 @@ async def serve(settings: Settings) -> AuthServer:
                 ),
                 Registration(
                     authz_grpc.add_AuthorizationServicer_to_server,
-                    AuthorizationServicer(verifier),
+                    AuthorizationServicer(admission),
                     "envoy.service.auth.v3.Authorization",
                 ),
             ],
@@ -122,10 +135,11 @@ async def serve(settings: Settings) -> AuthServer:
         await server.start()
         usage.start()
     except BaseException:
+        await redis.aclose()
         await engine.dispose()
         raise
     log.info("auth serving on port %d (superadmin key %s)", server.port, keypair.access_key)
-    return AuthServer(grpc=server, engine=engine, usage=usage, keypair=keypair)
+    return AuthServer(grpc=server, engine=engine, usage=usage, keypair=keypair, redis=redis)
 
 
 async def main() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from libs.core.config import DatabaseMixin, RedisMixin, ServiceSettings
@@ -28,3 +28,7 @@ class Settings(ServiceSettings, BootstrapSettings, DatabaseMixin, RedisMixin):
     keypair_cache_ttl: float = 5.0
     last_used_interval: float = 60.0
     last_used_flush_every: float = 5.0
+    redis_prefix: str = "shipyard:"
+    # Requests per window for a keypair without its own rate limit (Backend.AI: 1000 / 15 min).
+    default_rate_limit: int = Field(default=1000, ge=0)
+    rate_limit_window: float = Field(default=900.0, gt=0.0)

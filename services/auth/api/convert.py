@@ -10,6 +10,7 @@ from shipyard.type.v1 import identity_pb2
 
 from libs.core.errors import ShipyardError
 from libs.core.identity import Caller, Role, caller_to_headers
+from services.auth.service.admission import Quota, RateLimited
 from services.auth.service.verify import RequestFacts
 
 ERROR_DOMAIN = "auth.shipyard"
@@ -42,8 +43,24 @@ def facts_from_check(request: authz.CheckRequest) -> RequestFacts:
     )
 
 
-def allow(caller: Caller) -> authz.CheckResponse:
-    """Forward the request with the caller's identity headers, minus the credential."""
+def rate_limit_headers(quota: Quota) -> list[authz.HeaderValueOption]:
+    """X-RateLimit-* (Backend.AI's names), on allowed and refused responses alike."""
+    values = {
+        "x-ratelimit-limit": quota.limit,
+        "x-ratelimit-remaining": quota.remaining,
+        "x-ratelimit-window": quota.window_seconds,
+    }
+    return [
+        authz.HeaderValueOption(
+            header=authz.HeaderValue(key=key, value=str(value)), append_action=_OVERWRITE
+        )
+        for key, value in values.items()
+    ]
+
+
+def allow(caller: Caller, quota: Quota | None = None) -> authz.CheckResponse:
+    """Forward the request with the caller's identity headers, minus the credential; the
+    response to the client gets the rate-limit headers."""
     if not caller.user_id:
         # Services would see no user at all; never let that through as an allowed request.
         return deny_unavailable()
@@ -59,12 +76,22 @@ def allow(caller: Caller) -> authz.CheckResponse:
     remove = ["authorization", *(key for key, value in headers.items() if not value)]
     return authz.CheckResponse(
         status=status_pb2.Status(code=code_pb2.OK),
-        ok_response=authz.OkHttpResponse(headers=set_headers, headers_to_remove=remove),
+        ok_response=authz.OkHttpResponse(
+            headers=set_headers,
+            headers_to_remove=remove,
+            response_headers_to_add=rate_limit_headers(quota) if quota else [],
+        ),
     )
 
 
 def deny(
-    code: int, http_status: int, message: str, reason: str, *, grpc_caller: bool = False
+    code: int,
+    http_status: int,
+    message: str,
+    reason: str,
+    *,
+    grpc_caller: bool = False,
+    headers: list[authz.HeaderValueOption] | None = None,
 ) -> authz.CheckResponse:
     """Envoy answers the client itself: a google.rpc.Status JSON body for REST callers, plain
     text for gRPC callers (Envoy turns the body into their grpc-message)."""
@@ -79,6 +106,15 @@ def deny(
                 "details": [{"@type": _ERROR_INFO_TYPE, "reason": reason, "domain": ERROR_DOMAIN}],
             }
         )
+    extra = list(headers or [])
+    if grpc_caller:
+        # Else Envoy derives grpc-status from the HTTP status (429 would become UNAVAILABLE).
+        extra.append(
+            authz.HeaderValueOption(
+                header=authz.HeaderValue(key="grpc-status", value=str(code)),
+                append_action=_OVERWRITE,
+            )
+        )
     return authz.CheckResponse(
         status=status_pb2.Status(code=code, message=message),
         denied_response=authz.DeniedHttpResponse(
@@ -87,7 +123,8 @@ def deny(
                 authz.HeaderValueOption(
                     header=authz.HeaderValue(key="content-type", value=content_type),
                     append_action=_OVERWRITE,
-                )
+                ),
+                *extra,
             ],
             body=text,
         ),
@@ -101,6 +138,17 @@ def is_grpc(request: authz.CheckRequest) -> bool:
 
 def deny_unauthenticated(error: ShipyardError, *, grpc_caller: bool = False) -> authz.CheckResponse:
     return deny(code_pb2.UNAUTHENTICATED, 401, error.message, error.reason, grpc_caller=grpc_caller)
+
+
+def deny_rate_limited(error: RateLimited, *, grpc_caller: bool = False) -> authz.CheckResponse:
+    return deny(
+        code_pb2.RESOURCE_EXHAUSTED,
+        429,
+        error.message,
+        error.reason,
+        grpc_caller=grpc_caller,
+        headers=rate_limit_headers(error.quota),
+    )
 
 
 def deny_unavailable(*, grpc_caller: bool = False) -> authz.CheckResponse:

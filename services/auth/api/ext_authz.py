@@ -12,19 +12,20 @@ from typing_extensions import override
 from libs.core.errors import Unauthenticated
 from services.auth.api.convert import (
     allow,
+    deny_rate_limited,
     deny_unauthenticated,
     deny_unavailable,
     facts_from_check,
     is_grpc,
 )
-from services.auth.service.verify import RequestVerifier
+from services.auth.service.admission import RateLimited, SignedRequestAdmission
 
 log = logging.getLogger(__name__)
 
 
 class AuthorizationServicer(authz_grpc.AuthorizationServicer):
-    def __init__(self, verifier: RequestVerifier) -> None:
-        self._verifier = verifier
+    def __init__(self, admission: SignedRequestAdmission) -> None:
+        self._admission = admission
 
     @override
     async def Check(
@@ -32,7 +33,10 @@ class AuthorizationServicer(authz_grpc.AuthorizationServicer):
     ) -> authz.CheckResponse:
         facts = facts_from_check(request)
         try:
-            caller = await self._verifier.verify(facts)
+            admitted = await self._admission.admit(facts)
+        except RateLimited as exc:
+            log.debug("rate-limited %s %s", facts.method, facts.path)
+            return deny_rate_limited(exc, grpc_caller=is_grpc(request))
         except Unauthenticated as exc:
             log.debug("denied %s %s: %s", facts.method, facts.path, exc.reason)
             return deny_unauthenticated(exc, grpc_caller=is_grpc(request))
@@ -41,4 +45,4 @@ class AuthorizationServicer(authz_grpc.AuthorizationServicer):
             # failure_mode_allow / status_on_error settings.
             log.exception("cannot verify %s %s", facts.method, facts.path)
             return deny_unavailable(grpc_caller=is_grpc(request))
-        return allow(caller)
+        return allow(admitted.caller, admitted.quota)

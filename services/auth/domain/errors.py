@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from libs.core.errors import FailedPrecondition, InvalidArgument, Unauthenticated
+from libs.core.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    ResourceExhausted,
+    Unauthenticated,
+)
 
 
 class MissingCredentials(Unauthenticated):
@@ -57,3 +62,13 @@ class BootstrapKeypairConflict(FailedPrecondition):
     """The configured access key exists but belongs to another user."""
 
     reason = "BOOTSTRAP_KEYPAIR_CONFLICT"
+
+
+class ReplayedSignature(Unauthenticated):
+    """The exact signed request was already used once (the signature covers no body)."""
+
+    reason = "REPLAYED_SIGNATURE"
+
+
+class RateLimitExceeded(ResourceExhausted):
+    reason = "RATE_LIMIT_EXCEEDED"

@@ -26,6 +26,16 @@ class UserStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class GateOutcome:
+    """What the request gate decided: `replayed` (signature seen before, nothing counted), else
+    whether the request fits its rate limit and how many requests the window has left."""
+
+    replayed: bool
+    allowed: bool
+    remaining: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Keypair:
     """An access key and its secret, as the bootstrap returns it."""
 
@@ -55,6 +65,7 @@ class KeypairOwner:
     domain_name: str
     email: str
     project_ids: tuple[str, ...]
+    rate_limit: int | None = None  # requests per rate-limit window; None: the deployment default
 
     def caller(self) -> Caller:
         return Caller(

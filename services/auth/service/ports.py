@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from libs.core.identity import Role
-from services.auth.domain.model import KeypairOwner, StoredKeypair
+from services.auth.domain.model import GateOutcome, KeypairOwner, StoredKeypair
 
 Clock = Callable[[], datetime]
 """The current time, timezone-aware."""
@@ -56,3 +56,22 @@ class BootstrapTransaction(Protocol):
 
 class BootstrapStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[BootstrapTransaction]: ...
+
+
+class RequestGate(Protocol):
+    """Counts a verified signed request against its key's rate limit and refuses a replay, in
+    one step shared by every auth replica (one store round trip per request)."""
+
+    async def admit(
+        self,
+        *,
+        access_key: str,
+        signature: str,
+        replay_ttl: float,
+        limit: int,
+        window: float,
+        now: datetime,
+    ) -> GateOutcome:
+        """`replay_ttl` and `window` in seconds: how long the signature must stay remembered,
+        and the sliding window `limit` requests are counted over."""
+        ...

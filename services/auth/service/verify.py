@@ -43,6 +43,18 @@ _DATE_HEADERS = ("date", "x-backendai-date", "x-sorna-date")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VerifiedRequest:
+    """A request whose signature checked out: who sent it, and what the signature was."""
+
+    caller: Caller
+    signature: str
+    # When the signature stops being accepted (its Date + the window): a replay cache entry
+    # for it must live until then.
+    valid_until: datetime
+    rate_limit: int | None  # the keypair's requests per rate-limit window; None: the default
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RequestFacts:
     """The request as the client sent it. `path` is the raw target, query string included."""
 
@@ -68,6 +80,10 @@ class RequestVerifier:
 
     async def verify(self, facts: RequestFacts) -> Caller:
         """The caller the request's signature proves, or an Unauthenticated error saying why."""
+        return (await self.verify_request(facts)).caller
+
+    async def verify_request(self, facts: RequestFacts) -> VerifiedRequest:
+        """Like `verify`, with what replay protection and rate limiting need."""
         headers = {k.lower(): v for k, v in facts.headers.items()}
         claim = _read_claim(headers)
         # Checked before the lookup: a stale request costs no keypair lookup.
@@ -97,7 +113,12 @@ class RequestVerifier:
         if owner.user_status is not UserStatus.ACTIVE:
             raise InactiveUser("the keypair's user is inactive")
         self._usage.touch(owner.access_key, self._clock())
-        return owner.caller()
+        return VerifiedRequest(
+            caller=owner.caller(),
+            signature=claim.signature,
+            valid_until=claim.date + self._window,
+            rate_limit=owner.rate_limit,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -44,11 +44,13 @@ def unique_email() -> str:
 
 @pytest.fixture
 async def auth_server(
-    migrated_url: str, internal_token: str, unique_email: str
+    migrated_url: str, internal_token: str, unique_email: str, redis_url: str, key_prefix: str
 ) -> AsyncIterator[AuthServer]:
     settings = Settings(
         internal_token=internal_token,
         database_url=migrated_url,
+        redis_url=redis_url,
+        redis_prefix=key_prefix,
         bind="127.0.0.1:0",
         bootstrap_admin_email=unique_email,
         migrate=False,

@@ -10,7 +10,7 @@ from typing import Any
 
 from libs.core.identity import Role
 from libs.core.signing import authorization_header, sign
-from services.auth.domain.model import KeypairOwner, StoredKeypair, UserStatus
+from services.auth.domain.model import GateOutcome, KeypairOwner, StoredKeypair, UserStatus
 from services.auth.service.verify import RequestFacts
 
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
@@ -144,3 +144,32 @@ def signed_facts(
     if content_type is not None:
         headers["content-type"] = content_type
     return RequestFacts(method=method, path=path, host=host, headers=headers)
+
+
+class FakeRequestGate:
+    """An in-memory gate: remembers signatures forever and counts per key (no window)."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.counts: dict[str, int] = {}
+        self.calls: list[dict[str, Any]] = []
+
+    async def admit(
+        self,
+        *,
+        access_key: str,
+        signature: str,
+        replay_ttl: float,
+        limit: int,
+        window: float,
+        now: datetime,
+    ) -> GateOutcome:
+        self.calls.append({"access_key": access_key, "replay_ttl": replay_ttl, "limit": limit})
+        if signature in self.seen:
+            return GateOutcome(replayed=True, allowed=False, remaining=0)
+        self.seen.add(signature)
+        used = self.counts.get(access_key, 0)
+        if used >= limit:
+            return GateOutcome(replayed=False, allowed=False, remaining=0)
+        self.counts[access_key] = used + 1
+        return GateOutcome(replayed=False, allowed=True, remaining=limit - used - 1)

@@ -15,6 +15,7 @@ from libs.core.identity import (
     HEADER_USER_ID,
 )
 from services.auth.api.ext_authz import AuthorizationServicer
+from services.auth.service.admission import SignedRequestAdmission
 from services.auth.service.verify import RequestFacts, RequestVerifier
 from tests.unit.auth.factories import (
     ACCESS_KEY,
@@ -22,6 +23,7 @@ from tests.unit.auth.factories import (
     PROJECT_ID,
     USER_ID,
     FakeKeypairStore,
+    FakeRequestGate,
     FakeUsageRecorder,
     FixedClock,
     owner,
@@ -31,13 +33,19 @@ from tests.unit.auth.factories import (
 OVERWRITE = authz.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 
 
-def servicer(store=None) -> AuthorizationServicer:
+def servicer(store=None, gate=None, default_limit=100) -> AuthorizationServicer:
     verifier = RequestVerifier(
         keypairs=store or FakeKeypairStore(owner()),
         usage=FakeUsageRecorder(),
         clock=FixedClock(DATE),
     )
-    return AuthorizationServicer(verifier)
+    admission = SignedRequestAdmission(
+        verifier=verifier,
+        gate=gate or FakeRequestGate(),
+        clock=FixedClock(DATE),
+        default_limit=default_limit,
+    )
+    return AuthorizationServicer(admission)
 
 
 def check_request(facts: RequestFacts) -> authz.CheckRequest:
@@ -123,3 +131,70 @@ async def test_internal_failure_is_denied_with_503_never_allowed():
     body = json.loads(response.denied_response.body)
     assert body["code"] == 14
     assert "database" not in body["message"]
+
+
+def rate_headers(options) -> dict[str, str]:
+    return {
+        h.header.key: h.header.value for h in options if h.header.key.startswith("x-ratelimit-")
+    }
+
+
+async def test_allowed_response_reports_the_rate_limit_to_the_client():
+    response = await servicer(default_limit=5).Check(check_request(signed_facts()), None)
+    assert rate_headers(response.ok_response.response_headers_to_add) == {
+        "x-ratelimit-limit": "5",
+        "x-ratelimit-remaining": "4",
+        "x-ratelimit-window": "900",
+    }
+
+
+async def test_keypair_rate_limit_overrides_the_default():
+    gate = FakeRequestGate()
+    store = FakeKeypairStore(owner(rate_limit=7))
+    response = await servicer(store, gate, default_limit=5).Check(
+        check_request(signed_facts()), None
+    )
+    assert rate_headers(response.ok_response.response_headers_to_add)["x-ratelimit-limit"] == "7"
+    assert gate.calls[0]["limit"] == 7
+
+
+async def test_request_over_the_limit_gets_429_json_with_rate_headers():
+    authz_servicer = servicer(default_limit=1)
+    first = await authz_servicer.Check(check_request(signed_facts(path="/v1/identity?a=1")), None)
+    assert first.status.code == 0
+    second = await authz_servicer.Check(check_request(signed_facts(path="/v1/identity?a=2")), None)
+    denied = second.denied_response
+    assert denied.status.code == 429
+    assert second.status.code == 8
+    body = json.loads(denied.body)
+    assert body["code"] == 8
+    assert body["details"][0]["reason"] == "RATE_LIMIT_EXCEEDED"
+    assert rate_headers(denied.headers) == {
+        "x-ratelimit-limit": "1",
+        "x-ratelimit-remaining": "0",
+        "x-ratelimit-window": "900",
+    }
+
+
+async def test_second_use_of_a_signature_is_denied_as_replayed():
+    authz_servicer = servicer()
+    request = check_request(signed_facts())
+    assert (await authz_servicer.Check(request, None)).status.code == 0
+    replayed = await authz_servicer.Check(request, None)
+    assert replayed.denied_response.status.code == 401
+    assert json.loads(replayed.denied_response.body)["details"][0]["reason"] == (
+        "REPLAYED_SIGNATURE"
+    )
+
+
+async def test_replay_entry_lives_as_long_as_the_signature_is_accepted():
+    gate = FakeRequestGate()
+    await servicer(gate=gate).Check(check_request(signed_facts()), None)
+    # Date == now: the signature stays valid for the whole 15-minute window (+1 s margin).
+    assert gate.calls[0]["replay_ttl"] == 15 * 60 + 1
+
+
+async def test_bad_signature_spends_no_quota():
+    gate = FakeRequestGate()
+    await servicer(gate=gate).Check(check_request(signed_facts(secret_key="q" * 40)), None)
+    assert gate.calls == []

@@ -1,0 +1,64 @@
+"""The Redis request gate (replay cache + sliding-window rate limit) against a real Redis."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.auth.adapters.request_gate import RedisRequestGate
+
+pytestmark = pytest.mark.integration
+
+# The start of a 60-second window (epoch multiples of the window).
+T0 = datetime.fromtimestamp(1_800_000_000 - 1_800_000_000 % 60, UTC)
+KEY = "AKGATETEST0000000000"
+
+
+async def admit(gate, signature, *, now=T0, limit=3, ttl=60.0, key=KEY):
+    return await gate.admit(
+        access_key=key, signature=signature, replay_ttl=ttl, limit=limit, window=60.0, now=now
+    )
+
+
+async def test_counts_down_and_refuses_the_request_over_the_limit(redis, key_prefix):
+    gate = RedisRequestGate(redis, prefix=key_prefix)
+    outcomes = [await admit(gate, f"sig-{i}") for i in range(4)]
+    assert [o.allowed for o in outcomes] == [True, True, True, False]
+    assert [o.remaining for o in outcomes] == [2, 1, 0, 0]
+    assert not any(o.replayed for o in outcomes)
+
+
+async def test_keys_are_counted_separately(redis, key_prefix):
+    gate = RedisRequestGate(redis, prefix=key_prefix)
+    assert (await admit(gate, "a", limit=1)).allowed
+    assert not (await admit(gate, "b", limit=1)).allowed
+    assert (await admit(gate, "c", limit=1, key="AKOTHER0000000000000")).allowed
+
+
+async def test_a_replayed_signature_is_refused_and_not_counted(redis, key_prefix):
+    gate = RedisRequestGate(redis, prefix=key_prefix)
+    assert (await admit(gate, "same")).allowed
+    replay = await admit(gate, "same")
+    assert replay.replayed and not replay.allowed
+    assert (await admit(gate, "next")).remaining == 1  # the replay spent nothing
+
+
+async def test_replay_entry_expires_with_the_signature(redis, key_prefix):
+    gate = RedisRequestGate(redis, prefix=key_prefix)
+    await admit(gate, "short", ttl=30.0)
+    ttl_ms = await redis.pttl(f"{key_prefix}auth:replay:{KEY}:short")
+    assert 29_000 < ttl_ms <= 30_000
+
+
+async def test_window_slides_rather_than_resetting(redis, key_prefix):
+    gate = RedisRequestGate(redis, prefix=key_prefix)
+    for i in range(4):
+        await admit(gate, f"w1-{i}", limit=4)
+    # A quarter into the next window, 3/4 of the previous window's 4 requests still count.
+    quarter = T0 + timedelta(seconds=75)
+    assert (await admit(gate, "w2-0", now=quarter, limit=4)).allowed
+    assert not (await admit(gate, "w2-1", now=quarter, limit=4)).allowed
+    # Two windows later nothing of the first remains.
+    later = T0 + timedelta(seconds=125)
+    assert (await admit(gate, "w3-0", now=later, limit=4)).remaining == 3
