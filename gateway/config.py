@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Upstream = Literal["auth", "registry", "scheduler", "storage"]
@@ -15,6 +15,7 @@ Upstream = Literal["auth", "registry", "scheduler", "storage"]
 # purpose: the edge has no route to them.
 PUBLIC_SERVICES: dict[str, Upstream] = {
     "shipyard.auth.v1.IdentityService": "auth",
+    "shipyard.auth.v1.AuthenticationService": "auth",
     "shipyard.registry.v1.SessionService": "registry",
     "shipyard.registry.v1.ClusterService": "registry",
     "shipyard.scheduler.v1.SchedulerService": "scheduler",
@@ -45,6 +46,19 @@ class EdgeSettings(BaseSettings):
     concurrency: int = Field(default=2, gt=0)
     log_level: str = "warning"
     run_dir: Path | None = None  # where the bootstrap and log go; a temporary directory if unset
+    # Auth's public JWKS (AUTH_JWKS_FILE): enables bearer tokens, verified by Envoy itself.
+    jwks_file: Path | None = None
+    bearer_rate_limit: int = Field(default=1000, gt=0)  # per user and window, per Envoy worker
+    bearer_rate_window: int = Field(default=900, gt=0)  # seconds
+    # Both or neither: serve HTTPS (and gRPC over TLS) with this certificate chain and key.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> EdgeSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("EDGE_TLS_CERT_FILE and EDGE_TLS_KEY_FILE go together")
+        return self
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, get_args
 
+from gateway import bearer
 from gateway.config import EdgeSettings, Upstream, split_addr
 from gateway.local_reply import local_reply_config
 from libs.core.identity import HEADER_INTERNAL_TOKEN, IDENTITY_HEADERS
@@ -112,6 +113,15 @@ def _http_filters(settings: EdgeSettings) -> list[dict[str, Any]]:
         "failure_mode_allow": False,
         "status_on_error": {"code": "ServiceUnavailable"},
     }
+    bearer_filters: list[dict[str, Any]] = []
+    if settings.jwks_file is not None:
+        jwks = settings.jwks_file.read_text()
+        public = _public_paths(settings)
+        bearer_filters = [
+            bearer.jwt_authn_filter(jwks, public),
+            bearer.local_ratelimit_filter(settings.bearer_rate_limit, settings.bearer_rate_window),
+        ]
+        ext_authz["filter_enabled_metadata"] = bearer.ext_authz_unless_bearer()
     transcoder = {
         "@type": _T + "extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
         "proto_descriptor": str(settings.descriptor_set.resolve()),
@@ -134,6 +144,8 @@ def _http_filters(settings: EdgeSettings) -> list[dict[str, Any]]:
         ),
         _filter(_CORS, _T + "extensions.filters.http.cors.v3.Cors"),
         _filter("envoy.filters.http.grpc_web", _T + "extensions.filters.http.grpc_web.v3.GrpcWeb"),
+        # Bearer tokens are verified here, in Envoy; ext_authz then skips those requests.
+        *bearer_filters,
         # Before the transcoder: auth sees the method, path+query, Host and Content-Type the
         # client signed (Backend.AI HMAC), not the transcoded POST /pkg.Service/Method.
         {"name": _EXT_AUTHZ, "typed_config": ext_authz},
@@ -152,6 +164,15 @@ def _route_config(settings: EdgeSettings) -> dict[str, Any]:
             "route": {"cluster": "registry", "timeout": "5s"},
             "typed_per_filter_config": {_EXT_AUTHZ: _authz_disabled()},
         }
+    ]
+    # Login and refresh need no credential: ext_authz never runs for them.
+    routes += [
+        {
+            "match": {"path": path},
+            "route": {"cluster": settings.public_services[service], "timeout": "15s"},
+            "typed_per_filter_config": {_EXT_AUTHZ: _authz_disabled()},
+        }
+        for path, service in _public_paths(settings)
     ]
     # After transcoding the route cache is cleared, so REST calls are routed by their gRPC path.
     routes += [
@@ -189,6 +210,10 @@ def _route_config(settings: EdgeSettings) -> dict[str, Any]:
     if settings.cors_origins:
         vhost["typed_per_filter_config"] = {_CORS: _cors_policy(settings.cors_origins)}
     return {"name": "edge", "virtual_hosts": [vhost]}
+
+
+def _public_paths(settings: EdgeSettings) -> list[tuple[str, str]]:
+    return bearer.public_paths(settings.descriptor_set, set(settings.public_services))
 
 
 def _cors_policy(origins: tuple[str, ...]) -> dict[str, Any]:

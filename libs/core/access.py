@@ -60,6 +60,13 @@ METHODS: dict[str, Rule] = {
     # auth. Envoy's ext_authz calls Check on every request, before anyone is known.
     "/envoy.service.auth.v3.Authorization/Check": Rule(Resource.IDENTITY, _R, public=True),
     "/shipyard.auth.v1.IdentityService/GetCurrentIdentity": Rule(Resource.IDENTITY, _R),
+    # Login and refresh carry their own credential (password, refresh token) in the body.
+    "/shipyard.auth.v1.AuthenticationService/Login": Rule(Resource.IDENTITY, _C, public=True),
+    "/shipyard.auth.v1.AuthenticationService/RefreshToken": Rule(
+        Resource.IDENTITY, _C, public=True
+    ),
+    "/shipyard.auth.v1.AuthenticationService/Logout": Rule(Resource.IDENTITY, _D, public=True),
+    "/shipyard.auth.v1.AuthenticationService/ChangePassword": Rule(Resource.IDENTITY, _U),
     # registry
     "/shipyard.registry.v1.SessionService/CreateSession": Rule(Resource.SESSION, _C),
     "/shipyard.registry.v1.SessionService/GetSession": Rule(Resource.SESSION, _R),

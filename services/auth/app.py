@@ -8,21 +8,27 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from envoy_ext_authz.v3 import external_auth_pb2_grpc as authz_grpc
 from redis.asyncio import Redis
-from shipyard.auth.v1 import identity_service_pb2_grpc
-from sqlalchemy.ext.asyncio import AsyncEngine
+from shipyard.auth.v1 import authentication_service_pb2_grpc, identity_service_pb2_grpc
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from libs.db.engine import create_engine, session_factory
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
 from libs.telemetry.logging import setup_logging
+from services.auth.adapters.access_tokens import Es256Signer, load_or_create_key, write_jwks
 from services.auth.adapters.bootstrap_store import SqlBootstrapStore
 from services.auth.adapters.keypair_cache import CachedKeypairStore
 from services.auth.adapters.keypair_store import SqlKeypairStore
+from services.auth.adapters.passwords import Argon2Hasher
+from services.auth.adapters.refresh_tokens import RedisRefreshTokenStore
 from services.auth.adapters.request_gate import RedisRequestGate
 from services.auth.adapters.schema import migrate
 from services.auth.adapters.usage import SqlUsageRecorder
+from services.auth.adapters.user_directory import SqlUserDirectory
+from services.auth.api.authentication import AuthenticationServicer
 from services.auth.api.convert import ERROR_DOMAIN
 from services.auth.api.ext_authz import AuthorizationServicer
 from services.auth.api.servicer import IdentityServicer
@@ -31,6 +37,7 @@ from services.auth.domain.errors import InvalidBootstrapKeypair
 from services.auth.domain.model import Keypair
 from services.auth.service import bootstrap as bootstrap_uc
 from services.auth.service.admission import SignedRequestAdmission
+from services.auth.service.login import LoginService
 from services.auth.service.verify import RequestVerifier
 
 log = logging.getLogger(__name__)
@@ -88,6 +95,32 @@ def _plan(settings: BootstrapSettings) -> bootstrap_uc.BootstrapPlan:
     return bootstrap_uc.BootstrapPlan(admin_email=settings.bootstrap_admin_email, keypair=keypair)
 
 
+def _token_key(settings: Settings) -> ec.EllipticCurvePrivateKey:
+    """The bearer-token signing key; its public JWKS is (re)written for the edge."""
+    if settings.token_key_file is None:
+        key = ec.generate_private_key(ec.SECP256R1())
+    else:
+        key = load_or_create_key(settings.token_key_file)
+    jwks = settings.jwks_path()
+    if jwks is not None:
+        write_jwks(key, jwks)
+    return key
+
+
+def _login_service(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], redis: Redis
+) -> LoginService:
+    signer = Es256Signer(_token_key(settings), ttl=timedelta(seconds=settings.access_token_ttl))
+    return LoginService(
+        users=SqlUserDirectory(sessions),
+        hasher=Argon2Hasher(),
+        signer=signer,
+        refresh_tokens=RedisRefreshTokenStore(redis, prefix=settings.redis_prefix),
+        clock=_utc_now,
+        refresh_ttl=timedelta(seconds=settings.refresh_token_ttl),
+    )
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -124,6 +157,11 @@ async def serve(settings: Settings) -> AuthServer:
                     identity_service_pb2_grpc.add_IdentityServiceServicer_to_server,
                     IdentityServicer(),
                     "shipyard.auth.v1.IdentityService",
+                ),
+                Registration(
+                    authentication_service_pb2_grpc.add_AuthenticationServiceServicer_to_server,
+                    AuthenticationServicer(_login_service(settings, sessions, redis)),
+                    "shipyard.auth.v1.AuthenticationService",
                 ),
                 Registration(
                     authz_grpc.add_AuthorizationServicer_to_server,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -32,3 +34,14 @@ class Settings(ServiceSettings, BootstrapSettings, DatabaseMixin, RedisMixin):
     # Requests per window for a keypair without its own rate limit (Backend.AI: 1000 / 15 min).
     default_rate_limit: int = Field(default=1000, ge=0)
     rate_limit_window: float = Field(default=900.0, gt=0.0)
+    # Password login: the ES256 key every replica signs bearer tokens with (PEM; created if
+    # missing; its public JWKS is written to `jwks_file` for the edge). Unset: a key per process.
+    token_key_file: Path | None = None
+    jwks_file: Path | None = None  # default: the key file's path + ".jwks.json"
+    access_token_ttl: float = Field(default=300.0, gt=0.0, le=300.0)  # bounds revocation delay
+    refresh_token_ttl: float = Field(default=7 * 24 * 3600.0, gt=0.0)
+
+    def jwks_path(self) -> Path | None:
+        if self.jwks_file is not None or self.token_key_file is None:
+            return self.jwks_file
+        return self.token_key_file.with_name(self.token_key_file.name + ".jwks.json")

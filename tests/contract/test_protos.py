@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DESCRIPTORS = ROOT / "build" / "descriptors.binpb"
 PUBLIC = {
     "shipyard.auth.v1.IdentityService",
+    "shipyard.auth.v1.AuthenticationService",
     "shipyard.registry.v1.SessionService",
     "shipyard.registry.v1.ClusterService",
     "shipyard.scheduler.v1.SchedulerService",

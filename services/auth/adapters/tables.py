@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
     func,
 )
@@ -70,6 +71,10 @@ class UserRow(Base):
         String(64), ForeignKey("domains.name", onupdate="CASCADE")
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    password_hash: Mapped[str | None] = mapped_column(Text)  # argon2id; None: no password login
+    need_password_change: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default="false"
+    )
 
 
 class ProjectMemberRow(Base):

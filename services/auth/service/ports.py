@@ -7,7 +7,8 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
-from libs.core.identity import Role
+from libs.core.identity import Caller, Role
+from services.auth.domain.login import AccessToken, LoginAccount
 from services.auth.domain.model import GateOutcome, KeypairOwner, StoredKeypair
 
 Clock = Callable[[], datetime]
@@ -74,4 +75,46 @@ class RequestGate(Protocol):
     ) -> GateOutcome:
         """`replay_ttl` and `window` in seconds: how long the signature must stay remembered,
         and the sliding window `limit` requests are counted over."""
+        ...
+
+
+class UserDirectory(Protocol):
+    """The users that can log in with a password (the tenancy tables)."""
+
+    async def find_by_email(self, email: str) -> LoginAccount | None: ...
+
+    async def get(self, user_id: str) -> LoginAccount | None: ...
+
+    async def set_password(self, user_id: str, password_hash: str) -> None:
+        """Store a new password hash and clear the user's need-password-change flag."""
+        ...
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """Whether the password matches; False (never an error) for a malformed hash."""
+        ...
+
+
+class AccessTokenSigner(Protocol):
+    """Signs the short-lived bearer tokens the edge verifies itself (Envoy jwt_authn)."""
+
+    def issue(self, caller: Caller, *, now: datetime) -> AccessToken: ...
+
+
+class RefreshTokenStore(Protocol):
+    """Opaque refresh tokens, stored hashed; each works once (rotation)."""
+
+    async def create(self, user_id: str, *, ttl: float) -> str:
+        """A new refresh token for the user."""
+        ...
+
+    async def consume(self, token: str) -> str | None:
+        """The token's user id, revoking the token; None when unknown, used or expired."""
+        ...
+
+    async def revoke_user(self, user_id: str) -> None:
+        """Revoke every refresh token of the user."""
         ...

@@ -53,7 +53,7 @@ def vhost(boot: dict[str, Any]) -> dict[str, Any]:
 
 
 def route_for(boot: dict[str, Any], prefix: str) -> dict[str, Any]:
-    (route,) = [r for r in vhost(boot)["routes"] if r["match"]["prefix"] == prefix]
+    (route,) = [r for r in vhost(boot)["routes"] if r["match"].get("prefix") == prefix]
     return route  # type: ignore[no-any-return]
 
 
@@ -85,7 +85,10 @@ def test_every_public_service_routes_to_its_upstream():
 
 
 def test_internal_services_have_no_route():
-    prefixes = [r["match"]["prefix"] for r in vhost(build_bootstrap(settings()))["routes"]]
+    routes = vhost(build_bootstrap(settings()))["routes"]
+    prefixes = [r["match"]["prefix"] for r in routes if "prefix" in r["match"]]
+    exact = [r["match"]["path"] for r in routes if "path" in r["match"]]
+    assert not [p for p in exact if p.startswith(tuple(f"/{s}/" for s in INTERNAL_SERVICES))]
 
     for service in INTERNAL_SERVICES:
         matching = [p for p in prefixes if f"/{service}/Method".startswith(p)]
@@ -109,13 +112,25 @@ def test_health_goes_to_registry_without_authz():
     assert route["typed_per_filter_config"][EXT_AUTHZ]["disabled"] is True
 
 
-def test_only_health_and_404_disable_authz():
+def test_only_health_public_rpcs_and_404_disable_authz():
     routes = vhost(build_bootstrap(settings()))["routes"]
 
     no_authz = [
-        r["match"]["prefix"] for r in routes if EXT_AUTHZ in r.get("typed_per_filter_config", {})
+        r["match"].get("prefix") or r["match"]["path"]
+        for r in routes
+        if EXT_AUTHZ in r.get("typed_per_filter_config", {})
     ]
-    assert no_authz == ["/grpc.health.v1.Health/", "/"]
+    login = "/shipyard.auth.v1.AuthenticationService/"
+    assert no_authz == [
+        "/grpc.health.v1.Health/",
+        login + "Login",
+        "/v1/auth:login",
+        login + "RefreshToken",
+        "/v1/auth:refresh",
+        login + "Logout",
+        "/v1/auth:logout",
+        "/",
+    ]
     assert route_for(build_bootstrap(settings()), "/v1/")["route"]["cluster"] == "registry"
 
 
