@@ -9,6 +9,7 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
+from cli.login import BearerAuth
 from libs.core.signing import DEFAULT_API_VERSION, authorization_header, sign
 
 
@@ -28,13 +29,16 @@ class ShipyardClient:
         *,
         api_version: str = DEFAULT_API_VERSION,
         timeout: float = 120.0,
+        verify: str | bool = True,  # a CA file to trust (the edge's self-signed certificate)
+        bearer: BearerAuth | None = None,  # `shipyard login`: bearer tokens instead of signing
     ) -> None:
+        self._bearer = bearer
         self._endpoint = endpoint.rstrip("/")
         self._host = urlsplit(self._endpoint).netloc
         self._access_key = access_key
         self._secret_key = secret_key
         self._version = api_version
-        self._http = httpx.AsyncClient(timeout=timeout)
+        self._http = httpx.AsyncClient(timeout=timeout, verify=verify)
 
     async def __aenter__(self) -> ShipyardClient:
         return self
@@ -73,14 +77,11 @@ class ShipyardClient:
         rel_url = path + (f"?{urlencode(params, doseq=True)}" if params else "")
         # Without a body no Content-Type is sent; the server then signs application/octet-stream.
         content_type = "application/json" if body is not None else "application/octet-stream"
-        headers = self.signed_headers(method, rel_url, content_type)
-        content = None
-        if body is not None:
-            headers["Content-Type"] = content_type
-            content = json.dumps(body).encode()
-        reply = await self._http.request(
-            method, self._endpoint + rel_url, headers=headers, content=content
-        )
+        content = None if body is None else json.dumps(body).encode()
+        reply = await self._send(method, rel_url, content_type, content)
+        if reply.status_code == 401 and self._bearer is not None:
+            # The access token expired or was refused: one refresh, one retry.
+            reply = await self._send(method, rel_url, content_type, content, refresh=True)
         try:
             data = reply.json()
         except ValueError:
@@ -88,6 +89,25 @@ class ShipyardClient:
         if reply.status_code >= 400:
             raise ApiError(reply.status_code, data)
         return dict(data)
+
+    async def _send(
+        self,
+        method: str,
+        rel_url: str,
+        content_type: str,
+        content: bytes | None,
+        *,
+        refresh: bool = False,
+    ) -> httpx.Response:
+        if self._bearer is not None:
+            headers = {"Authorization": await self._bearer.header(self._http, force=refresh)}
+        else:
+            headers = self.signed_headers(method, rel_url, content_type)
+        if content is not None:
+            headers["Content-Type"] = content_type
+        return await self._http.request(
+            method, self._endpoint + rel_url, headers=headers, content=content
+        )
 
     async def create_session(self, **fields: Any) -> dict[str, Any]:
         return _object(await self.request("POST", "/v1/sessions", body=fields), "session")

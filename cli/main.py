@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import os
 import signal
@@ -11,7 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from cli import login as login_flow
 from cli.client import ApiError, ShipyardClient
+from cli.login import BearerAuth, LoginError, SavedLogin
 from cli.platform import Platform, PlatformConfig
 
 DEFAULT_DATA_DIR = Path(".shipyard")
@@ -21,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
         code = asyncio.run(args.func(args))
-    except ApiError as exc:
+    except (ApiError, LoginError) as exc:
         print(json.dumps({"status": exc.status, "error": exc.body}, indent=2), file=sys.stderr)
         code = 1
     except KeyboardInterrupt:
@@ -36,6 +41,7 @@ async def cmd_up(args: argparse.Namespace) -> int:
         database_url=args.database_url,
         redis_url=args.redis_url,
         otlp_endpoint=args.otlp_endpoint,
+        tls=args.tls,
     )
     platform = Platform(config)
     print("starting Shipyard (logs in %s) ..." % (config.data_dir / "logs"), flush=True)
@@ -70,6 +76,7 @@ def _write_client_env(data_dir: Path, platform: Platform) -> None:
                 "endpoint": platform.endpoint,
                 "access_key": platform.keypair.access_key,
                 "secret_key": platform.keypair.secret_key,
+                **({"ca_file": str(platform.ca_file)} if platform.ca_file else {}),
             }
         )
     )
@@ -91,11 +98,66 @@ def _client(args: argparse.Namespace) -> ShipyardClient:
         )
 
     endpoint, access, secret = pick("endpoint"), pick("access_key"), pick("secret_key")
+    ca_file = os.environ.get("SHIPYARD_CA_FILE") or saved.get("ca_file")
+    # A keypair from the environment wins; else the user of `shipyard login`; else `up`'s key.
+    signed_by_env = os.environ.get("SHIPYARD_ACCESS_KEY") or os.environ.get("BACKEND_ACCESS_KEY")
+    logged_in = SavedLogin.load(args.data_dir)
+    if logged_in is not None and not signed_by_env:
+        bearer = BearerAuth(logged_in, args.data_dir)
+        return ShipyardClient(logged_in.endpoint, "", "", verify=ca_file or True, bearer=bearer)
     if not (endpoint and access and secret):
         raise SystemExit(
-            "no credentials: run `shipyard up` or set SHIPYARD_ENDPOINT/ACCESS_KEY/SECRET_KEY"
+            "no credentials: run `shipyard up` or `shipyard login`, or set "
+            "SHIPYARD_ENDPOINT/ACCESS_KEY/SECRET_KEY"
         )
-    return ShipyardClient(endpoint, access, secret)
+    return ShipyardClient(endpoint, access, secret, verify=ca_file or True)
+
+
+def _endpoint(args: argparse.Namespace) -> tuple[str, str | bool]:
+    """The edge endpoint and the CA file to trust, from flags, SHIPYARD_* or `shipyard up`."""
+    path = args.data_dir / "client.json"
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    endpoint = args.endpoint or os.environ.get("SHIPYARD_ENDPOINT") or saved.get("endpoint")
+    if not endpoint:
+        raise SystemExit("no endpoint: pass --endpoint or run `shipyard up`")
+    ca_file = os.environ.get("SHIPYARD_CA_FILE") or saved.get("ca_file")
+    return str(endpoint), ca_file or True
+
+
+async def cmd_login(args: argparse.Namespace) -> int:
+    endpoint, verify = _endpoint(args)
+    # Prompts block, but nothing else runs in this loop yet.
+    email = args.email or await asyncio.to_thread(input, "e-mail: ")
+    password = args.password or os.environ.get("SHIPYARD_PASSWORD")
+    if not password:
+        password = await asyncio.to_thread(getpass.getpass)
+    async with httpx.AsyncClient(verify=verify, timeout=30) as http:
+        saved, must_change = await login_flow.login(http, endpoint, email, str(password))
+    saved.save(args.data_dir)
+    print(f"logged in as {email}; the token is refreshed automatically")
+    if must_change:
+        print("you must change your password: POST /v1/auth:changePassword", file=sys.stderr)
+    return 0
+
+
+async def cmd_logout(args: argparse.Namespace) -> int:
+    saved = SavedLogin.load(args.data_dir)
+    if saved is None:
+        print("not logged in")
+        return 0
+    _, verify = _endpoint_or_saved(args, saved)
+    async with httpx.AsyncClient(verify=verify, timeout=30) as http:
+        await login_flow.logout(http, saved)
+    (args.data_dir / login_flow.LOGIN_FILE).unlink(missing_ok=True)
+    print("logged out")
+    return 0
+
+
+def _endpoint_or_saved(args: argparse.Namespace, saved: SavedLogin) -> tuple[str, str | bool]:
+    try:
+        return _endpoint(args)
+    except SystemExit:
+        return saved.endpoint, True
 
 
 def _print(data: Any) -> None:
@@ -191,6 +253,11 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--database-url", help="PostgreSQL DSN (default: local server or private one)")
     up.add_argument("--redis-url", help="Redis URL (default: local server or private one)")
     up.add_argument("--otlp-endpoint", help="host:port of an OTLP/gRPC trace collector")
+    up.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve https with a self-signed certificate (in DATA_DIR/tls)",
+    )
     up.set_defaults(func=cmd_up)
 
     session = sub.add_parser("session", help="compute sessions").add_subparsers(required=True)
@@ -225,6 +292,15 @@ def _parser() -> argparse.ArgumentParser:
     vd.add_argument("vfolder_id")
     vd.set_defaults(func=cmd_vfolder_delete)
     sub.add_parser("whoami").set_defaults(func=cmd_whoami)
+
+    login_cmd = sub.add_parser("login", help="log in with e-mail and password (bearer tokens)")
+    login_cmd.add_argument("--email")
+    login_cmd.add_argument("--password", help="else SHIPYARD_PASSWORD, else a prompt")
+    login_cmd.add_argument("--endpoint", help="default: SHIPYARD_ENDPOINT or `shipyard up`'s")
+    login_cmd.set_defaults(func=cmd_login)
+    logout_cmd = sub.add_parser("logout", help="revoke and forget the saved login")
+    logout_cmd.add_argument("--endpoint")
+    logout_cmd.set_defaults(func=cmd_logout)
     return parser
 
 

@@ -23,6 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from shipyard.registry.v1 import cluster_service_pb2, cluster_service_pb2_grpc
 
 from cli.infra import Infra, free_port, prepare
+from cli.tls import ensure_self_signed
 from libs.grpcutil.client import internal_channel
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ class PlatformConfig:
     otlp_endpoint: str | None = None
     agent_env: dict[str, str] = field(default_factory=dict)
     cors_origins: str = "http://localhost:3000"
+    tls: bool = False  # serve https with a self-signed certificate made in data_dir
+    default_rate_limit: int | None = None  # AUTH_DEFAULT_RATE_LIMIT (benchmarks raise it)
 
     @staticmethod
     def ephemeral(data_dir: Path, **kw: object) -> PlatformConfig:
@@ -81,7 +84,17 @@ class Platform:
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.config.edge_port}"
+        scheme = "https" if self.config.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.config.edge_port}"
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The certificate clients must trust, when the edge serves TLS."""
+        return self.config.data_dir / "tls" / "edge-cert.pem" if self.config.tls else None
+
+    @property
+    def token_key_file(self) -> Path:
+        return self.config.data_dir / "auth" / "token-key.pem"
 
     def address(self, name: str) -> str:
         return f"127.0.0.1:{self.config.ports[name]}"
@@ -92,6 +105,8 @@ class Platform:
         (cfg.data_dir / "logs").mkdir(exist_ok=True)
         self.infra = await prepare(cfg.data_dir, cfg.database_url, cfg.redis_url, cfg.database)
         self.keypair = _keypair(cfg.data_dir)
+        if cfg.tls:
+            ensure_self_signed(cfg.data_dir / "tls")
         try:
             # Storage and auth first (the registry calls storage; the edge calls auth).
             for name in ("storage", "auth", "registry"):
@@ -140,6 +155,12 @@ class Platform:
             "auth": {
                 "BOOTSTRAP_ACCESS_KEY": self.keypair.access_key,
                 "BOOTSTRAP_SECRET_KEY": self.keypair.secret_key,
+                "TOKEN_KEY_FILE": str(self.token_key_file),
+                **(
+                    {"DEFAULT_RATE_LIMIT": str(cfg.default_rate_limit)}
+                    if cfg.default_rate_limit is not None
+                    else {}
+                ),
             },
             "storage": {"VOLUME_ROOT": str(cfg.data_dir / "volumes" / "local")},
             "registry": {"NODE_ID": f"registry-{cfg.ports['registry']}"},
@@ -156,6 +177,16 @@ class Platform:
                 "DESCRIPTOR_SET": str(ROOT / "build" / "descriptors.binpb"),
                 "CORS_ORIGINS": cfg.cors_origins,
                 "RUN_DIR": str(cfg.data_dir / "edge"),
+                # Written by auth at start (it starts first): bearer tokens verified by Envoy.
+                "JWKS_FILE": str(self.token_key_file) + ".jwks.json",
+                **(
+                    {
+                        "TLS_CERT_FILE": str(cfg.data_dir / "tls" / "edge-cert.pem"),
+                        "TLS_KEY_FILE": str(cfg.data_dir / "tls" / "edge-key.pem"),
+                    }
+                    if cfg.tls
+                    else {}
+                ),
             },
             "scheduler": {"SCHEDULER_ID": f"scheduler-{cfg.ports['scheduler']}"},
         }.get(name, {})
@@ -199,7 +230,8 @@ class Platform:
                     await asyncio.sleep(0.1)
 
     async def _wait_edge(self, timeout: float = 30.0) -> None:
-        async with httpx.AsyncClient() as client, asyncio.timeout(timeout):
+        verify: str | bool = str(self.ca_file) if self.ca_file else True
+        async with httpx.AsyncClient(verify=verify) as client, asyncio.timeout(timeout):
             while True:
                 self._check_alive("edge")
                 with contextlib.suppress(httpx.HTTPError):

@@ -37,10 +37,13 @@ def build_bootstrap(settings: EdgeSettings) -> dict[str, Any]:
     clusters = [_cluster(name, settings.upstream_addr(name)) for name in _upstreams(settings)]
     if settings.otlp_endpoint:
         clusters.append(_cluster("otlp", settings.otlp_endpoint))
+    chain: dict[str, Any] = {"filters": [_http_connection_manager(settings)]}
+    if settings.tls_cert_file is not None and settings.tls_key_file is not None:
+        chain["transport_socket"] = _tls(settings.tls_cert_file, settings.tls_key_file)
     listener = {
         "name": "edge",
         "address": _socket(settings.host, settings.port),
-        "filter_chains": [{"filters": [_http_connection_manager(settings)]}],
+        "filter_chains": [chain],
     }
     monitor = {
         "name": "envoy.resource_monitors.global_downstream_max_connections",
@@ -234,6 +237,25 @@ def _authz_disabled() -> dict[str, Any]:
 
 def _filter(name: str, type_url: str, **config: Any) -> dict[str, Any]:
     return {"name": name, "typed_config": {"@type": type_url, **config}}
+
+
+def _tls(cert: Path, key: Path) -> dict[str, Any]:
+    """HTTPS and gRPC over TLS on the same port (ALPN picks h2 or HTTP/1.1)."""
+    return {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": _T + "extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+            "common_tls_context": {
+                "tls_certificates": [
+                    {
+                        "certificate_chain": {"filename": str(cert.resolve())},
+                        "private_key": {"filename": str(key.resolve())},
+                    }
+                ],
+                "alpn_protocols": ["h2", "http/1.1"],
+            },
+        },
+    }
 
 
 def _socket(host: str, port: int) -> dict[str, Any]:

@@ -91,7 +91,8 @@ async def edge_stack(
     )
     try:
         async with EnvoyEdge(edge_settings) as envoy:
-            yield Stack(auth=server, edge=envoy)
+            scheme = "https" if edge_settings.tls_cert_file else "http"
+            yield Stack(auth=server, edge=envoy, scheme=scheme)
     finally:
         await server.stop(grace=0.5)
 
