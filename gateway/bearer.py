@@ -91,6 +91,34 @@ def local_ratelimit_filter(requests: int, window_seconds: int) -> dict[str, Any]
     Keyed by the user-id header that jwt_authn just set (clients' copies were stripped first);
     keypair-signed requests have no such header yet here and are limited by auth instead.
     """
+    action = {
+        "request_headers": {
+            "header_name": HEADER_USER_ID,
+            "descriptor_key": _USER_DESCRIPTOR,
+            "skip_if_absent": True,
+        }
+    }
+    config = _limit("bearer_rate_limit", _USER_DESCRIPTOR, action, requests, window_seconds)
+    return {"name": LOCAL_RATELIMIT, "typed_config": config}
+
+
+def login_rate_limit(requests: int, window_seconds: int) -> dict[str, Any]:
+    """Per-route config for the public RPCs: `requests` per window per client address, so
+    passwords cannot be guessed at the edge's full speed."""
+    action: dict[str, Any] = {"remote_address": {}}
+    config = _limit("login_rate_limit", "remote_address", action, requests, window_seconds)
+    # Envoy requires a route-level default bucket; every request has an address, so only the
+    # per-address buckets are ever consumed.
+    return {
+        **config,
+        "token_bucket": config["descriptors"][0]["token_bucket"],
+        "always_consume_default_token_bucket": False,
+    }
+
+
+def _limit(
+    stat_prefix: str, key: str, action: dict[str, Any], requests: int, window_seconds: int
+) -> dict[str, Any]:
     bucket = {
         "max_tokens": requests,
         "tokens_per_fill": requests,
@@ -98,30 +126,15 @@ def local_ratelimit_filter(requests: int, window_seconds: int) -> dict[str, Any]
     }
     always = {"default_value": {"numerator": 100, "denominator": "HUNDRED"}}
     return {
-        "name": LOCAL_RATELIMIT,
-        "typed_config": {
-            "@type": _T + "extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
-            "stat_prefix": "bearer_rate_limit",
-            "filter_enabled": {**always, "runtime_key": "edge.bearer_rate_limit.enabled"},
-            "filter_enforced": {**always, "runtime_key": "edge.bearer_rate_limit.enforced"},
-            # One bucket per distinct user id (an empty value matches any value).
-            "descriptors": [{"entries": [{"key": _USER_DESCRIPTOR}], "token_bucket": bucket}],
-            "max_dynamic_descriptors": 10_000,
-            "rate_limits": [
-                {
-                    "actions": [
-                        {
-                            "request_headers": {
-                                "header_name": HEADER_USER_ID,
-                                "descriptor_key": _USER_DESCRIPTOR,
-                                "skip_if_absent": True,
-                            }
-                        }
-                    ]
-                }
-            ],
-            "enable_x_ratelimit_headers": "DRAFT_VERSION_03",
-        },
+        "@type": _T + "extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+        "stat_prefix": stat_prefix,
+        "filter_enabled": {**always, "runtime_key": f"edge.{stat_prefix}.enabled"},
+        "filter_enforced": {**always, "runtime_key": f"edge.{stat_prefix}.enforced"},
+        # One bucket per distinct value (an entry without a value matches any value).
+        "descriptors": [{"entries": [{"key": key}], "token_bucket": bucket}],
+        "max_dynamic_descriptors": 10_000,
+        "rate_limits": [{"actions": [action]}],
+        "enable_x_ratelimit_headers": "DRAFT_VERSION_03",
     }
 
 

@@ -57,6 +57,9 @@ class EdgeSettings(BaseSettings):
     jwks_file: Path | None = None
     bearer_rate_limit: int = Field(default=1000, gt=0)  # per user and window, per Envoy worker
     bearer_rate_window: int = Field(default=900, gt=0)  # seconds
+    # Login, refresh and logout calls per client address and window, per Envoy worker.
+    login_rate_limit: int = Field(default=60, gt=0)
+    login_rate_window: int = Field(default=60, gt=0)  # seconds
     # Both or neither: serve HTTPS (and gRPC over TLS) with this certificate chain and key.
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None

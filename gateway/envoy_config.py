@@ -173,7 +173,7 @@ def _route_config(settings: EdgeSettings) -> dict[str, Any]:
         {
             "match": {"path": path},
             "route": {"cluster": settings.public_services[service], "timeout": "15s"},
-            "typed_per_filter_config": {_EXT_AUTHZ: _authz_disabled()},
+            "typed_per_filter_config": _public_route_filters(settings),
         }
         for path, service in _public_paths(settings)
     ]
@@ -213,6 +213,15 @@ def _route_config(settings: EdgeSettings) -> dict[str, Any]:
     if settings.cors_origins:
         vhost["typed_per_filter_config"] = {_CORS: _cors_policy(settings.cors_origins)}
     return {"name": "edge", "virtual_hosts": [vhost]}
+
+
+def _public_route_filters(settings: EdgeSettings) -> dict[str, Any]:
+    filters: dict[str, Any] = {_EXT_AUTHZ: _authz_disabled()}
+    if settings.jwks_file is not None:  # the local_ratelimit filter exists
+        filters[bearer.LOCAL_RATELIMIT] = bearer.login_rate_limit(
+            settings.login_rate_limit, settings.login_rate_window
+        )
+    return filters
 
 
 def _public_paths(settings: EdgeSettings) -> list[tuple[str, str]]:

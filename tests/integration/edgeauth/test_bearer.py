@@ -210,3 +210,16 @@ async def test_each_bearer_user_has_their_own_bucket(http, auth_db):
     assert (await http.get("/v1/identity", headers=bearer(first))).status_code == 429
     second = await login(http, await add_user(auth_db, password="pw three four"))
     assert (await http.get("/v1/identity", headers=bearer(second))).status_code == 200
+
+
+async def test_login_attempts_are_limited_per_client_address(auth_db, redis_url, tmp_path):
+    edge = {"login_rate_limit": 3}
+    async with (
+        edge_stack(auth_db, redis_url, tmp_path, edge=edge) as small,
+        httpx.AsyncClient(base_url=small.endpoint) as client,
+    ):
+        body = {"email": "nobody@example.com", "password": "guess"}
+        codes = [(await client.post("/v1/auth:login", json=body)).status_code for _ in range(4)]
+        assert codes == [401, 401, 401, 429]
+        # Calls that need a credential are not counted against the login budget.
+        assert (await client.get("/v1/identity")).status_code == 401
