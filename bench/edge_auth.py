@@ -214,10 +214,8 @@ async def measure(
 ) -> None:
     edge_addr = endpoint.removeprefix("http://")
     n, c = args.requests, args.concurrency
-    direct: Metadata = [
-        *caller_to_headers(Caller(user_id="bench", role=Role.SUPERADMIN, email="b@x")).items(),
-        (HEADER_INTERNAL_TOKEN, TOKEN),
-    ]
+    identity = caller_to_headers(Caller(user_id="bench", role=Role.SUPERADMIN, email="b@x"))
+    direct: Metadata = [*((k, v) for k, v in identity.items() if v), (HEADER_INTERNAL_TOKEN, TOKEN)]
     # (name, address, metadata of call i); signed calls get fresh signatures for the warm-up too.
     modes: list[tuple[str, str, Callable[[int], Metadata]]] = [
         ("direct gRPC to auth", auth_addr, lambda _: direct),
@@ -239,7 +237,31 @@ async def measure(
         before = cpu_seconds(auth_pid)
         rps, latencies = await load(addr, metadata, n, c)
         report(name, rps, latencies, cpu_seconds(auth_pid) - before, n)
+        # h2load sends the same headers every time: fine unless each call needs a signature.
+        if args.h2load and "signed" not in name:
+            await h2load(name, addr, metadata(0), n, auth_pid)
     sys.stdout.flush()
+
+
+async def h2load(name: str, addr: str, metadata: Metadata, count: int, auth_pid: int) -> None:
+    """The same calls from h2load (C, so the client costs little CPU): gRPC over h2c."""
+    with tempfile.NamedTemporaryFile(suffix=".grpc") as body:
+        body.write(b"\x00" + len(b"").to_bytes(4, "big"))  # one empty request message
+        body.flush()
+        headers = [("content-type", "application/grpc"), ("te", "trailers"), *metadata]
+        argv = ["h2load", "-n", str(count), "-c", "4", "-m", "8", "-d", body.name]
+        for key, value in headers:
+            argv += ["-H", f"{key}: {value}"]
+        argv.append(f"http://{addr}{METHOD}")
+        before = cpu_seconds(auth_pid)
+        proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE)
+        out, _ = await proc.communicate()
+        cpu = cpu_seconds(auth_pid) - before
+    text = out.decode()
+    summary = next((line for line in text.splitlines() if line.startswith("finished in")), text)
+    status = next((line for line in text.splitlines() if line.startswith("status codes")), "")
+    print(f"  h2load {name}: {summary.strip()}; {status.strip()}; "
+          f"auth CPU {cpu / count * 1e6:.0f} us/req")  # fmt: skip
 
 
 def _shifted(metadata: Callable[[int], Metadata], offset: int, i: int) -> Metadata:
@@ -253,6 +275,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--envoy-workers", type=int, default=1)
     parser.add_argument("--root", default=str(ROOT), help="checkout to run auth and the edge from")
+    parser.add_argument("--h2load", action="store_true", help="also load with h2load (not signed)")
     asyncio.run(bench(parser.parse_args()))
 
 
