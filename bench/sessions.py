@@ -84,7 +84,6 @@ async def main() -> None:
             Path(tmp),
             database=f"shipyard_bench_{secrets.token_hex(3)}",
             redis_prefix=f"bench:{secrets.token_hex(3)}:",
-            default_rate_limit=1_000_000,  # the load, not the rate limiter, is measured
         )
         platform = Platform(config)
         await platform.start()

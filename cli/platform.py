@@ -53,7 +53,6 @@ class PlatformConfig:
     agent_env: dict[str, str] = field(default_factory=dict)
     cors_origins: str = "http://localhost:3000"
     tls: bool = False  # serve https with a self-signed certificate made in data_dir
-    default_rate_limit: int | None = None  # AUTH_DEFAULT_RATE_LIMIT (benchmarks raise it)
 
     @staticmethod
     def ephemeral(data_dir: Path, **kw: object) -> PlatformConfig:
@@ -156,11 +155,6 @@ class Platform:
                 "BOOTSTRAP_ACCESS_KEY": self.keypair.access_key,
                 "BOOTSTRAP_SECRET_KEY": self.keypair.secret_key,
                 "TOKEN_KEY_FILE": str(self.token_key_file),
-                **(
-                    {"DEFAULT_RATE_LIMIT": str(cfg.default_rate_limit)}
-                    if cfg.default_rate_limit is not None
-                    else {}
-                ),
             },
             "storage": {"VOLUME_ROOT": str(cfg.data_dir / "volumes" / "local")},
             "registry": {"NODE_ID": f"registry-{cfg.ports['registry']}"},

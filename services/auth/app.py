@@ -22,7 +22,7 @@ from services.auth.adapters.access_tokens import Es256Signer, load_or_create_key
 from services.auth.adapters.bootstrap_store import SqlBootstrapStore
 from services.auth.adapters.keypair_cache import CachedKeypairStore
 from services.auth.adapters.keypair_store import SqlKeypairStore
-from services.auth.adapters.passwords import Argon2Hasher
+from services.auth.adapters.passwords import Argon2Passwords
 from services.auth.adapters.refresh_tokens import RedisRefreshTokenStore
 from services.auth.adapters.request_gate import RedisRequestGate
 from services.auth.adapters.schema import migrate
@@ -39,6 +39,7 @@ from services.auth.service import bootstrap as bootstrap_uc
 from services.auth.service.admission import SignedRequestAdmission
 from services.auth.service.login import LoginService
 from services.auth.service.verify import RequestVerifier
+from services.auth.tenancy_app import Tenancy, build_tenancy, secret_cipher
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class AuthServer:
     usage: SqlUsageRecorder
     keypair: Keypair
     redis: Redis
+    tenancy: Tenancy
 
     @property
     def port(self) -> int:
@@ -63,19 +65,26 @@ class AuthServer:
         try:
             await self.grpc.stop(grace)
             await self.usage.stop()
+            await self.tenancy.stop()
         finally:
             await self.redis.aclose()
             await self.engine.dispose()
 
 
-async def bootstrap(settings: BootstrapSettings, *, engine: AsyncEngine | None = None) -> Keypair:
-    """Migrate (unless disabled) and ensure the default tenancy; return the superadmin keypair."""
+async def bootstrap(
+    settings: BootstrapSettings, *, engine: AsyncEngine | None = None, internal_token: str = ""
+) -> Keypair:
+    """Migrate (unless disabled), encrypt any plaintext secrets, and ensure the default
+    tenancy; return the superadmin keypair."""
+    cipher = secret_cipher(settings, internal_token)
     if engine is None and settings.migrate:
         await migrate(settings.database_url)
     own_engine = engine is None
     engine = engine or create_engine(settings.database_url, pool_size=1)
     try:
-        store = SqlBootstrapStore(session_factory(engine))
+        store = SqlBootstrapStore(session_factory(engine), cipher)
+        if encrypted := await store.encrypt_plaintext_secrets():
+            log.info("encrypted %d keypair secrets stored in plaintext", encrypted)
         return await bootstrap_uc.bootstrap(store, _plan(settings))
     finally:
         if own_engine:
@@ -113,7 +122,7 @@ def _login_service(
     signer = Es256Signer(_token_key(settings), ttl=timedelta(seconds=settings.access_token_ttl))
     return LoginService(
         users=SqlUserDirectory(sessions),
-        hasher=Argon2Hasher(),
+        hasher=Argon2Passwords(),
         signer=signer,
         refresh_tokens=RedisRefreshTokenStore(redis, prefix=settings.redis_prefix),
         clock=_utc_now,
@@ -132,25 +141,29 @@ async def serve(settings: Settings) -> AuthServer:
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     redis = Redis.from_url(settings.redis_url)
     try:
-        keypair = await bootstrap(settings, engine=engine)
+        token = settings.internal_token.get_secret_value()
+        keypair = await bootstrap(settings, engine=engine, internal_token=token)
+        cipher = secret_cipher(settings, token)
         sessions = session_factory(engine)
         usage = SqlUsageRecorder(
             sessions,
             interval=settings.last_used_interval,
             flush_every=settings.last_used_flush_every,
         )
-        keypairs = CachedKeypairStore(SqlKeypairStore(sessions), ttl=settings.keypair_cache_ttl)
+        keypairs = CachedKeypairStore(
+            SqlKeypairStore(sessions, cipher), ttl=settings.keypair_cache_ttl
+        )
+        tenancy = build_tenancy(settings, sessions, cipher, keypairs)
         verifier = RequestVerifier(keypairs=keypairs, usage=usage, clock=_utc_now)
         admission = SignedRequestAdmission(
             verifier=verifier,
             gate=RedisRequestGate(redis, prefix=settings.redis_prefix),
             clock=_utc_now,
-            default_limit=settings.default_rate_limit,
             window=timedelta(seconds=settings.rate_limit_window),
         )
         server = create_server(
             domain=ERROR_DOMAIN,
-            internal_token=settings.internal_token.get_secret_value(),
+            internal_token=token,
             bind=settings.bind,
             services=[
                 Registration(
@@ -168,16 +181,20 @@ async def serve(settings: Settings) -> AuthServer:
                     AuthorizationServicer(admission),
                     "envoy.service.auth.v3.Authorization",
                 ),
+                *tenancy.registrations,
             ],
         )
         await server.start()
         usage.start()
+        tenancy.start()
     except BaseException:
         await redis.aclose()
         await engine.dispose()
         raise
     log.info("auth serving on port %d (superadmin key %s)", server.port, keypair.access_key)
-    return AuthServer(grpc=server, engine=engine, usage=usage, keypair=keypair, redis=redis)
+    return AuthServer(
+        grpc=server, engine=engine, usage=usage, keypair=keypair, redis=redis, tenancy=tenancy
+    )
 
 
 async def main() -> None:

@@ -21,6 +21,9 @@ class BootstrapSettings(DatabaseMixin):
     # Both or neither: that exact keypair is ensured for the superadmin (`shipyard up`).
     bootstrap_access_key: str | None = None
     bootstrap_secret_key: SecretStr | None = None
+    # AES-256 key (urlsafe base64, 32 bytes) that encrypts keypair secrets at rest. When unset,
+    # serve derives one from the internal token; `shipyard up` keeps a dedicated one.
+    secret_key_encryption_key: SecretStr | None = None
 
 
 class Settings(ServiceSettings, BootstrapSettings, DatabaseMixin, RedisMixin):
@@ -31,8 +34,6 @@ class Settings(ServiceSettings, BootstrapSettings, DatabaseMixin, RedisMixin):
     last_used_interval: float = 60.0
     last_used_flush_every: float = 5.0
     redis_prefix: str = "shipyard:"
-    # Requests per window for a keypair without its own rate limit (Backend.AI: 1000 / 15 min).
-    default_rate_limit: int = Field(default=1000, ge=0)
     rate_limit_window: float = Field(default=900.0, gt=0.0)
     # Password login: the ES256 key every replica signs bearer tokens with (PEM; created if
     # missing; its public JWKS is written to `jwks_file` for the edge). Unset: a key per process.
@@ -45,3 +46,5 @@ class Settings(ServiceSettings, BootstrapSettings, DatabaseMixin, RedisMixin):
         if self.jwks_file is not None or self.token_key_file is None:
             return self.jwks_file
         return self.token_key_file.with_name(self.token_key_file.name + ".jwks.json")
+
+    registry_addr: str = "127.0.0.1:50052"  # for ending deactivated owners' sessions

@@ -7,8 +7,15 @@ import uuid
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.auth.adapters.tables import KeypairRow, ProjectMemberRow, UserRow
+from services.auth.adapters.tables import (
+    DomainRow,
+    KeypairRow,
+    ProjectMemberRow,
+    ProjectRow,
+    UserRow,
+)
 from services.auth.domain.login import LoginAccount
+from services.auth.domain.model import UserStatus
 
 
 class SqlUserDirectory:
@@ -29,36 +36,52 @@ class SqlUserDirectory:
         query = (
             update(UserRow)
             .where(UserRow.id == uuid.UUID(user_id))
-            .values(password_hash=password_hash, need_password_change=False)
+            .values(password_hash=password_hash, need_password_change=False, updated_at=func.now())
         )
         async with self._sessions.begin() as session:
             await session.execute(query)
 
     async def _one(self, condition: ColumnElement[bool]) -> LoginAccount | None:
+        # The same liveness rules as keypair verification (keypair_store): only active projects
+        # count, and a user of an inactive or deleted domain is inactive.
         projects = (
             select(func.array_agg(ProjectMemberRow.project_id))
-            .where(ProjectMemberRow.user_id == UserRow.id)
+            .join(ProjectRow, ProjectRow.id == ProjectMemberRow.project_id)
+            .where(
+                ProjectMemberRow.user_id == UserRow.id,
+                ProjectRow.is_active.is_(True),
+                ProjectRow.deleted_at.is_(None),
+            )
             .scalar_subquery()
         )
-        # The user's main keypair: the oldest active one (admin keypairs first, as bootstrap).
+        # The user's main keypair: the oldest live one (admin keypairs first, as bootstrap).
         main_key = (
             select(KeypairRow.access_key)
-            .where(KeypairRow.user_id == UserRow.id, KeypairRow.is_active.is_(True))
+            .where(
+                KeypairRow.user_id == UserRow.id,
+                KeypairRow.is_active.is_(True),
+                KeypairRow.revoked_at.is_(None),
+            )
             .order_by(KeypairRow.is_admin.desc(), KeypairRow.created_at, KeypairRow.access_key)
             .limit(1)
             .scalar_subquery()
         )
-        query = select(UserRow, projects, main_key).where(condition)
+        domain_live = DomainRow.is_active.is_(True) & DomainRow.deleted_at.is_(None)
+        query = (
+            select(UserRow, projects, main_key, domain_live)
+            .join(DomainRow, DomainRow.name == UserRow.domain_name)
+            .where(condition)
+        )
         async with self._sessions() as session:
             row = (await session.execute(query)).one_or_none()
         if row is None:
             return None
-        user, project_ids, access_key = row
+        user, project_ids, access_key, domain_active = row
         return LoginAccount(
             user_id=str(user.id),
             email=user.email,
             password_hash=user.password_hash,
-            status=user.status,
+            status=user.status if domain_active else UserStatus.INACTIVE,
             need_password_change=user.need_password_change,
             role=user.role,
             domain_name=user.domain_name,

@@ -23,6 +23,7 @@ _ACCESS_KEY_ALPHABET = string.ascii_uppercase + string.digits
 class UserStatus(StrEnum):
     ACTIVE = "active"
     INACTIVE = "inactive"
+    DELETED = "deleted"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,7 +66,7 @@ class KeypairOwner:
     domain_name: str
     email: str
     project_ids: tuple[str, ...]
-    rate_limit: int | None = None  # requests per rate-limit window; None: the deployment default
+    rate_limit: int  # requests per rate-limit window at the edge
 
     def caller(self) -> Caller:
         return Caller(

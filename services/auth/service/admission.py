@@ -50,20 +50,18 @@ class SignedRequestAdmission:
         verifier: RequestVerifier,
         gate: RequestGate,
         clock: Clock,
-        default_limit: int,
         window: timedelta = DEFAULT_RATE_WINDOW,
     ) -> None:
         self._verifier = verifier
         self._gate = gate
         self._clock = clock
-        self._default_limit = default_limit
         self._window = window
 
     async def admit(self, facts: RequestFacts) -> Admitted:
         """The caller and its quota; Unauthenticated (bad or replayed) or RateLimited."""
         verified = await self._verifier.verify_request(facts)
         now = self._clock()
-        limit = self._default_limit if verified.rate_limit is None else verified.rate_limit
+        limit = verified.rate_limit
         replay_ttl = (verified.valid_until - now).total_seconds() + _REPLAY_MARGIN
         outcome = await self._gate.admit(
             access_key=verified.caller.access_key,

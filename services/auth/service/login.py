@@ -23,10 +23,10 @@ from services.auth.domain.model import UserStatus
 from services.auth.service.ports import (
     AccessTokenSigner,
     Clock,
-    PasswordHasher,
     RefreshTokenStore,
     UserDirectory,
 )
+from services.auth.service.tenancy_ports import PasswordHasher
 
 log = logging.getLogger(__name__)
 

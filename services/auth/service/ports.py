@@ -90,14 +90,6 @@ class UserDirectory(Protocol):
         ...
 
 
-class PasswordHasher(Protocol):
-    def hash(self, password: str) -> str: ...
-
-    def verify(self, password_hash: str, password: str) -> bool:
-        """Whether the password matches; False (never an error) for a malformed hash."""
-        ...
-
-
 class AccessTokenSigner(Protocol):
     """Signs the short-lived bearer tokens the edge verifies itself (Envoy jwt_authn)."""
 

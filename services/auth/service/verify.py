@@ -51,7 +51,7 @@ class VerifiedRequest:
     # When the signature stops being accepted (its Date + the window): a replay cache entry
     # for it must live until then.
     valid_until: datetime
-    rate_limit: int | None  # the keypair's requests per rate-limit window; None: the default
+    rate_limit: int  # the keypair's requests per rate-limit window
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

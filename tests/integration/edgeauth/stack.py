@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,18 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
-from sqlalchemy import select, update
 
 from cli.client import ShipyardClient
-from gateway.config import EdgeSettings
+from gateway.config import PUBLIC_SERVICES, EdgeSettings
 from gateway.launcher import EnvoyEdge
 from libs.core.identity import Role
-from libs.db.engine import create_engine, session_factory
-from services.auth.adapters.passwords import Argon2Hasher
-from services.auth.adapters.tables import KeypairRow, ProjectMemberRow, ProjectRow, UserRow
 from services.auth.app import AuthServer, serve
 from services.auth.config import Settings
-from services.auth.domain.model import UserStatus, new_keypair
 from tests.integration.gateway.edge_harness import DESCRIPTORS, free_port
 
 TOKEN = "edgeauth-test-token"
@@ -80,8 +74,7 @@ async def edge_stack(
         internal_token=SecretStr(TOKEN),
         descriptor_set=DESCRIPTORS,
         public_services={
-            "shipyard.auth.v1.IdentityService": "auth",
-            "shipyard.auth.v1.AuthenticationService": "auth",
+            name: upstream for name, upstream in PUBLIC_SERVICES.items() if upstream == "auth"
         },
         jwks_file=settings.jwks_path(),
         concurrency=1,
@@ -98,60 +91,56 @@ async def edge_stack(
 
 
 async def add_user(
-    database_url: str,
+    stack: Stack,
     *,
-    password: str | None,
+    password: str,
     role: Role = Role.USER,
     need_password_change: bool = False,
+    rate_limit: int | None = None,
 ) -> LoginUser:
-    """A user in the default domain and project, with one keypair and (maybe) a password."""
+    """A user in the default domain and project with one keypair, created by the superadmin
+    through the admin API (/v1/users, /v1/users/{id}/keypairs) as an operator would."""
     email = f"user-{secrets.token_hex(4)}@example.com"
-    keypair = new_keypair()
-    engine = create_engine(database_url, pool_size=1)
-    try:
-        async with session_factory(engine).begin() as session:
-            project = (
-                await session.execute(select(ProjectRow).where(ProjectRow.name == "default"))
-            ).scalar_one()
-            user = UserRow(
-                email=email,
-                username=email.split("@")[0],
-                role=role,
-                domain_name="default",
-                password_hash=Argon2Hasher().hash(password) if password else None,
-                need_password_change=need_password_change,
-            )
-            session.add(user)
-            await session.flush()
-            session.add(ProjectMemberRow(project_id=project.id, user_id=user.id))
-            session.add(
-                KeypairRow(
-                    access_key=keypair.access_key,
-                    secret_key=keypair.secret_key,
-                    user_id=user.id,
-                    is_admin=role in (Role.ADMIN, Role.SUPERADMIN),
-                )
-            )
-    finally:
-        await engine.dispose()
+    async with stack.client() as admin:
+        project_id = (await admin.whoami())["project_ids"][0]
+        user = await admin.request(
+            "POST",
+            "/v1/users",
+            body={
+                "user": {
+                    "email": email,
+                    "username": email.split("@")[0],
+                    "domain_name": "default",
+                    "role": f"ROLE_{role.value.upper()}",
+                    "need_password_change": need_password_change,
+                },
+                "password": password,
+                "project_ids": [project_id],
+            },
+        )
+        user_id = user["user"]["user_id"]
+        keypair: dict[str, Any] = {} if rate_limit is None else {"rate_limit": rate_limit}
+        issued = await admin.request("POST", f"/v1/users/{user_id}/keypairs", body=keypair)
     return LoginUser(
-        user_id=str(user.id),
+        user_id=user_id,
         email=email,
-        password=password or "",
-        access_key=keypair.access_key,
-        project_id=str(project.id),
+        password=password,
+        access_key=issued["keypair"]["access_key"],
+        secret_key=issued["secret_key"],
+        project_id=project_id,
     )
 
 
-async def set_user_status(database_url: str, user_id: str, status: UserStatus) -> None:
-    engine = create_engine(database_url, pool_size=1)
-    try:
-        async with session_factory(engine).begin() as session:
-            await session.execute(
-                update(UserRow).where(UserRow.id == uuid.UUID(user_id)).values(status=status)
-            )
-    finally:
-        await engine.dispose()
+async def deactivate(stack: Stack, user_id: str) -> None:
+    async with stack.client() as admin:
+        await admin.request(
+            "PATCH",
+            f"/v1/users/{user_id}",
+            body={
+                "user": {"user_id": user_id, "status": "USER_STATUS_INACTIVE"},
+                "update_mask": "status",
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -160,4 +149,8 @@ class LoginUser:
     email: str
     password: str
     access_key: str
+    secret_key: str
     project_id: str
+
+    def client(self, stack: Stack) -> ShipyardClient:
+        return ShipyardClient(stack.endpoint, self.access_key, self.secret_key)

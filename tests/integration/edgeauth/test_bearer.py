@@ -15,8 +15,7 @@ from shipyard.auth.v1 import identity_service_pb2_grpc as pb_grpc
 
 from libs.core.identity import Caller, Role
 from services.auth.adapters.access_tokens import Es256Signer, load_or_create_key
-from services.auth.domain.model import UserStatus
-from tests.integration.edgeauth.stack import LoginUser, Stack, add_user, edge_stack, set_user_status
+from tests.integration.edgeauth.stack import LoginUser, Stack, add_user, deactivate, edge_stack
 from tests.integration.gateway.edge_harness import grpc_web_frame, parse_grpc_web
 
 pytestmark = pytest.mark.integration
@@ -41,8 +40,8 @@ async def http(stack) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def user(auth_db) -> LoginUser:
-    return await add_user(auth_db, password="correct horse battery")
+async def user(stack) -> LoginUser:
+    return await add_user(stack, password="correct horse battery")
 
 
 async def login(http: httpx.AsyncClient, user: LoginUser) -> dict[str, str]:
@@ -152,9 +151,9 @@ async def test_refresh_rotates_and_logout_revokes(http, user):
     assert after.status_code == 401
 
 
-async def test_deactivated_user_cannot_refresh_nor_log_in(http, user, auth_db):
+async def test_deactivated_user_cannot_refresh_nor_log_in(stack, http, user):
     tokens = await login(http, user)
-    await set_user_status(auth_db, user.user_id, UserStatus.INACTIVE)
+    await deactivate(stack, user.user_id)
     refreshed = await http.post("/v1/auth:refresh", json={"refresh_token": tokens["refresh_token"]})
     assert refreshed.status_code == 401
     assert refreshed.json()["details"][0]["reason"] == "INACTIVE_USER"
@@ -162,8 +161,8 @@ async def test_deactivated_user_cannot_refresh_nor_log_in(http, user, auth_db):
     assert again.status_code == 401
 
 
-async def test_change_password_clears_the_flag_and_revokes_refresh_tokens(http, auth_db):
-    user = await add_user(auth_db, password="first password", need_password_change=True)
+async def test_change_password_clears_the_flag_and_revokes_refresh_tokens(stack, http):
+    user = await add_user(stack, password="first password", need_password_change=True)
     tokens = await login(http, user)
     assert tokens["need_password_change"] is True
     changed = await http.post(
@@ -203,12 +202,12 @@ async def test_bearer_requests_over_the_edge_limit_get_429_json(http, user):
     assert refused.headers["x-ratelimit-remaining"] == "0"
 
 
-async def test_each_bearer_user_has_their_own_bucket(http, auth_db):
-    first = await login(http, await add_user(auth_db, password="pw one two"))
+async def test_each_bearer_user_has_their_own_bucket(stack, http):
+    first = await login(http, await add_user(stack, password="pw one two"))
     for _ in range(BEARER_LIMIT):
         await http.get("/v1/identity", headers=bearer(first))
     assert (await http.get("/v1/identity", headers=bearer(first))).status_code == 429
-    second = await login(http, await add_user(auth_db, password="pw three four"))
+    second = await login(http, await add_user(stack, password="pw three four"))
     assert (await http.get("/v1/identity", headers=bearer(second))).status_code == 200
 
 

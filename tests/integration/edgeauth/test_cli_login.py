@@ -22,8 +22,8 @@ async def stack(auth_db, redis_url, tmp_path_factory) -> AsyncIterator[Stack]:
 
 
 @pytest.fixture
-async def user(auth_db) -> LoginUser:
-    return await add_user(auth_db, password="cli password 1")
+async def user(stack) -> LoginUser:
+    return await add_user(stack, password="cli password 1")
 
 
 def args(data_dir, *argv):

@@ -33,6 +33,7 @@ def owner(**changes: Any) -> KeypairOwner:
         domain_name="default",
         email="user@example.com",
         project_ids=(PROJECT_ID,),
+        rate_limit=100,
     )
     return replace(base, **changes)
 

@@ -33,7 +33,7 @@ from tests.unit.auth.factories import (
 OVERWRITE = authz.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 
 
-def servicer(store=None, gate=None, default_limit=100) -> AuthorizationServicer:
+def servicer(store=None, gate=None) -> AuthorizationServicer:
     verifier = RequestVerifier(
         keypairs=store or FakeKeypairStore(owner()),
         usage=FakeUsageRecorder(),
@@ -43,7 +43,6 @@ def servicer(store=None, gate=None, default_limit=100) -> AuthorizationServicer:
         verifier=verifier,
         gate=gate or FakeRequestGate(),
         clock=FixedClock(DATE),
-        default_limit=default_limit,
     )
     return AuthorizationServicer(admission)
 
@@ -140,7 +139,8 @@ def rate_headers(options) -> dict[str, str]:
 
 
 async def test_allowed_response_reports_the_rate_limit_to_the_client():
-    response = await servicer(default_limit=5).Check(check_request(signed_facts()), None)
+    store = FakeKeypairStore(owner(rate_limit=5))
+    response = await servicer(store).Check(check_request(signed_facts()), None)
     assert rate_headers(response.ok_response.response_headers_to_add) == {
         "x-ratelimit-limit": "5",
         "x-ratelimit-remaining": "4",
@@ -148,18 +148,16 @@ async def test_allowed_response_reports_the_rate_limit_to_the_client():
     }
 
 
-async def test_keypair_rate_limit_overrides_the_default():
+async def test_the_keypairs_own_rate_limit_is_counted_against():
     gate = FakeRequestGate()
     store = FakeKeypairStore(owner(rate_limit=7))
-    response = await servicer(store, gate, default_limit=5).Check(
-        check_request(signed_facts()), None
-    )
+    response = await servicer(store, gate).Check(check_request(signed_facts()), None)
     assert rate_headers(response.ok_response.response_headers_to_add)["x-ratelimit-limit"] == "7"
     assert gate.calls[0]["limit"] == 7
 
 
 async def test_request_over_the_limit_gets_429_json_with_rate_headers():
-    authz_servicer = servicer(default_limit=1)
+    authz_servicer = servicer(FakeKeypairStore(owner(rate_limit=1)))
     first = await authz_servicer.Check(check_request(signed_facts(path="/v1/identity?a=1")), None)
     assert first.status.code == 0
     second = await authz_servicer.Check(check_request(signed_facts(path="/v1/identity?a=2")), None)
