@@ -46,7 +46,9 @@ _T = "type.googleapis.com/envoy."
 _USER_DESCRIPTOR = "bearer_user"
 
 
-def jwt_authn_filter(jwks: str, public: list[tuple[str, str]]) -> dict[str, Any]:
+def jwt_authn_filter(
+    jwks: str, public: list[tuple[str, str]], clock_skew_seconds: int
+) -> dict[str, Any]:
     provider = {
         "issuer": ISSUER,
         "audiences": [AUDIENCE],
@@ -55,7 +57,8 @@ def jwt_authn_filter(jwks: str, public: list[tuple[str, str]]) -> dict[str, Any]
         "forward": False,  # the token never reaches a service
         "claim_to_headers": [{"header_name": h, "claim_name": c} for c, h in CLAIM_HEADERS.items()],
         "payload_in_metadata": PAYLOAD_KEY,
-        "clock_skew_seconds": 30,
+        # Counts against the token's lifetime: auth's TTL + this skew stays within 5 minutes.
+        "clock_skew_seconds": clock_skew_seconds,
     }
     # No bearer token (keypair signature or nothing): let it through to ext_authz.
     requires = {

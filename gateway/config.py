@@ -55,6 +55,9 @@ class EdgeSettings(BaseSettings):
     run_dir: Path | None = None  # where the bootstrap and log go; a temporary directory if unset
     # Auth's public JWKS (AUTH_JWKS_FILE): enables bearer tokens, verified by Envoy itself.
     jwks_file: Path | None = None
+    # Leeway for the token's exp/nbf; auth's AUTH_ACCESS_TOKEN_TTL (<= 290 s) + this < 300 s.
+    # (0 would mean Envoy's default of 60 s, hence >= 1.)
+    bearer_clock_skew_seconds: int = Field(default=5, ge=1, le=5)
     bearer_rate_limit: int = Field(default=1000, gt=0)  # per user and window, per Envoy worker
     bearer_rate_window: int = Field(default=900, gt=0)  # seconds
     # Login, refresh and logout calls per client address and window, per Envoy worker.

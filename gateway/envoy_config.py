@@ -121,7 +121,7 @@ def _http_filters(settings: EdgeSettings) -> list[dict[str, Any]]:
         jwks = settings.jwks_file.read_text()
         public = _public_paths(settings)
         bearer_filters = [
-            bearer.jwt_authn_filter(jwks, public),
+            bearer.jwt_authn_filter(jwks, public, settings.bearer_clock_skew_seconds),
             bearer.local_ratelimit_filter(settings.bearer_rate_limit, settings.bearer_rate_window),
         ]
         ext_authz["filter_enabled_metadata"] = bearer.ext_authz_unless_bearer()

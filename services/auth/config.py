@@ -39,7 +39,9 @@ class Settings(ServiceSettings, BootstrapSettings, DatabaseMixin, RedisMixin):
     # missing; its public JWKS is written to `jwks_file` for the edge). Unset: a key per process.
     token_key_file: Path | None = None
     jwks_file: Path | None = None  # default: the key file's path + ".jwks.json"
-    access_token_ttl: float = Field(default=300.0, gt=0.0, le=300.0)  # bounds revocation delay
+    # Bounds how long a deactivated user's token still works: with the edge's clock-skew
+    # leeway (<= 5 s) and Envoy's coarse clock (~2 s measured) within 5 minutes.
+    access_token_ttl: float = Field(default=290.0, gt=0.0, le=290.0)
     refresh_token_ttl: float = Field(default=7 * 24 * 3600.0, gt=0.0)
 
     def jwks_path(self) -> Path | None:

@@ -3,6 +3,7 @@ Redis: REST, native gRPC and gRPC-Web; forged and expired tokens; refresh, logou
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -222,3 +223,28 @@ async def test_login_attempts_are_limited_per_client_address(auth_db, redis_url,
         assert codes == [401, 401, 401, 429]
         # Calls that need a credential are not counted against the login budget.
         assert (await client.get("/v1/identity")).status_code == 401
+
+
+async def test_deactivated_users_token_stops_working_when_it_expires(auth_db, redis_url, tmp_path):
+    # A 2-second token and 1 s of clock-skew leeway, so its end can be watched.
+    async with (
+        edge_stack(
+            auth_db,
+            redis_url,
+            tmp_path,
+            auth={"access_token_ttl": 2.0},
+            edge={"bearer_clock_skew_seconds": 1},
+        ) as short,
+        httpx.AsyncClient(base_url=short.endpoint) as client,
+    ):
+        victim = await add_user(short, password="short lived token")
+        tokens = await login(client, victim)
+        await deactivate(short, victim.user_id)
+        # Verified inside Envoy: the token is honoured until it expires, never after.
+        expires = datetime.fromisoformat(tokens["access_token_expire_time"].replace("Z", "+00:00"))
+        assert (await client.get("/v1/identity", headers=bearer(tokens))).status_code == 200
+        # exp + 1 s skew + Envoy's coarse clock (it was seen to honour a token ~2 s longer).
+        await asyncio.sleep((expires - datetime.now(UTC)).total_seconds() + 4)
+        reply = await client.get("/v1/identity", headers=bearer(tokens))
+        assert reply.status_code == 401
+        assert "expired" in reply.json()["message"].lower()
