@@ -46,9 +46,11 @@ def shipyard(platform: Platform, *args: str, stdin: str = "") -> str:
 
 async def _until(check: Any, timeout: float = 30.0) -> Any:
     async with asyncio.timeout(timeout):
-        while not (value := await check()):
+        while True:
+            value = await check()
+            if value:
+                return value
             await asyncio.sleep(0.1)
-        return value
 
 
 async def test_admin_flow_and_deactivation_ends_the_users_session(
