@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from cli import login as login_flow
+from cli.admin_parser import add_admin_commands
 from cli.client import ApiError, ShipyardClient
 from cli.login import BearerAuth, LoginError, SavedLogin
 from cli.platform import Platform, PlatformConfig
@@ -301,6 +302,7 @@ def _parser() -> argparse.ArgumentParser:
     logout_cmd = sub.add_parser("logout", help="revoke and forget the saved login")
     logout_cmd.add_argument("--endpoint")
     logout_cmd.set_defaults(func=cmd_logout)
+    add_admin_commands(sub, _client)
     return parser
 
 

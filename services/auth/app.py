@@ -28,6 +28,7 @@ from services.auth.adapters.request_gate import RedisRequestGate
 from services.auth.adapters.schema import migrate
 from services.auth.adapters.usage import SqlUsageRecorder
 from services.auth.adapters.user_directory import SqlUserDirectory
+from services.auth.api.audited import RefusalAudit
 from services.auth.api.authentication import AuthenticationServicer
 from services.auth.api.convert import ERROR_DOMAIN
 from services.auth.api.ext_authz import AuthorizationServicer
@@ -173,7 +174,9 @@ async def serve(settings: Settings) -> AuthServer:
                 ),
                 Registration(
                     authentication_service_pb2_grpc.add_AuthenticationServiceServicer_to_server,
-                    AuthenticationServicer(_login_service(settings, sessions, redis)),
+                    AuthenticationServicer(
+                        _login_service(settings, sessions, redis), tenancy.audit
+                    ),
                     "shipyard.auth.v1.AuthenticationService",
                 ),
                 Registration(
@@ -183,6 +186,7 @@ async def serve(settings: Settings) -> AuthServer:
                 ),
                 *tenancy.registrations,
             ],
+            on_refusal=RefusalAudit(tenancy.audit, token),
         )
         await server.start()
         usage.start()

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.auth.adapters.project_store import as_uuid
+from libs.core.errors import FieldViolation, InvalidArgument
 from services.auth.adapters.tables import AuditEventRow
 from services.auth.domain.audit import AuditEvent, AuditFilter, Outcome
 from services.auth.domain.paging import encode_token
@@ -27,6 +27,17 @@ _FIELDS = (
     "trace_id",
     "client_address",
 )
+
+
+def _position(after: str) -> tuple[datetime, uuid.UUID]:
+    when, _, last_id = after.partition("|")
+    try:
+        return datetime.fromisoformat(when), uuid.UUID(last_id)
+    except ValueError as exc:
+        raise InvalidArgument(
+            "page_token is not a token from a previous response",
+            violations=[FieldViolation("page_token", "not a token from a previous response")],
+        ) from exc
 
 
 def event_of(row: AuditEventRow) -> AuditEvent:
@@ -59,10 +70,7 @@ class SqlAuditStore:
         r = AuditEventRow
         query = select(r).order_by(r.time.desc(), r.id.desc()).limit(page.size + 1)
         if page.after:
-            when, _, last_id = page.after.partition("|")
-            query = query.where(
-                tuple_(r.time, r.id) < tuple_(datetime.fromisoformat(when), as_uuid(last_id))
-            )
+            query = query.where(tuple_(r.time, r.id) < tuple_(*_position(page.after)))
         domain = domain_name if domain_name is not None else flt.domain_name
         for column, value in (
             (r.actor_user_id, flt.actor_user_id),
@@ -84,6 +92,7 @@ class SqlAuditStore:
         async with self._sessions() as db:
             rows = list((await db.scalars(query)).all())
         items = [event_of(x) for x in rows[: page.size]]
-        more = len(rows) > page.size
-        token = encode_token(f"{rows[page.size - 1].time.isoformat()}|{rows[page.size - 1].id}")
-        return Page(items=items, next_token=token if more else "")
+        if len(rows) <= page.size:
+            return Page(items=items)
+        last = rows[page.size - 1]
+        return Page(items=items, next_token=encode_token(f"{last.time.isoformat()}|{last.id}"))

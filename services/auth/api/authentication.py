@@ -8,20 +8,44 @@ from shipyard.auth.v1 import authentication_service_pb2 as pb
 from shipyard.auth.v1 import authentication_service_pb2_grpc as pb_grpc
 from typing_extensions import override
 
+from libs.core.errors import ShipyardError
 from libs.grpcutil.context import current_caller
+from services.auth.api.audited import client_address, trace_id
 from services.auth.domain.login import TOKEN_TYPE, IssuedTokens
+from services.auth.service.audit import AuditLog
 from services.auth.service.login import LoginService
 
 
 class AuthenticationServicer(pb_grpc.AuthenticationServiceServicer):
-    def __init__(self, login: LoginService) -> None:
+    def __init__(self, login: LoginService, audit: AuditLog) -> None:
         self._login = login
+        self._audit = audit
 
     @override
     async def Login(
         self, request: pb.LoginRequest, context: grpc.aio.ServicerContext
     ) -> pb.LoginResponse:
-        issued = await self._login.login(request.email, request.password)
+        # Every attempt is audited, successful or not (who tried, from where, the outcome).
+        metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+        where = {
+            "trace_id": trace_id(metadata),
+            "client_address": client_address(metadata, context),
+        }
+        try:
+            issued = await self._login.login(request.email, request.password)
+        except ShipyardError as exc:
+            await self._audit.record_login(
+                email=request.email, status_code=exc.code, detail=exc.reason, **where
+            )
+            raise
+        caller = issued.caller
+        await self._audit.record_login(
+            email=caller.email,
+            user_id=caller.user_id,
+            domain_name=caller.domain_name,
+            access_key=caller.access_key,
+            **where,
+        )
         return pb.LoginResponse(tokens=_tokens(issued))
 
     @override

@@ -46,6 +46,7 @@ class AccessToken:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IssuedTokens:
+    caller: Caller  # whom the tokens stand for
     access_token: AccessToken
     refresh_token: str
     refresh_expires_at: datetime

@@ -88,9 +88,11 @@ class LoginService:
         if account.status is not UserStatus.ACTIVE:
             raise LoginNotAllowed("the user is not active")
         now = self._clock()
-        access = self._signer.issue(account.caller(), now=now)
+        caller = account.caller()
+        access = self._signer.issue(caller, now=now)
         refresh = await self._refresh.create(account.user_id, ttl=self._refresh_ttl.total_seconds())
         return IssuedTokens(
+            caller=caller,
             access_token=access,
             refresh_token=refresh,
             refresh_expires_at=now + self._refresh_ttl,

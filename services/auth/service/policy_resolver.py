@@ -72,9 +72,14 @@ class PolicyResolver:
         domain = await self.domains.get(domain_name)
         project = await self.projects.get(project_id)
         in_domain = project is not None and project.domain_name == domain_name
+        member = in_domain and project_id in user.project_ids
         policy = await self.policies.get(keypair.resource_policy)
+        # Only what the user really belongs to opens a group: a project they are not a member
+        # of, or a domain that is not theirs, opens none.
         groups = await self.access.allowed_groups(
-            domain_name=domain_name, project_id=project_id, access_key=keypair.access_key
+            domain_name=domain_name if user.domain_name == domain_name else "",
+            project_id=project_id if member else "",
+            access_key=keypair.access_key,
         )
         return SessionPolicy(
             user_active=user.status is UserStatus.ACTIVE,
@@ -84,7 +89,7 @@ class PolicyResolver:
             and domain.deleted_at is None
             and user.domain_name == domain_name,
             project_active=in_domain and project is not None and project.is_active,
-            project_member=in_domain and project_id in user.project_ids,
+            project_member=member,
             resource_group_allowed=not resource_group or resource_group in groups,
             allowed_resource_groups=tuple(groups),
             access_key=keypair.access_key,

@@ -248,3 +248,24 @@ async def test_deactivated_users_token_stops_working_when_it_expires(auth_db, re
         reply = await client.get("/v1/identity", headers=bearer(tokens))
         assert reply.status_code == 401
         assert "expired" in reply.json()["message"].lower()
+
+
+async def test_every_login_attempt_is_in_the_audit_log(stack, http, user):
+    await http.post("/v1/auth:login", json={"email": user.email, "password": "not it"})
+    await login(http, user)
+    async with stack.client() as admin:
+        reply = await admin.request(
+            "GET", "/v1/audit-events", params={"action": "auth.login", "target_id": user.user_id}
+        )
+        refused = await admin.request(
+            "GET", "/v1/audit-events", params={"action": "auth.login", "target_id": user.email}
+        )
+    (ok,) = reply["events"]
+    assert ok["outcome"] == "AUDIT_OUTCOME_SUCCESS"
+    assert ok["actor_email"] == user.email
+    assert ok["actor_access_key"] == user.access_key
+    assert ok["client_address"]
+    assert ok["trace_id"]
+    (bad,) = refused["events"]
+    assert bad["outcome"] == "AUDIT_OUTCOME_DENIED"
+    assert bad["detail"] == "INVALID_CREDENTIALS"
