@@ -47,10 +47,12 @@ class Store:
         self.value: KeypairOwner | None = owner()
         self.calls = 0
         self.gate: asyncio.Event | None = None
+        self.reading = asyncio.Event()
 
     async def find(self, access_key: str) -> KeypairOwner | None:
         self.calls += 1
         seen = self.value
+        self.reading.set()
         if self.gate is not None:
             await self.gate.wait()
         return seen
@@ -71,8 +73,7 @@ async def test_a_lookup_racing_a_revocation_is_not_remembered():
     store.gate = asyncio.Event()
     cache = CachedKeypairStore(store, ttl=60)
     pending = asyncio.ensure_future(cache.find(ACCESS_KEY))
-    while store.calls == 0:  # let the lookup read the old row
-        await asyncio.sleep(0)
+    await store.reading.wait()  # the lookup has read the old row
     cache.invalidate(ACCESS_KEY)
     store.gate.set()
     assert (await pending) is not None
