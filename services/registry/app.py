@@ -41,6 +41,7 @@ from services.registry.service.agents import AgentLifecycle
 from services.registry.service.create_session import CreateSession
 from services.registry.service.destroy_session import DestroySession
 from services.registry.service.execute import Execute
+from services.registry.service.identity_policy import IdentityPolicyResolver
 from services.registry.service.kernel_events import ApplyKernelEvent
 from services.registry.service.queries import SessionQueries
 from services.registry.service.scheduling import Scheduling
@@ -98,7 +99,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         timedelta(seconds=settings.heartbeat_timeout),
     )
     session_servicer = SessionServicer(
-        CreateSession(store, events, mounts, waiter),
+        CreateSession(store, events, mounts, waiter, IdentityPolicyResolver()),
         SessionQueries(store),
         DestroySession(store, events, agent_client),
         Execute(store, agent_store, agent_client),

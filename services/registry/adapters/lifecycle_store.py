@@ -8,7 +8,7 @@ call is a no-op.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,7 +17,9 @@ from libs.core.slots import ResourceSlots
 from libs.db.retry import with_retry
 from services.registry.adapters.rows import (
     agent_from_row,
+    count_sessions,
     kernel_from_row,
+    lock_keypair,
     lock_session,
     recompute_occupancy,
     refresh_session_status,
@@ -27,7 +29,14 @@ from services.registry.adapters.rows import (
 )
 from services.registry.adapters.tables import AgentRow, KernelRow, SessionRow
 from services.registry.domain.errors import SessionNotDestroyable, SessionNotFound
-from services.registry.domain.model import DEAD_STATUSES, AgentStatus, Mount, Status
+from services.registry.domain.model import (
+    AGENT_OCCUPYING_STATUSES,
+    CONCURRENCY_LIMIT,
+    DEAD_STATUSES,
+    AgentStatus,
+    Mount,
+    Status,
+)
 from services.registry.service.ports import (
     BindOutcome,
     KernelTarget,
@@ -40,12 +49,25 @@ class LifecycleStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def bind(self, session_id: str, placements: Mapping[str, str]) -> BindOutcome:
-        """PENDING → SCHEDULED with kernels placed, if the agents still have room."""
+    async def bind(
+        self, session_id: str, placements: Mapping[str, str], *, max_concurrent_sessions: int = 0
+    ) -> BindOutcome:
+        """PENDING → SCHEDULED with kernels placed, if the agents still have room and the
+        keypair stays within `max_concurrent_sessions` (counted from the table, under a
+        per-keypair lock: racing binds, retries and crashes cannot make it drift)."""
 
         async def work() -> BindOutcome:
             now = datetime.now(UTC)
             async with self._sessions.begin() as db:
+                access_key = (
+                    await db.execute(
+                        select(SessionRow.access_key).where(SessionRow.id == session_id)
+                    )
+                ).scalar_one_or_none()
+                if access_key is None:
+                    return BindOutcome(session_id=session_id, bound=False, conflict="not-found")
+                if max_concurrent_sessions > 0:
+                    await lock_keypair(db, access_key)
                 found = await _lock_or_none(db, session_id)
                 if found is None:
                     return BindOutcome(session_id=session_id, bound=False, conflict="not-found")
@@ -58,6 +80,12 @@ class LifecycleStore:
                     return BindOutcome(
                         session_id=session_id, bound=False, conflict="kernel-set-mismatch"
                     )
+                if max_concurrent_sessions > 0:
+                    running = await count_sessions(db, access_key, AGENT_OCCUPYING_STATUSES)
+                    if running >= max_concurrent_sessions:
+                        return BindOutcome(
+                            session_id=session_id, bound=False, conflict=CONCURRENCY_LIMIT
+                        )
                 conflict = await _check_capacity(db, session, kernels, placements)
                 if conflict:
                     return BindOutcome(session_id=session_id, bound=False, conflict=conflict)
@@ -69,6 +97,8 @@ class LifecycleStore:
                 status = set_session_status(
                     session, Status.SCHEDULED, reason="scheduled", now=now, message=""
                 )
+                if session.max_lifetime_seconds > 0:
+                    session.expires_at = now + timedelta(seconds=session.max_lifetime_seconds)
                 agents = await recompute_occupancy(db, placements.values())
                 change = SessionChange(
                     session_id=session_id,

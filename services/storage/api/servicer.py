@@ -28,7 +28,12 @@ class VFolderServicer(pb_grpc.VFolderServiceServicer):
     async def CreateVFolder(
         self, request: pb.CreateVFolderRequest, context: Any
     ) -> pb.CreateVFolderResponse:
-        folder = await self._create(current_caller(), name=request.name, volume=request.volume)
+        folder = await self._create(
+            current_caller(),
+            name=request.name,
+            volume=request.volume,
+            project_id=request.project_id,
+        )
         return pb.CreateVFolderResponse(vfolder=vfolder_to_pb(folder))
 
     @override

@@ -152,7 +152,7 @@ async def test_a_cycle_binds_in_fifo_order_notes_the_too_large_and_retries_confl
 
     async with grpc.aio.insecure_channel(f"127.0.0.1:{scheduler.port}") as channel:
         stub = sched_grpc.SchedulerServiceStub(channel)
-        admin = Caller(user_id="u0", access_key="AKADMIN", role=Role.ADMIN)
+        admin = Caller(user_id="u0", access_key="AKADMIN", role=Role.SUPERADMIN)
         response = await stub.ListPendingSessions(
             sched_pb.ListPendingSessionsRequest(),
             metadata=_channel_metadata(internal_token, admin),
