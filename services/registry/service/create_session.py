@@ -85,7 +85,7 @@ class CreateSession:
         size = max(cmd.cluster_size, 1)
         check_policy(policy, slots, size)
         mounts = (
-            await self.mounts.resolve(caller.user_id, cmd.vfolder_names)
+            await self.mounts.resolve(caller.user_id, cmd.vfolder_names, project_id)
             if cmd.vfolder_names
             else []
         )

@@ -206,7 +206,11 @@ class AgentClient(Protocol):
 
 
 class MountResolver(Protocol):
-    async def resolve(self, user_id: str, names: Sequence[str]) -> list[Mount]: ...
+    async def resolve(
+        self, user_id: str, names: Sequence[str], project_id: str = ""
+    ) -> list[Mount]:
+        """The user's folders (or `project_id`'s project folders) by name."""
+        ...
 
 
 class PolicyResolver(Protocol):

@@ -87,9 +87,14 @@ class SqlVFolderRepository:
         stmt = stmt.order_by(vfolders.c.created_at, vfolders.c.id).limit(limit)
         return [_to_folder(r) for r in (await self._session.execute(stmt)).mappings()]
 
-    async def find_by_names(self, owner_user_id: str, names: Sequence[str]) -> Sequence[VFolder]:
+    async def find_by_names(
+        self, owner_user_id: str, names: Sequence[str], project_id: str = ""
+    ) -> Sequence[VFolder]:
+        whose = vfolders.c.owner_user_id == owner_user_id
+        if project_id:
+            whose = or_(whose, vfolders.c.project_id == project_id)
         stmt = select(vfolders).where(
-            vfolders.c.owner_user_id == owner_user_id,
+            whose,
             vfolders.c.name.in_(list(names)),
             vfolders.c.status == VFolderStatus.READY.value,
         )

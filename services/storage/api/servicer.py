@@ -65,5 +65,7 @@ class MountServicer(pb_grpc.MountServiceServicer):
         self, request: pb.ResolveMountsRequest, context: Any
     ) -> pb.ResolveMountsResponse:
         require_system()
-        mounts = await self._resolve(user_id=request.user_id, names=list(request.names))
+        mounts = await self._resolve(
+            user_id=request.user_id, names=list(request.names), project_id=request.project_id
+        )
         return pb.ResolveMountsResponse(mounts=[mount_to_pb(m) for m in mounts])

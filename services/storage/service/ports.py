@@ -25,8 +25,10 @@ class VFolderRepository(Protocol):
         """Ready folders within `scope` ordered by (created_at, id), after `after`."""
         ...
 
-    async def find_by_names(self, owner_user_id: str, names: Sequence[str]) -> Sequence[VFolder]:
-        """The owner's ready folders among `names`, in any order."""
+    async def find_by_names(
+        self, owner_user_id: str, names: Sequence[str], project_id: str = ""
+    ) -> Sequence[VFolder]:
+        """Ready folders among `names` of the owner (or of `project_id`), in any order."""
         ...
 
     async def set_status(self, vfolder_id: str, status: VFolderStatus) -> None: ...

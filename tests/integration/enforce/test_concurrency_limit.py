@@ -51,7 +51,7 @@ class FixedPolicy:
 
 
 class NoMounts:
-    async def resolve(self, user_id: str, names: Sequence[str]) -> list:
+    async def resolve(self, user_id: str, names: Sequence[str], project_id: str = "") -> list:
         return []
 
 

@@ -77,7 +77,7 @@ class QuietEvents:
 
 
 class NoMounts:
-    async def resolve(self, user_id: str, names: Sequence[str]) -> list:
+    async def resolve(self, user_id: str, names: Sequence[str], project_id: str = "") -> list:
         return []
 
 

@@ -48,11 +48,13 @@ class FakeVFolderRepository:
         )
         return rows[:limit]
 
-    async def find_by_names(self, owner_user_id: str, names: Sequence[str]) -> Sequence[VFolder]:
+    async def find_by_names(
+        self, owner_user_id: str, names: Sequence[str], project_id: str = ""
+    ) -> Sequence[VFolder]:
         return [
             r
             for r in self.rows.values()
-            if r.owner_user_id == owner_user_id
+            if (r.owner_user_id == owner_user_id or (project_id and r.project_id == project_id))
             and r.name in names
             and r.status is VFolderStatus.READY
         ]

@@ -65,3 +65,18 @@ async def test_an_owner_is_matched_whatever_the_case_of_the_user_id(storage):
     folder = await storage.create(owner, name="f")
     shouting = dataclasses.replace(owner, user_id=owner.user_id.upper())
     await storage.delete(shouting, vfolder_id=folder.id)
+
+
+async def test_a_session_mounts_its_projects_folders_and_own_folders_win_on_a_name(storage):
+    owner, member = _caller(projects=(PROJECT,)), _caller(projects=(PROJECT,))
+    shared = await storage.create(owner, name="data", project_id=PROJECT)
+    await storage.create(owner, name="shared-only", project_id=PROJECT)
+    own = await storage.create(member, name="data")
+
+    mounts = await storage.resolve(
+        user_id=member.user_id, names=["data", "shared-only"], project_id=PROJECT
+    )
+    assert mounts[0].vfolder_id == own.id != shared.id
+    assert mounts[1].name == "shared-only"
+    with pytest.raises(VFolderNotFound):  # another project's session cannot mount them
+        await storage.resolve(user_id=member.user_id, names=["shared-only"], project_id="other")
