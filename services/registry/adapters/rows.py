@@ -210,3 +210,14 @@ async def count_sessions(db: AsyncSession, access_key: str, statuses: Iterable[S
         SessionRow.status.in_([s.value for s in statuses]),
     )
     return int((await db.execute(query)).scalar_one())
+
+
+async def lock_session_or_none(
+    db: AsyncSession, session_id: str
+) -> tuple[SessionRow, list[KernelRow]] | None:
+    exists = (
+        await db.execute(select(SessionRow.id).where(SessionRow.id == session_id))
+    ).scalar_one_or_none()
+    if exists is None:
+        return None
+    return await lock_session(db, session_id)
