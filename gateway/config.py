@@ -15,6 +15,13 @@ Upstream = Literal["auth", "registry", "scheduler", "storage"]
 # purpose: the edge has no route to them.
 PUBLIC_SERVICES: dict[str, Upstream] = {
     "shipyard.auth.v1.IdentityService": "auth",
+    "shipyard.auth.v1.DomainService": "auth",
+    "shipyard.auth.v1.ProjectService": "auth",
+    "shipyard.auth.v1.UserService": "auth",
+    "shipyard.auth.v1.KeypairService": "auth",
+    "shipyard.auth.v1.ResourcePolicyService": "auth",
+    "shipyard.auth.v1.ResourceGroupAccessService": "auth",
+    "shipyard.auth.v1.AuditService": "auth",
     "shipyard.registry.v1.SessionService": "registry",
     "shipyard.registry.v1.ClusterService": "registry",
     "shipyard.scheduler.v1.SchedulerService": "scheduler",

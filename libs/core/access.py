@@ -31,6 +31,14 @@ class Resource(StrEnum):
     VFOLDER = "vfolder"
     AGENT = "agent"
     SCHEDULER_QUEUE = "scheduler-queue"
+    # tenancy (auth's admin APIs)
+    DOMAIN = "domain"
+    PROJECT = "project"
+    USER = "user"
+    KEYPAIR = "keypair"
+    RESOURCE_POLICY = "resource-policy"
+    RESOURCE_GROUP_ACCESS = "resource-group-access"
+    AUDIT_LOG = "audit-log"
 
 
 class Scope(IntEnum):
@@ -56,10 +64,49 @@ def _system(resource: Resource, verb: Verb) -> Rule:
 
 _R, _C, _U, _D, _X = Verb.READ, Verb.CREATE, Verb.UPDATE, Verb.DELETE, Verb.EXECUTE
 
+
+def _crud(service: str, noun: str, resource: Resource, *, plural: str = "") -> dict[str, Rule]:
+    """The five AIP standard methods of `service` on `noun`."""
+    prefix = f"/{service}/"
+    return {
+        f"{prefix}Create{noun}": Rule(resource, _C),
+        f"{prefix}Get{noun}": Rule(resource, _R),
+        f"{prefix}List{plural or noun + 's'}": Rule(resource, _R),
+        f"{prefix}Update{noun}": Rule(resource, _U),
+        f"{prefix}Delete{noun}": Rule(resource, _D),
+    }
+
+
 METHODS: dict[str, Rule] = {
     # auth. Envoy's ext_authz calls Check on every request, before anyone is known.
     "/envoy.service.auth.v3.Authorization/Check": Rule(Resource.IDENTITY, _R, public=True),
     "/shipyard.auth.v1.IdentityService/GetCurrentIdentity": Rule(Resource.IDENTITY, _R),
+    **_crud("shipyard.auth.v1.DomainService", "Domain", Resource.DOMAIN),
+    **_crud("shipyard.auth.v1.ProjectService", "Project", Resource.PROJECT),
+    "/shipyard.auth.v1.ProjectService/AddProjectMember": Rule(Resource.PROJECT, _U),
+    "/shipyard.auth.v1.ProjectService/ListProjectMembers": Rule(Resource.PROJECT, _R),
+    "/shipyard.auth.v1.ProjectService/RemoveProjectMember": Rule(Resource.PROJECT, _U),
+    **_crud("shipyard.auth.v1.UserService", "User", Resource.USER),
+    **_crud("shipyard.auth.v1.KeypairService", "Keypair", Resource.KEYPAIR),
+    **_crud(
+        "shipyard.auth.v1.ResourcePolicyService",
+        "ResourcePolicy",
+        Resource.RESOURCE_POLICY,
+        plural="ResourcePolicies",
+    ),
+    "/shipyard.auth.v1.ResourceGroupAccessService/GetResourceGroupAccess": Rule(
+        Resource.RESOURCE_GROUP_ACCESS, _R
+    ),
+    "/shipyard.auth.v1.ResourceGroupAccessService/ListResourceGroupAccess": Rule(
+        Resource.RESOURCE_GROUP_ACCESS, _R
+    ),
+    "/shipyard.auth.v1.ResourceGroupAccessService/UpdateResourceGroupAccess": Rule(
+        Resource.RESOURCE_GROUP_ACCESS, _U
+    ),
+    "/shipyard.auth.v1.AuditService/ListAuditEvents": Rule(Resource.AUDIT_LOG, _R),
+    "/shipyard.auth.v1.AuditRecordService/RecordAuditEvent": _system(Resource.AUDIT_LOG, _C),
+    "/shipyard.auth.v1.PolicyService/ResolveSessionPolicy": _system(Resource.RESOURCE_POLICY, _R),
+    "/shipyard.auth.v1.PolicyService/BatchGetLimits": _system(Resource.RESOURCE_POLICY, _R),
     # registry
     "/shipyard.registry.v1.SessionService/CreateSession": Rule(Resource.SESSION, _C),
     "/shipyard.registry.v1.SessionService/GetSession": Rule(Resource.SESSION, _R),
@@ -71,6 +118,9 @@ METHODS: dict[str, Rule] = {
     "/shipyard.registry.v1.AgentRegistryService/Heartbeat": _system(Resource.AGENT, _U),
     "/shipyard.registry.v1.SchedulingService/WatchClusterState": _system(Resource.SESSION, _R),
     "/shipyard.registry.v1.SchedulingService/BindSessions": _system(Resource.SESSION, _U),
+    "/shipyard.registry.v1.SessionAdminService/TerminateSessionsOfOwners": _system(
+        Resource.SESSION, _D
+    ),
     # scheduler
     "/shipyard.scheduler.v1.SchedulerService/ListPendingSessions": Rule(
         Resource.SCHEDULER_QUEUE, _R
@@ -97,6 +147,11 @@ GRANTS: dict[Role, dict[Resource, dict[Verb, Scope]]] = {
         Resource.SESSION: dict(_WORK),
         Resource.VFOLDER: dict(_WORK),
         Resource.SCHEDULER_QUEUE: {Verb.READ: Scope.OWN},
+        # Their own account, keypairs, domain and the projects they belong to.
+        Resource.DOMAIN: {Verb.READ: Scope.OWN},
+        Resource.PROJECT: {Verb.READ: Scope.OWN},
+        Resource.USER: {Verb.READ: Scope.OWN},
+        Resource.KEYPAIR: {Verb.READ: Scope.OWN},
     },
     # Domain admins manage everything inside their domain and nothing outside it.
     Role.ADMIN: {
@@ -105,6 +160,14 @@ GRANTS: dict[Role, dict[Resource, dict[Verb, Scope]]] = {
         Resource.VFOLDER: dict.fromkeys(_ALL_VERBS, Scope.DOMAIN),
         Resource.AGENT: {Verb.READ: Scope.ALL},
         Resource.SCHEDULER_QUEUE: {Verb.READ: Scope.DOMAIN},
+        Resource.DOMAIN: {Verb.READ: Scope.DOMAIN},
+        Resource.PROJECT: dict.fromkeys(_ALL_VERBS, Scope.DOMAIN),
+        Resource.USER: dict.fromkeys(_ALL_VERBS, Scope.DOMAIN),
+        Resource.KEYPAIR: dict.fromkeys(_ALL_VERBS, Scope.DOMAIN),
+        # Policies are global objects: domain admins read them, only superadmins change them.
+        Resource.RESOURCE_POLICY: {Verb.READ: Scope.ALL},
+        Resource.RESOURCE_GROUP_ACCESS: {Verb.READ: Scope.DOMAIN},
+        Resource.AUDIT_LOG: {Verb.READ: Scope.DOMAIN},
     },
     Role.SUPERADMIN: {r: dict.fromkeys(_ALL_VERBS, Scope.ALL) for r in Resource},
     # Monitors read everything and change nothing.

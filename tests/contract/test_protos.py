@@ -10,15 +10,12 @@ import pytest
 from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2
 
+from gateway.config import PUBLIC_SERVICES
+
 ROOT = Path(__file__).resolve().parents[2]
 DESCRIPTORS = ROOT / "build" / "descriptors.binpb"
-PUBLIC = {
-    "shipyard.auth.v1.IdentityService",
-    "shipyard.registry.v1.SessionService",
-    "shipyard.registry.v1.ClusterService",
-    "shipyard.scheduler.v1.SchedulerService",
-    "shipyard.storage.v1.VFolderService",
-}
+# The edge routes exactly these; every other service is internal.
+PUBLIC = set(PUBLIC_SERVICES)
 
 
 def _buf() -> str | None:

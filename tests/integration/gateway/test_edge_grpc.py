@@ -23,6 +23,9 @@ INTERNAL_METHODS = [
     "/shipyard.registry.v1.AgentRegistryService/Heartbeat",
     "/shipyard.storage.v1.MountService/ResolveMounts",
     "/shipyard.agent.v1.KernelService/CreateKernels",
+    "/shipyard.auth.v1.PolicyService/ResolveSessionPolicy",
+    "/shipyard.auth.v1.AuditRecordService/RecordAuditEvent",
+    "/shipyard.registry.v1.SessionAdminService/TerminateSessionsOfOwners",
 ]
 
 
