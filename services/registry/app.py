@@ -26,6 +26,7 @@ from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
 from services.registry.adapters.agent_store import SqlAgentStore
 from services.registry.adapters.peer_clients import GrpcAgentClient, GrpcMountResolver
+from services.registry.adapters.policy_client import GrpcPolicyResolver
 from services.registry.adapters.redis_events import (
     RedisClusterEvents,
     RedisHeartbeatClock,
@@ -41,7 +42,6 @@ from services.registry.service.agents import AgentLifecycle
 from services.registry.service.create_session import CreateSession
 from services.registry.service.destroy_session import DestroySession
 from services.registry.service.execute import Execute
-from services.registry.service.identity_policy import IdentityPolicyResolver
 from services.registry.service.kernel_events import ApplyKernelEvent
 from services.registry.service.queries import SessionQueries
 from services.registry.service.scheduling import Scheduling
@@ -60,6 +60,7 @@ class RunningRegistry:
     redis: Redis
     agent_client: GrpcAgentClient
     mounts: GrpcMountResolver
+    policies: GrpcPolicyResolver
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -71,6 +72,7 @@ class RunningRegistry:
         await cancel_all(self.tasks)
         await self.agent_client.close()
         await self.mounts.close()
+        await self.policies.close()
         await self.redis.aclose()
         await self.engine.dispose()
 
@@ -88,6 +90,7 @@ async def serve(settings: Settings) -> RunningRegistry:
     waiter = StreamSessionWaiter(events)
     agent_client = GrpcAgentClient(token)
     mounts = GrpcMountResolver(settings.storage_addr, token)
+    policies = GrpcPolicyResolver(settings.auth_addr, token)
     wakeup = asyncio.Event()
 
     agents = AgentLifecycle(
@@ -99,7 +102,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         timedelta(seconds=settings.heartbeat_timeout),
     )
     session_servicer = SessionServicer(
-        CreateSession(store, events, mounts, waiter, IdentityPolicyResolver()),
+        CreateSession(store, events, mounts, waiter, policies),
         SessionQueries(store),
         DestroySession(store, events, agent_client),
         Execute(store, agent_store, agent_client),
@@ -139,7 +142,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         KernelEventHandler(ApplyKernelEvent(store, events)),
     )
     await consumer.ensure_group()
-    running = RunningRegistry(server, engine, redis, agent_client, mounts)
+    running = RunningRegistry(server, engine, redis, agent_client, mounts, policies)
     running.tasks = [
         spawn(_forever("kernel events", consumer.run), "kernel-events"),
         spawn(_forever("session waiter", waiter.run), "session-waiter"),

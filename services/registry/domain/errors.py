@@ -7,6 +7,7 @@ from libs.core.errors import (
     FieldViolation,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     ResourceExhausted,
     Unavailable,
 )
@@ -80,3 +81,9 @@ class PendingSessionLimit(ResourceExhausted):
     """The keypair already has max_pending_sessions sessions waiting in the queue."""
 
     reason = "PENDING_SESSION_LIMIT"
+
+
+class TenantInactive(PermissionDenied):
+    """The caller's user, keypair or domain was deactivated after the edge let the call in."""
+
+    reason = "TENANT_INACTIVE"

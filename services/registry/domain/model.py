@@ -134,6 +134,8 @@ class SessionPolicy:
     # The keypair's total_resource_slots; with `strict_slots`, unnamed slots are capped at 0.
     total_resource_slots: ResourceSlots = field(default_factory=ResourceSlots)
     strict_slots: bool = False
+    # The resource group the session goes to (auth picks one when the request names none).
+    resource_group: str = ""
 
     def slots_over(self, requested: ResourceSlots) -> list[str]:
         """Slots whose request alone exceeds the keypair's total (it could never run)."""

@@ -77,11 +77,11 @@ class CreateSession:
                 "you belong to no project; pass project_id",
                 violations=[FieldViolation("project_id", "required: you belong to no project")],
             )
-        resource_group = cmd.resource_group or DEFAULT_RESOURCE_GROUP
         # Membership and resource-group permission come from auth, never from the request.
         policy = await self.policies.resolve(
-            caller, project_id=project_id, resource_group=resource_group
+            caller, project_id=project_id, resource_group=cmd.resource_group
         )
+        resource_group = policy.resource_group or cmd.resource_group or DEFAULT_RESOURCE_GROUP
         size = max(cmd.cluster_size, 1)
         check_policy(policy, slots, size)
         mounts = (

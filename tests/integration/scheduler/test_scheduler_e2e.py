@@ -19,6 +19,7 @@ from libs.telemetry.tracing import instrument_grpc
 from services.scheduler.adapters.registry_client import SPAN_NAME
 from services.scheduler.app import serve
 from services.scheduler.config import Settings
+from tests.integration.enforce.stand_in_policy_service import StandInTenants, start_stand_in
 from tests.integration.scheduler.fake_registry import FakeSchedulingService
 from tests.unit.scheduler.factories import wait_until
 
@@ -82,7 +83,15 @@ async def start_registry():
 
 
 @pytest.fixture
-async def start_scheduler(redis, redis_url, key_prefix, internal_token):
+async def policy_addr():
+    """Auth's PolicyService (a stand-in with no limits: the fake registry's keys are unknown)."""
+    server, port = await start_stand_in(StandInTenants())
+    yield f"127.0.0.1:{port}"
+    await server.stop(0)
+
+
+@pytest.fixture
+async def start_scheduler(redis, redis_url, key_prefix, internal_token, policy_addr):
     running = []
 
     async def start(registry_addr: str, scheduler_id: str, tracer=None):
@@ -90,6 +99,7 @@ async def start_scheduler(redis, redis_url, key_prefix, internal_token):
             internal_token=internal_token,
             bind="127.0.0.1:0",
             registry_addr=registry_addr,
+            auth_addr=policy_addr,
             redis_url=redis_url,
             redis_prefix=key_prefix,
             scheduler_id=scheduler_id,

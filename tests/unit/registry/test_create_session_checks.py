@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 
 import pytest
@@ -35,9 +36,9 @@ class FakePolicies:
         self.asked.append((project_id, resource_group))
         if project_id not in self.projects:
             raise ProjectNotFound.named(project_id)
-        if resource_group not in self.groups:
+        if resource_group and resource_group not in self.groups:
             raise ResourceGroupNotFound.named(resource_group)
-        return self.policy
+        return dataclasses.replace(self.policy, resource_group=resource_group or self.groups[0])
 
 
 class CapturingStore:
@@ -116,7 +117,7 @@ def _cmd(**kw) -> CreateSessionCommand:
 async def test_project_and_group_default_and_are_checked_with_auth():
     create, store, policies = _use_case()
     await create(ALICE, _cmd())
-    assert policies.asked == [("p1", "default")]
+    assert policies.asked == [("p1", "")]  # auth picks the group when none is asked for
     assert (store.added[0].project_id, store.added[0].resource_group) == ("p1", "default")
 
 
