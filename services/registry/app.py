@@ -14,6 +14,7 @@ from shipyard.registry.v1 import (
     agent_registry_service_pb2_grpc,
     cluster_service_pb2_grpc,
     scheduling_service_pb2_grpc,
+    session_admin_service_pb2_grpc,
     session_service_pb2_grpc,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -36,6 +37,7 @@ from services.registry.adapters.session_store import SqlSessionStore
 from services.registry.api.agent_servicers import AgentRegistryServicer, ClusterServicer
 from services.registry.api.kernel_event_handler import KernelEventHandler
 from services.registry.api.scheduling_servicer import SchedulingServicer
+from services.registry.api.session_admin_servicer import SessionAdminServicer
 from services.registry.api.session_servicer import SessionServicer
 from services.registry.config import Settings
 from services.registry.service.agents import AgentLifecycle
@@ -46,6 +48,7 @@ from services.registry.service.kernel_events import ApplyKernelEvent
 from services.registry.service.queries import SessionQueries
 from services.registry.service.scheduling import Scheduling
 from services.registry.service.starter import Starter
+from services.registry.service.terminate_owners import TerminateSessionsOfOwners
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +129,11 @@ async def serve(settings: Settings) -> RunningRegistry:
                 agent_registry_service_pb2_grpc.add_AgentRegistryServiceServicer_to_server,
                 AgentRegistryServicer(agents, settings.heartbeat_interval),
                 "shipyard.registry.v1.AgentRegistryService",
+            ),
+            Registration(
+                session_admin_service_pb2_grpc.add_SessionAdminServiceServicer_to_server,
+                SessionAdminServicer(TerminateSessionsOfOwners(store, events, agent_client)),
+                "shipyard.registry.v1.SessionAdminService",
             ),
             Registration(
                 scheduling_service_pb2_grpc.add_SchedulingServiceServicer_to_server,
