@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -51,7 +51,7 @@ GROUP = "matrix"  # a resource group without agents: sessions stay PENDING
 class Platform:
     token: str
     channels: dict[str, grpc.aio.Channel]
-    servers: list[Any] = field(default_factory=list)
+    tenants: StandInTenants
 
     def channel(self, method: str) -> grpc.aio.Channel:
         return self.channels[method.split(".")[1]]  # "/shipyard.<service>.v1.X/Y"
@@ -115,7 +115,7 @@ async def platform(
         "scheduler": scheduler.port,
     }
     channels = {k: grpc.aio.insecure_channel(f"127.0.0.1:{p}") for k, p in ports.items()}
-    yield Platform(internal_token, channels)
+    yield Platform(internal_token, channels, tenants)
     for channel in channels.values():
         await channel.close()
     await scheduler.stop()
@@ -349,3 +349,25 @@ async def test_a_session_in_a_project_the_caller_is_not_in_is_refused(platform: 
     assert f"project {TENANCY.project_a1!r} not found" in (err.value.details() or "")
     created = await platform.call(method, request, TENANCY.owner)
     assert created.session.project_id == TENANCY.project_a1
+
+
+async def test_limits_at_create_name_the_limit(platform: Platform) -> None:
+    method = f"{REG}.SessionService/CreateSession"
+    policy = platform.tenants.policy
+    policy.max_containers_per_session, policy.max_pending_sessions = 2, 1
+    newcomer = m.tenancy().owner  # nothing queued yet
+    platform.tenants.add([newcomer])
+    try:
+        too_big = _req(method, cluster_size=3, **_new_session_request())
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await platform.call(method, too_big, newcomer)
+        assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert "max_containers_per_session 2" in (err.value.details() or "")
+
+        await platform.call(method, _req(method, **_new_session_request()), newcomer)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await platform.call(method, _req(method, **_new_session_request()), newcomer)
+        assert err.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "max_pending_sessions is 1" in (err.value.details() or "")
+    finally:
+        policy.max_containers_per_session, policy.max_pending_sessions = 0, 0
