@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cli.admin_parser import add_admin_commands
 from cli.client import ApiError, ShipyardClient
 from cli.platform import Platform, PlatformConfig
 
@@ -225,6 +226,7 @@ def _parser() -> argparse.ArgumentParser:
     vd.add_argument("vfolder_id")
     vd.set_defaults(func=cmd_vfolder_delete)
     sub.add_parser("whoami").set_defaults(func=cmd_whoami)
+    add_admin_commands(sub, _client)
     return parser
 
 

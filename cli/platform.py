@@ -7,6 +7,7 @@ Each service is its own process (`python -m services.<name>`), configured throug
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -141,6 +142,7 @@ class Platform:
             "auth": {
                 "BOOTSTRAP_ACCESS_KEY": self.keypair.access_key,
                 "BOOTSTRAP_SECRET_KEY": self.keypair.secret_key,
+                "SECRET_KEY_ENCRYPTION_KEY": _encryption_key(cfg.data_dir),
             },
             "storage": {"VOLUME_ROOT": str(cfg.data_dir / "volumes" / "local")},
             "registry": {"NODE_ID": f"registry-{cfg.ports['registry']}"},
@@ -236,3 +238,14 @@ def _keypair(data_dir: Path) -> Keypair:
     path.write_text(json.dumps({"access_key": access, "secret_key": secret}))
     path.chmod(0o600)
     return Keypair(access, secret)
+
+
+def _encryption_key(data_dir: Path) -> str:
+    """The deployment key that encrypts keypair secrets at rest, kept with the data it guards."""
+    path = data_dir / "secret-key-encryption.key"
+    if path.exists():
+        return path.read_text().strip()
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key

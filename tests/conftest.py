@@ -17,6 +17,9 @@ from redis.asyncio import Redis
 ADMIN_PG_URL = os.environ.get("SHIPYARD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("SHIPYARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 INTERNAL_TOKEN = "test-internal-token"
+# Auth encrypts keypair secrets at rest; every auth the tests start uses this deployment key.
+SECRET_KEY_ENCRYPTION_KEY = "dGVzdC1vbmx5LWtleS1mb3Itc2hpcHlhcmQtdGVzdHM="
+os.environ.setdefault("AUTH_SECRET_KEY_ENCRYPTION_KEY", SECRET_KEY_ENCRYPTION_KEY)
 
 
 def _with_database(url: str, name: str) -> str:

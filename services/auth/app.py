@@ -29,6 +29,7 @@ from services.auth.domain.errors import InvalidBootstrapKeypair
 from services.auth.domain.model import Keypair
 from services.auth.service import bootstrap as bootstrap_uc
 from services.auth.service.verify import RequestVerifier
+from services.auth.tenancy_app import Tenancy, build_tenancy, secret_cipher
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class AuthServer:
     engine: AsyncEngine
     usage: SqlUsageRecorder
     keypair: Keypair
+    tenancy: Tenancy
 
     @property
     def port(self) -> int:
@@ -52,18 +54,25 @@ class AuthServer:
         try:
             await self.grpc.stop(grace)
             await self.usage.stop()
+            await self.tenancy.stop()
         finally:
             await self.engine.dispose()
 
 
-async def bootstrap(settings: BootstrapSettings, *, engine: AsyncEngine | None = None) -> Keypair:
-    """Migrate (unless disabled) and ensure the default tenancy; return the superadmin keypair."""
+async def bootstrap(
+    settings: BootstrapSettings, *, engine: AsyncEngine | None = None, internal_token: str = ""
+) -> Keypair:
+    """Migrate (unless disabled), encrypt any plaintext secrets, and ensure the default
+    tenancy; return the superadmin keypair."""
+    cipher = secret_cipher(settings, internal_token)
     if engine is None and settings.migrate:
         await migrate(settings.database_url)
     own_engine = engine is None
     engine = engine or create_engine(settings.database_url, pool_size=1)
     try:
-        store = SqlBootstrapStore(session_factory(engine))
+        store = SqlBootstrapStore(session_factory(engine), cipher)
+        if encrypted := await store.encrypt_plaintext_secrets():
+            log.info("encrypted %d keypair secrets stored in plaintext", encrypted)
         return await bootstrap_uc.bootstrap(store, _plan(settings))
     finally:
         if own_engine:
@@ -93,18 +102,23 @@ async def serve(settings: Settings) -> AuthServer:
         await migrate(settings.database_url)
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     try:
-        keypair = await bootstrap(settings, engine=engine)
+        token = settings.internal_token.get_secret_value()
+        keypair = await bootstrap(settings, engine=engine, internal_token=token)
+        cipher = secret_cipher(settings, token)
         sessions = session_factory(engine)
         usage = SqlUsageRecorder(
             sessions,
             interval=settings.last_used_interval,
             flush_every=settings.last_used_flush_every,
         )
-        keypairs = CachedKeypairStore(SqlKeypairStore(sessions), ttl=settings.keypair_cache_ttl)
+        keypairs = CachedKeypairStore(
+            SqlKeypairStore(sessions, cipher), ttl=settings.keypair_cache_ttl
+        )
+        tenancy = build_tenancy(settings, sessions, cipher, keypairs)
         verifier = RequestVerifier(keypairs=keypairs, usage=usage, clock=_utc_now)
         server = create_server(
             domain=ERROR_DOMAIN,
-            internal_token=settings.internal_token.get_secret_value(),
+            internal_token=token,
             bind=settings.bind,
             services=[
                 Registration(
@@ -117,15 +131,17 @@ async def serve(settings: Settings) -> AuthServer:
                     AuthorizationServicer(verifier),
                     "envoy.service.auth.v3.Authorization",
                 ),
+                *tenancy.registrations,
             ],
         )
         await server.start()
         usage.start()
+        tenancy.start()
     except BaseException:
         await engine.dispose()
         raise
     log.info("auth serving on port %d (superadmin key %s)", server.port, keypair.access_key)
-    return AuthServer(grpc=server, engine=engine, usage=usage, keypair=keypair)
+    return AuthServer(grpc=server, engine=engine, usage=usage, keypair=keypair, tenancy=tenancy)
 
 
 async def main() -> None:

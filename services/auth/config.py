@@ -19,6 +19,9 @@ class BootstrapSettings(DatabaseMixin):
     # Both or neither: that exact keypair is ensured for the superadmin (`shipyard up`).
     bootstrap_access_key: str | None = None
     bootstrap_secret_key: SecretStr | None = None
+    # AES-256 key (urlsafe base64, 32 bytes) that encrypts keypair secrets at rest. When unset,
+    # serve derives one from the internal token; `shipyard up` keeps a dedicated one.
+    secret_key_encryption_key: SecretStr | None = None
 
 
 class Settings(ServiceSettings, BootstrapSettings, DatabaseMixin, RedisMixin):
@@ -28,3 +31,5 @@ class Settings(ServiceSettings, BootstrapSettings, DatabaseMixin, RedisMixin):
     keypair_cache_ttl: float = 5.0
     last_used_interval: float = 60.0
     last_used_flush_every: float = 5.0
+    redis_prefix: str = "shipyard:"
+    registry_addr: str = "127.0.0.1:50052"  # for ending deactivated owners' sessions

@@ -26,6 +26,7 @@ from libs.events.streams import StreamConsumer
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
 from services.registry.adapters.agent_store import SqlAgentStore
+from services.registry.adapters.owner_sessions import SqlOwnerSessions
 from services.registry.adapters.peer_clients import GrpcAgentClient, GrpcMountResolver
 from services.registry.adapters.policy_client import GrpcPolicyResolver
 from services.registry.adapters.redis_events import (
@@ -132,7 +133,11 @@ async def serve(settings: Settings) -> RunningRegistry:
             ),
             Registration(
                 session_admin_service_pb2_grpc.add_SessionAdminServiceServicer_to_server,
-                SessionAdminServicer(TerminateSessionsOfOwners(store, events, agent_client)),
+                SessionAdminServicer(
+                    TerminateSessionsOfOwners(
+                        SqlOwnerSessions(sessions), store, events, agent_client
+                    )
+                ),
                 "shipyard.registry.v1.SessionAdminService",
             ),
             Registration(

@@ -6,11 +6,12 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.core.identity import Role
+from services.auth.adapters.secret_cipher import SecretCipher, is_encrypted
 from services.auth.adapters.tables import (
     DomainRow,
     KeypairRow,
@@ -25,19 +26,37 @@ _LOCK_SQL = text("SELECT pg_advisory_xact_lock(hashtext('shipyard.auth.bootstrap
 
 
 class SqlBootstrapStore:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], cipher: SecretCipher) -> None:
         self._sessions = sessions
+        self._cipher = cipher
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlBootstrapTransaction]:
         async with self._sessions() as session, session.begin():
             await session.execute(_LOCK_SQL)
-            yield SqlBootstrapTransaction(session)
+            yield SqlBootstrapTransaction(session, self._cipher)
+
+    async def encrypt_plaintext_secrets(self) -> int:
+        """Encrypt secrets stored before encryption at rest; returns how many were."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(_LOCK_SQL)
+            rows = (
+                await session.execute(select(KeypairRow.access_key, KeypairRow.secret_key))
+            ).all()
+            plain = [(key, secret) for key, secret in rows if not is_encrypted(secret)]
+            for key, secret in plain:
+                await session.execute(
+                    update(KeypairRow)
+                    .where(KeypairRow.access_key == key)
+                    .values(secret_key=self._cipher.encrypt(key, secret))
+                )
+        return len(plain)
 
 
 class SqlBootstrapTransaction:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, cipher: SecretCipher) -> None:
         self._session = session
+        self._cipher = cipher
 
     async def ensure_domain(self, name: str) -> None:
         await self._session.execute(
@@ -82,7 +101,7 @@ class SqlBootstrapTransaction:
 
     async def find_keypair(self, access_key: str) -> StoredKeypair | None:
         row = await self._session.get(KeypairRow, access_key)
-        return None if row is None else _stored(row)
+        return None if row is None else self._stored(row)
 
     async def find_user_keypair(self, user_id: str) -> StoredKeypair | None:
         row = await self._session.scalar(
@@ -95,11 +114,12 @@ class SqlBootstrapTransaction:
             .order_by(KeypairRow.created_at, KeypairRow.access_key)
             .limit(1)
         )
-        return None if row is None else _stored(row)
+        return None if row is None else self._stored(row)
 
     async def save_keypair(self, keypair: StoredKeypair) -> None:
         values = {
-            "secret_key": keypair.secret_key,
+            "secret_key": self._cipher.encrypt(keypair.access_key, keypair.secret_key),
+            "revoked_at": None,
             "user_id": uuid.UUID(keypair.user_id),
             "is_active": keypair.is_active,
             "is_admin": keypair.is_admin,
@@ -110,12 +130,11 @@ class SqlBootstrapTransaction:
             .on_conflict_do_update(index_elements=["access_key"], set_=values)
         )
 
-
-def _stored(row: KeypairRow) -> StoredKeypair:
-    return StoredKeypair(
-        access_key=row.access_key,
-        secret_key=row.secret_key,
-        user_id=str(row.user_id),
-        is_active=row.is_active,
-        is_admin=row.is_admin,
-    )
+    def _stored(self, row: KeypairRow) -> StoredKeypair:
+        return StoredKeypair(
+            access_key=row.access_key,
+            secret_key=self._cipher.decrypt(row.access_key, row.secret_key),
+            user_id=str(row.user_id),
+            is_active=row.is_active and row.revoked_at is None,
+            is_admin=row.is_admin,
+        )

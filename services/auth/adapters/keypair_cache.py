@@ -1,7 +1,8 @@
 """A short-lived in-memory cache in front of a KeypairStore (the verification hot path).
 
 Every request is verified, so lookups must not hit the database each time. Entries live `ttl`
-seconds, which bounds how long a deactivated key keeps working on this replica. Unknown keys
+seconds; revocations drop entries at once on every replica (adapters.revocation), and while
+that channel is down `bypass` turns caching off. Unknown keys
 are cached too (so a flood of bad keys costs one query each per TTL), and concurrent misses
 for the same key share one lookup.
 """
@@ -31,8 +32,12 @@ class CachedKeypairStore:
         self._monotonic = monotonic
         self._entries: dict[str, tuple[float, KeypairOwner | None]] = {}
         self._loading: dict[str, asyncio.Future[KeypairOwner | None]] = {}
+        self._stale: set[str] = set()
+        self.bypass = False  # set while revocations cannot reach this replica
 
     async def find(self, access_key: str) -> KeypairOwner | None:
+        if self.bypass:
+            return await self._inner.find(access_key)
         entry = self._entries.get(access_key)
         if entry is not None and entry[0] > self._monotonic():
             return entry[1]
@@ -46,13 +51,24 @@ class CachedKeypairStore:
 
     def invalidate(self, access_key: str) -> None:
         self._entries.pop(access_key, None)
+        if access_key in self._loading:
+            # The lookup in flight may have read the row before the change: do not remember it.
+            self._stale.add(access_key)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._stale.update(self._loading)
 
     async def _load(self, access_key: str) -> KeypairOwner | None:
+        self._stale.discard(access_key)
         try:
             owner = await self._inner.find(access_key)
         finally:
             self._loading.pop(access_key, None)
-        self._remember(access_key, owner)
+        if access_key in self._stale:
+            self._stale.discard(access_key)
+        else:
+            self._remember(access_key, owner)
         return owner
 
     def _remember(self, access_key: str, owner: KeypairOwner | None) -> None:

@@ -23,6 +23,7 @@ _ACCESS_KEY_ALPHABET = string.ascii_uppercase + string.digits
 class UserStatus(StrEnum):
     ACTIVE = "active"
     INACTIVE = "inactive"
+    DELETED = "deleted"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

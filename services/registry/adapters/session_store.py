@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, or_, select, tuple_, update
+from sqlalchemy import and_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,12 +21,7 @@ from services.registry.domain.errors import (
     SessionNameInUse,
     SessionNotFound,
 )
-from services.registry.domain.model import (
-    AGENT_OCCUPYING_STATUSES,
-    DEAD_STATUSES,
-    Session,
-    Status,
-)
+from services.registry.domain.model import AGENT_OCCUPYING_STATUSES, Session, Status
 from services.registry.service.ports import NewKernel, NewSession, SessionFilter
 
 
@@ -129,33 +124,6 @@ class SqlSessionStore(LifecycleStore):
         async with self._sessions() as db:
             rows = (await db.execute(query)).scalars().all()
             return await self._with_kernels(db, rows)
-
-    async def live_sessions_of(
-        self,
-        *,
-        user_ids: Sequence[str],
-        access_keys: Sequence[str],
-        project_ids: Sequence[str],
-        domain_names: Sequence[str],
-    ) -> list[str]:
-        owners = [
-            column.in_(list(values))
-            for column, values in (
-                (SessionRow.owner_user_id, user_ids),
-                (SessionRow.access_key, access_keys),
-                (SessionRow.project_id, project_ids),
-                (SessionRow.domain_name, domain_names),
-            )
-            if values
-        ]
-        if not owners:
-            return []
-        ending = [*DEAD_STATUSES, Status.TERMINATING]
-        query = select(SessionRow.id).where(
-            or_(*owners), SessionRow.status.not_in([s.value for s in ending])
-        )
-        async with self._sessions() as db:
-            return list((await db.execute(query)).scalars())
 
     async def expired(self, now: datetime) -> list[str]:
         query = select(SessionRow.id).where(

@@ -1,4 +1,4 @@
-"""SessionAdminService (internal): sessions ended on behalf of other services."""
+"""shipyard.registry.v1.SessionAdminService (internal)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from shipyard.registry.v1 import session_admin_service_pb2 as pb
 from shipyard.registry.v1 import session_admin_service_pb2_grpc as pb_grpc
 from typing_extensions import override
 
-from libs.grpcutil.context import require_system
-from services.registry.service.terminate_owners import TerminateSessionsOfOwners
+from services.registry.service.terminate_owners import Owners, TerminateSessionsOfOwners
 
 
 class SessionAdminServicer(pb_grpc.SessionAdminServiceServicer):
@@ -19,12 +18,11 @@ class SessionAdminServicer(pb_grpc.SessionAdminServiceServicer):
     async def TerminateSessionsOfOwners(
         self, request: pb.TerminateSessionsOfOwnersRequest, context: grpc.aio.ServicerContext
     ) -> pb.TerminateSessionsOfOwnersResponse:
-        require_system()
-        ended = await self._terminate(
-            user_ids=list(request.user_ids),
-            access_keys=list(request.access_keys),
-            project_ids=list(request.project_ids),
-            domain_names=list(request.domain_names),
-            reason=request.reason,
+        owners = Owners(
+            user_ids=tuple(request.user_ids),
+            access_keys=tuple(request.access_keys),
+            project_ids=tuple(request.project_ids),
+            domain_names=tuple(request.domain_names),
         )
+        ended = await self._terminate(owners, request.reason)
         return pb.TerminateSessionsOfOwnersResponse(session_ids=ended)

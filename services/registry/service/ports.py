@@ -142,17 +142,6 @@ class SessionStore(Protocol):
     ) -> tuple[list[KernelTarget], SessionChange | None]: ...
     async def stale_preparing(self, older_than: datetime) -> list[PreparingSession]: ...
     async def stale_terminating(self, older_than: datetime) -> list[KernelTarget]: ...
-    async def live_sessions_of(
-        self,
-        *,
-        user_ids: Sequence[str],
-        access_keys: Sequence[str],
-        project_ids: Sequence[str],
-        domain_names: Sequence[str],
-    ) -> list[str]:
-        """Sessions not yet ending (nor ended) that match any of the owners."""
-        ...
-
     async def expired(self, now: datetime) -> list[str]:
         """Running sessions past their lifetime deadline."""
         ...

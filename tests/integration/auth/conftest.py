@@ -57,3 +57,14 @@ async def auth_server(
     app = await serve(settings)
     yield app
     await app.stop(grace=0.5)
+
+
+@pytest.fixture
+async def world(auth_server: AuthServer, internal_token: str, unique_email: str):  # type: ignore[no-untyped-def]
+    """Two domains with an admin, users, a project each and a monitor, made by a superadmin."""
+    from tests.integration.auth.admin_client import connect, system_metadata
+    from tests.integration.auth.tenants import build_world, superadmin
+
+    async with connect(auth_server.port, system_metadata(internal_token)) as system:
+        root = await superadmin(system, internal_token, unique_email)
+        yield await build_world(root, internal_token)

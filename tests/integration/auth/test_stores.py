@@ -16,6 +16,7 @@ from services.auth.adapters.usage import SqlUsageRecorder
 from services.auth.app import bootstrap
 from services.auth.config import BootstrapSettings
 from services.auth.domain.model import Keypair, UserStatus
+from services.auth.tenancy_app import secret_cipher
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +35,9 @@ async def admin_keypair(migrated_url: str, unique_email: str) -> Keypair:
 
 
 async def test_find_returns_the_keypair_with_its_owner(engine, admin_keypair, unique_email):
-    owner = await SqlKeypairStore(session_factory(engine)).find(admin_keypair.access_key)
+    owner = await SqlKeypairStore(session_factory(engine), secret_cipher(BootstrapSettings())).find(
+        admin_keypair.access_key
+    )
     assert owner is not None
     assert owner.secret_key == admin_keypair.secret_key
     assert owner.keypair_active
@@ -58,14 +61,21 @@ async def test_find_reflects_state_and_membership(engine, admin_keypair):
             ),
             {"k": admin_keypair.access_key},
         )
-    owner = await SqlKeypairStore(session_factory(engine)).find(admin_keypair.access_key)
+    owner = await SqlKeypairStore(session_factory(engine), secret_cipher(BootstrapSettings())).find(
+        admin_keypair.access_key
+    )
     assert owner is not None
     assert not owner.keypair_active
     assert owner.project_ids == ()
 
 
 async def test_find_unknown_key_is_none(engine):
-    assert await SqlKeypairStore(session_factory(engine)).find("AKNOSUCHKEY000000000") is None
+    assert (
+        await SqlKeypairStore(session_factory(engine), secret_cipher(BootstrapSettings())).find(
+            "AKNOSUCHKEY000000000"
+        )
+        is None
+    )
 
 
 async def test_usage_is_written_at_most_once_per_interval(engine, admin_keypair):

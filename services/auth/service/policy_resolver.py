@@ -1,0 +1,121 @@
+"""The registry's and scheduler's questions: may this user start a session there, and limits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from libs.core.slots import ResourceSlots
+from services.auth.domain.model import UserStatus
+from services.auth.domain.tenancy import ResourcePolicy
+from services.auth.domain.tenancy_errors import KeypairNotFound, UserNotFound
+from services.auth.service.tenancy_ports import (
+    AccessStore,
+    DomainStore,
+    KeypairAdminStore,
+    PolicyStore,
+    ProjectStore,
+    UserStore,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionPolicy:
+    user_active: bool
+    keypair_active: bool
+    domain_active: bool
+    project_active: bool
+    project_member: bool
+    resource_group_allowed: bool
+    allowed_resource_groups: tuple[str, ...]
+    access_key: str
+    keypair_policy: ResourcePolicy
+    project_slots: ResourceSlots
+    domain_slots: ResourceSlots
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    keypair_policies: dict[str, ResourcePolicy] = field(default_factory=dict)
+    project_slots: dict[str, ResourceSlots] = field(default_factory=dict)
+    domain_slots: dict[str, ResourceSlots] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyResolver:
+    users: UserStore
+    keypairs: KeypairAdminStore
+    domains: DomainStore
+    projects: ProjectStore
+    policies: PolicyStore
+    access: AccessStore
+
+    async def resolve(
+        self,
+        *,
+        user_id: str,
+        access_key: str,
+        domain_name: str,
+        project_id: str,
+        resource_group: str,
+    ) -> SessionPolicy:
+        user = await self.users.get(user_id)
+        if user is None:
+            raise UserNotFound(f"user {user_id} not found")
+        keypair = (
+            await self.keypairs.get(access_key)
+            if access_key
+            else await self.keypairs.main_keypair(user_id)
+        )
+        if keypair is None or keypair.user_id != user_id:
+            raise KeypairNotFound(f"no keypair {access_key or '(main)'} of user {user_id}")
+        domain = await self.domains.get(domain_name)
+        project = await self.projects.get(project_id)
+        in_domain = project is not None and project.domain_name == domain_name
+        member = in_domain and project_id in user.project_ids
+        policy = await self.policies.get(keypair.resource_policy)
+        # Only what the user really belongs to opens a group: a project they are not a member
+        # of, or a domain that is not theirs, opens none.
+        groups = await self.access.allowed_groups(
+            domain_name=domain_name if user.domain_name == domain_name else "",
+            project_id=project_id if member else "",
+            access_key=keypair.access_key,
+        )
+        return SessionPolicy(
+            user_active=user.status is UserStatus.ACTIVE,
+            keypair_active=keypair.is_active and keypair.revoked_at is None,
+            domain_active=domain is not None
+            and domain.is_active
+            and domain.deleted_at is None
+            and user.domain_name == domain_name,
+            project_active=in_domain and project is not None and project.is_active,
+            project_member=member,
+            resource_group_allowed=not resource_group or resource_group in groups,
+            allowed_resource_groups=tuple(groups),
+            access_key=keypair.access_key,
+            keypair_policy=policy or ResourcePolicy(name=keypair.resource_policy),
+            project_slots=project.total_resource_slots if project else ResourceSlots(),
+            domain_slots=domain.total_resource_slots if domain else ResourceSlots(),
+        )
+
+    async def batch(
+        self, access_keys: Sequence[str], project_ids: Sequence[str], domain_names: Sequence[str]
+    ) -> Limits:
+        limits = Limits()
+        names: dict[str, str] = {}
+        for key in dict.fromkeys(access_keys):
+            found = await self.keypairs.get(key)
+            if found is not None:
+                names[key] = found.resource_policy
+        policies = await self.policies.get_many(sorted(set(names.values())))
+        for key, name in names.items():
+            limits.keypair_policies[key] = policies.get(name) or ResourcePolicy(name=name)
+        for project_id in dict.fromkeys(project_ids):
+            project = await self.projects.get(project_id)
+            if project is not None:
+                limits.project_slots[project_id] = project.total_resource_slots
+        for name in dict.fromkeys(domain_names):
+            domain = await self.domains.get(name)
+            if domain is not None:
+                limits.domain_slots[name] = domain.total_resource_slots
+        return limits

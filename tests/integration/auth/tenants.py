@@ -1,0 +1,104 @@
+"""A small multi-tenant world built through the admin APIs: two domains, their admins,
+users and a monitor."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from google.protobuf import field_mask_pb2
+from shipyard.auth.v1 import domain_service_pb2 as dpb
+from shipyard.auth.v1 import project_service_pb2 as ppb
+from shipyard.auth.v1 import user_service_pb2 as upb
+from shipyard.type.v1 import identity_pb2
+
+from tests.integration.auth.admin_client import (
+    Admin,
+    superadmin_metadata,
+    system_metadata,
+    user_metadata,
+)
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class World:
+    root: Admin
+    domain_a: str
+    domain_b: str
+    project_a: ppb.Project
+    project_b: ppb.Project
+    admin_a: upb.User
+    user_a: upb.User
+    user_a2: upb.User
+    user_b: upb.User
+    monitor: upb.User
+    token: str
+
+    def as_user(self, user: upb.User) -> Admin:
+        return Admin(self.root.channel, user_metadata(user, self.token))
+
+
+async def superadmin(channel_admin: Admin, token: str, email: str) -> Admin:
+    system = Admin(channel_admin.channel, system_metadata(token))
+    found = await system.users.ListUsers(
+        upb.ListUsersRequest(email_contains=email), metadata=system.metadata
+    )
+    me = found.users[0]
+    return Admin(channel_admin.channel, user_metadata(me, token))
+
+
+async def make_user(root: Admin, domain: str, role: int, projects: list[str], tag: str) -> upb.User:
+    response = await root.users.CreateUser(
+        upb.CreateUserRequest(
+            user=upb.User(
+                email=f"{tag}-{secrets.token_hex(3)}@example.com",
+                domain_name=domain,
+                role=role,
+                full_name=tag.title(),
+            ),
+            password=PASSWORD,
+            project_ids=projects,
+        ),
+        metadata=root.metadata,
+    )
+    return response.user
+
+
+async def build_world(root: Admin, token: str) -> World:
+    suffix = secrets.token_hex(3)
+    names = (f"alpha-{suffix}", f"beta-{suffix}")
+    for name in names:
+        await root.domains.CreateDomain(
+            dpb.CreateDomainRequest(domain=dpb.Domain(name=name, is_active=True)),
+            metadata=root.metadata,
+        )
+    projects = []
+    for name in names:
+        created = await root.projects.CreateProject(
+            ppb.CreateProjectRequest(project=ppb.Project(domain_name=name, name="research")),
+            metadata=root.metadata,
+        )
+        projects.append(created.project)
+    pa, pb = projects
+    return World(
+        root=root,
+        domain_a=names[0],
+        domain_b=names[1],
+        project_a=pa,
+        project_b=pb,
+        admin_a=await make_user(root, names[0], identity_pb2.ROLE_ADMIN, [], "admin-a"),
+        user_a=await make_user(root, names[0], identity_pb2.ROLE_USER, [pa.project_id], "ua"),
+        user_a2=await make_user(root, names[0], identity_pb2.ROLE_USER, [pa.project_id], "ua2"),
+        user_b=await make_user(root, names[1], identity_pb2.ROLE_USER, [pb.project_id], "ub"),
+        monitor=await make_user(root, names[1], identity_pb2.ROLE_MONITOR, [], "mon"),
+        token=token,
+    )
+
+
+def mask(*paths: str) -> field_mask_pb2.FieldMask:
+    return field_mask_pb2.FieldMask(paths=list(paths))
+
+
+__all__ = ["PASSWORD", "World", "build_world", "mask", "superadmin", "superadmin_metadata"]
