@@ -1,8 +1,8 @@
 """Tenant isolation: every public RPC x every kind of caller, against the real services.
 
 Auth, registry, storage and scheduler run in-process on a private PostgreSQL database and
-Redis prefix, called as the edge calls them (internal token + identity headers); memberships
-come from a stand-in PolicyService (stand_in_policy_service.py) until auth serves its own. Each
+Redis prefix, called as the edge calls them (internal token + identity headers). The tenants
+(two domains, three projects, users with keypairs) are made through auth's admin APIs. Each
 case acts on a fresh object owned by user-A1 (domain A, project A1) and asserts the outcome the
 access rules give: OK, NOT_FOUND (another tenant's object; listings hide it), PERMISSION_DENIED
 (the role has no grant) or UNAUTHENTICATED. A public RPC without an access rule fails
@@ -21,6 +21,8 @@ from typing import Any
 
 import grpc
 import pytest
+from shipyard.auth.v1 import resource_policy_service_pb2 as rp
+from shipyard.auth.v1 import resource_policy_service_pb2_grpc as rp_grpc
 
 from libs.core import access
 from libs.core.identity import Caller
@@ -38,11 +40,9 @@ from services.storage.app import serve as serve_storage
 from services.storage.config import Settings as StorageSettings
 from tests.conftest import create_database, drop_database
 from tests.integration.enforce import matrix as m
-from tests.integration.enforce.stand_in_policy_service import StandInTenants, start_stand_in
 
 pytestmark = pytest.mark.integration
 
-TENANCY = m.tenancy()
 RPCS = m.Rpcs()
 GROUP = "matrix"  # a resource group without agents: sessions stay PENDING
 
@@ -51,7 +51,7 @@ GROUP = "matrix"  # a resource group without agents: sessions stay PENDING
 class Platform:
     token: str
     channels: dict[str, grpc.aio.Channel]
-    tenants: StandInTenants
+    tenancy: m.Tenancy
 
     def channel(self, method: str) -> grpc.aio.Channel:
         return self.channels[method.split(".")[1]]  # "/shipyard.<service>.v1.X/Y"
@@ -67,9 +67,6 @@ async def platform(
 ) -> AsyncIterator[Platform]:
     db_name, db_url = await create_database()
     prefix = f"matrix:{secrets.token_hex(4)}:"
-    tenants = StandInTenants(allowed_groups=(GROUP,))
-    tenants.add(c for c in TENANCY.callers.values() if c is not None)
-    policy_server, policy_port = await start_stand_in(tenants)
     auth: AuthServer = await serve_auth(
         AuthSettings(
             internal_token=internal_token,
@@ -79,6 +76,9 @@ async def platform(
             bootstrap_admin_email=f"root-{secrets.token_hex(3)}@example.com",
         )
     )
+    auth_channel = grpc.aio.insecure_channel(f"127.0.0.1:{auth.port}")
+    tenancy = await m.build_tenancy(auth_channel, internal_token, GROUP)
+    await auth_channel.close()
     storage: StorageServer = await serve_storage(
         StorageSettings(
             internal_token=internal_token,
@@ -95,7 +95,7 @@ async def platform(
             redis_prefix=prefix,
             bind="127.0.0.1:0",
             storage_addr=f"127.0.0.1:{storage.port}",
-            auth_addr=f"127.0.0.1:{policy_port}",
+            auth_addr=f"127.0.0.1:{auth.port}",
         )
     )
     scheduler: RunningScheduler = await serve_scheduler(
@@ -105,7 +105,7 @@ async def platform(
             redis_prefix=prefix,
             bind="127.0.0.1:0",
             registry_addr=f"127.0.0.1:{registry.port}",
-            auth_addr=f"127.0.0.1:{policy_port}",
+            auth_addr=f"127.0.0.1:{auth.port}",
         )
     )
     ports = {
@@ -115,14 +115,13 @@ async def platform(
         "scheduler": scheduler.port,
     }
     channels = {k: grpc.aio.insecure_channel(f"127.0.0.1:{p}") for k, p in ports.items()}
-    yield Platform(internal_token, channels, tenants)
+    yield Platform(internal_token, channels, tenancy)
     for channel in channels.values():
         await channel.close()
     await scheduler.stop()
     await registry.stop()
     await storage.stop(grace=0)
     await auth.stop(grace=0)
-    await policy_server.stop(0)
     await drop_database(db_name)
 
 
@@ -137,7 +136,7 @@ async def _session(p: Platform) -> str:
         resource_group=GROUP,
     )
     created = await p.call(
-        "/shipyard.registry.v1.SessionService/CreateSession", request, TENANCY.owner
+        "/shipyard.registry.v1.SessionService/CreateSession", request, p.tenancy.owner
     )
     return str(created.session.session_id)
 
@@ -147,14 +146,14 @@ async def _folder(p: Platform) -> str:
         "/shipyard.storage.v1.VFolderService/CreateVFolder", name=f"f-{secrets.token_hex(4)}"
     )
     created = await p.call(
-        "/shipyard.storage.v1.VFolderService/CreateVFolder", request, TENANCY.owner
+        "/shipyard.storage.v1.VFolderService/CreateVFolder", request, p.tenancy.owner
     )
     return str(created.vfolder.vfolder_id)
 
 
 async def _queued_session(p: Platform) -> str:
     session_id = await _session(p)
-    root = TENANCY.callers["superadmin"]
+    root = p.tenancy.callers["superadmin"]
     method = "/shipyard.scheduler.v1.SchedulerService/ListPendingSessions"
     seen: set[str] = set()
 
@@ -218,6 +217,17 @@ def _plain(method: str, **fields: Any):
     return prepare
 
 
+def _tenancy_read(kind: str) -> Callable[[Platform], Awaitable[tuple[Any, str]]]:
+    async def prepare(p: Platform) -> tuple[Any, str]:
+        if kind == "project":
+            method = "/shipyard.auth.v1.ProjectService/GetProject"
+            return _req(method, project_id=p.tenancy.project_a1), ""
+        method = "/shipyard.auth.v1.UserService/GetUser"
+        return _req(method, user_id=p.tenancy.owner.user_id), ""
+
+    return prepare
+
+
 def _new_session_request() -> dict[str, Any]:
     return {"resources": {"cpu": "1", "mem": str(256 * 1024**2)}, "resource_group": GROUP}
 
@@ -266,13 +276,16 @@ CASES: dict[str, Case] = {
     "/shipyard.storage.v1.VFolderService/DeleteVFolder": Case(
         m.CHANGE_OBJECT, _on_folder("/shipyard.storage.v1.VFolderService/DeleteVFolder")
     ),
+    # Tenancy objects of user-A1: their project and their account.
+    "/shipyard.auth.v1.ProjectService/GetProject": Case(m.READ_OBJECT, _tenancy_read("project")),
+    "/shipyard.auth.v1.UserService/GetUser": Case(m.READ_OBJECT, _tenancy_read("user")),
     "/shipyard.auth.v1.IdentityService/GetCurrentIdentity": Case(
         m.SELF, _plain("/shipyard.auth.v1.IdentityService/GetCurrentIdentity")
     ),
 }
 
 PUBLIC = m.public_rpcs()
-CALLERS = list(TENANCY.callers)
+CALLERS = list(m.ROLES)
 
 
 def _role_gate(method: str, caller: Caller | None) -> str | None:
@@ -291,7 +304,8 @@ def test_every_public_rpc_has_an_access_rule() -> None:
 
 def test_the_expectations_agree_with_the_access_table() -> None:
     for rpc, case in CASES.items():
-        for name, caller in TENANCY.callers.items():
+        for name, role in m.ROLES.items():
+            caller = None if role is None else Caller(user_id=name, role=role)
             gate = _role_gate(rpc, caller)
             expected = case.expected[name]
             if gate is None:
@@ -303,7 +317,7 @@ def test_the_expectations_agree_with_the_access_table() -> None:
 @pytest.mark.parametrize("caller_name", CALLERS)
 @pytest.mark.parametrize("rpc", PUBLIC)
 async def test_isolation(platform: Platform, rpc: str, caller_name: str) -> None:
-    caller = TENANCY.callers[caller_name]
+    caller = platform.tenancy.callers[caller_name]
     case = CASES.get(rpc)
     if case is None:
         # No object case for this RPC yet: only what the table alone decides is asserted.
@@ -342,32 +356,47 @@ async def _outcome(
 
 async def test_a_session_in_a_project_the_caller_is_not_in_is_refused(platform: Platform) -> None:
     method = f"{REG}.SessionService/CreateSession"
-    request = _req(method, project_id=TENANCY.project_a1, **_new_session_request())
+    tenancy = platform.tenancy
+    request = _req(method, project_id=tenancy.project_a1, **_new_session_request())
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await platform.call(method, request, TENANCY.callers["user-A2"])
+        await platform.call(method, request, tenancy.callers["user-A2"])
     assert err.value.code() is grpc.StatusCode.NOT_FOUND
-    assert f"project {TENANCY.project_a1!r} not found" in (err.value.details() or "")
-    created = await platform.call(method, request, TENANCY.owner)
-    assert created.session.project_id == TENANCY.project_a1
+    assert f"project {tenancy.project_a1!r} not found" in (err.value.details() or "")
+    created = await platform.call(method, request, tenancy.owner)
+    assert created.session.project_id == tenancy.project_a1
 
 
 async def test_limits_at_create_name_the_limit(platform: Platform) -> None:
     method = f"{REG}.SessionService/CreateSession"
-    policy = platform.tenants.policy
-    policy.max_containers_per_session, policy.max_pending_sessions = 2, 1
-    newcomer = m.tenancy().owner  # nothing queued yet
-    platform.tenants.add([newcomer])
-    try:
-        too_big = _req(method, cluster_size=3, **_new_session_request())
-        with pytest.raises(grpc.aio.AioRpcError) as err:
-            await platform.call(method, too_big, newcomer)
-        assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
-        assert "max_containers_per_session 2" in (err.value.details() or "")
+    tenancy, auth = platform.tenancy, platform.channels["auth"]
+    root = tenancy.callers["superadmin"]
+    assert root is not None
+    name = f"tight-{secrets.token_hex(3)}"
+    await rp_grpc.ResourcePolicyServiceStub(auth).CreateResourcePolicy(
+        rp.CreateResourcePolicyRequest(
+            resource_policy=rp.ResourcePolicy(
+                name=name, max_containers_per_session=2, max_pending_sessions=1
+            )
+        ),
+        metadata=m.metadata(platform.token, root),
+    )
+    newcomer = await m.new_member(
+        auth,
+        platform.token,
+        root,
+        domain=tenancy.domain_a,
+        project_id=tenancy.project_a2,
+        resource_policy=name,
+    )
 
+    too_big = _req(method, cluster_size=3, **_new_session_request())
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await platform.call(method, too_big, newcomer)
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "max_containers_per_session 2" in (err.value.details() or "")
+
+    await platform.call(method, _req(method, **_new_session_request()), newcomer)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
         await platform.call(method, _req(method, **_new_session_request()), newcomer)
-        with pytest.raises(grpc.aio.AioRpcError) as err:
-            await platform.call(method, _req(method, **_new_session_request()), newcomer)
-        assert err.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
-        assert "max_pending_sessions is 1" in (err.value.details() or "")
-    finally:
-        policy.max_containers_per_session, policy.max_pending_sessions = 0, 0
+    assert err.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "max_pending_sessions is 1" in (err.value.details() or "")

@@ -16,10 +16,11 @@ from shipyard.type.v1 import resources_pb2
 
 from libs.core.identity import HEADER_INTERNAL_TOKEN, Caller, Role, caller_to_headers
 from libs.telemetry.tracing import instrument_grpc
+from services.auth.app import serve as serve_auth
+from services.auth.config import Settings as AuthSettings
 from services.scheduler.adapters.registry_client import SPAN_NAME
 from services.scheduler.app import serve
 from services.scheduler.config import Settings
-from tests.integration.enforce.stand_in_policy_service import StandInTenants, start_stand_in
 from tests.integration.scheduler.fake_registry import FakeSchedulingService
 from tests.unit.scheduler.factories import wait_until
 
@@ -82,12 +83,20 @@ async def start_registry():
         await server.stop(0)
 
 
-@pytest.fixture
-async def policy_addr():
-    """Auth's PolicyService (a stand-in with no limits: the fake registry's keys are unknown)."""
-    server, port = await start_stand_in(StandInTenants())
-    yield f"127.0.0.1:{port}"
-    await server.stop(0)
+@pytest.fixture(scope="module")
+async def policy_addr(database_url, redis_url, internal_token):
+    """Auth, for limits: it knows none of the fake registry's keypairs, so none apply."""
+    auth = await serve_auth(
+        AuthSettings(
+            internal_token=internal_token,
+            database_url=database_url,
+            redis_url=redis_url,
+            bind="127.0.0.1:0",
+            bootstrap_admin_email=f"root-{uuid.uuid4().hex[:6]}@example.com",
+        )
+    )
+    yield f"127.0.0.1:{auth.port}"
+    await auth.stop(grace=0)
 
 
 @pytest.fixture
