@@ -260,3 +260,13 @@ ADMIN_READ = {
     "stranger": UNAUTH,
 }
 SELF = {k: UNAUTH if k == "stranger" else OK for k in READ_OBJECT}
+# Managing another account or a project of domain A: admins of A and superadmins only.
+MANAGE_IN_A = {
+    "superadmin": OK,
+    "admin-A": OK,
+    "admin-B": NOT_FOUND,
+    "user-A1": DENIED,
+    "user-A2": DENIED,
+    "monitor": DENIED,
+    "stranger": UNAUTH,
+}

@@ -217,13 +217,61 @@ def _plain(method: str, **fields: Any):
     return prepare
 
 
+AUTH = "/shipyard.auth.v1"
+
+
 def _tenancy_read(kind: str) -> Callable[[Platform], Awaitable[tuple[Any, str]]]:
+    """Reads of user-A1's project, account and keypair (no fresh object needed)."""
+
     async def prepare(p: Platform) -> tuple[Any, str]:
+        owner, project = p.tenancy.owner, p.tenancy.project_a1
+        requests = {
+            "project": (f"{AUTH}.ProjectService/GetProject", {"project_id": project}, ""),
+            "user": (f"{AUTH}.UserService/GetUser", {"user_id": owner.user_id}, ""),
+            "keypair": (
+                f"{AUTH}.KeypairService/GetKeypair",
+                {"user_id": owner.user_id, "access_key": owner.access_key},
+                "",
+            ),
+            "members": (f"{AUTH}.ProjectService/ListProjectMembers", {"project_id": project}, ""),
+            "projects": (f"{AUTH}.ProjectService/ListProjects", {"page_size": 500}, project),
+            "users": (f"{AUTH}.UserService/ListUsers", {"page_size": 500}, owner.user_id),
+        }
+        method, fields, target = requests[kind]
+        return _req(method, **fields), target
+
+    return prepare
+
+
+def _fresh_in_a(kind: str) -> Callable[[Platform], Awaitable[tuple[Any, str]]]:
+    """A new project or user in domain A, to be deleted."""
+
+    async def prepare(p: Platform) -> tuple[Any, str]:
+        root = p.tenancy.callers["superadmin"]
+        assert root is not None
         if kind == "project":
-            method = "/shipyard.auth.v1.ProjectService/GetProject"
-            return _req(method, project_id=p.tenancy.project_a1), ""
-        method = "/shipyard.auth.v1.UserService/GetUser"
-        return _req(method, user_id=p.tenancy.owner.user_id), ""
+            method = f"{AUTH}.ProjectService/CreateProject"
+            created = await p.call(
+                method,
+                _req(
+                    method,
+                    project={
+                        "domain_name": p.tenancy.domain_a,
+                        "name": f"x-{secrets.token_hex(3)}",
+                    },
+                ),
+                root,
+            )
+            project_id = created.project.project_id
+            return _req(f"{AUTH}.ProjectService/DeleteProject", project_id=project_id), ""
+        member = await m.new_member(
+            p.channels["auth"],
+            p.token,
+            root,
+            domain=p.tenancy.domain_a,
+            project_id=p.tenancy.project_a1,
+        )
+        return _req(f"{AUTH}.UserService/DeleteUser", user_id=member.user_id), ""
 
     return prepare
 
@@ -279,6 +327,20 @@ CASES: dict[str, Case] = {
     # Tenancy objects of user-A1: their project and their account.
     "/shipyard.auth.v1.ProjectService/GetProject": Case(m.READ_OBJECT, _tenancy_read("project")),
     "/shipyard.auth.v1.UserService/GetUser": Case(m.READ_OBJECT, _tenancy_read("user")),
+    "/shipyard.auth.v1.KeypairService/GetKeypair": Case(m.READ_OBJECT, _tenancy_read("keypair")),
+    "/shipyard.auth.v1.ProjectService/ListProjectMembers": Case(
+        m.READ_OBJECT, _tenancy_read("members")
+    ),
+    "/shipyard.auth.v1.ProjectService/ListProjects": Case(
+        m.LIST,
+        _tenancy_read("projects"),
+        listed=lambda r: {p.project_id for p in r.projects},
+    ),
+    "/shipyard.auth.v1.UserService/ListUsers": Case(
+        m.LIST, _tenancy_read("users"), listed=lambda r: {u.user_id for u in r.users}
+    ),
+    "/shipyard.auth.v1.ProjectService/DeleteProject": Case(m.MANAGE_IN_A, _fresh_in_a("project")),
+    "/shipyard.auth.v1.UserService/DeleteUser": Case(m.MANAGE_IN_A, _fresh_in_a("user")),
     "/shipyard.auth.v1.IdentityService/GetCurrentIdentity": Case(
         m.SELF, _plain("/shipyard.auth.v1.IdentityService/GetCurrentIdentity")
     ),
