@@ -46,11 +46,18 @@ UnaryBehavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 StreamBehavior = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 
 
+RefusalObserver = Callable[[str, Any, grpc.aio.ServicerContext, ShipyardError], Awaitable[None]]
+"""Told (method, request, context, error) about calls refused before the servicer ran."""
+
+
 class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # untyped base
-    def __init__(self, *, domain: str, internal_token: str) -> None:
+    def __init__(
+        self, *, domain: str, internal_token: str, on_refusal: RefusalObserver | None = None
+    ) -> None:
         self._domain = domain
         self._token = internal_token
         self._validator = protovalidate.Validator()
+        self._on_refusal = on_refusal
 
     async def intercept_service(
         self,
@@ -77,7 +84,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
     def _wrap_unary(self, behavior: UnaryBehavior, method: str) -> UnaryBehavior:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                self._prepare(request, context, method)
+                await self._admit(request, context, method)
                 return await behavior(request, context)
             except grpc.aio.AbortError:
                 raise
@@ -89,7 +96,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
     def _wrap_stream(self, behavior: StreamBehavior, method: str) -> StreamBehavior:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:
-                self._prepare(request, context, method)
+                await self._admit(request, context, method)
                 async for item in behavior(request, context):
                     yield item
             except grpc.aio.AbortError:
@@ -107,6 +114,14 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
             log.error("unexpected error in %s", type(request).__name__, exc_info=exc)
             status = internal_status()
         await context.abort_with_status(grpc_status(status))
+
+    async def _admit(self, request: Any, context: grpc.aio.ServicerContext, method: str) -> None:
+        try:
+            self._prepare(request, context, method)
+        except ShipyardError as exc:
+            if self._on_refusal is not None:  # e.g. auth's audit log records refused admin calls
+                await self._on_refusal(method, request, context, exc)
+            raise
 
     def _prepare(self, request: Message, context: grpc.aio.ServicerContext, method: str) -> None:
         caller = self._caller(context)

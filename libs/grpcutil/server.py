@@ -10,7 +10,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from libs.grpcutil.interceptors import ServiceInterceptor
+from libs.grpcutil.interceptors import RefusalObserver, ServiceInterceptor
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
@@ -40,11 +40,19 @@ class GrpcServer:
 
 
 def create_server(
-    *, domain: str, internal_token: str, bind: str, services: Sequence[Registration]
+    *,
+    domain: str,
+    internal_token: str,
+    bind: str,
+    services: Sequence[Registration],
+    on_refusal: RefusalObserver | None = None,
 ) -> GrpcServer:
     """Build (not start) a server listening on `bind` ("host:port"; port 0 picks a free one)."""
+    interceptor = ServiceInterceptor(
+        domain=domain, internal_token=internal_token, on_refusal=on_refusal
+    )
     server = grpc.aio.server(
-        interceptors=[ServiceInterceptor(domain=domain, internal_token=internal_token)],
+        interceptors=[interceptor],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

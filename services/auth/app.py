@@ -21,6 +21,7 @@ from services.auth.adapters.keypair_cache import CachedKeypairStore
 from services.auth.adapters.keypair_store import SqlKeypairStore
 from services.auth.adapters.schema import migrate
 from services.auth.adapters.usage import SqlUsageRecorder
+from services.auth.api.audited import RefusalAudit
 from services.auth.api.convert import ERROR_DOMAIN
 from services.auth.api.ext_authz import AuthorizationServicer
 from services.auth.api.servicer import IdentityServicer
@@ -133,6 +134,7 @@ async def serve(settings: Settings) -> AuthServer:
                 ),
                 *tenancy.registrations,
             ],
+            on_refusal=RefusalAudit(tenancy.audit, token),
         )
         await server.start()
         usage.start()

@@ -8,6 +8,7 @@ admins see events about their domain even when a superadmin acted.
 from __future__ import annotations
 
 import functools
+import hmac
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import grpc
 from opentelemetry import trace
 
 from libs.core.errors import ShipyardError
+from libs.core.identity import HEADER_INTERNAL_TOKEN, Caller, caller_from_headers
 from libs.grpcutil.context import current_caller
 from services.auth.domain.audit import AuditEvent, outcome_of
 from services.auth.service.audit import AuditLog
@@ -50,10 +52,16 @@ Resp = TypeVar("Resp")
 Method = Callable[[S, Req, grpc.aio.ServicerContext], Awaitable[Resp]]
 
 
+# Audited RPCs by method name (unique within auth), for calls refused before the servicer ran.
+_AUDITED: dict[str, tuple[str, str, Callable[[Any], str]]] = {}
+
+
 def audited(
     action: str, target_type: str, target: Callable[[Any], str]
 ) -> Callable[[Method[S, Req, Resp]], Method[S, Req, Resp]]:
     def wrap(method: Method[S, Req, Resp]) -> Method[S, Req, Resp]:
+        _AUDITED[method.__name__] = (action, target_type, target)
+
         @functools.wraps(method)
         async def call(self: S, request: Req, context: grpc.aio.ServicerContext) -> Resp:
             notes = _Notes()
@@ -78,6 +86,46 @@ def audited(
     return wrap
 
 
+class RefusalAudit:
+    """The interceptor's refusal observer: audited RPCs refused before the servicer ran (no
+    grant, invalid input) are recorded too. Identity headers count only with the token."""
+
+    def __init__(self, audit: AuditLog, internal_token: str) -> None:
+        self._audit = audit
+        self._token = internal_token
+
+    async def __call__(
+        self, method: str, request: Any, context: grpc.aio.ServicerContext, error: ShipyardError
+    ) -> None:
+        entry = _AUDITED.get(method.rpartition("/")[2])
+        if entry is None:
+            return
+        action, target_type, target = entry
+        metadata = _metadata(context)
+        token = metadata.get(HEADER_INTERNAL_TOKEN, "")
+        trusted = bool(token) and hmac.compare_digest(token, self._token)
+        caller = (caller_from_headers(metadata) if trusted else None) or Caller()
+        await self._audit.record_quietly(
+            _event_for(caller, action, target_type, target(request), _Notes(), error, context)
+        )
+
+
+def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
+    return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+
+
+def _event_for(
+    caller: Caller,
+    action: str,
+    target_type: str,
+    target_id: str,
+    notes: _Notes,
+    error: ShipyardError,
+    context: grpc.aio.ServicerContext,
+) -> AuditEvent:
+    return _event(action, target_type, target_id, notes, error.code, error.message, context, caller)
+
+
 def _event(
     action: str,
     target_type: str,
@@ -86,9 +134,10 @@ def _event(
     code: str,
     detail: str,
     context: grpc.aio.ServicerContext,
+    caller: Caller | None = None,
 ) -> AuditEvent:
-    caller = current_caller()
-    metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+    caller = caller or current_caller()
+    metadata = _metadata(context)
     return AuditEvent(
         action=action,
         outcome=outcome_of(code),

@@ -273,3 +273,31 @@ async def test_policy_service_resolves_membership_group_access_and_limits(
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await user.policy.ResolveSessionPolicy(request, metadata=user.metadata)
     assert info.value.code() is grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_calls_refused_before_the_servicer_are_audited_too(world: World):
+    monitor = world.as_user(world.monitor)
+    with pytest.raises(grpc.aio.AioRpcError):  # monitors change nothing: refused by the rules
+        await monitor.users.UpdateUser(
+            upb.UpdateUserRequest(
+                user=upb.User(user_id=world.user_a.user_id, full_name="x"),
+                update_mask=mask("full_name"),
+            ),
+            metadata=monitor.metadata,
+        )
+    with pytest.raises(grpc.aio.AioRpcError):  # invalid input: refused by validation
+        await world.root.users.DeleteUser(
+            upb.DeleteUserRequest(user_id="not-a-uuid"), metadata=world.root.metadata
+        )
+    seen = await world.root.audit.ListAuditEvents(
+        apb.ListAuditEventsRequest(actor_user_id=world.monitor.user_id),
+        metadata=world.root.metadata,
+    )
+    assert [(e.action, e.outcome, e.status_code) for e in seen.events] == [
+        ("user.update", apb.AUDIT_OUTCOME_DENIED, "PERMISSION_DENIED")
+    ]
+    bad = await world.root.audit.ListAuditEvents(
+        apb.ListAuditEventsRequest(action="user.delete", target_id="not-a-uuid"),
+        metadata=world.root.metadata,
+    )
+    assert [e.outcome for e in bad.events] == [apb.AUDIT_OUTCOME_FAILURE]
