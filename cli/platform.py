@@ -149,6 +149,7 @@ class Platform:
             "REDIS_PREFIX": cfg.redis_prefix,
             "REGISTRY_ADDR": self.address("registry"),
             "STORAGE_ADDR": self.address("storage"),
+            "AUTH_ADDR": self.address("auth"),
             **({"OTLP_ENDPOINT": cfg.otlp_endpoint} if cfg.otlp_endpoint else {}),
         }
         extra: dict[str, str] = {

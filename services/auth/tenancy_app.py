@@ -93,10 +93,11 @@ class Tenancy:
     async def stop(self) -> None:
         for task in self.tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=3.0)
         await self.terminator.close()
-        await self.redis.aclose()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.redis.aclose(), 2.0)
 
 
 def build_tenancy(

@@ -28,6 +28,7 @@ from libs.grpcutil.server import GrpcServer, Registration, create_server
 from services.registry.adapters.agent_store import SqlAgentStore
 from services.registry.adapters.owner_sessions import SqlOwnerSessions
 from services.registry.adapters.peer_clients import GrpcAgentClient, GrpcMountResolver
+from services.registry.adapters.policy_client import GrpcPolicyResolver
 from services.registry.adapters.redis_events import (
     RedisClusterEvents,
     RedisHeartbeatClock,
@@ -63,6 +64,7 @@ class RunningRegistry:
     redis: Redis
     agent_client: GrpcAgentClient
     mounts: GrpcMountResolver
+    policies: GrpcPolicyResolver
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -74,6 +76,7 @@ class RunningRegistry:
         await cancel_all(self.tasks)
         await self.agent_client.close()
         await self.mounts.close()
+        await self.policies.close()
         await self.redis.aclose()
         await self.engine.dispose()
 
@@ -91,6 +94,7 @@ async def serve(settings: Settings) -> RunningRegistry:
     waiter = StreamSessionWaiter(events)
     agent_client = GrpcAgentClient(token)
     mounts = GrpcMountResolver(settings.storage_addr, token)
+    policies = GrpcPolicyResolver(settings.auth_addr, token)
     wakeup = asyncio.Event()
 
     agents = AgentLifecycle(
@@ -102,7 +106,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         timedelta(seconds=settings.heartbeat_timeout),
     )
     session_servicer = SessionServicer(
-        CreateSession(store, events, mounts, waiter),
+        CreateSession(store, events, mounts, waiter, policies),
         SessionQueries(store),
         DestroySession(store, events, agent_client),
         Execute(store, agent_store, agent_client),
@@ -151,7 +155,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         KernelEventHandler(ApplyKernelEvent(store, events)),
     )
     await consumer.ensure_group()
-    running = RunningRegistry(server, engine, redis, agent_client, mounts)
+    running = RunningRegistry(server, engine, redis, agent_client, mounts, policies)
     running.tasks = [
         spawn(_forever("kernel events", consumer.run), "kernel-events"),
         spawn(_forever("session waiter", waiter.run), "session-waiter"),

@@ -14,6 +14,8 @@ class Settings(ServiceSettings, DatabaseMixin, RedisMixin):
 
     bind: str = "127.0.0.1:50052"
     storage_addr: str = "127.0.0.1:50054"
+    # Auth's PolicyService: membership, resource groups and keypair limits for CreateSession.
+    auth_addr: str = "127.0.0.1:50051"
     redis_prefix: str = "shipyard:"
     # Stable consumer name for the kernel-event group (reliability lesson 31).
     node_id: str = socket.gethostname()

@@ -16,6 +16,7 @@ from libs.core.tasks import cancel_all, spawn
 from libs.grpcutil.client import internal_channel
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
+from services.scheduler.adapters.limits_client import GrpcLimitsSource
 from services.scheduler.adapters.redis_lease import RedisLease
 from services.scheduler.adapters.registry_client import GrpcSchedulingClient
 from services.scheduler.api.servicer import SERVICE_NAME, SchedulerServicer
@@ -24,6 +25,7 @@ from services.scheduler.domain.cache import ClusterCache
 from services.scheduler.domain.policy import SchedulingPolicy, get_policy
 from services.scheduler.domain.selectors import get_selector
 from services.scheduler.service.leadership import LeaderElector
+from services.scheduler.service.limits_cache import CachedLimits
 from services.scheduler.service.list_pending import ListPendingSessions
 from services.scheduler.service.loop import SchedulerLoop
 from services.scheduler.service.schedule import ScheduleCycle
@@ -44,6 +46,7 @@ class RunningScheduler:
     _server: GrpcServer
     _redis: Redis
     _channel: grpc.aio.Channel
+    _auth_channel: grpc.aio.Channel
     _tasks: list[asyncio.Task[None]]
     _stopped: bool = field(default=False)
 
@@ -58,6 +61,7 @@ class RunningScheduler:
             await self.elector.resign()
         finally:
             await self._channel.close()
+            await self._auth_channel.close()
             await self._redis.aclose()
         log.info("scheduler %s stopped", self.scheduler_id)
 
@@ -79,6 +83,10 @@ async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> Ru
         bind_timeout=settings.bind_timeout,
         tracer=tracer,
     )
+    auth_channel = internal_channel(settings.auth_addr, token)
+    limits = CachedLimits(
+        GrpcLimitsSource(auth_channel), clock=time.monotonic, ttl=settings.limits_ttl
+    )
     cache = ClusterCache()
     cycle = ScheduleCycle(
         cache=cache,
@@ -88,6 +96,7 @@ async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> Ru
         clock=time.monotonic,
         note_interval=settings.note_interval,
         bound_ttl=settings.bound_ttl,
+        limits=limits,
     )
     lease = RedisLease(
         redis, key=settings.lease_key, owner=settings.scheduler_id, ttl=settings.lease_ttl
@@ -142,6 +151,7 @@ async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> Ru
         _server=server,
         _redis=redis,
         _channel=channel,
+        _auth_channel=auth_channel,
         _tasks=tasks,
     )
 

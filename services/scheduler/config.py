@@ -20,6 +20,9 @@ class Settings(ServiceSettings, RedisMixin):
 
     bind: str = "127.0.0.1:50053"
     registry_addr: str = "127.0.0.1:50052"
+    # Auth's PolicyService: tenant limits (BatchGetLimits), cached for limits_ttl seconds.
+    auth_addr: str = "127.0.0.1:50051"
+    limits_ttl: float = Field(default=5.0, gt=0)
     # Names this replica in the leader lease and in the registry's logs; unique per process.
     scheduler_id: str = Field(default_factory=_default_scheduler_id)
     redis_prefix: str = "shipyard:"

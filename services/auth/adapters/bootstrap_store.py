@@ -17,6 +17,7 @@ from services.auth.adapters.tables import (
     KeypairRow,
     ProjectMemberRow,
     ProjectRow,
+    ResourceGroupDomainRow,
     UserRow,
 )
 from services.auth.domain.model import StoredKeypair, UserStatus
@@ -61,6 +62,13 @@ class SqlBootstrapTransaction:
     async def ensure_domain(self, name: str) -> None:
         await self._session.execute(
             insert(DomainRow).values(name=name).on_conflict_do_nothing(index_elements=["name"])
+        )
+
+    async def ensure_group_access(self, *, resource_group: str, domain_name: str) -> None:
+        await self._session.execute(
+            insert(ResourceGroupDomainRow)
+            .values(resource_group=resource_group, domain_name=domain_name)
+            .on_conflict_do_nothing()
         )
 
     async def ensure_project(self, *, domain_name: str, name: str) -> str:

@@ -8,6 +8,7 @@ cache is bypassed so that a revoked keypair never outlives the change by more th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Sequence
@@ -58,16 +59,22 @@ class RedisRevocations:
             self._cache.clear()
             self._cache.bypass = False
             self.ready.set()
-            async for message in pubsub.listen():
-                if message.get("type") != "message":
-                    continue
-                try:
-                    body = json.loads(message["data"])
-                    self._apply([str(k) for k in body.get("keys", [])], bool(body.get("all")))
-                except (ValueError, TypeError, AttributeError):
-                    log.warning("ignoring a malformed revocation message")
+            while True:
+                # Polled rather than `listen()`: cancelling an async generator mid-read can
+                # leave it running, and the task would never finish.
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is not None:
+                    self._on_message(message.get("data"))
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pubsub.aclose(), 1.0)  # type: ignore[no-untyped-call]
+
+    def _on_message(self, data: object) -> None:
+        try:
+            body = json.loads(data)  # type: ignore[arg-type]  # bytes from Redis
+            self._apply([str(k) for k in body.get("keys", [])], bool(body.get("all")))
+        except (ValueError, TypeError, AttributeError):
+            log.warning("ignoring a malformed revocation message")
 
     def _apply(self, access_keys: list[str], everything: bool) -> None:
         if everything:

@@ -119,10 +119,11 @@ def domain_pb(d: Domain) -> dpb.Domain:
 
 
 def domain_of(pb: dpb.Domain) -> Domain:
+    """A new domain: always active (deactivate it with UpdateDomain)."""
     return Domain(
         name=name_of(pb.name, "domain.name"),
         description=pb.description,
-        is_active=pb.is_active,
+        is_active=True,
         total_resource_slots=slots_of(pb.total_resource_slots, "domain.total_resource_slots"),
         allowed_vfolder_hosts=tuple(pb.allowed_vfolder_hosts),
         allowed_docker_registries=tuple(pb.allowed_docker_registries),
@@ -163,13 +164,14 @@ def project_pb(p: Project) -> ppb.Project:
     )
 
 
-def project_of(pb: ppb.Project, *, active_default: bool) -> Project:
+def project_of(pb: ppb.Project) -> Project:
+    """A new project: always active (deactivate it with UpdateProject)."""
     return Project(
         project_id="",
         domain_name=name_of(pb.domain_name, "project.domain_name"),
         name=name_of(pb.name, "project.name"),
         description=pb.description,
-        is_active=pb.is_active or active_default,
+        is_active=True,
         total_resource_slots=slots_of(pb.total_resource_slots, "project.total_resource_slots"),
         allowed_vfolder_hosts=tuple(pb.allowed_vfolder_hosts),
     )

@@ -105,7 +105,7 @@ class ProjectServicer(ppb_grpc.ProjectServiceServicer):
         self, request: ppb.CreateProjectRequest, context: Ctx
     ) -> ppb.CreateProjectResponse:
         note(domain_name=request.project.domain_name)
-        wanted = cv.project_of(request.project, active_default=True)
+        wanted = cv.project_of(request.project)
         created = await self.projects.create(current_caller(), wanted)
         note(target_id=created.project_id)
         return ppb.CreateProjectResponse(project=cv.project_pb(created))

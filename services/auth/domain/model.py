@@ -12,6 +12,8 @@ from libs.core.identity import Caller, Role
 
 DEFAULT_DOMAIN = "default"
 DEFAULT_PROJECT = "default"
+# The resource group the bootstrap domain may use from the first start.
+DEFAULT_RESOURCE_GROUP = "default"
 DEFAULT_ADMIN_EMAIL = "admin@shipyard.local"
 
 ACCESS_KEY_LENGTH = 20

@@ -15,6 +15,7 @@ from services.auth.domain.model import (
     DEFAULT_ADMIN_EMAIL,
     DEFAULT_DOMAIN,
     DEFAULT_PROJECT,
+    DEFAULT_RESOURCE_GROUP,
     Keypair,
     StoredKeypair,
     is_access_key,
@@ -39,6 +40,10 @@ async def bootstrap(store: BootstrapStore, plan: BootstrapPlan) -> Keypair:
         _check(plan.keypair)
     async with store.transaction() as tx:
         await tx.ensure_domain(DEFAULT_DOMAIN)
+        # Sessions need an allowed resource group; a fresh install has only the default one.
+        await tx.ensure_group_access(
+            resource_group=DEFAULT_RESOURCE_GROUP, domain_name=DEFAULT_DOMAIN
+        )
         project_id = await tx.ensure_project(domain_name=DEFAULT_DOMAIN, name=DEFAULT_PROJECT)
         user_id = await tx.ensure_user(
             email=plan.admin_email,

@@ -34,6 +34,10 @@ class BootstrapTransaction(Protocol):
 
     async def ensure_domain(self, name: str) -> None: ...
 
+    async def ensure_group_access(self, *, resource_group: str, domain_name: str) -> None:
+        """Let the domain use the resource group (kept if it already may)."""
+        ...
+
     async def ensure_project(self, *, domain_name: str, name: str) -> str:
         """The project's id, creating it if needed."""
         ...

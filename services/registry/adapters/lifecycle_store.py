@@ -7,27 +7,32 @@ call is a no-op.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from libs.core.slots import ResourceSlots
 from libs.db.retry import with_retry
+from services.registry.adapters.bind import bind_session
 from services.registry.adapters.rows import (
     agent_from_row,
     kernel_from_row,
     lock_session,
+    lock_session_or_none,
     recompute_occupancy,
     refresh_session_status,
     session_from_row,
     set_kernel_status,
     set_session_status,
 )
-from services.registry.adapters.tables import AgentRow, KernelRow, SessionRow
+from services.registry.adapters.tables import KernelRow, SessionRow
 from services.registry.domain.errors import SessionNotDestroyable, SessionNotFound
-from services.registry.domain.model import DEAD_STATUSES, AgentStatus, Mount, Status
+from services.registry.domain.model import (
+    DEAD_STATUSES,
+    Mount,
+    Status,
+)
 from services.registry.service.ports import (
     BindOutcome,
     KernelTarget,
@@ -40,45 +45,12 @@ class LifecycleStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def bind(self, session_id: str, placements: Mapping[str, str]) -> BindOutcome:
-        """PENDING → SCHEDULED with kernels placed, if the agents still have room."""
-
-        async def work() -> BindOutcome:
-            now = datetime.now(UTC)
-            async with self._sessions.begin() as db:
-                found = await _lock_or_none(db, session_id)
-                if found is None:
-                    return BindOutcome(session_id=session_id, bound=False, conflict="not-found")
-                session, kernels = found
-                if session.status != Status.PENDING.value:
-                    return BindOutcome(
-                        session_id=session_id, bound=False, conflict="session-not-pending"
-                    )
-                if {k.id for k in kernels} != set(placements):
-                    return BindOutcome(
-                        session_id=session_id, bound=False, conflict="kernel-set-mismatch"
-                    )
-                conflict = await _check_capacity(db, session, kernels, placements)
-                if conflict:
-                    return BindOutcome(session_id=session_id, bound=False, conflict=conflict)
-                addresses = await _addresses(db, placements.values())
-                for k in kernels:
-                    k.agent_id = placements[k.id]
-                    k.agent_address = addresses[k.agent_id]
-                    set_kernel_status(k, Status.SCHEDULED, reason="scheduled", now=now)
-                status = set_session_status(
-                    session, Status.SCHEDULED, reason="scheduled", now=now, message=""
-                )
-                agents = await recompute_occupancy(db, placements.values())
-                change = SessionChange(
-                    session_id=session_id,
-                    status=status,
-                    status_info="scheduled",
-                    agents=tuple(agent_from_row(a) for a in agents),
-                )
-                return BindOutcome(session_id=session_id, bound=True, change=change)
-
-        return await with_retry(work)
+    async def bind(
+        self, session_id: str, placements: Mapping[str, str], *, max_concurrent_sessions: int = 0
+    ) -> BindOutcome:
+        return await bind_session(
+            self._sessions, session_id, placements, max_concurrent_sessions=max_concurrent_sessions
+        )
 
     async def claim_scheduled(self, limit: int) -> list[PreparingSession]:
         """Move up to `limit` SCHEDULED sessions to PREPARING; other replicas skip them."""
@@ -172,7 +144,7 @@ class LifecycleStore:
         async def work() -> SessionChange | None:
             now = datetime.now(UTC)
             async with self._sessions.begin() as db:
-                found = await _lock_or_none(db, session_id)
+                found = await lock_session_or_none(db, session_id)
                 if found is None:
                     return None
                 session, kernels = found
@@ -200,7 +172,7 @@ class LifecycleStore:
         async def work() -> tuple[list[KernelTarget], SessionChange | None]:
             now = datetime.now(UTC)
             async with self._sessions.begin() as db:
-                found = await _lock_or_none(db, session_id)
+                found = await lock_session_or_none(db, session_id)
                 if found is None:
                     raise SessionNotFound(f"session {session_id} not found")
                 session, kernels = found
@@ -284,44 +256,6 @@ def _effective_status(current: Status, reported: Status) -> Status:
     ):
         return Status.CANCELLED
     return reported
-
-
-async def _lock_or_none(
-    db: AsyncSession, session_id: str
-) -> tuple[SessionRow, list[KernelRow]] | None:
-    exists = (
-        await db.execute(select(SessionRow.id).where(SessionRow.id == session_id))
-    ).scalar_one_or_none()
-    if exists is None:
-        return None
-    return await lock_session(db, session_id)
-
-
-async def _check_capacity(
-    db: AsyncSession, session: SessionRow, kernels: list[KernelRow], placements: Mapping[str, str]
-) -> str:
-    wanted: dict[str, ResourceSlots] = {}
-    for k in kernels:
-        agent_id = placements[k.id]
-        wanted[agent_id] = wanted.get(agent_id, ResourceSlots()) + ResourceSlots(k.requested_slots)
-    for agent_id in sorted(wanted):
-        agent = (
-            await db.execute(select(AgentRow).where(AgentRow.id == agent_id).with_for_update())
-        ).scalar_one_or_none()
-        if agent is None or agent.status != AgentStatus.ALIVE.value:
-            return "agent-not-alive"
-        if agent.resource_group != session.resource_group:
-            return "agent-resource-group-mismatch"
-        free = ResourceSlots(agent.available_slots) - ResourceSlots(agent.occupied_slots)
-        if not wanted[agent_id].fits_in(free):
-            return "agent-capacity-exceeded"
-    return ""
-
-
-async def _addresses(db: AsyncSession, agent_ids: Iterable[str]) -> dict[str, str]:
-    ids = sorted(set(agent_ids))
-    rows = await db.execute(select(AgentRow.id, AgentRow.address).where(AgentRow.id.in_(ids)))
-    return {r.id: r.address for r in rows}
 
 
 def _target(k: KernelRow) -> KernelTarget:

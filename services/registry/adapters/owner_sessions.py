@@ -8,7 +8,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry.adapters.tables import SessionRow
-from services.registry.domain.model import DEAD_STATUSES
+from services.registry.domain.model import DEAD_STATUSES, Status
 
 
 class SqlOwnerSessions:
@@ -35,10 +35,11 @@ class SqlOwnerSessions:
         ]
         if not matches:
             return []
-        dead = [s.value for s in DEAD_STATUSES]
+        # Sessions already ending (TERMINATING) are left alone, as the contract says.
+        ending = [s.value for s in (*DEAD_STATUSES, Status.TERMINATING)]
         query = (
             select(SessionRow.id)
-            .where(or_(*matches), SessionRow.status.not_in(dead))
+            .where(or_(*matches), SessionRow.status.not_in(ending))
             .order_by(SessionRow.created_at)
         )
         async with self._sessions() as db:

@@ -110,11 +110,14 @@ class GrpcMountResolver:
         self._channel = internal_channel(storage_addr, internal_token)
         self._stub = storage_grpc.MountServiceStub(self._channel)
 
-    async def resolve(self, user_id: str, names: Sequence[str]) -> list[Mount]:
+    async def resolve(
+        self, user_id: str, names: Sequence[str], project_id: str = ""
+    ) -> list[Mount]:
+        request = storage_pb.ResolveMountsRequest(
+            user_id=user_id, names=list(names), project_id=project_id
+        )
         try:
-            response = await self._stub.ResolveMounts(
-                storage_pb.ResolveMountsRequest(user_id=user_id, names=list(names)), timeout=10.0
-            )
+            response = await self._stub.ResolveMounts(request, timeout=10.0)
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.UNAVAILABLE:
                 raise Unavailable("storage service is unavailable") from exc

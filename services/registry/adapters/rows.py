@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.core.slots import ResourceSlots
@@ -67,6 +67,7 @@ def session_from_row(row: SessionRow, kernels: Iterable[KernelRow]) -> Session:
         kernels=tuple(
             kernel_from_row(k) for k in sorted(kernels, key=lambda k: (k.cluster_role, k.id))
         ),
+        expires_at=row.expires_at,
     )
 
 
@@ -191,3 +192,32 @@ async def recompute_occupancy(db: AsyncSession, agent_ids: Iterable[str]) -> lis
         agent.occupied_slots = total.to_strings()
         changed.append(agent)
     return changed
+
+
+async def lock_keypair(db: AsyncSession, access_key: str) -> None:
+    """Serialize, until commit, the transactions that count or add one keypair's sessions.
+
+    Taken before any row lock (keypair, then session, kernels, agents), so no deadlock. Under
+    READ COMMITTED the counts read after it see every session committed before it was granted.
+    """
+    key = func.hashtextextended(literal(f"registry.keypair:{access_key}"), 0)
+    await db.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+async def count_sessions(db: AsyncSession, access_key: str, statuses: Iterable[Status]) -> int:
+    query = select(func.count()).where(
+        SessionRow.access_key == access_key,
+        SessionRow.status.in_([s.value for s in statuses]),
+    )
+    return int((await db.execute(query)).scalar_one())
+
+
+async def lock_session_or_none(
+    db: AsyncSession, session_id: str
+) -> tuple[SessionRow, list[KernelRow]] | None:
+    exists = (
+        await db.execute(select(SessionRow.id).where(SessionRow.id == session_id))
+    ).scalar_one_or_none()
+    if exists is None:
+        return None
+    return await lock_session(db, session_id)

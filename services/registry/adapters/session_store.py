@@ -14,11 +14,15 @@ from libs.core.errors import Aborted
 from libs.core.slots import ResourceSlots
 from libs.db.retry import with_retry
 from services.registry.adapters.lifecycle_store import LifecycleStore
-from services.registry.adapters.rows import session_from_row
+from services.registry.adapters.rows import count_sessions, lock_keypair, session_from_row
 from services.registry.adapters.tables import KernelRow, SessionRow
-from services.registry.domain.errors import SessionNameInUse, SessionNotFound
-from services.registry.domain.model import Session, Status
-from services.registry.service.ports import NewKernel, NewSession
+from services.registry.domain.errors import (
+    PendingSessionLimit,
+    SessionNameInUse,
+    SessionNotFound,
+)
+from services.registry.domain.model import AGENT_OCCUPYING_STATUSES, Session, Status
+from services.registry.service.ports import NewKernel, NewSession, SessionFilter
 
 
 class SqlSessionStore(LifecycleStore):
@@ -30,10 +34,14 @@ class SqlSessionStore(LifecycleStore):
 
         async def work() -> tuple[Session, bool]:
             async with self._sessions.begin() as db:
+                if new.max_pending_sessions > 0:
+                    await lock_keypair(db, new.access_key)
                 if new.client_token:
                     existing = await self._find_by_token(db, new.access_key, new.client_token)
                     if existing is not None:
                         return existing, False
+                if new.max_pending_sessions > 0:
+                    await _check_pending_cap(db, new)
                 total = ResourceSlots()
                 for k in new.kernels:
                     total = total + k.requested_slots
@@ -78,15 +86,17 @@ class SqlSessionStore(LifecycleStore):
     async def list_sessions(
         self,
         *,
-        access_key: str | None,
+        scope: SessionFilter,
         statuses: Sequence[Status],
         limit: int,
         before: tuple[datetime, str] | None,
     ) -> list[Session]:
         """Newest first, keyset-paginated on (created_at, id)."""
         query = select(SessionRow).order_by(SessionRow.created_at.desc(), SessionRow.id.desc())
-        if access_key is not None:
-            query = query.where(SessionRow.access_key == access_key)
+        if scope.owner_user_id is not None:
+            query = query.where(SessionRow.owner_user_id == scope.owner_user_id)
+        if scope.domain_name is not None:
+            query = query.where(SessionRow.domain_name == scope.domain_name)
         if statuses:
             query = query.where(SessionRow.status.in_([s.value for s in statuses]))
         if before is not None:
@@ -104,6 +114,23 @@ class SqlSessionStore(LifecycleStore):
         async with self._sessions() as db:
             rows = (await db.execute(query)).scalars().all()
             return await self._with_kernels(db, rows)
+
+    async def list_active(self) -> list[Session]:
+        query = (
+            select(SessionRow)
+            .where(SessionRow.status.in_([s.value for s in AGENT_OCCUPYING_STATUSES]))
+            .order_by(SessionRow.created_at, SessionRow.id)
+        )
+        async with self._sessions() as db:
+            rows = (await db.execute(query)).scalars().all()
+            return await self._with_kernels(db, rows)
+
+    async def expired(self, now: datetime) -> list[str]:
+        query = select(SessionRow.id).where(
+            SessionRow.expires_at <= now, SessionRow.status == Status.RUNNING.value
+        )
+        async with self._sessions() as db:
+            return list((await db.execute(query)).scalars())
 
     async def note_unschedulable(self, session_id: str, reason: str, message: str) -> bool:
         """Record why a session waits; only while it is still PENDING."""
@@ -150,6 +177,19 @@ class SqlSessionStore(LifecycleStore):
         return [session_from_row(r, by_session[r.id]) for r in rows]
 
 
+async def _check_pending_cap(db: AsyncSession, new: NewSession) -> None:
+    waiting = await count_sessions(db, new.access_key, [Status.PENDING])
+    if waiting >= new.max_pending_sessions:
+        raise PendingSessionLimit(
+            f"you already have {waiting} pending sessions; max_pending_sessions is "
+            f"{new.max_pending_sessions}",
+            metadata={
+                "limit": "max_pending_sessions",
+                "max_pending_sessions": str(new.max_pending_sessions),
+            },
+        )
+
+
 def _session_values(new: NewSession, total: ResourceSlots) -> Mapping[str, object]:
     return {
         "id": new.session_id,
@@ -177,6 +217,7 @@ def _session_values(new: NewSession, total: ResourceSlots) -> Mapping[str, objec
         "trace_context": dict(new.trace_context),
         "created_at": new.created_at,
         "status_changed_at": new.created_at,
+        "max_lifetime_seconds": new.max_lifetime_seconds,
     }
 
 

@@ -50,6 +50,12 @@ class SessionRow(Base):
         ),
         Index("ix_sessions_status_created", "status", "created_at"),
         Index("ix_sessions_access_key_created", "access_key", "created_at"),
+        Index("ix_sessions_access_key_status", "access_key", "status"),
+        Index(
+            "ix_sessions_expires_at",
+            "expires_at",
+            postgresql_where=text("expires_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True)
@@ -75,6 +81,9 @@ class SessionRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     terminated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The owner's max_session_lifetime when created (0 = none); the deadline is set on bind.
+    max_lifetime_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class KernelRow(Base):

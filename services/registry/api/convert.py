@@ -133,6 +133,19 @@ def pending_pb(session: Session) -> sched_pb.PendingSession:
             for k in session.kernels
         ],
         trace_context=dict(session.trace_context),
+        owner_user_id=session.owner_user_id,
+        project_id=session.project_id,
+        domain_name=session.domain_name,
+    )
+
+
+def active_pb(session: Session) -> sched_pb.ActiveSession:
+    return sched_pb.ActiveSession(
+        session_id=session.session_id,
+        access_key=session.access_key,
+        project_id=session.project_id,
+        domain_name=session.domain_name,
+        occupied_slots=slots_pb(session.requested_slots),
     )
 
 

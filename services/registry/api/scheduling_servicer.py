@@ -34,7 +34,9 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
         outcomes = await self._scheduling.bind(
             [
                 Placement(
-                    session_id=p.session_id, kernels={k.kernel_id: k.agent_id for k in p.kernels}
+                    session_id=p.session_id,
+                    kernels={k.kernel_id: k.agent_id for k in p.kernels},
+                    max_concurrent_sessions=p.max_concurrent_sessions,
                 )
                 for p in request.placements
             ],
@@ -57,10 +59,15 @@ def _watch_pb(item: WatchItem) -> pb.WatchClusterStateResponse:
             snapshot=pb.ClusterSnapshot(
                 agents=[convert.agent_state_pb(a) for a in item.agents],
                 pending_sessions=[convert.pending_pb(s) for s in item.sessions],
+                active_sessions=[convert.active_pb(s) for s in item.active],
             )
         )
     if item.kind == "agent":
         return pb.WatchClusterStateResponse(agent=convert.agent_state_pb(item.agents[0]))
     if item.kind == "pending":
         return pb.WatchClusterStateResponse(session_pending=convert.pending_pb(item.sessions[0]))
+    if item.kind == "active":
+        return pb.WatchClusterStateResponse(session_active=convert.active_pb(item.sessions[0]))
+    if item.kind == "ended":
+        return pb.WatchClusterStateResponse(session_ended=item.session_id)
     return pb.WatchClusterStateResponse(session_removed=item.session_id)

@@ -54,6 +54,7 @@ class SessionServicer(pb_grpc.SessionServiceServicer):
             wait_timeout=request.wait_timeout.ToTimedelta().total_seconds()
             if request.HasField("wait_timeout")
             else None,
+            cluster_size=request.cluster_size or 1,
         )
         session = await self._create(current_caller(), cmd)
         return pb.CreateSessionResponse(session=convert.session_pb(session))

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from libs.core.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from libs.core.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unavailable,
+)
 
 
 class SessionNotFound(NotFound):
@@ -35,3 +43,47 @@ class AgentNotFound(NotFound):
 
 class AgentUnavailable(Unavailable):
     reason = "AGENT_UNAVAILABLE"
+
+
+class ProjectNotFound(NotFound):
+    """A project the caller may not use (not a member, or no such project: no existence leak)."""
+
+    reason = "PROJECT_NOT_FOUND"
+
+    @classmethod
+    def named(cls, project_id: str) -> ProjectNotFound:
+        return cls(
+            f"project {project_id!r} not found",
+            violations=[FieldViolation("project_id", "not a project you are a member of")],
+            metadata={"project_id": project_id},
+        )
+
+
+class ResourceGroupNotFound(NotFound):
+    reason = "RESOURCE_GROUP_NOT_FOUND"
+
+    @classmethod
+    def named(cls, group: str) -> ResourceGroupNotFound:
+        return cls(
+            f"resource group {group!r} not found or not allowed for you",
+            violations=[FieldViolation("resource_group", "not a resource group you may use")],
+            metadata={"resource_group": group},
+        )
+
+
+class PolicyLimitExceeded(InvalidArgument):
+    """A request the keypair's resource policy can never allow (e.g. too many containers)."""
+
+    reason = "POLICY_LIMIT_EXCEEDED"
+
+
+class PendingSessionLimit(ResourceExhausted):
+    """The keypair already has max_pending_sessions sessions waiting in the queue."""
+
+    reason = "PENDING_SESSION_LIMIT"
+
+
+class TenantInactive(PermissionDenied):
+    """The caller's user, keypair or domain was deactivated after the edge let the call in."""
+
+    reason = "TENANT_INACTIVE"

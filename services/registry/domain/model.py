@@ -30,6 +30,10 @@ AGENT_OCCUPYING_STATUSES = frozenset(
 )
 
 
+# Why a bind was refused: the keypair already runs max_concurrent_sessions sessions.
+CONCURRENCY_LIMIT = "concurrency-limit"
+
+
 class SessionType(StrEnum):
     INTERACTIVE = "INTERACTIVE"
     BATCH = "BATCH"
@@ -76,6 +80,8 @@ class Session:
     terminated_at: datetime | None
     trace_context: Mapping[str, str]
     kernels: tuple[Kernel, ...] = field(default=())
+    # Set when placed, from the owner's max_session_lifetime; the sweeper ends it after that.
+    expires_at: datetime | None = None
 
     @property
     def main_kernel(self) -> Kernel | None:
@@ -116,3 +122,32 @@ class ExecOutcome:
     exit_code: int
     error_name: str = ""
     error_message: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionPolicy:
+    """What the owner's keypair resource policy allows a new session (0 = no limit)."""
+
+    max_containers_per_session: int = 0
+    max_pending_sessions: int = 0
+    max_session_lifetime: int = 0  # seconds
+    # The keypair's total_resource_slots; with `strict_slots`, unnamed slots are capped at 0.
+    total_resource_slots: ResourceSlots = field(default_factory=ResourceSlots)
+    strict_slots: bool = False
+    # The resource group the session goes to (auth picks one when the request names none).
+    resource_group: str = ""
+
+    def slots_over(self, requested: ResourceSlots) -> list[str]:
+        """Slots whose request alone exceeds the keypair's total (it could never run)."""
+        over = []
+        named = set(self.total_resource_slots)  # `in` would see 0 for every missing slot
+        for slot in sorted(requested):
+            if slot not in named and not self.strict_slots:
+                continue
+            if requested[slot] > self.total_resource_slots[slot]:
+                over.append(slot)
+        return over
+
+
+# A session ended because it outlived its owner's max_session_lifetime.
+MAX_LIFETIME_EXCEEDED = "max-lifetime-exceeded"

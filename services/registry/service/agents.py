@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from services.registry.domain.model import Agent
+from services.registry.domain.model import MAX_LIFETIME_EXCEEDED, Agent
 from services.registry.service.destroy_session import tell_agents
 from services.registry.service.ports import (
     AgentClient,
@@ -61,9 +61,9 @@ class AgentLifecycle:
     async def list_agents(self) -> Sequence[Agent]:
         return await self.agent_store.list_agents()
 
-    async def sweep(self) -> None:
-        """Mark silent agents LOST, and re-send destroys that an agent missed."""
-        now = datetime.now(UTC)
+    async def sweep(self, now: datetime | None = None) -> None:
+        """Mark silent agents LOST, re-send destroys an agent missed, end expired sessions."""
+        now = now or datetime.now(UTC)
         stale = await self.clock.stale(now - self.heartbeat_timeout)
         if stale:
             log.warning("agents lost (no heartbeat for %s): %s", self.heartbeat_timeout, stale)
@@ -76,6 +76,18 @@ class AgentLifecycle:
         if stuck:
             await tell_agents(self.agents, stuck, "user-requested")
         await self._cancel_stale_preparing(now - self.prepare_timeout)
+        await self._end_expired(now)
+
+    async def _end_expired(self, now: datetime) -> None:
+        """End running sessions past their owner's max_session_lifetime."""
+        for session_id in await self.session_store.expired(now):
+            log.info("session %s exceeded its max_session_lifetime; ending it", session_id)
+            targets, change = await self.session_store.begin_destroy(
+                session_id, forced=True, reason=MAX_LIFETIME_EXCEEDED
+            )
+            if change is not None:
+                await self.events.session_changed(change)
+            await tell_agents(self.agents, targets, MAX_LIFETIME_EXCEEDED)
 
     async def _cancel_stale_preparing(self, older_than: datetime) -> None:
         """A session left PREPARING (its starter died, an event was lost) is cancelled, never

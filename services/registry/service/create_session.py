@@ -10,18 +10,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from libs.core.errors import FieldViolation
+from libs.core.errors import FieldViolation, InvalidArgument
 from libs.core.identity import Caller
 from libs.core.ids import new_id
 from libs.core.slots import CPU, MEM, ResourceSlots
 from libs.telemetry.tracing import current_trace_context
-from services.registry.domain.errors import InvalidResources
-from services.registry.domain.model import DEAD_STATUSES, Session, SessionType, Status
+from services.registry.domain.errors import InvalidResources, PolicyLimitExceeded
+from services.registry.domain.model import (
+    DEAD_STATUSES,
+    Session,
+    SessionPolicy,
+    SessionType,
+    Status,
+)
 from services.registry.service.ports import (
     ClusterEvents,
     MountResolver,
     NewKernel,
     NewSession,
+    PolicyResolver,
     SessionStore,
     SessionWaiter,
 )
@@ -29,6 +36,7 @@ from services.registry.service.ports import (
 DEFAULT_SLOTS = {CPU: Decimal(1), MEM: Decimal(256 * 1024 * 1024)}
 DEFAULT_IMAGE = "python:3.11"
 DEFAULT_WAIT = 30.0
+DEFAULT_RESOURCE_GROUP = "default"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +53,7 @@ class CreateSessionCommand:
     environ: Mapping[str, str]
     wait: bool
     wait_timeout: float | None
+    cluster_size: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +62,7 @@ class CreateSession:
     events: ClusterEvents
     mounts: MountResolver
     waiter: SessionWaiter
+    policies: PolicyResolver
 
     async def __call__(self, caller: Caller, cmd: CreateSessionCommand) -> Session:
         slots = _requested_slots(cmd.resources)
@@ -61,8 +71,21 @@ class CreateSession:
                 "batch sessions need a startup_command",
                 violations=[FieldViolation("startup_command", "required for batch sessions")],
             )
+        project_id = cmd.project_id or (caller.project_ids[0] if caller.project_ids else "")
+        if not project_id:
+            raise InvalidArgument(
+                "you belong to no project; pass project_id",
+                violations=[FieldViolation("project_id", "required: you belong to no project")],
+            )
+        # Membership and resource-group permission come from auth, never from the request.
+        policy = await self.policies.resolve(
+            caller, project_id=project_id, resource_group=cmd.resource_group
+        )
+        resource_group = policy.resource_group or cmd.resource_group or DEFAULT_RESOURCE_GROUP
+        size = max(cmd.cluster_size, 1)
+        check_policy(policy, slots, size)
         mounts = (
-            await self.mounts.resolve(caller.user_id, cmd.vfolder_names)
+            await self.mounts.resolve(caller.user_id, cmd.vfolder_names, project_id)
             if cmd.vfolder_names
             else []
         )
@@ -75,15 +98,17 @@ class CreateSession:
             owner_user_id=caller.user_id,
             access_key=caller.access_key,
             domain_name=caller.domain_name,
-            project_id=cmd.project_id or (caller.project_ids[0] if caller.project_ids else ""),
-            resource_group=cmd.resource_group or "default",
+            project_id=project_id,
+            resource_group=resource_group,
             mounts=tuple(mounts),
             client_token=cmd.client_token,
             startup_command=cmd.startup_command,
             environ=dict(cmd.environ),
             trace_context=current_trace_context(),
-            kernels=(NewKernel(kernel_id=new_id(), cluster_role="main", requested_slots=slots),),
+            kernels=_kernels(slots, size),
             created_at=datetime.now(UTC),
+            max_lifetime_seconds=policy.max_session_lifetime,
+            max_pending_sessions=policy.max_pending_sessions,
         )
         # The enqueue must complete even if the client hangs up mid-request (lesson 36).
         session, _ = await asyncio.shield(self._enqueue(new))
@@ -114,6 +139,44 @@ class CreateSession:
                     await asyncio.wait_for(flag.wait(), remaining)
         finally:
             self.waiter.unsubscribe(session.session_id, flag)
+
+
+def check_policy(policy: SessionPolicy, slots: ResourceSlots, size: int) -> None:
+    """Refuse what the keypair policy can never allow, naming the limit."""
+    cap = policy.max_containers_per_session
+    if cap > 0 and size > cap:
+        raise PolicyLimitExceeded(
+            f"cluster_size {size} exceeds max_containers_per_session {cap}",
+            violations=[
+                FieldViolation("cluster_size", f"at most {cap} (max_containers_per_session)")
+            ],
+            metadata={
+                "limit": "max_containers_per_session",
+                "max_containers_per_session": str(cap),
+            },
+        )
+    total = ResourceSlots()
+    for _ in range(size):
+        total = total + slots
+    over = policy.slots_over(total)
+    if over:
+        limits = ", ".join(f"{s} {policy.total_resource_slots[s]}" for s in over)
+        raise PolicyLimitExceeded(
+            f"the session asks for more than the keypair's total_resource_slots ({limits})",
+            violations=[
+                FieldViolation(f"resources.{s}", "above the keypair's total_resource_slots")
+                for s in over
+            ],
+            metadata={"limit": "total_resource_slots", "slots": ",".join(over)},
+        )
+
+
+def _kernels(slots: ResourceSlots, size: int) -> tuple[NewKernel, ...]:
+    """A main kernel and `size - 1` sub kernels, each with the requested slots."""
+    roles = ["main"] + ["sub"] * (size - 1)
+    return tuple(
+        NewKernel(kernel_id=new_id(), cluster_role=role, requested_slots=slots) for role in roles
+    )
 
 
 def _requested_slots(raw: Mapping[str, str]) -> ResourceSlots:

@@ -6,10 +6,11 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from libs.core.access import Verb
 from libs.core.errors import ShipyardError
 from libs.core.identity import Caller
 from services.registry.domain.model import Session
-from services.registry.service.access import check_owner
+from services.registry.service.access import check_access
 from services.registry.service.ports import AgentClient, ClusterEvents, KernelTarget, SessionStore
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ class DestroySession:
     agents: AgentClient
 
     async def __call__(self, caller: Caller, session_id: str, *, forced: bool) -> Session:
-        check_owner(caller, await self.store.get(session_id))
+        check_access(caller, await self.store.get(session_id), Verb.DELETE)
         # Shielded: once TERMINATING is committed the agents must be told (lesson 36).
         await asyncio.shield(self._destroy(session_id, forced))
         return await self.store.get(session_id)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from libs.core.access import Verb
 from libs.core.identity import Caller
 from services.registry.domain.errors import SessionNotRunning
 from services.registry.domain.model import ExecMode, ExecOutcome, Status
-from services.registry.service.access import check_owner
+from services.registry.service.access import check_access
 from services.registry.service.ports import AgentClient, AgentStore, SessionStore
 
 DEFAULT_TIMEOUT = 60.0
@@ -23,7 +24,7 @@ class Execute:
         self, caller: Caller, session_id: str, mode: ExecMode, code: str, timeout: float | None
     ) -> ExecOutcome:
         session = await self.store.get(session_id)
-        check_owner(caller, session)
+        check_access(caller, session, Verb.EXECUTE)
         main = session.main_kernel
         if session.status is not Status.RUNNING or main is None or main.agent_id is None:
             raise SessionNotRunning(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from libs.core.identity import Caller
 from libs.core.slots import ResourceSlots
 from services.registry.domain.model import (
     Agent,
@@ -15,6 +16,7 @@ from services.registry.domain.model import (
     ExecOutcome,
     Mount,
     Session,
+    SessionPolicy,
     SessionType,
     Status,
 )
@@ -45,6 +47,16 @@ class NewSession:
     trace_context: Mapping[str, str]
     kernels: tuple[NewKernel, ...]
     created_at: datetime
+    max_lifetime_seconds: int = 0  # 0 = no limit
+    max_pending_sessions: int = 0  # checked under the keypair lock when inserting; 0 = none
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionFilter:
+    """Which sessions a listing may show; None fields do not narrow."""
+
+    owner_user_id: str | None = None
+    domain_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,14 +112,20 @@ class SessionStore(Protocol):
     async def list_sessions(
         self,
         *,
-        access_key: str | None,
+        scope: SessionFilter,
         statuses: Sequence[Status],
         limit: int,
         before: tuple[datetime, str] | None,
     ) -> list[Session]: ...
     async def list_pending(self) -> list[Session]: ...
+    async def list_active(self) -> list[Session]:
+        """Sessions holding slots (SCHEDULED to TERMINATING), for the scheduler's limits."""
+        ...
+
     async def note_unschedulable(self, session_id: str, reason: str, message: str) -> bool: ...
-    async def bind(self, session_id: str, placements: Mapping[str, str]) -> BindOutcome: ...
+    async def bind(
+        self, session_id: str, placements: Mapping[str, str], *, max_concurrent_sessions: int = 0
+    ) -> BindOutcome: ...
     async def claim_scheduled(self, limit: int) -> list[PreparingSession]: ...
     async def apply_kernel_status(
         self,
@@ -124,6 +142,9 @@ class SessionStore(Protocol):
     ) -> tuple[list[KernelTarget], SessionChange | None]: ...
     async def stale_preparing(self, older_than: datetime) -> list[PreparingSession]: ...
     async def stale_terminating(self, older_than: datetime) -> list[KernelTarget]: ...
+    async def expired(self, now: datetime) -> list[str]:
+        """Running sessions past their lifetime deadline."""
+        ...
 
 
 class AgentStore(Protocol):
@@ -185,7 +206,21 @@ class AgentClient(Protocol):
 
 
 class MountResolver(Protocol):
-    async def resolve(self, user_id: str, names: Sequence[str]) -> list[Mount]: ...
+    async def resolve(
+        self, user_id: str, names: Sequence[str], project_id: str = ""
+    ) -> list[Mount]:
+        """The user's folders (or `project_id`'s project folders) by name."""
+        ...
+
+
+class PolicyResolver(Protocol):
+    """The owner's tenancy facts for a new session (from auth)."""
+
+    async def resolve(
+        self, caller: Caller, *, project_id: str, resource_group: str
+    ) -> SessionPolicy:
+        """ProjectNotFound / ResourceGroupNotFound when the caller may not use them."""
+        ...
 
 
 class SessionWaiter(Protocol):

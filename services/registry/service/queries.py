@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from libs.core.access import Verb
 from libs.core.identity import Caller
 from services.registry.domain.model import Session, Status
-from services.registry.service.access import check_owner
+from services.registry.service.access import check_access, list_filter
 from services.registry.service.ports import SessionStore
 
 DEFAULT_PAGE_SIZE = 50
@@ -20,7 +21,7 @@ class SessionQueries:
 
     async def get(self, caller: Caller, session_id: str) -> Session:
         session = await self.store.get(session_id)
-        check_owner(caller, session)
+        check_access(caller, session, Verb.READ)
         return session
 
     async def list(
@@ -34,7 +35,7 @@ class SessionQueries:
         """One page, newest first, and the cursor of the next page (None on the last)."""
         size = page_size or DEFAULT_PAGE_SIZE
         rows = await self.store.list_sessions(
-            access_key=None if caller.is_admin else caller.access_key,
+            scope=list_filter(caller),
             statuses=statuses,
             limit=size + 1,
             before=before,

@@ -7,7 +7,13 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from services.registry.domain.errors import SessionNotFound
-from services.registry.domain.model import Agent, Session, Status
+from services.registry.domain.model import (
+    AGENT_OCCUPYING_STATUSES,
+    DEAD_STATUSES,
+    Agent,
+    Session,
+    Status,
+)
 from services.registry.service.ports import AgentStore, BindOutcome, ClusterEvents, SessionStore
 
 
@@ -15,6 +21,7 @@ from services.registry.service.ports import AgentStore, BindOutcome, ClusterEven
 class Placement:
     session_id: str
     kernels: Mapping[str, str]  # kernel id → agent id
+    max_concurrent_sessions: int = 0  # the keypair limit the scheduler applied; 0 = none
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -26,9 +33,10 @@ class PendingNote:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WatchItem:
-    kind: str  # "snapshot" | "agent" | "pending" | "removed"
+    kind: str  # "snapshot" | "agent" | "pending" | "removed" | "active" | "ended"
     agents: tuple[Agent, ...] = ()
     sessions: tuple[Session, ...] = ()
+    active: tuple[Session, ...] = ()  # snapshot only: sessions holding slots
     session_id: str = ""
 
 
@@ -44,7 +52,10 @@ class Scheduling:
         so nothing falls between; a change may repeat what the snapshot showed)."""
         position = await self.events.position()
         agents, pending = await self.agent_store.list_agents(), await self.store.list_pending()
-        yield WatchItem(kind="snapshot", agents=tuple(agents), sessions=tuple(pending))
+        active = await self.store.list_active()
+        yield WatchItem(
+            kind="snapshot", agents=tuple(agents), sessions=tuple(pending), active=tuple(active)
+        )
         async for change in self.events.follow(position):
             if change.kind == "agent" and change.agent is not None:
                 yield WatchItem(kind="agent", agents=(change.agent,))
@@ -56,7 +67,22 @@ class Scheduling:
                 if session.status is Status.PENDING:
                     yield WatchItem(kind="pending", sessions=(session,))
             elif change.kind == "session" and change.status != Status.PENDING.value:
-                yield WatchItem(kind="removed", session_id=change.session_id)
+                yield await self._left_queue(change.session_id, change.status)
+
+    async def _left_queue(self, session_id: str, status: str) -> WatchItem:
+        """A session left PENDING: now holding slots (the limits count it), ended, or neither."""
+        if status in {s.value for s in DEAD_STATUSES}:
+            return WatchItem(kind="ended", session_id=session_id)
+        if status == Status.SCHEDULED.value:
+            try:
+                session = await self.store.get(session_id)
+            except SessionNotFound:
+                return WatchItem(kind="ended", session_id=session_id)
+            if session.status in AGENT_OCCUPYING_STATUSES:
+                return WatchItem(kind="active", session_id=session_id, sessions=(session,))
+            if session.status in DEAD_STATUSES:
+                return WatchItem(kind="ended", session_id=session_id)
+        return WatchItem(kind="removed", session_id=session_id)
 
     async def bind(
         self, placements: Sequence[Placement], notes: Sequence[PendingNote]
@@ -64,7 +90,9 @@ class Scheduling:
         """Commit each placement in its own transaction so one conflict spoils no other."""
         outcomes = []
         for p in placements:
-            outcome = await self.store.bind(p.session_id, p.kernels)
+            outcome = await self.store.bind(
+                p.session_id, p.kernels, max_concurrent_sessions=p.max_concurrent_sessions
+            )
             if outcome.change is not None:
                 await self.events.session_changed(outcome.change)
             outcomes.append(outcome)

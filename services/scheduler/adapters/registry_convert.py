@@ -13,6 +13,7 @@ from shipyard.type.v1 import resources_pb2
 from libs.core.errors import InvalidArgument
 from libs.core.slots import ResourceSlots
 from services.scheduler.domain.model import (
+    ActiveSession,
     Agent,
     AgentChanged,
     BindResult,
@@ -21,6 +22,8 @@ from services.scheduler.domain.model import (
     PendingKernel,
     PendingSession,
     Placement,
+    SessionActive,
+    SessionEnded,
     SessionPending,
     SessionRemoved,
     Unschedulable,
@@ -40,6 +43,7 @@ def change_from_pb(msg: pb.WatchClusterStateResponse) -> ClusterChange | None:
             return ClusterSnapshot(
                 agents=tuple(_valid(agent_from_pb, msg.snapshot.agents)),
                 pending=tuple(_valid(session_from_pb, msg.snapshot.pending_sessions)),
+                active=tuple(_valid(active_from_pb, msg.snapshot.active_sessions)),
             )
         if kind == "agent":
             return AgentChanged(agent=agent_from_pb(msg.agent))
@@ -47,6 +51,10 @@ def change_from_pb(msg: pb.WatchClusterStateResponse) -> ClusterChange | None:
             return SessionPending(session=session_from_pb(msg.session_pending))
         if kind == "session_removed":
             return SessionRemoved(session_id=msg.session_removed)
+        if kind == "session_active":
+            return SessionActive(session=active_from_pb(msg.session_active))
+        if kind == "session_ended":
+            return SessionEnded(session_id=msg.session_ended)
     except InvalidArgument as exc:
         log.warning("skipping a malformed watch change: %s", exc.message)
     return None
@@ -82,6 +90,19 @@ def session_from_pb(msg: pb.PendingSession) -> PendingSession:
             for k in msg.kernels
         ),
         trace_context=dict(msg.trace_context),
+        owner_user_id=msg.owner_user_id,
+        project_id=msg.project_id,
+        domain_name=msg.domain_name,
+    )
+
+
+def active_from_pb(msg: pb.ActiveSession) -> ActiveSession:
+    return ActiveSession(
+        session_id=msg.session_id,
+        access_key=msg.access_key,
+        project_id=msg.project_id,
+        domain_name=msg.domain_name,
+        slots=slots_from_pb(msg.occupied_slots),
     )
 
 
@@ -101,6 +122,7 @@ def bind_request_to_pb(
                     pb.KernelPlacement(kernel_id=k.kernel_id, agent_id=k.agent_id)
                     for k in p.kernels
                 ],
+                max_concurrent_sessions=p.max_concurrent_sessions,
             )
             for p in placements
         ],

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from libs.core.slots import ResourceSlots
 from services.scheduler.domain.model import (
+    ActiveSession,
     Agent,
     AgentChanged,
     AttemptRecord,
@@ -18,6 +19,8 @@ from services.scheduler.domain.model import (
     ClusterSnapshot,
     PendingSession,
     Placement,
+    SessionActive,
+    SessionEnded,
     SessionPending,
     SessionRemoved,
 )
@@ -42,6 +45,7 @@ class ClusterCache:
         self._assumed_by_agent: dict[str, ResourceSlots] = {}
         self._pending: dict[str, PendingSession] = {}
         self._attempts: dict[str, AttemptRecord] = {}
+        self._active: dict[str, ActiveSession] = {}  # sessions holding slots, for the limits
 
     # --- watch input -------------------------------------------------------------------------
 
@@ -55,6 +59,12 @@ class ClusterCache:
                 self.add_pending(session)
             case SessionRemoved(session_id=session_id):
                 self.remove_pending(session_id)
+            case SessionActive(session=active):
+                self.remove_pending(active.session_id)
+                self._active[active.session_id] = active
+            case SessionEnded(session_id=session_id):
+                self.remove_pending(session_id)
+                self._active.pop(session_id, None)
 
     def replace(self, snapshot: ClusterSnapshot) -> None:
         """Start over from a snapshot; it reflects every committed bind, so drop assumptions."""
@@ -65,6 +75,7 @@ class ClusterCache:
         self._assumed.clear()
         self._assumed_by_agent.clear()
         self._pending = {s.session_id: s for s in snapshot.pending}
+        self._active = {s.session_id: s for s in snapshot.active}
         # Attempt history survives a resync so that notes are not re-sent for every session.
         self._attempts = {k: v for k, v in self._attempts.items() if k in self._pending}
         for agent in snapshot.agents:
@@ -107,6 +118,9 @@ class ClusterCache:
     def pending(self) -> list[PendingSession]:
         return list(self._pending.values())
 
+    def active(self) -> list[ActiveSession]:
+        return list(self._active.values())
+
     def is_pending(self, session_id: str) -> bool:
         return session_id in self._pending
 
@@ -136,8 +150,13 @@ class ClusterCache:
         self._drop_assumption(session_id)
 
     def confirm_bound(self, session_id: str, *, now: float) -> None:
-        """The registry committed the placement: leave the queue, keep the slots counted."""
-        self._pending.pop(session_id, None)
+        """The registry committed the placement: leave the queue, keep the slots counted.
+
+        It counts as active at once (the watch confirms it later), unless the watch already
+        reported it gone: then it must not come back as a phantom holder of slots."""
+        session = self._pending.pop(session_id, None)
+        if session is not None:
+            self._active.setdefault(session_id, ActiveSession.of(session))
         self._attempts.pop(session_id, None)
         assumption = self._assumed.get(session_id)
         if assumption is not None:

@@ -78,6 +78,9 @@ class PendingSession:
     kernels: tuple[PendingKernel, ...]
     # W3C trace context of the creating request, so that scheduling joins its trace.
     trace_context: Mapping[str, str] = field(default_factory=dict)
+    owner_user_id: str = ""
+    project_id: str = ""
+    domain_name: str = ""
 
     @property
     def requested(self) -> ResourceSlots:
@@ -85,6 +88,27 @@ class PendingSession:
         for kernel in self.kernels:
             total = total + kernel.requested
         return total
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActiveSession:
+    """A session that holds slots (SCHEDULED to TERMINATING): what the limits count."""
+
+    session_id: str
+    access_key: str
+    project_id: str
+    domain_name: str
+    slots: ResourceSlots
+
+    @classmethod
+    def of(cls, session: PendingSession) -> ActiveSession:
+        return cls(
+            session_id=session.session_id,
+            access_key=session.access_key,
+            project_id=session.project_id,
+            domain_name=session.domain_name,
+            slots=session.requested,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,6 +125,8 @@ class Placement:
     session_id: str
     kernels: tuple[KernelPlacement, ...]
     trace_context: Mapping[str, str] = field(default_factory=dict)
+    # The keypair limit applied, for the registry's authoritative re-check (0 = none).
+    max_concurrent_sessions: int = 0
 
     def slots_by_agent(self) -> dict[str, ResourceSlots]:
         per_agent: dict[str, ResourceSlots] = {}
@@ -155,6 +181,7 @@ class AttemptRecord:
 class ClusterSnapshot:
     agents: tuple[Agent, ...]
     pending: tuple[PendingSession, ...]
+    active: tuple[ActiveSession, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -172,8 +199,22 @@ class SessionRemoved:
     session_id: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionActive:
+    """Bound (by any replica): it left the queue and holds slots now."""
+
+    session: ActiveSession
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionEnded:
+    session_id: str
+
+
 # One item of the registry's watch stream: a snapshot first, then incremental changes.
-ClusterChange = ClusterSnapshot | AgentChanged | SessionPending | SessionRemoved
+ClusterChange = (
+    ClusterSnapshot | AgentChanged | SessionPending | SessionRemoved | SessionActive | SessionEnded
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from libs.core import access
+from libs.core.access import Resource, Verb
 from libs.core.identity import Caller
 from services.scheduler.domain.cache import ClusterCache
 from services.scheduler.domain.model import PendingSession, QueuedSession
@@ -35,10 +37,7 @@ class ListPendingSessions:
         for session in self._cache.pending():
             if resource_group and session.resource_group != resource_group:
                 continue
-            # Regular users see their own sessions only; admins and services see all.
-            if not caller.is_admin and (
-                not caller.access_key or session.access_key != caller.access_key
-            ):
+            if not _visible(caller, session):
                 continue
             groups.setdefault(session.resource_group, []).append(session)
         ordered = [
@@ -58,3 +57,15 @@ class ListPendingSessions:
             pending_reason=attempt.last_reason,
             pending_message=attempt.last_message,
         )
+
+
+def _visible(caller: Caller, session: PendingSession) -> bool:
+    """Users see their own sessions, domain admins their domain's, superadmins and monitors all."""
+    scope = access.scope_of(caller, Resource.SCHEDULER_QUEUE, Verb.READ)
+    return access.in_scope(
+        caller,
+        scope,
+        owner_user_id=session.owner_user_id,
+        owner_access_key=session.access_key,
+        domain_name=session.domain_name,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
+from services.scheduler.domain.limits import Limits
 from services.scheduler.domain.model import BindResult, ClusterChange, Placement, Unschedulable
 
 # Monotonic seconds; injected so that tests control time.
@@ -22,6 +23,18 @@ class SessionBinder(Protocol):
         self, placements: Sequence[Placement], unschedulable: Sequence[Unschedulable]
     ) -> list[BindResult]:
         """Commit placements and record pending reasons in one call; one result per placement."""
+        ...
+
+
+class LimitsSource(Protocol):
+    async def limits(
+        self,
+        *,
+        access_keys: Sequence[str],
+        project_ids: Sequence[str],
+        domain_names: Sequence[str],
+    ) -> Limits:
+        """The limits of these owners (owners without limits are left out)."""
         ...
 
 

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 from services.scheduler.domain.cache import ClusterCache
+from services.scheduler.domain.limits import (
+    CONCURRENCY_LIMIT,
+    NO_LIMITS,
+    Limits,
+    Usage,
+    check_limits,
+)
 from services.scheduler.domain.model import (
     SESSION_NOT_PENDING,
+    ActiveSession,
     BindResult,
     PendingSession,
     Placement,
@@ -23,7 +32,7 @@ from services.scheduler.domain.predicates import (
     SessionPredicate,
 )
 from services.scheduler.domain.selectors import AgentSelector
-from services.scheduler.service.ports import Clock, SessionBinder
+from services.scheduler.service.ports import Clock, LimitsSource, SessionBinder
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +60,7 @@ class ScheduleCycle:
         session_predicates: Sequence[SessionPredicate] = DEFAULT_SESSION_PREDICATES,
         note_interval: float = 60.0,
         bound_ttl: float = 30.0,
+        limits: LimitsSource | None = None,
     ) -> None:
         self._cache = cache
         self._binder = binder
@@ -61,11 +71,13 @@ class ScheduleCycle:
         self._session_predicates = session_predicates
         self._note_interval = note_interval
         self._bound_ttl = bound_ttl
+        self._limits = limits
 
     async def run_once(self) -> CycleReport:
         now = self._clock()
         self._cache.expire_bound(now=now, ttl=self._bound_ttl)
-        placements, failures = self._decide()
+        limits = await self._fetch_limits(self._cache.pending())
+        placements, failures = self._decide(limits)
         notes = [u for u in failures if self._needs_note(u, now)]
         if not placements and not notes:
             return CycleReport(unschedulable=tuple(u.session_id for u in failures))
@@ -87,13 +99,31 @@ class ScheduleCycle:
             notes_sent=len(notes),
         )
 
-    def _decide(self) -> tuple[list[Placement], list[Unschedulable]]:
+    async def _fetch_limits(self, pending: Sequence[PendingSession]) -> Limits:
+        if self._limits is None or not pending:
+            return NO_LIMITS
+        return await self._limits.limits(
+            access_keys=sorted({s.access_key for s in pending if s.access_key}),
+            project_ids=sorted({s.project_id for s in pending if s.project_id}),
+            domain_names=sorted({s.domain_name for s in pending if s.domain_name}),
+        )
+
+    def _decide(self, limits: Limits) -> tuple[list[Placement], list[Unschedulable]]:
         """Place every pending session in policy order; a failure never stops the others."""
         placements: list[Placement] = []
         failures: list[Unschedulable] = []
         misfits: dict[Hashable, str] = {}
+        usage = Usage(self._cache.active())
         for group, sessions in sorted(_by_group(self._cache.pending()).items()):
             for session in self._policy_for(group).order(sessions):
+                over = check_limits(session, usage, limits)
+                if over is not None:
+                    reason, message = over
+                    self._cache.attempt(session.session_id).record(reason, message)
+                    failures.append(
+                        Unschedulable(session_id=session.session_id, reason=reason, message=message)
+                    )
+                    continue
                 outcome = place_session(
                     session,
                     self._cache.agents(group),
@@ -103,7 +133,13 @@ class ScheduleCycle:
                     misfits=misfits,
                 )
                 if isinstance(outcome, Placement):
+                    keypair = limits.keypairs.get(session.access_key)
+                    if keypair is not None:
+                        outcome = dataclasses.replace(
+                            outcome, max_concurrent_sessions=keypair.max_concurrent_sessions
+                        )
                     self._cache.assume(outcome)
+                    usage.add(ActiveSession.of(session))
                     placements.append(outcome)
                 else:
                     self._cache.attempt(session.session_id).record(outcome.reason, outcome.message)
@@ -136,6 +172,11 @@ class ScheduleCycle:
                 self._cache.remove_pending(sid)
             elif self._cache.is_pending(sid):
                 message = f"the registry rejected the placement: {reason}"
+                if reason == CONCURRENCY_LIMIT:
+                    message = (
+                        "the keypair already runs max_concurrent_sessions="
+                        f"{placement.max_concurrent_sessions} sessions"
+                    )
                 self._cache.attempt(sid).record(reason, message)
         return tuple(bound), tuple(conflicts)
 

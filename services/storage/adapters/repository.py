@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import RowMapping, delete, literal, select, text, tuple_, update
+from sqlalchemy import RowMapping, delete, literal, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.storage.adapters.tables import vfolders
 from services.storage.domain.errors import VFolderAlreadyExists, VFolderNotFound
-from services.storage.domain.model import Cursor, VFolder, VFolderStatus
+from services.storage.domain.model import Cursor, FolderFilter, VFolder, VFolderStatus
 
 _LIVE = text("status <> 'deleting'")  # must match the unique index predicate for ON CONFLICT
 
@@ -25,6 +25,8 @@ def _to_folder(row: RowMapping) -> VFolder:
         volume=row["volume"],
         status=VFolderStatus(row["status"]),
         created_at=row["created_at"],
+        domain_name=row["domain_name"],
+        project_id=row["project_id"] or "",
     )
 
 
@@ -42,6 +44,8 @@ class SqlVFolderRepository:
                 volume=folder.volume,
                 status=folder.status.value,
                 created_at=folder.created_at,
+                domain_name=folder.domain_name,
+                project_id=folder.project_id or None,
             )
             # No exception on a duplicate: the transaction stays usable and races are settled
             # by the unique index (a concurrent insert waits, then conflicts).
@@ -63,11 +67,16 @@ class SqlVFolderRepository:
         return _to_folder(row)
 
     async def list(
-        self, *, owner_user_id: str | None, after: Cursor | None, limit: int
+        self, *, scope: FolderFilter, after: Cursor | None, limit: int
     ) -> Sequence[VFolder]:
         stmt = select(vfolders).where(vfolders.c.status == VFolderStatus.READY.value)
-        if owner_user_id is not None:
-            stmt = stmt.where(vfolders.c.owner_user_id == owner_user_id)
+        if scope.owner_user_id is not None:
+            mine = vfolders.c.owner_user_id == scope.owner_user_id
+            if scope.project_ids:
+                mine = or_(mine, vfolders.c.project_id.in_(list(scope.project_ids)))
+            stmt = stmt.where(mine)
+        if scope.domain_name is not None:
+            stmt = stmt.where(vfolders.c.domain_name == scope.domain_name)
         if after is not None:
             key = tuple_(vfolders.c.created_at, vfolders.c.id)
             after_key = tuple_(
@@ -78,9 +87,14 @@ class SqlVFolderRepository:
         stmt = stmt.order_by(vfolders.c.created_at, vfolders.c.id).limit(limit)
         return [_to_folder(r) for r in (await self._session.execute(stmt)).mappings()]
 
-    async def find_by_names(self, owner_user_id: str, names: Sequence[str]) -> Sequence[VFolder]:
+    async def find_by_names(
+        self, owner_user_id: str, names: Sequence[str], project_id: str = ""
+    ) -> Sequence[VFolder]:
+        whose = vfolders.c.owner_user_id == owner_user_id
+        if project_id:
+            whose = or_(whose, vfolders.c.project_id == project_id)
         stmt = select(vfolders).where(
-            vfolders.c.owner_user_id == owner_user_id,
+            whose,
             vfolders.c.name.in_(list(names)),
             vfolders.c.status == VFolderStatus.READY.value,
         )

@@ -27,6 +27,9 @@ vfolders = Table(
     Column("volume", String(64), nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # The creator's domain, and the project for project folders (NULL for personal ones).
+    Column("domain_name", String(64), nullable=False, server_default=""),
+    Column("project_id", String(64)),
     CheckConstraint("status IN ('ready', 'deleting')", name="ck_vfolders_status"),
     # Names are unique per owner among live folders; a `deleting` one no longer holds its name.
     Index(
@@ -38,4 +41,6 @@ vfolders = Table(
     ),
     Index("ix_vfolders_owner_created_at_id", "owner_user_id", "created_at", "id"),
     Index("ix_vfolders_created_at_id", "created_at", "id"),
+    Index("ix_vfolders_domain_created_at_id", "domain_name", "created_at", "id"),
+    Index("ix_vfolders_project_id", "project_id", postgresql_where=text("project_id IS NOT NULL")),
 )

@@ -17,6 +17,8 @@ def vfolder_to_pb(folder: VFolder) -> pb.VFolder:
         owner_user_id=folder.owner_user_id,
         volume=folder.volume,
         create_time=create_time,
+        domain_name=folder.domain_name,
+        project_id=folder.project_id,
     )
 
 

@@ -28,7 +28,12 @@ class VFolderServicer(pb_grpc.VFolderServiceServicer):
     async def CreateVFolder(
         self, request: pb.CreateVFolderRequest, context: Any
     ) -> pb.CreateVFolderResponse:
-        folder = await self._create(current_caller(), name=request.name, volume=request.volume)
+        folder = await self._create(
+            current_caller(),
+            name=request.name,
+            volume=request.volume,
+            project_id=request.project_id,
+        )
         return pb.CreateVFolderResponse(vfolder=vfolder_to_pb(folder))
 
     @override
@@ -60,5 +65,7 @@ class MountServicer(pb_grpc.MountServiceServicer):
         self, request: pb.ResolveMountsRequest, context: Any
     ) -> pb.ResolveMountsResponse:
         require_system()
-        mounts = await self._resolve(user_id=request.user_id, names=list(request.names))
+        mounts = await self._resolve(
+            user_id=request.user_id, names=list(request.names), project_id=request.project_id
+        )
         return pb.ResolveMountsResponse(mounts=[mount_to_pb(m) for m in mounts])

@@ -75,3 +75,17 @@ class VolumeNotConfigured(FailedPrecondition):
 
 class VolumeOperationFailed(Internal):
     reason = "VOLUME_OPERATION_FAILED"
+
+
+class ProjectNotFound(NotFound):
+    """A project the caller is not a member of (or that does not exist: no existence leak)."""
+
+    reason = "PROJECT_NOT_FOUND"
+
+    @classmethod
+    def named(cls, project_id: str) -> ProjectNotFound:
+        return cls(
+            f"project {project_id} not found",
+            violations=[FieldViolation("project_id", "not a project you are a member of")],
+            metadata={"project_id": project_id},
+        )

@@ -21,6 +21,18 @@ class VFolder:
     volume: str
     status: VFolderStatus
     created_at: datetime
+    domain_name: str = ""
+    project_id: str = ""  # set for project folders, shared by the project's members
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FolderFilter:
+    """Which folders a listing may show; None fields do not narrow. A folder matches the
+    owner/project part when it is the owner's or belongs to one of the projects."""
+
+    owner_user_id: str | None = None
+    project_ids: tuple[str, ...] = ()
+    domain_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

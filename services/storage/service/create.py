@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from libs.core.identity import Caller
 from libs.core.ids import new_id
 from services.storage.domain.access import owner_id_of
+from services.storage.domain.errors import ProjectNotFound
 from services.storage.domain.model import VFolder, VFolderStatus
 from services.storage.domain.names import check_name
 from services.storage.service.ports import Clock, UnitOfWorkFactory, VolumeBackend
@@ -27,9 +28,13 @@ class CreateVFolder:
         self._volumes = volumes
         self._clock = clock
 
-    async def __call__(self, caller: Caller, *, name: str, volume: str = "") -> VFolder:
+    async def __call__(
+        self, caller: Caller, *, name: str, volume: str = "", project_id: str = ""
+    ) -> VFolder:
         owner = owner_id_of(caller)
         check_name(name)
+        if project_id and project_id not in caller.project_ids:
+            raise ProjectNotFound.named(project_id)
         backend = self._volumes.get(volume)
         folder = VFolder(
             id=new_id(),
@@ -38,6 +43,8 @@ class CreateVFolder:
             volume=backend.name,
             status=VFolderStatus.READY,
             created_at=self._clock(),
+            domain_name=caller.domain_name,
+            project_id=project_id,
         )
         # Shielded: a client cancelling mid-way must not strand a directory without its row.
         await asyncio.shield(self._create(folder, backend))

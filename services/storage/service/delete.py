@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 
+from libs.core.access import Verb
 from libs.core.identity import Caller
-from services.storage.domain.access import canonical_id, may_manage
+from services.storage.domain.access import canonical_id, may
 from services.storage.domain.errors import VFolderNotFound
 from services.storage.domain.model import VFolder, VFolderStatus
 from services.storage.service.ports import UnitOfWorkFactory
@@ -28,7 +29,7 @@ class DeleteVFolder:
         async with self._uow() as uow:
             folder = await uow.vfolders.get(folder_id, for_update=True)
             # Same answer as for a missing folder, so others cannot probe for existence.
-            if not may_manage(caller, folder):
+            if not may(caller, Verb.DELETE, folder):
                 raise VFolderNotFound(f"vfolder {folder_id} not found")
             if folder.status is not VFolderStatus.DELETING:
                 await uow.vfolders.set_status(folder.id, VFolderStatus.DELETING)

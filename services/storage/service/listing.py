@@ -1,10 +1,10 @@
-"""ListVFolders: the caller's ready folders (every folder for superadmins), keyset-paged."""
+"""ListVFolders: the ready folders within the caller's scope, keyset-paged."""
 
 from __future__ import annotations
 
 from libs.core.errors import FieldViolation, InvalidArgument
 from libs.core.identity import Caller
-from services.storage.domain.access import list_scope
+from services.storage.domain.access import list_filter
 from services.storage.domain.model import Cursor, VFolderPage
 from services.storage.service.paging import (
     DEFAULT_PAGE_SIZE,
@@ -29,10 +29,10 @@ class ListVFolders:
             )
         limit = page_size or DEFAULT_PAGE_SIZE
         after = decode_token(page_token)
-        owner = list_scope(caller)
+        scope = list_filter(caller)
         async with self._uow() as uow:
             # One extra row tells whether another page follows.
-            rows = await uow.vfolders.list(owner_user_id=owner, after=after, limit=limit + 1)
+            rows = await uow.vfolders.list(scope=scope, after=after, limit=limit + 1)
         page = tuple(rows[:limit])
         token = ""
         if len(rows) > limit:

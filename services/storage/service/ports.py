@@ -7,7 +7,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol
 
-from services.storage.domain.model import Cursor, VFolder, VFolderStatus
+from services.storage.domain.model import Cursor, FolderFilter, VFolder, VFolderStatus
 
 
 class VFolderRepository(Protocol):
@@ -20,13 +20,15 @@ class VFolderRepository(Protocol):
         ...
 
     async def list(
-        self, *, owner_user_id: str | None, after: Cursor | None, limit: int
+        self, *, scope: FolderFilter, after: Cursor | None, limit: int
     ) -> Sequence[VFolder]:
-        """Ready folders (of one owner, or all) ordered by (created_at, id), after `after`."""
+        """Ready folders within `scope` ordered by (created_at, id), after `after`."""
         ...
 
-    async def find_by_names(self, owner_user_id: str, names: Sequence[str]) -> Sequence[VFolder]:
-        """The owner's ready folders among `names`, in any order."""
+    async def find_by_names(
+        self, owner_user_id: str, names: Sequence[str], project_id: str = ""
+    ) -> Sequence[VFolder]:
+        """Ready folders among `names` of the owner (or of `project_id`), in any order."""
         ...
 
     async def set_status(self, vfolder_id: str, status: VFolderStatus) -> None: ...

@@ -18,13 +18,17 @@ class ResolveMounts:
         self._uow = uow
         self._volumes = volumes
 
-    async def __call__(self, *, user_id: str, names: Sequence[str]) -> list[Mount]:
+    async def __call__(
+        self, *, user_id: str, names: Sequence[str], project_id: str = ""
+    ) -> list[Mount]:
         """Mounts in request order; VFolderNotFound listing every missing name otherwise."""
         owner = _check_input(user_id, names)
         if not names:
             return []
         async with self._uow() as uow:
-            found = {f.name: f for f in await uow.vfolders.find_by_names(owner, names)}
+            rows = await uow.vfolders.find_by_names(owner, names, project_id)
+        # Project folders first, so that the user's own folder of the same name wins.
+        found = {f.name: f for f in sorted(rows, key=lambda f: f.owner_user_id == owner)}
         missing = [n for n in dict.fromkeys(names) if n not in found]
         if missing:
             raise VFolderNotFound.names(missing)

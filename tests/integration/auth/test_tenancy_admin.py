@@ -5,7 +5,9 @@ from __future__ import annotations
 import grpc
 import pytest
 from shipyard.auth.v1 import domain_service_pb2 as dpb
+from shipyard.auth.v1 import keypair_service_pb2 as kpb
 from shipyard.auth.v1 import project_service_pb2 as ppb
+from shipyard.auth.v1 import resource_group_access_service_pb2 as rgpb
 from shipyard.auth.v1 import user_service_pb2 as upb
 from shipyard.type.v1 import identity_pb2
 
@@ -198,3 +200,71 @@ async def test_soft_deleted_project_disappears_from_lists_but_keeps_its_row(worl
         metadata=root.metadata,
     )
     assert [p.project_id for p in shown.projects] == [world.project_b.project_id]
+
+
+async def test_keypairs_are_issued_in_the_domain_and_listed_to_their_owner(world: World):
+    admin = world.as_user(world.admin_a)
+    issued = await admin.keypairs.CreateKeypair(
+        kpb.CreateKeypairRequest(user_id=world.user_a.user_id, keypair=kpb.Keypair(rate_limit=50)),
+        metadata=admin.metadata,
+    )
+    assert issued.secret_key and issued.keypair.rate_limit == 50
+    assert issued.keypair.resource_policy == "default"
+    foreign = admin.keypairs.CreateKeypair(
+        kpb.CreateKeypairRequest(user_id=world.user_b.user_id), metadata=admin.metadata
+    )
+    assert await _code(foreign) is grpc.StatusCode.NOT_FOUND
+    owner = world.as_user(world.user_a)
+    mine = await owner.keypairs.ListKeypairs(
+        kpb.ListKeypairsRequest(user_id="-"), metadata=owner.metadata
+    )
+    assert [k.access_key for k in mine.keypairs] == [issued.keypair.access_key]
+    neighbour = world.as_user(world.user_a2)
+    theirs = await neighbour.keypairs.ListKeypairs(
+        kpb.ListKeypairsRequest(user_id=world.user_a.user_id), metadata=neighbour.metadata
+    )
+    assert list(theirs.keypairs) == []
+    revoke = owner.keypairs.DeleteKeypair(
+        kpb.DeleteKeypairRequest(
+            user_id=world.user_a.user_id, access_key=issued.keypair.access_key
+        ),
+        metadata=owner.metadata,
+    )
+    assert await _code(revoke) is grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_domain_admins_see_only_their_domains_entries_in_access_lists(world: World):
+    root = world.root
+    group = f"shared-{world.domain_a}"
+    await root.access.UpdateResourceGroupAccess(
+        rgpb.UpdateResourceGroupAccessRequest(
+            access=rgpb.ResourceGroupAccess(
+                resource_group=group,
+                domain_names=[world.domain_a, world.domain_b],
+                project_ids=[world.project_a.project_id, world.project_b.project_id],
+            ),
+            update_mask=mask("domain_names", "project_ids"),
+        ),
+        metadata=root.metadata,
+    )
+    admin = world.as_user(world.admin_a)
+    seen = await admin.access.GetResourceGroupAccess(
+        rgpb.GetResourceGroupAccessRequest(resource_group=group), metadata=admin.metadata
+    )
+    assert list(seen.access.domain_names) == [world.domain_a]
+    assert list(seen.access.project_ids) == [world.project_a.project_id]
+    change = admin.access.UpdateResourceGroupAccess(
+        rgpb.UpdateResourceGroupAccessRequest(
+            access=rgpb.ResourceGroupAccess(resource_group=group), update_mask=mask("domain_names")
+        ),
+        metadata=admin.metadata,
+    )
+    assert await _code(change) is grpc.StatusCode.PERMISSION_DENIED
+    unknown = root.access.UpdateResourceGroupAccess(
+        rgpb.UpdateResourceGroupAccessRequest(
+            access=rgpb.ResourceGroupAccess(resource_group=group, domain_names=["no-such"]),
+            update_mask=mask("domain_names"),
+        ),
+        metadata=root.metadata,
+    )
+    assert await _code(unknown) is grpc.StatusCode.INVALID_ARGUMENT

@@ -9,7 +9,12 @@ from services.registry.service.ports import AgentRegistration, NewKernel, NewSes
 
 
 def new_session(
-    *, cpu: str = "1", mem: str = "1000", token: str = "", access_key: str = ""
+    *,
+    cpu: str = "1",
+    mem: str = "1000",
+    token: str = "",
+    access_key: str = "",
+    owner_user_id: str = "",
 ) -> NewSession:
     sid = new_id()
     return NewSession(
@@ -17,7 +22,7 @@ def new_session(
         name=f"s-{sid[:8]}",
         session_type=SessionType.INTERACTIVE,
         image="python:3.11",
-        owner_user_id=new_id(),
+        owner_user_id=owner_user_id or new_id(),
         access_key=access_key or f"AK{sid[:8]}",
         domain_name="default",
         project_id="p",

@@ -180,7 +180,8 @@ async def test_pages_cover_a_users_sessions_once_newest_first(stores: Stores) ->
     first = new_session()
     created = [(await stores.sessions.add(first))[0]]
     for _ in range(4):
-        created.append((await stores.sessions.add(new_session(access_key=first.access_key)))[0])
+        again = new_session(access_key=first.access_key, owner_user_id=first.owner_user_id)
+        created.append((await stores.sessions.add(again))[0])
     queries = SessionQueries(stores.sessions)
     caller = Caller(user_id=first.owner_user_id, access_key=first.access_key)
     seen, cursor = [], None

@@ -16,6 +16,8 @@ from shipyard.type.v1 import resources_pb2
 
 from libs.core.identity import HEADER_INTERNAL_TOKEN, Caller, Role, caller_to_headers
 from libs.telemetry.tracing import instrument_grpc
+from services.auth.app import serve as serve_auth
+from services.auth.config import Settings as AuthSettings
 from services.scheduler.adapters.registry_client import SPAN_NAME
 from services.scheduler.app import serve
 from services.scheduler.config import Settings
@@ -81,8 +83,24 @@ async def start_registry():
         await server.stop(0)
 
 
+@pytest.fixture(scope="module")
+async def policy_addr(database_url, redis_url, internal_token):
+    """Auth, for limits: it knows none of the fake registry's keypairs, so none apply."""
+    auth = await serve_auth(
+        AuthSettings(
+            internal_token=internal_token,
+            database_url=database_url,
+            redis_url=redis_url,
+            bind="127.0.0.1:0",
+            bootstrap_admin_email=f"root-{uuid.uuid4().hex[:6]}@example.com",
+        )
+    )
+    yield f"127.0.0.1:{auth.port}"
+    await auth.stop(grace=0)
+
+
 @pytest.fixture
-async def start_scheduler(redis, redis_url, key_prefix, internal_token):
+async def start_scheduler(redis, redis_url, key_prefix, internal_token, policy_addr):
     running = []
 
     async def start(registry_addr: str, scheduler_id: str, tracer=None):
@@ -90,6 +108,7 @@ async def start_scheduler(redis, redis_url, key_prefix, internal_token):
             internal_token=internal_token,
             bind="127.0.0.1:0",
             registry_addr=registry_addr,
+            auth_addr=policy_addr,
             redis_url=redis_url,
             redis_prefix=key_prefix,
             scheduler_id=scheduler_id,
@@ -152,7 +171,7 @@ async def test_a_cycle_binds_in_fifo_order_notes_the_too_large_and_retries_confl
 
     async with grpc.aio.insecure_channel(f"127.0.0.1:{scheduler.port}") as channel:
         stub = sched_grpc.SchedulerServiceStub(channel)
-        admin = Caller(user_id="u0", access_key="AKADMIN", role=Role.ADMIN)
+        admin = Caller(user_id="u0", access_key="AKADMIN", role=Role.SUPERADMIN)
         response = await stub.ListPendingSessions(
             sched_pb.ListPendingSessionsRequest(),
             metadata=_channel_metadata(internal_token, admin),

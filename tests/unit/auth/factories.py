@@ -72,11 +72,15 @@ class FakeBootstrapTransaction:
         self.projects: dict[tuple[str, str], str] = {}
         self.users: dict[str, tuple[str, Role]] = {}  # email → (id, role)
         self.members: set[tuple[str, str]] = set()
+        self.group_access: set[tuple[str, str]] = set()
         self.keypairs: dict[str, StoredKeypair] = {}
         self.saves = 0
 
     async def ensure_domain(self, name: str) -> None:
         self.domains.add(name)
+
+    async def ensure_group_access(self, *, resource_group: str, domain_name: str) -> None:
+        self.group_access.add((resource_group, domain_name))
 
     async def ensure_project(self, *, domain_name: str, name: str) -> str:
         return self.projects.setdefault((domain_name, name), f"project-{len(self.projects)}")

@@ -18,6 +18,7 @@ async def test_first_run_creates_tenancy_and_generates_a_keypair():
     keypair = await bootstrap(store, BootstrapPlan())
     tx = store.tx
     assert tx.domains == {"default"}
+    assert tx.group_access == {("default", "default")}  # sessions have somewhere to run
     assert list(tx.projects) == [("default", "default")]
     user_id, role = tx.users["admin@shipyard.local"]
     assert role is Role.SUPERADMIN

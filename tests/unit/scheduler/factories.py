@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from libs.core.slots import ResourceSlots
+from services.scheduler.domain.limits import Limits
 from services.scheduler.domain.model import (
     Agent,
     BindResult,
@@ -55,6 +56,9 @@ def session(
     access_key: str = "AKUSER",
     session_id: str | None = None,
     trace_context: dict[str, str] | None = None,
+    owner: str = "",
+    project: str = "p1",
+    domain: str = "default",
 ) -> PendingSession:
     """`age` is minutes after T0: a larger age is a newer session."""
     return PendingSession(
@@ -67,6 +71,9 @@ def session(
             for _ in range(kernels)
         ),
         trace_context=trace_context or {},
+        owner_user_id=owner,
+        project_id=project,
+        domain_name=domain,
     )
 
 
@@ -120,3 +127,28 @@ async def wait_until(predicate: Callable[[], bool], *, timeout: float = 5.0) -> 
             if predicate():
                 return
             await asyncio.sleep(0.01)
+
+
+class FakeLimits:
+    """A LimitsSource with fixed answers; counts calls and can be made to fail."""
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.answer = limits or Limits()
+        self.calls: list[tuple[list[str], list[str], list[str]]] = []
+        self.fail_with: Exception | None = None
+
+    async def limits(
+        self,
+        *,
+        access_keys: Sequence[str],
+        project_ids: Sequence[str],
+        domain_names: Sequence[str],
+    ) -> Limits:
+        self.calls.append((list(access_keys), list(project_ids), list(domain_names)))
+        if self.fail_with is not None:
+            raise self.fail_with
+        return Limits(
+            keypairs={k: v for k, v in self.answer.keypairs.items() if k in access_keys},
+            projects={k: v for k, v in self.answer.projects.items() if k in project_ids},
+            domains={k: v for k, v in self.answer.domains.items() if k in domain_names},
+        )

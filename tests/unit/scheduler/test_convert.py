@@ -2,10 +2,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from shipyard.auth.v1 import policy_service_pb2 as auth_pb
+from shipyard.auth.v1 import resource_policy_service_pb2 as policy_pb
 from shipyard.registry.v1 import scheduling_service_pb2 as reg_pb
 from shipyard.type.v1 import resources_pb2
 
 from services.scheduler.adapters import registry_convert
+from services.scheduler.adapters.limits_client import limits_from_pb
 from services.scheduler.api import convert as api_convert
 from services.scheduler.domain.model import (
     AgentChanged,
@@ -99,3 +102,24 @@ def test_queue_becomes_the_public_response():
     assert dict(q.requested_slots.amounts) == {"cpu": "4", "mem": str(2 * 1024**3)}
     assert (q.attempts, q.pending_reason, q.pending_message) == (3, "no-available-instances", "m")
     assert q.create_time.ToDatetime(tzinfo=UTC) == s.create_time
+
+
+def test_batch_limits_become_quotas_and_empty_caps_mean_unlimited():
+    answer = auth_pb.BatchGetLimitsResponse(
+        keypair_policies={
+            "AK1": policy_pb.ResourcePolicy(
+                max_concurrent_sessions=3,
+                default_for_unspecified=policy_pb.DEFAULT_FOR_UNSPECIFIED_LIMITED,
+                total_resource_slots=resources_pb2.ResourceSlots(amounts={"cpu": "4"}),
+            )
+        },
+        project_total_resource_slots={
+            "p-capped": resources_pb2.ResourceSlots(amounts={"cpu": "10"}),
+            "p-free": resources_pb2.ResourceSlots(),
+        },
+    )
+    limits = limits_from_pb(answer)
+    assert limits.keypairs["AK1"].max_concurrent_sessions == 3
+    assert limits.keypairs["AK1"].total.strict
+    assert set(limits.projects) == {"p-capped"}
+    assert limits.projects["p-capped"].amounts["cpu"] == 10

@@ -8,7 +8,10 @@ from services.scheduler.service.list_pending import ListPendingSessions
 from tests.unit.scheduler.factories import agent, session
 
 ALICE = Caller(user_id="u1", access_key="AKALICE", role=Role.USER)
-ADMIN = Caller(user_id="u0", access_key="AKADMIN", role=Role.ADMIN)
+ADMIN = Caller(user_id="u0", access_key="AKADMIN", role=Role.ADMIN, domain_name="default")
+OTHER_ADMIN = Caller(user_id="u9", access_key="AKOTHER", role=Role.ADMIN, domain_name="other")
+SUPERADMIN = Caller(user_id="u8", access_key="AKROOT", role=Role.SUPERADMIN, domain_name="other")
+MONITOR = Caller(user_id="u7", access_key="AKMON", role=Role.MONITOR, domain_name="other")
 
 
 def _use_case(*pending, leader=True):
@@ -57,3 +60,16 @@ def test_the_queue_can_be_filtered_by_resource_group():
     _, list_pending = _use_case(default, gpu)
     queue = list_pending(ADMIN, resource_group="gpu")
     assert [q.session.session_id for q in queue.sessions] == [gpu.session_id]
+
+
+def test_a_domain_admin_sees_only_their_domain_and_superadmins_and_monitors_see_all():
+    here = session(access_key="AKALICE", domain="default", age=1)
+    there = session(access_key="AKCAROL", domain="other", age=2)
+    _, list_pending = _use_case(here, there)
+
+    def ids(caller):
+        return [q.session.session_id for q in list_pending(caller).sessions]
+
+    assert ids(ADMIN) == [here.session_id]
+    assert ids(OTHER_ADMIN) == [there.session_id]
+    assert ids(SUPERADMIN) == ids(MONITOR) == [here.session_id, there.session_id]

@@ -14,7 +14,7 @@ from services.storage.domain.errors import (
     VFolderNotFound,
     VolumeOperationFailed,
 )
-from services.storage.domain.model import Cursor, VFolder, VFolderStatus
+from services.storage.domain.model import Cursor, FolderFilter, VFolder, VFolderStatus
 
 
 class FakeVFolderRepository:
@@ -34,25 +34,27 @@ class FakeVFolderRepository:
         return self.rows[vfolder_id]
 
     async def list(
-        self, *, owner_user_id: str | None, after: Cursor | None, limit: int
+        self, *, scope: FolderFilter, after: Cursor | None, limit: int
     ) -> Sequence[VFolder]:
         rows = sorted(
             (
                 r
                 for r in self.rows.values()
                 if r.status is VFolderStatus.READY
-                and (owner_user_id is None or r.owner_user_id == owner_user_id)
+                and _in_filter(r, scope)
                 and (after is None or (r.created_at, r.id) > (after.created_at, after.id))
             ),
             key=lambda r: (r.created_at, r.id),
         )
         return rows[:limit]
 
-    async def find_by_names(self, owner_user_id: str, names: Sequence[str]) -> Sequence[VFolder]:
+    async def find_by_names(
+        self, owner_user_id: str, names: Sequence[str], project_id: str = ""
+    ) -> Sequence[VFolder]:
         return [
             r
             for r in self.rows.values()
-            if r.owner_user_id == owner_user_id
+            if (r.owner_user_id == owner_user_id or (project_id and r.project_id == project_id))
             and r.name in names
             and r.status is VFolderStatus.READY
         ]
@@ -62,6 +64,16 @@ class FakeVFolderRepository:
 
     async def delete(self, vfolder_id: str) -> None:
         self.rows.pop(vfolder_id, None)
+
+
+def _in_filter(row: VFolder, scope: FolderFilter) -> bool:
+    if scope.domain_name is not None and row.domain_name != scope.domain_name:
+        return False
+    if scope.owner_user_id is None:
+        return True
+    return row.owner_user_id == scope.owner_user_id or (
+        bool(row.project_id) and row.project_id in scope.project_ids
+    )
 
 
 class FakeDatabase:

@@ -1,0 +1,257 @@
+"""The isolation matrix's object cases: what each public RPC acts on, and who may.
+
+Each case builds its request against an object of user-A1 (creating a fresh one where the call
+changes or deletes it) and names the expected outcome per caller (see matrix.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from libs.core.identity import Caller
+from tests.integration.enforce import matrix as m
+
+RPCS = m.Rpcs()
+GROUP = "matrix"  # a resource group without agents: sessions stay PENDING
+
+
+@dataclass
+class Platform:
+    token: str
+    channels: dict[str, grpc.aio.Channel]
+    tenancy: m.Tenancy
+
+    def channel(self, method: str) -> grpc.aio.Channel:
+        return self.channels[method.split(".")[1]]  # "/shipyard.<service>.v1.X/Y"
+
+    async def call(self, method: str, request: Any, caller: Caller | None) -> Any:
+        stub = RPCS.call(self.channel(method), method)
+        return await stub(request, metadata=m.metadata(self.token, caller), timeout=20)
+
+
+# --- objects of user-A1 ---------------------------------------------------------------------
+
+
+async def _session(p: Platform) -> str:
+    request = RPCS.request(
+        "/shipyard.registry.v1.SessionService/CreateSession",
+        name=f"m-{secrets.token_hex(4)}",
+        resources={"cpu": "1", "mem": str(256 * 1024**2)},
+        resource_group=GROUP,
+    )
+    created = await p.call(
+        "/shipyard.registry.v1.SessionService/CreateSession", request, p.tenancy.owner
+    )
+    return str(created.session.session_id)
+
+
+async def _folder(p: Platform) -> str:
+    request = RPCS.request(
+        "/shipyard.storage.v1.VFolderService/CreateVFolder", name=f"f-{secrets.token_hex(4)}"
+    )
+    created = await p.call(
+        "/shipyard.storage.v1.VFolderService/CreateVFolder", request, p.tenancy.owner
+    )
+    return str(created.vfolder.vfolder_id)
+
+
+async def _queued_session(p: Platform) -> str:
+    session_id = await _session(p)
+    root = p.tenancy.callers["superadmin"]
+    method = "/shipyard.scheduler.v1.SchedulerService/ListPendingSessions"
+    seen: set[str] = set()
+
+    async def poll() -> bool:
+        response = await p.call(method, RPCS.request(method), root)
+        seen.update(s.session_id for s in response.sessions)
+        return session_id in seen
+
+    async with asyncio.timeout(10):
+        while True:
+            if await poll():
+                break
+            await asyncio.sleep(0.05)
+    return session_id
+
+
+# --- cases ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    expected: dict[str, str]
+    # Builds the request (creating user-A1's object first); returns it and, for listings, the
+    # id that must appear in the answer.
+    prepare: Callable[[Platform], Awaitable[tuple[Any, str]]]
+    listed: Callable[[Any], set[str]] | None = None
+    ok_code: str = m.OK  # what "allowed" looks like when the object's state refuses the act
+
+
+def req(method: str, **fields: Any) -> Any:
+    return RPCS.request(method, **fields)
+
+
+def _on_session(method: str, **fields: Any) -> Callable[[Platform], Awaitable[tuple[Any, str]]]:
+    async def prepare(p: Platform) -> tuple[Any, str]:
+        session_id = await _session(p)
+        return req(method, session_id=session_id, **fields), session_id
+
+    return prepare
+
+
+def _on_folder(method: str) -> Callable[[Platform], Awaitable[tuple[Any, str]]]:
+    async def prepare(p: Platform) -> tuple[Any, str]:
+        folder_id = await _folder(p)
+        return req(method, vfolder_id=folder_id), folder_id
+
+    return prepare
+
+
+def _listing(method: str, make: Callable[[Platform], Awaitable[str]], **fields: Any):
+    async def prepare(p: Platform) -> tuple[Any, str]:
+        return req(method, **fields), await make(p)
+
+    return prepare
+
+
+def _plain(method: str, **fields: Any):
+    async def prepare(p: Platform) -> tuple[Any, str]:
+        return req(method, **fields), ""
+
+    return prepare
+
+
+AUTH = "/shipyard.auth.v1"
+
+
+def _tenancy_read(kind: str) -> Callable[[Platform], Awaitable[tuple[Any, str]]]:
+    """Reads of user-A1's project, account and keypair (no fresh object needed)."""
+
+    async def prepare(p: Platform) -> tuple[Any, str]:
+        owner, project = p.tenancy.owner, p.tenancy.project_a1
+        requests = {
+            "project": (f"{AUTH}.ProjectService/GetProject", {"project_id": project}, ""),
+            "user": (f"{AUTH}.UserService/GetUser", {"user_id": owner.user_id}, ""),
+            "keypair": (
+                f"{AUTH}.KeypairService/GetKeypair",
+                {"user_id": owner.user_id, "access_key": owner.access_key},
+                "",
+            ),
+            "members": (f"{AUTH}.ProjectService/ListProjectMembers", {"project_id": project}, ""),
+            "projects": (f"{AUTH}.ProjectService/ListProjects", {"page_size": 500}, project),
+            "users": (f"{AUTH}.UserService/ListUsers", {"page_size": 500}, owner.user_id),
+        }
+        method, fields, target = requests[kind]
+        return req(method, **fields), target
+
+    return prepare
+
+
+def _fresh_in_a(kind: str) -> Callable[[Platform], Awaitable[tuple[Any, str]]]:
+    """A new project or user in domain A, to be deleted."""
+
+    async def prepare(p: Platform) -> tuple[Any, str]:
+        root = p.tenancy.callers["superadmin"]
+        assert root is not None
+        if kind == "project":
+            method = f"{AUTH}.ProjectService/CreateProject"
+            created = await p.call(
+                method,
+                req(
+                    method,
+                    project={
+                        "domain_name": p.tenancy.domain_a,
+                        "name": f"x-{secrets.token_hex(3)}",
+                    },
+                ),
+                root,
+            )
+            project_id = created.project.project_id
+            return req(f"{AUTH}.ProjectService/DeleteProject", project_id=project_id), ""
+        member = await m.new_member(
+            p.channels["auth"],
+            p.token,
+            root,
+            domain=p.tenancy.domain_a,
+            project_id=p.tenancy.project_a1,
+        )
+        return req(f"{AUTH}.UserService/DeleteUser", user_id=member.user_id), ""
+
+    return prepare
+
+
+def new_session_request() -> dict[str, Any]:
+    return {"resources": {"cpu": "1", "mem": str(256 * 1024**2)}, "resource_group": GROUP}
+
+
+REG = "/shipyard.registry.v1"
+CASES: dict[str, Case] = {
+    f"{REG}.SessionService/CreateSession": Case(
+        m.CREATE_OWN, _plain(f"{REG}.SessionService/CreateSession", **new_session_request())
+    ),
+    f"{REG}.SessionService/GetSession": Case(
+        m.READ_OBJECT, _on_session(f"{REG}.SessionService/GetSession")
+    ),
+    f"{REG}.SessionService/ListSessions": Case(
+        m.LIST,
+        _listing(f"{REG}.SessionService/ListSessions", _session, page_size=100),
+        listed=lambda r: {s.session_id for s in r.sessions},
+    ),
+    f"{REG}.SessionService/DestroySession": Case(
+        m.CHANGE_OBJECT, _on_session(f"{REG}.SessionService/DestroySession")
+    ),
+    # Allowed callers reach the session, which is PENDING: "not running" (not "not found").
+    f"{REG}.SessionService/Execute": Case(
+        m.CHANGE_OBJECT,
+        _on_session(f"{REG}.SessionService/Execute", code="print(1)", mode=1),
+        ok_code="FAILED_PRECONDITION",
+    ),
+    f"{REG}.ClusterService/ListAgents": Case(
+        m.ADMIN_READ, _plain(f"{REG}.ClusterService/ListAgents")
+    ),
+    "/shipyard.scheduler.v1.SchedulerService/ListPendingSessions": Case(
+        m.LIST,
+        _listing("/shipyard.scheduler.v1.SchedulerService/ListPendingSessions", _queued_session),
+        listed=lambda r: {s.session_id for s in r.sessions},
+    ),
+    "/shipyard.storage.v1.VFolderService/CreateVFolder": Case(
+        m.CREATE_OWN,
+        _plain(
+            "/shipyard.storage.v1.VFolderService/CreateVFolder", name="n-" + secrets.token_hex(4)
+        ),
+    ),
+    "/shipyard.storage.v1.VFolderService/ListVFolders": Case(
+        m.LIST,
+        _listing("/shipyard.storage.v1.VFolderService/ListVFolders", _folder, page_size=1000),
+        listed=lambda r: {f.vfolder_id for f in r.vfolders},
+    ),
+    "/shipyard.storage.v1.VFolderService/DeleteVFolder": Case(
+        m.CHANGE_OBJECT, _on_folder("/shipyard.storage.v1.VFolderService/DeleteVFolder")
+    ),
+    # Tenancy objects of user-A1: their project and their account.
+    "/shipyard.auth.v1.ProjectService/GetProject": Case(m.READ_OBJECT, _tenancy_read("project")),
+    "/shipyard.auth.v1.UserService/GetUser": Case(m.READ_OBJECT, _tenancy_read("user")),
+    "/shipyard.auth.v1.KeypairService/GetKeypair": Case(m.READ_OBJECT, _tenancy_read("keypair")),
+    "/shipyard.auth.v1.ProjectService/ListProjectMembers": Case(
+        m.READ_OBJECT, _tenancy_read("members")
+    ),
+    "/shipyard.auth.v1.ProjectService/ListProjects": Case(
+        m.LIST,
+        _tenancy_read("projects"),
+        listed=lambda r: {p.project_id for p in r.projects},
+    ),
+    "/shipyard.auth.v1.UserService/ListUsers": Case(
+        m.LIST, _tenancy_read("users"), listed=lambda r: {u.user_id for u in r.users}
+    ),
+    "/shipyard.auth.v1.ProjectService/DeleteProject": Case(m.MANAGE_IN_A, _fresh_in_a("project")),
+    "/shipyard.auth.v1.UserService/DeleteUser": Case(m.MANAGE_IN_A, _fresh_in_a("user")),
+    "/shipyard.auth.v1.IdentityService/GetCurrentIdentity": Case(
+        m.SELF, _plain("/shipyard.auth.v1.IdentityService/GetCurrentIdentity")
+    ),
+}
