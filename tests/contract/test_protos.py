@@ -16,6 +16,9 @@ PUBLIC = {
     "shipyard.auth.v1.IdentityService",
     "shipyard.registry.v1.SessionService",
     "shipyard.registry.v1.ClusterService",
+    "shipyard.registry.v1.ImageService",
+    "shipyard.registry.v1.ContainerRegistryService",
+    "shipyard.registry.v1.ResourceGroupService",
     "shipyard.scheduler.v1.SchedulerService",
     "shipyard.storage.v1.VFolderService",
 }

@@ -54,6 +54,8 @@ class RedisClusterEvents:
             available_slots=resources_pb2.ResourceSlots(amounts=agent.available_slots.to_strings()),
             occupied_slots=resources_pb2.ResourceSlots(amounts=agent.occupied_slots.to_strings()),
             resource_group=agent.resource_group,
+            architecture=agent.architecture,
+            images=list(agent.images),
         )
         await self._publish(events_pb2.Event(agent_changed=payload))
 
@@ -135,6 +137,8 @@ def _agent(msg: events_pb2.AgentChanged) -> Agent:
         occupied_slots=ResourceSlots(dict(msg.occupied_slots.amounts)),
         backend="",
         last_heartbeat=None,
+        architecture=msg.architecture,
+        images=tuple(msg.images),
     )
 
 

@@ -76,6 +76,8 @@ class Session:
     terminated_at: datetime | None
     trace_context: Mapping[str, str]
     kernels: tuple[Kernel, ...] = field(default=())
+    # Architectures the session's image exists in (empty: any).
+    image_architectures: tuple[str, ...] = ()
 
     @property
     def main_kernel(self) -> Kernel | None:
@@ -92,6 +94,8 @@ class Agent:
     occupied_slots: ResourceSlots
     backend: str
     last_heartbeat: datetime | None
+    architecture: str = ""
+    images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

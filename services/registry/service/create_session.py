@@ -17,6 +17,7 @@ from libs.core.slots import CPU, MEM, ResourceSlots
 from libs.telemetry.tracing import current_trace_context
 from services.registry.domain.errors import InvalidResources
 from services.registry.domain.model import DEAD_STATUSES, Session, SessionType, Status
+from services.registry.service.image_resolution import ImageResolver, check_minimums
 from services.registry.service.ports import (
     ClusterEvents,
     MountResolver,
@@ -25,10 +26,14 @@ from services.registry.service.ports import (
     SessionStore,
     SessionWaiter,
 )
+from services.registry.service.resource_groups import ResourceGroups
 
 DEFAULT_SLOTS = {CPU: Decimal(1), MEM: Decimal(256 * 1024 * 1024)}
 DEFAULT_IMAGE = "python:3.11"
+DEFAULT_RESOURCE_GROUP = "default"
 DEFAULT_WAIT = 30.0
+# Backend.AI's name: kernels and their service launchers read the image's ports from it.
+SERVICE_PORTS_ENV = "BACKENDAI_SERVICE_PORTS"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,6 +58,8 @@ class CreateSession:
     events: ClusterEvents
     mounts: MountResolver
     waiter: SessionWaiter
+    groups: ResourceGroups
+    images: ImageResolver
 
     async def __call__(self, caller: Caller, cmd: CreateSessionCommand) -> Session:
         slots = _requested_slots(cmd.resources)
@@ -61,6 +68,12 @@ class CreateSession:
                 "batch sessions need a startup_command",
                 violations=[FieldViolation("startup_command", "required for batch sessions")],
             )
+        group = await self.groups.require_usable(cmd.resource_group or DEFAULT_RESOURCE_GROUP)
+        image = await self.images.resolve(cmd.image or DEFAULT_IMAGE)
+        check_minimums(image, slots)
+        environ = dict(cmd.environ)
+        if image.service_ports:
+            environ[SERVICE_PORTS_ENV] = image.service_ports
         mounts = (
             await self.mounts.resolve(caller.user_id, cmd.vfolder_names)
             if cmd.vfolder_names
@@ -71,16 +84,17 @@ class CreateSession:
             session_id=session_id,
             name=cmd.name or f"s-{session_id[:8]}",
             session_type=cmd.session_type,
-            image=cmd.image or DEFAULT_IMAGE,
+            image=image.canonical,
+            image_architectures=image.architectures,
             owner_user_id=caller.user_id,
             access_key=caller.access_key,
             domain_name=caller.domain_name,
             project_id=cmd.project_id or (caller.project_ids[0] if caller.project_ids else ""),
-            resource_group=cmd.resource_group or "default",
+            resource_group=group.name,
             mounts=tuple(mounts),
             client_token=cmd.client_token,
             startup_command=cmd.startup_command,
-            environ=dict(cmd.environ),
+            environ=environ,
             trace_context=current_trace_context(),
             kernels=(NewKernel(kernel_id=new_id(), cluster_role="main", requested_slots=slots),),
             created_at=datetime.now(UTC),

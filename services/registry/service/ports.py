@@ -45,6 +45,7 @@ class NewSession:
     trace_context: Mapping[str, str]
     kernels: tuple[NewKernel, ...]
     created_at: datetime
+    image_architectures: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,6 +93,8 @@ class AgentRegistration:
     available_slots: ResourceSlots
     backend: str
     live_kernel_ids: tuple[str, ...]
+    architecture: str = ""
+    images: tuple[str, ...] = ()
 
 
 class SessionStore(Protocol):
@@ -134,6 +137,9 @@ class AgentStore(Protocol):
     async def get(self, agent_id: str) -> Agent: ...
     async def mark_lost(self, agent_ids: Sequence[str]) -> list[SessionChange]: ...
     async def touch(self, agent_id: str, now: datetime) -> Agent | None: ...
+    async def set_images(self, agent_id: str, images: Sequence[str]) -> Agent | None:
+        """Record a changed inventory; the agent when it changed, None otherwise."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -68,6 +68,8 @@ def agent_from_pb(msg: pb.AgentState) -> Agent:
         resource_group=msg.resource_group,
         available=slots_from_pb(msg.available_slots),
         occupied=slots_from_pb(msg.occupied_slots),
+        architecture=msg.architecture,
+        images=frozenset(msg.images),
     )
 
 
@@ -82,6 +84,8 @@ def session_from_pb(msg: pb.PendingSession) -> PendingSession:
             for k in msg.kernels
         ),
         trace_context=dict(msg.trace_context),
+        image=msg.image,
+        architectures=frozenset(msg.architectures),
     )
 
 

@@ -11,6 +11,8 @@ from libs.core.slots import ResourceSlots
 
 # Kebab-case reasons recorded for sessions that stay pending (spec Appendix F).
 NO_AVAILABLE_INSTANCES = "no-available-instances"
+# No live agent of the group runs an architecture the session's image exists in.
+NO_MATCHING_ARCHITECTURE = "no-matching-architecture"
 PREDICATE_CHECKS_FAILED = "predicate-checks-failed"
 SCHEDULER_ERROR = "scheduler-error"
 # Conflict reported by the registry when the session left the queue meanwhile.
@@ -28,6 +30,9 @@ class Agent:
     resource_group: str
     available: ResourceSlots
     occupied: ResourceSlots
+    architecture: str = ""
+    # Canonical references of the images on the agent: placing there needs no pull.
+    images: frozenset[str] = frozenset()
     # Derived once, as plain dicts: predicates and selectors read them for every candidate of
     # every session, and Mapping lookups on ResourceSlots dominated the cycle's profile.
     free: ResourceSlots = field(init=False, repr=False, compare=False)
@@ -78,6 +83,9 @@ class PendingSession:
     kernels: tuple[PendingKernel, ...]
     # W3C trace context of the creating request, so that scheduling joins its trace.
     trace_context: Mapping[str, str] = field(default_factory=dict)
+    image: str = ""
+    # Architectures the image exists in; empty means any.
+    architectures: frozenset[str] = frozenset()
 
     @property
     def requested(self) -> ResourceSlots:

@@ -8,6 +8,7 @@ from collections.abc import Hashable, MutableMapping, Sequence
 from libs.core.slots import ResourceSlots
 from services.scheduler.domain.model import (
     NO_AVAILABLE_INSTANCES,
+    NO_MATCHING_ARCHITECTURE,
     PREDICATE_CHECKS_FAILED,
     SCHEDULER_ERROR,
     Agent,
@@ -60,8 +61,14 @@ def place_session(
     for kernel in session.kernels:
         views = [_plus(a, taken.get(a.agent_id)) for a in agents] if taken else list(agents)
         candidates = [a for a in views if all(p(session, kernel, a) for p in agent_predicates)]
-        chosen = selector.select(kernel, candidates)
+        chosen = selector.select(kernel, _with_image_first(session, candidates))
         if chosen is None:
+            if not _any_architecture_matches(session, views):
+                return Unschedulable(
+                    session_id=session.session_id,
+                    reason=NO_MATCHING_ARCHITECTURE,
+                    message=architecture_message(session, views),
+                )
             message = shortage_message(session.resource_group, kernel.requested, views)
             if misfits is not None:
                 misfits[key] = message
@@ -82,7 +89,34 @@ def place_session(
 def fit_key(session: PendingSession) -> Hashable:
     """Everything agent predicates may look at. Within one cycle capacity only shrinks (we only
     assume), so a later session with the same key cannot fit either: skip its scan."""
-    return (session.resource_group, tuple(k.requested for k in session.kernels))
+    return (
+        session.resource_group,
+        session.architectures,
+        tuple(k.requested for k in session.kernels),
+    )
+
+
+def _with_image_first(session: PendingSession, candidates: list[Agent]) -> list[Agent]:
+    """Agents that already have the image, when there are any: no pull before the start."""
+    if not session.image:
+        return candidates
+    present = [a for a in candidates if session.image in a.images]
+    return present or candidates
+
+
+def _any_architecture_matches(session: PendingSession, agents: Sequence[Agent]) -> bool:
+    if not session.architectures:
+        return True
+    return any(a.alive and a.architecture in session.architectures for a in agents)
+
+
+def architecture_message(session: PendingSession, agents: Sequence[Agent]) -> str:
+    offered = sorted({a.architecture or "unknown" for a in agents if a.alive})
+    return (
+        f"image {session.image} exists for {', '.join(sorted(session.architectures))}; "
+        f"live agents of resource group {session.resource_group!r} run "
+        f"{', '.join(offered) or 'nothing'}"
+    )
 
 
 def _plus(agent: Agent, extra: ResourceSlots | None) -> Agent:

@@ -1,0 +1,72 @@
+"""Debian's docker-registry (distribution 2.8) on 127.0.0.1:<free port>, for one test module."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+CONFIG = """version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: {root}
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:{port}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RegistryServer:
+    host: str  # 127.0.0.1:<port>, also the registry's name in Shipyard
+    process: subprocess.Popen[bytes]
+    log: BinaryIO
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+def start_registry(workdir: Path, timeout: float = 20.0) -> RegistryServer:
+    port = free_port()
+    config = workdir / "registry.yml"
+    config.write_text(CONFIG.format(root=workdir / "storage", port=port))
+    log = (workdir / "registry.log").open("wb")
+    process = subprocess.Popen(
+        ["docker-registry", "serve", str(config)], stdout=log, stderr=subprocess.STDOUT
+    )
+    server = RegistryServer(f"127.0.0.1:{port}", process, log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"docker-registry exited; see {workdir / 'registry.log'}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/v2/", timeout=1) as reply:
+                if reply.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.05)
+    server.stop()
+    raise RuntimeError("docker-registry did not answer in time")
