@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cli import admin_registry
 from cli.client import ApiError, ShipyardClient
 from cli.platform import Platform, PlatformConfig
 
@@ -117,6 +118,10 @@ async def cmd_session_create(args: argparse.Namespace) -> int:
         body["startup_command"] = args.batch
     if args.client_token:
         body["client_token"] = args.client_token
+    if args.image:
+        body["image"] = args.image
+    if args.resource_group:
+        body["resource_group"] = args.resource_group
     async with _client(args) as client:
         _print(await client.create_session(**body))
     return 0
@@ -201,6 +206,8 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--mount", action="append", help="vfolder name (repeatable)")
     create.add_argument("--batch", metavar="COMMAND", help="batch session running COMMAND")
     create.add_argument("--client-token")
+    create.add_argument("--image", help="image reference or alias (default python:3.11)")
+    create.add_argument("--resource-group")
     create.add_argument("--wait", action="store_true", help="block until RUNNING")
     create.set_defaults(func=cmd_session_create)
     ex = session.add_parser("exec")
@@ -225,6 +232,8 @@ def _parser() -> argparse.ArgumentParser:
     vd.add_argument("vfolder_id")
     vd.set_defaults(func=cmd_vfolder_delete)
     sub.add_parser("whoami").set_defaults(func=cmd_whoami)
+    admin = sub.add_parser("admin", help="administration").add_subparsers(required=True)
+    admin_registry.register(admin, _client)
     return parser
 
 
