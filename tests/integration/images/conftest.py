@@ -68,6 +68,7 @@ class Platform:
     registry: RunningRegistry
     database_url: str
     token: str
+    channel: grpc.aio.Channel
     images: img_grpc.ImageServiceStub
     registries: cr_grpc.ContainerRegistryServiceStub
     groups: rg_grpc.ResourceGroupServiceStub
@@ -113,6 +114,7 @@ async def platform(redis_url: str, internal_token: str) -> AsyncIterator[Platfor
             registry=registry,
             database_url=database_url,
             token=internal_token,
+            channel=channel,
             images=img_grpc.ImageServiceStub(channel),
             registries=cr_grpc.ContainerRegistryServiceStub(channel),
             groups=rg_grpc.ResourceGroupServiceStub(channel),

@@ -44,9 +44,10 @@ async def new_group(platform: Platform) -> str:
 
 
 async def register_agent(
-    platform: Platform, group: str, *, arch: str, images: tuple[str, ...] = ()
+    platform: Platform, group: str, *, arch: str, images: tuple[str, ...] = (), first: str = "a"
 ) -> str:
-    agent_id = f"agent-{secrets.token_hex(4)}"
+    # Ties between equally idle agents go to the smallest id: `first="z"` loses every tie.
+    agent_id = f"{first}-agent-{secrets.token_hex(4)}"
     await platform.agents.RegisterAgent(
         agent_pb.RegisterAgentRequest(
             agent_id=agent_id,
@@ -149,7 +150,7 @@ async def test_the_agent_that_has_the_image_is_preferred(platform, scanned):
     group = await new_group(platform)
     image = f"{scanned}/shipyard/busybox:2"
     await register_agent(platform, group, arch="amd64")
-    with_image = await register_agent(platform, group, arch="amd64", images=(image,))
+    with_image = await register_agent(platform, group, arch="amd64", images=(image,), first="z")
     await register_agent(platform, group, arch="amd64")
     caller = user()
     session = await create(platform, caller, image=image, resource_group=group)
@@ -228,3 +229,34 @@ async def test_forgetting_an_image_makes_it_unknown_to_new_sessions(platform, sc
         create(platform, user(), image=image.name, resource_group=group), grpc.StatusCode.NOT_FOUND
     )
     await rescan(platform, scanned)  # the next rescan finds it again
+
+
+async def test_a_heartbeat_with_a_new_inventory_reaches_the_cluster_view_and_the_scheduler(
+    platform, scanned
+):
+    from shipyard.registry.v1 import cluster_service_pb2 as cluster_pb
+    from shipyard.registry.v1 import cluster_service_pb2_grpc as cluster_grpc
+
+    group = await new_group(platform)
+    image = f"{scanned}/shipyard/busybox:2"
+    await register_agent(platform, group, arch="amd64")
+    later = await register_agent(platform, group, arch="amd64", first="z")
+    await platform.agents.Heartbeat(
+        agent_pb.HeartbeatRequest(agent_id=later, images=[image]), metadata=platform.as_system()
+    )
+    cluster = cluster_grpc.ClusterServiceStub(platform.channel)
+    agents = await cluster.ListAgents(
+        cluster_pb.ListAgentsRequest(), metadata=platform.as_caller(user(Role.ADMIN))
+    )
+    shown = next(a for a in agents.agents if a.agent_id == later)
+    assert (shown.architecture, list(shown.images), shown.backend) == (
+        "amd64",
+        [image],
+        "container",
+    )
+    caller = user()
+    session = await create(platform, caller, image=image, resource_group=group)
+    placed = await wait_for(
+        platform, caller, session.session_id, lambda s: s.status != pb.SESSION_STATUS_PENDING
+    )
+    assert placed.kernels[0].agent_id == later
