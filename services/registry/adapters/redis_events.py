@@ -56,6 +56,7 @@ class RedisClusterEvents:
             resource_group=agent.resource_group,
             architecture=agent.architecture,
             images=list(agent.images),
+            backend=agent.backend,
         )
         await self._publish(events_pb2.Event(agent_changed=payload))
 
@@ -135,7 +136,7 @@ def _agent(msg: events_pb2.AgentChanged) -> Agent:
         resource_group=msg.resource_group,
         available_slots=ResourceSlots(dict(msg.available_slots.amounts)),
         occupied_slots=ResourceSlots(dict(msg.occupied_slots.amounts)),
-        backend="",
+        backend=msg.backend,
         last_heartbeat=None,
         architecture=msg.architecture,
         images=tuple(msg.images),

@@ -121,6 +121,7 @@ def agent_state_pb(agent: Agent) -> sched_pb.AgentState:
         occupied_slots=slots_pb(agent.occupied_slots),
         architecture=agent.architecture,
         images=list(agent.images),
+        backend=agent.backend,
     )
 
 

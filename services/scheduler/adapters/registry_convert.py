@@ -70,6 +70,7 @@ def agent_from_pb(msg: pb.AgentState) -> Agent:
         occupied=slots_from_pb(msg.occupied_slots),
         architecture=msg.architecture,
         images=frozenset(msg.images),
+        backend=msg.backend,
     )
 
 

@@ -6,9 +6,9 @@ import dataclasses
 from collections.abc import Hashable, MutableMapping, Sequence
 
 from libs.core.slots import ResourceSlots
+from services.scheduler.domain.image_fit import image_mismatch, with_image_first
 from services.scheduler.domain.model import (
     NO_AVAILABLE_INSTANCES,
-    NO_MATCHING_ARCHITECTURE,
     PREDICATE_CHECKS_FAILED,
     SCHEDULER_ERROR,
     Agent,
@@ -61,14 +61,10 @@ def place_session(
     for kernel in session.kernels:
         views = [_plus(a, taken.get(a.agent_id)) for a in agents] if taken else list(agents)
         candidates = [a for a in views if all(p(session, kernel, a) for p in agent_predicates)]
-        chosen = selector.select(kernel, _with_image_first(session, candidates))
+        chosen = selector.select(kernel, with_image_first(session, candidates))
         if chosen is None:
-            if not _any_architecture_matches(session, views):
-                return Unschedulable(
-                    session_id=session.session_id,
-                    reason=NO_MATCHING_ARCHITECTURE,
-                    message=architecture_message(session, views),
-                )
+            if (mismatch := image_mismatch(session, views)) is not None:
+                return mismatch
             message = shortage_message(session.resource_group, kernel.requested, views)
             if misfits is not None:
                 misfits[key] = message
@@ -91,31 +87,9 @@ def fit_key(session: PendingSession) -> Hashable:
     assume), so a later session with the same key cannot fit either: skip its scan."""
     return (
         session.resource_group,
+        session.image,
         session.architectures,
         tuple(k.requested for k in session.kernels),
-    )
-
-
-def _with_image_first(session: PendingSession, candidates: list[Agent]) -> list[Agent]:
-    """Agents that already have the image, when there are any: no pull before the start."""
-    if not session.image:
-        return candidates
-    present = [a for a in candidates if session.image in a.images]
-    return present or candidates
-
-
-def _any_architecture_matches(session: PendingSession, agents: Sequence[Agent]) -> bool:
-    if not session.architectures:
-        return True
-    return any(a.alive and a.architecture in session.architectures for a in agents)
-
-
-def architecture_message(session: PendingSession, agents: Sequence[Agent]) -> str:
-    offered = sorted({a.architecture or "unknown" for a in agents if a.alive})
-    return (
-        f"image {session.image} exists for {', '.join(sorted(session.architectures))}; "
-        f"live agents of resource group {session.resource_group!r} run "
-        f"{', '.join(offered) or 'nothing'}"
     )
 
 

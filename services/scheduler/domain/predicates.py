@@ -16,7 +16,7 @@ from services.scheduler.domain.model import Agent, PendingKernel, PendingSession
 
 
 class AgentPredicate(Protocol):
-    """May read the session's resource group, architectures and requests only: a cycle reuses a
+    """May read the session's resource group, image and requests only: a cycle reuses a
     verdict for sessions that agree on those (placement.fit_key); widen fit_key for anything
     else."""
 
@@ -69,9 +69,20 @@ class ArchitectureMatches(AgentPredicate):
         return not session.architectures or agent.architecture in session.architectures
 
 
+class ImageRunnable(AgentPredicate):
+    """Process-backend agents run only the images they report; container agents pull."""
+
+    name = "image"
+
+    @override
+    def __call__(self, session: PendingSession, kernel: PendingKernel, agent: Agent) -> bool:
+        return agent.can_run(session.image)
+
+
 DEFAULT_AGENT_PREDICATES: tuple[AgentPredicate, ...] = (
     ResourceGroupMatches(),
     ArchitectureMatches(),
+    ImageRunnable(),
     AgentAlive(),
     CapacityFits(),
 )

@@ -44,7 +44,13 @@ async def new_group(platform: Platform) -> str:
 
 
 async def register_agent(
-    platform: Platform, group: str, *, arch: str, images: tuple[str, ...] = (), first: str = "a"
+    platform: Platform,
+    group: str,
+    *,
+    arch: str,
+    images: tuple[str, ...] = (),
+    first: str = "a",
+    backend: str = "container",
 ) -> str:
     # Ties between equally idle agents go to the smallest id: `first="z"` loses every tie.
     agent_id = f"{first}-agent-{secrets.token_hex(4)}"
@@ -56,7 +62,7 @@ async def register_agent(
             available_slots=resources_pb2.ResourceSlots(
                 amounts={"cpu": "4", "mem": str(4 * 1024**3)}
             ),
-            backend="container",
+            backend=backend,
             architecture=arch,
             images=list(images),
         ),
@@ -260,3 +266,16 @@ async def test_a_heartbeat_with_a_new_inventory_reaches_the_cluster_view_and_the
         platform, caller, session.session_id, lambda s: s.status != pb.SESSION_STATUS_PENDING
     )
     assert placed.kernels[0].agent_id == later
+
+
+async def test_a_process_agent_never_gets_an_image_it_does_not_have(platform, scanned):
+    group = await new_group(platform)
+    await register_agent(platform, group, arch="amd64", images=(PYTHON,), backend="process")
+    caller = user()
+    session = await create(
+        platform, caller, image=f"{scanned}/shipyard/busybox:2", resource_group=group
+    )
+    pending = await wait_for(
+        platform, caller, session.session_id, lambda s: s.status_info == "image-not-available"
+    )
+    assert "busybox:2" in pending.status_message and "process" in pending.status_message

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from services.scheduler.domain.model import NO_MATCHING_ARCHITECTURE, Placement, Unschedulable
+from services.scheduler.domain.model import (
+    NO_IMAGE_CAPABLE_AGENT,
+    NO_MATCHING_ARCHITECTURE,
+    Placement,
+    Unschedulable,
+)
 from services.scheduler.domain.placement import place_session
 from services.scheduler.domain.predicates import DEFAULT_AGENT_PREDICATES
 from services.scheduler.domain.selectors.least_occupied import LeastOccupiedSelector
@@ -24,8 +29,8 @@ def _place(pending, agents):
     )
 
 
-def _arch(a, arch: str, *images: str):
-    return dataclasses.replace(a, architecture=arch, images=frozenset(images))
+def _arch(a, arch: str, *images: str, backend: str = "container"):
+    return dataclasses.replace(a, architecture=arch, images=frozenset(images), backend=backend)
 
 
 def _for(pending, *archs: str):
@@ -84,3 +89,25 @@ def test_without_room_on_agents_that_have_the_image_another_one_pulls_it():
     result = _place(_for(session(), "amd64"), agents)
     assert isinstance(result, Placement)
     assert result.kernels[0].agent_id == "a-idle"
+
+
+def test_process_agents_run_only_the_images_they_report():
+    builtin = "docker.io/library/python:3.11"
+    process = _arch(agent("p"), "amd64", builtin, backend="process")
+    placed = _place(dataclasses.replace(_for(session(), "amd64"), image=builtin), [process])
+    assert isinstance(placed, Placement)
+
+    result = _place(_for(session(), "amd64"), [process])
+    assert isinstance(result, Unschedulable)
+    assert result.reason == NO_IMAGE_CAPABLE_AGENT
+    assert IMAGE in result.message and "process" in result.message
+
+
+def test_a_container_agent_pulls_what_a_process_agent_cannot_run():
+    agents = [
+        _arch(agent("a-process"), "amd64", backend="process"),
+        _arch(agent("b-container", used_cpu=6), "amd64"),
+    ]
+    result = _place(_for(session(), "amd64"), agents)
+    assert isinstance(result, Placement)
+    assert result.kernels[0].agent_id == "b-container"
