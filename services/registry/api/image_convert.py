@@ -87,8 +87,13 @@ def registry_input(msg: cr_pb.ContainerRegistry, fields: set[str] | None = None)
         type=TYPE_FROM_PB[msg.type].value if pick("type") else None,
         username=msg.username if pick("username") else None,
         password=msg.password if pick("password") else None,
-        ssl_verify=msg.ssl_verify if pick("ssl_verify") else None,
+        ssl_verify=msg.ssl_verify if pick("ssl_verify") and _has_ssl_verify(msg, fields) else None,
     )
+
+
+def _has_ssl_verify(msg: cr_pb.ContainerRegistry, fields: set[str] | None) -> bool:
+    # On create an unset flag keeps the secure default; a mask naming it sets it either way.
+    return fields is not None or msg.HasField("ssl_verify")
 
 
 def task_pb(task: RescanTask) -> cr_pb.RescanTask:

@@ -79,6 +79,9 @@ class Rescans:
             await self._scan_all(task_id, registry, progress)
         except ScanFailed as exc:
             error = str(exc)
+        except asyncio.CancelledError:
+            error = "interrupted: the registry service stopped during the rescan"
+            raise
         except Exception as exc:
             log.exception("rescan of %s failed", registry)
             error = f"internal error: {exc}"

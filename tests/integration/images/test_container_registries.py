@@ -138,6 +138,15 @@ async def test_update_takes_only_the_masked_fields(platform):
     )
     assert updated.container_registry.url == "https://mask.example"
     assert updated.container_registry.username == "ci"
+    assert updated.container_registry.ssl_verify  # unset at create: TLS is verified
+    insecure = await platform.registries.UpdateContainerRegistry(
+        cr_pb.UpdateContainerRegistryRequest(
+            container_registry=cr_pb.ContainerRegistry(name="mask.example"),  # ssl_verify unset
+            update_mask=mask("ssl_verify"),
+        ),
+        metadata=platform.as_caller(SUPERADMIN),
+    )
+    assert not insecure.container_registry.ssl_verify
     err = await expect_code(
         platform.registries.UpdateContainerRegistry(
             cr_pb.UpdateContainerRegistryRequest(
