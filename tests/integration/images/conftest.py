@@ -36,7 +36,11 @@ PUSHED = {
     "shipyard/busybox:multi": (["amd64", "arm64"], KERNEL_LABELS),
     "shipyard/busybox:arm": (["arm64"], {**KERNEL_LABELS, "ai.backend.resource.min.mem": "64m"}),
     "other/plain:latest": (["amd64"], {}),  # no ai.backend labels: skipped by rescans
+    # Pushed in Docker's media types (manifest v2 schema 2, manifest list) instead of OCI's.
+    "shipyard/docker:1": (["amd64"], KERNEL_LABELS),
+    "shipyard/docker:multi": (["amd64", "arm64"], KERNEL_LABELS),
 }
+DOCKER_FORMAT = frozenset({"shipyard/docker:1", "shipyard/docker:multi"})
 
 
 def user(role: Role = Role.USER) -> Caller:
@@ -57,7 +61,7 @@ def docker_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Regist
         layout = workdir / "layout"
         build_layout(layout, PUSHED)
         for name in PUSHED:
-            push(layout, name, f"{server.host}/{name}")
+            push(layout, name, f"{server.host}/{name}", docker_format=name in DOCKER_FORMAT)
         yield server
     finally:
         server.stop()

@@ -97,13 +97,19 @@ def build_layout(
     (layout / "index.json").write_text(json.dumps(index))
 
 
-def push(layout: Path, name: str, destination: str) -> None:
-    """skopeo copy oci:LAYOUT:NAME docker://DESTINATION (plain HTTP, all architectures)."""
+def push(
+    layout: Path, name: str, destination: str, *, docker_format: bool = False, creds: str = ""
+) -> None:
+    """skopeo copy oci:LAYOUT:NAME docker://DESTINATION (plain HTTP, all architectures).
+
+    `docker_format` converts to Docker v2 manifests and manifest lists on the way."""
     subprocess.run(
         [
             "skopeo",
             "copy",
             "--all",
+            *(["--format", "v2s2"] if docker_format else []),
+            *([f"--dest-creds={creds}"] if creds else []),
             "--dest-tls-verify=false",
             f"oci:{layout}:{name}",
             f"docker://{destination}",

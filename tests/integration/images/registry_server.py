@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,11 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:{port}
+"""
+AUTH = """auth:
+  htpasswd:
+    realm: shipyard-test
+    path: {path}
 """
 
 
@@ -49,10 +55,25 @@ class RegistryServer:
         self.log.close()
 
 
-def start_registry(workdir: Path, timeout: float = 20.0) -> RegistryServer:
+def htpasswd_line(user: str, password: str) -> str:
+    """A bcrypt htpasswd entry (the only format the registry accepts), via libcrypt."""
+    import crypt  # deprecated in 3.11, still the stdlib's way to reach libcrypt's bcrypt
+
+    return f"{user}:{crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))}\n"
+
+
+def start_registry(
+    workdir: Path, timeout: float = 20.0, *, users: dict[str, str] | None = None
+) -> RegistryServer:
+    """With `users`, the registry asks for HTTP basic authentication (htpasswd)."""
     port = free_port()
     config = workdir / "registry.yml"
-    config.write_text(CONFIG.format(root=workdir / "storage", port=port))
+    text = CONFIG.format(root=workdir / "storage", port=port)
+    if users:
+        path = workdir / "htpasswd"
+        path.write_text("".join(htpasswd_line(u, p) for u, p in users.items()))
+        text += AUTH.format(path=path)
+    config.write_text(text)
     log = (workdir / "registry.log").open("wb")
     process = subprocess.Popen(
         ["docker-registry", "serve", str(config)], stdout=log, stderr=subprocess.STDOUT
@@ -66,6 +87,10 @@ def start_registry(workdir: Path, timeout: float = 20.0) -> RegistryServer:
             with urllib.request.urlopen(f"{server.url}/v2/", timeout=1) as reply:
                 if reply.status == 200:
                     return server
+        except urllib.error.HTTPError as exc:
+            if exc.code == 401 and users:
+                return server
+            time.sleep(0.05)
         except OSError:
             time.sleep(0.05)
     server.stop()

@@ -35,9 +35,9 @@ async def test_a_rescan_finds_every_tag_with_labels_and_architectures(
     task = scanned
 
     assert task.state == cr_pb.RescanTask.STATE_SUCCEEDED, task.error
-    assert (task.done, task.total) == (5, 5)
+    assert (task.done, task.total) == (7, 7)
     assert task.progress == 1.0
-    assert task.updated == 5  # 1 + 1 + 2 (multi-arch) + 1; the unlabelled image is skipped
+    assert task.updated == 8  # 2 multi-arch tags count twice; the unlabelled image is skipped
     assert "skipped other/plain:latest/amd64 (missing ai.backend.kernelspec)" in task.messages
     assert task.HasField("finish_time")
 
@@ -50,6 +50,9 @@ async def test_a_rescan_finds_every_tag_with_labels_and_architectures(
         (f"{host}/shipyard/busybox:arm", "arm64"),
         (f"{host}/shipyard/busybox:multi", "amd64"),
         (f"{host}/shipyard/busybox:multi", "arm64"),
+        (f"{host}/shipyard/docker:1", "amd64"),
+        (f"{host}/shipyard/docker:multi", "amd64"),
+        (f"{host}/shipyard/docker:multi", "arm64"),
     }
     one = next(i for i in images if i.name.endswith("busybox:1"))
     assert one.repository == "shipyard/busybox" and one.tag == "1" and one.registry == host
@@ -246,5 +249,35 @@ async def test_deleting_a_registry_forgets_its_images(platform, tmp_path):
             ),
             grpc.StatusCode.NOT_FOUND,
         )
+    finally:
+        server.stop()
+
+
+async def test_a_registry_that_needs_a_password_is_scanned_with_the_stored_one(platform, tmp_path):
+    from tests.integration.images.oci_images import KERNEL_LABELS, build_layout, push
+    from tests.integration.images.registry_server import start_registry
+
+    server = start_registry(tmp_path, users={"robot": "s3cret"})
+    try:
+        build_layout(tmp_path / "layout", {"x": (["arm64"], KERNEL_LABELS)})
+        push(tmp_path / "layout", "x", f"{server.host}/private/one:1", creds="robot:s3cret")
+        await add_registry(platform, server.host, server.url, username="robot", password="wrong")
+        refused = await rescan(platform, server.host)
+        assert refused.state == cr_pb.RescanTask.STATE_FAILED
+        assert "401" in refused.error
+
+        await platform.registries.UpdateContainerRegistry(
+            cr_pb.UpdateContainerRegistryRequest(
+                container_registry=cr_pb.ContainerRegistry(name=server.host, password="s3cret"),
+                update_mask=mask("password"),
+            ),
+            metadata=platform.as_caller(SUPERADMIN),
+        )
+        task = await rescan(platform, server.host)
+        assert task.state == cr_pb.RescanTask.STATE_SUCCEEDED, task.error
+        images = await all_images(platform, user(), container_registry=server.host)
+        assert [(i.name, i.architecture) for i in images] == [
+            (f"{server.host}/private/one:1", "arm64")
+        ]
     finally:
         server.stop()
