@@ -194,13 +194,9 @@ class ResourceGroupServicer(rg_grpc.ResourceGroupServiceServicer):
         self, request: rg_pb.UpdateResourceGroupRequest, context: Any
     ) -> rg_pb.UpdateResourceGroupResponse:
         msg = request.resource_group
-        fields = {
-            p: getattr(msg, p)
-            for p in request.update_mask.paths
-            if p in ("description", "is_active")
-        }
-        unknown = [p for p in request.update_mask.paths if p not in fields]
-        group = await self._groups.update(msg.name, {**fields, **dict.fromkeys(unknown)})
+        # Unknown paths are passed on so that the use case names them in its refusal.
+        fields = {p: getattr(msg, p, None) for p in request.update_mask.paths}
+        group = await self._groups.update(msg.name, fields)
         return rg_pb.UpdateResourceGroupResponse(resource_group=group_pb(group))
 
     @override
