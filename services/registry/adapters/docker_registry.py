@@ -35,7 +35,9 @@ class RegistryUnreachable(ScanFailed):
 
 
 class DockerRegistryScanner:
-    def __init__(self, credentials: RegistryCredentials, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, credentials: RegistryCredentials, *, timeout: float = 30.0, page_size: int = PAGE
+    ) -> None:
         registry = credentials.registry
         self._name = registry.name
         self._base = registry.url.rstrip("/") + "/"
@@ -43,15 +45,16 @@ class DockerRegistryScanner:
         self._password = credentials.password
         self._client = httpx.AsyncClient(verify=registry.ssl_verify, timeout=timeout)
         self._tokens: dict[str, str] = {}  # scope -> bearer token
+        self._page = page_size
 
     async def close(self) -> None:
         await self._client.aclose()
 
     async def tags(self) -> AsyncIterator[tuple[str, str]]:
-        async for body in self._pages(f"v2/_catalog?n={PAGE}", "registry:catalog:*"):
+        async for body in self._pages(f"v2/_catalog?n={self._page}", "registry:catalog:*"):
             for repository in body.get("repositories") or []:
                 scope = f"repository:{repository}:pull"
-                async for tags in self._pages(f"v2/{repository}/tags/list?n={PAGE}", scope):
+                async for tags in self._pages(f"v2/{repository}/tags/list?n={self._page}", scope):
                     for tag in tags.get("tags") or []:
                         yield repository, tag
 
