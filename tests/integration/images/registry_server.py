@@ -22,6 +22,13 @@ storage:
 http:
   addr: 127.0.0.1:{port}
 """
+TOKEN_AUTH = """auth:
+  token:
+    realm: {realm}
+    service: {service}
+    issuer: {issuer}
+    rootcertbundle: {cert}
+"""
 AUTH = """auth:
   htpasswd:
     realm: shipyard-test
@@ -63,9 +70,14 @@ def htpasswd_line(user: str, password: str) -> str:
 
 
 def start_registry(
-    workdir: Path, timeout: float = 20.0, *, users: dict[str, str] | None = None
+    workdir: Path,
+    timeout: float = 20.0,
+    *,
+    users: dict[str, str] | None = None,
+    token_auth: str = "",
 ) -> RegistryServer:
-    """With `users`, the registry asks for HTTP basic authentication (htpasswd)."""
+    """With `users`, the registry asks for HTTP basic authentication (htpasswd); with
+    `token_auth` (the auth: section), for bearer tokens from a token service."""
     port = free_port()
     config = workdir / "registry.yml"
     text = CONFIG.format(root=workdir / "storage", port=port)
@@ -73,6 +85,7 @@ def start_registry(
         path = workdir / "htpasswd"
         path.write_text("".join(htpasswd_line(u, p) for u, p in users.items()))
         text += AUTH.format(path=path)
+    text += token_auth
     config.write_text(text)
     log = (workdir / "registry.log").open("wb")
     process = subprocess.Popen(
@@ -88,7 +101,7 @@ def start_registry(
                 if reply.status == 200:
                     return server
         except urllib.error.HTTPError as exc:
-            if exc.code == 401 and users:
+            if exc.code == 401 and (users or token_auth):
                 return server
             time.sleep(0.05)
         except OSError:

@@ -281,3 +281,28 @@ async def test_a_registry_that_needs_a_password_is_scanned_with_the_stored_one(p
         ]
     finally:
         server.stop()
+
+
+async def test_a_registry_behind_a_token_service_is_scanned_with_bearer_tokens(platform, tmp_path):
+    from tests.integration.images.oci_images import KERNEL_LABELS, build_layout, push
+    from tests.integration.images.registry_server import TOKEN_AUTH, start_registry
+    from tests.integration.images.token_server import ISSUER, SERVICE, start_token_server
+
+    tokens = start_token_server(tmp_path, {"robot": "s3cret"})
+    auth = TOKEN_AUTH.format(
+        realm=tokens.realm, service=SERVICE, issuer=ISSUER, cert=tokens.cert_path
+    )
+    server = start_registry(tmp_path, token_auth=auth)
+    try:
+        build_layout(tmp_path / "layout", {"x": (["amd64"], KERNEL_LABELS)})
+        push(tmp_path / "layout", "x", f"{server.host}/hub/one:1", creds="robot:s3cret")
+        pushed = tokens.issued
+        await add_registry(platform, server.host, server.url, username="robot", password="s3cret")
+        task = await rescan(platform, server.host)
+        assert task.state == cr_pb.RescanTask.STATE_SUCCEEDED, task.error
+        assert tokens.issued > pushed  # the scanner fetched its own tokens
+        images = await all_images(platform, user(), container_registry=server.host)
+        assert [i.name for i in images] == [f"{server.host}/hub/one:1"]
+    finally:
+        server.stop()
+        tokens.stop()
