@@ -20,7 +20,8 @@ _LIST_KEYS = {
 }
 
 
-def add_admin_commands(sub: Any, client: admin.ClientFactory) -> None:
+def add_admin_commands(sub: Any, client: admin.ClientFactory) -> Any:
+    """Add `shipyard admin ...`; returns the nouns' subparsers so other modules can add theirs."""
     top = sub.add_parser("admin", help="administer tenants, accounts, keypairs and policies")
     nouns = top.add_subparsers(required=True)
 
@@ -173,3 +174,4 @@ def add_admin_commands(sub: Any, client: admin.ClientFactory) -> None:
         al.add_argument(flag)
     al.add_argument("--since", help="RFC 3339 time")
     al.add_argument("--until", help="RFC 3339 time")
+    return nouns

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from cli import admin_registry
 from cli import login as login_flow
 from cli.admin_parser import add_admin_commands
 from cli.client import ApiError, ShipyardClient
@@ -180,6 +181,10 @@ async def cmd_session_create(args: argparse.Namespace) -> int:
         body["startup_command"] = args.batch
     if args.client_token:
         body["client_token"] = args.client_token
+    if args.image:
+        body["image"] = args.image
+    if args.resource_group:
+        body["resource_group"] = args.resource_group
     async with _client(args) as client:
         _print(await client.create_session(**body))
     return 0
@@ -269,6 +274,8 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--mount", action="append", help="vfolder name (repeatable)")
     create.add_argument("--batch", metavar="COMMAND", help="batch session running COMMAND")
     create.add_argument("--client-token")
+    create.add_argument("--image", help="image reference or alias (default python:3.11)")
+    create.add_argument("--resource-group")
     create.add_argument("--wait", action="store_true", help="block until RUNNING")
     create.set_defaults(func=cmd_session_create)
     ex = session.add_parser("exec")
@@ -302,7 +309,8 @@ def _parser() -> argparse.ArgumentParser:
     logout_cmd = sub.add_parser("logout", help="revoke and forget the saved login")
     logout_cmd.add_argument("--endpoint")
     logout_cmd.set_defaults(func=cmd_logout)
-    add_admin_commands(sub, _client)
+    admin = add_admin_commands(sub, _client)
+    admin_registry.register(admin, _client)
     return parser
 
 

@@ -25,6 +25,9 @@ PUBLIC_SERVICES: dict[str, Upstream] = {
     "shipyard.auth.v1.AuditService": "auth",
     "shipyard.registry.v1.SessionService": "registry",
     "shipyard.registry.v1.ClusterService": "registry",
+    "shipyard.registry.v1.ImageService": "registry",
+    "shipyard.registry.v1.ContainerRegistryService": "registry",
+    "shipyard.registry.v1.ResourceGroupService": "registry",
     "shipyard.scheduler.v1.SchedulerService": "scheduler",
     "shipyard.storage.v1.VFolderService": "storage",
 }

@@ -39,6 +39,9 @@ class Resource(StrEnum):
     RESOURCE_POLICY = "resource-policy"
     RESOURCE_GROUP_ACCESS = "resource-group-access"
     AUDIT_LOG = "audit-log"
+    IMAGE = "image"
+    CONTAINER_REGISTRY = "container-registry"
+    RESOURCE_GROUP = "resource-group"
 
 
 class Scope(IntEnum):
@@ -121,6 +124,40 @@ METHODS: dict[str, Rule] = {
     "/shipyard.registry.v1.SessionService/DestroySession": Rule(Resource.SESSION, _D),
     "/shipyard.registry.v1.SessionService/Execute": Rule(Resource.SESSION, _X),
     "/shipyard.registry.v1.ClusterService/ListAgents": Rule(Resource.AGENT, _R),
+    # registry: images, container registries, resource groups
+    **{
+        f"/shipyard.registry.v1.ImageService/{m}": Rule(Resource.IMAGE, v)
+        for m, v in (
+            ("ListImages", _R),
+            ("GetImage", _R),
+            ("DeleteImage", _D),
+            ("CreateImageAlias", _C),
+            ("ListImageAliases", _R),
+            ("DeleteImageAlias", _D),
+        )
+    },
+    **{
+        f"/shipyard.registry.v1.ContainerRegistryService/{m}": Rule(Resource.CONTAINER_REGISTRY, v)
+        for m, v in (
+            ("CreateContainerRegistry", _C),
+            ("GetContainerRegistry", _R),
+            ("ListContainerRegistries", _R),
+            ("UpdateContainerRegistry", _U),
+            ("DeleteContainerRegistry", _D),
+            ("RescanContainerRegistry", _U),
+            ("GetRescanTask", _R),
+        )
+    },
+    **{
+        f"/shipyard.registry.v1.ResourceGroupService/{m}": Rule(Resource.RESOURCE_GROUP, v)
+        for m, v in (
+            ("CreateResourceGroup", _C),
+            ("GetResourceGroup", _R),
+            ("ListResourceGroups", _R),
+            ("UpdateResourceGroup", _U),
+            ("DeleteResourceGroup", _D),
+        )
+    },
     "/shipyard.registry.v1.AgentRegistryService/RegisterAgent": _system(Resource.AGENT, _C),
     "/shipyard.registry.v1.AgentRegistryService/Heartbeat": _system(Resource.AGENT, _U),
     "/shipyard.registry.v1.SchedulingService/WatchClusterState": _system(Resource.SESSION, _R),
@@ -159,6 +196,9 @@ GRANTS: dict[Role, dict[Resource, dict[Verb, Scope]]] = {
         Resource.PROJECT: {Verb.READ: Scope.OWN},
         Resource.USER: {Verb.READ: Scope.OWN},
         Resource.KEYPAIR: {Verb.READ: Scope.OWN},
+        # Users pick images and resource groups when they create sessions.
+        Resource.IMAGE: {Verb.READ: Scope.ALL},
+        Resource.RESOURCE_GROUP: {Verb.READ: Scope.OWN},
     },
     # Domain admins manage everything inside their domain and nothing outside it.
     Role.ADMIN: {
@@ -175,6 +215,11 @@ GRANTS: dict[Role, dict[Resource, dict[Verb, Scope]]] = {
         Resource.RESOURCE_POLICY: {Verb.READ: Scope.ALL},
         Resource.RESOURCE_GROUP_ACCESS: {Verb.READ: Scope.DOMAIN},
         Resource.AUDIT_LOG: {Verb.READ: Scope.DOMAIN},
+        # Images, registries and groups are global: domain admins read them; superadmins
+        # write, except that admins may update a group (description, active flag).
+        Resource.IMAGE: {Verb.READ: Scope.ALL},
+        Resource.CONTAINER_REGISTRY: {Verb.READ: Scope.ALL},
+        Resource.RESOURCE_GROUP: {Verb.READ: Scope.ALL, Verb.UPDATE: Scope.ALL},
     },
     Role.SUPERADMIN: {r: dict.fromkeys(_ALL_VERBS, Scope.ALL) for r in Resource},
     # Monitors read everything and change nothing.

@@ -20,6 +20,7 @@ from services.agent.adapters.process_backend import ProcessBackend
 from services.agent.adapters.registry_client import GrpcAgentRegistry
 from services.agent.api.servicer import SERVICE_NAME, KernelServicer
 from services.agent.config import Settings
+from services.agent.domain.images import detect_architecture
 from services.agent.domain.resources import detect_resources
 from services.agent.service.create_kernels import CreateKernels
 from services.agent.service.destroy_kernel import DestroyKernel
@@ -113,8 +114,10 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
             cpu=resources.cpu,
             mem_bytes=resources.mem_bytes,
             backend=backend.name,
+            architecture=settings.architecture or detect_architecture(),
         ),
         live_ids=kernels.live_ids,
+        images=backend.images,
         destroy=destroy,
         cleanup_reason=REASON_UNKNOWN_TO_REGISTRY,
         default_interval=settings.heartbeat_interval,

@@ -21,6 +21,8 @@ class Settings(ServiceSettings, RedisMixin):
     # Stable id (lesson 31); default: the hostname.
     agent_id: str = ""
     resource_group: str = "default"
+    # CPU architecture reported to the registry (Go/OCI spelling); detected when unset.
+    architecture: str = ""
     registry_addr: str = "127.0.0.1:50052"
     redis_prefix: str = "shipyard:"
     backend: Literal["process"] = "process"

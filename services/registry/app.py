@@ -13,6 +13,9 @@ from redis.asyncio import Redis
 from shipyard.registry.v1 import (
     agent_registry_service_pb2_grpc,
     cluster_service_pb2_grpc,
+    container_registry_service_pb2_grpc,
+    image_service_pb2_grpc,
+    resource_group_service_pb2_grpc,
     scheduling_service_pb2_grpc,
     session_admin_service_pb2_grpc,
     session_service_pb2_grpc,
@@ -26,6 +29,9 @@ from libs.events.streams import StreamConsumer
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
 from services.registry.adapters.agent_store import SqlAgentStore
+from services.registry.adapters.container_registry_store import SqlRegistryStore, SqlTaskStore
+from services.registry.adapters.docker_registry import scanner_for
+from services.registry.adapters.image_store import SqlImageStore
 from services.registry.adapters.owner_sessions import SqlOwnerSessions
 from services.registry.adapters.peer_clients import GrpcAgentClient, GrpcMountResolver
 from services.registry.adapters.policy_client import GrpcPolicyResolver
@@ -34,19 +40,31 @@ from services.registry.adapters.redis_events import (
     RedisHeartbeatClock,
     StreamSessionWaiter,
 )
+from services.registry.adapters.resource_group_store import SqlResourceGroupStore
+from services.registry.adapters.secrets import SecretBox
 from services.registry.adapters.session_store import SqlSessionStore
 from services.registry.api.agent_servicers import AgentRegistryServicer, ClusterServicer
+from services.registry.api.image_servicers import (
+    ContainerRegistryServicer,
+    ImageServicer,
+    ResourceGroupServicer,
+)
 from services.registry.api.kernel_event_handler import KernelEventHandler
 from services.registry.api.scheduling_servicer import SchedulingServicer
 from services.registry.api.session_admin_servicer import SessionAdminServicer
 from services.registry.api.session_servicer import SessionServicer
 from services.registry.config import Settings
 from services.registry.service.agents import AgentLifecycle
+from services.registry.service.container_registries import ContainerRegistries
 from services.registry.service.create_session import CreateSession
 from services.registry.service.destroy_session import DestroySession
 from services.registry.service.execute import Execute
+from services.registry.service.image_resolution import ImageResolver
+from services.registry.service.images import Images
 from services.registry.service.kernel_events import ApplyKernelEvent
 from services.registry.service.queries import SessionQueries
+from services.registry.service.rescan import Rescans
+from services.registry.service.resource_groups import ResourceGroups
 from services.registry.service.scheduling import Scheduling
 from services.registry.service.starter import Starter
 from services.registry.service.terminate_owners import TerminateSessionsOfOwners
@@ -65,6 +83,7 @@ class RunningRegistry:
     agent_client: GrpcAgentClient
     mounts: GrpcMountResolver
     policies: GrpcPolicyResolver
+    rescans: Rescans
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -74,6 +93,7 @@ class RunningRegistry:
     async def stop(self) -> None:
         await self.server.stop(grace=2.0)
         await cancel_all(self.tasks)
+        await self.rescans.stop()
         await self.agent_client.close()
         await self.mounts.close()
         await self.policies.close()
@@ -96,6 +116,18 @@ async def serve(settings: Settings) -> RunningRegistry:
     mounts = GrpcMountResolver(settings.storage_addr, token)
     policies = GrpcPolicyResolver(settings.auth_addr, token)
     wakeup = asyncio.Event()
+    image_store = SqlImageStore(sessions)
+    groups = ResourceGroups(SqlResourceGroupStore(sessions))
+    key = settings.credentials_key or settings.internal_token
+    registry_store = SqlRegistryStore(sessions, SecretBox(key.get_secret_value()))
+    rescans = Rescans(
+        registry_store,
+        SqlTaskStore(sessions, settings.node_id),
+        image_store,
+        scanner_for,
+        concurrency=settings.rescan_concurrency,
+    )
+    await rescans.recover()
 
     agents = AgentLifecycle(
         agent_store,
@@ -106,7 +138,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         timedelta(seconds=settings.heartbeat_timeout),
     )
     session_servicer = SessionServicer(
-        CreateSession(store, events, mounts, waiter, policies),
+        CreateSession(store, events, mounts, waiter, policies, groups, ImageResolver(image_store)),
         SessionQueries(store),
         DestroySession(store, events, agent_client),
         Execute(store, agent_store, agent_client),
@@ -125,6 +157,21 @@ async def serve(settings: Settings) -> RunningRegistry:
                 cluster_service_pb2_grpc.add_ClusterServiceServicer_to_server,
                 ClusterServicer(agents),
                 "shipyard.registry.v1.ClusterService",
+            ),
+            Registration(
+                image_service_pb2_grpc.add_ImageServiceServicer_to_server,
+                ImageServicer(Images(image_store)),
+                "shipyard.registry.v1.ImageService",
+            ),
+            Registration(
+                container_registry_service_pb2_grpc.add_ContainerRegistryServiceServicer_to_server,
+                ContainerRegistryServicer(ContainerRegistries(registry_store), rescans),
+                "shipyard.registry.v1.ContainerRegistryService",
+            ),
+            Registration(
+                resource_group_service_pb2_grpc.add_ResourceGroupServiceServicer_to_server,
+                ResourceGroupServicer(groups),
+                "shipyard.registry.v1.ResourceGroupService",
             ),
             Registration(
                 agent_registry_service_pb2_grpc.add_AgentRegistryServiceServicer_to_server,
@@ -155,7 +202,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         KernelEventHandler(ApplyKernelEvent(store, events)),
     )
     await consumer.ensure_group()
-    running = RunningRegistry(server, engine, redis, agent_client, mounts, policies)
+    running = RunningRegistry(server, engine, redis, agent_client, mounts, policies, rescans)
     running.tasks = [
         spawn(_forever("kernel events", consumer.run), "kernel-events"),
         spawn(_forever("session waiter", waiter.run), "session-waiter"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from libs.core.config import DatabaseMixin, RedisMixin, ServiceSettings
@@ -23,3 +24,7 @@ class Settings(ServiceSettings, DatabaseMixin, RedisMixin):
     heartbeat_interval: float = 5.0
     heartbeat_timeout: float = 40.0
     sweep_interval: float = 5.0
+    # Key that encrypts stored container-registry passwords; the internal token when unset.
+    credentials_key: SecretStr | None = None
+    # Concurrent manifest requests per registry during a rescan.
+    rescan_concurrency: int = 4

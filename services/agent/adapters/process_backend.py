@@ -35,6 +35,7 @@ from services.agent.adapters.cgroups import (
 )
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.domain import model as m
+from services.agent.domain.images import builtin_python_image
 from services.agent.kernel_runner import RUNNER_SCRIPT
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,10 @@ class _Kernel:
 
 class ProcessBackend:
     name = "process"
+
+    async def images(self) -> Sequence[str]:
+        """One built-in image: this agent's own Python (see domain/images.py)."""
+        return (builtin_python_image(),)
 
     def __init__(
         self,

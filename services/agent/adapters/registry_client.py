@@ -36,7 +36,9 @@ class GrpcAgentRegistry:
         self._stub = pb_grpc.AgentRegistryServiceStub(self._channel)
         self._timeout = timeout
 
-    async def register(self, info: AgentInfo, live_kernel_ids: Sequence[str]) -> Registration:
+    async def register(
+        self, info: AgentInfo, live_kernel_ids: Sequence[str], images: Sequence[str] = ()
+    ) -> Registration:
         request = pb.RegisterAgentRequest(
             agent_id=info.agent_id,
             address=info.address,
@@ -44,6 +46,8 @@ class GrpcAgentRegistry:
             available_slots=_slots(info),
             live_kernel_ids=list(live_kernel_ids),
             backend=info.backend,
+            architecture=info.architecture,
+            images=list(images),
         )
         response: pb.RegisterAgentResponse = await self._call(self._stub.RegisterAgent, request)
         interval = None
@@ -53,11 +57,14 @@ class GrpcAgentRegistry:
             kernels_to_destroy=tuple(response.kernels_to_destroy), heartbeat_interval=interval
         )
 
-    async def heartbeat(self, info: AgentInfo, live_kernel_ids: Sequence[str]) -> bool:
+    async def heartbeat(
+        self, info: AgentInfo, live_kernel_ids: Sequence[str], images: Sequence[str] = ()
+    ) -> bool:
         request = pb.HeartbeatRequest(
             agent_id=info.agent_id,
             available_slots=_slots(info),
             live_kernel_ids=list(live_kernel_ids),
+            images=list(images),
         )
         response: pb.HeartbeatResponse = await self._call(self._stub.Heartbeat, request)
         return response.reregister

@@ -52,6 +52,7 @@ class AgentInfo:
     cpu: Decimal
     mem_bytes: int
     backend: str
+    architecture: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,10 +63,14 @@ class Registration:
 
 
 class AgentRegistry(Protocol):
-    async def register(self, info: AgentInfo, live_kernel_ids: Sequence[str]) -> Registration:
+    async def register(
+        self, info: AgentInfo, live_kernel_ids: Sequence[str], images: Sequence[str] = ()
+    ) -> Registration:
         """Register (again). Raises a ShipyardError (e.g. Unavailable) on failure."""
         ...
 
-    async def heartbeat(self, info: AgentInfo, live_kernel_ids: Sequence[str]) -> bool:
+    async def heartbeat(
+        self, info: AgentInfo, live_kernel_ids: Sequence[str], images: Sequence[str] = ()
+    ) -> bool:
         """Report liveness; True when the registry asks the agent to register again."""
         ...

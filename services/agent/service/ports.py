@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from services.agent.domain.model import ExecMode, ExecResult, KernelExit, KernelHandle, KernelSpec
@@ -27,6 +28,10 @@ class KernelBackend(Protocol):
 
         Raises KernelNotFound, or KernelUnavailable when the runner does not answer.
         """
+        ...
+
+    async def images(self) -> Sequence[str]:
+        """Canonical references (registry/repository:tag) of the images present on this node."""
         ...
 
     def list(self) -> list[KernelHandle]:

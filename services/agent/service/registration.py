@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from services.agent.service.outbound import AgentInfo, AgentRegistry, Registration
 
@@ -16,6 +16,12 @@ log = logging.getLogger(__name__)
 
 # Destroys one kernel (DestroyKernel's signature: kernel id, session id, reason).
 Destroyer = Callable[[str, str, str], Awaitable[None]]
+# The images present on the node now (the backend's `images`).
+Inventory = Callable[[], Awaitable[Sequence[str]]]
+
+
+async def _no_images() -> Sequence[str]:
+    return ()
 
 
 class RegistrationLoop:
@@ -27,6 +33,7 @@ class RegistrationLoop:
         live_ids: Callable[[], list[str]],
         destroy: Destroyer,
         cleanup_reason: str,
+        images: Inventory = _no_images,
         default_interval: float = 10.0,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
@@ -36,6 +43,7 @@ class RegistrationLoop:
         self._live_ids = live_ids
         self._destroy = destroy
         self._cleanup_reason = cleanup_reason
+        self._images = images
         self._default_interval = default_interval
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
@@ -53,7 +61,9 @@ class RegistrationLoop:
         delay = self._backoff_initial
         while True:
             try:
-                registration = await self._registry.register(self._info, self._live_ids())
+                registration = await self._registry.register(
+                    self._info, self._live_ids(), await self._images()
+                )
             except Exception as exc:
                 log.warning("cannot register with the registry (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
@@ -75,7 +85,9 @@ class RegistrationLoop:
         while True:
             await asyncio.sleep(interval)
             try:
-                reregister = await self._registry.heartbeat(self._info, self._live_ids())
+                reregister = await self._registry.heartbeat(
+                    self._info, self._live_ids(), await self._images()
+                )
             except Exception as exc:
                 # It may have marked us lost meanwhile; registering again also reconciles kernels.
                 log.warning("heartbeat failed (%s); registering again", exc)

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.db.retry import with_retry
+from services.registry.adapters.resource_group_store import lock_group
 from services.registry.adapters.rows import (
     agent_from_row,
     lock_session,
@@ -37,6 +38,8 @@ class SqlAgentStore:
 
         async def work() -> tuple[list[str], list[SessionChange], Agent]:
             async with self._sessions.begin() as db:
+                # Shared lock: the group cannot be deleted while an agent joins it.
+                await lock_group(db, reg.resource_group, exclusive=False)
                 await db.execute(_upsert(reg, now))
                 live = set(reg.live_kernel_ids)
                 known = {
@@ -80,6 +83,15 @@ class SqlAgentStore:
             row = await db.get(AgentRow, agent_id)
             if row is None or row.status != AgentStatus.ALIVE.value:
                 return None
+            return agent_from_row(row)
+
+    async def set_images(self, agent_id: str, images: Sequence[str]) -> Agent | None:
+        wanted = sorted(set(images))
+        async with self._sessions.begin() as db:
+            row = await db.get(AgentRow, agent_id, with_for_update=True)
+            if row is None or row.images == wanted:
+                return None
+            row.images = wanted
             return agent_from_row(row)
 
     async def mark_lost(self, agent_ids: Sequence[str]) -> list[SessionChange]:
@@ -143,6 +155,8 @@ def _upsert(reg: AgentRegistration, now: datetime) -> Insert:
         "available_slots": reg.available_slots.to_strings(),
         "occupied_slots": {},
         "backend": reg.backend,
+        "architecture": reg.architecture,
+        "images": sorted(set(reg.images)),
         "registered_at": now,
         "last_heartbeat": now,
     }

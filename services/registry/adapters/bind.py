@@ -108,6 +108,9 @@ async def _check_capacity(
             return "agent-not-alive"
         if agent.resource_group != session.resource_group:
             return "agent-resource-group-mismatch"
+        archs = session.image_architectures
+        if archs and agent.architecture not in archs:
+            return "agent-architecture-mismatch"
         free = ResourceSlots(agent.available_slots) - ResourceSlots(agent.occupied_slots)
         if not wanted[agent_id].fits_in(free):
             return "agent-capacity-exceeded"

@@ -54,6 +54,9 @@ class RedisClusterEvents:
             available_slots=resources_pb2.ResourceSlots(amounts=agent.available_slots.to_strings()),
             occupied_slots=resources_pb2.ResourceSlots(amounts=agent.occupied_slots.to_strings()),
             resource_group=agent.resource_group,
+            architecture=agent.architecture,
+            images=list(agent.images),
+            backend=agent.backend,
         )
         await self._publish(events_pb2.Event(agent_changed=payload))
 
@@ -133,8 +136,10 @@ def _agent(msg: events_pb2.AgentChanged) -> Agent:
         resource_group=msg.resource_group,
         available_slots=ResourceSlots(dict(msg.available_slots.amounts)),
         occupied_slots=ResourceSlots(dict(msg.occupied_slots.amounts)),
-        backend="",
+        backend=msg.backend,
         last_heartbeat=None,
+        architecture=msg.architecture,
+        images=tuple(msg.images),
     )
 
 

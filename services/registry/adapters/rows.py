@@ -48,6 +48,7 @@ def session_from_row(row: SessionRow, kernels: Iterable[KernelRow]) -> Session:
         name=row.name,
         session_type=SessionType(row.session_type),
         image=row.image,
+        image_architectures=tuple(row.image_architectures),
         status=Status(row.status),
         status_info=row.status_info,
         status_message=row.status_message,
@@ -81,6 +82,8 @@ def agent_from_row(row: AgentRow) -> Agent:
         occupied_slots=ResourceSlots(row.occupied_slots),
         backend=row.backend,
         last_heartbeat=row.last_heartbeat,
+        architecture=row.architecture,
+        images=tuple(row.images),
     )
 
 

@@ -196,6 +196,7 @@ def _session_values(new: NewSession, total: ResourceSlots) -> Mapping[str, objec
         "name": new.name,
         "session_type": new.session_type.value,
         "image": new.image,
+        "image_architectures": list(new.image_architectures),
         "status": Status.PENDING.value,
         "status_info": "",
         "status_message": "",

@@ -27,6 +27,9 @@ class AgentRow(Base):
     available_slots: Mapped[dict[str, str]] = mapped_column(JSONB)
     occupied_slots: Mapped[dict[str, str]] = mapped_column(JSONB)
     backend: Mapped[str] = mapped_column(String(32))
+    architecture: Mapped[str] = mapped_column(String(32), default="")
+    # Canonical references of the images present on the agent (its inventory).
+    images: Mapped[list[str]] = mapped_column(JSONB, default=list)
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -62,6 +65,8 @@ class SessionRow(Base):
     name: Mapped[str] = mapped_column(String(64))
     session_type: Mapped[str] = mapped_column(String(16))
     image: Mapped[str] = mapped_column(String(256))
+    # Architectures the resolved image exists in (the scheduler matches agents against them).
+    image_architectures: Mapped[list[str]] = mapped_column(JSONB, default=list)
     status: Mapped[str] = mapped_column(String(16))
     status_info: Mapped[str] = mapped_column(String(128), default="")
     status_message: Mapped[str] = mapped_column(Text, default="")

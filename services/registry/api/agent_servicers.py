@@ -12,6 +12,7 @@ from typing_extensions import override
 from libs.core.slots import ResourceSlots
 from libs.grpcutil.context import require_system
 from services.registry.api import convert
+from services.registry.domain.image_ref import normalize_arch
 from services.registry.service.agents import AgentLifecycle
 from services.registry.service.ports import AgentRegistration
 
@@ -36,6 +37,8 @@ class AgentRegistryServicer(reg_grpc.AgentRegistryServiceServicer):
                 ),
                 backend=request.backend,
                 live_kernel_ids=tuple(request.live_kernel_ids),
+                architecture=normalize_arch(request.architecture),
+                images=tuple(request.images),
             )
         )
         response = reg_pb.RegisterAgentResponse(kernels_to_destroy=to_destroy)
@@ -47,7 +50,7 @@ class AgentRegistryServicer(reg_grpc.AgentRegistryServiceServicer):
         self, request: reg_pb.HeartbeatRequest, context: grpc.aio.ServicerContext
     ) -> reg_pb.HeartbeatResponse:
         require_system()
-        known = await self._agents.heartbeat(request.agent_id)
+        known = await self._agents.heartbeat(request.agent_id, list(request.images))
         return reg_pb.HeartbeatResponse(reregister=not known)
 
 

@@ -104,6 +104,8 @@ def agent_pb(agent: Agent) -> cluster_pb.Agent:
         available_slots=slots_pb(agent.available_slots),
         occupied_slots=slots_pb(agent.occupied_slots),
         backend=agent.backend,
+        architecture=agent.architecture,
+        images=list(agent.images),
     )
     if agent.last_heartbeat is not None:
         msg.last_heartbeat_time.CopyFrom(timestamp(agent.last_heartbeat))
@@ -117,6 +119,9 @@ def agent_state_pb(agent: Agent) -> sched_pb.AgentState:
         resource_group=agent.resource_group,
         available_slots=slots_pb(agent.available_slots),
         occupied_slots=slots_pb(agent.occupied_slots),
+        architecture=agent.architecture,
+        images=list(agent.images),
+        backend=agent.backend,
     )
 
 
@@ -136,6 +141,8 @@ def pending_pb(session: Session) -> sched_pb.PendingSession:
         owner_user_id=session.owner_user_id,
         project_id=session.project_id,
         domain_name=session.domain_name,
+        image=session.image,
+        architectures=list(session.image_architectures),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from libs.core.errors import (
+    AlreadyExists,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
@@ -87,3 +88,43 @@ class TenantInactive(PermissionDenied):
     """The caller's user, keypair or domain was deactivated after the edge let the call in."""
 
     reason = "TENANT_INACTIVE"
+
+
+class ResourceGroupExists(AlreadyExists):
+    reason = "RESOURCE_GROUP_EXISTS"
+
+
+class ResourceGroupInUse(FailedPrecondition):
+    reason = "RESOURCE_GROUP_IN_USE"
+
+
+class ResourceGroupInactive(FailedPrecondition):
+    reason = "RESOURCE_GROUP_INACTIVE"
+
+
+class ImageNotFound(NotFound):
+    reason = "IMAGE_NOT_FOUND"
+
+
+class ImageAliasExists(AlreadyExists):
+    reason = "IMAGE_ALIAS_EXISTS"
+
+
+class ImageAliasNotFound(NotFound):
+    reason = "IMAGE_ALIAS_NOT_FOUND"
+
+
+class ContainerRegistryNotFound(NotFound):
+    reason = "CONTAINER_REGISTRY_NOT_FOUND"
+
+
+class ContainerRegistryExists(AlreadyExists):
+    reason = "CONTAINER_REGISTRY_EXISTS"
+
+
+class RescanTaskNotFound(NotFound):
+    reason = "RESCAN_TASK_NOT_FOUND"
+
+
+class BelowImageMinimum(InvalidArgument):
+    reason = "BELOW_IMAGE_MINIMUM"

@@ -82,6 +82,8 @@ class Session:
     kernels: tuple[Kernel, ...] = field(default=())
     # Set when placed, from the owner's max_session_lifetime; the sweeper ends it after that.
     expires_at: datetime | None = None
+    # Architectures the session's image exists in (empty: any).
+    image_architectures: tuple[str, ...] = ()
 
     @property
     def main_kernel(self) -> Kernel | None:
@@ -98,6 +100,8 @@ class Agent:
     occupied_slots: ResourceSlots
     backend: str
     last_heartbeat: datetime | None
+    architecture: str = ""
+    images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

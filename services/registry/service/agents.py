@@ -49,13 +49,21 @@ class AgentLifecycle:
         )
         return to_destroy
 
-    async def heartbeat(self, agent_id: str) -> bool:
-        """Record a heartbeat; False when the agent is unknown and must register again."""
+    async def heartbeat(self, agent_id: str, images: Sequence[str] | None = None) -> bool:
+        """Record a heartbeat; False when the agent is unknown and must register again.
+
+        A changed image inventory (a pull finished, an image was removed) is recorded and
+        broadcast, so that the scheduler prefers agents that need no pull.
+        """
         now = datetime.now(UTC)
         before = await self.agent_store.touch(agent_id, now)
         if before is None:
             return False
         await self.clock.beat(agent_id, now)
+        if images is not None and tuple(sorted(set(images))) != before.images:
+            changed = await self.agent_store.set_images(agent_id, images)
+            if changed is not None:
+                await self.events.agent_changed(changed)
         return True
 
     async def list_agents(self) -> Sequence[Agent]:

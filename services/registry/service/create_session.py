@@ -23,6 +23,7 @@ from services.registry.domain.model import (
     SessionType,
     Status,
 )
+from services.registry.service.image_resolution import ImageResolver, check_minimums
 from services.registry.service.ports import (
     ClusterEvents,
     MountResolver,
@@ -32,11 +33,14 @@ from services.registry.service.ports import (
     SessionStore,
     SessionWaiter,
 )
+from services.registry.service.resource_groups import ResourceGroups
 
 DEFAULT_SLOTS = {CPU: Decimal(1), MEM: Decimal(256 * 1024 * 1024)}
 DEFAULT_IMAGE = "python:3.11"
-DEFAULT_WAIT = 30.0
 DEFAULT_RESOURCE_GROUP = "default"
+DEFAULT_WAIT = 30.0
+# Backend.AI's name: kernels and their service launchers read the image's ports from it.
+SERVICE_PORTS_ENV = "BACKENDAI_SERVICE_PORTS"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,6 +67,8 @@ class CreateSession:
     mounts: MountResolver
     waiter: SessionWaiter
     policies: PolicyResolver
+    groups: ResourceGroups
+    images: ImageResolver
 
     async def __call__(self, caller: Caller, cmd: CreateSessionCommand) -> Session:
         slots = _requested_slots(cmd.resources)
@@ -84,6 +90,12 @@ class CreateSession:
         resource_group = policy.resource_group or cmd.resource_group or DEFAULT_RESOURCE_GROUP
         size = max(cmd.cluster_size, 1)
         check_policy(policy, slots, size)
+        group = await self.groups.require_usable(resource_group)
+        image = await self.images.resolve(cmd.image or DEFAULT_IMAGE)
+        check_minimums(image, slots)
+        environ = dict(cmd.environ)
+        if image.service_ports:
+            environ[SERVICE_PORTS_ENV] = image.service_ports
         mounts = (
             await self.mounts.resolve(caller.user_id, cmd.vfolder_names, project_id)
             if cmd.vfolder_names
@@ -94,16 +106,17 @@ class CreateSession:
             session_id=session_id,
             name=cmd.name or f"s-{session_id[:8]}",
             session_type=cmd.session_type,
-            image=cmd.image or DEFAULT_IMAGE,
+            image=image.canonical,
+            image_architectures=image.architectures,
             owner_user_id=caller.user_id,
             access_key=caller.access_key,
             domain_name=caller.domain_name,
             project_id=project_id,
-            resource_group=resource_group,
+            resource_group=group.name,
             mounts=tuple(mounts),
             client_token=cmd.client_token,
             startup_command=cmd.startup_command,
-            environ=dict(cmd.environ),
+            environ=environ,
             trace_context=current_trace_context(),
             kernels=_kernels(slots, size),
             created_at=datetime.now(UTC),

@@ -49,6 +49,7 @@ class NewSession:
     created_at: datetime
     max_lifetime_seconds: int = 0  # 0 = no limit
     max_pending_sessions: int = 0  # checked under the keypair lock when inserting; 0 = none
+    image_architectures: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,6 +105,8 @@ class AgentRegistration:
     available_slots: ResourceSlots
     backend: str
     live_kernel_ids: tuple[str, ...]
+    architecture: str = ""
+    images: tuple[str, ...] = ()
 
 
 class SessionStore(Protocol):
@@ -155,6 +158,9 @@ class AgentStore(Protocol):
     async def get(self, agent_id: str) -> Agent: ...
     async def mark_lost(self, agent_ids: Sequence[str]) -> list[SessionChange]: ...
     async def touch(self, agent_id: str, now: datetime) -> Agent | None: ...
+    async def set_images(self, agent_id: str, images: Sequence[str]) -> Agent | None:
+        """Record a changed inventory; the agent when it changed, None otherwise."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -76,6 +76,9 @@ def agent_from_pb(msg: pb.AgentState) -> Agent:
         resource_group=msg.resource_group,
         available=slots_from_pb(msg.available_slots),
         occupied=slots_from_pb(msg.occupied_slots),
+        architecture=msg.architecture,
+        images=frozenset(msg.images),
+        backend=msg.backend,
     )
 
 
@@ -93,6 +96,8 @@ def session_from_pb(msg: pb.PendingSession) -> PendingSession:
         owner_user_id=msg.owner_user_id,
         project_id=msg.project_id,
         domain_name=msg.domain_name,
+        image=msg.image,
+        architectures=frozenset(msg.architectures),
     )
 
 

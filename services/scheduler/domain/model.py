@@ -11,6 +11,12 @@ from libs.core.slots import ResourceSlots
 
 # Kebab-case reasons recorded for sessions that stay pending (spec Appendix F).
 NO_AVAILABLE_INSTANCES = "no-available-instances"
+# No live agent of the group runs an architecture the session's image exists in.
+NO_MATCHING_ARCHITECTURE = "no-matching-architecture"
+# No live agent of the group has the image and none can pull it (process-backend agents).
+NO_IMAGE_CAPABLE_AGENT = "image-not-available"
+# Backends that pull any image; the others (the process backend) run only what they report.
+PULLING_BACKENDS = frozenset({"container"})
 PREDICATE_CHECKS_FAILED = "predicate-checks-failed"
 SCHEDULER_ERROR = "scheduler-error"
 # Conflict reported by the registry when the session left the queue meanwhile.
@@ -28,6 +34,10 @@ class Agent:
     resource_group: str
     available: ResourceSlots
     occupied: ResourceSlots
+    architecture: str = ""
+    # Canonical references of the images on the agent: placing there needs no pull.
+    images: frozenset[str] = frozenset()
+    backend: str = ""
     # Derived once, as plain dicts: predicates and selectors read them for every candidate of
     # every session, and Mapping lookups on ResourceSlots dominated the cycle's profile.
     free: ResourceSlots = field(init=False, repr=False, compare=False)
@@ -42,6 +52,10 @@ class Agent:
         object.__setattr__(self, "_used", dict(self.occupied))
         capacity = tuple((k, v) for k, v in self.available.items() if v > 0)
         object.__setattr__(self, "_capacity", capacity)
+
+    def can_run(self, image: str) -> bool:
+        """True when the agent has the image or can pull it."""
+        return not image or image in self.images or self.backend in PULLING_BACKENDS
 
     def fits(self, kernel: PendingKernel) -> bool:
         """True when the kernel's request fits in what is free now."""
@@ -81,6 +95,9 @@ class PendingSession:
     owner_user_id: str = ""
     project_id: str = ""
     domain_name: str = ""
+    image: str = ""
+    # Architectures the image exists in; empty means any.
+    architectures: frozenset[str] = frozenset()
 
     @property
     def requested(self) -> ResourceSlots:

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Hashable, MutableMapping, Sequence
 
 from libs.core.slots import ResourceSlots
+from services.scheduler.domain.image_fit import image_mismatch, with_image_first
 from services.scheduler.domain.model import (
     NO_AVAILABLE_INSTANCES,
     PREDICATE_CHECKS_FAILED,
@@ -60,8 +61,10 @@ def place_session(
     for kernel in session.kernels:
         views = [_plus(a, taken.get(a.agent_id)) for a in agents] if taken else list(agents)
         candidates = [a for a in views if all(p(session, kernel, a) for p in agent_predicates)]
-        chosen = selector.select(kernel, candidates)
+        chosen = selector.select(kernel, with_image_first(session, candidates))
         if chosen is None:
+            if (mismatch := image_mismatch(session, views)) is not None:
+                return mismatch
             message = shortage_message(session.resource_group, kernel.requested, views)
             if misfits is not None:
                 misfits[key] = message
@@ -82,7 +85,12 @@ def place_session(
 def fit_key(session: PendingSession) -> Hashable:
     """Everything agent predicates may look at. Within one cycle capacity only shrinks (we only
     assume), so a later session with the same key cannot fit either: skip its scan."""
-    return (session.resource_group, tuple(k.requested for k in session.kernels))
+    return (
+        session.resource_group,
+        session.image,
+        session.architectures,
+        tuple(k.requested for k in session.kernels),
+    )
 
 
 def _plus(agent: Agent, extra: ResourceSlots | None) -> Agent:

@@ -16,8 +16,9 @@ from services.scheduler.domain.model import Agent, PendingKernel, PendingSession
 
 
 class AgentPredicate(Protocol):
-    """May read the session's resource group and requests only: a cycle reuses a verdict for
-    sessions that agree on those (placement.fit_key); widen fit_key for anything else."""
+    """May read the session's resource group, image and requests only: a cycle reuses a
+    verdict for sessions that agree on those (placement.fit_key); widen fit_key for anything
+    else."""
 
     name: str
 
@@ -58,8 +59,30 @@ class CapacityFits(AgentPredicate):
         return agent.fits(kernel)
 
 
+class ArchitectureMatches(AgentPredicate):
+    """An agent runs only images built for its architecture."""
+
+    name = "architecture"
+
+    @override
+    def __call__(self, session: PendingSession, kernel: PendingKernel, agent: Agent) -> bool:
+        return not session.architectures or agent.architecture in session.architectures
+
+
+class ImageRunnable(AgentPredicate):
+    """Process-backend agents run only the images they report; container agents pull."""
+
+    name = "image"
+
+    @override
+    def __call__(self, session: PendingSession, kernel: PendingKernel, agent: Agent) -> bool:
+        return agent.can_run(session.image)
+
+
 DEFAULT_AGENT_PREDICATES: tuple[AgentPredicate, ...] = (
     ResourceGroupMatches(),
+    ArchitectureMatches(),
+    ImageRunnable(),
     AgentAlive(),
     CapacityFits(),
 )

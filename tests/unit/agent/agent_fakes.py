@@ -66,6 +66,9 @@ class FakeBackend:
         self.exec_calls.append((kernel_id, mode, code, timeout))
         return m.ExecResult(status=m.ExecStatus.FINISHED, stdout="42\n")
 
+    async def images(self) -> Sequence[str]:
+        return ("docker.io/library/python:3.11",)
+
     def list(self) -> list[m.KernelHandle]:
         return list(self.running.values())
 
@@ -119,23 +122,30 @@ class FakeRegistry:
         self.refused = 0  # calls made while down
         self.registrations: list[list[str]] = []
         self.heartbeats: list[list[str]] = []
+        self.inventories: list[list[str]] = []  # images reported, per call
         self.to_destroy: tuple[str, ...] = ()
         self.reregister = False
         self.interval = 0.01
 
-    async def register(self, info: AgentInfo, live_kernel_ids: Sequence[str]) -> Registration:
+    async def register(
+        self, info: AgentInfo, live_kernel_ids: Sequence[str], images: Sequence[str] = ()
+    ) -> Registration:
         if self.down:
             self.refused += 1
             raise Unavailable("registry is down")
         self.registrations.append(list(live_kernel_ids))
+        self.inventories.append(list(images))
         to_destroy, self.to_destroy = self.to_destroy, ()
         return Registration(kernels_to_destroy=to_destroy, heartbeat_interval=self.interval)
 
-    async def heartbeat(self, info: AgentInfo, live_kernel_ids: Sequence[str]) -> bool:
+    async def heartbeat(
+        self, info: AgentInfo, live_kernel_ids: Sequence[str], images: Sequence[str] = ()
+    ) -> bool:
         if self.down:
             self.refused += 1
             raise Unavailable("registry is down")
         self.heartbeats.append(list(live_kernel_ids))
+        self.inventories.append(list(images))
         reregister, self.reregister = self.reregister, False
         return reregister
 

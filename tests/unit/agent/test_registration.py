@@ -29,11 +29,16 @@ class Rig:
     loop: RegistrationLoop
     live: list[str]
     destroyed: list[tuple[str, str]]
+    inventory: list[str]
 
 
 @pytest.fixture
 async def rig() -> AsyncIterator[Rig]:
     registry, live, destroyed = FakeRegistry(), ["k-1"], []
+    inventory = ["docker.io/library/python:3.11"]
+
+    async def images() -> list[str]:
+        return list(inventory)
 
     async def destroy(kernel_id: str, session_id: str, reason: str) -> None:
         destroyed.append((kernel_id, reason))
@@ -45,10 +50,11 @@ async def rig() -> AsyncIterator[Rig]:
         live_ids=lambda: list(live),
         destroy=destroy,
         cleanup_reason="unknown-to-registry",
+        images=images,
         backoff_initial=0.01,
         backoff_max=0.02,
     )
-    rig = Rig(registry, loop, live, destroyed)
+    rig = Rig(registry, loop, live, destroyed, inventory)
     task = asyncio.create_task(loop.run())
     yield rig
     task.cancel()
@@ -109,3 +115,10 @@ async def test_registers_again_after_the_registry_was_unreachable(rig: Rig) -> N
 
     await eventually(lambda: rig.loop.registrations == 2)
     assert rig.destroyed == []
+
+
+async def test_registration_and_heartbeats_report_the_images_present_now(rig: Rig) -> None:
+    await eventually(lambda: bool(rig.registry.heartbeats))
+    assert rig.registry.inventories[0] == ["docker.io/library/python:3.11"]
+    rig.inventory.append("cr.test:5000/shipyard/busybox:1")  # a pull finished
+    await eventually(lambda: "cr.test:5000/shipyard/busybox:1" in rig.registry.inventories[-1])

@@ -123,3 +123,17 @@ def test_batch_limits_become_quotas_and_empty_caps_mean_unlimited():
     assert limits.keypairs["AK1"].total.strict
     assert set(limits.projects) == {"p-capped"}
     assert limits.projects["p-capped"].amounts["cpu"] == 10
+
+
+def test_architecture_and_images_travel_with_agents_and_pending_sessions():
+    agent = _agent_pb("a1")
+    agent.architecture, agent.images[:] = "arm64", ["cr/x:1", "cr/y:2"]
+    pending = reg_pb.PendingSession(
+        session_id="s1", image="cr/x:1", architectures=["amd64", "arm64"]
+    )
+    agent_change = registry_convert.change_from_pb(reg_pb.WatchClusterStateResponse(agent=agent))
+    assert isinstance(agent_change, AgentChanged)
+    assert agent_change.agent.architecture == "arm64"
+    assert agent_change.agent.images == frozenset({"cr/x:1", "cr/y:2"})
+    s = registry_convert.session_from_pb(pending)
+    assert (s.image, s.architectures) == ("cr/x:1", frozenset({"amd64", "arm64"}))
