@@ -75,6 +75,13 @@ async def test_resource_groups_over_rest(client: ShipyardClient) -> None:
         "/v1/resource-groups",
         body={"name": "edge-rg", "description": "d", "is_active": True},
     )
+    # Auth's allow-list lets the default domain use it; the group's own state is the registry's.
+    await client.request(
+        "PATCH",
+        "/v1/resource-groups/edge-rg/access",
+        body={"domain_names": ["default"]},
+        params={"update_mask": "domain_names"},
+    )
     listed = await client.request("GET", "/v1/resource-groups", params={"page_size": 100})
     assert {"default", "edge-rg"} <= {g["name"] for g in listed["resource_groups"]}
     patched = await client.request(
