@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
+from pydantic import field_validator
 from pydantic_settings import SettingsConfigDict
 
 from libs.core.config import RedisMixin, ServiceSettings
@@ -23,7 +24,20 @@ class Settings(ServiceSettings, RedisMixin):
     resource_group: str = "default"
     registry_addr: str = "127.0.0.1:50052"
     redis_prefix: str = "shipyard:"
-    backend: Literal["process"] = "process"
+    backend: Literal["process", "container"] = "process"
+    # Container backend: the engine's Docker API URL (unix:///run/podman.sock, ...); empty: the
+    # client's own search ($DOCKER_HOST, then the usual socket paths).
+    docker_host: str = ""
+    # Container backend: the network kernels get (their own namespace; never "host").
+    container_network: str = "bridge"
+    # Container backend: the uid:gid kernel code runs as, and per-kernel limits beyond slots.
+    kernel_uid: int = 1000
+    kernel_gid: int = 1000
+    pids_limit: int = 1024
+    shm_bytes: int = 64 << 20
+    # Container backend: on stop, leave kernels running for the next run to adopt (an upgrade)
+    # instead of destroying them (the default, so that `shipyard up` leaves nothing behind).
+    keep_kernels_on_stop: bool = False
     # Where the process backend keeps kernel work dirs; default ./.shipyard/kernels/<agent_id>.
     kernel_root: Path | None = None
     # Override detected capacity (cores, bytes).
@@ -39,6 +53,14 @@ class Settings(ServiceSettings, RedisMixin):
     exec_timeout: float = 0.0
     # At shutdown: how long to wait for kernels to end and their events to go out.
     shutdown_timeout: float = 15.0
+
+    @field_validator("container_network")
+    @classmethod
+    def _own_network(cls, value: str) -> str:
+        # The host's (or another container's) network would open loopback services to kernels.
+        if value == "host" or value.startswith(("container:", "ns:")):
+            raise ValueError(f"kernels need a network of their own, not {value!r}")
+        return value
 
     def resolved_agent_id(self) -> str:
         return self.agent_id or socket.gethostname()

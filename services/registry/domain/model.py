@@ -15,6 +15,8 @@ class Status(StrEnum):
 
     PENDING = "PENDING"
     SCHEDULED = "SCHEDULED"
+    # The agent pulls the image (Backend.AI's PULLING), then creates the kernel.
+    PULLING = "PULLING"
     PREPARING = "PREPARING"
     RUNNING = "RUNNING"
     TERMINATING = "TERMINATING"
@@ -26,7 +28,7 @@ class Status(StrEnum):
 DEAD_STATUSES = frozenset({Status.TERMINATED, Status.CANCELLED, Status.ERROR})
 # Kernels in these statuses hold slots on their agent (spec §3.2, without PENDING).
 AGENT_OCCUPYING_STATUSES = frozenset(
-    {Status.SCHEDULED, Status.PREPARING, Status.RUNNING, Status.TERMINATING}
+    {Status.SCHEDULED, Status.PULLING, Status.PREPARING, Status.RUNNING, Status.TERMINATING}
 )
 
 
