@@ -26,6 +26,7 @@ from services.agent.service.create_kernels import CreateKernels
 from services.agent.service.destroy_kernel import DestroyKernel
 from services.agent.service.execute import ExecuteCode
 from services.agent.service.exit_watch import ExitWatcher, shut_down_kernels
+from services.agent.service.kernel_logs import GetKernelLogs
 from services.agent.service.kernels import AgentKernels
 from services.agent.service.outbound import REASON_UNKNOWN_TO_REGISTRY, AgentInfo, Phase
 from services.agent.service.ports import KernelBackend
@@ -100,6 +101,7 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
         create=CreateKernels(kernels),
         destroy=destroy,
         execute=ExecuteCode(kernels, default_timeout=settings.exec_timeout),
+        logs=GetKernelLogs(kernels),
     )
     server = create_server(
         domain=ERROR_DOMAIN,

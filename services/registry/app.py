@@ -44,6 +44,7 @@ from services.registry.service.execute import Execute
 from services.registry.service.kernel_events import ApplyKernelEvent
 from services.registry.service.queries import SessionQueries
 from services.registry.service.scheduling import Scheduling
+from services.registry.service.session_logs import GetSessionLogs
 from services.registry.service.starter import Starter
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         SessionQueries(store),
         DestroySession(store, events, agent_client),
         Execute(store, agent_store, agent_client),
+        GetSessionLogs(store, agent_store, agent_client),
     )
     server = create_server(
         domain="registry.shipyard",

@@ -153,6 +153,16 @@ class ProcessBackend:
                 error_message=f"the kernel {why} while running the code",
             )
 
+    async def logs(self, kernel_id: str, tail: int = 0) -> str:
+        """The runner's console output while the kernel runs (its kernel dir goes with it)."""
+        kernel = self._kernels.get(kernel_id)
+        if kernel is None:
+            raise m.KernelNotFound(
+                f"kernel {kernel_id} is not running", metadata={"kernel_id": kernel_id}
+            )
+        text = await asyncio.to_thread(_read_text, kernel.kernel_dir / "runner.log")
+        return "".join(text.splitlines(keepends=True)[-tail:]) if tail > 0 else text
+
     def list(self) -> list[m.KernelHandle]:
         return [k.handle for k in self._kernels.values() if k.report and not k.exited.is_set()]
 
@@ -345,6 +355,13 @@ def _remove_tree(path: Path) -> None:
         path.unlink()
     elif path.exists():
         shutil.rmtree(path, onerror=lambda *a: log.warning("cannot remove %s", a[1]))
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode(errors="replace")
+    except FileNotFoundError:  # the runner has not written anything yet
+        return ""
 
 
 def _tail(path: Path, size: int = 2000) -> str:

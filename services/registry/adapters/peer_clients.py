@@ -31,6 +31,7 @@ _STATUSES = {
 }
 CREATE_DEADLINE = 45.0
 DESTROY_DEADLINE = 15.0
+LOGS_DEADLINE = 15.0
 
 
 class GrpcAgentClient:
@@ -89,6 +90,11 @@ class GrpcAgentClient:
             error_name=r.error_name,
             error_message=r.error_message,
         )
+
+    async def kernel_logs(self, address: str, kernel_id: str, tail: int) -> str:
+        request = agent_pb.GetKernelLogsRequest(kernel_id=kernel_id, tail_lines=tail)
+        response = await self._call(self._stub(address).GetKernelLogs, request, LOGS_DEADLINE)
+        return str(response.logs)
 
     async def _call(self, method: Any, request: Any, deadline: float) -> Any:
         try:
