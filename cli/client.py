@@ -112,6 +112,11 @@ class ShipyardClient:
         reply = await self.request("POST", f"/v1/sessions/{session_id}:execute", body=body)
         return _object(reply, "result")
 
+    async def get_session_logs(self, session_id: str, *, tail_lines: int = 0) -> str:
+        params = {"tail_lines": tail_lines} if tail_lines else None
+        reply = await self.request("GET", f"/v1/sessions/{session_id}/logs", params=params)
+        return str(reply.get("logs", ""))
+
     async def whoami(self) -> dict[str, Any]:
         return _object(await self.request("GET", "/v1/identity"), "identity")
 

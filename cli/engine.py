@@ -111,6 +111,19 @@ def _spawn_podman(sock: Path, log_path: Path | None) -> None:
         )
 
 
+async def choose_backend(requested: str, *, log_path: Path | None = None) -> tuple[str, str]:
+    """("container", engine URL) when an engine answers or Podman can be started; else
+    ("process", why). `requested` is auto, container (an engine is required) or process."""
+    if requested == "process":
+        return "process", "asked for"
+    found = await find_engine() or await start_podman(log_path=log_path)
+    if found is not None:
+        return "container", socket_url(found)
+    if requested == "container":
+        raise RuntimeError("--backend container: neither Docker nor Podman answers here")
+    return "process", "no Docker or Podman engine answers"
+
+
 async def _main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="container-engine", description=__doc__)
     parser.add_argument("--socket", type=Path, default=PODMAN_SOCKET)

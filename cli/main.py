@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.client import ApiError, ShipyardClient
+from cli.engine import choose_backend
 from cli.platform import Platform, PlatformConfig
 
 DEFAULT_DATA_DIR = Path(".shipyard")
@@ -30,8 +31,18 @@ def main(argv: list[str] | None = None) -> None:
 
 
 async def cmd_up(args: argparse.Namespace) -> int:
+    data_dir = args.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    backend, detail = await choose_backend(args.backend, log_path=data_dir / "podman.log")
+    agent_env = {"BACKEND": backend}
+    if backend == "container":
+        agent_env["DOCKER_HOST"] = detail
+        print(f"kernel backend: container (engine at {detail})", flush=True)
+    else:
+        print(f"kernel backend: process ({detail})", flush=True)
     config = PlatformConfig(
-        data_dir=args.data_dir.resolve(),
+        agent_env=agent_env,
+        data_dir=data_dir,
         edge_port=args.port,
         database_url=args.database_url,
         redis_url=args.redis_url,
@@ -191,6 +202,13 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--database-url", help="PostgreSQL DSN (default: local server or private one)")
     up.add_argument("--redis-url", help="Redis URL (default: local server or private one)")
     up.add_argument("--otlp-endpoint", help="host:port of an OTLP/gRPC trace collector")
+    up.add_argument(
+        "--backend",
+        choices=("auto", "container", "process"),
+        default="auto",
+        help="kernel backend (default: container when Docker or Podman answers or Podman can be"
+        " started, else the sandboxed process backend)",
+    )
     up.set_defaults(func=cmd_up)
 
     session = sub.add_parser("session", help="compute sessions").add_subparsers(required=True)

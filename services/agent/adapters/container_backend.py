@@ -29,7 +29,6 @@ from pathlib import Path
 from libs.core.errors import FailedPrecondition, InvalidArgument
 from services.agent.adapters import container_config as cc
 from services.agent.adapters.container_engine import Engine, PullListener
-from services.agent.adapters.oom_watch import OomWatch, memory_cgroup
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.domain import model as m
 
@@ -52,7 +51,6 @@ class _Kernel:
     client: RunnerClient
     batch: bool
     monitor: asyncio.Task[None] | None = None
-    oom: OomWatch | None = None
     stop_reason: str | None = None
     report: bool = True  # False when create() failed: nobody has a handle to hear about
     settled: asyncio.Event = field(default_factory=asyncio.Event)
@@ -170,8 +168,6 @@ class ContainerBackend:
         for kernel in self._kernels.values():
             if kernel.monitor is not None:
                 kernel.monitor.cancel()
-            if kernel.oom is not None:
-                kernel.oom.close()
         self._kernels.clear()
         await self._engine.close()
 
@@ -296,20 +292,13 @@ class ContainerBackend:
         self._kernels[kernel.spec.kernel_id] = kernel
         pid = await self._engine.pid(kernel.container_id)
         kernel.handle = replace(kernel.handle, pid=pid)
-        group = memory_cgroup(pid) if pid else None
-        if group is not None:
-            kernel.oom = OomWatch(group)
-            if not kernel.oom.start():
-                kernel.oom = None
         kernel.monitor = asyncio.create_task(
             self._monitor(kernel), name=f"kernel-{kernel.spec.kernel_id}"
         )
 
     async def _monitor(self, kernel: _Kernel) -> None:
         ended = await self._engine.wait(kernel.container_id)
-        oom = ended.oom_killed or (kernel.oom is not None and kernel.oom.fired)
-        if kernel.oom is not None:
-            kernel.oom.close()
+        oom = ended.oom_killed or await asyncio.to_thread(kernel.paths.oom_flag.exists)
         kernel.ended = (ended.exit_code, oom)
         kernel.exited.set()
         await kernel.settled.wait()

@@ -28,6 +28,7 @@ WORKDIR = "/home/work"
 RUNNER_DIR = "/opt/shipyard/runner"
 RUN_DIR = "/opt/shipyard/run"
 SOCKET_NAME = "runner.sock"
+OOM_FLAG = "oom-killed"  # created in the run dir by the runner when the OOM killer ended it
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _CPU_PERIOD = 100_000  # µs; the quota is cores x period
 
@@ -58,6 +59,10 @@ class HostPaths:
     def socket(self) -> Path:
         return self.run_dir / SOCKET_NAME
 
+    @property
+    def oom_flag(self) -> Path:
+        return self.run_dir / OOM_FLAG
+
 
 def runtime_path(image: str, labels: dict[str, str]) -> str:
     """The image's interpreter for the runner; a clear error when the image does not say."""
@@ -81,7 +86,7 @@ def create_body(
     devices: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     cmd = [python, f"{RUNNER_DIR}/{RUNNER_SCRIPT.name}", "--socket", f"{RUN_DIR}/{SOCKET_NAME}"]
-    cmd += ["--workdir", WORKDIR]
+    cmd += ["--workdir", WORKDIR, "--oom-flag", f"{RUN_DIR}/{OOM_FLAG}"]
     if spec.startup_command:
         cmd += ["--startup-command", spec.startup_command]
     binds = [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -248,4 +247,4 @@ async def test_a_restarted_agent_adopts_running_kernels_and_removes_ended_ones(
     finally:
         await second.close()
     assert await owned_containers(url, agent_id) == []
-    assert os.listdir(kernel_root) == []
+    assert list(kernel_root.iterdir()) == []

@@ -1,0 +1,148 @@
+"""Sessions on the container backend through the edge, and what a kernel cannot reach from there."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from cli.client import ApiError, ShipyardClient
+from cli.platform import Platform
+
+pytestmark = pytest.mark.e2e
+
+MEM = str(256 << 20)
+
+
+async def _until(check: Any, timeout: float = 60.0) -> Any:
+    async with asyncio.timeout(timeout):
+        while True:
+            if value := await check():
+                return value
+            await asyncio.sleep(0.1)
+
+
+async def _ended(client: ShipyardClient, sid: str) -> dict[str, Any]:
+    async def dead() -> dict[str, Any] | None:
+        got = await client.get_session(sid)
+        return (
+            got if got["status"] in ("SESSION_STATUS_TERMINATED", "SESSION_STATUS_ERROR") else None
+        )
+
+    ended: dict[str, Any] = await _until(dead)
+    return ended
+
+
+async def test_the_agent_reports_the_container_backend(container_client: ShipyardClient) -> None:
+    agents = await container_client.list_agents()
+    assert [a["backend"] for a in agents] == ["container"]
+
+
+async def test_a_session_runs_in_a_container_as_an_unprivileged_user(
+    container_client: ShipyardClient,
+) -> None:
+    session = await container_client.create_session(wait=True, resources={"cpu": "1", "mem": MEM})
+    assert session["status"] == "SESSION_STATUS_RUNNING", session
+    sid = session["session_id"]
+    result = await container_client.execute(
+        sid,
+        "import os; print(os.getuid(), open('/sys/fs/cgroup/memory/memory.limit_in_bytes').read())",
+    )
+    assert result["stdout"].split() == ["1000", MEM]
+    batch = await container_client.execute(sid, "echo hi; exit 3", mode="batch")
+    assert batch["exit_code"] == 3 and batch["stdout"] == "hi\n"
+    await container_client.destroy_session(sid)
+    assert (await _ended(container_client, sid))["status"] == "SESSION_STATUS_TERMINATED"
+
+
+async def test_logs_of_a_batch_session_outlive_it(container_client: ShipyardClient) -> None:
+    session = await container_client.create_session(
+        session_type="SESSION_TYPE_BATCH",
+        startup_command="echo working; echo failing >&2; exit 7",
+        wait=True,
+    )
+    sid = session["session_id"]
+    ended = await _ended(container_client, sid)
+    assert ended["kernels"][0]["exit_code"] == 7
+    logs = await container_client.get_session_logs(sid)
+    assert "working" in logs and "failing" in logs
+    assert await container_client.get_session_logs(sid, tail_lines=1) in ("failing\n", "working\n")
+
+    with pytest.raises(ApiError) as err:
+        await container_client.get_session_logs(sid, tail_lines=-1)
+    assert err.value.status == 400 and "tail_lines" in str(err.value.body)
+    with pytest.raises(ApiError) as missing:
+        await container_client.get_session_logs("00000000-0000-4000-8000-000000000000")
+    assert missing.value.status == 404
+
+
+async def test_running_out_of_memory_ends_the_session_as_oom_killed(
+    container_client: ShipyardClient,
+) -> None:
+    session = await container_client.create_session(
+        wait=True, resources={"cpu": "1", "mem": str(64 << 20)}
+    )
+    sid = session["session_id"]
+    result = await container_client.execute(sid, "blob = bytearray(1 << 30)")
+    assert result["error_name"] == "OutOfMemory"
+    ended = await _ended(container_client, sid)
+    assert ended["status_info"] == "oom-killed"
+
+
+ESCAPES = """
+import os, socket
+def attempt(name, fn):
+    try:
+        fn()
+        print(name, "ESCAPED")
+    except Exception as exc:
+        print(name, "blocked", type(exc).__name__)
+
+def connect(port):
+    socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+def write(path, text="x"):
+    with open(path, "w") as f:
+        f.write(text)
+
+attempt("state-dir", lambda: os.listdir({data_dir!r}))
+attempt("keypair", lambda: open({keypair!r}).read())
+attempt("write-usr", lambda: write("/usr/escaped"))
+attempt("write-root", lambda: write("/escaped"))
+attempt("cgroup-limit", lambda: write("/sys/fs/cgroup/memory/memory.limit_in_bytes", "-1"))
+attempt("pids-limit", lambda: write("/sys/fs/cgroup/pids/pids.max", "max"))
+for name, port in {ports!r}.items():
+    attempt(name, lambda: connect(port))
+"""
+
+
+async def test_a_kernel_cannot_reach_the_platform(
+    container_platform: Platform, container_client: ShipyardClient
+) -> None:
+    cfg = container_platform.config
+    ports = {
+        "postgresql": 5432,
+        "redis": 6379,
+        "envoy-admin": cfg.edge_admin_port,
+        "edge": cfg.edge_port,
+        **{f"grpc-{name}": port for name, port in cfg.ports.items()},
+    }
+    code = ESCAPES.format(
+        data_dir=str(cfg.data_dir), keypair=str(cfg.data_dir / "keypair.json"), ports=ports
+    )
+    session = await container_client.create_session(wait=True, resources={"cpu": "1", "mem": MEM})
+    sid = session["session_id"]
+    result = await container_client.execute(sid, code)
+    lines = result["stdout"].splitlines()
+    assert len(lines) == 6 + len(ports), result
+    assert [line for line in lines if "ESCAPED" in line] == []
+
+    bomb = await container_client.execute(
+        sid, "for i in $(seq 1000); do sleep 60 >/dev/null 2>&1 & done; echo all", mode="batch"
+    )
+    assert "all" not in bomb["stdout"] and "fork" in bomb["stderr"].lower()
+    # The platform keeps serving, and so does the kernel itself.
+    assert (await container_client.execute(sid, "print('alive')"))["stdout"] == "alive\n"
+    assert (await container_client.whoami())["access_key"]
+    await container_client.destroy_session(sid)
