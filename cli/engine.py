@@ -108,6 +108,8 @@ def _spawn_podman(sock: Path, log_path: Path | None) -> None:
             stdout=out,
             stderr=out,
             start_new_session=True,
+            # conmon drops files (e.g. "oom") in its working directory: not in the caller's.
+            cwd=sock.parent,
         )
 
 
