@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cli.client import ApiError, ShipyardClient
 from cli.platform import Platform
+from tests.container_engine import PYTHON_IMAGE, push, remove_image, tls_registry
 
 pytestmark = pytest.mark.e2e
 
@@ -146,3 +149,25 @@ async def test_a_kernel_cannot_reach_the_platform(
     assert (await container_client.execute(sid, "print('alive')"))["stdout"] == "alive\n"
     assert (await container_client.whoami())["access_key"]
     await container_client.destroy_session(sid)
+
+
+async def test_an_image_from_a_registry_is_pulled_first(
+    container_client: ShipyardClient, tmp_path: Path
+) -> None:
+    async with tls_registry(tmp_path) as host:
+        image = f"{host}/shipyard/python:{secrets.token_hex(4)}"
+        await push(PYTHON_IMAGE, image)
+        try:
+            session = await container_client.create_session(
+                image=image, wait=True, wait_timeout="120s", resources={"cpu": "1", "mem": MEM}
+            )
+            assert session["status"] == "SESSION_STATUS_RUNNING", session
+            history = session["status_history"]
+            assert {"PREPARING", "PULLING", "RUNNING"} <= set(history)
+            assert history["PREPARING"] <= history["PULLING"] <= history["RUNNING"]
+            result = await container_client.execute(session["session_id"], "print('pulled')")
+            assert result["stdout"] == "pulled\n"
+            await container_client.destroy_session(session["session_id"])
+            await _ended(container_client, session["session_id"])
+        finally:
+            await remove_image(image)

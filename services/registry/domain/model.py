@@ -78,6 +78,8 @@ class Session:
     terminated_at: datetime | None
     trace_context: Mapping[str, str]
     kernels: tuple[Kernel, ...] = field(default=())
+    # Status name → when the session entered it (the last time, for repeated statuses).
+    status_history: Mapping[str, datetime] = field(default_factory=dict)
 
     @property
     def main_kernel(self) -> Kernel | None:
