@@ -59,8 +59,9 @@ async def container_platform(
         redis_url=redis_url,
         redis_prefix=f"e2e-c:{secrets.token_hex(4)}:",
         agent_env={
-            "CPU": "2",
-            "MEM_BYTES": str(4 * 1024**3),
+            # Room for a test's sessions even when an earlier test left some running.
+            "CPU": "8",
+            "MEM_BYTES": str(8 * 1024**3),
             "BACKEND": "container",
             "DOCKER_HOST": url,
             "PIDS_LIMIT": "256",

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from cli.client import ApiError, ShipyardClient
-from cli.platform import Platform
 from tests.container_engine import PYTHON_IMAGE, push, remove_image, tls_registry
 
 pytestmark = pytest.mark.e2e
@@ -91,64 +90,6 @@ async def test_running_out_of_memory_ends_the_session_as_oom_killed(
     assert result["error_name"] == "OutOfMemory"
     ended = await _ended(container_client, sid)
     assert ended["status_info"] == "oom-killed"
-
-
-ESCAPES = """
-import os, socket
-def attempt(name, fn):
-    try:
-        fn()
-        print(name, "ESCAPED")
-    except Exception as exc:
-        print(name, "blocked", type(exc).__name__)
-
-def connect(port):
-    socket.create_connection(("127.0.0.1", port), timeout=2).close()
-
-def write(path, text="x"):
-    with open(path, "w") as f:
-        f.write(text)
-
-attempt("state-dir", lambda: os.listdir({data_dir!r}))
-attempt("keypair", lambda: open({keypair!r}).read())
-attempt("write-usr", lambda: write("/usr/escaped"))
-attempt("write-root", lambda: write("/escaped"))
-attempt("cgroup-limit", lambda: write("/sys/fs/cgroup/memory/memory.limit_in_bytes", "-1"))
-attempt("pids-limit", lambda: write("/sys/fs/cgroup/pids/pids.max", "max"))
-for name, port in {ports!r}.items():
-    attempt(name, lambda: connect(port))
-"""
-
-
-async def test_a_kernel_cannot_reach_the_platform(
-    container_platform: Platform, container_client: ShipyardClient
-) -> None:
-    cfg = container_platform.config
-    ports = {
-        "postgresql": 5432,
-        "redis": 6379,
-        "envoy-admin": cfg.edge_admin_port,
-        "edge": cfg.edge_port,
-        **{f"grpc-{name}": port for name, port in cfg.ports.items()},
-    }
-    code = ESCAPES.format(
-        data_dir=str(cfg.data_dir), keypair=str(cfg.data_dir / "keypair.json"), ports=ports
-    )
-    session = await container_client.create_session(wait=True, resources={"cpu": "1", "mem": MEM})
-    sid = session["session_id"]
-    result = await container_client.execute(sid, code)
-    lines = result["stdout"].splitlines()
-    assert len(lines) == 6 + len(ports), result
-    assert [line for line in lines if "ESCAPED" in line] == []
-
-    bomb = await container_client.execute(
-        sid, "for i in $(seq 1000); do sleep 60 >/dev/null 2>&1 & done; echo all", mode="batch"
-    )
-    assert "all" not in bomb["stdout"] and "fork" in bomb["stderr"].lower()
-    # The platform keeps serving, and so does the kernel itself.
-    assert (await container_client.execute(sid, "print('alive')"))["stdout"] == "alive\n"
-    assert (await container_client.whoami())["access_key"]
-    await container_client.destroy_session(sid)
 
 
 async def test_an_image_from_a_registry_is_pulled_first(
