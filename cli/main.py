@@ -148,6 +148,12 @@ async def cmd_session_info(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_session_logs(args: argparse.Namespace) -> int:
+    async with _client(args) as client:
+        print(await client.get_session_logs(args.session_id, tail_lines=args.tail), end="")
+    return 0
+
+
 async def cmd_session_list(args: argparse.Namespace) -> int:
     async with _client(args) as client:
         _print(await client.list_sessions())
@@ -233,6 +239,10 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--forced", action="store_true")
         p.set_defaults(func=func)
     session.add_parser("list").set_defaults(func=cmd_session_list)
+    logs = session.add_parser("logs", help="the console output of a session's main kernel")
+    logs.add_argument("session_id")
+    logs.add_argument("--tail", type=int, default=0, help="only the last N lines")
+    logs.set_defaults(func=cmd_session_logs)
 
     vfolder = sub.add_parser("vfolder", help="virtual folders").add_subparsers(required=True)
     vc = vfolder.add_parser("create")
