@@ -258,6 +258,8 @@ class ContainerBackend:
                 python=python,
                 paths=paths,
                 isolation=self._isolation,
+                # The kernel's granted device nodes (KernelSpec.devices, from the accelerator
+                # plugins); read this way until that field reaches this branch.
                 devices=tuple(getattr(spec, "devices", ())),
             )
             container_id = await self._engine.run(body, name=f"shipyard-{spec.kernel_id}")
