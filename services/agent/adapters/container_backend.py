@@ -280,6 +280,9 @@ class ContainerBackend:
         uid, gid = self._isolation.uid, self._isolation.gid
         _remove_dirs(paths)  # leftovers of a crashed run
         self._run_root.mkdir(mode=0o711, parents=True, exist_ok=True)
+        if self._run_root.is_symlink() or self._run_root.stat().st_uid != os.getuid():
+            # A directory someone else made in the shared temp dir could redirect the sockets.
+            raise OSError(f"{self._run_root} is not this agent's own directory")
         for path in (paths.workdir, paths.run_dir):
             path.mkdir(mode=0o700, parents=True)
             os.chown(path, uid, gid)
