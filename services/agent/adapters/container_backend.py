@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _KEPT_LOGS = 256  # ended kernels whose last output stays readable
 _LOG_TAIL = 2000  # lines kept of an ended kernel
+_MAX_LOG_CHARS = 1 << 20  # one answer's worth: the end of the output, within gRPC's message cap
 
 # Told when a kernel's image must be pulled before it can start (the PULLING step).
 KernelPullListener = Callable[[m.KernelSpec], Awaitable[None]]
@@ -215,15 +216,19 @@ class ContainerBackend:
         return adopted, removed
 
     async def logs(self, kernel_id: str, tail: int = 0) -> str:
-        """A kernel's console output (its container's log), also for a while after it ended."""
+        """A kernel's console output (its container's log), also for a while after it ended.
+
+        At most the last MiB of it: a kernel printing without end must not break the call.
+        """
         kernel = self._kernels.get(kernel_id)
         if kernel is not None:
             text = await self._engine.logs(kernel.container_id, tail)
             if text is not None:
-                return text
+                return text[-_MAX_LOG_CHARS:]
         if kernel_id in self._logs:
             kept = self._logs[kernel_id]
-            return "".join(kept.splitlines(keepends=True)[-tail:]) if tail > 0 else kept
+            text = "".join(kept.splitlines(keepends=True)[-tail:]) if tail > 0 else kept
+            return text[-_MAX_LOG_CHARS:]
         raise m.KernelNotFound(
             f"kernel {kernel_id} is not on this agent", metadata={"kernel_id": kernel_id}
         )

@@ -317,3 +317,15 @@ def _query(kernel_id: str, code: str) -> pb.ExecuteRequest:
     return pb.ExecuteRequest(
         kernel_id=kernel_id, mode=execution_pb2.EXECUTION_MODE_QUERY, code=code
     )
+
+
+async def test_endless_output_is_served_as_its_last_mebibyte(backend: ContainerBackend) -> None:
+    s = spec(startup="head -c 3000000 /dev/zero | tr '\\0' x; echo; echo the-end; sleep 60")
+    await backend.create(s)
+
+    async def printed() -> bool:
+        return (await backend.logs(s.kernel_id)).endswith("the-end\n")
+
+    await eventually(printed, within=20)
+    logs = await backend.logs(s.kernel_id)
+    assert len(logs) == 1 << 20  # 3 MB were printed; the call still answers, with the end
