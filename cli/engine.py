@@ -38,6 +38,11 @@ cgroup_manager = "cgroupfs"
 PODMAN_SERVICE = ("podman", "--runtime", "runc", "system", "service")
 
 
+# Services this process started; they outlive it on purpose, and are kept referenced so that a
+# running child is not reported as leaked when its handle would be collected.
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
 def socket_url(path: Path) -> str:
     return f"unix://{path}"
 
@@ -102,7 +107,7 @@ def _spawn_podman(sock: Path, log_path: Path | None) -> None:
     sock.parent.mkdir(parents=True, exist_ok=True)
     sock.unlink(missing_ok=True)  # a stale socket of a service that died
     with log_path.open("ab") if log_path else Path(os.devnull).open("wb") as out:
-        subprocess.Popen(
+        service = subprocess.Popen(
             [*PODMAN_SERVICE, "--time=0", socket_url(sock)],
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -111,6 +116,7 @@ def _spawn_podman(sock: Path, log_path: Path | None) -> None:
             # conmon drops files (e.g. "oom") in its working directory: not in the caller's.
             cwd=sock.parent,
         )
+    _STARTED.append(service)
 
 
 async def choose_backend(requested: str, *, log_path: Path | None = None) -> tuple[str, str]:
