@@ -33,7 +33,11 @@ def main(argv: list[str] | None = None) -> None:
 async def cmd_up(args: argparse.Namespace) -> int:
     data_dir = args.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    backend, detail = await choose_backend(args.backend, log_path=data_dir / "podman.log")
+    try:
+        backend, detail = await choose_backend(args.backend, log_path=data_dir / "podman.log")
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     agent_env = {"BACKEND": backend}
     if backend == "container":
         agent_env["DOCKER_HOST"] = detail
