@@ -74,7 +74,13 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
         detect_resources, cpu=settings.cpu, mem_bytes=settings.mem_bytes
     )
     if backend is None:
-        process = ProcessBackend(settings.resolved_kernel_root(agent_id))
+        process = ProcessBackend(
+            settings.resolved_kernel_root(agent_id),
+            python=settings.kernel_python,
+            sandbox=settings.sandbox(),
+            pids_max=settings.kernel_pids_max,
+            log_bytes=settings.kernel_log_bytes,
+        )
         # Before registering: the registry then ends those kernels' sessions ("agent-restarted").
         await process.reap_leftovers()
         backend = process

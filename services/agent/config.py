@@ -7,9 +7,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from libs.core.config import RedisMixin, ServiceSettings
+from services.agent.adapters.sandbox import SandboxSettings
 
 
 class Settings(ServiceSettings, RedisMixin):
@@ -26,6 +28,18 @@ class Settings(ServiceSettings, RedisMixin):
     backend: Literal["process"] = "process"
     # Where the process backend keeps kernel work dirs; default ./.shipyard/kernels/<agent_id>.
     kernel_root: Path | None = None
+    # The process backend's sandbox (docs/kernel-isolation.md): kernels run as this uid/gid
+    # (an agent not running as root runs them as its own user instead).
+    kernel_uid: int = Field(default=64000, gt=0)
+    kernel_gid: int = Field(default=64000, gt=0)
+    # A python3 the kernel runner runs under, inside the sandbox's read-only /usr.
+    kernel_python: str = "/usr/bin/python3"
+    # Size bounds (bytes) of each kernel's /home/work and /tmp (tmpfs), its runner log, and its
+    # number of processes and threads (cgroup pids.max).
+    kernel_workdir_bytes: int = Field(default=1 << 30, gt=0)
+    kernel_tmp_bytes: int = Field(default=256 << 20, gt=0)
+    kernel_log_bytes: int = Field(default=4 << 20, gt=0)
+    kernel_pids_max: int = Field(default=512, gt=0)
     # Override detected capacity (cores, bytes).
     cpu: Decimal | None = None
     mem_bytes: int | None = None
@@ -42,6 +56,14 @@ class Settings(ServiceSettings, RedisMixin):
 
     def resolved_agent_id(self) -> str:
         return self.agent_id or socket.gethostname()
+
+    def sandbox(self) -> SandboxSettings:
+        return SandboxSettings(
+            uid=self.kernel_uid,
+            gid=self.kernel_gid,
+            workdir_bytes=self.kernel_workdir_bytes,
+            tmp_bytes=self.kernel_tmp_bytes,
+        )
 
     def resolved_kernel_root(self, agent_id: str) -> Path:
         return self.kernel_root or Path(".shipyard") / "kernels" / agent_id
