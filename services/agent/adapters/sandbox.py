@@ -118,7 +118,9 @@ def sandbox_command(
         box += ["--ro-bind" if mount.read_only else "--bind", str(staging / mount.name)]
         box += [f"{WORKDIR}/{mount.name}"]
     box += ["--bind", str(socket_dir), SOCKET_DIR]
-    box += ["--ro-bind-data", str(runner_fd), RUNNER_PATH, "--chdir", WORKDIR, "--clearenv"]
+    box += ["--ro-bind-data", str(runner_fd), RUNNER_PATH]
+    # The sandbox's own root (a tmpfs holding the mount points) becomes read-only too.
+    box += ["--remount-ro", "/", "--chdir", WORKDIR, "--clearenv"]
     for key, value in environ.items():
         box += ["--setenv", key, value]
     # -I: the runner ignores PYTHON* variables and user site dirs of the kernel's environ.
