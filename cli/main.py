@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 from cli.client import ApiError, ShipyardClient
 from cli.platform import Platform, PlatformConfig
+from cli.stopping import until_told_to_stop
 
 DEFAULT_DATA_DIR = Path(".shipyard")
 
@@ -30,13 +31,17 @@ def main(argv: list[str] | None = None) -> None:
 
 
 async def cmd_up(args: argparse.Namespace) -> int:
-    config = PlatformConfig(
-        data_dir=args.data_dir.resolve(),
-        edge_port=args.port,
-        database_url=args.database_url,
-        redis_url=args.redis_url,
-        otlp_endpoint=args.otlp_endpoint,
-    )
+    options: dict[str, Any] = {
+        "database_url": args.database_url,
+        "redis_url": args.redis_url,
+        "otlp_endpoint": args.otlp_endpoint,
+        **({"redis_prefix": args.redis_prefix} if args.redis_prefix else {}),
+    }
+    data_dir = args.data_dir.resolve()
+    if args.free_ports:
+        config = PlatformConfig.ephemeral(data_dir, **options)
+    else:
+        config = PlatformConfig(data_dir=data_dir, edge_port=args.port, **options)
     platform = Platform(config)
     print("starting Shipyard (logs in %s) ..." % (config.data_dir / "logs"), flush=True)
     await platform.start()
@@ -51,12 +56,9 @@ async def cmd_up(args: argparse.Namespace) -> int:
         f"Press Ctrl-C to stop.",
         flush=True,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    print("stopping ...", flush=True)
+    await until_told_to_stop()
+    with contextlib.suppress(OSError):  # stdout may be a closed pipe by now
+        print("stopping ...", flush=True)
     await platform.stop()
     return 0
 
@@ -191,6 +193,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--database-url", help="PostgreSQL DSN (default: local server or private one)")
     up.add_argument("--redis-url", help="Redis URL (default: local server or private one)")
     up.add_argument("--otlp-endpoint", help="host:port of an OTLP/gRPC trace collector")
+    up.add_argument("--free-ports", action="store_true", help="free ports for every service")
+    up.add_argument("--redis-prefix", help="Redis key prefix (default shipyard:)")
     up.set_defaults(func=cmd_up)
 
     session = sub.add_parser("session", help="compute sessions").add_subparsers(required=True)
