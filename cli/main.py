@@ -153,7 +153,7 @@ async def cmd_session_destroy(args: argparse.Namespace) -> int:
 
 async def cmd_vfolder_create(args: argparse.Namespace) -> int:
     async with _client(args) as client:
-        _print(await client.create_vfolder(args.name))
+        _print(await client.create_vfolder(args.name, read_only=args.read_only))
     return 0
 
 
@@ -223,6 +223,7 @@ def _parser() -> argparse.ArgumentParser:
     vfolder = sub.add_parser("vfolder", help="virtual folders").add_subparsers(required=True)
     vc = vfolder.add_parser("create")
     vc.add_argument("name")
+    vc.add_argument("--read-only", action="store_true", help="sessions mount it read-only")
     vc.set_defaults(func=cmd_vfolder_create)
     vfolder.add_parser("list").set_defaults(func=cmd_vfolder_list)
     vd = vfolder.add_parser("delete")

@@ -28,6 +28,7 @@ class Targets:
     tcp_ports: dict[str, int]  # name -> 127.0.0.1 port: edge, edge admin, PG, Redis, services
     host_pids: list[int]  # processes outside any kernel (agent, services, the test itself)
     other_paths: list[str] = field(default_factory=list)  # another session's folder / socket
+    read_only_folder: str = ""  # name of a folder created read-only (mounted when asked)
     kernel_uid: int = 64000
 
 
@@ -38,6 +39,7 @@ class Attempt:
     expect: Expect
     environ: dict[str, str] = field(default_factory=dict)
     mem_bytes: int = 256 << 20
+    mount_read_only_folder: bool = False
 
 
 PRELUDE = """\
@@ -145,6 +147,19 @@ attempt("left the sandbox", lambda: os.getuid() == 0 or os.path.exists(T["state_
         code="print('ESCAPED the session started')",
         expect=Expect.REFUSED,
         environ={"LD_PRELOAD": "/home/work/evil.so"},
+    ),
+    Attempt(
+        name="write-to-read-only-vfolder",
+        code="""
+folder = T["read_only_folder"]
+os.listdir(folder)  # reading is allowed: this must not raise
+for path in (f"{folder}/new.txt", f"{folder}/sub"):
+    attempt(path, lambda: open(path, "w").write("x"))
+attempt("mkdir", lambda: os.mkdir(f"{folder}/dir"))
+attempt("chmod", lambda: os.chmod(folder, 0o777))
+""",
+        expect=Expect.BLOCKED,
+        mount_read_only_folder=True,
     ),
     Attempt(
         name="exceed-memory",

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import psutil
@@ -32,6 +33,7 @@ class Victim:
     client: ShipyardClient
     session_id: str
     paths: list[str]  # host paths of its secret file, vfolder and runner socket
+    read_only_folder: str
 
 
 @pytest.fixture(params=BACKENDS, scope="module")
@@ -48,6 +50,9 @@ async def victim(kernel_platform: Platform) -> AsyncIterator[Victim]:
     async with ShipyardClient(kernel_platform.endpoint, key.access_key, key.secret_key) as client:
         folder = f"victim-{secrets.token_hex(3)}"
         await client.create_vfolder(folder)
+        read_only = f"ro-{secrets.token_hex(3)}"
+        ro = await client.create_vfolder(read_only, read_only=True)
+        assert ro["permission"] == "MOUNT_PERMISSION_READ_ONLY", ro
         session = await client.create_session(vfolder_names=[folder], wait=True)
         code = f"echo s3cret > secret-work.txt; echo s3cret > {folder}/secret-folder.txt"
         assert (await client.execute(session["session_id"], code, mode="batch"))["exit_code"] == 0
@@ -55,7 +60,7 @@ async def victim(kernel_platform: Platform) -> AsyncIterator[Victim]:
         paths = [str(p) for p in data.rglob("secret-folder.txt")]
         paths += [str(Path(p).parent) for p in paths]
         paths += [str(p) for p in Path("/tmp").glob("shipyard-*/*/runner.sock")]  # all on this host
-        yield Victim(client, session["session_id"], paths)
+        yield Victim(client, session["session_id"], paths, read_only)
         await client.destroy_session(session["session_id"])
 
 
@@ -76,6 +81,7 @@ def targets(platform: Platform, victim: Victim) -> Targets:
         tcp_ports=ports,
         host_pids=[*pids, psutil.Process().pid],
         other_paths=victim.paths,
+        read_only_folder=victim.read_only_folder,
     )
 
 
@@ -84,7 +90,10 @@ async def test_attempt_fails_and_the_platform_keeps_serving(
     kernel_platform: Platform, victim: Victim, attempt: Attempt
 ) -> None:
     client = victim.client
-    fields = {"environ": attempt.environ, "resources": {"cpu": "1", "mem": str(attempt.mem_bytes)}}
+    fields: dict[str, Any] = {"environ": attempt.environ}
+    fields["resources"] = {"cpu": "1", "mem": str(attempt.mem_bytes)}
+    if attempt.mount_read_only_folder:
+        fields["vfolder_names"] = [victim.read_only_folder]
     if attempt.expect is Expect.REFUSED:
         with pytest.raises(ApiError) as err:
             await client.create_session(wait=True, **fields)
