@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -343,3 +344,36 @@ async def test_a_restarted_agent_ends_kernels_its_previous_run_left(
     assert not (base_dir / kid).exists()
     assert await restarted.reap_leftovers() == []
     await restarted.close()
+
+
+AGENT = """
+import asyncio, sys
+from decimal import Decimal
+from pathlib import Path
+from services.agent.adapters.process_backend import ProcessBackend
+from services.agent.domain.model import KernelSpec
+
+async def main() -> None:
+    backend = ProcessBackend(Path(sys.argv[1]))
+    spec = KernelSpec(kernel_id=sys.argv[2], session_id="s-1", image="python",
+                      cpu=Decimal(1), mem_bytes=128 << 20)
+    handle = await backend.create(spec)
+    print(handle.pid, flush=True)
+    await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+
+
+async def test_kernels_end_with_an_agent_that_is_killed(base_dir: Path, kid: str) -> None:
+    agent = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", AGENT, str(base_dir), kid, stdout=asyncio.subprocess.PIPE
+    )
+    assert agent.stdout is not None
+    try:
+        pids = kernel_pids(int(await asyncio.wait_for(agent.stdout.readline(), 30)))
+        assert len(pids) >= 3  # bwrap, its init, the runner
+    finally:
+        agent.kill()  # SIGKILL: no cleanup code of the agent runs
+        await agent.wait()
+    assert await gone(pids) == []
