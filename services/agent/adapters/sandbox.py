@@ -81,7 +81,7 @@ def staging_command(tools: Tools, binds: Sequence[tuple[str, Path]]) -> list[str
     The kernel uid then binds the staging dirs (which it can reach) instead of the vfolders'
     own paths (which may lie below directories closed to it, as /root or a 0700 data dir).
     """
-    if not binds:
+    if not binds or os.geteuid() != 0:  # unprivileged: the kernel binds the folders themselves
         return []
     pairs = [str(p) for src, dst in binds for p in (src, dst)]
     private = [tools.unshare, "--mount", "--propagation", "private", "--"]
@@ -115,7 +115,8 @@ def sandbox_command(
     box += ["--size", str(settings.tmp_bytes), "--tmpfs", "/tmp"]
     box += ["--size", str(settings.workdir_bytes), "--tmpfs", WORKDIR]
     for mount in spec.mounts:
-        box += ["--ro-bind" if mount.read_only else "--bind", str(staging / mount.name)]
+        source = staging / mount.name if os.geteuid() == 0 else Path(mount.host_path)
+        box += ["--ro-bind" if mount.read_only else "--bind", str(source)]
         box += [f"{WORKDIR}/{mount.name}"]
     box += ["--bind", str(socket_dir), SOCKET_DIR]
     box += ["--ro-bind-data", str(runner_fd), RUNNER_PATH]
