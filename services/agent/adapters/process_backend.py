@@ -14,7 +14,6 @@ import contextlib
 import logging
 import os
 import re
-import shutil
 import signal
 import tempfile
 from collections.abc import Sequence
@@ -32,6 +31,12 @@ from services.agent.adapters.cgroups import (
     probe_cgroups,
     remove_cgroups,
     signal_members,
+)
+from services.agent.adapters.kernel_dirs import (
+    prepare_dirs,
+    remove_socket_dirs,
+    remove_tree,
+    staging_dir,
 )
 from services.agent.adapters.kernel_log import copy_log, tail
 from services.agent.adapters.runner_client import RunnerClient
@@ -201,7 +206,7 @@ class ProcessBackend:
         for kernel_id in reaped:
             groups = [parent / kernel_id for parent in (layout.parents if layout else ())]
             await _kill_cgroups([g for g in groups if g.is_dir()])
-            await asyncio.to_thread(_remove_tree, self._base / kernel_id)
+            await asyncio.to_thread(remove_tree, self._base / kernel_id)
         if reaped:
             log.warning("ended %d kernels left by a previous run: %s", len(reaped), reaped)
         return reaped
@@ -214,8 +219,10 @@ class ProcessBackend:
         script_r, script_w = os.pipe()
         try:
             self._tools = self._tools or Tools.find()
-            staging = socket.parent.with_name(f"{spec.kernel_id}.mnt")
-            await asyncio.to_thread(self._prepare_dirs, kernel_dir, socket.parent, staging, spec)
+            staging = staging_dir(socket.parent)
+            await asyncio.to_thread(
+                prepare_dirs, kernel_dir, socket.parent, spec.mounts, self._sandbox
+            )
             # The runner script reaches the sandbox through a pipe: the checkout stays unseen.
             os.write(script_w, RUNNER_SCRIPT.read_bytes())
             os.close(script_w)
@@ -249,8 +256,8 @@ class ProcessBackend:
             )
         except (OSError, m.KernelStartFailed) as exc:
             discard_cgroups(cgroups)
-            await asyncio.to_thread(_remove_tree, kernel_dir)
-            await asyncio.to_thread(_remove_dirs, socket.parent)
+            await asyncio.to_thread(remove_tree, kernel_dir)
+            await asyncio.to_thread(remove_socket_dirs, socket.parent)
             msg = f"cannot start kernel {spec.kernel_id}: {exc}"
             raise m.KernelStartFailed(msg, metadata=_md(spec)) from exc
         finally:
@@ -266,26 +273,6 @@ class ProcessBackend:
         )
         client = RunnerClient(socket)
         return _Kernel(spec, handle, proc, cgroups, kernel_dir, socket, copying, client)
-
-    def _prepare_dirs(
-        self, kernel_dir: Path, socket_dir: Path, staging: Path, spec: m.KernelSpec
-    ) -> None:
-        """The agent-only kernel dir (logs), the kernel's own socket dir, the vfolders' staging
-        mount points; rw vfolders become writable by the kernel uid."""
-        _remove_tree(kernel_dir)  # a leftover of an agent that crashed
-        _remove_dirs(socket_dir)
-        kernel_dir.mkdir(parents=True, mode=0o700)
-        socket_dir.mkdir(mode=0o700)
-        staging.mkdir(mode=0o711)
-        for mount in spec.mounts:
-            (staging / mount.name).mkdir()
-        if os.geteuid() == 0:
-            uid, gid = self._sandbox.uid, self._sandbox.gid
-            os.chown(socket_dir, uid, gid)
-            for mount in spec.mounts:
-                # The kernel uid owns a folder it may write to (its top directory only).
-                if not mount.read_only and Path(mount.host_path).stat().st_uid != uid:
-                    os.chown(mount.host_path, uid, gid)
 
     def _check(self, spec: m.KernelSpec) -> Path:
         if not _SAFE_NAME.fullmatch(spec.kernel_id):
@@ -367,8 +354,8 @@ class ProcessBackend:
         # The runner is gone; stragglers (a group member, a setsid'd child in a cgroup) are not.
         _signal_all(kernel, signal.SIGKILL)
         await remove_cgroups(kernel.cgroups, kill=lambda: _signal_all(kernel, signal.SIGKILL))
-        await asyncio.to_thread(_remove_tree, kernel.kernel_dir)
-        await asyncio.to_thread(_remove_dirs, kernel.socket.parent)
+        await asyncio.to_thread(remove_tree, kernel.kernel_dir)
+        await asyncio.to_thread(remove_socket_dirs, kernel.socket.parent)
 
 
 async def _kill_cgroups(groups: list[Path]) -> None:
@@ -388,20 +375,6 @@ def _environ(spec: m.KernelSpec) -> dict[str, str]:
     env = {"PATH": SYSTEM_PATH, "LANG": "C.UTF-8"}
     env |= {"SHIPYARD_KERNEL_ID": spec.kernel_id, "SHIPYARD_SESSION_ID": spec.session_id}
     return env | dict(spec.environ) | {"HOME": WORKDIR}
-
-
-def _remove_dirs(socket_dir: Path) -> None:
-    """A kernel's socket dir and its staging mount points (empty outside its mount namespace)."""
-    _remove_tree(socket_dir)
-    _remove_tree(socket_dir.with_name(socket_dir.name + ".mnt"))
-
-
-def _remove_tree(path: Path) -> None:
-    # rmtree unlinks symlinks instead of following them, so vfolders are never touched.
-    if path.is_symlink():
-        path.unlink()
-    elif path.exists():
-        shutil.rmtree(path, onerror=lambda *a: log.warning("cannot remove %s", a[1]))
 
 
 def _exit_code(returncode: int) -> int:
