@@ -120,8 +120,9 @@ class ShipyardClient:
     async def whoami(self) -> dict[str, Any]:
         return _object(await self.request("GET", "/v1/identity"), "identity")
 
-    async def create_vfolder(self, name: str) -> dict[str, Any]:
-        return _object(await self.request("POST", "/v1/vfolders", body={"name": name}), "vfolder")
+    async def create_vfolder(self, name: str, *, read_only: bool = False) -> dict[str, Any]:
+        body = {"name": name} | ({"permission": "MOUNT_PERMISSION_READ_ONLY"} if read_only else {})
+        return _object(await self.request("POST", "/v1/vfolders", body=body), "vfolder")
 
     async def list_vfolders(self) -> list[Any]:
         return list((await self.request("GET", "/v1/vfolders"))["vfolders"])

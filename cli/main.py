@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 from cli.client import ApiError, ShipyardClient
 from cli.engine import choose_backend
 from cli.platform import Platform, PlatformConfig
+from cli.stopping import until_told_to_stop
 
 DEFAULT_DATA_DIR = Path(".shipyard")
 
@@ -44,14 +45,17 @@ async def cmd_up(args: argparse.Namespace) -> int:
         print(f"kernel backend: container (engine at {detail})", flush=True)
     else:
         print(f"kernel backend: process ({detail})", flush=True)
-    config = PlatformConfig(
-        agent_env=agent_env,
-        data_dir=data_dir,
-        edge_port=args.port,
-        database_url=args.database_url,
-        redis_url=args.redis_url,
-        otlp_endpoint=args.otlp_endpoint,
-    )
+    options: dict[str, Any] = {
+        "database_url": args.database_url,
+        "redis_url": args.redis_url,
+        "otlp_endpoint": args.otlp_endpoint,
+        "agent_env": agent_env,
+        **({"redis_prefix": args.redis_prefix} if args.redis_prefix else {}),
+    }
+    if args.free_ports:
+        config = PlatformConfig.ephemeral(data_dir, **options)
+    else:
+        config = PlatformConfig(data_dir=data_dir, edge_port=args.port, **options)
     platform = Platform(config)
     print("starting Shipyard (logs in %s) ..." % (config.data_dir / "logs"), flush=True)
     await platform.start()
@@ -66,12 +70,9 @@ async def cmd_up(args: argparse.Namespace) -> int:
         f"Press Ctrl-C to stop.",
         flush=True,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    print("stopping ...", flush=True)
+    await until_told_to_stop()
+    with contextlib.suppress(OSError):  # stdout may be a closed pipe by now
+        print("stopping ...", flush=True)
     await platform.stop()
     return 0
 
@@ -172,7 +173,7 @@ async def cmd_session_destroy(args: argparse.Namespace) -> int:
 
 async def cmd_vfolder_create(args: argparse.Namespace) -> int:
     async with _client(args) as client:
-        _print(await client.create_vfolder(args.name))
+        _print(await client.create_vfolder(args.name, read_only=args.read_only))
     return 0
 
 
@@ -219,6 +220,8 @@ def _parser() -> argparse.ArgumentParser:
         help="kernel backend (default: container when Docker or Podman answers or Podman can be"
         " started, else the sandboxed process backend)",
     )
+    up.add_argument("--free-ports", action="store_true", help="free ports for every service")
+    up.add_argument("--redis-prefix", help="Redis key prefix (default shipyard:)")
     up.set_defaults(func=cmd_up)
 
     session = sub.add_parser("session", help="compute sessions").add_subparsers(required=True)
@@ -251,6 +254,7 @@ def _parser() -> argparse.ArgumentParser:
     vfolder = sub.add_parser("vfolder", help="virtual folders").add_subparsers(required=True)
     vc = vfolder.add_parser("create")
     vc.add_argument("name")
+    vc.add_argument("--read-only", action="store_true", help="sessions mount it read-only")
     vc.set_defaults(func=cmd_vfolder_create)
     vfolder.add_parser("list").set_defaults(func=cmd_vfolder_list)
     vd = vfolder.add_parser("delete")

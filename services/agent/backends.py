@@ -33,7 +33,7 @@ async def make_backend(
                 uid=settings.kernel_uid,
                 gid=settings.kernel_gid,
                 network=settings.container_network,
-                pids_limit=settings.pids_limit,
+                pids_limit=settings.kernel_pids_max,
                 shm_bytes=settings.shm_bytes,
             ),
             on_pull=on_pull,
@@ -42,7 +42,13 @@ async def make_backend(
         # kernels that did not survive ("agent-restarted").
         await container.adopt()
         return container, container.detach if settings.keep_kernels_on_stop else None
-    process = ProcessBackend(kernel_root)
+    process = ProcessBackend(
+        kernel_root,
+        python=settings.kernel_python,
+        sandbox=settings.sandbox(),
+        pids_max=settings.kernel_pids_max,
+        log_bytes=settings.kernel_log_bytes,
+    )
     # Before registering: the registry then ends those kernels' sessions ("agent-restarted").
     await process.reap_leftovers()
     return process, None

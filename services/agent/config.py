@@ -7,10 +7,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from libs.core.config import RedisMixin, ServiceSettings
+from services.agent.adapters.sandbox import SandboxSettings
 
 
 class Settings(ServiceSettings, RedisMixin):
@@ -30,16 +31,25 @@ class Settings(ServiceSettings, RedisMixin):
     docker_host: str = ""
     # Container backend: the network kernels get (their own namespace; never "host").
     container_network: str = "bridge"
-    # Container backend: the uid:gid kernel code runs as, and per-kernel limits beyond slots.
-    kernel_uid: int = 1000
-    kernel_gid: int = 1000
-    pids_limit: int = 1024
-    shm_bytes: int = 64 << 20
+    # Container backend: /dev/shm size of each kernel (its pids bound is kernel_pids_max).
+    shm_bytes: int = Field(default=64 << 20, gt=0)
     # Container backend: on stop, leave kernels running for the next run to adopt (an upgrade)
     # instead of destroying them (the default, so that `shipyard up` leaves nothing behind).
     keep_kernels_on_stop: bool = False
     # Where the process backend keeps kernel work dirs; default ./.shipyard/kernels/<agent_id>.
     kernel_root: Path | None = None
+    # Kernels run as this uid/gid: the process backend's sandbox (docs/kernel-isolation.md; an
+    # agent not running as root runs them as its own user instead) and the container backend.
+    kernel_uid: int = Field(default=64000, gt=0)
+    kernel_gid: int = Field(default=64000, gt=0)
+    # A python3 the kernel runner runs under, inside the sandbox's read-only /usr.
+    kernel_python: str = "/usr/bin/python3"
+    # Size bounds (bytes) of each kernel's /home/work and /tmp (tmpfs), its runner log, and its
+    # number of processes and threads (cgroup pids.max; the container's PidsLimit).
+    kernel_workdir_bytes: int = Field(default=1 << 30, gt=0)
+    kernel_tmp_bytes: int = Field(default=256 << 20, gt=0)
+    kernel_log_bytes: int = Field(default=4 << 20, gt=0)
+    kernel_pids_max: int = Field(default=512, gt=0)
     # Override detected capacity (cores, bytes).
     cpu: Decimal | None = None
     mem_bytes: int | None = None
@@ -64,6 +74,14 @@ class Settings(ServiceSettings, RedisMixin):
 
     def resolved_agent_id(self) -> str:
         return self.agent_id or socket.gethostname()
+
+    def sandbox(self) -> SandboxSettings:
+        return SandboxSettings(
+            uid=self.kernel_uid,
+            gid=self.kernel_gid,
+            workdir_bytes=self.kernel_workdir_bytes,
+            tmp_bytes=self.kernel_tmp_bytes,
+        )
 
     def resolved_kernel_root(self, agent_id: str) -> Path:
         return self.kernel_root or Path(".shipyard") / "kernels" / agent_id

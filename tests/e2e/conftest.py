@@ -64,7 +64,7 @@ async def container_platform(
             "MEM_BYTES": str(8 * 1024**3),
             "BACKEND": "container",
             "DOCKER_HOST": url,
-            "PIDS_LIMIT": "256",
+            "KERNEL_PIDS_MAX": "256",
         },
     )
     running = Platform(config)

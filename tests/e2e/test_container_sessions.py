@@ -51,7 +51,7 @@ async def test_a_session_runs_in_a_container_as_an_unprivileged_user(
         sid,
         "import os; print(os.getuid(), open('/sys/fs/cgroup/memory/memory.limit_in_bytes').read())",
     )
-    assert result["stdout"].split() == ["1000", MEM]
+    assert result["stdout"].split() == ["64000", MEM]
     batch = await container_client.execute(sid, "echo hi; exit 3", mode="batch")
     assert batch["exit_code"] == 3 and batch["stdout"] == "hi\n"
     await container_client.destroy_session(sid)

@@ -55,7 +55,10 @@ class GrpcAgentClient:
                     session_id=k.session_id,
                     image=k.image,
                     slots=resources_pb2.ResourceSlots(amounts=k.slots.to_strings()),
-                    mounts=[agent_pb.Mount(host_path=m.host_path, name=m.name) for m in k.mounts],
+                    mounts=[
+                        agent_pb.Mount(host_path=m.host_path, name=m.name, read_only=m.read_only)
+                        for m in k.mounts
+                    ],
                     environ=dict(k.environ),
                     startup_command=k.startup_command,
                 )
@@ -126,7 +129,9 @@ class GrpcMountResolver:
                 raise Unavailable("storage service is unavailable") from exc
             raise error_from_rpc(exc) from exc
         return [
-            Mount(vfolder_id=m.vfolder_id, name=m.name, host_path=m.host_path)
+            Mount(
+                vfolder_id=m.vfolder_id, name=m.name, host_path=m.host_path, read_only=m.read_only
+            )
             for m in response.mounts
         ]
 

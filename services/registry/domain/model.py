@@ -103,6 +103,7 @@ class Mount:
     vfolder_id: str
     name: str
     host_path: str
+    read_only: bool = False
 
 
 class ExecMode(StrEnum):

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from libs.core.errors import FieldViolation
+from libs.core.errors import FieldViolation, InvalidArgument
 from libs.core.identity import Caller
 from libs.core.ids import new_id
+from libs.core.kernel_environ import refused_environ
 from libs.core.slots import CPU, MEM, ResourceSlots
 from libs.telemetry.tracing import current_trace_context
 from services.registry.domain.errors import InvalidResources
@@ -60,6 +61,12 @@ class CreateSession:
             raise InvalidResources(
                 "batch sessions need a startup_command",
                 violations=[FieldViolation("startup_command", "required for batch sessions")],
+            )
+        refused = refused_environ(cmd.environ)
+        if refused:
+            raise InvalidArgument(
+                f"environ may not set {', '.join(refused)} (docs/kernel-isolation.md)",
+                violations=[FieldViolation(f"environ[{k}]", "may not be set") for k in refused],
             )
         mounts = (
             await self.mounts.resolve(caller.user_id, cmd.vfolder_names)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.storage.adapters.tables import vfolders
 from services.storage.domain.errors import VFolderAlreadyExists, VFolderNotFound
-from services.storage.domain.model import Cursor, VFolder, VFolderStatus
+from services.storage.domain.model import Cursor, MountPermission, VFolder, VFolderStatus
 
 _LIVE = text("status <> 'deleting'")  # must match the unique index predicate for ON CONFLICT
 
@@ -25,6 +25,7 @@ def _to_folder(row: RowMapping) -> VFolder:
         volume=row["volume"],
         status=VFolderStatus(row["status"]),
         created_at=row["created_at"],
+        permission=MountPermission(row["permission"]),
     )
 
 
@@ -42,6 +43,7 @@ class SqlVFolderRepository:
                 volume=folder.volume,
                 status=folder.status.value,
                 created_at=folder.created_at,
+                permission=folder.permission.value,
             )
             # No exception on a duplicate: the transaction stays usable and races are settled
             # by the unique index (a concurrent insert waits, then conflicts).

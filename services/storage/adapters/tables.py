@@ -27,7 +27,9 @@ vfolders = Table(
     Column("volume", String(64), nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("permission", String(2), nullable=False, server_default="rw"),
     CheckConstraint("status IN ('ready', 'deleting')", name="ck_vfolders_status"),
+    CheckConstraint("permission IN ('rw', 'ro')", name="ck_vfolders_permission"),
     # Names are unique per owner among live folders; a `deleting` one no longer holds its name.
     Index(
         "uq_vfolders_owner_name_live",

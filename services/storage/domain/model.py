@@ -13,6 +13,13 @@ class VFolderStatus(StrEnum):
     DELETING = "deleting"
 
 
+class MountPermission(StrEnum):
+    """How sessions mount a folder (Backend.AI's `rw` / `ro`)."""
+
+    READ_WRITE = "rw"
+    READ_ONLY = "ro"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VFolder:
     id: str
@@ -21,6 +28,7 @@ class VFolder:
     volume: str
     status: VFolderStatus
     created_at: datetime
+    permission: MountPermission = MountPermission.READ_WRITE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,3 +50,4 @@ class Mount:
     vfolder_id: str
     name: str
     host_path: str
+    read_only: bool = False

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from libs.core.identity import Caller
 from libs.core.ids import new_id
 from services.storage.domain.access import owner_id_of
-from services.storage.domain.model import VFolder, VFolderStatus
+from services.storage.domain.model import MountPermission, VFolder, VFolderStatus
 from services.storage.domain.names import check_name
 from services.storage.service.ports import Clock, UnitOfWorkFactory, VolumeBackend
 from services.storage.service.volumes import Volumes
@@ -27,7 +27,14 @@ class CreateVFolder:
         self._volumes = volumes
         self._clock = clock
 
-    async def __call__(self, caller: Caller, *, name: str, volume: str = "") -> VFolder:
+    async def __call__(
+        self,
+        caller: Caller,
+        *,
+        name: str,
+        volume: str = "",
+        permission: MountPermission = MountPermission.READ_WRITE,
+    ) -> VFolder:
         owner = owner_id_of(caller)
         check_name(name)
         backend = self._volumes.get(volume)
@@ -38,6 +45,7 @@ class CreateVFolder:
             volume=backend.name,
             status=VFolderStatus.READY,
             created_at=self._clock(),
+            permission=permission,
         )
         # Shielded: a client cancelling mid-way must not strand a directory without its row.
         await asyncio.shield(self._create(folder, backend))
