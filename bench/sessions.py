@@ -78,6 +78,13 @@ async def main() -> None:
     parser.add_argument("--access-key")
     parser.add_argument("--secret-key")
     parser.add_argument("--backend", choices=("process", "container"), default="process")
+    parser.add_argument(
+        "--agent-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an AGENT_ setting for the started agent, without the prefix (repeatable)",
+    )
     args = parser.parse_args()
     if args.endpoint:
         async with ShipyardClient(args.endpoint, args.access_key, args.secret_key) as client:
@@ -85,6 +92,7 @@ async def main() -> None:
         return
     backend, detail = await choose_backend(args.backend)
     agent_env = {"BACKEND": backend} | ({"DOCKER_HOST": detail} if backend == "container" else {})
+    agent_env |= dict(item.split("=", 1) for item in args.agent_env)
     print(f"kernel backend: {backend} ({detail})")
     with tempfile.TemporaryDirectory() as tmp:
         config = PlatformConfig.ephemeral(

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
-from libs.core.errors import FailedPrecondition, InvalidArgument
+from libs.core.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from libs.core.kernel_environ import refused_environ
 from services.agent.adapters import container_config as cc
 from services.agent.adapters.container_engine import Engine, PullListener
 from services.agent.adapters.runner_client import RunnerClient
@@ -246,6 +247,12 @@ class ContainerBackend:
             if not Path(mount.host_path).is_dir():
                 msg = f"vfolder path {mount.host_path} does not exist on this node"
                 raise FailedPrecondition(msg, metadata=_md(spec))
+        if refused := refused_environ(spec.environ):
+            raise InvalidArgument(
+                f"environ may not set {', '.join(refused)}",
+                metadata=_md(spec),
+                violations=[FieldViolation(f"environ[{k}]", "may not be set") for k in refused],
+            )
 
     async def _start(self, spec: m.KernelSpec) -> _Kernel:
         on_pull = self._on_pull

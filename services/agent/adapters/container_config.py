@@ -85,7 +85,9 @@ def create_body(
     isolation: Isolation,
     devices: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    cmd = [python, f"{RUNNER_DIR}/{RUNNER_SCRIPT.name}", "--socket", f"{RUN_DIR}/{SOCKET_NAME}"]
+    # -I: the runner ignores the session's PYTHON* variables and the user's site directory.
+    cmd = [python, "-I", f"{RUNNER_DIR}/{RUNNER_SCRIPT.name}"]
+    cmd += ["--socket", f"{RUN_DIR}/{SOCKET_NAME}"]
     cmd += ["--workdir", WORKDIR, "--oom-flag", f"{RUN_DIR}/{OOM_FLAG}"]
     if spec.startup_command:
         cmd += ["--startup-command", spec.startup_command]

@@ -16,6 +16,7 @@ from shipyard.agent.v1 import kernel_service_pb2 as pb
 from shipyard.agent.v1 import kernel_service_pb2_grpc as pb_grpc
 from shipyard.type.v1 import execution_pb2, resources_pb2
 
+from libs.core.errors import InvalidArgument
 from libs.grpcutil.client import internal_channel
 from services.agent.adapters.container_backend import ContainerBackend
 from services.agent.adapters.container_config import LABEL_AGENT, Isolation
@@ -220,6 +221,20 @@ async def test_teardown_leaves_no_container_or_directory(
     assert ended.reason == "user-requested"
     assert await owned_containers(url, agent_id) == []
     assert not Path(handle.workdir).exists() and not (kernel_root / s.kernel_id).exists()
+    assert backend.list() == []
+
+
+async def test_loader_variables_in_environ_are_refused(backend: ContainerBackend) -> None:
+    bad = m.KernelSpec(
+        kernel_id=str(uuid.uuid4()),
+        session_id=str(uuid.uuid4()),
+        image=PYTHON_IMAGE,
+        cpu=Decimal(1),
+        mem_bytes=MEM,
+        environ={"LD_PRELOAD": "/home/work/evil.so", "PATH": "/home/work/bin:/usr/bin"},
+    )
+    with pytest.raises(InvalidArgument, match="LD_PRELOAD"):
+        await backend.create(bad)
     assert backend.list() == []
 
 

@@ -18,7 +18,7 @@ def test_a_kernel_network_shared_with_the_host_or_another_container_is_refused(
 
 def test_the_default_is_a_network_of_its_own_and_an_unprivileged_user() -> None:
     settings = Settings(internal_token=SecretStr("t"), backend="container")
-    assert settings.container_network == "bridge"
+    assert settings.container_network == "none"
     assert (settings.kernel_uid, settings.kernel_gid) == (64000, 64000)
     assert not settings.keep_kernels_on_stop
 
