@@ -216,6 +216,11 @@ class ContainerBackend:
             log.warning("adopted kernels %s; removed leftovers %s", adopted, removed)
         return adopted, removed
 
+    async def images(self) -> builtins.list[str]:
+        """The images this node can start without a pull, as registry/repository:tag."""
+        tags = await self._engine.image_tags()
+        return sorted({_canonical(t) for t in tags if t and not t.startswith("<none>")})
+
     async def logs(self, kernel_id: str, tail: int = 0) -> str:
         """A kernel's console output (its container's log), also for a while after it ended.
 
@@ -358,6 +363,14 @@ class ContainerBackend:
                 self._logs.popitem(last=False)
         await self._engine.remove(kernel.container_id)
         await asyncio.to_thread(_remove_dirs, kernel.paths)
+
+
+def _canonical(tag: str) -> str:
+    """Docker's short spelling ("python:3.11") as a full reference; Podman's is one already."""
+    first, _, rest = tag.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return tag
+    return f"docker.io/{tag}" if rest else f"docker.io/library/{tag}"
 
 
 def _paths_from(labels: dict[str, str]) -> cc.HostPaths | None:

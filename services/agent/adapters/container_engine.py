@@ -83,6 +83,14 @@ class Engine:
                 f"cannot pull image {image}: {exc.message}", metadata={"image": image}
             ) from exc
 
+    async def image_tags(self) -> list[str]:
+        """Every tag of every image the engine has, as it spells them."""
+        try:
+            listed = await self._docker.images.list()
+        except DockerError as exc:
+            raise _unavailable("cannot list images", exc) from exc
+        return [str(tag) for image in listed for tag in image.get("RepoTags") or ()]
+
     async def run(self, body: dict[str, Any], name: str) -> str:
         """Create and start; the container id. A container that did not start is removed."""
         try:

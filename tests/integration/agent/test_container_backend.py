@@ -224,6 +224,14 @@ async def test_teardown_leaves_no_container_or_directory(
     assert backend.list() == []
 
 
+async def test_the_node_reports_its_images_as_full_references(
+    backend: ContainerBackend,
+) -> None:
+    images = await backend.images()
+    assert {PYTHON_IMAGE, BUSYBOX_IMAGE} <= set(images)
+    assert all("/" in ref and ":" in ref.rsplit("/", 1)[1] for ref in images)
+
+
 async def test_loader_variables_in_environ_are_refused(backend: ContainerBackend) -> None:
     bad = m.KernelSpec(
         kernel_id=str(uuid.uuid4()),
