@@ -1,9 +1,11 @@
 """Create and destroy N sessions through the edge; print create→RUNNING and execute latencies.
 
-    .venv/bin/python -m bench.sessions [--sessions 200] [--concurrency 4]
+    .venv/bin/python -m bench.sessions [--sessions 200] [--concurrency 4] [--backend container]
 
 It starts its own platform (free ports, its own database) unless --endpoint/--access-key/
---secret-key point it at a running one. Figures are wall-clock on this machine.
+--secret-key point it at a running one. Figures are wall-clock on this machine. With
+`--backend container` its agent runs kernels as containers (the engine must answer, or Podman
+must be installed; the image must be present: `scripts/build-test-images`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 from pathlib import Path
 
 from cli.client import ShipyardClient
+from cli.engine import choose_backend
 from cli.platform import Platform, PlatformConfig
 
 
@@ -74,16 +77,29 @@ async def main() -> None:
     parser.add_argument("--endpoint")
     parser.add_argument("--access-key")
     parser.add_argument("--secret-key")
+    parser.add_argument("--backend", choices=("process", "container"), default="process")
+    parser.add_argument(
+        "--agent-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an AGENT_ setting for the started agent, without the prefix (repeatable)",
+    )
     args = parser.parse_args()
     if args.endpoint:
         async with ShipyardClient(args.endpoint, args.access_key, args.secret_key) as client:
             await run(client, args.sessions, args.concurrency)
         return
+    backend, detail = await choose_backend(args.backend)
+    agent_env = {"BACKEND": backend} | ({"DOCKER_HOST": detail} if backend == "container" else {})
+    agent_env |= dict(item.split("=", 1) for item in args.agent_env)
+    print(f"kernel backend: {backend} ({detail})")
     with tempfile.TemporaryDirectory() as tmp:
         config = PlatformConfig.ephemeral(
             Path(tmp),
             database=f"shipyard_bench_{secrets.token_hex(3)}",
             redis_prefix=f"bench:{secrets.token_hex(3)}:",
+            agent_env=agent_env,
         )
         platform = Platform(config)
         await platform.start()

@@ -132,11 +132,17 @@ class ShipyardClient:
         reply = await self.request("POST", f"/v1/sessions/{session_id}:execute", body=body)
         return _object(reply, "result")
 
+    async def get_session_logs(self, session_id: str, *, tail_lines: int = 0) -> str:
+        params = {"tail_lines": tail_lines} if tail_lines else None
+        reply = await self.request("GET", f"/v1/sessions/{session_id}/logs", params=params)
+        return str(reply.get("logs", ""))
+
     async def whoami(self) -> dict[str, Any]:
         return _object(await self.request("GET", "/v1/identity"), "identity")
 
-    async def create_vfolder(self, name: str) -> dict[str, Any]:
-        return _object(await self.request("POST", "/v1/vfolders", body={"name": name}), "vfolder")
+    async def create_vfolder(self, name: str, *, read_only: bool = False) -> dict[str, Any]:
+        body = {"name": name} | ({"permission": "MOUNT_PERMISSION_READ_ONLY"} if read_only else {})
+        return _object(await self.request("POST", "/v1/vfolders", body=body), "vfolder")
 
     async def list_vfolders(self) -> list[Any]:
         return list((await self.request("GET", "/v1/vfolders"))["vfolders"])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,10 @@ from cli import admin_registry
 from cli import login as login_flow
 from cli.admin_parser import add_admin_commands
 from cli.client import ApiError, ShipyardClient
+from cli.engine import choose_backend
 from cli.login import BearerAuth, LoginError, SavedLogin
 from cli.platform import Platform, PlatformConfig
+from cli.stopping import until_told_to_stop
 
 DEFAULT_DATA_DIR = Path(".shipyard")
 
@@ -37,14 +39,31 @@ def main(argv: list[str] | None = None) -> None:
 
 
 async def cmd_up(args: argparse.Namespace) -> int:
-    config = PlatformConfig(
-        data_dir=args.data_dir.resolve(),
-        edge_port=args.port,
-        database_url=args.database_url,
-        redis_url=args.redis_url,
-        otlp_endpoint=args.otlp_endpoint,
-        tls=args.tls,
-    )
+    data_dir = args.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        backend, detail = await choose_backend(args.backend, log_path=data_dir / "podman.log")
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    agent_env = {"BACKEND": backend}
+    if backend == "container":
+        agent_env["DOCKER_HOST"] = detail
+        print(f"kernel backend: container (engine at {detail})", flush=True)
+    else:
+        print(f"kernel backend: process ({detail})", flush=True)
+    options: dict[str, Any] = {
+        "database_url": args.database_url,
+        "redis_url": args.redis_url,
+        "otlp_endpoint": args.otlp_endpoint,
+        "agent_env": agent_env,
+        "tls": args.tls,
+        **({"redis_prefix": args.redis_prefix} if args.redis_prefix else {}),
+    }
+    if args.free_ports:
+        config = PlatformConfig.ephemeral(data_dir, **options)
+    else:
+        config = PlatformConfig(data_dir=data_dir, edge_port=args.port, **options)
     platform = Platform(config)
     print("starting Shipyard (logs in %s) ..." % (config.data_dir / "logs"), flush=True)
     await platform.start()
@@ -59,12 +78,9 @@ async def cmd_up(args: argparse.Namespace) -> int:
         f"Press Ctrl-C to stop.",
         flush=True,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    print("stopping ...", flush=True)
+    await until_told_to_stop()
+    with contextlib.suppress(OSError):  # stdout may be a closed pipe by now
+        print("stopping ...", flush=True)
     await platform.stop()
     return 0
 
@@ -205,6 +221,12 @@ async def cmd_session_info(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_session_logs(args: argparse.Namespace) -> int:
+    async with _client(args) as client:
+        print(await client.get_session_logs(args.session_id, tail_lines=args.tail), end="")
+    return 0
+
+
 async def cmd_session_list(args: argparse.Namespace) -> int:
     async with _client(args) as client:
         _print(await client.list_sessions())
@@ -219,7 +241,7 @@ async def cmd_session_destroy(args: argparse.Namespace) -> int:
 
 async def cmd_vfolder_create(args: argparse.Namespace) -> int:
     async with _client(args) as client:
-        _print(await client.create_vfolder(args.name))
+        _print(await client.create_vfolder(args.name, read_only=args.read_only))
     return 0
 
 
@@ -264,6 +286,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve https with a self-signed certificate (in DATA_DIR/tls)",
     )
+    up.add_argument(
+        "--backend",
+        choices=("auto", "container", "process"),
+        default="auto",
+        help="kernel backend (default: container when Docker or Podman answers or Podman can be"
+        " started, else the sandboxed process backend)",
+    )
+    up.add_argument("--free-ports", action="store_true", help="free ports for every service")
+    up.add_argument("--redis-prefix", help="Redis key prefix (default shipyard:)")
     up.set_defaults(func=cmd_up)
 
     session = sub.add_parser("session", help="compute sessions").add_subparsers(required=True)
@@ -290,10 +321,15 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--forced", action="store_true")
         p.set_defaults(func=func)
     session.add_parser("list").set_defaults(func=cmd_session_list)
+    logs = session.add_parser("logs", help="the console output of a session's main kernel")
+    logs.add_argument("session_id")
+    logs.add_argument("--tail", type=int, default=0, help="only the last N lines")
+    logs.set_defaults(func=cmd_session_logs)
 
     vfolder = sub.add_parser("vfolder", help="virtual folders").add_subparsers(required=True)
     vc = vfolder.add_parser("create")
     vc.add_argument("name")
+    vc.add_argument("--read-only", action="store_true", help="sessions mount it read-only")
     vc.set_defaults(func=cmd_vfolder_create)
     vfolder.add_parser("list").set_defaults(func=cmd_vfolder_list)
     vd = vfolder.add_parser("delete")

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -197,6 +198,7 @@ class Platform:
         log_path = self.config.data_dir / "logs" / f"{name}.log"
         with log_path.open("ab") as out:
             proc = await asyncio.create_subprocess_exec(
+                *_DIE_WITH_US,
                 sys.executable,
                 "-m",
                 module,
@@ -248,6 +250,11 @@ class Platform:
                         return
                     await asyncio.sleep(0.1)
 
+
+# Each service gets SIGTERM when this process dies, however it dies (even SIGKILL): nothing of
+# a platform outlives the `shipyard up` that started it. setpriv (util-linux) sets PDEATHSIG.
+_SETPRIV = shutil.which("setpriv", path="/usr/bin:/bin")
+_DIE_WITH_US = (_SETPRIV, "--pdeathsig", "TERM", "--") if _SETPRIV else ()
 
 _PREFIXES = tuple(f"{n.upper()}_" for n in (*SERVICES, "edge"))
 

@@ -16,18 +16,20 @@ from libs.grpcutil.client import internal_channel
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
 from services.agent.adapters.event_publisher import RedisKernelEventPublisher, kernel_stream
-from services.agent.adapters.process_backend import ProcessBackend
 from services.agent.adapters.registry_client import GrpcAgentRegistry
 from services.agent.api.servicer import SERVICE_NAME, KernelServicer
+from services.agent.backends import Detach, make_backend
 from services.agent.config import Settings
 from services.agent.domain.images import detect_architecture
+from services.agent.domain.model import KernelSpec
 from services.agent.domain.resources import detect_resources
 from services.agent.service.create_kernels import CreateKernels
 from services.agent.service.destroy_kernel import DestroyKernel
 from services.agent.service.execute import ExecuteCode
 from services.agent.service.exit_watch import ExitWatcher, shut_down_kernels
+from services.agent.service.kernel_logs import GetKernelLogs
 from services.agent.service.kernels import AgentKernels
-from services.agent.service.outbound import REASON_UNKNOWN_TO_REGISTRY, AgentInfo
+from services.agent.service.outbound import REASON_UNKNOWN_TO_REGISTRY, AgentInfo, Phase
 from services.agent.service.ports import KernelBackend
 from services.agent.service.registration import RegistrationLoop
 
@@ -49,6 +51,8 @@ class RunningAgent:
     _registration_task: asyncio.Task[None]
     _watch_task: asyncio.Task[None]
     _shutdown_timeout: float
+    # Set when kernels outlive the agent (container backend, keep_kernels_on_stop).
+    _detach: Detach | None = None
     _stopped: bool = field(default=False)
 
     async def stop(self) -> None:
@@ -58,7 +62,11 @@ class RunningAgent:
         self._stopped = True
         await cancel_all([self._registration_task])
         try:
-            await shut_down_kernels(self.kernels, wait_s=self._shutdown_timeout)
+            if self._detach is not None:
+                self.kernels.closing = True
+                await self._detach()  # the next run adopts them
+            else:
+                await shut_down_kernels(self.kernels, wait_s=self._shutdown_timeout)
         finally:
             await cancel_all([self._watch_task])
             await self._server.stop(grace=2.0)
@@ -74,20 +82,27 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
     resources = await asyncio.to_thread(
         detect_resources, cpu=settings.cpu, mem_bytes=settings.mem_bytes
     )
-    if backend is None:
-        process = ProcessBackend(settings.resolved_kernel_root(agent_id))
-        # Before registering: the registry then ends those kernels' sessions ("agent-restarted").
-        await process.reap_leftovers()
-        backend = process
     redis = Redis.from_url(settings.redis_url)
     stream = StreamPublisher(redis, kernel_stream(settings.redis_prefix))
-    kernels = AgentKernels(backend, RedisKernelEventPublisher(stream), agent_id)
+    publisher = RedisKernelEventPublisher(stream)
+    pulls: list[AgentKernels] = []  # the kernels' bookkeeping, once it exists
+
+    async def on_pull(spec: KernelSpec) -> None:
+        # Backend.AI's kernel_pulling: the session shows PULLING while its image comes in.
+        await pulls[0].emit(Phase.PULLING, spec.kernel_id, spec.session_id, reason="pulling")
+
+    detach: Detach | None = None
+    if backend is None:
+        backend, detach = await make_backend(settings, agent_id, on_pull)
+    kernels = AgentKernels(backend, publisher, agent_id)
+    pulls.append(kernels)
     destroy = DestroyKernel(kernels)
     servicer = KernelServicer(
         kernels,
         create=CreateKernels(kernels),
         destroy=destroy,
         execute=ExecuteCode(kernels, default_timeout=settings.exec_timeout),
+        logs=GetKernelLogs(kernels),
     )
     server = create_server(
         domain=ERROR_DOMAIN,
@@ -136,6 +151,7 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
         _registration_task=spawn(registration.run(), "agent-registration"),
         _watch_task=watch_task,
         _shutdown_timeout=settings.shutdown_timeout,
+        _detach=detach,
     )
 
 

@@ -7,9 +7,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from libs.core.config import RedisMixin, ServiceSettings
+from services.agent.adapters.sandbox import SandboxSettings
 
 
 class Settings(ServiceSettings, RedisMixin):
@@ -25,9 +27,33 @@ class Settings(ServiceSettings, RedisMixin):
     architecture: str = ""
     registry_addr: str = "127.0.0.1:50052"
     redis_prefix: str = "shipyard:"
-    backend: Literal["process"] = "process"
+    backend: Literal["process", "container"] = "process"
+    # Container backend: the engine's Docker API URL (unix:///run/podman.sock, ...); empty: the
+    # client's own search ($DOCKER_HOST, then the usual socket paths).
+    docker_host: str = ""
+    # Container backend: the network kernels get, always a namespace of their own: "none" (only a
+    # loopback, as in the process backend's sandbox; the fastest to start) or an engine network
+    # such as "bridge" for outbound access. "host" is refused.
+    container_network: str = "none"
+    # Container backend: /dev/shm size of each kernel (its pids bound is kernel_pids_max).
+    shm_bytes: int = Field(default=64 << 20, gt=0)
+    # Container backend: on stop, leave kernels running for the next run to adopt (an upgrade)
+    # instead of destroying them (the default, so that `shipyard up` leaves nothing behind).
+    keep_kernels_on_stop: bool = False
     # Where the process backend keeps kernel work dirs; default ./.shipyard/kernels/<agent_id>.
     kernel_root: Path | None = None
+    # Kernels run as this uid/gid: the process backend's sandbox (docs/kernel-isolation.md; an
+    # agent not running as root runs them as its own user instead) and the container backend.
+    kernel_uid: int = Field(default=64000, gt=0)
+    kernel_gid: int = Field(default=64000, gt=0)
+    # A python3 the kernel runner runs under, inside the sandbox's read-only /usr.
+    kernel_python: str = "/usr/bin/python3"
+    # Size bounds (bytes) of each kernel's /home/work and /tmp (tmpfs), its runner log, and its
+    # number of processes and threads (cgroup pids.max; the container's PidsLimit).
+    kernel_workdir_bytes: int = Field(default=1 << 30, gt=0)
+    kernel_tmp_bytes: int = Field(default=256 << 20, gt=0)
+    kernel_log_bytes: int = Field(default=4 << 20, gt=0)
+    kernel_pids_max: int = Field(default=512, gt=0)
     # Override detected capacity (cores, bytes).
     cpu: Decimal | None = None
     mem_bytes: int | None = None
@@ -42,8 +68,24 @@ class Settings(ServiceSettings, RedisMixin):
     # At shutdown: how long to wait for kernels to end and their events to go out.
     shutdown_timeout: float = 15.0
 
+    @field_validator("container_network")
+    @classmethod
+    def _own_network(cls, value: str) -> str:
+        # The host's (or another container's) network would open loopback services to kernels.
+        if value == "host" or value.startswith(("container:", "ns:")):
+            raise ValueError(f"kernels need a network of their own, not {value!r}")
+        return value
+
     def resolved_agent_id(self) -> str:
         return self.agent_id or socket.gethostname()
+
+    def sandbox(self) -> SandboxSettings:
+        return SandboxSettings(
+            uid=self.kernel_uid,
+            gid=self.kernel_gid,
+            workdir_bytes=self.kernel_workdir_bytes,
+            tmp_bytes=self.kernel_tmp_bytes,
+        )
 
     def resolved_kernel_root(self, agent_id: str) -> Path:
         return self.kernel_root or Path(".shipyard") / "kernels" / agent_id

@@ -66,6 +66,7 @@ from services.registry.service.queries import SessionQueries
 from services.registry.service.rescan import Rescans
 from services.registry.service.resource_groups import ResourceGroups
 from services.registry.service.scheduling import Scheduling
+from services.registry.service.session_logs import GetSessionLogs
 from services.registry.service.starter import Starter
 from services.registry.service.terminate_owners import TerminateSessionsOfOwners
 
@@ -142,6 +143,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         SessionQueries(store),
         DestroySession(store, events, agent_client),
         Execute(store, agent_store, agent_client),
+        GetSessionLogs(store, agent_store, agent_client),
     )
     server = create_server(
         domain="registry.shipyard",

@@ -11,6 +11,7 @@ import pytest
 from cli.client import ShipyardClient
 from cli.platform import Platform, PlatformConfig
 from tests.conftest import create_database, drop_database
+from tests.container_engine import engine_url, ensure_test_images
 from tests.e2e.otlp_receiver import Receiver, start_receiver
 
 
@@ -42,6 +43,46 @@ async def platform(
     yield running
     await running.stop()
     await drop_database(db_name)
+
+
+@pytest.fixture(scope="session")
+async def container_platform(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> AsyncIterator[Platform]:
+    """The platform with its agent on the container backend (Podman's Docker API here)."""
+    url = await engine_url()
+    await ensure_test_images()
+    db_name, database_url = await create_database()
+    config = PlatformConfig.ephemeral(
+        tmp_path_factory.mktemp("shipyard-containers"),
+        database_url=database_url,
+        redis_url=redis_url,
+        redis_prefix=f"e2e-c:{secrets.token_hex(4)}:",
+        agent_env={
+            # Room for a test's sessions even when an earlier test left some running.
+            "CPU": "8",
+            "MEM_BYTES": str(8 * 1024**3),
+            "BACKEND": "container",
+            "DOCKER_HOST": url,
+            "KERNEL_PIDS_MAX": "256",
+        },
+    )
+    running = Platform(config)
+    await running.start()
+    yield running
+    await running.stop()
+    await drop_database(db_name)
+
+
+@pytest.fixture
+async def container_client(container_platform: Platform) -> AsyncIterator[ShipyardClient]:
+    assert container_platform.keypair is not None
+    async with ShipyardClient(
+        container_platform.endpoint,
+        container_platform.keypair.access_key,
+        container_platform.keypair.secret_key,
+    ) as c:
+        yield c
 
 
 @pytest.fixture

@@ -29,13 +29,14 @@ WRAPPER = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shi
 @dataclass(frozen=True, slots=True)
 class CgroupLayout:
     version: int
-    parents: tuple[Path, ...]  # v1: one `shipyard` dir per controller (memory, cpu); v2: one
+    parents: tuple[Path, ...]  # v1: one `shipyard` dir per controller (memory, cpu, pids); v2: one
 
 
 def probe_cgroups() -> CgroupLayout | None:
     """Make the `shipyard` parent groups under the agent's own ones: v1 first, then v2."""
     v1 = [own_cgroup_dir("memory"), own_cgroup_dir("cpu")]
     if all(v1):
+        v1.append(own_cgroup_dir("pids"))  # optional: without it the pids limit is not enforced
         with contextlib.suppress(OSError):
             # dict.fromkeys: co-mounted controllers share one directory.
             parents = tuple(dict.fromkeys(d / CGROUP_PARENT for d in v1 if d is not None))
@@ -48,15 +49,17 @@ def probe_cgroups() -> CgroupLayout | None:
         with contextlib.suppress(OSError):
             parent = v2 / CGROUP_PARENT
             parent.mkdir(exist_ok=True)
-            (parent / "cgroup.subtree_control").write_text("+memory +cpu")
+            wanted = {"memory", "cpu", "pids"} & set(_read(v2 / "cgroup.subtree_control").split())
+            (parent / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in wanted))
             return CgroupLayout(2, (parent,))
     return None
 
 
 def make_kernel_cgroups(
-    layout: CgroupLayout | None, name: str, cpu: Decimal, mem_bytes: int
+    layout: CgroupLayout | None, name: str, cpu: Decimal, mem_bytes: int, pids: int = 0
 ) -> list[Path]:
-    """One group per parent, called `name` and limited to `cpu` / `mem_bytes` (0: unlimited)."""
+    """One group per parent, called `name` and limited to `cpu` / `mem_bytes` / `pids` processes
+    (0: unlimited)."""
     if layout is None:
         return []
     made: list[Path] = []
@@ -68,13 +71,15 @@ def make_kernel_cgroups(
             group.mkdir()
             made.append(group)
             _limit(layout.version, group, cpu, mem_bytes)
+            if pids > 0 and (group / "pids.max").exists():  # a fork bomb ends at this limit
+                (group / "pids.max").write_text(str(pids))
     except OSError:
         discard_cgroups(made)
         raise
     return made
 
 
-def join_command(groups: list[Path], mem_bytes: int) -> list[str]:
+def join_command(groups: list[Path], mem_bytes: int, sh: str = "/bin/sh") -> list[str]:
     """The argv prefix that joins `groups` and then execs whatever follows it.
 
     Without groups, a positive `mem_bytes` becomes `ulimit -v` (RLIMIT_AS) instead.
@@ -83,7 +88,7 @@ def join_command(groups: list[Path], mem_bytes: int) -> list[str]:
     if not groups and mem_bytes > 0:
         ulimit = f"ulimit -v {max(1, mem_bytes // 1024)} || exit 125; "
     procs = [str(d / "cgroup.procs") for d in groups]
-    return ["/bin/sh", "-c", WRAPPER.format(ulimit), "kernel", *procs, "--"]
+    return [sh, "-c", WRAPPER.format(ulimit), "kernel", *procs, "--"]
 
 
 def signal_members(groups: list[Path], signum: int) -> None:

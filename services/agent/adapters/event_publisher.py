@@ -15,6 +15,7 @@ from services.agent.service.outbound import KernelEvent, Phase
 
 _PHASES = {
     Phase.CREATING: events_pb2.KernelLifecycle.PHASE_CREATING,
+    Phase.PULLING: events_pb2.KernelLifecycle.PHASE_PULLING,
     Phase.STARTED: events_pb2.KernelLifecycle.PHASE_STARTED,
     Phase.CREATE_FAILED: events_pb2.KernelLifecycle.PHASE_CREATE_FAILED,
     Phase.TERMINATED: events_pb2.KernelLifecycle.PHASE_TERMINATED,

@@ -1,9 +1,10 @@
-"""The process backend: kernels as process trees, for machines without a container engine.
+"""The process backend: each kernel is the kernel runner in its own bubblewrap sandbox.
 
-Each kernel is the kernel runner started through a tiny `sh` wrapper that first joins the kernel's
-cgroups (so user code never runs outside them), then `unshare` (own PID, mount, IPC and UTS
-namespaces) when permitted. Fallbacks: no namespaces -> a plain process group; no usable cgroups
--> `ulimit -v` (RLIMIT_AS) for memory and no CPU limit. The cgroups themselves: `cgroups.py`.
+The agent starts a tiny `sh` wrapper that first joins the kernel's cgroups (memory, CPU, pids; so
+user code never runs outside them), then execs `setpriv` + `bwrap` (see `sandbox.py`): kernel code
+runs as an unprivileged uid in its own namespaces and sees only what is bound into it. Its runner
+socket lives in a per-kernel directory that only this kernel has bound in. Its stdout/stderr reach
+`runner.log` through the agent, size-bounded (`kernel_log.py`). Cgroups: `cgroups.py`.
 """
 
 from __future__ import annotations
@@ -13,16 +14,14 @@ import contextlib
 import logging
 import os
 import re
-import shutil
 import signal
-import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
-from libs.core.errors import FailedPrecondition, InvalidArgument
+from libs.core.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from libs.core.kernel_environ import refused_environ
 from services.agent.adapters.cgroups import (
     CgroupLayout,
     discard_cgroups,
@@ -33,15 +32,30 @@ from services.agent.adapters.cgroups import (
     remove_cgroups,
     signal_members,
 )
+from services.agent.adapters.kernel_dirs import (
+    prepare_dirs,
+    remove_socket_dirs,
+    remove_tree,
+    staging_dir,
+)
+from services.agent.adapters.kernel_log import copy_log, tail
 from services.agent.adapters.runner_client import RunnerClient
+from services.agent.adapters.sandbox import (
+    SOCKET_NAME,
+    SYSTEM_PATH,
+    WORKDIR,
+    SandboxSettings,
+    Tools,
+    sandbox_command,
+    staging_command,
+)
 from services.agent.domain import model as m
 from services.agent.domain.images import builtin_python_image
 from services.agent.kernel_runner import RUNNER_SCRIPT
 
 log = logging.getLogger(__name__)
 
-UNSHARE = ("unshare", "--pid", "--fork", "--mount-proc", "--ipc", "--uts", "--kill-child")
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_PYTHON = "/usr/bin/python3"  # in the read-only /usr every kernel sees
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _MAX_UNIX_PATH = 107
 
@@ -54,6 +68,7 @@ class _Kernel:
     cgroups: list[Path]
     kernel_dir: Path
     socket: Path
+    log_copy: asyncio.Task[None]
     client: RunnerClient
     monitor: asyncio.Task[None] = field(init=False)
     stop_reason: str | None = None
@@ -73,10 +88,12 @@ class ProcessBackend:
     def __init__(
         self,
         base_dir: Path,
-        python: str = sys.executable,
-        use_namespaces: bool | None = None,
+        python: str = DEFAULT_PYTHON,
+        sandbox: SandboxSettings | None = None,
         use_cgroups: bool | None = None,
         *,
+        pids_max: int = 512,
+        log_bytes: int = 4 << 20,
         grace: float = 5.0,
         start_timeout: float = 30.0,
         socket_dir: Path | None = None,
@@ -85,8 +102,11 @@ class ProcessBackend:
         # Runner sockets live apart from base_dir: unix socket paths are capped at 108 bytes.
         self._socket_dir = socket_dir
         self._own_socket_dir = socket_dir is None
-        self._python = python
-        self._use_ns = use_namespaces  # None: probe once
+        self._python = python  # a python3 inside the sandbox (the runner is stdlib only)
+        self._sandbox = sandbox or SandboxSettings()
+        self._tools: Tools | None = None
+        self._pids_max = pids_max
+        self._log_bytes = log_bytes
         self._use_cgroups = use_cgroups
         self._layout: CgroupLayout | None = None
         self._grace = grace
@@ -118,12 +138,13 @@ class ProcessBackend:
             finished = bool(spec.startup_command) and proc.returncode is not None
             if not (finished and isinstance(exc, m.KernelUnavailable)):
                 kernel.report = False
-                tail = _tail(kernel_dir / "runner.log")
                 kernel.settled.set()
                 await self._stop(kernel, m.REASON_START_FAILED)
+                log_tail = tail(kernel_dir / "runner.log")
                 if not isinstance(exc, m.KernelUnavailable):
                     raise
-                msg = f"kernel runner did not come up ({exc}, exit code {proc.returncode}): {tail}"
+                msg = f"kernel runner did not come up ({exc}, exit code {proc.returncode})"
+                msg += f": {log_tail}"
                 raise m.KernelStartFailed(msg, metadata=_md(spec)) from exc
         kernel.settled.set()
         return kernel.handle
@@ -158,6 +179,16 @@ class ProcessBackend:
                 error_message=f"the kernel {why} while running the code",
             )
 
+    async def logs(self, kernel_id: str, tail: int = 0) -> str:
+        """The runner's console output while the kernel runs (its kernel dir goes with it)."""
+        kernel = self._kernels.get(kernel_id)
+        if kernel is None:
+            raise m.KernelNotFound(
+                f"kernel {kernel_id} is not running", metadata={"kernel_id": kernel_id}
+            )
+        text = await asyncio.to_thread(_read_text, kernel.kernel_dir / "runner.log")
+        return "".join(text.splitlines(keepends=True)[-tail:]) if tail > 0 else text
+
     def list(self) -> list[m.KernelHandle]:
         return [k.handle for k in self._kernels.values() if k.report and not k.exited.is_set()]
 
@@ -190,7 +221,7 @@ class ProcessBackend:
         for kernel_id in reaped:
             groups = [parent / kernel_id for parent in (layout.parents if layout else ())]
             await _kill_cgroups([g for g in groups if g.is_dir()])
-            await asyncio.to_thread(_remove_tree, self._base / kernel_id)
+            await asyncio.to_thread(remove_tree, self._base / kernel_id)
         if reaped:
             log.warning("ended %d kernels left by a previous run: %s", len(reaped), reaped)
         return reaped
@@ -198,33 +229,65 @@ class ProcessBackend:
     # -- internals --------------------------------------------------------------------------
 
     async def _spawn(self, spec: m.KernelSpec, kernel_dir: Path) -> _Kernel:
-        workdir, socket = kernel_dir / "work", self._socket(spec.kernel_id)
+        socket = self._socket(spec.kernel_id)
         cgroups: list[Path] = []
+        script_r, script_w = os.pipe()
         try:
-            log_file = await asyncio.to_thread(_prepare_dirs, kernel_dir, workdir, spec.mounts)
-            with log_file:
-                namespaces = await self._namespaces()
-                cgroups = make_kernel_cgroups(
-                    self._cgroup_layout(), spec.kernel_id, spec.cpu, spec.mem_bytes
-                )
-                proc = await asyncio.create_subprocess_exec(
-                    *_command(self._python, spec, socket, workdir, cgroups, namespaces),
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=log_file,
-                    cwd=workdir,
-                    env=_environ(spec, workdir),
-                    start_new_session=True,  # its own process group: one killpg stops it all
-                )
+            self._tools = self._tools or Tools.find()
+            staging = staging_dir(socket.parent)
+            await asyncio.to_thread(
+                prepare_dirs, kernel_dir, socket.parent, spec.mounts, self._sandbox
+            )
+            # The runner script reaches the sandbox through a pipe: the checkout stays unseen.
+            os.write(script_w, RUNNER_SCRIPT.read_bytes())
+            os.close(script_w)
+            script_w = -1
+            cgroups = make_kernel_cgroups(
+                self._cgroup_layout(), spec.kernel_id, spec.cpu, spec.mem_bytes, self._pids_max
+            )
+            inner = sandbox_command(
+                self._tools,
+                self._sandbox,
+                spec,
+                python=self._python,
+                socket_dir=socket.parent,
+                staging=staging,
+                environ=_environ(spec),
+                runner_fd=script_r,
+            )
+            proc = await asyncio.create_subprocess_exec(
+                *join_command(cgroups, spec.mem_bytes, sh=self._tools.sh),
+                *staging_command(
+                    self._tools, [(m.host_path, staging / m.name) for m in spec.mounts]
+                ),
+                *inner,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                cwd="/",
+                env={"PATH": SYSTEM_PATH, "LANG": "C.UTF-8"},  # the wrapper's, not the kernel's
+                pass_fds=(script_r,),
+                start_new_session=True,  # its own process group: one killpg stops it all
+            )
         except (OSError, m.KernelStartFailed) as exc:
             discard_cgroups(cgroups)
-            await asyncio.to_thread(_remove_tree, kernel_dir)
+            await asyncio.to_thread(remove_tree, kernel_dir)
+            await asyncio.to_thread(remove_socket_dirs, socket.parent)
             msg = f"cannot start kernel {spec.kernel_id}: {exc}"
             raise m.KernelStartFailed(msg, metadata=_md(spec)) from exc
-        handle = m.KernelHandle(
-            kernel_id=spec.kernel_id, session_id=spec.session_id, pid=proc.pid, workdir=str(workdir)
+        finally:
+            os.close(script_r)
+            if script_w >= 0:
+                os.close(script_w)
+        assert proc.stdout is not None
+        copying = asyncio.create_task(
+            copy_log(proc.stdout, kernel_dir / "runner.log", self._log_bytes)
         )
-        return _Kernel(spec, handle, proc, cgroups, kernel_dir, socket, RunnerClient(socket))
+        handle = m.KernelHandle(
+            kernel_id=spec.kernel_id, session_id=spec.session_id, pid=proc.pid, workdir=WORKDIR
+        )
+        client = RunnerClient(socket)
+        return _Kernel(spec, handle, proc, cgroups, kernel_dir, socket, copying, client)
 
     def _check(self, spec: m.KernelSpec) -> Path:
         if not _SAFE_NAME.fullmatch(spec.kernel_id):
@@ -235,6 +298,13 @@ class ProcessBackend:
             if not Path(mount.host_path).is_dir():
                 msg = f"vfolder path {mount.host_path} does not exist on this node"
                 raise FailedPrecondition(msg, metadata=_md(spec))
+        refused = refused_environ(spec.environ)
+        if refused:
+            raise InvalidArgument(
+                f"environ may not set {', '.join(refused)}",
+                metadata=_md(spec),
+                violations=[FieldViolation(f"environ[{k}]", "may not be set") for k in refused],
+            )
         if len(str(self._socket(spec.kernel_id))) > _MAX_UNIX_PATH:
             msg = f"socket dir {self._socket_dir} is too long for a unix socket path"
             raise FailedPrecondition(msg, metadata=_md(spec))
@@ -243,14 +313,9 @@ class ProcessBackend:
     def _socket(self, kernel_id: str) -> Path:
         if self._socket_dir is None:
             self._socket_dir = Path(tempfile.mkdtemp(prefix="shipyard-"))
-        return self._socket_dir / f"{kernel_id}.sock"
-
-    async def _namespaces(self) -> bool:
-        if self._use_ns is None:
-            self._use_ns = await _probe_unshare()
-            if not self._use_ns:
-                log.warning("unshare is not usable here: kernels share the agent's namespaces")
-        return self._use_ns
+            # Kernels (another uid) must pass through to their own dir, but list nothing here.
+            self._socket_dir.chmod(0o711)
+        return self._socket_dir / kernel_id / SOCKET_NAME
 
     def _cgroup_layout(self) -> CgroupLayout | None:
         if self._use_cgroups is False:
@@ -266,6 +331,8 @@ class ProcessBackend:
 
     async def _monitor(self, kernel: _Kernel) -> None:
         returncode = await kernel.proc.wait()
+        with contextlib.suppress(Exception):  # its output is drained; a failed copy loses only log
+            await asyncio.wait_for(asyncio.shield(kernel.log_copy), 5)
         kernel.oom_killed = oom_killed(kernel.cgroups)  # read before the cgroups go away
         kernel.exited.set()
         await kernel.settled.wait()
@@ -302,8 +369,8 @@ class ProcessBackend:
         # The runner is gone; stragglers (a group member, a setsid'd child in a cgroup) are not.
         _signal_all(kernel, signal.SIGKILL)
         await remove_cgroups(kernel.cgroups, kill=lambda: _signal_all(kernel, signal.SIGKILL))
-        await asyncio.to_thread(_remove_tree, kernel.kernel_dir)
-        kernel.socket.unlink(missing_ok=True)
+        await asyncio.to_thread(remove_tree, kernel.kernel_dir)
+        await asyncio.to_thread(remove_socket_dirs, kernel.socket.parent)
 
 
 async def _kill_cgroups(groups: list[Path]) -> None:
@@ -318,45 +385,18 @@ def _md(spec: m.KernelSpec) -> dict[str, str]:
     return {"kernel_id": spec.kernel_id, "session_id": spec.session_id}
 
 
-def _command(
-    python: str, spec: m.KernelSpec, socket: Path, workdir: Path, cgroups: list[Path], ns: bool
-) -> list[str]:
-    runner = [python, str(RUNNER_SCRIPT), "--socket", str(socket), "--workdir", str(workdir)]
-    if spec.startup_command:
-        runner += ["--startup-command", spec.startup_command]
-    prefix = list(UNSHARE) if ns else []
-    return [*join_command(cgroups, spec.mem_bytes), *prefix, *runner]
-
-
-def _environ(spec: m.KernelSpec, workdir: Path) -> dict[str, str]:
+def _environ(spec: m.KernelSpec) -> dict[str, str]:
     # A fresh environment: the agent's own variables (tokens, URLs) must not leak into kernels.
-    env = {"PATH": os.environ.get("PATH", DEFAULT_PATH), "LANG": "C.UTF-8"}
+    env = {"PATH": SYSTEM_PATH, "LANG": "C.UTF-8"}
     env |= {"SHIPYARD_KERNEL_ID": spec.kernel_id, "SHIPYARD_SESSION_ID": spec.session_id}
-    return env | dict(spec.environ) | {"HOME": str(workdir)}
+    return env | dict(spec.environ) | {"HOME": WORKDIR}
 
 
-def _prepare_dirs(kernel_dir: Path, workdir: Path, mounts: tuple[m.Mount, ...]) -> BinaryIO:
-    """Make the work dir with its vfolder links; return the runner's log file, opened."""
-    _remove_tree(kernel_dir)  # a leftover of an agent that crashed
-    workdir.mkdir(parents=True)
-    for mount in mounts:
-        (workdir / mount.name).symlink_to(mount.host_path, target_is_directory=True)
-    return (kernel_dir / "runner.log").open("ab")
-
-
-def _remove_tree(path: Path) -> None:
-    # rmtree unlinks symlinks instead of following them, so vfolders are never touched.
-    if path.is_symlink():
-        path.unlink()
-    elif path.exists():
-        shutil.rmtree(path, onerror=lambda *a: log.warning("cannot remove %s", a[1]))
-
-
-def _tail(path: Path, size: int = 2000) -> str:
+def _read_text(path: Path) -> str:
     try:
-        return path.read_bytes()[-size:].decode(errors="replace").strip() or "(empty)"
-    except OSError:
-        return "(none)"
+        return path.read_bytes().decode(errors="replace")
+    except FileNotFoundError:  # the runner has not written anything yet
+        return ""
 
 
 def _exit_code(returncode: int) -> int:
@@ -367,15 +407,3 @@ def _signal_all(kernel: _Kernel, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(kernel.proc.pid, signum)
     signal_members(kernel.cgroups, signum)
-
-
-async def _probe_unshare() -> bool:
-    if shutil.which("unshare") is None:
-        return False
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *UNSHARE, "true", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
-        )
-        return await asyncio.wait_for(proc.wait(), 10) == 0
-    except (OSError, TimeoutError):
-        return False

@@ -12,6 +12,7 @@ from services.agent.api import convert
 from services.agent.service.create_kernels import CreateKernels
 from services.agent.service.destroy_kernel import DestroyKernel
 from services.agent.service.execute import ExecuteCode
+from services.agent.service.kernel_logs import GetKernelLogs
 from services.agent.service.kernels import AgentKernels
 from services.agent.service.list_kernels import list_kernels
 
@@ -26,11 +27,13 @@ class KernelServicer(pb_grpc.KernelServiceServicer):
         create: CreateKernels,
         destroy: DestroyKernel,
         execute: ExecuteCode,
+        logs: GetKernelLogs,
     ) -> None:
         self._kernels = kernels
         self._create = create
         self._destroy = destroy
         self._execute = execute
+        self._logs = logs
 
     @override
     async def CreateKernels(
@@ -66,3 +69,12 @@ class KernelServicer(pb_grpc.KernelServiceServicer):
         require_system()
         handles = list_kernels(self._kernels)
         return pb.ListKernelsResponse(kernels=[convert.kernel_info(h) for h in handles])
+
+    @override
+    async def GetKernelLogs(
+        self, request: pb.GetKernelLogsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetKernelLogsResponse:
+        require_system()
+        return pb.GetKernelLogsResponse(
+            logs=await self._logs(request.kernel_id, request.tail_lines)
+        )

@@ -56,9 +56,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--socket", required=True)
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--startup-command", default="")
+    # Containers: a file to create when the OOM killer ended the runner (engines on cgroup v1
+    # often do not report it, and only a process inside still sees the container's cgroup).
+    parser.add_argument("--oom-flag", default="")
     args = parser.parse_args(argv)
     if os.getpid() == 1:
-        _become_init()
+        _become_init(args.oom_flag)
     workdir = str(Path(args.workdir).resolve())
     os.chdir(workdir)
     os.environ["HOME"] = workdir
@@ -80,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
             reply.put({"error": f"{type(exc).__name__}: {exc}"})
 
 
-def _become_init() -> None:
+def _become_init(oom_flag: str = "") -> None:
     """As PID 1 of a new PID namespace, fork: the parent reaps orphans and relays signals."""
     child = os.fork()
     if child == 0:
@@ -96,7 +99,24 @@ def _become_init() -> None:
         pid, status = os.wait()
         if pid == child:
             signaled = os.WIFSIGNALED(status)
+            if oom_flag and signaled and os.WTERMSIG(status) == signal.SIGKILL and _oom_killed():
+                with contextlib.suppress(OSError):
+                    Path(oom_flag).touch()
             os._exit(128 + os.WTERMSIG(status) if signaled else os.WEXITSTATUS(status))
+
+
+def _oom_killed() -> bool:
+    """Whether the OOM killer struck in our own cgroup (cgroup v2, else v1)."""
+    for path, key in (
+        ("/sys/fs/cgroup/memory.events", "oom_kill"),
+        ("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill"),
+    ):
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(path).read_text().splitlines():
+                name, _, value = line.partition(" ")
+                if name == key:
+                    return int(value) > 0
+    return False
 
 
 def _listen(path: str) -> socket.socket:

@@ -16,12 +16,19 @@ log = logging.getLogger(__name__)
 class DestroyKernel:
     def __init__(self, kernels: AgentKernels) -> None:
         self._k = kernels
+        self._deferred: set[asyncio.Task[None]] = set()
 
     async def __call__(self, kernel_id: str, session_id: str = "", reason: str = "") -> None:
         reason = reason or REASON_USER_REQUESTED
         if (creating := self._k.creating.get(kernel_id)) is not None:
             # Let the creation settle, so we stop the kernel it starts instead of racing it.
-            await asyncio.wait([creating])
+            try:
+                await asyncio.wait([creating])
+            except asyncio.CancelledError:
+                # The caller gave up (its deadline) during a long creation, e.g. an image pull:
+                # the kernel it starts must still be stopped.
+                creating.add_done_callback(lambda _: self._later(kernel_id, session_id, reason))
+                raise
         handle = self._k.find(kernel_id)
         if handle is None:
             await self._unknown(kernel_id, session_id)
@@ -31,6 +38,11 @@ class DestroyKernel:
         self._k.traces[kernel_id] = current_trace_context()
         log.info("destroying kernel %s (%s)", kernel_id, reason)
         await self._k.backend.destroy(kernel_id, reason)
+
+    def _later(self, kernel_id: str, session_id: str, reason: str) -> None:
+        task = asyncio.create_task(self(kernel_id, session_id, reason), name=f"destroy-{kernel_id}")
+        self._deferred.add(task)
+        task.add_done_callback(self._deferred.discard)
 
     async def _unknown(self, kernel_id: str, session_id: str) -> None:
         if kernel_id in self._k.destroy_reasons:

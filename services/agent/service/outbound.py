@@ -16,6 +16,7 @@ REASON_UNKNOWN_TO_REGISTRY = "unknown-to-registry"
 
 class Phase(StrEnum):
     CREATING = "creating"
+    PULLING = "pulling"
     STARTED = "started"
     CREATE_FAILED = "create-failed"
     TERMINATED = "terminated"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from services.agent.domain.model import ExecMode, ExecResult, KernelExit, KernelHandle, KernelSpec
 
@@ -44,4 +44,13 @@ class KernelBackend(Protocol):
 
     async def close(self) -> None:
         """Destroy every kernel."""
+        ...
+
+
+@runtime_checkable
+class KernelLogSource(Protocol):
+    """A backend that keeps its kernels' console output."""
+
+    async def logs(self, kernel_id: str, tail: int = 0) -> str:
+        """The last `tail` lines (0: all kept). Raises KernelNotFound when none are kept."""
         ...

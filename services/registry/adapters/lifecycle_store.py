@@ -186,7 +186,7 @@ class LifecycleStore:
                     return [], SessionChange(
                         session_id=session_id, status=status, status_info=reason
                     )
-                if current in (Status.SCHEDULED, Status.PREPARING) and not forced:
+                if current in (Status.SCHEDULED, Status.PULLING, Status.PREPARING) and not forced:
                     raise SessionNotDestroyable(
                         f"session {session_id} is {current.value}; pass forced=true to destroy it",
                         metadata={"status": current.value},
@@ -252,6 +252,7 @@ def _effective_status(current: Status, reported: Status) -> Status:
     if reported is Status.TERMINATED and current in (
         Status.PENDING,
         Status.SCHEDULED,
+        Status.PULLING,
         Status.PREPARING,
     ):
         return Status.CANCELLED

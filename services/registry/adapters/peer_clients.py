@@ -31,6 +31,7 @@ _STATUSES = {
 }
 CREATE_DEADLINE = 45.0
 DESTROY_DEADLINE = 15.0
+LOGS_DEADLINE = 15.0
 
 
 class GrpcAgentClient:
@@ -54,7 +55,10 @@ class GrpcAgentClient:
                     session_id=k.session_id,
                     image=k.image,
                     slots=resources_pb2.ResourceSlots(amounts=k.slots.to_strings()),
-                    mounts=[agent_pb.Mount(host_path=m.host_path, name=m.name) for m in k.mounts],
+                    mounts=[
+                        agent_pb.Mount(host_path=m.host_path, name=m.name, read_only=m.read_only)
+                        for m in k.mounts
+                    ],
                     environ=dict(k.environ),
                     startup_command=k.startup_command,
                 )
@@ -90,6 +94,11 @@ class GrpcAgentClient:
             error_message=r.error_message,
         )
 
+    async def kernel_logs(self, address: str, kernel_id: str, tail: int) -> str:
+        request = agent_pb.GetKernelLogsRequest(kernel_id=kernel_id, tail_lines=tail)
+        response = await self._call(self._stub(address).GetKernelLogs, request, LOGS_DEADLINE)
+        return str(response.logs)
+
     async def _call(self, method: Any, request: Any, deadline: float) -> Any:
         try:
             return await method(request, timeout=deadline)
@@ -123,7 +132,9 @@ class GrpcMountResolver:
                 raise Unavailable("storage service is unavailable") from exc
             raise error_from_rpc(exc) from exc
         return [
-            Mount(vfolder_id=m.vfolder_id, name=m.name, host_path=m.host_path)
+            Mount(
+                vfolder_id=m.vfolder_id, name=m.name, host_path=m.host_path, read_only=m.read_only
+            )
             for m in response.mounts
         ]
 

@@ -65,6 +65,7 @@ def session_from_row(row: SessionRow, kernels: Iterable[KernelRow]) -> Session:
         created_at=row.created_at,
         terminated_at=row.terminated_at,
         trace_context=dict(row.trace_context),
+        status_history={k: datetime.fromisoformat(v) for k, v in row.status_history.items()},
         kernels=tuple(
             kernel_from_row(k) for k in sorted(kernels, key=lambda k: (k.cluster_role, k.id))
         ),

@@ -209,7 +209,12 @@ def _session_values(new: NewSession, total: ResourceSlots) -> Mapping[str, objec
         "resource_group": new.resource_group,
         "requested_slots": total.to_strings(),
         "vfolder_mounts": [
-            {"vfolder_id": m.vfolder_id, "name": m.name, "host_path": m.host_path}
+            {
+                "vfolder_id": m.vfolder_id,
+                "name": m.name,
+                "host_path": m.host_path,
+                "read_only": m.read_only,
+            }
             for m in new.mounts
         ],
         "client_token": new.client_token or None,

@@ -78,7 +78,7 @@ class SessionRow(Base):
     project_id: Mapped[str] = mapped_column(String(64))
     resource_group: Mapped[str] = mapped_column(String(64))
     requested_slots: Mapped[dict[str, str]] = mapped_column(JSONB)
-    vfolder_mounts: Mapped[list[dict[str, str]]] = mapped_column(JSONB, default=list)
+    vfolder_mounts: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     client_token: Mapped[str | None] = mapped_column(String(64))
     startup_command: Mapped[str] = mapped_column(Text, default="")
     environ: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict)

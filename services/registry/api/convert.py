@@ -77,6 +77,8 @@ def session_pb(session: Session) -> pb.Session:
         startup_command=session.startup_command,
         create_time=timestamp(session.created_at),
     )
+    for status, when in session.status_history.items():
+        msg.status_history[status].CopyFrom(timestamp(when))
     if session.terminated_at is not None:
         msg.terminate_time.CopyFrom(timestamp(session.terminated_at))
     return msg

@@ -12,6 +12,7 @@ tracer = trace.get_tracer(__name__)
 
 _PHASES = {
     events_pb2.KernelLifecycle.PHASE_CREATING: Phase.CREATING,
+    events_pb2.KernelLifecycle.PHASE_PULLING: Phase.PULLING,
     events_pb2.KernelLifecycle.PHASE_STARTED: Phase.STARTED,
     events_pb2.KernelLifecycle.PHASE_CREATE_FAILED: Phase.CREATE_FAILED,
     events_pb2.KernelLifecycle.PHASE_TERMINATED: Phase.TERMINATED,

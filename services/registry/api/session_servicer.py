@@ -15,6 +15,7 @@ from services.registry.service.create_session import CreateSession, CreateSessio
 from services.registry.service.destroy_session import DestroySession
 from services.registry.service.execute import Execute
 from services.registry.service.queries import SessionQueries
+from services.registry.service.session_logs import GetSessionLogs
 
 _MODES = {
     execution_pb2.EXECUTION_MODE_QUERY: ExecMode.QUERY,
@@ -29,11 +30,13 @@ class SessionServicer(pb_grpc.SessionServiceServicer):
         queries: SessionQueries,
         destroy: DestroySession,
         execute: Execute,
+        logs: GetSessionLogs,
     ) -> None:
         self._create = create
         self._queries = queries
         self._destroy = destroy
         self._execute = execute
+        self._logs = logs
 
     @override
     async def CreateSession(
@@ -99,3 +102,10 @@ class SessionServicer(pb_grpc.SessionServiceServicer):
             current_caller(), request.session_id, _MODES[request.mode], request.code, timeout
         )
         return pb.ExecuteResponse(result=convert.exec_result_pb(outcome))
+
+    @override
+    async def GetSessionLogs(
+        self, request: pb.GetSessionLogsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetSessionLogsResponse:
+        logs = await self._logs(current_caller(), request.session_id, request.tail_lines)
+        return pb.GetSessionLogsResponse(logs=logs)

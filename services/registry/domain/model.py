@@ -15,6 +15,8 @@ class Status(StrEnum):
 
     PENDING = "PENDING"
     SCHEDULED = "SCHEDULED"
+    # The agent pulls the image (Backend.AI's PULLING), then creates the kernel.
+    PULLING = "PULLING"
     PREPARING = "PREPARING"
     RUNNING = "RUNNING"
     TERMINATING = "TERMINATING"
@@ -26,7 +28,7 @@ class Status(StrEnum):
 DEAD_STATUSES = frozenset({Status.TERMINATED, Status.CANCELLED, Status.ERROR})
 # Kernels in these statuses hold slots on their agent (spec §3.2, without PENDING).
 AGENT_OCCUPYING_STATUSES = frozenset(
-    {Status.SCHEDULED, Status.PREPARING, Status.RUNNING, Status.TERMINATING}
+    {Status.SCHEDULED, Status.PULLING, Status.PREPARING, Status.RUNNING, Status.TERMINATING}
 )
 
 
@@ -84,6 +86,8 @@ class Session:
     expires_at: datetime | None = None
     # Architectures the session's image exists in (empty: any).
     image_architectures: tuple[str, ...] = ()
+    # Status name → when the session entered it (the last time, for repeated statuses).
+    status_history: Mapping[str, datetime] = field(default_factory=dict)
 
     @property
     def main_kernel(self) -> Kernel | None:
@@ -109,6 +113,7 @@ class Mount:
     vfolder_id: str
     name: str
     host_path: str
+    read_only: bool = False
 
 
 class ExecMode(StrEnum):

@@ -20,6 +20,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.SCHEDULED: _ALL - {Status.SCHEDULED, Status.PENDING, Status.TERMINATED},
     Status.PREPARING: _ALL
     - {Status.PREPARING, Status.PENDING, Status.SCHEDULED, Status.TERMINATED},
+    Status.PULLING: _ALL - {Status.PULLING, Status.PENDING, Status.SCHEDULED, Status.TERMINATED},
     Status.RUNNING: frozenset({Status.TERMINATING, Status.TERMINATED, Status.ERROR}),
     Status.TERMINATING: frozenset({Status.TERMINATED, Status.ERROR}),
     Status.TERMINATED: frozenset(),
@@ -44,6 +45,8 @@ def derive_session_status(main: Status, siblings: Iterable[Status]) -> Status:
     """
     others = list(siblings)
     if main is Status.RUNNING:
+        if any(s is Status.PULLING for s in others):
+            return Status.PULLING
         if any(s in (Status.PENDING, Status.SCHEDULED, Status.PREPARING) for s in others):
             return Status.PREPARING
         if any(s in (Status.TERMINATING, Status.ERROR) for s in others):

@@ -13,6 +13,7 @@ from decimal import Decimal
 from libs.core.errors import FieldViolation, InvalidArgument
 from libs.core.identity import Caller
 from libs.core.ids import new_id
+from libs.core.kernel_environ import refused_environ
 from libs.core.slots import CPU, MEM, ResourceSlots
 from libs.telemetry.tracing import current_trace_context
 from services.registry.domain.errors import InvalidResources, PolicyLimitExceeded
@@ -76,6 +77,12 @@ class CreateSession:
             raise InvalidResources(
                 "batch sessions need a startup_command",
                 violations=[FieldViolation("startup_command", "required for batch sessions")],
+            )
+        refused = refused_environ(cmd.environ)
+        if refused:
+            raise InvalidArgument(
+                f"environ may not set {', '.join(refused)} (docs/kernel-isolation.md)",
+                violations=[FieldViolation(f"environ[{k}]", "may not be set") for k in refused],
             )
         project_id = cmd.project_id or (caller.project_ids[0] if caller.project_ids else "")
         if not project_id:

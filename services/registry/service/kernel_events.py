@@ -15,6 +15,7 @@ from services.registry.service.ports import ClusterEvents, SessionStore
 
 class Phase(StrEnum):
     CREATING = "creating"
+    PULLING = "pulling"
     STARTED = "started"
     CREATE_FAILED = "create-failed"
     TERMINATED = "terminated"
@@ -22,6 +23,7 @@ class Phase(StrEnum):
 
 _STATUS_OF = {
     Phase.CREATING: Status.PREPARING,
+    Phase.PULLING: Status.PULLING,
     Phase.STARTED: Status.RUNNING,
     Phase.CREATE_FAILED: Status.CANCELLED,
     Phase.TERMINATED: Status.TERMINATED,
@@ -59,6 +61,7 @@ class ApplyKernelEvent:
 def _default_reason(phase: Phase) -> str:
     return {
         Phase.CREATING: "creating",
+        Phase.PULLING: "pulling",
         Phase.STARTED: "started",
         Phase.CREATE_FAILED: "failed-to-start",
         Phase.TERMINATED: "terminated-unknown",

@@ -209,6 +209,7 @@ class AgentClient(Protocol):
     async def execute(
         self, address: str, kernel_id: str, mode: ExecMode, code: str, timeout: float
     ) -> ExecOutcome: ...
+    async def kernel_logs(self, address: str, kernel_id: str, tail: int) -> str: ...
 
 
 class MountResolver(Protocol):

@@ -12,7 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.storage.adapters.tables import vfolders
 from services.storage.domain.errors import VFolderAlreadyExists, VFolderNotFound
-from services.storage.domain.model import Cursor, FolderFilter, VFolder, VFolderStatus
+from services.storage.domain.model import (
+    Cursor,
+    FolderFilter,
+    MountPermission,
+    VFolder,
+    VFolderStatus,
+)
 
 _LIVE = text("status <> 'deleting'")  # must match the unique index predicate for ON CONFLICT
 
@@ -27,6 +33,7 @@ def _to_folder(row: RowMapping) -> VFolder:
         created_at=row["created_at"],
         domain_name=row["domain_name"],
         project_id=row["project_id"] or "",
+        permission=MountPermission(row["permission"]),
     )
 
 
@@ -46,6 +53,7 @@ class SqlVFolderRepository:
                 created_at=folder.created_at,
                 domain_name=folder.domain_name,
                 project_id=folder.project_id or None,
+                permission=folder.permission.value,
             )
             # No exception on a duplicate: the transaction stays usable and races are settled
             # by the unique index (a concurrent insert waits, then conflicts).

@@ -30,7 +30,9 @@ vfolders = Table(
     # The creator's domain, and the project for project folders (NULL for personal ones).
     Column("domain_name", String(64), nullable=False, server_default=""),
     Column("project_id", String(64)),
+    Column("permission", String(2), nullable=False, server_default="rw"),
     CheckConstraint("status IN ('ready', 'deleting')", name="ck_vfolders_status"),
+    CheckConstraint("permission IN ('rw', 'ro')", name="ck_vfolders_permission"),
     # Names are unique per owner among live folders; a `deleting` one no longer holds its name.
     Index(
         "uq_vfolders_owner_name_live",

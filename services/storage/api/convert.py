@@ -5,7 +5,7 @@ from __future__ import annotations
 from google.protobuf.timestamp_pb2 import Timestamp
 from shipyard.storage.v1 import vfolder_service_pb2 as pb
 
-from services.storage.domain.model import Mount, VFolder
+from services.storage.domain.model import Mount, MountPermission, VFolder
 
 
 def vfolder_to_pb(folder: VFolder) -> pb.VFolder:
@@ -19,8 +19,29 @@ def vfolder_to_pb(folder: VFolder) -> pb.VFolder:
         create_time=create_time,
         domain_name=folder.domain_name,
         project_id=folder.project_id,
+        permission=PERMISSION_TO_PB[folder.permission],
     )
 
 
 def mount_to_pb(mount: Mount) -> pb.ResolvedMount:
-    return pb.ResolvedMount(vfolder_id=mount.vfolder_id, name=mount.name, host_path=mount.host_path)
+    return pb.ResolvedMount(
+        vfolder_id=mount.vfolder_id,
+        name=mount.name,
+        host_path=mount.host_path,
+        read_only=mount.read_only,
+    )
+
+
+PERMISSION_TO_PB = {
+    MountPermission.READ_WRITE: pb.MOUNT_PERMISSION_READ_WRITE,
+    MountPermission.READ_ONLY: pb.MOUNT_PERMISSION_READ_ONLY,
+}
+
+
+def permission_from_pb(value: int) -> MountPermission:
+    """Unspecified means read-write (the validator refuses undefined values)."""
+    return (
+        MountPermission.READ_ONLY
+        if value == pb.MOUNT_PERMISSION_READ_ONLY
+        else MountPermission.READ_WRITE
+    )

@@ -9,7 +9,7 @@ from shipyard.storage.v1 import vfolder_service_pb2_grpc as pb_grpc
 from typing_extensions import override
 
 from libs.grpcutil.context import current_caller, require_system
-from services.storage.api.convert import mount_to_pb, vfolder_to_pb
+from services.storage.api.convert import mount_to_pb, permission_from_pb, vfolder_to_pb
 from services.storage.service.create import CreateVFolder
 from services.storage.service.delete import DeleteVFolder
 from services.storage.service.listing import ListVFolders
@@ -33,6 +33,7 @@ class VFolderServicer(pb_grpc.VFolderServiceServicer):
             name=request.name,
             volume=request.volume,
             project_id=request.project_id,
+            permission=permission_from_pb(request.permission),
         )
         return pb.CreateVFolderResponse(vfolder=vfolder_to_pb(folder))
 

@@ -13,6 +13,13 @@ class VFolderStatus(StrEnum):
     DELETING = "deleting"
 
 
+class MountPermission(StrEnum):
+    """How sessions mount a folder (Backend.AI's `rw` / `ro`)."""
+
+    READ_WRITE = "rw"
+    READ_ONLY = "ro"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VFolder:
     id: str
@@ -23,6 +30,7 @@ class VFolder:
     created_at: datetime
     domain_name: str = ""
     project_id: str = ""  # set for project folders, shared by the project's members
+    permission: MountPermission = MountPermission.READ_WRITE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,3 +62,4 @@ class Mount:
     vfolder_id: str
     name: str
     host_path: str
+    read_only: bool = False

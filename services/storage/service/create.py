@@ -10,7 +10,7 @@ from libs.core.identity import Caller
 from libs.core.ids import new_id
 from services.storage.domain.access import owner_id_of
 from services.storage.domain.errors import ProjectNotFound
-from services.storage.domain.model import VFolder, VFolderStatus
+from services.storage.domain.model import MountPermission, VFolder, VFolderStatus
 from services.storage.domain.names import check_name
 from services.storage.service.ports import Clock, UnitOfWorkFactory, VolumeBackend
 from services.storage.service.volumes import Volumes
@@ -29,7 +29,13 @@ class CreateVFolder:
         self._clock = clock
 
     async def __call__(
-        self, caller: Caller, *, name: str, volume: str = "", project_id: str = ""
+        self,
+        caller: Caller,
+        *,
+        name: str,
+        volume: str = "",
+        project_id: str = "",
+        permission: MountPermission = MountPermission.READ_WRITE,
     ) -> VFolder:
         owner = owner_id_of(caller)
         check_name(name)
@@ -45,6 +51,7 @@ class CreateVFolder:
             created_at=self._clock(),
             domain_name=caller.domain_name,
             project_id=project_id,
+            permission=permission,
         )
         # Shielded: a client cancelling mid-way must not strand a directory without its row.
         await asyncio.shield(self._create(folder, backend))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from libs.core.errors import FieldViolation, InvalidArgument
 from services.storage.domain.access import canonical_id
 from services.storage.domain.errors import VFolderNotFound
-from services.storage.domain.model import Mount
+from services.storage.domain.model import Mount, MountPermission
 from services.storage.domain.names import is_valid_name
 from services.storage.service.ports import UnitOfWorkFactory
 from services.storage.service.volumes import Volumes
@@ -37,6 +37,7 @@ class ResolveMounts:
                 vfolder_id=found[n].id,
                 name=n,
                 host_path=self._volumes.of(found[n]).path_of(found[n].id),
+                read_only=found[n].permission is MountPermission.READ_ONLY,
             )
             for n in names
         ]

@@ -1,10 +1,9 @@
-"""ProcessBackend against the real OS: namespaces, cgroups and teardown on this machine."""
+"""ProcessBackend against the real OS: bubblewrap sandbox, cgroups and teardown on this machine."""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -14,7 +13,8 @@ import psutil
 import pytest
 
 from libs.core.errors import InvalidArgument
-from services.agent.adapters.process_backend import UNSHARE, ProcessBackend
+from services.agent.adapters.process_backend import ProcessBackend
+from services.agent.adapters.sandbox import SandboxSettings
 from services.agent.domain.model import (
     ExecMode,
     ExecResult,
@@ -50,15 +50,18 @@ def spec(
     )
 
 
-def unshare_works() -> bool:
-    if shutil.which("unshare") is None:
-        return False
-    return subprocess.run([*UNSHARE, "true"], capture_output=True, check=False).returncode == 0
-
-
 def alive(pids: list[int]) -> list[int]:
     """Pids that still exist, zombies included: a zombie is a leak too."""
     return [pid for pid in pids if psutil.pid_exists(pid)]
+
+
+async def gone(pids: list[int]) -> list[int]:
+    """Wait (a bounded time) until `pids` are gone: the sandbox's init is reaped by the host's
+    init once its parent, bwrap, has exited; returns those still alive."""
+    async with asyncio.timeout(10):
+        while alive(pids):  # noqa: ASYNC110 - an OS process offers no event to await
+            await asyncio.sleep(0.05)
+    return alive(pids)
 
 
 def kernel_pids(root_pid: int) -> list[int]:
@@ -159,7 +162,6 @@ async def test_cpu_quota_is_set(backend: ProcessBackend, kid: str) -> None:
     assert int(read(group / "cpu.cfs_quota_us")) == period // 2
 
 
-@pytest.mark.skipif(not unshare_works(), reason="unshare is not permitted here")
 async def test_kernel_has_its_own_pid_namespace(backend: ProcessBackend, kid: str) -> None:
     await backend.create(spec(kid))
     # The runner is PID 2 under a tiny init (PID 1) that reaps orphans.
@@ -182,7 +184,7 @@ async def test_destroy_removes_processes_cgroups_and_files(
     await backend.destroy(kid, "user-requested")
     ended = await backend.wait_exit()
     assert (ended.kernel_id, ended.session_id, ended.reason) == (kid, "s-1", "user-requested")
-    assert alive(pids) == []
+    assert await gone(pids) == []
     assert not exists(base_dir / kid)
     assert group is None or not exists(group)
     assert backend.list() == []
@@ -199,7 +201,7 @@ async def test_a_kernel_that_exits_by_itself_is_reported(
     assert (got.status, got.exit_code, got.error_name) == (ExecStatus.FAILED, 3, "KernelExited")
     ended = await backend.wait_exit()
     assert (ended.kernel_id, ended.exit_code, ended.reason) == (kid, 3, "self-terminated")
-    assert alive([handle.pid]) == []
+    assert await gone([handle.pid]) == []
     assert not exists(base_dir / kid)
     assert backend.list() == []
 
@@ -234,22 +236,81 @@ async def test_close_destroys_every_kernel(base_dir: Path, kid: str) -> None:
         (ids[0], "agent-shutdown"),
         (ids[1], "agent-shutdown"),
     ]
-    assert alive(pids) == []
+    assert await gone(pids) == []
     assert names(base_dir) == []
     assert [t for t in asyncio.all_tasks() if t.get_name().startswith("kernel-")] == []
 
 
-async def test_fallback_without_namespaces_or_cgroups(base_dir: Path, kid: str) -> None:
-    backend = ProcessBackend(base_dir, use_namespaces=False, use_cgroups=False, grace=2.0)
+async def test_kernel_code_runs_unprivileged_and_sees_no_host(
+    backend: ProcessBackend, kid: str, base_dir: Path
+) -> None:
+    await backend.create(spec(kid))
+    code = "import os\nprint(os.getuid(), os.getgid(), sorted(os.listdir('/')))\n"
+    code += "print(open('/proc/self/status').read().split('CapEff:')[1].split()[0])"
+    got = await query(backend, kid, code)
+    uid = SandboxSettings().uid
+    top = ["bin", "dev", "etc", "home", "lib", "lib64", "opt", "proc", "run", "sbin", "tmp", "usr"]
+    assert got.stdout == f"{uid} {uid} {top}\n0000000000000000\n"
+    got = await query(backend, kid, f"open({str(base_dir)!r} + '/x', 'w')")
+    assert got.error_name == "FileNotFoundError"  # the agent's directories are not there at all
+
+
+async def test_a_fork_bomb_ends_at_the_pids_limit(base_dir: Path, kid: str) -> None:
+    backend = ProcessBackend(base_dir, pids_max=40, grace=2.0)
     try:
-        handle = await backend.create(spec(kid, mem_bytes=256 * MIB))
-        got = await query(backend, kid, "import os; print(os.getpid())")
-        assert int(got.stdout) == handle.pid  # no namespace, no init: the runner itself
-        got = await query(backend, kid, "blob = b'x' * (1 << 30)")  # RLIMIT_AS refuses it
-        assert (got.status, got.error_name) == (ExecStatus.FAILED, "MemoryError")
+        await backend.create(spec(kid))
+        code = "import os, signal\nkids = []\ntry:\n    while True:\n        pid = os.fork()\n"
+        code += "        if pid == 0:\n            os.pause()\n        kids.append(pid)\n"
+        code += "except OSError as e:\n    print(len(kids) < 40, e.errno)\n"
+        code += "for pid in kids:\n    os.kill(pid, signal.SIGKILL)\n    os.waitpid(pid, 0)\n"
+        got = await query(backend, kid, code)
+        assert got.stdout == "True 11\n"  # EAGAIN: fork refused at the limit
+        assert (await query(backend, kid, "print('still here')")).stdout == "still here\n"
     finally:
         await backend.close()
-    assert names(base_dir) == []
+
+
+async def test_a_read_only_vfolder_refuses_writes(
+    backend: ProcessBackend, kid: str, vfolder: Path
+) -> None:
+    ro = Mount(host_path=str(vfolder), name="data", read_only=True)
+    await backend.create(spec(kid, mounts=(ro,)))
+    code = "print(open('data/hello.txt').read())\nopen('data/new.txt', 'w')"
+    got = await query(backend, kid, code)
+    assert got.stdout == "hi from the host\n"
+    assert "Read-only file system" in got.error_message
+    assert names(vfolder) == ["hello.txt"]
+
+
+async def test_work_dir_and_tmp_are_bounded(base_dir: Path, kid: str) -> None:
+    sandbox = SandboxSettings(workdir_bytes=4 * MIB, tmp_bytes=2 * MIB)
+    backend = ProcessBackend(base_dir, sandbox=sandbox, grace=2.0)
+    try:
+        await backend.create(spec(kid))
+        for path in ("/home/work/big", "/tmp/big"):
+            got = await query(backend, kid, f"open({path!r}, 'wb').write(b'x' * (8 << 20))")
+            assert "No space left on device" in got.error_message, path
+    finally:
+        await backend.close()
+
+
+async def test_runner_log_stays_bounded(base_dir: Path, kid: str) -> None:
+    backend = ProcessBackend(base_dir, log_bytes=256 << 10, grace=2.0)
+    try:
+        await backend.create(spec(kid))
+        code = "import os\nfor _ in range(64):\n    os.write(2, b'y' * 65536)\nprint('done')"
+        assert (await query(backend, kid, code)).stdout == "done\n"
+        logs = list((base_dir / kid).glob("runner.log*"))
+        assert sum(p.stat().st_size for p in logs) <= 256 << 10
+    finally:
+        await backend.close()
+
+
+@pytest.mark.parametrize("name", ["LD_PRELOAD", "LD_LIBRARY_PATH", "PYTHONHOME"])
+async def test_loader_variables_are_refused(backend: ProcessBackend, kid: str, name: str) -> None:
+    with pytest.raises(InvalidArgument) as err:
+        await backend.create(spec(kid, environ={name: "/tmp/x"}))
+    assert [v.field for v in err.value.violations] == [f"environ[{name}]"]
 
 
 async def test_a_runner_that_cannot_start_fails_create(base_dir: Path, kid: str) -> None:
@@ -283,3 +344,36 @@ async def test_a_restarted_agent_ends_kernels_its_previous_run_left(
     assert not (base_dir / kid).exists()
     assert await restarted.reap_leftovers() == []
     await restarted.close()
+
+
+AGENT = """
+import asyncio, sys
+from decimal import Decimal
+from pathlib import Path
+from services.agent.adapters.process_backend import ProcessBackend
+from services.agent.domain.model import KernelSpec
+
+async def main() -> None:
+    backend = ProcessBackend(Path(sys.argv[1]))
+    spec = KernelSpec(kernel_id=sys.argv[2], session_id="s-1", image="python",
+                      cpu=Decimal(1), mem_bytes=128 << 20)
+    handle = await backend.create(spec)
+    print(handle.pid, flush=True)
+    await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+
+
+async def test_kernels_end_with_an_agent_that_is_killed(base_dir: Path, kid: str) -> None:
+    agent = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", AGENT, str(base_dir), kid, stdout=asyncio.subprocess.PIPE
+    )
+    assert agent.stdout is not None
+    try:
+        pids = kernel_pids(int(await asyncio.wait_for(agent.stdout.readline(), 30)))
+        assert len(pids) >= 3  # bwrap, its init, the runner
+    finally:
+        agent.kill()  # SIGKILL: no cleanup code of the agent runs
+        await agent.wait()
+    assert await gone(pids) == []

@@ -155,7 +155,7 @@ async def test_reregistration_reconciles_kernels(stores: Stores) -> None:
         registration(agent_id, live=(stray,)), datetime.now(UTC)
     )
     assert to_destroy == [stray]
-    assert [c.status for c in changes] == [Status.TERMINATED]
+    assert [(c.status, c.status_info) for c in changes] == [(Status.TERMINATED, "agent-restarted")]
     assert agent.occupied_slots == {}
 
 

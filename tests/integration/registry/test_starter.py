@@ -42,6 +42,9 @@ class FakeAgents:
     ) -> ExecOutcome:
         raise NotImplementedError
 
+    async def kernel_logs(self, address: str, kernel_id: str, tail: int) -> str:
+        raise NotImplementedError
+
 
 async def _scheduled(stores: Stores) -> tuple[str, str, str]:
     agent_id = f"agent-{new_id()[:8]}"

@@ -57,3 +57,28 @@ async def test_resolve_is_refused_to_user_callers(storage, role):
             metadata=storage.as_caller(caller),
         )
     assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_a_folder_created_read_only_resolves_as_a_read_only_mount(storage):
+    alice = user()
+    created = await storage.vfolders.CreateVFolder(
+        pb.CreateVFolderRequest(name="ref", permission=pb.MOUNT_PERMISSION_READ_ONLY),
+        metadata=storage.as_caller(alice),
+    )
+    assert created.vfolder.permission == pb.MOUNT_PERMISSION_READ_ONLY
+    plain = await _create(storage, alice, "scratch")
+    assert plain.permission == pb.MOUNT_PERMISSION_READ_WRITE  # unspecified means read-write
+    response = await storage.mounts.ResolveMounts(
+        pb.ResolveMountsRequest(user_id=alice.user_id, names=["ref", "scratch"]),
+        metadata=storage.as_system(),
+    )
+    assert [(m.name, m.read_only) for m in response.mounts] == [("ref", True), ("scratch", False)]
+
+
+async def test_an_undefined_permission_is_refused_naming_the_field(storage):
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await storage.vfolders.CreateVFolder(
+            pb.CreateVFolderRequest(name="odd", permission=7), metadata=storage.as_caller(user())
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "permission" in (err.value.details() or "")

@@ -158,6 +158,25 @@ async def test_destroying_an_ended_kernel_announces_its_end_again(rig: Rig) -> N
     assert reasons == ["self-terminated", "already-terminated"]
 
 
+async def test_a_destroy_given_up_during_a_long_creation_still_stops_the_kernel(
+    rig: Rig,
+) -> None:
+    rig.backend.create_gate = asyncio.Event()  # e.g. an image pull that takes minutes
+    creation = asyncio.create_task(rig.create([spec(K1)]))
+    await eventually(lambda: rig.backend.create_calls == [K1])
+    destroy = asyncio.create_task(rig.destroy(K1, "s-1", "failed-to-start"))
+    await asyncio.sleep(0.01)
+    destroy.cancel()  # the registry's deadline passed
+    await asyncio.gather(destroy, return_exceptions=True)
+
+    rig.backend.create_gate.set()
+    await creation
+
+    await eventually(lambda: rig.backend.destroy_calls == [(K1, "failed-to-start")])
+    await eventually(lambda: bool(rig.publisher.of(K1, Phase.TERMINATED)))
+    assert rig.kernels.live_ids() == []
+
+
 async def test_concurrent_destroys_announce_the_end_once(rig: Rig) -> None:
     await rig.create([spec(K1)])
     rig.backend.destroy_gate = asyncio.Event()

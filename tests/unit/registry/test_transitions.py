@@ -18,6 +18,9 @@ S = Status
         (S.SCHEDULED, S.PREPARING),
         (S.PREPARING, S.RUNNING),
         (S.PREPARING, S.CANCELLED),
+        (S.PREPARING, S.PULLING),  # the agent pulls the image first
+        (S.PULLING, S.RUNNING),
+        (S.PULLING, S.CANCELLED),  # the pull failed
         (S.RUNNING, S.TERMINATING),
         (S.RUNNING, S.TERMINATED),
         (S.TERMINATING, S.TERMINATED),
@@ -36,6 +39,9 @@ def test_allowed_moves(current: Status, new: Status) -> None:
         (S.SCHEDULED, S.PENDING),  # no going back to the queue
         (S.PREPARING, S.SCHEDULED),
         (S.RUNNING, S.PREPARING),  # a late "creating" event after start
+        (S.RUNNING, S.PULLING),  # a late "pulling" event after start
+        (S.PULLING, S.PULLING),  # one more progress event
+        (S.PULLING, S.SCHEDULED),
         (S.RUNNING, S.RUNNING),  # a duplicate "started"
         (S.RUNNING, S.CANCELLED),
         (S.TERMINATING, S.RUNNING),  # a late "started" after destroy
@@ -64,6 +70,7 @@ def test_session_follows_main_kernel_when_alone() -> None:
 def test_running_waits_for_every_kernel() -> None:
     assert derive_session_status(S.RUNNING, [S.RUNNING, S.PREPARING]) is S.PREPARING
     assert derive_session_status(S.RUNNING, [S.RUNNING, S.RUNNING]) is S.RUNNING
+    assert derive_session_status(S.RUNNING, [S.PULLING]) is S.PULLING
 
 
 def test_terminated_waits_for_every_kernel_and_reports_errors() -> None:

@@ -1,0 +1,391 @@
+"""The container backend: each kernel is a container of a Docker-API engine (Docker or Podman).
+
+The kernel runner (stdlib only) is bound read-only into the container and run by the image's
+`ai.backend.runtime-path` interpreter as an unprivileged uid, with every capability dropped,
+no-new-privileges, its own network namespace and cgroup limits. The agent reaches the runner over
+a unix socket in a per-kernel directory bound into the container, never over the container's IP.
+Containers carry this agent's id as a label: a restarted agent adopts the ones still running and
+removes the rest (`adopt`). Engine calls: `container_engine.py`; the create body:
+`container_config.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from pathlib import Path
+
+from libs.core.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from libs.core.kernel_environ import refused_environ
+from services.agent.adapters import container_config as cc
+from services.agent.adapters.container_engine import Engine, PullListener
+from services.agent.adapters.runner_client import RunnerClient
+from services.agent.domain import model as m
+
+log = logging.getLogger(__name__)
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_KEPT_LOGS = 256  # ended kernels whose last output stays readable
+_LOG_TAIL = 2000  # lines kept of an ended kernel
+_MAX_LOG_CHARS = 1 << 20  # one answer's worth: the end of the output, within gRPC's message cap
+
+# Told when a kernel's image must be pulled before it can start (the PULLING step).
+KernelPullListener = Callable[[m.KernelSpec], Awaitable[None]]
+
+
+@dataclass(eq=False)
+class _Kernel:
+    spec: m.KernelSpec
+    handle: m.KernelHandle
+    container_id: str
+    paths: cc.HostPaths
+    client: RunnerClient
+    batch: bool
+    monitor: asyncio.Task[None] | None = None
+    stop_reason: str | None = None
+    report: bool = True  # False when create() failed: nobody has a handle to hear about
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
+    exited: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: tuple[int, bool] = (0, False)  # exit code, OOM-killed
+
+
+class ContainerBackend:
+    name = "container"
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        agent_id: str,
+        base_dir: Path,
+        isolation: cc.Isolation,
+        on_pull: KernelPullListener | None = None,
+        grace: float = 5.0,
+        start_timeout: float = 30.0,
+        run_root: Path | None = None,
+    ) -> None:
+        self._engine = engine
+        self._agent_id = agent_id
+        self._base = base_dir.resolve()
+        self._isolation = isolation
+        self._on_pull = on_pull
+        self._grace = grace
+        self._start_timeout = start_timeout
+        # Runner sockets live under a short, per-agent path: unix socket paths are capped at 108
+        # bytes. Stable across restarts (a hash of the agent id) so adopted kernels keep theirs.
+        digest = hashlib.sha256(f"{agent_id}\0{self._base}".encode()).hexdigest()[:12]
+        self._run_root = run_root or Path(tempfile.gettempdir()) / f"shipyard-c-{digest}"
+        self._kernels: dict[str, _Kernel] = {}
+        self._starting: set[str] = set()
+        self._exits: asyncio.Queue[m.KernelExit] = asyncio.Queue()
+        self._logs: OrderedDict[str, str] = OrderedDict()
+
+    # -- the KernelBackend port ----------------------------------------------------------------
+
+    async def create(self, spec: m.KernelSpec) -> m.KernelHandle:
+        self._check(spec)
+        if spec.kernel_id in self._kernels or spec.kernel_id in self._starting:
+            raise m.KernelAlreadyExists(f"kernel {spec.kernel_id} exists", metadata=_md(spec))
+        self._starting.add(spec.kernel_id)
+        try:
+            kernel = await self._start(spec)
+        finally:
+            self._starting.discard(spec.kernel_id)
+        await self._track(kernel)
+        try:
+            await kernel.client.wait_ready(
+                within=self._start_timeout, alive=lambda: not kernel.exited.is_set()
+            )
+        except BaseException as exc:  # cancellation too: never leave a kernel nobody knows of
+            finished = kernel.batch and kernel.exited.is_set()
+            if not (finished and isinstance(exc, m.KernelUnavailable)):
+                kernel.report = False
+                tail = await self._engine.logs(kernel.container_id, 20) or "(no output)"
+                kernel.settled.set()
+                await self._stop(kernel, m.REASON_START_FAILED)
+                if not isinstance(exc, m.KernelUnavailable):
+                    raise
+                msg = f"kernel runner did not come up ({exc}, exit code {kernel.ended[0]}): {tail}"
+                raise m.KernelStartFailed(msg, metadata=_md(spec)) from exc
+        kernel.settled.set()
+        return kernel.handle
+
+    async def destroy(self, kernel_id: str, reason: str) -> None:
+        kernel = self._kernels.get(kernel_id)
+        if kernel is not None:
+            await self._stop(kernel, reason)
+
+    async def execute(
+        self, kernel_id: str, mode: m.ExecMode, code: str, timeout: float
+    ) -> m.ExecResult:
+        kernel = self._kernels.get(kernel_id)
+        if kernel is None or kernel.exited.is_set():
+            raise m.KernelNotFound(
+                f"kernel {kernel_id} is not running", metadata={"kernel_id": kernel_id}
+            )
+        try:
+            return await kernel.client.execute(mode, code, timeout)
+        except m.KernelUnavailable:
+            # The code may have ended the kernel (os._exit, OOM kill): report that as its result.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(kernel.exited.wait(), 5.0)
+            if not kernel.exited.is_set():
+                raise
+            exit_code, oom = kernel.ended
+            why = "ran out of memory" if oom else f"exited with code {exit_code}"
+            return m.ExecResult(
+                status=m.ExecStatus.FAILED,
+                exit_code=exit_code,
+                error_name="OutOfMemory" if oom else "KernelExited",
+                error_message=f"the kernel {why} while running the code",
+            )
+
+    def list(self) -> list[m.KernelHandle]:
+        return [k.handle for k in self._kernels.values() if k.report and not k.exited.is_set()]
+
+    async def wait_exit(self) -> m.KernelExit:
+        return await self._exits.get()
+
+    async def close(self) -> None:
+        """Destroy every kernel (the agent shuts down for good)."""
+        kernels = list(self._kernels.values())
+        await asyncio.gather(*(self._stop(k, m.REASON_AGENT_SHUTDOWN) for k in kernels))
+        await self._engine.close()
+
+    # -- beyond the port -----------------------------------------------------------------------
+
+    async def detach(self) -> None:
+        """Stop watching without stopping the kernels: the next run of this agent adopts them."""
+        for kernel in self._kernels.values():
+            if kernel.monitor is not None:
+                kernel.monitor.cancel()
+        self._kernels.clear()
+        await self._engine.close()
+
+    async def adopt(self) -> tuple[builtins.list[str], builtins.list[str]]:
+        """Take over this agent's containers that a previous run left: (adopted, removed) ids.
+
+        A container still running whose runner answers keeps running and is watched again;
+        anything else (ended, unanswering, unlabelled) is removed with its directories.
+        """
+        adopted: builtins.list[str] = []
+        removed: builtins.list[str] = []
+        for found in await self._engine.owned(cc.LABEL_AGENT, self._agent_id):
+            labels = found.labels
+            kid, sid = labels.get(cc.LABEL_KERNEL, ""), labels.get(cc.LABEL_SESSION, "")
+            paths = _paths_from(labels)
+            if found.running and kid and paths is not None and kid not in self._kernels:
+                kernel = _Kernel(
+                    # What adoption needs of the spec; the engine keeps the limits themselves.
+                    spec=m.KernelSpec(
+                        kernel_id=kid, session_id=sid, image="", cpu=Decimal(0), mem_bytes=0
+                    ),
+                    handle=m.KernelHandle(
+                        kernel_id=kid, session_id=sid, pid=0, workdir=str(paths.workdir)
+                    ),
+                    container_id=found.container_id,
+                    paths=paths,
+                    client=RunnerClient(paths.socket),
+                    batch=labels.get(cc.LABEL_BATCH) == "1",
+                )
+                try:
+                    await kernel.client.ping(within=5.0)
+                except m.KernelUnavailable:
+                    pass
+                else:
+                    kernel.settled.set()
+                    await self._track(kernel)
+                    adopted.append(kid)
+                    continue
+            await self._engine.remove(found.container_id)
+            if paths is not None:
+                await asyncio.to_thread(_remove_dirs, paths)
+            removed.append(kid or found.container_id)
+        if adopted or removed:
+            log.warning("adopted kernels %s; removed leftovers %s", adopted, removed)
+        return adopted, removed
+
+    async def images(self) -> builtins.list[str]:
+        """The images this node can start without a pull, as registry/repository:tag."""
+        tags = await self._engine.image_tags()
+        return sorted({_canonical(t) for t in tags if t and not t.startswith("<none>")})
+
+    async def logs(self, kernel_id: str, tail: int = 0) -> str:
+        """A kernel's console output (its container's log), also for a while after it ended.
+
+        At most the last MiB of it: a kernel printing without end must not break the call.
+        """
+        kernel = self._kernels.get(kernel_id)
+        if kernel is not None:
+            text = await self._engine.logs(kernel.container_id, tail)
+            if text is not None:
+                return text[-_MAX_LOG_CHARS:]
+        if kernel_id in self._logs:
+            kept = self._logs[kernel_id]
+            text = "".join(kept.splitlines(keepends=True)[-tail:]) if tail > 0 else kept
+            return text[-_MAX_LOG_CHARS:]
+        raise m.KernelNotFound(
+            f"kernel {kernel_id} is not on this agent", metadata={"kernel_id": kernel_id}
+        )
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _check(self, spec: m.KernelSpec) -> None:
+        if not _SAFE_NAME.fullmatch(spec.kernel_id):
+            raise InvalidArgument(f"unusable kernel id {spec.kernel_id!r}", metadata=_md(spec))
+        if not spec.image:
+            raise InvalidArgument("the container backend needs an image", metadata=_md(spec))
+        for mount in spec.mounts:
+            if not _SAFE_NAME.fullmatch(mount.name):
+                raise InvalidArgument(f"unusable mount name {mount.name!r}", metadata=_md(spec))
+            if not Path(mount.host_path).is_dir():
+                msg = f"vfolder path {mount.host_path} does not exist on this node"
+                raise FailedPrecondition(msg, metadata=_md(spec))
+        if refused := refused_environ(spec.environ):
+            raise InvalidArgument(
+                f"environ may not set {', '.join(refused)}",
+                metadata=_md(spec),
+                violations=[FieldViolation(f"environ[{k}]", "may not be set") for k in refused],
+            )
+
+    async def _start(self, spec: m.KernelSpec) -> _Kernel:
+        on_pull = self._on_pull
+        listener: PullListener | None = None if on_pull is None else (lambda: on_pull(spec))
+        labels = await self._engine.image_labels(spec.image, listener)
+        python = cc.runtime_path(spec.image, labels)
+        paths = cc.HostPaths(
+            kernel_dir=self._base / spec.kernel_id, run_dir=self._run_root / spec.kernel_id
+        )
+        try:
+            await asyncio.to_thread(self._prepare, paths, spec.mounts)
+            body = cc.create_body(
+                spec,
+                agent_id=self._agent_id,
+                python=python,
+                paths=paths,
+                isolation=self._isolation,
+                # The kernel's granted device nodes (KernelSpec.devices, from the accelerator
+                # plugins); read this way until that field reaches this branch.
+                devices=tuple(getattr(spec, "devices", ())),
+            )
+            container_id = await self._engine.run(body, name=f"shipyard-{spec.kernel_id}")
+        except BaseException as exc:
+            await asyncio.to_thread(_remove_dirs, paths)
+            if isinstance(exc, OSError):
+                msg = f"cannot prepare kernel {spec.kernel_id}: {exc}"
+                raise m.KernelStartFailed(msg, metadata=_md(spec)) from exc
+            raise
+        handle = m.KernelHandle(
+            kernel_id=spec.kernel_id, session_id=spec.session_id, pid=0, workdir=str(paths.workdir)
+        )
+        client = RunnerClient(paths.socket)
+        return _Kernel(spec, handle, container_id, paths, client, bool(spec.startup_command))
+
+    def _prepare(self, paths: cc.HostPaths, mounts: tuple[m.Mount, ...]) -> None:
+        """Directories the kernel user owns; rw vfolders become writable by that user."""
+        uid, gid = self._isolation.uid, self._isolation.gid
+        _remove_dirs(paths)  # leftovers of a crashed run
+        self._run_root.mkdir(mode=0o711, parents=True, exist_ok=True)
+        if self._run_root.is_symlink() or self._run_root.stat().st_uid != os.getuid():
+            # A directory someone else made in the shared temp dir could redirect the sockets.
+            raise OSError(f"{self._run_root} is not this agent's own directory")
+        for path in (paths.workdir, paths.run_dir):
+            path.mkdir(mode=0o700, parents=True)
+            os.chown(path, uid, gid)
+        for mount in mounts:
+            # A kernel writes its rw vfolders as its own uid (Backend.AI's "uid-match"): a folder
+            # still owned by root (fresh from storage) is handed to that uid at its top level.
+            host = Path(mount.host_path)
+            if not mount.read_only and host.stat().st_uid == 0:
+                os.chown(host, uid, gid)
+
+    async def _track(self, kernel: _Kernel) -> None:
+        self._kernels[kernel.spec.kernel_id] = kernel
+        pid = await self._engine.pid(kernel.container_id)
+        kernel.handle = replace(kernel.handle, pid=pid)
+        kernel.monitor = asyncio.create_task(
+            self._monitor(kernel), name=f"kernel-{kernel.spec.kernel_id}"
+        )
+
+    async def _monitor(self, kernel: _Kernel) -> None:
+        ended = await self._engine.wait(kernel.container_id)
+        oom = ended.oom_killed or await asyncio.to_thread(kernel.paths.oom_flag.exists)
+        kernel.ended = (ended.exit_code, oom)
+        kernel.exited.set()
+        await kernel.settled.wait()
+        try:
+            await self._cleanup(kernel)
+        except Exception:
+            log.exception("cleaning up kernel %s failed", kernel.spec.kernel_id)
+        self._kernels.pop(kernel.spec.kernel_id, None)
+        if kernel.report:
+            spec = kernel.spec
+            default = m.REASON_TASK_FINISHED if kernel.batch else m.REASON_SELF_TERMINATED
+            default = m.REASON_OOM_KILLED if oom else default
+            self._exits.put_nowait(
+                m.KernelExit(
+                    kernel_id=spec.kernel_id,
+                    session_id=spec.session_id,
+                    exit_code=ended.exit_code,
+                    reason=kernel.stop_reason or default,
+                )
+            )
+
+    async def _stop(self, kernel: _Kernel, reason: str) -> None:
+        """SIGTERM the container, SIGKILL it after the grace period, wait for the cleanup."""
+        if kernel.stop_reason is None:
+            kernel.stop_reason = reason
+        assert kernel.monitor is not None
+        if not kernel.exited.is_set():
+            await self._engine.kill(kernel.container_id, "SIGTERM")
+        try:
+            await asyncio.wait_for(asyncio.shield(kernel.monitor), self._grace)
+        except TimeoutError:
+            await self._engine.kill(kernel.container_id, "SIGKILL")
+            await asyncio.shield(kernel.monitor)
+
+    async def _cleanup(self, kernel: _Kernel) -> None:
+        text = await self._engine.logs(kernel.container_id, _LOG_TAIL)
+        if text is not None:
+            self._logs[kernel.spec.kernel_id] = text
+            while len(self._logs) > _KEPT_LOGS:
+                self._logs.popitem(last=False)
+        await self._engine.remove(kernel.container_id)
+        await asyncio.to_thread(_remove_dirs, kernel.paths)
+
+
+def _canonical(tag: str) -> str:
+    """Docker's short spelling ("python:3.11") as a full reference; Podman's is one already."""
+    first, _, rest = tag.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return tag
+    return f"docker.io/{tag}" if rest else f"docker.io/library/{tag}"
+
+
+def _paths_from(labels: dict[str, str]) -> cc.HostPaths | None:
+    kernel_dir, run_dir = labels.get(cc.LABEL_KERNEL_DIR), labels.get(cc.LABEL_RUN_DIR)
+    if not kernel_dir or not run_dir:
+        return None
+    return cc.HostPaths(kernel_dir=Path(kernel_dir), run_dir=Path(run_dir))
+
+
+def _remove_dirs(paths: cc.HostPaths) -> None:
+    # rmtree does not follow symlinks, and vfolders are bind mounts the engine has undone.
+    for path in (paths.kernel_dir, paths.run_dir):
+        if path.exists():
+            shutil.rmtree(path, onerror=lambda *a: log.warning("cannot remove %s", a[1]))
+
+
+def _md(spec: m.KernelSpec) -> dict[str, str]:
+    return {"kernel_id": spec.kernel_id, "session_id": spec.session_id}

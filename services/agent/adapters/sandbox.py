@@ -1,0 +1,132 @@
+"""The bubblewrap sandbox a process-backend kernel runs in (see docs/kernel-isolation.md).
+
+`sandbox_command` builds the argv that the agent (root) execs after the kernel has joined its
+cgroups: `setpriv` drops to the kernel uid/gid with no capabilities and no new privileges, then
+`bwrap` makes new user, PID, IPC, UTS, mount and network namespaces with read-only system
+directories, size-bounded tmpfs `/tmp` and `/home/work`, the vfolders with their permission and the
+kernel's own socket directory. Every program is named by an absolute path resolved once from a
+fixed system PATH, never from a kernel's `environ`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.agent.domain import model as m
+
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Read-only system directories and files the kernel sees (those that exist on this host).
+SYSTEM_RO = (
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/etc/alternatives",
+    "/etc/ssl",
+    "/etc/ca-certificates",
+    "/etc/ld.so.cache",
+    "/etc/localtime",
+    "/etc/nsswitch.conf",
+    "/etc/mime.types",
+)
+WORKDIR = "/home/work"
+SOCKET_DIR = "/run/kernel"  # the kernel's own socket directory, inside the sandbox
+SOCKET_NAME = "runner.sock"
+RUNNER_PATH = "/opt/kernel/runner.py"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SandboxSettings:
+    uid: int = 64000
+    gid: int = 64000
+    workdir_bytes: int = 1 << 30  # tmpfs size bound of /home/work
+    tmp_bytes: int = 256 << 20  # tmpfs size bound of /tmp
+
+
+@dataclass(frozen=True, slots=True)
+class Tools:
+    sh: str
+    setpriv: str
+    bwrap: str
+    unshare: str
+    mount: str
+
+    @staticmethod
+    def find() -> Tools:
+        """The absolute paths of the wrapper's programs; KernelStartFailed naming a missing one."""
+        found = {name: shutil.which(name, path=SYSTEM_PATH) for name in Tools.__slots__}
+        missing = [name for name, path in found.items() if path is None]
+        if missing:
+            msg = f"the kernel sandbox needs {', '.join(missing)} (Debian: bubblewrap, util-linux)"
+            raise m.KernelStartFailed(msg)
+        return Tools(**{k: str(v) for k, v in found.items()})
+
+
+# Binds "$1" on "$2" for each pair before "--", then execs the rest.
+_BIND_ALL = (
+    'while [ "$1" != -- ]; do {} --bind "$1" "$2" || exit 125; shift 2; done; shift; exec "$@"'
+)
+
+
+def staging_command(tools: Tools, binds: Sequence[tuple[str, Path]]) -> list[str]:
+    """Root's argv prefix binding each vfolder on its staging dir in a private mount namespace.
+
+    The kernel uid then binds the staging dirs (which it can reach) instead of the vfolders'
+    own paths (which may lie below directories closed to it, as /root or a 0700 data dir).
+    """
+    if not binds or os.geteuid() != 0:  # unprivileged: the kernel binds the folders themselves
+        return []
+    pairs = [str(p) for src, dst in binds for p in (src, dst)]
+    private = [tools.unshare, "--mount", "--propagation", "private", "--"]
+    return [*private, tools.sh, "-c", _BIND_ALL.format(tools.mount), "bind", *pairs, "--"]
+
+
+def sandbox_command(
+    tools: Tools,
+    settings: SandboxSettings,
+    spec: m.KernelSpec,
+    *,
+    python: str,
+    socket_dir: Path,
+    staging: Path,
+    environ: Mapping[str, str],
+    runner_fd: int,
+) -> list[str]:
+    """setpriv + bwrap argv running the kernel runner, whose script bwrap reads from `runner_fd`."""
+    drop: list[str] = []
+    if os.geteuid() == 0:  # an unprivileged agent's kernels run as the agent's own user
+        drop = [tools.setpriv, f"--reuid={settings.uid}", f"--regid={settings.gid}"]
+        drop += ["--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+        drop += ["--"]
+    # --unshare-all: user, PID, IPC, UTS, mount, network and (where possible) cgroup namespaces.
+    box = [tools.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    box += ["--hostname", "kernel"]
+    for path in SYSTEM_RO:
+        if Path(path).exists():
+            box += ["--ro-bind", path, path]
+    box += ["--proc", "/proc", "--dev", "/dev"]
+    box += ["--size", str(settings.tmp_bytes), "--tmpfs", "/tmp"]
+    box += ["--size", str(settings.workdir_bytes), "--tmpfs", WORKDIR]
+    for mount in spec.mounts:
+        source = staging / mount.name if os.geteuid() == 0 else Path(mount.host_path)
+        box += ["--ro-bind" if mount.read_only else "--bind", str(source)]
+        box += [f"{WORKDIR}/{mount.name}"]
+    box += ["--bind", str(socket_dir), SOCKET_DIR]
+    box += ["--ro-bind-data", str(runner_fd), RUNNER_PATH]
+    # The sandbox's own root (a tmpfs holding the mount points) becomes read-only too.
+    box += ["--remount-ro", "/", "--chdir", WORKDIR, "--clearenv"]
+    for key, value in environ.items():
+        box += ["--setenv", key, value]
+    # -I: the runner ignores PYTHON* variables and user site dirs of the kernel's environ.
+    runner = [python, "-I", RUNNER_PATH, "--socket", f"{SOCKET_DIR}/{SOCKET_NAME}"]
+    runner += ["--workdir", WORKDIR]
+    if spec.startup_command:
+        runner += ["--startup-command", spec.startup_command]
+    return [*drop, *box, "--", *runner]

@@ -1,0 +1,54 @@
+"""Build the kernel backend the settings name, and take over what a previous run left."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from services.agent.adapters.container_backend import ContainerBackend, KernelPullListener
+from services.agent.adapters.container_config import Isolation
+from services.agent.adapters.container_engine import Engine
+from services.agent.adapters.process_backend import ProcessBackend
+from services.agent.config import Settings
+from services.agent.service.ports import KernelBackend
+
+log = logging.getLogger(__name__)
+
+# What stopping the agent does to the backend's kernels when they are kept for the next run.
+Detach = Callable[[], Awaitable[None]]
+
+
+async def make_backend(
+    settings: Settings, agent_id: str, on_pull: KernelPullListener
+) -> tuple[KernelBackend, Detach | None]:
+    """The backend, its leftovers handled before the agent registers; plus how to detach from it
+    at stop when `keep_kernels_on_stop` asks (None: kernels end with the agent)."""
+    kernel_root = settings.resolved_kernel_root(agent_id)
+    if settings.backend == "container":
+        container = ContainerBackend(
+            Engine(settings.docker_host or None),
+            agent_id=agent_id,
+            base_dir=kernel_root,
+            isolation=Isolation(
+                uid=settings.kernel_uid,
+                gid=settings.kernel_gid,
+                network=settings.container_network,
+                pids_limit=settings.kernel_pids_max,
+                shm_bytes=settings.shm_bytes,
+            ),
+            on_pull=on_pull,
+        )
+        # Adopted kernels are reported at registration; the registry ends the sessions of the
+        # kernels that did not survive ("agent-restarted").
+        await container.adopt()
+        return container, container.detach if settings.keep_kernels_on_stop else None
+    process = ProcessBackend(
+        kernel_root,
+        python=settings.kernel_python,
+        sandbox=settings.sandbox(),
+        pids_max=settings.kernel_pids_max,
+        log_bytes=settings.kernel_log_bytes,
+    )
+    # Before registering: the registry then ends those kernels' sessions ("agent-restarted").
+    await process.reap_leftovers()
+    return process, None

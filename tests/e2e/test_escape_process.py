@@ -1,0 +1,125 @@
+"""The escape suite (tests/e2e/escape_attempts.py) against the real platform, per backend.
+
+Every attempt runs in its own session; each must fail in the way its `Expect` says, and after it
+the platform must still serve: the agent and services live, and a new session runs code.
+A backend joins the suite by adding its name to BACKENDS and a `<name>_platform` fixture (for
+`process` it is the shared `platform` fixture).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import psutil
+import pytest
+
+from cli.client import ApiError, ShipyardClient
+from cli.platform import ROOT, Platform
+from tests.e2e.escape_attempts import ATTEMPTS, Attempt, Expect, Targets, program
+
+pytestmark = pytest.mark.e2e
+
+BACKENDS = ["process", "container"]
+FIXTURES = {"process": "platform", "container": "container_platform"}
+
+
+@dataclass
+class Victim:
+    client: ShipyardClient
+    session_id: str
+    paths: list[str]  # host paths of its secret file, vfolder and runner socket
+    read_only_folder: str
+
+
+@pytest.fixture(params=BACKENDS, scope="module")
+def kernel_platform(request: pytest.FixtureRequest) -> Platform:
+    platform: Platform = request.getfixturevalue(FIXTURES[request.param])
+    return platform
+
+
+@pytest.fixture(scope="module")
+async def victim(kernel_platform: Platform) -> AsyncIterator[Victim]:
+    """Another session with a secret in its work dir and in its folder."""
+    assert kernel_platform.keypair is not None
+    key = kernel_platform.keypair
+    async with ShipyardClient(kernel_platform.endpoint, key.access_key, key.secret_key) as client:
+        folder = f"victim-{secrets.token_hex(3)}"
+        await client.create_vfolder(folder)
+        read_only = f"ro-{secrets.token_hex(3)}"
+        ro = await client.create_vfolder(read_only, read_only=True)
+        assert ro["permission"] == "MOUNT_PERMISSION_READ_ONLY", ro
+        session = await client.create_session(vfolder_names=[folder], wait=True)
+        code = f"echo s3cret > secret-work.txt; echo s3cret > {folder}/secret-folder.txt"
+        assert (await client.execute(session["session_id"], code, mode="batch"))["exit_code"] == 0
+        data = kernel_platform.config.data_dir
+        paths = [str(p) for p in data.rglob("secret-folder.txt")]
+        paths += [str(Path(p).parent) for p in paths]
+        paths += [str(p) for p in Path("/tmp").glob("shipyard-*/*/runner.sock")]  # all on this host
+        yield Victim(client, session["session_id"], paths, read_only)
+        await client.destroy_session(session["session_id"])
+
+
+def targets(platform: Platform, victim: Victim) -> Targets:
+    assert platform.infra is not None
+    cfg = platform.config
+    ports = {f"grpc-{name}": port for name, port in cfg.ports.items()}
+    ports |= {"edge": cfg.edge_port, "envoy-admin": cfg.edge_admin_port}
+    for name, url in (
+        ("postgresql", platform.infra.database_url),
+        ("redis", platform.infra.redis_url),
+    ):
+        ports[name] = urlsplit(url).port or {"postgresql": 5432, "redis": 6379}[name]
+    pids = [proc.pid for proc in platform.processes.values()]
+    return Targets(
+        state_dir=str(cfg.data_dir),
+        checkout=str(ROOT),
+        tcp_ports=ports,
+        host_pids=[*pids, psutil.Process().pid],
+        other_paths=victim.paths,
+        read_only_folder=victim.read_only_folder,
+    )
+
+
+@pytest.mark.parametrize("attempt", ATTEMPTS, ids=[a.name for a in ATTEMPTS])
+async def test_attempt_fails_and_the_platform_keeps_serving(
+    kernel_platform: Platform, victim: Victim, attempt: Attempt
+) -> None:
+    client = victim.client
+    fields: dict[str, Any] = {"environ": attempt.environ}
+    fields["resources"] = {"cpu": "1", "mem": str(attempt.mem_bytes)}
+    if attempt.mount_read_only_folder:
+        fields["vfolder_names"] = [victim.read_only_folder]
+    if attempt.expect is Expect.REFUSED:
+        with pytest.raises(ApiError) as err:
+            await client.create_session(wait=True, **fields)
+        assert err.value.status == 400
+        assert all(f"environ[{name}]" in str(err.value.body) for name in attempt.environ)
+    else:
+        session = await client.create_session(wait=True, **fields)
+        assert session["status"] == "SESSION_STATUS_RUNNING", session
+        code = program(attempt, targets(kernel_platform, victim))
+        try:
+            result = await client.execute(session["session_id"], code, timeout_s=120)
+        finally:
+            await client.destroy_session(session["session_id"], forced=True)
+        assert "ESCAPED" not in result["stdout"], result
+        if attempt.expect is Expect.BLOCKED:
+            lines = result["stdout"].splitlines()
+            assert lines and all(line.startswith("blocked") for line in lines), result
+            assert result["status"] == "EXECUTION_STATUS_FINISHED", result
+        else:
+            assert result["status"] == "EXECUTION_STATUS_FAILED", result
+            assert result["error_name"] in ("OutOfMemory", "MemoryError"), result
+    await _still_serving(kernel_platform, client)
+
+
+async def _still_serving(platform: Platform, client: ShipyardClient) -> None:
+    assert [n for n, p in platform.processes.items() if p.returncode is not None] == []
+    probe = await client.create_session(wait=True)
+    assert (await client.execute(probe["session_id"], "print(6*7)"))["stdout"] == "42\n"
+    await client.destroy_session(probe["session_id"])

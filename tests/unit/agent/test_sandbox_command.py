@@ -1,0 +1,65 @@
+"""The sandbox argv: absolute programs, mounts with their permission, the kernel's environment."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+
+from libs.core.kernel_environ import refused_environ
+from services.agent.adapters.sandbox import SandboxSettings, Tools, sandbox_command
+from services.agent.domain.model import KernelSpec, Mount
+
+TOOLS = Tools(sh="/bin/sh", setpriv="/usr/bin/setpriv", bwrap="/usr/bin/bwrap",
+              unshare="/usr/bin/unshare", mount="/bin/mount")  # fmt: skip
+
+
+def _argv(spec: KernelSpec, environ: dict[str, str]) -> list[str]:
+    return sandbox_command(
+        TOOLS,
+        SandboxSettings(workdir_bytes=1000, tmp_bytes=500),
+        spec,
+        python="/usr/bin/python3",
+        socket_dir=Path("/run/s/k1"),
+        staging=Path("/run/s/k1.mnt"),
+        environ=environ,
+        runner_fd=7,
+    )
+
+
+def _spec(*mounts: Mount) -> KernelSpec:
+    return KernelSpec(
+        kernel_id="k1", session_id="s1", image="python", cpu=Decimal(1), mem_bytes=0, mounts=mounts
+    )
+
+
+def _pairs(argv: list[str], flag: str) -> list[tuple[str, str]]:
+    return [(argv[i + 1], argv[i + 2]) for i, a in enumerate(argv) if a == flag]
+
+
+def test_the_kernels_path_never_picks_a_program() -> None:
+    argv = _argv(_spec(), {"PATH": "/home/work/evil"})
+    runner = argv[argv.index("--", argv.index(TOOLS.bwrap)) + 1 :]
+    assert runner[:3] == ["/usr/bin/python3", "-I", "/opt/kernel/runner.py"]
+    assert _pairs(argv, "--setenv") == [("PATH", "/home/work/evil")]
+    assert argv.index("--clearenv") < argv.index("--setenv")
+
+
+def test_mounts_keep_their_permission_and_sizes_are_bounded() -> None:
+    ro = Mount(host_path="/data/a", name="ref", read_only=True)
+    rw = Mount(host_path="/data/b", name="out")
+    argv = _argv(_spec(ro, rw), {})
+    # Root binds the folders on staging dirs first; an unprivileged agent binds them directly.
+    ref, out = (
+        ("/run/s/k1.mnt/ref", "/run/s/k1.mnt/out") if os.geteuid() == 0 else ("/data/a", "/data/b")
+    )
+    assert _pairs(argv, "--ro-bind")[-1] == (ref, "/home/work/ref")
+    assert _pairs(argv, "--bind") == [(out, "/home/work/out"), ("/run/s/k1", "/run/kernel")]
+    assert _pairs(argv, "--size") == [("500", "--tmpfs"), ("1000", "--tmpfs")]
+    assert {"--unshare-all", "--die-with-parent", "--new-session"} <= set(argv)
+    assert argv[argv.index("--cap-drop") + 1] == "ALL"
+
+
+def test_loader_variables_are_refused_and_others_pass() -> None:
+    names = ["PATH", "LD_PRELOAD", "PYTHONPATH", "LD_AUDIT", "PYTHONHOME", "HOME"]
+    assert refused_environ(names) == ["LD_PRELOAD", "LD_AUDIT", "PYTHONHOME"]
