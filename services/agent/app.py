@@ -15,6 +15,7 @@ from libs.events.streams import StreamPublisher
 from libs.grpcutil.client import internal_channel
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
+from services.agent.adapters.accelerator_plugins import detect_accelerators, select_plugins
 from services.agent.adapters.event_publisher import RedisKernelEventPublisher, kernel_stream
 from services.agent.adapters.process_backend import ProcessBackend
 from services.agent.adapters.registry_client import GrpcAgentRegistry
@@ -73,14 +74,26 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
     resources = await asyncio.to_thread(
         detect_resources, cpu=settings.cpu, mem_bytes=settings.mem_bytes
     )
+    device_dir = settings.resolved_device_dir(agent_id)
+    plugins = select_plugins(
+        settings.accelerator_names(),
+        cuda_mode=settings.cuda_mode,
+        mock_config=settings.mock_accelerator_config,
+        device_dir=device_dir,
+    )
+    accelerators = await detect_accelerators(plugins, device_dir)
     if backend is None:
-        process = ProcessBackend(settings.resolved_kernel_root(agent_id))
+        process = ProcessBackend(
+            settings.resolved_kernel_root(agent_id), managed_devices=accelerators.nodes()
+        )
         # Before registering: the registry then ends those kernels' sessions ("agent-restarted").
         await process.reap_leftovers()
         backend = process
+    # Only kernels still alive keep their devices (a process backend's never are).
+    accelerators.restore(kernels_alive(backend))
     redis = Redis.from_url(settings.redis_url)
     stream = StreamPublisher(redis, kernel_stream(settings.redis_prefix))
-    kernels = AgentKernels(backend, RedisKernelEventPublisher(stream), agent_id)
+    kernels = AgentKernels(backend, RedisKernelEventPublisher(stream), agent_id, accelerators)
     destroy = DestroyKernel(kernels)
     servicer = KernelServicer(
         kernels,
@@ -113,6 +126,7 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
             cpu=resources.cpu,
             mem_bytes=resources.mem_bytes,
             backend=backend.name,
+            accelerator_slots=accelerators.slots(),
         ),
         live_ids=kernels.live_ids,
         destroy=destroy,
@@ -120,7 +134,13 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
         default_interval=settings.heartbeat_interval,
         backoff_max=settings.register_backoff_max,
     )
-    log.info("agent %s serving on %s (%s backend)", agent_id, address, backend.name)
+    log.info(
+        "agent %s serving on %s (%s backend, accelerator slots %s)",
+        agent_id,
+        address,
+        backend.name,
+        accelerators.slots().to_strings() or "none",
+    )
     return RunningAgent(
         agent_id=agent_id,
         port=server.port,
@@ -139,6 +159,10 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
 async def main() -> None:
     settings = Settings()  # type: ignore[call-arg]  # required keys come from the environment
     await run_service("agent", settings, serve)
+
+
+def kernels_alive(backend: KernelBackend) -> list[str]:
+    return [h.kernel_id for h in backend.list()]
 
 
 def _advertised(bind: str, port: int) -> str:

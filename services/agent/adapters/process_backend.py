@@ -33,6 +33,7 @@ from services.agent.adapters.cgroups import (
     remove_cgroups,
     signal_members,
 )
+from services.agent.adapters.device_mask import hidden_nodes, mask_prefix
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.domain import model as m
 from services.agent.kernel_runner import RUNNER_SCRIPT
@@ -75,8 +76,11 @@ class ProcessBackend:
         grace: float = 5.0,
         start_timeout: float = 30.0,
         socket_dir: Path | None = None,
+        managed_devices: Sequence[str] = (),
     ) -> None:
         self._base = base_dir.resolve()
+        # Accelerator device nodes: a kernel sees those of its spec.devices and none other.
+        self._managed_devices = tuple(managed_devices)
         # Runner sockets live apart from base_dir: unix socket paths are capped at 108 bytes.
         self._socket_dir = socket_dir
         self._own_socket_dir = socket_dir is None
@@ -199,11 +203,12 @@ class ProcessBackend:
             log_file = await asyncio.to_thread(_prepare_dirs, kernel_dir, workdir, spec.mounts)
             with log_file:
                 namespaces = await self._namespaces()
+                mask = self._device_mask(spec, kernel_dir, namespaces)
                 cgroups = make_kernel_cgroups(
                     self._cgroup_layout(), spec.kernel_id, spec.cpu, spec.mem_bytes
                 )
                 proc = await asyncio.create_subprocess_exec(
-                    *_command(self._python, spec, socket, workdir, cgroups, namespaces),
+                    *_command(self._python, spec, socket, workdir, cgroups, namespaces, mask),
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=log_file,
                     stderr=log_file,
@@ -220,6 +225,13 @@ class ProcessBackend:
             kernel_id=spec.kernel_id, session_id=spec.session_id, pid=proc.pid, workdir=str(workdir)
         )
         return _Kernel(spec, handle, proc, cgroups, kernel_dir, socket, RunnerClient(socket))
+
+    def _device_mask(self, spec: m.KernelSpec, kernel_dir: Path, namespaces: bool) -> Sequence[str]:
+        hidden = hidden_nodes(self._managed_devices, spec.devices)
+        if hidden and not namespaces:
+            msg = "cannot hide other kernels' accelerator devices without a mount namespace"
+            raise m.KernelStartFailed(msg, metadata=_md(spec))
+        return mask_prefix(hidden, kernel_dir / ".devmask")
 
     def _check(self, spec: m.KernelSpec) -> Path:
         if not _SAFE_NAME.fullmatch(spec.kernel_id):
@@ -314,12 +326,18 @@ def _md(spec: m.KernelSpec) -> dict[str, str]:
 
 
 def _command(
-    python: str, spec: m.KernelSpec, socket: Path, workdir: Path, cgroups: list[Path], ns: bool
+    python: str,
+    spec: m.KernelSpec,
+    socket: Path,
+    workdir: Path,
+    cgroups: list[Path],
+    ns: bool,
+    device_mask: Sequence[str],
 ) -> list[str]:
     runner = [python, str(RUNNER_SCRIPT), "--socket", str(socket), "--workdir", str(workdir)]
     if spec.startup_command:
         runner += ["--startup-command", spec.startup_command]
-    prefix = list(UNSHARE) if ns else []
+    prefix = [*UNSHARE, *device_mask] if ns else []
     return [*join_command(cgroups, spec.mem_bytes), *prefix, *runner]
 
 

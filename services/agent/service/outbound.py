@@ -52,6 +52,8 @@ class AgentInfo:
     cpu: Decimal
     mem_bytes: int
     backend: str
+    # What accelerator plugins add, e.g. {"cuda.device": 2}.
+    accelerator_slots: Mapping[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
