@@ -36,6 +36,7 @@ async def cmd_up(args: argparse.Namespace) -> int:
         database_url=args.database_url,
         redis_url=args.redis_url,
         otlp_endpoint=args.otlp_endpoint,
+        agent_env=_accelerator_env(args),
     )
     platform = Platform(config)
     print("starting Shipyard (logs in %s) ..." % (config.data_dir / "logs"), flush=True)
@@ -102,6 +103,13 @@ def _print(data: Any) -> None:
     print(json.dumps(data, indent=2))
 
 
+def _accelerator_env(args: argparse.Namespace) -> dict[str, str]:
+    env = {"ACCELERATORS": args.accelerators} if args.accelerators else {}
+    if args.mock_accelerator_config:
+        env["MOCK_ACCELERATOR_CONFIG"] = str(args.mock_accelerator_config.resolve())
+    return env
+
+
 async def cmd_session_create(args: argparse.Namespace) -> int:
     body: dict[str, Any] = {"wait": args.wait, "resources": {}}
     if args.name:
@@ -110,6 +118,11 @@ async def cmd_session_create(args: argparse.Namespace) -> int:
         body["resources"]["cpu"] = args.cpu
     if args.mem:
         body["resources"]["mem"] = str(_bytes(args.mem))
+    for item in args.resource or ():
+        slot, sep, amount = item.partition("=")
+        if not sep or not slot or not amount:
+            raise SystemExit(f"--resource takes SLOT=AMOUNT (e.g. cuda.device=1), got {item!r}")
+        body["resources"][slot] = amount
     if args.mount:
         body["vfolder_names"] = args.mount
     if args.batch:
@@ -191,6 +204,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--database-url", help="PostgreSQL DSN (default: local server or private one)")
     up.add_argument("--redis-url", help="Redis URL (default: local server or private one)")
     up.add_argument("--otlp-endpoint", help="host:port of an OTLP/gRPC trace collector")
+    up.add_argument("--accelerators", help="agent accelerator plugins, e.g. cuda or mock")
+    up.add_argument("--mock-accelerator-config", type=Path, help="the mock plugin's devices file")
     up.set_defaults(func=cmd_up)
 
     session = sub.add_parser("session", help="compute sessions").add_subparsers(required=True)
@@ -199,6 +214,9 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--cpu")
     create.add_argument("--mem", help="e.g. 512m, 2g")
     create.add_argument("--mount", action="append", help="vfolder name (repeatable)")
+    create.add_argument(
+        "--resource", action="append", help="SLOT=AMOUNT, e.g. cuda.device=1 (repeatable)"
+    )
     create.add_argument("--batch", metavar="COMMAND", help="batch session running COMMAND")
     create.add_argument("--client-token")
     create.add_argument("--wait", action="store_true", help="block until RUNNING")

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -191,3 +193,38 @@ async def test_half_a_device_is_a_400_naming_the_field(client: ShipyardClient) -
         await client.create_session(resources={**GPU, "cuda.device": "0.5"})
     assert err.value.status == 400
     assert "resources.cuda.device" in str(err.value.body)
+
+
+async def test_the_cli_asks_for_a_gpu_with_resource(
+    gpu_platform: Platform, client: ShipyardClient, node_dir: Path, tmp_path: Path
+) -> None:
+    assert gpu_platform.keypair is not None
+    env = {
+        **os.environ,
+        "SHIPYARD_ENDPOINT": gpu_platform.endpoint,
+        "SHIPYARD_ACCESS_KEY": gpu_platform.keypair.access_key,
+        "SHIPYARD_SECRET_KEY": gpu_platform.keypair.secret_key,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cli",
+        "--data-dir",
+        str(tmp_path),
+        "session",
+        "create",
+        "--resource",
+        "cuda.device=1",
+        "--wait",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0
+    session = json.loads(out)
+    assert session["status"] == "SESSION_STATUS_RUNNING"
+    assert session["requested_slots"]["amounts"]["cuda.device"] == "1"
+    visible, nodes = await _sees(client, session["session_id"], node_dir)
+    assert visible is not None and nodes == SEES[visible][1]
+    await client.destroy_session(session["session_id"])
+    await _wait_status(client, session["session_id"], "TERMINATED")
