@@ -117,3 +117,9 @@ def test_cuda_plugin_without_a_driver_says_so() -> None:
         pytest.skip("an NVIDIA driver is present here")
     with pytest.raises(FailedPrecondition, match="NVIDIA driver"):
         CudaAcceleratorPlugin().detect()
+
+
+def test_the_shipped_sample_config_declares_two_gpus(tmp_path: Path) -> None:
+    sample = Path(__file__).parents[3] / "services" / "agent" / "mock-accelerators.toml"
+    pool = MockAcceleratorPlugin(sample, tmp_path).detect()
+    assert pool.capacity() == {"cuda.device": Decimal(2)}
