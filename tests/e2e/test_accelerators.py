@@ -18,6 +18,16 @@ import pytest
 
 from cli.client import ApiError, ShipyardClient
 from cli.platform import Platform, PlatformConfig
+from libs.core.identity import Role
+from libs.db.engine import create_engine, session_factory
+from services.auth.adapters.bootstrap_store import SqlBootstrapStore
+from services.auth.domain.model import (
+    DEFAULT_DOMAIN,
+    DEFAULT_PROJECT,
+    Keypair,
+    StoredKeypair,
+    new_keypair,
+)
 from tests.conftest import create_database, drop_database
 
 pytestmark = pytest.mark.e2e
@@ -72,12 +82,57 @@ async def gpu_platform(
     await drop_database(db_name)
 
 
+async def _ordinary_user(platform: Platform, email: str) -> Keypair:
+    """A user (not an admin) in the default project, with a fresh keypair."""
+    assert platform.infra is not None
+    engine = create_engine(platform.infra.database_url, pool_size=1)
+    keypair = new_keypair()
+    try:
+        async with SqlBootstrapStore(session_factory(engine)).transaction() as tx:
+            project = await tx.ensure_project(domain_name=DEFAULT_DOMAIN, name=DEFAULT_PROJECT)
+            user = await tx.ensure_user(
+                email=email,
+                username=email.partition("@")[0],
+                role=Role.USER,
+                domain_name=DEFAULT_DOMAIN,
+            )
+            await tx.ensure_member(project_id=project, user_id=user)
+            await tx.save_keypair(
+                StoredKeypair(
+                    access_key=keypair.access_key,
+                    secret_key=keypair.secret_key,
+                    user_id=user,
+                    is_active=True,
+                    is_admin=False,
+                )
+            )
+    finally:
+        await engine.dispose()
+    return keypair
+
+
+def _client(platform: Platform, keypair: Keypair) -> ShipyardClient:
+    return ShipyardClient(platform.endpoint, keypair.access_key, keypair.secret_key)
+
+
 @pytest.fixture
-async def client(gpu_platform: Platform) -> AsyncIterator[ShipyardClient]:
+async def admin(gpu_platform: Platform) -> AsyncIterator[ShipyardClient]:
     assert gpu_platform.keypair is not None
     async with ShipyardClient(
         gpu_platform.endpoint, gpu_platform.keypair.access_key, gpu_platform.keypair.secret_key
     ) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+async def alice(gpu_platform: Platform) -> AsyncIterator[ShipyardClient]:
+    async with _client(gpu_platform, await _ordinary_user(gpu_platform, "alice@x.org")) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+async def bob(gpu_platform: Platform) -> AsyncIterator[ShipyardClient]:
+    async with _client(gpu_platform, await _ordinary_user(gpu_platform, "bob@x.org")) as c:
         yield c
 
 
@@ -115,29 +170,29 @@ async def _cuda(client: ShipyardClient, field: str) -> str:
     return str(agents[0][field]["amounts"].get("cuda.device", "0"))
 
 
-async def test_the_agent_reports_its_mock_devices(client: ShipyardClient) -> None:
-    assert await _cuda(client, "available_slots") == "2"
+async def test_the_agent_reports_its_mock_devices(admin: ShipyardClient) -> None:
+    assert await _cuda(admin, "available_slots") == "2"
 
 
 async def test_two_gpu_sessions_get_one_device_each_and_a_third_waits_for_one(
-    client: ShipyardClient, node_dir: Path
+    alice: ShipyardClient, bob: ShipyardClient, admin: ShipyardClient, node_dir: Path
 ) -> None:
-    first = await client.create_session(wait=True, resources=GPU)
-    second = await client.create_session(wait=True, resources=GPU)
+    first = await alice.create_session(wait=True, resources=GPU)
+    second = await bob.create_session(wait=True, resources=GPU)
     assert first["status"] == second["status"] == "SESSION_STATUS_RUNNING", (first, second)
     seen = {
-        await _sees(client, first["session_id"], node_dir),
-        await _sees(client, second["session_id"], node_dir),
+        await _sees(alice, first["session_id"], node_dir),
+        await _sees(bob, second["session_id"], node_dir),
     }
     # Exactly one device each, a different one, and only its node (plus the shared one).
     assert seen == {SEES["mock-gpu-0"], SEES["mock-gpu-1"]}
-    assert await _cuda(client, "occupied_slots") == "2"
+    assert await _cuda(admin, "occupied_slots") == "2"
 
-    third = await client.create_session(resources=GPU)
+    third = await alice.create_session(resources=GPU)
     tid = third["session_id"]
 
     async def explained() -> dict[str, Any] | None:
-        got = await client.get_session(tid)
+        got = await alice.get_session(tid)
         return got if got["status_info"] else None
 
     pending = await _until(explained)
@@ -145,65 +200,65 @@ async def test_two_gpu_sessions_get_one_device_each_and_a_third_waits_for_one(
     assert pending["status_info"] == "no-available-instances"
     assert "cuda.device" in pending["status_message"], pending["status_message"]
 
-    # Once one GPU session ends, its device goes to the waiting one.
-    freed, _ = await _sees(client, first["session_id"], node_dir)
-    await client.destroy_session(first["session_id"])
-    await _wait_status(client, tid, "RUNNING")
-    visible, nodes = await _sees(client, tid, node_dir)
+    # Once Bob's session ends, its device goes to Alice's waiting one.
+    freed, _ = await _sees(bob, second["session_id"], node_dir)
+    await bob.destroy_session(second["session_id"])
+    await _wait_status(alice, tid, "RUNNING")
     assert freed is not None
-    assert (visible, nodes) == SEES[freed]
+    assert await _sees(alice, tid, node_dir) == SEES[freed]
 
-    for sid in (second["session_id"], tid):
-        await client.destroy_session(sid)
-    for sid in (first["session_id"], second["session_id"], tid):
-        await _wait_status(client, sid, "TERMINATED")
+    for sid in (first["session_id"], tid):
+        await alice.destroy_session(sid)
+    for sid in (first["session_id"], tid):
+        await _wait_status(alice, sid, "TERMINATED")
+    await _wait_status(bob, second["session_id"], "TERMINATED")
 
     async def all_free() -> bool:
-        return await _cuda(client, "occupied_slots") == "0"
+        return await _cuda(admin, "occupied_slots") == "0"
 
     await _until(all_free)
 
 
 async def test_a_session_without_gpus_sees_no_device_node(
-    client: ShipyardClient, node_dir: Path
+    bob: ShipyardClient, node_dir: Path
 ) -> None:
-    session = await client.create_session(wait=True, resources={"cpu": "0.5", "mem": "268435456"})
-    assert await _sees(client, session["session_id"], node_dir) == (None, ())
-    await client.destroy_session(session["session_id"])
+    session = await bob.create_session(wait=True, resources={"cpu": "0.5", "mem": "268435456"})
+    assert await _sees(bob, session["session_id"], node_dir) == (None, ())
+    await bob.destroy_session(session["session_id"])
 
 
 async def test_a_slot_no_agent_has_keeps_the_session_pending_naming_it(
-    client: ShipyardClient,
+    alice: ShipyardClient,
 ) -> None:
-    session = await client.create_session(resources={**GPU, "cuda.device": "0", "rocm.device": "1"})
+    session = await alice.create_session(resources={**GPU, "cuda.device": "0", "rocm.device": "1"})
     sid = session["session_id"]
 
     async def explained() -> dict[str, Any] | None:
-        got = await client.get_session(sid)
+        got = await alice.get_session(sid)
         return got if got["status_info"] else None
 
     got = await _until(explained)
     assert got["status"] == "SESSION_STATUS_PENDING"
     assert "rocm.device" in got["status_message"]
-    await client.destroy_session(sid)
+    await alice.destroy_session(sid)
 
 
-async def test_half_a_device_is_a_400_naming_the_field(client: ShipyardClient) -> None:
+async def test_half_a_device_is_a_400_naming_the_field(alice: ShipyardClient) -> None:
     with pytest.raises(ApiError) as err:
-        await client.create_session(resources={**GPU, "cuda.device": "0.5"})
+        await alice.create_session(resources={**GPU, "cuda.device": "0.5"})
     assert err.value.status == 400
     assert "resources.cuda.device" in str(err.value.body)
 
 
 async def test_the_cli_asks_for_a_gpu_with_resource(
-    gpu_platform: Platform, client: ShipyardClient, node_dir: Path, tmp_path: Path
+    gpu_platform: Platform, node_dir: Path, tmp_path: Path
 ) -> None:
-    assert gpu_platform.keypair is not None
+    keypair = await _ordinary_user(gpu_platform, "carol@x.org")
     env = {
         **os.environ,
         "SHIPYARD_ENDPOINT": gpu_platform.endpoint,
-        "SHIPYARD_ACCESS_KEY": gpu_platform.keypair.access_key,
-        "SHIPYARD_SECRET_KEY": gpu_platform.keypair.secret_key,
+        "SHIPYARD_ACCESS_KEY": keypair.access_key,
+        "SHIPYARD_SECRET_KEY": keypair.secret_key,
     }
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -224,7 +279,8 @@ async def test_the_cli_asks_for_a_gpu_with_resource(
     session = json.loads(out)
     assert session["status"] == "SESSION_STATUS_RUNNING"
     assert session["requested_slots"]["amounts"]["cuda.device"] == "1"
-    visible, nodes = await _sees(client, session["session_id"], node_dir)
-    assert visible is not None and nodes == SEES[visible][1]
-    await client.destroy_session(session["session_id"])
-    await _wait_status(client, session["session_id"], "TERMINATED")
+    async with _client(gpu_platform, keypair) as carol:
+        visible, nodes = await _sees(carol, session["session_id"], node_dir)
+        assert visible is not None and nodes == SEES[visible][1]
+        await carol.destroy_session(session["session_id"])
+        await _wait_status(carol, session["session_id"], "TERMINATED")
