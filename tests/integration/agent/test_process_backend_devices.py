@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from libs.core.errors import FailedPrecondition
+from services.agent.adapters.cuda_accelerator import CudaAcceleratorPlugin
 from services.agent.adapters.mock_accelerator import MockAcceleratorPlugin
 from services.agent.adapters.process_backend import ProcessBackend
 from services.agent.domain.devices import DevicePool
@@ -138,5 +140,41 @@ async def test_without_namespaces_a_kernel_that_would_see_others_devices_is_refu
     try:
         with pytest.raises(KernelStartFailed, match="mount namespace"):
             await backend.create(spec(f"k-{uuid.uuid4().hex[:10]}"))
+    finally:
+        await backend.close()
+
+
+def _gpu_pool() -> DevicePool | None:
+    try:
+        return CudaAcceleratorPlugin().detect()
+    except FailedPrecondition:
+        return None
+
+
+GPU_POOL = _gpu_pool()
+
+
+@pytest.mark.skipif(
+    GPU_POOL is None or not GPU_POOL.devices, reason="no NVIDIA GPU on this machine (NVML)"
+)
+async def test_on_a_gpu_node_a_kernel_sees_only_its_gpu_in_dev(tmp_path: Path) -> None:
+    assert GPU_POOL is not None
+    root = tmp_path / "gpu-kernels"
+    root.mkdir()
+    backend = ProcessBackend(root, grace=2.0, managed_devices=GPU_POOL.nodes())
+    code = (
+        "import os, re; print(sorted(n for n in os.listdir('/dev') if re.match(r'nvidia\\d+$', n)),"
+        " os.environ.get('CUDA_VISIBLE_DEVICES'))"
+    )
+    try:
+        with_gpu, without = (f"k-{uuid.uuid4().hex[:10]}" for _ in range(2))
+        await backend.create(granted(GPU_POOL, with_gpu, 1))
+        await backend.create(spec(without))
+        own = Path(GPU_POOL.devices[0].nodes[0]).name
+        first = GPU_POOL.devices[0].device_id
+        got = await backend.execute(with_gpu, ExecMode.QUERY, code, 30)
+        assert got.stdout.strip() == f"['{own}'] {first}"
+        got = await backend.execute(without, ExecMode.QUERY, code, 30)
+        assert got.stdout.strip() == "[] None"
     finally:
         await backend.close()
