@@ -65,7 +65,11 @@ class Accelerators:
             raise
         if taken:
             self._save()
-            log.info("kernel %s holds %s", kernel_id, dict(grant.allocations))
+            held = {
+                slot: {dev: format(a.normalize(), "f") for dev, a in devs.items()}
+                for slot, devs in grant.allocations.items()
+            }
+            log.info("kernel %s holds %s", kernel_id, held)
         return grant
 
     def release(self, kernel_id: str) -> None:
