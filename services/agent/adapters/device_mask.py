@@ -4,7 +4,8 @@ The process backend's one hook for accelerators. Each directory holding a hidden
 rebuilt on a tmpfs with every other entry bind-mounted back (sub-mounts included), so the hidden
 nodes do not exist for the kernel at all, rather than merely refusing it. The mounts are private
 to the kernel's namespace (unshare makes propagation private). A backend on bubblewrap does the
-same with `--dev /dev` plus one `--dev-bind <node> <node>` per granted node.
+same with `--dev /dev` (a fresh /dev without any GPU node), no view of the agent's device
+directory (mock nodes), and `bwrap_device_args` for the granted nodes.
 """
 
 from __future__ import annotations
@@ -55,3 +56,8 @@ def mask_prefix(hidden: Sequence[str], stash_dir: Path) -> list[str]:
     ]
     script = "set -e\n" + _HIDE + "".join(f"hide {c}\n" for c in calls) + 'exec "$@"\n'
     return ["sh", "-c", script, "shipyard-device-mask"]
+
+
+def bwrap_device_args(granted: Sequence[str]) -> list[str]:
+    """The same promise on bubblewrap: after `--dev /dev`, bind in each granted node only."""
+    return [arg for node in dict.fromkeys(granted) for arg in ("--dev-bind", node, node)]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -13,6 +15,7 @@ import pytest
 
 from libs.core.errors import FailedPrecondition
 from services.agent.adapters.cuda_accelerator import CudaAcceleratorPlugin
+from services.agent.adapters.device_mask import bwrap_device_args
 from services.agent.adapters.mock_accelerator import MockAcceleratorPlugin
 from services.agent.adapters.process_backend import ProcessBackend
 from services.agent.domain.devices import DevicePool
@@ -178,3 +181,19 @@ async def test_on_a_gpu_node_a_kernel_sees_only_its_gpu_in_dev(tmp_path: Path) -
         assert got.stdout.strip() == "[] None"
     finally:
         await backend.close()
+
+
+async def test_bubblewrap_sees_only_the_granted_nodes(pool: DevicePool, tmp_path: Path) -> None:
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed")
+    grant = pool.allocate("k-bwrap", Decimal(1))
+    node_dir = tmp_path / "devices"
+    cmd = [
+        "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--tmpfs", str(node_dir),
+        *bwrap_device_args(grant.devices),
+        "sh", "-c", f'ls -A {node_dir}; ls /dev | grep -c "^null$"',
+    ]  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0
+    assert out.decode().split() == ["mock-ctl", "mock0", "1"]
