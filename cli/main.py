@@ -46,7 +46,7 @@ async def cmd_up(args: argparse.Namespace) -> int:
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    agent_env = {"BACKEND": backend}
+    agent_env = {"BACKEND": backend, **_accelerator_env(args)}
     if backend == "container":
         agent_env["DOCKER_HOST"] = detail
         print(f"kernel backend: container (engine at {detail})", flush=True)
@@ -182,6 +182,13 @@ def _print(data: Any) -> None:
     print(json.dumps(data, indent=2))
 
 
+def _accelerator_env(args: argparse.Namespace) -> dict[str, str]:
+    env = {"ACCELERATORS": args.accelerators} if args.accelerators else {}
+    if args.mock_accelerator_config:
+        env["MOCK_ACCELERATOR_CONFIG"] = str(args.mock_accelerator_config.resolve())
+    return env
+
+
 async def cmd_session_create(args: argparse.Namespace) -> int:
     body: dict[str, Any] = {"wait": args.wait, "resources": {}}
     if args.name:
@@ -190,6 +197,11 @@ async def cmd_session_create(args: argparse.Namespace) -> int:
         body["resources"]["cpu"] = args.cpu
     if args.mem:
         body["resources"]["mem"] = str(_bytes(args.mem))
+    for item in args.resource or ():
+        slot, sep, amount = item.partition("=")
+        if not sep or not slot or not amount:
+            raise SystemExit(f"--resource takes SLOT=AMOUNT (e.g. cuda.device=1), got {item!r}")
+        body["resources"][slot] = amount
     if args.mount:
         body["vfolder_names"] = args.mount
     if args.batch:
@@ -295,6 +307,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--free-ports", action="store_true", help="free ports for every service")
     up.add_argument("--redis-prefix", help="Redis key prefix (default shipyard:)")
+    up.add_argument("--accelerators", help="agent accelerator plugins, e.g. cuda or mock")
+    up.add_argument("--mock-accelerator-config", type=Path, help="the mock plugin's devices file")
     up.set_defaults(func=cmd_up)
 
     session = sub.add_parser("session", help="compute sessions").add_subparsers(required=True)
@@ -303,6 +317,9 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--cpu")
     create.add_argument("--mem", help="e.g. 512m, 2g")
     create.add_argument("--mount", action="append", help="vfolder name (repeatable)")
+    create.add_argument(
+        "--resource", action="append", help="SLOT=AMOUNT, e.g. cuda.device=1 (repeatable)"
+    )
     create.add_argument("--batch", metavar="COMMAND", help="batch session running COMMAND")
     create.add_argument("--client-token")
     create.add_argument("--image", help="image reference or alias (default python:3.11)")

@@ -11,6 +11,12 @@ from libs.core.errors import FieldViolation, InvalidArgument
 
 CPU = "cpu"
 MEM = "mem"
+# Accelerator slots by suffix: "<family>.device" counts whole devices, "<family>.shares" counts
+# fractions of devices in hundredths (the agent's device pools allocate in those units).
+_STEPS = {
+    ".device": (Decimal(1), "a whole number"),
+    ".shares": (Decimal("0.01"), "a multiple of 0.01"),
+}
 
 
 class ResourceSlots(Mapping[str, Decimal]):
@@ -35,6 +41,7 @@ class ResourceSlots(Mapping[str, Decimal]):
                     f"{field}.{name} must be a non-negative number, got {text!r}",
                     violations=[FieldViolation(f"{field}.{name}", "must be a non-negative number")],
                 )
+            _check_step(name, amount, f"{field}.{name}")
             parsed[name] = amount
         return cls(parsed)
 
@@ -86,6 +93,15 @@ class ResourceSlots(Mapping[str, Decimal]):
     @override
     def __repr__(self) -> str:
         return f"ResourceSlots({self.to_strings()})"
+
+
+def _check_step(name: str, amount: Decimal, where: str) -> None:
+    for suffix, (step, wording) in _STEPS.items():
+        if name.endswith(suffix) and amount % step != 0:
+            raise InvalidArgument(
+                f"{where} must be {wording}, got {format(amount, 'f')}",
+                violations=[FieldViolation(where, f"must be {wording}")],
+            )
 
 
 def _format(value: Decimal) -> str:

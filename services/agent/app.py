@@ -15,6 +15,7 @@ from libs.events.streams import StreamPublisher
 from libs.grpcutil.client import internal_channel
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
+from services.agent.adapters.accelerator_plugins import detect_accelerators, select_plugins
 from services.agent.adapters.event_publisher import RedisKernelEventPublisher, kernel_stream
 from services.agent.adapters.registry_client import GrpcAgentRegistry
 from services.agent.api.servicer import SERVICE_NAME, KernelServicer
@@ -82,6 +83,14 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
     resources = await asyncio.to_thread(
         detect_resources, cpu=settings.cpu, mem_bytes=settings.mem_bytes
     )
+    device_dir = settings.resolved_device_dir(agent_id)
+    plugins = select_plugins(
+        settings.accelerator_names(),
+        cuda_mode=settings.cuda_mode,
+        mock_config=settings.mock_accelerator_config,
+        device_dir=device_dir,
+    )
+    accelerators = await detect_accelerators(plugins, device_dir)
     redis = Redis.from_url(settings.redis_url)
     stream = StreamPublisher(redis, kernel_stream(settings.redis_prefix))
     publisher = RedisKernelEventPublisher(stream)
@@ -94,7 +103,9 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
     detach: Detach | None = None
     if backend is None:
         backend, detach = await make_backend(settings, agent_id, on_pull)
-    kernels = AgentKernels(backend, publisher, agent_id)
+    # Only kernels still alive (adopted containers) keep their devices.
+    accelerators.restore(kernels_alive(backend))
+    kernels = AgentKernels(backend, publisher, agent_id, accelerators)
     pulls.append(kernels)
     destroy = DestroyKernel(kernels)
     servicer = KernelServicer(
@@ -130,6 +141,7 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
             mem_bytes=resources.mem_bytes,
             backend=backend.name,
             architecture=settings.architecture or detect_architecture(),
+            accelerator_slots=accelerators.slots(),
         ),
         live_ids=kernels.live_ids,
         images=backend.images,
@@ -138,7 +150,13 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
         default_interval=settings.heartbeat_interval,
         backoff_max=settings.register_backoff_max,
     )
-    log.info("agent %s serving on %s (%s backend)", agent_id, address, backend.name)
+    log.info(
+        "agent %s serving on %s (%s backend, accelerator slots %s)",
+        agent_id,
+        address,
+        backend.name,
+        accelerators.slots().to_strings() or "none",
+    )
     return RunningAgent(
         agent_id=agent_id,
         port=server.port,
@@ -158,6 +176,10 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
 async def main() -> None:
     settings = Settings()  # type: ignore[call-arg]  # required keys come from the environment
     await run_service("agent", settings, serve)
+
+
+def kernels_alive(backend: KernelBackend) -> list[str]:
+    return [h.kernel_id for h in backend.list()]
 
 
 def _advertised(bind: str, port: int) -> str:

@@ -67,6 +67,14 @@ class Settings(ServiceSettings, RedisMixin):
     exec_timeout: float = 0.0
     # At shutdown: how long to wait for kernels to end and their events to go out.
     shutdown_timeout: float = 15.0
+    # Accelerator plugins to load, comma-separated: "cuda", "mock" (README: accelerators).
+    accelerators: str = ""
+    # cuda: whole GPUs ("device": slot cuda.device) or fractions ("shares": slot cuda.shares).
+    cuda_mode: Literal["device", "shares"] = "device"
+    # mock: the file declaring its fake devices (TOML, or JSON by its .json suffix).
+    mock_accelerator_config: Path | None = None
+    # Mock device nodes and the allocation map; default <kernel_root>.devices.
+    device_dir: Path | None = None
 
     @field_validator("container_network")
     @classmethod
@@ -89,3 +97,11 @@ class Settings(ServiceSettings, RedisMixin):
 
     def resolved_kernel_root(self, agent_id: str) -> Path:
         return self.kernel_root or Path(".shipyard") / "kernels" / agent_id
+
+    def resolved_device_dir(self, agent_id: str) -> Path:
+        # Beside the kernel root, never in it: leftover kernel directories there get reaped.
+        root = self.resolved_kernel_root(agent_id)
+        return self.device_dir or root.parent / f"{root.name}.devices"
+
+    def accelerator_names(self) -> list[str]:
+        return [n.strip() for n in self.accelerators.split(",") if n.strip()]

@@ -277,7 +277,7 @@ class ContainerBackend:
                 isolation=self._isolation,
                 # The kernel's granted device nodes (KernelSpec.devices, from the accelerator
                 # plugins); read this way until that field reaches this branch.
-                devices=tuple(getattr(spec, "devices", ())),
+                devices=tuple(spec.devices),
             )
             container_id = await self._engine.run(body, name=f"shipyard-{spec.kernel_id}")
         except BaseException as exc:

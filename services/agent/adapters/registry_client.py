@@ -23,7 +23,9 @@ _RECONNECT_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEED
 
 
 def _slots(info: AgentInfo) -> resources_pb2.ResourceSlots:
-    amounts = ResourceSlots({CPU: info.cpu, MEM: info.mem_bytes}).to_strings()
+    amounts = ResourceSlots(
+        {**info.accelerator_slots, CPU: info.cpu, MEM: info.mem_bytes}
+    ).to_strings()
     return resources_pb2.ResourceSlots(amounts=amounts)
 
 

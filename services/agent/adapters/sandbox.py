@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.agent.adapters.device_mask import bwrap_device_args
 from services.agent.domain import model as m
 
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -114,6 +115,8 @@ def sandbox_command(
     box += ["--proc", "/proc", "--dev", "/dev"]
     box += ["--size", str(settings.tmp_bytes), "--tmpfs", "/tmp"]
     box += ["--size", str(settings.workdir_bytes), "--tmpfs", WORKDIR]
+    # Granted device nodes only, after every tmpfs so that none hides them.
+    box += bwrap_device_args(spec.devices)
     for mount in spec.mounts:
         source = staging / mount.name if os.geteuid() == 0 else Path(mount.host_path)
         box += ["--ro-bind" if mount.read_only else "--bind", str(source)]

@@ -51,6 +51,7 @@ def spec_from_pb(spec: pb.KernelSpec, field: str) -> KernelSpec:
         ),
         environ=dict(spec.environ),
         startup_command=spec.startup_command,
+        accelerator_slots={k: v for k, v in slots.items() if k not in (CPU, MEM)},
     )
 
 

@@ -38,6 +38,10 @@ class KernelSpec:
     environ: Mapping[str, str] = field(default_factory=dict)
     # Non-empty for batch sessions: the kernel runs it once and ends with its exit code.
     startup_command: str = ""
+    # Requested slots besides cpu and mem (e.g. "cuda.device"), served by accelerator plugins.
+    accelerator_slots: Mapping[str, Decimal] = field(default_factory=dict)
+    # Host device nodes the kernel may use (its grant); a backend exposes these and no others.
+    devices: tuple[str, ...] = ()
 
 
 class ExecMode(StrEnum):

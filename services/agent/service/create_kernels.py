@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Sequence
 
@@ -62,8 +63,13 @@ class CreateKernels:
         trace = current_trace_context()
         await self._k.emit(Phase.CREATING, kid, sid, trace=trace)
         try:
+            spec = self._with_devices(spec)
             handle = await self._k.backend.create(spec)
-        except Exception as exc:
+        except BaseException as exc:
+            # A kernel that never started is never reported ended: free its devices here.
+            self._k.accelerators.release(kid)
+            if not isinstance(exc, Exception):
+                raise
             await self._announce_failure(spec, exc, trace)
             raise
         self._k.traces[kid] = trace
@@ -75,6 +81,15 @@ class CreateKernels:
             raise
         log.info("kernel %s of session %s started (pid %d)", kid, sid, handle.pid)
         return handle
+
+    def _with_devices(self, spec: KernelSpec) -> KernelSpec:
+        grant = self._k.accelerators.allocate(spec.kernel_id, spec.accelerator_slots)
+        if not grant.devices and not grant.environ:
+            return spec
+        # The grant's variables win: a session's environ must not point at others' devices.
+        return dataclasses.replace(
+            spec, devices=grant.devices, environ={**spec.environ, **grant.environ}
+        )
 
     async def _undo(self, kernel_id: str) -> None:
         self._k.destroy_reasons.setdefault(kernel_id, REASON_FAILED_TO_START)

@@ -37,6 +37,8 @@ class ExitWatcher:
             # A kernel that ends during its creation (a quick batch task) is announced only
             # after its STARTED or CREATE_FAILED: the registry applies events in stream order.
             await asyncio.wait([creating])
+        # Freed before the registry hears of the end: it may place a new kernel here at once.
+        self._k.accelerators.release(kid)
         reason = self._k.destroy_reasons.get(kid) or ended.reason
         trace = self._k.traces.get(kid, {})
         delay = self._retry_initial

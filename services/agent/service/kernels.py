@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 
 from libs.telemetry.tracing import current_trace_context
 from services.agent.domain.model import KernelHandle
+from services.agent.service.accelerators import Accelerators
 from services.agent.service.outbound import EventPublisher, KernelEvent, Phase
 from services.agent.service.ports import KernelBackend
 
@@ -21,8 +22,15 @@ _REMEMBERED_ENDS = 10_000
 class AgentKernels:
     """The backend plus the bookkeeping that makes creation and destruction idempotent."""
 
-    def __init__(self, backend: KernelBackend, publisher: EventPublisher, agent_id: str) -> None:
+    def __init__(
+        self,
+        backend: KernelBackend,
+        publisher: EventPublisher,
+        agent_id: str,
+        accelerators: Accelerators | None = None,
+    ) -> None:
         self.backend = backend
+        self.accelerators = accelerators or Accelerators()
         self.publisher = publisher
         self.agent_id = agent_id
         self.creating: dict[str, asyncio.Task[KernelHandle]] = {}

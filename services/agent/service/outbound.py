@@ -54,6 +54,8 @@ class AgentInfo:
     mem_bytes: int
     backend: str
     architecture: str = ""
+    # What accelerator plugins add, e.g. {"cuda.device": 2}.
+    accelerator_slots: Mapping[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+from services.agent.domain.devices import DevicePool
 from services.agent.domain.model import ExecMode, ExecResult, KernelExit, KernelHandle, KernelSpec
 
 
@@ -54,3 +56,28 @@ class KernelLogSource(Protocol):
     async def logs(self, kernel_id: str, tail: int = 0) -> str:
         """The last `tail` lines (0: all kept). Raises KernelNotFound when none are kept."""
         ...
+
+
+class AcceleratorPlugin(Protocol):
+    """A kind of accelerator (`cuda` on NVML, `mock` from a file): finds this node's devices.
+
+    The pool it returns reports the slot and shares the devices out; see domain/devices.py.
+    """
+
+    name: str
+
+    def detect(self) -> DevicePool:
+        """Raises FailedPrecondition when the devices cannot be read (no driver, bad config)."""
+        ...
+
+
+# kernel id -> slot -> device id -> amount: the allocation map as persisted.
+HeldDevices = Mapping[str, Mapping[str, Mapping[str, Decimal]]]
+
+
+class AllocationLedger(Protocol):
+    """Where the agent keeps its allocation map, so a restarted agent can re-derive it."""
+
+    def load(self) -> HeldDevices: ...
+
+    def save(self, held: HeldDevices) -> None: ...

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from libs.core.slots import ResourceSlots
+from libs.core.slots import CPU, MEM, ResourceSlots
 
 # Kebab-case reasons recorded for sessions that stay pending (spec Appendix F).
 NO_AVAILABLE_INSTANCES = "no-available-instances"
@@ -61,6 +61,13 @@ class Agent:
         """True when the kernel's request fits in what is free now."""
         free = self._free
         return all(free.get(slot, _ZERO) >= amount for slot, amount in kernel.amounts.items())
+
+    def unneeded_slots(self, kernel: PendingKernel) -> int:
+        """How many of this agent's accelerator slots the kernel asks none of."""
+        wanted = kernel.amounts
+        return sum(
+            1 for slot, _ in self._capacity if slot not in (CPU, MEM) and not wanted.get(slot)
+        )
 
     def utilization_after(self, kernel: PendingKernel) -> Decimal:
         """The largest used fraction over this agent's slots once the kernel is placed on it."""

@@ -89,7 +89,9 @@ class Env:
     kernel_root: Path
 
     @contextlib.asynccontextmanager
-    async def agent(self, registry: FakeAgentRegistry, registry_port: int) -> AsyncIterator[Rig]:
+    async def agent(
+        self, registry: FakeAgentRegistry, registry_port: int, **extra: Any
+    ) -> AsyncIterator[Rig]:
         settings = Settings(
             internal_token=SecretStr(self.internal_token),
             bind="127.0.0.1:0",
@@ -101,6 +103,7 @@ class Env:
             cpu=Decimal(2),
             mem_bytes=2 << 30,
             register_backoff_max=0.2,
+            **extra,
         )
         agent = await serve(settings)
         channel = internal_channel(f"127.0.0.1:{agent.port}", self.internal_token)

@@ -30,6 +30,7 @@ class FakeBackend:
         self.running: dict[str, m.KernelHandle] = {}
         self.fail: dict[str, Exception] = {}
         self.create_calls: list[str] = []
+        self.created_specs: dict[str, m.KernelSpec] = {}  # as the backend received them
         self.destroy_calls: list[tuple[str, str]] = []
         self.exec_calls: list[tuple[str, m.ExecMode, str, float]] = []
         self.create_gate: asyncio.Event | None = None  # when set: create waits for it
@@ -41,6 +42,7 @@ class FakeBackend:
 
     async def create(self, spec: m.KernelSpec) -> m.KernelHandle:
         self.create_calls.append(spec.kernel_id)
+        self.created_specs[spec.kernel_id] = spec
         if self.create_gate is not None:
             await self.create_gate.wait()
         if spec.kernel_id in self.fail:

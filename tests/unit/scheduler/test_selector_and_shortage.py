@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from services.scheduler.domain.model import PendingKernel
@@ -31,6 +32,13 @@ def test_least_occupied_weighs_the_busiest_slot_relative_to_capacity():
 def test_least_occupied_breaks_ties_by_agent_id():
     agents = [agent("c"), agent("a"), agent("b")]
     assert LeastOccupiedSelector().select(_kernel(1, 1), agents).agent_id == "a"
+
+
+def test_a_cpu_kernel_prefers_an_agent_without_gpus_even_if_busier():
+    gpu_node = agent("a1", cpu=8, mem_gib=32)
+    gpu_node = replace(gpu_node, available=gpu_node.available + {"cuda.device": Decimal(2)})
+    cpu_node = agent("a2", cpu=8, mem_gib=32, used_cpu=6)
+    assert LeastOccupiedSelector().select(_kernel(1, 1), [gpu_node, cpu_node]) is cpu_node
 
 
 def test_selector_returns_none_without_candidates():
@@ -83,3 +91,16 @@ def test_amounts_are_humanized():
 def test_fifo_orders_oldest_first():
     new, old = session(age=5), session(age=1)
     assert get_policy("fifo").order([new, old]) == [old, new]
+
+
+def test_a_gpu_shortage_names_the_device_slot():
+    gpu_node = agent("a1")
+    gpu_node = replace(
+        gpu_node,
+        available=gpu_node.available + {"cuda.device": Decimal(2)},
+        occupied=gpu_node.occupied + {"cuda.device": Decimal(2)},
+    )
+    request = slots(1, 1) + {"cuda.device": Decimal(1)}
+    assert shortage_message("default", request, [gpu_node, agent("a2")]) == (
+        "no agent in resource group 'default' has cuda.device 1 free (largest free: 0)"
+    )
