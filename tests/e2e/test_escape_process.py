@@ -59,7 +59,7 @@ async def victim(kernel_platform: Platform) -> AsyncIterator[Victim]:
         data = kernel_platform.config.data_dir
         paths = [str(p) for p in data.rglob("secret-folder.txt")]
         paths += [str(Path(p).parent) for p in paths]
-        paths += [str(p) for p in Path("/tmp").glob("shipyard-*/*/runner.sock")]  # all on this host
+        paths += [str(p) for p in Path("/tmp").glob("shipyard-*/*.sock")]  # runner sockets here
         yield Victim(client, session["session_id"], paths, read_only)
         await client.destroy_session(session["session_id"])
 
