@@ -3,7 +3,8 @@
 The agent starts a tiny `sh` wrapper that first joins the kernel's cgroups (memory, CPU, pids; so
 user code never runs outside them), then execs `setpriv` + `bwrap` (see `sandbox.py`): kernel code
 runs as an unprivileged uid in its own namespaces and sees only what is bound into it. Its runner
-socket lives in a per-kernel directory that only this kernel has bound in. Its stdout/stderr reach
+serves on a listening socket the agent made (root's, 0600) and passed in as an open fd, so no other
+kernel can reach it and this one needs no writable host directory. Its stdout/stderr reach
 `runner.log` through the agent, size-bounded (`kernel_log.py`). Cgroups: `cgroups.py`.
 """
 
@@ -15,6 +16,7 @@ import logging
 import os
 import re
 import signal
+import socket as _socket
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,14 +36,13 @@ from services.agent.adapters.cgroups import (
 )
 from services.agent.adapters.kernel_dirs import (
     prepare_dirs,
-    remove_socket_dirs,
+    remove_socket,
     remove_tree,
     staging_dir,
 )
 from services.agent.adapters.kernel_log import copy_log, tail
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.adapters.sandbox import (
-    SOCKET_NAME,
     SYSTEM_PATH,
     WORKDIR,
     SandboxSettings,
@@ -229,14 +230,15 @@ class ProcessBackend:
     # -- internals --------------------------------------------------------------------------
 
     async def _spawn(self, spec: m.KernelSpec, kernel_dir: Path) -> _Kernel:
-        socket = self._socket(spec.kernel_id)
+        sock_path = self._socket(spec.kernel_id)
+        staging = staging_dir(sock_path)
         cgroups: list[Path] = []
+        listener: _socket.socket | None = None
         script_r, script_w = os.pipe()
         try:
             self._tools = self._tools or Tools.find()
-            staging = staging_dir(socket.parent)
-            await asyncio.to_thread(
-                prepare_dirs, kernel_dir, socket.parent, spec.mounts, self._sandbox
+            listener = await asyncio.to_thread(
+                prepare_dirs, kernel_dir, sock_path, spec.mounts, self._sandbox
             )
             # The runner script reaches the sandbox through a pipe: the checkout stays unseen.
             os.write(script_w, RUNNER_SCRIPT.read_bytes())
@@ -250,35 +252,36 @@ class ProcessBackend:
                 self._sandbox,
                 spec,
                 python=self._python,
-                socket_dir=socket.parent,
                 staging=staging,
                 environ=_environ(spec),
                 runner_fd=script_r,
+                socket_fd=listener.fileno(),
             )
+            binds = [(v.host_path, staging / v.name) for v in spec.mounts]
             proc = await asyncio.create_subprocess_exec(
                 *join_command(cgroups, spec.mem_bytes, sh=self._tools.sh),
-                *staging_command(
-                    self._tools, [(m.host_path, staging / m.name) for m in spec.mounts]
-                ),
+                *staging_command(self._tools, binds),
                 *inner,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 cwd="/",
                 env={"PATH": SYSTEM_PATH, "LANG": "C.UTF-8"},  # the wrapper's, not the kernel's
-                pass_fds=(script_r,),
+                pass_fds=(script_r, listener.fileno()),
                 start_new_session=True,  # its own process group: one killpg stops it all
             )
         except (OSError, m.KernelStartFailed) as exc:
             discard_cgroups(cgroups)
             await asyncio.to_thread(remove_tree, kernel_dir)
-            await asyncio.to_thread(remove_socket_dirs, socket.parent)
+            await asyncio.to_thread(remove_socket, sock_path)
             msg = f"cannot start kernel {spec.kernel_id}: {exc}"
             raise m.KernelStartFailed(msg, metadata=_md(spec)) from exc
         finally:
             os.close(script_r)
             if script_w >= 0:
                 os.close(script_w)
+            if listener is not None:
+                listener.close()  # the runner holds it now; it closes when the kernel ends
         assert proc.stdout is not None
         copying = asyncio.create_task(
             copy_log(proc.stdout, kernel_dir / "runner.log", self._log_bytes)
@@ -286,8 +289,8 @@ class ProcessBackend:
         handle = m.KernelHandle(
             kernel_id=spec.kernel_id, session_id=spec.session_id, pid=proc.pid, workdir=WORKDIR
         )
-        client = RunnerClient(socket)
-        return _Kernel(spec, handle, proc, cgroups, kernel_dir, socket, copying, client)
+        client = RunnerClient(sock_path)
+        return _Kernel(spec, handle, proc, cgroups, kernel_dir, sock_path, copying, client)
 
     def _check(self, spec: m.KernelSpec) -> Path:
         if not _SAFE_NAME.fullmatch(spec.kernel_id):
@@ -313,9 +316,9 @@ class ProcessBackend:
     def _socket(self, kernel_id: str) -> Path:
         if self._socket_dir is None:
             self._socket_dir = Path(tempfile.mkdtemp(prefix="shipyard-"))
-            # Kernels (another uid) must pass through to their own dir, but list nothing here.
+            # Kernels (another uid) must reach their staging dirs, but list nothing here.
             self._socket_dir.chmod(0o711)
-        return self._socket_dir / kernel_id / SOCKET_NAME
+        return self._socket_dir / f"{kernel_id}.sock"
 
     def _cgroup_layout(self) -> CgroupLayout | None:
         if self._use_cgroups is False:
@@ -370,7 +373,7 @@ class ProcessBackend:
         _signal_all(kernel, signal.SIGKILL)
         await remove_cgroups(kernel.cgroups, kill=lambda: _signal_all(kernel, signal.SIGKILL))
         await asyncio.to_thread(remove_tree, kernel.kernel_dir)
-        await asyncio.to_thread(remove_socket_dirs, kernel.socket.parent)
+        await asyncio.to_thread(remove_socket, kernel.socket)
 
 
 async def _kill_cgroups(groups: list[Path]) -> None:

@@ -3,9 +3,10 @@
 `sandbox_command` builds the argv that the agent (root) execs after the kernel has joined its
 cgroups: `setpriv` drops to the kernel uid/gid with no capabilities and no new privileges, then
 `bwrap` makes new user, PID, IPC, UTS, mount and network namespaces with read-only system
-directories, size-bounded tmpfs `/tmp` and `/home/work`, the vfolders with their permission and the
-kernel's own socket directory. Every program is named by an absolute path resolved once from a
-fixed system PATH, never from a kernel's `environ`.
+directories, size-bounded tmpfs `/tmp`, `/dev/shm` and `/home/work`, and the vfolders with their
+permission. The runner serves on a listening socket the agent made and hands over as an open fd,
+so no socket path exists inside the sandbox. Every program is named by an absolute path resolved
+once from a fixed system PATH, never from a kernel's `environ`.
 """
 
 from __future__ import annotations
@@ -38,8 +39,6 @@ SYSTEM_RO = (
     "/etc/mime.types",
 )
 WORKDIR = "/home/work"
-SOCKET_DIR = "/run/kernel"  # the kernel's own socket directory, inside the sandbox
-SOCKET_NAME = "runner.sock"
 RUNNER_PATH = "/opt/kernel/runner.py"
 
 
@@ -95,12 +94,13 @@ def sandbox_command(
     spec: m.KernelSpec,
     *,
     python: str,
-    socket_dir: Path,
     staging: Path,
     environ: Mapping[str, str],
     runner_fd: int,
+    socket_fd: int,
 ) -> list[str]:
-    """setpriv + bwrap argv running the kernel runner, whose script bwrap reads from `runner_fd`."""
+    """setpriv + bwrap argv running the kernel runner, whose script bwrap reads from `runner_fd`
+    and which serves on the inherited listening socket `socket_fd` (no path of it inside)."""
     drop: list[str] = []
     if os.geteuid() == 0:  # an unprivileged agent's kernels run as the agent's own user
         drop = [tools.setpriv, f"--reuid={settings.uid}", f"--regid={settings.gid}"]
@@ -112,7 +112,8 @@ def sandbox_command(
     for path in SYSTEM_RO:
         if Path(path).exists():
             box += ["--ro-bind", path, path]
-    box += ["--proc", "/proc", "--dev", "/dev"]
+    box += ["--proc", "/proc", "--dev", "/dev", "--size", str(settings.tmp_bytes)]
+    box += ["--tmpfs", "/dev/shm"]
     box += ["--size", str(settings.tmp_bytes), "--tmpfs", "/tmp"]
     box += ["--size", str(settings.workdir_bytes), "--tmpfs", WORKDIR]
     # Granted device nodes only, after every tmpfs so that none hides them.
@@ -121,14 +122,13 @@ def sandbox_command(
         source = staging / mount.name if os.geteuid() == 0 else Path(mount.host_path)
         box += ["--ro-bind" if mount.read_only else "--bind", str(source)]
         box += [f"{WORKDIR}/{mount.name}"]
-    box += ["--bind", str(socket_dir), SOCKET_DIR]
     box += ["--ro-bind-data", str(runner_fd), RUNNER_PATH]
     # The sandbox's own root (a tmpfs holding the mount points) becomes read-only too.
     box += ["--remount-ro", "/", "--chdir", WORKDIR, "--clearenv"]
     for key, value in environ.items():
         box += ["--setenv", key, value]
     # -I: the runner ignores PYTHON* variables and user site dirs of the kernel's environ.
-    runner = [python, "-I", RUNNER_PATH, "--socket", f"{SOCKET_DIR}/{SOCKET_NAME}"]
+    runner = [python, "-I", RUNNER_PATH, "--socket-fd", str(socket_fd)]
     runner += ["--workdir", WORKDIR]
     if spec.startup_command:
         runner += ["--startup-command", spec.startup_command]

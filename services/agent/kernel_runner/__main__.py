@@ -1,7 +1,10 @@
 """Shipyard kernel runner: runs code inside a kernel on behalf of the agent.
 
 Stdlib only (python >= 3.8) and self-contained: kernels have some python3, not this repository.
-    python3 path/to/kernel_runner/__main__.py --socket PATH --workdir DIR [--startup-command CMD]
+    python3 path/to/kernel_runner/__main__.py (--socket PATH | --socket-fd N) --workdir DIR
+        [--startup-command CMD]
+With --socket-fd it serves on an inherited listening socket (the agent made it, so the kernel
+needs no writable directory for it); with --socket it binds PATH itself.
 (`python3 -m services.agent.kernel_runner ...` works too.)
 
 Protocol, on a unix stream socket: every message is a 4-byte big-endian length followed by that
@@ -53,7 +56,9 @@ class _Timeout(BaseException):
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="kernel_runner")
-    parser.add_argument("--socket", required=True)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--socket")
+    where.add_argument("--socket-fd", type=int)
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--startup-command", default="")
     # Containers: a file to create when the OOM killer ended the runner (engines on cgroup v1
@@ -68,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.path[0] = workdir  # user modules in the work dir, not the runner's own directory
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGALRM, _on_alarm)
-    server = _listen(args.socket)
+    server = _listen(args.socket) if args.socket else _adopt(args.socket_fd)
     threading.Thread(target=_accept_loop, args=(server,), daemon=True).start()
     if args.startup_command:
         threading.Thread(target=_run_startup, args=(args.startup_command,), daemon=True).start()
@@ -117,6 +122,12 @@ def _oom_killed() -> bool:
                 if name == key:
                     return int(value) > 0
     return False
+
+
+def _adopt(fd: int) -> socket.socket:
+    server = socket.socket(fileno=fd)
+    server.set_inheritable(False)  # not for the user's commands
+    return server
 
 
 def _listen(path: str) -> socket.socket:

@@ -20,10 +20,10 @@ def _argv(spec: KernelSpec, environ: dict[str, str]) -> list[str]:
         SandboxSettings(workdir_bytes=1000, tmp_bytes=500),
         spec,
         python="/usr/bin/python3",
-        socket_dir=Path("/run/s/k1"),
         staging=Path("/run/s/k1.mnt"),
         environ=environ,
         runner_fd=7,
+        socket_fd=8,
     )
 
 
@@ -40,7 +40,7 @@ def _pairs(argv: list[str], flag: str) -> list[tuple[str, str]]:
 def test_the_kernels_path_never_picks_a_program() -> None:
     argv = _argv(_spec(), {"PATH": "/home/work/evil"})
     runner = argv[argv.index("--", argv.index(TOOLS.bwrap)) + 1 :]
-    assert runner[:3] == ["/usr/bin/python3", "-I", "/opt/kernel/runner.py"]
+    assert runner[:5] == ["/usr/bin/python3", "-I", "/opt/kernel/runner.py", "--socket-fd", "8"]
     assert _pairs(argv, "--setenv") == [("PATH", "/home/work/evil")]
     assert argv.index("--clearenv") < argv.index("--setenv")
 
@@ -54,8 +54,9 @@ def test_mounts_keep_their_permission_and_sizes_are_bounded() -> None:
         ("/run/s/k1.mnt/ref", "/run/s/k1.mnt/out") if os.geteuid() == 0 else ("/data/a", "/data/b")
     )
     assert _pairs(argv, "--ro-bind")[-1] == (ref, "/home/work/ref")
-    assert _pairs(argv, "--bind") == [(out, "/home/work/out"), ("/run/s/k1", "/run/kernel")]
-    assert _pairs(argv, "--size") == [("500", "--tmpfs"), ("1000", "--tmpfs")]
+    assert _pairs(argv, "--bind") == [(out, "/home/work/out")]  # nothing else writable of the host
+    sizes = [("500", "--tmpfs"), ("500", "--tmpfs"), ("1000", "--tmpfs")]  # /dev/shm, /tmp, work
+    assert _pairs(argv, "--size") == sizes
     assert {"--unshare-all", "--die-with-parent", "--new-session"} <= set(argv)
     assert argv[argv.index("--cap-drop") + 1] == "ALL"
 
