@@ -44,9 +44,9 @@ print(json.dumps([os.environ.get("CUDA_VISIBLE_DEVICES"), entries]))
 
 @pytest.fixture(scope="module")
 def node_dir() -> Iterator[Path]:
-    # Reachable for the kernels' unprivileged uid, as /dev is (pytest's own directories are not).
+    # Private to root: kernels reach their nodes through the binds the agent stages for them.
     base = Path(tempfile.mkdtemp(prefix="shipyard-mock-devices-"))
-    base.chmod(0o755)
+    base.chmod(0o700)
     yield base
     shutil.rmtree(base, ignore_errors=True)
 

@@ -92,6 +92,22 @@ async def test_running_out_of_memory_ends_the_session_as_oom_killed(
     assert ended["status_info"] == "oom-killed"
 
 
+async def _rescan(client: ShipyardClient, host: str) -> None:
+    """A superadmin registers the registry and rescans it, as a real deployment would."""
+    await client.request(
+        "POST",
+        "/v1/container-registries",
+        body={"name": host, "url": f"https://{host}", "ssl_verify": False},
+    )
+    task = await client.request("POST", f"/v1/container-registries/{host}:rescan", body={})
+    task = task["task"]
+    async with asyncio.timeout(60):
+        while task["state"] == "STATE_RUNNING":
+            await asyncio.sleep(0.1)
+            task = (await client.request("GET", f"/v1/rescan-tasks/{task['task_id']}"))["task"]
+    assert task["state"] == "STATE_SUCCEEDED" and task["updated"] >= 1, task
+
+
 async def test_an_image_from_a_registry_is_pulled_first(
     container_client: ShipyardClient, tmp_path: Path
 ) -> None:
@@ -99,6 +115,7 @@ async def test_an_image_from_a_registry_is_pulled_first(
         image = f"{host}/shipyard/python:{secrets.token_hex(4)}"
         await push(PYTHON_IMAGE, image)
         try:
+            await _rescan(container_client, host)
             session = await container_client.create_session(
                 image=image, wait=True, wait_timeout="120s", resources={"cpu": "1", "mem": MEM}
             )

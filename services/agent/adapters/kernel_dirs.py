@@ -14,8 +14,10 @@ import logging
 import os
 import shutil
 import socket
+from collections.abc import Sequence
 from pathlib import Path
 
+from services.agent.adapters.device_mask import staged_name
 from services.agent.adapters.sandbox import SandboxSettings
 from services.agent.domain import model as m
 
@@ -27,7 +29,11 @@ def staging_dir(socket_path: Path) -> Path:
 
 
 def prepare_dirs(
-    kernel_dir: Path, socket_path: Path, mounts: tuple[m.Mount, ...], sandbox: SandboxSettings
+    kernel_dir: Path,
+    socket_path: Path,
+    mounts: tuple[m.Mount, ...],
+    sandbox: SandboxSettings,
+    devices: Sequence[str] = (),
 ) -> socket.socket:
     """Make the kernel's directories and its listening socket; rw vfolders become writable by
     the kernel uid."""
@@ -38,6 +44,8 @@ def prepare_dirs(
     staging.mkdir(mode=0o711)
     for mount in mounts:
         (staging / mount.name).mkdir()
+    for i, _ in enumerate(dict.fromkeys(devices)):
+        (staging / staged_name(i)).touch()  # a device node's bind target
     if os.geteuid() == 0:
         uid, gid = sandbox.uid, sandbox.gid
         for mount in mounts:

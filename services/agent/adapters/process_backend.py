@@ -34,6 +34,7 @@ from services.agent.adapters.cgroups import (
     remove_cgroups,
     signal_members,
 )
+from services.agent.adapters.device_mask import staged_name
 from services.agent.adapters.kernel_dirs import (
     prepare_dirs,
     remove_socket,
@@ -238,7 +239,7 @@ class ProcessBackend:
         try:
             self._tools = self._tools or Tools.find()
             listener = await asyncio.to_thread(
-                prepare_dirs, kernel_dir, sock_path, spec.mounts, self._sandbox
+                prepare_dirs, kernel_dir, sock_path, spec.mounts, self._sandbox, spec.devices
             )
             # The runner script reaches the sandbox through a pipe: the checkout stays unseen.
             os.write(script_w, RUNNER_SCRIPT.read_bytes())
@@ -258,6 +259,8 @@ class ProcessBackend:
                 socket_fd=listener.fileno(),
             )
             binds = [(v.host_path, staging / v.name) for v in spec.mounts]
+            nodes = dict.fromkeys(spec.devices)
+            binds += [(d, staging / staged_name(i)) for i, d in enumerate(nodes)]
             proc = await asyncio.create_subprocess_exec(
                 *join_command(cgroups, spec.mem_bytes, sh=self._tools.sh),
                 *staging_command(self._tools, binds),

@@ -117,7 +117,7 @@ def sandbox_command(
     box += ["--size", str(settings.tmp_bytes), "--tmpfs", "/tmp"]
     box += ["--size", str(settings.workdir_bytes), "--tmpfs", WORKDIR]
     # Granted device nodes only, after every tmpfs so that none hides them.
-    box += bwrap_device_args(spec.devices)
+    box += bwrap_device_args(spec.devices, staging if os.geteuid() == 0 else None)
     for mount in spec.mounts:
         source = staging / mount.name if os.geteuid() == 0 else Path(mount.host_path)
         box += ["--ro-bind" if mount.read_only else "--bind", str(source)]

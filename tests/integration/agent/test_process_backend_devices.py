@@ -39,10 +39,10 @@ nodes = ["mock1"]
 
 @pytest.fixture
 def node_dir() -> Iterator[Path]:
-    # Kernels run as an unprivileged uid: the nodes' directory must be reachable for it, as
-    # /dev is (pytest's own temporary directories are private to root).
+    # Private to root, as an agent's state directory may be: the kernel's uid reaches the
+    # nodes only through the binds the agent stages for it.
     base = Path(tempfile.mkdtemp(prefix="shipyard-devices-"))
-    base.chmod(0o755)
+    base.chmod(0o700)
     yield base / "devices"
     shutil.rmtree(base, ignore_errors=True)
 
