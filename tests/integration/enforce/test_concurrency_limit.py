@@ -7,6 +7,7 @@ two scheduler replicas' cycles (cache, limits, placement, the real gRPC client) 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,8 +22,11 @@ from libs.grpcutil.server import Registration, create_server
 from services.registry.adapters.redis_events import StreamSessionWaiter
 from services.registry.api.scheduling_servicer import SchedulingServicer
 from services.registry.domain.errors import PendingSessionLimit
+from services.registry.domain.images import ResourceGroup
 from services.registry.domain.model import Session, SessionPolicy, SessionType, Status
 from services.registry.service.create_session import CreateSession, CreateSessionCommand
+from services.registry.service.image_resolution import ImageResolver
+from services.registry.service.resource_groups import ResourceGroups
 from services.registry.service.scheduling import Scheduling
 from services.scheduler.adapters.registry_client import GrpcSchedulingClient
 from services.scheduler.domain.cache import ClusterCache
@@ -38,6 +42,7 @@ from tests.unit.scheduler.factories import FakeClock, FakeLimits
 pytestmark = pytest.mark.integration
 
 LIMIT = 3
+IMAGE = "docker.io/library/python:3.11"  # the process agent's built-in image
 
 
 class FixedPolicy:
@@ -48,6 +53,24 @@ class FixedPolicy:
 
     async def resolve(self, caller: Caller, *, project_id: str, resource_group: str):
         return self.policy
+
+
+class AnyGroupAndImage:
+    """Resource groups and images are the images tests' concern: every one exists here."""
+
+    async def get(self, name: str) -> ResourceGroup:
+        return ResourceGroup(
+            name=name, description="", is_active=True, created_at=datetime.now(UTC)
+        )
+
+    async def alias_target(self, alias: str) -> str | None:
+        return None
+
+    async def by_name(self, name: str) -> list[object]:
+        return []
+
+    async def agent_architectures(self, name: str) -> list[str]:
+        return ["amd64"]
 
 
 class NoMounts:
@@ -89,9 +112,9 @@ async def cluster(stores: Stores, internal_token: str) -> AsyncIterator[Cluster]
     await server.start()
     channel = internal_channel(f"127.0.0.1:{server.port}", internal_token)
     agent_id = f"agent-{new_id()[:8]}"
-    await stores.agents.register(
-        registration(agent_id, cpu="1000", mem="1000000000"), datetime.now(UTC)
-    )
+    agent = registration(agent_id, cpu="1000", mem="1000000000")
+    agent = dataclasses.replace(agent, architecture="amd64", images=(IMAGE,))
+    await stores.agents.register(agent, datetime.now(UTC))
     caller = Caller(
         user_id=new_id(),
         access_key=f"AK{new_id()[:12]}",
@@ -113,6 +136,8 @@ def _create(stores: Stores, policy: SessionPolicy) -> CreateSession:
         NoMounts(),
         StreamSessionWaiter(stores.events),
         FixedPolicy(policy),
+        ResourceGroups(AnyGroupAndImage()),  # type: ignore[arg-type]
+        ImageResolver(AnyGroupAndImage()),  # type: ignore[arg-type]
     )
 
 
