@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import contextlib
 import hashlib
 import logging
 import os
@@ -30,6 +29,7 @@ from libs.core.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from libs.core.kernel_environ import refused_environ
 from services.agent.adapters import container_config as cc
 from services.agent.adapters.container_engine import Engine, PullListener
+from services.agent.adapters.kernel_execute import execute_on_runner, not_running
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.domain import model as m
 
@@ -131,25 +131,14 @@ class ContainerBackend:
     ) -> m.ExecResult:
         kernel = self._kernels.get(kernel_id)
         if kernel is None or kernel.exited.is_set():
-            raise m.KernelNotFound(
-                f"kernel {kernel_id} is not running", metadata={"kernel_id": kernel_id}
-            )
-        try:
-            return await kernel.client.execute(mode, code, timeout)
-        except m.KernelUnavailable:
-            # The code may have ended the kernel (os._exit, OOM kill): report that as its result.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(kernel.exited.wait(), 5.0)
-            if not kernel.exited.is_set():
-                raise
-            exit_code, oom = kernel.ended
-            why = "ran out of memory" if oom else f"exited with code {exit_code}"
-            return m.ExecResult(
-                status=m.ExecStatus.FAILED,
-                exit_code=exit_code,
-                error_name="OutOfMemory" if oom else "KernelExited",
-                error_message=f"the kernel {why} while running the code",
-            )
+            raise not_running(kernel_id)
+        return await execute_on_runner(
+            kernel.client,
+            kernel.exited,
+            lambda: kernel.ended,
+            (mode, code, timeout),
+            settle=5.0,
+        )
 
     def list(self) -> list[m.KernelHandle]:
         return [k.handle for k in self._kernels.values() if k.report and not k.exited.is_set()]

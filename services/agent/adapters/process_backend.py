@@ -41,6 +41,7 @@ from services.agent.adapters.kernel_dirs import (
     remove_tree,
     staging_dir,
 )
+from services.agent.adapters.kernel_execute import execute_on_runner, not_running
 from services.agent.adapters.kernel_log import copy_log, tail
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.adapters.sandbox import (
@@ -161,35 +162,14 @@ class ProcessBackend:
     ) -> m.ExecResult:
         kernel = self._kernels.get(kernel_id)
         if kernel is None or kernel.exited.is_set():
-            raise m.KernelNotFound(
-                f"kernel {kernel_id} is not running", metadata={"kernel_id": kernel_id}
-            )
-        try:
-            return await kernel.client.execute(mode, code, timeout)
-        except m.KernelUnavailable:
-            # The code may have ended the kernel (os._exit, OOM kill): report that as its result.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(kernel.exited.wait(), 2.0)
-            if not kernel.exited.is_set():
-                raise
-            code_ = _exit_code(kernel.proc.returncode or 0)
-            why = "ran out of memory" if kernel.oom_killed else f"exited with code {code_}"
-            return m.ExecResult(
-                status=m.ExecStatus.FAILED,
-                exit_code=code_,
-                error_name="OutOfMemory" if kernel.oom_killed else "KernelExited",
-                error_message=f"the kernel {why} while running the code",
-            )
-
-    async def logs(self, kernel_id: str, tail: int = 0) -> str:
-        """The runner's console output while the kernel runs (its kernel dir goes with it)."""
-        kernel = self._kernels.get(kernel_id)
-        if kernel is None:
-            raise m.KernelNotFound(
-                f"kernel {kernel_id} is not running", metadata={"kernel_id": kernel_id}
-            )
-        text = await asyncio.to_thread(_read_text, kernel.kernel_dir / "runner.log")
-        return "".join(text.splitlines(keepends=True)[-tail:]) if tail > 0 else text
+            raise not_running(kernel_id)
+        return await execute_on_runner(
+            kernel.client,
+            kernel.exited,
+            lambda: (_exit_code(kernel.proc.returncode or 0), kernel.oom_killed),
+            (mode, code, timeout),
+            settle=2.0,
+        )
 
     def list(self) -> list[m.KernelHandle]:
         return [k.handle for k in self._kernels.values() if k.report and not k.exited.is_set()]
