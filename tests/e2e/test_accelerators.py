@@ -21,11 +21,10 @@ import pytest
 from cli.client import ApiError, ShipyardClient
 from cli.platform import Platform, PlatformConfig
 from services.auth.domain.model import (
-    DEFAULT_DOMAIN,
-    DEFAULT_PROJECT,
     Keypair,
 )
 from tests.conftest import create_database, drop_database
+from tests.e2e.tenants import ordinary_user
 
 pytestmark = pytest.mark.e2e
 
@@ -84,28 +83,6 @@ async def gpu_platform(
     await drop_database(db_name)
 
 
-async def _ordinary_user(platform: Platform, email: str) -> Keypair:
-    """A user (not an admin) in the default project with a fresh keypair, made by the superadmin."""
-    assert platform.keypair is not None
-    keys = platform.keypair
-    async with ShipyardClient(platform.endpoint, keys.access_key, keys.secret_key) as root:
-        projects = await root.request("GET", "/v1/projects", params={"page_size": 1000})
-        project = next(p for p in projects["projects"] if p["name"] == DEFAULT_PROJECT)
-        user = (
-            await root.request(
-                "POST",
-                "/v1/users",
-                body={
-                    "user": {"email": email, "domain_name": DEFAULT_DOMAIN, "role": "ROLE_USER"},
-                    "password": secrets.token_urlsafe(16),
-                    "project_ids": [project["project_id"]],
-                },
-            )
-        )["user"]
-        issued = await root.request("POST", f"/v1/users/{user['user_id']}/keypairs", body={})
-    return Keypair(access_key=issued["keypair"]["access_key"], secret_key=issued["secret_key"])
-
-
 def _client(platform: Platform, keypair: Keypair) -> ShipyardClient:
     return ShipyardClient(platform.endpoint, keypair.access_key, keypair.secret_key)
 
@@ -121,13 +98,13 @@ async def admin(gpu_platform: Platform) -> AsyncIterator[ShipyardClient]:
 
 @pytest.fixture(scope="module")
 async def alice(gpu_platform: Platform) -> AsyncIterator[ShipyardClient]:
-    async with _client(gpu_platform, await _ordinary_user(gpu_platform, "alice@x.org")) as c:
+    async with _client(gpu_platform, await ordinary_user(gpu_platform, "alice@x.org")) as c:
         yield c
 
 
 @pytest.fixture(scope="module")
 async def bob(gpu_platform: Platform) -> AsyncIterator[ShipyardClient]:
-    async with _client(gpu_platform, await _ordinary_user(gpu_platform, "bob@x.org")) as c:
+    async with _client(gpu_platform, await ordinary_user(gpu_platform, "bob@x.org")) as c:
         yield c
 
 
@@ -248,7 +225,7 @@ async def test_half_a_device_is_a_400_naming_the_field(alice: ShipyardClient) ->
 async def test_the_cli_asks_for_a_gpu_with_resource(
     gpu_platform: Platform, node_dir: Path, tmp_path: Path
 ) -> None:
-    keypair = await _ordinary_user(gpu_platform, "carol@x.org")
+    keypair = await ordinary_user(gpu_platform, "carol@x.org")
     env = {
         **os.environ,
         "SHIPYARD_ENDPOINT": gpu_platform.endpoint,

@@ -21,6 +21,7 @@ import pytest
 from cli.client import ApiError, ShipyardClient
 from cli.platform import ROOT, Platform
 from tests.e2e.escape_attempts import ATTEMPTS, Attempt, Expect, Targets, program
+from tests.e2e.tenants import ordinary_user
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +31,7 @@ FIXTURES = {"process": "platform", "container": "container_platform"}
 
 @dataclass
 class Victim:
-    client: ShipyardClient
+    client: ShipyardClient  # the attacker: an ordinary user of the same project
     session_id: str
     paths: list[str]  # host paths of its secret file, vfolder and runner socket
     read_only_folder: str
@@ -49,15 +50,20 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 
 @pytest.fixture(scope="module")
 async def victim(backend: Backend) -> AsyncIterator[Victim]:
-    """Another session with a secret in its work dir and in its folder."""
+    """Another user's session with a secret in its work dir and in its folder; the attacker is
+    an ordinary user of the same project, with a read-only folder of their own."""
     kernel_platform = backend.platform
     assert kernel_platform.keypair is not None
     key = kernel_platform.keypair
-    async with ShipyardClient(kernel_platform.endpoint, key.access_key, key.secret_key) as client:
+    mine = await ordinary_user(kernel_platform)
+    async with (
+        ShipyardClient(kernel_platform.endpoint, key.access_key, key.secret_key) as client,
+        ShipyardClient(kernel_platform.endpoint, mine.access_key, mine.secret_key) as attacker,
+    ):
         folder = f"victim-{secrets.token_hex(3)}"
         await client.create_vfolder(folder)
         read_only = f"ro-{secrets.token_hex(3)}"
-        ro = await client.create_vfolder(read_only, read_only=True)
+        ro = await attacker.create_vfolder(read_only, read_only=True)
         assert ro["permission"] == "MOUNT_PERMISSION_READ_ONLY", ro
         session = await client.create_session(vfolder_names=[folder], wait=True)
         code = f"echo s3cret > secret-work.txt; echo s3cret > {folder}/secret-folder.txt"
@@ -69,7 +75,7 @@ async def victim(backend: Backend) -> AsyncIterator[Victim]:
         if backend.name == "process":  # where the sockets live is known: never a vacuous try
             assert sockets, "the process backend's runner sockets were not found"
         paths += sockets
-        yield Victim(client, session["session_id"], paths, read_only)
+        yield Victim(attacker, session["session_id"], paths, read_only)
         await client.destroy_session(session["session_id"])
 
 

@@ -1,0 +1,32 @@
+"""Ordinary users for e2e tests, made the way an administrator makes them (the admin API)."""
+
+from __future__ import annotations
+
+import secrets
+
+from cli.client import ShipyardClient
+from cli.platform import Platform
+from services.auth.domain.model import DEFAULT_DOMAIN, DEFAULT_PROJECT, Keypair
+
+
+async def ordinary_user(platform: Platform, email: str = "") -> Keypair:
+    """A user (role user, not an admin) in the default project, with a fresh keypair."""
+    assert platform.keypair is not None
+    keys = platform.keypair
+    email = email or f"u-{secrets.token_hex(4)}@example.com"
+    async with ShipyardClient(platform.endpoint, keys.access_key, keys.secret_key) as root:
+        projects = await root.request("GET", "/v1/projects", params={"page_size": 1000})
+        project = next(p for p in projects["projects"] if p["name"] == DEFAULT_PROJECT)
+        user = (
+            await root.request(
+                "POST",
+                "/v1/users",
+                body={
+                    "user": {"email": email, "domain_name": DEFAULT_DOMAIN, "role": "ROLE_USER"},
+                    "password": secrets.token_urlsafe(16),
+                    "project_ids": [project["project_id"]],
+                },
+            )
+        )["user"]
+        issued = await root.request("POST", f"/v1/users/{user['user_id']}/keypairs", body={})
+    return Keypair(access_key=issued["keypair"]["access_key"], secret_key=issued["secret_key"])
