@@ -1,16 +1,19 @@
-"""A real docker-registry with pushed kernel images, and the registry service (plus a scheduler)
-on the test database, driven over gRPC as users, admins and superadmins."""
+"""A real docker-registry with pushed kernel images, and auth, the registry service and a scheduler
+on the test database, driven over gRPC as real members of a project: users, admins and the
+bootstrap superadmin."""
 
 from __future__ import annotations
 
 import secrets
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
+from shipyard.auth.v1 import resource_group_access_service_pb2 as rga
+from shipyard.auth.v1 import resource_group_access_service_pb2_grpc as rga_grpc
 from shipyard.registry.v1 import agent_registry_service_pb2_grpc as agent_grpc
 from shipyard.registry.v1 import container_registry_service_pb2_grpc as cr_grpc
 from shipyard.registry.v1 import image_service_pb2_grpc as img_grpc
@@ -18,12 +21,16 @@ from shipyard.registry.v1 import resource_group_service_pb2_grpc as rg_grpc
 from shipyard.registry.v1 import session_service_pb2_grpc as session_grpc
 
 from libs.core.identity import HEADER_INTERNAL_TOKEN, HEADER_SYSTEM, Caller, Role, caller_to_headers
+from services.auth.app import AuthServer
+from services.auth.app import serve as serve_auth
+from services.auth.config import Settings as AuthSettings
 from services.registry.app import RunningRegistry
 from services.registry.app import serve as serve_registry
 from services.registry.config import Settings as RegistrySettings
 from services.scheduler.app import serve as serve_scheduler
 from services.scheduler.config import Settings as SchedulerSettings
 from tests.conftest import create_database, drop_database
+from tests.integration.enforce import matrix
 from tests.integration.images.oci_images import KERNEL_LABELS, build_layout, push
 from tests.integration.images.registry_server import RegistryServer, start_registry
 
@@ -41,16 +48,6 @@ PUSHED = {
     "shipyard/docker:multi": (["amd64", "arm64"], KERNEL_LABELS),
 }
 DOCKER_FORMAT = frozenset({"shipyard/docker:1", "shipyard/docker:multi"})
-
-
-def user(role: Role = Role.USER) -> Caller:
-    return Caller(
-        user_id=str(uuid.uuid4()),
-        role=role,
-        access_key=f"AK{secrets.token_hex(4)}",
-        domain_name="default",
-        project_ids=("p1",),
-    )
 
 
 @pytest.fixture(scope="session")
@@ -78,6 +75,40 @@ class Platform:
     groups: rg_grpc.ResourceGroupServiceStub
     sessions: session_grpc.SessionServiceStub
     agents: agent_grpc.AgentRegistryServiceStub
+    auth_channel: grpc.aio.Channel
+    tenancy: matrix.Tenancy
+
+    @property
+    def superadmin(self) -> Caller:
+        """Auth's bootstrap superadmin, signing with a keypair of its own."""
+        root = self.tenancy.callers["superadmin"]
+        assert root is not None
+        return root
+
+    async def user(self, role: Role = Role.USER) -> Caller:
+        """A new member of project A1 (domain A) with a keypair; superadmin is the bootstrap one."""
+        if role is Role.SUPERADMIN:
+            return self.superadmin
+        return await matrix.new_member(
+            self.auth_channel,
+            self.token,
+            self.superadmin,
+            domain=self.tenancy.domain_a,
+            project_id=self.tenancy.project_a1,
+            role=role,
+        )
+
+    async def allow(self, group: str) -> None:
+        """Open resource group `group` to domain A in auth's allow-lists."""
+        await rga_grpc.ResourceGroupAccessServiceStub(self.auth_channel).UpdateResourceGroupAccess(
+            rga.UpdateResourceGroupAccessRequest(
+                access=rga.ResourceGroupAccess(
+                    resource_group=group, domain_names=[self.tenancy.domain_a]
+                ),
+                update_mask=field_mask_pb2.FieldMask(paths=["domain_names"]),
+            ),
+            metadata=self.as_caller(self.superadmin),
+        )
 
     def as_caller(self, caller: Caller) -> tuple[tuple[str, str], ...]:
         return ((HEADER_INTERNAL_TOKEN, self.token), *caller_to_headers(caller).items())
@@ -91,6 +122,18 @@ async def platform(redis_url: str, internal_token: str) -> AsyncIterator[Platfor
     # Its own database: the scheduler must not meet other tests' agents and pending sessions.
     db_name, database_url = await create_database()
     prefix = f"test:{secrets.token_hex(4)}:"
+    auth: AuthServer = await serve_auth(
+        AuthSettings(
+            internal_token=internal_token,
+            database_url=database_url,
+            redis_url=redis_url,
+            bind="127.0.0.1:0",
+            bootstrap_admin_email=f"root-{secrets.token_hex(3)}@example.com",
+        )
+    )
+    auth_addr = f"127.0.0.1:{auth.port}"
+    auth_channel = grpc.aio.insecure_channel(auth_addr)
+    tenancy = await matrix.build_tenancy(auth_channel, internal_token, "default")
     registry = await serve_registry(
         RegistrySettings(
             internal_token=internal_token,
@@ -99,6 +142,7 @@ async def platform(redis_url: str, internal_token: str) -> AsyncIterator[Platfor
             redis_prefix=prefix,
             bind="127.0.0.1:0",
             node_id=f"images-{secrets.token_hex(4)}",
+            auth_addr=auth_addr,
         )
     )
     scheduler = await serve_scheduler(
@@ -110,6 +154,7 @@ async def platform(redis_url: str, internal_token: str) -> AsyncIterator[Platfor
             redis_prefix=prefix,
             tick_interval=0.1,
             lease_ttl=1.0,
+            auth_addr=auth_addr,
         )
     )
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{registry.port}")
@@ -124,9 +169,13 @@ async def platform(redis_url: str, internal_token: str) -> AsyncIterator[Platfor
             groups=rg_grpc.ResourceGroupServiceStub(channel),
             sessions=session_grpc.SessionServiceStub(channel),
             agents=agent_grpc.AgentRegistryServiceStub(channel),
+            auth_channel=auth_channel,
+            tenancy=tenancy,
         )
     finally:
         await channel.close()
         await scheduler.stop()
         await registry.stop()
+        await auth_channel.close()
+        await auth.stop(grace=0)
         await drop_database(db_name)

@@ -11,10 +11,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from shipyard.registry.v1 import container_registry_service_pb2 as cr_pb
 from shipyard.registry.v1 import image_service_pb2 as img_pb
 
-from libs.core.identity import Role
-from tests.integration.images.conftest import Platform, user
-
-SUPERADMIN = user(Role.SUPERADMIN)
+from tests.integration.images.conftest import Platform
 
 
 async def add_registry(
@@ -24,7 +21,7 @@ async def add_registry(
         cr_pb.CreateContainerRegistryRequest(
             container_registry=cr_pb.ContainerRegistry(name=name, url=url, **fields)  # type: ignore[arg-type]
         ),
-        metadata=platform.as_caller(SUPERADMIN),
+        metadata=platform.as_caller(platform.superadmin),
     )
     return reply.container_registry
 
@@ -32,7 +29,8 @@ async def add_registry(
 async def rescan(platform: Platform, name: str, timeout: float = 30.0) -> cr_pb.RescanTask:
     """Start a rescan and poll its task until it ends."""
     started = await platform.registries.RescanContainerRegistry(
-        cr_pb.RescanContainerRegistryRequest(name=name), metadata=platform.as_caller(SUPERADMIN)
+        cr_pb.RescanContainerRegistryRequest(name=name),
+        metadata=platform.as_caller(platform.superadmin),
     )
     task = started.task
     deadline = time.monotonic() + timeout
@@ -41,7 +39,7 @@ async def rescan(platform: Platform, name: str, timeout: float = 30.0) -> cr_pb.
         await asyncio.sleep(0.05)
         reply = await platform.registries.GetRescanTask(
             cr_pb.GetRescanTaskRequest(task_id=task.task_id),
-            metadata=platform.as_caller(SUPERADMIN),
+            metadata=platform.as_caller(platform.superadmin),
         )
         task = reply.task
     return task

@@ -10,9 +10,7 @@ from sqlalchemy import text
 
 from libs.core.identity import Role
 from libs.db.engine import create_engine
-from tests.integration.images.conftest import user
 from tests.integration.images.helpers import (
-    SUPERADMIN,
     add_registry,
     all_images,
     expect_code,
@@ -41,7 +39,9 @@ async def test_a_rescan_finds_every_tag_with_labels_and_architectures(
     assert "skipped other/plain:latest/amd64 (missing ai.backend.kernelspec)" in task.messages
     assert task.HasField("finish_time")
 
-    images = await all_images(platform, user(), container_registry=docker_registry.host)
+    images = await all_images(
+        platform, await platform.user(), container_registry=docker_registry.host
+    )
     found = {(i.name, i.architecture) for i in images}
     host = docker_registry.host
     assert found == {
@@ -69,22 +69,29 @@ async def test_a_rescan_finds_every_tag_with_labels_and_architectures(
 
 
 async def test_a_second_rescan_updates_rather_than_duplicates(platform, docker_registry, scanned):
-    first = await all_images(platform, SUPERADMIN, container_registry=docker_registry.host)
+    first = await all_images(platform, platform.superadmin, container_registry=docker_registry.host)
     task = await rescan(platform, docker_registry.host)
     assert task.state == cr_pb.RescanTask.STATE_SUCCEEDED
-    again = await all_images(platform, SUPERADMIN, container_registry=docker_registry.host)
+    again = await all_images(platform, platform.superadmin, container_registry=docker_registry.host)
     assert [i.image_id for i in again] == [i.image_id for i in first]
 
 
 async def test_images_page_through_in_name_order(platform, docker_registry, scanned):
-    whole = await all_images(platform, user(), container_registry=docker_registry.host)
-    paged = await all_images(platform, user(), page_size=2, container_registry=docker_registry.host)
+    whole = await all_images(
+        platform, await platform.user(), container_registry=docker_registry.host
+    )
+    paged = await all_images(
+        platform, await platform.user(), page_size=2, container_registry=docker_registry.host
+    )
     assert [i.image_id for i in paged] == [i.image_id for i in whole]
-    arm = await all_images(platform, user(), architecture="aarch64")  # spelled as uname says
+    arm = await all_images(
+        platform, await platform.user(), architecture="aarch64"
+    )  # spelled as uname says
     assert {i.architecture for i in arm} == {"arm64"}
     await expect_code(
         platform.images.ListImages(
-            img_pb.ListImagesRequest(page_token="not-a-token"), metadata=platform.as_caller(user())
+            img_pb.ListImagesRequest(page_token="not-a-token"),
+            metadata=platform.as_caller(await platform.user()),
         ),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
@@ -101,7 +108,7 @@ async def test_passwords_are_stored_encrypted_and_never_returned(platform, docke
     assert created.has_password and created.password == ""
     assert created.username == "robot"
     listed = await platform.registries.ListContainerRegistries(
-        cr_pb.ListContainerRegistriesRequest(), metadata=platform.as_caller(SUPERADMIN)
+        cr_pb.ListContainerRegistriesRequest(), metadata=platform.as_caller(platform.superadmin)
     )
     assert all(r.password == "" for r in listed.container_registries)
     engine = create_engine(platform.database_url, pool_size=1)
@@ -122,7 +129,7 @@ async def test_passwords_are_stored_encrypted_and_never_returned(platform, docke
             container_registry=cr_pb.ContainerRegistry(name="secret.example:5000", password=""),
             update_mask=mask("password"),
         ),
-        metadata=platform.as_caller(SUPERADMIN),
+        metadata=platform.as_caller(platform.superadmin),
     )
     assert not cleared.container_registry.has_password
     assert cleared.container_registry.username == "robot"  # not in the mask: unchanged
@@ -137,7 +144,7 @@ async def test_update_takes_only_the_masked_fields(platform):
             ),
             update_mask=mask("username"),
         ),
-        metadata=platform.as_caller(SUPERADMIN),
+        metadata=platform.as_caller(platform.superadmin),
     )
     assert updated.container_registry.url == "https://mask.example"
     assert updated.container_registry.username == "ci"
@@ -147,7 +154,7 @@ async def test_update_takes_only_the_masked_fields(platform):
             container_registry=cr_pb.ContainerRegistry(name="mask.example"),  # ssl_verify unset
             update_mask=mask("ssl_verify"),
         ),
-        metadata=platform.as_caller(SUPERADMIN),
+        metadata=platform.as_caller(platform.superadmin),
     )
     assert not insecure.container_registry.ssl_verify
     err = await expect_code(
@@ -156,7 +163,7 @@ async def test_update_takes_only_the_masked_fields(platform):
                 container_registry=cr_pb.ContainerRegistry(name="mask.example"),
                 update_mask=mask("name"),
             ),
-            metadata=platform.as_caller(SUPERADMIN),
+            metadata=platform.as_caller(platform.superadmin),
         ),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
@@ -180,26 +187,28 @@ async def test_users_cannot_touch_registries_admins_only_read(platform, docker_r
                 cr_pb.CreateContainerRegistryRequest(
                     container_registry=cr_pb.ContainerRegistry(name="x.example", url="https://x")
                 ),
-                metadata=platform.as_caller(user(role)),
+                metadata=platform.as_caller(await platform.user(role)),
             ),
             grpc.StatusCode.PERMISSION_DENIED,
         )
         await expect_code(
             platform.registries.RescanContainerRegistry(
                 cr_pb.RescanContainerRegistryRequest(name=docker_registry.host),
-                metadata=platform.as_caller(user(role)),
+                metadata=platform.as_caller(await platform.user(role)),
             ),
             grpc.StatusCode.PERMISSION_DENIED,
         )
     await expect_code(
         platform.registries.ListContainerRegistries(
-            cr_pb.ListContainerRegistriesRequest(), metadata=platform.as_caller(user())
+            cr_pb.ListContainerRegistriesRequest(),
+            metadata=platform.as_caller(await platform.user()),
         ),
         grpc.StatusCode.PERMISSION_DENIED,
     )
     for role in (Role.ADMIN, Role.MONITOR):
         listed = await platform.registries.ListContainerRegistries(
-            cr_pb.ListContainerRegistriesRequest(), metadata=platform.as_caller(user(role))
+            cr_pb.ListContainerRegistriesRequest(),
+            metadata=platform.as_caller(await platform.user(role)),
         )
         assert listed.container_registries
 
@@ -210,7 +219,7 @@ async def test_a_missing_url_and_a_duplicate_name_are_refused(platform):
             cr_pb.CreateContainerRegistryRequest(
                 container_registry=cr_pb.ContainerRegistry(name="nourl.example")
             ),
-            metadata=platform.as_caller(SUPERADMIN),
+            metadata=platform.as_caller(platform.superadmin),
         ),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
@@ -220,7 +229,7 @@ async def test_a_missing_url_and_a_duplicate_name_are_refused(platform):
             cr_pb.CreateContainerRegistryRequest(
                 container_registry=cr_pb.ContainerRegistry(name="dup.example", url="https://d")
             ),
-            metadata=platform.as_caller(SUPERADMIN),
+            metadata=platform.as_caller(platform.superadmin),
         ),
         grpc.StatusCode.ALREADY_EXISTS,
     )
@@ -236,16 +245,16 @@ async def test_deleting_a_registry_forgets_its_images(platform, tmp_path):
         push(tmp_path / "layout", "x", f"{server.host}/tmp/one:1")
         await add_registry(platform, server.host, server.url)
         assert (await rescan(platform, server.host)).updated == 1
-        assert await all_images(platform, SUPERADMIN, container_registry=server.host)
+        assert await all_images(platform, platform.superadmin, container_registry=server.host)
         await platform.registries.DeleteContainerRegistry(
             cr_pb.DeleteContainerRegistryRequest(name=server.host),
-            metadata=platform.as_caller(SUPERADMIN),
+            metadata=platform.as_caller(platform.superadmin),
         )
-        assert await all_images(platform, SUPERADMIN, container_registry=server.host) == []
+        assert await all_images(platform, platform.superadmin, container_registry=server.host) == []
         await expect_code(
             platform.registries.GetContainerRegistry(
                 cr_pb.GetContainerRegistryRequest(name=server.host),
-                metadata=platform.as_caller(SUPERADMIN),
+                metadata=platform.as_caller(platform.superadmin),
             ),
             grpc.StatusCode.NOT_FOUND,
         )
@@ -271,11 +280,11 @@ async def test_a_registry_that_needs_a_password_is_scanned_with_the_stored_one(p
                 container_registry=cr_pb.ContainerRegistry(name=server.host, password="s3cret"),
                 update_mask=mask("password"),
             ),
-            metadata=platform.as_caller(SUPERADMIN),
+            metadata=platform.as_caller(platform.superadmin),
         )
         task = await rescan(platform, server.host)
         assert task.state == cr_pb.RescanTask.STATE_SUCCEEDED, task.error
-        images = await all_images(platform, user(), container_registry=server.host)
+        images = await all_images(platform, await platform.user(), container_registry=server.host)
         assert [(i.name, i.architecture) for i in images] == [
             (f"{server.host}/private/one:1", "arm64")
         ]
@@ -301,7 +310,7 @@ async def test_a_registry_behind_a_token_service_is_scanned_with_bearer_tokens(p
         task = await rescan(platform, server.host)
         assert task.state == cr_pb.RescanTask.STATE_SUCCEEDED, task.error
         assert tokens.issued > pushed  # the scanner fetched its own tokens
-        images = await all_images(platform, user(), container_registry=server.host)
+        images = await all_images(platform, await platform.user(), container_registry=server.host)
         assert [i.name for i in images] == [f"{server.host}/hub/one:1"]
     finally:
         server.stop()

@@ -15,8 +15,8 @@ from shipyard.registry.v1 import session_service_pb2 as pb
 from shipyard.type.v1 import resources_pb2
 
 from libs.core.identity import Role
-from tests.integration.images.conftest import Platform, user
-from tests.integration.images.helpers import SUPERADMIN, add_registry, expect_code, rescan
+from tests.integration.images.conftest import Platform
+from tests.integration.images.helpers import add_registry, expect_code, rescan
 from tests.integration.storage.helpers import violated_fields
 
 pytestmark = pytest.mark.integration
@@ -38,8 +38,9 @@ async def new_group(platform: Platform) -> str:
         rg_pb.CreateResourceGroupRequest(
             resource_group=rg_pb.ResourceGroup(name=name, is_active=True)
         ),
-        metadata=platform.as_caller(SUPERADMIN),
+        metadata=platform.as_caller(platform.superadmin),
     )
+    await platform.allow(name)
     return name
 
 
@@ -99,7 +100,7 @@ async def test_an_image_below_its_resource_minimum_is_refused_naming_the_slot(pl
     err = await expect_code(
         create(
             platform,
-            user(),
+            await platform.user(),
             image=f"{scanned}/shipyard/busybox:1",
             resource_group=group,
             resources={"cpu": "1", "mem": str(256 * MiB)},
@@ -108,14 +109,21 @@ async def test_an_image_below_its_resource_minimum_is_refused_naming_the_slot(pl
     )
     assert violated_fields(err) == ["resources.mem"]
     assert str(512 * MiB) in (err.details() or "")  # the minimum, in bytes
-    ok = await create(platform, user(), image=f"{scanned}/shipyard/busybox:1", resource_group=group)
+    ok = await create(
+        platform, await platform.user(), image=f"{scanned}/shipyard/busybox:1", resource_group=group
+    )
     assert ok.image == f"{scanned}/shipyard/busybox:1"
 
 
 async def test_an_unknown_image_is_not_found_naming_it(platform, scanned):
     group = await new_group(platform)
     err = await expect_code(
-        create(platform, user(), image=f"{scanned}/shipyard/nothing:1", resource_group=group),
+        create(
+            platform,
+            await platform.user(),
+            image=f"{scanned}/shipyard/nothing:1",
+            resource_group=group,
+        ),
         grpc.StatusCode.NOT_FOUND,
     )
     assert "shipyard/nothing:1" in (err.details() or "")
@@ -125,7 +133,7 @@ async def test_an_unknown_image_is_not_found_naming_it(platform, scanned):
 async def test_arch_mismatch_stays_pending_with_the_reason(platform, scanned):
     group = await new_group(platform)
     await register_agent(platform, group, arch="amd64")
-    caller = user()
+    caller = await platform.user()
     arm_only = await create(
         platform, caller, image=f"{scanned}/shipyard/busybox:arm", resource_group=group
     )
@@ -158,7 +166,7 @@ async def test_the_agent_that_has_the_image_is_preferred(platform, scanned):
     await register_agent(platform, group, arch="amd64")
     with_image = await register_agent(platform, group, arch="amd64", images=(image,), first="z")
     await register_agent(platform, group, arch="amd64")
-    caller = user()
+    caller = await platform.user()
     session = await create(platform, caller, image=image, resource_group=group)
     placed = await wait_for(
         platform, caller, session.session_id, lambda s: s.status != pb.SESSION_STATUS_PENDING
@@ -169,9 +177,11 @@ async def test_the_agent_that_has_the_image_is_preferred(platform, scanned):
 async def test_the_default_image_is_the_process_agents_builtin_python(platform):
     group = await new_group(platform)
     await register_agent(platform, group, arch="amd64", images=(PYTHON,))
-    session = await create(platform, user(), resource_group=group)
+    session = await create(platform, await platform.user(), resource_group=group)
     assert session.image == PYTHON
-    aliased = await create(platform, user(), image="python:3.11", resource_group=group)
+    aliased = await create(
+        platform, await platform.user(), image="python:3.11", resource_group=group
+    )
     assert aliased.image == PYTHON
 
 
@@ -186,26 +196,28 @@ async def test_aliases_resolve_and_only_superadmins_manage_them(platform, scanne
                 img_pb.CreateImageAliasRequest(
                     image_alias=img_pb.ImageAlias(alias=alias, target=target)
                 ),
-                metadata=platform.as_caller(user(role)),
+                metadata=platform.as_caller(await platform.user(role)),
             ),
             grpc.StatusCode.PERMISSION_DENIED,
         )
     await platform.images.CreateImageAlias(
         img_pb.CreateImageAliasRequest(image_alias=img_pb.ImageAlias(alias=alias, target=target)),
-        metadata=platform.as_caller(SUPERADMIN),
+        metadata=platform.as_caller(platform.superadmin),
     )
-    session = await create(platform, user(), image=alias, resource_group=group)
+    session = await create(platform, await platform.user(), image=alias, resource_group=group)
     assert session.image == target
     listed = await platform.images.ListImages(
-        img_pb.ListImagesRequest(page_size=1000), metadata=platform.as_caller(user())
+        img_pb.ListImagesRequest(page_size=1000), metadata=platform.as_caller(await platform.user())
     )
     assert alias in next(i for i in listed.images if i.name == target).aliases
 
     await platform.images.DeleteImageAlias(
-        img_pb.DeleteImageAliasRequest(alias=alias), metadata=platform.as_caller(SUPERADMIN)
+        img_pb.DeleteImageAliasRequest(alias=alias),
+        metadata=platform.as_caller(platform.superadmin),
     )
     await expect_code(
-        create(platform, user(), image=alias, resource_group=group), grpc.StatusCode.NOT_FOUND
+        create(platform, await platform.user(), image=alias, resource_group=group),
+        grpc.StatusCode.NOT_FOUND,
     )
 
 
@@ -213,26 +225,30 @@ async def test_forgetting_an_image_makes_it_unknown_to_new_sessions(platform, sc
     group = await new_group(platform)
     listed = await platform.images.ListImages(
         img_pb.ListImagesRequest(page_size=1000, container_registry=scanned),
-        metadata=platform.as_caller(user()),
+        metadata=platform.as_caller(await platform.user()),
     )
     image = next(i for i in listed.images if i.name.endswith("busybox:arm"))
     await expect_code(
         platform.images.DeleteImage(
-            img_pb.DeleteImageRequest(image_id=image.image_id), metadata=platform.as_caller(user())
+            img_pb.DeleteImageRequest(image_id=image.image_id),
+            metadata=platform.as_caller(await platform.user()),
         ),
         grpc.StatusCode.PERMISSION_DENIED,
     )
     await platform.images.DeleteImage(
-        img_pb.DeleteImageRequest(image_id=image.image_id), metadata=platform.as_caller(SUPERADMIN)
+        img_pb.DeleteImageRequest(image_id=image.image_id),
+        metadata=platform.as_caller(platform.superadmin),
     )
     await expect_code(
         platform.images.GetImage(
-            img_pb.GetImageRequest(image_id=image.image_id), metadata=platform.as_caller(user())
+            img_pb.GetImageRequest(image_id=image.image_id),
+            metadata=platform.as_caller(await platform.user()),
         ),
         grpc.StatusCode.NOT_FOUND,
     )
     await expect_code(
-        create(platform, user(), image=image.name, resource_group=group), grpc.StatusCode.NOT_FOUND
+        create(platform, await platform.user(), image=image.name, resource_group=group),
+        grpc.StatusCode.NOT_FOUND,
     )
     await rescan(platform, scanned)  # the next rescan finds it again
 
@@ -252,7 +268,7 @@ async def test_a_heartbeat_with_a_new_inventory_reaches_the_cluster_view_and_the
     )
     cluster = cluster_grpc.ClusterServiceStub(platform.channel)
     agents = await cluster.ListAgents(
-        cluster_pb.ListAgentsRequest(), metadata=platform.as_caller(user(Role.ADMIN))
+        cluster_pb.ListAgentsRequest(), metadata=platform.as_caller(await platform.user(Role.ADMIN))
     )
     shown = next(a for a in agents.agents if a.agent_id == later)
     assert (shown.architecture, list(shown.images), shown.backend) == (
@@ -260,7 +276,7 @@ async def test_a_heartbeat_with_a_new_inventory_reaches_the_cluster_view_and_the
         [image],
         "container",
     )
-    caller = user()
+    caller = await platform.user()
     session = await create(platform, caller, image=image, resource_group=group)
     placed = await wait_for(
         platform, caller, session.session_id, lambda s: s.status != pb.SESSION_STATUS_PENDING
@@ -271,7 +287,7 @@ async def test_a_heartbeat_with_a_new_inventory_reaches_the_cluster_view_and_the
 async def test_a_process_agent_never_gets_an_image_it_does_not_have(platform, scanned):
     group = await new_group(platform)
     await register_agent(platform, group, arch="amd64", images=(PYTHON,), backend="process")
-    caller = user()
+    caller = await platform.user()
     session = await create(
         platform, caller, image=f"{scanned}/shipyard/busybox:2", resource_group=group
     )

@@ -1,4 +1,5 @@
-"""GetSessionLogs against the real database: only the owner (or an admin) reads them."""
+"""GetSessionLogs against the real database: only the owner (or an admin of the session's
+domain) reads them."""
 
 from __future__ import annotations
 
@@ -57,8 +58,12 @@ async def test_owner_and_admin_read_logs_strangers_do_not_see_the_session(
 
     assert await logs(owner, session.session_id, 5) == "hello from the kernel\n"
     assert agent.asked == [("127.0.0.1:1", kernel_id, 5)]
-    admin = Caller(user_id=new_id(), role=Role.ADMIN)
+    admin = Caller(user_id=new_id(), role=Role.ADMIN, domain_name=session.domain_name)
     assert await logs(admin, session.session_id, 0) == "hello from the kernel\n"
+    # Admins see their own domain's sessions only.
+    other_admin = Caller(user_id=new_id(), role=Role.ADMIN, domain_name="elsewhere")
+    with pytest.raises(SessionNotFound):
+        await logs(other_admin, session.session_id, 0)
 
     stranger = Caller(user_id=new_id(), access_key="AKSTRANGER")
     with pytest.raises(SessionNotFound):
