@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import pytest
 
@@ -16,9 +17,12 @@ from services.registry.domain.errors import (
     ProjectNotFound,
     ResourceGroupNotFound,
 )
+from services.registry.domain.images import ResourceGroup
 from services.registry.domain.model import Session, SessionPolicy, SessionType, Status
 from services.registry.service.create_session import CreateSession, CreateSessionCommand
+from services.registry.service.image_resolution import ImageResolver
 from services.registry.service.ports import NewSession
+from services.registry.service.resource_groups import ResourceGroups
 
 ALICE = Caller(
     user_id="u1", access_key="AKALICE", role=Role.USER, domain_name="A", project_ids=("p1", "p2")
@@ -90,9 +94,32 @@ class NoWaiter:
         return None
 
 
+class ActiveGroups:
+    """Every group exists and is active (group checks have their own tests)."""
+
+    async def get(self, name: str) -> ResourceGroup:
+        return ResourceGroup(
+            name=name, description="", is_active=True, created_at=datetime.now(UTC)
+        )
+
+
+class AgentImages:
+    """Every image is known from an agent's inventory, without labelled minimums."""
+
+    async def alias_target(self, alias: str) -> None:
+        return None
+
+    async def by_name(self, canonical: str) -> list:
+        return []
+
+    async def agent_architectures(self, canonical: str) -> list[str]:
+        return ["x86_64"]
+
+
 def _use_case(policy: SessionPolicy | None = None, **kw):
     store, policies = CapturingStore(), FakePolicies(policy or SessionPolicy(), **kw)
-    create = CreateSession(store, QuietEvents(), NoMounts(), NoWaiter(), policies)  # type: ignore[arg-type]
+    groups, images = ResourceGroups(ActiveGroups()), ImageResolver(AgentImages())  # type: ignore[arg-type]
+    create = CreateSession(store, QuietEvents(), NoMounts(), NoWaiter(), policies, groups, images)  # type: ignore[arg-type]
     return create, store, policies
 
 
