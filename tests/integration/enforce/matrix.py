@@ -259,7 +259,10 @@ ADMIN_READ = {
     "monitor": OK,
     "stranger": UNAUTH,
 }
-SELF = {k: UNAUTH if k == "stranger" else OK for k in READ_OBJECT}
+SIGNED_IN = {k: UNAUTH if k == "stranger" else OK for k in READ_OBJECT}
+SELF = SIGNED_IN  # the caller's own identity and password
+# Global objects only superadmins change (domains, policies, images, registries).
+SUPER_ONLY = dict.fromkeys(READ_OBJECT, DENIED) | {"superadmin": OK, "stranger": UNAUTH}
 # Managing another account or a project of domain A: admins of A and superadmins only.
 MANAGE_IN_A = {
     "superadmin": OK,

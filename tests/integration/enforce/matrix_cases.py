@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libs.core.identity import Caller
 from tests.integration.enforce import matrix as m
@@ -26,6 +27,7 @@ class Platform:
     token: str
     channels: dict[str, grpc.aio.Channel]
     tenancy: m.Tenancy
+    registry_engine: AsyncEngine  # to seed images as a rescan would
 
     def channel(self, method: str) -> grpc.aio.Channel:
         return self.channels[method.split(".")[1]]  # "/shipyard.<service>.v1.X/Y"
@@ -81,6 +83,9 @@ async def _queued_session(p: Platform) -> str:
 
 
 # --- cases ------------------------------------------------------------------------------------
+
+
+Prepare = Callable[[Platform], Awaitable[tuple[Any, str]]]
 
 
 @dataclass(frozen=True)
@@ -210,6 +215,12 @@ CASES: dict[str, Case] = {
     f"{REG}.SessionService/Execute": Case(
         m.CHANGE_OBJECT,
         _on_session(f"{REG}.SessionService/Execute", code="print(1)", mode=1),
+        ok_code="FAILED_PRECONDITION",
+    ),
+    # Allowed callers reach the session; a PENDING session has no kernel to read logs from.
+    f"{REG}.SessionService/GetSessionLogs": Case(
+        m.READ_OBJECT,
+        _on_session(f"{REG}.SessionService/GetSessionLogs", tail_lines=10),
         ok_code="FAILED_PRECONDITION",
     ),
     f"{REG}.ClusterService/ListAgents": Case(

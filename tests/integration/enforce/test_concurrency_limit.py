@@ -7,9 +7,8 @@ two scheduler replicas' cycles (cache, limits, placement, the real gRPC client) 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import pytest
@@ -17,14 +16,21 @@ from shipyard.registry.v1 import scheduling_service_pb2_grpc
 
 from libs.core.identity import Caller, Role
 from libs.core.ids import new_id
+from libs.db.engine import create_engine, session_factory
 from libs.grpcutil.client import internal_channel
 from libs.grpcutil.server import Registration, create_server
+from services.registry.adapters.image_store import SqlImageStore
 from services.registry.adapters.redis_events import StreamSessionWaiter
+from services.registry.adapters.resource_group_store import SqlResourceGroupStore
 from services.registry.api.scheduling_servicer import SchedulingServicer
 from services.registry.domain.errors import PendingSessionLimit
-from services.registry.domain.images import ResourceGroup
+from services.registry.domain.image_ref import canonical
 from services.registry.domain.model import Session, SessionPolicy, SessionType, Status
-from services.registry.service.create_session import CreateSession, CreateSessionCommand
+from services.registry.service.create_session import (
+    DEFAULT_IMAGE,
+    CreateSession,
+    CreateSessionCommand,
+)
 from services.registry.service.image_resolution import ImageResolver
 from services.registry.service.resource_groups import ResourceGroups
 from services.registry.service.scheduling import Scheduling
@@ -42,7 +48,6 @@ from tests.unit.scheduler.factories import FakeClock, FakeLimits
 pytestmark = pytest.mark.integration
 
 LIMIT = 3
-IMAGE = "docker.io/library/python:3.11"  # the process agent's built-in image
 
 
 class FixedPolicy:
@@ -53,24 +58,6 @@ class FixedPolicy:
 
     async def resolve(self, caller: Caller, *, project_id: str, resource_group: str):
         return self.policy
-
-
-class AnyGroupAndImage:
-    """Resource groups and images are the images tests' concern: every one exists here."""
-
-    async def get(self, name: str) -> ResourceGroup:
-        return ResourceGroup(
-            name=name, description="", is_active=True, created_at=datetime.now(UTC)
-        )
-
-    async def alias_target(self, alias: str) -> str | None:
-        return None
-
-    async def by_name(self, name: str) -> list[object]:
-        return []
-
-    async def agent_architectures(self, name: str) -> list[str]:
-        return ["amd64"]
 
 
 class NoMounts:
@@ -92,10 +79,23 @@ class Cluster:
     stores: Stores
     client: GrpcSchedulingClient
     caller: Caller
+    groups: ResourceGroups
+    images: ImageResolver
 
 
 @pytest.fixture
-async def cluster(stores: Stores, internal_token: str) -> AsyncIterator[Cluster]:
+async def catalog(registry_db: str) -> AsyncIterator[tuple[ResourceGroups, ImageResolver]]:
+    """Resource groups ("default" comes with the migrations) and images, from the database."""
+    engine = create_engine(registry_db, pool_size=2)
+    factory = session_factory(engine)
+    yield ResourceGroups(SqlResourceGroupStore(factory)), ImageResolver(SqlImageStore(factory))
+    await engine.dispose()
+
+
+@pytest.fixture
+async def cluster(
+    stores: Stores, catalog: tuple[ResourceGroups, ImageResolver], internal_token: str
+) -> AsyncIterator[Cluster]:
     scheduling = Scheduling(stores.sessions, stores.agents, stores.events, asyncio.Event())
     server = create_server(
         domain="registry.test",
@@ -112,9 +112,15 @@ async def cluster(stores: Stores, internal_token: str) -> AsyncIterator[Cluster]
     await server.start()
     channel = internal_channel(f"127.0.0.1:{server.port}", internal_token)
     agent_id = f"agent-{new_id()[:8]}"
-    agent = registration(agent_id, cpu="1000", mem="1000000000")
-    agent = dataclasses.replace(agent, architecture="amd64", images=(IMAGE,))
-    await stores.agents.register(agent, datetime.now(UTC))
+    await stores.agents.register(
+        # The process backend runs only the images in its inventory: the default one here.
+        replace(
+            registration(agent_id, cpu="1000", mem="1000000000"),
+            architecture="x86_64",
+            images=(canonical(DEFAULT_IMAGE),),
+        ),
+        datetime.now(UTC),
+    )
     caller = Caller(
         user_id=new_id(),
         access_key=f"AK{new_id()[:12]}",
@@ -123,21 +129,23 @@ async def cluster(stores: Stores, internal_token: str) -> AsyncIterator[Cluster]
         project_ids=("p1",),
     )
     try:
-        yield Cluster(stores, GrpcSchedulingClient(channel, scheduler_id="test"), caller)
+        client = GrpcSchedulingClient(channel, scheduler_id="test")
+        yield Cluster(stores, client, caller, *catalog)
     finally:
         await channel.close()
         await server.stop(grace=0)
 
 
-def _create(stores: Stores, policy: SessionPolicy) -> CreateSession:
+def _create(cluster: Cluster, policy: SessionPolicy) -> CreateSession:
+    stores = cluster.stores
     return CreateSession(
         stores.sessions,
         stores.events,
         NoMounts(),
         StreamSessionWaiter(stores.events),
         FixedPolicy(policy),
-        ResourceGroups(AnyGroupAndImage()),  # type: ignore[arg-type]
-        ImageResolver(AnyGroupAndImage()),  # type: ignore[arg-type]
+        cluster.groups,
+        cluster.images,
     )
 
 
@@ -189,7 +197,7 @@ async def _mine(cluster: Cluster) -> list[Session]:
 
 
 async def test_fifty_creates_against_a_limit_of_three_place_exactly_three(cluster: Cluster):
-    create = _create(cluster.stores, SessionPolicy())
+    create = _create(cluster, SessionPolicy())
     created = await asyncio.gather(*(create(cluster.caller, _command(i)) for i in range(50)))
     assert len({s.session_id for s in created}) == 50
 
@@ -226,7 +234,7 @@ async def test_fifty_creates_against_a_limit_of_three_place_exactly_three(cluste
 
 
 async def test_max_pending_sessions_caps_the_queue_under_concurrent_creates(cluster: Cluster):
-    create = _create(cluster.stores, SessionPolicy(max_pending_sessions=5))
+    create = _create(cluster, SessionPolicy(max_pending_sessions=5))
     results = await asyncio.gather(
         *(create(cluster.caller, _command(i)) for i in range(20)), return_exceptions=True
     )

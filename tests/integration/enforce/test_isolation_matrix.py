@@ -6,9 +6,11 @@ Redis prefix, called as the edge calls them (internal token + identity headers).
 case acts on a fresh object owned by user-A1 (domain A, project A1) and asserts the outcome the
 access rules give: OK, NOT_FOUND (another tenant's object; listings hide it), PERMISSION_DENIED
 (the role has no grant) or UNAUTHENTICATED. A public RPC without an access rule fails
-`test_every_public_rpc_has_an_access_rule`; one without an object case here is still checked
-for the callers the table refuses. Deactivated users and revoked keypairs are refused by the
-edge (ext_authz); they are covered through the real edge in the e2e suite.
+`test_every_public_rpc_has_an_access_rule`, one without an object case (matrix_cases.py for
+sessions and folders, matrix_tenancy_cases.py, matrix_catalog_cases.py) fails
+`test_every_public_rpc_has_an_object_case`: no cell is skipped. Deactivated users and revoked
+keypairs are refused by the edge (ext_authz); they are covered through the real edge in the
+e2e suite.
 """
 
 from __future__ import annotations
@@ -39,14 +41,18 @@ from services.storage.config import Settings as StorageSettings
 from tests.conftest import create_database, drop_database
 from tests.integration.enforce import matrix as m
 from tests.integration.enforce.matrix_cases import (
-    CASES,
+    CASES as WORK_CASES,
+)
+from tests.integration.enforce.matrix_cases import (
     GROUP,
     REG,
-    RPCS,
     Platform,
     new_session_request,
     req,
 )
+from tests.integration.enforce.matrix_catalog_cases import CASES as CATALOG_CASES
+from tests.integration.enforce.matrix_catalog_cases import seed_image
+from tests.integration.enforce.matrix_tenancy_cases import CASES as TENANCY_CASES
 
 pytestmark = pytest.mark.integration
 
@@ -105,7 +111,16 @@ async def platform(
         "scheduler": scheduler.port,
     }
     channels = {k: grpc.aio.insecure_channel(f"127.0.0.1:{p}") for k, p in ports.items()}
-    yield Platform(internal_token, channels, tenancy)
+    made = Platform(internal_token, channels, tenancy, registry.engine)
+    # Sessions queue in a group no agent serves (they stay PENDING), with a known image.
+    create_group = f"{REG}.ResourceGroupService/CreateResourceGroup"
+    await made.call(
+        create_group,
+        req(create_group, resource_group={"name": GROUP, "is_active": True}),
+        tenancy.callers["superadmin"],
+    )
+    await seed_image(registry.engine, "python:3.11")  # CreateSession's default image
+    yield made
     for channel in channels.values():
         await channel.close()
     await scheduler.stop()
@@ -117,12 +132,15 @@ async def platform(
 
 PUBLIC = m.public_rpcs()
 CALLERS = list(m.ROLES)
+CASES = {**WORK_CASES, **TENANCY_CASES, **CATALOG_CASES}
 
 
 def _role_gate(method: str, caller: Caller | None) -> str | None:
     """The outcome decided before any object is looked at, or None when the call goes on."""
     rule = access.rule_for(method)
     assert rule is not None
+    if rule.public:
+        return None  # the request carries its own credential (a password, a refresh token)
     if caller is None:
         return m.UNAUTH
     return None if access.allows(caller, rule) else m.DENIED
@@ -131,6 +149,11 @@ def _role_gate(method: str, caller: Caller | None) -> str | None:
 def test_every_public_rpc_has_an_access_rule() -> None:
     missing = [rpc for rpc in PUBLIC if access.rule_for(rpc) is None]
     assert missing == [], f"public RPCs without an entry in libs/core/access.py METHODS: {missing}"
+
+
+def test_every_public_rpc_has_an_object_case() -> None:
+    missing = [rpc for rpc in PUBLIC if rpc not in CASES]
+    assert missing == [], f"public RPCs the matrix does not exercise: {missing}"
 
 
 def test_the_expectations_agree_with_the_access_table() -> None:
@@ -149,17 +172,7 @@ def test_the_expectations_agree_with_the_access_table() -> None:
 @pytest.mark.parametrize("rpc", PUBLIC)
 async def test_isolation(platform: Platform, rpc: str, caller_name: str) -> None:
     caller = platform.tenancy.callers[caller_name]
-    case = CASES.get(rpc)
-    if case is None:
-        # No object case for this RPC yet: only what the table alone decides is asserted.
-        gate = _role_gate(rpc, caller)
-        if gate is None:
-            pytest.skip(f"{rpc}: no object case; {caller_name} passes the role gate")
-        outcome = await _outcome(platform, rpc, RPCS.request(rpc), caller, None, "")
-        if outcome == "UNIMPLEMENTED":
-            pytest.skip(f"{rpc} is not served by this build yet")
-        assert outcome == gate
-        return
+    case = CASES[rpc]
     request, target = await case.prepare(platform)
     outcome = await _outcome(platform, rpc, request, caller, case.listed, target)
     expected = case.expected[caller_name]

@@ -94,29 +94,31 @@ class NoWaiter:
         return None
 
 
-NOW = datetime(2026, 1, 1, tzinfo=UTC)
+class ActiveGroups:
+    """Every group exists and is active (group checks have their own tests)."""
 
-
-class EveryGroupActive:
     async def get(self, name: str) -> ResourceGroup:
-        return ResourceGroup(name=name, description="", is_active=True, created_at=NOW)
+        return ResourceGroup(
+            name=name, description="", is_active=True, created_at=datetime.now(UTC)
+        )
 
 
-class AgentsHaveEveryImage:
-    async def alias_target(self, alias: str) -> str | None:
+class AgentImages:
+    """Every image is known from an agent's inventory, without labelled minimums."""
+
+    async def alias_target(self, alias: str) -> None:
         return None
 
-    async def by_name(self, name: str) -> list[object]:
+    async def by_name(self, canonical: str) -> list:
         return []
 
-    async def agent_architectures(self, name: str) -> list[str]:
-        return ["amd64"]
+    async def agent_architectures(self, canonical: str) -> list[str]:
+        return ["x86_64"]
 
 
 def _use_case(policy: SessionPolicy | None = None, **kw):
     store, policies = CapturingStore(), FakePolicies(policy or SessionPolicy(), **kw)
-    groups = ResourceGroups(EveryGroupActive())  # type: ignore[arg-type]
-    images = ImageResolver(AgentsHaveEveryImage())  # type: ignore[arg-type]
+    groups, images = ResourceGroups(ActiveGroups()), ImageResolver(AgentImages())  # type: ignore[arg-type]
     create = CreateSession(store, QuietEvents(), NoMounts(), NoWaiter(), policies, groups, images)  # type: ignore[arg-type]
     return create, store, policies
 
