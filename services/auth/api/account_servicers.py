@@ -12,6 +12,7 @@ from shipyard.auth.v1 import user_service_pb2_grpc as upb_grpc
 from typing_extensions import override
 
 from libs.grpcutil.context import current_caller
+from services.auth.api import grant_convert as gv
 from services.auth.api import tenancy_convert as cv
 from services.auth.api.audited import audited, note
 from services.auth.domain.paging import page_request
@@ -112,10 +113,10 @@ class KeypairServicer(kpb_grpc.KeypairServiceServicer):
     async def CreateKeypair(
         self, request: kpb.CreateKeypairRequest, context: Ctx
     ) -> kpb.CreateKeypairResponse:
-        wanted = cv.keypair_of(request.user_id.lower(), request.keypair)
+        wanted = gv.keypair_of(request.user_id.lower(), request.keypair)
         created, secret = await self.keypairs.create(current_caller(), wanted)
         note(target_id=created.access_key, domain_name=created.domain_name)
-        return kpb.CreateKeypairResponse(keypair=cv.keypair_pb(created), secret_key=secret)
+        return kpb.CreateKeypairResponse(keypair=gv.keypair_pb(created), secret_key=secret)
 
     @override
     async def GetKeypair(
@@ -124,7 +125,7 @@ class KeypairServicer(kpb_grpc.KeypairServiceServicer):
         found = await self.keypairs.get(
             current_caller(), request.user_id.lower(), request.access_key
         )
-        return kpb.GetKeypairResponse(keypair=cv.keypair_pb(found))
+        return kpb.GetKeypairResponse(keypair=gv.keypair_pb(found))
 
     @override
     async def ListKeypairs(
@@ -139,7 +140,7 @@ class KeypairServicer(kpb_grpc.KeypairServiceServicer):
             show_revoked=request.show_revoked,
         )
         return kpb.ListKeypairsResponse(
-            keypairs=[cv.keypair_pb(k) for k in page.items], next_page_token=page.next_token
+            keypairs=[gv.keypair_pb(k) for k in page.items], next_page_token=page.next_token
         )
 
     @override
@@ -152,12 +153,12 @@ class KeypairServicer(kpb_grpc.KeypairServiceServicer):
             current_caller(),
             request.keypair.user_id.lower(),
             request.keypair.access_key,
-            cv.keypair_changes(request.keypair, request.update_mask),
+            gv.keypair_changes(request.keypair, request.update_mask),
             end_sessions=request.end_sessions,
         )
         note(domain_name=keypair.domain_name)
         return kpb.UpdateKeypairResponse(
-            keypair=cv.keypair_pb(keypair),
+            keypair=gv.keypair_pb(keypair),
             sessions_ended=ended.sessions_ended,
             ended_session_count=ended.count,
         )
@@ -176,7 +177,7 @@ class KeypairServicer(kpb_grpc.KeypairServiceServicer):
         )
         note(domain_name=keypair.domain_name)
         return kpb.DeleteKeypairResponse(
-            keypair=cv.keypair_pb(keypair),
+            keypair=gv.keypair_pb(keypair),
             sessions_ended=ended.sessions_ended,
             ended_session_count=ended.count,
         )

@@ -14,6 +14,7 @@ from shipyard.auth.v1 import resource_policy_service_pb2_grpc as rpb_grpc
 from typing_extensions import override
 
 from libs.grpcutil.context import current_caller
+from services.auth.api import grant_convert as gv
 from services.auth.api import tenancy_convert as cv
 from services.auth.api.audited import audited, note
 from services.auth.domain.paging import page_request
@@ -35,16 +36,16 @@ class ResourcePolicyServicer(rpb_grpc.ResourcePolicyServiceServicer):
         self, request: rpb.CreateResourcePolicyRequest, context: Ctx
     ) -> rpb.CreateResourcePolicyResponse:
         created = await self.policies.create(
-            current_caller(), cv.policy_of(request.resource_policy)
+            current_caller(), gv.policy_of(request.resource_policy)
         )
-        return rpb.CreateResourcePolicyResponse(resource_policy=cv.policy_pb(created))
+        return rpb.CreateResourcePolicyResponse(resource_policy=gv.policy_pb(created))
 
     @override
     async def GetResourcePolicy(
         self, request: rpb.GetResourcePolicyRequest, context: Ctx
     ) -> rpb.GetResourcePolicyResponse:
         found = await self.policies.get(current_caller(), request.name)
-        return rpb.GetResourcePolicyResponse(resource_policy=cv.policy_pb(found))
+        return rpb.GetResourcePolicyResponse(resource_policy=gv.policy_pb(found))
 
     @override
     async def ListResourcePolicies(
@@ -56,7 +57,7 @@ class ResourcePolicyServicer(rpb_grpc.ResourcePolicyServiceServicer):
             name_contains=request.name_contains,
         )
         return rpb.ListResourcePoliciesResponse(
-            resource_policies=[cv.policy_pb(p) for p in page.items],
+            resource_policies=[gv.policy_pb(p) for p in page.items],
             next_page_token=page.next_token,
         )
 
@@ -66,11 +67,11 @@ class ResourcePolicyServicer(rpb_grpc.ResourcePolicyServiceServicer):
         self, request: rpb.UpdateResourcePolicyRequest, context: Ctx
     ) -> rpb.UpdateResourcePolicyResponse:
         note(detail=",".join(request.update_mask.paths))
-        changes = cv.policy_changes(request.resource_policy, request.update_mask)
+        changes = gv.policy_changes(request.resource_policy, request.update_mask)
         updated = await self.policies.update(
             current_caller(), request.resource_policy.name, changes
         )
-        return rpb.UpdateResourcePolicyResponse(resource_policy=cv.policy_pb(updated))
+        return rpb.UpdateResourcePolicyResponse(resource_policy=gv.policy_pb(updated))
 
     @override
     @audited("resource-policy.delete", "resource-policy", lambda r: r.name)
@@ -91,7 +92,7 @@ class ResourceGroupAccessServicer(apb_grpc.ResourceGroupAccessServiceServicer):
         self, request: apb.GetResourceGroupAccessRequest, context: Ctx
     ) -> apb.GetResourceGroupAccessResponse:
         found = await self.access.get(current_caller(), request.resource_group)
-        return apb.GetResourceGroupAccessResponse(access=cv.access_pb(found))
+        return apb.GetResourceGroupAccessResponse(access=gv.access_pb(found))
 
     @override
     async def ListResourceGroupAccess(
@@ -105,7 +106,7 @@ class ResourceGroupAccessServicer(apb_grpc.ResourceGroupAccessServiceServicer):
             access_key=request.access_key,
         )
         return apb.ListResourceGroupAccessResponse(
-            accesses=[cv.access_pb(a) for a in page.items], next_page_token=page.next_token
+            accesses=[gv.access_pb(a) for a in page.items], next_page_token=page.next_token
         )
 
     @override
@@ -115,8 +116,8 @@ class ResourceGroupAccessServicer(apb_grpc.ResourceGroupAccessServiceServicer):
     ) -> apb.UpdateResourceGroupAccessResponse:
         fields = cv.mask_paths(request.update_mask, ACCESS_FIELDS, "access")
         note(detail=",".join(fields))
-        updated = await self.access.update(current_caller(), cv.access_of(request.access), fields)
-        return apb.UpdateResourceGroupAccessResponse(access=cv.access_pb(updated))
+        updated = await self.access.update(current_caller(), gv.access_of(request.access), fields)
+        return apb.UpdateResourceGroupAccessResponse(access=gv.access_pb(updated))
 
 
 class PolicyServicer(pspb_grpc.PolicyServiceServicer):
@@ -143,7 +144,7 @@ class PolicyServicer(pspb_grpc.PolicyServiceServicer):
             resource_group_allowed=found.resource_group_allowed,
             allowed_resource_groups=list(found.allowed_resource_groups),
             access_key=found.access_key,
-            keypair_policy=cv.policy_pb(found.keypair_policy),
+            keypair_policy=gv.policy_pb(found.keypair_policy),
             project_total_resource_slots=cv.slots_pb(found.project_slots),
             domain_total_resource_slots=cv.slots_pb(found.domain_slots),
         )
@@ -159,7 +160,7 @@ class PolicyServicer(pspb_grpc.PolicyServiceServicer):
         )
         response = pspb.BatchGetLimitsResponse()
         for key, policy in limits.keypair_policies.items():
-            response.keypair_policies[key].CopyFrom(cv.policy_pb(policy))
+            response.keypair_policies[key].CopyFrom(gv.policy_pb(policy))
         for project_id, slots in limits.project_slots.items():
             response.project_total_resource_slots[project_id].CopyFrom(cv.slots_pb(slots))
         for name, slots in limits.domain_slots.items():
