@@ -1,4 +1,4 @@
-"""The Envoy bootstrap of the edge, generated from EdgeSettings (see notes/envoy-edge.md).
+"""The Envoy bootstrap of the edge, generated from EdgeSettings (docs/edge-auth.md).
 
 One listener serves REST/JSON (transcoded), native gRPC and gRPC-Web. Filter order:
 header_mutation -> cors -> grpc_web -> ext_authz -> grpc_json_transcoder -> router.

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # SQLSTATEs worth retrying: serialization_failure and deadlock_detected. Nothing else is
-# retried (retrying other errors only adds load; reliability lesson 13).
+# retried (retrying other errors only adds load; rule R-RETRY-SCOPE).
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 
 

@@ -48,7 +48,10 @@ class StreamPublisher:
 
 
 class StreamConsumer:
-    """A member of a consumer group. `consumer` must be stable across restarts (lesson 31)."""
+    """A member of a consumer group.
+
+    `consumer` must be stable across restarts (rule R-STABLE-NAMES in docs/reliability.md).
+    """
 
     def __init__(
         self,

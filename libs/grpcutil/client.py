@@ -9,7 +9,7 @@ import grpc
 
 from libs.core.identity import HEADER_INTERNAL_TOKEN, HEADER_SYSTEM
 
-# Keepalive so that idle connections through middleboxes are noticed (reliability lesson 38).
+# Keepalive so that idle connections through middleboxes are noticed (rule R-KEEPALIVE).
 _CHANNEL_OPTIONS = [
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),

@@ -20,7 +20,7 @@ class Settings(ServiceSettings, RedisMixin):
     bind: str = "127.0.0.1:50060"
     # host:port the registry and peers use to reach us; default: `bind` with the bound port.
     advertised_addr: str | None = None
-    # Stable id (lesson 31); default: the hostname.
+    # Stable id (rule R-STABLE-NAMES); default: the hostname.
     agent_id: str = ""
     resource_group: str = "default"
     # CPU architecture reported to the registry (Go/OCI spelling); detected when unset.

@@ -18,7 +18,7 @@ class Settings(ServiceSettings, DatabaseMixin, RedisMixin):
     # Auth's PolicyService: membership, resource groups and keypair limits for CreateSession.
     auth_addr: str = "127.0.0.1:50051"
     redis_prefix: str = "shipyard:"
-    # Stable consumer name for the kernel-event group (reliability lesson 31).
+    # Stable consumer name for the kernel-event group (rule R-STABLE-NAMES).
     node_id: str = socket.gethostname()
     migrate: bool = True
     heartbeat_interval: float = 5.0

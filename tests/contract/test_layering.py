@@ -1,4 +1,4 @@
-"""The layering rules of DESIGN §6 / style §2.3, checked on every import statement."""
+"""The layering rules of docs/service-conventions.md, checked on every import statement."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from services.agent.service.outbound import AgentInfo, Registration
 log = logging.getLogger(__name__)
 
 # After these the channel is replaced: a fresh one dials at once instead of waiting out gRPC's
-# reconnect backoff (up to 2 minutes), and no half-dead connection is kept (lesson 38).
+# reconnect backoff (up to 2 minutes), and no half-dead connection is kept (rule R-KEEPALIVE).
 _RECONNECT_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 

@@ -14,7 +14,7 @@ from services.auth.domain.errors import RateLimitExceeded, ReplayedSignature
 from services.auth.service.ports import Clock, RequestGate
 from services.auth.service.verify import RequestFacts, RequestVerifier
 
-# Backend.AI counts requests per access key over a rolling 15 minutes (manager spec §8.5).
+# Backend.AI counts requests per access key over a rolling 15 minutes (docs/edge-auth.md).
 DEFAULT_RATE_WINDOW = timedelta(minutes=15)
 # A replay-cache entry outlives the signature's window by this much (clock skew between replicas).
 _REPLAY_MARGIN = 1.0

@@ -1,4 +1,4 @@
-"""Verify a keypair-signed request (the Backend.AI HMAC scheme, wire spec §1.3)."""
+"""Verify a keypair-signed request (the Backend.AI HMAC scheme; docs/edge-auth.md)."""
 
 from __future__ import annotations
 

@@ -78,7 +78,7 @@ class SqlAgentStore:
 
     async def touch(self, agent_id: str, now: datetime) -> Agent | None:
         """The agent if it is known and ALIVE; a LOST agent must register again (reconcile)."""
-        del now  # heartbeat times live in Redis, not in this table (lesson 15)
+        del now  # heartbeat times live in Redis, not in this table (rule R-HEARTBEAT-OFF-DB)
         async with self._sessions() as db:
             row = await db.get(AgentRow, agent_id)
             if row is None or row.status != AgentStatus.ALIVE.value:

@@ -35,7 +35,7 @@ LOGS_DEADLINE = 15.0
 
 
 class GrpcAgentClient:
-    """Channels per agent address, kept with keepalive pings (lesson 38)."""
+    """Channels per agent address, kept with keepalive pings (rule R-KEEPALIVE)."""
 
     def __init__(self, internal_token: str) -> None:
         self._token = internal_token

@@ -26,7 +26,7 @@ class Status(StrEnum):
 
 
 DEAD_STATUSES = frozenset({Status.TERMINATED, Status.CANCELLED, Status.ERROR})
-# Kernels in these statuses hold slots on their agent (spec §3.2, without PENDING).
+# Kernels in these statuses hold slots on their agent (all live statuses but PENDING).
 AGENT_OCCUPYING_STATUSES = frozenset(
     {Status.SCHEDULED, Status.PULLING, Status.PREPARING, Status.RUNNING, Status.TERMINATING}
 )

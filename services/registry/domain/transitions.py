@@ -1,4 +1,4 @@
-"""The explicit status transition tables (spec §3.3, restricted to Shipyard's status set).
+"""The explicit status transition tables (Backend.AI's lifecycle, on Shipyard's statuses).
 
 Every status write goes through `can_transit` under a row lock, so duplicate or late events
 (a `started` after a cancel, a second `terminated`) are no-ops instead of corruption.
@@ -13,7 +13,7 @@ from services.registry.domain.model import DEAD_STATUSES, Status
 _ALL = frozenset(Status)
 
 # One table for kernels and sessions. Backend.AI's session table forbids SCHEDULED/PREPARING →
-# CANCELLED and then bypasses it when a start fails (lesson 6); here a failed start is an
+# CANCELLED and then bypasses it when a start fails (rule R-FAILED-START); here a failed start is an
 # ordinary, checked transition, which leaves the two tables identical.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.PENDING: _ALL - {Status.PENDING, Status.TERMINATED},

@@ -130,7 +130,7 @@ class CreateSession:
             max_lifetime_seconds=policy.max_session_lifetime,
             max_pending_sessions=policy.max_pending_sessions,
         )
-        # The enqueue must complete even if the client hangs up mid-request (lesson 36).
+        # The enqueue must complete even if the client hangs up mid-request (rule R-SHIELD).
         session, _ = await asyncio.shield(self._enqueue(new))
         if cmd.wait:
             session = await self._wait(session, cmd.wait_timeout or DEFAULT_WAIT)

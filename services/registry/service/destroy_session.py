@@ -24,7 +24,7 @@ class DestroySession:
 
     async def __call__(self, caller: Caller, session_id: str, *, forced: bool) -> Session:
         check_access(caller, await self.store.get(session_id), Verb.DELETE)
-        # Shielded: once TERMINATING is committed the agents must be told (lesson 36).
+        # Shielded: once TERMINATING is committed the agents must be told (rule R-SHIELD).
         await asyncio.shield(self._destroy(session_id, forced))
         return await self.store.get(session_id)
 

@@ -184,7 +184,7 @@ class ClusterEvents(Protocol):
 
 
 class HeartbeatClock(Protocol):
-    """Last heartbeat per agent, kept off the database (reliability lesson 15)."""
+    """Last heartbeat per agent, kept off the database (rule R-HEARTBEAT-OFF-DB)."""
 
     async def beat(self, agent_id: str, now: datetime) -> None: ...
     async def stale(self, older_than: datetime) -> list[str]: ...

@@ -1,8 +1,8 @@
-"""The starter: SCHEDULED → PREPARING → agents' CreateKernels (DESIGN §2 step 5).
+"""The starter: SCHEDULED → PREPARING → agents' CreateKernels (docs/architecture.md step 4).
 
 Any registry replica may run it: claiming uses SKIP LOCKED, so each session is started once.
-Agent events, not this loop, move kernels to RUNNING (reliability lesson 1); a failed create
-cancels the session with its reason and frees the slots (lesson 6).
+Agent events, not this loop, move kernels to RUNNING (rule R-AGENT-EVENTS); a failed create
+cancels the session with its reason and frees the slots (R-FAILED-START).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from services.registry.service.ports import (
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
-START_TIMEOUT = 50.0  # per session; one slow agent never blocks the others (lesson 9)
+START_TIMEOUT = 50.0  # per session; one slow agent never blocks the others (rule R-SLOW-AGENT)
 
 
 @dataclass(slots=True)

@@ -54,7 +54,7 @@ class TerminateSessionsOfOwners:
             project_ids=owners.project_ids,
             domain_names=owners.domain_names,
         )
-        # Shielded: once TERMINATING is committed the agents must be told (lesson 36).
+        # Shielded: once TERMINATING is committed the agents must be told (rule R-SHIELD).
         return await asyncio.shield(self._end_all(ids, reason))
 
     async def _end_all(self, ids: list[str], reason: str) -> list[str]:

@@ -1,7 +1,7 @@
 """Predicates: which agents may host a kernel, and whether a session may be scheduled now.
 
 Agent predicates filter candidates (the Kubernetes "filter" step). Session predicates gate a
-session as a whole; concurrency, quota, dependency and start-time checks (spec §4.3) will
+session as a whole; concurrency, quota, dependency and start-time checks will
 implement `SessionPredicate` and be added to the list the cycle receives.
 """
 

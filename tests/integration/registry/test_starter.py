@@ -78,7 +78,7 @@ async def test_successful_create_leaves_the_session_preparing_for_agent_events(
     for prep in await stores.sessions.claim_scheduled(100):
         await starter.start(prep)
     assert kernel_id in agents.created
-    # RUNNING comes only from the agent's "started" event (reliability lesson 1).
+    # RUNNING comes only from the agent's "started" event (rule R-AGENT-EVENTS).
     assert (await stores.sessions.get(session_id)).status is Status.PREPARING
     assert (await stores.agents.get(agent_id)).occupied_slots["cpu"] == 2
 

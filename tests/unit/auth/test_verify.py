@@ -1,4 +1,4 @@
-"""The keypair signature verifier against the wire spec (§1.3), with fake ports."""
+"""The keypair signature verifier (docs/edge-auth.md), with fake ports."""
 
 from __future__ import annotations
 

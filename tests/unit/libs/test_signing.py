@@ -1,4 +1,4 @@
-"""Keypair signing against the golden vectors of the wire spec (§1.3)."""
+"""Keypair signing against known-good vectors of the wire format (docs/edge-auth.md)."""
 
 from datetime import datetime, timedelta
 

@@ -1,4 +1,4 @@
-"""FIFO: oldest first. An unplaceable session is skipped, never waited on (lesson 22)."""
+"""FIFO: oldest first. An unplaceable session is skipped, never waited on (rule R-NO-HOL)."""
 
 from __future__ import annotations
 
