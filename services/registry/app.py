@@ -32,6 +32,7 @@ from services.registry.adapters.agent_store import SqlAgentStore
 from services.registry.adapters.container_registry_store import SqlRegistryStore, SqlTaskStore
 from services.registry.adapters.docker_registry import scanner_for
 from services.registry.adapters.image_store import SqlImageStore
+from services.registry.adapters.outbox_relay import OutboxRelay
 from services.registry.adapters.owner_sessions import SqlOwnerSessions
 from services.registry.adapters.peer_clients import GrpcAgentClient, GrpcMountResolver
 from services.registry.adapters.policy_client import GrpcPolicyResolver
@@ -133,15 +134,14 @@ async def serve(settings: Settings) -> RunningRegistry:
     agents = AgentLifecycle(
         agent_store,
         store,
-        events,
         RedisHeartbeatClock(redis, settings.redis_prefix),
         agent_client,
         timedelta(seconds=settings.heartbeat_timeout),
     )
     session_servicer = SessionServicer(
-        CreateSession(store, events, mounts, waiter, policies, groups, ImageResolver(image_store)),
+        CreateSession(store, mounts, waiter, policies, groups, ImageResolver(image_store)),
         SessionQueries(store),
-        DestroySession(store, events, agent_client),
+        DestroySession(store, agent_client),
         Execute(store, agent_store, agent_client),
         GetSessionLogs(store, agent_store, agent_client),
     )
@@ -183,9 +183,7 @@ async def serve(settings: Settings) -> RunningRegistry:
             Registration(
                 session_admin_service_pb2_grpc.add_SessionAdminServiceServicer_to_server,
                 SessionAdminServicer(
-                    TerminateSessionsOfOwners(
-                        SqlOwnerSessions(sessions), store, events, agent_client
-                    )
+                    TerminateSessionsOfOwners(SqlOwnerSessions(sessions), store, agent_client)
                 ),
                 "shipyard.registry.v1.SessionAdminService",
             ),
@@ -201,14 +199,16 @@ async def serve(settings: Settings) -> RunningRegistry:
         f"{settings.redis_prefix}events:kernel",
         KERNEL_EVENTS_GROUP,
         settings.node_id,
-        KernelEventHandler(ApplyKernelEvent(store, events)),
+        KernelEventHandler(ApplyKernelEvent(store)),
     )
     await consumer.ensure_group()
     running = RunningRegistry(server, engine, redis, agent_client, mounts, policies, rescans)
+    relay = OutboxRelay(engine, sessions, redis, settings.redis_prefix)
     running.tasks = [
+        spawn(relay.run(), "outbox-relay"),
         spawn(_forever("kernel events", consumer.run), "kernel-events"),
         spawn(_forever("session waiter", waiter.run), "session-waiter"),
-        spawn(_forever("starter", Starter(store, events, agent_client, wakeup).run), "starter"),
+        spawn(_forever("starter", Starter(store, agent_client, wakeup).run), "starter"),
         spawn(agents.run_sweeper(settings.sweep_interval), "sweeper"),
     ]
     await server.start()

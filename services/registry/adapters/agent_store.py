@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.db.retry import with_retry
+from services.registry.adapters.outbox import stage_changes
 from services.registry.adapters.resource_group_store import lock_group
 from services.registry.adapters.rows import (
     agent_from_row,
@@ -21,6 +23,7 @@ from services.registry.adapters.rows import (
 from services.registry.adapters.tables import AgentRow, KernelRow
 from services.registry.domain.errors import AgentNotFound
 from services.registry.domain.model import DEAD_STATUSES, Agent, AgentStatus, Status
+from services.registry.domain.transitions import lost_kernel_status
 from services.registry.service.ports import AgentRegistration, SessionChange
 
 # Kernels an agent must still run; SCHEDULED/PREPARING ones may be in flight to it.
@@ -34,33 +37,29 @@ class SqlAgentStore:
     async def register(
         self, reg: AgentRegistration, now: datetime
     ) -> tuple[list[str], list[SessionChange], Agent]:
-        """Upsert the agent and reconcile kernels: unknown ones to destroy, vanished ones ended."""
+        """Upsert the agent and reconcile kernels: unknown ones to destroy, vanished ones ended.
+
+        Locks follow rule R-LOCK-ORDER: the group, the sessions of vanished kernels, their
+        kernels, and the agent row last (the upsert).
+        """
 
         async def work() -> tuple[list[str], list[SessionChange], Agent]:
             async with self._sessions.begin() as db:
                 # Shared lock: the group cannot be deleted while an agent joins it.
                 await lock_group(db, reg.resource_group, exclusive=False)
-                await db.execute(_upsert(reg, now))
                 live = set(reg.live_kernel_ids)
-                known = {
-                    r.id: r.status
-                    for r in (
-                        await db.execute(
-                            select(KernelRow.id, KernelRow.status).where(
-                                KernelRow.agent_id == reg.agent_id
-                            )
-                        )
-                    )
-                }
+                known = await _kernels_on(db, reg.agent_id)
                 to_destroy = sorted(
                     k for k in live if k not in known or Status(known[k]) in DEAD_STATUSES
                 )
-                vanished = sorted(
+                vanished = [
                     k for k, s in known.items() if s in _EXPECTED_ON_AGENT and k not in live
-                )
-                changes = [await _end_kernel(db, k, "agent-restarted", now) for k in vanished]
-                agent = (await recompute_occupancy(db, [reg.agent_id]))[0]
-                return to_destroy, [c for c in changes if c], agent_from_row(agent)
+                ]
+                changes = await end_kernels(db, vanished, "agent-restarted", now)
+                await db.execute(_upsert(reg, now))
+                agent = agent_from_row((await recompute_occupancy(db, [reg.agent_id]))[0])
+                await stage_changes(db, [*changes, _agent_change(agent)])
+                return to_destroy, changes, agent
 
         return await with_retry(work)
 
@@ -92,58 +91,107 @@ class SqlAgentStore:
             if row is None or row.images == wanted:
                 return None
             row.images = wanted
-            return agent_from_row(row)
+            agent = agent_from_row(row)
+            await stage_changes(db, [_agent_change(agent)])
+            return agent
 
     async def mark_lost(self, agent_ids: Sequence[str]) -> list[SessionChange]:
         """Agents that stopped heartbeating: LOST, and their kernels ended as "agent-lost"."""
         changes: list[SessionChange] = []
         now = datetime.now(UTC)
         for agent_id in agent_ids:
-
-            async def work(agent_id: str = agent_id) -> list[SessionChange]:
-                async with self._sessions.begin() as db:
-                    row = (
-                        await db.execute(
-                            select(AgentRow).where(AgentRow.id == agent_id).with_for_update()
-                        )
-                    ).scalar_one_or_none()
-                    if row is None or row.status == AgentStatus.LOST.value:
-                        return []
-                    row.status = AgentStatus.LOST.value
-                    kernel_ids = (
-                        await db.execute(
-                            select(KernelRow.id).where(
-                                KernelRow.agent_id == agent_id,
-                                KernelRow.status.not_in([s.value for s in DEAD_STATUSES]),
-                            )
-                        )
-                    ).scalars()
-                    found = [await _end_kernel(db, k, "agent-lost", now) for k in kernel_ids]
-                    agent = (await recompute_occupancy(db, [agent_id]))[0]
-                    result = [c for c in found if c]
-                    result.append(
-                        SessionChange(session_id="", status=None, agents=(agent_from_row(agent),))
-                    )
-                    return result
-
-            changes.extend(await with_retry(work))
+            for _ in range(_MARK_LOST_ATTEMPTS):
+                try:
+                    changes.extend(await with_retry(partial(self._lose, agent_id, now)))
+                    break
+                except _KernelsMoved:
+                    continue
         return changes
 
+    async def _lose(self, agent_id: str, now: datetime) -> list[SessionChange]:
+        """One agent LOST in one transaction, locking in rule R-LOCK-ORDER: the sessions of
+        its kernels, their kernels, then the agent row."""
+        async with self._sessions.begin() as db:
+            status = (
+                await db.execute(select(AgentRow.status).where(AgentRow.id == agent_id))
+            ).scalar_one_or_none()
+            if status is None or status == AgentStatus.LOST.value:
+                return []
+            kernel_ids = set(await _live_kernels_on(db, agent_id))
+            result = await end_kernels(db, sorted(kernel_ids), "agent-lost", now)
+            row = (
+                await db.execute(
+                    select(AgentRow)
+                    .where(AgentRow.id == agent_id)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                )
+            ).scalar_one()
+            if row.status == AgentStatus.LOST.value:
+                return []
+            if set(await _live_kernels_on(db, agent_id)) - kernel_ids:
+                # A kernel was placed on it since the read: lock its session too, from the top.
+                raise _KernelsMoved()
+            row.status = AgentStatus.LOST.value
+            agent = agent_from_row((await recompute_occupancy(db, [agent_id]))[0])
+            result.append(_agent_change(agent))
+            await stage_changes(db, result)
+            return result
 
-async def _end_kernel(
-    db: AsyncSession, kernel_id: str, reason: str, now: datetime
-) -> SessionChange | None:
-    session_id = (
-        await db.execute(select(KernelRow.session_id).where(KernelRow.id == kernel_id))
-    ).scalar_one()
-    session, kernels = await lock_session(db, session_id)
-    kernel = next(k for k in kernels if k.id == kernel_id)
-    current = Status(kernel.status)
-    target = Status.TERMINATED if current in (Status.RUNNING, Status.TERMINATING) else Status.ERROR
-    if not set_kernel_status(kernel, target, reason=reason, now=now):
-        return None
-    status = refresh_session_status(session, kernels, reason=reason, now=now)
-    return SessionChange(session_id=session_id, status=status, status_info=reason)
+
+class _KernelsMoved(Exception):
+    """The agent's kernels changed between reading them and locking the agent."""
+
+
+_MARK_LOST_ATTEMPTS = 5
+
+
+def _agent_change(agent: Agent) -> SessionChange:
+    return SessionChange(session_id="", status=None, agents=(agent,))
+
+
+async def _kernels_on(db: AsyncSession, agent_id: str) -> dict[str, str]:
+    rows = await db.execute(
+        select(KernelRow.id, KernelRow.status).where(KernelRow.agent_id == agent_id)
+    )
+    return {r.id: r.status for r in rows}
+
+
+async def _live_kernels_on(db: AsyncSession, agent_id: str) -> list[str]:
+    rows = await db.execute(
+        select(KernelRow.id).where(
+            KernelRow.agent_id == agent_id,
+            KernelRow.status.not_in([s.value for s in DEAD_STATUSES]),
+        )
+    )
+    return list(rows.scalars())
+
+
+async def end_kernels(
+    db: AsyncSession, kernel_ids: Sequence[str], reason: str, now: datetime
+) -> list[SessionChange]:
+    """End kernels whose agent is gone or restarted without them; their sessions are locked
+    in id order (rule R-LOCK-ORDER)."""
+    if not kernel_ids:
+        return []
+    rows = await db.execute(
+        select(KernelRow.id, KernelRow.session_id).where(KernelRow.id.in_(kernel_ids))
+    )
+    by_session: dict[str, list[str]] = {}
+    for r in rows:
+        by_session.setdefault(r.session_id, []).append(r.id)
+    changes = []
+    for session_id in sorted(by_session):
+        session, kernels = await lock_session(db, session_id)
+        ended = False
+        for kernel in kernels:
+            if kernel.id in by_session[session_id]:
+                target = lost_kernel_status(Status(kernel.status))
+                ended |= set_kernel_status(kernel, target, reason=reason, now=now)
+        if ended:
+            status = refresh_session_status(session, kernels, reason=reason, now=now)
+            changes.append(SessionChange(session_id=session_id, status=status, status_info=reason))
+    return changes
 
 
 def _upsert(reg: AgentRegistration, now: datetime) -> Insert:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.core.slots import ResourceSlots
 from libs.db.retry import with_retry
+from services.registry.adapters.outbox import stage_changes
 from services.registry.adapters.rows import (
     agent_from_row,
     count_sessions,
@@ -88,6 +89,7 @@ async def bind_session(
                 status_info="scheduled",
                 agents=tuple(agent_from_row(a) for a in agents),
             )
+            await stage_changes(db, [change])
             return BindOutcome(session_id=session_id, bound=True, change=change)
 
     return await with_retry(work)

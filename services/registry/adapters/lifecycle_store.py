@@ -7,6 +7,7 @@ call is a no-op.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.db.retry import with_retry
 from services.registry.adapters.bind import bind_session
+from services.registry.adapters.outbox import mark_consumed, stage_changes
 from services.registry.adapters.rows import (
     agent_from_row,
     kernel_from_row,
@@ -28,17 +30,16 @@ from services.registry.adapters.rows import (
 )
 from services.registry.adapters.tables import KernelRow, SessionRow
 from services.registry.domain.errors import SessionNotDestroyable, SessionNotFound
-from services.registry.domain.model import (
-    DEAD_STATUSES,
-    Mount,
-    Status,
-)
+from services.registry.domain.model import DEAD_STATUSES, Mount, Status
+from services.registry.domain.transitions import reported_kernel_status
 from services.registry.service.ports import (
     BindOutcome,
     KernelTarget,
     PreparingSession,
     SessionChange,
 )
+
+log = logging.getLogger(__name__)
 
 
 class LifecycleStore:
@@ -86,14 +87,16 @@ class LifecycleStore:
                 for k in kernels:
                     set_kernel_status(k, Status.PREPARING, reason="preparing", now=now)
                 status = set_session_status(session, Status.PREPARING, reason="preparing", now=now)
+                change = SessionChange(
+                    session_id=session.id, status=status, status_info="preparing"
+                )
+                await stage_changes(db, [change])
                 claimed.append(
                     PreparingSession(
                         session=session_from_row(session, kernels),
                         targets=tuple(_target(k) for k in kernels),
                         mounts=tuple(Mount(**m) for m in session.vfolder_mounts),
-                        change=SessionChange(
-                            session_id=session.id, status=status, status_info="preparing"
-                        ),
+                        change=change,
                     )
                 )
         return claimed
@@ -103,11 +106,17 @@ class LifecycleStore:
         kernel_id: str,
         new: Status,
         *,
+        agent_id: str,
         reason: str,
+        event_id: str = "",
         exit_code: int | None = None,
         message: str = "",
     ) -> SessionChange | None:
-        """Apply a kernel's reported status; None when the kernel is unknown or it is a no-op."""
+        """Apply an agent's report on one of its kernels (rule R-EVENT-SOURCE).
+
+        None when the kernel is unknown, is not placed on `agent_id`, the event was applied
+        before (`event_id`, rule R-IDEMPOTENT-CONSUMER) or the move is a no-op.
+        """
 
         async def work() -> SessionChange | None:
             now = datetime.now(UTC)
@@ -119,7 +128,18 @@ class LifecycleStore:
                     return None
                 session, kernels = await lock_session(db, session_id)
                 kernel = next(k for k in kernels if k.id == kernel_id)
-                target = _effective_status(Status(kernel.status), new)
+                if not agent_id or kernel.agent_id != agent_id:
+                    log.warning(
+                        "refused a %s report on kernel %s from agent %r: it is placed on %r",
+                        new.value,
+                        kernel_id,
+                        agent_id,
+                        kernel.agent_id,
+                    )
+                    return None
+                if event_id and not await mark_consumed(db, event_id, now):
+                    return None
+                target = reported_kernel_status(Status(kernel.status), new)
                 data = {"error": {"src": "agent", "repr": message}} if message else None
                 if not set_kernel_status(
                     kernel, target, reason=reason, now=now, data=data, exit_code=exit_code
@@ -127,14 +147,16 @@ class LifecycleStore:
                     return None
                 status = refresh_session_status(session, kernels, reason=reason, now=now)
                 agents = []
-                if target in DEAD_STATUSES and kernel.agent_id:
-                    agents = await recompute_occupancy(db, [kernel.agent_id])
-                return SessionChange(
+                if target in DEAD_STATUSES:
+                    agents = await recompute_occupancy(db, [agent_id])
+                change = SessionChange(
                     session_id=session_id,
                     status=status,
                     status_info=reason,
                     agents=tuple(agent_from_row(a) for a in agents),
                 )
+                await stage_changes(db, [change])
+                return change
 
         return await with_retry(work)
 
@@ -155,12 +177,14 @@ class LifecycleStore:
                     session, Status.CANCELLED, reason=reason, now=now, message=error, data=data
                 )
                 agents = await recompute_occupancy(db, [k.agent_id for k in kernels if k.agent_id])
-                return SessionChange(
+                change = SessionChange(
                     session_id=session_id,
                     status=status,
                     status_info=reason,
                     agents=tuple(agent_from_row(a) for a in agents),
                 )
+                await stage_changes(db, [change])
+                return change
 
         return await with_retry(work)
 
@@ -183,9 +207,9 @@ class LifecycleStore:
                     for k in kernels:
                         set_kernel_status(k, Status.CANCELLED, reason=reason, now=now)
                     status = set_session_status(session, Status.CANCELLED, reason=reason, now=now)
-                    return [], SessionChange(
-                        session_id=session_id, status=status, status_info=reason
-                    )
+                    change = SessionChange(session_id=session_id, status=status, status_info=reason)
+                    await stage_changes(db, [change])
+                    return [], change
                 if current in (Status.SCHEDULED, Status.PULLING, Status.PREPARING) and not forced:
                     raise SessionNotDestroyable(
                         f"session {session_id} is {current.value}; pass forced=true to destroy it",
@@ -199,9 +223,9 @@ class LifecycleStore:
                     if k.agent_id and k.agent_address:
                         targets.append(_target(k))
                 status = set_session_status(session, Status.TERMINATING, reason=reason, now=now)
-                return targets, SessionChange(
-                    session_id=session_id, status=status, status_info=reason
-                )
+                change = SessionChange(session_id=session_id, status=status, status_info=reason)
+                await stage_changes(db, [change])
+                return targets, change
 
         return await with_retry(work)
 
@@ -245,18 +269,6 @@ class LifecycleStore:
                 )
             ).scalars()
             return [_target(k) for k in rows]
-
-
-def _effective_status(current: Status, reported: Status) -> Status:
-    """An agent's "terminated" for a kernel that never ran means the start was cancelled."""
-    if reported is Status.TERMINATED and current in (
-        Status.PENDING,
-        Status.SCHEDULED,
-        Status.PULLING,
-        Status.PREPARING,
-    ):
-        return Status.CANCELLED
-    return reported
 
 
 def _target(k: KernelRow) -> KernelTarget:

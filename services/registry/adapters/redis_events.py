@@ -1,4 +1,4 @@
-"""Cluster events on a Redis stream, a waiter for status changes, and heartbeat times."""
+"""Following the cluster event stream, a waiter for status changes, and heartbeat times."""
 
 from __future__ import annotations
 
@@ -6,19 +6,15 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from redis.asyncio import Redis
 from shipyard.events.v1 import events_pb2
-from shipyard.type.v1 import resources_pb2
 
-from libs.core.ids import new_id
 from libs.core.slots import ResourceSlots
-from libs.events.streams import StreamPublisher, last_entry_id, tail
-from libs.telemetry.tracing import current_trace_context
+from libs.events.streams import last_entry_id, tail
 from services.registry.domain.model import Agent, AgentStatus
-from services.registry.service.ports import ClusterChange, SessionChange
+from services.registry.service.ports import ClusterChange
 
 log = logging.getLogger(__name__)
 
@@ -26,39 +22,8 @@ log = logging.getLogger(__name__)
 class RedisClusterEvents:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
+        # Written by the outbox relay only (rule R-OUTBOX); read here.
         self.stream = f"{prefix}events:cluster"
-        self._publisher = StreamPublisher(redis, self.stream)
-
-    async def session_enqueued(self, session_id: str) -> None:
-        await self._publish(
-            events_pb2.Event(session_enqueued=events_pb2.SessionEnqueued(session_id=session_id))
-        )
-
-    async def session_changed(self, change: SessionChange) -> None:
-        # Agents first: a watcher that sees the session leave the queue must already know the
-        # occupancy that placed it, or it could hand the same capacity out twice.
-        for agent in change.agents:
-            await self.agent_changed(agent)
-        if change.status is not None:
-            payload = events_pb2.SessionStatusChanged(
-                session_id=change.session_id,
-                status=change.status.value,
-                status_info=change.status_info,
-            )
-            await self._publish(events_pb2.Event(session_status_changed=payload))
-
-    async def agent_changed(self, agent: Agent) -> None:
-        payload = events_pb2.AgentChanged(
-            agent_id=agent.agent_id,
-            alive=agent.status.value == "ALIVE",
-            available_slots=resources_pb2.ResourceSlots(amounts=agent.available_slots.to_strings()),
-            occupied_slots=resources_pb2.ResourceSlots(amounts=agent.occupied_slots.to_strings()),
-            resource_group=agent.resource_group,
-            architecture=agent.architecture,
-            images=list(agent.images),
-            backend=agent.backend,
-        )
-        await self._publish(events_pb2.Event(agent_changed=payload))
 
     async def position(self) -> str:
         return await last_entry_id(self._redis, self.stream)
@@ -74,14 +39,6 @@ class RedisClusterEvents:
                 yield ClusterChange(kind="session", session_id=ch.session_id, status=ch.status)
             elif which == "agent_changed":
                 yield ClusterChange(kind="agent", agent=_agent(event.agent_changed))
-
-    async def _publish(self, event: events_pb2.Event) -> None:
-        event.event_id = new_id()
-        ts = Timestamp()
-        ts.FromDatetime(datetime.now(UTC))
-        event.create_time.CopyFrom(ts)
-        event.trace_context.update(current_trace_context())
-        await self._publisher.publish(event.event_id, event.SerializeToString())
 
 
 class StreamSessionWaiter:
@@ -105,6 +62,11 @@ class StreamSessionWaiter:
 
     async def run(self) -> None:
         position = await self._events.position()
+        # (Re)started, e.g. after a Redis outage: changes may have passed unseen, so every
+        # waiting call re-reads its session now instead of waiting for its deadline.
+        for flags in list(self._waiting.values()):
+            for flag in flags:
+                flag.set()
         async for change in self._events.follow(position):
             if change.kind == "session":
                 for flag in self._waiting.get(change.session_id, ()):

@@ -14,6 +14,7 @@ from libs.core.errors import Aborted
 from libs.core.slots import ResourceSlots
 from libs.db.retry import with_retry
 from services.registry.adapters.lifecycle_store import LifecycleStore
+from services.registry.adapters.outbox import enqueued_event, stage
 from services.registry.adapters.rows import count_sessions, lock_keypair, session_from_row
 from services.registry.adapters.tables import KernelRow, SessionRow
 from services.registry.domain.errors import (
@@ -39,6 +40,7 @@ class SqlSessionStore(LifecycleStore):
                 if new.client_token:
                     existing = await self._find_by_token(db, new.access_key, new.client_token)
                     if existing is not None:
+                        await _restage_if_pending(db, existing)
                         return existing, False
                 if new.max_pending_sessions > 0:
                     await _check_pending_cap(db, new)
@@ -58,9 +60,11 @@ class SqlSessionStore(LifecycleStore):
                     raced = await self._find_by_token(db, new.access_key, new.client_token)
                     if raced is None:  # the winner vanished between its commit and our read
                         raise Aborted("a concurrent request with this client_token; retry")
+                    await _restage_if_pending(db, raced)
                     return raced, False
                 for k in new.kernels:
                     db.add(_kernel_row(new, k))
+                await stage(db, [enqueued_event(new.session_id)])
             return await self.get(new.session_id), True
 
         try:
@@ -175,6 +179,13 @@ class SqlSessionStore(LifecycleStore):
             for k in kernels:
                 by_session[k.session_id].append(k)
         return [session_from_row(r, by_session[r.id]) for r in rows]
+
+
+async def _restage_if_pending(db: AsyncSession, session: Session) -> None:
+    """A retried create re-announces a session still waiting: the first attempt's event may be
+    what the client never saw confirmed (rule R-OUTBOX)."""
+    if session.status is Status.PENDING:
+        await stage(db, [enqueued_event(session.session_id)])
 
 
 async def _check_pending_cap(db: AsyncSession, new: NewSession) -> None:

@@ -6,17 +6,9 @@ from opentelemetry import trace
 from shipyard.events.v1 import events_pb2
 
 from libs.telemetry.tracing import attach_trace_context, detach
-from services.registry.service.kernel_events import ApplyKernelEvent, KernelEvent, Phase
+from services.registry.service.kernel_events import ApplyKernelEvent, known_phase
 
 tracer = trace.get_tracer(__name__)
-
-_PHASES = {
-    events_pb2.KernelLifecycle.PHASE_CREATING: Phase.CREATING,
-    events_pb2.KernelLifecycle.PHASE_PULLING: Phase.PULLING,
-    events_pb2.KernelLifecycle.PHASE_STARTED: Phase.STARTED,
-    events_pb2.KernelLifecycle.PHASE_CREATE_FAILED: Phase.CREATE_FAILED,
-    events_pb2.KernelLifecycle.PHASE_TERMINATED: Phase.TERMINATED,
-}
 
 
 class KernelEventHandler:
@@ -28,24 +20,16 @@ class KernelEventHandler:
         if event.WhichOneof("payload") != "kernel_lifecycle":
             return
         k = event.kernel_lifecycle
-        phase = _PHASES.get(k.phase)
-        if phase is None:
+        if not known_phase(k.phase):
             return
         # Continue the agent's trace across the stream hop.
         token = attach_trace_context(dict(event.trace_context))
         try:
-            with tracer.start_as_current_span(f"kernel {phase.value}") as span:
+            name = events_pb2.KernelLifecycle.Phase.Name(k.phase)
+            with tracer.start_as_current_span(f"kernel {name}") as span:
                 span.set_attribute("shipyard.kernel_id", k.kernel_id)
+                span.set_attribute("shipyard.agent_id", k.agent_id)
                 span.set_attribute("shipyard.event_id", event_id)
-                await self._apply(
-                    KernelEvent(
-                        kernel_id=k.kernel_id,
-                        session_id=k.session_id,
-                        phase=phase,
-                        reason=k.reason,
-                        exit_code=k.exit_code,
-                        message=k.message,
-                    )
-                )
+                await self._apply(event_id or event.event_id, k)
         finally:
             detach(token)

@@ -14,7 +14,6 @@ from services.registry.service.ports import (
     AgentClient,
     AgentRegistration,
     AgentStore,
-    ClusterEvents,
     HeartbeatClock,
     SessionStore,
 )
@@ -26,7 +25,6 @@ log = logging.getLogger(__name__)
 class AgentLifecycle:
     agent_store: AgentStore
     session_store: SessionStore
-    events: ClusterEvents
     clock: HeartbeatClock
     agents: AgentClient
     heartbeat_timeout: timedelta = timedelta(seconds=40)
@@ -36,11 +34,8 @@ class AgentLifecycle:
     async def register(self, reg: AgentRegistration) -> list[str]:
         """Record the agent; return the kernels it runs that nobody expects (to destroy)."""
         now = datetime.now(UTC)
-        to_destroy, changes, agent = await self.agent_store.register(reg, now)
+        to_destroy, _, _ = await self.agent_store.register(reg, now)
         await self.clock.beat(reg.agent_id, now)
-        for change in changes:
-            await self.events.session_changed(change)
-        await self.events.agent_changed(agent)
         log.info(
             "agent %s registered at %s (%d stray kernels)",
             reg.agent_id,
@@ -61,9 +56,7 @@ class AgentLifecycle:
             return False
         await self.clock.beat(agent_id, now)
         if images is not None and tuple(sorted(set(images))) != before.images:
-            changed = await self.agent_store.set_images(agent_id, images)
-            if changed is not None:
-                await self.events.agent_changed(changed)
+            await self.agent_store.set_images(agent_id, images)
         return True
 
     async def list_agents(self) -> Sequence[Agent]:
@@ -75,11 +68,7 @@ class AgentLifecycle:
         stale = await self.clock.stale(now - self.heartbeat_timeout)
         if stale:
             log.warning("agents lost (no heartbeat for %s): %s", self.heartbeat_timeout, stale)
-            for change in await self.agent_store.mark_lost(stale):
-                if change.session_id:
-                    await self.events.session_changed(change)
-                for agent in change.agents:
-                    await self.events.agent_changed(agent)
+            await self.agent_store.mark_lost(stale)
         stuck = await self.session_store.stale_terminating(now - timedelta(seconds=30))
         if stuck:
             await tell_agents(self.agents, stuck, "user-requested")
@@ -90,11 +79,9 @@ class AgentLifecycle:
         """End running sessions past their owner's max_session_lifetime."""
         for session_id in await self.session_store.expired(now):
             log.info("session %s exceeded its max_session_lifetime; ending it", session_id)
-            targets, change = await self.session_store.begin_destroy(
+            targets, _ = await self.session_store.begin_destroy(
                 session_id, forced=True, reason=MAX_LIFETIME_EXCEEDED
             )
-            if change is not None:
-                await self.events.session_changed(change)
             await tell_agents(self.agents, targets, MAX_LIFETIME_EXCEEDED)
 
     async def _cancel_stale_preparing(self, older_than: datetime) -> None:
@@ -102,13 +89,11 @@ class AgentLifecycle:
         stuck; its kernels are destroyed wherever they got to."""
         for prep in await self.session_store.stale_preparing(older_than):
             log.warning("session %s stuck in PREPARING; cancelling", prep.session.session_id)
-            change = await self.session_store.cancel(
+            await self.session_store.cancel(
                 prep.session.session_id,
                 reason="preparing-timeout",
                 error="the session did not start in time",
             )
-            if change is not None:
-                await self.events.session_changed(change)
             await tell_agents(self.agents, list(prep.targets), "preparing-timeout")
 
     async def run_sweeper(self, interval: float = 5.0) -> None:

@@ -26,7 +26,6 @@ from services.registry.domain.model import (
 )
 from services.registry.service.image_resolution import ImageResolver, check_minimums
 from services.registry.service.ports import (
-    ClusterEvents,
     MountResolver,
     NewKernel,
     NewSession,
@@ -64,7 +63,6 @@ class CreateSessionCommand:
 @dataclass(frozen=True, slots=True)
 class CreateSession:
     store: SessionStore
-    events: ClusterEvents
     mounts: MountResolver
     waiter: SessionWaiter
     policies: PolicyResolver
@@ -137,10 +135,9 @@ class CreateSession:
         return session
 
     async def _enqueue(self, new: NewSession) -> tuple[Session, bool]:
-        session, created = await self.store.add(new)
-        if created:
-            await self.events.session_enqueued(session.session_id)
-        return session, created
+        # The store stages SessionEnqueued in the insert's transaction, and again when a retry
+        # finds the session still PENDING (rule R-OUTBOX).
+        return await self.store.add(new)
 
     async def _wait(self, session: Session, timeout: float) -> Session:
         deadline = time.monotonic() + timeout

@@ -11,7 +11,7 @@ from libs.core.errors import ShipyardError
 from libs.core.identity import Caller
 from services.registry.domain.model import Session
 from services.registry.service.access import check_access
-from services.registry.service.ports import AgentClient, ClusterEvents, KernelTarget, SessionStore
+from services.registry.service.ports import AgentClient, KernelTarget, SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,6 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class DestroySession:
     store: SessionStore
-    events: ClusterEvents
     agents: AgentClient
 
     async def __call__(self, caller: Caller, session_id: str, *, forced: bool) -> Session:
@@ -29,11 +28,9 @@ class DestroySession:
         return await self.store.get(session_id)
 
     async def _destroy(self, session_id: str, forced: bool) -> None:
-        targets, change = await self.store.begin_destroy(
+        targets, _ = await self.store.begin_destroy(
             session_id, forced=forced, reason="user-requested"
         )
-        if change is not None:
-            await self.events.session_changed(change)
         await tell_agents(self.agents, targets, "user-requested")
 
 

@@ -1,68 +1,46 @@
 """Kernel lifecycle events from agents → kernel and session status (exactly-once in effect).
 
-The consumer group delivers at least once; the transition table under row locks makes a
-repeated or late event a no-op, and session events are published only on a real change.
+The consumer group delivers at least once; the event id (rule R-IDEMPOTENT-CONSUMER) and the
+transition table under row locks make a repeated or late event a no-op, an event is applied only
+from the agent its kernel is placed on (rule R-EVENT-SOURCE), and the session events a change
+implies are staged in its transaction (rule R-OUTBOX).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+
+from shipyard.events.v1.events_pb2 import KernelLifecycle
 
 from services.registry.domain.model import Status
-from services.registry.service.ports import ClusterEvents, SessionStore
+from services.registry.service.ports import SessionStore
 
-
-class Phase(StrEnum):
-    CREATING = "creating"
-    PULLING = "pulling"
-    STARTED = "started"
-    CREATE_FAILED = "create-failed"
-    TERMINATED = "terminated"
-
-
-_STATUS_OF = {
-    Phase.CREATING: Status.PREPARING,
-    Phase.PULLING: Status.PULLING,
-    Phase.STARTED: Status.RUNNING,
-    Phase.CREATE_FAILED: Status.CANCELLED,
-    Phase.TERMINATED: Status.TERMINATED,
+# What each phase of the protocol means for the kernel, and the reason when the agent gave none.
+_STATUS_OF: dict[int, tuple[Status, str]] = {
+    KernelLifecycle.PHASE_CREATING: (Status.PREPARING, "creating"),
+    KernelLifecycle.PHASE_PULLING: (Status.PULLING, "pulling"),
+    KernelLifecycle.PHASE_STARTED: (Status.RUNNING, "started"),
+    KernelLifecycle.PHASE_CREATE_FAILED: (Status.CANCELLED, "failed-to-start"),
+    KernelLifecycle.PHASE_TERMINATED: (Status.TERMINATED, "terminated-unknown"),
 }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KernelEvent:
-    kernel_id: str
-    session_id: str
-    phase: Phase
-    reason: str
-    exit_code: int
-    message: str
+def known_phase(phase: int) -> bool:
+    return phase in _STATUS_OF
 
 
 @dataclass(frozen=True, slots=True)
 class ApplyKernelEvent:
     store: SessionStore
-    events: ClusterEvents
 
-    async def __call__(self, event: KernelEvent) -> None:
-        reason = event.reason or _default_reason(event.phase)
-        change = await self.store.apply_kernel_status(
+    async def __call__(self, event_id: str, event: KernelLifecycle) -> None:
+        status, default_reason = _STATUS_OF[event.phase]
+        await self.store.apply_kernel_status(
             event.kernel_id,
-            _STATUS_OF[event.phase],
-            reason=reason,
-            exit_code=event.exit_code if event.phase is Phase.TERMINATED else None,
+            status,
+            agent_id=event.agent_id,
+            event_id=event_id,
+            reason=event.reason or default_reason,
+            exit_code=event.exit_code if event.phase == KernelLifecycle.PHASE_TERMINATED else None,
             message=event.message,
         )
-        if change is not None:
-            await self.events.session_changed(change)
-
-
-def _default_reason(phase: Phase) -> str:
-    return {
-        Phase.CREATING: "creating",
-        Phase.PULLING: "pulling",
-        Phase.STARTED: "started",
-        Phase.CREATE_FAILED: "failed-to-start",
-        Phase.TERMINATED: "terminated-unknown",
-    }[phase]

@@ -135,10 +135,15 @@ class SessionStore(Protocol):
         kernel_id: str,
         new: Status,
         *,
+        agent_id: str,
         reason: str,
+        event_id: str = "",
         exit_code: int | None = None,
         message: str = "",
-    ) -> SessionChange | None: ...
+    ) -> SessionChange | None:
+        """Apply an agent's report; None when refused (foreign agent), a no-op or a repeat."""
+        ...
+
     async def cancel(self, session_id: str, *, reason: str, error: str) -> SessionChange | None: ...
     async def begin_destroy(
         self, session_id: str, *, forced: bool, reason: str
@@ -174,11 +179,12 @@ class ClusterChange:
 
 
 class ClusterEvents(Protocol):
-    """Broadcast of changes the scheduler's watch and waiting clients follow."""
+    """The broadcast of changes the scheduler's watch and waiting clients follow.
 
-    async def session_enqueued(self, session_id: str) -> None: ...
-    async def session_changed(self, change: SessionChange) -> None: ...
-    async def agent_changed(self, agent: Agent) -> None: ...
+    Only read here: the stores stage each change's events in its own transaction and the
+    outbox relay publishes them (rule R-OUTBOX).
+    """
+
     async def position(self) -> str: ...
     def follow(self, after: str) -> AsyncIterator[ClusterChange]: ...
 

@@ -93,8 +93,6 @@ class Scheduling:
             outcome = await self.store.bind(
                 p.session_id, p.kernels, max_concurrent_sessions=p.max_concurrent_sessions
             )
-            if outcome.change is not None:
-                await self.events.session_changed(outcome.change)
             outcomes.append(outcome)
         if any(o.bound for o in outcomes):
             self.starter_wakeup.set()

@@ -20,7 +20,6 @@ from libs.telemetry.tracing import attach_trace_context, detach
 from services.registry.service.destroy_session import tell_agents
 from services.registry.service.ports import (
     AgentClient,
-    ClusterEvents,
     KernelLaunch,
     KernelTarget,
     PreparingSession,
@@ -36,7 +35,6 @@ START_TIMEOUT = 50.0  # per session; one slow agent never blocks the others (rul
 @dataclass(slots=True)
 class Starter:
     store: SessionStore
-    events: ClusterEvents
     agents: AgentClient
     wakeup: asyncio.Event
     batch: int = 16
@@ -53,13 +51,10 @@ class Starter:
 
     async def _claim(self) -> list[PreparingSession]:
         try:
-            claimed = await self.store.claim_scheduled(self.batch)
+            return await self.store.claim_scheduled(self.batch)
         except Exception:
             log.exception("claiming scheduled sessions failed")
             return []
-        for prep in claimed:
-            await self.events.session_changed(prep.change)
-        return claimed
 
     async def _sleep(self) -> None:
         with contextlib.suppress(TimeoutError):
@@ -112,10 +107,6 @@ class Starter:
 
     async def _fail(self, prep: PreparingSession, error: str) -> None:
         log.warning("session %s failed to start: %s", prep.session.session_id, error)
-        change = await self.store.cancel(
-            prep.session.session_id, reason="failed-to-start", error=error
-        )
-        if change is not None:
-            await self.events.session_changed(change)
+        await self.store.cancel(prep.session.session_id, reason="failed-to-start", error=error)
         # Kernels that did start on some agent must not linger (their events are no-ops now).
         await tell_agents(self.agents, list(prep.targets), "failed-to-start")

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from libs.core.errors import FieldViolation, InvalidArgument, ShipyardError
 from services.registry.service.destroy_session import tell_agents
-from services.registry.service.ports import AgentClient, ClusterEvents, SessionStore
+from services.registry.service.ports import AgentClient, SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,6 @@ class Owners:
 class TerminateSessionsOfOwners:
     owners: OwnerSessions
     store: SessionStore
-    events: ClusterEvents
     agents: AgentClient
 
     async def __call__(self, owners: Owners, reason: str) -> list[str]:
@@ -69,7 +68,6 @@ class TerminateSessionsOfOwners:
                 continue
             if change is None:
                 continue
-            await self.events.session_changed(change)
             await tell_agents(self.agents, targets, reason)
             ended.append(session_id)
         return ended

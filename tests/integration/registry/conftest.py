@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from libs.db.engine import create_engine, session_factory
 from libs.db.migrate import upgrade
 from services.registry.adapters.agent_store import SqlAgentStore
+from services.registry.adapters.outbox_relay import OutboxRelay
 from services.registry.adapters.redis_events import RedisClusterEvents
 from services.registry.adapters.session_store import SqlSessionStore
 from services.registry.app import MIGRATIONS
@@ -19,6 +20,7 @@ class Stores:
     sessions: SqlSessionStore
     agents: SqlAgentStore
     events: RedisClusterEvents
+    relay: OutboxRelay
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +34,9 @@ async def stores(registry_db: str, redis: Redis, key_prefix: str) -> AsyncIterat
     engine = create_engine(registry_db, pool_size=5)
     factory = session_factory(engine)
     yield Stores(
-        SqlSessionStore(factory), SqlAgentStore(factory), RedisClusterEvents(redis, key_prefix)
+        SqlSessionStore(factory),
+        SqlAgentStore(factory),
+        RedisClusterEvents(redis, key_prefix),
+        OutboxRelay(engine, factory, redis, key_prefix),
     )
     await engine.dispose()

@@ -87,9 +87,11 @@ async def test_kernel_events_drive_the_session_and_release_slots(stores: Stores)
     ]
     assert prep.change.status is Status.PREPARING
 
-    started = await stores.sessions.apply_kernel_status(kernel_id, Status.RUNNING, reason="started")
+    started = await stores.sessions.apply_kernel_status(
+        kernel_id, Status.RUNNING, agent_id=agent_id, reason="started"
+    )
     duplicate = await stores.sessions.apply_kernel_status(
-        kernel_id, Status.RUNNING, reason="started"
+        kernel_id, Status.RUNNING, agent_id=agent_id, reason="started"
     )
     assert started is not None and started.status is Status.RUNNING
     assert duplicate is None  # applied once
@@ -100,12 +102,12 @@ async def test_kernel_events_drive_the_session_and_release_slots(stores: Stores)
     assert [t.kernel_id for t in targets] == [kernel_id]
     assert change is not None and change.status is Status.TERMINATING
     ended = await stores.sessions.apply_kernel_status(
-        kernel_id, Status.TERMINATED, reason="user-requested", exit_code=0
+        kernel_id, Status.TERMINATED, agent_id=agent_id, reason="user-requested", exit_code=0
     )
     assert ended is not None and ended.status is Status.TERMINATED
     assert (await stores.agents.get(agent_id)).occupied_slots["cpu"] == 0
     late_start = await stores.sessions.apply_kernel_status(
-        kernel_id, Status.RUNNING, reason="started"
+        kernel_id, Status.RUNNING, agent_id=agent_id, reason="started"
     )
     assert late_start is None
     assert (await stores.sessions.get(s.session_id)).status is Status.TERMINATED
@@ -148,7 +150,10 @@ async def test_reregistration_reconciles_kernels(stores: Stores) -> None:
     s, _ = await stores.sessions.add(new_session())
     kernel_id = s.kernels[0].kernel_id
     await stores.sessions.bind(s.session_id, {kernel_id: agent_id})
-    await stores.sessions.apply_kernel_status(kernel_id, Status.RUNNING, reason="started")
+    await stores.sessions.claim_scheduled(100)
+    await stores.sessions.apply_kernel_status(
+        kernel_id, Status.RUNNING, agent_id=agent_id, reason="started"
+    )
     stray = new_id()
     # The agent restarted: its kernel is gone and it runs one nobody knows.
     to_destroy, changes, agent = await stores.agents.register(
@@ -164,7 +169,10 @@ async def test_a_lost_agent_ends_its_kernels_and_must_register_again(stores: Sto
     s, _ = await stores.sessions.add(new_session(cpu="1"))
     kernel_id = s.kernels[0].kernel_id
     await stores.sessions.bind(s.session_id, {kernel_id: agent_id})
-    await stores.sessions.apply_kernel_status(kernel_id, Status.RUNNING, reason="started")
+    await stores.sessions.claim_scheduled(100)
+    await stores.sessions.apply_kernel_status(
+        kernel_id, Status.RUNNING, agent_id=agent_id, reason="started"
+    )
 
     changes = await stores.agents.mark_lost([agent_id])
     assert [c.status for c in changes if c.session_id] == [Status.TERMINATED]

@@ -58,7 +58,7 @@ async def _scheduled(stores: Stores) -> tuple[str, str, str]:
 async def test_failed_create_cancels_with_the_agent_error_and_frees_slots(stores: Stores) -> None:
     agent_id, session_id, kernel_id = await _scheduled(stores)
     agents = FakeAgents(fail=True)
-    starter = Starter(stores.sessions, stores.events, agents, asyncio.Event())
+    starter = Starter(stores.sessions, agents, asyncio.Event())
     for prep in await stores.sessions.claim_scheduled(100):
         await starter.start(prep)
     session = await stores.sessions.get(session_id)
@@ -74,7 +74,7 @@ async def test_successful_create_leaves_the_session_preparing_for_agent_events(
 ) -> None:
     agent_id, session_id, kernel_id = await _scheduled(stores)
     agents = FakeAgents(fail=False)
-    starter = Starter(stores.sessions, stores.events, agents, asyncio.Event())
+    starter = Starter(stores.sessions, agents, asyncio.Event())
     for prep in await stores.sessions.claim_scheduled(100):
         await starter.start(prep)
     assert kernel_id in agents.created
@@ -92,7 +92,6 @@ async def test_a_session_left_preparing_is_cancelled_by_the_sweeper(
     sweeper = AgentLifecycle(
         stores.agents,
         stores.sessions,
-        stores.events,
         RedisHeartbeatClock(redis, key_prefix),
         agents,
         prepare_timeout=timedelta(0),

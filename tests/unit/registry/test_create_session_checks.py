@@ -76,11 +76,6 @@ class CapturingStore:
         return session, True
 
 
-class QuietEvents:
-    async def session_enqueued(self, session_id: str) -> None:
-        return None
-
-
 class NoMounts:
     async def resolve(self, user_id: str, names: Sequence[str], project_id: str = "") -> list:
         return []
@@ -119,7 +114,7 @@ class AgentImages:
 def _use_case(policy: SessionPolicy | None = None, **kw):
     store, policies = CapturingStore(), FakePolicies(policy or SessionPolicy(), **kw)
     groups, images = ResourceGroups(ActiveGroups()), ImageResolver(AgentImages())  # type: ignore[arg-type]
-    create = CreateSession(store, QuietEvents(), NoMounts(), NoWaiter(), policies, groups, images)  # type: ignore[arg-type]
+    create = CreateSession(store, NoMounts(), NoWaiter(), policies, groups, images)  # type: ignore[arg-type]
     return create, store, policies
 
 

@@ -1,0 +1,101 @@
+"""The transactional outbox: a change's events are rows written in the change's own transaction.
+
+A store method that changes state stages the events it implies before it commits (rule
+R-OUTBOX); the relay (`outbox_relay.py`) publishes them afterwards, at least once. A crash or a
+Redis error between the commit and the publish therefore delays an event but never loses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from shipyard.events.v1 import events_pb2
+from shipyard.type.v1 import resources_pb2
+from sqlalchemy import func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.core.ids import new_id
+from libs.telemetry.tracing import current_trace_context
+from services.registry.adapters.tables import ConsumedEventRow, OutboxRow
+from services.registry.domain.model import Agent, AgentStatus
+from services.registry.service.ports import SessionChange
+
+# Logical stream of the cluster broadcast; the relay publishes it to `<prefix>events:cluster`.
+CLUSTER_STREAM = "cluster"
+# Channel the relay LISTENs on; NOTIFY is delivered when the staging transaction commits.
+NOTIFY_CHANNEL = "registry_outbox"
+
+
+def enqueued_event(session_id: str) -> events_pb2.Event:
+    return events_pb2.Event(session_enqueued=events_pb2.SessionEnqueued(session_id=session_id))
+
+
+def agent_event(agent: Agent) -> events_pb2.Event:
+    payload = events_pb2.AgentChanged(
+        agent_id=agent.agent_id,
+        alive=agent.status is AgentStatus.ALIVE,
+        available_slots=resources_pb2.ResourceSlots(amounts=agent.available_slots.to_strings()),
+        occupied_slots=resources_pb2.ResourceSlots(amounts=agent.occupied_slots.to_strings()),
+        resource_group=agent.resource_group,
+        architecture=agent.architecture,
+        images=list(agent.images),
+        backend=agent.backend,
+    )
+    return events_pb2.Event(agent_changed=payload)
+
+
+def change_events(change: SessionChange) -> list[events_pb2.Event]:
+    """Agents first: a watcher that sees the session leave the queue must already know the
+    occupancy that placed it, or it could hand the same capacity out twice."""
+    events = [agent_event(a) for a in change.agents]
+    if change.status is not None and change.session_id:
+        payload = events_pb2.SessionStatusChanged(
+            session_id=change.session_id,
+            status=change.status.value,
+            status_info=change.status_info,
+        )
+        events.append(events_pb2.Event(session_status_changed=payload))
+    return events
+
+
+async def stage(db: AsyncSession, events: Sequence[events_pb2.Event]) -> None:
+    """Write `events` into the outbox inside the caller's open transaction."""
+    if not events:
+        return
+    now = datetime.now(UTC)
+    created = Timestamp()
+    created.FromDatetime(now)
+    trace = current_trace_context()
+    rows = []
+    for event in events:
+        event.event_id = new_id()
+        event.create_time.CopyFrom(created)
+        event.trace_context.update(trace)
+        rows.append(
+            {
+                "event_id": event.event_id,
+                "stream": CLUSTER_STREAM,
+                "payload": event.SerializeToString(),
+                "created_at": now,
+            }
+        )
+    await db.execute(insert(OutboxRow), rows)
+    await db.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
+
+
+async def stage_changes(db: AsyncSession, changes: Iterable[SessionChange | None]) -> None:
+    await stage(db, [e for c in changes if c is not None for e in change_events(c)])
+
+
+async def mark_consumed(db: AsyncSession, event_id: str, now: datetime) -> bool:
+    """Record that an event is applied in this transaction; False if it was applied before."""
+    stmt = (
+        pg_insert(ConsumedEventRow)
+        .values(event_id=event_id, consumed_at=now)
+        .on_conflict_do_nothing(index_elements=[ConsumedEventRow.event_id])
+        .returning(ConsumedEventRow.event_id)
+    )
+    return (await db.execute(stmt)).scalar_one_or_none() is not None

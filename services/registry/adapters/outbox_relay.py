@@ -1,0 +1,124 @@
+"""The outbox relay: publishes committed outbox rows to their Redis streams, at least once.
+
+Every replica may run one (rule R-OUTBOX). A batch is claimed with `FOR UPDATE SKIP LOCKED`
+(replicas take disjoint batches), published with one Redis pipeline and deleted in the same
+transaction: a Redis error or a crash before the commit leaves the rows for the next attempt, so
+an event may be published twice but never lost (consumers are idempotent by event id). The relay
+wakes on `NOTIFY` from the staging transactions and, as a safety net, polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+from sqlalchemy import delete, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from services.registry.adapters.outbox import NOTIFY_CHANNEL
+from services.registry.adapters.tables import SCHEMA, ConsumedEventRow
+
+log = logging.getLogger(__name__)
+
+_CLAIM = text(
+    f"DELETE FROM {SCHEMA}.outbox WHERE id IN ("
+    f"SELECT id FROM {SCHEMA}.outbox ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED"
+    ") RETURNING id, event_id, stream, payload"
+)
+STREAM_MAXLEN = 100_000
+# How long consumed-event ids are kept: far longer than any redelivery can be late.
+CONSUMED_RETENTION = timedelta(days=2)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        redis: Redis,
+        prefix: str,
+        *,
+        batch: int = 1000,
+        poll_interval: float = 0.5,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self._engine = engine
+        self._sessions = sessions
+        self._redis = redis
+        self._prefix = prefix
+        self._batch = batch
+        self._poll = poll_interval
+        self._max_backoff = max_backoff
+        self._wake = asyncio.Event()
+        self.published = 0
+
+    def stream(self, logical: str) -> str:
+        return f"{self._prefix}events:{logical}"
+
+    async def relay_once(self) -> int:
+        """Publish one batch; the number of events published (0 when the outbox is empty)."""
+        async with self._sessions.begin() as db:
+            rows = sorted((await db.execute(_CLAIM, {"n": self._batch})).all(), key=lambda r: r.id)
+            if not rows:
+                return 0
+            pipe = self._redis.pipeline(transaction=False)
+            for row in rows:
+                pipe.xadd(
+                    self.stream(row.stream),
+                    {"id": row.event_id, "data": row.payload},
+                    maxlen=STREAM_MAXLEN,
+                    approximate=True,
+                )
+            await pipe.execute()
+        self.published += len(rows)
+        return len(rows)
+
+    async def drain(self) -> int:
+        """Publish until the outbox is empty; the number published."""
+        total = 0
+        while n := await self.relay_once():
+            total += n
+        return total
+
+    async def prune_consumed(self, now: datetime | None = None) -> None:
+        cutoff = (now or datetime.now(UTC)) - CONSUMED_RETENTION
+        async with self._sessions.begin() as db:
+            await db.execute(delete(ConsumedEventRow).where(ConsumedEventRow.consumed_at < cutoff))
+
+    async def run(self) -> None:
+        """Relay until cancelled; a database or Redis outage is waited out with backoff."""
+        backoff = self._poll
+        while True:
+            try:
+                async with self._engine.connect() as conn:
+                    await self._listen(conn)
+                    await self.prune_consumed()
+                    backoff = self._poll
+                    await self._loop()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox relay: %s; retrying in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            if await self.relay_once() >= self._batch:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll)
+
+    async def _listen(self, conn: AsyncConnection) -> None:
+        raw = await conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+
+        def notified(*_: object) -> None:
+            self._wake.set()
+
+        await driver.add_listener(NOTIFY_CHANNEL, notified)
