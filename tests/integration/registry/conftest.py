@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from libs.db.engine import create_engine, session_factory
 from libs.db.migrate import upgrade
@@ -21,6 +22,8 @@ class Stores:
     agents: SqlAgentStore
     events: RedisClusterEvents
     relay: OutboxRelay
+    engine: AsyncEngine
+    factory: async_sessionmaker[AsyncSession]
 
 
 @pytest.fixture(scope="session")
@@ -38,5 +41,7 @@ async def stores(registry_db: str, redis: Redis, key_prefix: str) -> AsyncIterat
         SqlAgentStore(factory),
         RedisClusterEvents(redis, key_prefix),
         OutboxRelay(engine, factory, redis, key_prefix),
+        engine,
+        factory,
     )
     await engine.dispose()

@@ -4,6 +4,8 @@ from services.registry.domain.model import Status
 from services.registry.domain.transitions import (
     derive_session_status,
     kernel_can_transit,
+    lost_kernel_status,
+    reported_kernel_status,
     session_can_transit,
 )
 
@@ -36,6 +38,10 @@ def test_allowed_moves(current: Status, new: Status) -> None:
     ("current", "new"),
     [
         (S.PENDING, S.TERMINATED),  # never ran: it is cancelled, not terminated
+        (S.PENDING, S.RUNNING),  # a "started" for a kernel never placed or claimed
+        (S.PENDING, S.PREPARING),
+        (S.SCHEDULED, S.RUNNING),  # a "started" before the starter claimed the session
+        (S.SCHEDULED, S.PULLING),
         (S.SCHEDULED, S.PENDING),  # no going back to the queue
         (S.PREPARING, S.SCHEDULED),
         (S.RUNNING, S.PREPARING),  # a late "creating" event after start
@@ -77,3 +83,29 @@ def test_terminated_waits_for_every_kernel_and_reports_errors() -> None:
     assert derive_session_status(S.TERMINATED, [S.TERMINATING]) is S.TERMINATING
     assert derive_session_status(S.TERMINATED, [S.ERROR]) is S.ERROR
     assert derive_session_status(S.TERMINATED, [S.TERMINATED, S.CANCELLED]) is S.TERMINATED
+
+
+@pytest.mark.parametrize(
+    ("current", "reported", "meant"),
+    [
+        (S.PREPARING, S.TERMINATED, S.CANCELLED),  # ended before it ran: the start failed
+        (S.SCHEDULED, S.TERMINATED, S.CANCELLED),
+        (S.RUNNING, S.TERMINATED, S.TERMINATED),
+        (S.PREPARING, S.RUNNING, S.RUNNING),
+    ],
+)
+def test_what_an_agent_report_means(current: Status, reported: Status, meant: Status) -> None:
+    assert reported_kernel_status(current, reported) is meant
+
+
+@pytest.mark.parametrize(
+    ("current", "ends_as"),
+    [
+        (S.RUNNING, S.TERMINATED),
+        (S.TERMINATING, S.TERMINATED),
+        (S.PREPARING, S.ERROR),
+        (S.SCHEDULED, S.ERROR),
+    ],
+)
+def test_where_a_kernel_of_a_lost_agent_ends(current: Status, ends_as: Status) -> None:
+    assert lost_kernel_status(current) is ends_as
