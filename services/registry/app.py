@@ -206,9 +206,9 @@ async def serve(settings: Settings) -> RunningRegistry:
     relay = OutboxRelay(engine, sessions, redis, settings.redis_prefix)
     running.tasks = [
         spawn(relay.run(), "outbox-relay"),
-        spawn(_forever("kernel events", consumer.run), "kernel-events"),
-        spawn(_forever("session waiter", waiter.run), "session-waiter"),
-        spawn(_forever("starter", Starter(store, agent_client, wakeup).run), "starter"),
+        spawn(keep_running("kernel events", consumer.run), "kernel-events"),
+        spawn(keep_running("session waiter", waiter.run), "session-waiter"),
+        spawn(keep_running("starter", Starter(store, agent_client, wakeup).run), "starter"),
         spawn(agents.run_sweeper(settings.sweep_interval), "sweeper"),
     ]
     await server.start()
@@ -216,7 +216,7 @@ async def serve(settings: Settings) -> RunningRegistry:
     return running
 
 
-async def _forever(name: str, run: Callable[[], Awaitable[None]]) -> None:
+async def keep_running(name: str, run: Callable[[], Awaitable[None]]) -> None:
     """Keep a background loop alive: log and restart it after an unexpected failure."""
     while True:
         try:
