@@ -32,6 +32,7 @@ from services.registry.adapters.agent_store import SqlAgentStore
 from services.registry.adapters.container_registry_store import SqlRegistryStore, SqlTaskStore
 from services.registry.adapters.docker_registry import scanner_for
 from services.registry.adapters.image_store import SqlImageStore
+from services.registry.adapters.lifecycle_store import SqlLifecycleStore
 from services.registry.adapters.outbox_relay import OutboxRelay
 from services.registry.adapters.owner_sessions import SqlOwnerSessions
 from services.registry.adapters.peer_clients import GrpcAgentClient, GrpcMountResolver
@@ -111,6 +112,7 @@ async def serve(settings: Settings) -> RunningRegistry:
     sessions = session_factory(engine)
     redis = Redis.from_url(settings.redis_url)
     store = SqlSessionStore(sessions)
+    lifecycle = SqlLifecycleStore(sessions)
     agent_store = SqlAgentStore(sessions)
     events = RedisClusterEvents(redis, settings.redis_prefix)
     waiter = StreamSessionWaiter(events)
@@ -133,7 +135,7 @@ async def serve(settings: Settings) -> RunningRegistry:
 
     agents = AgentLifecycle(
         agent_store,
-        store,
+        lifecycle,
         RedisHeartbeatClock(redis, settings.redis_prefix),
         agent_client,
         timedelta(seconds=settings.heartbeat_timeout),
@@ -141,7 +143,7 @@ async def serve(settings: Settings) -> RunningRegistry:
     session_servicer = SessionServicer(
         CreateSession(store, mounts, waiter, policies, groups, ImageResolver(image_store)),
         SessionQueries(store),
-        DestroySession(store, agent_client),
+        DestroySession(store, lifecycle, agent_client),
         Execute(store, agent_store, agent_client),
         GetSessionLogs(store, agent_store, agent_client),
     )
@@ -183,7 +185,7 @@ async def serve(settings: Settings) -> RunningRegistry:
             Registration(
                 session_admin_service_pb2_grpc.add_SessionAdminServiceServicer_to_server,
                 SessionAdminServicer(
-                    TerminateSessionsOfOwners(SqlOwnerSessions(sessions), store, agent_client)
+                    TerminateSessionsOfOwners(SqlOwnerSessions(sessions), lifecycle, agent_client)
                 ),
                 "shipyard.registry.v1.SessionAdminService",
             ),
@@ -199,7 +201,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         f"{settings.redis_prefix}events:kernel",
         KERNEL_EVENTS_GROUP,
         settings.node_id,
-        KernelEventHandler(ApplyKernelEvent(store)),
+        KernelEventHandler(ApplyKernelEvent(lifecycle)),
     )
     await consumer.ensure_group()
     running = RunningRegistry(server, engine, redis, agent_client, mounts, policies, rescans)
@@ -208,7 +210,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         spawn(relay.run(), "outbox-relay"),
         spawn(keep_running("kernel events", consumer.run), "kernel-events"),
         spawn(keep_running("session waiter", waiter.run), "session-waiter"),
-        spawn(keep_running("starter", Starter(store, agent_client, wakeup).run), "starter"),
+        spawn(keep_running("starter", Starter(lifecycle, agent_client, wakeup).run), "starter"),
         spawn(agents.run_sweeper(settings.sweep_interval), "sweeper"),
     ]
     await server.start()

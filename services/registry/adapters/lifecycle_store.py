@@ -1,4 +1,4 @@
-"""Session and kernel state changes: bind, prepare, kernel events, cancel, destroy.
+"""Session and kernel state changes after the queue: prepare, kernel events, cancel, destroy.
 
 Each method is one transaction that locks the session and its kernels (in that order), applies
 the transition tables and re-derives agent occupancy, so every change is atomic and a repeated
@@ -8,14 +8,12 @@ call is a no-op.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.db.retry import with_retry
-from services.registry.adapters.bind import bind_session
 from services.registry.adapters.outbox import mark_consumed, stage_changes
 from services.registry.adapters.rows import (
     agent_from_row,
@@ -33,7 +31,6 @@ from services.registry.domain.errors import SessionNotDestroyable, SessionNotFou
 from services.registry.domain.model import DEAD_STATUSES, Mount, Status
 from services.registry.domain.transitions import reported_kernel_status
 from services.registry.service.ports import (
-    BindOutcome,
     KernelTarget,
     PreparingSession,
     SessionChange,
@@ -42,16 +39,9 @@ from services.registry.service.ports import (
 log = logging.getLogger(__name__)
 
 
-class LifecycleStore:
+class SqlLifecycleStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
-
-    async def bind(
-        self, session_id: str, placements: Mapping[str, str], *, max_concurrent_sessions: int = 0
-    ) -> BindOutcome:
-        return await bind_session(
-            self._sessions, session_id, placements, max_concurrent_sessions=max_concurrent_sessions
-        )
 
     async def claim_scheduled(self, limit: int) -> list[PreparingSession]:
         """Move up to `limit` SCHEDULED sessions to PREPARING; other replicas skip them."""
@@ -255,6 +245,14 @@ class LifecycleStore:
                     )
                 )
             return found
+
+    async def expired(self, now: datetime) -> list[str]:
+        """Running sessions past their lifetime deadline."""
+        query = select(SessionRow.id).where(
+            SessionRow.expires_at <= now, SessionRow.status == Status.RUNNING.value
+        )
+        async with self._sessions() as db:
+            return list((await db.execute(query)).scalars())
 
     async def stale_terminating(self, older_than: datetime) -> list[KernelTarget]:
         """Kernels stuck in TERMINATING (an agent missed the destroy): to be told again."""

@@ -1,4 +1,4 @@
-"""Sessions in PostgreSQL: creation, lookup, lists and the pending queue."""
+"""Sessions in PostgreSQL: creation, lookup, lists and the pending queue (with its binds)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from libs.core.errors import Aborted
 from libs.core.slots import ResourceSlots
 from libs.db.retry import with_retry
-from services.registry.adapters.lifecycle_store import LifecycleStore
+from services.registry.adapters.bind import bind_session
 from services.registry.adapters.outbox import enqueued_event, stage
 from services.registry.adapters.rows import count_sessions, lock_keypair, session_from_row
 from services.registry.adapters.tables import KernelRow, SessionRow
@@ -23,12 +23,12 @@ from services.registry.domain.errors import (
     SessionNotFound,
 )
 from services.registry.domain.model import AGENT_OCCUPYING_STATUSES, Session, Status
-from services.registry.service.ports import NewKernel, NewSession, SessionFilter
+from services.registry.service.ports import BindOutcome, NewKernel, NewSession, SessionFilter
 
 
-class SqlSessionStore(LifecycleStore):
+class SqlSessionStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        super().__init__(sessions)
+        self._sessions = sessions
 
     async def add(self, new: NewSession) -> tuple[Session, bool]:
         """Insert PENDING session + kernels in one transaction; a known token returns the first."""
@@ -129,12 +129,12 @@ class SqlSessionStore(LifecycleStore):
             rows = (await db.execute(query)).scalars().all()
             return await self._with_kernels(db, rows)
 
-    async def expired(self, now: datetime) -> list[str]:
-        query = select(SessionRow.id).where(
-            SessionRow.expires_at <= now, SessionRow.status == Status.RUNNING.value
+    async def bind(
+        self, session_id: str, placements: Mapping[str, str], *, max_concurrent_sessions: int = 0
+    ) -> BindOutcome:
+        return await bind_session(
+            self._sessions, session_id, placements, max_concurrent_sessions=max_concurrent_sessions
         )
-        async with self._sessions() as db:
-            return list((await db.execute(query)).scalars())
 
     async def note_unschedulable(self, session_id: str, reason: str, message: str) -> bool:
         """Record why a session waits; only while it is still PENDING."""

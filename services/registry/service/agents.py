@@ -15,8 +15,8 @@ from services.registry.service.ports import (
     AgentRegistration,
     AgentStore,
     HeartbeatClock,
-    SessionStore,
 )
+from services.registry.service.session_ports import SessionEnding
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class AgentLifecycle:
     agent_store: AgentStore
-    session_store: SessionStore
+    session_store: SessionEnding
     clock: HeartbeatClock
     agents: AgentClient
     heartbeat_timeout: timedelta = timedelta(seconds=40)

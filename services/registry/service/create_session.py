@@ -30,10 +30,10 @@ from services.registry.service.ports import (
     NewKernel,
     NewSession,
     PolicyResolver,
-    SessionStore,
     SessionWaiter,
 )
 from services.registry.service.resource_groups import ResourceGroups
+from services.registry.service.session_ports import SessionIntake
 
 DEFAULT_SLOTS = {CPU: Decimal(1), MEM: Decimal(256 * 1024 * 1024)}
 DEFAULT_IMAGE = "python:3.11"
@@ -62,7 +62,7 @@ class CreateSessionCommand:
 
 @dataclass(frozen=True, slots=True)
 class CreateSession:
-    store: SessionStore
+    store: SessionIntake
     mounts: MountResolver
     waiter: SessionWaiter
     policies: PolicyResolver

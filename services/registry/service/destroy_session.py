@@ -11,14 +11,16 @@ from libs.core.errors import ShipyardError
 from libs.core.identity import Caller
 from services.registry.domain.model import Session
 from services.registry.service.access import check_access
-from services.registry.service.ports import AgentClient, KernelTarget, SessionStore
+from services.registry.service.ports import AgentClient, KernelTarget
+from services.registry.service.session_ports import SessionEnding, SessionReader
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class DestroySession:
-    store: SessionStore
+    store: SessionReader
+    ending: SessionEnding
     agents: AgentClient
 
     async def __call__(self, caller: Caller, session_id: str, *, forced: bool) -> Session:
@@ -28,7 +30,7 @@ class DestroySession:
         return await self.store.get(session_id)
 
     async def _destroy(self, session_id: str, forced: bool) -> None:
-        targets, _ = await self.store.begin_destroy(
+        targets, _ = await self.ending.begin_destroy(
             session_id, forced=forced, reason="user-requested"
         )
         await tell_agents(self.agents, targets, "user-requested")

@@ -9,14 +9,15 @@ from libs.core.identity import Caller
 from services.registry.domain.errors import SessionNotRunning
 from services.registry.domain.model import ExecMode, ExecOutcome, Status
 from services.registry.service.access import check_access
-from services.registry.service.ports import AgentClient, AgentStore, SessionStore
+from services.registry.service.ports import AgentClient, AgentStore
+from services.registry.service.session_ports import SessionReader
 
 DEFAULT_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True, slots=True)
 class Execute:
-    store: SessionStore
+    store: SessionReader
     agent_store: AgentStore
     agents: AgentClient
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from shipyard.events.v1.events_pb2 import KernelLifecycle
 
 from services.registry.domain.model import Status
-from services.registry.service.ports import SessionStore
+from services.registry.service.session_ports import KernelReports
 
 # What each phase of the protocol means for the kernel, and the reason when the agent gave none.
 _STATUS_OF: dict[int, tuple[Status, str]] = {
@@ -31,7 +31,7 @@ def known_phase(phase: int) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class ApplyKernelEvent:
-    store: SessionStore
+    store: KernelReports
 
     async def __call__(self, event_id: str, event: KernelLifecycle) -> None:
         status, default_reason = _STATUS_OF[event.phase]

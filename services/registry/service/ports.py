@@ -109,52 +109,6 @@ class AgentRegistration:
     images: tuple[str, ...] = ()
 
 
-class SessionStore(Protocol):
-    async def add(self, new: NewSession) -> tuple[Session, bool]: ...
-    async def get(self, session_id: str) -> Session: ...
-    async def list_sessions(
-        self,
-        *,
-        scope: SessionFilter,
-        statuses: Sequence[Status],
-        limit: int,
-        before: tuple[datetime, str] | None,
-    ) -> list[Session]: ...
-    async def list_pending(self) -> list[Session]: ...
-    async def list_active(self) -> list[Session]:
-        """Sessions holding slots (SCHEDULED to TERMINATING), for the scheduler's limits."""
-        ...
-
-    async def note_unschedulable(self, session_id: str, reason: str, message: str) -> bool: ...
-    async def bind(
-        self, session_id: str, placements: Mapping[str, str], *, max_concurrent_sessions: int = 0
-    ) -> BindOutcome: ...
-    async def claim_scheduled(self, limit: int) -> list[PreparingSession]: ...
-    async def apply_kernel_status(
-        self,
-        kernel_id: str,
-        new: Status,
-        *,
-        agent_id: str,
-        reason: str,
-        event_id: str = "",
-        exit_code: int | None = None,
-        message: str = "",
-    ) -> SessionChange | None:
-        """Apply an agent's report; None when refused (foreign agent), a no-op or a repeat."""
-        ...
-
-    async def cancel(self, session_id: str, *, reason: str, error: str) -> SessionChange | None: ...
-    async def begin_destroy(
-        self, session_id: str, *, forced: bool, reason: str
-    ) -> tuple[list[KernelTarget], SessionChange | None]: ...
-    async def stale_preparing(self, older_than: datetime) -> list[PreparingSession]: ...
-    async def stale_terminating(self, older_than: datetime) -> list[KernelTarget]: ...
-    async def expired(self, now: datetime) -> list[str]:
-        """Running sessions past their lifetime deadline."""
-        ...
-
-
 class AgentStore(Protocol):
     async def register(
         self, reg: AgentRegistration, now: datetime

@@ -10,14 +10,14 @@ from libs.core.access import Verb
 from libs.core.identity import Caller
 from services.registry.domain.model import Session, Status
 from services.registry.service.access import check_access, list_filter
-from services.registry.service.ports import SessionStore
+from services.registry.service.session_ports import SessionReader
 
 DEFAULT_PAGE_SIZE = 50
 
 
 @dataclass(frozen=True, slots=True)
 class SessionQueries:
-    store: SessionStore
+    store: SessionReader
 
     async def get(self, caller: Caller, session_id: str) -> Session:
         session = await self.store.get(session_id)

@@ -14,7 +14,8 @@ from services.registry.domain.model import (
     Session,
     Status,
 )
-from services.registry.service.ports import AgentStore, BindOutcome, ClusterEvents, SessionStore
+from services.registry.service.ports import AgentStore, BindOutcome, ClusterEvents
+from services.registry.service.session_ports import SessionQueue
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,7 +43,7 @@ class WatchItem:
 
 @dataclass(frozen=True, slots=True)
 class Scheduling:
-    store: SessionStore
+    store: SessionQueue
     agent_store: AgentStore
     events: ClusterEvents
     starter_wakeup: asyncio.Event

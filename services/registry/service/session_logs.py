@@ -8,12 +8,13 @@ from libs.core.access import Verb
 from libs.core.identity import Caller
 from services.registry.domain.errors import SessionNotRunning
 from services.registry.service.access import check_access
-from services.registry.service.ports import AgentClient, AgentStore, SessionStore
+from services.registry.service.ports import AgentClient, AgentStore
+from services.registry.service.session_ports import SessionReader
 
 
 @dataclass(frozen=True, slots=True)
 class GetSessionLogs:
-    store: SessionStore
+    store: SessionReader
     agent_store: AgentStore
     agents: AgentClient
 

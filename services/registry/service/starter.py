@@ -23,8 +23,8 @@ from services.registry.service.ports import (
     KernelLaunch,
     KernelTarget,
     PreparingSession,
-    SessionStore,
 )
+from services.registry.service.session_ports import SessionStarts
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -34,7 +34,7 @@ START_TIMEOUT = 50.0  # per session; one slow agent never blocks the others (rul
 
 @dataclass(slots=True)
 class Starter:
-    store: SessionStore
+    store: SessionStarts
     agents: AgentClient
     wakeup: asyncio.Event
     batch: int = 16

@@ -10,7 +10,8 @@ from typing import Protocol
 
 from libs.core.errors import FieldViolation, InvalidArgument, ShipyardError
 from services.registry.service.destroy_session import tell_agents
-from services.registry.service.ports import AgentClient, SessionStore
+from services.registry.service.ports import AgentClient
+from services.registry.service.session_ports import SessionEnding
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class Owners:
 @dataclass(frozen=True, slots=True)
 class TerminateSessionsOfOwners:
     owners: OwnerSessions
-    store: SessionStore
+    store: SessionEnding
     agents: AgentClient
 
     async def __call__(self, owners: Owners, reason: str) -> list[str]:

@@ -140,7 +140,6 @@ def _create(cluster: Cluster, policy: SessionPolicy) -> CreateSession:
     stores = cluster.stores
     return CreateSession(
         stores.sessions,
-        stores.events,
         NoMounts(),
         StreamSessionWaiter(stores.events),
         FixedPolicy(policy),
@@ -225,7 +224,7 @@ async def test_fifty_creates_against_a_limit_of_three_place_exactly_three(cluste
 
     # One ends: exactly one more is placed.
     ended = scheduled[0]
-    assert await cluster.stores.sessions.cancel(ended.session_id, reason="test", error="")
+    assert await cluster.stores.lifecycle.cancel(ended.session_id, reason="test", error="")
     _, after = await _replica(cluster, "fifo")
     report = await after.run_once()
     assert len(ids.intersection(report.bound)) == 1

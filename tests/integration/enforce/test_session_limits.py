@@ -20,22 +20,23 @@ from tests.integration.registry.test_starter import FakeAgents
 pytestmark = pytest.mark.integration
 
 
-async def _running(stores: Stores, *, lifetime: int) -> tuple[str, str]:
+async def _running(stores: Stores, *, lifetime: int) -> tuple[str, str, str]:
     agent_id = f"agent-{new_id()[:8]}"
     await stores.agents.register(registration(agent_id, cpu="4"), datetime.now(UTC))
     session, _ = await stores.sessions.add(replace(new_session(), max_lifetime_seconds=lifetime))
     kernel_id = session.kernels[0].kernel_id
     assert (await stores.sessions.bind(session.session_id, {kernel_id: agent_id})).bound
-    await stores.sessions.claim_scheduled(100)
-    await stores.sessions.apply_kernel_status(kernel_id, Status.RUNNING, reason="started")
-    return session.session_id, kernel_id
+    await stores.lifecycle.claim_scheduled(100)
+    await stores.lifecycle.apply_kernel_status(
+        kernel_id, Status.RUNNING, agent_id=agent_id, reason="started"
+    )
+    return session.session_id, kernel_id, agent_id
 
 
 def _sweeper(stores: Stores, redis, key_prefix: str, agents: FakeAgents) -> AgentLifecycle:
     return AgentLifecycle(
         stores.agents,
-        stores.sessions,
-        stores.events,
+        stores.lifecycle,
         RedisHeartbeatClock(redis, key_prefix),
         agents,
     )
@@ -44,7 +45,7 @@ def _sweeper(stores: Stores, redis, key_prefix: str, agents: FakeAgents) -> Agen
 async def test_a_session_past_its_max_lifetime_is_ended_by_the_sweeper(
     stores: Stores, redis, key_prefix: str
 ) -> None:
-    session_id, kernel_id = await _running(stores, lifetime=60)
+    session_id, kernel_id, agent_id = await _running(stores, lifetime=60)
     session = await stores.sessions.get(session_id)
     assert session.expires_at is not None
     agents = FakeAgents(fail=False)
@@ -58,8 +59,8 @@ async def test_a_session_past_its_max_lifetime_is_ended_by_the_sweeper(
     assert (ended.status, ended.status_info) == (Status.TERMINATING, MAX_LIFETIME_EXCEEDED)
     assert (kernel_id, MAX_LIFETIME_EXCEEDED) in agents.destroyed
     # The agent reports the kernel gone: the session ends with the same reason.
-    await stores.sessions.apply_kernel_status(
-        kernel_id, Status.TERMINATED, reason=MAX_LIFETIME_EXCEEDED
+    await stores.lifecycle.apply_kernel_status(
+        kernel_id, Status.TERMINATED, agent_id=agent_id, reason=MAX_LIFETIME_EXCEEDED
     )
     assert (await stores.sessions.get(session_id)).status_info == MAX_LIFETIME_EXCEEDED
 
@@ -67,7 +68,7 @@ async def test_a_session_past_its_max_lifetime_is_ended_by_the_sweeper(
 async def test_a_session_without_a_lifetime_limit_never_expires(
     stores: Stores, redis, key_prefix: str
 ) -> None:
-    session_id, _ = await _running(stores, lifetime=0)
+    session_id, _, _ = await _running(stores, lifetime=0)
     assert (await stores.sessions.get(session_id)).expires_at is None
     await _sweeper(stores, redis, key_prefix, FakeAgents(fail=False)).sweep(
         now=datetime.now(UTC) + timedelta(days=365)

@@ -38,7 +38,7 @@ async def admin_stub(stores: Stores, registry_db: str, internal_token: str):
     agents = FakeAgents(fail=False)
     engine = create_engine(registry_db, pool_size=2)
     owners = SqlOwnerSessions(session_factory(engine))
-    terminate = TerminateSessionsOfOwners(owners, stores.sessions, agents)
+    terminate = TerminateSessionsOfOwners(owners, stores.lifecycle, agents)
     server = create_server(
         domain="registry.test",
         internal_token=internal_token,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from libs.db.engine import create_engine, session_factory
 from libs.db.migrate import upgrade
 from services.registry.adapters.agent_store import SqlAgentStore
+from services.registry.adapters.lifecycle_store import SqlLifecycleStore
 from services.registry.adapters.outbox_relay import OutboxRelay
 from services.registry.adapters.redis_events import RedisClusterEvents
 from services.registry.adapters.session_store import SqlSessionStore
@@ -19,6 +20,7 @@ from services.registry.app import MIGRATIONS
 @dataclass
 class Stores:
     sessions: SqlSessionStore
+    lifecycle: SqlLifecycleStore
     agents: SqlAgentStore
     events: RedisClusterEvents
     relay: OutboxRelay
@@ -38,6 +40,7 @@ async def stores(registry_db: str, redis: Redis, key_prefix: str) -> AsyncIterat
     factory = session_factory(engine)
     yield Stores(
         SqlSessionStore(factory),
+        SqlLifecycleStore(factory),
         SqlAgentStore(factory),
         RedisClusterEvents(redis, key_prefix),
         OutboxRelay(engine, factory, redis, key_prefix),

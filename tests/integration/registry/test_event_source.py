@@ -22,7 +22,7 @@ async def _placed(stores: Stores, *, claim: bool) -> tuple[str, str, str]:
     kernel_id = session.kernels[0].kernel_id
     assert (await stores.sessions.bind(session.session_id, {kernel_id: agent_id})).bound
     if claim:
-        await stores.sessions.claim_scheduled(100)
+        await stores.lifecycle.claim_scheduled(100)
     return agent_id, session.session_id, kernel_id
 
 
@@ -32,13 +32,13 @@ async def test_an_event_from_another_agent_is_refused(stores: Stores) -> None:
     await stores.agents.register(registration(stranger), datetime.now(UTC))
 
     for claimed in (stranger, ""):
-        refused = await stores.sessions.apply_kernel_status(
+        refused = await stores.lifecycle.apply_kernel_status(
             kernel_id, Status.TERMINATED, agent_id=claimed, reason="self-terminated"
         )
         assert refused is None
     assert (await stores.sessions.get(session_id)).status is Status.PREPARING
 
-    accepted = await stores.sessions.apply_kernel_status(
+    accepted = await stores.lifecycle.apply_kernel_status(
         kernel_id, Status.RUNNING, agent_id=agent_id, reason="started"
     )
     assert accepted is not None and accepted.status is Status.RUNNING
@@ -46,7 +46,7 @@ async def test_an_event_from_another_agent_is_refused(stores: Stores) -> None:
 
 async def test_a_scheduled_kernel_cannot_jump_to_running(stores: Stores) -> None:
     agent_id, session_id, kernel_id = await _placed(stores, claim=False)
-    jumped = await stores.sessions.apply_kernel_status(
+    jumped = await stores.lifecycle.apply_kernel_status(
         kernel_id, Status.RUNNING, agent_id=agent_id, reason="started"
     )
     assert jumped is None
@@ -58,15 +58,15 @@ async def test_a_scheduled_kernel_cannot_jump_to_running(stores: Stores) -> None
 async def test_a_redelivered_event_changes_nothing(stores: Stores) -> None:
     agent_id, session_id, kernel_id = await _placed(stores, claim=True)
     pulling, creating = new_id(), new_id()
-    await stores.sessions.apply_kernel_status(
+    await stores.lifecycle.apply_kernel_status(
         kernel_id, Status.PULLING, agent_id=agent_id, reason="pulling", event_id=pulling
     )
-    await stores.sessions.apply_kernel_status(
+    await stores.lifecycle.apply_kernel_status(
         kernel_id, Status.PREPARING, agent_id=agent_id, reason="creating", event_id=creating
     )
     # The "pulling" event again (its ack was lost, or Redis forgot it was processed): the move
     # back to PULLING is allowed by the table, but this event was applied already.
-    again = await stores.sessions.apply_kernel_status(
+    again = await stores.lifecycle.apply_kernel_status(
         kernel_id, Status.PULLING, agent_id=agent_id, reason="pulling", event_id=pulling
     )
     assert again is None

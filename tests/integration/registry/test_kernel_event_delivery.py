@@ -41,7 +41,7 @@ async def test_duplicate_started_event_runs_the_session_once(
     session, _ = await stores.sessions.add(new_session())
     kernel_id = session.kernels[0].kernel_id
     await stores.sessions.bind(session.session_id, {kernel_id: agent_id})
-    await stores.sessions.claim_scheduled(100)
+    await stores.lifecycle.claim_scheduled(100)
 
     stream = f"{key_prefix}events:kernel"
     publisher = StreamPublisher(redis, stream)
@@ -55,7 +55,7 @@ async def test_duplicate_started_event_runs_the_session_once(
 
     await stores.relay.drain()  # what the earlier steps staged
     before = await last_entry_id(redis, stores.events.stream)
-    handler = KernelEventHandler(ApplyKernelEvent(stores.sessions))
+    handler = KernelEventHandler(ApplyKernelEvent(stores.lifecycle))
     consumer = StreamConsumer(redis, stream, "registry", "node-1", handler, block_ms=10)
     await consumer.ensure_group()
     await consumer.read_new()

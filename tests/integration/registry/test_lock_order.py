@@ -29,9 +29,9 @@ async def _running_on(stores: Stores, agent_id: str) -> list[tuple[str, str]]:
         kernel_id = session.kernels[0].kernel_id
         assert (await stores.sessions.bind(session.session_id, {kernel_id: agent_id})).bound
         placed.append((session.session_id, kernel_id))
-    await stores.sessions.claim_scheduled(1000)
+    await stores.lifecycle.claim_scheduled(1000)
     for _, kernel_id in placed:
-        await stores.sessions.apply_kernel_status(
+        await stores.lifecycle.apply_kernel_status(
             kernel_id, Status.RUNNING, agent_id=agent_id, reason="started"
         )
     return placed
@@ -46,13 +46,13 @@ async def test_losing_an_agent_while_its_kernels_end_takes_no_deadlock_retry(
     caplog.set_level(logging.INFO, logger="libs.db.retry")
 
     ends = [
-        stores.sessions.apply_kernel_status(
+        stores.lifecycle.apply_kernel_status(
             kernel_id, Status.TERMINATED, agent_id=agent_id, reason="self-terminated"
         )
         for _, kernel_id in reversed(placed)
     ]
     destroys = [
-        stores.sessions.begin_destroy(session_id, forced=True, reason="user-requested")
+        stores.lifecycle.begin_destroy(session_id, forced=True, reason="user-requested")
         for session_id, _ in placed[::2]
     ]
     await asyncio.gather(stores.agents.mark_lost([agent_id]), *ends, *destroys)
@@ -75,7 +75,7 @@ async def test_re_registering_while_kernels_end_takes_no_deadlock_retry(
 
     # The agent restarted with none of its kernels, while their "terminated" events arrive.
     ends = [
-        stores.sessions.apply_kernel_status(
+        stores.lifecycle.apply_kernel_status(
             kernel_id, Status.TERMINATED, agent_id=agent_id, reason="self-terminated"
         )
         for _, kernel_id in reversed(placed)

@@ -43,10 +43,10 @@ async def test_kernel_events_flow_again_after_redis_forgot_the_group(
     session, _ = await stores.sessions.add(new_session())
     kernel_id = session.kernels[0].kernel_id
     await stores.sessions.bind(session.session_id, {kernel_id: agent_id})
-    await stores.sessions.claim_scheduled(100)
+    await stores.lifecycle.claim_scheduled(100)
 
     stream = f"{key_prefix}events:kernel"
-    handler = KernelEventHandler(ApplyKernelEvent(stores.sessions))
+    handler = KernelEventHandler(ApplyKernelEvent(stores.lifecycle))
     consumer = StreamConsumer(redis, stream, "registry", "node-1", handler, block_ms=50)
     await consumer.ensure_group()
     running = asyncio.create_task(keep_running("kernel events", consumer.run))

@@ -82,31 +82,31 @@ async def test_kernel_events_drive_the_session_and_release_slots(stores: Stores)
     await stores.sessions.bind(s.session_id, {kernel_id: agent_id})
     [prep] = [
         p
-        for p in await stores.sessions.claim_scheduled(100)
+        for p in await stores.lifecycle.claim_scheduled(100)
         if p.session.session_id == s.session_id
     ]
     assert prep.change.status is Status.PREPARING
 
-    started = await stores.sessions.apply_kernel_status(
+    started = await stores.lifecycle.apply_kernel_status(
         kernel_id, Status.RUNNING, agent_id=agent_id, reason="started"
     )
-    duplicate = await stores.sessions.apply_kernel_status(
+    duplicate = await stores.lifecycle.apply_kernel_status(
         kernel_id, Status.RUNNING, agent_id=agent_id, reason="started"
     )
     assert started is not None and started.status is Status.RUNNING
     assert duplicate is None  # applied once
 
-    targets, change = await stores.sessions.begin_destroy(
+    targets, change = await stores.lifecycle.begin_destroy(
         s.session_id, forced=False, reason="user-requested"
     )
     assert [t.kernel_id for t in targets] == [kernel_id]
     assert change is not None and change.status is Status.TERMINATING
-    ended = await stores.sessions.apply_kernel_status(
+    ended = await stores.lifecycle.apply_kernel_status(
         kernel_id, Status.TERMINATED, agent_id=agent_id, reason="user-requested", exit_code=0
     )
     assert ended is not None and ended.status is Status.TERMINATED
     assert (await stores.agents.get(agent_id)).occupied_slots["cpu"] == 0
-    late_start = await stores.sessions.apply_kernel_status(
+    late_start = await stores.lifecycle.apply_kernel_status(
         kernel_id, Status.RUNNING, agent_id=agent_id, reason="started"
     )
     assert late_start is None
@@ -115,7 +115,7 @@ async def test_kernel_events_drive_the_session_and_release_slots(stores: Stores)
 
 async def test_destroying_a_pending_session_cancels_it(stores: Stores) -> None:
     s, _ = await stores.sessions.add(new_session())
-    targets, change = await stores.sessions.begin_destroy(
+    targets, change = await stores.lifecycle.begin_destroy(
         s.session_id, forced=False, reason="user-requested"
     )
     assert targets == [] and change is not None and change.status is Status.CANCELLED
@@ -125,10 +125,10 @@ async def test_preparing_session_needs_forced_destroy(stores: Stores) -> None:
     agent_id = await _agent(stores)
     s, _ = await stores.sessions.add(new_session())
     await stores.sessions.bind(s.session_id, {s.kernels[0].kernel_id: agent_id})
-    await stores.sessions.claim_scheduled(100)
+    await stores.lifecycle.claim_scheduled(100)
     with pytest.raises(SessionNotDestroyable):
-        await stores.sessions.begin_destroy(s.session_id, forced=False, reason="user-requested")
-    targets, _ = await stores.sessions.begin_destroy(
+        await stores.lifecycle.begin_destroy(s.session_id, forced=False, reason="user-requested")
+    targets, _ = await stores.lifecycle.begin_destroy(
         s.session_id, forced=True, reason="user-requested"
     )
     assert len(targets) == 1
@@ -138,7 +138,7 @@ async def test_failed_start_cancels_and_frees_slots(stores: Stores) -> None:
     agent_id = await _agent(stores, cpu="1")
     s, _ = await stores.sessions.add(new_session(cpu="1"))
     await stores.sessions.bind(s.session_id, {s.kernels[0].kernel_id: agent_id})
-    change = await stores.sessions.cancel(s.session_id, reason="failed-to-start", error="boom")
+    change = await stores.lifecycle.cancel(s.session_id, reason="failed-to-start", error="boom")
     assert change is not None and change.status is Status.CANCELLED
     assert (await stores.agents.get(agent_id)).occupied_slots["cpu"] == 0
     session = await stores.sessions.get(s.session_id)
@@ -150,8 +150,8 @@ async def test_reregistration_reconciles_kernels(stores: Stores) -> None:
     s, _ = await stores.sessions.add(new_session())
     kernel_id = s.kernels[0].kernel_id
     await stores.sessions.bind(s.session_id, {kernel_id: agent_id})
-    await stores.sessions.claim_scheduled(100)
-    await stores.sessions.apply_kernel_status(
+    await stores.lifecycle.claim_scheduled(100)
+    await stores.lifecycle.apply_kernel_status(
         kernel_id, Status.RUNNING, agent_id=agent_id, reason="started"
     )
     stray = new_id()
@@ -169,8 +169,8 @@ async def test_a_lost_agent_ends_its_kernels_and_must_register_again(stores: Sto
     s, _ = await stores.sessions.add(new_session(cpu="1"))
     kernel_id = s.kernels[0].kernel_id
     await stores.sessions.bind(s.session_id, {kernel_id: agent_id})
-    await stores.sessions.claim_scheduled(100)
-    await stores.sessions.apply_kernel_status(
+    await stores.lifecycle.claim_scheduled(100)
+    await stores.lifecycle.apply_kernel_status(
         kernel_id, Status.RUNNING, agent_id=agent_id, reason="started"
     )
 

@@ -58,8 +58,8 @@ async def _scheduled(stores: Stores) -> tuple[str, str, str]:
 async def test_failed_create_cancels_with_the_agent_error_and_frees_slots(stores: Stores) -> None:
     agent_id, session_id, kernel_id = await _scheduled(stores)
     agents = FakeAgents(fail=True)
-    starter = Starter(stores.sessions, agents, asyncio.Event())
-    for prep in await stores.sessions.claim_scheduled(100):
+    starter = Starter(stores.lifecycle, agents, asyncio.Event())
+    for prep in await stores.lifecycle.claim_scheduled(100):
         await starter.start(prep)
     session = await stores.sessions.get(session_id)
     assert session.status is Status.CANCELLED
@@ -74,8 +74,8 @@ async def test_successful_create_leaves_the_session_preparing_for_agent_events(
 ) -> None:
     agent_id, session_id, kernel_id = await _scheduled(stores)
     agents = FakeAgents(fail=False)
-    starter = Starter(stores.sessions, agents, asyncio.Event())
-    for prep in await stores.sessions.claim_scheduled(100):
+    starter = Starter(stores.lifecycle, agents, asyncio.Event())
+    for prep in await stores.lifecycle.claim_scheduled(100):
         await starter.start(prep)
     assert kernel_id in agents.created
     # RUNNING comes only from the agent's "started" event (rule R-AGENT-EVENTS).
@@ -87,11 +87,11 @@ async def test_a_session_left_preparing_is_cancelled_by_the_sweeper(
     stores: Stores, redis, key_prefix: str
 ) -> None:
     agent_id, session_id, kernel_id = await _scheduled(stores)
-    await stores.sessions.claim_scheduled(100)  # the starter that claimed it then died
+    await stores.lifecycle.claim_scheduled(100)  # the starter that claimed it then died
     agents = FakeAgents(fail=False)
     sweeper = AgentLifecycle(
         stores.agents,
-        stores.sessions,
+        stores.lifecycle,
         RedisHeartbeatClock(redis, key_prefix),
         agents,
         prepare_timeout=timedelta(0),

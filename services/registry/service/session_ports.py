@@ -1,0 +1,97 @@
+"""What each use case needs from session persistence: one small port per use case.
+
+`SqlSessionStore` (intake, reads and the queue) and `SqlLifecycleStore` (state changes after
+the queue) implement them; every state change stages its events in its own transaction (rule
+R-OUTBOX), so no port publishes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from services.registry.domain.model import Session, Status
+from services.registry.service.ports import (
+    BindOutcome,
+    KernelTarget,
+    NewSession,
+    PreparingSession,
+    SessionChange,
+    SessionFilter,
+)
+
+
+class SessionReader(Protocol):
+    """Reads for queries, access checks and the scheduler's snapshot."""
+
+    async def get(self, session_id: str) -> Session: ...
+    async def list_sessions(
+        self,
+        *,
+        scope: SessionFilter,
+        statuses: Sequence[Status],
+        limit: int,
+        before: tuple[datetime, str] | None,
+    ) -> list[Session]: ...
+
+
+class SessionIntake(Protocol):
+    """CreateSession: enqueue (idempotent on the client token) and read back."""
+
+    async def add(self, new: NewSession) -> tuple[Session, bool]: ...
+    async def get(self, session_id: str) -> Session: ...
+
+
+class SessionQueue(Protocol):
+    """The scheduler's side: the queue, the sessions holding slots, binds and notes."""
+
+    async def get(self, session_id: str) -> Session: ...
+    async def list_pending(self) -> list[Session]: ...
+    async def list_active(self) -> list[Session]:
+        """Sessions holding slots (SCHEDULED to TERMINATING), for the scheduler's limits."""
+        ...
+
+    async def bind(
+        self, session_id: str, placements: Mapping[str, str], *, max_concurrent_sessions: int = 0
+    ) -> BindOutcome: ...
+    async def note_unschedulable(self, session_id: str, reason: str, message: str) -> bool: ...
+
+
+class SessionStarts(Protocol):
+    """The starter: claim SCHEDULED sessions, cancel the ones that failed to start."""
+
+    async def claim_scheduled(self, limit: int) -> list[PreparingSession]: ...
+    async def cancel(self, session_id: str, *, reason: str, error: str) -> SessionChange | None: ...
+
+
+class KernelReports(Protocol):
+    """Agents' kernel events."""
+
+    async def apply_kernel_status(
+        self,
+        kernel_id: str,
+        new: Status,
+        *,
+        agent_id: str,
+        reason: str,
+        event_id: str = "",
+        exit_code: int | None = None,
+        message: str = "",
+    ) -> SessionChange | None:
+        """Apply an agent's report; None when refused (foreign agent), a no-op or a repeat."""
+        ...
+
+
+class SessionEnding(Protocol):
+    """Ending sessions: on request, by lifetime, or when stuck."""
+
+    async def begin_destroy(
+        self, session_id: str, *, forced: bool, reason: str
+    ) -> tuple[list[KernelTarget], SessionChange | None]: ...
+    async def cancel(self, session_id: str, *, reason: str, error: str) -> SessionChange | None: ...
+    async def stale_preparing(self, older_than: datetime) -> list[PreparingSession]: ...
+    async def stale_terminating(self, older_than: datetime) -> list[KernelTarget]: ...
+    async def expired(self, now: datetime) -> list[str]:
+        """Running sessions past their lifetime deadline."""
+        ...
