@@ -21,12 +21,8 @@ from services.registry.adapters.rows import (
     set_session_status,
 )
 from services.registry.adapters.tables import AgentRow, KernelRow, SessionRow
-from services.registry.domain.model import (
-    AGENT_OCCUPYING_STATUSES,
-    CONCURRENCY_LIMIT,
-    AgentStatus,
-    Status,
-)
+from services.registry.domain.model import AGENT_OCCUPYING_STATUSES, CONCURRENCY_LIMIT, Status
+from services.registry.domain.placement import placement_conflict
 from services.registry.service.ports import BindOutcome, SessionChange
 
 
@@ -103,19 +99,17 @@ async def _check_capacity(
         agent_id = placements[k.id]
         wanted[agent_id] = wanted.get(agent_id, ResourceSlots()) + ResourceSlots(k.requested_slots)
     for agent_id in sorted(wanted):
-        agent = (
+        row = (
             await db.execute(select(AgentRow).where(AgentRow.id == agent_id).with_for_update())
         ).scalar_one_or_none()
-        if agent is None or agent.status != AgentStatus.ALIVE.value:
-            return "agent-not-alive"
-        if agent.resource_group != session.resource_group:
-            return "agent-resource-group-mismatch"
-        archs = session.image_architectures
-        if archs and agent.architecture not in archs:
-            return "agent-architecture-mismatch"
-        free = ResourceSlots(agent.available_slots) - ResourceSlots(agent.occupied_slots)
-        if not wanted[agent_id].fits_in(free):
-            return "agent-capacity-exceeded"
+        conflict = placement_conflict(
+            agent_from_row(row) if row is not None else None,
+            resource_group=session.resource_group,
+            image_architectures=session.image_architectures,
+            wanted=wanted[agent_id],
+        )
+        if conflict:
+            return conflict
     return ""
 
 

@@ -21,6 +21,7 @@ from services.registry.domain.model import (
     SessionType,
     Status,
 )
+from services.registry.domain.placement import occupied_by
 from services.registry.domain.transitions import (
     derive_session_status,
     kernel_can_transit,
@@ -150,7 +151,7 @@ def set_session_status(
 
 
 async def lock_session(db: AsyncSession, session_id: str) -> tuple[SessionRow, list[KernelRow]]:
-    """SELECT … FOR UPDATE the session, then its kernels (always in this order: no deadlocks)."""
+    """SELECT … FOR UPDATE the session, then its kernels in id order (rule R-LOCK-ORDER)."""
     row = (
         await db.execute(select(SessionRow).where(SessionRow.id == session_id).with_for_update())
     ).scalar_one()
@@ -170,11 +171,8 @@ async def lock_session(db: AsyncSession, session_id: str) -> tuple[SessionRow, l
 
 
 async def recompute_occupancy(db: AsyncSession, agent_ids: Iterable[str]) -> list[AgentRow]:
-    """Set each agent's occupied slots to the sum of its live kernels' allocations.
-
-    Deriving (not incrementing) keeps "occupied == sum of live allocations" true after any
-    crash or duplicate event. Agents are locked in id order.
-    """
+    """Set each agent's occupied slots from its live kernels (`occupied_by`); agents are
+    locked in id order, after any session and kernel rows (rule R-LOCK-ORDER)."""
     changed: list[AgentRow] = []
     for agent_id in sorted(set(agent_ids)):
         agent = (
@@ -190,10 +188,7 @@ async def recompute_occupancy(db: AsyncSession, agent_ids: Iterable[str]) -> lis
                 )
             )
         ).scalars()
-        total = ResourceSlots()
-        for slots in rows:
-            total = total + ResourceSlots(slots)
-        agent.occupied_slots = total.to_strings()
+        agent.occupied_slots = occupied_by([ResourceSlots(s) for s in rows]).to_strings()
         changed.append(agent)
     return changed
 

@@ -6,9 +6,20 @@ from opentelemetry import trace
 from shipyard.events.v1 import events_pb2
 
 from libs.telemetry.tracing import attach_trace_context, detach
-from services.registry.service.kernel_events import ApplyKernelEvent, known_phase
+from services.registry.domain.model import Status
+from services.registry.service.kernel_events import ApplyKernelEvent, KernelReport
 
 tracer = trace.get_tracer(__name__)
+
+Lifecycle = events_pb2.KernelLifecycle
+# What each phase of the protocol means for the kernel, and the reason when the agent gave none.
+_MEANING: dict[int, tuple[Status, str]] = {
+    Lifecycle.PHASE_CREATING: (Status.PREPARING, "creating"),
+    Lifecycle.PHASE_PULLING: (Status.PULLING, "pulling"),
+    Lifecycle.PHASE_STARTED: (Status.RUNNING, "started"),
+    Lifecycle.PHASE_CREATE_FAILED: (Status.CANCELLED, "failed-to-start"),
+    Lifecycle.PHASE_TERMINATED: (Status.TERMINATED, "terminated-unknown"),
+}
 
 
 class KernelEventHandler:
@@ -20,16 +31,27 @@ class KernelEventHandler:
         if event.WhichOneof("payload") != "kernel_lifecycle":
             return
         k = event.kernel_lifecycle
-        if not known_phase(k.phase):
+        meaning = _MEANING.get(k.phase)
+        if meaning is None:
             return
+        status, default_reason = meaning
         # Continue the agent's trace across the stream hop.
         token = attach_trace_context(dict(event.trace_context))
         try:
-            name = events_pb2.KernelLifecycle.Phase.Name(k.phase)
-            with tracer.start_as_current_span(f"kernel {name}") as span:
+            with tracer.start_as_current_span(f"kernel {Lifecycle.Phase.Name(k.phase)}") as span:
                 span.set_attribute("shipyard.kernel_id", k.kernel_id)
                 span.set_attribute("shipyard.agent_id", k.agent_id)
                 span.set_attribute("shipyard.event_id", event_id)
-                await self._apply(event_id or event.event_id, k)
+                await self._apply(
+                    KernelReport(
+                        event_id=event_id or event.event_id,
+                        kernel_id=k.kernel_id,
+                        agent_id=k.agent_id,
+                        status=status,
+                        reason=k.reason or default_reason,
+                        exit_code=k.exit_code if k.phase == Lifecycle.PHASE_TERMINATED else None,
+                        message=k.message,
+                    )
+                )
         finally:
             detach(token)

@@ -10,37 +10,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shipyard.events.v1.events_pb2 import KernelLifecycle
-
 from services.registry.domain.model import Status
 from services.registry.service.session_ports import KernelReports
 
-# What each phase of the protocol means for the kernel, and the reason when the agent gave none.
-_STATUS_OF: dict[int, tuple[Status, str]] = {
-    KernelLifecycle.PHASE_CREATING: (Status.PREPARING, "creating"),
-    KernelLifecycle.PHASE_PULLING: (Status.PULLING, "pulling"),
-    KernelLifecycle.PHASE_STARTED: (Status.RUNNING, "started"),
-    KernelLifecycle.PHASE_CREATE_FAILED: (Status.CANCELLED, "failed-to-start"),
-    KernelLifecycle.PHASE_TERMINATED: (Status.TERMINATED, "terminated-unknown"),
-}
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KernelReport:
+    """An agent's `KernelLifecycle` event, decoded: the status its phase means for the kernel."""
 
-def known_phase(phase: int) -> bool:
-    return phase in _STATUS_OF
+    event_id: str
+    kernel_id: str
+    agent_id: str
+    status: Status
+    reason: str
+    exit_code: int | None
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
 class ApplyKernelEvent:
     store: KernelReports
 
-    async def __call__(self, event_id: str, event: KernelLifecycle) -> None:
-        status, default_reason = _STATUS_OF[event.phase]
+    async def __call__(self, report: KernelReport) -> None:
         await self.store.apply_kernel_status(
-            event.kernel_id,
-            status,
-            agent_id=event.agent_id,
-            event_id=event_id,
-            reason=event.reason or default_reason,
-            exit_code=event.exit_code if event.phase == KernelLifecycle.PHASE_TERMINATED else None,
-            message=event.message,
+            report.kernel_id,
+            report.status,
+            agent_id=report.agent_id,
+            event_id=report.event_id,
+            reason=report.reason,
+            exit_code=report.exit_code,
+            message=report.message,
         )
