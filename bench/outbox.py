@@ -72,6 +72,8 @@ async def _latency(
     position = await last_entry_id(redis, stream)
     running = [asyncio.create_task(r.run()) for r in relays]
     stop = time.perf_counter() + seconds
+    writing_done = False
+    caught_up = asyncio.Event()
 
     async def writer(w: int) -> None:
         n = 0
@@ -92,14 +94,16 @@ async def _latency(
                     position = entry_id
                     event = events_pb2.Event.FromString(fields[b"data"])
                     arrived.setdefault(event.session_enqueued.session_id, now)
+            if writing_done and committed.keys() <= arrived.keys():
+                caught_up.set()
 
     reading = asyncio.create_task(reader())
     started = time.perf_counter()
     await asyncio.gather(*(writer(w) for w in range(writers)))
     wrote_for = time.perf_counter() - started
-    deadline = time.perf_counter() + 10
-    while len(set(committed) - set(arrived)) > 0 and time.perf_counter() < deadline:
-        await asyncio.sleep(0.05)
+    writing_done = True
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(caught_up.wait(), 10)
     for task in [*running, reading]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
