@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy import delete, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.registry.adapters.outbox import NOTIFY_CHANNEL
 from services.registry.adapters.tables import SCHEMA, ConsumedEventRow
@@ -32,6 +33,7 @@ _CLAIM = text(
 STREAM_MAXLEN = 100_000
 # How long consumed-event ids are kept: far longer than any redelivery can be late.
 CONSUMED_RETENTION = timedelta(days=2)
+PRUNE_INTERVAL = 3600.0  # seconds between prunes of consumed-event ids
 
 
 class OutboxRelay:
@@ -95,10 +97,16 @@ class OutboxRelay:
         while True:
             try:
                 async with self._engine.connect() as conn:
-                    await self._listen(conn)
-                    await self.prune_consumed()
-                    backoff = self._poll
-                    await self._loop()
+                    raw = await conn.get_raw_connection()
+                    driver: Any = raw.driver_connection
+                    await driver.add_listener(NOTIFY_CHANNEL, self._notified)
+                    try:
+                        backoff = self._poll
+                        await self._loop()
+                    finally:
+                        # The connection goes back to the pool: it must not keep our listener.
+                        with contextlib.suppress(Exception):
+                            await driver.remove_listener(NOTIFY_CHANNEL, self._notified)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -107,18 +115,16 @@ class OutboxRelay:
                 backoff = min(backoff * 2, self._max_backoff)
 
     async def _loop(self) -> None:
+        next_prune = 0.0
         while True:
+            if time.monotonic() >= next_prune:
+                await self.prune_consumed()
+                next_prune = time.monotonic() + PRUNE_INTERVAL
             self._wake.clear()
             if await self.relay_once() >= self._batch:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll)
 
-    async def _listen(self, conn: AsyncConnection) -> None:
-        raw = await conn.get_raw_connection()
-        driver: Any = raw.driver_connection
-
-        def notified(*_: object) -> None:
-            self._wake.set()
-
-        await driver.add_listener(NOTIFY_CHANNEL, notified)
+    def _notified(self, *_: object) -> None:
+        self._wake.set()

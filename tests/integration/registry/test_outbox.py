@@ -3,6 +3,8 @@ re-announce, and the relay publishes each committed change."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import UTC, datetime
 
 import pytest
@@ -99,3 +101,43 @@ async def test_the_relay_publishes_agent_occupancy_before_the_status_it_explains
         for e in await _published(redis, stores.events.stream, before)
     ]
     assert kinds == [("agent_changed", ""), ("session_status_changed", Status.SCHEDULED.value)]
+
+
+async def test_two_relays_share_the_outbox_without_publishing_an_event_twice(
+    stores: Stores, redis: Redis, key_prefix: str
+) -> None:
+    await stores.relay.drain()
+    before = await last_entry_id(redis, stores.events.stream)
+    ids = [(await stores.sessions.add(new_session()))[0].session_id for _ in range(60)]
+    relays = [
+        OutboxRelay(stores.engine, stores.factory, redis, key_prefix, batch=7) for _ in range(2)
+    ]
+    await asyncio.gather(*(r.drain() for r in relays))
+    events = await _published(redis, stores.events.stream, before)
+    assert [_enqueued(events, i) for i in ids] == [1] * len(ids)
+    assert sum(r.published for r in relays) == len(events)
+
+
+async def test_a_running_relay_publishes_each_commit(
+    stores: Stores, redis: Redis, key_prefix: str
+) -> None:
+    await stores.relay.drain()
+    before = await last_entry_id(redis, stores.events.stream)
+    relay = OutboxRelay(stores.engine, stores.factory, redis, key_prefix, poll_interval=30)
+    running = asyncio.create_task(relay.run())
+    try:
+        session, _ = await stores.sessions.add(new_session())
+        # Woken by NOTIFY: the 30 s poll would outlast this wait.
+        seen: list[events_pb2.Event] = []
+        position = before
+        async with asyncio.timeout(10):
+            while not _enqueued(seen, session.session_id):
+                resp = await redis.xread({stores.events.stream: position}, block=500)
+                for _, items in resp or []:
+                    for entry_id, fields in items:
+                        position = entry_id
+                        seen.append(events_pb2.Event.FromString(fields[b"data"]))
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
