@@ -100,12 +100,13 @@ class SqlAgentStore:
         changes: list[SessionChange] = []
         now = datetime.now(UTC)
         for agent_id in agent_ids:
-            for _ in range(_MARK_LOST_ATTEMPTS):
+            for attempt in range(1, _MARK_LOST_ATTEMPTS + 1):
                 try:
                     changes.extend(await with_retry(partial(self._lose, agent_id, now)))
                     break
-                except _KernelsMoved:
-                    continue
+                except KernelsMoved:
+                    if attempt == _MARK_LOST_ATTEMPTS:
+                        raise  # the caller keeps the agent to try again later
         return changes
 
     async def _lose(self, agent_id: str, now: datetime) -> list[SessionChange]:
@@ -131,7 +132,7 @@ class SqlAgentStore:
                 return []
             if set(await _live_kernels_on(db, agent_id)) - kernel_ids:
                 # A kernel was placed on it since the read: lock its session too, from the top.
-                raise _KernelsMoved()
+                raise KernelsMoved(f"kernels placed on {agent_id} while marking it lost")
             row.status = AgentStatus.LOST.value
             agent = agent_from_row((await recompute_occupancy(db, [agent_id]))[0])
             result.append(_agent_change(agent))
@@ -139,8 +140,8 @@ class SqlAgentStore:
             return result
 
 
-class _KernelsMoved(Exception):
-    """The agent's kernels changed between reading them and locking the agent."""
+class KernelsMoved(Exception):
+    """Kernels kept being placed on the agent between reading them and locking the agent."""
 
 
 _MARK_LOST_ATTEMPTS = 5
