@@ -15,6 +15,7 @@ from shipyard.events.v1 import events_pb2
 
 from libs.core.ids import new_id
 from libs.events.streams import StreamConsumer, StreamPublisher
+from services.registry.adapters.redis_events import StreamSessionWaiter
 from services.registry.api.kernel_event_handler import KernelEventHandler
 from services.registry.app import keep_running
 from services.registry.domain.model import Status
@@ -84,3 +85,21 @@ async def test_kernel_events_flow_again_after_redis_forgot_the_group(
         if e.session_status_changed.session_id == session.session_id
     ]
     assert Status.RUNNING.value in statuses
+
+
+async def test_a_restarted_session_waiter_wakes_every_waiting_call(stores: Stores) -> None:
+    # The waiter's loop is restarted after a Redis error; changes published meanwhile were
+    # never seen, so every waiting CreateSession must re-read its session at once.
+    waiter = StreamSessionWaiter(stores.events)
+    flag = waiter.subscribe(new_id())
+    running = asyncio.create_task(waiter.run())
+    try:
+        async with asyncio.timeout(5):
+            await flag.wait()
+        # Let it settle into its blocking read: a cancel that lands while the client is still
+        # sending its first command can leave redis-py waiting on the socket forever.
+        await asyncio.sleep(0.3)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
