@@ -1,0 +1,189 @@
+"""What the control plane serves: the current resources of every type, versioned.
+
+Every change (a replica added or removed, a route added, a rotated certificate or key) rebuilds
+the resources; only the types whose content changed get a new version, and every connected
+Envoy is woken to receive them (docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from gateway.config import EdgeSettings, split_addrs
+from gateway.xds import resources
+from gateway.xds import types as t
+
+log = logging.getLogger(__name__)
+
+_NAME = 200  # the longest route, cluster name or prefix accepted at run time
+
+
+class RouteError(ValueError):
+    """A route or cluster change refused; the message names the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What one Envoy said about one pushed version (ACK, or NACK with Envoy's reason)."""
+
+    type_url: str
+    version: str
+    error: str = ""
+
+
+@dataclass
+class _Typed:
+    version: int = 0
+    resources: dict[str, t.Any] = field(default_factory=dict)
+
+
+class ControlPlaneState:
+    """Resources by type URL, rebuilt from settings + run-time changes."""
+
+    def __init__(self, settings: EdgeSettings) -> None:
+        self._settings = settings
+        self._clusters = resources.upstream_clusters(settings)
+        self._dynamic: set[str] = set()  # clusters added at run time (removable)
+        self._routes: dict[str, resources.ExtraRoute] = {}
+        self._file_stamps: list[float] = []
+        self._types: dict[str, _Typed] = {u: _Typed() for u in t.PUSH_ORDER}
+        self._counter = 0
+        self._changed = asyncio.Event()
+        self.replies: list[Reply] = []  # ACKs and NACKs received, oldest first
+        self.rebuild()
+
+    def version(self, type_url: str) -> str:
+        return str(self._types[type_url].version)
+
+    def resources(self, type_url: str) -> dict[str, t.Any]:
+        return self._types[type_url].resources
+
+    def changed(self) -> asyncio.Event:
+        """Set (and replaced) on the next change."""
+        return self._changed
+
+    def record(self, reply: Reply) -> None:
+        self.replies.append(reply)
+        if reply.error:
+            log.warning("envoy refused %s v%s: %s", reply.type_url, reply.version, reply.error)
+
+    # -- changes -------------------------------------------------------------------------
+    def set_replicas(self, cluster: str, addrs: str) -> None:
+        """Replace the replicas of a cluster (`host:port[,host:port...]`)."""
+        if cluster not in self._clusters:
+            raise RouteError(f"cluster: no cluster named {cluster!r}")
+        try:
+            self._clusters[cluster] = split_addrs(addrs)
+        except ValueError as exc:
+            raise RouteError(f"addrs: {exc}") from exc
+        self.rebuild()
+
+    def replicas(self, cluster: str) -> list[tuple[str, int]]:
+        return list(self._clusters[cluster])
+
+    def add_cluster(self, name: str, addrs: str) -> None:
+        _check_name("name", name)
+        if name in self._clusters and name not in self._dynamic:
+            raise RouteError(f"name: {name!r} is a built-in cluster")
+        try:
+            self._clusters[name] = split_addrs(addrs)
+        except ValueError as exc:
+            raise RouteError(f"addrs: {exc}") from exc
+        self._dynamic.add(name)
+        self.rebuild()
+
+    def remove_cluster(self, name: str) -> bool:
+        """False when there was none; refused while a route still points at it."""
+        if name not in self._dynamic:
+            return False
+        if users := [r.name for r in self._routes.values() if r.cluster == name]:
+            raise RouteError(f"name: cluster {name!r} is used by routes {users}")
+        del self._clusters[name]
+        self._dynamic.discard(name)
+        self.rebuild()
+        return True
+
+    def add_route(self, name: str, prefix: str, cluster: str) -> None:
+        """Idempotent: the same route again changes nothing."""
+        _check_name("name", name)
+        if not prefix.startswith("/") or len(prefix) > _NAME or prefix == "/":
+            raise RouteError("prefix: must start with '/', be longer than '/' and short")
+        if prefix.startswith(("/v1/", "/grpc.", "/shipyard.")):
+            raise RouteError(f"prefix: {prefix!r} is reserved for the services' own routes")
+        if cluster not in self._dynamic:
+            raise RouteError(f"cluster: no run-time cluster named {cluster!r}")
+        self._routes[name] = resources.ExtraRoute(name, prefix, cluster)
+        self.rebuild()
+
+    def remove_route(self, name: str) -> bool:
+        if self._routes.pop(name, None) is None:
+            return False
+        self.rebuild()
+        return True
+
+    def reload_secrets(self) -> None:
+        """Re-read the certificate and JWKS files; pushes only what changed."""
+        self.rebuild()
+
+    # -- building ------------------------------------------------------------------------
+    def rebuild(self) -> None:
+        s = self._settings
+        interval = s.health_check_interval
+        clusters = {
+            name: resources.cluster(
+                name, addrs, health_interval=None if name == "otlp" else interval
+            )
+            for name, addrs in self._clusters.items()
+        }
+        eds = {
+            name: resources.load_assignment(name, addrs)
+            for name, addrs in self._clusters.items()
+            if clusters[name].type is t.ClusterDiscoveryType.EDS
+        }
+        routes = sorted(self._routes.values(), key=lambda r: (-len(r.prefix), r.name))
+        new: dict[str, dict[str, t.Any]] = {
+            t.CLUSTER: {n: t.Any.pack(c) for n, c in clusters.items()},
+            t.ENDPOINT: {n: t.Any.pack(e) for n, e in eds.items()},
+            t.LISTENER: {resources.EDGE: t.Any.pack(resources.listener(s))},
+            t.ROUTE: {
+                resources.EDGE: t.Any.pack(resources.route_configuration(s, routes))
+            },
+            t.SECRET: {},
+        }
+        if s.tls_cert_file is not None and s.tls_key_file is not None:
+            secret = resources.tls_secret(s.tls_cert_file, s.tls_key_file)
+            new[t.SECRET] = {resources.TLS_SECRET: t.Any.pack(secret)}
+        bumped = False
+        for type_url, found in new.items():
+            typed = self._types[type_url]
+            if _same(typed.resources, found):
+                continue
+            self._counter += 1
+            typed.version = self._counter
+            typed.resources = found
+            bumped = True
+        if bumped:
+            woken, self._changed = self._changed, asyncio.Event()
+            woken.set()
+
+    def files_changed(self) -> bool:
+        """Whether the certificate, key or JWKS file changed since last asked."""
+        s = self._settings
+        stamps: list[float] = []
+        for path in (s.tls_cert_file, s.tls_key_file, s.jwks_file):
+            try:
+                stamps.append(path.stat().st_mtime_ns if path is not None else 0)
+            except OSError:
+                stamps.append(-1)
+        changed, self._file_stamps = stamps != self._file_stamps, stamps
+        return changed
+
+
+def _same(old: dict[str, t.Any], new: dict[str, t.Any]) -> bool:
+    return old.keys() == new.keys() and all(bytes(old[k]) == bytes(new[k]) for k in new)
+
+
+def _check_name(field_name: str, value: str) -> None:
+    if not value or len(value) > _NAME or not all(c.isalnum() or c in "-_.:" for c in value):
+        raise RouteError(f"{field_name}: 1-{_NAME} characters of [A-Za-z0-9-_.:] expected")
