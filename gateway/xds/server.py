@@ -86,27 +86,32 @@ class XdsServer:
 
         reader = asyncio.create_task(pump())
         stream = _Stream()
+        got: asyncio.Task[object] | None = None
+        waits: set[asyncio.Task[object]] = set()
         try:
             while not self._stopping.is_set():
                 changed = self.state.changed()
                 for response in self._due(stream):
                     yield response
-                got = asyncio.create_task(inbox.get())
-                woken = asyncio.create_task(changed.wait())
-                stop = asyncio.create_task(self._stopping.wait())
-                await asyncio.wait({got, woken, stop}, return_when=asyncio.FIRST_COMPLETED)
-                for task in (woken, stop):
+                got = got or asyncio.create_task(inbox.get())
+                waits = {
+                    asyncio.create_task(changed.wait()),
+                    asyncio.create_task(self._stopping.wait()),
+                }
+                await asyncio.wait({got, *waits}, return_when=asyncio.FIRST_COMPLETED)
+                for task in waits:
                     task.cancel()
                 if not got.done():
-                    got.cancel()
-                    continue
-                item = got.result()
+                    continue  # a change: push it
+                item, got = got.result(), None
                 if item is _END:
                     return
                 assert isinstance(item, t.DiscoveryRequest)
                 self._receive(stream, item)
         finally:
-            reader.cancel()
+            for task in (reader, got, *waits):
+                if task is not None:
+                    task.cancel()
 
     def _receive(self, stream: _Stream, request: t.DiscoveryRequest) -> None:
         type_url = request.type_url

@@ -1,0 +1,245 @@
+"""The edge as a live control plane: what the gateway serves over xDS reaches the real Envoy
+without a restart (routes, clusters, replicas, certificates), and Envoy holds what was sent."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import ssl
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import grpc
+import httpx
+import pytest
+from betterproto2 import Casing, Message
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from cli.tls import ensure_self_signed
+from gateway.launcher import EnvoyEdge
+from gateway.xds import types as t
+from tests.integration.gateway.edge_harness import GOOD_CREDENTIAL, FakeUpstreams, edge_settings
+
+GOOD = (("authorization", GOOD_CREDENTIAL),)
+APP_METHOD = "/demo.v1.Echo/Say"
+
+
+class Replica:
+    """A gRPC server that answers every call with its own name (and serves health)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.calls = 0
+        self.server = grpc.aio.server()
+        self.addr = ""
+
+    async def start(self) -> Replica:
+        async def answer(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+            self.calls += 1
+            return self.name.encode()
+
+        replica = self
+
+        class _Any(grpc.GenericRpcHandler):
+            def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+                if details.method.startswith("/grpc.health.v1."):
+                    return None
+                return grpc.unary_unary_rpc_method_handler(answer)
+
+        checker = health.aio.HealthServicer()
+        await checker.set("", health_pb2.HealthCheckResponse.SERVING)
+        health_pb2_grpc.add_HealthServicer_to_server(checker, self.server)
+        self.server.add_generic_rpc_handlers((_Any(),))
+        port = self.server.add_insecure_port("127.0.0.1:0")
+        await self.server.start()
+        replica.addr = f"127.0.0.1:{port}"
+        return self
+
+
+@pytest.fixture
+async def replicas() -> AsyncIterator[list[Replica]]:
+    started = [await Replica(f"r{i}").start() for i in range(2)]
+    yield started
+    for r in started:
+        await r.server.stop(grace=None)
+
+
+@pytest.fixture
+async def own_edge(upstreams: FakeUpstreams, tmp_path: Path) -> AsyncIterator[EnvoyEdge]:
+    async with EnvoyEdge(edge_settings(upstreams.addrs, tmp_path)) as edge:
+        yield edge
+
+
+async def _eventually(check: Callable[[], Awaitable[bool]], within: float = 2.0) -> float:
+    """Seconds until `check()` held; fails after `within`."""
+    start = time.monotonic()
+    while not await check():
+        assert time.monotonic() - start < within, "not within the deadline"
+        await asyncio.sleep(0.02)
+    return time.monotonic() - start
+
+
+async def _call(addr: str, method: str) -> bytes | grpc.StatusCode:
+    async with grpc.aio.insecure_channel(addr) as channel:
+        call = channel.unary_unary(method)
+        try:
+            answer: bytes = await call(b"", metadata=GOOD, timeout=2)
+        except grpc.aio.AioRpcError as exc:
+            return exc.code()
+        return answer
+
+
+def _server_pid(edge: EnvoyEdge) -> int:
+    process = edge._process  # noqa: SLF001 - the same process must serve before and after
+    assert process is not None
+    return process.pid
+
+
+async def test_route_and_cluster_added_at_run_time_serve_without_restart(own_edge, replicas):
+    addr = f"127.0.0.1:{own_edge.listen_port}"
+    state = own_edge.control_plane
+    assert state is not None
+    pid = _server_pid(own_edge)
+    assert await _call(addr, APP_METHOD) == grpc.StatusCode.UNIMPLEMENTED  # Envoy's 404
+
+    state.add_cluster("app-1", replicas[0].addr)
+    state.add_route("app-1", "/demo.v1.Echo/", "app-1")
+
+    async def served() -> bool:
+        return await _call(addr, APP_METHOD) == b"r0"
+
+    await _eventually(served)
+    assert _server_pid(own_edge) == pid and own_edge.returncode is None
+
+    assert state.remove_route("app-1")
+
+    async def gone() -> bool:
+        return await _call(addr, APP_METHOD) == grpc.StatusCode.UNIMPLEMENTED
+
+    await _eventually(gone)
+    assert state.remove_cluster("app-1")
+    assert not [r for r in state.replies if r.error], state.replies  # every push was ACKed
+
+
+async def test_replicas_added_and_removed_change_the_edge_within_a_second(own_edge, replicas):
+    addr = f"127.0.0.1:{own_edge.listen_port}"
+    state = own_edge.control_plane
+    assert state is not None
+    state.add_cluster("app", replicas[0].addr)
+    state.add_route("app", "/demo.v1.Echo/", "app")
+    await _eventually(lambda: _answers(addr, {"r0"}))
+
+    state.add_cluster("app", f"{replicas[0].addr},{replicas[1].addr}")
+    await _eventually(lambda: _answers(addr, {"r0", "r1"}), within=1.0)
+
+    state.add_cluster("app", replicas[1].addr)
+    await _eventually(lambda: _answers(addr, {"r1"}), within=1.0)
+
+
+async def _answers(addr: str, expected: set[str]) -> bool:
+    """Whether 12 calls were all answered, by exactly the replicas `expected`."""
+    seen = {await _call(addr, APP_METHOD) for _ in range(12)}
+    return seen == {name.encode() for name in expected}
+
+
+async def test_config_dump_matches_what_the_control_plane_sent(own_edge):
+    state = own_edge.control_plane
+    assert state is not None
+    async with httpx.AsyncClient() as http:
+        dump = (await http.get(f"{own_edge.admin_url}/config_dump?include_eds")).json()
+    sections = {c["@type"].rsplit(".", 1)[1]: c for c in dump["configs"]}
+    held = {
+        t.LISTENER: [
+            (e["active_state"]["version_info"], e["active_state"]["listener"])
+            for e in sections["ListenersConfigDump"]["dynamic_listeners"]
+        ],
+        t.ROUTE: [
+            (e["version_info"], e["route_config"])
+            for e in sections["RoutesConfigDump"]["dynamic_route_configs"]
+        ],
+        t.CLUSTER: [
+            (e["version_info"], e["cluster"])
+            for e in sections["ClustersConfigDump"]["dynamic_active_clusters"]
+        ],
+        t.ENDPOINT: [
+            (state.version(t.ENDPOINT), e["endpoint_config"])
+            for e in sections["EndpointsConfigDump"]["dynamic_endpoint_configs"]
+        ],
+    }
+    classes: dict[str, type[Message]] = {
+        t.LISTENER: t.Listener,
+        t.ROUTE: t.RouteConfiguration,
+        t.CLUSTER: t.Cluster,
+        t.ENDPOINT: t.ClusterLoadAssignment,
+    }
+    for type_url, found in held.items():
+        cls = classes[type_url]
+        envoy_holds = sorted(
+            ((v, _normal(cls.from_dict(_untyped(r)))) for v, r in found), key=lambda p: str(p[1])
+        )
+        version = state.version(type_url)
+        we_sent = sorted(
+            ((version, _normal(a.unpack())) for a in state.resources(type_url).values()),
+            key=lambda p: str(p[1]),
+        )
+        assert envoy_holds == we_sent, type_url
+    acked = {r.type_url: r.version for r in state.replies if not r.error}
+    assert acked == {u: state.version(u) for u in held}
+
+
+def _untyped(resource: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in resource.items() if k != "@type"}
+
+
+def _normal(message: Message | None) -> dict[str, object]:
+    """A resource as comparable data. Envoy fills in its defaults (locality, weights,
+    overprovisioning) in the endpoints it reports, so those compare by their addresses."""
+    assert message is not None
+    if isinstance(message, t.ClusterLoadAssignment):
+        addrs = sorted(
+            f"{lb.endpoint.address.socket_address.address}:"
+            f"{lb.endpoint.address.socket_address.port_value}"
+            for group in message.endpoints
+            for lb in group.lb_endpoints
+            if lb.endpoint and lb.endpoint.address and lb.endpoint.address.socket_address
+        )
+        return {"cluster_name": message.cluster_name, "addresses": addrs}
+    return message.to_dict(casing=Casing.SNAKE)
+
+
+async def _presented_certificate(port: int) -> bytes:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    _, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+    der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    writer.close()
+    return bytes(der)
+
+
+async def test_rotated_certificate_is_served_without_restart(upstreams, tmp_path):
+    old_cert, old_key = ensure_self_signed(tmp_path / "old")
+    new_cert, new_key = ensure_self_signed(tmp_path / "new")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    shutil.copy(old_cert, cert)
+    shutil.copy(old_key, key)
+    settings = edge_settings(
+        upstreams.addrs, tmp_path / "run", tls_cert_file=cert, tls_key_file=key
+    )
+    async with EnvoyEdge(settings) as edge:
+        first = await _presented_certificate(edge.listen_port)
+        assert first == ssl.PEM_cert_to_DER_cert(old_cert.read_text())
+        pid = _server_pid(edge)
+
+        shutil.copy(new_key, tmp_path / "key.tmp")
+        (tmp_path / "key.tmp").replace(key)
+        shutil.copy(new_cert, tmp_path / "cert.tmp")
+        (tmp_path / "cert.tmp").replace(cert)
+
+        async def rotated() -> bool:
+            presented = await _presented_certificate(edge.listen_port)
+            return presented == ssl.PEM_cert_to_DER_cert(new_cert.read_text())
+
+        await _eventually(rotated, within=3.0)
+        assert _server_pid(edge) == pid
