@@ -13,12 +13,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from envoy_data_plane.envoy.config.cluster.v3 import CircuitBreakers, CircuitBreakersThresholds
 from envoy_data_plane.envoy.config.core.v3 import DataSource, Pipe, TransportSocket
 from envoy_data_plane.envoy.config.listener.v3 import Filter, FilterChain
 from envoy_data_plane.envoy.config.overload.v3 import OverloadManager, ResourceMonitor
+from envoy_data_plane.envoy.config.route.v3 import RetryPolicyRetryHostPredicate
 from envoy_data_plane.envoy.extensions.resource_monitors.downstream_connections.v3 import (
     DownstreamConnectionsConfig,
 )
+from envoy_data_plane.envoy.extensions.retry.host.previous_hosts.v3 import PreviousHostsPredicate
 from envoy_data_plane.envoy.extensions.transport_sockets.tls.v3 import (
     CommonTlsContext,
     DownstreamTlsContext,
@@ -39,6 +42,9 @@ _H2 = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 RETRY_ANY = "connect-failure,refused-stream"
 RETRY_READ = "unavailable,reset,connect-failure,refused-stream"
 RETRIES = 2
+# Retries in flight per cluster (Envoy's default, 3, turns a killed replica's cut-off calls
+# into 503s under load); each call is still retried at most RETRIES times.
+MAX_RETRIES_IN_FLIGHT = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +54,21 @@ class ExtraRoute:
     name: str
     prefix: str
     cluster: str
+
+
+def retry_policy(retry_on: str) -> t.RetryPolicy:
+    """At most RETRIES retries, each on another replica than the ones already tried."""
+    return t.RetryPolicy(
+        retry_on=retry_on,
+        num_retries=RETRIES,
+        retry_host_predicate=[
+            RetryPolicyRetryHostPredicate(
+                name="envoy.retry_host_predicates.previous_hosts",
+                typed_config=t.Any.pack(PreviousHostsPredicate()),
+            )
+        ],
+        host_selection_retry_max_attempts=3,
+    )
 
 
 def _ads() -> t.ConfigSource:
@@ -91,6 +112,9 @@ def cluster(
         typed_extension_protocol_options=_h2_options(),
         # A replica removed by EDS leaves at once, healthy or not.
         ignore_health_on_host_removal=True,
+        circuit_breakers=CircuitBreakers(
+            thresholds=[CircuitBreakersThresholds(max_retries=MAX_RETRIES_IN_FLIGHT)]
+        ),
     )
     if all(_is_ip(h) for h, _ in addrs):
         c.type = t.ClusterDiscoveryType.EDS
@@ -172,14 +196,14 @@ def route_configuration(settings: EdgeSettings, extra: list[ExtraRoute]) -> t.Ro
         prefix = r.match.prefix if r.match is not None else None
         if r.route is not None and prefix and prefix.count("/") == 2 and "." in prefix:
             first_service = min(first_service, i)  # "/<pkg>.<Service>/"
-            r.route.retry_policy = t.RetryPolicy(retry_on=RETRY_ANY, num_retries=RETRIES)
+            r.route.retry_policy = retry_policy(RETRY_ANY)
     reads: list[t.Route] = []
     for path in _read_paths(settings):
         upstream = settings.public_services[path.split("/")[1]]
         action = t.RouteAction(
             cluster=upstream,
             timeout=timedelta(0),
-            retry_policy=t.RetryPolicy(retry_on=RETRY_READ, num_retries=RETRIES),
+            retry_policy=retry_policy(RETRY_READ),
         )
         reads.append(t.Route(match=t.RouteMatch(path=path), route=action))
     added = [
@@ -188,7 +212,7 @@ def route_configuration(settings: EdgeSettings, extra: list[ExtraRoute]) -> t.Ro
             match=t.RouteMatch(prefix=r.prefix),
             route=t.RouteAction(
                 cluster=r.cluster,
-                retry_policy=t.RetryPolicy(retry_on=RETRY_ANY, num_retries=RETRIES),
+                retry_policy=retry_policy(RETRY_ANY),
             ),
         )
         for r in extra

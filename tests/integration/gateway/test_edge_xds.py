@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import ssl
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -19,17 +20,24 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from cli.tls import ensure_self_signed
 from gateway.launcher import EnvoyEdge
 from gateway.xds import types as t
-from tests.integration.gateway.edge_harness import GOOD_CREDENTIAL, FakeUpstreams, edge_settings
+from tests.integration.gateway.edge_harness import (
+    GOOD_CREDENTIAL,
+    ROOT,
+    FakeUpstreams,
+    edge_settings,
+)
 
 GOOD = (("authorization", GOOD_CREDENTIAL),)
 APP_METHOD = "/demo.v1.Echo/Say"
 
 
 class Replica:
-    """A gRPC server that answers every call with its own name (and serves health)."""
+    """A gRPC server that answers every call with its own name, or with an empty message
+    (and serves health)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, empty: bool = False) -> None:
         self.name = name
+        self._answer = b"" if empty else name.encode()  # empty: a valid default message
         self.calls = 0
         self.server = grpc.aio.server()
         self.addr = ""
@@ -37,7 +45,7 @@ class Replica:
     async def start(self) -> Replica:
         async def answer(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
             self.calls += 1
-            return self.name.encode()
+            return self._answer
 
         replica = self
 
@@ -243,3 +251,59 @@ async def test_rotated_certificate_is_served_without_restart(upstreams, tmp_path
 
         await _eventually(rotated, within=3.0)
         assert _server_pid(edge) == pid
+
+
+def _h2load_summary(output: str) -> dict[str, int]:
+    """`requests: N total, ... S succeeded, F failed` and `status codes: a 2xx, ... e 5xx`."""
+    found: dict[str, int] = {}
+    for line in output.splitlines():
+        line = line.strip()
+        if line.startswith(("requests:", "status codes:")):
+            for part in line.split(":", 1)[1].split(","):
+                count, _, label = part.strip().partition(" ")
+                found[label] = int(count)
+    return found
+
+
+@pytest.mark.skipif(shutil.which("h2load") is None, reason="h2load (nghttp2-client) not installed")
+async def test_replica_killed_under_h2load_loses_no_idempotent_call(upstreams, tmp_path):
+    doomed = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "tests.integration.gateway.replica_process"),
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert doomed.stdout is not None
+    doomed_port = int(await asyncio.wait_for(doomed.stdout.readline(), 10))
+    survivor = await Replica("survivor", empty=True).start()
+    addrs = {**upstreams.addrs, "registry": f"127.0.0.1:{doomed_port},{survivor.addr}"}
+    total = 3000
+    try:
+        async with EnvoyEdge(edge_settings(addrs, tmp_path)) as edge:
+            url = f"http://127.0.0.1:{edge.listen_port}/v1/sessions/s-1"  # GetSession: a read
+            load = await asyncio.create_subprocess_exec(
+                *("h2load", "-n", str(total), "-c", "4", "-m", "4"),
+                *("-H", f"authorization: {GOOD_CREDENTIAL}", url),
+                stdout=asyncio.subprocess.PIPE,
+            )
+            await _eventually(_past(survivor, 300), within=20.0)
+            doomed.kill()  # SIGKILL mid-load: its in-flight calls are cut off
+            killed_at = survivor.calls
+            out, _ = await load.communicate()
+    finally:
+        if doomed.returncode is None:
+            doomed.kill()
+        await doomed.wait()
+        await survivor.server.stop(grace=None)
+    summary = _h2load_summary(out.decode())
+
+    assert summary["total"] == total
+    assert summary["succeeded"] == total, out.decode()
+    assert summary["5xx"] == 0 and summary["4xx"] == 0
+    assert survivor.calls - killed_at > total // 4  # the survivor took over the rest
+
+
+def _past(replica: Replica, calls: int) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return replica.calls >= calls
+
+    return check
