@@ -27,7 +27,7 @@ from envoy_data_plane.envoy.extensions.transport_sockets.tls.v3 import (
     DownstreamTlsContext,
 )
 
-from gateway import envoy_config
+from gateway import bearer, envoy_config
 from gateway.config import EdgeSettings, split_addr
 from gateway.xds import types as t
 from libs.core import access
@@ -145,12 +145,27 @@ def upstream_clusters(settings: EdgeSettings) -> dict[str, list[tuple[str, int]]
     return found
 
 
-def listener(settings: EdgeSettings) -> t.Listener:
-    """The edge listener; its routes come by RDS and its certificate by SDS."""
+def _edge_hcm(settings: EdgeSettings) -> tuple[t.HttpConnectionManager, list[t.TypedExtensionConfig]]:
+    """The HTTP connection manager, routes by RDS; the token verifier's config (its keys) is
+    taken out and served by ECDS, so a rotated key reaches open connections too."""
     hcm_dict = envoy_config.http_connection_manager(settings)["typed_config"]
     hcm_dict = {k: v for k, v in hcm_dict.items() if k not in ("@type", "route_config")}
     hcm = t.HttpConnectionManager.from_dict(hcm_dict)
     hcm.rds = t.Rds(config_source=_ads(), route_config_name=EDGE)
+    discovered: list[t.TypedExtensionConfig] = []
+    for f in hcm.http_filters:
+        if f.name == bearer.JWT_AUTHN and f.typed_config is not None:
+            discovered.append(t.TypedExtensionConfig(name=f.name, typed_config=f.typed_config))
+            f.config_discovery = t.ExtensionConfigSource(
+                config_source=_ads(), type_urls=[f.typed_config.type_url]
+            )
+            f.typed_config = None
+    return hcm, discovered
+
+
+def listener(settings: EdgeSettings) -> t.Listener:
+    """The edge listener; its routes come by RDS, its certificate by SDS."""
+    hcm, _ = _edge_hcm(settings)
     chain = FilterChain(filters=[Filter(name=_HCM, typed_config=t.Any.pack(hcm))])
     if settings.tls_cert_file is not None:
         sds = t.SdsSecretConfig(name=TLS_SECRET, sds_config=_ads())
@@ -165,6 +180,11 @@ def listener(settings: EdgeSettings) -> t.Listener:
     return t.Listener(
         name=EDGE, address=_address(settings.host, settings.port), filter_chains=[chain]
     )
+
+
+def filter_configs(settings: EdgeSettings) -> list[t.TypedExtensionConfig]:
+    """The HTTP filter configs served by ECDS (the token verifier, when bearer tokens are on)."""
+    return _edge_hcm(settings)[1]
 
 
 def tls_secret(cert: Path, key: Path) -> t.Secret:

@@ -150,6 +150,7 @@ class ControlPlaneState:
                 resources.EDGE: t.Any.pack(resources.route_configuration(s, routes))
             },
             t.SECRET: {},
+            t.EXTENSION: {e.name: t.Any.pack(e) for e in resources.filter_configs(s)},
         }
         if s.tls_cert_file is not None and s.tls_key_file is not None:
             secret = resources.tls_secret(s.tls_cert_file, s.tls_key_file)

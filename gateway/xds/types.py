@@ -38,6 +38,7 @@ from envoy_data_plane.envoy.config.core.v3 import (
     ApiConfigSourceApiType,
     ApiVersion,
     ConfigSource,
+    ExtensionConfigSource,
     GrpcService,
     GrpcServiceEnvoyGrpc,
     HealthCheck,
@@ -46,6 +47,7 @@ from envoy_data_plane.envoy.config.core.v3 import (
     Http2ProtocolOptions,
     Node,
     SocketAddress,
+    TypedExtensionConfig,
 )
 from envoy_data_plane.envoy.config.endpoint.v3 import (
     ClusterLoadAssignment,
@@ -64,6 +66,7 @@ from envoy_data_plane.envoy.config.route.v3 import (
 )
 from envoy_data_plane.envoy.extensions.filters.network.http_connection_manager.v3 import (
     HttpConnectionManager,
+    HttpFilter,
     Rds,
 )
 from envoy_data_plane.envoy.extensions.transport_sockets.tls.v3 import (
@@ -84,12 +87,14 @@ ROUTE = T + "envoy.config.route.v3.RouteConfiguration"
 CLUSTER = T + "envoy.config.cluster.v3.Cluster"
 ENDPOINT = T + "envoy.config.endpoint.v3.ClusterLoadAssignment"
 SECRET = T + "envoy.extensions.transport_sockets.tls.v3.Secret"
+EXTENSION = T + "envoy.config.core.v3.TypedExtensionConfig"  # ECDS: an HTTP filter's config
 # The order a change is pushed in: a cluster exists before its endpoints and any route to it.
-PUSH_ORDER = (CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET)
+PUSH_ORDER = (CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET, EXTENSION)
 
 __all__ = [
     "CLUSTER",
     "ENDPOINT",
+    "EXTENSION",
     "LISTENER",
     "PUSH_ORDER",
     "ROUTE",
@@ -113,6 +118,7 @@ __all__ = [
     "DiscoveryRequest",
     "DiscoveryResponse",
     "Endpoint",
+    "ExtensionConfigSource",
     "GrpcService",
     "GrpcServiceEnvoyGrpc",
     "HealthCheck",
@@ -120,6 +126,7 @@ __all__ = [
     "HealthStatus",
     "Http2ProtocolOptions",
     "HttpConnectionManager",
+    "HttpFilter",
     "HttpProtocolOptions",
     "HttpProtocolOptionsExplicitHttpConfig",
     "LbEndpoint",
@@ -136,4 +143,5 @@ __all__ = [
     "Secret",
     "SocketAddress",
     "TlsCertificate",
+    "TypedExtensionConfig",
 ]

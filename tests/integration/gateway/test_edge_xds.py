@@ -9,17 +9,21 @@ import ssl
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
 import httpx
 import pytest
 from betterproto2 import Casing, Message
+from cryptography.hazmat.primitives.asymmetric import ec
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from cli.tls import ensure_self_signed
 from gateway.launcher import EnvoyEdge
 from gateway.xds import types as t
+from libs.core.identity import Caller, Role
+from services.auth.adapters.access_tokens import Es256Signer, write_jwks
 from tests.integration.gateway.edge_harness import (
     GOOD_CREDENTIAL,
     ROOT,
@@ -307,3 +311,28 @@ def _past(replica: Replica, calls: int) -> Callable[[], Awaitable[bool]]:
         return replica.calls >= calls
 
     return check
+
+
+async def test_rotated_token_key_takes_effect_without_restart(upstreams, tmp_path):
+    old_key, new_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(
+        ec.SECP256R1()
+    )
+    jwks = write_jwks(old_key, tmp_path / "jwks.json")
+    caller = Caller(user_id="u-rotated", role=Role.USER, domain_name="default")
+    signer = Es256Signer(new_key, ttl=timedelta(seconds=60))
+    token = signer.issue(caller, now=datetime.now(UTC)).token
+    bearer = {"authorization": f"Bearer {token}"}
+    async with EnvoyEdge(edge_settings(upstreams.addrs, tmp_path / "run", jwks_file=jwks)) as edge:
+        pid = _server_pid(edge)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{edge.listen_port}") as http:
+            assert (await http.get("/v1/identity", headers=bearer)).status_code == 401
+
+            write_jwks(new_key, tmp_path / "jwks.tmp").replace(jwks)
+
+            async def accepted() -> bool:
+                return (await http.get("/v1/identity", headers=bearer)).status_code == 200
+
+            await _eventually(accepted, within=3.0)
+            body = (await http.get("/v1/identity", headers=bearer)).json()
+        assert body["identity"]["user_id"] == "u-rotated"
+        assert _server_pid(edge) == pid
