@@ -59,6 +59,9 @@ class EdgeSettings(BaseSettings):
     # Serve listeners, routes, clusters, endpoints and secrets over xDS from this process
     # (docs/decisions.md); False writes them all into a static bootstrap instead.
     xds: bool = True
+    # host:port of the internal route API (shipyard.gateway.v1.EdgeRouteService; needs xds);
+    # unset: routes change only through the in-process control plane.
+    route_api_addr: str | None = None
     # Active gRPC health checks of every replica (grpc.health.v1), in seconds.
     health_check_interval: float = Field(default=0.5, gt=0.0, le=60.0)
     # Auth's public JWKS (AUTH_JWKS_FILE): enables bearer tokens, verified by Envoy itself.
@@ -93,6 +96,13 @@ class EdgeSettings(BaseSettings):
     def _check_addr(cls, value: str) -> str:
         split_addrs(value)
         return value
+
+    @field_validator("route_api_addr")
+    @classmethod
+    def _check_route_api(cls, value: str | None) -> str | None:
+        if value:
+            split_addr(value.removesuffix(":0") + ":1")  # port 0: any free port
+        return value or None
 
     @field_validator("otlp_endpoint")
     @classmethod

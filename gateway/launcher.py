@@ -17,9 +17,11 @@ from betterproto2 import Casing
 
 from gateway.config import EdgeSettings
 from gateway.envoy_config import write_bootstrap, write_json
+from gateway.routes_api import route_api_server
 from gateway.xds.resources import bootstrap
 from gateway.xds.server import XdsServer
 from gateway.xds.state import ControlPlaneState
+from libs.grpcutil.server import GrpcServer
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +67,17 @@ class EnvoyEdge:
         self.control_plane: ControlPlaneState | None = None
         self._xds: XdsServer | None = None
         self._watch: asyncio.Task[None] | None = None
+        self._route_api: GrpcServer | None = None
+        self.route_api_port = 0  # settings.route_api_addr's bound port
 
     @property
     def log_path(self) -> Path | None:
         return None if self.run_dir is None else self.run_dir / "envoy.log"
+
+    @property
+    def pid(self) -> int | None:
+        """Envoy's process id (the same for as long as it runs: changes never restart it)."""
+        return None if self._process is None else self._process.pid
 
     @property
     def returncode(self) -> int | None:
@@ -114,8 +123,18 @@ class EnvoyEdge:
         socket_path = run_dir / "xds.sock"
         await self._xds.start(socket_path)
         self._watch = asyncio.create_task(self._watch_files(self.control_plane))
-        return write_json(bootstrap(self._settings, socket_path).to_dict(
-            casing=Casing.SNAKE), run_dir / "envoy.json")
+        if self._settings.route_api_addr:
+            self._route_api = route_api_server(
+                self.control_plane,
+                bind=self._settings.route_api_addr,
+                internal_token=self._settings.internal_token.get_secret_value(),
+            )
+            await self._route_api.start()
+            self.route_api_port = self._route_api.port
+        return write_json(
+            bootstrap(self._settings, socket_path).to_dict(casing=Casing.SNAKE),
+            run_dir / "envoy.json",
+        )
 
     @staticmethod
     async def _watch_files(state: ControlPlaneState, every: float = 0.5) -> None:
@@ -178,6 +197,9 @@ class EnvoyEdge:
         if self._watch is not None:
             self._watch.cancel()
             self._watch = None
+        if self._route_api is not None:
+            await self._route_api.stop(grace=1.0)
+            self._route_api = None
         if self._xds is not None:
             await self._xds.stop()
             self._xds = None

@@ -101,9 +101,7 @@ def load_assignment(name: str, addrs: list[tuple[str, int]]) -> t.ClusterLoadAss
     )
 
 
-def cluster(
-    name: str, addrs: list[tuple[str, int]], *, health_interval: float | None
-) -> t.Cluster:
+def cluster(name: str, addrs: list[tuple[str, int]], *, health_interval: float | None) -> t.Cluster:
     """An h2c cluster. IP endpoints come by EDS (replicas change live); a host name is resolved
     by Envoy (STRICT_DNS: every A record is a replica). `health_interval`: gRPC health checks."""
     c = t.Cluster(
@@ -145,7 +143,9 @@ def upstream_clusters(settings: EdgeSettings) -> dict[str, list[tuple[str, int]]
     return found
 
 
-def _edge_hcm(settings: EdgeSettings) -> tuple[t.HttpConnectionManager, list[t.TypedExtensionConfig]]:
+def _edge_hcm(
+    settings: EdgeSettings,
+) -> tuple[t.HttpConnectionManager, list[t.TypedExtensionConfig]]:
     """The HTTP connection manager, routes by RDS; the token verifier's config (its keys) is
     taken out and served by ECDS, so a rotated key reaches open connections too."""
     hcm_dict = envoy_config.http_connection_manager(settings)["typed_config"]

@@ -59,12 +59,16 @@ class XdsServer:
             response_serializer=bytes,
         )
         server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(ADS_SERVICE, {"StreamAggregatedResources": handler}),)
+            (
+                grpc.method_handlers_generic_handler(
+                    ADS_SERVICE, {"StreamAggregatedResources": handler}
+                ),
+            )
         )
-        socket_path.unlink(missing_ok=True)
+        _remove_stale(socket_path)
         server.add_insecure_port(f"unix:{socket_path}")
         await server.start()
-        socket_path.chmod(0o600)
+        _owner_only(socket_path)
         self._server = server
 
     async def stop(self) -> None:
@@ -74,7 +78,9 @@ class XdsServer:
             self._server = None
 
     async def _stream(
-        self, requests: AsyncIterator[t.DiscoveryRequest], context: grpc.aio.ServicerContext
+        self,
+        requests: AsyncIterator[t.DiscoveryRequest],
+        context: grpc.aio.ServicerContext,  # noqa: ARG002 - the handler signature
     ) -> AsyncIterator[t.DiscoveryResponse]:
         inbox: asyncio.Queue[object] = asyncio.Queue()
 
@@ -154,3 +160,11 @@ class XdsServer:
                 )
             )
         return due
+
+
+def _remove_stale(path: Path) -> None:
+    path.unlink(missing_ok=True)  # a socket left by an earlier run
+
+
+def _owner_only(path: Path) -> None:
+    path.chmod(0o600)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+
 from gateway.config import EdgeSettings, split_addrs
 from gateway.xds import resources
 from gateway.xds import types as t
@@ -17,6 +18,7 @@ from gateway.xds import types as t
 log = logging.getLogger(__name__)
 
 _NAME = 200  # the longest route, cluster name or prefix accepted at run time
+_RESERVED = ("/v1/", "/grpc.", "/shipyard.", "/envoy.")  # the services' and the edge's paths
 
 
 class RouteError(ValueError):
@@ -106,11 +108,7 @@ class ControlPlaneState:
 
     def add_route(self, name: str, prefix: str, cluster: str) -> None:
         """Idempotent: the same route again changes nothing."""
-        _check_name("name", name)
-        if not prefix.startswith("/") or len(prefix) > _NAME or prefix == "/":
-            raise RouteError("prefix: must start with '/', be longer than '/' and short")
-        if prefix.startswith(("/v1/", "/grpc.", "/shipyard.")):
-            raise RouteError(f"prefix: {prefix!r} is reserved for the services' own routes")
+        check_route(name, prefix)
         if cluster not in self._dynamic:
             raise RouteError(f"cluster: no run-time cluster named {cluster!r}")
         self._routes[name] = resources.ExtraRoute(name, prefix, cluster)
@@ -146,9 +144,7 @@ class ControlPlaneState:
             t.CLUSTER: {n: t.Any.pack(c) for n, c in clusters.items()},
             t.ENDPOINT: {n: t.Any.pack(e) for n, e in eds.items()},
             t.LISTENER: {resources.EDGE: t.Any.pack(resources.listener(s))},
-            t.ROUTE: {
-                resources.EDGE: t.Any.pack(resources.route_configuration(s, routes))
-            },
+            t.ROUTE: {resources.EDGE: t.Any.pack(resources.route_configuration(s, routes))},
             t.SECRET: {},
             t.EXTENSION: {e.name: t.Any.pack(e) for e in resources.filter_configs(s)},
         }
@@ -183,6 +179,15 @@ class ControlPlaneState:
 
 def _same(old: dict[str, t.Any], new: dict[str, t.Any]) -> bool:
     return old.keys() == new.keys() and all(bytes(old[k]) == bytes(new[k]) for k in new)
+
+
+def check_route(name: str, prefix: str) -> None:
+    """RouteError unless `name` and `prefix` make a valid run-time route."""
+    _check_name("name", name)
+    if not prefix.startswith("/") or len(prefix) > _NAME or prefix == "/":
+        raise RouteError("prefix: must start with '/', be longer than '/' and short")
+    if prefix.startswith(_RESERVED):
+        raise RouteError(f"prefix: {prefix!r} is reserved for the services' own routes")
 
 
 def _check_name(field_name: str, value: str) -> None:

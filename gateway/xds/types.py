@@ -70,8 +70,8 @@ from envoy_data_plane.envoy.extensions.filters.network.http_connection_manager.v
     Rds,
 )
 from envoy_data_plane.envoy.extensions.transport_sockets.tls.v3 import (
-    Secret,
     SdsSecretConfig,
+    Secret,
     TlsCertificate,
 )
 from envoy_data_plane.envoy.extensions.upstreams.http.v3 import (

@@ -18,14 +18,18 @@ import pytest
 from betterproto2 import Casing, Message
 from cryptography.hazmat.primitives.asymmetric import ec
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from shipyard.gateway.v1 import edge_route_service_pb2 as routes_pb
+from shipyard.gateway.v1 import edge_route_service_pb2_grpc as routes_grpc
 
 from cli.tls import ensure_self_signed
 from gateway.launcher import EnvoyEdge
 from gateway.xds import types as t
 from libs.core.identity import Caller, Role
+from libs.grpcutil.client import internal_channel
 from services.auth.adapters.access_tokens import Es256Signer, write_jwks
 from tests.integration.gateway.edge_harness import (
     GOOD_CREDENTIAL,
+    INTERNAL_TOKEN,
     ROOT,
     FakeUpstreams,
     edge_settings,
@@ -94,18 +98,20 @@ async def _eventually(check: Callable[[], Awaitable[bool]], within: float = 2.0)
 
 async def _call(addr: str, method: str) -> bytes | grpc.StatusCode:
     async with grpc.aio.insecure_channel(addr) as channel:
-        call = channel.unary_unary(method)
-        try:
-            answer: bytes = await call(b"", metadata=GOOD, timeout=2)
-        except grpc.aio.AioRpcError as exc:
-            return exc.code()
-        return answer
+        return await _call_on(channel, method)
+
+
+async def _call_on(channel: grpc.aio.Channel, method: str) -> bytes | grpc.StatusCode:
+    try:
+        answer: bytes = await channel.unary_unary(method)(b"", metadata=GOOD, timeout=2)
+    except grpc.aio.AioRpcError as exc:
+        return exc.code()
+    return answer
 
 
 def _server_pid(edge: EnvoyEdge) -> int:
-    process = edge._process  # noqa: SLF001 - the same process must serve before and after
-    assert process is not None
-    return process.pid
+    assert edge.pid is not None
+    return edge.pid
 
 
 async def test_route_and_cluster_added_at_run_time_serve_without_restart(own_edge, replicas):
@@ -151,7 +157,8 @@ async def test_replicas_added_and_removed_change_the_edge_within_a_second(own_ed
 
 async def _answers(addr: str, expected: set[str]) -> bool:
     """Whether 12 calls were all answered, by exactly the replicas `expected`."""
-    seen = {await _call(addr, APP_METHOD) for _ in range(12)}
+    async with grpc.aio.insecure_channel(addr) as channel:
+        seen = {await _call_on(channel, APP_METHOD) for _ in range(12)}
     return seen == {name.encode() for name in expected}
 
 
@@ -314,8 +321,9 @@ def _past(replica: Replica, calls: int) -> Callable[[], Awaitable[bool]]:
 
 
 async def test_rotated_token_key_takes_effect_without_restart(upstreams, tmp_path):
-    old_key, new_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(
-        ec.SECP256R1()
+    old_key, new_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
     )
     jwks = write_jwks(old_key, tmp_path / "jwks.json")
     caller = Caller(user_id="u-rotated", role=Role.USER, domain_name="default")
@@ -336,3 +344,96 @@ async def test_rotated_token_key_takes_effect_without_restart(upstreams, tmp_pat
             body = (await http.get("/v1/identity", headers=bearer)).json()
         assert body["identity"]["user_id"] == "u-rotated"
         assert _server_pid(edge) == pid
+
+
+@pytest.fixture
+async def routed_edge(upstreams: FakeUpstreams, tmp_path: Path) -> AsyncIterator[EnvoyEdge]:
+    settings = edge_settings(upstreams.addrs, tmp_path, route_api_addr="127.0.0.1:0")
+    async with EnvoyEdge(settings) as edge:
+        yield edge
+
+
+async def test_route_api_adds_and_removes_a_route_live(routed_edge, replicas):
+    addr = f"127.0.0.1:{routed_edge.listen_port}"
+    api = f"127.0.0.1:{routed_edge.route_api_port}"
+    async with internal_channel(api, INTERNAL_TOKEN) as channel:
+        stub = routes_grpc.EdgeRouteServiceStub(channel)
+        added = await stub.AddRoute(
+            routes_pb.AddRouteRequest(
+                name="app-7", prefix="/demo.v1.Echo/", backends=[replicas[1].addr]
+            )
+        )
+        await _eventually(lambda: _answers(addr, {"r1"}))
+        again = await stub.AddRoute(
+            routes_pb.AddRouteRequest(
+                name="app-7", prefix="/demo.v1.Echo/", backends=[replicas[1].addr]
+            )
+        )
+        assert again.version == added.version  # idempotent: nothing new pushed
+
+        removed = await stub.RemoveRoute(routes_pb.RemoveRouteRequest(name="app-7"))
+        assert removed.removed
+        assert not (await stub.RemoveRoute(routes_pb.RemoveRouteRequest(name="app-7"))).removed
+
+    async def gone() -> bool:
+        return await _call(addr, APP_METHOD) == grpc.StatusCode.UNIMPLEMENTED
+
+    await _eventually(gone)
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (
+            routes_pb.AddRouteRequest(name="a", prefix="/v1/sessions/", backends=["127.0.0.1:1"]),
+            "prefix",
+        ),
+        (routes_pb.AddRouteRequest(name="a", prefix="/apps/a/", backends=[]), "backends"),
+        (
+            routes_pb.AddRouteRequest(name="a b", prefix="/apps/a/", backends=["127.0.0.1:1"]),
+            "name",
+        ),
+        (routes_pb.AddRouteRequest(name="a", prefix="/apps/a/", backends=["nowhere"]), "backends"),
+    ],
+)
+async def test_route_api_refuses_bad_routes_naming_the_field(routed_edge, request_, field):
+    state = routed_edge.control_plane
+    version = state.version(t.ROUTE)
+    api = f"127.0.0.1:{routed_edge.route_api_port}"
+    async with internal_channel(api, INTERNAL_TOKEN) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await routes_grpc.EdgeRouteServiceStub(channel).AddRoute(request_)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in (refused.value.details() or "")
+    assert state.version(t.ROUTE) == version  # nothing changed
+
+
+async def test_route_api_is_for_services_only(routed_edge):
+    api = f"127.0.0.1:{routed_edge.route_api_port}"
+    request = routes_pb.AddRouteRequest(name="a", prefix="/apps/a/", backends=["127.0.0.1:1"])
+    # A user's identity headers (as the edge would inject) or a wrong token are not enough.
+    user = (("x-shipyard-user-id", "u-1"), ("x-shipyard-role", "superadmin"))
+    async with grpc.aio.insecure_channel(api) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as as_user:
+            await routes_grpc.EdgeRouteServiceStub(channel).AddRoute(request, metadata=user)
+    async with internal_channel(api, "not-the-token") as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as wrong_token:
+            await routes_grpc.EdgeRouteServiceStub(channel).AddRoute(request)
+    assert as_user.value.code() in (
+        grpc.StatusCode.UNAUTHENTICATED,
+        grpc.StatusCode.PERMISSION_DENIED,
+    )
+    assert wrong_token.value.code() in (
+        grpc.StatusCode.UNAUTHENTICATED,
+        grpc.StatusCode.PERMISSION_DENIED,
+    )
+    assert routed_edge.control_plane.resources(t.ROUTE)  # still only the built-in routes
+    assert "extra:a" not in str(routed_edge.control_plane.resources(t.ROUTE)["edge"].unpack())
+
+
+async def test_route_api_is_not_reachable_through_the_edge(routed_edge):
+    addr = f"127.0.0.1:{routed_edge.listen_port}"
+    assert await _call(addr, "/shipyard.gateway.v1.EdgeRouteService/AddRoute") in (
+        grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.NOT_FOUND,
+    )
