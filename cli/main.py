@@ -17,6 +17,7 @@ from cli import admin_registry
 from cli import login as login_flow
 from cli.admin_parser import add_admin_commands
 from cli.client import ApiError, ShipyardClient
+from cli.edge_command import add_edge_parser
 from cli.login import BearerAuth, LoginError, SavedLogin
 from cli.up_command import cmd_up
 
@@ -237,6 +238,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--accelerators", help="agent accelerator plugins, e.g. cuda or mock")
     up.add_argument("--mock-accelerator-config", type=Path, help="the mock plugin's devices file")
     up.set_defaults(func=cmd_up)
+    add_edge_parser(sub)
 
     session = sub.add_parser("session", help="compute sessions").add_subparsers(required=True)
     create = session.add_parser("create")

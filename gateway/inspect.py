@@ -1,0 +1,58 @@
+"""The edge's configuration as data, for people (`shipyard edge config`): the bootstrap Envoy
+starts from and every resource the control plane serves it, with secrets redacted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from betterproto2 import Casing
+
+from gateway.config import EdgeSettings
+from gateway.envoy_config import build_bootstrap
+from gateway.xds import types as t
+from gateway.xds.resources import bootstrap
+from gateway.xds.state import ControlPlaneState
+
+REDACTED = "<redacted>"
+_SECTIONS = {
+    t.LISTENER: "listeners",
+    t.ROUTE: "routes",
+    t.CLUSTER: "clusters",
+    t.ENDPOINT: "endpoints",
+    t.SECRET: "secrets",
+    t.EXTENSION: "filter_configs",
+}
+
+
+def edge_config(
+    settings: EdgeSettings, *, xds_socket: str = "<run_dir>/xds.sock"
+) -> dict[str, Any]:
+    """{"bootstrap", "resources": {kind: [...]}} (xDS) or {"bootstrap"} (static)."""
+    token = settings.internal_token.get_secret_value()
+    if not settings.xds:
+        return _redact({"bootstrap": build_bootstrap(settings)}, token)
+    state = ControlPlaneState(settings)
+    served = {
+        section: [_plain(a) for a in state.resources(type_url).values()]
+        for type_url, section in _SECTIONS.items()
+    }
+    boot = bootstrap(settings, Path(xds_socket)).to_dict(casing=Casing.SNAKE)
+    return _redact({"bootstrap": boot, "resources": served}, token)
+
+
+def _plain(resource: t.Any) -> dict[str, Any]:
+    message = resource.unpack()
+    assert message is not None
+    return {"@type": resource.type_url, **message.to_dict(casing=Casing.SNAKE)}
+
+
+def _redact(value: Any, token: str) -> Any:
+    """The internal token and private keys never reach a terminal."""
+    if isinstance(value, dict):
+        return {k: REDACTED if k == "private_key" else _redact(v, token) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v, token) for v in value]
+    if isinstance(value, str) and token and token in value:
+        return value.replace(token, REDACTED)
+    return value
