@@ -49,6 +49,12 @@ class ControlPlaneState:
         self._dynamic: set[str] = set()  # clusters added at run time (removable)
         self._routes: dict[str, resources.ExtraRoute] = {}
         self._file_stamps: list[float] = []
+        self._table: resources.RouteTable | None = None
+        self._listener: dict[str, t.Any] = {}
+        self._filters: dict[str, t.Any] = {}
+        self._secrets: dict[str, t.Any] = {}
+        self._cluster_cache: dict[tuple[str, tuple[tuple[str, int], ...]], t.Any] = {}
+        self._endpoint_cache: dict[tuple[str, tuple[tuple[str, int], ...]], t.Any] = {}
         self._types: dict[str, _Typed] = {u: _Typed() for u in t.PUSH_ORDER}
         self._counter = 0
         self._changed = asyncio.Event()
@@ -122,35 +128,57 @@ class ControlPlaneState:
 
     def reload_secrets(self) -> None:
         """Re-read the certificate and JWKS files; pushes only what changed."""
+        self._load_static()
         self.rebuild()
 
     # -- building ------------------------------------------------------------------------
-    def rebuild(self) -> None:
+    def _load_static(self) -> None:
+        """What only settings and files decide: built (and serialized) once, not per change."""
         s = self._settings
-        interval = s.health_check_interval
-        clusters = {
-            name: resources.cluster(
-                name, addrs, health_interval=None if name == "otlp" else interval
-            )
-            for name, addrs in self._clusters.items()
-        }
-        eds = {
-            name: resources.load_assignment(name, addrs)
-            for name, addrs in self._clusters.items()
-            if clusters[name].type is t.ClusterDiscoveryType.EDS
+        self._listener = {resources.EDGE: t.Any.pack(resources.listener(s))}
+        self._filters = {e.name: t.Any.pack(e) for e in resources.filter_configs(s)}
+        self._secrets = {}
+        if s.tls_cert_file is not None and s.tls_key_file is not None:
+            secret = resources.tls_secret(s.tls_cert_file, s.tls_key_file)
+            self._secrets[resources.TLS_SECRET] = t.Any.pack(secret)
+        if self._table is None:
+            self._table = resources.RouteTable(s)
+
+    def _packed_cluster(self, name: str, addrs: list[tuple[str, int]]) -> tuple[t.Any, bool]:
+        """(the Cluster, whether its endpoints come by EDS). An EDS cluster does not change
+        with its replicas, so it is serialized once (betterproto2 serializes slowly)."""
+        eds = resources.by_eds(addrs)
+        key = (name, () if eds else tuple(addrs))
+        if key not in self._cluster_cache:
+            interval = None if name == "otlp" else self._settings.health_check_interval
+            c = resources.cluster(name, addrs, health_interval=interval)
+            self._cluster_cache[key] = t.Any.pack(c)
+        return self._cluster_cache[key], eds
+
+    def _packed_endpoints(self, name: str) -> t.Any:
+        key = (name, tuple(self._clusters[name]))
+        if key not in self._endpoint_cache:
+            self._endpoint_cache[key] = t.Any.pack(resources.load_assignment(name, list(key[1])))
+        return self._endpoint_cache[key]
+
+    def rebuild(self) -> None:
+        if self._table is None:
+            self._load_static()
+        assert self._table is not None
+        clusters = {n: self._packed_cluster(n, a) for n, a in self._clusters.items()}
+        self._cluster_cache = {k: v for k, v in self._cluster_cache.items() if k[0] in clusters}
+        self._endpoint_cache = {
+            k: v for k, v in self._endpoint_cache.items() if self._clusters.get(k[0]) == list(k[1])
         }
         routes = sorted(self._routes.values(), key=lambda r: (-len(r.prefix), r.name))
         new: dict[str, dict[str, t.Any]] = {
-            t.CLUSTER: {n: t.Any.pack(c) for n, c in clusters.items()},
-            t.ENDPOINT: {n: t.Any.pack(e) for n, e in eds.items()},
-            t.LISTENER: {resources.EDGE: t.Any.pack(resources.listener(s))},
-            t.ROUTE: {resources.EDGE: t.Any.pack(resources.route_configuration(s, routes))},
-            t.SECRET: {},
-            t.EXTENSION: {e.name: t.Any.pack(e) for e in resources.filter_configs(s)},
+            t.CLUSTER: {n: packed for n, (packed, _) in clusters.items()},
+            t.ENDPOINT: {n: self._packed_endpoints(n) for n, (_, eds) in clusters.items() if eds},
+            t.LISTENER: self._listener,
+            t.ROUTE: {resources.EDGE: self._table.packed(routes)},
+            t.SECRET: self._secrets,
+            t.EXTENSION: self._filters,
         }
-        if s.tls_cert_file is not None and s.tls_key_file is not None:
-            secret = resources.tls_secret(s.tls_cert_file, s.tls_key_file)
-            new[t.SECRET] = {resources.TLS_SECRET: t.Any.pack(secret)}
         bumped = False
         for type_url, found in new.items():
             typed = self._types[type_url]
@@ -178,7 +206,9 @@ class ControlPlaneState:
 
 
 def _same(old: dict[str, t.Any], new: dict[str, t.Any]) -> bool:
-    return old.keys() == new.keys() and all(bytes(old[k]) == bytes(new[k]) for k in new)
+    return old.keys() == new.keys() and all(
+        (old[k].type_url, old[k].value) == (new[k].type_url, new[k].value) for k in new
+    )
 
 
 def check_route(name: str, prefix: str) -> None:
