@@ -83,7 +83,7 @@ def test_a_cluster_in_use_cannot_be_removed(state):
     state.add_cluster("busy", "127.0.0.1:7200")
     state.add_route("busy", "/apps/busy/", "busy")
 
-    with pytest.raises(RouteError, match="^name:.*used by"):
+    with pytest.raises(RouteError, match=r"^name:.*used by"):
         state.remove_cluster("busy")
 
     assert state.remove_route("busy") and state.remove_cluster("busy")
@@ -92,8 +92,8 @@ def test_a_cluster_in_use_cannot_be_removed(state):
 
 
 def test_built_in_clusters_cannot_be_replaced_or_removed(state):
-    with pytest.raises(RouteError, match="^name:"):
+    with pytest.raises(RouteError, match=r"^name:"):
         state.add_cluster("auth", "127.0.0.1:7300")
     assert not state.remove_cluster("auth")
-    with pytest.raises(RouteError, match="^addrs:"):
+    with pytest.raises(RouteError, match=r"^addrs:"):
         state.set_replicas("registry", "not-an-address")
