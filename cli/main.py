@@ -211,6 +211,13 @@ def _bytes(text: str) -> int:
     return int(text)
 
 
+def _replica_count(text: str) -> int:
+    count = int(text)
+    if not 1 <= count <= 8:
+        raise argparse.ArgumentTypeError("--replicas: between 1 and 8")
+    return count
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shipyard", description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
@@ -234,6 +241,12 @@ def _parser() -> argparse.ArgumentParser:
         " started, else the sandboxed process backend)",
     )
     up.add_argument("--free-ports", action="store_true", help="free ports for every service")
+    up.add_argument(
+        "--replicas",
+        type=_replica_count,
+        default=1,
+        help="auth and registry processes behind the edge (and 2 schedulers when > 1)",
+    )
     up.add_argument("--redis-prefix", help="Redis key prefix (default shipyard:)")
     up.add_argument("--accelerators", help="agent accelerator plugins, e.g. cuda or mock")
     up.add_argument("--mock-accelerator-config", type=Path, help="the mock plugin's devices file")
