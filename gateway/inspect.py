@@ -31,14 +31,16 @@ def edge_config(
     """{"bootstrap", "resources": {kind: [...]}} (xDS) or {"bootstrap"} (static)."""
     token = settings.internal_token.get_secret_value()
     if not settings.xds:
-        return _redact({"bootstrap": build_bootstrap(settings)}, token)
+        static: dict[str, Any] = _redact({"bootstrap": build_bootstrap(settings)}, token)
+        return static
     state = ControlPlaneState(settings)
     served = {
         section: [_plain(a) for a in state.resources(type_url).values()]
         for type_url, section in _SECTIONS.items()
     }
     boot = bootstrap(settings, Path(xds_socket)).to_dict(casing=Casing.SNAKE)
-    return _redact({"bootstrap": boot, "resources": served}, token)
+    config: dict[str, Any] = _redact({"bootstrap": boot, "resources": served}, token)
+    return config
 
 
 def _plain(resource: t.Any) -> dict[str, Any]:

@@ -142,7 +142,9 @@ def cluster(name: str, addrs: list[tuple[str, int]], *, health_interval: float |
 
 def upstream_clusters(settings: EdgeSettings) -> dict[str, list[tuple[str, int]]]:
     """The clusters the edge needs, each with its replicas as configured."""
-    found = {name: settings.upstream_addrs(name) for name in envoy_config.upstreams(settings)}
+    found: dict[str, list[tuple[str, int]]] = {
+        name: settings.upstream_addrs(name) for name in envoy_config.upstreams(settings)
+    }
     if settings.otlp_endpoint:
         found["otlp"] = [split_addr(settings.otlp_endpoint)]
     return found

@@ -115,9 +115,11 @@ class XdsServer:
                 assert isinstance(item, t.DiscoveryRequest)
                 self._receive(stream, item)
         finally:
-            for task in (reader, got, *waits):
-                if task is not None:
-                    task.cancel()
+            reader.cancel()
+            if got is not None:
+                got.cancel()
+            for task in waits:
+                task.cancel()
 
     def _receive(self, stream: _Stream, request: t.DiscoveryRequest) -> None:
         type_url = request.type_url
