@@ -1,17 +1,16 @@
-"""`shipyard edge config`: print the edge's Envoy configuration (from EDGE_* variables)."""
+"""`shipyard edge config`: print the edge's Envoy configuration (from EDGE_* variables).
+
+The gateway prints it (`python -m gateway config`): the CLI does not import the gateway.
+"""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
-import os
+import asyncio
 import sys
+from pathlib import Path
 
-from pydantic import ValidationError
-
-from gateway.config import EdgeSettings
-from gateway.inspect import REDACTED, edge_config
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def add_edge_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,17 +26,8 @@ def add_edge_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 async def cmd_edge_config(args: argparse.Namespace) -> int:
-    overrides: dict[str, object] = {}
-    if args.static:
-        overrides["xds"] = False
-    if not os.environ.get("EDGE_INTERNAL_TOKEN"):
-        overrides["internal_token"] = REDACTED  # printed redacted anyway
-    try:
-        settings = EdgeSettings(**overrides)  # type: ignore[arg-type]  # the rest from EDGE_*
-        config = edge_config(settings)
-    except (ValidationError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    with contextlib.suppress(BrokenPipeError):  # e.g. piped into head
-        print(json.dumps(config, indent=2))
-    return 0
+    argv = ["--static"] if args.static else []
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "config", *argv, cwd=ROOT
+    )
+    return await proc.wait()

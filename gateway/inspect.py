@@ -1,12 +1,19 @@
-"""The edge's configuration as data, for people (`shipyard edge config`): the bootstrap Envoy
-starts from and every resource the control plane serves it, with secrets redacted."""
+"""The edge's configuration as data, for people (`python -m gateway config`, which
+`shipyard edge config` runs): the bootstrap Envoy starts from and every resource the control
+plane serves it, with secrets redacted."""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from betterproto2 import Casing
+from pydantic import ValidationError
 
 from gateway.config import EdgeSettings
 from gateway.envoy_config import build_bootstrap
@@ -58,3 +65,26 @@ def _redact(value: Any, token: str) -> Any:
     if isinstance(value, str) and token and token in value:
         return value.replace(token, REDACTED)
     return value
+
+
+def print_config(argv: list[str]) -> int:
+    """Print the config of the edge EDGE_* describes; 2 on bad settings."""
+    parser = argparse.ArgumentParser(prog="gateway config", description=__doc__)
+    parser.add_argument(
+        "--static", action="store_true", help="the single static bootstrap (EDGE_XDS=false)"
+    )
+    args = parser.parse_args(argv)
+    overrides: dict[str, object] = {}
+    if args.static:
+        overrides["xds"] = False
+    if not os.environ.get("EDGE_INTERNAL_TOKEN"):
+        overrides["internal_token"] = REDACTED  # printed redacted anyway
+    try:
+        settings = EdgeSettings(**overrides)  # type: ignore[arg-type]  # the rest from EDGE_*
+        config = edge_config(settings)
+    except (ValidationError, ValueError, OSError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    with contextlib.suppress(BrokenPipeError):  # e.g. piped into head
+        sys.stdout.write(json.dumps(config, indent=2) + "\n")
+    return 0

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 
 from gateway.config import EdgeSettings, split_addrs
-from gateway.xds import resources
+from gateway.xds import resources, routes
 from gateway.xds import types as t
 
 log = logging.getLogger(__name__)
@@ -47,9 +47,9 @@ class ControlPlaneState:
         self._settings = settings
         self._clusters = resources.upstream_clusters(settings)
         self._dynamic: set[str] = set()  # clusters added at run time (removable)
-        self._routes: dict[str, resources.ExtraRoute] = {}
+        self._routes: dict[str, routes.ExtraRoute] = {}
         self._file_stamps: list[float] = []
-        self._table: resources.RouteTable | None = None
+        self._table: routes.RouteTable | None = None
         self._listener: dict[str, t.Any] = {}
         self._filters: dict[str, t.Any] = {}
         self._secrets: dict[str, t.Any] = {}
@@ -117,7 +117,7 @@ class ControlPlaneState:
         check_route(name, prefix)
         if cluster not in self._dynamic:
             raise RouteError(f"cluster: no run-time cluster named {cluster!r}")
-        self._routes[name] = resources.ExtraRoute(name, prefix, cluster)
+        self._routes[name] = routes.ExtraRoute(name, prefix, cluster)
         self.rebuild()
 
     def remove_route(self, name: str) -> bool:
@@ -142,7 +142,7 @@ class ControlPlaneState:
             secret = resources.tls_secret(s.tls_cert_file, s.tls_key_file)
             self._secrets[resources.TLS_SECRET] = t.Any.pack(secret)
         if self._table is None:
-            self._table = resources.RouteTable(s)
+            self._table = routes.RouteTable(s)
 
     def _packed_cluster(self, name: str, addrs: list[tuple[str, int]]) -> tuple[t.Any, bool]:
         """(the Cluster, whether its endpoints come by EDS). An EDS cluster does not change
@@ -170,12 +170,12 @@ class ControlPlaneState:
         self._endpoint_cache = {
             k: v for k, v in self._endpoint_cache.items() if self._clusters.get(k[0]) == list(k[1])
         }
-        routes = sorted(self._routes.values(), key=lambda r: (-len(r.prefix), r.name))
+        extra = sorted(self._routes.values(), key=lambda r: (-len(r.prefix), r.name))
         new: dict[str, dict[str, t.Any]] = {
             t.CLUSTER: {n: packed for n, (packed, _) in clusters.items()},
             t.ENDPOINT: {n: self._packed_endpoints(n) for n, (_, eds) in clusters.items() if eds},
             t.LISTENER: self._listener,
-            t.ROUTE: {resources.EDGE: self._table.packed(routes)},
+            t.ROUTE: {resources.EDGE: self._table.packed(extra)},
             t.SECRET: self._secrets,
             t.EXTENSION: self._filters,
         }

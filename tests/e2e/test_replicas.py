@@ -18,7 +18,7 @@ from argon2 import PasswordHasher
 
 from cli.platform import Platform, PlatformConfig
 from tests.conftest import create_database, drop_database
-from tests.integration.gateway.test_edge_xds import _h2load_summary
+from tests.integration.gateway.xds_harness import h2load_summary
 
 pytestmark = pytest.mark.e2e
 
@@ -103,7 +103,7 @@ async def test_registry_replica_killed_under_load_loses_no_idempotent_call(repli
     victim.send_signal(signal.SIGKILL)
     await victim.wait()
     out, _ = await load.communicate()
-    summary = _h2load_summary(out.decode())
+    summary = h2load_summary(out.decode())
 
     assert summary["total"] == total
     assert summary["succeeded"] == total, out.decode()

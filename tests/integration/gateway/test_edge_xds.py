@@ -7,7 +7,6 @@ import asyncio
 import shutil
 import ssl
 import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,96 +16,32 @@ import httpx
 import pytest
 from betterproto2 import Casing, Message
 from cryptography.hazmat.primitives.asymmetric import ec
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from shipyard.gateway.v1 import edge_route_service_pb2 as routes_pb
-from shipyard.gateway.v1 import edge_route_service_pb2_grpc as routes_grpc
 
 from cli.tls import ensure_self_signed
 from gateway.launcher import EnvoyEdge
 from gateway.xds import types as t
 from libs.core.identity import Caller, Role
-from libs.grpcutil.client import internal_channel
 from services.auth.adapters.access_tokens import Es256Signer, write_jwks
 from tests.integration.gateway.edge_harness import (
     GOOD_CREDENTIAL,
-    INTERNAL_TOKEN,
     ROOT,
     FakeUpstreams,
     edge_settings,
 )
-
-GOOD = (("authorization", GOOD_CREDENTIAL),)
-APP_METHOD = "/demo.v1.Echo/Say"
-
-
-class Replica:
-    """A gRPC server that answers every call with its own name, or with an empty message
-    (and serves health)."""
-
-    def __init__(self, name: str, *, empty: bool = False) -> None:
-        self.name = name
-        self._answer = b"" if empty else name.encode()  # empty: a valid default message
-        self.calls = 0
-        self.server = grpc.aio.server()
-        self.addr = ""
-
-    async def start(self) -> Replica:
-        async def answer(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-            self.calls += 1
-            return self._answer
-
-        replica = self
-
-        class _Any(grpc.GenericRpcHandler):
-            def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
-                if details.method.startswith("/grpc.health.v1."):
-                    return None
-                return grpc.unary_unary_rpc_method_handler(answer)
-
-        checker = health.aio.HealthServicer()
-        await checker.set("", health_pb2.HealthCheckResponse.SERVING)
-        health_pb2_grpc.add_HealthServicer_to_server(checker, self.server)
-        self.server.add_generic_rpc_handlers((_Any(),))
-        port = self.server.add_insecure_port("127.0.0.1:0")
-        await self.server.start()
-        replica.addr = f"127.0.0.1:{port}"
-        return self
-
-
-@pytest.fixture
-async def replicas() -> AsyncIterator[list[Replica]]:
-    started = [await Replica(f"r{i}").start() for i in range(2)]
-    yield started
-    for r in started:
-        await r.server.stop(grace=None)
+from tests.integration.gateway.xds_harness import (
+    APP_METHOD,
+    Replica,
+    answers,
+    call,
+    eventually,
+    h2load_summary,
+)
 
 
 @pytest.fixture
 async def own_edge(upstreams: FakeUpstreams, tmp_path: Path) -> AsyncIterator[EnvoyEdge]:
     async with EnvoyEdge(edge_settings(upstreams.addrs, tmp_path)) as edge:
         yield edge
-
-
-async def _eventually(check: Callable[[], Awaitable[bool]], within: float = 2.0) -> float:
-    """Seconds until `check()` held; fails after `within`."""
-    start = time.monotonic()
-    while not await check():
-        assert time.monotonic() - start < within, "not within the deadline"
-        await asyncio.sleep(0.02)
-    return time.monotonic() - start
-
-
-async def _call(addr: str, method: str) -> bytes | grpc.StatusCode:
-    async with grpc.aio.insecure_channel(addr) as channel:
-        return await _call_on(channel, method)
-
-
-async def _call_on(channel: grpc.aio.Channel, method: str) -> bytes | grpc.StatusCode:
-    try:
-        answer: bytes = await channel.unary_unary(method)(b"", metadata=GOOD, timeout=2)
-    except grpc.aio.AioRpcError as exc:
-        return exc.code()
-    return answer
 
 
 def _server_pid(edge: EnvoyEdge) -> int:
@@ -119,23 +54,23 @@ async def test_route_and_cluster_added_at_run_time_serve_without_restart(own_edg
     state = own_edge.control_plane
     assert state is not None
     pid = _server_pid(own_edge)
-    assert await _call(addr, APP_METHOD) == grpc.StatusCode.UNIMPLEMENTED  # Envoy's 404
+    assert await call(addr, APP_METHOD) == grpc.StatusCode.UNIMPLEMENTED  # Envoy's 404
 
     state.add_cluster("app-1", replicas[0].addr)
     state.add_route("app-1", "/demo.v1.Echo/", "app-1")
 
     async def served() -> bool:
-        return await _call(addr, APP_METHOD) == b"r0"
+        return await call(addr, APP_METHOD) == b"r0"
 
-    await _eventually(served)
+    await eventually(served)
     assert _server_pid(own_edge) == pid and own_edge.returncode is None
 
     assert state.remove_route("app-1")
 
     async def gone() -> bool:
-        return await _call(addr, APP_METHOD) == grpc.StatusCode.UNIMPLEMENTED
+        return await call(addr, APP_METHOD) == grpc.StatusCode.UNIMPLEMENTED
 
-    await _eventually(gone)
+    await eventually(gone)
     assert state.remove_cluster("app-1")
     assert not [r for r in state.replies if r.error], state.replies  # every push was ACKed
 
@@ -146,20 +81,13 @@ async def test_replicas_added_and_removed_change_the_edge_within_a_second(own_ed
     assert state is not None
     state.add_cluster("app", replicas[0].addr)
     state.add_route("app", "/demo.v1.Echo/", "app")
-    await _eventually(lambda: _answers(addr, {"r0"}))
+    await eventually(lambda: answers(addr, {"r0"}))
 
     state.add_cluster("app", f"{replicas[0].addr},{replicas[1].addr}")
-    await _eventually(lambda: _answers(addr, {"r0", "r1"}), within=1.0)
+    await eventually(lambda: answers(addr, {"r0", "r1"}), within=1.0)
 
     state.add_cluster("app", replicas[1].addr)
-    await _eventually(lambda: _answers(addr, {"r1"}), within=1.0)
-
-
-async def _answers(addr: str, expected: set[str]) -> bool:
-    """Whether 12 calls were all answered, by exactly the replicas `expected`."""
-    async with grpc.aio.insecure_channel(addr) as channel:
-        seen = {await _call_on(channel, APP_METHOD) for _ in range(12)}
-    return seen == {name.encode() for name in expected}
+    await eventually(lambda: answers(addr, {"r1"}), within=1.0)
 
 
 async def test_config_dump_matches_what_the_control_plane_sent(own_edge):
@@ -260,24 +188,12 @@ async def test_rotated_certificate_is_served_without_restart(upstreams, tmp_path
             presented = await _presented_certificate(edge.listen_port)
             return presented == ssl.PEM_cert_to_DER_cert(new_cert.read_text())
 
-        await _eventually(rotated, within=3.0)
+        await eventually(rotated, within=3.0)
         assert _server_pid(edge) == pid
 
 
-def _h2load_summary(output: str) -> dict[str, int]:
-    """`requests: N total, ... S succeeded, F failed` and `status codes: a 2xx, ... e 5xx`."""
-    found: dict[str, int] = {}
-    for line in output.splitlines():
-        line = line.strip()
-        if line.startswith(("requests:", "status codes:")):
-            for part in line.split(":", 1)[1].split(","):
-                count, _, label = part.strip().partition(" ")
-                found[label] = int(count)
-    return found
-
-
 @pytest.mark.skipif(shutil.which("h2load") is None, reason="h2load (nghttp2-client) not installed")
-async def test_replica_killed_under_h2load_loses_no_idempotent_call(upstreams, tmp_path):
+async def test_replica_killed_under_h2load_loses_no_idempotentcall(upstreams, tmp_path):
     doomed = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "tests.integration.gateway.replica_process"),
         stdout=asyncio.subprocess.PIPE,
@@ -296,7 +212,7 @@ async def test_replica_killed_under_h2load_loses_no_idempotent_call(upstreams, t
                 *("-H", f"authorization: {GOOD_CREDENTIAL}", url),
                 stdout=asyncio.subprocess.PIPE,
             )
-            await _eventually(_past(survivor, 300), within=20.0)
+            await eventually(_past(survivor, 300), within=20.0)
             doomed.kill()  # SIGKILL mid-load: its in-flight calls are cut off
             killed_at = survivor.calls
             out, _ = await load.communicate()
@@ -305,7 +221,7 @@ async def test_replica_killed_under_h2load_loses_no_idempotent_call(upstreams, t
             doomed.kill()
         await doomed.wait()
         await survivor.server.stop(grace=None)
-    summary = _h2load_summary(out.decode())
+    summary = h2load_summary(out.decode())
 
     assert summary["total"] == total
     assert summary["succeeded"] == total, out.decode()
@@ -340,100 +256,7 @@ async def test_rotated_token_key_takes_effect_without_restart(upstreams, tmp_pat
             async def accepted() -> bool:
                 return (await http.get("/v1/identity", headers=bearer)).status_code == 200
 
-            await _eventually(accepted, within=3.0)
+            await eventually(accepted, within=3.0)
             body = (await http.get("/v1/identity", headers=bearer)).json()
         assert body["identity"]["user_id"] == "u-rotated"
         assert _server_pid(edge) == pid
-
-
-@pytest.fixture
-async def routed_edge(upstreams: FakeUpstreams, tmp_path: Path) -> AsyncIterator[EnvoyEdge]:
-    settings = edge_settings(upstreams.addrs, tmp_path, route_api_addr="127.0.0.1:0")
-    async with EnvoyEdge(settings) as edge:
-        yield edge
-
-
-async def test_route_api_adds_and_removes_a_route_live(routed_edge, replicas):
-    addr = f"127.0.0.1:{routed_edge.listen_port}"
-    api = f"127.0.0.1:{routed_edge.route_api_port}"
-    async with internal_channel(api, INTERNAL_TOKEN) as channel:
-        stub = routes_grpc.EdgeRouteServiceStub(channel)
-        added = await stub.AddRoute(
-            routes_pb.AddRouteRequest(
-                name="app-7", prefix="/demo.v1.Echo/", backends=[replicas[1].addr]
-            )
-        )
-        await _eventually(lambda: _answers(addr, {"r1"}))
-        again = await stub.AddRoute(
-            routes_pb.AddRouteRequest(
-                name="app-7", prefix="/demo.v1.Echo/", backends=[replicas[1].addr]
-            )
-        )
-        assert again.version == added.version  # idempotent: nothing new pushed
-
-        removed = await stub.RemoveRoute(routes_pb.RemoveRouteRequest(name="app-7"))
-        assert removed.removed
-        assert not (await stub.RemoveRoute(routes_pb.RemoveRouteRequest(name="app-7"))).removed
-
-    async def gone() -> bool:
-        return await _call(addr, APP_METHOD) == grpc.StatusCode.UNIMPLEMENTED
-
-    await _eventually(gone)
-
-
-@pytest.mark.parametrize(
-    ("request_", "field"),
-    [
-        (
-            routes_pb.AddRouteRequest(name="a", prefix="/v1/sessions/", backends=["127.0.0.1:1"]),
-            "prefix",
-        ),
-        (routes_pb.AddRouteRequest(name="a", prefix="/apps/a/", backends=[]), "backends"),
-        (
-            routes_pb.AddRouteRequest(name="a b", prefix="/apps/a/", backends=["127.0.0.1:1"]),
-            "name",
-        ),
-        (routes_pb.AddRouteRequest(name="a", prefix="/apps/a/", backends=["nowhere"]), "backends"),
-    ],
-)
-async def test_route_api_refuses_bad_routes_naming_the_field(routed_edge, request_, field):
-    state = routed_edge.control_plane
-    version = state.version(t.ROUTE)
-    api = f"127.0.0.1:{routed_edge.route_api_port}"
-    async with internal_channel(api, INTERNAL_TOKEN) as channel:
-        with pytest.raises(grpc.aio.AioRpcError) as refused:
-            await routes_grpc.EdgeRouteServiceStub(channel).AddRoute(request_)
-    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert field in (refused.value.details() or "")
-    assert state.version(t.ROUTE) == version  # nothing changed
-
-
-async def test_route_api_is_for_services_only(routed_edge):
-    api = f"127.0.0.1:{routed_edge.route_api_port}"
-    request = routes_pb.AddRouteRequest(name="a", prefix="/apps/a/", backends=["127.0.0.1:1"])
-    # A user's identity headers (as the edge would inject) or a wrong token are not enough.
-    user = (("x-shipyard-user-id", "u-1"), ("x-shipyard-role", "superadmin"))
-    async with grpc.aio.insecure_channel(api) as channel:
-        with pytest.raises(grpc.aio.AioRpcError) as as_user:
-            await routes_grpc.EdgeRouteServiceStub(channel).AddRoute(request, metadata=user)
-    async with internal_channel(api, "not-the-token") as channel:
-        with pytest.raises(grpc.aio.AioRpcError) as wrong_token:
-            await routes_grpc.EdgeRouteServiceStub(channel).AddRoute(request)
-    assert as_user.value.code() in (
-        grpc.StatusCode.UNAUTHENTICATED,
-        grpc.StatusCode.PERMISSION_DENIED,
-    )
-    assert wrong_token.value.code() in (
-        grpc.StatusCode.UNAUTHENTICATED,
-        grpc.StatusCode.PERMISSION_DENIED,
-    )
-    assert routed_edge.control_plane.resources(t.ROUTE)  # still only the built-in routes
-    assert "extra:a" not in str(routed_edge.control_plane.resources(t.ROUTE)["edge"].unpack())
-
-
-async def test_route_api_is_not_reachable_through_the_edge(routed_edge):
-    addr = f"127.0.0.1:{routed_edge.listen_port}"
-    assert await _call(addr, "/shipyard.gateway.v1.EdgeRouteService/AddRoute") in (
-        grpc.StatusCode.UNIMPLEMENTED,
-        grpc.StatusCode.NOT_FOUND,
-    )

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from cli.edge_command import cmd_edge_config
-from gateway.inspect import REDACTED, edge_config
-from gateway.xds.resources import RETRY_READ
+from gateway.inspect import REDACTED, edge_config, print_config
+from gateway.xds.routes import RETRY_READ
 from tests.unit.gateway.test_edge_bootstrap import settings
 
 TOKEN = "s3cret"
@@ -51,10 +51,10 @@ def test_a_private_key_is_never_printed(tmp_path):
     assert "TOPSECRETKEY" not in json.dumps(config)
 
 
-async def test_command_prints_json_and_the_static_bootstrap_on_request(monkeypatch, capsys):
+def test_command_prints_json_and_the_static_bootstrap_on_request(monkeypatch, capsys):
     monkeypatch.setenv("EDGE_INTERNAL_TOKEN", TOKEN)
 
-    assert await cmd_edge_config(argparse.Namespace(static=True)) == 0
+    assert print_config(["--static"]) == 0
 
     printed = json.loads(capsys.readouterr().out)
     assert set(printed) == {"bootstrap"}
@@ -62,12 +62,18 @@ async def test_command_prints_json_and_the_static_bootstrap_on_request(monkeypat
     assert TOKEN not in json.dumps(printed)
 
 
-async def test_command_reports_bad_settings(monkeypatch, capsys):
+def test_command_reports_bad_settings(monkeypatch, capsys):
     monkeypatch.setenv("EDGE_REGISTRY_ADDR", "no-port")
 
-    assert await cmd_edge_config(argparse.Namespace(static=False)) == 2
+    assert print_config([]) == 2
 
     assert "registry_addr" in capsys.readouterr().err
+
+
+async def test_shipyard_edge_config_runs_the_gateway_printer(monkeypatch):
+    monkeypatch.setenv("EDGE_REGISTRY_ADDR", "no-port")  # fails fast, before any building
+
+    assert await cmd_edge_config(argparse.Namespace(static=False)) == 2
 
 
 @pytest.fixture(autouse=True)

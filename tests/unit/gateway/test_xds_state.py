@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from betterproto2 import Casing
 
-from gateway.xds import resources
+from gateway.xds import routes
 from gateway.xds import types as t
 from gateway.xds.state import ControlPlaneState, RouteError
 from tests.unit.gateway.test_edge_bootstrap import settings
@@ -49,11 +49,9 @@ def test_run_time_routes_come_first_and_match_the_typed_table(state):
     state.add_route("app", "/apps/a/", "app")
 
     served = t.RouteConfiguration.parse(state.resources(t.ROUTE)["edge"].value)
-    routes = served.virtual_hosts[0].routes
-    assert routes[0].name == "extra:app" and routes[0].route.cluster == "app"
-    expected = resources.route_configuration(
-        settings(), [resources.ExtraRoute("app", "/apps/a/", "app")]
-    )
+    first = served.virtual_hosts[0].routes[0]
+    assert first.name == "extra:app" and first.route is not None and first.route.cluster == "app"
+    expected = routes.route_configuration(settings(), [routes.ExtraRoute("app", "/apps/a/", "app")])
     assert served.to_dict(casing=Casing.SNAKE) == expected.to_dict(casing=Casing.SNAKE)
 
 
