@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 
 from gateway.config import EdgeSettings, split_addrs
@@ -58,7 +59,8 @@ class ControlPlaneState:
         self._types: dict[str, _Typed] = {u: _Typed() for u in t.PUSH_ORDER}
         self._counter = 0
         self._changed = asyncio.Event()
-        self.replies: list[Reply] = []  # ACKs and NACKs received, oldest first
+        # The latest ACKs and NACKs received, oldest first (bounded: the edge runs for long).
+        self.replies: deque[Reply] = deque(maxlen=1000)
         self.rebuild()
 
     def version(self, type_url: str) -> str:
@@ -86,9 +88,6 @@ class ControlPlaneState:
         except ValueError as exc:
             raise RouteError(f"addrs: {exc}") from exc
         self.rebuild()
-
-    def replicas(self, cluster: str) -> list[tuple[str, int]]:
-        return list(self._clusters[cluster])
 
     def add_cluster(self, name: str, addrs: str) -> None:
         _check_name("name", name)
