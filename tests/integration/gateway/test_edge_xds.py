@@ -193,7 +193,7 @@ async def test_rotated_certificate_is_served_without_restart(upstreams, tmp_path
 
 
 @pytest.mark.skipif(shutil.which("h2load") is None, reason="h2load (nghttp2-client) not installed")
-async def test_replica_killed_under_h2load_loses_no_idempotentcall(upstreams, tmp_path):
+async def test_replica_killed_under_h2load_loses_no_idempotent_call(upstreams, tmp_path):
     doomed = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "tests.integration.gateway.replica_process"),
         stdout=asyncio.subprocess.PIPE,
@@ -260,3 +260,35 @@ async def test_rotated_token_key_takes_effect_without_restart(upstreams, tmp_pat
             body = (await http.get("/v1/identity", headers=bearer)).json()
         assert body["identity"]["user_id"] == "u-rotated"
         assert _server_pid(edge) == pid
+
+
+@pytest.mark.skipif(shutil.which("h2load") is None, reason="h2load (nghttp2-client) not installed")
+async def test_replicas_removed_and_added_under_h2load_drop_no_request(upstreams, tmp_path):
+    pair = [await Replica(f"r{i}", empty=True).start() for i in range(2)]
+    both = f"{pair[0].addr},{pair[1].addr}"
+    total = 3000
+    try:
+        addrs = {**upstreams.addrs, "registry": both}
+        async with EnvoyEdge(edge_settings(addrs, tmp_path)) as edge:
+            state = edge.control_plane
+            assert state is not None
+            url = f"http://127.0.0.1:{edge.listen_port}/v1/sessions/s-1"
+            load = await asyncio.create_subprocess_exec(
+                *("h2load", "-n", str(total), "-c", "4", "-m", "4"),
+                *("-H", f"authorization: {GOOD_CREDENTIAL}", url),
+                stdout=asyncio.subprocess.PIPE,
+            )
+            await eventually(_past(pair[0], 200), within=20.0)
+            state.set_replicas("registry", pair[1].addr)  # r0 leaves
+            await eventually(_past(pair[1], pair[1].calls + 300), within=20.0)
+            state.set_replicas("registry", both)  # and comes back
+            r0_back = pair[0].calls
+            out, _ = await load.communicate()
+    finally:
+        for replica in pair:
+            await replica.server.stop(grace=None)
+    summary = h2load_summary(out.decode())
+
+    assert summary["succeeded"] == total, out.decode()
+    assert summary["5xx"] == 0 and summary["4xx"] == 0
+    assert pair[0].calls > r0_back  # traffic reached the returning replica again
