@@ -17,6 +17,7 @@ from cli import admin_registry
 from cli import login as login_flow
 from cli.admin_parser import add_admin_commands
 from cli.client import ApiError, ShipyardClient
+from cli.edge_command import add_edge_parser
 from cli.login import BearerAuth, LoginError, SavedLogin
 from cli.up_command import cmd_up
 
@@ -210,6 +211,13 @@ def _bytes(text: str) -> int:
     return int(text)
 
 
+def _replica_count(text: str) -> int:
+    count = int(text)
+    if not 1 <= count <= 8:
+        raise argparse.ArgumentTypeError("--replicas: between 1 and 8")
+    return count
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shipyard", description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
@@ -233,10 +241,17 @@ def _parser() -> argparse.ArgumentParser:
         " started, else the sandboxed process backend)",
     )
     up.add_argument("--free-ports", action="store_true", help="free ports for every service")
+    up.add_argument(
+        "--replicas",
+        type=_replica_count,
+        default=1,
+        help="auth and registry processes behind the edge (and 2 schedulers when > 1)",
+    )
     up.add_argument("--redis-prefix", help="Redis key prefix (default shipyard:)")
     up.add_argument("--accelerators", help="agent accelerator plugins, e.g. cuda or mock")
     up.add_argument("--mock-accelerator-config", type=Path, help="the mock plugin's devices file")
     up.set_defaults(func=cmd_up)
+    add_edge_parser(sub)
 
     session = sub.add_parser("session", help="compute sessions").add_subparsers(required=True)
     create = session.add_parser("create")

@@ -55,11 +55,30 @@ class PlatformConfig:
     agent_env: dict[str, str] = field(default_factory=dict)
     cors_origins: str = "http://localhost:3000"
     tls: bool = False  # serve https with a self-signed certificate made in data_dir
+    # Processes of auth and registry behind the edge (and, above 1, two schedulers: one leads
+    # through the scheduler lease). Replica i > 0 listens on its service's port + 100 * i.
+    replicas: int = 1
+
+    def instances(self, service: str) -> list[str]:
+        """The process names of a service: "registry", "registry-1", ..."""
+        count = {"auth": self.replicas, "registry": self.replicas}.get(service, 1)
+        if service == "scheduler" and self.replicas > 1:
+            count = 2
+        return [service, *(f"{service}-{i}" for i in range(1, count))]
+
+    def port(self, name: str) -> int:
+        if name in self.ports:
+            return self.ports[name]
+        service, _, index = name.partition("-")
+        return self.ports[service] + 100 * int(index)
 
     @staticmethod
     def ephemeral(data_dir: Path, **kw: object) -> PlatformConfig:
         """Free ports everywhere: several platforms (tests, benchmarks) can run side by side."""
         ports = {name: free_port() for name in SERVICES}
+        replicas = kw.get("replicas", 1)
+        if isinstance(replicas, int):
+            ports |= {f"{s}-{i}": free_port() for s in SERVICES for i in range(1, replicas)}
         return PlatformConfig(
             data_dir=data_dir,
             edge_port=free_port(),
@@ -98,7 +117,11 @@ class Platform:
         return self.config.data_dir / "auth" / "token-key.pem"
 
     def address(self, name: str) -> str:
-        return f"127.0.0.1:{self.config.ports[name]}"
+        return f"127.0.0.1:{self.config.port(name)}"
+
+    def addresses(self, service: str) -> str:
+        """Every replica of `service`, for the edge (host:port,host:port...)."""
+        return ",".join(self.address(n) for n in self.config.instances(service))
 
     async def start(self) -> None:
         cfg = self.config
@@ -110,12 +133,11 @@ class Platform:
             ensure_self_signed(cfg.data_dir / "tls")
         try:
             # Storage and auth first (the registry calls storage; the edge calls auth).
-            for name in ("storage", "auth", "registry"):
-                await self._spawn(name, "services." + name)
-                await self._wait_healthy(name)
-            for name in ("scheduler", "agent"):
-                await self._spawn(name, "services." + name)
-                await self._wait_healthy(name)
+            # One replica after the other: the first creates shared state (keys, bootstrap).
+            for service in ("storage", "auth", "registry", "scheduler", "agent"):
+                for name in cfg.instances(service):
+                    await self._spawn(name, "services." + service)
+                    await self._wait_healthy(name)
             await self._spawn("edge", "gateway")
             await self._wait_edge()
             await self._wait_agent()
@@ -153,6 +175,7 @@ class Platform:
             "AUTH_ADDR": self.address("auth"),
             **({"OTLP_ENDPOINT": cfg.otlp_endpoint} if cfg.otlp_endpoint else {}),
         }
+        own_port = cfg.port(name) if name != "edge" else 0
         extra: dict[str, str] = {
             "auth": {
                 "BOOTSTRAP_ACCESS_KEY": self.keypair.access_key,
@@ -161,7 +184,7 @@ class Platform:
                 "SECRET_KEY_ENCRYPTION_KEY": _encryption_key(cfg.data_dir),
             },
             "storage": {"VOLUME_ROOT": str(cfg.data_dir / "volumes" / "local")},
-            "registry": {"NODE_ID": f"registry-{cfg.ports['registry']}"},
+            "registry": {"NODE_ID": f"registry-{own_port}"},
             "agent": {
                 "KERNEL_ROOT": str(cfg.data_dir / "kernels"),
                 "AGENT_ID": f"agent-{cfg.ports['agent']}",
@@ -170,8 +193,10 @@ class Platform:
             "edge": {
                 "PORT": str(cfg.edge_port),
                 "ADMIN_PORT": str(cfg.edge_admin_port),
-                "AUTH_ADDR": self.address("auth"),
-                "SCHEDULER_ADDR": self.address("scheduler"),
+                # Every replica: the edge balances across the healthy ones (docs/decisions.md).
+                "AUTH_ADDR": self.addresses("auth"),
+                "REGISTRY_ADDR": self.addresses("registry"),
+                "SCHEDULER_ADDR": self.addresses("scheduler"),
                 "DESCRIPTOR_SET": str(ROOT / "build" / "descriptors.binpb"),
                 "CORS_ORIGINS": cfg.cors_origins,
                 "RUN_DIR": str(cfg.data_dir / "edge"),
@@ -186,9 +211,9 @@ class Platform:
                     else {}
                 ),
             },
-            "scheduler": {"SCHEDULER_ID": f"scheduler-{cfg.ports['scheduler']}"},
-        }.get(name, {})
-        prefix = name.upper() + "_"
+            "scheduler": {"SCHEDULER_ID": f"scheduler-{own_port}"},
+        }.get(name.partition("-")[0], {})
+        prefix = name.partition("-")[0].upper() + "_"
         env = {k: v for k, v in os.environ.items() if not k.startswith(_PREFIXES)}
         env.update({prefix + k: v for k, v in {**common, **extra}.items() if v})
         env["PYTHONUNBUFFERED"] = "1"

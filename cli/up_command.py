@@ -34,6 +34,7 @@ async def cmd_up(args: argparse.Namespace) -> int:
         "otlp_endpoint": args.otlp_endpoint,
         "agent_env": agent_env,
         "tls": args.tls,
+        "replicas": args.replicas,
         **({"redis_prefix": args.redis_prefix} if args.redis_prefix else {}),
     }
     if args.free_ports:

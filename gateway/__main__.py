@@ -1,4 +1,5 @@
-"""`python -m gateway`: run the Envoy edge standalone, configured from EDGE_* variables."""
+"""`python -m gateway`: run the Envoy edge standalone, configured from EDGE_* variables
+(`python -m gateway config [--static]` prints that configuration instead)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 from pydantic import ValidationError
 
 from gateway.config import EdgeSettings
+from gateway.inspect import print_config
 from gateway.launcher import EdgeStartError, EnvoyEdge
 
 log = logging.getLogger("gateway")
@@ -38,6 +40,8 @@ async def run(settings: EdgeSettings) -> int:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["config"]:  # print the configuration instead of running the edge
+        sys.exit(print_config(sys.argv[2:]))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = EdgeSettings()  # type: ignore[call-arg]  # required fields come from EDGE_* env

@@ -56,6 +56,14 @@ class EdgeSettings(BaseSettings):
     concurrency: int = Field(default=2, gt=0)
     log_level: str = "warning"
     run_dir: Path | None = None  # where the bootstrap and log go; a temporary directory if unset
+    # Serve listeners, routes, clusters, endpoints and secrets over xDS from this process
+    # (docs/decisions.md); False writes them all into a static bootstrap instead.
+    xds: bool = True
+    # host:port of the internal route API (shipyard.gateway.v1.EdgeRouteService; needs xds);
+    # unset: routes change only through the in-process control plane.
+    route_api_addr: str | None = None
+    # Active gRPC health checks of every replica (grpc.health.v1), in seconds.
+    health_check_interval: float = Field(default=0.5, gt=0.0, le=60.0)
     # Auth's public JWKS (AUTH_JWKS_FILE): enables bearer tokens, verified by Envoy itself.
     jwks_file: Path | None = None
     # Leeway for the token's exp/nbf; auth's AUTH_ACCESS_TOKEN_TTL (<= 290 s) + this < 300 s.
@@ -86,8 +94,15 @@ class EdgeSettings(BaseSettings):
     @field_validator("auth_addr", "registry_addr", "scheduler_addr", "storage_addr")
     @classmethod
     def _check_addr(cls, value: str) -> str:
-        split_addr(value)
+        split_addrs(value)
         return value
+
+    @field_validator("route_api_addr")
+    @classmethod
+    def _check_route_api(cls, value: str | None) -> str | None:
+        if value:
+            split_addr(value.removesuffix(":0") + ":1")  # port 0: any free port
+        return value or None
 
     @field_validator("otlp_endpoint")
     @classmethod
@@ -98,6 +113,10 @@ class EdgeSettings(BaseSettings):
         value = value.removeprefix("http://").removeprefix("https://").rstrip("/")
         split_addr(value)
         return value
+
+    def upstream_addrs(self, upstream: Upstream) -> list[tuple[str, int]]:
+        """Every replica of `upstream` (its *_ADDR setting holds `host:port[,host:port...]`)."""
+        return split_addrs(self.upstream_addr(upstream))
 
     def upstream_addr(self, upstream: Upstream) -> str:
         addrs: dict[Upstream, str] = {
@@ -116,3 +135,11 @@ def split_addr(addr: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"expected host:port, got {addr!r}")
     return host, int(port)
+
+
+def split_addrs(addrs: str) -> list[tuple[str, int]]:
+    """A comma-separated list of `host:port` (one per replica); ValueError if empty or bad."""
+    parts = [split_addr(a.strip()) for a in addrs.split(",") if a.strip()]
+    if not parts:
+        raise ValueError(f"expected host:port[,host:port...], got {addrs!r}")
+    return parts

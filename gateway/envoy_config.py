@@ -34,10 +34,10 @@ _CORS = "envoy.filters.http.cors"
 
 def build_bootstrap(settings: EdgeSettings) -> dict[str, Any]:
     """The complete static bootstrap as a JSON-ready dict."""
-    clusters = [_cluster(name, settings.upstream_addr(name)) for name in _upstreams(settings)]
+    clusters = [_cluster(name, settings.upstream_addrs(name)) for name in upstreams(settings)]
     if settings.otlp_endpoint:
-        clusters.append(_cluster("otlp", settings.otlp_endpoint))
-    chain: dict[str, Any] = {"filters": [_http_connection_manager(settings)]}
+        clusters.append(_cluster("otlp", [split_addr(settings.otlp_endpoint)]))
+    chain: dict[str, Any] = {"filters": [http_connection_manager(settings)]}
     if settings.tls_cert_file is not None and settings.tls_key_file is not None:
         chain["transport_socket"] = _tls(settings.tls_cert_file, settings.tls_key_file)
     listener = {
@@ -63,7 +63,12 @@ def build_bootstrap(settings: EdgeSettings) -> dict[str, Any]:
 
 def write_bootstrap(settings: EdgeSettings, path: Path) -> Path:
     """Write the bootstrap as JSON, readable by its owner only (it holds the internal token)."""
-    data = json.dumps(build_bootstrap(settings), indent=2).encode()
+    return write_json(build_bootstrap(settings), path)
+
+
+def write_json(config: dict[str, Any], path: Path) -> Path:
+    """`config` as JSON in a file only its owner can read."""
+    data = json.dumps(config, indent=2).encode()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)  # also when the file already existed
     with os.fdopen(fd, "wb") as f:
@@ -71,20 +76,20 @@ def write_bootstrap(settings: EdgeSettings, path: Path) -> Path:
     return path
 
 
-def _upstreams(settings: EdgeSettings) -> list[Upstream]:
+def upstreams(settings: EdgeSettings) -> list[Upstream]:
     # auth serves ext_authz and registry serves health even when no public service maps to them.
     wanted = {"auth", "registry", *settings.public_services.values()}
     return [u for u in get_args(Upstream) if u in wanted]
 
 
-def _http_connection_manager(settings: EdgeSettings) -> dict[str, Any]:
+def http_connection_manager(settings: EdgeSettings) -> dict[str, Any]:
     hcm: dict[str, Any] = {
         "@type": _T + "extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "edge",
         "codec_type": "AUTO",  # HTTP/1.1 and h2c (gRPC) on the same port
         "use_remote_address": True,  # the edge faces clients: XFF and the authz source are theirs
         "http_protocol_options": {"enable_trailers": True},  # HTTP/1.1 stream errors (P5)
-        "route_config": _route_config(settings),
+        "route_config": route_config(settings),
         "http_filters": _http_filters(settings),
         "local_reply_config": local_reply_config(),
     }
@@ -157,7 +162,7 @@ def _http_filters(settings: EdgeSettings) -> list[dict[str, Any]]:
     ]
 
 
-def _route_config(settings: EdgeSettings) -> dict[str, Any]:
+def route_config(settings: EdgeSettings) -> dict[str, Any]:
     # Streams and blocking calls may run long: no route timeout, but Envoy honours grpc-timeout.
     no_timeout = {"timeout": "0s", "max_stream_duration": {"grpc_timeout_header_max": "0s"}}
     routes: list[dict[str, Any]] = [
@@ -271,22 +276,20 @@ def _socket(host: str, port: int) -> dict[str, Any]:
     return {"socket_address": {"address": host, "port_value": port}}
 
 
-def _cluster(name: str, addr: str) -> dict[str, Any]:
-    host, port = split_addr(addr)
+def _cluster(name: str, addrs: list[tuple[str, int]]) -> dict[str, Any]:
     try:
-        ipaddress.ip_address(host)
+        for host, _ in addrs:
+            ipaddress.ip_address(host)
         discovery = "STATIC"
     except ValueError:
         discovery = "STRICT_DNS"  # a name: every A record is an endpoint (service replicas)
+    endpoints = [{"endpoint": {"address": _socket(host, port)}} for host, port in addrs]
     return {
         "name": name,
         "type": discovery,
         "dns_lookup_family": "V4_PREFERRED",
         "connect_timeout": "1s",
-        "load_assignment": {
-            "cluster_name": name,
-            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _socket(host, port)}}]}],
-        },
+        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": endpoints}]},
         "typed_extension_protocol_options": {
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
                 "@type": _T + "extensions.upstreams.http.v3.HttpProtocolOptions",

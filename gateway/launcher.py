@@ -13,9 +13,15 @@ from pathlib import Path
 from types import TracebackType
 
 import httpx
+from betterproto2 import Casing
 
 from gateway.config import EdgeSettings
-from gateway.envoy_config import write_bootstrap
+from gateway.envoy_config import write_bootstrap, write_json
+from gateway.routes_api import route_api_server
+from gateway.xds.resources import bootstrap
+from gateway.xds.server import XdsServer
+from gateway.xds.state import ControlPlaneState
+from libs.grpcutil.server import GrpcServer
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +63,21 @@ class EnvoyEdge:
         self._process: asyncio.subprocess.Process | None = None
         self.admin_url = ""
         self.listen_port = 0  # the bound port, also when settings.port is 0
+        # settings.xds: what Envoy is served; changes to it reach Envoy within a second.
+        self.control_plane: ControlPlaneState | None = None
+        self._xds: XdsServer | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._route_api: GrpcServer | None = None
+        self.route_api_port = 0  # settings.route_api_addr's bound port
 
     @property
     def log_path(self) -> Path | None:
         return None if self.run_dir is None else self.run_dir / "envoy.log"
+
+    @property
+    def pid(self) -> int | None:
+        """Envoy's process id (the same for as long as it runs: changes never restart it)."""
+        return None if self._process is None else self._process.pid
 
     @property
     def returncode(self) -> int | None:
@@ -72,7 +89,10 @@ class EnvoyEdge:
         if self.run_dir is None:
             self.run_dir = Path(tempfile.mkdtemp(prefix="shipyard-edge-"))
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        config = write_bootstrap(self._settings, self.run_dir / "envoy.json")
+        if self._settings.xds:
+            config = await self._start_control_plane(self.run_dir)
+        else:
+            config = write_bootstrap(self._settings, self.run_dir / "envoy.json")
         admin_file = self.run_dir / "admin.addr"
         admin_file.unlink(missing_ok=True)
         args = [
@@ -97,6 +117,38 @@ class EnvoyEdge:
             "edge ready on %s:%d (admin %s)", self._settings.host, self.listen_port, self.admin_url
         )
 
+    async def _start_control_plane(self, run_dir: Path) -> Path:
+        self.control_plane = ControlPlaneState(self._settings)
+        self._xds = XdsServer(self.control_plane)
+        socket_path = run_dir / "xds.sock"
+        await self._xds.start(socket_path)
+        self._watch = asyncio.create_task(self._watch_files(self.control_plane))
+        if self._settings.route_api_addr:
+            self._route_api = route_api_server(
+                self.control_plane,
+                bind=self._settings.route_api_addr,
+                internal_token=self._settings.internal_token.get_secret_value(),
+            )
+            await self._route_api.start()
+            self.route_api_port = self._route_api.port
+        return write_json(
+            bootstrap(self._settings, socket_path).to_dict(casing=Casing.SNAKE),
+            run_dir / "envoy.json",
+        )
+
+    @staticmethod
+    async def _watch_files(state: ControlPlaneState, every: float = 0.5) -> None:
+        """A rotated certificate or JWKS file is pushed (SDS / LDS) without a restart."""
+        state.files_changed()
+        while True:
+            await asyncio.sleep(every)
+            if state.files_changed():
+                log.info("edge: certificate or JWKS file changed; pushing it")
+                try:
+                    state.reload_secrets()
+                except (OSError, ValueError) as exc:  # half-written file: the next poll retries
+                    log.warning("edge: could not reload secrets: %s", exc)
+
     async def _wait_ready(self, admin_file: Path) -> None:
         async with httpx.AsyncClient(timeout=1.0) as client:
             while True:
@@ -113,10 +165,13 @@ class EnvoyEdge:
 
     async def _bound_port(self, client: httpx.AsyncClient) -> int:
         listeners = (await client.get(f"{self.admin_url}/listeners?format=json")).json()
-        for status in listeners["listener_statuses"]:
+        for status in listeners.get("listener_statuses", ()):
             if status["name"] == "edge":
                 return int(status["local_address"]["socket_address"]["port_value"])
-        raise EdgeStartError("listener 'edge' is not listening")
+        state = self.control_plane
+        refused = "; ".join(r.error for r in state.replies if r.error) if state else ""
+        reason = f": envoy refused it: {refused}" if refused else ""
+        raise EdgeStartError(f"listener 'edge' is not listening{reason}")
 
     async def wait(self) -> int:
         """Until Envoy exits; its exit status."""
@@ -139,6 +194,15 @@ class EnvoyEdge:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
                 await process.wait()
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+        if self._route_api is not None:
+            await self._route_api.stop(grace=1.0)
+            self._route_api = None
+        if self._xds is not None:
+            await self._xds.stop()
+            self._xds = None
         if self._own_run_dir and self.run_dir is not None:
             shutil.rmtree(self.run_dir, ignore_errors=True)
 

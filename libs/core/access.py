@@ -42,6 +42,7 @@ class Resource(StrEnum):
     IMAGE = "image"
     CONTAINER_REGISTRY = "container-registry"
     RESOURCE_GROUP = "resource-group"
+    EDGE_ROUTE = "edge-route"  # routes added to the edge at run time (system only)
 
 
 class Scope(IntEnum):
@@ -182,6 +183,9 @@ METHODS: dict[str, Rule] = {
     "/shipyard.agent.v1.KernelService/Execute": _system(Resource.SESSION, _X),
     "/shipyard.agent.v1.KernelService/ListKernels": _system(Resource.SESSION, _R),
     "/shipyard.agent.v1.KernelService/GetKernelLogs": _system(Resource.SESSION, _R),
+    # gateway (the edge's own control plane)
+    "/shipyard.gateway.v1.EdgeRouteService/AddRoute": _system(Resource.EDGE_ROUTE, _C),
+    "/shipyard.gateway.v1.EdgeRouteService/RemoveRoute": _system(Resource.EDGE_ROUTE, _D),
 }
 
 _ALL_VERBS = tuple(Verb)

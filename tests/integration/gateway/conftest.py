@@ -14,6 +14,7 @@ from tests.integration.gateway.edge_harness import (
     Recorder,
     edge_settings,
 )
+from tests.integration.gateway.xds_harness import Replica
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -57,3 +58,11 @@ def edge_addr(edge: EnvoyEdge) -> str:
 async def http(edge_addr: str) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=f"http://{edge_addr}", timeout=5.0) as client:
         yield client
+
+
+@pytest.fixture
+async def replicas() -> AsyncIterator[list[Replica]]:
+    started = [await Replica(f"r{i}").start() for i in range(2)]
+    yield started
+    for r in started:
+        await r.server.stop(grace=None)

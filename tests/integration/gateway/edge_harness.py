@@ -41,6 +41,7 @@ INJECTED = {
     "x-shipyard-project-ids": "p1,p2",
 }
 ERROR_TRIGGER = "x-test-error"  # a header that makes the fake IdentityService fail
+ENVOY_HEALTH_CHECKER = "Envoy/HC"  # user agent of Envoy's active health checks
 AUTH_STORE_DOWN = "store-down"  # a credential the fake authz answers with its own 503 denial
 
 
@@ -62,6 +63,7 @@ class Received:
 class Recorder:
     calls: list[Received] = field(default_factory=list)
     checks: list[ea.CheckRequest] = field(default_factory=list)
+    health_checks: list[str] = field(default_factory=list)  # Envoy's, by upstream
 
     def methods(self, upstream: str) -> list[str]:
         return [c.method for c in self.calls if c.upstream == upstream]
@@ -73,6 +75,7 @@ class Recorder:
     def clear(self) -> None:
         self.calls.clear()
         self.checks.clear()
+        self.health_checks.clear()
 
 
 def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
@@ -158,8 +161,10 @@ class _Recording(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # untyped g
         self._recorder = recorder
 
     async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
-        if details.method != "/envoy.service.auth.v3.Authorization/Check":
-            metadata = {k: v for k, v in details.invocation_metadata if isinstance(v, str)}
+        metadata = {k: v for k, v in details.invocation_metadata if isinstance(v, str)}
+        if metadata.get("user-agent") == ENVOY_HEALTH_CHECKER:
+            self._recorder.health_checks.append(self._upstream)
+        elif details.method != "/envoy.service.auth.v3.Authorization/Check":
             self._recorder.calls.append(Received(self._upstream, details.method, metadata))
         return await continuation(details)
 
@@ -180,10 +185,10 @@ class FakeUpstreams:
             if name == "auth":
                 ea_grpc.add_AuthorizationServicer_to_server(FakeAuthorization(recorder), server)
                 ids_grpc.add_IdentityServiceServicer_to_server(FakeIdentityService(), server)
-            if name == "registry":
-                checker = health.aio.HealthServicer()
-                await checker.set("", health_pb2.HealthCheckResponse.SERVING)
-                health_pb2_grpc.add_HealthServicer_to_server(checker, server)
+            # Like every service (libs/grpcutil): the edge health-checks each replica.
+            checker = health.aio.HealthServicer()
+            await checker.set("", health_pb2.HealthCheckResponse.SERVING)
+            health_pb2_grpc.add_HealthServicer_to_server(checker, server)
             server.add_generic_rpc_handlers((_CatchAll(),))
             port = server.add_insecure_port("127.0.0.1:0")
             await server.start()

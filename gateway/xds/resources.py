@@ -1,0 +1,219 @@
+"""The edge's xDS resources as envoy-data-plane objects: listener, routes, clusters, endpoints,
+secrets, and the minimal bootstrap that points Envoy at the control plane (docs/decisions.md).
+
+The HTTP filter chain and the route table are the ones of the static bootstrap
+(gateway/envoy_config.py), parsed into their typed messages (an unknown field is an error);
+everything xDS adds (RDS, EDS clusters, health checks, retries, SDS) is built from the classes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import timedelta
+from pathlib import Path
+
+from envoy_data_plane.envoy.config.cluster.v3 import CircuitBreakers, CircuitBreakersThresholds
+from envoy_data_plane.envoy.config.core.v3 import DataSource, Pipe, TransportSocket
+from envoy_data_plane.envoy.config.listener.v3 import Filter, FilterChain
+from envoy_data_plane.envoy.config.overload.v3 import OverloadManager, ResourceMonitor
+from envoy_data_plane.envoy.extensions.resource_monitors.downstream_connections.v3 import (
+    DownstreamConnectionsConfig,
+)
+from envoy_data_plane.envoy.extensions.transport_sockets.tls.v3 import (
+    CommonTlsContext,
+    DownstreamTlsContext,
+)
+
+from gateway import bearer, envoy_config
+from gateway.config import EdgeSettings, split_addr
+from gateway.xds import types as t
+
+EDGE = "edge"  # the listener, its route configuration and the Envoy node
+XDS_CLUSTER = "xds"
+TLS_SECRET = "edge_tls"
+_HCM = "envoy.filters.network.http_connection_manager"
+# Retries in flight per cluster (Envoy's default, 3, turns a killed replica's cut-off calls
+# into 503s under load); each call is still retried at most RETRIES times.
+MAX_RETRIES_IN_FLIGHT = 1024
+_H2 = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+
+
+def _ads() -> t.ConfigSource:
+    return t.ConfigSource(ads=t.AggregatedConfigSource(), resource_api_version=t.ApiVersion.V3)
+
+
+def _address(host: str, port: int) -> t.Address:
+    return t.Address(socket_address=t.SocketAddress(address=host, port_value=port))
+
+
+def _h2_options() -> dict[str, t.Any]:
+    explicit = t.HttpProtocolOptionsExplicitHttpConfig(
+        http2_protocol_options=t.Http2ProtocolOptions()
+    )
+    return {_H2: t.Any.pack(t.HttpProtocolOptions(explicit_http_config=explicit))}
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def by_eds(addrs: list[tuple[str, int]]) -> bool:
+    """IP addresses come by EDS; a host name is left to Envoy's DNS (STRICT_DNS)."""
+    return all(_is_ip(h) for h, _ in addrs)
+
+
+def load_assignment(name: str, addrs: list[tuple[str, int]]) -> t.ClusterLoadAssignment:
+    lb = [t.LbEndpoint(endpoint=t.Endpoint(address=_address(h, p))) for h, p in addrs]
+    return t.ClusterLoadAssignment(
+        cluster_name=name, endpoints=[t.LocalityLbEndpoints(lb_endpoints=lb)]
+    )
+
+
+def cluster(name: str, addrs: list[tuple[str, int]], *, health_interval: float | None) -> t.Cluster:
+    """An h2c cluster. IP endpoints come by EDS (replicas change live); a host name is resolved
+    by Envoy (STRICT_DNS: every A record is a replica). `health_interval`: gRPC health checks."""
+    c = t.Cluster(
+        name=name,
+        connect_timeout=timedelta(seconds=1),
+        typed_extension_protocol_options=_h2_options(),
+        # A replica removed by EDS leaves at once, healthy or not.
+        ignore_health_on_host_removal=True,
+        circuit_breakers=CircuitBreakers(
+            thresholds=[CircuitBreakersThresholds(max_retries=MAX_RETRIES_IN_FLIGHT)]
+        ),
+    )
+    if by_eds(addrs):
+        c.type = t.ClusterDiscoveryType.EDS
+        c.eds_cluster_config = t.ClusterEdsClusterConfig(eds_config=_ads())
+    else:
+        c.type = t.ClusterDiscoveryType.STRICT_DNS
+        c.load_assignment = load_assignment(name, addrs)
+    if health_interval is not None:
+        every = timedelta(seconds=health_interval)
+        c.health_checks = [
+            t.HealthCheck(
+                timeout=timedelta(seconds=1),
+                interval=every,
+                no_traffic_interval=every,  # else 60 s between checks of an idle cluster
+                unhealthy_threshold=2,
+                healthy_threshold=1,
+                grpc_health_check=t.HealthCheckGrpcHealthCheck(),
+            )
+        ]
+    return c
+
+
+def upstream_clusters(settings: EdgeSettings) -> dict[str, list[tuple[str, int]]]:
+    """The clusters the edge needs, each with its replicas as configured."""
+    found: dict[str, list[tuple[str, int]]] = {
+        name: settings.upstream_addrs(name) for name in envoy_config.upstreams(settings)
+    }
+    if settings.otlp_endpoint:
+        found["otlp"] = [split_addr(settings.otlp_endpoint)]
+    return found
+
+
+def _edge_hcm(
+    settings: EdgeSettings,
+) -> tuple[t.HttpConnectionManager, list[t.TypedExtensionConfig]]:
+    """The HTTP connection manager, routes by RDS; the token verifier's config (its keys) is
+    taken out and served by ECDS, so a rotated key reaches open connections too."""
+    hcm_dict = envoy_config.http_connection_manager(settings)["typed_config"]
+    hcm_dict = {k: v for k, v in hcm_dict.items() if k not in ("@type", "route_config")}
+    hcm = t.HttpConnectionManager.from_dict(hcm_dict)
+    hcm.rds = t.Rds(config_source=_ads(), route_config_name=EDGE)
+    discovered: list[t.TypedExtensionConfig] = []
+    for f in hcm.http_filters:
+        if f.name == bearer.JWT_AUTHN and f.typed_config is not None:
+            discovered.append(t.TypedExtensionConfig(name=f.name, typed_config=f.typed_config))
+            f.config_discovery = t.ExtensionConfigSource(
+                config_source=_ads(), type_urls=[f.typed_config.type_url]
+            )
+            f.typed_config = None
+    return hcm, discovered
+
+
+def listener(settings: EdgeSettings) -> t.Listener:
+    """The edge listener; its routes come by RDS, its certificate by SDS."""
+    hcm, _ = _edge_hcm(settings)
+    chain = FilterChain(filters=[Filter(name=_HCM, typed_config=t.Any.pack(hcm))])
+    if settings.tls_cert_file is not None:
+        sds = t.SdsSecretConfig(name=TLS_SECRET, sds_config=_ads())
+        tls = DownstreamTlsContext(
+            common_tls_context=CommonTlsContext(
+                tls_certificate_sds_secret_configs=[sds], alpn_protocols=["h2", "http/1.1"]
+            )
+        )
+        chain.transport_socket = TransportSocket(
+            name="envoy.transport_sockets.tls", typed_config=t.Any.pack(tls)
+        )
+    return t.Listener(
+        name=EDGE, address=_address(settings.host, settings.port), filter_chains=[chain]
+    )
+
+
+def filter_configs(settings: EdgeSettings) -> list[t.TypedExtensionConfig]:
+    """The HTTP filter configs served by ECDS (the token verifier, when bearer tokens are on)."""
+    return _edge_hcm(settings)[1]
+
+
+def tls_secret(cert: Path, key: Path) -> t.Secret:
+    """The edge certificate, inline: Envoy never reads the files, so a rotation is one push."""
+    return t.Secret(
+        name=TLS_SECRET,
+        tls_certificate=t.TlsCertificate(
+            certificate_chain=DataSource(inline_bytes=cert.read_bytes()),
+            private_key=DataSource(inline_bytes=key.read_bytes()),
+        ),
+    )
+
+
+def bootstrap(settings: EdgeSettings, xds_socket: Path) -> t.Bootstrap:
+    """Admin, the node, and the one static cluster: the control plane on a Unix socket."""
+    xds = t.Cluster(
+        name=XDS_CLUSTER,
+        type=t.ClusterDiscoveryType.STATIC,
+        connect_timeout=timedelta(seconds=1),
+        typed_extension_protocol_options=_h2_options(),
+        load_assignment=t.ClusterLoadAssignment(
+            cluster_name=XDS_CLUSTER,
+            endpoints=[
+                t.LocalityLbEndpoints(
+                    lb_endpoints=[
+                        t.LbEndpoint(
+                            endpoint=t.Endpoint(address=_pipe(xds_socket)),
+                        )
+                    ]
+                )
+            ],
+        ),
+    )
+    ads = t.ApiConfigSource(
+        api_type=t.ApiConfigSourceApiType.GRPC,
+        transport_api_version=t.ApiVersion.V3,
+        grpc_services=[t.GrpcService(envoy_grpc=t.GrpcServiceEnvoyGrpc(cluster_name=XDS_CLUSTER))],
+        set_node_on_first_message_only=True,
+    )
+    monitor = ResourceMonitor(
+        name="envoy.resource_monitors.global_downstream_max_connections",
+        typed_config=t.Any.pack(
+            DownstreamConnectionsConfig(max_active_downstream_connections=settings.max_connections)
+        ),
+    )
+    return t.Bootstrap(
+        node=t.Node(id=EDGE, cluster=EDGE),
+        admin=t.Admin(address=_address("127.0.0.1", settings.admin_port)),
+        dynamic_resources=t.BootstrapDynamicResources(
+            ads_config=ads, cds_config=_ads(), lds_config=_ads()
+        ),
+        static_resources=t.BootstrapStaticResources(clusters=[xds]),
+        overload_manager=OverloadManager(resource_monitors=[monitor]),
+    )
+
+
+def _pipe(path: Path) -> t.Address:
+    return t.Address(pipe=Pipe(path=str(path), mode=0o600))
