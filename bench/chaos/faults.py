@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -43,9 +44,10 @@ class Faults:
     rng: random.Random
     pause: tuple[float, float] = (3.0, 12.0)  # seconds between two faults
     log: FaultLog = field(default_factory=FaultLog)
+    on_fault: Callable[[], None] = lambda: None  # called as each fault begins
 
     def plan(self, only: list[str] | None = None) -> list[str]:
-        targets = only or [*self.cluster.instances, "postgres", "redis"]
+        targets = list(only or [*self.cluster.instances, "postgres", "redis"])
         self.rng.shuffle(targets)
         return targets
 
@@ -60,19 +62,23 @@ class Faults:
         if target == "postgres":
             self.log.note(f"stop PostgreSQL for {POSTGRES_OUTAGE_S:.0f} s")
             await self.postgres.stop()
+            self.on_fault()
             await asyncio.sleep(POSTGRES_OUTAGE_S)
             await self.postgres.start()
             self.log.note("PostgreSQL is back")
             return
         if target == "redis":
             self.log.note("restart Redis (all keys and streams lost)")
-            await self.redis.restart()
+            await self.redis.stop()
+            self.on_fault()
+            await self.redis.start()
             return
         if self.cluster.instances[target].service == "scheduler":
             target = await self._leader() or target
         self.log.note(f"kill -9 {target}")
         killed_at = time.monotonic()
         self.cluster.kill(target)
+        self.on_fault()
         if self.cluster.instances[target].service == "scheduler":
             took = await self._failover(target, killed_at)
             self.log.note(f"scheduler lease moved off {target} after {took:.2f} s")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import httpx
@@ -97,28 +98,42 @@ class Load:
     create_deadline: float = 300.0  # ... and retrying its creation
     submissions: list[Submission] = field(default_factory=list)
     unfinished_seen: int = 0
+    _todo: deque[Submission] = field(default_factory=deque)
+    _extra: list[asyncio.Task[None]] = field(default_factory=list)
+    _live: LiveSessions | None = None
 
     async def run(self) -> list[Submission]:
-        live = LiveSessions(self.client)
-        lister = asyncio.create_task(live.run())
-        gate = asyncio.Semaphore(self.alive)
+        self._live = LiveSessions(self.client)
+        lister = asyncio.create_task(self._live.run())
         self.submissions = [Submission(secrets.token_hex(16)) for _ in range(self.sessions)]
+        self._todo = deque(self.submissions)
         try:
-            await asyncio.gather(*(self._one(sub, gate, live) for sub in self.submissions))
+            await asyncio.gather(*(self._worker() for _ in range(self.alive)))
+            await asyncio.gather(*self._extra)
         finally:
             lister.cancel()
         return self.submissions
 
-    async def _one(self, sub: Submission, gate: asyncio.Semaphore, live: LiveSessions) -> None:
-        async with gate:
-            await self._create(sub)
-            if not sub.session_id:
-                return
-            acked = time.monotonic()
-            try:
-                await asyncio.wait_for(live.ended(sub.session_id, acked), self.session_deadline)
-            except TimeoutError:
-                self.unfinished_seen += 1
+    def burst(self, count: int) -> None:
+        """Submit `count` more at once, beyond the bound: creations in flight when a fault hits
+        (while a dependency is down no session is seen to end, so no worker would submit)."""
+        for _ in range(min(count, len(self._todo))):
+            self._extra.append(asyncio.create_task(self._one(self._todo.popleft())))
+
+    async def _worker(self) -> None:
+        while self._todo:
+            await self._one(self._todo.popleft())
+
+    async def _one(self, sub: Submission) -> None:
+        assert self._live is not None
+        await self._create(sub)
+        if not sub.session_id:
+            return
+        acked = time.monotonic()
+        try:
+            await asyncio.wait_for(self._live.ended(sub.session_id, acked), self.session_deadline)
+        except TimeoutError:
+            self.unfinished_seen += 1
 
     async def _create(self, sub: Submission) -> None:
         give_up = time.monotonic() + self.create_deadline

@@ -22,6 +22,7 @@ from services.auth.domain.model import Keypair
 from tests.e2e.tenants import ordinary_user
 
 STUCK_AFTER_S = 30.0
+BURST = 5  # creations sent the moment each fault begins
 
 
 @dataclass
@@ -37,7 +38,7 @@ class Options:
     agent_mem: str = str(4 * 1024**3)
     keep: bool = False  # keep the run directory (logs) afterwards
     faults: list[str] | None = None  # only these targets (default: every process, PG, Redis)
-    fault_pause: tuple[float, float] = (3.0, 12.0)
+    fault_pause: tuple[float, float] | None = None  # default: spread over the submissions
     agent_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
@@ -112,7 +113,10 @@ async def chaos(opts: Options) -> ChaosResult:
     rng = random.Random(opts.seed)
     async with environment(opts) as env:
         load = Load(env.client, opts.sessions, alive=opts.alive)
-        faults = Faults(env.cluster, env.postgres, env.redis, rng, pause=opts.fault_pause)
+        # About 3.6 sessions/s here: spread the ~13 faults over the whole submission phase.
+        pause = opts.fault_pause or (3.0, max(12.0, opts.sessions * 0.04))
+        faults = Faults(env.cluster, env.postgres, env.redis, rng, pause=pause)
+        faults.on_fault = lambda: load.burst(BURST)
         targets = faults.plan(opts.faults)
         print(f"faults, in order: {', '.join(targets)}", flush=True)
         fault_run = asyncio.create_task(faults.run(targets))
