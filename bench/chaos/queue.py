@@ -1,7 +1,8 @@
 """`--scenario queue`: a queue of batch sessions while one agent is broken and one is stopped.
 
-agent-1 is broken from the start: its kernel runner's interpreter is `/bin/false`, so every
-start it attempts fails while the agent itself stays up and heartbeats. agent-2 gets SIGTERM
+agent-1 is broken once the platform is up: its kernel root directory is replaced by a file, so
+every start it attempts fails (its kernel directory cannot be made) while the agent itself stays
+up and heartbeats, as when a resource an agent relies on vanishes under it. agent-2 gets SIGTERM
 (a graceful stop, not a crash) at a seeded moment while the queue runs, and stays down. The
 other agents are healthy.
 """
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+import shutil
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from bench.chaos.load import Load, Submission
 from bench.chaos.run import Env, Options, environment, print_outcomes
@@ -46,10 +49,9 @@ def finished_ids(snap: Snapshot, subs: list[Submission]) -> set[str]:
 
 async def queue(opts: Options) -> QueueResult:
     rng = random.Random(opts.seed)
-    opts = replace(
-        opts, agents=max(opts.agents, 3), agent_overrides={BROKEN: {"KERNEL_PYTHON": "/bin/false"}}
-    )
+    opts = replace(opts, agents=max(opts.agents, 3))
     async with environment(opts) as env:
+        await asyncio.to_thread(_break_agent, env.cluster.data_dir / "kernels" / BROKEN)
         load = Load(env.client, opts.sessions, alive=opts.alive)
         origin = time.monotonic()
         stop_at = rng.uniform(5.0, 20.0)
@@ -65,6 +67,12 @@ async def queue(opts: Options) -> QueueResult:
             await asyncio.sleep(2.0)
     done = finished_ids(snap, subs)
     return QueueResult(len(subs), len(done), len(subs) - len(done), judge(snap, subs), subs)
+
+
+def _break_agent(kernel_root: Path) -> None:
+    shutil.rmtree(kernel_root, ignore_errors=True)
+    kernel_root.parent.mkdir(parents=True, exist_ok=True)
+    kernel_root.write_text("not a directory: this agent's starts fail on purpose\n")
 
 
 async def _stop_later(env: Env, after: float, origin: float) -> None:

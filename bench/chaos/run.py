@@ -9,7 +9,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.chaos.cluster import Cluster
@@ -39,7 +39,6 @@ class Options:
     keep: bool = False  # keep the run directory (logs) afterwards
     faults: list[str] | None = None  # only these targets (default: every process, PG, Redis)
     fault_pause: tuple[float, float] | None = None  # default: spread over the submissions
-    agent_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -74,8 +73,6 @@ async def environment(opts: Options) -> AsyncIterator[Env]:
             registry_env={"HEARTBEAT_TIMEOUT": str(opts.heartbeat_timeout)},
         )
         cluster.plan()
-        for name, env in opts.agent_overrides.items():
-            cluster.instances[name].env.update({"AGENT_" + k: v for k, v in env.items()})
         await cluster.start_all()
         assert cluster.platform is not None
         user = await ordinary_user(cluster.platform)

@@ -90,9 +90,15 @@ def judge(snap: Snapshot, subs: list[Submission]) -> Verdict:
     lost += live_ids(snap, acked)
     duplicated = [t for t, n in snap.per_token.items() if n > 1]
     verdict = Verdict(len(acked), lost, duplicated, leaked_slots(snap))
+    placed: dict[str, set[str]] = {}
+    for k in snap.kernels:
+        placed.setdefault(k["session_id"], set()).add(k["agent_id"] or "unplaced")
     for sub in acked:
         row = snap.sessions.get(sub.session_id)
-        key = "missing" if row is None else f"{row['status']} {row['status_info']}".strip()
+        key = "missing"
+        if row is not None:
+            on = ",".join(sorted(placed.get(sub.session_id, {"unplaced"})))
+            key = f"{row['status']} {row['status_info'] or '-'} on {on}"
         verdict.outcomes[key] += 1
         if row is not None and key not in verdict.examples:
             verdict.examples[key] = f"{sub.session_id} {row['status_message'][:160]!r}"
