@@ -73,13 +73,16 @@ class Faults:
             self.on_fault()
             await self.redis.start()
             return
+        leader = False
         if self.cluster.instances[target].service == "scheduler":
-            target = await self._leader() or target
-        self.log.note(f"kill -9 {target}")
+            holder = await self._leader()
+            leader = holder in self.cluster.instances
+            target = holder if holder in self.cluster.instances else target
+        self.log.note(f"kill -9 {target}" + (" (the scheduling leader)" if leader else ""))
         killed_at = time.monotonic()
         self.cluster.kill(target)
         self.on_fault()
-        if self.cluster.instances[target].service == "scheduler":
+        if leader:
             took = await self._failover(target, killed_at)
             self.log.note(f"scheduler lease moved off {target} after {took:.2f} s")
             self.log.failovers.append(took)
