@@ -110,8 +110,8 @@ async def chaos(opts: Options) -> ChaosResult:
     rng = random.Random(opts.seed)
     async with environment(opts) as env:
         load = Load(env.client, opts.sessions, alive=opts.alive)
-        # About 3.6 sessions/s here: spread the ~13 faults over the whole submission phase.
-        pause = opts.fault_pause or (3.0, max(12.0, opts.sessions * 0.04))
+        # About 4.5 sessions/s here: spread the ~13 faults over the whole submission phase.
+        pause = opts.fault_pause or (3.0, max(12.0, opts.sessions * 0.025))
         faults = Faults(env.cluster, env.postgres, env.redis, rng, pause=pause)
         faults.on_fault = lambda: load.burst(BURST)
         targets = faults.plan(opts.faults)
@@ -140,9 +140,11 @@ async def _until_quiet(env: Env, acked: list[Submission], limit: float) -> Snaps
 
 
 def print_outcomes(verdict: Verdict, subs: list[Submission]) -> None:
-    print("outcomes (status reason: count, one example):")
+    print("outcomes (status reason on agents: count, one example):")
     for key, count in verdict.outcomes.most_common():
-        print(f"  {key or '?'}: {count}  e.g. {verdict.examples.get(key, '')}")
+        print(f"  {key}: {count}  e.g. {verdict.examples.get(key, '')}")
+    ran = sum(n for k, n in verdict.outcomes.items() if k.startswith("TERMINATED task-finished"))
+    print(f"ran to their end: {ran}; ended otherwise: {verdict.acknowledged - ran}")
     retried = [s for s in subs if s.attempts > 1]
     most = max((s.attempts for s in subs), default=0)
     print(f"creations retried: {len(retried)} (most attempts: {most})")
