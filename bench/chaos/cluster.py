@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -27,7 +28,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from cli.infra import Infra, free_port
 from cli.platform import ROOT, Keypair, Platform, PlatformConfig
 
-_SETPRIV = ("/usr/bin/setpriv", "--pdeathsig", "KILL", "--")
+# Each process is killed when the benchmark dies, however it dies (util-linux setpriv).
+_SETPRIV_BIN = shutil.which("setpriv", path="/usr/bin:/bin")
+_SETPRIV = (_SETPRIV_BIN, "--pdeathsig", "KILL", "--") if _SETPRIV_BIN else ()
 
 
 @dataclass
@@ -187,10 +190,6 @@ class Cluster:
         for name in reversed(list(self.instances)):
             with contextlib.suppress(ProcessLookupError):
                 await self.terminate(name, grace=10.0)
-            proc = self.instances[name].process
-            if proc is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)  # leftovers of its group
 
 
 async def _serving(port: int) -> bool:
