@@ -182,6 +182,7 @@ METHODS: dict[str, Rule] = {
     "/shipyard.agent.v1.KernelService/Execute": _system(Resource.SESSION, _X),
     "/shipyard.agent.v1.KernelService/ListKernels": _system(Resource.SESSION, _R),
     "/shipyard.agent.v1.KernelService/GetKernelLogs": _system(Resource.SESSION, _R),
+    "/shipyard.agent.v1.KernelService/PrepareClusterNetwork": _system(Resource.SESSION, _C),
 }
 
 _ALL_VERBS = tuple(Verb)
