@@ -33,7 +33,7 @@ class ClusterAgents(FakeAgents):
     def __init__(self, *, refuse: bool = False) -> None:
         super().__init__(fail=False)
         self.refuse = refuse
-        self.prepared: dict[str, list[tuple[str, str]]] = {}
+        self.prepared: dict[str, list[tuple[str, str]]] = {}  # "session@agent address" →
         self.launches: list[KernelLaunch] = []
 
     async def prepare_cluster_network(
@@ -43,7 +43,7 @@ class ClusterAgents(FakeAgents):
             raise FailedPrecondition(
                 "the container backend of this agent has no cluster networking"
             )
-        self.prepared[address] = list(kernels)
+        self.prepared[f"{session_id}@{address}"] = list(kernels)
         agent = address.rsplit(":", 1)[1]
         return {host: f"10.9.{agent}.{10 + _rank(host)}" for _, host in kernels}
 
@@ -86,7 +86,11 @@ async def _bound_cluster(stores: Stores, size: int, agents: int) -> tuple[str, l
     return session.session_id, agent_ids
 
 
-async def _start(stores: Stores, agents: ClusterAgents, addresses: SqlClusterAddresses) -> None:
+async def _start(
+    stores: Stores, agents: ClusterAgents, addresses: SqlClusterAddresses, session_id: str
+) -> None:
+    """Start the session (other tests' sessions the claim picks up are started too, and then
+    left out of what the fake agents report)."""
     starter = Starter(
         stores.sessions,
         stores.events,
@@ -96,6 +100,8 @@ async def _start(stores: Stores, agents: ClusterAgents, addresses: SqlClusterAdd
     )
     for prep in await stores.sessions.claim_scheduled(100):
         await starter.start(prep)
+    agents.prepared = {k: v for k, v in agents.prepared.items() if k.startswith(session_id)}
+    agents.launches = [k for k in agents.launches if k.session_id == session_id]
 
 
 async def test_agents_publish_addresses_and_every_kernel_gets_the_host_list(
@@ -103,11 +109,11 @@ async def test_agents_publish_addresses_and_every_kernel_gets_the_host_list(
 ) -> None:
     session_id, _ = await _bound_cluster(stores, size=3, agents=2)
     agents = ClusterAgents()
-    await _start(stores, agents, addresses)
+    await _start(stores, agents, addresses, session_id)
 
     # Each agent was asked only for its own kernels, by host name.
     assert sorted(h for ks in agents.prepared.values() for _, h in ks) == ["main1", "sub1", "sub2"]
-    assert [h for _, h in agents.prepared["127.0.0.1:2"]] == ["sub1"]
+    assert [h for _, h in agents.prepared[f"{session_id}@127.0.0.1:2"]] == ["sub1"]
     session = await stores.sessions.get(session_id)
     assert session.status is Status.PREPARING
     assert session.cluster_mode is ClusterMode.MULTI_NODE
@@ -129,7 +135,7 @@ async def test_a_single_kernel_gets_the_environment_but_no_network(
 ) -> None:
     session_id, _ = await _bound_cluster(stores, size=1, agents=1)
     agents = ClusterAgents()
-    await _start(stores, agents, addresses)
+    await _start(stores, agents, addresses, session_id)
     assert agents.prepared == {}
     (launch,) = agents.launches
     assert (launch.cluster_hostname, launch.cluster_hosts) == ("", ())
@@ -144,7 +150,7 @@ async def test_an_agent_without_cluster_networking_fails_the_start_with_its_reas
 ) -> None:
     session_id, agent_ids = await _bound_cluster(stores, size=2, agents=1)
     agents = ClusterAgents(refuse=True)
-    await _start(stores, agents, addresses)
+    await _start(stores, agents, addresses, session_id)
     session = await stores.sessions.get(session_id)
     assert (session.status, session.status_info) == (Status.CANCELLED, "failed-to-start")
     assert "no cluster networking" in session.status_message
