@@ -26,6 +26,7 @@ from cli.platform import ROOT, Platform, PlatformConfig, free_port
 from tests.conftest import create_database, drop_database
 from tests.e2e.tenants import ordinary_user
 
+pytestmark = pytest.mark.e2e
 T = TypeVar("T")
 PORT = 7070
 MEM = str(256 * 1024 * 1024)
@@ -228,6 +229,17 @@ async def test_multi_node_kernels_on_two_agents_reach_each_other_by_host_name(
 async def test_single_node_kernels_talk_and_other_sessions_and_the_host_stay_unreachable(
     two_agents: Platform,
 ) -> None:
+    await _talk_and_stay_isolated(two_agents)
+
+
+async def test_container_kernels_talk_and_other_sessions_and_the_host_stay_unreachable(
+    container_platform: Platform,
+) -> None:
+    await _talk_and_stay_isolated(container_platform)
+
+
+async def _talk_and_stay_isolated(platform: Platform) -> None:
+    """A single-node pair talks; another user's cluster then probes it and the host, in vain."""
     # A service of the host (as the control plane's would be), reachable from the host itself.
     host_ip = _host_address()
     listener = socket.create_server(("0.0.0.0", 0))
@@ -235,7 +247,7 @@ async def test_single_node_kernels_talk_and_other_sessions_and_the_host_stay_unr
     with socket.create_connection((host_ip, host_port), timeout=2):
         pass  # it does answer: a refusal below is the sandbox's doing
     try:
-        async with _user(two_agents) as alice, _user(two_agents) as mallory:
+        async with _user(platform) as alice, _user(platform) as mallory:
             lingering = await _create_batch(
                 alice, "SINGLE_NODE", 2, "0.5", _role_command(), environ={"LINGER": "1"}
             )

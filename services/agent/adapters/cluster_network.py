@@ -1,4 +1,4 @@
-"""Cluster networks for process-backend kernels (docs/cluster-sessions.md, kernel-isolation.md).
+"""Cluster networks for kernels of cluster sessions (docs/cluster-sessions.md, kernel-isolation.md).
 
 Each kernel of a cluster session gets its own network namespace `sy<tag>-<kernel id>`, joined
 to the host by a veth pair: inside, `eth0` holds the kernel's /32 address from this agent's

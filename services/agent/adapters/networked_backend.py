@@ -1,4 +1,4 @@
-"""A kernel backend whose cluster kernels join the network prepared for them.
+"""A kernel backend whose cluster kernels join the network prepared for them (either backend).
 
 Kernels with a `cluster_hostname` are attached to their prepared namespace before the inner
 backend starts them, and their network is released once they have ended (or failed to start);
@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Protocol
 
 from services.agent.adapters.cluster_network import ClusterNetworks
 from services.agent.domain import model as m
-from services.agent.service.ports import KernelBackend
+from services.agent.service.ports import KernelBackend, KernelLogSource
+
+
+class LoggingBackend(KernelBackend, KernelLogSource, Protocol):
+    """A backend that also keeps its kernels' logs."""
 
 
 class NetworkedBackend:
@@ -53,3 +58,14 @@ class NetworkedBackend:
     async def close(self) -> None:
         await self.inner.close()
         await self.networks.close()
+
+
+class NetworkedLoggingBackend(NetworkedBackend):
+    """The same, for a backend that keeps its kernels' logs (the container backend)."""
+
+    def __init__(self, inner: LoggingBackend, networks: ClusterNetworks) -> None:
+        super().__init__(inner, networks)
+        self._logs = inner
+
+    async def logs(self, kernel_id: str, tail: int = 0) -> str:
+        return await self._logs.logs(kernel_id, tail)
