@@ -71,12 +71,15 @@ def session_from_row(row: SessionRow, kernels: Iterable[KernelRow]) -> Session:
         terminated_at=row.terminated_at,
         trace_context=dict(row.trace_context),
         status_history={k: datetime.fromisoformat(v) for k, v in row.status_history.items()},
-        kernels=tuple(
-            kernel_from_row(k) for k in sorted(kernels, key=lambda k: (k.local_rank, k.id))
-        ),
+        kernels=tuple(kernel_from_row(k) for k in sorted(kernels, key=_cluster_order)),
         expires_at=row.expires_at,
         cluster_mode=ClusterMode(row.cluster_mode),
     )
+
+
+def _cluster_order(row: KernelRow) -> tuple[bool, int, str]:
+    """main1 first, then the subs by rank (docs/cluster-sessions.md)."""
+    return (row.cluster_role != "main", row.local_rank, row.id)
 
 
 def agent_from_row(row: AgentRow) -> Agent:
