@@ -130,6 +130,11 @@ async def test_preparing_again_keeps_the_address_and_release_removes_everything(
     assert not Path(net.hosts_file).exists()
     routes = subprocess.run(["ip", "route"], capture_output=True, text=True).stdout
     assert first[0][1] not in routes
+    rules = subprocess.run(
+        ["nft", "list", "table", "inet", networks._table], capture_output=True, text=True
+    ).stdout
+    assert kid.replace("-", "") not in rules  # its chains and its session's peer set are gone
+    assert sid.replace("-", "") not in rules
     with pytest.raises(FailedPrecondition):
         await networks.attach(_spec(sid, kid, first, "main1"))
 
