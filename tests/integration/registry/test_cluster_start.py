@@ -156,3 +156,25 @@ async def test_an_agent_without_cluster_networking_fails_the_start_with_its_reas
     assert "no cluster networking" in session.status_message
     assert agents.launches == []
     assert (await stores.agents.get(agent_ids[0])).occupied_slots["cpu"] == 0
+
+
+async def test_a_bind_naming_only_some_kernels_binds_none(stores: Stores) -> None:
+    agent_id = f"agent-{new_id()[:8]}"
+    await stores.agents.register(registration(agent_id, cpu="4"), datetime.now(UTC))
+    kernels = tuple(
+        NewKernel(
+            kernel_id=new_id(),
+            cluster_role=p.role,
+            cluster_idx=p.idx,
+            local_rank=p.local_rank,
+            requested_slots=ResourceSlots({"cpu": "1", "mem": "1000"}),
+        )
+        for p in cluster_layout(2)
+    )
+    session, _ = await stores.sessions.add(dataclasses.replace(new_session(), kernels=kernels))
+    outcome = await stores.sessions.bind(session.session_id, {kernels[0].kernel_id: agent_id})
+    assert (outcome.bound, outcome.conflict) == (False, "kernel-set-mismatch")
+    again = await stores.sessions.get(session.session_id)
+    assert again.status is Status.PENDING
+    assert [k.agent_id for k in again.kernels] == [None, None]
+    assert (await stores.agents.get(agent_id)).occupied_slots["cpu"] == 0
