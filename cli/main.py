@@ -141,6 +141,9 @@ async def cmd_session_create(args: argparse.Namespace) -> int:
         body["image"] = args.image
     if args.resource_group:
         body["resource_group"] = args.resource_group
+    if args.cluster_size:  # docs/cluster-sessions.md
+        body["cluster_size"] = args.cluster_size
+        body["cluster_mode"] = "CLUSTER_MODE_" + args.cluster_mode.upper().replace("-", "_")
     async with _client(args) as client:
         _print(await client.create_session(**body))
     return 0
@@ -266,6 +269,10 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--client-token")
     create.add_argument("--image", help="image reference or alias (default python:3.11)")
     create.add_argument("--resource-group")
+    create.add_argument("--cluster-size", type=int, help="number of kernels (main1, sub1, ...)")
+    create.add_argument(
+        "--cluster-mode", choices=("single-node", "multi-node"), default="single-node"
+    )
     create.add_argument("--wait", action="store_true", help="block until RUNNING")
     create.set_defaults(func=cmd_session_create)
     ex = session.add_parser("exec")

@@ -183,6 +183,7 @@ METHODS: dict[str, Rule] = {
     "/shipyard.agent.v1.KernelService/Execute": _system(Resource.SESSION, _X),
     "/shipyard.agent.v1.KernelService/ListKernels": _system(Resource.SESSION, _R),
     "/shipyard.agent.v1.KernelService/GetKernelLogs": _system(Resource.SESSION, _R),
+    "/shipyard.agent.v1.KernelService/PrepareClusterNetwork": _system(Resource.SESSION, _C),
     # gateway (the edge's own control plane)
     "/shipyard.gateway.v1.EdgeRouteService/AddRoute": _system(Resource.EDGE_ROUTE, _C),
     "/shipyard.gateway.v1.EdgeRouteService/RemoveRoute": _system(Resource.EDGE_ROUTE, _D),

@@ -17,6 +17,7 @@ from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
 from services.agent.adapters.accelerator_plugins import detect_accelerators, select_plugins
 from services.agent.adapters.event_publisher import RedisKernelEventPublisher, kernel_stream
+from services.agent.adapters.networked_backend import NetworkedBackend
 from services.agent.adapters.registry_client import GrpcAgentRegistry
 from services.agent.api.servicer import SERVICE_NAME, KernelServicer
 from services.agent.backends import Detach, make_backend
@@ -24,6 +25,7 @@ from services.agent.config import Settings
 from services.agent.domain.images import detect_architecture
 from services.agent.domain.model import KernelSpec
 from services.agent.domain.resources import detect_resources
+from services.agent.service.cluster_network import PrepareClusterNetwork
 from services.agent.service.create_kernels import CreateKernels
 from services.agent.service.destroy_kernel import DestroyKernel
 from services.agent.service.execute import ExecuteCode
@@ -114,6 +116,9 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
         destroy=destroy,
         execute=ExecuteCode(kernels, default_timeout=settings.exec_timeout),
         logs=GetKernelLogs(kernels),
+        networks=PrepareClusterNetwork(
+            backend.networks if isinstance(backend, NetworkedBackend) else None, backend.name
+        ),
     )
     server = create_server(
         domain=ERROR_DOMAIN,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from services.agent.adapters.cluster_network import ClusterNetworks
 from services.agent.adapters.container_backend import ContainerBackend, KernelPullListener
 from services.agent.adapters.container_config import Isolation
 from services.agent.adapters.container_engine import Engine
+from services.agent.adapters.networked_backend import NetworkedBackend, NetworkedLoggingBackend
 from services.agent.adapters.process_backend import ProcessBackend
 from services.agent.config import Settings
 from services.agent.service.ports import KernelBackend
@@ -41,7 +43,12 @@ async def make_backend(
         # Adopted kernels are reported at registration; the registry ends the sessions of the
         # kernels that did not survive ("agent-restarted").
         await container.adopt()
-        return container, container.detach if settings.keep_kernels_on_stop else None
+        if settings.keep_kernels_on_stop:
+            # Kept kernels outlive the agent; their networks would not (docs/cluster-sessions.md).
+            return container, container.detach
+        networks = ClusterNetworks(agent_id, settings.cluster_cidr)
+        await networks.reset()
+        return NetworkedLoggingBackend(container, networks), None
     process = ProcessBackend(
         kernel_root,
         python=settings.kernel_python,
@@ -51,4 +58,6 @@ async def make_backend(
     )
     # Before registering: the registry then ends those kernels' sessions ("agent-restarted").
     await process.reap_leftovers()
-    return process, None
+    networks = ClusterNetworks(agent_id, settings.cluster_cidr)
+    await networks.reset()
+    return NetworkedBackend(process, networks), None

@@ -28,6 +28,9 @@ class Settings(ServiceSettings, RedisMixin):
     registry_addr: str = "127.0.0.1:50052"
     redis_prefix: str = "shipyard:"
     backend: Literal["process", "container"] = "process"
+    # Process backend: the /24 (or any IPv4 network) this agent's cluster kernels get addresses
+    # from; empty picks one of 10.208.0.0/12 by the agent id (docs/cluster-sessions.md).
+    cluster_cidr: str = ""
     # Container backend: the engine's Docker API URL (unix:///run/podman.sock, ...); empty: the
     # client's own search ($DOCKER_HOST, then the usual socket paths).
     docker_host: str = ""

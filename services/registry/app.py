@@ -29,6 +29,7 @@ from libs.events.streams import StreamConsumer
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
 from services.registry.adapters.agent_store import SqlAgentStore
+from services.registry.adapters.cluster_store import SqlClusterAddresses
 from services.registry.adapters.container_registry_store import SqlRegistryStore, SqlTaskStore
 from services.registry.adapters.docker_registry import scanner_for
 from services.registry.adapters.image_store import SqlImageStore
@@ -57,6 +58,7 @@ from services.registry.api.session_admin_servicer import SessionAdminServicer
 from services.registry.api.session_servicer import SessionServicer
 from services.registry.config import Settings
 from services.registry.service.agents import AgentLifecycle
+from services.registry.service.cluster_start import ClusterLaunches
 from services.registry.service.container_registries import ContainerRegistries
 from services.registry.service.create_session import CreateSession
 from services.registry.service.destroy_session import DestroySession
@@ -206,11 +208,13 @@ async def serve(settings: Settings) -> RunningRegistry:
     await consumer.ensure_group()
     running = RunningRegistry(server, engine, redis, agent_client, mounts, policies, rescans)
     relay = OutboxRelay(engine, sessions, redis, settings.redis_prefix)
+    cluster = ClusterLaunches(agent_client, SqlClusterAddresses(sessions))
+    starter = Starter(lifecycle, agent_client, wakeup, cluster=cluster)
     running.tasks = [
         spawn(relay.run(), "outbox-relay"),
         spawn(keep_running("kernel events", consumer.run), "kernel-events"),
         spawn(keep_running("session waiter", waiter.run), "session-waiter"),
-        spawn(keep_running("starter", Starter(lifecycle, agent_client, wakeup).run), "starter"),
+        spawn(keep_running("starter", starter.run), "starter"),
         spawn(agents.run_sweeper(settings.sweep_interval), "sweeper"),
     ]
     await server.start()

@@ -100,7 +100,13 @@ def create_body(
             for mount in spec.mounts
         ),
     ]
+    network, naming = isolation.network, {}
+    if spec.network is not None:  # a cluster kernel: the namespace the agent prepared for it
+        network = f"ns:{spec.network.netns_path}"
+        binds.append(f"{spec.network.hosts_file}:/etc/hosts:ro")
+        naming = {"Hostname": spec.network.hostname}
     return {
+        **naming,
         "Image": spec.image,
         "Entrypoint": [cmd[0]],  # the image's own entrypoint must not wrap the runner
         "Cmd": cmd[1:],
@@ -129,7 +135,7 @@ def create_body(
             "ShmSize": isolation.shm_bytes,
             "CapDrop": ["ALL"],
             "SecurityOpt": ["no-new-privileges"],
-            "NetworkMode": isolation.network,
+            "NetworkMode": network,
             "Devices": [
                 {"PathOnHost": d, "PathInContainer": d, "CgroupPermissions": "rwm"} for d in devices
             ],

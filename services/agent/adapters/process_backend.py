@@ -49,6 +49,7 @@ from services.agent.adapters.sandbox import (
     WORKDIR,
     SandboxSettings,
     Tools,
+    network_command,
     sandbox_command,
     staging_command,
 )
@@ -244,6 +245,7 @@ class ProcessBackend:
             proc = await asyncio.create_subprocess_exec(
                 *join_command(cgroups, spec.mem_bytes, sh=self._tools.sh),
                 *staging_command(self._tools, binds),
+                *network_command(self._tools, spec),
                 *inner,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,

@@ -57,6 +57,7 @@ class Tools:
     bwrap: str
     unshare: str
     mount: str
+    nsenter: str
 
     @staticmethod
     def find() -> Tools:
@@ -108,7 +109,11 @@ def sandbox_command(
         drop += ["--"]
     # --unshare-all: user, PID, IPC, UTS, mount, network and (where possible) cgroup namespaces.
     box = [tools.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
-    box += ["--hostname", "kernel"]
+    if spec.network is None:
+        box += ["--hostname", "kernel"]
+    else:  # a cluster kernel keeps the namespace the agent made for it (cluster_network.py)
+        box += ["--share-net", "--hostname", spec.network.hostname]
+        box += ["--ro-bind", spec.network.hosts_file, "/etc/hosts"]
     for path in SYSTEM_RO:
         if Path(path).exists():
             box += ["--ro-bind", path, path]
@@ -133,3 +138,10 @@ def sandbox_command(
     if spec.startup_command:
         runner += ["--startup-command", spec.startup_command]
     return [*drop, *box, "--", *runner]
+
+
+def network_command(tools: Tools, spec: m.KernelSpec) -> list[str]:
+    """Root's argv prefix entering a cluster kernel's network namespace (none otherwise)."""
+    if spec.network is None:
+        return []
+    return [tools.nsenter, f"--net={spec.network.netns_path}", "--"]

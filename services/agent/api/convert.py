@@ -52,6 +52,8 @@ def spec_from_pb(spec: pb.KernelSpec, field: str) -> KernelSpec:
         environ=dict(spec.environ),
         startup_command=spec.startup_command,
         accelerator_slots={k: v for k, v in slots.items() if k not in (CPU, MEM)},
+        cluster_hostname=spec.cluster_hostname,
+        cluster_hosts=tuple((h.hostname, h.address) for h in spec.cluster_hosts),
     )
 
 

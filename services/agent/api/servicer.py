@@ -9,6 +9,7 @@ from typing_extensions import override
 
 from libs.grpcutil.context import require_system
 from services.agent.api import convert
+from services.agent.service.cluster_network import PrepareClusterNetwork
 from services.agent.service.create_kernels import CreateKernels
 from services.agent.service.destroy_kernel import DestroyKernel
 from services.agent.service.execute import ExecuteCode
@@ -28,12 +29,14 @@ class KernelServicer(pb_grpc.KernelServiceServicer):
         destroy: DestroyKernel,
         execute: ExecuteCode,
         logs: GetKernelLogs,
+        networks: PrepareClusterNetwork | None = None,
     ) -> None:
         self._kernels = kernels
         self._create = create
         self._destroy = destroy
         self._execute = execute
         self._logs = logs
+        self._networks = networks or PrepareClusterNetwork(None, kernels.backend.name)
 
     @override
     async def CreateKernels(
@@ -77,4 +80,15 @@ class KernelServicer(pb_grpc.KernelServiceServicer):
         require_system()
         return pb.GetKernelLogsResponse(
             logs=await self._logs(request.kernel_id, request.tail_lines)
+        )
+
+    @override
+    async def PrepareClusterNetwork(
+        self, request: pb.PrepareClusterNetworkRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PrepareClusterNetworkResponse:
+        require_system()
+        kernels = [(k.kernel_id, k.hostname) for k in request.kernels]
+        hosts = await self._networks(request.session_id, kernels)
+        return pb.PrepareClusterNetworkResponse(
+            hosts=[pb.ClusterHost(hostname=name, address=address) for name, address in hosts]
         )

@@ -42,6 +42,20 @@ class KernelSpec:
     accelerator_slots: Mapping[str, Decimal] = field(default_factory=dict)
     # Host device nodes the kernel may use (its grant); a backend exposes these and no others.
     devices: tuple[str, ...] = ()
+    # Cluster sessions: this kernel's host name and every kernel's (host name, address).
+    cluster_hostname: str = ""
+    cluster_hosts: tuple[tuple[str, str], ...] = ()
+    # The network the kernel joins, once attached (None: a private, empty network).
+    network: KernelNetwork | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KernelNetwork:
+    """A prepared cluster network: the namespace to join, its host name and hosts file."""
+
+    netns_path: str
+    hostname: str
+    hosts_file: str
 
 
 class ExecMode(StrEnum):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import grpc
@@ -61,11 +61,28 @@ class GrpcAgentClient:
                     ],
                     environ=dict(k.environ),
                     startup_command=k.startup_command,
+                    cluster_hostname=k.cluster_hostname,
+                    cluster_hosts=[
+                        agent_pb.ClusterHost(hostname=name, address=address)
+                        for name, address in k.cluster_hosts
+                    ],
                 )
                 for k in kernels
             ]
         )
         await self._call(self._stub(address).CreateKernels, request, CREATE_DEADLINE)
+
+    async def prepare_cluster_network(
+        self, address: str, session_id: str, kernels: Sequence[tuple[str, str]]
+    ) -> Mapping[str, str]:
+        request = agent_pb.PrepareClusterNetworkRequest(
+            session_id=session_id,
+            kernels=[agent_pb.ClusterKernel(kernel_id=k, hostname=h) for k, h in kernels],
+        )
+        response = await self._call(
+            self._stub(address).PrepareClusterNetwork, request, DESTROY_DEADLINE
+        )
+        return {h.hostname: h.address for h in response.hosts}
 
     async def destroy_kernel(
         self, address: str, kernel_id: str, session_id: str, reason: str

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.core.slots import ResourceSlots
 from services.registry.adapters.tables import AgentRow, KernelRow, SessionRow
+from services.registry.domain.cluster import ClusterMode
 from services.registry.domain.model import (
     AGENT_OCCUPYING_STATUSES,
     DEAD_STATUSES,
@@ -40,6 +41,10 @@ def kernel_from_row(row: KernelRow) -> Kernel:
         requested_slots=ResourceSlots(row.requested_slots),
         exit_code=row.exit_code,
         agent_address=row.agent_address or "",
+        cluster_idx=row.cluster_idx,
+        local_rank=row.local_rank,
+        cluster_hostname=row.cluster_hostname,
+        cluster_address=row.cluster_address,
     )
 
 
@@ -67,11 +72,15 @@ def session_from_row(row: SessionRow, kernels: Iterable[KernelRow]) -> Session:
         terminated_at=row.terminated_at,
         trace_context=dict(row.trace_context),
         status_history={k: datetime.fromisoformat(v) for k, v in row.status_history.items()},
-        kernels=tuple(
-            kernel_from_row(k) for k in sorted(kernels, key=lambda k: (k.cluster_role, k.id))
-        ),
+        kernels=tuple(kernel_from_row(k) for k in sorted(kernels, key=_cluster_order)),
         expires_at=row.expires_at,
+        cluster_mode=ClusterMode(row.cluster_mode),
     )
+
+
+def _cluster_order(row: KernelRow) -> tuple[bool, int, str]:
+    """main1 first, then the subs by rank (docs/cluster-sessions.md)."""
+    return (row.cluster_role != "main", row.local_rank, row.id)
 
 
 def agent_from_row(row: AgentRow) -> Agent:

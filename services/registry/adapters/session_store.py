@@ -235,6 +235,7 @@ def _session_values(new: NewSession, total: ResourceSlots) -> Mapping[str, objec
         "created_at": new.created_at,
         "status_changed_at": new.created_at,
         "max_lifetime_seconds": new.max_lifetime_seconds,
+        "cluster_mode": new.cluster_mode.value,
     }
 
 
@@ -243,6 +244,10 @@ def _kernel_row(new: NewSession, kernel: NewKernel) -> KernelRow:
         id=kernel.kernel_id,
         session_id=new.session_id,
         cluster_role=kernel.cluster_role,
+        cluster_idx=kernel.cluster_idx,
+        local_rank=kernel.local_rank,
+        cluster_hostname=f"{kernel.cluster_role}{kernel.cluster_idx}",
+        cluster_address="",
         status=Status.PENDING.value,
         status_info="",
         status_data={},

@@ -101,6 +101,10 @@ class SessionRow(Base):
     # The owner's max_session_lifetime when created (0 = none); the deadline is set on bind.
     max_lifetime_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # SINGLE_NODE or MULTI_NODE (docs/cluster-sessions.md).
+    cluster_mode: Mapped[str] = mapped_column(
+        String(16), default="SINGLE_NODE", server_default="SINGLE_NODE"
+    )
 
 
 class KernelRow(Base):
@@ -112,6 +116,13 @@ class KernelRow(Base):
         UUID(as_uuid=False), ForeignKey("sessions.id", ondelete="CASCADE"), index=True
     )
     cluster_role: Mapped[str] = mapped_column(String(16))
+    cluster_idx: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    local_rank: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cluster_hostname: Mapped[str] = mapped_column(
+        String(16), default="main1", server_default="main1"
+    )
+    # The address the kernel's agent published for it (cluster sessions of several kernels).
+    cluster_address: Mapped[str] = mapped_column(String(45), default="", server_default="")
     status: Mapped[str] = mapped_column(String(16))
     status_info: Mapped[str] = mapped_column(String(128), default="")
     status_data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)

@@ -13,6 +13,7 @@ from shipyard.registry.v1 import session_service_pb2 as pb
 from shipyard.type.v1 import execution_pb2, resources_pb2
 
 from libs.core.slots import ResourceSlots
+from services.registry.domain.cluster import ClusterMode
 from services.registry.domain.errors import InvalidPageToken
 from services.registry.domain.model import Agent, ExecOutcome, Kernel, Session, SessionType, Status
 
@@ -26,6 +27,15 @@ TYPE_FROM_PB = {
 TYPE_TO_PB = {
     SessionType.INTERACTIVE: pb.SESSION_TYPE_INTERACTIVE,
     SessionType.BATCH: pb.SESSION_TYPE_BATCH,
+}
+CLUSTER_MODE_FROM_PB = {
+    pb.CLUSTER_MODE_UNSPECIFIED: ClusterMode.SINGLE_NODE,
+    pb.CLUSTER_MODE_SINGLE_NODE: ClusterMode.SINGLE_NODE,
+    pb.CLUSTER_MODE_MULTI_NODE: ClusterMode.MULTI_NODE,
+}
+CLUSTER_MODE_TO_PB = {
+    ClusterMode.SINGLE_NODE: pb.CLUSTER_MODE_SINGLE_NODE,
+    ClusterMode.MULTI_NODE: pb.CLUSTER_MODE_MULTI_NODE,
 }
 EXEC_STATUS_TO_PB = {
     "finished": execution_pb2.EXECUTION_STATUS_FINISHED,
@@ -53,6 +63,10 @@ def kernel_pb(kernel: Kernel) -> pb.Kernel:
         agent_id=kernel.agent_id or "",
         requested_slots=slots_pb(kernel.requested_slots),
         exit_code=kernel.exit_code or 0,
+        cluster_idx=kernel.cluster_idx,
+        local_rank=kernel.local_rank,
+        cluster_hostname=kernel.cluster_hostname,
+        cluster_address=kernel.cluster_address,
     )
 
 
@@ -76,6 +90,8 @@ def session_pb(session: Session) -> pb.Session:
         client_token=session.client_token,
         startup_command=session.startup_command,
         create_time=timestamp(session.created_at),
+        cluster_mode=CLUSTER_MODE_TO_PB[session.cluster_mode],
+        cluster_size=len(session.kernels),
     )
     for status, when in session.status_history.items():
         msg.status_history[status].CopyFrom(timestamp(when))
@@ -145,6 +161,7 @@ def pending_pb(session: Session) -> sched_pb.PendingSession:
         domain_name=session.domain_name,
         image=session.image,
         architectures=list(session.image_architectures),
+        cluster_mode=CLUSTER_MODE_TO_PB[session.cluster_mode],
     )
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from libs.core.slots import ResourceSlots
+from services.registry.domain.cluster import ClusterMode
 
 
 class Status(StrEnum):
@@ -57,6 +58,12 @@ class Kernel:
     requested_slots: ResourceSlots
     exit_code: int | None = None
     agent_address: str = ""
+    # Place in a cluster session (docs/cluster-sessions.md): main1 / sub1..subN.
+    cluster_idx: int = 1
+    local_rank: int = 0
+    cluster_hostname: str = "main1"
+    # The address the kernel's agent published for it; empty for single-kernel sessions.
+    cluster_address: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,6 +95,7 @@ class Session:
     image_architectures: tuple[str, ...] = ()
     # Status name → when the session entered it (the last time, for repeated statuses).
     status_history: Mapping[str, datetime] = field(default_factory=dict)
+    cluster_mode: ClusterMode = ClusterMode.SINGLE_NODE
 
     @property
     def main_kernel(self) -> Kernel | None:

@@ -16,6 +16,7 @@ from libs.core.ids import new_id
 from libs.core.kernel_environ import refused_environ
 from libs.core.slots import CPU, MEM, ResourceSlots
 from libs.telemetry.tracing import current_trace_context
+from services.registry.domain.cluster import ClusterMode, cluster_layout
 from services.registry.domain.errors import InvalidResources, PolicyLimitExceeded
 from services.registry.domain.model import (
     DEAD_STATUSES,
@@ -58,6 +59,7 @@ class CreateSessionCommand:
     wait: bool
     wait_timeout: float | None
     cluster_size: int = 1
+    cluster_mode: ClusterMode = ClusterMode.SINGLE_NODE
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +129,7 @@ class CreateSession:
             created_at=datetime.now(UTC),
             max_lifetime_seconds=policy.max_session_lifetime,
             max_pending_sessions=policy.max_pending_sessions,
+            cluster_mode=cmd.cluster_mode,
         )
         # The enqueue must complete even if the client hangs up mid-request (rule R-SHIELD).
         session, _ = await asyncio.shield(self._enqueue(new))
@@ -189,10 +192,16 @@ def check_policy(policy: SessionPolicy, slots: ResourceSlots, size: int) -> None
 
 
 def _kernels(slots: ResourceSlots, size: int) -> tuple[NewKernel, ...]:
-    """A main kernel and `size - 1` sub kernels, each with the requested slots."""
-    roles = ["main"] + ["sub"] * (size - 1)
+    """main1 and sub1..sub(size-1) (docs/cluster-sessions.md), each with the requested slots."""
     return tuple(
-        NewKernel(kernel_id=new_id(), cluster_role=role, requested_slots=slots) for role in roles
+        NewKernel(
+            kernel_id=new_id(),
+            cluster_role=place.role,
+            cluster_idx=place.idx,
+            local_rank=place.local_rank,
+            requested_slots=slots,
+        )
+        for place in cluster_layout(size)
     )
 
 

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from libs.core.identity import Caller
 from libs.core.slots import ResourceSlots
+from services.registry.domain.cluster import ClusterMode
 from services.registry.domain.model import (
     Agent,
     ExecMode,
@@ -27,6 +28,8 @@ class NewKernel:
     kernel_id: str
     cluster_role: str
     requested_slots: ResourceSlots
+    cluster_idx: int = 1
+    local_rank: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,6 +53,7 @@ class NewSession:
     max_lifetime_seconds: int = 0  # 0 = no limit
     max_pending_sessions: int = 0  # checked under the keypair lock when inserting; 0 = none
     image_architectures: tuple[str, ...] = ()
+    cluster_mode: ClusterMode = ClusterMode.SINGLE_NODE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -159,6 +163,9 @@ class KernelLaunch:
     mounts: tuple[Mount, ...]
     environ: Mapping[str, str]
     startup_command: str
+    # Cluster sessions of several kernels: its host name and every kernel's (name, address).
+    cluster_hostname: str = ""
+    cluster_hosts: tuple[tuple[str, str], ...] = ()
 
 
 class AgentClient(Protocol):

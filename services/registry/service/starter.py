@@ -10,18 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from opentelemetry import trace
 
 from libs.core.errors import ShipyardError
 from libs.telemetry.tracing import attach_trace_context, detach
+from services.registry.service.cluster_start import ClusterLaunches
 from services.registry.service.destroy_session import tell_agents
 from services.registry.service.ports import (
     AgentClient,
-    KernelLaunch,
-    KernelTarget,
     PreparingSession,
 )
 from services.registry.service.session_ports import SessionStarts
@@ -39,6 +37,7 @@ class Starter:
     wakeup: asyncio.Event
     batch: int = 16
     poll_interval: float = 1.0
+    cluster: ClusterLaunches = field(default_factory=ClusterLaunches)
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tasks:
@@ -78,27 +77,9 @@ class Starter:
             detach(token)
 
     async def _create_all(self, prep: PreparingSession) -> None:
-        by_agent: dict[str, list[KernelTarget]] = defaultdict(list)
-        for t in prep.targets:
-            by_agent[t.agent_address].append(t)
-        s = prep.session
+        by_agent = await self.cluster.plan(prep)
         calls = [
-            self.agents.create_kernels(
-                address,
-                [
-                    KernelLaunch(
-                        kernel_id=t.kernel_id,
-                        session_id=s.session_id,
-                        image=s.image,
-                        slots=t.requested_slots,
-                        mounts=prep.mounts,
-                        environ=s.environ,
-                        startup_command=s.startup_command,
-                    )
-                    for t in targets
-                ],
-            )
-            for address, targets in by_agent.items()
+            self.agents.create_kernels(address, launches) for address, launches in by_agent.items()
         ]
         # All agents get their calls; the first failure (not a wrapper group) is the reason.
         for result in await asyncio.gather(*calls, return_exceptions=True):

@@ -8,6 +8,7 @@ from datetime import UTC
 from typing import TypeVar
 
 from shipyard.registry.v1 import scheduling_service_pb2 as pb
+from shipyard.registry.v1 import session_service_pb2 as session_pb
 from shipyard.type.v1 import resources_pb2
 
 from libs.core.errors import InvalidArgument
@@ -98,6 +99,7 @@ def session_from_pb(msg: pb.PendingSession) -> PendingSession:
         domain_name=msg.domain_name,
         image=msg.image,
         architectures=frozenset(msg.architectures),
+        single_node=msg.cluster_mode != session_pb.CLUSTER_MODE_MULTI_NODE,
     )
 
 

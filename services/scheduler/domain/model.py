@@ -105,6 +105,9 @@ class PendingSession:
     image: str = ""
     # Architectures the image exists in; empty means any.
     architectures: frozenset[str] = frozenset()
+    # Single-node cluster sessions need one agent for all their kernels; the registry always
+    # says which mode a session has (its default is single-node), see cluster_mode.py.
+    single_node: bool = False
 
     @property
     def requested(self) -> ResourceSlots:

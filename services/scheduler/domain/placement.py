@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Hashable, MutableMapping, Sequence
 
 from libs.core.slots import ResourceSlots
+from services.scheduler.domain.cluster_mode import single_node_gang, spread_back
 from services.scheduler.domain.image_fit import image_mismatch, with_image_first
 from services.scheduler.domain.model import (
     NO_AVAILABLE_INSTANCES,
@@ -44,6 +45,16 @@ def place_session(
         return Unschedulable(
             session_id=session.session_id, reason=SCHEDULER_ERROR, message="session has no kernels"
         )
+    if (gang := single_node_gang(session)) is not None:
+        decision = place_session(
+            gang,
+            agents,
+            agent_predicates=agent_predicates,
+            session_predicates=session_predicates,
+            selector=selector,
+            misfits=misfits,
+        )
+        return spread_back(session, decision)
     failures = failed_session_predicates(session, session_predicates)
     if failures:
         return Unschedulable(

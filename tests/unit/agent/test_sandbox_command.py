@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from decimal import Decimal
 from pathlib import Path
 
 from libs.core.kernel_environ import refused_environ
-from services.agent.adapters.sandbox import SandboxSettings, Tools, sandbox_command
-from services.agent.domain.model import KernelSpec, Mount
+from services.agent.adapters.sandbox import SandboxSettings, Tools, network_command, sandbox_command
+from services.agent.domain.model import KernelNetwork, KernelSpec, Mount
 
 TOOLS = Tools(sh="/bin/sh", setpriv="/usr/bin/setpriv", bwrap="/usr/bin/bwrap",
-              unshare="/usr/bin/unshare", mount="/bin/mount")  # fmt: skip
+              unshare="/usr/bin/unshare", mount="/bin/mount",
+              nsenter="/usr/bin/nsenter")  # fmt: skip
 
 
 def _argv(spec: KernelSpec, environ: dict[str, str]) -> list[str]:
@@ -64,3 +66,21 @@ def test_mounts_keep_their_permission_and_sizes_are_bounded() -> None:
 def test_loader_variables_are_refused_and_others_pass() -> None:
     names = ["PATH", "LD_PRELOAD", "PYTHONPATH", "LD_AUDIT", "PYTHONHOME", "HOME"]
     assert refused_environ(names) == ["LD_PRELOAD", "LD_AUDIT", "PYTHONHOME"]
+
+
+def test_a_single_kernel_keeps_a_private_empty_network() -> None:
+    spec = _spec()
+    argv = _argv(spec, {})
+    assert "--share-net" not in argv
+    assert "/etc/hosts" not in argv
+    assert network_command(TOOLS, spec) == []
+
+
+def test_a_cluster_kernel_joins_its_prepared_namespace_with_its_hosts_file() -> None:
+    net = KernelNetwork(netns_path="/run/netns/sy1-k1", hostname="sub1", hosts_file="/run/h")
+    spec = dataclasses.replace(_spec(), cluster_hostname="sub1", network=net)
+    argv = _argv(spec, {})
+    assert "--unshare-all" in argv and "--share-net" in argv
+    assert argv[argv.index("--hostname") + 1] == "sub1"
+    assert ("/run/h", "/etc/hosts") in _pairs(argv, "--ro-bind")
+    assert network_command(TOOLS, spec) == ["/usr/bin/nsenter", "--net=/run/netns/sy1-k1", "--"]

@@ -1,13 +1,13 @@
 """The transactional outbox and the consumed-event ids of idempotent consumers.
 
-Revision ID: 0004_rel_outbox_outbox
+Revision ID: 0004_outbox
 Revises: 0003_images
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_rel_outbox_outbox"
+revision = "0004_outbox"
 down_revision = "0003_images"
 branch_labels = None
 depends_on = None
