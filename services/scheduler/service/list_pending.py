@@ -11,6 +11,7 @@ from libs.core.identity import Caller
 from services.scheduler.domain.cache import ClusterCache
 from services.scheduler.domain.model import PendingSession, QueuedSession
 from services.scheduler.domain.policy import SchedulingPolicy
+from services.scheduler.domain.policy.context import queue_context
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,7 +44,9 @@ class ListPendingSessions:
         ordered = [
             self._queued(session)
             for group in sorted(groups)
-            for session in self._policy_for(group).order(groups[group])
+            for session in self._policy_for(group).order(
+                groups[group], queue_context(self._cache, group, groups[group])
+            )
         ]
         return PendingQueue(sessions=tuple(ordered), leader=self._is_leader())
 

@@ -25,6 +25,7 @@ from services.scheduler.domain.model import (
 )
 from services.scheduler.domain.placement import place_session
 from services.scheduler.domain.policy import SchedulingPolicy
+from services.scheduler.domain.policy.context import queue_context
 from services.scheduler.domain.predicates import (
     DEFAULT_AGENT_PREDICATES,
     DEFAULT_SESSION_PREDICATES,
@@ -115,7 +116,8 @@ class ScheduleCycle:
         misfits: dict[Hashable, str] = {}
         usage = Usage(self._cache.active())
         for group, sessions in sorted(_by_group(self._cache.pending()).items()):
-            for session in self._policy_for(group).order(sessions):
+            context = queue_context(self._cache, group, sessions)
+            for session in self._policy_for(group).order(sessions, context):
                 over = check_limits(session, usage, limits)
                 if over is not None:
                     reason, message = over
