@@ -22,8 +22,7 @@ from services.scheduler.adapters.registry_client import GrpcSchedulingClient
 from services.scheduler.api.servicer import SERVICE_NAME, SchedulerServicer
 from services.scheduler.config import Settings
 from services.scheduler.domain.cache import ClusterCache
-from services.scheduler.domain.policy import SchedulingPolicy, get_policy
-from services.scheduler.domain.selectors import get_selector
+from services.scheduler.domain.group_config import GroupConfig, GroupScheduling
 from services.scheduler.service.leadership import LeaderElector
 from services.scheduler.service.limits_cache import CachedLimits
 from services.scheduler.service.list_pending import ListPendingSessions
@@ -69,11 +68,16 @@ class RunningScheduler:
 async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> RunningScheduler:
     """Start the scheduler replica: lease loop, cluster watch, cycles and the gRPC server."""
     token = settings.internal_token.get_secret_value()
-    policy = get_policy(settings.policy)
-    selector = get_selector(settings.selector)
-
-    def policy_for(_resource_group: str) -> SchedulingPolicy:
-        return policy  # per-group policies come with resource group options from the registry
+    groups = GroupConfig(
+        GroupScheduling(
+            policy=settings.policy, selector=settings.selector, options=settings.policy_options
+        ),
+        {
+            name: GroupScheduling(policy=g.policy, selector=g.selector, options=g.options)
+            for name, g in settings.groups.items()
+        },
+    )
+    policy_for = groups.policy_for
 
     redis = Redis.from_url(settings.redis_url)
     channel = internal_channel(settings.registry_addr, token)
@@ -92,7 +96,8 @@ async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> Ru
         cache=cache,
         binder=registry,
         policy_for=policy_for,
-        selector=selector,
+        selector=groups.selector_for(""),
+        selector_for=groups.selector_for,
         clock=time.monotonic,
         note_interval=settings.note_interval,
         bound_ttl=settings.bound_ttl,

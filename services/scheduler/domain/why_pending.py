@@ -22,7 +22,7 @@ def shortage_by_agents(request: ResourceSlots, agents: Sequence[Agent]) -> str:
     """
     alive = [a for a in agents if a.alive]
     if not alive:
-        return "no alive agents"
+        return ""  # nothing to count: shortage_message says there is no alive agent
     parts: list[str] = []
     for slot in sorted(request):
         wanted = request[slot]

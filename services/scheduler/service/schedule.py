@@ -62,6 +62,7 @@ class ScheduleCycle:
         note_interval: float = 60.0,
         bound_ttl: float = 30.0,
         limits: LimitsSource | None = None,
+        selector_for: Callable[[str], AgentSelector] | None = None,
     ) -> None:
         self._cache = cache
         self._binder = binder
@@ -73,6 +74,8 @@ class ScheduleCycle:
         self._note_interval = note_interval
         self._bound_ttl = bound_ttl
         self._limits = limits
+        # A resource group's own selector, when groups choose theirs (default: `selector`).
+        self._selector_for = selector_for or (lambda _group: selector)
 
     async def run_once(self) -> CycleReport:
         now = self._clock()
@@ -131,7 +134,7 @@ class ScheduleCycle:
                     self._cache.agents(group),
                     agent_predicates=self._agent_predicates,
                     session_predicates=self._session_predicates,
-                    selector=self._selector,
+                    selector=self._selector_for(group),
                     misfits=misfits,
                 )
                 if isinstance(outcome, Placement):

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
+from libs.core.errors import InvalidArgument
 from libs.core.slots import ResourceSlots
+from services.scheduler.domain.group_config import GroupConfig, GroupScheduling
 from services.scheduler.domain.model import Agent, PendingKernel
 from services.scheduler.domain.selectors import SELECTORS, get_selector
 from services.scheduler.domain.selectors.legacy import LegacySelector
@@ -87,3 +91,25 @@ def test_selectors_agree_there_is_nothing_to_choose_without_candidates():
 def test_most_occupied_breaks_ties_by_agent_id():
     twins = [agent("b"), agent("a")]
     assert MostOccupiedSelector().select(_kernel(cpu=1, mem=Decimal(1)), twins).agent_id == "a"
+
+
+def test_each_resource_group_gets_its_own_policy_and_selector():
+    config = GroupConfig(
+        GroupScheduling(),
+        {"gpu": GroupScheduling(policy="drf", selector="most-occupied")},
+    )
+    assert (config.policy_for("gpu").name, config.selector_for("gpu").name) == (
+        "drf",
+        "most-occupied",
+    )
+    assert (config.policy_for("other").name, config.selector_for("other").name) == (
+        "fifo",
+        "least-occupied",
+    )
+
+
+def test_a_misconfigured_group_is_refused_when_the_configuration_is_built():
+    with pytest.raises(InvalidArgument, match="unknown agent selector 'packed'"):
+        GroupConfig(GroupScheduling(), {"gpu": GroupScheduling(selector="packed")})
+    with pytest.raises(InvalidArgument, match="num_retries_to_skip"):
+        GroupConfig(GroupScheduling(options={"num_retries_to_skip": "-2"}))

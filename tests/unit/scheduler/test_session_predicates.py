@@ -9,8 +9,8 @@ import pytest
 
 from libs.core.slots import ResourceSlots
 from services.scheduler.domain.dependencies import (
-    Dependency,
     DependenciesMet,
+    Dependency,
     Outcome,
     judge,
 )
