@@ -1,0 +1,59 @@
+"""Resource groups choose their scheduling policy, options, agent selector, admitted session
+types, pending timeout and reservation wait.
+
+Revision ID: 0004_sched_policy
+Revises: 0003_images
+"""
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
+
+revision = "0004_sched_policy"
+down_revision = "0003_images"
+branch_labels = None
+depends_on = None
+
+S = "registry"
+T = "resource_groups"
+
+
+def upgrade() -> None:
+    op.add_column(
+        T, sa.Column("scheduler", sa.String(32), nullable=False, server_default="fifo"), schema=S
+    )
+    op.add_column(
+        T,
+        sa.Column(
+            "scheduler_options", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")
+        ),
+        schema=S,
+    )
+    op.add_column(
+        T,
+        sa.Column("agent_selector", sa.String(32), nullable=False, server_default="least-occupied"),
+        schema=S,
+    )
+    op.add_column(
+        T,
+        sa.Column(
+            "allowed_session_types", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")
+        ),
+        schema=S,
+    )
+    for column in ("pending_timeout_seconds", "reservation_wait_seconds"):
+        op.add_column(
+            T, sa.Column(column, sa.Integer, nullable=False, server_default="0"), schema=S
+        )
+
+
+def downgrade() -> None:
+    for column in (
+        "reservation_wait_seconds",
+        "pending_timeout_seconds",
+        "allowed_session_types",
+        "agent_selector",
+        "scheduler_options",
+        "scheduler",
+    ):
+        op.drop_column(T, column, schema=S)

@@ -1,0 +1,108 @@
+"""Resource groups choose their scheduling policy, options and selector through the API."""
+
+from __future__ import annotations
+
+import secrets
+
+import grpc
+import pytest
+from shipyard.registry.v1 import resource_group_service_pb2 as rg_pb
+
+from libs.core.identity import Role
+from tests.integration.images.conftest import Platform
+from tests.integration.images.helpers import expect_code, mask
+from tests.integration.storage.helpers import violated_fields
+
+pytestmark = pytest.mark.integration
+
+
+async def _create(platform: Platform, **fields: object) -> rg_pb.ResourceGroup:
+    group = rg_pb.ResourceGroup(name=f"rg-{secrets.token_hex(4)}", is_active=True, **fields)
+    reply = await platform.groups.CreateResourceGroup(
+        rg_pb.CreateResourceGroupRequest(resource_group=group),
+        metadata=platform.as_caller(platform.superadmin),
+    )
+    return reply.resource_group
+
+
+async def _update(platform: Platform, caller, group: rg_pb.ResourceGroup, *paths: str):
+    return await platform.groups.UpdateResourceGroup(
+        rg_pb.UpdateResourceGroupRequest(resource_group=group, update_mask=mask(*paths)),
+        metadata=platform.as_caller(caller),
+    )
+
+
+async def test_a_new_group_gets_the_default_policy_and_selector(platform):
+    group = await _create(platform)
+    assert (group.scheduler, group.agent_selector) == ("fifo", "least-occupied")
+    assert not group.scheduler_options and not group.allowed_session_types
+    assert (group.pending_timeout_seconds, group.reservation_wait_seconds) == (0, 0)
+
+
+async def test_an_admin_configures_a_groups_scheduling_and_everyone_reads_it(platform):
+    group = await _create(
+        platform,
+        scheduler="fifo",
+        scheduler_options={"num_retries_to_skip": "3"},
+        agent_selector="most-occupied",
+        allowed_session_types=["batch"],
+        pending_timeout_seconds=3600,
+        reservation_wait_seconds=600,
+    )
+    assert dict(group.scheduler_options) == {"num_retries_to_skip": "3"}
+    changed = rg_pb.ResourceGroup(name=group.name, scheduler="drf", agent_selector="legacy")
+    admin = await platform.user(Role.ADMIN)
+    reply = await _update(
+        platform, admin, changed, "scheduler", "scheduler_options", "agent_selector"
+    )
+    updated = reply.resource_group
+    assert (updated.scheduler, updated.agent_selector) == ("drf", "legacy")
+    assert not updated.scheduler_options  # masked and empty: cleared
+    assert list(updated.allowed_session_types) == ["batch"]  # not masked: kept
+    assert updated.pending_timeout_seconds == 3600
+    seen = await platform.groups.GetResourceGroup(
+        rg_pb.GetResourceGroupRequest(name=group.name),
+        metadata=platform.as_caller(await platform.user()),
+    )
+    assert seen.resource_group.scheduler == "drf"
+
+
+async def test_an_ordinary_user_cannot_change_a_groups_policy(platform):
+    group = await _create(platform)
+    user = await platform.user()
+    changed = rg_pb.ResourceGroup(name=group.name, scheduler="lifo")
+    await expect_code(
+        _update(platform, user, changed, "scheduler"), grpc.StatusCode.PERMISSION_DENIED
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"scheduler": "sjf"}, "resource_group.scheduler"),
+        ({"agent_selector": "random"}, "resource_group.agent_selector"),
+        ({"pending_timeout_seconds": -1}, "resource_group.pending_timeout_seconds"),
+        ({"allowed_session_types": ["daemon"]}, "resource_group.allowed_session_types"),
+        (
+            {"scheduler": "fifo", "scheduler_options": {"num_retries_to_skip": "-1"}},
+            "resource_group.scheduler_options.num_retries_to_skip",
+        ),
+        (
+            {"scheduler": "drf", "scheduler_options": {"num_retries_to_skip": "2"}},
+            "resource_group.scheduler_options.num_retries_to_skip",
+        ),
+    ],
+)
+async def test_bad_scheduling_settings_are_refused_naming_the_field(platform, fields, field):
+    err = await expect_code(_create(platform, **fields), grpc.StatusCode.INVALID_ARGUMENT)
+    assert violated_fields(err) == [field]
+
+
+async def test_changing_only_the_options_is_checked_against_the_current_policy(platform):
+    group = await _create(platform, scheduler="lifo")
+    changed = rg_pb.ResourceGroup(name=group.name, scheduler_options={"num_retries_to_skip": "1"})
+    err = await expect_code(
+        _update(platform, platform.superadmin, changed, "scheduler_options"),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert "scheduler 'lifo' has no option 'num_retries_to_skip'" in err.details()
