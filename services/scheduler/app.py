@@ -16,6 +16,7 @@ from libs.core.tasks import cancel_all, spawn
 from libs.grpcutil.client import internal_channel
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
+from services.scheduler.adapters.group_client import GrpcGroupSettings
 from services.scheduler.adapters.limits_client import GrpcLimitsSource
 from services.scheduler.adapters.redis_lease import RedisLease
 from services.scheduler.adapters.registry_client import GrpcSchedulingClient
@@ -23,6 +24,9 @@ from services.scheduler.api.servicer import SERVICE_NAME, SchedulerServicer
 from services.scheduler.config import Settings
 from services.scheduler.domain.cache import ClusterCache
 from services.scheduler.domain.group_config import GroupConfig, GroupScheduling
+from services.scheduler.domain.predicates import DEFAULT_SESSION_PREDICATES
+from services.scheduler.domain.session_predicates import SessionTypeAllowed
+from services.scheduler.service.group_refresh import GroupRefresher
 from services.scheduler.service.leadership import LeaderElector
 from services.scheduler.service.limits_cache import CachedLimits
 from services.scheduler.service.list_pending import ListPendingSessions
@@ -71,11 +75,7 @@ async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> Ru
     groups = GroupConfig(
         GroupScheduling(
             policy=settings.policy, selector=settings.selector, options=settings.policy_options
-        ),
-        {
-            name: GroupScheduling(policy=g.policy, selector=g.selector, options=g.options)
-            for name, g in settings.groups.items()
-        },
+        )
     )
     policy_for = groups.policy_for
 
@@ -91,6 +91,9 @@ async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> Ru
     limits = CachedLimits(
         GrpcLimitsSource(auth_channel), clock=time.monotonic, ttl=settings.limits_ttl
     )
+    # Read the groups' settings before the first cycle; the refresher keeps them current.
+    refresher = GroupRefresher(GrpcGroupSettings(channel), groups, interval=settings.groups_refresh)
+    await refresher.refresh_once()
     cache = ClusterCache()
     cycle = ScheduleCycle(
         cache=cache,
@@ -102,6 +105,10 @@ async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> Ru
         note_interval=settings.note_interval,
         bound_ttl=settings.bound_ttl,
         limits=limits,
+        session_predicates=(
+            *DEFAULT_SESSION_PREDICATES,
+            SessionTypeAllowed(groups.allowed_session_types),
+        ),
     )
     lease = RedisLease(
         redis, key=settings.lease_key, owner=settings.scheduler_id, ttl=settings.lease_ttl
@@ -145,6 +152,7 @@ async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> Ru
         spawn(elector.run(), "scheduler-lease"),
         spawn(sync.run(), "scheduler-watch"),
         spawn(loop.run(), "scheduler-cycles"),
+        spawn(refresher.run(), "scheduler-group-settings"),
     ]
     log.info("scheduler %s serving on port %d", settings.scheduler_id, server.port)
     return RunningScheduler(

@@ -5,20 +5,10 @@ from __future__ import annotations
 import os
 import socket
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from libs.core.config import RedisMixin, ServiceSettings
-
-
-class GroupSettings(BaseModel):
-    """One resource group's scheduling (SCHEDULER_GROUPS, as JSON)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    policy: str = "fifo"
-    selector: str = "least-occupied"
-    options: dict[str, str] = Field(default_factory=dict)
 
 
 def _default_scheduler_id() -> str:
@@ -46,10 +36,11 @@ class Settings(ServiceSettings, RedisMixin):
     watch_backoff_max: float = Field(default=10.0, gt=0)
     policy: str = "fifo"
     selector: str = "least-occupied"
-    # Options of the default policy, e.g. {"num_retries_to_skip": "3"}.
+    # Options of the default policy, e.g. {"num_retries_to_skip": "3"}. `policy`, `selector`
+    # and these apply to groups the registry has not told us about yet.
     policy_options: dict[str, str] = Field(default_factory=dict)
-    # Per resource group: {"gpu": {"policy": "drf", "selector": "most-occupied", "options": {}}}.
-    groups: dict[str, GroupSettings] = Field(default_factory=dict)
+    # How often each resource group's scheduling settings are re-read from the registry.
+    groups_refresh: float = Field(default=5.0, gt=0)
 
     @property
     def lease_key(self) -> str:

@@ -145,6 +145,7 @@ def pending_pb(session: Session) -> sched_pb.PendingSession:
         domain_name=session.domain_name,
         image=session.image,
         architectures=list(session.image_architectures),
+        session_type=session.session_type.value.lower(),
     )
 
 
@@ -155,6 +156,8 @@ def active_pb(session: Session) -> sched_pb.ActiveSession:
         project_id=session.project_id,
         domain_name=session.domain_name,
         occupied_slots=slots_pb(session.requested_slots),
+        resource_group=session.resource_group,
+        owner_user_id=session.owner_user_id,
     )
 
 

@@ -98,6 +98,7 @@ def session_from_pb(msg: pb.PendingSession) -> PendingSession:
         domain_name=msg.domain_name,
         image=msg.image,
         architectures=frozenset(msg.architectures),
+        session_type=msg.session_type or "interactive",
     )
 
 
@@ -108,6 +109,8 @@ def active_from_pb(msg: pb.ActiveSession) -> ActiveSession:
         project_id=msg.project_id,
         domain_name=msg.domain_name,
         slots=slots_from_pb(msg.occupied_slots),
+        resource_group=msg.resource_group,
+        owner_user_id=msg.owner_user_id,
     )
 
 

@@ -1,7 +1,8 @@
-"""Each resource group's policy, its options and its selector (docs/scheduling.md).
+"""Each resource group's scheduling: policy, options, selector, admitted session types,
+pending timeout and reservation wait (docs/scheduling.md).
 
-Groups not named fall back to the defaults. Names and options are checked when the
-configuration is built, so a typo stops the scheduler at start instead of at the first cycle.
+The registry stores them (ResourceGroupService); the scheduler re-reads them periodically and
+`update` swaps them in. Groups it has not heard of use the defaults from its settings.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from libs.core.errors import InvalidArgument
 from services.scheduler.domain.policy import SchedulingPolicy, get_policy
 from services.scheduler.domain.selectors import AgentSelector, get_selector
 
@@ -18,6 +20,18 @@ class GroupScheduling:
     policy: str = "fifo"
     selector: str = "least-occupied"
     options: Mapping[str, str] = field(default_factory=dict)
+    # Empty = every session type.
+    allowed_session_types: tuple[str, ...] = ()
+    # Seconds; 0 = never cancel for waiting / never reserve.
+    pending_timeout: float = 0.0
+    reservation_wait: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Built:
+    settings: GroupScheduling
+    policy: SchedulingPolicy
+    selector: AgentSelector
 
 
 class GroupConfig:
@@ -25,14 +39,41 @@ class GroupConfig:
         self, default: GroupScheduling, groups: Mapping[str, GroupScheduling] | None = None
     ) -> None:
         self._default = _build(default)
-        self._groups = {name: _build(g) for name, g in (groups or {}).items()}
+        self._groups: dict[str, _Built] = {}
+        if groups:
+            errors = self.update(groups)
+            if errors:
+                raise next(iter(errors.values()))
+
+    def update(self, groups: Mapping[str, GroupScheduling]) -> dict[str, InvalidArgument]:
+        """Replace every group's settings; a group whose settings do not build keeps the
+        default, and its error is returned (keyed by group) for the caller to report."""
+        built: dict[str, _Built] = {}
+        errors: dict[str, InvalidArgument] = {}
+        for name, settings in groups.items():
+            try:
+                built[name] = _build(settings)
+            except InvalidArgument as exc:
+                errors[name] = exc
+        self._groups = built
+        return errors
 
     def policy_for(self, group: str) -> SchedulingPolicy:
-        return self._groups.get(group, self._default)[0]
+        return self._groups.get(group, self._default).policy
 
     def selector_for(self, group: str) -> AgentSelector:
-        return self._groups.get(group, self._default)[1]
+        return self._groups.get(group, self._default).selector
+
+    def settings_for(self, group: str) -> GroupScheduling:
+        return self._groups.get(group, self._default).settings
+
+    def allowed_session_types(self, group: str) -> tuple[str, ...]:
+        return self.settings_for(group).allowed_session_types
 
 
-def _build(group: GroupScheduling) -> tuple[SchedulingPolicy, AgentSelector]:
-    return get_policy(group.policy, group.options), get_selector(group.selector)
+def _build(settings: GroupScheduling) -> _Built:
+    return _Built(
+        settings=settings,
+        policy=get_policy(settings.policy, settings.options),
+        selector=get_selector(settings.selector),
+    )

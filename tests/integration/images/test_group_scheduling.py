@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 import grpc
 import pytest
 from shipyard.registry.v1 import resource_group_service_pb2 as rg_pb
+from shipyard.registry.v1 import session_service_pb2 as session_pb
 
 from libs.core.identity import Role
 from tests.integration.images.conftest import Platform
 from tests.integration.images.helpers import expect_code, mask
+from tests.integration.images.test_session_images import PYTHON, create, register_agent, wait_for
 from tests.integration.storage.helpers import violated_fields
 
 pytestmark = pytest.mark.integration
@@ -106,3 +109,34 @@ async def test_changing_only_the_options_is_checked_against_the_current_policy(p
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert "scheduler 'lifo' has no option 'num_retries_to_skip'" in err.details()
+
+
+async def test_a_group_that_runs_only_batch_keeps_interactive_sessions_pending_saying_why(
+    platform,
+):
+    group = await _create(platform, allowed_session_types=["batch"])
+    await platform.allow(group.name)
+    await asyncio.sleep(1.0)  # several refresh intervals: the scheduler has read the group
+    await register_agent(platform, group.name, arch="amd64", images=(PYTHON,))
+    caller = await platform.user()
+    interactive = await create(platform, caller, resource_group=group.name)
+    batch = await create(
+        platform,
+        caller,
+        resource_group=group.name,
+        session_type=session_pb.SESSION_TYPE_BATCH,
+        startup_command="true",
+    )
+    placed = await wait_for(
+        platform, caller, batch.session_id, lambda s: s.status != session_pb.SESSION_STATUS_PENDING
+    )
+    assert placed.kernels[0].agent_id
+    waiting = await wait_for(
+        platform, caller, interactive.session_id, lambda s: s.status_info != ""
+    )
+    assert waiting.status == session_pb.SESSION_STATUS_PENDING
+    assert waiting.status_info == "predicate-checks-failed"
+    assert waiting.status_message == (
+        f"session-type: resource group '{group.name}' does not run interactive sessions "
+        "(allowed: batch)"
+    )
