@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import grpc
 from opentelemetry import trace
@@ -26,6 +27,7 @@ from services.scheduler.domain.cache import ClusterCache
 from services.scheduler.domain.group_config import GroupConfig, GroupScheduling
 from services.scheduler.domain.predicates import DEFAULT_SESSION_PREDICATES
 from services.scheduler.domain.session_predicates import SessionTypeAllowed
+from services.scheduler.service.expiry import PendingExpiry
 from services.scheduler.service.group_refresh import GroupRefresher
 from services.scheduler.service.leadership import LeaderElector
 from services.scheduler.service.limits_cache import CachedLimits
@@ -105,6 +107,11 @@ async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> Ru
         note_interval=settings.note_interval,
         bound_ttl=settings.bound_ttl,
         limits=limits,
+        expiry=PendingExpiry(
+            registry,
+            timeout_for=lambda group: timedelta(seconds=groups.settings_for(group).pending_timeout),
+            now=lambda: datetime.now(UTC),
+        ),
         session_predicates=(
             *DEFAULT_SESSION_PREDICATES,
             SessionTypeAllowed(groups.allowed_session_types),

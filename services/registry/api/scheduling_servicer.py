@@ -52,6 +52,19 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
             ]
         )
 
+    @override
+    async def CancelPendingSessions(
+        self, request: pb.CancelPendingSessionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CancelPendingSessionsResponse:
+        require_system()
+        cancelled = await self._scheduling.cancel_pending(
+            [
+                PendingNote(session_id=c.session_id, reason=c.reason, message=c.message)
+                for c in request.cancellations
+            ]
+        )
+        return pb.CancelPendingSessionsResponse(cancelled_session_ids=cancelled)
+
 
 def _watch_pb(item: WatchItem) -> pb.WatchClusterStateResponse:
     if item.kind == "snapshot":

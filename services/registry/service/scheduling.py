@@ -101,3 +101,15 @@ class Scheduling:
         for note in notes:
             await self.store.note_unschedulable(note.session_id, note.reason, note.message)
         return outcomes
+
+    async def cancel_pending(self, cancellations: Sequence[PendingNote]) -> list[str]:
+        """Cancel the sessions still PENDING (each in its own transaction); their ids."""
+        cancelled: list[str] = []
+        for c in cancellations:
+            change = await self.store.cancel_pending(
+                c.session_id, reason=c.reason, message=c.message
+            )
+            if change is not None:
+                await self.events.session_changed(change)
+                cancelled.append(c.session_id)
+        return cancelled

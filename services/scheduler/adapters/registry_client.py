@@ -68,6 +68,21 @@ class GrpcSchedulingClient:
         finally:
             detach(token)
 
+    async def cancel_pending(self, cancellations: Sequence[Unschedulable]) -> list[str]:
+        """Cancel sessions still PENDING; returns the ids the registry cancelled now."""
+        request = pb.CancelPendingSessionsRequest(
+            scheduler_id=self._scheduler_id,
+            cancellations=[
+                pb.PendingCancellation(session_id=c.session_id, reason=c.reason, message=c.message)
+                for c in cancellations
+            ],
+        )
+        try:
+            response = await self._stub.CancelPendingSessions(request, timeout=self._bind_timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc(exc) from exc
+        return list(response.cancelled_session_ids)
+
     async def _call(self, request: pb.BindSessionsRequest) -> list[BindResult]:
         try:
             response = await self._stub.BindSessions(request, timeout=self._bind_timeout)

@@ -59,3 +59,10 @@ class GroupSettingsSource(Protocol):
     async def groups(self) -> dict[str, GroupScheduling]:
         """Every resource group's scheduling settings. Errors are raised as ShipyardError."""
         ...
+
+
+class PendingCanceller(Protocol):
+    async def cancel_pending(self, cancellations: Sequence[Unschedulable]) -> list[str]:
+        """Cancel these sessions if still PENDING (reason and message as given); the ids
+        cancelled now. Errors are raised as ShipyardError."""
+        ...

@@ -140,3 +140,36 @@ async def test_a_group_that_runs_only_batch_keeps_interactive_sessions_pending_s
         f"session-type: resource group '{group.name}' does not run interactive sessions "
         "(allowed: batch)"
     )
+
+
+async def test_a_session_pending_longer_than_its_groups_timeout_is_cancelled(platform):
+    group = await _create(platform, pending_timeout_seconds=1)
+    await platform.allow(group.name)
+    caller = await platform.user()
+    # No agent in the group: the session can only wait, until the timeout ends it.
+    waiting = await create(platform, caller, resource_group=group.name)
+    ended = await wait_for(
+        platform,
+        caller,
+        waiting.session_id,
+        lambda s: s.status != session_pb.SESSION_STATUS_PENDING,
+    )
+    assert ended.status == session_pb.SESSION_STATUS_CANCELLED
+    assert ended.status_info == "pending-timeout"
+    assert f"longer than resource group '{group.name}' allows (1 s)" in ended.status_message
+    assert all(k.status == session_pb.SESSION_STATUS_CANCELLED for k in ended.kernels)
+
+
+async def test_without_a_timeout_a_session_keeps_waiting(platform):
+    group = await _create(platform)
+    await platform.allow(group.name)
+    caller = await platform.user()
+    waiting = await create(platform, caller, resource_group=group.name)
+    noted = await wait_for(platform, caller, waiting.session_id, lambda s: s.status_info != "")
+    await asyncio.sleep(1.5)  # longer than the other group's timeout
+    again = await platform.sessions.GetSession(
+        session_pb.GetSessionRequest(session_id=noted.session_id),
+        metadata=platform.as_caller(caller),
+    )
+    assert again.session.status == session_pb.SESSION_STATUS_PENDING
+    assert again.session.status_info == noted.status_info  # still waiting, same reason
