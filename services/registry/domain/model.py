@@ -145,6 +145,8 @@ class SessionPolicy:
     strict_slots: bool = False
     # The resource group the session goes to (auth picks one when the request names none).
     resource_group: str = ""
+    # The highest priority the owner may give a session (0 = only the default, 0).
+    max_session_priority: int = 0
 
     def slots_over(self, requested: ResourceSlots) -> list[str]:
         """Slots whose request alone exceeds the keypair's total (it could never run)."""
