@@ -24,15 +24,16 @@ from services.scheduler.adapters.registry_client import GrpcSchedulingClient
 from services.scheduler.api.servicer import SERVICE_NAME, SchedulerServicer
 from services.scheduler.config import Settings
 from services.scheduler.domain.cache import ClusterCache
+from services.scheduler.domain.dependencies import DependenciesMet
 from services.scheduler.domain.group_config import GroupConfig, GroupScheduling
 from services.scheduler.domain.predicates import DEFAULT_SESSION_PREDICATES
 from services.scheduler.domain.session_predicates import SessionTypeAllowed
-from services.scheduler.service.expiry import PendingExpiry
 from services.scheduler.service.group_refresh import GroupRefresher
 from services.scheduler.service.leadership import LeaderElector
 from services.scheduler.service.limits_cache import CachedLimits
 from services.scheduler.service.list_pending import ListPendingSessions
 from services.scheduler.service.loop import SchedulerLoop
+from services.scheduler.service.pending_cleanup import PendingCleanup
 from services.scheduler.service.schedule import ScheduleCycle
 from services.scheduler.service.watch import ClusterSync
 
@@ -107,7 +108,7 @@ async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> Ru
         note_interval=settings.note_interval,
         bound_ttl=settings.bound_ttl,
         limits=limits,
-        expiry=PendingExpiry(
+        cleanup=PendingCleanup(
             registry,
             timeout_for=lambda group: timedelta(seconds=groups.settings_for(group).pending_timeout),
             now=lambda: datetime.now(UTC),
@@ -115,6 +116,7 @@ async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> Ru
         session_predicates=(
             *DEFAULT_SESSION_PREDICATES,
             SessionTypeAllowed(groups.allowed_session_types),
+            DependenciesMet(),
         ),
     )
     lease = RedisLease(

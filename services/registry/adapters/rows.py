@@ -18,6 +18,7 @@ from services.registry.domain.model import (
     AgentStatus,
     Kernel,
     Session,
+    SessionScheduling,
     SessionType,
     Status,
 )
@@ -70,6 +71,13 @@ def session_from_row(row: SessionRow, kernels: Iterable[KernelRow]) -> Session:
             kernel_from_row(k) for k in sorted(kernels, key=lambda k: (k.cluster_role, k.id))
         ),
         expires_at=row.expires_at,
+        scheduling=SessionScheduling(
+            priority=row.priority,
+            preemptible=row.preemptible,
+            starts_at=row.starts_at,
+            dependencies=tuple(row.dependencies or ()),
+            expected_duration=row.expected_duration,
+        ),
     )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from libs.core.errors import Aborted
 from libs.core.slots import ResourceSlots
 from libs.db.retry import with_retry
+from services.registry.adapters.dependency_store import DependencyQueries
 from services.registry.adapters.lifecycle_store import LifecycleStore
 from services.registry.adapters.rows import count_sessions, lock_keypair, session_from_row
 from services.registry.adapters.tables import KernelRow, SessionRow
@@ -25,7 +26,7 @@ from services.registry.domain.model import AGENT_OCCUPYING_STATUSES, Session, St
 from services.registry.service.ports import NewKernel, NewSession, SessionFilter
 
 
-class SqlSessionStore(LifecycleStore):
+class SqlSessionStore(LifecycleStore, DependencyQueries):
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         super().__init__(sessions)
 
@@ -224,6 +225,11 @@ def _session_values(new: NewSession, total: ResourceSlots) -> Mapping[str, objec
         "created_at": new.created_at,
         "status_changed_at": new.created_at,
         "max_lifetime_seconds": new.max_lifetime_seconds,
+        "priority": new.scheduling.priority,
+        "preemptible": new.scheduling.preemptible,
+        "starts_at": new.scheduling.starts_at,
+        "dependencies": list(new.scheduling.dependencies),
+        "expected_duration": new.scheduling.expected_duration,
     }
 
 

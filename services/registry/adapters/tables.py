@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, MetaData, String, Text, text
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -54,6 +64,7 @@ class SessionRow(Base):
         Index("ix_sessions_status_created", "status", "created_at"),
         Index("ix_sessions_access_key_created", "access_key", "created_at"),
         Index("ix_sessions_access_key_status", "access_key", "status"),
+        Index("ix_sessions_dependencies", "dependencies", postgresql_using="gin"),
         Index(
             "ix_sessions_expires_at",
             "expires_at",
@@ -89,6 +100,12 @@ class SessionRow(Base):
     # The owner's max_session_lifetime when created (0 = none); the deadline is set on bind.
     max_lifetime_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    preemptible: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Ids of the sessions that must end successfully first (GIN-indexed: dependents lookup).
+    dependencies: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+    expected_duration: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class KernelRow(Base):

@@ -71,14 +71,20 @@ def _watch_pb(item: WatchItem) -> pb.WatchClusterStateResponse:
         return pb.WatchClusterStateResponse(
             snapshot=pb.ClusterSnapshot(
                 agents=[convert.agent_state_pb(a) for a in item.agents],
-                pending_sessions=[convert.pending_pb(s) for s in item.sessions],
+                pending_sessions=[
+                    convert.pending_pb(s, item.dependencies.get(s.session_id))
+                    for s in item.sessions
+                ],
                 active_sessions=[convert.active_pb(s) for s in item.active],
             )
         )
     if item.kind == "agent":
         return pb.WatchClusterStateResponse(agent=convert.agent_state_pb(item.agents[0]))
     if item.kind == "pending":
-        return pb.WatchClusterStateResponse(session_pending=convert.pending_pb(item.sessions[0]))
+        session = item.sessions[0]
+        return pb.WatchClusterStateResponse(
+            session_pending=convert.pending_pb(session, item.dependencies.get(session.session_id))
+        )
     if item.kind == "active":
         return pb.WatchClusterStateResponse(session_active=convert.active_pb(item.sessions[0]))
     if item.kind == "ended":

@@ -60,6 +60,17 @@ class Kernel:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SessionScheduling:
+    """What the owner asked of the scheduler (docs/scheduling.md)."""
+
+    priority: int = 0
+    preemptible: bool = False
+    starts_at: datetime | None = None  # batch sessions only
+    dependencies: tuple[str, ...] = ()  # session ids that must end successfully first
+    expected_duration: int = 0  # seconds; 0 = unknown
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Session:
     session_id: str
     name: str
@@ -88,6 +99,7 @@ class Session:
     image_architectures: tuple[str, ...] = ()
     # Status name → when the session entered it (the last time, for repeated statuses).
     status_history: Mapping[str, datetime] = field(default_factory=dict)
+    scheduling: SessionScheduling = field(default_factory=SessionScheduling)
 
     @property
     def main_kernel(self) -> Kernel | None:

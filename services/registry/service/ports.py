@@ -17,6 +17,7 @@ from services.registry.domain.model import (
     Mount,
     Session,
     SessionPolicy,
+    SessionScheduling,
     SessionType,
     Status,
 )
@@ -50,6 +51,7 @@ class NewSession:
     max_lifetime_seconds: int = 0  # 0 = no limit
     max_pending_sessions: int = 0  # checked under the keypair lock when inserting; 0 = none
     image_architectures: tuple[str, ...] = ()
+    scheduling: SessionScheduling = field(default_factory=SessionScheduling)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -143,6 +145,8 @@ class SessionStore(Protocol):
     async def cancel_pending(
         self, session_id: str, *, reason: str, message: str
     ) -> SessionChange | None: ...
+    async def dependency_outcomes(self, session_ids: Sequence[str]) -> dict[str, str]: ...
+    async def pending_dependents(self, session_id: str) -> list[Session]: ...
     async def begin_destroy(
         self, session_id: str, *, forced: bool, reason: str
     ) -> tuple[list[KernelTarget], SessionChange | None]: ...

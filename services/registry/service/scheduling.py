@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from services.registry.domain.errors import SessionNotFound
 from services.registry.domain.model import (
@@ -38,6 +38,8 @@ class WatchItem:
     sessions: tuple[Session, ...] = ()
     active: tuple[Session, ...] = ()  # snapshot only: sessions holding slots
     session_id: str = ""
+    # Pending sessions' dependency outcomes: session id -> dependency id -> outcome.
+    dependencies: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +56,11 @@ class Scheduling:
         agents, pending = await self.agent_store.list_agents(), await self.store.list_pending()
         active = await self.store.list_active()
         yield WatchItem(
-            kind="snapshot", agents=tuple(agents), sessions=tuple(pending), active=tuple(active)
+            kind="snapshot",
+            agents=tuple(agents),
+            sessions=tuple(pending),
+            active=tuple(active),
+            dependencies=await self._outcomes(pending),
         )
         async for change in self.events.follow(position):
             if change.kind == "agent" and change.agent is not None:
@@ -65,9 +71,29 @@ class Scheduling:
                 except SessionNotFound:
                     continue
                 if session.status is Status.PENDING:
-                    yield WatchItem(kind="pending", sessions=(session,))
+                    yield await self._pending_item([session])
             elif change.kind == "session" and change.status != Status.PENDING.value:
                 yield await self._left_queue(change.session_id, change.status)
+                if change.status in {s.value for s in DEAD_STATUSES}:
+                    # Sessions waiting on it are sent again with the dependency's outcome.
+                    for dependent in await self.store.pending_dependents(change.session_id):
+                        yield await self._pending_item([dependent])
+
+    async def _pending_item(self, sessions: Sequence[Session]) -> WatchItem:
+        return WatchItem(
+            kind="pending", sessions=tuple(sessions), dependencies=await self._outcomes(sessions)
+        )
+
+    async def _outcomes(self, sessions: Sequence[Session]) -> dict[str, dict[str, str]]:
+        wanted = sorted({d for s in sessions for d in s.scheduling.dependencies})
+        if not wanted:
+            return {}
+        known = await self.store.dependency_outcomes(wanted)
+        return {
+            s.session_id: {d: known[d] for d in s.scheduling.dependencies}
+            for s in sessions
+            if s.scheduling.dependencies
+        }
 
     async def _left_queue(self, session_id: str, status: str) -> WatchItem:
         """A session left PENDING: now holding slots (the limits count it), ended, or neither."""

@@ -99,6 +99,12 @@ def session_from_pb(msg: pb.PendingSession) -> PendingSession:
         image=msg.image,
         architectures=frozenset(msg.architectures),
         session_type=msg.session_type or "interactive",
+        priority=msg.priority,
+        preemptible=msg.preemptible,
+        starts_at=msg.starts_at.ToDatetime(tzinfo=UTC) if msg.HasField("starts_at") else None,
+        dependencies=tuple(sorted(msg.dependencies)),
+        dependency_outcomes=dict(msg.dependencies),
+        expected_duration=float(msg.expected_duration_seconds),
     )
 
 

@@ -113,8 +113,10 @@ class PendingSession:
     preemptible: bool = False
     # Batch sessions only: not before this instant (timezone-aware).
     starts_at: datetime | None = None
-    # Sessions that must have TERMINATED successfully before this one may start.
+    # Sessions that must have TERMINATED successfully before this one may start, and what the
+    # registry last said of each ("running", "succeeded", "failed").
     dependencies: tuple[str, ...] = ()
+    dependency_outcomes: Mapping[str, str] = field(default_factory=dict)
     # The image's per-kernel maximum (`ai.backend.resource.max.*`); missing slots unbounded.
     image_max: ResourceSlots = field(default_factory=ResourceSlots)
     # How long the user expects the session to run, in seconds (0 = unknown): backfill needs it.

@@ -33,7 +33,7 @@ from services.scheduler.domain.predicates import (
     SessionPredicate,
 )
 from services.scheduler.domain.selectors import AgentSelector
-from services.scheduler.service.expiry import PendingExpiry
+from services.scheduler.service.pending_cleanup import PendingCleanup
 from services.scheduler.service.ports import Clock, LimitsSource, SessionBinder
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class ScheduleCycle:
         bound_ttl: float = 30.0,
         limits: LimitsSource | None = None,
         selector_for: Callable[[str], AgentSelector] | None = None,
-        expiry: PendingExpiry | None = None,
+        cleanup: PendingCleanup | None = None,
     ) -> None:
         self._cache = cache
         self._binder = binder
@@ -76,15 +76,15 @@ class ScheduleCycle:
         self._note_interval = note_interval
         self._bound_ttl = bound_ttl
         self._limits = limits
-        self._expiry = expiry
+        self._cleanup = cleanup
         # A resource group's own selector, when groups choose theirs (default: `selector`).
         self._selector_for = selector_for or (lambda _group: selector)
 
     async def run_once(self) -> CycleReport:
         now = self._clock()
         self._cache.expire_bound(now=now, ttl=self._bound_ttl)
-        if self._expiry is not None:
-            await self._expiry.run(self._cache)
+        if self._cleanup is not None:
+            await self._cleanup.run(self._cache)
         limits = await self._fetch_limits(self._cache.pending())
         placements, failures = self._decide(limits)
         notes = [u for u in failures if self._needs_note(u, now)]

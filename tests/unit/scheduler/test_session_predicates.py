@@ -10,8 +10,6 @@ import pytest
 from libs.core.slots import ResourceSlots
 from services.scheduler.domain.dependencies import (
     DependenciesMet,
-    Dependency,
-    Outcome,
     judge,
 )
 from services.scheduler.domain.pending_timeout import timed_out, timeout_message
@@ -88,31 +86,30 @@ def test_a_failed_session_predicate_keeps_the_session_pending_with_the_reason():
     assert outcome.message.startswith("reserved-time: starts at")  # type: ignore[union-attr]
 
 
-def _dep(sid: str, outcome: Outcome) -> Dependency:
-    return Dependency(session_id=sid, name=f"job-{sid}", outcome=outcome)
+def _waiting_on(**outcomes: str):
+    return replace(
+        session(), dependencies=tuple(sorted(outcomes)), dependency_outcomes=dict(outcomes)
+    )
 
 
 def test_dependencies_wait_until_every_one_succeeded():
-    waiting = replace(session(), dependencies=("d1", "d2", "d3"))
-    known = {
-        "d1": _dep("d1", Outcome.SUCCEEDED),
-        "d2": _dep("d2", Outcome.RUNNING),
-        "d3": _dep("d3", Outcome.RUNNING),
-    }
-    verdict = judge(waiting, known)
+    waiting = _waiting_on(d1="succeeded", d2="running", d3="running")
+    verdict = judge(waiting)
     assert not verdict.ready and not verdict.cancel
-    assert verdict.message == "waiting for 2 of 3 dependencies to succeed: job-d2 (d2), job-d3 (d3)"
-    assert DependenciesMet(lambda: known)(waiting) == verdict.message
-    done = {k: _dep(k, Outcome.SUCCEEDED) for k in known}
-    assert judge(waiting, done).ready
-    assert DependenciesMet(lambda: done)(waiting) is None
+    assert verdict.message == "waiting for 2 of 3 dependencies to succeed: d2, d3"
+    assert DependenciesMet()(waiting) == verdict.message
+    done = _waiting_on(d1="succeeded", d2="succeeded")
+    assert judge(done).ready
+    assert DependenciesMet()(done) is None
+    assert DependenciesMet()(session()) is None  # no dependencies
 
 
-@pytest.mark.parametrize("known", [{"d1": _dep("d1", Outcome.FAILED)}, {}])
-def test_a_failed_or_vanished_dependency_cancels_the_session(known):
-    verdict = judge(replace(session(), dependencies=("d1",)), known)
+@pytest.mark.parametrize("outcomes", [{"d1": "failed", "d2": "running"}, {}])
+def test_a_failed_or_unreported_dependency_cancels_the_session(outcomes):
+    waiting = replace(session(), dependencies=("d1", "d2"), dependency_outcomes=outcomes)
+    verdict = judge(waiting)
     assert verdict.cancel and not verdict.ready
-    assert "d1" in verdict.message
+    assert verdict.message == "dependency d1 did not finish successfully"
 
 
 def test_pending_timeout_cancels_only_sessions_older_than_their_groups_limit():

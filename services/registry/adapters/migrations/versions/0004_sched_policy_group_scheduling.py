@@ -1,5 +1,6 @@
 """Resource groups choose their scheduling policy, options, agent selector, admitted session
-types, pending timeout and reservation wait.
+types, pending timeout and reservation wait; sessions carry priority, preemptible, start time,
+dependencies and expected duration.
 
 Revision ID: 0004_sched_policy
 Revises: 0003_images
@@ -46,8 +47,38 @@ def upgrade() -> None:
             T, sa.Column(column, sa.Integer, nullable=False, server_default="0"), schema=S
         )
 
+    op.add_column(
+        "sessions", sa.Column("priority", sa.Integer, nullable=False, server_default="0"), schema=S
+    )
+    op.add_column(
+        "sessions",
+        sa.Column("preemptible", sa.Boolean, nullable=False, server_default=sa.false()),
+        schema=S,
+    )
+    op.add_column("sessions", sa.Column("starts_at", sa.DateTime(timezone=True)), schema=S)
+    op.add_column(
+        "sessions",
+        sa.Column("dependencies", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+        schema=S,
+    )
+    op.add_column(
+        "sessions",
+        sa.Column("expected_duration", sa.Integer, nullable=False, server_default="0"),
+        schema=S,
+    )
+    op.create_index(
+        "ix_sessions_dependencies",
+        "sessions",
+        ["dependencies"],
+        postgresql_using="gin",
+        schema=S,
+    )
+
 
 def downgrade() -> None:
+    op.drop_index("ix_sessions_dependencies", table_name="sessions", schema=S)
+    for column in ("expected_duration", "dependencies", "starts_at", "preemptible", "priority"):
+        op.drop_column("sessions", column, schema=S)
     for column in (
         "reservation_wait_seconds",
         "pending_timeout_seconds",

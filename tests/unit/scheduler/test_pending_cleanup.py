@@ -1,14 +1,15 @@
-"""Pending timeout: expired sessions are cancelled through the registry and leave the queue."""
+"""Pending cleanup: timed-out sessions and those whose dependency failed are cancelled."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 
 from libs.core.errors import Unavailable
 from services.scheduler.domain.cache import ClusterCache
 from services.scheduler.domain.model import ClusterSnapshot, Unschedulable
-from services.scheduler.service.expiry import PendingExpiry
+from services.scheduler.service.pending_cleanup import PendingCleanup
 from tests.unit.scheduler.factories import T0, session
 
 
@@ -29,7 +30,7 @@ def _setup(pending, limits: dict[str, int]):
     cache = ClusterCache()
     cache.replace(ClusterSnapshot(agents=(), pending=tuple(pending)))
     canceller = FakeCanceller()
-    expiry = PendingExpiry(
+    expiry = PendingCleanup(
         canceller,
         timeout_for=lambda group: timedelta(seconds=limits.get(group, 0)),
         now=lambda: T0 + timedelta(hours=3),
@@ -68,3 +69,23 @@ async def test_a_session_that_left_the_queue_meanwhile_is_not_reported_cancelled
     canceller.gone.add("bound")
     assert await expiry.run(cache) == []
     assert cache.pending() == []
+
+
+async def test_a_session_whose_dependency_failed_is_cancelled_saying_which():
+    doomed = replace(
+        session(session_id="child", age=170),
+        dependencies=("parent",),
+        dependency_outcomes={"parent": "failed"},
+    )
+    waiting = replace(
+        session(session_id="patient", age=170),
+        dependencies=("other",),
+        dependency_outcomes={"other": "running"},
+    )
+    cache, canceller, cleanup = _setup([doomed, waiting], {})
+    assert await cleanup.run(cache) == ["child"]
+    (call,) = canceller.calls
+    assert [(c.session_id, c.reason, c.message) for c in call] == [
+        ("child", "dependency-failed", "dependency parent did not finish successfully")
+    ]
+    assert [s.session_id for s in cache.pending()] == ["patient"]
