@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from cli import admin_registry
+from cli import admin_registry, why
 from cli import login as login_flow
 from cli.admin_parser import add_admin_commands
 from cli.client import ApiError, ShipyardClient
@@ -140,6 +140,7 @@ async def cmd_session_create(args: argparse.Namespace) -> int:
         body["image"] = args.image
     if args.resource_group:
         body["resource_group"] = args.resource_group
+    body.update(why.scheduling_body(args))
     async with _client(args) as client:
         _print(await client.create_session(**body))
     return 0
@@ -252,7 +253,11 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--image", help="image reference or alias (default python:3.11)")
     create.add_argument("--resource-group")
     create.add_argument("--wait", action="store_true", help="block until RUNNING")
+    why.add_scheduling_args(create)
     create.set_defaults(func=cmd_session_create)
+    explain = session.add_parser("why", help="why a session is pending, and its queue position")
+    explain.add_argument("session_id")
+    explain.set_defaults(func=lambda args: why.cmd_session_why(args, _client))
     ex = session.add_parser("exec")
     ex.add_argument("session_id")
     ex.add_argument("code")

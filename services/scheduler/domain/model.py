@@ -280,3 +280,6 @@ class QueuedSession:
     attempts: int
     pending_reason: str
     pending_message: str
+    # 1-based place in its group's queue (policy order) and that queue's length; 0 = unknown.
+    queue_position: int = 0
+    queue_length: int = 0
