@@ -191,7 +191,7 @@ async def serve(settings: Settings) -> RunningRegistry:
             ),
             Registration(
                 scheduling_service_pb2_grpc.add_SchedulingServiceServicer_to_server,
-                SchedulingServicer(Scheduling(store, agent_store, events, wakeup)),
+                SchedulingServicer(Scheduling(store, agent_store, events, wakeup, agent_client)),
                 "shipyard.registry.v1.SchedulingService",
             ),
         ],

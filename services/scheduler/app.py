@@ -34,6 +34,7 @@ from services.scheduler.service.limits_cache import CachedLimits
 from services.scheduler.service.list_pending import ListPendingSessions
 from services.scheduler.service.loop import SchedulerLoop
 from services.scheduler.service.pending_cleanup import PendingCleanup
+from services.scheduler.service.preempt import Preemption
 from services.scheduler.service.schedule import ScheduleCycle
 from services.scheduler.service.watch import ClusterSync
 
@@ -108,6 +109,7 @@ async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> Ru
         note_interval=settings.note_interval,
         bound_ttl=settings.bound_ttl,
         limits=limits,
+        preemption=Preemption(registry, clock=time.monotonic, now=lambda: datetime.now(UTC)),
         cleanup=PendingCleanup(
             registry,
             timeout_for=lambda group: timedelta(seconds=groups.settings_for(group).pending_timeout),

@@ -175,7 +175,7 @@ def pending_pb(
 
 
 def active_pb(session: Session) -> sched_pb.ActiveSession:
-    return sched_pb.ActiveSession(
+    msg = sched_pb.ActiveSession(
         session_id=session.session_id,
         access_key=session.access_key,
         project_id=session.project_id,
@@ -183,7 +183,21 @@ def active_pb(session: Session) -> sched_pb.ActiveSession:
         occupied_slots=slots_pb(session.requested_slots),
         resource_group=session.resource_group,
         owner_user_id=session.owner_user_id,
+        priority=session.scheduling.priority,
+        preemptible=session.scheduling.preemptible,
+        expected_duration_seconds=session.scheduling.expected_duration,
     )
+    held: dict[str, ResourceSlots] = {}
+    for kernel in session.kernels:
+        if kernel.agent_id:
+            before = held.get(kernel.agent_id, ResourceSlots())
+            held[kernel.agent_id] = before + kernel.requested_slots
+    for agent_id, slots in held.items():
+        msg.slots_by_agent[agent_id].CopyFrom(slots_pb(slots))
+    placed = session.status_history.get(Status.SCHEDULED.value)
+    if placed is not None:
+        msg.since.CopyFrom(timestamp(placed))
+    return msg
 
 
 def encode_page_token(cursor: tuple[datetime, str] | None) -> str:

@@ -53,6 +53,16 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
         )
 
     @override
+    async def PreemptSessions(
+        self, request: pb.PreemptSessionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PreemptSessionsResponse:
+        require_system()
+        ended = await self._scheduling.preempt(
+            [(p.session_id, p.preempted_by) for p in request.preemptions]
+        )
+        return pb.PreemptSessionsResponse(preempted_session_ids=ended)
+
+    @override
     async def CancelPendingSessions(
         self, request: pb.CancelPendingSessionsRequest, context: grpc.aio.ServicerContext
     ) -> pb.CancelPendingSessionsResponse:

@@ -14,7 +14,14 @@ from services.registry.domain.model import (
     Session,
     Status,
 )
-from services.registry.service.ports import AgentStore, BindOutcome, ClusterEvents, SessionStore
+from services.registry.service.destroy_session import tell_agents
+from services.registry.service.ports import (
+    AgentClient,
+    AgentStore,
+    BindOutcome,
+    ClusterEvents,
+    SessionStore,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +55,8 @@ class Scheduling:
     agent_store: AgentStore
     events: ClusterEvents
     starter_wakeup: asyncio.Event
+    # Told to destroy the kernels of preempted sessions.
+    agents: AgentClient | None = None
 
     async def watch(self) -> AsyncIterator[WatchItem]:
         """A snapshot, then every change after it (the position is taken before the snapshot,
@@ -128,6 +137,29 @@ class Scheduling:
             await self.store.note_unschedulable(note.session_id, note.reason, note.message)
         return outcomes
 
+    async def preempt(self, preemptions: Sequence[tuple[str, str]]) -> list[str]:
+        """End each (victim, preemptor) victim with reason "preempted" if the rules allow it
+        (docs/scheduling.md): preemptible, strictly lower priority, same domain, holding slots.
+        The registry re-checks them: the scheduler's view may be stale."""
+        ended: list[str] = []
+        for victim_id, by_id in preemptions:
+            try:
+                victim, by = await self.store.get(victim_id), await self.store.get(by_id)
+            except SessionNotFound:
+                continue
+            if not may_preempt(victim, by):
+                continue
+            targets, change = await self.store.begin_destroy(
+                victim_id, forced=True, reason=PREEMPTED
+            )
+            if change is None:
+                continue
+            await self.events.session_changed(change)
+            if self.agents is not None:
+                await asyncio.shield(tell_agents(self.agents, targets, PREEMPTED))
+            ended.append(victim_id)
+        return ended
+
     async def cancel_pending(self, cancellations: Sequence[PendingNote]) -> list[str]:
         """Cancel the sessions still PENDING (each in its own transaction); their ids."""
         cancelled: list[str] = []
@@ -139,3 +171,17 @@ class Scheduling:
                 await self.events.session_changed(change)
                 cancelled.append(c.session_id)
         return cancelled
+
+
+PREEMPTED = "preempted"
+
+
+def may_preempt(victim: Session, by: Session) -> bool:
+    return (
+        victim.scheduling.preemptible
+        and victim.status in AGENT_OCCUPYING_STATUSES
+        and victim.status is not Status.TERMINATING
+        and by.status is Status.PENDING
+        and victim.scheduling.priority < by.scheduling.priority
+        and victim.domain_name == by.domain_name
+    )

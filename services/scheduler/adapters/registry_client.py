@@ -68,6 +68,18 @@ class GrpcSchedulingClient:
         finally:
             detach(token)
 
+    async def preempt(self, preemptions: Sequence[tuple[str, str]]) -> list[str]:
+        """End (victim, for) victims with reason "preempted"; the ids the registry ended."""
+        request = pb.PreemptSessionsRequest(
+            scheduler_id=self._scheduler_id,
+            preemptions=[pb.Preemption(session_id=v, preempted_by=b) for v, b in preemptions],
+        )
+        try:
+            response = await self._stub.PreemptSessions(request, timeout=self._bind_timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc(exc) from exc
+        return list(response.preempted_session_ids)
+
     async def cancel_pending(self, cancellations: Sequence[Unschedulable]) -> list[str]:
         """Cancel sessions still PENDING; returns the ids the registry cancelled now."""
         request = pb.CancelPendingSessionsRequest(

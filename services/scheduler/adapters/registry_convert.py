@@ -117,6 +117,11 @@ def active_from_pb(msg: pb.ActiveSession) -> ActiveSession:
         slots=slots_from_pb(msg.occupied_slots),
         resource_group=msg.resource_group,
         owner_user_id=msg.owner_user_id,
+        priority=msg.priority,
+        preemptible=msg.preemptible,
+        since=msg.since.ToDatetime(tzinfo=UTC) if msg.HasField("since") else None,
+        slots_by_agent={a: slots_from_pb(s) for a, s in msg.slots_by_agent.items()},
+        expected_duration=float(msg.expected_duration_seconds),
     )
 
 

@@ -66,3 +66,10 @@ class PendingCanceller(Protocol):
         """Cancel these sessions if still PENDING (reason and message as given); the ids
         cancelled now. Errors are raised as ShipyardError."""
         ...
+
+
+class Preempter(Protocol):
+    async def preempt(self, preemptions: Sequence[tuple[str, str]]) -> list[str]:
+        """End each (victim, preemptor) victim if the registry's rules allow it; the ids ended.
+        Errors are raised as ShipyardError."""
+        ...

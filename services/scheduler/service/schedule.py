@@ -35,6 +35,7 @@ from services.scheduler.domain.predicates import (
 from services.scheduler.domain.selectors import AgentSelector
 from services.scheduler.service.pending_cleanup import PendingCleanup
 from services.scheduler.service.ports import Clock, LimitsSource, SessionBinder
+from services.scheduler.service.preempt import Preemption
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class ScheduleCycle:
         limits: LimitsSource | None = None,
         selector_for: Callable[[str], AgentSelector] | None = None,
         cleanup: PendingCleanup | None = None,
+        preemption: Preemption | None = None,
     ) -> None:
         self._cache = cache
         self._binder = binder
@@ -77,6 +79,7 @@ class ScheduleCycle:
         self._bound_ttl = bound_ttl
         self._limits = limits
         self._cleanup = cleanup
+        self._preemption = preemption
         # A resource group's own selector, when groups choose theirs (default: `selector`).
         self._selector_for = selector_for or (lambda _group: selector)
 
@@ -87,6 +90,8 @@ class ScheduleCycle:
             await self._cleanup.run(self._cache)
         limits = await self._fetch_limits(self._cache.pending())
         placements, failures = self._decide(limits)
+        if self._preemption is not None:
+            await self._preemption.run(self._cache, failures)
         notes = [u for u in failures if self._needs_note(u, now)]
         if not placements and not notes:
             return CycleReport(unschedulable=tuple(u.session_id for u in failures))
