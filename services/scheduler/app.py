@@ -35,6 +35,7 @@ from services.scheduler.service.list_pending import ListPendingSessions
 from services.scheduler.service.loop import SchedulerLoop
 from services.scheduler.service.pending_cleanup import PendingCleanup
 from services.scheduler.service.preempt import Preemption
+from services.scheduler.service.reservations import Reservations
 from services.scheduler.service.schedule import ScheduleCycle
 from services.scheduler.service.watch import ClusterSync
 
@@ -110,6 +111,10 @@ async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> Ru
         bound_ttl=settings.bound_ttl,
         limits=limits,
         preemption=Preemption(registry, clock=time.monotonic, now=lambda: datetime.now(UTC)),
+        reservations=Reservations(
+            wait_for=lambda g: timedelta(seconds=groups.settings_for(g).reservation_wait),
+            now=lambda: datetime.now(UTC),
+        ),
         cleanup=PendingCleanup(
             registry,
             timeout_for=lambda group: timedelta(seconds=groups.settings_for(group).pending_timeout),

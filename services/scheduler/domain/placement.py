@@ -98,6 +98,8 @@ def fit_key(session: PendingSession) -> Hashable:
         session.image,
         session.architectures,
         tuple(k.requested for k in session.kernels),
+        # The reservation predicate lets sessions that end early enough backfill.
+        session.expected_duration,
     )
 
 

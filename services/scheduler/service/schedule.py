@@ -36,6 +36,7 @@ from services.scheduler.domain.selectors import AgentSelector
 from services.scheduler.service.pending_cleanup import PendingCleanup
 from services.scheduler.service.ports import Clock, LimitsSource, SessionBinder
 from services.scheduler.service.preempt import Preemption
+from services.scheduler.service.reservations import Reservations
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class ScheduleCycle:
         selector_for: Callable[[str], AgentSelector] | None = None,
         cleanup: PendingCleanup | None = None,
         preemption: Preemption | None = None,
+        reservations: Reservations | None = None,
     ) -> None:
         self._cache = cache
         self._binder = binder
@@ -80,6 +82,9 @@ class ScheduleCycle:
         self._limits = limits
         self._cleanup = cleanup
         self._preemption = preemption
+        self._reservations = reservations
+        if reservations is not None:
+            self._agent_predicates = (*agent_predicates, reservations)
         # A resource group's own selector, when groups choose theirs (default: `selector`).
         self._selector_for = selector_for or (lambda _group: selector)
 
@@ -88,6 +93,8 @@ class ScheduleCycle:
         self._cache.expire_bound(now=now, ttl=self._bound_ttl)
         if self._cleanup is not None:
             await self._cleanup.run(self._cache)
+        if self._reservations is not None:
+            self._reservations.refresh(self._cache)
         limits = await self._fetch_limits(self._cache.pending())
         placements, failures = self._decide(limits)
         if self._preemption is not None:
@@ -130,7 +137,10 @@ class ScheduleCycle:
         usage = Usage(self._cache.active())
         for group, sessions in sorted(_by_group(self._cache.pending()).items()):
             context = queue_context(self._cache, group, sessions)
-            for session in self._policy_for(group).order(sessions, context):
+            ordered = self._policy_for(group).order(sessions, context)
+            if self._reservations is not None:
+                ordered = self._reservations.holders_first(ordered)
+            for session in ordered:
                 over = check_limits(session, usage, limits)
                 if over is not None:
                     reason, message = over
