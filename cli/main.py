@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from cli import admin_registry
+from cli import admin_registry, why
 from cli import login as login_flow
 from cli.admin_parser import add_admin_commands
 from cli.client import ApiError, ShipyardClient
@@ -144,6 +144,7 @@ async def cmd_session_create(args: argparse.Namespace) -> int:
     if args.cluster_size:  # docs/cluster-sessions.md
         body["cluster_size"] = args.cluster_size
         body["cluster_mode"] = "CLUSTER_MODE_" + args.cluster_mode.upper().replace("-", "_")
+    body.update(why.scheduling_body(args))
     async with _client(args) as client:
         _print(await client.create_session(**body))
     return 0
@@ -274,7 +275,11 @@ def _parser() -> argparse.ArgumentParser:
         "--cluster-mode", choices=("single-node", "multi-node"), default="single-node"
     )
     create.add_argument("--wait", action="store_true", help="block until RUNNING")
+    why.add_scheduling_args(create)
     create.set_defaults(func=cmd_session_create)
+    explain = session.add_parser("why", help="why a session is pending, and its queue position")
+    explain.add_argument("session_id")
+    explain.set_defaults(func=lambda args: why.cmd_session_why(args, _client))
     ex = session.add_parser("exec")
     ex.add_argument("session_id")
     ex.add_argument("code")

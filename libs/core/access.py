@@ -164,6 +164,8 @@ METHODS: dict[str, Rule] = {
     "/shipyard.registry.v1.AgentRegistryService/Heartbeat": _system(Resource.AGENT, _U),
     "/shipyard.registry.v1.AgentRegistryService/DrainAgent": _system(Resource.AGENT, _U),
     "/shipyard.registry.v1.SchedulingService/WatchClusterState": _system(Resource.SESSION, _R),
+    "/shipyard.registry.v1.SchedulingService/CancelPendingSessions": _system(Resource.SESSION, _U),
+    "/shipyard.registry.v1.SchedulingService/PreemptSessions": _system(Resource.SESSION, _U),
     "/shipyard.registry.v1.SchedulingService/BindSessions": _system(Resource.SESSION, _U),
     "/shipyard.registry.v1.SessionAdminService/TerminateSessionsOfOwners": _system(
         Resource.SESSION, _D

@@ -193,7 +193,11 @@ async def serve(settings: Settings) -> RunningRegistry:
             ),
             Registration(
                 scheduling_service_pb2_grpc.add_SchedulingServiceServicer_to_server,
-                SchedulingServicer(Scheduling(store, agent_store, events, wakeup)),
+                SchedulingServicer(
+                    Scheduling(
+                        store, agent_store, events, wakeup, ending=lifecycle, agents=agent_client
+                    )
+                ),
                 "shipyard.registry.v1.SchedulingService",
             ),
         ],

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import grpc
 from opentelemetry import trace
@@ -16,18 +17,25 @@ from libs.core.tasks import cancel_all, spawn
 from libs.grpcutil.client import internal_channel
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
+from services.scheduler.adapters.group_client import GrpcGroupSettings
 from services.scheduler.adapters.limits_client import GrpcLimitsSource
 from services.scheduler.adapters.redis_lease import RedisLease
 from services.scheduler.adapters.registry_client import GrpcSchedulingClient
 from services.scheduler.api.servicer import SERVICE_NAME, SchedulerServicer
 from services.scheduler.config import Settings
 from services.scheduler.domain.cache import ClusterCache
-from services.scheduler.domain.policy import SchedulingPolicy, get_policy
-from services.scheduler.domain.selectors import get_selector
+from services.scheduler.domain.dependencies import DependenciesMet
+from services.scheduler.domain.group_config import GroupConfig, GroupScheduling
+from services.scheduler.domain.predicates import DEFAULT_SESSION_PREDICATES
+from services.scheduler.domain.session_predicates import SessionTypeAllowed
+from services.scheduler.service.group_refresh import GroupRefresher
 from services.scheduler.service.leadership import LeaderElector
 from services.scheduler.service.limits_cache import CachedLimits
 from services.scheduler.service.list_pending import ListPendingSessions
 from services.scheduler.service.loop import SchedulerLoop
+from services.scheduler.service.pending_cleanup import PendingCleanup
+from services.scheduler.service.preempt import Preemption
+from services.scheduler.service.reservations import Reservations
 from services.scheduler.service.schedule import ScheduleCycle
 from services.scheduler.service.watch import ClusterSync
 
@@ -69,11 +77,12 @@ class RunningScheduler:
 async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> RunningScheduler:
     """Start the scheduler replica: lease loop, cluster watch, cycles and the gRPC server."""
     token = settings.internal_token.get_secret_value()
-    policy = get_policy(settings.policy)
-    selector = get_selector(settings.selector)
-
-    def policy_for(_resource_group: str) -> SchedulingPolicy:
-        return policy  # per-group policies come with resource group options from the registry
+    groups = GroupConfig(
+        GroupScheduling(
+            policy=settings.policy, selector=settings.selector, options=settings.policy_options
+        )
+    )
+    policy_for = groups.policy_for
 
     redis = Redis.from_url(settings.redis_url)
     channel = internal_channel(settings.registry_addr, token)
@@ -87,16 +96,35 @@ async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> Ru
     limits = CachedLimits(
         GrpcLimitsSource(auth_channel), clock=time.monotonic, ttl=settings.limits_ttl
     )
+    # Read the groups' settings before the first cycle; the refresher keeps them current.
+    refresher = GroupRefresher(GrpcGroupSettings(channel), groups, interval=settings.groups_refresh)
+    await refresher.refresh_once()
     cache = ClusterCache()
     cycle = ScheduleCycle(
         cache=cache,
         binder=registry,
         policy_for=policy_for,
-        selector=selector,
+        selector=groups.selector_for(""),
+        selector_for=groups.selector_for,
         clock=time.monotonic,
         note_interval=settings.note_interval,
         bound_ttl=settings.bound_ttl,
         limits=limits,
+        preemption=Preemption(registry, clock=time.monotonic, now=lambda: datetime.now(UTC)),
+        reservations=Reservations(
+            wait_for=lambda g: timedelta(seconds=groups.settings_for(g).reservation_wait),
+            now=lambda: datetime.now(UTC),
+        ),
+        cleanup=PendingCleanup(
+            registry,
+            timeout_for=lambda group: timedelta(seconds=groups.settings_for(group).pending_timeout),
+            now=lambda: datetime.now(UTC),
+        ),
+        session_predicates=(
+            *DEFAULT_SESSION_PREDICATES,
+            SessionTypeAllowed(groups.allowed_session_types),
+            DependenciesMet(),
+        ),
     )
     lease = RedisLease(
         redis, key=settings.lease_key, owner=settings.scheduler_id, ttl=settings.lease_ttl
@@ -140,6 +168,7 @@ async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> Ru
         spawn(elector.run(), "scheduler-lease"),
         spawn(sync.run(), "scheduler-watch"),
         spawn(loop.run(), "scheduler-cycles"),
+        spawn(refresher.run(), "scheduler-group-settings"),
     ]
     log.info("scheduler %s serving on port %d", settings.scheduler_id, server.port)
     return RunningScheduler(

@@ -36,6 +36,11 @@ class Settings(ServiceSettings, RedisMixin):
     watch_backoff_max: float = Field(default=10.0, gt=0)
     policy: str = "fifo"
     selector: str = "least-occupied"
+    # Options of the default policy, e.g. {"num_retries_to_skip": "3"}. `policy`, `selector`
+    # and these apply to groups the registry has not told us about yet.
+    policy_options: dict[str, str] = Field(default_factory=dict)
+    # How often each resource group's scheduling settings are re-read from the registry.
+    groups_refresh: float = Field(default=5.0, gt=0)
 
     @property
     def lease_key(self) -> str:

@@ -31,6 +31,7 @@ def policy_of(row: ResourcePolicyRow) -> ResourcePolicy:
         max_vfolder_count=row.max_vfolder_count,
         max_vfolder_size=row.max_vfolder_size,
         allowed_vfolder_hosts=tuple(row.allowed_vfolder_hosts),
+        max_session_priority=row.max_session_priority,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -62,6 +63,7 @@ _FIELDS = (
     "max_vfolder_count",
     "max_vfolder_size",
     "allowed_vfolder_hosts",
+    "max_session_priority",
 )
 
 

@@ -154,6 +154,7 @@ class ResourcePolicyRow(Base):
     max_vfolder_count: Mapped[int] = mapped_column(Integer, default=0)
     max_vfolder_size: Mapped[int] = mapped_column(BigInteger, default=0)
     allowed_vfolder_hosts: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    max_session_priority: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

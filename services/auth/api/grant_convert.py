@@ -89,6 +89,7 @@ def policy_pb(p: ResourcePolicy) -> rpb.ResourcePolicy:
         max_vfolder_count=p.max_vfolder_count,
         max_vfolder_size=p.max_vfolder_size,
         allowed_vfolder_hosts=list(p.allowed_vfolder_hosts),
+        max_session_priority=p.max_session_priority,
         create_time=ts(p.created_at),
         update_time=ts(p.updated_at),
     )
@@ -111,6 +112,7 @@ def _policy_readers(pb: rpb.ResourcePolicy) -> dict[str, Callable[[], Any]]:
         "max_vfolder_count": lambda: pb.max_vfolder_count,
         "max_vfolder_size": lambda: pb.max_vfolder_size,
         "allowed_vfolder_hosts": lambda: tuple(pb.allowed_vfolder_hosts),
+        "max_session_priority": lambda: pb.max_session_priority,
     }
 
 

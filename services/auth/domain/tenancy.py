@@ -107,6 +107,8 @@ class ResourcePolicy:
     max_vfolder_count: int = 0
     max_vfolder_size: int = 0
     allowed_vfolder_hosts: tuple[str, ...] = ()
+    # The highest session priority allowed; unlike the limits above, 0 allows only priority 0.
+    max_session_priority: int = 0
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

@@ -22,6 +22,7 @@ POLICY_FIELDS = (
     "max_vfolder_count",
     "max_vfolder_size",
     "allowed_vfolder_hosts",
+    "max_session_priority",
 )
 ACCESS_FIELDS = ("domain_names", "project_ids", "access_keys")
 

@@ -18,6 +18,12 @@ class ResourceGroupRow(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    scheduler: Mapped[str] = mapped_column(String(32), default="fifo")
+    scheduler_options: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict)
+    agent_selector: Mapped[str] = mapped_column(String(32), default="least-occupied")
+    allowed_session_types: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    pending_timeout_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    reservation_wait_seconds: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ContainerRegistryRow(Base):

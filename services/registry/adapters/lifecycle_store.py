@@ -178,6 +178,29 @@ class SqlLifecycleStore:
 
         return await with_retry(work)
 
+    async def cancel_pending(
+        self, session_id: str, *, reason: str, message: str
+    ) -> SessionChange | None:
+        """PENDING -> CANCELLED (kernels too); None when the session already left the queue."""
+
+        async def work() -> SessionChange | None:
+            now = datetime.now(UTC)
+            async with self._sessions.begin() as db:
+                found = await lock_session_or_none(db, session_id)
+                if found is None or Status(found[0].status) is not Status.PENDING:
+                    return None
+                session, kernels = found
+                for k in kernels:
+                    set_kernel_status(k, Status.CANCELLED, reason=reason, now=now)
+                status = set_session_status(
+                    session, Status.CANCELLED, reason=reason, now=now, message=message
+                )
+                change = SessionChange(session_id=session_id, status=status, status_info=reason)
+                await stage_changes(db, [change])  # rule R-OUTBOX
+                return change
+
+        return await with_retry(work)
+
     async def begin_destroy(
         self, session_id: str, *, forced: bool, reason: str
     ) -> tuple[list[KernelTarget], SessionChange | None]:

@@ -78,6 +78,7 @@ def policy_from_answer(
         ),
         strict_slots=policy.default_for_unspecified == policy_pb.DEFAULT_FOR_UNSPECIFIED_LIMITED,
         resource_group=group,
+        max_session_priority=policy.max_session_priority,
     )
 
 

@@ -16,6 +16,7 @@ from services.registry.domain.errors import (
     ResourceGroupInUse,
     ResourceGroupNotFound,
 )
+from services.registry.domain.group_scheduling import GroupScheduling
 from services.registry.domain.images import ResourceGroup
 from services.registry.domain.model import DEAD_STATUSES, AgentStatus
 
@@ -26,6 +27,14 @@ def group_from_row(row: ResourceGroupRow) -> ResourceGroup:
         description=row.description,
         is_active=row.is_active,
         created_at=row.created_at,
+        scheduling=GroupScheduling(
+            scheduler=row.scheduler,
+            scheduler_options=dict(row.scheduler_options or {}),
+            agent_selector=row.agent_selector,
+            allowed_session_types=tuple(row.allowed_session_types or ()),
+            pending_timeout_seconds=row.pending_timeout_seconds,
+            reservation_wait_seconds=row.reservation_wait_seconds,
+        ),
     )
 
 
@@ -53,6 +62,7 @@ class SqlResourceGroupStore:
                     description=group.description,
                     is_active=group.is_active,
                     created_at=group.created_at,
+                    **group.scheduling.as_columns(),
                 )
                 db.add(row)
                 await db.flush()

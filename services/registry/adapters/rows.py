@@ -19,6 +19,7 @@ from services.registry.domain.model import (
     AgentStatus,
     Kernel,
     Session,
+    SessionScheduling,
     SessionType,
     Status,
 )
@@ -75,6 +76,13 @@ def session_from_row(row: SessionRow, kernels: Iterable[KernelRow]) -> Session:
         kernels=tuple(kernel_from_row(k) for k in sorted(kernels, key=_cluster_order)),
         expires_at=row.expires_at,
         cluster_mode=ClusterMode(row.cluster_mode),
+        scheduling=SessionScheduling(
+            priority=row.priority,
+            preemptible=row.preemptible,
+            starts_at=row.starts_at,
+            dependencies=tuple(row.dependencies or ()),
+            expected_duration=row.expected_duration,
+        ),
     )
 
 

@@ -14,6 +14,7 @@ from libs.core.errors import Aborted
 from libs.core.slots import ResourceSlots
 from libs.db.retry import with_retry
 from services.registry.adapters.bind import bind_session
+from services.registry.adapters.dependency_store import DependencyQueries
 from services.registry.adapters.outbox import enqueued_event, stage
 from services.registry.adapters.rows import count_sessions, lock_keypair, session_from_row
 from services.registry.adapters.tables import KernelRow, SessionRow
@@ -26,7 +27,7 @@ from services.registry.domain.model import AGENT_OCCUPYING_STATUSES, Session, St
 from services.registry.service.ports import BindOutcome, NewKernel, NewSession, SessionFilter
 
 
-class SqlSessionStore:
+class SqlSessionStore(DependencyQueries):
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
@@ -236,6 +237,11 @@ def _session_values(new: NewSession, total: ResourceSlots) -> Mapping[str, objec
         "status_changed_at": new.created_at,
         "max_lifetime_seconds": new.max_lifetime_seconds,
         "cluster_mode": new.cluster_mode.value,
+        "priority": new.scheduling.priority,
+        "preemptible": new.scheduling.preemptible,
+        "starts_at": new.scheduling.starts_at,
+        "dependencies": list(new.scheduling.dependencies),
+        "expected_duration": new.scheduling.expected_duration,
     }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Identity,
@@ -66,6 +67,7 @@ class SessionRow(Base):
         Index("ix_sessions_status_created", "status", "created_at"),
         Index("ix_sessions_access_key_created", "access_key", "created_at"),
         Index("ix_sessions_access_key_status", "access_key", "status"),
+        Index("ix_sessions_dependencies", "dependencies", postgresql_using="gin"),
         Index(
             "ix_sessions_expires_at",
             "expires_at",
@@ -105,6 +107,12 @@ class SessionRow(Base):
     cluster_mode: Mapped[str] = mapped_column(
         String(16), default="SINGLE_NODE", server_default="SINGLE_NODE"
     )
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    preemptible: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Ids of the sessions that must end successfully first (GIN-indexed: dependents lookup).
+    dependencies: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+    expected_duration: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class KernelRow(Base):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from shipyard.registry.v1 import cluster_service_pb2 as cluster_pb
@@ -15,7 +16,15 @@ from shipyard.type.v1 import execution_pb2, resources_pb2
 from libs.core.slots import ResourceSlots
 from services.registry.domain.cluster import ClusterMode
 from services.registry.domain.errors import InvalidPageToken
-from services.registry.domain.model import Agent, ExecOutcome, Kernel, Session, SessionType, Status
+from services.registry.domain.model import (
+    Agent,
+    ExecOutcome,
+    Kernel,
+    Session,
+    SessionScheduling,
+    SessionType,
+    Status,
+)
 
 STATUS_TO_PB = {s: getattr(pb, f"SESSION_STATUS_{s.value}") for s in Status}
 STATUS_FROM_PB = {v: k for k, v in STATUS_TO_PB.items()}
@@ -92,7 +101,13 @@ def session_pb(session: Session) -> pb.Session:
         create_time=timestamp(session.created_at),
         cluster_mode=CLUSTER_MODE_TO_PB[session.cluster_mode],
         cluster_size=len(session.kernels),
+        priority=session.scheduling.priority,
+        preemptible=session.scheduling.preemptible,
+        dependencies=list(session.scheduling.dependencies),
+        expected_duration_seconds=session.scheduling.expected_duration,
     )
+    if session.scheduling.starts_at is not None:
+        msg.starts_at.CopyFrom(timestamp(session.scheduling.starts_at))
     for status, when in session.status_history.items():
         msg.status_history[status].CopyFrom(timestamp(when))
     if session.terminated_at is not None:
@@ -143,8 +158,11 @@ def agent_state_pb(agent: Agent) -> sched_pb.AgentState:
     )
 
 
-def pending_pb(session: Session) -> sched_pb.PendingSession:
-    return sched_pb.PendingSession(
+def pending_pb(
+    session: Session, dependencies: Mapping[str, str] | None = None
+) -> sched_pb.PendingSession:
+    """`dependencies`: each dependency's outcome ("running", "succeeded", "failed")."""
+    msg = sched_pb.PendingSession(
         session_id=session.session_id,
         access_key=session.access_key,
         resource_group=session.resource_group,
@@ -162,17 +180,41 @@ def pending_pb(session: Session) -> sched_pb.PendingSession:
         image=session.image,
         architectures=list(session.image_architectures),
         cluster_mode=CLUSTER_MODE_TO_PB[session.cluster_mode],
+        session_type=session.session_type.value.lower(),
+        priority=session.scheduling.priority,
+        preemptible=session.scheduling.preemptible,
+        dependencies=dict(dependencies or {}),
+        expected_duration_seconds=session.scheduling.expected_duration,
     )
+    if session.scheduling.starts_at is not None:
+        msg.starts_at.CopyFrom(timestamp(session.scheduling.starts_at))
+    return msg
 
 
 def active_pb(session: Session) -> sched_pb.ActiveSession:
-    return sched_pb.ActiveSession(
+    msg = sched_pb.ActiveSession(
         session_id=session.session_id,
         access_key=session.access_key,
         project_id=session.project_id,
         domain_name=session.domain_name,
         occupied_slots=slots_pb(session.requested_slots),
+        resource_group=session.resource_group,
+        owner_user_id=session.owner_user_id,
+        priority=session.scheduling.priority,
+        preemptible=session.scheduling.preemptible,
+        expected_duration_seconds=session.scheduling.expected_duration,
     )
+    held: dict[str, ResourceSlots] = {}
+    for kernel in session.kernels:
+        if kernel.agent_id:
+            before = held.get(kernel.agent_id, ResourceSlots())
+            held[kernel.agent_id] = before + kernel.requested_slots
+    for agent_id, slots in held.items():
+        msg.slots_by_agent[agent_id].CopyFrom(slots_pb(slots))
+    placed = session.status_history.get(Status.SCHEDULED.value)
+    if placed is not None:
+        msg.since.CopyFrom(timestamp(placed))
+    return msg
 
 
 def encode_page_token(cursor: tuple[datetime, str] | None) -> str:
@@ -190,3 +232,15 @@ def decode_page_token(token: str) -> tuple[datetime, str] | None:
         return datetime.fromisoformat(created), str(session_id)
     except (ValueError, TypeError) as exc:
         raise InvalidPageToken("page_token is not a token this service issued") from exc
+
+
+def scheduling_from_pb(request: pb.CreateSessionRequest) -> SessionScheduling:
+    return SessionScheduling(
+        priority=request.priority,
+        preemptible=request.preemptible,
+        starts_at=request.starts_at.ToDatetime(tzinfo=UTC)
+        if request.HasField("starts_at")
+        else None,
+        dependencies=tuple(request.dependencies),
+        expected_duration=request.expected_duration_seconds,
+    )

@@ -13,6 +13,7 @@ from shipyard.registry.v1 import resource_group_service_pb2 as rg_pb
 from libs.core.slots import ResourceSlots
 from services.registry.api.convert import timestamp
 from services.registry.domain.errors import InvalidPageToken
+from services.registry.domain.group_scheduling import GroupScheduling
 from services.registry.domain.images import (
     ContainerRegistry,
     Image,
@@ -120,6 +121,24 @@ def group_pb(group: ResourceGroup) -> rg_pb.ResourceGroup:
         description=group.description,
         is_active=group.is_active,
         create_time=timestamp(group.created_at),
+        scheduler=group.scheduling.scheduler,
+        scheduler_options=dict(group.scheduling.scheduler_options),
+        agent_selector=group.scheduling.agent_selector,
+        allowed_session_types=list(group.scheduling.allowed_session_types),
+        pending_timeout_seconds=group.scheduling.pending_timeout_seconds,
+        reservation_wait_seconds=group.scheduling.reservation_wait_seconds,
+    )
+
+
+def scheduling_from_pb(msg: rg_pb.ResourceGroup) -> GroupScheduling:
+    """As given; names left empty become the defaults when the use case normalizes them."""
+    return GroupScheduling(
+        scheduler=msg.scheduler,
+        scheduler_options=dict(msg.scheduler_options),
+        agent_selector=msg.agent_selector,
+        allowed_session_types=tuple(msg.allowed_session_types),
+        pending_timeout_seconds=msg.pending_timeout_seconds,
+        reservation_wait_seconds=msg.reservation_wait_seconds,
     )
 
 

@@ -24,6 +24,7 @@ from services.registry.api.image_convert import (
     image_pb,
     registry_input,
     registry_pb,
+    scheduling_from_pb,
     task_pb,
 )
 from services.registry.service.container_registries import ContainerRegistries
@@ -166,7 +167,9 @@ class ResourceGroupServicer(rg_grpc.ResourceGroupServiceServicer):
         self, request: rg_pb.CreateResourceGroupRequest, context: Any
     ) -> rg_pb.CreateResourceGroupResponse:
         msg = request.resource_group
-        group = await self._groups.create(msg.name, msg.description, msg.is_active)
+        group = await self._groups.create(
+            msg.name, msg.description, msg.is_active, scheduling_from_pb(msg)
+        )
         return rg_pb.CreateResourceGroupResponse(resource_group=group_pb(group))
 
     @override
@@ -196,7 +199,7 @@ class ResourceGroupServicer(rg_grpc.ResourceGroupServiceServicer):
         msg = request.resource_group
         # Unknown paths are passed on so that the use case names them in its refusal.
         fields = {p: getattr(msg, p, None) for p in request.update_mask.paths}
-        group = await self._groups.update(msg.name, fields)
+        group = await self._groups.update(msg.name, fields, scheduling_from_pb(msg))
         return rg_pb.UpdateResourceGroupResponse(resource_group=group_pb(group))
 
     @override

@@ -52,20 +52,49 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
             ]
         )
 
+    @override
+    async def PreemptSessions(
+        self, request: pb.PreemptSessionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PreemptSessionsResponse:
+        require_system()
+        ended = await self._scheduling.preempt(
+            [(p.session_id, p.preempted_by) for p in request.preemptions]
+        )
+        return pb.PreemptSessionsResponse(preempted_session_ids=ended)
+
+    @override
+    async def CancelPendingSessions(
+        self, request: pb.CancelPendingSessionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CancelPendingSessionsResponse:
+        require_system()
+        cancelled = await self._scheduling.cancel_pending(
+            [
+                PendingNote(session_id=c.session_id, reason=c.reason, message=c.message)
+                for c in request.cancellations
+            ]
+        )
+        return pb.CancelPendingSessionsResponse(cancelled_session_ids=cancelled)
+
 
 def _watch_pb(item: WatchItem) -> pb.WatchClusterStateResponse:
     if item.kind == "snapshot":
         return pb.WatchClusterStateResponse(
             snapshot=pb.ClusterSnapshot(
                 agents=[convert.agent_state_pb(a) for a in item.agents],
-                pending_sessions=[convert.pending_pb(s) for s in item.sessions],
+                pending_sessions=[
+                    convert.pending_pb(s, item.dependencies.get(s.session_id))
+                    for s in item.sessions
+                ],
                 active_sessions=[convert.active_pb(s) for s in item.active],
             )
         )
     if item.kind == "agent":
         return pb.WatchClusterStateResponse(agent=convert.agent_state_pb(item.agents[0]))
     if item.kind == "pending":
-        return pb.WatchClusterStateResponse(session_pending=convert.pending_pb(item.sessions[0]))
+        session = item.sessions[0]
+        return pb.WatchClusterStateResponse(
+            session_pending=convert.pending_pb(session, item.dependencies.get(session.session_id))
+        )
     if item.kind == "active":
         return pb.WatchClusterStateResponse(session_active=convert.active_pb(item.sessions[0]))
     if item.kind == "ended":

@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from libs.core.slots import ResourceSlots
+from services.registry.domain.group_scheduling import GroupScheduling
 from services.registry.domain.image_labels import ImageSpec
 
 
@@ -107,6 +108,7 @@ class ResourceGroup:
     description: str
     is_active: bool
     created_at: datetime
+    scheduling: GroupScheduling = field(default_factory=GroupScheduling)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

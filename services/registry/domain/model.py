@@ -67,6 +67,17 @@ class Kernel:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SessionScheduling:
+    """What the owner asked of the scheduler (docs/scheduling.md)."""
+
+    priority: int = 0
+    preemptible: bool = False
+    starts_at: datetime | None = None  # batch sessions only
+    dependencies: tuple[str, ...] = ()  # session ids that must end successfully first
+    expected_duration: int = 0  # seconds; 0 = unknown
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Session:
     session_id: str
     name: str
@@ -96,6 +107,7 @@ class Session:
     # Status name → when the session entered it (the last time, for repeated statuses).
     status_history: Mapping[str, datetime] = field(default_factory=dict)
     cluster_mode: ClusterMode = ClusterMode.SINGLE_NODE
+    scheduling: SessionScheduling = field(default_factory=SessionScheduling)
 
     @property
     def main_kernel(self) -> Kernel | None:
@@ -153,6 +165,8 @@ class SessionPolicy:
     strict_slots: bool = False
     # The resource group the session goes to (auth picks one when the request names none).
     resource_group: str = ""
+    # The highest priority the owner may give a session (0 = only the default, 0).
+    max_session_priority: int = 0
 
     def slots_over(self, requested: ResourceSlots) -> list[str]:
         """Slots whose request alone exceeds the keypair's total (it could never run)."""

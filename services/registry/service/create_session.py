@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -22,6 +22,7 @@ from services.registry.domain.model import (
     DEAD_STATUSES,
     Session,
     SessionPolicy,
+    SessionScheduling,
     SessionType,
     Status,
 )
@@ -35,6 +36,7 @@ from services.registry.service.ports import (
 )
 from services.registry.service.resource_groups import ResourceGroups
 from services.registry.service.session_ports import SessionIntake
+from services.registry.service.session_scheduling import check_scheduling
 
 DEFAULT_SLOTS = {CPU: Decimal(1), MEM: Decimal(256 * 1024 * 1024)}
 DEFAULT_IMAGE = "python:3.11"
@@ -60,6 +62,7 @@ class CreateSessionCommand:
     wait_timeout: float | None
     cluster_size: int = 1
     cluster_mode: ClusterMode = ClusterMode.SINGLE_NODE
+    scheduling: SessionScheduling = field(default_factory=SessionScheduling)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,14 @@ class CreateSession:
         resource_group = policy.resource_group or cmd.resource_group or DEFAULT_RESOURCE_GROUP
         size = max(cmd.cluster_size, 1)
         check_policy(policy, slots, size)
+        scheduling = await check_scheduling(
+            caller,
+            cmd.scheduling,
+            session_type=cmd.session_type,
+            policy=policy,
+            store=self.store,
+            now=datetime.now(UTC),
+        )
         group = await self.groups.require_usable(resource_group)
         image = await self.images.resolve(cmd.image or DEFAULT_IMAGE)
         check_minimums(image, slots)
@@ -130,6 +141,7 @@ class CreateSession:
             max_lifetime_seconds=policy.max_session_lifetime,
             max_pending_sessions=policy.max_pending_sessions,
             cluster_mode=cmd.cluster_mode,
+            scheduling=scheduling,
         )
         # The enqueue must complete even if the client hangs up mid-request (rule R-SHIELD).
         session, _ = await asyncio.shield(self._enqueue(new))

@@ -18,6 +18,7 @@ from services.registry.domain.model import (
     Mount,
     Session,
     SessionPolicy,
+    SessionScheduling,
     SessionType,
     Status,
 )
@@ -54,6 +55,7 @@ class NewSession:
     max_pending_sessions: int = 0  # checked under the keypair lock when inserting; 0 = none
     image_architectures: tuple[str, ...] = ()
     cluster_mode: ClusterMode = ClusterMode.SINGLE_NODE
+    scheduling: SessionScheduling = field(default_factory=SessionScheduling)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

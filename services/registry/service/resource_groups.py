@@ -12,20 +12,32 @@ from services.registry.domain.errors import (
     ResourceGroupInactive,
     ResourceGroupNotFound,
 )
+from services.registry.domain.group_scheduling import FIELDS as SCHEDULING_FIELDS
+from services.registry.domain.group_scheduling import GroupScheduling
 from services.registry.domain.images import ResourceGroup
 from services.registry.service.image_ports import ResourceGroupStore
 from services.registry.service.pages import Page, cut, limit_for
 
-UPDATABLE = frozenset({"description", "is_active"})
+UPDATABLE = frozenset({"description", "is_active"}) | SCHEDULING_FIELDS
 
 
 @dataclass(frozen=True, slots=True)
 class ResourceGroups:
     store: ResourceGroupStore
 
-    async def create(self, name: str, description: str, is_active: bool) -> ResourceGroup:
+    async def create(
+        self,
+        name: str,
+        description: str,
+        is_active: bool,
+        scheduling: GroupScheduling | None = None,
+    ) -> ResourceGroup:
         group = ResourceGroup(
-            name=name, description=description, is_active=is_active, created_at=datetime.now(UTC)
+            name=name,
+            description=description,
+            is_active=is_active,
+            created_at=datetime.now(UTC),
+            scheduling=(scheduling or GroupScheduling()).normalized(),
         )
         return await self.store.create(group)
 
@@ -42,14 +54,25 @@ class ResourceGroups:
         )
         return cut(rows, limit, lambda g: (g.name,))
 
-    async def update(self, name: str, fields: dict[str, object]) -> ResourceGroup:
+    async def update(
+        self,
+        name: str,
+        fields: dict[str, object],
+        scheduling: GroupScheduling | None = None,
+    ) -> ResourceGroup:
+        """`fields` names the masked fields; scheduling ones are read from `scheduling`."""
         unknown = sorted(set(fields) - UPDATABLE)
         if unknown or not fields:
             raise InvalidArgument(
                 f"update_mask may name only {sorted(UPDATABLE)}",
                 violations=[FieldViolation("update_mask", f"cannot update {unknown or 'nothing'}")],
             )
-        return await self.store.update(name, fields)
+        changes = {k: v for k, v in fields.items() if k not in SCHEDULING_FIELDS}
+        if SCHEDULING_FIELDS & set(fields):
+            current = await self.store.get(name)
+            merged = current.scheduling.merged(scheduling or GroupScheduling(), fields)
+            changes.update(merged.as_columns())
+        return await self.store.update(name, changes)
 
     async def delete(self, name: str) -> None:
         await self.store.delete(name)

@@ -56,6 +56,13 @@ class SessionQueue(Protocol):
         self, session_id: str, placements: Mapping[str, str], *, max_concurrent_sessions: int = 0
     ) -> BindOutcome: ...
     async def note_unschedulable(self, session_id: str, reason: str, message: str) -> bool: ...
+    async def dependency_outcomes(self, session_ids: Sequence[str]) -> dict[str, str]:
+        """Each id's outcome ("running", "succeeded", "failed"); missing ids count as failed."""
+        ...
+
+    async def pending_dependents(self, session_id: str) -> list[Session]:
+        """PENDING sessions that depend on `session_id`."""
+        ...
 
 
 class SessionStarts(Protocol):
@@ -85,6 +92,12 @@ class KernelReports(Protocol):
 
 class SessionEnding(Protocol):
     """Ending sessions: on request, by lifetime, or when stuck."""
+
+    async def cancel_pending(
+        self, session_id: str, *, reason: str, message: str
+    ) -> SessionChange | None:
+        """PENDING -> CANCELLED; None when the session already left the queue."""
+        ...
 
     async def begin_destroy(
         self, session_id: str, *, forced: bool, reason: str

@@ -68,6 +68,33 @@ class GrpcSchedulingClient:
         finally:
             detach(token)
 
+    async def preempt(self, preemptions: Sequence[tuple[str, str]]) -> list[str]:
+        """End (victim, for) victims with reason "preempted"; the ids the registry ended."""
+        request = pb.PreemptSessionsRequest(
+            scheduler_id=self._scheduler_id,
+            preemptions=[pb.Preemption(session_id=v, preempted_by=b) for v, b in preemptions],
+        )
+        try:
+            response = await self._stub.PreemptSessions(request, timeout=self._bind_timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc(exc) from exc
+        return list(response.preempted_session_ids)
+
+    async def cancel_pending(self, cancellations: Sequence[Unschedulable]) -> list[str]:
+        """Cancel sessions still PENDING; returns the ids the registry cancelled now."""
+        request = pb.CancelPendingSessionsRequest(
+            scheduler_id=self._scheduler_id,
+            cancellations=[
+                pb.PendingCancellation(session_id=c.session_id, reason=c.reason, message=c.message)
+                for c in cancellations
+            ],
+        )
+        try:
+            response = await self._stub.CancelPendingSessions(request, timeout=self._bind_timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc(exc) from exc
+        return list(response.cancelled_session_ids)
+
     async def _call(self, request: pb.BindSessionsRequest) -> list[BindResult]:
         try:
             response = await self._stub.BindSessions(request, timeout=self._bind_timeout)

@@ -100,6 +100,13 @@ def session_from_pb(msg: pb.PendingSession) -> PendingSession:
         image=msg.image,
         architectures=frozenset(msg.architectures),
         single_node=msg.cluster_mode != session_pb.CLUSTER_MODE_MULTI_NODE,
+        session_type=msg.session_type or "interactive",
+        priority=msg.priority,
+        preemptible=msg.preemptible,
+        starts_at=msg.starts_at.ToDatetime(tzinfo=UTC) if msg.HasField("starts_at") else None,
+        dependencies=tuple(sorted(msg.dependencies)),
+        dependency_outcomes=dict(msg.dependencies),
+        expected_duration=float(msg.expected_duration_seconds),
     )
 
 
@@ -110,6 +117,13 @@ def active_from_pb(msg: pb.ActiveSession) -> ActiveSession:
         project_id=msg.project_id,
         domain_name=msg.domain_name,
         slots=slots_from_pb(msg.occupied_slots),
+        resource_group=msg.resource_group,
+        owner_user_id=msg.owner_user_id,
+        priority=msg.priority,
+        preemptible=msg.preemptible,
+        since=msg.since.ToDatetime(tzinfo=UTC) if msg.HasField("since") else None,
+        slots_by_agent={a: slots_from_pb(s) for a, s in msg.slots_by_agent.items()},
+        expected_duration=float(msg.expected_duration_seconds),
     )
 
 

@@ -30,6 +30,8 @@ def queued_to_pb(queued: QueuedSession) -> pb.QueuedSession:
         pending_reason=queued.pending_reason,
         pending_message=queued.pending_message,
         attempts=queued.attempts,
+        queue_position=queued.queue_position,
+        queue_length=queued.queue_length,
     )
 
 

@@ -108,6 +108,22 @@ class PendingSession:
     # Single-node cluster sessions need one agent for all their kernels; the registry always
     # says which mode a session has (its default is single-node), see cluster_mode.py.
     single_node: bool = False
+    # "interactive", "batch" or "inference": resource groups may admit only some types.
+    session_type: str = "interactive"
+    # Larger runs first under the priority policy; bounded by the owner's resource policy.
+    priority: int = 0
+    # May be ended (reason "preempted") to make room for a higher-priority session.
+    preemptible: bool = False
+    # Batch sessions only: not before this instant (timezone-aware).
+    starts_at: datetime | None = None
+    # Sessions that must have TERMINATED successfully before this one may start, and what the
+    # registry last said of each ("running", "succeeded", "failed").
+    dependencies: tuple[str, ...] = ()
+    dependency_outcomes: Mapping[str, str] = field(default_factory=dict)
+    # The image's per-kernel maximum (`ai.backend.resource.max.*`); missing slots unbounded.
+    image_max: ResourceSlots = field(default_factory=ResourceSlots)
+    # How long the user expects the session to run, in seconds (0 = unknown): backfill needs it.
+    expected_duration: float = 0.0
 
     @property
     def requested(self) -> ResourceSlots:
@@ -126,6 +142,16 @@ class ActiveSession:
     project_id: str
     domain_name: str
     slots: ResourceSlots
+    resource_group: str = ""
+    owner_user_id: str = ""
+    priority: int = 0
+    preemptible: bool = False
+    # When it was bound (None = unknown): preemption prefers victims that ran least.
+    since: datetime | None = None
+    # Expected run time in seconds (0 = unknown): reservations estimate start times from it.
+    expected_duration: float = 0.0
+    # The agents its kernels hold slots on, with the slots held on each.
+    slots_by_agent: Mapping[str, ResourceSlots] = field(default_factory=dict)
 
     @classmethod
     def of(cls, session: PendingSession) -> ActiveSession:
@@ -135,6 +161,11 @@ class ActiveSession:
             project_id=session.project_id,
             domain_name=session.domain_name,
             slots=session.requested,
+            resource_group=session.resource_group,
+            owner_user_id=session.owner_user_id,
+            priority=session.priority,
+            preemptible=session.preemptible,
+            expected_duration=session.expected_duration,
         )
 
 
@@ -252,3 +283,6 @@ class QueuedSession:
     attempts: int
     pending_reason: str
     pending_message: str
+    # 1-based place in its group's queue (policy order) and that queue's length; 0 = unknown.
+    queue_position: int = 0
+    queue_length: int = 0

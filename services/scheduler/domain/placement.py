@@ -25,6 +25,7 @@ from services.scheduler.domain.predicates import (
 )
 from services.scheduler.domain.selectors import AgentSelector
 from services.scheduler.domain.shortage import shortage_message
+from services.scheduler.domain.why_pending import shortage_by_agents
 
 
 def place_session(
@@ -76,7 +77,14 @@ def place_session(
         if chosen is None:
             if (mismatch := image_mismatch(session, views)) is not None:
                 return mismatch
-            message = shortage_message(session.resource_group, kernel.requested, views)
+            message = "; ".join(
+                part
+                for part in (
+                    shortage_message(session.resource_group, kernel.requested, views),
+                    shortage_by_agents(kernel.requested, views),
+                )
+                if part
+            )
             if misfits is not None:
                 misfits[key] = message
             return Unschedulable(
@@ -101,6 +109,8 @@ def fit_key(session: PendingSession) -> Hashable:
         session.image,
         session.architectures,
         tuple(k.requested for k in session.kernels),
+        # The reservation predicate lets sessions that end early enough backfill.
+        session.expected_duration,
     )
 
 

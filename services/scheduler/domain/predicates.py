@@ -1,18 +1,20 @@
 """Predicates: which agents may host a kernel, and whether a session may be scheduled now.
 
 Agent predicates filter candidates (the Kubernetes "filter" step). Session predicates gate a
-session as a whole; concurrency, quota, dependency and start-time checks will
-implement `SessionPredicate` and be added to the list the cycle receives.
+session as a whole (session_predicates.py, dependencies.py); the tenant limits are checked
+separately (limits.py) because they need the usage of the whole cycle.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Protocol
 
 from typing_extensions import override
 
 from services.scheduler.domain.model import Agent, PendingKernel, PendingSession
+from services.scheduler.domain.session_predicates import ImageMaxSlots, ReservedStartTime
 
 
 class AgentPredicate(Protocol):
@@ -86,7 +88,10 @@ DEFAULT_AGENT_PREDICATES: tuple[AgentPredicate, ...] = (
     AgentAlive(),
     CapacityFits(),
 )
-DEFAULT_SESSION_PREDICATES: tuple[SessionPredicate, ...] = ()
+DEFAULT_SESSION_PREDICATES: tuple[SessionPredicate, ...] = (
+    ReservedStartTime(lambda: datetime.now(UTC)),
+    ImageMaxSlots(),
+)
 
 
 def failed_session_predicates(

@@ -11,6 +11,8 @@ from libs.core.identity import Caller
 from services.scheduler.domain.cache import ClusterCache
 from services.scheduler.domain.model import PendingSession, QueuedSession
 from services.scheduler.domain.policy import SchedulingPolicy
+from services.scheduler.domain.policy.context import queue_context
+from services.scheduler.domain.why_pending import queue_positions
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,29 +35,44 @@ class ListPendingSessions:
         self._is_leader = is_leader
 
     def __call__(self, caller: Caller, *, resource_group: str = "") -> PendingQueue:
+        # Positions count the whole group's queue; only then is it narrowed to what the
+        # caller may see.
         groups: dict[str, list[PendingSession]] = {}
         for session in self._cache.pending():
             if resource_group and session.resource_group != resource_group:
                 continue
-            if not _visible(caller, session):
-                continue
             groups.setdefault(session.resource_group, []).append(session)
-        ordered = [
-            self._queued(session)
-            for group in sorted(groups)
-            for session in self._policy_for(group).order(groups[group])
-        ]
+        ordered: list[QueuedSession] = []
+        for group in sorted(groups):
+            queue = groups[group]
+            in_order = self._policy_for(group).order(
+                queue, queue_context(self._cache, group, queue)
+            )
+            positions = queue_positions(in_order)
+            ordered += [
+                self._queued(s, positions[s.session_id]) for s in in_order if _visible(caller, s)
+            ]
         return PendingQueue(sessions=tuple(ordered), leader=self._is_leader())
 
-    def _queued(self, session: PendingSession) -> QueuedSession:
+    def _queued(self, session: PendingSession, place: tuple[int, int]) -> QueuedSession:
         attempt = self._cache.find_attempt(session.session_id)
+        position, length = place
         if attempt is None:
-            return QueuedSession(session=session, attempts=0, pending_reason="", pending_message="")
+            return QueuedSession(
+                session=session,
+                attempts=0,
+                pending_reason="",
+                pending_message="",
+                queue_position=position,
+                queue_length=length,
+            )
         return QueuedSession(
             session=session,
             attempts=attempt.attempts,
             pending_reason=attempt.last_reason,
             pending_message=attempt.last_message,
+            queue_position=position,
+            queue_length=length,
         )
 
 

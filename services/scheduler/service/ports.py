@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
+from services.scheduler.domain.group_config import GroupScheduling
 from services.scheduler.domain.limits import Limits
 from services.scheduler.domain.model import BindResult, ClusterChange, Placement, Unschedulable
 
@@ -51,4 +52,24 @@ class LeaderLease(Protocol):
 
     async def release(self) -> None:
         """Give the lease up if we hold it, so that a standby takes over at once."""
+        ...
+
+
+class GroupSettingsSource(Protocol):
+    async def groups(self) -> dict[str, GroupScheduling]:
+        """Every resource group's scheduling settings. Errors are raised as ShipyardError."""
+        ...
+
+
+class PendingCanceller(Protocol):
+    async def cancel_pending(self, cancellations: Sequence[Unschedulable]) -> list[str]:
+        """Cancel these sessions if still PENDING (reason and message as given); the ids
+        cancelled now. Errors are raised as ShipyardError."""
+        ...
+
+
+class Preempter(Protocol):
+    async def preempt(self, preemptions: Sequence[tuple[str, str]]) -> list[str]:
+        """End each (victim, preemptor) victim if the registry's rules allow it; the ids ended.
+        Errors are raised as ShipyardError."""
         ...

@@ -25,6 +25,7 @@ from services.scheduler.domain.model import (
 )
 from services.scheduler.domain.placement import place_session
 from services.scheduler.domain.policy import SchedulingPolicy
+from services.scheduler.domain.policy.context import queue_context
 from services.scheduler.domain.predicates import (
     DEFAULT_AGENT_PREDICATES,
     DEFAULT_SESSION_PREDICATES,
@@ -32,7 +33,10 @@ from services.scheduler.domain.predicates import (
     SessionPredicate,
 )
 from services.scheduler.domain.selectors import AgentSelector
+from services.scheduler.service.pending_cleanup import PendingCleanup
 from services.scheduler.service.ports import Clock, LimitsSource, SessionBinder
+from services.scheduler.service.preempt import Preemption
+from services.scheduler.service.reservations import Reservations
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,10 @@ class ScheduleCycle:
         note_interval: float = 60.0,
         bound_ttl: float = 30.0,
         limits: LimitsSource | None = None,
+        selector_for: Callable[[str], AgentSelector] | None = None,
+        cleanup: PendingCleanup | None = None,
+        preemption: Preemption | None = None,
+        reservations: Reservations | None = None,
     ) -> None:
         self._cache = cache
         self._binder = binder
@@ -72,12 +80,25 @@ class ScheduleCycle:
         self._note_interval = note_interval
         self._bound_ttl = bound_ttl
         self._limits = limits
+        self._cleanup = cleanup
+        self._preemption = preemption
+        self._reservations = reservations
+        if reservations is not None:
+            self._agent_predicates = (*agent_predicates, reservations)
+        # A resource group's own selector, when groups choose theirs (default: `selector`).
+        self._selector_for = selector_for or (lambda _group: selector)
 
     async def run_once(self) -> CycleReport:
         now = self._clock()
         self._cache.expire_bound(now=now, ttl=self._bound_ttl)
+        if self._cleanup is not None:
+            await self._cleanup.run(self._cache)
+        if self._reservations is not None:
+            self._reservations.refresh(self._cache)
         limits = await self._fetch_limits(self._cache.pending())
         placements, failures = self._decide(limits)
+        if self._preemption is not None:
+            await self._preemption.run(self._cache, failures)
         notes = [u for u in failures if self._needs_note(u, now)]
         if not placements and not notes:
             return CycleReport(unschedulable=tuple(u.session_id for u in failures))
@@ -115,7 +136,11 @@ class ScheduleCycle:
         misfits: dict[Hashable, str] = {}
         usage = Usage(self._cache.active())
         for group, sessions in sorted(_by_group(self._cache.pending()).items()):
-            for session in self._policy_for(group).order(sessions):
+            context = queue_context(self._cache, group, sessions)
+            ordered = self._policy_for(group).order(sessions, context)
+            if self._reservations is not None:
+                ordered = self._reservations.holders_first(ordered)
+            for session in ordered:
                 over = check_limits(session, usage, limits)
                 if over is not None:
                     reason, message = over
@@ -129,7 +154,7 @@ class ScheduleCycle:
                     self._cache.agents(group),
                     agent_predicates=self._agent_predicates,
                     session_predicates=self._session_predicates,
-                    selector=self._selector,
+                    selector=self._selector_for(group),
                     misfits=misfits,
                 )
                 if isinstance(outcome, Placement):

@@ -70,7 +70,10 @@ class NewestFirst:
 
     name = "newest-first"
 
-    def order(self, pending: Sequence[PendingSession]) -> list[PendingSession]:
+    def order(
+        self, pending: Sequence[PendingSession], context: object = None
+    ) -> list[PendingSession]:
+        del context
         return sorted(pending, key=lambda s: (s.create_time, s.session_id), reverse=True)
 
 

@@ -155,6 +155,7 @@ async def platform(redis_url: str, internal_token: str) -> AsyncIterator[Platfor
             tick_interval=0.1,
             lease_ttl=1.0,
             auth_addr=auth_addr,
+            groups_refresh=0.2,
         )
     )
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{registry.port}")

@@ -156,7 +156,8 @@ async def test_a_cycle_binds_in_fifo_order_notes_the_too_large_and_retries_confl
     (note,) = first.unschedulable
     assert (note.session_id, note.reason) == (big.session_id, "no-available-instances")
     assert note.message == (
-        "no agent in resource group 'default' has mem 64 GiB free (largest free: 4 GiB)"
+        "no agent in resource group 'default' has mem 64 GiB free (largest free: 4 GiB); "
+        "mem short by 60 GiB on 1 of 1 agents"
     )
     # The conflicting session was forgotten and bound by a later call.
     retried = [p.session_id for request, _ in fake.binds[1:] for p in request.placements]

@@ -73,3 +73,16 @@ def test_a_domain_admin_sees_only_their_domain_and_superadmins_and_monitors_see_
     assert ids(ADMIN) == [here.session_id]
     assert ids(OTHER_ADMIN) == [there.session_id]
     assert ids(SUPERADMIN) == ids(MONITOR) == [here.session_id, there.session_id]
+
+
+def test_a_user_sees_where_their_sessions_stand_in_the_whole_queue():
+    theirs_old = session(access_key="AKBOB", age=0)
+    mine = session(access_key="AKALICE", age=1)
+    theirs_new = session(access_key="AKBOB", age=2)
+    gpu_mine = session(access_key="AKALICE", group="gpu", age=3)
+    _, list_pending = _use_case(theirs_new, mine, theirs_old, gpu_mine)
+
+    queue = list_pending(ALICE)
+
+    places = {q.session.session_id: (q.queue_position, q.queue_length) for q in queue.sessions}
+    assert places == {mine.session_id: (2, 3), gpu_mine.session_id: (1, 1)}

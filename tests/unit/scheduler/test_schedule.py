@@ -65,7 +65,8 @@ async def test_an_unschedulable_big_session_does_not_block_smaller_later_ones():
     assert note.session_id == big.session_id
     assert note.reason == NO_AVAILABLE_INSTANCES
     assert note.message == (
-        "no agent in resource group 'default' has mem 64 GiB free (largest free: 23 GiB)"
+        "no agent in resource group 'default' has mem 64 GiB free (largest free: 23 GiB); "
+        "mem short by 41 GiB on 1 of 1 agents"
     )
     assert cache.find_attempt(big.session_id).attempts == 1
 

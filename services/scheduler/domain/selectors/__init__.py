@@ -1,7 +1,8 @@
 """Agent selectors: which of the agents that pass the predicates gets a kernel.
 
-`least_occupied.py` spreads load; concentrated / most-occupied-first (bin packing) would be
-`most_occupied.py`, registered in `SELECTORS` next to it.
+`least_occupied.py` spreads load, `most_occupied.py` packs (bin packing) and `legacy.py` keeps
+Backend.AI's rule (no unneeded accelerators, then the most free capacity). A resource group names
+its selector (see docs/scheduling.md).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Protocol
 from services.scheduler.domain.errors import UnknownSelector
 from services.scheduler.domain.model import Agent, PendingKernel
 from services.scheduler.domain.selectors.least_occupied import LeastOccupiedSelector
+from services.scheduler.domain.selectors.legacy import LegacySelector
+from services.scheduler.domain.selectors.most_occupied import MostOccupiedSelector
 
 
 class AgentSelector(Protocol):
@@ -24,6 +27,8 @@ class AgentSelector(Protocol):
 
 SELECTORS: dict[str, Callable[[], AgentSelector]] = {
     LeastOccupiedSelector.name: LeastOccupiedSelector,
+    MostOccupiedSelector.name: MostOccupiedSelector,
+    LegacySelector.name: LegacySelector,
 }
 
 
