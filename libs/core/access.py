@@ -176,6 +176,12 @@ METHODS: dict[str, Rule] = {
     "/shipyard.storage.v1.VFolderService/ListVFolders": Rule(Resource.VFOLDER, _R),
     "/shipyard.storage.v1.VFolderService/DeleteVFolder": Rule(Resource.VFOLDER, _D),
     "/shipyard.storage.v1.MountService/ResolveMounts": _system(Resource.VFOLDER, _R),
+    # Files inside a folder: reading them is reading the folder, changing them updating it.
+    "/shipyard.storage.v1.FileService/ListFiles": Rule(Resource.VFOLDER, _R),
+    "/shipyard.storage.v1.FileService/FetchFile": Rule(Resource.VFOLDER, _R),
+    "/shipyard.storage.v1.FileService/MakeDirectory": Rule(Resource.VFOLDER, _U),
+    "/shipyard.storage.v1.FileService/MoveFile": Rule(Resource.VFOLDER, _U),
+    "/shipyard.storage.v1.FileService/DeleteFiles": Rule(Resource.VFOLDER, _U),
     # agent
     "/shipyard.agent.v1.KernelService/CreateKernels": _system(Resource.SESSION, _C),
     "/shipyard.agent.v1.KernelService/DestroyKernel": _system(Resource.SESSION, _D),

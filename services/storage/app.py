@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipyard.storage.v1 import file_service_pb2, file_service_pb2_grpc
 from shipyard.storage.v1 import vfolder_service_pb2 as pb
 from shipyard.storage.v1 import vfolder_service_pb2_grpc as pb_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,13 +15,16 @@ from libs.db.engine import create_engine, session_factory
 from libs.db.migrate import upgrade
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
+from services.storage.adapters.folder_files import LocalFolderFiles
 from services.storage.adapters.local_volume import LocalVolume
 from services.storage.adapters.repository import SqlUnitOfWork
 from services.storage.adapters.tables import SCHEMA
+from services.storage.api.file_servicer import FileServicer
 from services.storage.api.servicer import MountServicer, VFolderServicer
 from services.storage.config import Settings
 from services.storage.service.create import CreateVFolder
 from services.storage.service.delete import DeleteVFolder
+from services.storage.service.files import FileOperations
 from services.storage.service.listing import ListVFolders
 from services.storage.service.ports import UnitOfWork
 from services.storage.service.resolve_mounts import ResolveMounts
@@ -65,6 +69,7 @@ async def serve(settings: Settings) -> StorageServer:
         delete=DeleteVFolder(uow=uow, volumes=volumes),
     )
     mount_servicer = MountServicer(resolve=ResolveMounts(uow=uow, volumes=volumes))
+    file_servicer = FileServicer(FileOperations(uow=uow, volumes=volumes, files=LocalFolderFiles()))
     services = pb.DESCRIPTOR.services_by_name
     server = create_server(
         domain=ERROR_DOMAIN,
@@ -80,6 +85,11 @@ async def serve(settings: Settings) -> StorageServer:
                 pb_grpc.add_MountServiceServicer_to_server,
                 mount_servicer,
                 services["MountService"].full_name,
+            ),
+            Registration(
+                file_service_pb2_grpc.add_FileServiceServicer_to_server,
+                file_servicer,
+                file_service_pb2.DESCRIPTOR.services_by_name["FileService"].full_name,
             ),
         ],
     )
