@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from cli import admin_registry
+from cli import admin_registry, vfolder_files
 from cli import login as login_flow
 from cli.admin_parser import add_admin_commands
 from cli.client import ApiError, ShipyardClient
@@ -279,6 +279,7 @@ def _parser() -> argparse.ArgumentParser:
     vd = vfolder.add_parser("delete")
     vd.add_argument("vfolder_id")
     vd.set_defaults(func=cmd_vfolder_delete)
+    vfolder_files.register(vfolder, _client)
     sub.add_parser("whoami").set_defaults(func=cmd_whoami)
 
     login_cmd = sub.add_parser("login", help="log in with e-mail and password (bearer tokens)")
