@@ -6,7 +6,12 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from shipyard.storage.v1 import file_service_pb2, file_service_pb2_grpc
+from shipyard.storage.v1 import (
+    file_service_pb2,
+    file_service_pb2_grpc,
+    sharing_service_pb2,
+    sharing_service_pb2_grpc,
+)
 from shipyard.storage.v1 import vfolder_service_pb2 as pb
 from shipyard.storage.v1 import vfolder_service_pb2_grpc as pb_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,12 +20,14 @@ from libs.db.engine import create_engine, session_factory
 from libs.db.migrate import upgrade
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
+from services.storage.adapters.auth_users import GrpcUserDirectory
 from services.storage.adapters.folder_files import LocalFolderFiles
 from services.storage.adapters.local_volume import LocalVolume
 from services.storage.adapters.repository import SqlUnitOfWork
 from services.storage.adapters.tables import SCHEMA
 from services.storage.api.file_servicer import FileServicer
 from services.storage.api.servicer import MountServicer, VFolderServicer
+from services.storage.api.sharing_servicer import SharingServicer
 from services.storage.config import Settings
 from services.storage.service.create import CreateVFolder
 from services.storage.service.delete import DeleteVFolder
@@ -28,6 +35,7 @@ from services.storage.service.files import FileOperations
 from services.storage.service.listing import ListVFolders
 from services.storage.service.ports import UnitOfWork
 from services.storage.service.resolve_mounts import ResolveMounts
+from services.storage.service.sharing import VFolderSharing
 from services.storage.service.volumes import Volumes
 
 log = logging.getLogger(__name__)
@@ -40,6 +48,7 @@ ERROR_DOMAIN = "storage.shipyard"
 class StorageServer:
     grpc: GrpcServer
     engine: AsyncEngine
+    users: GrpcUserDirectory
 
     @property
     def port(self) -> int:
@@ -47,6 +56,7 @@ class StorageServer:
 
     async def stop(self, grace: float = 5.0) -> None:
         await self.grpc.stop(grace)
+        await self.users.close()
         await self.engine.dispose()
 
 
@@ -69,6 +79,8 @@ async def serve(settings: Settings) -> StorageServer:
         delete=DeleteVFolder(uow=uow, volumes=volumes),
     )
     mount_servicer = MountServicer(resolve=ResolveMounts(uow=uow, volumes=volumes))
+    users = GrpcUserDirectory(settings.auth_addr, settings.internal_token.get_secret_value())
+    sharing_servicer = SharingServicer(VFolderSharing(uow=uow, users=users))
     file_servicer = FileServicer(FileOperations(uow=uow, volumes=volumes, files=LocalFolderFiles()))
     services = pb.DESCRIPTOR.services_by_name
     server = create_server(
@@ -91,15 +103,21 @@ async def serve(settings: Settings) -> StorageServer:
                 file_servicer,
                 file_service_pb2.DESCRIPTOR.services_by_name["FileService"].full_name,
             ),
+            Registration(
+                sharing_service_pb2_grpc.add_VFolderSharingServiceServicer_to_server,
+                sharing_servicer,
+                sharing_service_pb2.DESCRIPTOR.services_by_name["VFolderSharingService"].full_name,
+            ),
         ],
     )
     try:
         await server.start()
     except BaseException:
+        await users.close()
         await engine.dispose()
         raise
     log.info("storage serving on port %d, volume %s at %s", server.port, volume.name, volume.root)
-    return StorageServer(grpc=server, engine=engine)
+    return StorageServer(grpc=server, engine=engine, users=users)
 
 
 async def main() -> None:

@@ -16,3 +16,5 @@ class Settings(ServiceSettings, DatabaseMixin):
     migrate: bool = True
     volume_name: str = "local"
     volume_root: Path = Path("./.shipyard/volumes/local")
+    # Auth's PolicyService: users by e-mail, to share folders with them.
+    auth_addr: str = "127.0.0.1:50051"

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import RowMapping, delete, literal, or_, select, text, tuple_, update
+from sqlalchemy import RowMapping, Select, delete, literal, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.storage.adapters.tables import vfolders
+from services.storage.adapters.sharing_repository import SqlSharingRepository
+from services.storage.adapters.tables import vfolder_permissions, vfolders
 from services.storage.domain.errors import VFolderAlreadyExists, VFolderNotFound
 from services.storage.domain.model import (
     Cursor,
@@ -79,7 +80,10 @@ class SqlVFolderRepository:
     ) -> Sequence[VFolder]:
         stmt = select(vfolders).where(vfolders.c.status == VFolderStatus.READY.value)
         if scope.owner_user_id is not None:
-            mine = vfolders.c.owner_user_id == scope.owner_user_id
+            mine = or_(
+                vfolders.c.owner_user_id == scope.owner_user_id,
+                vfolders.c.id.in_(_shared_with(scope.owner_user_id)),
+            )
             if scope.project_ids:
                 mine = or_(mine, vfolders.c.project_id.in_(list(scope.project_ids)))
             stmt = stmt.where(mine)
@@ -98,7 +102,10 @@ class SqlVFolderRepository:
     async def find_by_names(
         self, owner_user_id: str, names: Sequence[str], project_id: str = ""
     ) -> Sequence[VFolder]:
-        whose = vfolders.c.owner_user_id == owner_user_id
+        whose = or_(
+            vfolders.c.owner_user_id == owner_user_id,
+            vfolders.c.id.in_(_shared_with(owner_user_id)),
+        )
         if project_id:
             whose = or_(whose, vfolders.c.project_id == project_id)
         stmt = select(vfolders).where(
@@ -116,6 +123,11 @@ class SqlVFolderRepository:
         await self._session.execute(delete(vfolders).where(vfolders.c.id == vfolder_id))
 
 
+def _shared_with(user_id: str) -> Select[tuple[str]]:
+    """Folders with a permission row for the user (accepted invitations and shares)."""
+    return select(vfolder_permissions.c.vfolder_id).where(vfolder_permissions.c.user_id == user_id)
+
+
 class SqlUnitOfWork:
     """One AsyncSession, one transaction; never shared between tasks."""
 
@@ -123,6 +135,7 @@ class SqlUnitOfWork:
         self._sessions = sessions
         self._session: AsyncSession | None = None
         self._vfolders: SqlVFolderRepository | None = None
+        self._sharing: SqlSharingRepository | None = None
 
     @property
     def vfolders(self) -> SqlVFolderRepository:
@@ -130,9 +143,16 @@ class SqlUnitOfWork:
             raise RuntimeError("unit of work used outside `async with`")
         return self._vfolders
 
+    @property
+    def sharing(self) -> SqlSharingRepository:
+        if self._sharing is None:
+            raise RuntimeError("unit of work used outside `async with`")
+        return self._sharing
+
     async def __aenter__(self) -> Self:
         self._session = self._sessions()
         self._vfolders = SqlVFolderRepository(self._session)
+        self._sharing = SqlSharingRepository(self._session)
         return self
 
     async def __aexit__(
@@ -143,7 +163,7 @@ class SqlUnitOfWork:
     ) -> None:
         if self._session is not None:
             await self._session.close()  # rolls back whatever was not committed
-        self._session = self._vfolders = None
+        self._session = self._vfolders = self._sharing = None
 
     async def commit(self) -> None:
         if self._session is None:

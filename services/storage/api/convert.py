@@ -35,13 +35,13 @@ def mount_to_pb(mount: Mount) -> pb.ResolvedMount:
 PERMISSION_TO_PB = {
     MountPermission.READ_WRITE: pb.MOUNT_PERMISSION_READ_WRITE,
     MountPermission.READ_ONLY: pb.MOUNT_PERMISSION_READ_ONLY,
+    MountPermission.READ_WRITE_DELETE: pb.MOUNT_PERMISSION_READ_WRITE_DELETE,
 }
+_PERMISSION_FROM_PB: dict[int, MountPermission] = {int(v): k for k, v in PERMISSION_TO_PB.items()}
 
 
-def permission_from_pb(value: int) -> MountPermission:
-    """Unspecified means read-write (the validator refuses undefined values)."""
-    return (
-        MountPermission.READ_ONLY
-        if value == pb.MOUNT_PERMISSION_READ_ONLY
-        else MountPermission.READ_WRITE
-    )
+def permission_from_pb(
+    value: int, unspecified: MountPermission = MountPermission.READ_WRITE
+) -> MountPermission:
+    """`unspecified` for 0 (the validator refuses undefined values)."""
+    return _PERMISSION_FROM_PB.get(value, unspecified)

@@ -13,7 +13,7 @@ from libs.core import access
 from libs.core.access import Resource, Scope, Verb
 from libs.core.identity import Caller
 from services.storage.domain.errors import UserCallerRequired
-from services.storage.domain.model import FolderFilter, MountPermission, VFolder
+from services.storage.domain.model import FolderFilter, VFolder
 
 
 def canonical_id(text: str) -> str | None:
@@ -59,14 +59,3 @@ def _canonical(caller: Caller) -> Caller:
     if user_id is None or user_id == caller.user_id:
         return caller
     return dataclasses.replace(caller, user_id=user_id)
-
-
-def may_change_files(caller: Caller, folder: VFolder) -> bool:
-    """Writes inside a folder: within the UPDATE scope, and for a read-only project folder only
-    its owner and admins (members of the project read it)."""
-    if not may(caller, Verb.UPDATE, folder):
-        return False
-    if folder.permission is MountPermission.READ_WRITE or caller.system:
-        return True
-    scope = access.scope_of(caller, Resource.VFOLDER, Verb.UPDATE)
-    return scope is not Scope.OWN or canonical_id(caller.user_id) == folder.owner_user_id

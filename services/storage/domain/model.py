@@ -14,10 +14,12 @@ class VFolderStatus(StrEnum):
 
 
 class MountPermission(StrEnum):
-    """How sessions mount a folder (Backend.AI's `rw` / `ro`)."""
+    """How sessions mount a folder, and what a user it is shared with may do (Backend.AI's
+    `ro` / `rw` / `wd`): read; read and write; read, write and delete the folder itself."""
 
     READ_WRITE = "rw"
     READ_ONLY = "ro"
+    READ_WRITE_DELETE = "wd"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,7 +1,8 @@
 """Browsing and changing the files inside a folder, for whoever may read or write it.
 
 A folder the caller may not see is VFOLDER_NOT_FOUND, as for a missing one (no existence leak);
-one they may see but not write is PERMISSION_DENIED. Only ready folders take file operations.
+one they may see but not write (read-only for them: domain/sharing.py) is PERMISSION_DENIED.
+Only ready folders take file operations.
 """
 
 from __future__ import annotations
@@ -10,15 +11,15 @@ import base64
 import binascii
 from collections.abc import Sequence
 
-from libs.core.access import Verb
 from libs.core.errors import FieldViolation, InvalidArgument
 from libs.core.identity import Caller
 from services.storage.domain import file_errors as fe
-from services.storage.domain.access import canonical_id, may, may_change_files
+from services.storage.domain.access import canonical_id
 from services.storage.domain.errors import InvalidPageToken, VFolderNotFound
 from services.storage.domain.file_model import FilePage
-from services.storage.domain.model import VFolder, VFolderStatus
+from services.storage.domain.model import MountPermission, VFolder, VFolderStatus
 from services.storage.domain.relpath import path_parts
+from services.storage.domain.sharing import at_least, effective_permission
 from services.storage.service.file_ports import FolderFiles
 from services.storage.service.ports import UnitOfWorkFactory
 from services.storage.service.volumes import Volumes
@@ -81,26 +82,29 @@ class FileOperations:
         return await self._files.read_small(root, parts, limit=MAX_FETCH_BYTES)
 
     async def _root(self, caller: Caller, vfolder_id: str, *, write: bool) -> str:
-        folder = await self._visible(caller, vfolder_id)
-        if write and not may_change_files(caller, folder):
+        folder, permission = await self._visible(caller, vfolder_id)
+        if write and not at_least(permission, MountPermission.READ_WRITE):
             raise fe.FolderReadOnly(f"vfolder {folder.id} is shared with you read-only")
         if folder.status is not VFolderStatus.READY:
             raise fe.FolderNotReady(f"vfolder {folder.id} is {folder.status.value}")
         return self._volumes.of(folder).path_of(folder.id)
 
-    async def _visible(self, caller: Caller, vfolder_id: str) -> VFolder:
+    async def _visible(self, caller: Caller, vfolder_id: str) -> tuple[VFolder, MountPermission]:
         folder_id = canonical_id(vfolder_id)
         missing = VFolderNotFound(f"vfolder {vfolder_id} not found")
         if folder_id is None:
             raise missing
+        me = canonical_id(caller.user_id)
         async with self._uow() as uow:
             try:
                 folder = await uow.vfolders.get(folder_id)
             except VFolderNotFound:
                 raise missing from None
-        if not may(caller, Verb.READ, folder):
+            grants = await uow.sharing.grants_for(me, [folder_id]) if me else {}
+        permission = effective_permission(caller, folder, grants.get(folder_id))
+        if permission is None:
             raise missing
-        return folder
+        return folder, permission
 
 
 def _encode(name: str) -> str:

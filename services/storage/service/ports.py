@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Protocol
 
 from services.storage.domain.model import Cursor, FolderFilter, VFolder, VFolderStatus
+from services.storage.service.sharing_ports import SharingRepository
 
 
 class VFolderRepository(Protocol):
@@ -28,7 +29,7 @@ class VFolderRepository(Protocol):
     async def find_by_names(
         self, owner_user_id: str, names: Sequence[str], project_id: str = ""
     ) -> Sequence[VFolder]:
-        """Ready folders among `names` of the owner (or of `project_id`), in any order."""
+        """Ready folders among `names` of the owner, shared with them, or of `project_id`."""
         ...
 
     async def set_status(self, vfolder_id: str, status: VFolderStatus) -> None: ...
@@ -43,6 +44,9 @@ class UnitOfWork(Protocol):
 
     @property
     def vfolders(self) -> VFolderRepository: ...
+
+    @property
+    def sharing(self) -> SharingRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

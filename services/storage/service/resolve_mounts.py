@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from libs.core.errors import FieldViolation, InvalidArgument
 from services.storage.domain.access import canonical_id
 from services.storage.domain.errors import VFolderNotFound
-from services.storage.domain.model import Mount, MountPermission
+from services.storage.domain.model import Mount
 from services.storage.domain.names import is_valid_name
+from services.storage.domain.sharing import mounts_read_only
 from services.storage.service.ports import UnitOfWorkFactory
 from services.storage.service.volumes import Volumes
 
@@ -27,7 +28,8 @@ class ResolveMounts:
             return []
         async with self._uow() as uow:
             rows = await uow.vfolders.find_by_names(owner, names, project_id)
-        # Project folders first, so that the user's own folder of the same name wins.
+            grants = await uow.sharing.grants_for(owner, [f.id for f in rows])
+        # Others' folders first, so that the user's own folder of the same name wins.
         found = {f.name: f for f in sorted(rows, key=lambda f: f.owner_user_id == owner)}
         missing = [n for n in dict.fromkeys(names) if n not in found]
         if missing:
@@ -37,7 +39,7 @@ class ResolveMounts:
                 vfolder_id=found[n].id,
                 name=n,
                 host_path=self._volumes.of(found[n]).path_of(found[n].id),
-                read_only=found[n].permission is MountPermission.READ_ONLY,
+                read_only=mounts_read_only(found[n], grants.get(found[n].id, found[n].permission)),
             )
             for n in names
         ]

@@ -14,7 +14,13 @@ from services.storage.domain.errors import (
     VFolderNotFound,
     VolumeOperationFailed,
 )
-from services.storage.domain.model import Cursor, FolderFilter, VFolder, VFolderStatus
+from services.storage.domain.model import (
+    Cursor,
+    FolderFilter,
+    MountPermission,
+    VFolder,
+    VFolderStatus,
+)
 
 
 class FakeVFolderRepository:
@@ -76,11 +82,25 @@ def _in_filter(row: VFolder, scope: FolderFilter) -> bool:
     )
 
 
+class FakeGrants:
+    """Permission rows (accepted invitations and shares), keyed by (folder id, user id)."""
+
+    def __init__(self, rows: dict[tuple[str, str], MountPermission]) -> None:
+        self.rows = rows
+
+    async def grants_for(self, user_id: str, vfolder_ids: list[str]) -> dict[str, MountPermission]:
+        return {f: p for (f, u), p in self.rows.items() if u == user_id and f in vfolder_ids}
+
+    async def grants_on(self, vfolder_id: str, user_ids: list[str]) -> dict[str, MountPermission]:
+        return {u: p for (f, u), p in self.rows.items() if f == vfolder_id and u in user_ids}
+
+
 class FakeDatabase:
     """Committed state; each unit of work works on a copy and publishes it on commit."""
 
     def __init__(self) -> None:
         self.rows: dict[str, VFolder] = {}
+        self.grants: dict[tuple[str, str], MountPermission] = {}
         self.fail_commit: BaseException | None = None
         self.commits = 0
 
@@ -100,6 +120,10 @@ class FakeUnitOfWork:
     @property
     def vfolders(self) -> FakeVFolderRepository:
         return self._repo
+
+    @property
+    def sharing(self) -> FakeGrants:
+        return FakeGrants(self._db.grants)
 
     async def __aenter__(self) -> FakeUnitOfWork:
         self._repo = FakeVFolderRepository(dict(self._db.rows))
