@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import RowMapping, delete, exists, or_, select, update
+from sqlalchemy import RowMapping, delete, exists, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -107,7 +107,8 @@ class SqlSharingRepository:
             )
             .on_conflict_do_nothing(
                 index_elements=[_inv.c.vfolder_id, _inv.c.invitee_user_id],
-                index_where=_inv.c.state == InvitationState.PENDING.value,
+                # A literal, as in the index: a bound parameter would not match its predicate.
+                index_where=text("state = 'pending'"),
             )
             .returning(_inv.c.id)
         )
