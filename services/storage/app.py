@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from shipyard.storage.v1 import (
@@ -29,13 +32,14 @@ from services.storage.api.file_servicer import FileServicer
 from services.storage.api.servicer import MountServicer, VFolderServicer
 from services.storage.api.sharing_servicer import SharingServicer
 from services.storage.config import Settings
-from services.storage.service.create import CreateVFolder
-from services.storage.service.delete import DeleteVFolder
+from services.storage.service.create import CreateVFolder, utc_now
+from services.storage.service.delete import DeleteVFolder, TrashSweeper
 from services.storage.service.files import FileOperations
 from services.storage.service.listing import ListVFolders
 from services.storage.service.ports import UnitOfWork
 from services.storage.service.resolve_mounts import ResolveMounts
 from services.storage.service.sharing import VFolderSharing
+from services.storage.service.update import UpdateVFolder
 from services.storage.service.volumes import Volumes
 
 log = logging.getLogger(__name__)
@@ -49,12 +53,16 @@ class StorageServer:
     grpc: GrpcServer
     engine: AsyncEngine
     users: GrpcUserDirectory
+    sweeper: asyncio.Task[None]
 
     @property
     def port(self) -> int:
         return self.grpc.port
 
     async def stop(self, grace: float = 5.0) -> None:
+        self.sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.sweeper
         await self.grpc.stop(grace)
         await self.users.close()
         await self.engine.dispose()
@@ -76,6 +84,7 @@ async def serve(settings: Settings) -> StorageServer:
     vfolder_servicer = VFolderServicer(
         create=CreateVFolder(uow=uow, volumes=volumes),
         list_=ListVFolders(uow=uow),
+        update=UpdateVFolder(uow=uow),
         delete=DeleteVFolder(uow=uow, volumes=volumes),
     )
     mount_servicer = MountServicer(resolve=ResolveMounts(uow=uow, volumes=volumes))
@@ -117,7 +126,25 @@ async def serve(settings: Settings) -> StorageServer:
         await engine.dispose()
         raise
     log.info("storage serving on port %d, volume %s at %s", server.port, volume.name, volume.root)
-    return StorageServer(grpc=server, engine=engine, users=users)
+    sweeper = TrashSweeper(
+        uow=uow,
+        volumes=volumes,
+        retention=timedelta(seconds=settings.trash_retention_seconds),
+        clock=utc_now,
+    )
+    task = asyncio.create_task(_sweep_forever(sweeper, settings.trash_sweep_interval))
+    return StorageServer(grpc=server, engine=engine, users=users, sweeper=task)
+
+
+async def _sweep_forever(sweeper: TrashSweeper, interval: float) -> None:
+    while True:
+        try:
+            purged = await sweeper.sweep()
+            if purged:
+                log.info("purged %d folders from the trash", purged)
+        except Exception:  # the database may be briefly away: try again next round
+            log.exception("trash sweep failed")
+        await asyncio.sleep(interval)
 
 
 async def main() -> None:

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import RowMapping, Select, delete, literal, or_, select, text, tuple_, update
+from sqlalchemy import (
+    RowMapping,
+    Select,
+    Update,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.storage.adapters.sharing_repository import SqlSharingRepository
@@ -17,11 +31,14 @@ from services.storage.domain.model import (
     Cursor,
     FolderFilter,
     MountPermission,
+    UsageMode,
     VFolder,
     VFolderStatus,
 )
 
-_LIVE = text("status <> 'deleting'")  # must match the unique index predicate for ON CONFLICT
+# Must match the unique index predicate for ON CONFLICT (a literal, not a bound parameter).
+_LIVE = text("status NOT IN ('deleting', 'trashed')")
+_UNIQUE_NAME = "uq_vfolders_owner_name_live"
 
 
 def _to_folder(row: RowMapping) -> VFolder:
@@ -35,6 +52,9 @@ def _to_folder(row: RowMapping) -> VFolder:
         domain_name=row["domain_name"],
         project_id=row["project_id"] or "",
         permission=MountPermission(row["permission"]),
+        usage_mode=UsageMode(row["usage_mode"]),
+        cloneable=row["cloneable"],
+        trashed_at=row["trashed_at"],
     )
 
 
@@ -55,6 +75,8 @@ class SqlVFolderRepository:
                 domain_name=folder.domain_name,
                 project_id=folder.project_id or None,
                 permission=folder.permission.value,
+                usage_mode=folder.usage_mode.value,
+                cloneable=folder.cloneable,
             )
             # No exception on a duplicate: the transaction stays usable and races are settled
             # by the unique index (a concurrent insert waits, then conflicts).
@@ -78,7 +100,11 @@ class SqlVFolderRepository:
     async def list(
         self, *, scope: FolderFilter, after: Cursor | None, limit: int
     ) -> Sequence[VFolder]:
-        stmt = select(vfolders).where(vfolders.c.status == VFolderStatus.READY.value)
+        if scope.status is VFolderStatus.READY:
+            usable = (VFolderStatus.READY.value, VFolderStatus.CLONING.value)
+            stmt = select(vfolders).where(vfolders.c.status.in_(usable))
+        else:
+            stmt = select(vfolders).where(vfolders.c.status == scope.status.value)
         if scope.owner_user_id is not None:
             mine = or_(
                 vfolders.c.owner_user_id == scope.owner_user_id,
@@ -116,8 +142,48 @@ class SqlVFolderRepository:
         return [_to_folder(r) for r in (await self._session.execute(stmt)).mappings()]
 
     async def set_status(self, vfolder_id: str, status: VFolderStatus) -> None:
-        stmt = update(vfolders).where(vfolders.c.id == vfolder_id).values(status=status.value)
-        await self._session.execute(stmt)
+        trashed_at = func.now() if status is VFolderStatus.TRASHED else None
+        stmt = (
+            update(vfolders)
+            .where(vfolders.c.id == vfolder_id)
+            .values(status=status.value, trashed_at=trashed_at)
+        )
+        await self._unique_name(stmt)
+
+    async def update(self, folder: VFolder) -> None:
+        stmt = (
+            update(vfolders)
+            .where(vfolders.c.id == folder.id)
+            .values(
+                name=folder.name,
+                permission=folder.permission.value,
+                usage_mode=folder.usage_mode.value,
+                cloneable=folder.cloneable,
+            )
+        )
+        await self._unique_name(stmt, folder.name)
+
+    async def trashed_before(self, cutoff: datetime, limit: int) -> Sequence[str]:
+        stmt = (
+            select(vfolders.c.id)
+            .where(vfolders.c.status == VFolderStatus.TRASHED.value, vfolders.c.trashed_at < cutoff)
+            .order_by(vfolders.c.trashed_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [str(i) for i in (await self._session.execute(stmt)).scalars()]
+
+    async def _unique_name(self, stmt: Update, name: str = "") -> None:
+        """Run `stmt`; a clash with a live folder's name is VFolderAlreadyExists."""
+        try:
+            async with self._session.begin_nested():
+                await self._session.execute(stmt)
+        except IntegrityError as exc:
+            if _UNIQUE_NAME not in str(exc.orig):
+                raise
+            raise VFolderAlreadyExists(
+                "a live vfolder of that name already exists", metadata={"name": name}
+            ) from exc
 
     async def delete(self, vfolder_id: str) -> None:
         await self._session.execute(delete(vfolders).where(vfolders.c.id == vfolder_id))

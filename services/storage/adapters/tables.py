@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    false,
     text,
 )
 
@@ -33,16 +35,23 @@ vfolders = Table(
     Column("domain_name", String(64), nullable=False, server_default=""),
     Column("project_id", String(64)),
     Column("permission", String(2), nullable=False, server_default="rw"),
-    CheckConstraint("status IN ('ready', 'deleting')", name="ck_vfolders_status"),
+    Column("usage_mode", String(8), nullable=False, server_default="general"),
+    Column("cloneable", Boolean, nullable=False, server_default=false()),
+    Column("trashed_at", DateTime(timezone=True)),
+    CheckConstraint(
+        "status IN ('ready', 'cloning', 'trashed', 'deleting')", name="ck_vfolders_status"
+    ),
+    CheckConstraint("usage_mode IN ('general', 'model', 'data')", name="ck_vfolders_usage_mode"),
     CheckConstraint(_PERMISSIONS, name="ck_vfolders_permission"),
-    # Names are unique per owner among live folders; a `deleting` one no longer holds its name.
+    # Names are unique per owner among live folders; trashed and deleting ones give theirs back.
     Index(
         "uq_vfolders_owner_name_live",
         "owner_user_id",
         "name",
         unique=True,
-        postgresql_where=text("status <> 'deleting'"),
+        postgresql_where=text("status NOT IN ('deleting', 'trashed')"),
     ),
+    Index("ix_vfolders_trashed_at", "trashed_at", postgresql_where=text("status = 'trashed'")),
     Index("ix_vfolders_owner_created_at_id", "owner_user_id", "created_at", "id"),
     Index("ix_vfolders_created_at_id", "created_at", "id"),
     Index("ix_vfolders_domain_created_at_id", "domain_name", "created_at", "id"),

@@ -48,6 +48,15 @@ def effective_permission(
     return grant if not folder.project_id else None
 
 
+def manages(caller: Caller, folder: VFolder, grant: MountPermission | None) -> bool:
+    """Whether the caller may rename, reconfigure and share the folder: its owner, or an admin
+    over it (not a user it was merely shared with, even with `wd`)."""
+    if canonical_id(caller.user_id) == folder.owner_user_id or caller.system:
+        return True
+    permission = effective_permission(caller, folder, grant)
+    return caller.is_admin and permission is MountPermission.READ_WRITE_DELETE and grant is None
+
+
 def mounts_read_only(folder: VFolder, permission: MountPermission) -> bool:
     """A folder created read-only stays read-only in kernels, whoever mounts it."""
     return MountPermission.READ_ONLY in (folder.permission, permission)

@@ -23,6 +23,7 @@ from services.storage.domain.sharing import (
     InvitationState,
     UserRef,
     effective_permission,
+    manages,
 )
 from services.storage.service.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from services.storage.service.sharing_ports import UserDirectory
@@ -182,7 +183,7 @@ async def _folder(uow: UnitOfWork, vfolder_id: str) -> VFolder:
         folder = await uow.vfolders.get(folder_id, for_update=True)
     except VFolderNotFound:
         raise missing from None
-    if folder.status is VFolderStatus.DELETING:
+    if folder.status in (VFolderStatus.DELETING, VFolderStatus.TRASHED):
         raise missing
     return folder
 
@@ -192,11 +193,9 @@ async def _managed(uow: UnitOfWork, caller: Caller, vfolder_id: str) -> VFolder:
     folder = await _folder(uow, vfolder_id)
     me = canonical_id(caller.user_id) or ""
     grants = await uow.sharing.grants_for(me, [folder.id]) if me else {}
-    permission = effective_permission(caller, folder, grants.get(folder.id))
-    if permission is None:
+    if effective_permission(caller, folder, grants.get(folder.id)) is None:
         raise VFolderNotFound(f"vfolder {vfolder_id} not found")
-    is_admin = permission is MountPermission.READ_WRITE_DELETE and folder.id not in grants
-    if folder.owner_user_id != me and not (is_admin and caller.is_admin):
+    if not manages(caller, folder, grants.get(folder.id)):
         raise PermissionDenied("only the folder's owner or an admin shares it")
     return folder
 

@@ -28,11 +28,16 @@ class FakeVFolderRepository:
         self.rows = rows
 
     async def add(self, folder: VFolder) -> None:
-        for row in self.rows.values():
-            live = row.status is not VFolderStatus.DELETING
-            if live and (row.owner_user_id, row.name) == (folder.owner_user_id, folder.name):
-                raise VFolderAlreadyExists(f"{folder.name} exists")
+        self._check_name(folder)
         self.rows[folder.id] = folder
+
+    def _check_name(self, folder: VFolder) -> None:
+        """The unique index on (owner, name) among live folders (not trashed, not deleting)."""
+        for row in self.rows.values():
+            live = row.status not in (VFolderStatus.DELETING, VFolderStatus.TRASHED)
+            same = (row.owner_user_id, row.name) == (folder.owner_user_id, folder.name)
+            if live and same and row.id != folder.id:
+                raise VFolderAlreadyExists(f"{folder.name} exists")
 
     async def get(self, vfolder_id: str, *, for_update: bool = False) -> VFolder:
         if vfolder_id not in self.rows:
@@ -46,7 +51,10 @@ class FakeVFolderRepository:
             (
                 r
                 for r in self.rows.values()
-                if r.status is VFolderStatus.READY
+                if (
+                    r.status is scope.status
+                    or (scope.status is VFolderStatus.READY and r.status is VFolderStatus.CLONING)
+                )
                 and _in_filter(r, scope)
                 and (after is None or (r.created_at, r.id) > (after.created_at, after.id))
             ),
@@ -66,7 +74,23 @@ class FakeVFolderRepository:
         ]
 
     async def set_status(self, vfolder_id: str, status: VFolderStatus) -> None:
-        self.rows[vfolder_id] = replace(self.rows[vfolder_id], status=status)
+        trashed_at = FakeClock.START if status is VFolderStatus.TRASHED else None
+        changed = replace(self.rows[vfolder_id], status=status, trashed_at=trashed_at)
+        if status is VFolderStatus.READY:
+            self._check_name(changed)
+        self.rows[vfolder_id] = changed
+
+    async def update(self, folder: VFolder) -> None:
+        self._check_name(folder)
+        self.rows[folder.id] = folder
+
+    async def trashed_before(self, cutoff: datetime, limit: int) -> Sequence[str]:
+        rows = [
+            r
+            for r in self.rows.values()
+            if r.status is VFolderStatus.TRASHED and r.trashed_at and r.trashed_at < cutoff
+        ]
+        return [r.id for r in sorted(rows, key=lambda r: r.trashed_at or cutoff)][:limit]
 
     async def delete(self, vfolder_id: str) -> None:
         self.rows.pop(vfolder_id, None)
@@ -172,8 +196,10 @@ class FakeVolume:
 class FakeClock:
     """Strictly increasing times, so creation order is list order."""
 
+    START = datetime(2026, 1, 1, tzinfo=UTC)
+
     def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+        self.now = self.START
 
     def __call__(self) -> datetime:
         self.now += timedelta(milliseconds=1)

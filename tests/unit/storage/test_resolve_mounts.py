@@ -34,7 +34,7 @@ async def test_no_names_is_no_mounts(storage, alice):
 
 async def test_invalid_names_and_user_are_invalid_argument(storage):
     with pytest.raises(InvalidArgument) as err:
-        await storage.resolve(user_id="nobody", names=["ok", "a,b", ".x"])
+        await storage.resolve(user_id="nobody", names=["ok", "a,b", ".ssh"])
     assert [v.field for v in err.value.violations] == ["user_id", "names[1]", "names[2]"]
 
 

@@ -1,7 +1,7 @@
-"""The isolation matrix's cases for sharing folders: invitations and shares around user-A1.
+"""The isolation matrix's cases for managing and sharing folders around user-A1.
 
-Only the parties act on an invitation (its invitee accepts or rejects, its inviter cancels); only
-a folder's owner and admins over it share it; everyone else finds nothing.
+Only a folder's owner and admins over it rename, restore and share it; only the parties act on
+an invitation (its invitee accepts or rejects, its inviter cancels); everyone else finds nothing.
 """
 
 from __future__ import annotations
@@ -129,7 +129,23 @@ LEAVE = {
     "stranger": m.UNAUTH,
 }
 
+
+async def _rename(p: Platform) -> tuple[Any, str]:
+    folder_id = await _folder_of(p, p.tenancy.owner)
+    new = {"vfolder_id": folder_id, "name": f"r-{secrets.token_hex(4)}"}
+    return req(f"{VFOLDERS}/UpdateVFolder", vfolder=new, update_mask={"paths": ["name"]}), ""
+
+
+async def _restore(p: Platform) -> tuple[Any, str]:
+    folder_id = await _folder_of(p, p.tenancy.owner)
+    delete = f"{VFOLDERS}/DeleteVFolder"
+    await p.call(delete, req(delete, vfolder_id=folder_id), p.tenancy.owner)
+    return req(f"{VFOLDERS}/RestoreVFolder", vfolder_id=folder_id), ""
+
+
 CASES: dict[str, Case] = {
+    f"{VFOLDERS}/UpdateVFolder": Case(m.CHANGE_OBJECT, _rename),
+    f"{VFOLDERS}/RestoreVFolder": Case(m.CHANGE_OBJECT, _restore),
     f"{SHARING}/InviteToVFolder": Case(m.CHANGE_OBJECT, _invite_a2),
     f"{SHARING}/ListVFolderInvitations": Case(
         OWN_LISTING, _listing, listed=lambda r: {i.invitation_id for i in r.invitations}
