@@ -101,3 +101,105 @@ def register(vfolder: argparse._SubParsersAction, make_client: ClientFactory) ->
     p.add_argument("paths", nargs="+")
     p.add_argument("-r", "--recursive", action="store_true")
     add("cat", _cat, "print a small file (at most 4 MiB)").add_argument("path")
+
+
+async def _invite(args: argparse.Namespace, client: ShipyardClient) -> None:
+    folder = await folder_id(client, args.folder)
+    body = {"emails": args.emails, "permission": _PERMISSIONS[args.permission]}
+    reply = await client.request("POST", f"/v1/vfolders/{folder}:invite", body=body)
+    for invitation in reply.get("invitations", []):
+        print(f"{invitation['invitation_id']}  {invitation['invitee_email']}  {args.permission}")
+
+
+async def _invitations(args: argparse.Namespace, client: ShipyardClient) -> None:
+    params = {"sent": "true"} if args.sent else None
+    reply = await client.request("GET", "/v1/vfolder-invitations", params=params)
+    for i in reply.get("invitations", []):
+        who = i["invitee_email"] if args.sent else i["inviter_email"]
+        perm = _PERMISSION_NAMES.get(i.get("permission", ""), "?")
+        print(f"{i['invitation_id']}  {i['vfolder_name']}  {perm}  {who}")
+
+
+def _invitation_act(verb: str) -> Callable[[argparse.Namespace, ShipyardClient], Any]:
+    async def act(args: argparse.Namespace, client: ShipyardClient) -> None:
+        path = f"/v1/vfolder-invitations/{args.invitation_id}:{verb}"
+        await client.request("POST", path, body={})
+
+    return act
+
+
+async def _share(args: argparse.Namespace, client: ShipyardClient) -> None:
+    folder = await folder_id(client, args.folder)
+    body = {"emails": args.emails, "permission": _PERMISSIONS[args.permission]}
+    await client.request("POST", f"/v1/vfolders/{folder}:share", body=body)
+
+
+async def _unshare(args: argparse.Namespace, client: ShipyardClient) -> None:
+    folder = await folder_id(client, args.folder)
+    await client.request("POST", f"/v1/vfolders/{folder}:unshare", body={"emails": args.emails})
+
+
+async def _leave(args: argparse.Namespace, client: ShipyardClient) -> None:
+    folder = await folder_id(client, args.folder)
+    await client.request("POST", f"/v1/vfolders/{folder}:leave", body={})
+
+
+async def _rename(args: argparse.Namespace, client: ShipyardClient) -> None:
+    folder = await folder_id(client, args.folder)
+    body = {"vfolder": {"name": args.new_name}, "update_mask": "name"}
+    await client.request("PATCH", f"/v1/vfolders/{folder}", body=body)
+
+
+async def _trash(_args: argparse.Namespace, client: ShipyardClient) -> None:
+    reply = await client.request("GET", "/v1/vfolders", params={"trashed": "true"})
+    for f in reply.get("vfolders", []):
+        print(f"{f['vfolder_id']}  {f['name']}  trashed {f.get('trash_time', '')}")
+
+
+async def _restore(args: argparse.Namespace, client: ShipyardClient) -> None:
+    await client.request("POST", f"/v1/vfolders/{args.vfolder_id}:restore", body={})
+
+
+_PERMISSIONS = {
+    "ro": "MOUNT_PERMISSION_READ_ONLY",
+    "rw": "MOUNT_PERMISSION_READ_WRITE",
+    "wd": "MOUNT_PERMISSION_READ_WRITE_DELETE",
+}
+_PERMISSION_NAMES = {v: k for k, v in _PERMISSIONS.items()}
+
+
+def register_sharing(vfolder: argparse._SubParsersAction, make_client: ClientFactory) -> None:  # type: ignore[type-arg]
+    """Add sharing, invitation, rename and trash commands under `shipyard vfolder`."""
+
+    def add(name: str, handler: Callable[..., Any], help_text: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = vfolder.add_parser(name, help=help_text)
+
+        async def run(args: argparse.Namespace) -> int:
+            async with make_client(args) as client:
+                await handler(args, client)
+            return 0
+
+        parser.set_defaults(func=run)
+        return parser
+
+    for name, handler, text in (
+        ("invite", _invite, "invite users (by e-mail) to a personal folder"),
+        ("share", _share, "give project members their own permission on a project folder"),
+    ):
+        p = add(name, handler, text)
+        p.add_argument("folder", help="folder id or name")
+        p.add_argument("emails", nargs="+")
+        p.add_argument("--permission", choices=sorted(_PERMISSIONS), default="ro")
+    p = add("unshare", _unshare, "take back what sharing or an invitation gave")
+    p.add_argument("folder", help="folder id or name")
+    p.add_argument("emails", nargs="+")
+    p = add("invitations", _invitations, "pending invitations you received (or sent)")
+    p.add_argument("--sent", action="store_true")
+    for verb in ("accept", "reject", "cancel"):
+        add(verb, _invitation_act(verb), f"{verb} an invitation").add_argument("invitation_id")
+    add("leave", _leave, "give up a folder shared with you").add_argument("folder")
+    p = add("rename", _rename, "rename a folder")
+    p.add_argument("folder", help="folder id or name")
+    p.add_argument("new_name")
+    add("trash", _trash, "list your trashed folders")
+    add("restore", _restore, "bring a folder back from the trash").add_argument("vfolder_id")
