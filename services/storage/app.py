@@ -87,10 +87,13 @@ async def serve(settings: Settings) -> StorageServer:
         update=UpdateVFolder(uow=uow),
         delete=DeleteVFolder(uow=uow, volumes=volumes),
     )
-    mount_servicer = MountServicer(resolve=ResolveMounts(uow=uow, volumes=volumes))
+    folder_files = LocalFolderFiles()
+    mount_servicer = MountServicer(
+        resolve=ResolveMounts(uow=uow, volumes=volumes, files=folder_files)
+    )
     users = GrpcUserDirectory(settings.auth_addr, settings.internal_token.get_secret_value())
     sharing_servicer = SharingServicer(VFolderSharing(uow=uow, users=users))
-    file_servicer = FileServicer(FileOperations(uow=uow, volumes=volumes, files=LocalFolderFiles()))
+    file_servicer = FileServicer(FileOperations(uow=uow, volumes=volumes, files=folder_files))
     services = pb.DESCRIPTOR.services_by_name
     server = create_server(
         domain=ERROR_DOMAIN,

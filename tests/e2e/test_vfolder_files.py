@@ -83,3 +83,19 @@ async def test_an_owner_works_with_what_a_kernel_wrote(platform: Platform) -> No
     shipyard("mkdir", name, "deep/er", "-p")
     shipyard("rm", name, "out", "deep", "-r")
     assert shipyard("ls", name) == ""
+
+
+async def test_a_dot_folder_is_mounted_in_every_session_of_its_owner(platform: Platform) -> None:
+    keys = await ordinary_user(platform)
+    async with ShipyardClient(platform.endpoint, keys.access_key, keys.secret_key) as c:
+        await c.create_vfolder(".local")
+        first = await c.create_session(wait=True)  # no folder named: .local comes anyway
+        wrote = await c.execute(
+            first["session_id"], "mkdir -p .local/bin && echo kept > .local/bin/tool", mode="batch"
+        )
+        assert wrote["exit_code"] == 0, wrote
+        await c.destroy_session(first["session_id"])
+        second = await c.create_session(wait=True)
+        read = await c.execute(second["session_id"], "cat .local/bin/tool", mode="batch")
+        assert read["stdout"].strip() == "kept", read
+        await c.destroy_session(second["session_id"])

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy import (
+    ColumnElement,
     RowMapping,
     Select,
     Update,
@@ -126,7 +127,12 @@ class SqlVFolderRepository:
         return [_to_folder(r) for r in (await self._session.execute(stmt)).mappings()]
 
     async def find_by_names(
-        self, owner_user_id: str, names: Sequence[str], project_id: str = ""
+        self,
+        owner_user_id: str,
+        names: Sequence[str],
+        project_id: str = "",
+        *,
+        dot_folders: bool = False,
     ) -> Sequence[VFolder]:
         whose = or_(
             vfolders.c.owner_user_id == owner_user_id,
@@ -134,11 +140,10 @@ class SqlVFolderRepository:
         )
         if project_id:
             whose = or_(whose, vfolders.c.project_id == project_id)
-        stmt = select(vfolders).where(
-            whose,
-            vfolders.c.name.in_(list(names)),
-            vfolders.c.status == VFolderStatus.READY.value,
-        )
+        named: ColumnElement[bool] = vfolders.c.name.in_(list(names))
+        if dot_folders:
+            named = or_(named, vfolders.c.name.startswith(".", autoescape=True))
+        stmt = select(vfolders).where(whose, named, vfolders.c.status == VFolderStatus.READY.value)
         return [_to_folder(r) for r in (await self._session.execute(stmt)).mappings()]
 
     async def set_status(self, vfolder_id: str, status: VFolderStatus) -> None:

@@ -28,9 +28,15 @@ class VFolderRepository(Protocol):
         ...
 
     async def find_by_names(
-        self, owner_user_id: str, names: Sequence[str], project_id: str = ""
+        self,
+        owner_user_id: str,
+        names: Sequence[str],
+        project_id: str = "",
+        *,
+        dot_folders: bool = False,
     ) -> Sequence[VFolder]:
-        """Ready folders among `names` of the owner, shared with them, or of `project_id`."""
+        """Ready folders among `names` (and every dot-folder, with `dot_folders`) of the owner,
+        shared with them, or of `project_id`."""
         ...
 
     async def set_status(self, vfolder_id: str, status: VFolderStatus) -> None:

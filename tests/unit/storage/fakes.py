@@ -63,13 +63,18 @@ class FakeVFolderRepository:
         return rows[:limit]
 
     async def find_by_names(
-        self, owner_user_id: str, names: Sequence[str], project_id: str = ""
+        self,
+        owner_user_id: str,
+        names: Sequence[str],
+        project_id: str = "",
+        *,
+        dot_folders: bool = False,
     ) -> Sequence[VFolder]:
         return [
             r
             for r in self.rows.values()
             if (r.owner_user_id == owner_user_id or (project_id and r.project_id == project_id))
-            and r.name in names
+            and (r.name in names or (dot_folders and r.name.startswith(".")))
             and r.status is VFolderStatus.READY
         ]
 
@@ -191,6 +196,18 @@ class FakeVolume:
 
     def path_of(self, vfolder_id: str) -> str:
         return f"/volumes/{self._name}/{vfolder_id[:2]}/{vfolder_id}"
+
+
+class FakeFolderFiles:
+    """Records the directories made inside folders (ResolveMounts makes per-user `.local` ones)."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[str, tuple[str, ...]]] = []
+
+    async def make_dir(
+        self, root: str, parts: tuple[str, ...], *, parents: bool, exist_ok: bool
+    ) -> None:
+        self.made.append((root, parts))
 
 
 class FakeClock:
