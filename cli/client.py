@@ -147,8 +147,9 @@ class ShipyardClient:
     async def list_vfolders(self) -> list[Any]:
         return list((await self.request("GET", "/v1/vfolders"))["vfolders"])
 
-    async def delete_vfolder(self, vfolder_id: str) -> None:
-        await self.request("DELETE", f"/v1/vfolders/{vfolder_id}")
+    async def delete_vfolder(self, vfolder_id: str, *, purge: bool = False) -> None:
+        params = {"purge": "true"} if purge else None
+        await self.request("DELETE", f"/v1/vfolders/{vfolder_id}", params=params)
 
     async def list_agents(self) -> list[Any]:
         return list((await self.request("GET", "/v1/agents"))["agents"])

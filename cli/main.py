@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from cli import admin_registry, why
+from cli import admin_registry, vfolder_files, why
 from cli import login as login_flow
 from cli.admin_parser import add_admin_commands
 from cli.client import ApiError, ShipyardClient
@@ -197,7 +197,7 @@ async def cmd_vfolder_list(args: argparse.Namespace) -> int:
 
 async def cmd_vfolder_delete(args: argparse.Namespace) -> int:
     async with _client(args) as client:
-        await client.delete_vfolder(args.vfolder_id)
+        await client.delete_vfolder(args.vfolder_id, purge=args.purge)
     return 0
 
 
@@ -303,9 +303,12 @@ def _parser() -> argparse.ArgumentParser:
     vc.add_argument("--read-only", action="store_true", help="sessions mount it read-only")
     vc.set_defaults(func=cmd_vfolder_create)
     vfolder.add_parser("list").set_defaults(func=cmd_vfolder_list)
-    vd = vfolder.add_parser("delete")
+    vd = vfolder.add_parser("delete", help="move a folder to the trash (--purge: for good)")
     vd.add_argument("vfolder_id")
+    vd.add_argument("--purge", action="store_true")
     vd.set_defaults(func=cmd_vfolder_delete)
+    vfolder_files.register(vfolder, _client)
+    vfolder_files.register_sharing(vfolder, _client)
     sub.add_parser("whoami").set_defaults(func=cmd_whoami)
 
     login_cmd = sub.add_parser("login", help="log in with e-mail and password (bearer tokens)")

@@ -28,6 +28,8 @@ PUBLIC_SERVICES: dict[str, Upstream] = {
     "shipyard.registry.v1.ImageService": "registry",
     "shipyard.registry.v1.ContainerRegistryService": "registry",
     "shipyard.registry.v1.ResourceGroupService": "registry",
+    "shipyard.storage.v1.FileService": "storage",
+    "shipyard.storage.v1.VFolderSharingService": "storage",
     "shipyard.scheduler.v1.SchedulerService": "scheduler",
     "shipyard.storage.v1.VFolderService": "storage",
 }

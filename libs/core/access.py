@@ -118,6 +118,7 @@ METHODS: dict[str, Rule] = {
     "/shipyard.auth.v1.AuditRecordService/RecordAuditEvent": _system(Resource.AUDIT_LOG, _C),
     "/shipyard.auth.v1.PolicyService/ResolveSessionPolicy": _system(Resource.RESOURCE_POLICY, _R),
     "/shipyard.auth.v1.PolicyService/BatchGetLimits": _system(Resource.RESOURCE_POLICY, _R),
+    "/shipyard.auth.v1.PolicyService/LookupUsers": _system(Resource.USER, _R),
     # registry
     "/shipyard.registry.v1.SessionService/CreateSession": Rule(Resource.SESSION, _C),
     "/shipyard.registry.v1.SessionService/GetSession": Rule(Resource.SESSION, _R),
@@ -178,7 +179,30 @@ METHODS: dict[str, Rule] = {
     "/shipyard.storage.v1.VFolderService/CreateVFolder": Rule(Resource.VFOLDER, _C),
     "/shipyard.storage.v1.VFolderService/ListVFolders": Rule(Resource.VFOLDER, _R),
     "/shipyard.storage.v1.VFolderService/DeleteVFolder": Rule(Resource.VFOLDER, _D),
+    "/shipyard.storage.v1.VFolderService/UpdateVFolder": Rule(Resource.VFOLDER, _U),
+    "/shipyard.storage.v1.VFolderService/RestoreVFolder": Rule(Resource.VFOLDER, _D),
     "/shipyard.storage.v1.MountService/ResolveMounts": _system(Resource.VFOLDER, _R),
+    # Files inside a folder: reading them is reading the folder, changing them updating it.
+    "/shipyard.storage.v1.FileService/ListFiles": Rule(Resource.VFOLDER, _R),
+    "/shipyard.storage.v1.FileService/FetchFile": Rule(Resource.VFOLDER, _R),
+    "/shipyard.storage.v1.FileService/MakeDirectory": Rule(Resource.VFOLDER, _U),
+    "/shipyard.storage.v1.FileService/MoveFile": Rule(Resource.VFOLDER, _U),
+    "/shipyard.storage.v1.FileService/DeleteFiles": Rule(Resource.VFOLDER, _U),
+    # Sharing: the use cases decide who (owner, invitee, inviter, admins); any user may ask.
+    "/shipyard.storage.v1.VFolderSharingService/InviteToVFolder": Rule(Resource.VFOLDER, _U),
+    "/shipyard.storage.v1.VFolderSharingService/ListVFolderInvitations": Rule(Resource.VFOLDER, _R),
+    "/shipyard.storage.v1.VFolderSharingService/AcceptVFolderInvitation": Rule(
+        Resource.VFOLDER, _U
+    ),
+    "/shipyard.storage.v1.VFolderSharingService/RejectVFolderInvitation": Rule(
+        Resource.VFOLDER, _U
+    ),
+    "/shipyard.storage.v1.VFolderSharingService/CancelVFolderInvitation": Rule(
+        Resource.VFOLDER, _U
+    ),
+    "/shipyard.storage.v1.VFolderSharingService/ShareVFolder": Rule(Resource.VFOLDER, _U),
+    "/shipyard.storage.v1.VFolderSharingService/UnshareVFolder": Rule(Resource.VFOLDER, _U),
+    "/shipyard.storage.v1.VFolderSharingService/LeaveVFolder": Rule(Resource.VFOLDER, _U),
     # agent
     "/shipyard.agent.v1.KernelService/CreateKernels": _system(Resource.SESSION, _C),
     "/shipyard.agent.v1.KernelService/DestroyKernel": _system(Resource.SESSION, _D),

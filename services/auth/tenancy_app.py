@@ -33,6 +33,7 @@ from services.auth.adapters.project_store import SqlProjectStore
 from services.auth.adapters.registry_sessions import GrpcSessionTerminator
 from services.auth.adapters.revocation import RedisRevocations
 from services.auth.adapters.secret_cipher import SecretCipher, derive_key, parse_key
+from services.auth.adapters.user_lookup import SqlUserLookup
 from services.auth.adapters.user_store import SqlUserStore
 from services.auth.api.account_servicers import KeypairServicer, UserServicer
 from services.auth.api.audit_servicers import AuditRecordServicer, AuditServicer
@@ -166,7 +167,7 @@ def build_tenancy(
         ),
         reg(
             policy_service_pb2_grpc.add_PolicyServiceServicer_to_server,
-            PolicyServicer(resolver),
+            PolicyServicer(resolver, SqlUserLookup(sessions)),
             "PolicyService",
         ),
     ]

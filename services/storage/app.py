@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
+from shipyard.storage.v1 import (
+    file_service_pb2,
+    file_service_pb2_grpc,
+    sharing_service_pb2,
+    sharing_service_pb2_grpc,
+)
 from shipyard.storage.v1 import vfolder_service_pb2 as pb
 from shipyard.storage.v1 import vfolder_service_pb2_grpc as pb_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,16 +23,23 @@ from libs.db.engine import create_engine, session_factory
 from libs.db.migrate import upgrade
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
+from services.storage.adapters.auth_users import GrpcUserDirectory
+from services.storage.adapters.folder_files import LocalFolderFiles
 from services.storage.adapters.local_volume import LocalVolume
 from services.storage.adapters.repository import SqlUnitOfWork
 from services.storage.adapters.tables import SCHEMA
+from services.storage.api.file_servicer import FileServicer
 from services.storage.api.servicer import MountServicer, VFolderServicer
+from services.storage.api.sharing_servicer import SharingServicer
 from services.storage.config import Settings
-from services.storage.service.create import CreateVFolder
-from services.storage.service.delete import DeleteVFolder
+from services.storage.service.create import CreateVFolder, utc_now
+from services.storage.service.delete import DeleteVFolder, TrashSweeper
+from services.storage.service.files import FileOperations
 from services.storage.service.listing import ListVFolders
 from services.storage.service.ports import UnitOfWork
 from services.storage.service.resolve_mounts import ResolveMounts
+from services.storage.service.sharing import VFolderSharing
+from services.storage.service.update import UpdateVFolder
 from services.storage.service.volumes import Volumes
 
 log = logging.getLogger(__name__)
@@ -36,13 +52,19 @@ ERROR_DOMAIN = "storage.shipyard"
 class StorageServer:
     grpc: GrpcServer
     engine: AsyncEngine
+    users: GrpcUserDirectory
+    sweeper: asyncio.Task[None]
 
     @property
     def port(self) -> int:
         return self.grpc.port
 
     async def stop(self, grace: float = 5.0) -> None:
+        self.sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.sweeper
         await self.grpc.stop(grace)
+        await self.users.close()
         await self.engine.dispose()
 
 
@@ -62,9 +84,16 @@ async def serve(settings: Settings) -> StorageServer:
     vfolder_servicer = VFolderServicer(
         create=CreateVFolder(uow=uow, volumes=volumes),
         list_=ListVFolders(uow=uow),
+        update=UpdateVFolder(uow=uow),
         delete=DeleteVFolder(uow=uow, volumes=volumes),
     )
-    mount_servicer = MountServicer(resolve=ResolveMounts(uow=uow, volumes=volumes))
+    folder_files = LocalFolderFiles()
+    mount_servicer = MountServicer(
+        resolve=ResolveMounts(uow=uow, volumes=volumes, files=folder_files)
+    )
+    users = GrpcUserDirectory(settings.auth_addr, settings.internal_token.get_secret_value())
+    sharing_servicer = SharingServicer(VFolderSharing(uow=uow, users=users))
+    file_servicer = FileServicer(FileOperations(uow=uow, volumes=volumes, files=folder_files))
     services = pb.DESCRIPTOR.services_by_name
     server = create_server(
         domain=ERROR_DOMAIN,
@@ -81,15 +110,44 @@ async def serve(settings: Settings) -> StorageServer:
                 mount_servicer,
                 services["MountService"].full_name,
             ),
+            Registration(
+                file_service_pb2_grpc.add_FileServiceServicer_to_server,
+                file_servicer,
+                file_service_pb2.DESCRIPTOR.services_by_name["FileService"].full_name,
+            ),
+            Registration(
+                sharing_service_pb2_grpc.add_VFolderSharingServiceServicer_to_server,
+                sharing_servicer,
+                sharing_service_pb2.DESCRIPTOR.services_by_name["VFolderSharingService"].full_name,
+            ),
         ],
     )
     try:
         await server.start()
     except BaseException:
+        await users.close()
         await engine.dispose()
         raise
     log.info("storage serving on port %d, volume %s at %s", server.port, volume.name, volume.root)
-    return StorageServer(grpc=server, engine=engine)
+    sweeper = TrashSweeper(
+        uow=uow,
+        volumes=volumes,
+        retention=timedelta(seconds=settings.trash_retention_seconds),
+        clock=utc_now,
+    )
+    task = asyncio.create_task(_sweep_forever(sweeper, settings.trash_sweep_interval))
+    return StorageServer(grpc=server, engine=engine, users=users, sweeper=task)
+
+
+async def _sweep_forever(sweeper: TrashSweeper, interval: float) -> None:
+    while True:
+        try:
+            purged = await sweeper.sweep()
+            if purged:
+                log.info("purged %d folders from the trash", purged)
+        except Exception:  # the database may be briefly away: try again next round
+            log.exception("trash sweep failed")
+        await asyncio.sleep(interval)
 
 
 async def main() -> None:

@@ -16,3 +16,8 @@ class Settings(ServiceSettings, DatabaseMixin):
     migrate: bool = True
     volume_name: str = "local"
     volume_root: Path = Path("./.shipyard/volumes/local")
+    # Trashed folders are deleted for good after this long; the sweeper looks this often.
+    trash_retention_seconds: float = 30 * 24 * 3600
+    trash_sweep_interval: float = 300.0
+    # Auth's PolicyService: users by e-mail, to share folders with them.
+    auth_addr: str = "127.0.0.1:50051"

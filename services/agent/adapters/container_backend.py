@@ -16,7 +16,6 @@ import builtins
 import hashlib
 import logging
 import os
-import re
 import shutil
 import tempfile
 from collections import OrderedDict
@@ -32,10 +31,10 @@ from services.agent.adapters.container_engine import Engine, PullListener
 from services.agent.adapters.kernel_execute import execute_on_runner, not_running
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.domain import model as m
+from services.agent.domain.names import is_safe_kernel_id, is_safe_mount_name
 
 log = logging.getLogger(__name__)
 
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _KEPT_LOGS = 256  # ended kernels whose last output stays readable
 _LOG_TAIL = 2000  # lines kept of an ended kernel
 _MAX_LOG_CHARS = 1 << 20  # one answer's worth: the end of the output, within gRPC's message cap
@@ -231,12 +230,12 @@ class ContainerBackend:
     # -- internals -----------------------------------------------------------------------------
 
     def _check(self, spec: m.KernelSpec) -> None:
-        if not _SAFE_NAME.fullmatch(spec.kernel_id):
+        if not is_safe_kernel_id(spec.kernel_id):
             raise InvalidArgument(f"unusable kernel id {spec.kernel_id!r}", metadata=_md(spec))
         if not spec.image:
             raise InvalidArgument("the container backend needs an image", metadata=_md(spec))
         for mount in spec.mounts:
-            if not _SAFE_NAME.fullmatch(mount.name):
+            if not is_safe_mount_name(mount.name):
                 raise InvalidArgument(f"unusable mount name {mount.name!r}", metadata=_md(spec))
             if not Path(mount.host_path).is_dir():
                 msg = f"vfolder path {mount.host_path} does not exist on this node"

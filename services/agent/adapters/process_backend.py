@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import signal
 import socket as _socket
 import tempfile
@@ -55,12 +54,12 @@ from services.agent.adapters.sandbox import (
 )
 from services.agent.domain import model as m
 from services.agent.domain.images import builtin_python_image
+from services.agent.domain.names import is_safe_kernel_id, is_safe_mount_name
 from services.agent.kernel_runner import RUNNER_SCRIPT
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PYTHON = "/usr/bin/python3"  # in the read-only /usr every kernel sees
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _MAX_UNIX_PATH = 107
 
 
@@ -199,7 +198,7 @@ class ProcessBackend:
         reaped = [
             d.name
             for d in sorted(self._base.iterdir())
-            if d.is_dir() and _SAFE_NAME.fullmatch(d.name) and d.name not in self._kernels
+            if d.is_dir() and is_safe_kernel_id(d.name) and d.name not in self._kernels
         ]
         for kernel_id in reaped:
             groups = [parent / kernel_id for parent in (layout.parents if layout else ())]
@@ -278,10 +277,10 @@ class ProcessBackend:
         return _Kernel(spec, handle, proc, cgroups, kernel_dir, sock_path, copying, client)
 
     def _check(self, spec: m.KernelSpec) -> Path:
-        if not _SAFE_NAME.fullmatch(spec.kernel_id):
+        if not is_safe_kernel_id(spec.kernel_id):
             raise InvalidArgument(f"unusable kernel id {spec.kernel_id!r}", metadata=_md(spec))
         for mount in spec.mounts:
-            if not _SAFE_NAME.fullmatch(mount.name):
+            if not is_safe_mount_name(mount.name):
                 raise InvalidArgument(f"unusable mount name {mount.name!r}", metadata=_md(spec))
             if not Path(mount.host_path).is_dir():
                 msg = f"vfolder path {mount.host_path} does not exist on this node"

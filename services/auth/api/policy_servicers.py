@@ -21,6 +21,7 @@ from services.auth.domain.paging import page_request
 from services.auth.service.audit import AuditLog
 from services.auth.service.policies import ACCESS_FIELDS, AccessLists, Policies
 from services.auth.service.policy_resolver import PolicyResolver
+from services.auth.service.user_lookup import UserLookup
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
 
@@ -121,8 +122,27 @@ class ResourceGroupAccessServicer(apb_grpc.ResourceGroupAccessServiceServicer):
 
 
 class PolicyServicer(pspb_grpc.PolicyServiceServicer):
-    def __init__(self, resolver: PolicyResolver) -> None:
+    def __init__(self, resolver: PolicyResolver, users: UserLookup) -> None:
         self._resolver = resolver
+        self._users = users
+
+    @override
+    async def LookupUsers(
+        self, request: pspb.LookupUsersRequest, context: Ctx
+    ) -> pspb.LookupUsersResponse:
+        found = await self._users.by_emails(list(request.emails))
+        return pspb.LookupUsersResponse(
+            users=[
+                pspb.UserSummary(
+                    user_id=u.user_id,
+                    email=u.email,
+                    domain_name=u.domain_name,
+                    active=u.active,
+                    project_ids=list(u.project_ids),
+                )
+                for u in found
+            ]
+        )
 
     @override
     async def ResolveSessionPolicy(

@@ -29,6 +29,17 @@ class UserStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UserSummary:
+    """A user as other services see them to share things with them."""
+
+    user_id: str
+    email: str
+    domain_name: str
+    active: bool
+    project_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GateOutcome:
     """What the request gate decided: `replayed` (signature seen before, nothing counted), else
     whether the request fits its rate limit and how many requests the window has left."""

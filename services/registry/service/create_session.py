@@ -114,11 +114,8 @@ class CreateSession:
         environ = dict(cmd.environ)
         if image.service_ports:
             environ[SERVICE_PORTS_ENV] = image.service_ports
-        mounts = (
-            await self.mounts.resolve(caller.user_id, cmd.vfolder_names, project_id)
-            if cmd.vfolder_names
-            else []
-        )
+        # Always asked: storage adds the user's dot-folders (e.g. `.local`) to what was named.
+        mounts = await self.mounts.resolve(caller.user_id, cmd.vfolder_names, project_id)
         session_id = new_id()
         new = NewSession(
             session_id=session_id,

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
+    ForeignKey,
     Index,
     MetaData,
     String,
     Table,
     Uuid,
+    false,
     text,
 )
 
 SCHEMA = "storage"
 
 metadata = MetaData(schema=SCHEMA)
+_PERMISSIONS = "permission IN ('rw', 'ro', 'wd')"
 
 vfolders = Table(
     "vfolders",
@@ -31,18 +35,75 @@ vfolders = Table(
     Column("domain_name", String(64), nullable=False, server_default=""),
     Column("project_id", String(64)),
     Column("permission", String(2), nullable=False, server_default="rw"),
-    CheckConstraint("status IN ('ready', 'deleting')", name="ck_vfolders_status"),
-    CheckConstraint("permission IN ('rw', 'ro')", name="ck_vfolders_permission"),
-    # Names are unique per owner among live folders; a `deleting` one no longer holds its name.
+    Column("usage_mode", String(8), nullable=False, server_default="general"),
+    Column("cloneable", Boolean, nullable=False, server_default=false()),
+    Column("trashed_at", DateTime(timezone=True)),
+    CheckConstraint(
+        "status IN ('ready', 'cloning', 'trashed', 'deleting')", name="ck_vfolders_status"
+    ),
+    CheckConstraint("usage_mode IN ('general', 'model', 'data')", name="ck_vfolders_usage_mode"),
+    CheckConstraint(_PERMISSIONS, name="ck_vfolders_permission"),
+    # Names are unique per owner among live folders; trashed and deleting ones give theirs back.
     Index(
         "uq_vfolders_owner_name_live",
         "owner_user_id",
         "name",
         unique=True,
-        postgresql_where=text("status <> 'deleting'"),
+        postgresql_where=text("status NOT IN ('deleting', 'trashed')"),
     ),
+    Index("ix_vfolders_trashed_at", "trashed_at", postgresql_where=text("status = 'trashed'")),
     Index("ix_vfolders_owner_created_at_id", "owner_user_id", "created_at", "id"),
     Index("ix_vfolders_created_at_id", "created_at", "id"),
     Index("ix_vfolders_domain_created_at_id", "domain_name", "created_at", "id"),
     Index("ix_vfolders_project_id", "project_id", postgresql_where=text("project_id IS NOT NULL")),
+)
+
+# What a user was given on a folder that is not theirs: an accepted invitation (personal folders)
+# or a share to a project member (project folders, overriding the folder's permission).
+vfolder_permissions = Table(
+    "vfolder_permissions",
+    metadata,
+    Column(
+        "vfolder_id",
+        Uuid(as_uuid=False),
+        ForeignKey(f"{SCHEMA}.vfolders.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("user_id", Uuid(as_uuid=False), primary_key=True),
+    Column("permission", String(2), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(_PERMISSIONS, name="ck_vfolder_permissions_permission"),
+    Index("ix_vfolder_permissions_user_id", "user_id"),
+)
+
+vfolder_invitations = Table(
+    "vfolder_invitations",
+    metadata,
+    Column("id", Uuid(as_uuid=False), primary_key=True),
+    Column(
+        "vfolder_id",
+        Uuid(as_uuid=False),
+        ForeignKey(f"{SCHEMA}.vfolders.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("inviter_user_id", Uuid(as_uuid=False), nullable=False),
+    Column("inviter_email", String(254), nullable=False),
+    Column("invitee_user_id", Uuid(as_uuid=False), nullable=False),
+    Column("invitee_email", String(254), nullable=False),
+    Column("permission", String(2), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(_PERMISSIONS, name="ck_vfolder_invitations_permission"),
+    CheckConstraint(
+        "state IN ('pending', 'accepted', 'rejected', 'canceled')",
+        name="ck_vfolder_invitations_state",
+    ),
+    Index(
+        "uq_vfolder_invitations_pending",
+        "vfolder_id",
+        "invitee_user_id",
+        unique=True,
+        postgresql_where=text("state = 'pending'"),
+    ),
+    Index("ix_vfolder_invitations_invitee", "invitee_user_id"),
 )

@@ -5,13 +5,13 @@ from __future__ import annotations
 from google.protobuf.timestamp_pb2 import Timestamp
 from shipyard.storage.v1 import vfolder_service_pb2 as pb
 
-from services.storage.domain.model import Mount, MountPermission, VFolder
+from services.storage.domain.model import Mount, MountPermission, UsageMode, VFolder, VFolderStatus
 
 
 def vfolder_to_pb(folder: VFolder) -> pb.VFolder:
     create_time = Timestamp()
     create_time.FromDatetime(folder.created_at)
-    return pb.VFolder(
+    message = pb.VFolder(
         vfolder_id=folder.id,
         name=folder.name,
         owner_user_id=folder.owner_user_id,
@@ -20,7 +20,13 @@ def vfolder_to_pb(folder: VFolder) -> pb.VFolder:
         domain_name=folder.domain_name,
         project_id=folder.project_id,
         permission=PERMISSION_TO_PB[folder.permission],
+        usage_mode=USAGE_TO_PB[folder.usage_mode],
+        cloneable=folder.cloneable,
+        status=STATUS_TO_PB[folder.status],
     )
+    if folder.trashed_at is not None:
+        message.trash_time.FromDatetime(folder.trashed_at)
+    return message
 
 
 def mount_to_pb(mount: Mount) -> pb.ResolvedMount:
@@ -35,13 +41,32 @@ def mount_to_pb(mount: Mount) -> pb.ResolvedMount:
 PERMISSION_TO_PB = {
     MountPermission.READ_WRITE: pb.MOUNT_PERMISSION_READ_WRITE,
     MountPermission.READ_ONLY: pb.MOUNT_PERMISSION_READ_ONLY,
+    MountPermission.READ_WRITE_DELETE: pb.MOUNT_PERMISSION_READ_WRITE_DELETE,
+}
+_PERMISSION_FROM_PB: dict[int, MountPermission] = {int(v): k for k, v in PERMISSION_TO_PB.items()}
+
+
+def permission_from_pb(
+    value: int, unspecified: MountPermission = MountPermission.READ_WRITE
+) -> MountPermission:
+    """`unspecified` for 0 (the validator refuses undefined values)."""
+    return _PERMISSION_FROM_PB.get(value, unspecified)
+
+
+USAGE_TO_PB = {
+    UsageMode.GENERAL: pb.V_FOLDER_USAGE_MODE_GENERAL,
+    UsageMode.MODEL: pb.V_FOLDER_USAGE_MODE_MODEL,
+    UsageMode.DATA: pb.V_FOLDER_USAGE_MODE_DATA,
+}
+_USAGE_FROM_PB: dict[int, UsageMode] = {int(v): k for k, v in USAGE_TO_PB.items()}
+STATUS_TO_PB = {
+    VFolderStatus.READY: pb.V_FOLDER_STATUS_READY,
+    VFolderStatus.CLONING: pb.V_FOLDER_STATUS_CLONING,
+    VFolderStatus.TRASHED: pb.V_FOLDER_STATUS_TRASHED,
+    VFolderStatus.DELETING: pb.V_FOLDER_STATUS_DELETING,
 }
 
 
-def permission_from_pb(value: int) -> MountPermission:
-    """Unspecified means read-write (the validator refuses undefined values)."""
-    return (
-        MountPermission.READ_ONLY
-        if value == pb.MOUNT_PERMISSION_READ_ONLY
-        else MountPermission.READ_WRITE
-    )
+def usage_from_pb(value: int) -> UsageMode:
+    """General for 0 (the validator refuses undefined values)."""
+    return _USAGE_FROM_PB.get(value, UsageMode.GENERAL)

@@ -9,19 +9,31 @@ from shipyard.storage.v1 import vfolder_service_pb2_grpc as pb_grpc
 from typing_extensions import override
 
 from libs.grpcutil.context import current_caller, require_system
-from services.storage.api.convert import mount_to_pb, permission_from_pb, vfolder_to_pb
+from services.storage.api.convert import (
+    mount_to_pb,
+    permission_from_pb,
+    usage_from_pb,
+    vfolder_to_pb,
+)
 from services.storage.service.create import CreateVFolder
 from services.storage.service.delete import DeleteVFolder
 from services.storage.service.listing import ListVFolders
 from services.storage.service.resolve_mounts import ResolveMounts
+from services.storage.service.update import FolderChanges, UpdateVFolder
 
 
 class VFolderServicer(pb_grpc.VFolderServiceServicer):
     def __init__(
-        self, *, create: CreateVFolder, list_: ListVFolders, delete: DeleteVFolder
+        self,
+        *,
+        create: CreateVFolder,
+        list_: ListVFolders,
+        update: UpdateVFolder,
+        delete: DeleteVFolder,
     ) -> None:
         self._create = create
         self._list = list_
+        self._update = update
         self._delete = delete
 
     @override
@@ -34,6 +46,8 @@ class VFolderServicer(pb_grpc.VFolderServiceServicer):
             volume=request.volume,
             project_id=request.project_id,
             permission=permission_from_pb(request.permission),
+            usage_mode=usage_from_pb(request.usage_mode),
+            cloneable=request.cloneable,
         )
         return pb.CreateVFolderResponse(vfolder=vfolder_to_pb(folder))
 
@@ -42,7 +56,10 @@ class VFolderServicer(pb_grpc.VFolderServiceServicer):
         self, request: pb.ListVFoldersRequest, context: Any
     ) -> pb.ListVFoldersResponse:
         page = await self._list(
-            current_caller(), page_size=request.page_size, page_token=request.page_token
+            current_caller(),
+            page_size=request.page_size,
+            page_token=request.page_token,
+            trashed=request.trashed,
         )
         return pb.ListVFoldersResponse(
             vfolders=[vfolder_to_pb(f) for f in page.vfolders],
@@ -53,8 +70,31 @@ class VFolderServicer(pb_grpc.VFolderServiceServicer):
     async def DeleteVFolder(
         self, request: pb.DeleteVFolderRequest, context: Any
     ) -> pb.DeleteVFolderResponse:
-        await self._delete(current_caller(), vfolder_id=request.vfolder_id)
+        await self._delete(current_caller(), vfolder_id=request.vfolder_id, purge=request.purge)
         return pb.DeleteVFolderResponse()
+
+    @override
+    async def RestoreVFolder(
+        self, request: pb.RestoreVFolderRequest, context: Any
+    ) -> pb.RestoreVFolderResponse:
+        folder = await self._delete.restore(current_caller(), vfolder_id=request.vfolder_id)
+        return pb.RestoreVFolderResponse(vfolder=vfolder_to_pb(folder))
+
+    @override
+    async def UpdateVFolder(
+        self, request: pb.UpdateVFolderRequest, context: Any
+    ) -> pb.UpdateVFolderResponse:
+        given = request.vfolder
+        changes = FolderChanges(
+            name=given.name,
+            permission=permission_from_pb(given.permission),
+            usage_mode=usage_from_pb(given.usage_mode),
+            cloneable=given.cloneable,
+        )
+        folder = await self._update(
+            current_caller(), given.vfolder_id, changes, list(request.update_mask.paths)
+        )
+        return pb.UpdateVFolderResponse(vfolder=vfolder_to_pb(folder))
 
 
 class MountServicer(pb_grpc.MountServiceServicer):

@@ -33,12 +33,12 @@ class InvalidVFolderName(InvalidArgument):
     reason = "INVALID_VFOLDER_NAME"
 
     @classmethod
-    def for_field(cls, field: str, name: str) -> InvalidVFolderName:
-        rule = 'letters, digits, ".", "_", "-", at most 64, not starting with "."'
-        return cls(
-            f"invalid folder name {name!r}",
-            violations=[FieldViolation(field, f"a folder name is {rule}")],
+    def for_field(cls, field: str, name: str, rule: str = "") -> InvalidVFolderName:
+        rule = rule or (
+            'a folder name is letters, digits, ".", "_", "-", at most 64, and not one of the'
+            ' reserved names (".", "..", ".ssh", ".jupyter", ".terminfo", ".config", ".tmux.conf")'
         )
+        return cls(f"invalid folder name {name!r}", violations=[FieldViolation(field, rule)])
 
 
 class UnknownVolume(InvalidArgument):

@@ -9,15 +9,27 @@ from enum import StrEnum
 
 class VFolderStatus(StrEnum):
     READY = "ready"
+    # A clone is copying from it: readable, not changeable.
+    CLONING = "cloning"
+    # In the trash: invisible to mounts and file operations, restorable until purged.
+    TRASHED = "trashed"
     # Set before the directory is removed; such a row is invisible to lists and mounts.
     DELETING = "deleting"
 
 
+class UsageMode(StrEnum):
+    GENERAL = "general"
+    MODEL = "model"
+    DATA = "data"
+
+
 class MountPermission(StrEnum):
-    """How sessions mount a folder (Backend.AI's `rw` / `ro`)."""
+    """How sessions mount a folder, and what a user it is shared with may do (Backend.AI's
+    `ro` / `rw` / `wd`): read; read and write; read, write and delete the folder itself."""
 
     READ_WRITE = "rw"
     READ_ONLY = "ro"
+    READ_WRITE_DELETE = "wd"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,6 +43,9 @@ class VFolder:
     domain_name: str = ""
     project_id: str = ""  # set for project folders, shared by the project's members
     permission: MountPermission = MountPermission.READ_WRITE
+    usage_mode: UsageMode = UsageMode.GENERAL
+    cloneable: bool = False
+    trashed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,6 +56,7 @@ class FolderFilter:
     owner_user_id: str | None = None
     project_ids: tuple[str, ...] = ()
     domain_name: str | None = None
+    status: VFolderStatus = VFolderStatus.READY  # READY lists usable folders (cloning too)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

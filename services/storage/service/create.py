@@ -10,7 +10,7 @@ from libs.core.identity import Caller
 from libs.core.ids import new_id
 from services.storage.domain.access import owner_id_of
 from services.storage.domain.errors import ProjectNotFound
-from services.storage.domain.model import MountPermission, VFolder, VFolderStatus
+from services.storage.domain.model import MountPermission, UsageMode, VFolder, VFolderStatus
 from services.storage.domain.names import check_name
 from services.storage.service.ports import Clock, UnitOfWorkFactory, VolumeBackend
 from services.storage.service.volumes import Volumes
@@ -36,9 +36,11 @@ class CreateVFolder:
         volume: str = "",
         project_id: str = "",
         permission: MountPermission = MountPermission.READ_WRITE,
+        usage_mode: UsageMode = UsageMode.GENERAL,
+        cloneable: bool = False,
     ) -> VFolder:
         owner = owner_id_of(caller)
-        check_name(name)
+        check_name(name, project=bool(project_id))
         if project_id and project_id not in caller.project_ids:
             raise ProjectNotFound.named(project_id)
         backend = self._volumes.get(volume)
@@ -52,6 +54,8 @@ class CreateVFolder:
             domain_name=caller.domain_name,
             project_id=project_id,
             permission=permission,
+            usage_mode=usage_mode,
+            cloneable=cloneable,
         )
         # Shielded: a client cancelling mid-way must not strand a directory without its row.
         await asyncio.shield(self._create(folder, backend))

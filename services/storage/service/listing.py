@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from libs.core.errors import FieldViolation, InvalidArgument
 from libs.core.identity import Caller
 from services.storage.domain.access import list_filter
-from services.storage.domain.model import Cursor, VFolderPage
+from services.storage.domain.model import Cursor, VFolderPage, VFolderStatus
 from services.storage.service.paging import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -20,7 +22,7 @@ class ListVFolders:
         self._uow = uow
 
     async def __call__(
-        self, caller: Caller, *, page_size: int = 0, page_token: str = ""
+        self, caller: Caller, *, page_size: int = 0, page_token: str = "", trashed: bool = False
     ) -> VFolderPage:
         if not 0 <= page_size <= MAX_PAGE_SIZE:
             raise InvalidArgument(
@@ -30,6 +32,8 @@ class ListVFolders:
         limit = page_size or DEFAULT_PAGE_SIZE
         after = decode_token(page_token)
         scope = list_filter(caller)
+        if trashed:
+            scope = dataclasses.replace(scope, status=VFolderStatus.TRASHED)
         async with self._uow() as uow:
             # One extra row tells whether another page follows.
             rows = await uow.vfolders.list(scope=scope, after=after, limit=limit + 1)

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Protocol
 
 from services.storage.domain.model import Cursor, FolderFilter, VFolder, VFolderStatus
+from services.storage.service.sharing_ports import SharingRepository
 
 
 class VFolderRepository(Protocol):
@@ -22,16 +23,35 @@ class VFolderRepository(Protocol):
     async def list(
         self, *, scope: FolderFilter, after: Cursor | None, limit: int
     ) -> Sequence[VFolder]:
-        """Ready folders within `scope` ordered by (created_at, id), after `after`."""
+        """Folders of `scope.status` (READY includes CLONING) within `scope`, ordered by
+        (created_at, id), after `after`."""
         ...
 
     async def find_by_names(
-        self, owner_user_id: str, names: Sequence[str], project_id: str = ""
+        self,
+        owner_user_id: str,
+        names: Sequence[str],
+        project_id: str = "",
+        *,
+        dot_folders: bool = False,
     ) -> Sequence[VFolder]:
-        """Ready folders among `names` of the owner (or of `project_id`), in any order."""
+        """Ready folders among `names` (and every dot-folder, with `dot_folders`) of the owner,
+        shared with them, or of `project_id`."""
         ...
 
-    async def set_status(self, vfolder_id: str, status: VFolderStatus) -> None: ...
+    async def set_status(self, vfolder_id: str, status: VFolderStatus) -> None:
+        """Moving to TRASHED stamps trashed_at; leaving it clears it. VFolderAlreadyExists when
+        a restored folder's name is taken by a live one meanwhile."""
+        ...
+
+    async def update(self, folder: VFolder) -> None:
+        """Store name, permission, usage mode and cloneable. VFolderAlreadyExists on a name
+        clash with another live folder of the owner."""
+        ...
+
+    async def trashed_before(self, cutoff: datetime, limit: int) -> Sequence[str]:
+        """Ids of folders trashed before `cutoff`, locked (others skip them), oldest first."""
+        ...
 
     async def delete(self, vfolder_id: str) -> None:
         """Remove the row; a missing row is a no-op."""
@@ -43,6 +63,9 @@ class UnitOfWork(Protocol):
 
     @property
     def vfolders(self) -> VFolderRepository: ...
+
+    @property
+    def sharing(self) -> SharingRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -1,46 +1,65 @@
-"""ResolveMounts: host paths of a user's folders, for the registry to mount into kernels."""
+"""ResolveMounts: host paths of a user's folders, for the registry to mount into kernels.
+
+Besides the folders asked for, every dot-folder the user can use (their own, shared with them,
+their project's `.local`) is mounted too, as Backend.AI does: `.local` keeps pip's user installs,
+`.ssh`-like configuration lives in others. A project's `.local` gives each user a subdirectory
+of their own (named by their user id), so members do not overwrite each other's packages.
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from pathlib import PurePosixPath
 
 from libs.core.errors import FieldViolation, InvalidArgument
 from services.storage.domain.access import canonical_id
 from services.storage.domain.errors import VFolderNotFound
-from services.storage.domain.model import Mount, MountPermission
-from services.storage.domain.names import is_valid_name
+from services.storage.domain.model import Mount, MountPermission, VFolder
+from services.storage.domain.names import PROJECT_DOT_FOLDER, is_valid_name
+from services.storage.domain.sharing import mounts_read_only
+from services.storage.service.file_ports import FolderFiles
 from services.storage.service.ports import UnitOfWorkFactory
 from services.storage.service.volumes import Volumes
 
 
 class ResolveMounts:
-    def __init__(self, *, uow: UnitOfWorkFactory, volumes: Volumes) -> None:
+    def __init__(self, *, uow: UnitOfWorkFactory, volumes: Volumes, files: FolderFiles) -> None:
         self._uow = uow
         self._volumes = volumes
+        self._files = files
 
     async def __call__(
         self, *, user_id: str, names: Sequence[str], project_id: str = ""
     ) -> list[Mount]:
         """Mounts in request order; VFolderNotFound listing every missing name otherwise."""
         owner = _check_input(user_id, names)
-        if not names:
-            return []
         async with self._uow() as uow:
-            rows = await uow.vfolders.find_by_names(owner, names, project_id)
-        # Project folders first, so that the user's own folder of the same name wins.
+            rows = await uow.vfolders.find_by_names(owner, names, project_id, dot_folders=True)
+            grants = await uow.sharing.grants_for(owner, [f.id for f in rows])
+        # Others' folders first, so that the user's own folder of the same name wins.
         found = {f.name: f for f in sorted(rows, key=lambda f: f.owner_user_id == owner)}
         missing = [n for n in dict.fromkeys(names) if n not in found]
         if missing:
             raise VFolderNotFound.names(missing)
+        automatic = sorted(n for n in found if n.startswith(".") and n not in names)
         return [
-            Mount(
-                vfolder_id=found[n].id,
-                name=n,
-                host_path=self._volumes.of(found[n]).path_of(found[n].id),
-                read_only=found[n].permission is MountPermission.READ_ONLY,
-            )
-            for n in names
+            await self._mount(found[n], owner, grants.get(found[n].id))
+            for n in [*dict.fromkeys(names), *automatic]
         ]
+
+    async def _mount(self, folder: VFolder, user_id: str, grant: MountPermission | None) -> Mount:
+        host_path = self._volumes.of(folder).path_of(folder.id)
+        if folder.project_id and folder.name == PROJECT_DOT_FOLDER:
+            own = uuid.UUID(user_id).hex
+            await self._files.make_dir(host_path, (own,), parents=False, exist_ok=True)
+            host_path = str(PurePosixPath(host_path) / own)
+        return Mount(
+            vfolder_id=folder.id,
+            name=folder.name,
+            host_path=host_path,
+            read_only=mounts_read_only(folder, grant or folder.permission),
+        )
 
 
 def _check_input(user_id: str, names: Sequence[str]) -> str:

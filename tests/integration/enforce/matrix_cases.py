@@ -118,6 +118,23 @@ def _on_folder(method: str) -> Callable[[Platform], Awaitable[tuple[Any, str]]]:
     return prepare
 
 
+FILES = "/shipyard.storage.v1.FileService"
+
+
+def _on_folder_files(
+    method: str, **fields: Any
+) -> Callable[[Platform], Awaitable[tuple[Any, str]]]:
+    """A fresh folder of user-A1 holding a directory "d" (made through the API as its owner)."""
+
+    async def prepare(p: Platform) -> tuple[Any, str]:
+        folder_id = await _folder(p)
+        mkdir = f"{FILES}/MakeDirectory"
+        await p.call(mkdir, req(mkdir, vfolder_id=folder_id, path="d"), p.tenancy.owner)
+        return req(method, vfolder_id=folder_id, **fields), folder_id
+
+    return prepare
+
+
 def _listing(method: str, make: Callable[[Platform], Awaitable[str]], **fields: Any):
     async def prepare(p: Platform) -> tuple[Any, str]:
         return req(method, **fields), await make(p)
@@ -244,6 +261,23 @@ CASES: dict[str, Case] = {
     ),
     "/shipyard.storage.v1.VFolderService/DeleteVFolder": Case(
         m.CHANGE_OBJECT, _on_folder("/shipyard.storage.v1.VFolderService/DeleteVFolder")
+    ),
+    f"{FILES}/ListFiles": Case(m.READ_OBJECT, _on_folder_files(f"{FILES}/ListFiles")),
+    # Allowed callers reach the folder; "d" is a directory, which is not fetched as a file.
+    f"{FILES}/FetchFile": Case(
+        m.READ_OBJECT,
+        _on_folder_files(f"{FILES}/FetchFile", path="d"),
+        ok_code="FAILED_PRECONDITION",
+    ),
+    f"{FILES}/MakeDirectory": Case(
+        m.CHANGE_OBJECT, _on_folder_files(f"{FILES}/MakeDirectory", path="e")
+    ),
+    f"{FILES}/MoveFile": Case(
+        m.CHANGE_OBJECT,
+        _on_folder_files(f"{FILES}/MoveFile", source_path="d", destination_path="e"),
+    ),
+    f"{FILES}/DeleteFiles": Case(
+        m.CHANGE_OBJECT, _on_folder_files(f"{FILES}/DeleteFiles", paths=["d"])
     ),
     # Tenancy objects of user-A1: their project and their account.
     "/shipyard.auth.v1.ProjectService/GetProject": Case(m.READ_OBJECT, _tenancy_read("project")),

@@ -52,6 +52,7 @@ from tests.integration.enforce.matrix_cases import (
 )
 from tests.integration.enforce.matrix_catalog_cases import CASES as CATALOG_CASES
 from tests.integration.enforce.matrix_catalog_cases import seed_image
+from tests.integration.enforce.matrix_folder_cases import CASES as FOLDER_CASES
 from tests.integration.enforce.matrix_tenancy_cases import CASES as TENANCY_CASES
 
 pytestmark = pytest.mark.integration
@@ -81,6 +82,7 @@ async def platform(
             database_url=db_url,
             bind="127.0.0.1:0",
             volume_root=tmp_path_factory.mktemp("matrix-volumes"),
+            auth_addr=f"127.0.0.1:{auth.port}",
         )
     )
     registry: RunningRegistry = await serve_registry(
@@ -132,7 +134,7 @@ async def platform(
 
 PUBLIC = m.public_rpcs()
 CALLERS = list(m.ROLES)
-CASES = {**WORK_CASES, **TENANCY_CASES, **CATALOG_CASES}
+CASES = {**WORK_CASES, **TENANCY_CASES, **CATALOG_CASES, **FOLDER_CASES}
 
 
 def _role_gate(method: str, caller: Caller | None) -> str | None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from shipyard.storage.v1 import file_service_pb2_grpc
 from shipyard.storage.v1 import vfolder_service_pb2_grpc as pb_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,6 +24,7 @@ class Running:
     volume_root: Path
     vfolders: pb_grpc.VFolderServiceStub
     mounts: pb_grpc.MountServiceStub
+    files: file_service_pb2_grpc.FileServiceStub
     engine: AsyncEngine
     internal_token: str
 
@@ -53,6 +55,7 @@ async def storage(database_url, internal_token, tmp_path_factory) -> AsyncIterat
             volume_root=root,
             vfolders=pb_grpc.VFolderServiceStub(channel),
             mounts=pb_grpc.MountServiceStub(channel),
+            files=file_service_pb2_grpc.FileServiceStub(channel),
             engine=engine,
             internal_token=internal_token,
         )

@@ -83,12 +83,25 @@ async def test_another_user_gets_not_found_on_delete(storage):
     assert await _row_status(storage, folder.vfolder_id) == "ready"
 
 
-async def test_delete_removes_row_and_directory(storage):
+async def test_delete_trashes_and_purge_removes_row_and_directory(storage):
     alice = user()
     folder = await _create(storage, alice, "scratch")
     path = storage.volume_root.resolve() / folder.vfolder_id[:2] / folder.vfolder_id
     await storage.vfolders.DeleteVFolder(
         pb.DeleteVFolderRequest(vfolder_id=folder.vfolder_id), metadata=storage.as_caller(alice)
+    )
+    assert await _row_status(storage, folder.vfolder_id) == "trashed"
+    assert await asyncio.to_thread(_exists, path)
+    trash = await storage.vfolders.ListVFolders(
+        pb.ListVFoldersRequest(trashed=True), metadata=storage.as_caller(alice)
+    )
+    assert [(f.vfolder_id, f.status) for f in trash.vfolders] == [
+        (folder.vfolder_id, pb.V_FOLDER_STATUS_TRASHED)
+    ]
+    assert trash.vfolders[0].trash_time.seconds > 0
+    await storage.vfolders.DeleteVFolder(
+        pb.DeleteVFolderRequest(vfolder_id=folder.vfolder_id, purge=True),
+        metadata=storage.as_caller(alice),
     )
     assert await _row_status(storage, folder.vfolder_id) is None
     assert not await asyncio.to_thread(_exists, path)
@@ -106,9 +119,47 @@ async def test_a_leftover_deleting_row_is_finished_by_a_retry(storage):
         )
     assert await _list_all(storage, alice) == []
     await storage.vfolders.DeleteVFolder(
-        pb.DeleteVFolderRequest(vfolder_id=folder.vfolder_id), metadata=storage.as_caller(alice)
+        pb.DeleteVFolderRequest(vfolder_id=folder.vfolder_id, purge=True),
+        metadata=storage.as_caller(alice),
     )
     assert await _row_status(storage, folder.vfolder_id) is None
+
+
+async def test_rename_and_options_by_the_owner_only(storage):
+    alice, bob = user(), user()
+    folder = await _create(storage, alice, "before")
+    await _create(storage, alice, "taken")
+    mask = {"paths": ["name", "cloneable", "usage_mode"]}
+    changed = await storage.vfolders.UpdateVFolder(
+        pb.UpdateVFolderRequest(
+            vfolder=pb.VFolder(
+                vfolder_id=folder.vfolder_id,
+                name="after",
+                cloneable=True,
+                usage_mode=pb.V_FOLDER_USAGE_MODE_MODEL,
+            ),
+            update_mask=mask,
+        ),
+        metadata=storage.as_caller(alice),
+    )
+    assert (changed.vfolder.name, changed.vfolder.cloneable) == ("after", True)
+    assert changed.vfolder.usage_mode == pb.V_FOLDER_USAGE_MODE_MODEL
+    clash = pb.UpdateVFolderRequest(
+        vfolder=pb.VFolder(vfolder_id=folder.vfolder_id, name="taken"),
+        update_mask={"paths": ["name"]},
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await storage.vfolders.UpdateVFolder(clash, metadata=storage.as_caller(alice))
+    assert err.value.code() is grpc.StatusCode.ALREADY_EXISTS
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await storage.vfolders.UpdateVFolder(clash, metadata=storage.as_caller(bob))
+    assert err.value.code() is grpc.StatusCode.NOT_FOUND
+    bad_mask = pb.UpdateVFolderRequest(
+        vfolder=pb.VFolder(vfolder_id=folder.vfolder_id), update_mask={"paths": ["owner_user_id"]}
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await storage.vfolders.UpdateVFolder(bad_mask, metadata=storage.as_caller(alice))
+    assert violated_fields(err.value) == ["update_mask"]
 
 
 async def test_duplicate_name_is_already_exists(storage):
@@ -134,7 +185,7 @@ async def test_concurrent_creates_of_one_name_yield_one_folder(storage):
     assert len(await _list_all(storage, alice)) == 1
 
 
-@pytest.mark.parametrize("name", [".hidden", "a/b", "x" * 65, ""])
+@pytest.mark.parametrize("name", ["..", "a/b", "x" * 65, ""])
 async def test_bad_name_is_invalid_argument_naming_the_field(storage, name):
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await _create(storage, user(), name)

@@ -10,7 +10,7 @@ from services.storage.service.delete import DeleteVFolder
 from services.storage.service.listing import ListVFolders
 from services.storage.service.resolve_mounts import ResolveMounts
 from services.storage.service.volumes import Volumes
-from tests.unit.storage.fakes import FakeClock, FakeDatabase, FakeVolume, user
+from tests.unit.storage.fakes import FakeClock, FakeDatabase, FakeFolderFiles, FakeVolume, user
 
 
 @dataclass
@@ -33,7 +33,7 @@ def storage() -> Storage:
         create=CreateVFolder(uow=db.uow, volumes=volumes, clock=FakeClock()),
         list=ListVFolders(uow=db.uow),
         delete=DeleteVFolder(uow=db.uow, volumes=volumes),
-        resolve=ResolveMounts(uow=db.uow, volumes=volumes),
+        resolve=ResolveMounts(uow=db.uow, volumes=volumes, files=FakeFolderFiles()),
     )
 
 

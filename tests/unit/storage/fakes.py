@@ -14,7 +14,13 @@ from services.storage.domain.errors import (
     VFolderNotFound,
     VolumeOperationFailed,
 )
-from services.storage.domain.model import Cursor, FolderFilter, VFolder, VFolderStatus
+from services.storage.domain.model import (
+    Cursor,
+    FolderFilter,
+    MountPermission,
+    VFolder,
+    VFolderStatus,
+)
 
 
 class FakeVFolderRepository:
@@ -22,11 +28,16 @@ class FakeVFolderRepository:
         self.rows = rows
 
     async def add(self, folder: VFolder) -> None:
-        for row in self.rows.values():
-            live = row.status is not VFolderStatus.DELETING
-            if live and (row.owner_user_id, row.name) == (folder.owner_user_id, folder.name):
-                raise VFolderAlreadyExists(f"{folder.name} exists")
+        self._check_name(folder)
         self.rows[folder.id] = folder
+
+    def _check_name(self, folder: VFolder) -> None:
+        """The unique index on (owner, name) among live folders (not trashed, not deleting)."""
+        for row in self.rows.values():
+            live = row.status not in (VFolderStatus.DELETING, VFolderStatus.TRASHED)
+            same = (row.owner_user_id, row.name) == (folder.owner_user_id, folder.name)
+            if live and same and row.id != folder.id:
+                raise VFolderAlreadyExists(f"{folder.name} exists")
 
     async def get(self, vfolder_id: str, *, for_update: bool = False) -> VFolder:
         if vfolder_id not in self.rows:
@@ -40,7 +51,10 @@ class FakeVFolderRepository:
             (
                 r
                 for r in self.rows.values()
-                if r.status is VFolderStatus.READY
+                if (
+                    r.status is scope.status
+                    or (scope.status is VFolderStatus.READY and r.status is VFolderStatus.CLONING)
+                )
                 and _in_filter(r, scope)
                 and (after is None or (r.created_at, r.id) > (after.created_at, after.id))
             ),
@@ -49,18 +63,39 @@ class FakeVFolderRepository:
         return rows[:limit]
 
     async def find_by_names(
-        self, owner_user_id: str, names: Sequence[str], project_id: str = ""
+        self,
+        owner_user_id: str,
+        names: Sequence[str],
+        project_id: str = "",
+        *,
+        dot_folders: bool = False,
     ) -> Sequence[VFolder]:
         return [
             r
             for r in self.rows.values()
             if (r.owner_user_id == owner_user_id or (project_id and r.project_id == project_id))
-            and r.name in names
+            and (r.name in names or (dot_folders and r.name.startswith(".")))
             and r.status is VFolderStatus.READY
         ]
 
     async def set_status(self, vfolder_id: str, status: VFolderStatus) -> None:
-        self.rows[vfolder_id] = replace(self.rows[vfolder_id], status=status)
+        trashed_at = FakeClock.START if status is VFolderStatus.TRASHED else None
+        changed = replace(self.rows[vfolder_id], status=status, trashed_at=trashed_at)
+        if status is VFolderStatus.READY:
+            self._check_name(changed)
+        self.rows[vfolder_id] = changed
+
+    async def update(self, folder: VFolder) -> None:
+        self._check_name(folder)
+        self.rows[folder.id] = folder
+
+    async def trashed_before(self, cutoff: datetime, limit: int) -> Sequence[str]:
+        rows = [
+            r
+            for r in self.rows.values()
+            if r.status is VFolderStatus.TRASHED and r.trashed_at and r.trashed_at < cutoff
+        ]
+        return [r.id for r in sorted(rows, key=lambda r: r.trashed_at or cutoff)][:limit]
 
     async def delete(self, vfolder_id: str) -> None:
         self.rows.pop(vfolder_id, None)
@@ -76,11 +111,25 @@ def _in_filter(row: VFolder, scope: FolderFilter) -> bool:
     )
 
 
+class FakeGrants:
+    """Permission rows (accepted invitations and shares), keyed by (folder id, user id)."""
+
+    def __init__(self, rows: dict[tuple[str, str], MountPermission]) -> None:
+        self.rows = rows
+
+    async def grants_for(self, user_id: str, vfolder_ids: list[str]) -> dict[str, MountPermission]:
+        return {f: p for (f, u), p in self.rows.items() if u == user_id and f in vfolder_ids}
+
+    async def grants_on(self, vfolder_id: str, user_ids: list[str]) -> dict[str, MountPermission]:
+        return {u: p for (f, u), p in self.rows.items() if f == vfolder_id and u in user_ids}
+
+
 class FakeDatabase:
     """Committed state; each unit of work works on a copy and publishes it on commit."""
 
     def __init__(self) -> None:
         self.rows: dict[str, VFolder] = {}
+        self.grants: dict[tuple[str, str], MountPermission] = {}
         self.fail_commit: BaseException | None = None
         self.commits = 0
 
@@ -100,6 +149,10 @@ class FakeUnitOfWork:
     @property
     def vfolders(self) -> FakeVFolderRepository:
         return self._repo
+
+    @property
+    def sharing(self) -> FakeGrants:
+        return FakeGrants(self._db.grants)
 
     async def __aenter__(self) -> FakeUnitOfWork:
         self._repo = FakeVFolderRepository(dict(self._db.rows))
@@ -145,11 +198,25 @@ class FakeVolume:
         return f"/volumes/{self._name}/{vfolder_id[:2]}/{vfolder_id}"
 
 
+class FakeFolderFiles:
+    """Records the directories made inside folders (ResolveMounts makes per-user `.local` ones)."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[str, tuple[str, ...]]] = []
+
+    async def make_dir(
+        self, root: str, parts: tuple[str, ...], *, parents: bool, exist_ok: bool
+    ) -> None:
+        self.made.append((root, parts))
+
+
 class FakeClock:
     """Strictly increasing times, so creation order is list order."""
 
+    START = datetime(2026, 1, 1, tzinfo=UTC)
+
     def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+        self.now = self.START
 
     def __call__(self) -> datetime:
         self.now += timedelta(milliseconds=1)

@@ -45,7 +45,9 @@ async def test_same_name_for_another_owner_is_fine(storage, alice, bob):
     assert len(storage.db.rows) == 2
 
 
-@pytest.mark.parametrize("name", ["", ".hidden", "a/b", "../x", "x" * 65, "data\n", "sp ace", "é"])
+@pytest.mark.parametrize(
+    "name", ["", "..", ".ssh", "a/b", "../x", "x" * 65, "data\n", "sp ace", "é"]
+)
 async def test_bad_name_is_invalid_argument_naming_the_field(storage, alice, name):
     with pytest.raises(InvalidVFolderName) as err:
         await storage.create(alice, name=name)

@@ -1,0 +1,91 @@
+"""FileService: decode, call the file operations with the caller, encode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from shipyard.storage.v1 import file_service_pb2 as pb
+from shipyard.storage.v1 import file_service_pb2_grpc as pb_grpc
+from typing_extensions import override
+
+from libs.grpcutil.context import current_caller
+from services.storage.domain.file_model import FileEntry, FileKind
+from services.storage.service.files import FileOperations
+
+_KIND_TO_PB = {
+    FileKind.FILE: pb.FILE_TYPE_FILE,
+    FileKind.DIRECTORY: pb.FILE_TYPE_DIRECTORY,
+    FileKind.SYMLINK: pb.FILE_TYPE_SYMLINK,
+    FileKind.OTHER: pb.FILE_TYPE_OTHER,
+}
+
+
+def _text(name: str) -> str:
+    # File names are bytes; proto strings are UTF-8. Undecodable bytes show as U+FFFD.
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def entry_to_pb(entry: FileEntry) -> pb.FileEntry:
+    modified = Timestamp()
+    modified.FromDatetime(entry.modified_at)
+    return pb.FileEntry(
+        name=_text(entry.name),
+        type=_KIND_TO_PB[entry.kind],
+        size=entry.size,
+        mode=entry.mode,
+        modify_time=modified,
+        symlink_target=_text(entry.symlink_target),
+    )
+
+
+class FileServicer(pb_grpc.FileServiceServicer):
+    def __init__(self, files: FileOperations) -> None:
+        self._files = files
+
+    @override
+    async def ListFiles(self, request: pb.ListFilesRequest, context: Any) -> pb.ListFilesResponse:
+        page, token = await self._files.list(
+            current_caller(),
+            request.vfolder_id,
+            request.path,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return pb.ListFilesResponse(
+            entries=[entry_to_pb(e) for e in page.entries], next_page_token=token
+        )
+
+    @override
+    async def MakeDirectory(
+        self, request: pb.MakeDirectoryRequest, context: Any
+    ) -> pb.MakeDirectoryResponse:
+        await self._files.make_dir(
+            current_caller(),
+            request.vfolder_id,
+            request.path,
+            parents=request.parents,
+            exist_ok=request.exist_ok,
+        )
+        return pb.MakeDirectoryResponse()
+
+    @override
+    async def MoveFile(self, request: pb.MoveFileRequest, context: Any) -> pb.MoveFileResponse:
+        await self._files.move(
+            current_caller(), request.vfolder_id, request.source_path, request.destination_path
+        )
+        return pb.MoveFileResponse()
+
+    @override
+    async def DeleteFiles(
+        self, request: pb.DeleteFilesRequest, context: Any
+    ) -> pb.DeleteFilesResponse:
+        await self._files.delete(
+            current_caller(), request.vfolder_id, list(request.paths), recursive=request.recursive
+        )
+        return pb.DeleteFilesResponse()
+
+    @override
+    async def FetchFile(self, request: pb.FetchFileRequest, context: Any) -> pb.FetchFileResponse:
+        content = await self._files.fetch(current_caller(), request.vfolder_id, request.path)
+        return pb.FetchFileResponse(content=content)
