@@ -9,10 +9,11 @@ that is retried, or two admins replaying at once, re-publish it exactly once.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+
+from libs.core.dead_letter import DeadLetter
 
 DEAD_SUFFIX = ":dead:"
 MAX_ERROR_CHARS = 512
@@ -36,20 +37,6 @@ return new_id
 
 def dead_letter_stream(stream: str, group: str) -> str:
     return f"{stream}{DEAD_SUFFIX}{group}"
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    entry_id: str  # its id in the dead-letter stream (milliseconds-sequence: when it was parked)
-    event_id: str
-    source_entry_id: str
-    error: str
-    failures: int
-    size_bytes: int
-
-    @property
-    def parked_ms(self) -> int:
-        return int(self.entry_id.split("-", 1)[0])
 
 
 def _text(fields: dict[bytes, bytes], key: bytes) -> str:

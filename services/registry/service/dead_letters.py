@@ -11,15 +11,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from libs.core.dead_letter import DeadLetter
 from libs.core.errors import FieldViolation, InvalidArgument
-from libs.events.dead_letters import DeadLetter
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 500
 
 
 class DeadLetterSource(Protocol):
-    """One consumer group's dead letters (libs.events.dead_letters.DeadLetterQueue)."""
+    """One consumer group's dead letters (DeadLetterQueue in libs/events/dead_letters.py)."""
 
     async def entries(self, *, after: str = "", count: int = 50) -> list[DeadLetter]: ...
 
