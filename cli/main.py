@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from cli import admin_registry, vfolder_files, why
+from cli import admin_events, admin_registry, vfolder_files, why
 from cli import login as login_flow
 from cli.admin_parser import add_admin_commands
 from cli.client import ApiError, ShipyardClient
@@ -321,6 +321,7 @@ def _parser() -> argparse.ArgumentParser:
     logout_cmd.set_defaults(func=cmd_logout)
     admin = add_admin_commands(sub, _client)
     admin_registry.register(admin, _client)
+    admin_events.register(admin, _client)
     return parser
 
 

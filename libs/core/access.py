@@ -43,6 +43,7 @@ class Resource(StrEnum):
     CONTAINER_REGISTRY = "container-registry"
     RESOURCE_GROUP = "resource-group"
     EDGE_ROUTE = "edge-route"  # routes added to the edge at run time (system only)
+    DEAD_LETTER = "dead-letter"  # events the consumers gave up on: superadmins only
 
 
 class Scope(IntEnum):
@@ -161,6 +162,8 @@ METHODS: dict[str, Rule] = {
             ("DeleteResourceGroup", _D),
         )
     },
+    "/shipyard.registry.v1.EventAdminService/ListDeadLetters": Rule(Resource.DEAD_LETTER, _R),
+    "/shipyard.registry.v1.EventAdminService/ReplayDeadLetters": Rule(Resource.DEAD_LETTER, _U),
     "/shipyard.registry.v1.AgentRegistryService/RegisterAgent": _system(Resource.AGENT, _C),
     "/shipyard.registry.v1.AgentRegistryService/Heartbeat": _system(Resource.AGENT, _U),
     "/shipyard.registry.v1.AgentRegistryService/DrainAgent": _system(Resource.AGENT, _U),
@@ -256,9 +259,10 @@ GRANTS: dict[Role, dict[Resource, dict[Verb, Scope]]] = {
         Resource.RESOURCE_GROUP: {Verb.READ: Scope.ALL, Verb.UPDATE: Scope.ALL},
     },
     Role.SUPERADMIN: {r: dict.fromkeys(_ALL_VERBS, Scope.ALL) for r in Resource},
-    # Monitors read everything and change nothing.
+    # Monitors read everything and change nothing; dead letters carry raw event payloads and
+    # stay with superadmins.
     Role.MONITOR: {
-        **{r: dict(_READ_ALL) for r in Resource},
+        **{r: dict(_READ_ALL) for r in Resource if r is not Resource.DEAD_LETTER},
         Resource.IDENTITY: {Verb.READ: Scope.OWN, Verb.UPDATE: Scope.OWN},
     },
 }

@@ -2,8 +2,15 @@
 
 Entries are `{id: <event id>, data: <protobuf bytes>}`. Consumers ack after the handler
 succeeds; entries a crashed consumer left pending are reclaimed by the others after
-`claim_idle`. Handlers must be idempotent; `processed` markers skip exact redeliveries; an entry
-whose handler keeps failing is moved to `<stream>:dead:<group>` after `max_failures` tries.
+`claim_idle`. Handlers must be idempotent; `processed` markers skip exact redeliveries.
+
+Outages and poison are told apart (rule R-OUTAGE-BACKOFF in docs/reliability.md): a handler
+failing because a dependency is unreachable (`outage.is_outage`, or the `healthy` probe says
+so), or Redis itself failing, stops the batch, leaves its entries pending and uncounted, and
+the consumer backs off (`backoff.Backoff`) before it reads again, recreating its group if Redis
+lost it. Only an entry whose handler fails while dependencies are healthy counts a failure;
+after `max_failures` it is parked in `<stream>:dead:<group>` (`dead_letters`), from where an
+admin can replay it.
 """
 
 from __future__ import annotations
@@ -17,9 +24,18 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from libs.events.backoff import Backoff
+from libs.events.dead_letters import DeadLetterQueue
+from libs.events.outage import is_outage
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes], Awaitable[None]]
+HealthProbe = Callable[[], Awaitable[bool]]
+
+
+class DependencyOutage(Exception):
+    """A handler failed because a dependency is down: its entry waits, uncounted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +82,9 @@ class StreamConsumer:
         claim_idle_ms: int = 30_000,
         processed_ttl_s: int = 24 * 3600,
         max_failures: int = 10,
+        healthy: HealthProbe | None = None,
+        backoff: Backoff | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._redis = redis
         self._stream = stream
@@ -78,7 +97,12 @@ class StreamConsumer:
         self._processed_ttl_s = processed_ttl_s
         self._max_failures = max_failures
         self._failures: dict[str, int] = {}
-        self.dead_letter_stream = f"{stream}:dead:{group}"
+        self._healthy = healthy
+        self._backoff = backoff or Backoff()
+        self._sleep = sleep
+        self.dead_letters = DeadLetterQueue(redis, stream, group)
+        self.dead_letter_stream = self.dead_letters.dead_stream
+        self.outages = 0  # how many times the loop backed off (observability, tests)
 
     async def ensure_group(self) -> None:
         try:
@@ -88,23 +112,61 @@ class StreamConsumer:
                 raise
 
     async def run(self) -> None:
-        """Consume until cancelled: own pending entries first, then reclaimed, then new."""
-        await self.ensure_group()
-        await self.drain_own_pending()
+        """Consume until cancelled: own pending entries first, then reclaimed, then new.
+
+        Survives outages: while Redis or a handler's dependency is down it backs off and tries
+        again; it never re-reads in a tight loop.
+        """
         while True:
-            await self.reclaim_abandoned()
-            await self.read_new()
+            try:
+                await self.ensure_group()
+                await self.drain_own_pending()
+                while True:
+                    await self.reclaim_abandoned()
+                    await self.read_new()
+                    self._backoff.reset()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not self._is_redis_trouble(exc):
+                    raise
+                await self._wait_out(exc)
+
+    async def _wait_out(self, exc: BaseException) -> None:
+        self.outages += 1
+        delay = self._backoff.next_delay()
+        log.warning(
+            "%s consumer %s: dependency unavailable (%s); retrying in %.2fs",
+            self._stream,
+            self._consumer,
+            exc.__cause__ or exc,
+            delay,
+        )
+        await self._sleep(delay)
+
+    @staticmethod
+    def _is_redis_trouble(exc: BaseException) -> bool:
+        if isinstance(exc, DependencyOutage) or is_outage(exc):
+            return True
+        # NOGROUP: Redis restarted without its data and the group is gone; recreate it.
+        return isinstance(exc, ResponseError) and "NOGROUP" in str(exc)
 
     async def drain_own_pending(self) -> None:
-        """Entries delivered to this consumer name before a crash and never acked."""
+        """Entries delivered to this consumer name before a crash and never acked.
+
+        Walks the pending list once, from the oldest: an entry that fails again stays pending
+        for a later reclaim instead of being re-read at once.
+        """
+        position = "0"
         while True:
             resp: Any = await self._redis.xreadgroup(
-                self._group, self._consumer, {self._stream: "0"}, count=self._batch
+                self._group, self._consumer, {self._stream: position}, count=self._batch
             )
             entries = [_entry(i, f) for _, items in resp or [] for i, f in items]
             if not entries:
                 return
             await self._handle_all(entries)
+            position = entries[-1].entry_id
 
     async def reclaim_abandoned(self) -> int:
         """Take over entries other consumers left pending longer than claim_idle_ms."""
@@ -151,31 +213,43 @@ class StreamConsumer:
                 await self._handler(entry.event_id, entry.data)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
+                if await self._during_outage(exc):
+                    # Not the entry's fault: it stays pending, uncounted, and the rest of the
+                    # batch waits with it until the dependency is back.
+                    raise DependencyOutage(str(exc)) from exc
                 # Left pending: redelivered to us on restart, or reclaimed by a peer; an entry
                 # that keeps failing is parked in the dead-letter stream so it cannot loop forever.
                 log.exception("handler failed for %s entry %s", self._stream, entry.entry_id)
-                await self._count_failure(entry)
+                await self._count_failure(entry, exc)
                 continue
             self._failures.pop(entry.entry_id, None)
             if entry.event_id:
                 await self._redis.set(marker, 1, ex=self._processed_ttl_s)
             await self._redis.xack(self._stream, self._group, entry.entry_id)
 
-    async def _count_failure(self, entry: StreamEntry) -> None:
+    async def _during_outage(self, exc: Exception) -> bool:
+        if is_outage(exc):
+            return True
+        if self._healthy is None:
+            return False
+        try:
+            return not await self._healthy()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return True  # a probe that cannot even run means a dependency is in trouble
+
+    async def _count_failure(self, entry: StreamEntry, exc: Exception) -> None:
         failures = self._failures.get(entry.entry_id, 0) + 1
         if failures < self._max_failures:
             self._failures[entry.entry_id] = failures
             return
         self._failures.pop(entry.entry_id, None)
         log.error("parking %s entry %s after %d failures", self._stream, entry.entry_id, failures)
-        await self._redis.xadd(
-            self.dead_letter_stream,
-            {"id": entry.event_id, "data": entry.data, "source_entry": entry.entry_id},
-            maxlen=10_000,
-            approximate=True,
+        await self.dead_letters.park(
+            entry.event_id, entry.data, entry.entry_id, f"{type(exc).__name__}: {exc}", failures
         )
-        await self._redis.xack(self._stream, self._group, entry.entry_id)
 
 
 async def last_entry_id(redis: Redis, stream: str) -> str:

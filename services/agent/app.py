@@ -28,8 +28,10 @@ from services.agent.domain.resources import detect_resources
 from services.agent.service.cluster_network import PrepareClusterNetwork
 from services.agent.service.create_kernels import CreateKernels
 from services.agent.service.destroy_kernel import DestroyKernel
+from services.agent.service.drain import Drain
 from services.agent.service.execute import ExecuteCode
 from services.agent.service.exit_watch import ExitWatcher, shut_down_kernels
+from services.agent.service.health import HealthMonitor, disk_space_check
 from services.agent.service.kernel_logs import GetKernelLogs
 from services.agent.service.kernels import AgentKernels
 from services.agent.service.outbound import REASON_UNKNOWN_TO_REGISTRY, AgentInfo, Phase
@@ -53,17 +55,26 @@ class RunningAgent:
     _registry: GrpcAgentRegistry
     _registration_task: asyncio.Task[None]
     _watch_task: asyncio.Task[None]
+    _health_task: asyncio.Task[None]
+    _drain: Drain
     _shutdown_timeout: float
     # Set when kernels outlive the agent (container backend, keep_kernels_on_stop).
     _detach: Detach | None = None
     _stopped: bool = field(default=False)
 
     async def stop(self) -> None:
-        """Stop heartbeats, destroy every kernel (publishing their ends), then the server."""
+        """Drain (leave scheduling, finish in-flight starts), stop heartbeats, destroy every
+        kernel (publishing their ends), then the server."""
         if self._stopped:
             return
         self._stopped = True
-        await cancel_all([self._registration_task])
+        self.kernels.draining = True
+        # Heartbeats end first: a registration racing DrainAgent must not put us back.
+        await cancel_all([self._registration_task, self._health_task])
+        try:
+            await self._drain()
+        except Exception:
+            log.exception("draining %s failed; stopping anyway", self.agent_id)
         try:
             if self._detach is not None:
                 self.kernels.closing = True
@@ -112,7 +123,7 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
     destroy = DestroyKernel(kernels)
     servicer = KernelServicer(
         kernels,
-        create=CreateKernels(kernels),
+        create=CreateKernels(kernels, max_starts=settings.max_concurrent_starts),
         destroy=destroy,
         execute=ExecuteCode(kernels, default_timeout=settings.exec_timeout),
         logs=GetKernelLogs(kernels),
@@ -136,6 +147,14 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
     registry = GrpcAgentRegistry(
         lambda: internal_channel(settings.registry_addr, token), timeout=settings.heartbeat_timeout
     )
+    health = HealthMonitor(
+        [
+            backend.probe,
+            disk_space_check(settings.resolved_kernel_root(agent_id), settings.min_free_disk_bytes),
+        ],
+        interval=settings.health_interval,
+    )
+    await health.check_now()  # the first heartbeat already tells the truth
     registration = RegistrationLoop(
         registry,
         AgentInfo(
@@ -150,6 +169,7 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
         ),
         live_ids=kernels.live_ids,
         images=backend.images,
+        health=lambda: health.current,
         destroy=destroy,
         cleanup_reason=REASON_UNKNOWN_TO_REGISTRY,
         default_interval=settings.heartbeat_interval,
@@ -173,6 +193,8 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
         _registry=registry,
         _registration_task=spawn(registration.run(), "agent-registration"),
         _watch_task=watch_task,
+        _health_task=spawn(health.run(), "agent-health"),
+        _drain=Drain(kernels, registry, agent_id, deadline=settings.drain_timeout),
         _shutdown_timeout=settings.shutdown_timeout,
         _detach=detach,
     )

@@ -55,6 +55,7 @@ async def make_backend(
         sandbox=settings.sandbox(),
         pids_max=settings.kernel_pids_max,
         log_bytes=settings.kernel_log_bytes,
+        cgroup_owner=agent_id,
     )
     # Before registering: the registry then ends those kernels' sessions ("agent-restarted").
     await process.reap_leftovers()

@@ -70,6 +70,14 @@ class Settings(ServiceSettings, RedisMixin):
     exec_timeout: float = 0.0
     # At shutdown: how long to wait for kernels to end and their events to go out.
     shutdown_timeout: float = 15.0
+    # On SIGTERM: how long in-flight kernel starts may take before the agent stops anyway.
+    drain_timeout: float = Field(default=30.0, gt=0)
+    # Kernels starting at once; the rest queue in arrival order. 0: the number of CPU cores.
+    max_concurrent_starts: int = Field(default=0, ge=0)
+    # Seconds between health checks (cgroups, sandbox or engine, disk), sent with heartbeats.
+    health_interval: float = Field(default=10.0, gt=0)
+    # Below this much free space in the kernel root's file system the agent reports unhealthy.
+    min_free_disk_bytes: int = Field(default=256 << 20, ge=0)
     # Accelerator plugins to load, comma-separated: "cuda", "mock" (README: accelerators).
     accelerators: str = ""
     # cuda: whole GPUs ("device": slot cuda.device) or fractions ("shares": slot cuda.shares).

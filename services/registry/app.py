@@ -14,6 +14,7 @@ from shipyard.registry.v1 import (
     agent_registry_service_pb2_grpc,
     cluster_service_pb2_grpc,
     container_registry_service_pb2_grpc,
+    event_admin_service_pb2_grpc,
     image_service_pb2_grpc,
     resource_group_service_pb2_grpc,
     scheduling_service_pb2_grpc,
@@ -25,12 +26,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from libs.core.tasks import cancel_all, spawn
 from libs.db.engine import create_engine, session_factory
 from libs.db.migrate import upgrade
+from libs.events.dead_letters import DeadLetterQueue
 from libs.events.streams import StreamConsumer
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
 from services.registry.adapters.agent_store import SqlAgentStore
 from services.registry.adapters.cluster_store import SqlClusterAddresses
 from services.registry.adapters.container_registry_store import SqlRegistryStore, SqlTaskStore
+from services.registry.adapters.dependency_probe import dependencies_probe
 from services.registry.adapters.docker_registry import scanner_for
 from services.registry.adapters.image_store import SqlImageStore
 from services.registry.adapters.lifecycle_store import SqlLifecycleStore
@@ -47,6 +50,7 @@ from services.registry.adapters.resource_group_store import SqlResourceGroupStor
 from services.registry.adapters.secrets import SecretBox
 from services.registry.adapters.session_store import SqlSessionStore
 from services.registry.api.agent_servicers import AgentRegistryServicer, ClusterServicer
+from services.registry.api.event_admin_servicer import EventAdminServicer
 from services.registry.api.image_servicers import (
     ContainerRegistryServicer,
     ImageServicer,
@@ -61,6 +65,7 @@ from services.registry.service.agents import AgentLifecycle
 from services.registry.service.cluster_start import ClusterLaunches
 from services.registry.service.container_registries import ContainerRegistries
 from services.registry.service.create_session import CreateSession
+from services.registry.service.dead_letters import DeadLetters
 from services.registry.service.destroy_session import DestroySession
 from services.registry.service.execute import Execute
 from services.registry.service.image_resolution import ImageResolver
@@ -149,6 +154,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         Execute(store, agent_store, agent_client),
         GetSessionLogs(store, agent_store, agent_client),
     )
+    kernel_stream = f"{settings.redis_prefix}events:kernel"
     server = create_server(
         domain="registry.shipyard",
         internal_token=token,
@@ -192,6 +198,19 @@ async def serve(settings: Settings) -> RunningRegistry:
                 "shipyard.registry.v1.SessionAdminService",
             ),
             Registration(
+                event_admin_service_pb2_grpc.add_EventAdminServiceServicer_to_server,
+                EventAdminServicer(
+                    DeadLetters(
+                        {
+                            "kernel-events": DeadLetterQueue(
+                                redis, kernel_stream, KERNEL_EVENTS_GROUP
+                            )
+                        }
+                    )
+                ),
+                "shipyard.registry.v1.EventAdminService",
+            ),
+            Registration(
                 scheduling_service_pb2_grpc.add_SchedulingServiceServicer_to_server,
                 SchedulingServicer(
                     Scheduling(
@@ -204,10 +223,11 @@ async def serve(settings: Settings) -> RunningRegistry:
     )
     consumer = StreamConsumer(
         redis,
-        f"{settings.redis_prefix}events:kernel",
+        kernel_stream,
         KERNEL_EVENTS_GROUP,
         settings.node_id,
         KernelEventHandler(ApplyKernelEvent(lifecycle)),
+        healthy=dependencies_probe(engine, redis),
     )
     await consumer.ensure_group()
     running = RunningRegistry(server, engine, redis, agent_client, mounts, policies, rescans)

@@ -1,6 +1,9 @@
 """Per-kernel cgroups for the process backend: v1 or v2, whichever the agent can write to.
 
-`probe_cgroups` makes the `shipyard` parent group(s) under the agent's own cgroups;
+`probe_cgroups` makes the agent's OWN parent group(s), `shipyard/<owner>`, under its own cgroups
+(rule R-OWN-STATE in docs/reliability.md): agents on one host share only the `shipyard` level,
+which none of them removes; `ensure_parents` recreates an owner's parents if they vanished and
+`parents_problem` tells the health probe whether they are usable;
 `make_kernel_cgroups` gives each kernel its own limited group(s) below them; `join_command` is the
 `sh` wrapper that puts the kernel into them before anything else runs (or, without cgroups, caps its
 memory with `ulimit -v`); `oom_killed`, `signal_members` and `remove_cgroups` serve its teardown.
@@ -12,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,6 +26,7 @@ from services.agent.domain.resources import own_cgroup_dir
 log = logging.getLogger(__name__)
 
 CGROUP_PARENT = "shipyard"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 # Joins every cgroup.procs file given before "--", then execs the rest (see join_command).
 WRAPPER = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; {}exec "$@"'
 
@@ -29,30 +34,70 @@ WRAPPER = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shi
 @dataclass(frozen=True, slots=True)
 class CgroupLayout:
     version: int
-    parents: tuple[Path, ...]  # v1: one `shipyard` dir per controller (memory, cpu, pids); v2: one
+    # The agent's own parents, `.../shipyard/<owner>`: v1 one per controller (memory, cpu, pids);
+    # v2 one.
+    parents: tuple[Path, ...]
 
 
-def probe_cgroups() -> CgroupLayout | None:
-    """Make the `shipyard` parent groups under the agent's own ones: v1 first, then v2."""
+def owner_name(agent_id: str) -> str:
+    """A directory name for `agent_id` (hostnames and ids may carry characters paths must not)."""
+    name = _UNSAFE.sub("_", agent_id)[:128]
+    return name if name.strip(".") else "agent"
+
+
+def probe_cgroups(owner: str) -> CgroupLayout | None:
+    """Make `shipyard/<owner>` under the agent's own groups: v1 first, then v2."""
+    own = owner_name(owner)
     v1 = [own_cgroup_dir("memory"), own_cgroup_dir("cpu")]
     if all(v1):
         v1.append(own_cgroup_dir("pids"))  # optional: without it the pids limit is not enforced
         with contextlib.suppress(OSError):
             # dict.fromkeys: co-mounted controllers share one directory.
-            parents = tuple(dict.fromkeys(d / CGROUP_PARENT for d in v1 if d is not None))
-            for parent in parents:
-                parent.mkdir(exist_ok=True)
-            return CgroupLayout(1, parents)
+            parents = tuple(dict.fromkeys(d / CGROUP_PARENT / own for d in v1 if d is not None))
+            layout = CgroupLayout(1, parents)
+            ensure_parents(layout)
+            return layout
     v2 = own_cgroup_dir()
     # Only controllers in our own subtree_control can be handed to children (v2 rule).
     if v2 is not None and {"memory", "cpu"} <= set(_read(v2 / "cgroup.subtree_control").split()):
         with contextlib.suppress(OSError):
-            parent = v2 / CGROUP_PARENT
-            parent.mkdir(exist_ok=True)
-            wanted = {"memory", "cpu", "pids"} & set(_read(v2 / "cgroup.subtree_control").split())
-            (parent / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in wanted))
-            return CgroupLayout(2, (parent,))
+            layout = CgroupLayout(2, (v2 / CGROUP_PARENT / own,))
+            ensure_parents(layout)
+            return layout
     return None
+
+
+def ensure_parents(layout: CgroupLayout) -> None:
+    """(Re)create the owner's parent groups, and the shared `shipyard` level above them."""
+    for parent in layout.parents:
+        if layout.version == 1:
+            parent.mkdir(parents=True, exist_ok=True)
+            continue
+        for level in (parent.parent, parent):
+            level.mkdir(exist_ok=True)
+            wanted = {"memory", "cpu", "pids"} & set(
+                _read(level.parent / "cgroup.subtree_control").split()
+            )
+            enabled = set(_read(level / "cgroup.subtree_control").split())
+            if not wanted <= enabled:
+                (level / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in wanted))
+
+
+def parents_problem(layout: CgroupLayout) -> str | None:
+    """Why kernels could not get groups now (None: the parents exist and are writable)."""
+    for parent in layout.parents:
+        if not parent.is_dir():
+            return f"cgroup parent {parent} is missing"
+        if not os.access(parent, os.W_OK | os.X_OK):
+            return f"cgroup parent {parent} is not writable"
+    return None
+
+
+def remove_parents(layout: CgroupLayout) -> None:
+    """Remove the owner's own parents (only if empty); never the shared `shipyard` level."""
+    for parent in layout.parents:
+        with contextlib.suppress(OSError):
+            parent.rmdir()
 
 
 def make_kernel_cgroups(
@@ -62,6 +107,9 @@ def make_kernel_cgroups(
     (0: unlimited)."""
     if layout is None:
         return []
+    if any(not parent.is_dir() for parent in layout.parents):
+        log.warning("cgroup parents %s vanished; recreating them", layout.parents)
+        ensure_parents(layout)
     made: list[Path] = []
     try:
         for parent in layout.parents:

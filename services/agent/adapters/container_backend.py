@@ -204,6 +204,10 @@ class ContainerBackend:
             log.warning("adopted kernels %s; removed leftovers %s", adopted, removed)
         return adopted, removed
 
+    async def probe(self) -> str | None:
+        """Why this backend could not start a kernel now (None: it could)."""
+        return await self._engine.problem()
+
     async def images(self) -> builtins.list[str]:
         """The images this node can start without a pull, as registry/repository:tag."""
         tags = await self._engine.image_tags()

@@ -6,6 +6,7 @@ create/start, wait, inspect, logs and removal. Engine errors become the agent's 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiodocker
+import aiohttp
 from aiodocker.exceptions import DockerError
 
 from libs.core.errors import Unavailable
@@ -46,6 +48,17 @@ class Engine:
 
     async def close(self) -> None:
         await self._docker.close()
+
+    async def problem(self, timeout: float = 5.0) -> str | None:
+        """Why the engine cannot be used now (None: it answers)."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._docker.version()
+        except TimeoutError:
+            return f"the container engine did not answer within {timeout:.0f}s"
+        except (DockerError, OSError, aiohttp.ClientError) as exc:
+            return f"the container engine does not answer: {exc}"
+        return None
 
     async def image_labels(self, image: str, on_pull: PullListener | None) -> dict[str, str]:
         """The image's labels, pulling it first when the engine does not have it."""

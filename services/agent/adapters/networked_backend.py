@@ -44,6 +44,9 @@ class NetworkedBackend:
     ) -> m.ExecResult:
         return await self.inner.execute(kernel_id, mode, code, timeout)
 
+    async def probe(self) -> str | None:
+        return await self.inner.probe()
+
     async def images(self) -> Sequence[str]:
         return await self.inner.images()
 

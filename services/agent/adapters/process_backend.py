@@ -23,6 +23,7 @@ from pathlib import Path
 
 from libs.core.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from libs.core.kernel_environ import refused_environ
+from services.agent.adapters.backend_health import process_problem
 from services.agent.adapters.cgroups import (
     CgroupLayout,
     discard_cgroups,
@@ -31,6 +32,7 @@ from services.agent.adapters.cgroups import (
     oom_killed,
     probe_cgroups,
     remove_cgroups,
+    remove_parents,
     signal_members,
 )
 from services.agent.adapters.device_mask import staged_name
@@ -100,8 +102,12 @@ class ProcessBackend:
         grace: float = 5.0,
         start_timeout: float = 30.0,
         socket_dir: Path | None = None,
+        cgroup_owner: str = "",
     ) -> None:
         self._base = base_dir.resolve()
+        # Whose `shipyard/<owner>` cgroup parent this is (the agent id; default: the base dir's
+        # name, which is per agent too).
+        self._cgroup_owner = cgroup_owner or self._base.name
         # Runner sockets live apart from base_dir: unix socket paths are capped at 108 bytes.
         self._socket_dir = socket_dir
         self._own_socket_dir = socket_dir is None
@@ -180,11 +186,19 @@ class ProcessBackend:
     async def close(self) -> None:
         kernels = list(self._kernels.values())
         await asyncio.gather(*(self._stop(k, m.REASON_AGENT_SHUTDOWN) for k in kernels))
-        leftovers = [*(self._layout.parents if self._layout else ())]
-        leftovers += [self._socket_dir] if self._own_socket_dir and self._socket_dir else []
-        for path in leftovers:
-            with contextlib.suppress(OSError):  # still in use (another agent's cgroups): leave it
-                path.rmdir()
+        if self._layout is not None:
+            remove_parents(self._layout)  # our own `shipyard/<owner>` only (rule R-OWN-STATE)
+        if self._own_socket_dir and self._socket_dir:
+            with contextlib.suppress(OSError):
+                self._socket_dir.rmdir()
+
+    async def probe(self) -> str | None:
+        """Why this backend could not start a kernel now (None: it could)."""
+        try:
+            layout = self._cgroup_layout()
+        except m.KernelStartFailed as exc:
+            return exc.message
+        return await process_problem(layout)
 
     async def reap_leftovers(self) -> Sequence[str]:
         """End kernels a previous run of this agent left behind (they cannot be adopted).
@@ -308,7 +322,7 @@ class ProcessBackend:
         if self._use_cgroups is False:
             return None
         if self._layout is None:
-            self._layout = probe_cgroups()
+            self._layout = probe_cgroups(self._cgroup_owner)
             if self._layout is None:
                 if self._use_cgroups:
                     raise m.KernelStartFailed("cgroups were required but none are writable")

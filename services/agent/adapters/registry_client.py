@@ -13,7 +13,7 @@ from shipyard.type.v1 import resources_pb2
 
 from libs.core.slots import CPU, MEM, ResourceSlots
 from libs.grpcutil.status import error_from_rpc
-from services.agent.service.outbound import AgentInfo, Registration
+from services.agent.service.outbound import AgentHealth, AgentInfo, Registration
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +60,26 @@ class GrpcAgentRegistry:
         )
 
     async def heartbeat(
-        self, info: AgentInfo, live_kernel_ids: Sequence[str], images: Sequence[str] = ()
+        self,
+        info: AgentInfo,
+        live_kernel_ids: Sequence[str],
+        images: Sequence[str] = (),
+        health: AgentHealth | None = None,
     ) -> bool:
+        health = health or AgentHealth()
         request = pb.HeartbeatRequest(
             agent_id=info.agent_id,
             available_slots=_slots(info),
             live_kernel_ids=list(live_kernel_ids),
             images=list(images),
+            health=pb.AgentHealth(healthy=health.healthy, reason=health.reason[:512]),
         )
         response: pb.HeartbeatResponse = await self._call(self._stub.Heartbeat, request)
         return response.reregister
+
+    async def drain(self, agent_id: str, reason: str) -> None:
+        request = pb.DrainAgentRequest(agent_id=agent_id, reason=reason[:256])
+        await self._call(self._stub.DrainAgent, request)
 
     async def close(self) -> None:
         await self._channel.close()

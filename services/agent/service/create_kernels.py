@@ -1,10 +1,17 @@
-"""CreateKernels: start a request's kernels, all or none, announcing each step."""
+"""CreateKernels: start a request's kernels, all or none, announcing each step.
+
+At most `max_starts` kernels start at once; the others wait their turn in arrival order (rule
+R-BOUNDED-STARTS in docs/reliability.md), so a burst of placements cannot make every runner miss
+its start deadline, which the backend counts from when the start begins, not from the request.
+A draining agent refuses new kernels with UNAVAILABLE `agent-draining` (rule R-DRAIN).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import logging
+import os
 from collections.abc import Sequence
 
 from libs.core.errors import Internal, ShipyardError, Unavailable
@@ -17,16 +24,26 @@ log = logging.getLogger(__name__)
 
 KERNEL_CREATE_FAILED = "KERNEL_CREATE_FAILED"
 AGENT_SHUTTING_DOWN = "AGENT_SHUTTING_DOWN"
+AGENT_DRAINING = "agent-draining"
 
 
 class CreateKernels:
-    def __init__(self, kernels: AgentKernels) -> None:
+    def __init__(self, kernels: AgentKernels, *, max_starts: int = 0) -> None:
         self._k = kernels
+        self.max_starts = max_starts if max_starts > 0 else (os.cpu_count() or 1)
+        # asyncio.Semaphore wakes its waiters first come, first served: the FIFO of starts.
+        self._gate = asyncio.Semaphore(self.max_starts)
+        self.starting = 0  # kernels past the gate now
+        self.queued = 0  # kernels waiting at the gate
 
     async def __call__(self, specs: Sequence[KernelSpec]) -> list[KernelHandle]:
         """The running kernels, in request order; on any failure none of them is left running."""
         if self._k.closing:
             raise Unavailable("the agent is shutting down", reason=AGENT_SHUTTING_DOWN)
+        if self._k.draining and not all(self._known(s.kernel_id) for s in specs):
+            raise Unavailable(
+                "the agent is draining: it takes no new kernels", reason=AGENT_DRAINING
+            )
         results = await asyncio.gather(
             *(self._create_one(s) for s in specs), return_exceptions=True
         )
@@ -52,6 +69,9 @@ class CreateKernels:
         # Shielded: a caller giving up must not leave a half-started kernel behind.
         return await asyncio.shield(task)
 
+    def _known(self, kernel_id: str) -> bool:
+        return kernel_id in self._k.creating or self._k.find(kernel_id) is not None
+
     def _forget(self, kernel_id: str, task: asyncio.Task[KernelHandle]) -> None:
         if self._k.creating.get(kernel_id) is task:
             del self._k.creating[kernel_id]
@@ -63,8 +83,7 @@ class CreateKernels:
         trace = current_trace_context()
         await self._k.emit(Phase.CREATING, kid, sid, trace=trace)
         try:
-            spec = self._with_devices(spec)
-            handle = await self._k.backend.create(spec)
+            handle = await self._start_in_turn(spec)
         except BaseException as exc:
             # A kernel that never started is never reported ended: free its devices here.
             self._k.accelerators.release(kid)
@@ -81,6 +100,19 @@ class CreateKernels:
             raise
         log.info("kernel %s of session %s started (pid %d)", kid, sid, handle.pid)
         return handle
+
+    async def _start_in_turn(self, spec: KernelSpec) -> KernelHandle:
+        self.queued += 1
+        try:
+            await self._gate.acquire()
+        finally:
+            self.queued -= 1
+        self.starting += 1
+        try:
+            return await self._k.backend.create(self._with_devices(spec))
+        finally:
+            self.starting -= 1
+            self._gate.release()
 
     def _with_devices(self, spec: KernelSpec) -> KernelSpec:
         grant = self._k.accelerators.allocate(spec.kernel_id, spec.accelerator_slots)

@@ -39,6 +39,7 @@ class AgentKernels:
         # Reasons the agent asked for; they win over the backend's view of why a kernel ended.
         self.destroy_reasons: dict[str, str] = {}
         self.closing = False
+        self.draining = False  # SIGTERM: no new creates, in-flight ones finish (rule R-DRAIN)
         self._ended: OrderedDict[str, None] = OrderedDict()
         self._ended_changed = asyncio.Condition()
 

@@ -65,6 +65,14 @@ class Registration:
     heartbeat_interval: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class AgentHealth:
+    """The agent's last self-check; an unhealthy agent gets no new work from the registry."""
+
+    healthy: bool = True
+    reason: str = ""
+
+
 class AgentRegistry(Protocol):
     async def register(
         self, info: AgentInfo, live_kernel_ids: Sequence[str], images: Sequence[str] = ()
@@ -73,7 +81,15 @@ class AgentRegistry(Protocol):
         ...
 
     async def heartbeat(
-        self, info: AgentInfo, live_kernel_ids: Sequence[str], images: Sequence[str] = ()
+        self,
+        info: AgentInfo,
+        live_kernel_ids: Sequence[str],
+        images: Sequence[str] = (),
+        health: AgentHealth | None = None,
     ) -> bool:
         """Report liveness; True when the registry asks the agent to register again."""
+        ...
+
+    async def drain(self, agent_id: str, reason: str) -> None:
+        """Leave scheduling: the registry places no new work here. Raises on failure."""
         ...

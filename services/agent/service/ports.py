@@ -36,6 +36,10 @@ class KernelBackend(Protocol):
         """Canonical references (registry/repository:tag) of the images present on this node."""
         ...
 
+    async def probe(self) -> str | None:
+        """Why a kernel could not start here now (cgroups, sandbox, engine); None when it could."""
+        ...
+
     def list(self) -> list[KernelHandle]:
         """The kernels that are currently running."""
         ...

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from services.agent.service.outbound import AgentInfo, AgentRegistry, Registration
+from services.agent.service.outbound import AgentHealth, AgentInfo, AgentRegistry, Registration
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ class RegistrationLoop:
         destroy: Destroyer,
         cleanup_reason: str,
         images: Inventory = _no_images,
+        health: Callable[[], AgentHealth] = AgentHealth,
         default_interval: float = 10.0,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
@@ -44,6 +45,7 @@ class RegistrationLoop:
         self._destroy = destroy
         self._cleanup_reason = cleanup_reason
         self._images = images
+        self._health = health
         self._default_interval = default_interval
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
@@ -86,7 +88,7 @@ class RegistrationLoop:
             await asyncio.sleep(interval)
             try:
                 reregister = await self._registry.heartbeat(
-                    self._info, self._live_ids(), await self._images()
+                    self._info, self._live_ids(), await self._images(), self._health()
                 )
             except Exception as exc:
                 # It may have marked us lost meanwhile; registering again also reconciles kernels.

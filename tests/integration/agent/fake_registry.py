@@ -18,6 +18,7 @@ class FakeAgentRegistry(pb_grpc.AgentRegistryServiceServicer):
         self.heartbeats: list[pb.HeartbeatRequest] = []
         self.to_destroy: list[str] = []  # answered (once) by the next registration
         self.reregister = False  # answered (once) by the next heartbeat
+        self.drains: list[pb.DrainAgentRequest] = []
         self._interval = heartbeat_interval
 
     @override
@@ -39,6 +40,14 @@ class FakeAgentRegistry(pb_grpc.AgentRegistryServiceServicer):
         self.heartbeats.append(request)
         reregister, self.reregister = self.reregister, False
         return pb.HeartbeatResponse(reregister=reregister)
+
+    @override
+    async def DrainAgent(
+        self, request: pb.DrainAgentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DrainAgentResponse:
+        require_system()
+        self.drains.append(request)
+        return pb.DrainAgentResponse()
 
 
 async def start_fake_registry(

@@ -132,7 +132,20 @@ def _listed(attr: str, key: str) -> Callable[[Any], set[str]]:
 
 
 IMG, CR, RG = "ImageService", "ContainerRegistryService", "ResourceGroupService"
+EVENTS = "EventAdminService"
+
+
+async def _dead_letters(p: Platform) -> tuple[Any, str]:
+    return req(f"{REG}.{EVENTS}/ListDeadLetters", page_size=10), ""
+
+
+async def _replay_all(p: Platform) -> tuple[Any, str]:
+    return req(f"{REG}.{EVENTS}/ReplayDeadLetters", all=True), ""
+
+
 CASES: dict[str, Case] = {
+    f"{REG}.{EVENTS}/ListDeadLetters": Case(m.SUPER_ONLY, _dead_letters),
+    f"{REG}.{EVENTS}/ReplayDeadLetters": Case(m.SUPER_ONLY, _replay_all),
     f"{REG}.{IMG}/ListImages": Case(
         m.SIGNED_IN, _on(f"{IMG}/ListImages", _image, "", True), _listed("images", "image_id")
     ),

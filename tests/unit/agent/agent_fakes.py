@@ -9,7 +9,13 @@ from decimal import Decimal
 
 from libs.core.errors import Unavailable
 from services.agent.domain import model as m
-from services.agent.service.outbound import AgentInfo, KernelEvent, Phase, Registration
+from services.agent.service.outbound import (
+    AgentHealth,
+    AgentInfo,
+    KernelEvent,
+    Phase,
+    Registration,
+)
 
 
 def spec(kernel_id: str, session_id: str = "s-1", **kw: object) -> m.KernelSpec:
@@ -37,6 +43,7 @@ class FakeBackend:
         self.destroy_gate: asyncio.Event | None = None  # when set: destroy waits for it
         self.exit_during_create: dict[str, int] = {}  # kernel id -> exit code
         self.closed = False
+        self.problem: str | None = None  # what probe() reports
         self._exits: asyncio.Queue[m.KernelExit] = asyncio.Queue()
         self._next_pid = 1000
 
@@ -70,6 +77,9 @@ class FakeBackend:
 
     async def images(self) -> Sequence[str]:
         return ("docker.io/library/python:3.11",)
+
+    async def probe(self) -> str | None:
+        return self.problem
 
     def list(self) -> list[m.KernelHandle]:
         return list(self.running.values())
@@ -128,6 +138,8 @@ class FakeRegistry:
         self.to_destroy: tuple[str, ...] = ()
         self.reregister = False
         self.interval = 0.01
+        self.healths: list[AgentHealth] = []  # health sent with each heartbeat
+        self.drains: list[tuple[str, str]] = []  # (agent id, reason) per DrainAgent call
 
     async def register(
         self, info: AgentInfo, live_kernel_ids: Sequence[str], images: Sequence[str] = ()
@@ -141,15 +153,26 @@ class FakeRegistry:
         return Registration(kernels_to_destroy=to_destroy, heartbeat_interval=self.interval)
 
     async def heartbeat(
-        self, info: AgentInfo, live_kernel_ids: Sequence[str], images: Sequence[str] = ()
+        self,
+        info: AgentInfo,
+        live_kernel_ids: Sequence[str],
+        images: Sequence[str] = (),
+        health: AgentHealth | None = None,
     ) -> bool:
         if self.down:
             self.refused += 1
             raise Unavailable("registry is down")
+        self.healths.append(health or AgentHealth())
         self.heartbeats.append(list(live_kernel_ids))
         self.inventories.append(list(images))
         reregister, self.reregister = self.reregister, False
         return reregister
+
+    async def drain(self, agent_id: str, reason: str) -> None:
+        if self.down:
+            self.refused += 1
+            raise Unavailable("registry is down")
+        self.drains.append((agent_id, reason))
 
 
 async def eventually(

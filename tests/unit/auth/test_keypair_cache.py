@@ -99,14 +99,55 @@ async def test_failures_are_not_cached():
 
 
 async def test_size_is_bounded():
-    inner, clock = FakeKeypairStore(), Ticker()
+    keys = ("AK1", "AK2", "AK3", "AK4")
+    inner, clock = FakeKeypairStore(*(owner(access_key=k) for k in keys)), Ticker()
     cache = CachedKeypairStore(inner, ttl=5.0, max_entries=3, monotonic=clock)
-    for key in ("AK1", "AK2", "AK3", "AK4"):
+    for key in keys:
         await cache.find(key)
-    await cache.find("AK1")  # the oldest was evicted
+    assert len(cache) == 3
+    await cache.find("AK1")  # the least recently used was evicted
     assert inner.lookups.count("AK1") == 2
     await cache.find("AK4")
     assert inner.lookups.count("AK4") == 1
+
+
+async def test_eviction_drops_the_least_recently_used_not_the_oldest_inserted():
+    keys = ("AK1", "AK2", "AK3", "AK4")
+    inner, clock = FakeKeypairStore(*(owner(access_key=k) for k in keys)), Ticker()
+    cache = CachedKeypairStore(inner, ttl=5.0, max_entries=3, monotonic=clock)
+    for key in keys[:3]:
+        await cache.find(key)
+    await cache.find("AK1")  # a hit makes AK1 the most recently used
+    await cache.find("AK4")  # full: AK2 goes, not AK1
+    await cache.find("AK1")
+    await cache.find("AK2")
+    assert inner.lookups.count("AK1") == 1
+    assert inner.lookups.count("AK2") == 2
+
+
+async def test_a_flood_of_unknown_keys_does_not_push_out_real_keypairs():
+    inner, clock = FakeKeypairStore(owner()), Ticker()
+    cache = CachedKeypairStore(
+        inner, ttl=5.0, max_entries=10, max_negative_entries=50, monotonic=clock
+    )
+    await cache.find(ACCESS_KEY)
+    for i in range(1_000):
+        assert await cache.find(f"AKBOGUS{i:05d}") is None
+    assert await cache.find(ACCESS_KEY) == owner()
+    assert inner.lookups.count(ACCESS_KEY) == 1
+    assert len(cache) == 1 + 50
+
+
+async def test_unknown_keys_are_remembered_only_briefly():
+    inner, clock = FakeKeypairStore(), Ticker()
+    cache = CachedKeypairStore(inner, ttl=5.0, negative_ttl=1.0, monotonic=clock)
+    assert await cache.find("AKNEW") is None
+    inner.owners["AKNEW"] = owner(access_key="AKNEW")  # the keypair is created just after
+    clock.now += 0.5
+    assert await cache.find("AKNEW") is None
+    clock.now += 0.6
+    assert await cache.find("AKNEW") == owner(access_key="AKNEW")
+    assert inner.lookups == ["AKNEW", "AKNEW"]
 
 
 async def test_invalidate_forgets_a_key():
