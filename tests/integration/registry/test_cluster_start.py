@@ -92,13 +92,9 @@ async def _start(
     """Start the session (other tests' sessions the claim picks up are started too, and then
     left out of what the fake agents report)."""
     starter = Starter(
-        stores.sessions,
-        stores.events,
-        agents,
-        asyncio.Event(),
-        cluster=ClusterLaunches(agents, addresses),
+        stores.lifecycle, agents, asyncio.Event(), cluster=ClusterLaunches(agents, addresses)
     )
-    for prep in await stores.sessions.claim_scheduled(100):
+    for prep in await stores.lifecycle.claim_scheduled(100):
         await starter.start(prep)
     agents.prepared = {k: v for k, v in agents.prepared.items() if k.startswith(session_id)}
     agents.launches = [k for k in agents.launches if k.session_id == session_id]
