@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Hashable, MutableMapping, Sequence
 
 from libs.core.slots import ResourceSlots
+from services.scheduler.domain.agent_index import AgentIndex
 from services.scheduler.domain.image_fit import image_mismatch, with_image_first
 from services.scheduler.domain.model import (
     NO_AVAILABLE_INSTANCES,
@@ -28,7 +29,7 @@ from services.scheduler.domain.shortage import shortage_message
 
 def place_session(
     session: PendingSession,
-    agents: Sequence[Agent],
+    agents: AgentIndex,
     *,
     agent_predicates: Sequence[AgentPredicate],
     session_predicates: Sequence[SessionPredicate],
@@ -37,6 +38,8 @@ def place_session(
 ) -> Placement | Unschedulable:
     """Kernels are placed one by one; each sees the slots its siblings already took.
 
+    Only one agent per state class is looked at (agent_index.py), plus the agents this
+    session's earlier kernels already went to, seen with those kernels' slots taken.
     `misfits` remembers requests that found no agent, for the rest of one cycle (see fit_key).
     """
     if not session.kernels:
@@ -59,10 +62,11 @@ def place_session(
     taken: dict[str, ResourceSlots] = {}
     kernels: list[KernelPlacement] = []
     for kernel in session.kernels:
-        views = [_plus(a, taken.get(a.agent_id)) for a in agents] if taken else list(agents)
+        views = _views(session, agents, taken)
         candidates = [a for a in views if all(p(session, kernel, a) for p in agent_predicates)]
         chosen = selector.select(kernel, with_image_first(session, candidates))
         if chosen is None:
+            views = [_plus(a, taken.get(a.agent_id)) for a in agents.agents(session.resource_group)]
             if (mismatch := image_mismatch(session, views)) is not None:
                 return mismatch
             message = shortage_message(session.resource_group, kernel.requested, views)
@@ -91,6 +95,20 @@ def fit_key(session: PendingSession) -> Hashable:
         session.architectures,
         tuple(k.requested for k in session.kernels),
     )
+
+
+def _views(
+    session: PendingSession, agents: AgentIndex, taken: dict[str, ResourceSlots]
+) -> list[Agent]:
+    """One agent per state class, and the agents earlier kernels took slots of, sorted by id."""
+    views = agents.representatives(session.resource_group, excluding=taken)
+    if taken:
+        for agent_id, slots in taken.items():
+            agent = agents.get(agent_id)
+            if agent is not None:
+                views.append(_plus(agent, slots))
+        views.sort(key=lambda a: a.agent_id)
+    return views
 
 
 def _plus(agent: Agent, extra: ResourceSlots | None) -> Agent:

@@ -126,7 +126,7 @@ class ScheduleCycle:
                     continue
                 outcome = place_session(
                     session,
-                    self._cache.agents(group),
+                    self._cache.index,
                     agent_predicates=self._agent_predicates,
                     session_predicates=self._session_predicates,
                     selector=self._selector,
