@@ -7,14 +7,14 @@ call is a no-op.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.db.retry import with_retry
-from services.registry.adapters.bind import bind_session
+from services.registry.adapters.bind import bind_sessions
 from services.registry.adapters.rows import (
     agent_from_row,
     kernel_from_row,
@@ -36,8 +36,10 @@ from services.registry.domain.model import (
 from services.registry.service.ports import (
     BindOutcome,
     KernelTarget,
+    PendingNote,
     PreparingSession,
     SessionChange,
+    SessionPlacement,
 )
 
 
@@ -48,9 +50,21 @@ class LifecycleStore:
     async def bind(
         self, session_id: str, placements: Mapping[str, str], *, max_concurrent_sessions: int = 0
     ) -> BindOutcome:
-        return await bind_session(
-            self._sessions, session_id, placements, max_concurrent_sessions=max_concurrent_sessions
+        placement = SessionPlacement(
+            session_id=session_id,
+            kernels=placements,
+            max_concurrent_sessions=max_concurrent_sessions,
         )
+        return (await bind_sessions(self._sessions, [placement]))[0]
+
+    async def bind_many(
+        self,
+        placements: Sequence[SessionPlacement],
+        notes: Sequence[PendingNote] = (),
+        *,
+        lease_epoch: int = 0,
+    ) -> list[BindOutcome]:
+        return await bind_sessions(self._sessions, placements, notes, lease_epoch=lease_epoch)
 
     async def claim_scheduled(self, limit: int) -> list[PreparingSession]:
         """Move up to `limit` SCHEDULED sessions to PREPARING; other replicas skip them."""

@@ -71,6 +71,24 @@ class SessionChange:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SessionPlacement:
+    """A scheduler's decision for one session, as the bind transaction checks it."""
+
+    session_id: str
+    kernels: Mapping[str, str]  # kernel id → agent id
+    max_concurrent_sessions: int = 0  # the keypair limit the scheduler applied; 0 = none
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PendingNote:
+    """Why the scheduler left a session pending, to show to its owner."""
+
+    session_id: str
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BindOutcome:
     session_id: str
     bound: bool
@@ -129,6 +147,17 @@ class SessionStore(Protocol):
     async def bind(
         self, session_id: str, placements: Mapping[str, str], *, max_concurrent_sessions: int = 0
     ) -> BindOutcome: ...
+    async def bind_many(
+        self,
+        placements: Sequence[SessionPlacement],
+        notes: Sequence[PendingNote] = (),
+        *,
+        lease_epoch: int = 0,
+    ) -> list[BindOutcome]:
+        """Placements and notes in one transaction, each placement bound or refused on its
+        own; nothing at all when `lease_epoch` is older than one already seen."""
+        ...
+
     async def claim_scheduled(self, limit: int) -> list[PreparingSession]: ...
     async def apply_kernel_status(
         self,

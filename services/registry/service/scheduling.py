@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from services.registry.domain.errors import SessionNotFound
@@ -14,21 +14,14 @@ from services.registry.domain.model import (
     Session,
     Status,
 )
-from services.registry.service.ports import AgentStore, BindOutcome, ClusterEvents, SessionStore
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Placement:
-    session_id: str
-    kernels: Mapping[str, str]  # kernel id → agent id
-    max_concurrent_sessions: int = 0  # the keypair limit the scheduler applied; 0 = none
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PendingNote:
-    session_id: str
-    reason: str
-    message: str
+from services.registry.service.ports import (
+    AgentStore,
+    BindOutcome,
+    ClusterEvents,
+    PendingNote,
+    SessionPlacement,
+    SessionStore,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,19 +78,18 @@ class Scheduling:
         return WatchItem(kind="removed", session_id=session_id)
 
     async def bind(
-        self, placements: Sequence[Placement], notes: Sequence[PendingNote]
+        self,
+        placements: Sequence[SessionPlacement],
+        notes: Sequence[PendingNote],
+        *,
+        lease_epoch: int = 0,
     ) -> list[BindOutcome]:
-        """Commit each placement in its own transaction so one conflict spoils no other."""
-        outcomes = []
-        for p in placements:
-            outcome = await self.store.bind(
-                p.session_id, p.kernels, max_concurrent_sessions=p.max_concurrent_sessions
-            )
+        """One transaction for the whole batch; a conflict spoils only its own session. A
+        deposed leader (an older lease epoch) binds nothing and records no notes."""
+        outcomes = await self.store.bind_many(placements, notes, lease_epoch=lease_epoch)
+        for outcome in outcomes:
             if outcome.change is not None:
                 await self.events.session_changed(outcome.change)
-            outcomes.append(outcome)
         if any(o.bound for o in outcomes):
             self.starter_wakeup.set()
-        for note in notes:
-            await self.store.note_unschedulable(note.session_id, note.reason, note.message)
         return outcomes
