@@ -191,11 +191,18 @@ class AttemptRecord:
         self.last_reason = reason
         self.last_message = message
 
-    def needs_note(self, reason: str, message: str, *, now: float, interval: float) -> bool:
-        """Only changed reasons, or a periodic refresh, cost the registry a write."""
-        if (reason, message) != (self.noted_reason, self.noted_message):
+    def needs_note(
+        self, reason: str, message: str, *, now: float, interval: float, message_interval: float
+    ) -> bool:
+        """A new reason costs the registry a write at once; a new message for the same reason
+        (e.g. "largest free" after any occupancy change) at most every `message_interval`;
+        an unchanged note a periodic refresh every `interval`."""
+        if reason != self.noted_reason or self.noted_at is None:
             return True
-        return self.noted_at is None or now - self.noted_at >= interval
+        elapsed = now - self.noted_at
+        if message != self.noted_message:
+            return elapsed >= message_interval
+        return elapsed >= interval
 
     def noted(self, reason: str, message: str, *, now: float) -> None:
         self.noted_reason, self.noted_message, self.noted_at = reason, message, now

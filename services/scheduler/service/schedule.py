@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable, Hashable, Sequence
@@ -37,6 +38,8 @@ from services.scheduler.service.ports import Clock, LimitsSource, SessionBinder
 log = logging.getLogger(__name__)
 
 MISSING_BIND_RESULT = "missing-bind-result"
+# Sessions decided between two yields to the event loop (a few milliseconds of work).
+_YIELD_EVERY = 200
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +48,8 @@ class CycleReport:
     conflicts: tuple[str, ...] = ()
     unschedulable: tuple[str, ...] = ()
     notes_sent: int = 0
+    # The batch filled up before every pending session was decided: run again at once.
+    more: bool = False
 
 
 class ScheduleCycle:
@@ -59,6 +64,8 @@ class ScheduleCycle:
         agent_predicates: Sequence[AgentPredicate] = DEFAULT_AGENT_PREDICATES,
         session_predicates: Sequence[SessionPredicate] = DEFAULT_SESSION_PREDICATES,
         note_interval: float = 60.0,
+        message_interval: float = 10.0,
+        max_batch: int = 2000,
         bound_ttl: float = 30.0,
         limits: LimitsSource | None = None,
     ) -> None:
@@ -70,6 +77,8 @@ class ScheduleCycle:
         self._agent_predicates = agent_predicates
         self._session_predicates = session_predicates
         self._note_interval = note_interval
+        self._message_interval = message_interval
+        self._max_batch = max_batch
         self._bound_ttl = bound_ttl
         self._limits = limits
 
@@ -77,10 +86,10 @@ class ScheduleCycle:
         now = self._clock()
         self._cache.expire_bound(now=now, ttl=self._bound_ttl)
         limits = await self._fetch_limits(self._cache.pending())
-        placements, failures = self._decide(limits)
+        placements, failures, more = await self._decide(limits)
         notes = [u for u in failures if self._needs_note(u, now)]
         if not placements and not notes:
-            return CycleReport(unschedulable=tuple(u.session_id for u in failures))
+            return CycleReport(unschedulable=tuple(u.session_id for u in failures), more=more)
         try:
             results = await self._binder.bind(placements, notes)
         except BaseException:
@@ -97,6 +106,7 @@ class ScheduleCycle:
             conflicts=conflicts,
             unschedulable=tuple(u.session_id for u in failures),
             notes_sent=len(notes),
+            more=more,
         )
 
     async def _fetch_limits(self, pending: Sequence[PendingSession]) -> Limits:
@@ -108,14 +118,24 @@ class ScheduleCycle:
             domain_names=sorted({s.domain_name for s in pending if s.domain_name}),
         )
 
-    def _decide(self, limits: Limits) -> tuple[list[Placement], list[Unschedulable]]:
-        """Place every pending session in policy order; a failure never stops the others."""
+    async def _decide(self, limits: Limits) -> tuple[list[Placement], list[Unschedulable], bool]:
+        """Place pending sessions in policy order, up to one bind batch; a failure never stops
+        the others. Yields to the event loop every few sessions: the watch, the lease and the
+        server keep running while a long queue is decided (rule R-YIELDING-CYCLE)."""
         placements: list[Placement] = []
         failures: list[Unschedulable] = []
         misfits: dict[Hashable, str] = {}
         usage = Usage(self._cache.active())
+        decided = 0
         for group, sessions in sorted(_by_group(self._cache.pending()).items()):
             for session in self._policy_for(group).order(sessions):
+                if len(placements) >= self._max_batch:
+                    return placements, failures, True
+                decided += 1
+                if decided % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+                if not self._cache.is_pending(session.session_id):
+                    continue  # the watch removed it while we yielded
                 over = check_limits(session, usage, limits)
                 if over is not None:
                     reason, message = over
@@ -144,11 +164,17 @@ class ScheduleCycle:
                 else:
                     self._cache.attempt(session.session_id).record(outcome.reason, outcome.message)
                     failures.append(outcome)
-        return placements, failures
+        return placements, failures, False
 
     def _needs_note(self, note: Unschedulable, now: float) -> bool:
         attempt = self._cache.attempt(note.session_id)
-        return attempt.needs_note(note.reason, note.message, now=now, interval=self._note_interval)
+        return attempt.needs_note(
+            note.reason,
+            note.message,
+            now=now,
+            interval=self._note_interval,
+            message_interval=self._message_interval,
+        )
 
     def _apply(
         self, placements: Sequence[Placement], results: Sequence[BindResult], now: float
