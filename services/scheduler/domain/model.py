@@ -16,7 +16,8 @@ NO_MATCHING_ARCHITECTURE = "no-matching-architecture"
 # No live agent of the group has the image and none can pull it (process-backend agents).
 NO_IMAGE_CAPABLE_AGENT = "image-not-available"
 # Backends that pull any image; the others (the process backend) run only what they report.
-PULLING_BACKENDS = frozenset({"container"})
+# Simulated agents (services/agent/simulated) "run" any image.
+PULLING_BACKENDS = frozenset({"container", "simulated"})
 PREDICATE_CHECKS_FAILED = "predicate-checks-failed"
 SCHEDULER_ERROR = "scheduler-error"
 # Conflict reported by the registry when the session left the queue meanwhile.
