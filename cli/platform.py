@@ -55,6 +55,8 @@ class PlatformConfig:
     agent_env: dict[str, str] = field(default_factory=dict)
     cors_origins: str = "http://localhost:3000"
     tls: bool = False  # serve https with a self-signed certificate made in data_dir
+    # Which of the scheduler and the agent `start` runs (bench/scheduler.py runs its own).
+    start_scheduler_and_agent: bool = True
 
     @staticmethod
     def ephemeral(data_dir: Path, **kw: object) -> PlatformConfig:
@@ -113,12 +115,14 @@ class Platform:
             for name in ("storage", "auth", "registry"):
                 await self._spawn(name, "services." + name)
                 await self._wait_healthy(name)
-            for name in ("scheduler", "agent"):
-                await self._spawn(name, "services." + name)
-                await self._wait_healthy(name)
+            if cfg.start_scheduler_and_agent:
+                for name in ("scheduler", "agent"):
+                    await self._spawn(name, "services." + name)
+                    await self._wait_healthy(name)
             await self._spawn("edge", "gateway")
             await self._wait_edge()
-            await self._wait_agent()
+            if cfg.start_scheduler_and_agent:
+                await self._wait_agent()
         except BaseException:
             await self.stop()
             raise
@@ -194,7 +198,16 @@ class Platform:
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
-    async def _spawn(self, name: str, module: str) -> None:
+    async def launch(
+        self, name: str, module: str, *args: str, env: dict[str, str]
+    ) -> asyncio.subprocess.Process:
+        """Run one more process with the platform (logs/<name>.log; stopped with the rest)."""
+        await self._spawn(name, module, *args, env=env)
+        return self.processes[name]
+
+    async def _spawn(
+        self, name: str, module: str, *args: str, env: dict[str, str] | None = None
+    ) -> None:
         log_path = self.config.data_dir / "logs" / f"{name}.log"
         with log_path.open("ab") as out:
             proc = await asyncio.create_subprocess_exec(
@@ -202,8 +215,9 @@ class Platform:
                 sys.executable,
                 "-m",
                 module,
+                *args,
                 cwd=ROOT,
-                env=self.env_for(name),
+                env=env if env is not None else self.env_for(name),
                 stdout=out,
                 stderr=out,
                 start_new_session=True,

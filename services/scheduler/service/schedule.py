@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
@@ -33,6 +34,7 @@ from services.scheduler.domain.predicates import (
     SessionPredicate,
 )
 from services.scheduler.domain.selectors import AgentSelector
+from services.scheduler.service.decision_stats import DecisionStats
 from services.scheduler.service.ports import Clock, LimitsSource, SessionBinder
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,9 @@ class ScheduleCycle:
         max_batch: int = 2000,
         bound_ttl: float = 30.0,
         limits: LimitsSource | None = None,
+        stats: DecisionStats | None = None,
     ) -> None:
+        self.stats = stats or DecisionStats()
         self._cache = cache
         self._binder = binder
         self._policy_for = policy_for
@@ -144,6 +148,7 @@ class ScheduleCycle:
                         Unschedulable(session_id=session.session_id, reason=reason, message=message)
                     )
                     continue
+                started = time.perf_counter()
                 outcome = place_session(
                     session,
                     self._cache.index,
@@ -153,6 +158,7 @@ class ScheduleCycle:
                     misfits=misfits,
                 )
                 if isinstance(outcome, Placement):
+                    self.stats.add(time.perf_counter() - started)
                     keypair = limits.keypairs.get(session.access_key)
                     if keypair is not None:
                         outcome = dataclasses.replace(

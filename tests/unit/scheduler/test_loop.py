@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 
 from libs.core.errors import Unavailable
+from services.scheduler.service.decision_stats import DecisionStats
 from services.scheduler.service.loop import SchedulerLoop
 from services.scheduler.service.schedule import CycleReport
 from tests.unit.scheduler.factories import wait_until
@@ -12,6 +13,7 @@ from tests.unit.scheduler.factories import wait_until
 class FakeCycle:
     def __init__(self) -> None:
         self.runs = 0
+        self.stats = DecisionStats()
         self.fail_next: Exception | None = None
         self.more_for = 0  # this many first cycles report a full batch
 
