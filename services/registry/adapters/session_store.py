@@ -83,6 +83,15 @@ class SqlSessionStore(LifecycleStore):
             ).scalars()
             return session_from_row(row, kernels)
 
+    async def get_many(self, session_ids: Sequence[str]) -> dict[str, Session]:
+        if not session_ids:
+            return {}
+        async with self._sessions() as db:
+            rows = (
+                await db.execute(select(SessionRow).where(SessionRow.id.in_(set(session_ids))))
+            ).scalars()
+            return {s.session_id: s for s in await self._with_kernels(db, list(rows))}
+
     async def list_sessions(
         self,
         *,

@@ -24,8 +24,13 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
         self, request: pb.WatchClusterStateRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchClusterStateResponse]:
         require_system()
-        async for item in self._scheduling.watch():
-            yield _watch_pb(item)
+        async for items in self._scheduling.watch():
+            if len(items) == 1:
+                yield _watch_pb(items[0])
+            else:
+                yield pb.WatchClusterStateResponse(
+                    batch=pb.ClusterChangeBatch(changes=[_watch_pb(i) for i in items])
+                )
 
     @override
     async def BindSessions(

@@ -130,6 +130,10 @@ class AgentRegistration:
 class SessionStore(Protocol):
     async def add(self, new: NewSession) -> tuple[Session, bool]: ...
     async def get(self, session_id: str) -> Session: ...
+    async def get_many(self, session_ids: Sequence[str]) -> dict[str, Session]:
+        """The sessions among `session_ids` that exist, in one query."""
+        ...
+
     async def list_sessions(
         self,
         *,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from services.registry.domain.errors import SessionNotFound
 from services.registry.domain.model import (
     AGENT_OCCUPYING_STATUSES,
     DEAD_STATUSES,
@@ -17,6 +17,7 @@ from services.registry.domain.model import (
 from services.registry.service.ports import (
     AgentStore,
     BindOutcome,
+    ClusterChange,
     ClusterEvents,
     PendingNote,
     SessionPlacement,
@@ -33,6 +34,10 @@ class WatchItem:
     session_id: str = ""
 
 
+# Changes per watch message at most.
+WATCH_BATCH = 1000
+
+
 @dataclass(frozen=True, slots=True)
 class Scheduling:
     store: SessionStore
@@ -40,42 +45,43 @@ class Scheduling:
     events: ClusterEvents
     starter_wakeup: asyncio.Event
 
-    async def watch(self) -> AsyncIterator[WatchItem]:
+    async def watch(self) -> AsyncIterator[list[WatchItem]]:
         """A snapshot, then every change after it (the position is taken before the snapshot,
-        so nothing falls between; a change may repeat what the snapshot showed)."""
+        so nothing falls between; a change may repeat what the snapshot showed).
+
+        Changes come in batches: whatever arrived while the previous batch was sent, up to
+        WATCH_BATCH, with the sessions they name read in one query."""
         position = await self.events.position()
         agents, pending = await self.agent_store.list_agents(), await self.store.list_pending()
         active = await self.store.list_active()
-        yield WatchItem(
-            kind="snapshot", agents=tuple(agents), sessions=tuple(pending), active=tuple(active)
-        )
-        async for change in self.events.follow(position):
-            if change.kind == "agent" and change.agent is not None:
-                yield WatchItem(kind="agent", agents=(change.agent,))
-            elif change.kind == "enqueued":
-                try:
-                    session = await self.store.get(change.session_id)
-                except SessionNotFound:
-                    continue
-                if session.status is Status.PENDING:
-                    yield WatchItem(kind="pending", sessions=(session,))
-            elif change.kind == "session" and change.status != Status.PENDING.value:
-                yield await self._left_queue(change.session_id, change.status)
+        yield [
+            WatchItem(
+                kind="snapshot", agents=tuple(agents), sessions=tuple(pending), active=tuple(active)
+            )
+        ]
+        async for changes in _batches(self.events.follow(position)):
+            items = await self._items(changes)
+            if items:
+                yield items
 
-    async def _left_queue(self, session_id: str, status: str) -> WatchItem:
-        """A session left PENDING: now holding slots (the limits count it), ended, or neither."""
-        if status in {s.value for s in DEAD_STATUSES}:
-            return WatchItem(kind="ended", session_id=session_id)
-        if status == Status.SCHEDULED.value:
-            try:
-                session = await self.store.get(session_id)
-            except SessionNotFound:
-                return WatchItem(kind="ended", session_id=session_id)
-            if session.status in AGENT_OCCUPYING_STATUSES:
-                return WatchItem(kind="active", session_id=session_id, sessions=(session,))
-            if session.status in DEAD_STATUSES:
-                return WatchItem(kind="ended", session_id=session_id)
-        return WatchItem(kind="removed", session_id=session_id)
+    async def _items(self, changes: Sequence[ClusterChange]) -> list[WatchItem]:
+        wanted = [
+            c.session_id
+            for c in changes
+            if c.kind == "enqueued" or (c.kind == "session" and c.status == Status.SCHEDULED.value)
+        ]
+        sessions = await self.store.get_many(wanted) if wanted else {}
+        items: list[WatchItem] = []
+        for change in changes:
+            if change.kind == "agent" and change.agent is not None:
+                items.append(WatchItem(kind="agent", agents=(change.agent,)))
+            elif change.kind == "enqueued":
+                session = sessions.get(change.session_id)
+                if session is not None and session.status is Status.PENDING:
+                    items.append(WatchItem(kind="pending", sessions=(session,)))
+            elif change.kind == "session" and change.status != Status.PENDING.value:
+                items.append(_left_queue(change.session_id, change.status, sessions))
+        return items
 
     async def bind(
         self,
@@ -93,3 +99,45 @@ class Scheduling:
         if any(o.bound for o in outcomes):
             self.starter_wakeup.set()
         return outcomes
+
+
+def _left_queue(session_id: str, status: str, sessions: Mapping[str, Session]) -> WatchItem:
+    """A session left PENDING: now holding slots (the limits count it), ended, or neither."""
+    if status in {s.value for s in DEAD_STATUSES}:
+        return WatchItem(kind="ended", session_id=session_id)
+    if status == Status.SCHEDULED.value:
+        session = sessions.get(session_id)
+        if session is None or session.status in DEAD_STATUSES:
+            return WatchItem(kind="ended", session_id=session_id)
+        if session.status in AGENT_OCCUPYING_STATUSES:
+            return WatchItem(kind="active", session_id=session_id, sessions=(session,))
+    return WatchItem(kind="removed", session_id=session_id)
+
+
+async def _batches(changes: AsyncIterator[ClusterChange]) -> AsyncIterator[list[ClusterChange]]:
+    """Group what is already waiting: a reader task fills a queue, each batch drains it."""
+    queue: asyncio.Queue[ClusterChange | BaseException] = asyncio.Queue(maxsize=WATCH_BATCH * 4)
+
+    async def read() -> None:
+        try:
+            async for change in changes:
+                await queue.put(change)
+        except Exception as exc:  # handed to the consumer, which raises it
+            await queue.put(exc)
+
+    reader = asyncio.create_task(read(), name="watch-reader")
+    try:
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < WATCH_BATCH and not queue.empty():
+                batch.append(queue.get_nowait())
+            changes_only: list[ClusterChange] = []
+            for item in batch:
+                if isinstance(item, BaseException):
+                    raise item
+                changes_only.append(item)
+            yield changes_only
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader

@@ -39,9 +39,11 @@ class GrpcSchedulingClient:
         )
         try:
             async for msg in call:
-                change = convert.change_from_pb(msg)
-                if change is not None:
-                    yield change
+                batch = msg.batch if msg.WhichOneof("change") == "batch" else None
+                for one in batch.changes if batch is not None else (msg,):
+                    change = convert.change_from_pb(one)
+                    if change is not None:
+                        yield change
         except grpc.aio.AioRpcError as exc:
             raise error_from_rpc(exc) from exc
         finally:
