@@ -190,7 +190,14 @@ class Bench:
         print(f"decision p99 ms: {self._decision_p99():.3f}")
         print(f"create→RUNNING p50 ms: {_pct(to_running, 0.5):.0f}")
         if to_running:
-            print(f"  (create→RUNNING mean {statistics.mean(to_running):.0f} ms)", file=sys.stderr)
+            queued = [(r["sch"] - r["created_at"]).total_seconds() * 1000 for r in rows if r["sch"]]
+            starting = [(r["run"] - r["sch"]).total_seconds() * 1000 for r in rows if r["run"]]
+            print(
+                f"  (create→RUNNING mean {statistics.mean(to_running):.0f} ms; p50 of"
+                f" create→SCHEDULED {_pct(queued, 0.5):.0f} ms,"
+                f" SCHEDULED→RUNNING {_pct(starting, 0.5):.0f} ms)",
+                file=sys.stderr,
+            )
         print(f"reached RUNNING: {reached}/{total}")
         if self.args.kill_leader_after is None:
             return

@@ -88,7 +88,6 @@ async def _pass_fence(db: AsyncSession, epoch: int) -> bool:
 
 
 async def _bind_all(db: AsyncSession, placements: Sequence[SessionPlacement]) -> list[BindOutcome]:
-    now = datetime.now(UTC)
     ids = sorted({p.session_id for p in placements})
     access_keys = dict(
         (
@@ -158,6 +157,7 @@ async def _bind_all(db: AsyncSession, placements: Sequence[SessionPlacement]) ->
         if conflict:
             outcomes.append(_conflict(p.session_id, conflict))
             continue
+        now = datetime.now(UTC)  # each session's own time of binding, within the batch
         wanted = _wanted(own, p)
         for agent_id, slots in wanted.items():
             free[agent_id] = free[agent_id] - slots
