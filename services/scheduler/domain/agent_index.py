@@ -22,11 +22,12 @@ StateKey = tuple[object, ...]
 
 def state_key(agent: Agent) -> StateKey:
     """Everything predicates and selectors may read except the id (see AgentPredicate)."""
+    # Plain tuples of (slot, amount) compare and hash in C; ResourceSlots would not.
     return (
         agent.resource_group,
         agent.alive,
-        agent.available,
-        agent.occupied,
+        tuple(sorted(agent.available.items())),
+        tuple(sorted(agent.occupied.items())),
         agent.architecture,
         agent.images,
         agent.backend,

@@ -106,13 +106,14 @@ class PendingSession:
     image: str = ""
     # Architectures the image exists in; empty means any.
     architectures: frozenset[str] = frozenset()
+    # The sum of the kernels' requests, derived once (the limits read it for every decision).
+    requested: ResourceSlots = field(init=False, repr=False, compare=False)
 
-    @property
-    def requested(self) -> ResourceSlots:
+    def __post_init__(self) -> None:
         total = ResourceSlots()
         for kernel in self.kernels:
             total = total + kernel.requested
-        return total
+        object.__setattr__(self, "requested", total)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -80,7 +80,8 @@ def place_session(
                 kernel_id=kernel.kernel_id, agent_id=chosen.agent_id, slots=kernel.requested
             )
         )
-        taken[chosen.agent_id] = taken.get(chosen.agent_id, ResourceSlots()) + kernel.requested
+        if len(kernels) < len(session.kernels):  # siblings follow: they see this one's slots
+            taken[chosen.agent_id] = taken.get(chosen.agent_id, ResourceSlots()) + kernel.requested
     return Placement(
         session_id=session.session_id, kernels=tuple(kernels), trace_context=session.trace_context
     )
