@@ -72,6 +72,9 @@ class PlatformConfig:
         service, _, index = name.partition("-")
         return self.ports[service] + 100 * int(index)
 
+    # Which of the scheduler and the agent `start` runs (bench/scheduler.py runs its own).
+    start_scheduler_and_agent: bool = True
+
     @staticmethod
     def ephemeral(data_dir: Path, **kw: object) -> PlatformConfig:
         """Free ports everywhere: several platforms (tests, benchmarks) can run side by side."""
@@ -134,13 +137,17 @@ class Platform:
         try:
             # Storage and auth first (the registry calls storage; the edge calls auth).
             # One replica after the other: the first creates shared state (keys, bootstrap).
-            for service in ("storage", "auth", "registry", "scheduler", "agent"):
+            services = ["storage", "auth", "registry"]
+            if cfg.start_scheduler_and_agent:
+                services += ["scheduler", "agent"]
+            for service in services:
                 for name in cfg.instances(service):
                     await self._spawn(name, "services." + service)
                     await self._wait_healthy(name)
             await self._spawn("edge", "gateway")
             await self._wait_edge()
-            await self._wait_agent()
+            if cfg.start_scheduler_and_agent:
+                await self._wait_agent()
         except BaseException:
             await self.stop()
             raise
@@ -219,7 +226,16 @@ class Platform:
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
-    async def _spawn(self, name: str, module: str) -> None:
+    async def launch(
+        self, name: str, module: str, *args: str, env: dict[str, str]
+    ) -> asyncio.subprocess.Process:
+        """Run one more process with the platform (logs/<name>.log; stopped with the rest)."""
+        await self._spawn(name, module, *args, env=env)
+        return self.processes[name]
+
+    async def _spawn(
+        self, name: str, module: str, *args: str, env: dict[str, str] | None = None
+    ) -> None:
         log_path = self.config.data_dir / "logs" / f"{name}.log"
         with log_path.open("ab") as out:
             proc = await asyncio.create_subprocess_exec(
@@ -227,8 +243,9 @@ class Platform:
                 sys.executable,
                 "-m",
                 module,
+                *args,
                 cwd=ROOT,
-                env=self.env_for(name),
+                env=env if env is not None else self.env_for(name),
                 stdout=out,
                 stderr=out,
                 start_new_session=True,

@@ -166,6 +166,7 @@ METHODS: dict[str, Rule] = {
     "/shipyard.registry.v1.EventAdminService/ReplayDeadLetters": Rule(Resource.DEAD_LETTER, _U),
     "/shipyard.registry.v1.AgentRegistryService/RegisterAgent": _system(Resource.AGENT, _C),
     "/shipyard.registry.v1.AgentRegistryService/Heartbeat": _system(Resource.AGENT, _U),
+    "/shipyard.registry.v1.AgentRegistryService/HeartbeatBatch": _system(Resource.AGENT, _U),
     "/shipyard.registry.v1.AgentRegistryService/DrainAgent": _system(Resource.AGENT, _U),
     "/shipyard.registry.v1.SchedulingService/WatchClusterState": _system(Resource.SESSION, _R),
     "/shipyard.registry.v1.SchedulingService/CancelPendingSessions": _system(Resource.SESSION, _U),

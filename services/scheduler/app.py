@@ -91,6 +91,7 @@ async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> Ru
         scheduler_id=settings.scheduler_id,
         bind_timeout=settings.bind_timeout,
         tracer=tracer,
+        lease_epoch=lambda: elector.epoch,  # built below; binds run only once it leads
     )
     auth_channel = internal_channel(settings.auth_addr, token)
     limits = CachedLimits(

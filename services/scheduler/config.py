@@ -26,7 +26,8 @@ class Settings(ServiceSettings, RedisMixin):
     # Names this replica in the leader lease and in the registry's logs; unique per process.
     scheduler_id: str = Field(default_factory=_default_scheduler_id)
     redis_prefix: str = "shipyard:"
-    lease_ttl: float = Field(default=5.0, gt=0)
+    # A standby takes over within this (plus a third of it) after the leader dies.
+    lease_ttl: float = Field(default=3.0, gt=0)
     tick_interval: float = Field(default=1.0, gt=0)
     # An unchanged "why pending" note is re-sent this often (a changed one at once).
     note_interval: float = Field(default=60.0, gt=0)

@@ -81,6 +81,25 @@ class GrpcAgentRegistry:
         request = pb.DrainAgentRequest(agent_id=agent_id, reason=reason[:256])
         await self._call(self._stub.DrainAgent, request)
 
+    async def heartbeat_batch(
+        self, beats: Sequence[tuple[AgentInfo, Sequence[str]]], images: Sequence[str]
+    ) -> list[str]:
+        """Many agents' heartbeats in one call (all with `images`); the ids the registry
+        wants registered again."""
+        request = pb.HeartbeatBatchRequest(
+            heartbeats=[
+                pb.HeartbeatRequest(
+                    agent_id=info.agent_id,
+                    available_slots=_slots(info),
+                    live_kernel_ids=list(live),
+                    images=list(images),
+                )
+                for info, live in beats
+            ]
+        )
+        response: pb.HeartbeatBatchResponse = await self._call(self._stub.HeartbeatBatch, request)
+        return list(response.reregister)
+
     async def close(self) -> None:
         await self._channel.close()
 

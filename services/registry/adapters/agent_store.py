@@ -84,6 +84,16 @@ class SqlAgentStore:
                 return None
             return agent_from_row(row)
 
+    async def touch_many(self, agent_ids: Sequence[str]) -> dict[str, Agent]:
+        async with self._sessions() as db:
+            rows = await db.execute(
+                select(AgentRow).where(
+                    AgentRow.id.in_(sorted(set(agent_ids))),
+                    AgentRow.status == AgentStatus.ALIVE.value,
+                )
+            )
+            return {row.id: agent_from_row(row) for row in rows.scalars()}
+
     async def set_images(self, agent_id: str, images: Sequence[str]) -> Agent | None:
         wanted = sorted(set(images))
         async with self._sessions.begin() as db:

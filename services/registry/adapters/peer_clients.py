@@ -29,6 +29,8 @@ _STATUSES = {
     execution_pb2.EXECUTION_STATUS_FAILED: "failed",
     execution_pb2.EXECUTION_STATUS_TIMED_OUT: "timed_out",
 }
+# The address the registry dialled, as the agent registered it (see GrpcAgentClient._stub).
+AGENT_ADDRESS_METADATA = "x-shipyard-agent-address"
 CREATE_DEADLINE = 45.0
 DESTROY_DEADLINE = 15.0
 LOGS_DEADLINE = 15.0
@@ -42,9 +44,12 @@ class GrpcAgentClient:
         self._channels: dict[str, grpc.aio.Channel] = {}
 
     def _stub(self, address: str) -> agent_grpc.KernelServiceStub:
-        channel = self._channels.get(address)
+        # "host:port#name": many agents behind one server (docs/simulated-agents.md) share
+        # one channel; the full address travels with each call (_call) to pick the agent.
+        target = address.partition("#")[0]
+        channel = self._channels.get(target)
         if channel is None:
-            channel = self._channels[address] = internal_channel(address, self._token)
+            channel = self._channels[target] = internal_channel(target, self._token)
         return agent_grpc.KernelServiceStub(channel)
 
     async def create_kernels(self, address: str, kernels: Sequence[KernelLaunch]) -> None:
@@ -70,7 +75,7 @@ class GrpcAgentClient:
                 for k in kernels
             ]
         )
-        await self._call(self._stub(address).CreateKernels, request, CREATE_DEADLINE)
+        await self._call(self._stub(address).CreateKernels, request, CREATE_DEADLINE, address)
 
     async def prepare_cluster_network(
         self, address: str, session_id: str, kernels: Sequence[tuple[str, str]]
@@ -80,7 +85,7 @@ class GrpcAgentClient:
             kernels=[agent_pb.ClusterKernel(kernel_id=k, hostname=h) for k, h in kernels],
         )
         response = await self._call(
-            self._stub(address).PrepareClusterNetwork, request, DESTROY_DEADLINE
+            self._stub(address).PrepareClusterNetwork, request, DESTROY_DEADLINE, address
         )
         return {h.hostname: h.address for h in response.hosts}
 
@@ -90,7 +95,7 @@ class GrpcAgentClient:
         request = agent_pb.DestroyKernelRequest(
             kernel_id=kernel_id, session_id=session_id, reason=reason
         )
-        await self._call(self._stub(address).DestroyKernel, request, DESTROY_DEADLINE)
+        await self._call(self._stub(address).DestroyKernel, request, DESTROY_DEADLINE, address)
 
     async def execute(
         self, address: str, kernel_id: str, mode: ExecMode, code: str, timeout: float
@@ -100,7 +105,7 @@ class GrpcAgentClient:
         request = agent_pb.ExecuteRequest(
             kernel_id=kernel_id, mode=_MODES[mode], code=code, timeout=duration
         )
-        response = await self._call(self._stub(address).Execute, request, timeout + 10.0)
+        response = await self._call(self._stub(address).Execute, request, timeout + 10.0, address)
         r = response.result
         return ExecOutcome(
             status=_STATUSES.get(r.status, "failed"),
@@ -113,12 +118,16 @@ class GrpcAgentClient:
 
     async def kernel_logs(self, address: str, kernel_id: str, tail: int) -> str:
         request = agent_pb.GetKernelLogsRequest(kernel_id=kernel_id, tail_lines=tail)
-        response = await self._call(self._stub(address).GetKernelLogs, request, LOGS_DEADLINE)
+        response = await self._call(
+            self._stub(address).GetKernelLogs, request, LOGS_DEADLINE, address
+        )
         return str(response.logs)
 
-    async def _call(self, method: Any, request: Any, deadline: float) -> Any:
+    async def _call(self, method: Any, request: Any, deadline: float, address: str) -> Any:
         try:
-            return await method(request, timeout=deadline)
+            return await method(
+                request, timeout=deadline, metadata=((AGENT_ADDRESS_METADATA, address),)
+            )
         except grpc.aio.AioRpcError as exc:
             if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 raise AgentUnavailable(

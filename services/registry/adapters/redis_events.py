@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
 from redis.asyncio import Redis
@@ -80,6 +80,11 @@ class RedisHeartbeatClock:
 
     async def beat(self, agent_id: str, now: datetime) -> None:
         await self._redis.hset(self._key, agent_id, now.timestamp())
+
+    async def beat_many(self, agent_ids: Sequence[str], now: datetime) -> None:
+        if agent_ids:
+            stamp = now.timestamp()
+            await self._redis.hset(self._key, mapping=dict.fromkeys(agent_ids, stamp))
 
     async def stale(self, older_than: datetime) -> list[str]:
         beats = await self._redis.hgetall(self._key)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from libs.core.errors import Aborted
 from libs.core.slots import ResourceSlots
 from libs.db.retry import with_retry
-from services.registry.adapters.bind import bind_session
+from services.registry.adapters.bind import bind_sessions
 from services.registry.adapters.dependency_store import DependencyQueries
 from services.registry.adapters.outbox import enqueued_event, stage
 from services.registry.adapters.rows import count_sessions, lock_keypair, session_from_row
@@ -24,7 +24,14 @@ from services.registry.domain.errors import (
     SessionNotFound,
 )
 from services.registry.domain.model import AGENT_OCCUPYING_STATUSES, Session, Status
-from services.registry.service.ports import BindOutcome, NewKernel, NewSession, SessionFilter
+from services.registry.service.ports import (
+    BindOutcome,
+    NewKernel,
+    NewSession,
+    PendingNote,
+    SessionFilter,
+    SessionPlacement,
+)
 
 
 class SqlSessionStore(DependencyQueries):
@@ -88,6 +95,15 @@ class SqlSessionStore(DependencyQueries):
             ).scalars()
             return session_from_row(row, kernels)
 
+    async def get_many(self, session_ids: Sequence[str]) -> dict[str, Session]:
+        if not session_ids:
+            return {}
+        async with self._sessions() as db:
+            rows = (
+                await db.execute(select(SessionRow).where(SessionRow.id.in_(set(session_ids))))
+            ).scalars()
+            return {s.session_id: s for s in await self._with_kernels(db, list(rows))}
+
     async def list_sessions(
         self,
         *,
@@ -133,9 +149,21 @@ class SqlSessionStore(DependencyQueries):
     async def bind(
         self, session_id: str, placements: Mapping[str, str], *, max_concurrent_sessions: int = 0
     ) -> BindOutcome:
-        return await bind_session(
-            self._sessions, session_id, placements, max_concurrent_sessions=max_concurrent_sessions
+        placement = SessionPlacement(
+            session_id=session_id,
+            kernels=placements,
+            max_concurrent_sessions=max_concurrent_sessions,
         )
+        return (await bind_sessions(self._sessions, [placement]))[0]
+
+    async def bind_many(
+        self,
+        placements: Sequence[SessionPlacement],
+        notes: Sequence[PendingNote] = (),
+        *,
+        lease_epoch: int = 0,
+    ) -> list[BindOutcome]:
+        return await bind_sessions(self._sessions, placements, notes, lease_epoch=lease_epoch)
 
     async def note_unschedulable(self, session_id: str, reason: str, message: str) -> bool:
         """Record why a session waits; only while it is still PENDING."""

@@ -164,3 +164,12 @@ class ConsumedEventRow(Base):
 
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     consumed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SchedulerFenceRow(Base):
+    """The newest scheduler lease epoch a bind carried; older ones are refused (R-FENCED-BIND)."""
+
+    __tablename__ = "scheduler_fence"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    epoch: Mapped[int] = mapped_column(BigInteger)

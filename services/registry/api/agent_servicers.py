@@ -53,6 +53,14 @@ class AgentRegistryServicer(reg_grpc.AgentRegistryServiceServicer):
         known = await self._agents.heartbeat(request.agent_id, list(request.images))
         return reg_pb.HeartbeatResponse(reregister=not known)
 
+    @override
+    async def HeartbeatBatch(
+        self, request: reg_pb.HeartbeatBatchRequest, context: grpc.aio.ServicerContext
+    ) -> reg_pb.HeartbeatBatchResponse:
+        require_system()
+        beats = {h.agent_id: list(h.images) for h in request.heartbeats}
+        return reg_pb.HeartbeatBatchResponse(reregister=await self._agents.heartbeat_many(beats))
+
 
 class ClusterServicer(cluster_grpc.ClusterServiceServicer):
     def __init__(self, agents: AgentLifecycle) -> None:

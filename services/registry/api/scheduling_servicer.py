@@ -11,7 +11,8 @@ from typing_extensions import override
 
 from libs.grpcutil.context import require_system
 from services.registry.api import convert
-from services.registry.service.scheduling import PendingNote, Placement, Scheduling, WatchItem
+from services.registry.service.ports import PendingNote, SessionPlacement
+from services.registry.service.scheduling import Scheduling, WatchItem
 
 
 class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
@@ -23,8 +24,13 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
         self, request: pb.WatchClusterStateRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchClusterStateResponse]:
         require_system()
-        async for item in self._scheduling.watch():
-            yield _watch_pb(item)
+        async for items in self._scheduling.watch():
+            if len(items) == 1:
+                yield _watch_pb(items[0])
+            else:
+                yield pb.WatchClusterStateResponse(
+                    batch=pb.ClusterChangeBatch(changes=[_watch_pb(i) for i in items])
+                )
 
     @override
     async def BindSessions(
@@ -33,7 +39,7 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
         require_system()
         outcomes = await self._scheduling.bind(
             [
-                Placement(
+                SessionPlacement(
                     session_id=p.session_id,
                     kernels={k.kernel_id: k.agent_id for k in p.kernels},
                     max_concurrent_sessions=p.max_concurrent_sessions,
@@ -44,6 +50,7 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
                 PendingNote(session_id=n.session_id, reason=n.reason, message=n.message)
                 for n in request.unschedulable
             ],
+            lease_epoch=request.lease_epoch,
         )
         return pb.BindSessionsResponse(
             results=[

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -58,6 +58,19 @@ class AgentLifecycle:
         if images is not None and tuple(sorted(set(images))) != before.images:
             await self.agent_store.set_images(agent_id, images)
         return True
+
+    async def heartbeat_many(self, beats: Mapping[str, Sequence[str] | None]) -> list[str]:
+        """Heartbeats of many agents (agent id → images, None when not reported) with one
+        query and one Redis write; the agents that must register again, sorted. Each agent
+        is still timed, and lost, on its own (rule R-HEARTBEAT-OFF-DB)."""
+        now = datetime.now(UTC)
+        known = await self.agent_store.touch_many(list(beats))
+        await self.clock.beat_many(sorted(known), now)
+        for agent_id, before in known.items():
+            images = beats[agent_id]
+            if images is not None and tuple(sorted(set(images))) != before.images:
+                await self.agent_store.set_images(agent_id, images)  # stages its event
+        return sorted(set(beats) - set(known))
 
     async def list_agents(self) -> Sequence[Agent]:
         return await self.agent_store.list_agents()

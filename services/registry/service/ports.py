@@ -77,6 +77,24 @@ class SessionChange:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SessionPlacement:
+    """A scheduler's decision for one session, as the bind transaction checks it."""
+
+    session_id: str
+    kernels: Mapping[str, str]  # kernel id → agent id
+    max_concurrent_sessions: int = 0  # the keypair limit the scheduler applied; 0 = none
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PendingNote:
+    """Why the scheduler left a session pending, to show to its owner."""
+
+    session_id: str
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BindOutcome:
     session_id: str
     bound: bool
@@ -123,6 +141,10 @@ class AgentStore(Protocol):
     async def get(self, agent_id: str) -> Agent: ...
     async def mark_lost(self, agent_ids: Sequence[str]) -> list[SessionChange]: ...
     async def touch(self, agent_id: str, now: datetime) -> Agent | None: ...
+    async def touch_many(self, agent_ids: Sequence[str]) -> dict[str, Agent]:
+        """The known, ALIVE agents among `agent_ids`, in one query."""
+        ...
+
     async def set_images(self, agent_id: str, images: Sequence[str]) -> Agent | None:
         """Record a changed inventory; the agent when it changed, None otherwise."""
         ...
@@ -153,6 +175,7 @@ class HeartbeatClock(Protocol):
     """Last heartbeat per agent, kept off the database (rule R-HEARTBEAT-OFF-DB)."""
 
     async def beat(self, agent_id: str, now: datetime) -> None: ...
+    async def beat_many(self, agent_ids: Sequence[str], now: datetime) -> None: ...
     async def stale(self, older_than: datetime) -> list[str]: ...
 
 

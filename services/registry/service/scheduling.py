@@ -1,4 +1,6 @@
-"""The scheduler-facing side: the cluster snapshot and batch binds."""
+"""The scheduler-facing side: the cluster snapshot and its changes, batch binds, preemption and
+cancelling pending sessions. Every state change here writes its events through the outbox in
+its own transaction (rule R-OUTBOX); nothing is published from this module."""
 
 from __future__ import annotations
 
@@ -15,22 +17,19 @@ from services.registry.domain.model import (
     Status,
 )
 from services.registry.service.destroy_session import tell_agents
-from services.registry.service.ports import AgentClient, AgentStore, BindOutcome, ClusterEvents
+from services.registry.service.ports import (
+    AgentClient,
+    AgentStore,
+    BindOutcome,
+    ClusterChange,
+    ClusterEvents,
+    PendingNote,
+    SessionPlacement,
+)
 from services.registry.service.session_ports import SessionEnding, SessionQueue
+from services.registry.service.watch_batches import batches
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Placement:
-    session_id: str
-    kernels: Mapping[str, str]  # kernel id → agent id
-    max_concurrent_sessions: int = 0  # the keypair limit the scheduler applied; 0 = none
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PendingNote:
-    session_id: str
-    reason: str
-    message: str
+_DEAD = {s.value for s in DEAD_STATUSES}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,40 +49,56 @@ class Scheduling:
     agent_store: AgentStore
     events: ClusterEvents
     starter_wakeup: asyncio.Event
-    # Ends preempted sessions and cancels pending ones (their events go through the outbox).
+    # Ends preempted sessions and cancels pending ones.
     ending: SessionEnding | None = None
     # Told to destroy the kernels of preempted sessions.
     agents: AgentClient | None = None
 
-    async def watch(self) -> AsyncIterator[WatchItem]:
+    async def watch(self) -> AsyncIterator[list[WatchItem]]:
         """A snapshot, then every change after it (the position is taken before the snapshot,
-        so nothing falls between; a change may repeat what the snapshot showed)."""
+        so nothing falls between; a change may repeat what the snapshot showed).
+
+        Changes come in batches: whatever arrived while the previous batch was sent, up to
+        WATCH_BATCH, with the sessions they name read in one query."""
         position = await self.events.position()
         agents, pending = await self.agent_store.list_agents(), await self.store.list_pending()
         active = await self.store.list_active()
-        yield WatchItem(
+        snapshot = WatchItem(
             kind="snapshot",
             agents=tuple(agents),
             sessions=tuple(pending),
             active=tuple(active),
             dependencies=await self._outcomes(pending),
         )
-        async for change in self.events.follow(position):
+        yield [snapshot]
+        async for changes in batches(self.events.follow(position)):
+            items = await self._items(changes)
+            if items:
+                yield items
+
+    async def _items(self, changes: Sequence[ClusterChange]) -> list[WatchItem]:
+        wanted = [
+            c.session_id
+            for c in changes
+            if c.kind == "enqueued" or (c.kind == "session" and c.status == Status.SCHEDULED.value)
+        ]
+        sessions = await self.store.get_many(wanted) if wanted else {}
+        items: list[WatchItem] = []
+        for change in changes:
             if change.kind == "agent" and change.agent is not None:
-                yield WatchItem(kind="agent", agents=(change.agent,))
+                items.append(WatchItem(kind="agent", agents=(change.agent,)))
             elif change.kind == "enqueued":
-                try:
-                    session = await self.store.get(change.session_id)
-                except SessionNotFound:
-                    continue
-                if session.status is Status.PENDING:
-                    yield await self._pending_item([session])
+                session = sessions.get(change.session_id)
+                if session is not None and session.status is Status.PENDING:
+                    items.append(await self._pending_item([session]))
             elif change.kind == "session" and change.status != Status.PENDING.value:
-                yield await self._left_queue(change.session_id, change.status)
-                if change.status in {s.value for s in DEAD_STATUSES}:
+                items.append(_left_queue(change.session_id, change.status, sessions))
+                if change.status in _DEAD:
                     # Sessions waiting on it are sent again with the dependency's outcome.
-                    for dependent in await self.store.pending_dependents(change.session_id):
-                        yield await self._pending_item([dependent])
+                    dependents = await self.store.pending_dependents(change.session_id)
+                    if dependents:
+                        items.append(await self._pending_item(dependents))
+        return items
 
     async def _pending_item(self, sessions: Sequence[Session]) -> WatchItem:
         return WatchItem(
@@ -101,35 +116,18 @@ class Scheduling:
             if s.scheduling.dependencies
         }
 
-    async def _left_queue(self, session_id: str, status: str) -> WatchItem:
-        """A session left PENDING: now holding slots (the limits count it), ended, or neither."""
-        if status in {s.value for s in DEAD_STATUSES}:
-            return WatchItem(kind="ended", session_id=session_id)
-        if status == Status.SCHEDULED.value:
-            try:
-                session = await self.store.get(session_id)
-            except SessionNotFound:
-                return WatchItem(kind="ended", session_id=session_id)
-            if session.status in AGENT_OCCUPYING_STATUSES:
-                return WatchItem(kind="active", session_id=session_id, sessions=(session,))
-            if session.status in DEAD_STATUSES:
-                return WatchItem(kind="ended", session_id=session_id)
-        return WatchItem(kind="removed", session_id=session_id)
-
     async def bind(
-        self, placements: Sequence[Placement], notes: Sequence[PendingNote]
+        self,
+        placements: Sequence[SessionPlacement],
+        notes: Sequence[PendingNote],
+        *,
+        lease_epoch: int = 0,
     ) -> list[BindOutcome]:
-        """Commit each placement in its own transaction so one conflict spoils no other."""
-        outcomes = []
-        for p in placements:
-            outcome = await self.store.bind(
-                p.session_id, p.kernels, max_concurrent_sessions=p.max_concurrent_sessions
-            )
-            outcomes.append(outcome)
+        """One transaction for the whole batch; a conflict spoils only its own session. A
+        deposed leader (an older lease epoch) binds nothing and records no notes."""
+        outcomes = await self.store.bind_many(placements, notes, lease_epoch=lease_epoch)
         if any(o.bound for o in outcomes):
             self.starter_wakeup.set()
-        for note in notes:
-            await self.store.note_unschedulable(note.session_id, note.reason, note.message)
         return outcomes
 
     async def preempt(self, preemptions: Sequence[tuple[str, str]]) -> list[str]:
@@ -137,12 +135,14 @@ class Scheduling:
         (docs/scheduling.md): preemptible, strictly lower priority, same domain, holding slots.
         The registry re-checks them: the scheduler's view may be stale."""
         ended: list[str] = []
+        if self.ending is None:
+            return ended
         for victim_id, by_id in preemptions:
             try:
                 victim, by = await self.store.get(victim_id), await self.store.get(by_id)
             except SessionNotFound:
                 continue
-            if not may_preempt(victim, by) or self.ending is None:
+            if not may_preempt(victim, by):
                 continue
             targets, change = await self.ending.begin_destroy(
                 victim_id, forced=True, reason=PREEMPTED
@@ -180,3 +180,16 @@ def may_preempt(victim: Session, by: Session) -> bool:
         and victim.scheduling.priority < by.scheduling.priority
         and victim.domain_name == by.domain_name
     )
+
+
+def _left_queue(session_id: str, status: str, sessions: Mapping[str, Session]) -> WatchItem:
+    """A session left PENDING: now holding slots (the limits count it), ended, or neither."""
+    if status in _DEAD:
+        return WatchItem(kind="ended", session_id=session_id)
+    if status == Status.SCHEDULED.value:
+        session = sessions.get(session_id)
+        if session is None or session.status in DEAD_STATUSES:
+            return WatchItem(kind="ended", session_id=session_id)
+        if session.status in AGENT_OCCUPYING_STATUSES:
+            return WatchItem(kind="active", session_id=session_id, sessions=(session,))
+    return WatchItem(kind="removed", session_id=session_id)

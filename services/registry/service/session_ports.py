@@ -16,9 +16,11 @@ from services.registry.service.ports import (
     BindOutcome,
     KernelTarget,
     NewSession,
+    PendingNote,
     PreparingSession,
     SessionChange,
     SessionFilter,
+    SessionPlacement,
 )
 
 
@@ -47,6 +49,10 @@ class SessionQueue(Protocol):
     """The scheduler's side: the queue, the sessions holding slots, binds and notes."""
 
     async def get(self, session_id: str) -> Session: ...
+    async def get_many(self, session_ids: Sequence[str]) -> dict[str, Session]:
+        """The sessions among `session_ids` that exist, in one query."""
+        ...
+
     async def list_pending(self) -> list[Session]: ...
     async def list_active(self) -> list[Session]:
         """Sessions holding slots (SCHEDULED to TERMINATING), for the scheduler's limits."""
@@ -56,6 +62,17 @@ class SessionQueue(Protocol):
         self, session_id: str, placements: Mapping[str, str], *, max_concurrent_sessions: int = 0
     ) -> BindOutcome: ...
     async def note_unschedulable(self, session_id: str, reason: str, message: str) -> bool: ...
+    async def bind_many(
+        self,
+        placements: Sequence[SessionPlacement],
+        notes: Sequence[PendingNote] = (),
+        *,
+        lease_epoch: int = 0,
+    ) -> list[BindOutcome]:
+        """Placements and notes in one transaction, each placement bound or refused on its
+        own; nothing at all when `lease_epoch` is older than one already seen."""
+        ...
+
     async def dependency_outcomes(self, session_ids: Sequence[str]) -> dict[str, str]:
         """Each id's outcome ("running", "succeeded", "failed"); missing ids count as failed."""
         ...

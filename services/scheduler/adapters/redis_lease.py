@@ -1,4 +1,9 @@
-"""The leader lease in Redis: SET NX PX to take it, compare-and-extend / compare-and-delete."""
+"""The leader lease in Redis: SET NX PX to take it, compare-and-extend / compare-and-delete.
+
+Each tenure gets an epoch, strictly greater than every earlier one: the previous epoch plus
+one, or Redis's clock in microseconds if that is larger (so epochs keep growing after Redis
+loses its data). Binds carry it; the registry refuses older ones (rule R-FENCED-BIND).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,17 @@ from redis.exceptions import RedisError
 
 from libs.core.errors import Unavailable
 
+# Take a free lease and start a new tenure: returns its epoch, or 0 when someone else holds it.
+_ACQUIRE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  local now = redis.call('TIME')
+  local clock = tonumber(now[1]) * 1000000 + tonumber(now[2])
+  local epoch = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1, clock)
+  redis.call('SET', KEYS[2], string.format('%d', epoch))
+  return string.format('%d', epoch)
+end
+return '0'
+"""
 # Only the holder may extend or delete: a lease that expired and was taken over stays taken.
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -35,20 +51,33 @@ class RedisLease:
         self._key = key
         self._owner = owner
         self._ttl_ms = max(1, int(ttl * 1000))
+        self._acquire = redis.register_script(_ACQUIRE)
         self._renew = redis.register_script(_RENEW)
+        self._epoch = 0
         self._release = redis.register_script(_RELEASE)
 
     @property
     def key(self) -> str:
         return self._key
 
+    @property
+    def epoch(self) -> int:
+        """The epoch of the tenure that the last successful acquire started (0 before)."""
+        return self._epoch
+
     async def acquire(self) -> bool:
         try:
-            if await self._redis.set(self._key, self._owner, nx=True, px=self._ttl_ms):
-                return True
+            raw = await self._acquire(
+                keys=[self._key, f"{self._key}:epoch"], args=[self._owner, self._ttl_ms]
+            )
         except RedisError as exc:
             raise LeaseUnavailable(f"cannot reach Redis for the leader lease: {exc}") from exc
-        # Still ours (e.g. one renewal failed and we stepped down): extend instead of waiting.
+        epoch = int(raw.decode() if isinstance(raw, bytes) else raw)
+        if epoch > 0:
+            self._epoch = epoch
+            return True
+        # Still ours (e.g. one renewal failed and we stepped down): extend instead of waiting;
+        # the tenure, and with it the epoch, goes on.
         return await self.renew()
 
     async def renew(self) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import grpc
 from opentelemetry import propagate, trace
@@ -25,8 +25,10 @@ class GrpcSchedulingClient:
         scheduler_id: str,
         bind_timeout: float = 10.0,
         tracer: trace.Tracer | None = None,
+        lease_epoch: Callable[[], int] = lambda: 0,
     ) -> None:
         self._stub = pb_grpc.SchedulingServiceStub(channel)
+        self._lease_epoch = lease_epoch
         self._scheduler_id = scheduler_id
         self._bind_timeout = bind_timeout
         self._tracer = tracer or trace.get_tracer(__name__)
@@ -37,9 +39,11 @@ class GrpcSchedulingClient:
         )
         try:
             async for msg in call:
-                change = convert.change_from_pb(msg)
-                if change is not None:
-                    yield change
+                batch = msg.batch if msg.WhichOneof("change") == "batch" else None
+                for one in batch.changes if batch is not None else (msg,):
+                    change = convert.change_from_pb(one)
+                    if change is not None:
+                        yield change
         except grpc.aio.AioRpcError as exc:
             raise error_from_rpc(exc) from exc
         finally:
@@ -49,6 +53,7 @@ class GrpcSchedulingClient:
         self, placements: Sequence[Placement], unschedulable: Sequence[Unschedulable]
     ) -> list[BindResult]:
         request = convert.bind_request_to_pb(self._scheduler_id, placements, unschedulable)
+        request.lease_epoch = self._lease_epoch()
         if not placements:
             return await self._call(request)
         # The first session's creating request is the parent; the others are linked, so every

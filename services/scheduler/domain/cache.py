@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from libs.core.slots import ResourceSlots
+from services.scheduler.domain.agent_index import AgentIndex
 from services.scheduler.domain.model import (
     ActiveSession,
     Agent,
@@ -36,11 +37,7 @@ class _Assumption:
 class ClusterCache:
     def __init__(self) -> None:
         self._reported: dict[str, Agent] = {}
-        self._views: dict[str, Agent] = {}  # reported occupancy plus our assumptions
-        self._groups: dict[str, set[str]] = {}
-        self._group_order: dict[
-            str, tuple[str, ...]
-        ] = {}  # sorted ids, rebuilt on membership change
+        self._views = AgentIndex()  # reported occupancy plus our assumptions
         self._assumed: dict[str, _Assumption] = {}
         self._assumed_by_agent: dict[str, ResourceSlots] = {}
         self._pending: dict[str, PendingSession] = {}
@@ -70,8 +67,6 @@ class ClusterCache:
         """Start over from a snapshot; it reflects every committed bind, so drop assumptions."""
         self._reported.clear()
         self._views.clear()
-        self._groups.clear()
-        self._group_order.clear()
         self._assumed.clear()
         self._assumed_by_agent.clear()
         self._pending = {s.session_id: s for s in snapshot.pending}
@@ -82,13 +77,6 @@ class ClusterCache:
             self.put_agent(agent)
 
     def put_agent(self, agent: Agent) -> None:
-        old = self._reported.get(agent.agent_id)
-        if old is None or old.resource_group != agent.resource_group:
-            if old is not None:
-                self._groups[old.resource_group].discard(agent.agent_id)
-                self._group_order.pop(old.resource_group, None)
-            self._groups.setdefault(agent.resource_group, set()).add(agent.agent_id)
-            self._group_order.pop(agent.resource_group, None)
         self._reported[agent.agent_id] = agent
         self._refresh(agent.agent_id)
 
@@ -107,13 +95,14 @@ class ClusterCache:
     def agent(self, agent_id: str) -> Agent | None:
         return self._views.get(agent_id)
 
+    @property
+    def index(self) -> AgentIndex:
+        """Agents with assumed placements counted as occupied, grouped by state."""
+        return self._views
+
     def agents(self, resource_group: str) -> list[Agent]:
         """Agents of a group with assumed placements counted as occupied, sorted by id."""
-        order = self._group_order.get(resource_group)
-        if order is None:
-            order = tuple(sorted(self._groups.get(resource_group, ())))
-            self._group_order[resource_group] = order
-        return [self._views[a] for a in order]
+        return self._views.agents(resource_group)
 
     def pending(self) -> list[PendingSession]:
         return list(self._pending.values())
@@ -189,9 +178,9 @@ class ClusterCache:
     def _refresh(self, agent_id: str) -> None:
         reported = self._reported.get(agent_id)
         if reported is None:
-            self._views.pop(agent_id, None)
+            self._views.remove(agent_id)
             return
         extra = self._assumed_by_agent.get(agent_id)
-        self._views[agent_id] = (
+        self._views.put(
             dataclasses.replace(reported, occupied=reported.occupied + extra) if extra else reported
         )

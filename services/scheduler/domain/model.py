@@ -16,7 +16,8 @@ NO_MATCHING_ARCHITECTURE = "no-matching-architecture"
 # No live agent of the group has the image and none can pull it (process-backend agents).
 NO_IMAGE_CAPABLE_AGENT = "image-not-available"
 # Backends that pull any image; the others (the process backend) run only what they report.
-PULLING_BACKENDS = frozenset({"container"})
+# Simulated agents (services/agent/simulated) "run" any image.
+PULLING_BACKENDS = frozenset({"container", "simulated"})
 PREDICATE_CHECKS_FAILED = "predicate-checks-failed"
 SCHEDULER_ERROR = "scheduler-error"
 # Conflict reported by the registry when the session left the queue meanwhile.
@@ -124,13 +125,14 @@ class PendingSession:
     image_max: ResourceSlots = field(default_factory=ResourceSlots)
     # How long the user expects the session to run, in seconds (0 = unknown): backfill needs it.
     expected_duration: float = 0.0
+    # The sum of the kernels' requests, derived once (the limits read it for every decision).
+    requested: ResourceSlots = field(init=False, repr=False, compare=False)
 
-    @property
-    def requested(self) -> ResourceSlots:
+    def __post_init__(self) -> None:
         total = ResourceSlots()
         for kernel in self.kernels:
             total = total + kernel.requested
-        return total
+        object.__setattr__(self, "requested", total)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -225,11 +227,18 @@ class AttemptRecord:
         self.last_reason = reason
         self.last_message = message
 
-    def needs_note(self, reason: str, message: str, *, now: float, interval: float) -> bool:
-        """Only changed reasons, or a periodic refresh, cost the registry a write."""
-        if (reason, message) != (self.noted_reason, self.noted_message):
+    def needs_note(
+        self, reason: str, message: str, *, now: float, interval: float, message_interval: float
+    ) -> bool:
+        """A new reason costs the registry a write at once; a new message for the same reason
+        (e.g. "largest free" after any occupancy change) at most every `message_interval`;
+        an unchanged note a periodic refresh every `interval`."""
+        if reason != self.noted_reason or self.noted_at is None:
             return True
-        return self.noted_at is None or now - self.noted_at >= interval
+        elapsed = now - self.noted_at
+        if message != self.noted_message:
+            return elapsed >= message_interval
+        return elapsed >= interval
 
     def noted(self, reason: str, message: str, *, now: float) -> None:
         self.noted_reason, self.noted_message, self.noted_at = reason, message, now

@@ -36,6 +36,12 @@ class LeaderElector:
         # Leadership also lapses locally at the lease's end, even if a renewal call hangs.
         return self._held and self._clock() < self._valid_until
 
+    @property
+    def epoch(self) -> int:
+        """The epoch of our last tenure, to fence binds with: a deposed leader still sends its
+        old epoch (never 0), so the registry refuses it (R-FENCED-BIND)."""
+        return self._lease.epoch
+
     async def run(self) -> None:
         """Renew (as leader) or try to take over (as standby) every third of the ttl."""
         while True:

@@ -51,10 +51,13 @@ class SchedulerLoop:
             except Exception:
                 log.exception("scheduling cycle failed unexpectedly")
                 continue
+            if report.more:
+                self._wake.set()  # the rest of the queue, next (the watch's news in between)
             if report.bound or report.conflicts:
                 log.info(
-                    "cycle: %d bound, %d conflicts, %d unschedulable",
+                    "cycle: %d bound, %d conflicts, %d unschedulable; %s",
                     len(report.bound),
                     len(report.conflicts),
                     len(report.unschedulable),
+                    self._cycle.stats.summary(),
                 )

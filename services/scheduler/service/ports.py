@@ -42,6 +42,11 @@ class LimitsSource(Protocol):
 class LeaderLease(Protocol):
     """A lease that at most one scheduler holds. Errors are raised as ShipyardError."""
 
+    @property
+    def epoch(self) -> int:
+        """The current tenure's number, greater than any earlier tenure's (0 before one)."""
+        ...
+
     async def acquire(self) -> bool:
         """Take the lease if it is free (or already ours); True when we hold it now."""
         ...

@@ -56,6 +56,10 @@ class Reservations:
         self._by_session = kept
         self._by_agent = {r.agent_id: r for r in kept.values()}
 
+    def reserved_agents(self) -> set[str]:
+        """Agents holding a reservation: placement must look at them one by one."""
+        return {r.agent_id for r in self._by_session.values()}
+
     def holders_first(self, ordered: Sequence[PendingSession]) -> list[PendingSession]:
         """The policy's order with reservation holders moved to the front (stable)."""
         holders = [s for s in ordered if s.session_id in self._by_session]

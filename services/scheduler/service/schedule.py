@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
+import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
@@ -33,6 +35,7 @@ from services.scheduler.domain.predicates import (
     SessionPredicate,
 )
 from services.scheduler.domain.selectors import AgentSelector
+from services.scheduler.service.decision_stats import DecisionStats
 from services.scheduler.service.pending_cleanup import PendingCleanup
 from services.scheduler.service.ports import Clock, LimitsSource, SessionBinder
 from services.scheduler.service.preempt import Preemption
@@ -41,6 +44,8 @@ from services.scheduler.service.reservations import Reservations
 log = logging.getLogger(__name__)
 
 MISSING_BIND_RESULT = "missing-bind-result"
+# Sessions decided between two yields to the event loop (a few milliseconds of work).
+_YIELD_EVERY = 200
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +54,8 @@ class CycleReport:
     conflicts: tuple[str, ...] = ()
     unschedulable: tuple[str, ...] = ()
     notes_sent: int = 0
+    # The batch filled up before every pending session was decided: run again at once.
+    more: bool = False
 
 
 class ScheduleCycle:
@@ -63,13 +70,17 @@ class ScheduleCycle:
         agent_predicates: Sequence[AgentPredicate] = DEFAULT_AGENT_PREDICATES,
         session_predicates: Sequence[SessionPredicate] = DEFAULT_SESSION_PREDICATES,
         note_interval: float = 60.0,
+        message_interval: float = 10.0,
+        max_batch: int = 2000,
         bound_ttl: float = 30.0,
         limits: LimitsSource | None = None,
         selector_for: Callable[[str], AgentSelector] | None = None,
         cleanup: PendingCleanup | None = None,
         preemption: Preemption | None = None,
         reservations: Reservations | None = None,
+        stats: DecisionStats | None = None,
     ) -> None:
+        self.stats = stats or DecisionStats()
         self._cache = cache
         self._binder = binder
         self._policy_for = policy_for
@@ -78,6 +89,8 @@ class ScheduleCycle:
         self._agent_predicates = agent_predicates
         self._session_predicates = session_predicates
         self._note_interval = note_interval
+        self._message_interval = message_interval
+        self._max_batch = max_batch
         self._bound_ttl = bound_ttl
         self._limits = limits
         self._cleanup = cleanup
@@ -96,12 +109,12 @@ class ScheduleCycle:
         if self._reservations is not None:
             self._reservations.refresh(self._cache)
         limits = await self._fetch_limits(self._cache.pending())
-        placements, failures = self._decide(limits)
+        placements, failures, more = await self._decide(limits)
         if self._preemption is not None:
             await self._preemption.run(self._cache, failures)
         notes = [u for u in failures if self._needs_note(u, now)]
         if not placements and not notes:
-            return CycleReport(unschedulable=tuple(u.session_id for u in failures))
+            return CycleReport(unschedulable=tuple(u.session_id for u in failures), more=more)
         try:
             results = await self._binder.bind(placements, notes)
         except BaseException:
@@ -118,6 +131,7 @@ class ScheduleCycle:
             conflicts=conflicts,
             unschedulable=tuple(u.session_id for u in failures),
             notes_sent=len(notes),
+            more=more,
         )
 
     async def _fetch_limits(self, pending: Sequence[PendingSession]) -> Limits:
@@ -129,18 +143,29 @@ class ScheduleCycle:
             domain_names=sorted({s.domain_name for s in pending if s.domain_name}),
         )
 
-    def _decide(self, limits: Limits) -> tuple[list[Placement], list[Unschedulable]]:
-        """Place every pending session in policy order; a failure never stops the others."""
+    async def _decide(self, limits: Limits) -> tuple[list[Placement], list[Unschedulable], bool]:
+        """Place pending sessions in policy order, up to one bind batch; a failure never stops
+        the others. Yields to the event loop every few sessions: the watch, the lease and the
+        server keep running while a long queue is decided (rule R-YIELDING-CYCLE)."""
         placements: list[Placement] = []
         failures: list[Unschedulable] = []
         misfits: dict[Hashable, str] = {}
         usage = Usage(self._cache.active())
+        decided = 0
+        pinned = self._reservations.reserved_agents() if self._reservations else set()
         for group, sessions in sorted(_by_group(self._cache.pending()).items()):
             context = queue_context(self._cache, group, sessions)
             ordered = self._policy_for(group).order(sessions, context)
             if self._reservations is not None:
                 ordered = self._reservations.holders_first(ordered)
             for session in ordered:
+                if len(placements) >= self._max_batch:
+                    return placements, failures, True
+                decided += 1
+                if decided % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+                if not self._cache.is_pending(session.session_id):
+                    continue  # the watch removed it while we yielded
                 over = check_limits(session, usage, limits)
                 if over is not None:
                     reason, message = over
@@ -149,15 +174,18 @@ class ScheduleCycle:
                         Unschedulable(session_id=session.session_id, reason=reason, message=message)
                     )
                     continue
+                started = time.perf_counter()
                 outcome = place_session(
                     session,
-                    self._cache.agents(group),
+                    self._cache.index,
                     agent_predicates=self._agent_predicates,
                     session_predicates=self._session_predicates,
                     selector=self._selector_for(group),
                     misfits=misfits,
+                    pinned=pinned,
                 )
                 if isinstance(outcome, Placement):
+                    self.stats.add(time.perf_counter() - started)
                     keypair = limits.keypairs.get(session.access_key)
                     if keypair is not None:
                         outcome = dataclasses.replace(
@@ -169,11 +197,17 @@ class ScheduleCycle:
                 else:
                     self._cache.attempt(session.session_id).record(outcome.reason, outcome.message)
                     failures.append(outcome)
-        return placements, failures
+        return placements, failures, False
 
     def _needs_note(self, note: Unschedulable, now: float) -> bool:
         attempt = self._cache.attempt(note.session_id)
-        return attempt.needs_note(note.reason, note.message, now=now, interval=self._note_interval)
+        return attempt.needs_note(
+            note.reason,
+            note.message,
+            now=now,
+            interval=self._note_interval,
+            message_interval=self._message_interval,
+        )
 
     def _apply(
         self, placements: Sequence[Placement], results: Sequence[BindResult], now: float

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 async def lease_key(redis, key_prefix):
     key = f"{key_prefix}scheduler:leader"
     yield key
-    await redis.delete(key)
+    await redis.delete(key, f"{key}:epoch")
 
 
 async def test_the_lease_has_one_holder_and_is_handed_over_on_release(redis, lease_key):
@@ -35,6 +35,19 @@ async def test_the_lease_has_one_holder_and_is_handed_over_on_release(redis, lea
     assert await b.acquire()
     assert not await a.renew()
     assert await a.holder() == "b"
+    assert b.epoch > a.epoch > 0
+
+
+async def test_each_tenure_has_a_greater_epoch_even_after_redis_lost_the_counter(redis, lease_key):
+    a = RedisLease(redis, key=lease_key, owner="a", ttl=5.0)
+    assert await a.acquire()
+    first = a.epoch
+    assert await a.acquire()  # still ours: the same tenure
+    assert a.epoch == first
+    await a.release()
+    await redis.delete(f"{lease_key}:epoch")  # as after a Redis restart without persistence
+    assert await a.acquire()
+    assert a.epoch > first
 
 
 async def test_an_expired_lease_is_taken_over_and_the_old_holder_cannot_renew(redis, lease_key):

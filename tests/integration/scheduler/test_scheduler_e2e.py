@@ -122,7 +122,7 @@ async def start_scheduler(redis, redis_url, key_prefix, internal_token, policy_a
     yield start
     for scheduler in running:
         await scheduler.stop()
-    await redis.delete(f"{key_prefix}scheduler:leader")
+    await redis.delete(f"{key_prefix}scheduler:leader", f"{key_prefix}scheduler:leader:epoch")
 
 
 def _channel_metadata(token: str, caller: Caller) -> list[tuple[str, str]]:
@@ -230,3 +230,6 @@ async def test_a_standby_takes_over_when_the_leader_stops(start_registry, start_
     await wait_until(lambda: s2.session_id in fake.bound_ids())
     assert {request.scheduler_id for request, _ in fake.binds} == {"sched-a", "sched-b"}
     assert fake.binds[-1][0].scheduler_id == "sched-b"
+    # Every bind is fenced with its leader's tenure; the successor's is greater.
+    epochs = {request.scheduler_id: request.lease_epoch for request, _ in fake.binds}
+    assert 0 < epochs["sched-a"] < epochs["sched-b"]

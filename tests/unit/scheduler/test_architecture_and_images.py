@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from services.scheduler.domain.agent_index import AgentIndex
 from services.scheduler.domain.model import (
     NO_IMAGE_CAPABLE_AGENT,
     NO_MATCHING_ARCHITECTURE,
@@ -21,7 +22,7 @@ IMAGE = "cr.test:5000/shipyard/busybox:1"
 def _place(pending, agents):
     return place_session(
         pending,
-        agents,
+        AgentIndex(agents),
         agent_predicates=DEFAULT_AGENT_PREDICATES,
         session_predicates=(),
         selector=LeastOccupiedSelector(),

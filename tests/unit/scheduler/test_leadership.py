@@ -10,6 +10,7 @@ class FakeLease:
 
     def __init__(self) -> None:
         self.holder: str | None = None
+        self.epochs = 0
         self.error: Exception | None = None
         self.released = 0
 
@@ -21,11 +22,14 @@ class _OwnedLease:
     def __init__(self, store: FakeLease, owner: str) -> None:
         self.store = store
         self.owner = owner
+        self.epoch = 0
 
     async def acquire(self) -> bool:
         self._check()
-        if self.store.holder in (None, self.owner):
+        if self.store.holder is None:
             self.store.holder = self.owner
+            self.store.epochs += 1
+            self.epoch = self.store.epochs
         return self.store.holder == self.owner
 
     async def renew(self) -> bool:
@@ -67,6 +71,8 @@ async def test_one_of_two_schedulers_leads_and_the_other_takes_over_after_releas
     await b.step()
     assert (a.is_leader, b.is_leader) == (False, True)
     assert store.released == 1
+    # The new tenure's epoch is greater: the registry refuses the old one's binds.
+    assert (a.epoch, b.epoch) == (1, 2)
 
 
 async def test_a_leader_whose_renewal_fails_steps_down_at_once():

@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 
 from libs.core.errors import Unavailable
+from services.scheduler.service.decision_stats import DecisionStats
 from services.scheduler.service.loop import SchedulerLoop
 from services.scheduler.service.schedule import CycleReport
 from tests.unit.scheduler.factories import wait_until
@@ -12,14 +13,16 @@ from tests.unit.scheduler.factories import wait_until
 class FakeCycle:
     def __init__(self) -> None:
         self.runs = 0
+        self.stats = DecisionStats()
         self.fail_next: Exception | None = None
+        self.more_for = 0  # this many first cycles report a full batch
 
     async def run_once(self) -> CycleReport:
         self.runs += 1
         if self.fail_next is not None:
             error, self.fail_next = self.fail_next, None
             raise error
-        return CycleReport()
+        return CycleReport(more=self.runs <= self.more_for)
 
 
 async def test_cycles_run_on_triggers_only_while_active_and_survive_failures():
@@ -52,6 +55,22 @@ async def test_the_tick_runs_cycles_without_triggers():
     task = asyncio.create_task(loop.run())
     try:
         await wait_until(lambda: cycle.runs >= 2)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_a_cycle_that_filled_its_batch_is_followed_by_another_without_a_trigger():
+    cycle = FakeCycle()
+    cycle.more_for = 3
+    loop = SchedulerLoop(cycle=cycle, is_active=lambda: True, tick_interval=3600, coalesce_delay=0)
+    task = asyncio.create_task(loop.run())
+    try:
+        loop.trigger()
+        await wait_until(lambda: cycle.runs == 4)
+        await asyncio.sleep(0.05)
+        assert cycle.runs == 4  # the fourth cycle emptied the queue: no more runs
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

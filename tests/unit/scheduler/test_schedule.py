@@ -20,7 +20,14 @@ from services.scheduler.service.schedule import ScheduleCycle
 from tests.unit.scheduler.factories import FakeBinder, FakeClock, agent, session, slots
 
 
-def _setup(agents, pending, *, session_predicates=DEFAULT_SESSION_PREDICATES, note_interval=60.0):
+def _setup(
+    agents,
+    pending,
+    *,
+    session_predicates=DEFAULT_SESSION_PREDICATES,
+    note_interval=60.0,
+    max_batch=2000,
+):
     cache = ClusterCache()
     cache.replace(ClusterSnapshot(agents=tuple(agents), pending=tuple(pending)))
     binder = FakeBinder()
@@ -34,6 +41,7 @@ def _setup(agents, pending, *, session_predicates=DEFAULT_SESSION_PREDICATES, no
         clock=clock,
         session_predicates=session_predicates,
         note_interval=note_interval,
+        max_batch=max_batch,
     )
     return cache, binder, clock, cycle
 
@@ -154,7 +162,10 @@ async def test_unschedulable_notes_are_sent_only_when_changed_or_due():
 
     cache.apply(AgentChanged(agent=agent("a1", cpu=8, used_cpu=2)))
     await cycle.run_once()
-    assert len(binder.notes) == 2  # the message (largest free) changed
+    assert len(binder.notes) == 1  # only the message changed: not rewritten at every change
+    clock.advance(10.0)
+    await cycle.run_once()
+    assert len(binder.notes) == 2  # ... but within the message interval
     assert "largest free: 6" in binder.notes[-1].message
 
     clock.advance(60.0)
@@ -232,3 +243,16 @@ async def test_sessions_asking_the_same_as_an_unplaceable_one_share_its_verdict(
     assert (first.session_id, second.session_id) == (big1.session_id, big2.session_id)
     assert first.message == second.message
     assert cache.find_attempt(big2.session_id).attempts == 1
+
+
+async def test_a_long_queue_is_bound_in_batches_in_policy_order():
+    queue = [session(cpu=1, age=i) for i in range(5)]  # queue[0] is the oldest
+    _, binder, _, cycle = _setup([agent("a1", cpu=8)], queue, max_batch=2)
+
+    first = await cycle.run_once()
+    second = await cycle.run_once()
+    third = await cycle.run_once()
+
+    assert [len(c[0]) for c in binder.calls] == [2, 2, 1]  # one bind call per batch
+    assert (first.more, second.more, third.more) == (True, True, False)
+    assert [p.session_id for p in binder.placements] == [s.session_id for s in queue]

@@ -1,0 +1,72 @@
+"""The cluster watch sends what piled up in one batch, its sessions read in one query."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from libs.core.ids import new_id
+from services.registry.service.ports import SessionPlacement
+from services.registry.service.scheduling import Scheduling
+from tests.integration.registry.conftest import Stores
+from tests.integration.registry.factories import new_session, registration
+
+pytestmark = pytest.mark.integration
+
+
+class _CountingStore:
+    """The real store, counting the batched reads the watch makes."""
+
+    def __init__(self, stores: Stores) -> None:
+        self._store = stores.sessions
+        self.get_many_calls = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    async def get_many(self, session_ids):  # type: ignore[no-untyped-def]
+        self.get_many_calls += 1
+        return await self._store.get_many(session_ids)
+
+
+async def test_changes_that_piled_up_come_as_one_batch_in_order(stores: Stores) -> None:
+    agent_id = f"agent-{new_id()[:8]}"
+    await stores.agents.register(registration(agent_id, cpu="8"), datetime.now(UTC))
+    store = _CountingStore(stores)
+    scheduling = Scheduling(store, stores.agents, stores.events, asyncio.Event())  # type: ignore[arg-type]
+    watch = scheduling.watch()
+    (snapshot,) = await anext(watch)
+    assert snapshot.kind == "snapshot"
+
+    created = []
+    for _ in range(5):
+        session, _ = await stores.sessions.add(new_session())
+        await stores.events.session_enqueued(session.session_id)
+        created.append(session)
+    first = created[0]
+    (outcome,) = await stores.sessions.bind_many(
+        [
+            SessionPlacement(
+                session_id=first.session_id, kernels={first.kernels[0].kernel_id: agent_id}
+            )
+        ]
+    )
+    assert outcome.change is not None
+    await stores.events.session_changed(outcome.change)
+
+    # Everything is in the stream before the watch reads on: it all piles up.
+    seen = []
+    async with asyncio.timeout(10):
+        while sum(1 for i in seen if i.kind != "agent") < 5:
+            seen += await anext(watch)
+    await watch.aclose()
+    seen = [i for i in seen if i.kind != "agent"]  # the bound agent's new occupancy
+    # Read after the bind, the first session is no longer pending: it shows as active.
+    assert [(i.kind, i.sessions[0].session_id) for i in seen] == [
+        *(("pending", s.session_id) for s in created[1:]),
+        ("active", first.session_id),
+    ]
+    # Six session changes, one or two reads: the watch batched them.
+    assert store.get_many_calls <= 2
