@@ -71,7 +71,7 @@ class ScheduleCycle:
         session_predicates: Sequence[SessionPredicate] = DEFAULT_SESSION_PREDICATES,
         note_interval: float = 60.0,
         message_interval: float = 10.0,
-        max_batch: int = 2000,
+        max_batch: int = 500,
         bound_ttl: float = 30.0,
         limits: LimitsSource | None = None,
         selector_for: Callable[[str], AgentSelector] | None = None,
