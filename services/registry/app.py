@@ -28,18 +28,17 @@ from libs.db.migrate import upgrade
 from libs.events.streams import StreamConsumer
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
+from services.registry.adapters.agent_health_store import SqlAgentHealth
 from services.registry.adapters.agent_store import SqlAgentStore
 from services.registry.adapters.container_registry_store import SqlRegistryStore, SqlTaskStore
 from services.registry.adapters.docker_registry import scanner_for
+from services.registry.adapters.heartbeat_clock import RedisHeartbeatClock
 from services.registry.adapters.image_store import SqlImageStore
 from services.registry.adapters.owner_sessions import SqlOwnerSessions
 from services.registry.adapters.peer_clients import GrpcAgentClient, GrpcMountResolver
 from services.registry.adapters.policy_client import GrpcPolicyResolver
-from services.registry.adapters.redis_events import (
-    RedisClusterEvents,
-    RedisHeartbeatClock,
-    StreamSessionWaiter,
-)
+from services.registry.adapters.redis_events import RedisClusterEvents, StreamSessionWaiter
+from services.registry.adapters.requeue_store import SqlStartRetries
 from services.registry.adapters.resource_group_store import SqlResourceGroupStore
 from services.registry.adapters.secrets import SecretBox
 from services.registry.adapters.session_store import SqlSessionStore
@@ -54,6 +53,8 @@ from services.registry.api.scheduling_servicer import SchedulingServicer
 from services.registry.api.session_admin_servicer import SessionAdminServicer
 from services.registry.api.session_servicer import SessionServicer
 from services.registry.config import Settings
+from services.registry.domain.schedulability import SchedulabilityPolicy
+from services.registry.domain.start_failures import RetryPolicy
 from services.registry.service.agents import AgentLifecycle
 from services.registry.service.container_registries import ContainerRegistries
 from services.registry.service.create_session import CreateSession
@@ -67,6 +68,7 @@ from services.registry.service.rescan import Rescans
 from services.registry.service.resource_groups import ResourceGroups
 from services.registry.service.scheduling import Scheduling
 from services.registry.service.session_logs import GetSessionLogs
+from services.registry.service.start_outcomes import RequeueRelease, StartOutcomes
 from services.registry.service.starter import Starter
 from services.registry.service.terminate_owners import TerminateSessionsOfOwners
 
@@ -85,6 +87,8 @@ class RunningRegistry:
     mounts: GrpcMountResolver
     policies: GrpcPolicyResolver
     rescans: Rescans
+    starter: Starter
+    drain_timeout: float = 10.0
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -93,6 +97,8 @@ class RunningRegistry:
 
     async def stop(self) -> None:
         await self.server.stop(grace=2.0)
+        # In-flight starts finish (or go back to the queue) before the loops stop.
+        await self.starter.drain(self.drain_timeout)
         await cancel_all(self.tasks)
         await self.rescans.stop()
         await self.agent_client.close()
@@ -130,6 +136,12 @@ async def serve(settings: Settings) -> RunningRegistry:
     )
     await rescans.recover()
 
+    health = SqlAgentHealth(sessions)
+    retries = SqlStartRetries(sessions)
+    schedulability = SchedulabilityPolicy(
+        failure_threshold=settings.agent_failure_threshold,
+        cooldown=timedelta(seconds=settings.agent_unschedulable_cooldown),
+    )
     agents = AgentLifecycle(
         agent_store,
         store,
@@ -137,6 +149,29 @@ async def serve(settings: Settings) -> RunningRegistry:
         RedisHeartbeatClock(redis, settings.redis_prefix),
         agent_client,
         timedelta(seconds=settings.heartbeat_timeout),
+        health=health,
+        schedulability=schedulability,
+    )
+    starter = Starter(
+        store,
+        events,
+        agent_client,
+        wakeup,
+        StartOutcomes(
+            store,
+            retries,
+            health,
+            events,
+            agent_client,
+            RetryPolicy(
+                max_attempts=settings.start_max_attempts,
+                backoff=timedelta(seconds=settings.start_retry_backoff),
+                max_backoff=timedelta(seconds=settings.start_retry_backoff_max),
+            ),
+            schedulability,
+        ),
+        concurrency=settings.starter_concurrency,
+        start_timeout=settings.start_timeout,
     )
     session_servicer = SessionServicer(
         CreateSession(store, events, mounts, waiter, policies, groups, ImageResolver(image_store)),
@@ -204,11 +239,22 @@ async def serve(settings: Settings) -> RunningRegistry:
         KernelEventHandler(ApplyKernelEvent(store, events)),
     )
     await consumer.ensure_group()
-    running = RunningRegistry(server, engine, redis, agent_client, mounts, policies, rescans)
+    running = RunningRegistry(
+        server,
+        engine,
+        redis,
+        agent_client,
+        mounts,
+        policies,
+        rescans,
+        starter,
+        settings.shutdown_drain_timeout,
+    )
     running.tasks = [
         spawn(_forever("kernel events", consumer.run), "kernel-events"),
         spawn(_forever("session waiter", waiter.run), "session-waiter"),
-        spawn(_forever("starter", Starter(store, events, agent_client, wakeup).run), "starter"),
+        spawn(_forever("starter", starter.run), "starter"),
+        spawn(_forever("requeue release", RequeueRelease(retries, events).run), "requeue"),
         spawn(agents.run_sweeper(settings.sweep_interval), "sweeper"),
     ]
     await server.start()

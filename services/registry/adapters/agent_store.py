@@ -159,6 +159,11 @@ def _upsert(reg: AgentRegistration, now: datetime) -> Insert:
         "images": sorted(set(reg.images)),
         "registered_at": now,
         "last_heartbeat": now,
+        # A new registration is a fresh start: drained or failing, it is schedulable again.
+        "schedulable": True,
+        "unschedulable_reason": "",
+        "unschedulable_since": None,
+        "start_failures": 0,
     }
     stmt = insert(AgentRow).values(**values)
     return stmt.on_conflict_do_update(

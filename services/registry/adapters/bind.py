@@ -54,7 +54,7 @@ async def bind_session(
             if found is None:
                 return BindOutcome(session_id=session_id, bound=False, conflict="not-found")
             session, kernels = found
-            if session.status != Status.PENDING.value:
+            if session.status != Status.PENDING.value or session.not_before is not None:
                 return BindOutcome(
                     session_id=session_id, bound=False, conflict="session-not-pending"
                 )
@@ -106,6 +106,8 @@ async def _check_capacity(
         ).scalar_one_or_none()
         if agent is None or agent.status != AgentStatus.ALIVE.value:
             return "agent-not-alive"
+        if not agent.schedulable:
+            return "agent-unschedulable"
         if agent.resource_group != session.resource_group:
             return "agent-resource-group-mismatch"
         archs = session.image_architectures

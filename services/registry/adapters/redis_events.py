@@ -1,4 +1,4 @@
-"""Cluster events on a Redis stream, a waiter for status changes, and heartbeat times."""
+"""Cluster events on a Redis stream and a waiter for status changes."""
 
 from __future__ import annotations
 
@@ -57,6 +57,7 @@ class RedisClusterEvents:
             architecture=agent.architecture,
             images=list(agent.images),
             backend=agent.backend,
+            unschedulable_reason="" if agent.schedulable else agent.unschedulable_reason,
         )
         await self._publish(events_pb2.Event(agent_changed=payload))
 
@@ -111,23 +112,6 @@ class StreamSessionWaiter:
                     flag.set()
 
 
-class RedisHeartbeatClock:
-    def __init__(self, redis: Redis, prefix: str) -> None:
-        self._redis = redis
-        self._key = f"{prefix}agent-heartbeats"
-
-    async def beat(self, agent_id: str, now: datetime) -> None:
-        await self._redis.hset(self._key, agent_id, now.timestamp())
-
-    async def stale(self, older_than: datetime) -> list[str]:
-        beats = await self._redis.hgetall(self._key)
-        cutoff = older_than.timestamp()
-        stale = [_text(k) for k, v in beats.items() if float(v) < cutoff]
-        if stale:
-            await self._redis.hdel(self._key, *stale)
-        return stale
-
-
 def _agent(msg: events_pb2.AgentChanged) -> Agent:
     return Agent(
         agent_id=msg.agent_id,
@@ -140,8 +124,6 @@ def _agent(msg: events_pb2.AgentChanged) -> Agent:
         last_heartbeat=None,
         architecture=msg.architecture,
         images=tuple(msg.images),
+        schedulable=not msg.unschedulable_reason,
+        unschedulable_reason=msg.unschedulable_reason,
     )
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -85,6 +85,8 @@ def agent_from_row(row: AgentRow) -> Agent:
         last_heartbeat=row.last_heartbeat,
         architecture=row.architecture,
         images=tuple(row.images),
+        schedulable=row.schedulable,
+        unschedulable_reason=row.unschedulable_reason,
     )
 
 

@@ -109,6 +109,8 @@ class SqlSessionStore(LifecycleStore):
         query = (
             select(SessionRow)
             .where(SessionRow.status == Status.PENDING.value)
+            # A re-queued session waits out its backoff first (rule R-REQUEUE).
+            .where(SessionRow.not_before.is_(None))
             .order_by(SessionRow.created_at, SessionRow.id)
         )
         async with self._sessions() as db:

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, MetaData, String, Text, text
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -32,6 +42,12 @@ class AgentRow(Base):
     images: Mapped[list[str]] = mapped_column(JSONB, default=list)
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Out of scheduling (draining, unhealthy, failing starts) while False (rule R-AGENT-OUT).
+    schedulable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    unschedulable_reason: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    unschedulable_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Consecutive starts that failed by the agent's fault; a successful start resets it.
+    start_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SessionRow(Base):
@@ -89,6 +105,10 @@ class SessionRow(Base):
     # The owner's max_session_lifetime when created (0 = none); the deadline is set on bind.
     max_lifetime_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Failed starts that sent the session back to the queue (rule R-REQUEUE).
+    start_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A re-queued session is not offered to the scheduler before this time.
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class KernelRow(Base):

@@ -50,8 +50,19 @@ class AgentRegistryServicer(reg_grpc.AgentRegistryServiceServicer):
         self, request: reg_pb.HeartbeatRequest, context: grpc.aio.ServicerContext
     ) -> reg_pb.HeartbeatResponse:
         require_system()
-        known = await self._agents.heartbeat(request.agent_id, list(request.images))
+        health = None
+        if request.HasField("health"):
+            health = (request.health.healthy, request.health.reason)
+        known = await self._agents.heartbeat(request.agent_id, list(request.images), health)
         return reg_pb.HeartbeatResponse(reregister=not known)
+
+    @override
+    async def DrainAgent(
+        self, request: reg_pb.DrainAgentRequest, context: grpc.aio.ServicerContext
+    ) -> reg_pb.DrainAgentResponse:
+        require_system()
+        await self._agents.drain(request.agent_id, request.reason)
+        return reg_pb.DrainAgentResponse()
 
 
 class ClusterServicer(cluster_grpc.ClusterServiceServicer):

@@ -108,6 +108,8 @@ def agent_pb(agent: Agent) -> cluster_pb.Agent:
         backend=agent.backend,
         architecture=agent.architecture,
         images=list(agent.images),
+        schedulable=agent.schedulable,
+        unschedulable_reason=agent.unschedulable_reason,
     )
     if agent.last_heartbeat is not None:
         msg.last_heartbeat_time.CopyFrom(timestamp(agent.last_heartbeat))
@@ -117,13 +119,15 @@ def agent_pb(agent: Agent) -> cluster_pb.Agent:
 def agent_state_pb(agent: Agent) -> sched_pb.AgentState:
     return sched_pb.AgentState(
         agent_id=agent.agent_id,
-        alive=agent.status.value == "ALIVE",
+        alive=agent.takes_work,
         resource_group=agent.resource_group,
         available_slots=slots_pb(agent.available_slots),
         occupied_slots=slots_pb(agent.occupied_slots),
         architecture=agent.architecture,
         images=list(agent.images),
         backend=agent.backend,
+        schedulable=agent.schedulable,
+        unschedulable_reason=agent.unschedulable_reason,
     )
 
 

@@ -106,6 +106,14 @@ class Agent:
     last_heartbeat: datetime | None
     architecture: str = ""
     images: tuple[str, ...] = ()
+    # False while drained, unhealthy or failing starts (domain/schedulability.py).
+    schedulable: bool = True
+    unschedulable_reason: str = ""
+
+    @property
+    def takes_work(self) -> bool:
+        """Whether the scheduler may place kernels on it."""
+        return self.status is AgentStatus.ALIVE and self.schedulable
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from services.registry.domain.model import MAX_LIFETIME_EXCEEDED, Agent
+from services.registry.domain.model import MAX_LIFETIME_EXCEEDED, Agent, AgentStatus
+from services.registry.domain.schedulability import SchedulabilityPolicy
 from services.registry.service.destroy_session import tell_agents
 from services.registry.service.ports import (
     AgentClient,
@@ -18,6 +19,7 @@ from services.registry.service.ports import (
     HeartbeatClock,
     SessionStore,
 )
+from services.registry.service.start_ports import AgentHealthStore
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,8 @@ class AgentLifecycle:
     heartbeat_timeout: timedelta = timedelta(seconds=40)
     # Longer than the starter's own bound (50 s) plus event delivery: only truly lost starts.
     prepare_timeout: timedelta = timedelta(seconds=120)
+    health: AgentHealthStore | None = None
+    schedulability: SchedulabilityPolicy = field(default_factory=SchedulabilityPolicy)
 
     async def register(self, reg: AgentRegistration) -> list[str]:
         """Record the agent; return the kernels it runs that nobody expects (to destroy)."""
@@ -49,11 +53,17 @@ class AgentLifecycle:
         )
         return to_destroy
 
-    async def heartbeat(self, agent_id: str, images: Sequence[str] | None = None) -> bool:
+    async def heartbeat(
+        self,
+        agent_id: str,
+        images: Sequence[str] | None = None,
+        health: tuple[bool, str] | None = None,
+    ) -> bool:
         """Record a heartbeat; False when the agent is unknown and must register again.
 
         A changed image inventory (a pull finished, an image was removed) is recorded and
-        broadcast, so that the scheduler prefers agents that need no pull.
+        broadcast, so that the scheduler prefers agents that need no pull. A health report
+        (healthy, reason) takes the agent out of scheduling or puts it back (rule R-AGENT-OUT).
         """
         now = datetime.now(UTC)
         before = await self.agent_store.touch(agent_id, now)
@@ -64,7 +74,26 @@ class AgentLifecycle:
             changed = await self.agent_store.set_images(agent_id, images)
             if changed is not None:
                 await self.events.agent_changed(changed)
+        if health is not None and self.health is not None:
+            healthy, reason = health
+            flipped = await self.health.report_health(
+                agent_id, healthy=healthy, reason=reason, now=now, policy=self.schedulability
+            )
+            if flipped is not None:
+                log.warning(
+                    "agent %s is %s", agent_id, flipped.unschedulable_reason or "schedulable again"
+                )
+                await self.events.agent_changed(flipped)
         return True
+
+    async def drain(self, agent_id: str, reason: str) -> Agent:
+        """Take the agent out of scheduling until it registers again; its kernels keep running."""
+        if self.health is None:
+            raise RuntimeError("agent health store is not configured")
+        agent = await self.health.drain(agent_id, reason or "requested", datetime.now(UTC))
+        log.info("agent %s drains: %s", agent_id, agent.unschedulable_reason)
+        await self.events.agent_changed(agent)
+        return agent
 
     async def list_agents(self) -> Sequence[Agent]:
         return await self.agent_store.list_agents()
@@ -72,14 +101,7 @@ class AgentLifecycle:
     async def sweep(self, now: datetime | None = None) -> None:
         """Mark silent agents LOST, re-send destroys an agent missed, end expired sessions."""
         now = now or datetime.now(UTC)
-        stale = await self.clock.stale(now - self.heartbeat_timeout)
-        if stale:
-            log.warning("agents lost (no heartbeat for %s): %s", self.heartbeat_timeout, stale)
-            for change in await self.agent_store.mark_lost(stale):
-                if change.session_id:
-                    await self.events.session_changed(change)
-                for agent in change.agents:
-                    await self.events.agent_changed(agent)
+        await self._sweep_heartbeats(now)
         stuck = await self.session_store.stale_terminating(now - timedelta(seconds=30))
         if stuck:
             await tell_agents(self.agents, stuck, "user-requested")
@@ -110,6 +132,30 @@ class AgentLifecycle:
             if change is not None:
                 await self.events.session_changed(change)
             await tell_agents(self.agents, list(prep.targets), "preparing-timeout")
+
+    async def _sweep_heartbeats(self, now: datetime) -> None:
+        """Loss is committed in PostgreSQL first; only then are the heartbeat entries removed,
+        and only those no heartbeat changed meanwhile (rule R-SWEEP)."""
+        alive = [
+            a.agent_id
+            for a in await self.agent_store.list_agents()
+            if a.status is AgentStatus.ALIVE
+        ]
+        # After a Redis restart the hash is empty: a missing entry counts from now (grace).
+        adopted = await self.clock.first_sight(alive, now)
+        if adopted:
+            log.info("no heartbeat entry for %d alive agents; counting from now", len(adopted))
+        stale = await self.clock.stale(now - self.heartbeat_timeout)
+        if not stale:
+            return
+        ids = [b.agent_id for b in stale]
+        log.warning("agents lost (no heartbeat for %s): %s", self.heartbeat_timeout, ids)
+        for change in await self.agent_store.mark_lost(ids):
+            if change.session_id:
+                await self.events.session_changed(change)
+            for agent in change.agents:
+                await self.events.agent_changed(agent)
+        await self.clock.forget(stale)
 
     async def run_sweeper(self, interval: float = 5.0) -> None:
         while True:

@@ -66,7 +66,11 @@ class Scheduling:
                     continue
                 if session.status is Status.PENDING:
                     yield WatchItem(kind="pending", sessions=(session,))
-            elif change.kind == "session" and change.status != Status.PENDING.value:
+            elif change.kind == "session" and change.status == Status.PENDING.value:
+                # Back in the queue after a failed start: it holds no slots any more. The
+                # scheduler sees it again when its backoff ends ("enqueued").
+                yield WatchItem(kind="ended", session_id=change.session_id)
+            elif change.kind == "session":
                 yield await self._left_queue(change.session_id, change.status)
 
     async def _left_queue(self, session_id: str, status: str) -> WatchItem:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.db.engine import create_engine, session_factory
 from libs.db.migrate import upgrade
@@ -19,6 +20,7 @@ class Stores:
     sessions: SqlSessionStore
     agents: SqlAgentStore
     events: RedisClusterEvents
+    factory: async_sessionmaker[AsyncSession]
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +34,9 @@ async def stores(registry_db: str, redis: Redis, key_prefix: str) -> AsyncIterat
     engine = create_engine(registry_db, pool_size=5)
     factory = session_factory(engine)
     yield Stores(
-        SqlSessionStore(factory), SqlAgentStore(factory), RedisClusterEvents(redis, key_prefix)
+        SqlSessionStore(factory),
+        SqlAgentStore(factory),
+        RedisClusterEvents(redis, key_prefix),
+        factory,
     )
     await engine.dispose()

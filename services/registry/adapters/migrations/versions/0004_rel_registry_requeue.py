@@ -1,0 +1,56 @@
+"""Failed starts go back to the queue; agents can be taken out of scheduling.
+
+Revision ID: 0004_rel_registry_requeue
+Revises: 0003_images
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004_rel_registry_requeue"
+down_revision = "0003_images"
+branch_labels = None
+depends_on = None
+
+S = "registry"
+TS = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.add_column(
+        "agents",
+        sa.Column("schedulable", sa.Boolean, nullable=False, server_default=sa.true()),
+        schema=S,
+    )
+    op.add_column(
+        "agents",
+        sa.Column("unschedulable_reason", sa.String(256), nullable=False, server_default=""),
+        schema=S,
+    )
+    op.add_column("agents", sa.Column("unschedulable_since", TS), schema=S)
+    op.add_column(
+        "agents",
+        sa.Column("start_failures", sa.Integer, nullable=False, server_default="0"),
+        schema=S,
+    )
+    op.add_column(
+        "sessions",
+        sa.Column("start_attempts", sa.Integer, nullable=False, server_default="0"),
+        schema=S,
+    )
+    op.add_column("sessions", sa.Column("not_before", TS), schema=S)
+    op.create_index(
+        "ix_sessions_not_before",
+        "sessions",
+        ["not_before"],
+        schema=S,
+        postgresql_where=sa.text("not_before IS NOT NULL"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_sessions_not_before", table_name="sessions", schema=S)
+    op.drop_column("sessions", "not_before", schema=S)
+    op.drop_column("sessions", "start_attempts", schema=S)
+    for column in ("start_failures", "unschedulable_since", "unschedulable_reason", "schedulable"):
+        op.drop_column("agents", column, schema=S)
