@@ -151,6 +151,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         timedelta(seconds=settings.heartbeat_timeout),
         health=health,
         schedulability=schedulability,
+        forget_channel=agent_client.forget,
     )
     starter = Starter(
         store,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -36,6 +36,8 @@ class AgentLifecycle:
     prepare_timeout: timedelta = timedelta(seconds=120)
     health: AgentHealthStore | None = None
     schedulability: SchedulabilityPolicy = field(default_factory=SchedulabilityPolicy)
+    # Called with a lost agent's address: its gRPC channel is closed.
+    forget_channel: Callable[[str], None] = lambda _address: None
 
     async def register(self, reg: AgentRegistration) -> list[str]:
         """Record the agent; return the kernels it runs that nobody expects (to destroy)."""
@@ -155,6 +157,7 @@ class AgentLifecycle:
                 await self.events.session_changed(change)
             for agent in change.agents:
                 await self.events.agent_changed(agent)
+                self.forget_channel(agent.address)
         await self.clock.forget(stale)
 
     async def run_sweeper(self, interval: float = 5.0) -> None:
