@@ -34,6 +34,7 @@ from services.registry.adapters.container_registry_store import SqlRegistryStore
 from services.registry.adapters.docker_registry import scanner_for
 from services.registry.adapters.heartbeat_clock import RedisHeartbeatClock
 from services.registry.adapters.image_store import SqlImageStore
+from services.registry.adapters.occupancy_store import SqlOccupancy
 from services.registry.adapters.owner_sessions import SqlOwnerSessions
 from services.registry.adapters.peer_clients import GrpcAgentClient, GrpcMountResolver
 from services.registry.adapters.policy_client import GrpcPolicyResolver
@@ -64,6 +65,7 @@ from services.registry.service.image_resolution import ImageResolver
 from services.registry.service.images import Images
 from services.registry.service.kernel_events import ApplyKernelEvent
 from services.registry.service.queries import SessionQueries
+from services.registry.service.reconcile import Reconciler
 from services.registry.service.rescan import Rescans
 from services.registry.service.resource_groups import ResourceGroups
 from services.registry.service.scheduling import Scheduling
@@ -153,24 +155,25 @@ async def serve(settings: Settings) -> RunningRegistry:
         schedulability=schedulability,
         forget_channel=agent_client.forget,
     )
+    outcomes = StartOutcomes(
+        store,
+        retries,
+        health,
+        events,
+        agent_client,
+        RetryPolicy(
+            max_attempts=settings.start_max_attempts,
+            backoff=timedelta(seconds=settings.start_retry_backoff),
+            max_backoff=timedelta(seconds=settings.start_retry_backoff_max),
+        ),
+        schedulability,
+    )
     starter = Starter(
         store,
         events,
         agent_client,
         wakeup,
-        StartOutcomes(
-            store,
-            retries,
-            health,
-            events,
-            agent_client,
-            RetryPolicy(
-                max_attempts=settings.start_max_attempts,
-                backoff=timedelta(seconds=settings.start_retry_backoff),
-                max_backoff=timedelta(seconds=settings.start_retry_backoff_max),
-            ),
-            schedulability,
-        ),
+        outcomes,
         concurrency=settings.starter_concurrency,
         start_timeout=settings.start_timeout,
     )
@@ -240,6 +243,14 @@ async def serve(settings: Settings) -> RunningRegistry:
         KernelEventHandler(ApplyKernelEvent(store, events)),
     )
     await consumer.ensure_group()
+    reconciler = Reconciler(
+        store,
+        SqlOccupancy(sessions),
+        outcomes,
+        events,
+        agent_client,
+        prepare_timeout=timedelta(seconds=settings.prepare_timeout),
+    )
     running = RunningRegistry(
         server,
         engine,
@@ -257,6 +268,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         spawn(_forever("starter", starter.run), "starter"),
         spawn(_forever("requeue release", RequeueRelease(retries, events).run), "requeue"),
         spawn(agents.run_sweeper(settings.sweep_interval), "sweeper"),
+        spawn(reconciler.run(settings.reconcile_interval), "reconciler"),
     ]
     await server.start()
     log.info("registry serving on port %d", server.port)

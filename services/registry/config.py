@@ -41,3 +41,6 @@ class Settings(ServiceSettings, DatabaseMixin, RedisMixin):
     # out before a healthy heartbeat puts it back (rule R-AGENT-OUT); 0 disables the count.
     agent_failure_threshold: int = 3
     agent_unschedulable_cooldown: float = 30.0
+    # Reconciliation (rule R-RECONCILE): how often, and when a PREPARING session counts as stuck.
+    reconcile_interval: float = 30.0
+    prepare_timeout: float = 120.0

@@ -32,8 +32,6 @@ class AgentLifecycle:
     clock: HeartbeatClock
     agents: AgentClient
     heartbeat_timeout: timedelta = timedelta(seconds=40)
-    # Longer than the starter's own bound (50 s) plus event delivery: only truly lost starts.
-    prepare_timeout: timedelta = timedelta(seconds=120)
     health: AgentHealthStore | None = None
     schedulability: SchedulabilityPolicy = field(default_factory=SchedulabilityPolicy)
     # Called with a lost agent's address: its gRPC channel is closed.
@@ -101,13 +99,10 @@ class AgentLifecycle:
         return await self.agent_store.list_agents()
 
     async def sweep(self, now: datetime | None = None) -> None:
-        """Mark silent agents LOST, re-send destroys an agent missed, end expired sessions."""
+        """Mark silent agents LOST and end expired sessions (stuck sessions are the
+        reconciler's, service/reconcile.py)."""
         now = now or datetime.now(UTC)
         await self._sweep_heartbeats(now)
-        stuck = await self.session_store.stale_terminating(now - timedelta(seconds=30))
-        if stuck:
-            await tell_agents(self.agents, stuck, "user-requested")
-        await self._cancel_stale_preparing(now - self.prepare_timeout)
         await self._end_expired(now)
 
     async def _end_expired(self, now: datetime) -> None:
@@ -120,20 +115,6 @@ class AgentLifecycle:
             if change is not None:
                 await self.events.session_changed(change)
             await tell_agents(self.agents, targets, MAX_LIFETIME_EXCEEDED)
-
-    async def _cancel_stale_preparing(self, older_than: datetime) -> None:
-        """A session left PREPARING (its starter died, an event was lost) is cancelled, never
-        stuck; its kernels are destroyed wherever they got to."""
-        for prep in await self.session_store.stale_preparing(older_than):
-            log.warning("session %s stuck in PREPARING; cancelling", prep.session.session_id)
-            change = await self.session_store.cancel(
-                prep.session.session_id,
-                reason="preparing-timeout",
-                error="the session did not start in time",
-            )
-            if change is not None:
-                await self.events.session_changed(change)
-            await tell_agents(self.agents, list(prep.targets), "preparing-timeout")
 
     async def _sweep_heartbeats(self, now: datetime) -> None:
         """Loss is committed in PostgreSQL first; only then are the heartbeat entries removed,

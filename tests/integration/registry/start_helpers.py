@@ -58,6 +58,26 @@ class FakeAgents:
         raise NotImplementedError
 
 
+def outcomes_for(
+    stores: Stores,
+    agents: FakeAgents,
+    *,
+    sessions: SessionStore | None = None,
+    max_attempts: int = 5,
+    failure_threshold: int = 3,
+    cooldown: timedelta = timedelta(seconds=30),
+) -> StartOutcomes:
+    return StartOutcomes(
+        sessions or stores.sessions,
+        SqlStartRetries(stores.factory),
+        SqlAgentHealth(stores.factory),
+        stores.events,
+        agents,
+        RetryPolicy(max_attempts=max_attempts, backoff=timedelta(seconds=2)),
+        SchedulabilityPolicy(failure_threshold=failure_threshold, cooldown=cooldown),
+    )
+
+
 def starter_for(
     stores: Stores,
     agents: FakeAgents,
@@ -69,15 +89,13 @@ def starter_for(
     concurrency: int = 32,
     start_timeout: float = 50.0,
 ) -> Starter:
-    factory = stores.factory
-    outcomes = StartOutcomes(
-        sessions or stores.sessions,
-        SqlStartRetries(factory),
-        SqlAgentHealth(factory),
-        stores.events,
+    outcomes = outcomes_for(
+        stores,
         agents,
-        RetryPolicy(max_attempts=max_attempts, backoff=timedelta(seconds=2)),
-        SchedulabilityPolicy(failure_threshold=failure_threshold, cooldown=cooldown),
+        sessions=sessions,
+        max_attempts=max_attempts,
+        failure_threshold=failure_threshold,
+        cooldown=cooldown,
     )
     return Starter(
         stores.sessions,
