@@ -34,6 +34,7 @@ from services.registry.adapters.container_registry_store import SqlRegistryStore
 from services.registry.adapters.docker_registry import scanner_for
 from services.registry.adapters.heartbeat_clock import RedisHeartbeatClock
 from services.registry.adapters.image_store import SqlImageStore
+from services.registry.adapters.lost_agent_store import SqlLostAgentSessions
 from services.registry.adapters.occupancy_store import SqlOccupancy
 from services.registry.adapters.owner_sessions import SqlOwnerSessions
 from services.registry.adapters.peer_clients import GrpcAgentClient, GrpcMountResolver
@@ -153,6 +154,8 @@ async def serve(settings: Settings) -> RunningRegistry:
         timedelta(seconds=settings.heartbeat_timeout),
         health=health,
         schedulability=schedulability,
+        lost_grace=timedelta(seconds=settings.lost_agent_grace),
+        lost_sessions=SqlLostAgentSessions(sessions),
         forget_channel=agent_client.forget,
     )
     outcomes = StartOutcomes(

@@ -41,6 +41,8 @@ class Settings(ServiceSettings, DatabaseMixin, RedisMixin):
     # out before a healthy heartbeat puts it back (rule R-AGENT-OUT); 0 disables the count.
     agent_failure_threshold: int = 3
     agent_unschedulable_cooldown: float = 30.0
+    # How long a lost agent's sessions wait for it to come back (rule R-LOST-GRACE).
+    lost_agent_grace: float = 60.0
     # Reconciliation (rule R-RECONCILE): how often, and when a PREPARING session counts as stuck.
     reconcile_interval: float = 30.0
     prepare_timeout: float = 120.0

@@ -58,7 +58,7 @@ class SqlAgentStore:
                 vanished = sorted(
                     k for k, s in known.items() if s in _EXPECTED_ON_AGENT and k not in live
                 )
-                changes = [await _end_kernel(db, k, "agent-restarted", now) for k in vanished]
+                changes = [await end_kernel(db, k, "agent-restarted", now) for k in vanished]
                 agent = (await recompute_occupancy(db, [reg.agent_id]))[0]
                 return to_destroy, [c for c in changes if c], agent_from_row(agent)
 
@@ -95,7 +95,9 @@ class SqlAgentStore:
             return agent_from_row(row)
 
     async def mark_lost(self, agent_ids: Sequence[str]) -> list[SessionChange]:
-        """Agents that stopped heartbeating: LOST, and their kernels ended as "agent-lost"."""
+        """Agents that stopped heartbeating: LOST. Their kernels are left alone for the grace
+        period (an agent that comes back re-adopts them); then `LostAgentSessions` ends or
+        re-queues them (rule R-LOST-GRACE)."""
         changes: list[SessionChange] = []
         now = datetime.now(UTC)
         for agent_id in agent_ids:
@@ -110,27 +112,16 @@ class SqlAgentStore:
                     if row is None or row.status == AgentStatus.LOST.value:
                         return []
                     row.status = AgentStatus.LOST.value
-                    kernel_ids = (
-                        await db.execute(
-                            select(KernelRow.id).where(
-                                KernelRow.agent_id == agent_id,
-                                KernelRow.status.not_in([s.value for s in DEAD_STATUSES]),
-                            )
-                        )
-                    ).scalars()
-                    found = [await _end_kernel(db, k, "agent-lost", now) for k in kernel_ids]
-                    agent = (await recompute_occupancy(db, [agent_id]))[0]
-                    result = [c for c in found if c]
-                    result.append(
-                        SessionChange(session_id="", status=None, agents=(agent_from_row(agent),))
-                    )
-                    return result
+                    row.lost_at = now
+                    return [
+                        SessionChange(session_id="", status=None, agents=(agent_from_row(row),))
+                    ]
 
             changes.extend(await with_retry(work))
         return changes
 
 
-async def _end_kernel(
+async def end_kernel(
     db: AsyncSession, kernel_id: str, reason: str, now: datetime
 ) -> SessionChange | None:
     session_id = (
@@ -164,6 +155,7 @@ def _upsert(reg: AgentRegistration, now: datetime) -> Insert:
         "unschedulable_reason": "",
         "unschedulable_since": None,
         "start_failures": 0,
+        "lost_at": None,
     }
     stmt = insert(AgentRow).values(**values)
     return stmt.on_conflict_do_update(

@@ -68,7 +68,7 @@ class SqlStartRetries:
                     status = _cancel(session, kernels, error, now)
                     info = START_ATTEMPTS_EXHAUSTED
                 else:
-                    status = _back_to_pending(session, kernels, retry.not_before(attempt, now), now)
+                    status = back_to_pending(session, kernels, retry.not_before(attempt, now), now)
                     info = START_REQUEUED
                 rows = await recompute_occupancy(db, held_by)
                 failing = set(failed_agent_ids)
@@ -102,11 +102,12 @@ class SqlStartRetries:
             return [r.id for r in rows if r.status == Status.PENDING.value]
 
 
-def _back_to_pending(
+def back_to_pending(
     session: SessionRow, kernels: Sequence[KernelRow], not_before: datetime, now: datetime
 ) -> Status:
-    """The one move back in the lifecycle: a start that never began is undone. It bypasses the
-    forward-only transition table on purpose and only from REQUEUEABLE statuses."""
+    """The one move back in the lifecycle: a start that failed (or a session whose agent was
+    lost, when it asked for it) starts over. It bypasses the forward-only transition table on
+    purpose, only from REQUEUEABLE statuses or for a lost agent (rule R-LOST-GRACE)."""
     for k in kernels:
         # A new id: a late event or destroy about the failed attempt cannot touch the next one.
         k.id = new_id()

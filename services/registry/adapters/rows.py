@@ -70,6 +70,7 @@ def session_from_row(row: SessionRow, kernels: Iterable[KernelRow]) -> Session:
             kernel_from_row(k) for k in sorted(kernels, key=lambda k: (k.cluster_role, k.id))
         ),
         expires_at=row.expires_at,
+        requeue_on_agent_loss=row.requeue_on_agent_loss,
     )
 
 

@@ -226,6 +226,7 @@ def _session_values(new: NewSession, total: ResourceSlots) -> Mapping[str, objec
         "created_at": new.created_at,
         "status_changed_at": new.created_at,
         "max_lifetime_seconds": new.max_lifetime_seconds,
+        "requeue_on_agent_loss": new.requeue_on_agent_loss,
     }
 
 

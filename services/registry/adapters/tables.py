@@ -48,6 +48,8 @@ class AgentRow(Base):
     unschedulable_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Consecutive starts that failed by the agent's fault; a successful start resets it.
     start_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When it was marked LOST; its kernels end (or re-queue) after the grace (rule R-LOST-GRACE).
+    lost_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SessionRow(Base):
@@ -109,6 +111,10 @@ class SessionRow(Base):
     start_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # A re-queued session is not offered to the scheduler before this time.
     not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Queue again (not end) when an agent running one of its kernels is lost.
+    requeue_on_agent_loss: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
 
 
 class KernelRow(Base):

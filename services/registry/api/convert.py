@@ -75,6 +75,7 @@ def session_pb(session: Session) -> pb.Session:
         vfolder_names=list(session.vfolder_names),
         client_token=session.client_token,
         startup_command=session.startup_command,
+        requeue_on_agent_loss=session.requeue_on_agent_loss,
         create_time=timestamp(session.created_at),
     )
     for status, when in session.status_history.items():

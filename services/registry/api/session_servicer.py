@@ -58,6 +58,7 @@ class SessionServicer(pb_grpc.SessionServiceServicer):
             if request.HasField("wait_timeout")
             else None,
             cluster_size=request.cluster_size or 1,
+            requeue_on_agent_loss=request.requeue_on_agent_loss,
         )
         session = await self._create(current_caller(), cmd)
         return pb.CreateSessionResponse(session=convert.session_pb(session))

@@ -88,6 +88,7 @@ class Session:
     image_architectures: tuple[str, ...] = ()
     # Status name → when the session entered it (the last time, for repeated statuses).
     status_history: Mapping[str, datetime] = field(default_factory=dict)
+    requeue_on_agent_loss: bool = False
 
     @property
     def main_kernel(self) -> Kernel | None:

@@ -19,7 +19,7 @@ from services.registry.service.ports import (
     HeartbeatClock,
     SessionStore,
 )
-from services.registry.service.start_ports import AgentHealthStore
+from services.registry.service.start_ports import AgentHealthStore, LostAgentSessions
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,9 @@ class AgentLifecycle:
     heartbeat_timeout: timedelta = timedelta(seconds=40)
     health: AgentHealthStore | None = None
     schedulability: SchedulabilityPolicy = field(default_factory=SchedulabilityPolicy)
+    # A lost agent's sessions wait this long for it to come back (rule R-LOST-GRACE).
+    lost_grace: timedelta = timedelta(seconds=60)
+    lost_sessions: LostAgentSessions | None = None
     # Called with a lost agent's address: its gRPC channel is closed.
     forget_channel: Callable[[str], None] = lambda _address: None
 
@@ -103,6 +106,7 @@ class AgentLifecycle:
         reconciler's, service/reconcile.py)."""
         now = now or datetime.now(UTC)
         await self._sweep_heartbeats(now)
+        await self._settle_lost(now)
         await self._end_expired(now)
 
     async def _end_expired(self, now: datetime) -> None:
@@ -115,6 +119,17 @@ class AgentLifecycle:
             if change is not None:
                 await self.events.session_changed(change)
             await tell_agents(self.agents, targets, MAX_LIFETIME_EXCEEDED)
+
+    async def _settle_lost(self, now: datetime) -> None:
+        """Sessions on agents lost for longer than the grace end "agent-lost" (or go back to
+        the queue if they asked to); an agent back within the grace re-adopts its kernels."""
+        if self.lost_sessions is None:
+            return
+        changes, elsewhere = await self.lost_sessions.settle(now - self.lost_grace, now)
+        for change in changes:
+            log.warning("session %s: agent lost (%s)", change.session_id, change.status)
+            await self.events.session_changed(change)
+        await tell_agents(self.agents, elsewhere, "agent-lost")
 
     async def _sweep_heartbeats(self, now: datetime) -> None:
         """Loss is committed in PostgreSQL first; only then are the heartbeat entries removed,

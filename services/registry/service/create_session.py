@@ -59,6 +59,7 @@ class CreateSessionCommand:
     wait: bool
     wait_timeout: float | None
     cluster_size: int = 1
+    requeue_on_agent_loss: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,7 @@ class CreateSession:
             created_at=datetime.now(UTC),
             max_lifetime_seconds=policy.max_session_lifetime,
             max_pending_sessions=policy.max_pending_sessions,
+            requeue_on_agent_loss=cmd.requeue_on_agent_loss,
         )
         # The enqueue must complete even if the client hangs up mid-request (rule R-SHIELD).
         session, _ = await asyncio.shield(self._enqueue(new))

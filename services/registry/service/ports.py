@@ -50,6 +50,7 @@ class NewSession:
     max_lifetime_seconds: int = 0  # 0 = no limit
     max_pending_sessions: int = 0  # checked under the keypair lock when inserting; 0 = none
     image_architectures: tuple[str, ...] = ()
+    requeue_on_agent_loss: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,4 +1,4 @@
-"""Ports of the start path's reliability: re-queued starts and agent schedulability."""
+"""Ports of the start path's reliability: re-queued starts, agent schedulability, lost agents."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Protocol
 from services.registry.domain.model import Agent
 from services.registry.domain.schedulability import SchedulabilityPolicy
 from services.registry.domain.start_failures import RetryPolicy
-from services.registry.service.ports import SessionChange
+from services.registry.service.ports import KernelTarget, SessionChange
 
 
 class StartRetryStore(Protocol):
@@ -52,4 +52,13 @@ class AgentHealthStore(Protocol):
 
     async def starts_succeeded(self, agent_ids: Sequence[str]) -> None:
         """Reset the consecutive-failure counters of agents that just started kernels."""
+        ...
+
+
+class LostAgentSessions(Protocol):
+    async def settle(
+        self, lost_before: datetime, now: datetime
+    ) -> tuple[list[SessionChange], list[KernelTarget]]:
+        """End ("agent-lost") or re-queue the live sessions with a kernel on an agent LOST
+        before `lost_before`; the changes, and their kernels on other agents to destroy."""
         ...

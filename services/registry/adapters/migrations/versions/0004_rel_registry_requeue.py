@@ -1,4 +1,5 @@
-"""Failed starts go back to the queue; agents can be taken out of scheduling.
+"""Failed starts go back to the queue; agents can be taken out of scheduling; lost agents'
+sessions wait out a grace period and may ask to be queued again.
 
 Revision ID: 0004_rel_registry_requeue
 Revises: 0003_images
@@ -39,6 +40,12 @@ def upgrade() -> None:
         schema=S,
     )
     op.add_column("sessions", sa.Column("not_before", TS), schema=S)
+    op.add_column(
+        "sessions",
+        sa.Column("requeue_on_agent_loss", sa.Boolean, nullable=False, server_default=sa.false()),
+        schema=S,
+    )
+    op.add_column("agents", sa.Column("lost_at", TS), schema=S)
     op.create_index(
         "ix_sessions_not_before",
         "sessions",
@@ -50,6 +57,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_sessions_not_before", table_name="sessions", schema=S)
+    op.drop_column("agents", "lost_at", schema=S)
+    op.drop_column("sessions", "requeue_on_agent_loss", schema=S)
     op.drop_column("sessions", "not_before", schema=S)
     op.drop_column("sessions", "start_attempts", schema=S)
     for column in ("start_failures", "unschedulable_since", "unschedulable_reason", "schedulable"):
