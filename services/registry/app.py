@@ -55,6 +55,7 @@ from services.registry.api.scheduling_servicer import SchedulingServicer
 from services.registry.api.session_admin_servicer import SessionAdminServicer
 from services.registry.api.session_servicer import SessionServicer
 from services.registry.config import Settings
+from services.registry.domain.agent_auth import AgentAuth
 from services.registry.domain.schedulability import SchedulabilityPolicy
 from services.registry.domain.start_failures import RetryPolicy
 from services.registry.service.agents import AgentLifecycle
@@ -139,6 +140,8 @@ async def serve(settings: Settings) -> RunningRegistry:
     )
     await rescans.recover()
 
+    agent_key = settings.agent_credentials_key or key
+    agent_auth = AgentAuth(agent_key.get_secret_value())
     health = SqlAgentHealth(sessions)
     retries = SqlStartRetries(sessions)
     schedulability = SchedulabilityPolicy(
@@ -219,7 +222,7 @@ async def serve(settings: Settings) -> RunningRegistry:
             ),
             Registration(
                 agent_registry_service_pb2_grpc.add_AgentRegistryServiceServicer_to_server,
-                AgentRegistryServicer(agents, settings.heartbeat_interval),
+                AgentRegistryServicer(agents, settings.heartbeat_interval, agent_auth),
                 "shipyard.registry.v1.AgentRegistryService",
             ),
             Registration(
@@ -243,7 +246,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         f"{settings.redis_prefix}events:kernel",
         KERNEL_EVENTS_GROUP,
         settings.node_id,
-        KernelEventHandler(ApplyKernelEvent(store, events)),
+        KernelEventHandler(ApplyKernelEvent(store, events), agent_auth),
     )
     await consumer.ensure_group()
     reconciler = Reconciler(

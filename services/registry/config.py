@@ -26,6 +26,9 @@ class Settings(ServiceSettings, DatabaseMixin, RedisMixin):
     sweep_interval: float = 5.0
     # Key that encrypts stored container-registry passwords; the internal token when unset.
     credentials_key: SecretStr | None = None
+    # Key the per-agent secrets are derived from (docs/access.md); credentials_key, then the
+    # internal token, when unset.
+    agent_credentials_key: SecretStr | None = None
     # Concurrent manifest requests per registry during a rescan.
     rescan_concurrency: int = 4
     # Starts in flight at once per replica, and each one's deadline (rule R-BOUNDED-START).

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from opentelemetry import trace
 from shipyard.events.v1 import events_pb2
 
 from libs.telemetry.tracing import attach_trace_context, detach
+from services.registry.domain.agent_auth import AgentAuth
 from services.registry.service.kernel_events import ApplyKernelEvent, KernelEvent, Phase
 
+log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 _PHASES = {
@@ -20,8 +24,11 @@ _PHASES = {
 
 
 class KernelEventHandler:
-    def __init__(self, apply: ApplyKernelEvent) -> None:
+    """Applies kernel events; with `auth`, only those signed by the agent they name."""
+
+    def __init__(self, apply: ApplyKernelEvent, auth: AgentAuth | None = None) -> None:
         self._apply = apply
+        self._auth = auth
 
     async def __call__(self, event_id: str, data: bytes) -> None:
         event = events_pb2.Event.FromString(data)
@@ -30,6 +37,24 @@ class KernelEventHandler:
         k = event.kernel_lifecycle
         phase = _PHASES.get(k.phase)
         if phase is None:
+            return
+        if self._auth is not None and not self._auth.event_is_genuine(
+            event_id=event.event_id,
+            kernel_id=k.kernel_id,
+            session_id=k.session_id,
+            agent_id=k.agent_id,
+            phase=k.phase,
+            reason=k.reason,
+            exit_code=k.exit_code,
+            message=k.message,
+            signature=k.signature,
+        ):
+            log.warning(
+                "dropping kernel event %s for %s: not signed by agent %r",
+                event_id,
+                k.kernel_id,
+                k.agent_id,
+            )
             return
         # Continue the agent's trace across the stream hop.
         token = attach_trace_context(dict(event.trace_context))
