@@ -71,6 +71,9 @@ class Starter:
                 task.add_done_callback(self._inflight.discard)
             if len(claimed) < limit:
                 await self._sleep()
+        # Drained: claim nothing more, but stay up until cancelled (a returning loop would be
+        # restarted at once by its supervisor).
+        await asyncio.get_running_loop().create_future()
 
     @property
     def in_flight(self) -> int:
