@@ -80,9 +80,9 @@ class RedisKernelEventPublisher:
     async def publish(self, event: KernelEvent) -> None:
         try:
             async with asyncio.timeout(self._timeout):
-                if self._credential is not None:
-                    # The registry drops unsigned events: wait for the first registration.
-                    await self._credential.ready.wait()
+                # Signed once registered; before the first registration nothing waits (kernels
+                # run while the registry is down) and the registry drops the unsigned event; the
+                # reconciliation re-queues a start whose events were dropped (docs/access.md).
                 message = to_event(event, self._credential)
                 await self._publisher.publish(message.event_id, message.SerializeToString())
         except (RedisError, OSError, TimeoutError) as exc:

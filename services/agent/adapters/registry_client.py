@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -37,12 +36,10 @@ class AgentCredential:
 
     def __init__(self) -> None:
         self.secret = ""
-        self.ready = asyncio.Event()
 
     def set(self, secret: str) -> None:
         """Record the secret of a registration (empty from a registry that issues none)."""
         self.secret = secret
-        self.ready.set()
 
     def sign(self, fields: Sequence[str]) -> str:
         return sign(self.secret, fields) if self.secret else ""
