@@ -17,6 +17,7 @@ from tests.integration.registry.start_helpers import (
     new_agent,
     outcomes_for,
     scheduled_on,
+    until,
 )
 
 pytestmark = pytest.mark.integration
@@ -50,7 +51,13 @@ async def test_the_watch_drops_a_requeued_session_then_offers_it_again(stores: S
         await until(lambda: session_id in kinds(items, "pending"))
     finally:
         task.cancel()
-    mine = [
-        i.kind for i in items if session_id in (i.session_id, *(s.session_id for s in i.sessions))
-    ]
+    mine = [i.kind for i in items if session_id in _ids(i)]
     assert mine[-2:] == ["ended", "pending"]
+
+
+def _ids(item: WatchItem) -> set[str]:
+    return {item.session_id, *(s.session_id for s in item.sessions)}
+
+
+def kinds(items: list[WatchItem], kind: str) -> set[str]:
+    return {sid for i in items if i.kind == kind for sid in _ids(i)}
