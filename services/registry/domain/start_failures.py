@@ -49,6 +49,14 @@ class Fault(StrEnum):
     AGENT = "agent"  # back to the queue; counts against the agent
 
 
+# The agent's CreateKernels wraps kernel failures in this reason, with the first failure's own
+# reason (or exception type) in metadata["cause"].
+KERNEL_CREATE_FAILED = "KERNEL_CREATE_FAILED"
+# Causes (error reasons, not exception type names such as FileNotFoundError, which an agent's
+# own broken state raises) that say the session's request is wrong.
+_SESSION_CAUSE_MARKS = ("INVALID", "NOT_FOUND", "FAILED_PRECONDITION", "PERMISSION")
+
+
 def classify(exc: BaseException) -> Fault:
     """Whose fault `exc`, raised while starting a session on an agent, is."""
     if isinstance(exc, ShipyardError):
@@ -56,6 +64,10 @@ def classify(exc: BaseException) -> Fault:
             return Fault.AGENT  # the agent is leaving; the session may run elsewhere
         if isinstance(exc, _SESSION_FAULTS):
             return Fault.SESSION
+        if exc.reason == KERNEL_CREATE_FAILED:
+            cause = exc.metadata.get("cause", "").upper()
+            if any(mark in cause for mark in _SESSION_CAUSE_MARKS):
+                return Fault.SESSION
     # UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, RESOURCE_EXHAUSTED, the start deadline, a
     # crash in the agent: nothing the session could change.
     return Fault.AGENT

@@ -46,6 +46,12 @@ class ApplyKernelEvent:
     events: ClusterEvents
 
     async def __call__(self, event: KernelEvent) -> None:
+        if event.phase is Phase.CREATE_FAILED:
+            # The agent's CreateKernels call fails with the same error; the starter decides
+            # whether that ends the session or re-queues it (rule R-REQUEUE). Applying the event
+            # too would race that decision; a start whose starter died is re-queued by the
+            # reconciliation (R-RECONCILE).
+            return
         reason = event.reason or _default_reason(event.phase)
         change = await self.store.apply_kernel_status(
             event.kernel_id,

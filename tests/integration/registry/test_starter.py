@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from libs.core.errors import InvalidArgument
+from libs.core.errors import Internal, InvalidArgument
 from services.registry.adapters.requeue_store import SqlStartRetries
 from services.registry.domain.errors import AgentUnavailable
 from services.registry.domain.model import Status
+from services.registry.service.kernel_events import ApplyKernelEvent, KernelEvent, Phase
 from services.registry.service.start_outcomes import RequeueRelease
 from tests.integration.registry.conftest import Stores
 from tests.integration.registry.factories import new_session
@@ -191,3 +192,30 @@ async def test_successful_create_leaves_the_session_preparing_for_agent_events(
 async def _pending(stores: Stores) -> tuple[str, str]:
     session, _ = await stores.sessions.add(new_session())
     return session.session_id, session.kernels[0].kernel_id
+
+
+async def test_the_agents_create_failed_event_does_not_preempt_the_requeue(
+    stores: Stores,
+) -> None:
+    agent_id = await new_agent(stores)
+    session_id, kernel_id = await scheduled_on(stores, agent_id)
+    (prep,) = await stores.sessions.claim_scheduled(100)
+    # The agent announces the failure on the stream before its RPC error reaches the starter.
+    await ApplyKernelEvent(stores.sessions, stores.events)(
+        KernelEvent(
+            kernel_id=kernel_id,
+            session_id=session_id,
+            phase=Phase.CREATE_FAILED,
+            reason="failed-to-start",
+            exit_code=0,
+            message="No such file or directory: '/sys/fs/cgroup/cpu/shipyard/k'",
+        )
+    )
+    assert (await stores.sessions.get(session_id)).status is Status.PREPARING
+    broken = Internal(
+        "could not create kernel(s)",
+        reason="KERNEL_CREATE_FAILED",
+        metadata={"cause": "FileNotFoundError"},
+    )
+    await starter_for(stores, FakeAgents(lambda _: broken)).start(prep)
+    assert (await stores.sessions.get(session_id)).status is Status.PENDING
