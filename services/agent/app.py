@@ -18,7 +18,7 @@ from libs.grpcutil.server import GrpcServer, Registration, create_server
 from services.agent.adapters.accelerator_plugins import detect_accelerators, select_plugins
 from services.agent.adapters.event_publisher import RedisKernelEventPublisher, kernel_stream
 from services.agent.adapters.networked_backend import NetworkedBackend
-from services.agent.adapters.registry_client import GrpcAgentRegistry
+from services.agent.adapters.registry_client import AgentCredential, GrpcAgentRegistry
 from services.agent.api.servicer import SERVICE_NAME, KernelServicer
 from services.agent.backends import Detach, make_backend
 from services.agent.config import Settings
@@ -106,7 +106,8 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
     accelerators = await detect_accelerators(plugins, device_dir)
     redis = Redis.from_url(settings.redis_url)
     stream = StreamPublisher(redis, kernel_stream(settings.redis_prefix))
-    publisher = RedisKernelEventPublisher(stream)
+    credential = AgentCredential()  # issued by the registry at registration
+    publisher = RedisKernelEventPublisher(stream, credential=credential)
     pulls: list[AgentKernels] = []  # the kernels' bookkeeping, once it exists
 
     async def on_pull(spec: KernelSpec) -> None:
@@ -145,7 +146,9 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
     watch_task = spawn(ExitWatcher(kernels).run(), "kernel-exit-watch")
     address = settings.advertised_addr or _advertised(settings.bind, server.port)
     registry = GrpcAgentRegistry(
-        lambda: internal_channel(settings.registry_addr, token), timeout=settings.heartbeat_timeout
+        lambda: internal_channel(settings.registry_addr, token),
+        timeout=settings.heartbeat_timeout,
+        credential=credential,
     )
     health = HealthMonitor(
         [

@@ -30,22 +30,23 @@ from libs.events.dead_letters import DeadLetterQueue
 from libs.events.streams import StreamConsumer
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
+from services.registry.adapters.agent_health_store import SqlAgentHealth
 from services.registry.adapters.agent_store import SqlAgentStore
 from services.registry.adapters.cluster_store import SqlClusterAddresses
 from services.registry.adapters.container_registry_store import SqlRegistryStore, SqlTaskStore
 from services.registry.adapters.dependency_probe import dependencies_probe
 from services.registry.adapters.docker_registry import scanner_for
+from services.registry.adapters.heartbeat_clock import RedisHeartbeatClock
 from services.registry.adapters.image_store import SqlImageStore
 from services.registry.adapters.lifecycle_store import SqlLifecycleStore
+from services.registry.adapters.lost_agent_store import SqlLostAgentSessions
+from services.registry.adapters.occupancy_store import SqlOccupancy
 from services.registry.adapters.outbox_relay import OutboxRelay
 from services.registry.adapters.owner_sessions import SqlOwnerSessions
 from services.registry.adapters.peer_clients import GrpcAgentClient, GrpcMountResolver
 from services.registry.adapters.policy_client import GrpcPolicyResolver
-from services.registry.adapters.redis_events import (
-    RedisClusterEvents,
-    RedisHeartbeatClock,
-    StreamSessionWaiter,
-)
+from services.registry.adapters.redis_events import RedisClusterEvents, StreamSessionWaiter
+from services.registry.adapters.requeue_store import SqlStartRetries
 from services.registry.adapters.resource_group_store import SqlResourceGroupStore
 from services.registry.adapters.secrets import SecretBox
 from services.registry.adapters.session_store import SqlSessionStore
@@ -61,6 +62,9 @@ from services.registry.api.scheduling_servicer import SchedulingServicer
 from services.registry.api.session_admin_servicer import SessionAdminServicer
 from services.registry.api.session_servicer import SessionServicer
 from services.registry.config import Settings
+from services.registry.domain.agent_auth import AgentAuth
+from services.registry.domain.schedulability import SchedulabilityPolicy
+from services.registry.domain.start_failures import RetryPolicy
 from services.registry.service.agents import AgentLifecycle
 from services.registry.service.cluster_start import ClusterLaunches
 from services.registry.service.container_registries import ContainerRegistries
@@ -72,10 +76,12 @@ from services.registry.service.image_resolution import ImageResolver
 from services.registry.service.images import Images
 from services.registry.service.kernel_events import ApplyKernelEvent
 from services.registry.service.queries import SessionQueries
+from services.registry.service.reconcile import Reconciler
 from services.registry.service.rescan import Rescans
 from services.registry.service.resource_groups import ResourceGroups
 from services.registry.service.scheduling import Scheduling
 from services.registry.service.session_logs import GetSessionLogs
+from services.registry.service.start_outcomes import RequeueRelease, StartOutcomes
 from services.registry.service.starter import Starter
 from services.registry.service.terminate_owners import TerminateSessionsOfOwners
 
@@ -94,6 +100,8 @@ class RunningRegistry:
     mounts: GrpcMountResolver
     policies: GrpcPolicyResolver
     rescans: Rescans
+    starter: Starter
+    drain_timeout: float = 10.0
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -102,6 +110,8 @@ class RunningRegistry:
 
     async def stop(self) -> None:
         await self.server.stop(grace=2.0)
+        # In-flight starts finish (or go back to the queue) before the loops stop.
+        await self.starter.drain(self.drain_timeout)
         await cancel_all(self.tasks)
         await self.rescans.stop()
         await self.agent_client.close()
@@ -140,12 +150,46 @@ async def serve(settings: Settings) -> RunningRegistry:
     )
     await rescans.recover()
 
+    agent_key = settings.agent_credentials_key or key
+    agent_auth = AgentAuth(agent_key.get_secret_value())
+    health = SqlAgentHealth(sessions)
+    retries = SqlStartRetries(sessions)
+    schedulability = SchedulabilityPolicy(
+        failure_threshold=settings.agent_failure_threshold,
+        cooldown=timedelta(seconds=settings.agent_unschedulable_cooldown),
+    )
     agents = AgentLifecycle(
         agent_store,
         lifecycle,
         RedisHeartbeatClock(redis, settings.redis_prefix),
         agent_client,
         timedelta(seconds=settings.heartbeat_timeout),
+        health=health,
+        schedulability=schedulability,
+        lost_grace=timedelta(seconds=settings.lost_agent_grace),
+        lost_sessions=SqlLostAgentSessions(sessions),
+        forget_channel=agent_client.forget,
+    )
+    outcomes = StartOutcomes(
+        lifecycle,
+        retries,
+        health,
+        agent_client,
+        RetryPolicy(
+            max_attempts=settings.start_max_attempts,
+            backoff=timedelta(seconds=settings.start_retry_backoff),
+            max_backoff=timedelta(seconds=settings.start_retry_backoff_max),
+        ),
+        schedulability,
+    )
+    starter = Starter(
+        lifecycle,
+        agent_client,
+        wakeup,
+        outcomes,
+        concurrency=settings.starter_concurrency,
+        start_timeout=settings.start_timeout,
+        cluster=ClusterLaunches(agent_client, SqlClusterAddresses(sessions)),
     )
     session_servicer = SessionServicer(
         CreateSession(store, mounts, waiter, policies, groups, ImageResolver(image_store)),
@@ -187,7 +231,7 @@ async def serve(settings: Settings) -> RunningRegistry:
             ),
             Registration(
                 agent_registry_service_pb2_grpc.add_AgentRegistryServiceServicer_to_server,
-                AgentRegistryServicer(agents, settings.heartbeat_interval),
+                AgentRegistryServicer(agents, settings.heartbeat_interval, agent_auth),
                 "shipyard.registry.v1.AgentRegistryService",
             ),
             Registration(
@@ -226,20 +270,37 @@ async def serve(settings: Settings) -> RunningRegistry:
         kernel_stream,
         KERNEL_EVENTS_GROUP,
         settings.node_id,
-        KernelEventHandler(ApplyKernelEvent(lifecycle)),
+        KernelEventHandler(ApplyKernelEvent(lifecycle), agent_auth),
         healthy=dependencies_probe(engine, redis),
     )
     await consumer.ensure_group()
-    running = RunningRegistry(server, engine, redis, agent_client, mounts, policies, rescans)
+    reconciler = Reconciler(
+        lifecycle,
+        SqlOccupancy(sessions),
+        outcomes,
+        agent_client,
+        prepare_timeout=timedelta(seconds=settings.prepare_timeout),
+    )
+    running = RunningRegistry(
+        server,
+        engine,
+        redis,
+        agent_client,
+        mounts,
+        policies,
+        rescans,
+        starter,
+        settings.shutdown_drain_timeout,
+    )
     relay = OutboxRelay(engine, sessions, redis, settings.redis_prefix)
-    cluster = ClusterLaunches(agent_client, SqlClusterAddresses(sessions))
-    starter = Starter(lifecycle, agent_client, wakeup, cluster=cluster)
     running.tasks = [
         spawn(relay.run(), "outbox-relay"),
         spawn(keep_running("kernel events", consumer.run), "kernel-events"),
         spawn(keep_running("session waiter", waiter.run), "session-waiter"),
         spawn(keep_running("starter", starter.run), "starter"),
+        spawn(keep_running("requeue release", RequeueRelease(retries).run), "requeue"),
         spawn(agents.run_sweeper(settings.sweep_interval), "sweeper"),
+        spawn(reconciler.run(settings.reconcile_interval), "reconciler"),
     ]
     await server.start()
     log.info("registry serving on port %d", server.port)

@@ -26,5 +26,26 @@ class Settings(ServiceSettings, DatabaseMixin, RedisMixin):
     sweep_interval: float = 5.0
     # Key that encrypts stored container-registry passwords; the internal token when unset.
     credentials_key: SecretStr | None = None
+    # Key the per-agent secrets are derived from (docs/access.md); credentials_key, then the
+    # internal token, when unset.
+    agent_credentials_key: SecretStr | None = None
     # Concurrent manifest requests per registry during a rescan.
     rescan_concurrency: int = 4
+    # Starts in flight at once per replica, and each one's deadline (rule R-BOUNDED-START).
+    starter_concurrency: int = 32
+    start_timeout: float = 50.0
+    # How long SIGTERM waits for in-flight starts before re-queueing them.
+    shutdown_drain_timeout: float = 10.0
+    # Failed starts that are not the session's fault: attempts, then CANCELLED (R-REQUEUE).
+    start_max_attempts: int = 5
+    start_retry_backoff: float = 2.0
+    start_retry_backoff_max: float = 60.0
+    # Consecutive failed starts that take an agent out of scheduling, and how long it stays
+    # out before a healthy heartbeat puts it back (rule R-AGENT-OUT); 0 disables the count.
+    agent_failure_threshold: int = 3
+    agent_unschedulable_cooldown: float = 30.0
+    # How long a lost agent's sessions wait for it to come back (rule R-LOST-GRACE).
+    lost_agent_grace: float = 60.0
+    # Reconciliation (rule R-RECONCILE): how often, and when a PREPARING session counts as stuck.
+    reconcile_interval: float = 30.0
+    prepare_timeout: float = 120.0

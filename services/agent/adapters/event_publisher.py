@@ -8,9 +8,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from redis.exceptions import RedisError
 from shipyard.events.v1 import events_pb2
 
+from libs.core.agent_credentials import event_fields
 from libs.core.errors import Unavailable
 from libs.core.ids import new_id
 from libs.events.streams import StreamPublisher
+from services.agent.adapters.registry_client import AgentCredential
 from services.agent.service.outbound import KernelEvent, Phase
 
 _PHASES = {
@@ -26,10 +28,11 @@ def kernel_stream(prefix: str) -> str:
     return f"{prefix}events:kernel"
 
 
-def to_event(event: KernelEvent) -> events_pb2.Event:
+def to_event(event: KernelEvent, credential: AgentCredential | None = None) -> events_pb2.Event:
+    """The event, signed with the agent's credential when it has one (docs/access.md)."""
     create_time = Timestamp()
     create_time.GetCurrentTime()
-    return events_pb2.Event(
+    message = events_pb2.Event(
         event_id=new_id(),
         create_time=create_time,
         trace_context=dict(event.trace_context),
@@ -43,19 +46,44 @@ def to_event(event: KernelEvent) -> events_pb2.Event:
             message=event.message,
         ),
     )
+    if credential is not None and credential.secret:
+        k = message.kernel_lifecycle
+        k.signature = credential.sign(
+            event_fields(
+                message.event_id,
+                k.kernel_id,
+                k.session_id,
+                k.agent_id,
+                k.phase,
+                k.reason,
+                k.exit_code,
+                k.message,
+            )
+        )
+    return message
 
 
 class RedisKernelEventPublisher:
     """EventPublisher on `<prefix>events:kernel`."""
 
-    def __init__(self, publisher: StreamPublisher, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        publisher: StreamPublisher,
+        *,
+        timeout: float = 5.0,
+        credential: AgentCredential | None = None,
+    ) -> None:
         self._publisher = publisher
         self._timeout = timeout
+        self._credential = credential
 
     async def publish(self, event: KernelEvent) -> None:
-        message = to_event(event)
         try:
             async with asyncio.timeout(self._timeout):
+                # Signed once registered; before the first registration nothing waits (kernels
+                # run while the registry is down) and the registry drops the unsigned event; the
+                # reconciliation re-queues a start whose events were dropped (docs/access.md).
+                message = to_event(event, self._credential)
                 await self._publisher.publish(message.event_id, message.SerializeToString())
         except (RedisError, OSError, TimeoutError) as exc:
             raise Unavailable(f"cannot publish a kernel event: {exc}") from exc

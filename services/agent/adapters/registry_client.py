@@ -11,6 +11,7 @@ from shipyard.registry.v1 import agent_registry_service_pb2 as pb
 from shipyard.registry.v1 import agent_registry_service_pb2_grpc as pb_grpc
 from shipyard.type.v1 import resources_pb2
 
+from libs.core.agent_credentials import rpc_fields, sign
 from libs.core.slots import CPU, MEM, ResourceSlots
 from libs.grpcutil.status import error_from_rpc
 from services.agent.service.outbound import AgentHealth, AgentInfo, Registration
@@ -29,14 +30,36 @@ def _slots(info: AgentInfo) -> resources_pb2.ResourceSlots:
     return resources_pb2.ResourceSlots(amounts=amounts)
 
 
+class AgentCredential:
+    """The secret the registry issued at registration (docs/access.md, "Agent credentials"),
+    shared by the registry client (RPC proofs) and the event publisher (event signatures)."""
+
+    def __init__(self) -> None:
+        self.secret = ""
+
+    def set(self, secret: str) -> None:
+        """Record the secret of a registration (empty from a registry that issues none)."""
+        self.secret = secret
+
+    def sign(self, fields: Sequence[str]) -> str:
+        return sign(self.secret, fields) if self.secret else ""
+
+
 class GrpcAgentRegistry:
     """The AgentRegistry port. `connect` makes a channel (internal_channel: token, keepalive)."""
 
-    def __init__(self, connect: Callable[[], grpc.aio.Channel], *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], grpc.aio.Channel],
+        *,
+        timeout: float = 10.0,
+        credential: AgentCredential | None = None,
+    ) -> None:
         self._connect = connect
         self._channel = connect()
         self._stub = pb_grpc.AgentRegistryServiceStub(self._channel)
         self._timeout = timeout
+        self.credential = credential or AgentCredential()
 
     async def register(
         self, info: AgentInfo, live_kernel_ids: Sequence[str], images: Sequence[str] = ()
@@ -52,6 +75,7 @@ class GrpcAgentRegistry:
             images=list(images),
         )
         response: pb.RegisterAgentResponse = await self._call(self._stub.RegisterAgent, request)
+        self.credential.set(response.agent_secret)
         interval = None
         if response.HasField("heartbeat_interval"):
             interval = response.heartbeat_interval.ToTimedelta().total_seconds() or None
@@ -73,12 +97,18 @@ class GrpcAgentRegistry:
             live_kernel_ids=list(live_kernel_ids),
             images=list(images),
             health=pb.AgentHealth(healthy=health.healthy, reason=health.reason[:512]),
+            agent_proof=self.credential.sign(rpc_fields("Heartbeat", info.agent_id)),
         )
         response: pb.HeartbeatResponse = await self._call(self._stub.Heartbeat, request)
         return response.reregister
 
     async def drain(self, agent_id: str, reason: str) -> None:
-        request = pb.DrainAgentRequest(agent_id=agent_id, reason=reason[:256])
+        """Leave scheduling (e.g. on SIGTERM); kernels keep running."""
+        request = pb.DrainAgentRequest(
+            agent_id=agent_id,
+            reason=reason[:256],
+            agent_proof=self.credential.sign(rpc_fields("DrainAgent", agent_id)),
+        )
         await self._call(self._stub.DrainAgent, request)
 
     async def heartbeat_batch(

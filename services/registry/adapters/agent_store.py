@@ -106,55 +106,27 @@ class SqlAgentStore:
             return agent
 
     async def mark_lost(self, agent_ids: Sequence[str]) -> list[SessionChange]:
-        """Agents that stopped heartbeating: LOST, and their kernels ended as "agent-lost"."""
+        """Agents that stopped heartbeating: LOST. Their kernels are left alone for the grace
+        period (an agent that comes back re-adopts them); then `LostAgentSessions` ends or
+        re-queues them (rule R-LOST-GRACE). Only the agent row is locked here."""
         changes: list[SessionChange] = []
         now = datetime.now(UTC)
         for agent_id in agent_ids:
-            for attempt in range(1, _MARK_LOST_ATTEMPTS + 1):
-                try:
-                    changes.extend(await with_retry(partial(self._lose, agent_id, now)))
-                    break
-                except KernelsMoved:
-                    if attempt == _MARK_LOST_ATTEMPTS:
-                        raise  # the caller keeps the agent to try again later
+            changes.extend(await with_retry(partial(self._lose, agent_id, now)))
         return changes
 
     async def _lose(self, agent_id: str, now: datetime) -> list[SessionChange]:
-        """One agent LOST in one transaction, locking in rule R-LOCK-ORDER: the sessions of
-        its kernels, their kernels, then the agent row."""
         async with self._sessions.begin() as db:
-            status = (
-                await db.execute(select(AgentRow.status).where(AgentRow.id == agent_id))
-            ).scalar_one_or_none()
-            if status is None or status == AgentStatus.LOST.value:
-                return []
-            kernel_ids = set(await _live_kernels_on(db, agent_id))
-            result = await end_kernels(db, sorted(kernel_ids), "agent-lost", now)
             row = (
-                await db.execute(
-                    select(AgentRow)
-                    .where(AgentRow.id == agent_id)
-                    .with_for_update()
-                    .execution_options(populate_existing=True)
-                )
-            ).scalar_one()
-            if row.status == AgentStatus.LOST.value:
+                await db.execute(select(AgentRow).where(AgentRow.id == agent_id).with_for_update())
+            ).scalar_one_or_none()
+            if row is None or row.status == AgentStatus.LOST.value:
                 return []
-            if set(await _live_kernels_on(db, agent_id)) - kernel_ids:
-                # A kernel was placed on it since the read: lock its session too, from the top.
-                raise KernelsMoved(f"kernels placed on {agent_id} while marking it lost")
             row.status = AgentStatus.LOST.value
-            agent = agent_from_row((await recompute_occupancy(db, [agent_id]))[0])
-            result.append(_agent_change(agent))
-            await stage_changes(db, result)
-            return result
-
-
-class KernelsMoved(Exception):
-    """Kernels kept being placed on the agent between reading them and locking the agent."""
-
-
-_MARK_LOST_ATTEMPTS = 5
+            row.lost_at = now
+            change = _agent_change(agent_from_row(row))
+            await stage_changes(db, [change])
+            return [change]
 
 
 def _agent_change(agent: Agent) -> SessionChange:
@@ -218,6 +190,12 @@ def _upsert(reg: AgentRegistration, now: datetime) -> Insert:
         "images": sorted(set(reg.images)),
         "registered_at": now,
         "last_heartbeat": now,
+        # A new registration is a fresh start: drained or failing, it is schedulable again.
+        "schedulable": True,
+        "unschedulable_reason": "",
+        "unschedulable_since": None,
+        "start_failures": 0,
+        "lost_at": None,
     }
     stmt = insert(AgentRow).values(**values)
     return stmt.on_conflict_do_update(

@@ -219,8 +219,8 @@ def _check(
     free: dict[str, ResourceSlots],
     running: Counter[str],
 ) -> str:
-    if session.status != Status.PENDING.value:
-        return "session-not-pending"
+    if session.status != Status.PENDING.value or session.not_before is not None:
+        return "session-not-pending"  # or re-queued and still backing off (rule R-REQUEUE)
     if {k.id for k in kernels} != set(p.kernels):
         return "kernel-set-mismatch"
     if p.max_concurrent_sessions > 0 and running[session.access_key] >= p.max_concurrent_sessions:

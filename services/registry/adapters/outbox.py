@@ -43,6 +43,8 @@ def agent_event(agent: Agent) -> events_pb2.Event:
         architecture=agent.architecture,
         images=list(agent.images),
         backend=agent.backend,
+        # Out of scheduling (rule R-AGENT-OUT): the watch tells the scheduler why.
+        unschedulable_reason="" if agent.schedulable else agent.unschedulable_reason,
     )
     return events_pb2.Event(agent_changed=payload)
 

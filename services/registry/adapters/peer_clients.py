@@ -16,6 +16,7 @@ from shipyard.type.v1 import execution_pb2, resources_pb2
 from libs.core.errors import Unavailable
 from libs.grpcutil.client import internal_channel
 from libs.grpcutil.status import error_from_rpc
+from services.registry.adapters.channel_pool import ChannelPool
 from services.registry.domain.errors import AgentUnavailable
 from services.registry.domain.model import ExecMode, ExecOutcome, Mount
 from services.registry.service.ports import KernelLaunch
@@ -37,20 +38,22 @@ LOGS_DEADLINE = 15.0
 
 
 class GrpcAgentClient:
-    """Channels per agent address, kept with keepalive pings (rule R-KEEPALIVE)."""
+    """Channels per agent address, kept with keepalive pings (rule R-KEEPALIVE) and evicted
+    when idle or beyond the pool's bound (adapters/channel_pool.py)."""
 
-    def __init__(self, internal_token: str) -> None:
+    def __init__(
+        self, internal_token: str, *, max_channels: int = 512, idle_ttl: float = 600.0
+    ) -> None:
         self._token = internal_token
-        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._pool = ChannelPool(
+            lambda address: internal_channel(address, self._token),
+            max_channels=max_channels,
+            idle_ttl=idle_ttl,
+        )
 
-    def _stub(self, address: str) -> agent_grpc.KernelServiceStub:
-        # "host:port#name": many agents behind one server (docs/simulated-agents.md) share
-        # one channel; the full address travels with each call (_call) to pick the agent.
-        target = address.partition("#")[0]
-        channel = self._channels.get(target)
-        if channel is None:
-            channel = self._channels[target] = internal_channel(target, self._token)
-        return agent_grpc.KernelServiceStub(channel)
+    def forget(self, address: str) -> None:
+        """Drop the channel to an agent that is gone."""
+        self._pool.forget(_target(address))
 
     async def create_kernels(self, address: str, kernels: Sequence[KernelLaunch]) -> None:
         request = agent_pb.CreateKernelsRequest(
@@ -75,7 +78,7 @@ class GrpcAgentClient:
                 for k in kernels
             ]
         )
-        await self._call(self._stub(address).CreateKernels, request, CREATE_DEADLINE, address)
+        await self._call(address, "CreateKernels", request, CREATE_DEADLINE)
 
     async def prepare_cluster_network(
         self, address: str, session_id: str, kernels: Sequence[tuple[str, str]]
@@ -84,9 +87,7 @@ class GrpcAgentClient:
             session_id=session_id,
             kernels=[agent_pb.ClusterKernel(kernel_id=k, hostname=h) for k, h in kernels],
         )
-        response = await self._call(
-            self._stub(address).PrepareClusterNetwork, request, DESTROY_DEADLINE, address
-        )
+        response = await self._call(address, "PrepareClusterNetwork", request, DESTROY_DEADLINE)
         return {h.hostname: h.address for h in response.hosts}
 
     async def destroy_kernel(
@@ -95,7 +96,7 @@ class GrpcAgentClient:
         request = agent_pb.DestroyKernelRequest(
             kernel_id=kernel_id, session_id=session_id, reason=reason
         )
-        await self._call(self._stub(address).DestroyKernel, request, DESTROY_DEADLINE, address)
+        await self._call(address, "DestroyKernel", request, DESTROY_DEADLINE)
 
     async def execute(
         self, address: str, kernel_id: str, mode: ExecMode, code: str, timeout: float
@@ -105,7 +106,7 @@ class GrpcAgentClient:
         request = agent_pb.ExecuteRequest(
             kernel_id=kernel_id, mode=_MODES[mode], code=code, timeout=duration
         )
-        response = await self._call(self._stub(address).Execute, request, timeout + 10.0, address)
+        response = await self._call(address, "Execute", request, timeout + 10.0)
         r = response.result
         return ExecOutcome(
             status=_STATUSES.get(r.status, "failed"),
@@ -118,16 +119,17 @@ class GrpcAgentClient:
 
     async def kernel_logs(self, address: str, kernel_id: str, tail: int) -> str:
         request = agent_pb.GetKernelLogsRequest(kernel_id=kernel_id, tail_lines=tail)
-        response = await self._call(
-            self._stub(address).GetKernelLogs, request, LOGS_DEADLINE, address
-        )
+        response = await self._call(address, "GetKernelLogs", request, LOGS_DEADLINE)
         return str(response.logs)
 
-    async def _call(self, method: Any, request: Any, deadline: float, address: str) -> Any:
+    async def _call(self, address: str, method: str, request: Any, deadline: float) -> Any:
+        # The full address travels with each call: it picks the agent when many share a
+        # server (docs/simulated-agents.md).
+        metadata = ((AGENT_ADDRESS_METADATA, address),)
         try:
-            return await method(
-                request, timeout=deadline, metadata=((AGENT_ADDRESS_METADATA, address),)
-            )
+            async with self._pool.use(_target(address)) as channel:
+                stub = agent_grpc.KernelServiceStub(channel)
+                return await getattr(stub, method)(request, timeout=deadline, metadata=metadata)
         except grpc.aio.AioRpcError as exc:
             if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 raise AgentUnavailable(
@@ -136,8 +138,7 @@ class GrpcAgentClient:
             raise error_from_rpc(exc) from exc
 
     async def close(self) -> None:
-        for channel in self._channels.values():
-            await channel.close()
+        await self._pool.close()
 
 
 class GrpcMountResolver:
@@ -166,3 +167,8 @@ class GrpcMountResolver:
 
     async def close(self) -> None:
         await self._channel.close()
+
+
+def _target(address: str) -> str:
+    """ "host:port#name" (many agents behind one server) shares the channel of host:port."""
+    return address.partition("#")[0]

@@ -1,12 +1,11 @@
-"""Following the cluster event stream, a waiter for status changes, and heartbeat times."""
+"""Following the cluster event stream, and a waiter for status changes."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 from shipyard.events.v1 import events_pb2
@@ -73,28 +72,6 @@ class StreamSessionWaiter:
                     flag.set()
 
 
-class RedisHeartbeatClock:
-    def __init__(self, redis: Redis, prefix: str) -> None:
-        self._redis = redis
-        self._key = f"{prefix}agent-heartbeats"
-
-    async def beat(self, agent_id: str, now: datetime) -> None:
-        await self._redis.hset(self._key, agent_id, now.timestamp())
-
-    async def beat_many(self, agent_ids: Sequence[str], now: datetime) -> None:
-        if agent_ids:
-            stamp = now.timestamp()
-            await self._redis.hset(self._key, mapping=dict.fromkeys(agent_ids, stamp))
-
-    async def stale(self, older_than: datetime) -> list[str]:
-        beats = await self._redis.hgetall(self._key)
-        cutoff = older_than.timestamp()
-        stale = [_text(k) for k, v in beats.items() if float(v) < cutoff]
-        if stale:
-            await self._redis.hdel(self._key, *stale)
-        return stale
-
-
 def _agent(msg: events_pb2.AgentChanged) -> Agent:
     return Agent(
         agent_id=msg.agent_id,
@@ -107,8 +84,6 @@ def _agent(msg: events_pb2.AgentChanged) -> Agent:
         last_heartbeat=None,
         architecture=msg.architecture,
         images=tuple(msg.images),
+        schedulable=not msg.unschedulable_reason,
+        unschedulable_reason=msg.unschedulable_reason,
     )
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -83,6 +83,7 @@ def session_from_row(row: SessionRow, kernels: Iterable[KernelRow]) -> Session:
             dependencies=tuple(row.dependencies or ()),
             expected_duration=row.expected_duration,
         ),
+        requeue_on_agent_loss=row.requeue_on_agent_loss,
     )
 
 
@@ -103,6 +104,8 @@ def agent_from_row(row: AgentRow) -> Agent:
         last_heartbeat=row.last_heartbeat,
         architecture=row.architecture,
         images=tuple(row.images),
+        schedulable=row.schedulable,
+        unschedulable_reason=row.unschedulable_reason,
     )
 
 

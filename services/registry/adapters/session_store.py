@@ -130,6 +130,8 @@ class SqlSessionStore(DependencyQueries):
         query = (
             select(SessionRow)
             .where(SessionRow.status == Status.PENDING.value)
+            # A re-queued session waits out its backoff first (rule R-REQUEUE).
+            .where(SessionRow.not_before.is_(None))
             .order_by(SessionRow.created_at, SessionRow.id)
         )
         async with self._sessions() as db:
@@ -270,6 +272,7 @@ def _session_values(new: NewSession, total: ResourceSlots) -> Mapping[str, objec
         "starts_at": new.scheduling.starts_at,
         "dependencies": list(new.scheduling.dependencies),
         "expected_duration": new.scheduling.expected_duration,
+        "requeue_on_agent_loss": new.requeue_on_agent_loss,
     }
 
 

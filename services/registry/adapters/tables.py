@@ -45,6 +45,14 @@ class AgentRow(Base):
     images: Mapped[list[str]] = mapped_column(JSONB, default=list)
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Out of scheduling (draining, unhealthy, failing starts) while False (rule R-AGENT-OUT).
+    schedulable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    unschedulable_reason: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    unschedulable_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Consecutive starts that failed by the agent's fault; a successful start resets it.
+    start_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When it was marked LOST; its kernels end (or re-queue) after the grace (rule R-LOST-GRACE).
+    lost_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SessionRow(Base):
@@ -113,6 +121,14 @@ class SessionRow(Base):
     # Ids of the sessions that must end successfully first (GIN-indexed: dependents lookup).
     dependencies: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
     expected_duration: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Failed starts that sent the session back to the queue (rule R-REQUEUE).
+    start_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A re-queued session is not offered to the scheduler before this time.
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Queue again (not end) when an agent running one of its kernels is lost.
+    requeue_on_agent_loss: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
 
 
 class KernelRow(Base):

@@ -12,15 +12,17 @@ from typing_extensions import override
 from libs.core.slots import ResourceSlots
 from libs.grpcutil.context import require_system
 from services.registry.api import convert
+from services.registry.domain.agent_auth import AgentAuth
 from services.registry.domain.image_ref import normalize_arch
 from services.registry.service.agents import AgentLifecycle
 from services.registry.service.ports import AgentRegistration
 
 
 class AgentRegistryServicer(reg_grpc.AgentRegistryServiceServicer):
-    def __init__(self, agents: AgentLifecycle, heartbeat_interval: float) -> None:
+    def __init__(self, agents: AgentLifecycle, heartbeat_interval: float, auth: AgentAuth) -> None:
         self._agents = agents
         self._interval = heartbeat_interval
+        self._auth = auth
 
     @override
     async def RegisterAgent(
@@ -41,7 +43,9 @@ class AgentRegistryServicer(reg_grpc.AgentRegistryServiceServicer):
                 images=tuple(request.images),
             )
         )
-        response = reg_pb.RegisterAgentResponse(kernels_to_destroy=to_destroy)
+        response = reg_pb.RegisterAgentResponse(
+            kernels_to_destroy=to_destroy, agent_secret=self._auth.secret_for(request.agent_id)
+        )
         response.heartbeat_interval.FromNanoseconds(int(self._interval * 1e9))
         return response
 
@@ -50,7 +54,11 @@ class AgentRegistryServicer(reg_grpc.AgentRegistryServiceServicer):
         self, request: reg_pb.HeartbeatRequest, context: grpc.aio.ServicerContext
     ) -> reg_pb.HeartbeatResponse:
         require_system()
-        known = await self._agents.heartbeat(request.agent_id, list(request.images))
+        self._auth.check_rpc("Heartbeat", request.agent_id, request.agent_proof)
+        health = None
+        if request.HasField("health"):
+            health = (request.health.healthy, request.health.reason)
+        known = await self._agents.heartbeat(request.agent_id, list(request.images), health)
         return reg_pb.HeartbeatResponse(reregister=not known)
 
     @override
@@ -58,8 +66,19 @@ class AgentRegistryServicer(reg_grpc.AgentRegistryServiceServicer):
         self, request: reg_pb.HeartbeatBatchRequest, context: grpc.aio.ServicerContext
     ) -> reg_pb.HeartbeatBatchResponse:
         require_system()
+        for h in request.heartbeats:  # every agent of the batch proves who it is
+            self._auth.check_rpc("Heartbeat", h.agent_id, h.agent_proof)
         beats = {h.agent_id: list(h.images) for h in request.heartbeats}
         return reg_pb.HeartbeatBatchResponse(reregister=await self._agents.heartbeat_many(beats))
+
+    @override
+    async def DrainAgent(
+        self, request: reg_pb.DrainAgentRequest, context: grpc.aio.ServicerContext
+    ) -> reg_pb.DrainAgentResponse:
+        require_system()
+        self._auth.check_rpc("DrainAgent", request.agent_id, request.agent_proof)
+        await self._agents.drain(request.agent_id, request.reason)
+        return reg_pb.DrainAgentResponse()
 
 
 class ClusterServicer(cluster_grpc.ClusterServiceServicer):

@@ -98,6 +98,7 @@ def session_pb(session: Session) -> pb.Session:
         vfolder_names=list(session.vfolder_names),
         client_token=session.client_token,
         startup_command=session.startup_command,
+        requeue_on_agent_loss=session.requeue_on_agent_loss,
         create_time=timestamp(session.created_at),
         cluster_mode=CLUSTER_MODE_TO_PB[session.cluster_mode],
         cluster_size=len(session.kernels),
@@ -139,6 +140,8 @@ def agent_pb(agent: Agent) -> cluster_pb.Agent:
         backend=agent.backend,
         architecture=agent.architecture,
         images=list(agent.images),
+        schedulable=agent.schedulable,
+        unschedulable_reason=agent.unschedulable_reason,
     )
     if agent.last_heartbeat is not None:
         msg.last_heartbeat_time.CopyFrom(timestamp(agent.last_heartbeat))
@@ -148,13 +151,15 @@ def agent_pb(agent: Agent) -> cluster_pb.Agent:
 def agent_state_pb(agent: Agent) -> sched_pb.AgentState:
     return sched_pb.AgentState(
         agent_id=agent.agent_id,
-        alive=agent.status.value == "ALIVE",
+        alive=agent.takes_work,
         resource_group=agent.resource_group,
         available_slots=slots_pb(agent.available_slots),
         occupied_slots=slots_pb(agent.occupied_slots),
         architecture=agent.architecture,
         images=list(agent.images),
         backend=agent.backend,
+        schedulable=agent.schedulable,
+        unschedulable_reason=agent.unschedulable_reason,
     )
 
 

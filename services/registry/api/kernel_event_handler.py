@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from opentelemetry import trace
 from shipyard.events.v1 import events_pb2
 
 from libs.telemetry.tracing import attach_trace_context, detach
+from services.registry.domain.agent_auth import AgentAuth
 from services.registry.domain.model import Status
 from services.registry.service.kernel_events import ApplyKernelEvent, KernelReport
 
+log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 Lifecycle = events_pb2.KernelLifecycle
@@ -23,8 +27,11 @@ _MEANING: dict[int, tuple[Status, str]] = {
 
 
 class KernelEventHandler:
-    def __init__(self, apply: ApplyKernelEvent) -> None:
+    """Applies kernel events; with `auth`, only those signed by the agent they name."""
+
+    def __init__(self, apply: ApplyKernelEvent, auth: AgentAuth | None = None) -> None:
         self._apply = apply
+        self._auth = auth
 
     async def __call__(self, event_id: str, data: bytes) -> None:
         event = events_pb2.Event.FromString(data)
@@ -33,6 +40,24 @@ class KernelEventHandler:
         k = event.kernel_lifecycle
         meaning = _MEANING.get(k.phase)
         if meaning is None:
+            return
+        if self._auth is not None and not self._auth.event_is_genuine(
+            event_id=event.event_id,
+            kernel_id=k.kernel_id,
+            session_id=k.session_id,
+            agent_id=k.agent_id,
+            phase=k.phase,
+            reason=k.reason,
+            exit_code=k.exit_code,
+            message=k.message,
+            signature=k.signature,
+        ):
+            log.warning(
+                "dropping kernel event %s for %s: not signed by agent %r",
+                event_id,
+                k.kernel_id,
+                k.agent_id,
+            )
             return
         status, default_reason = meaning
         # Continue the agent's trace across the stream hop.

@@ -60,6 +60,7 @@ class SessionServicer(pb_grpc.SessionServiceServicer):
             cluster_size=request.cluster_size or 1,
             cluster_mode=convert.CLUSTER_MODE_FROM_PB[request.cluster_mode],
             scheduling=convert.scheduling_from_pb(request),
+            requeue_on_agent_loss=request.requeue_on_agent_loss,
         )
         session = await self._create(current_caller(), cmd)
         return pb.CreateSessionResponse(session=convert.session_pb(session))

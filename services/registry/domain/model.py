@@ -108,6 +108,7 @@ class Session:
     status_history: Mapping[str, datetime] = field(default_factory=dict)
     cluster_mode: ClusterMode = ClusterMode.SINGLE_NODE
     scheduling: SessionScheduling = field(default_factory=SessionScheduling)
+    requeue_on_agent_loss: bool = False
 
     @property
     def main_kernel(self) -> Kernel | None:
@@ -126,6 +127,14 @@ class Agent:
     last_heartbeat: datetime | None
     architecture: str = ""
     images: tuple[str, ...] = ()
+    # False while drained, unhealthy or failing starts (domain/schedulability.py).
+    schedulable: bool = True
+    unschedulable_reason: str = ""
+
+    @property
+    def takes_work(self) -> bool:
+        """Whether the scheduler may place kernels on it."""
+        return self.status is AgentStatus.ALIVE and self.schedulable
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,6 +18,8 @@ def placement_conflict(
     """Why `agent` cannot take `wanted` more slots for a session; "" when it can."""
     if agent is None or agent.status is not AgentStatus.ALIVE:
         return "agent-not-alive"
+    if not agent.schedulable:  # drained, unhealthy or failing its starts (rule R-AGENT-OUT)
+        return "agent-unschedulable"
     if agent.resource_group != resource_group:
         return "agent-resource-group-mismatch"
     if image_architectures and agent.architecture not in image_architectures:

@@ -1,14 +1,18 @@
-"""Agent registration, heartbeats, loss detection and re-sent destroys."""
+"""Agent registration, heartbeats, loss detection and re-sent destroys.
+
+The stores stage every event their changes imply in the same transaction (rule R-OUTBOX):
+nothing is published from here."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from services.registry.domain.model import MAX_LIFETIME_EXCEEDED, Agent
+from services.registry.domain.model import MAX_LIFETIME_EXCEEDED, Agent, AgentStatus
+from services.registry.domain.schedulability import SchedulabilityPolicy
 from services.registry.service.destroy_session import tell_agents
 from services.registry.service.ports import (
     AgentClient,
@@ -17,6 +21,7 @@ from services.registry.service.ports import (
     HeartbeatClock,
 )
 from services.registry.service.session_ports import SessionEnding
+from services.registry.service.start_ports import AgentHealthStore, LostAgentSessions
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +33,13 @@ class AgentLifecycle:
     clock: HeartbeatClock
     agents: AgentClient
     heartbeat_timeout: timedelta = timedelta(seconds=40)
-    # Longer than the starter's own bound (50 s) plus event delivery: only truly lost starts.
-    prepare_timeout: timedelta = timedelta(seconds=120)
+    health: AgentHealthStore | None = None
+    schedulability: SchedulabilityPolicy = field(default_factory=SchedulabilityPolicy)
+    # A lost agent's sessions wait this long for it to come back (rule R-LOST-GRACE).
+    lost_grace: timedelta = timedelta(seconds=60)
+    lost_sessions: LostAgentSessions | None = None
+    # Called with a lost agent's address: its gRPC channel is closed.
+    forget_channel: Callable[[str], None] = lambda _address: None
 
     async def register(self, reg: AgentRegistration) -> list[str]:
         """Record the agent; return the kernels it runs that nobody expects (to destroy)."""
@@ -44,11 +54,17 @@ class AgentLifecycle:
         )
         return to_destroy
 
-    async def heartbeat(self, agent_id: str, images: Sequence[str] | None = None) -> bool:
+    async def heartbeat(
+        self,
+        agent_id: str,
+        images: Sequence[str] | None = None,
+        health: tuple[bool, str] | None = None,
+    ) -> bool:
         """Record a heartbeat; False when the agent is unknown and must register again.
 
         A changed image inventory (a pull finished, an image was removed) is recorded and
-        broadcast, so that the scheduler prefers agents that need no pull.
+        broadcast, so that the scheduler prefers agents that need no pull. A health report
+        (healthy, reason) takes the agent out of scheduling or puts it back (rule R-AGENT-OUT).
         """
         now = datetime.now(UTC)
         before = await self.agent_store.touch(agent_id, now)
@@ -57,6 +73,15 @@ class AgentLifecycle:
         await self.clock.beat(agent_id, now)
         if images is not None and tuple(sorted(set(images))) != before.images:
             await self.agent_store.set_images(agent_id, images)
+        if health is not None and self.health is not None:
+            healthy, reason = health
+            flipped = await self.health.report_health(
+                agent_id, healthy=healthy, reason=reason, now=now, policy=self.schedulability
+            )
+            if flipped is not None:
+                log.warning(
+                    "agent %s is %s", agent_id, flipped.unschedulable_reason or "schedulable again"
+                )
         return True
 
     async def heartbeat_many(self, beats: Mapping[str, Sequence[str] | None]) -> list[str]:
@@ -69,23 +94,26 @@ class AgentLifecycle:
         for agent_id, before in known.items():
             images = beats[agent_id]
             if images is not None and tuple(sorted(set(images))) != before.images:
-                await self.agent_store.set_images(agent_id, images)  # stages its event
+                await self.agent_store.set_images(agent_id, images)
         return sorted(set(beats) - set(known))
+
+    async def drain(self, agent_id: str, reason: str) -> Agent:
+        """Take the agent out of scheduling until it registers again; its kernels keep running."""
+        if self.health is None:
+            raise RuntimeError("agent health store is not configured")
+        agent = await self.health.drain(agent_id, reason or "requested", datetime.now(UTC))
+        log.info("agent %s drains: %s", agent_id, agent.unschedulable_reason)
+        return agent
 
     async def list_agents(self) -> Sequence[Agent]:
         return await self.agent_store.list_agents()
 
     async def sweep(self, now: datetime | None = None) -> None:
-        """Mark silent agents LOST, re-send destroys an agent missed, end expired sessions."""
+        """Mark silent agents LOST and end expired sessions (stuck sessions are the
+        reconciler's, service/reconcile.py)."""
         now = now or datetime.now(UTC)
-        stale = await self.clock.stale(now - self.heartbeat_timeout)
-        if stale:
-            log.warning("agents lost (no heartbeat for %s): %s", self.heartbeat_timeout, stale)
-            await self.agent_store.mark_lost(stale)
-        stuck = await self.session_store.stale_terminating(now - timedelta(seconds=30))
-        if stuck:
-            await tell_agents(self.agents, stuck, "user-requested")
-        await self._cancel_stale_preparing(now - self.prepare_timeout)
+        await self._sweep_heartbeats(now)
+        await self._settle_lost(now)
         await self._end_expired(now)
 
     async def _end_expired(self, now: datetime) -> None:
@@ -97,17 +125,37 @@ class AgentLifecycle:
             )
             await tell_agents(self.agents, targets, MAX_LIFETIME_EXCEEDED)
 
-    async def _cancel_stale_preparing(self, older_than: datetime) -> None:
-        """A session left PREPARING (its starter died, an event was lost) is cancelled, never
-        stuck; its kernels are destroyed wherever they got to."""
-        for prep in await self.session_store.stale_preparing(older_than):
-            log.warning("session %s stuck in PREPARING; cancelling", prep.session.session_id)
-            await self.session_store.cancel(
-                prep.session.session_id,
-                reason="preparing-timeout",
-                error="the session did not start in time",
-            )
-            await tell_agents(self.agents, list(prep.targets), "preparing-timeout")
+    async def _settle_lost(self, now: datetime) -> None:
+        """Sessions on agents lost for longer than the grace end "agent-lost" (or go back to
+        the queue if they asked to); an agent back within the grace re-adopts its kernels."""
+        if self.lost_sessions is None:
+            return
+        changes, elsewhere = await self.lost_sessions.settle(now - self.lost_grace, now)
+        for change in changes:
+            log.warning("session %s: agent lost (%s)", change.session_id, change.status)
+        await tell_agents(self.agents, elsewhere, "agent-lost")
+
+    async def _sweep_heartbeats(self, now: datetime) -> None:
+        """Loss is committed in PostgreSQL first; only then are the heartbeat entries removed,
+        and only those no heartbeat changed meanwhile (rule R-SWEEP)."""
+        alive = [
+            a.agent_id
+            for a in await self.agent_store.list_agents()
+            if a.status is AgentStatus.ALIVE
+        ]
+        # After a Redis restart the hash is empty: a missing entry counts from now (grace).
+        adopted = await self.clock.first_sight(alive, now)
+        if adopted:
+            log.info("no heartbeat entry for %d alive agents; counting from now", len(adopted))
+        stale = await self.clock.stale(now - self.heartbeat_timeout)
+        if not stale:
+            return
+        ids = [b.agent_id for b in stale]
+        log.warning("agents lost (no heartbeat for %s): %s", self.heartbeat_timeout, ids)
+        for change in await self.agent_store.mark_lost(ids):
+            for agent in change.agents:
+                self.forget_channel(agent.address)
+        await self.clock.forget(stale)
 
     async def run_sweeper(self, interval: float = 5.0) -> None:
         while True:

@@ -63,6 +63,7 @@ class CreateSessionCommand:
     cluster_size: int = 1
     cluster_mode: ClusterMode = ClusterMode.SINGLE_NODE
     scheduling: SessionScheduling = field(default_factory=SessionScheduling)
+    requeue_on_agent_loss: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +140,7 @@ class CreateSession:
             max_pending_sessions=policy.max_pending_sessions,
             cluster_mode=cmd.cluster_mode,
             scheduling=scheduling,
+            requeue_on_agent_loss=cmd.requeue_on_agent_loss,
         )
         # The enqueue must complete even if the client hangs up mid-request (rule R-SHIELD).
         session, _ = await asyncio.shield(self._enqueue(new))

@@ -32,6 +32,12 @@ class ApplyKernelEvent:
     store: KernelReports
 
     async def __call__(self, report: KernelReport) -> None:
+        if report.status is Status.CANCELLED:
+            # A create-failed event: the agent's CreateKernels call fails with the same error,
+            # and the starter decides whether that ends the session or re-queues it (rule
+            # R-REQUEUE). Applying the event too would race that decision; a start whose starter
+            # died is re-queued by the reconciliation (R-RECONCILE).
+            return
         await self.store.apply_kernel_status(
             report.kernel_id,
             report.status,

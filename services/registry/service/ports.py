@@ -56,6 +56,7 @@ class NewSession:
     image_architectures: tuple[str, ...] = ()
     cluster_mode: ClusterMode = ClusterMode.SINGLE_NODE
     scheduling: SessionScheduling = field(default_factory=SessionScheduling)
+    requeue_on_agent_loss: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,12 +172,27 @@ class ClusterEvents(Protocol):
     def follow(self, after: str) -> AsyncIterator[ClusterChange]: ...
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Beat:
+    """One agent's heartbeat entry as the sweep saw it (compared again before removal)."""
+
+    agent_id: str
+    value: str
+
+
 class HeartbeatClock(Protocol):
     """Last heartbeat per agent, kept off the database (rule R-HEARTBEAT-OFF-DB)."""
 
     async def beat(self, agent_id: str, now: datetime) -> None: ...
     async def beat_many(self, agent_ids: Sequence[str], now: datetime) -> None: ...
-    async def stale(self, older_than: datetime) -> list[str]: ...
+    async def first_sight(self, agent_ids: Sequence[str], now: datetime) -> list[str]:
+        """Date agents that have no entry (e.g. after a Redis restart) from now."""
+        ...
+
+    async def stale(self, older_than: datetime) -> list[Beat]: ...
+    async def forget(self, beats: Sequence[Beat]) -> int:
+        """Remove the entries that still hold the values seen (compare-and-delete)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

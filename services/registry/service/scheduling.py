@@ -91,7 +91,11 @@ class Scheduling:
                 session = sessions.get(change.session_id)
                 if session is not None and session.status is Status.PENDING:
                     items.append(await self._pending_item([session]))
-            elif change.kind == "session" and change.status != Status.PENDING.value:
+            elif change.kind == "session" and change.status == Status.PENDING.value:
+                # Back in the queue after a failed start: it holds no slots any more. The
+                # scheduler sees it again when its backoff ends ("enqueued", rule R-REQUEUE).
+                items.append(WatchItem(kind="ended", session_id=change.session_id))
+            elif change.kind == "session":
                 items.append(_left_queue(change.session_id, change.status, sessions))
                 if change.status in _DEAD:
                     # Sessions waiting on it are sent again with the dependency's outcome.

@@ -9,7 +9,7 @@ import pytest
 
 from libs.core.ids import new_id
 from libs.core.slots import ResourceSlots
-from services.registry.adapters.redis_events import RedisHeartbeatClock
+from services.registry.adapters.heartbeat_clock import RedisHeartbeatClock
 from services.registry.domain.model import MAX_LIFETIME_EXCEEDED, Status
 from services.registry.service.agents import AgentLifecycle
 from services.registry.service.ports import NewKernel

@@ -143,6 +143,9 @@ async def platform(redis_url: str, internal_token: str) -> AsyncIterator[Platfor
             bind="127.0.0.1:0",
             node_id=f"images-{secrets.token_hex(4)}",
             auth_addr=auth_addr,
+            # The agents here listen nowhere, so every start fails: one attempt ends the
+            # session where it was placed (these tests check placement, not re-queueing).
+            start_max_attempts=1,
         )
     )
     scheduler = await serve_scheduler(

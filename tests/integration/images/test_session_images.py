@@ -14,6 +14,7 @@ from shipyard.registry.v1 import resource_group_service_pb2 as rg_pb
 from shipyard.registry.v1 import session_service_pb2 as pb
 from shipyard.type.v1 import resources_pb2
 
+from libs.core.agent_credentials import rpc_fields, sign
 from libs.core.identity import Role
 from tests.integration.images.conftest import Platform
 from tests.integration.images.helpers import add_registry, expect_code, rescan
@@ -263,8 +264,23 @@ async def test_a_heartbeat_with_a_new_inventory_reaches_the_cluster_view_and_the
     image = f"{scanned}/shipyard/busybox:2"
     await register_agent(platform, group, arch="amd64")
     later = await register_agent(platform, group, arch="amd64", first="z")
+    registered = await platform.agents.RegisterAgent(
+        agent_pb.RegisterAgentRequest(
+            agent_id=later,
+            address="127.0.0.1:1",
+            resource_group=group,
+            available_slots=resources_pb2.ResourceSlots(
+                amounts={"cpu": "4", "mem": str(4 * 1024**3)}
+            ),
+            backend="container",
+            architecture="amd64",
+        ),
+        metadata=platform.as_system(),
+    )
+    proof = sign(registered.agent_secret, rpc_fields("Heartbeat", later))
     await platform.agents.Heartbeat(
-        agent_pb.HeartbeatRequest(agent_id=later, images=[image]), metadata=platform.as_system()
+        agent_pb.HeartbeatRequest(agent_id=later, images=[image], agent_proof=proof),
+        metadata=platform.as_system(),
     )
     cluster = cluster_grpc.ClusterServiceStub(platform.channel)
     agents = await cluster.ListAgents(

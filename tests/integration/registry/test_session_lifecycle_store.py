@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from libs.core.identity import Caller
 from libs.core.ids import new_id
+from services.registry.adapters.lost_agent_store import SqlLostAgentSessions
 from services.registry.domain.errors import SessionNameInUse, SessionNotDestroyable
 from services.registry.domain.model import Status
 from services.registry.service.queries import SessionQueries
@@ -164,7 +165,9 @@ async def test_reregistration_reconciles_kernels(stores: Stores) -> None:
     assert agent.occupied_slots == {}
 
 
-async def test_a_lost_agent_ends_its_kernels_and_must_register_again(stores: Stores) -> None:
+async def test_a_lost_agent_must_register_again_and_its_kernels_end_after_the_grace(
+    stores: Stores,
+) -> None:
     agent_id = await _agent(stores)
     s, _ = await stores.sessions.add(new_session(cpu="1"))
     kernel_id = s.kernels[0].kernel_id
@@ -175,13 +178,20 @@ async def test_a_lost_agent_ends_its_kernels_and_must_register_again(stores: Sto
     )
 
     changes = await stores.agents.mark_lost([agent_id])
-    assert [c.status for c in changes if c.session_id] == [Status.TERMINATED]
-    session = await stores.sessions.get(s.session_id)
-    assert (session.status, session.status_info) == (Status.TERMINATED, "agent-lost")
+    assert [c.status for c in changes if c.session_id] == []  # the grace starts (R-LOST-GRACE)
+    assert (await stores.sessions.get(s.session_id)).status is Status.RUNNING
     agent = await stores.agents.get(agent_id)
-    assert agent.status.value == "LOST" and agent.occupied_slots == {}
+    assert agent.status.value == "LOST"
     assert await stores.agents.touch(agent_id, datetime.now(UTC)) is None  # heartbeat: re-register
     assert await stores.agents.mark_lost([agent_id]) == []  # already lost: nothing happens
+
+    lost = SqlLostAgentSessions(stores.factory)
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    settled, _ = await lost.settle(later, later)
+    assert [c.status for c in settled if c.session_id == s.session_id] == [Status.TERMINATED]
+    session = await stores.sessions.get(s.session_id)
+    assert (session.status, session.status_info) == (Status.TERMINATED, "agent-lost")
+    assert (await stores.agents.get(agent_id)).occupied_slots == {}
 
 
 async def test_pages_cover_a_users_sessions_once_newest_first(stores: Stores) -> None:
