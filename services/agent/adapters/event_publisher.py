@@ -77,13 +77,14 @@ class RedisKernelEventPublisher:
         self._timeout = timeout
         self._credential = credential
 
-    async def publish(self, event: KernelEvent) -> None:
+    async def publish(self, event: KernelEvent, credential: AgentCredential | None = None) -> None:
+        """Publish, signed with `credential` (or this agent's own)."""
         try:
             async with asyncio.timeout(self._timeout):
                 # Signed once registered; before the first registration nothing waits (kernels
                 # run while the registry is down) and the registry drops the unsigned event; the
                 # reconciliation re-queues a start whose events were dropped (docs/access.md).
-                message = to_event(event, self._credential)
+                message = to_event(event, credential or self._credential)
                 await self._publisher.publish(message.event_id, message.SerializeToString())
         except (RedisError, OSError, TimeoutError) as exc:
             raise Unavailable(f"cannot publish a kernel event: {exc}") from exc

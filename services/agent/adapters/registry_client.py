@@ -80,7 +80,9 @@ class GrpcAgentRegistry:
         if response.HasField("heartbeat_interval"):
             interval = response.heartbeat_interval.ToTimedelta().total_seconds() or None
         return Registration(
-            kernels_to_destroy=tuple(response.kernels_to_destroy), heartbeat_interval=interval
+            kernels_to_destroy=tuple(response.kernels_to_destroy),
+            heartbeat_interval=interval,
+            agent_secret=response.agent_secret,
         )
 
     async def heartbeat(
@@ -112,10 +114,12 @@ class GrpcAgentRegistry:
         await self._call(self._stub.DrainAgent, request)
 
     async def heartbeat_batch(
-        self, beats: Sequence[tuple[AgentInfo, Sequence[str]]], images: Sequence[str]
+        self,
+        beats: Sequence[tuple[AgentInfo, Sequence[str], AgentCredential]],
+        images: Sequence[str],
     ) -> list[str]:
-        """Many agents' heartbeats in one call (all with `images`); the ids the registry
-        wants registered again."""
+        """Many agents' heartbeats in one call (all with `images`), each signed with its own
+        agent's credential; the ids the registry wants registered again."""
         request = pb.HeartbeatBatchRequest(
             heartbeats=[
                 pb.HeartbeatRequest(
@@ -123,8 +127,9 @@ class GrpcAgentRegistry:
                     available_slots=_slots(info),
                     live_kernel_ids=list(live),
                     images=list(images),
+                    agent_proof=credential.sign(rpc_fields("Heartbeat", info.agent_id)),
                 )
-                for info, live in beats
+                for info, live, credential in beats
             ]
         )
         response: pb.HeartbeatBatchResponse = await self._call(self._stub.HeartbeatBatch, request)

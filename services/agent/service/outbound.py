@@ -63,6 +63,9 @@ class Registration:
     kernels_to_destroy: tuple[str, ...]
     # Seconds; None when the registry did not say.
     heartbeat_interval: float | None
+    # The agent's credential (docs/access.md, "Agent credentials"); "" from a registry that
+    # issues none.
+    agent_secret: str = ""
 
 
 @dataclass(frozen=True, slots=True)

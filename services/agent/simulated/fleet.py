@@ -17,10 +17,10 @@ from decimal import Decimal
 from typing import Protocol
 
 from libs.core.errors import NotFound, ShipyardError
+from services.agent.adapters.registry_client import AgentCredential
 from services.agent.service.outbound import (
     AgentInfo,
     AgentRegistry,
-    EventPublisher,
     KernelEvent,
     Phase,
 )
@@ -40,13 +40,25 @@ class SimulatedAgent:
     info: AgentInfo
     kernels: dict[str, str] = field(default_factory=dict)  # kernel id → session id
     silent: bool = False  # stops heartbeating (to be detected as lost)
+    # Its own credential, from its registration: proofs and event signatures (docs/access.md).
+    credential: AgentCredential = field(default_factory=AgentCredential)
+
+
+class SignedEvents(Protocol):
+    """Publishing kernel events, each signed with the credential of the agent it names."""
+
+    async def publish(
+        self, event: KernelEvent, credential: AgentCredential | None = None
+    ) -> None: ...
 
 
 class BatchHeartbeats(Protocol):
     """The part of the registry API a fleet uses beyond registration."""
 
     async def heartbeat_batch(
-        self, beats: Sequence[tuple[AgentInfo, Sequence[str]]], images: Sequence[str]
+        self,
+        beats: Sequence[tuple[AgentInfo, Sequence[str], AgentCredential]],
+        images: Sequence[str],
     ) -> list[str]:
         """Heartbeats of many agents (with their live kernels and, shared by all, their
         images); the ids to register again."""
@@ -59,7 +71,7 @@ class Fleet:
         *,
         registry: AgentRegistry,
         heartbeats: BatchHeartbeats,
-        events: EventPublisher,
+        events: SignedEvents,
         images: Sequence[str] = DEFAULT_IMAGES,
         register_concurrency: int = 32,
     ) -> None:
@@ -102,6 +114,7 @@ class Fleet:
             registration = await self._registry.register(
                 agent.info, list(agent.kernels), self._images
             )
+        agent.credential.set(registration.agent_secret)
         for kernel_id in registration.kernels_to_destroy:
             agent.kernels.pop(kernel_id, None)
         return registration.heartbeat_interval
@@ -114,7 +127,7 @@ class Fleet:
         for start in range(0, len(live), BATCH):
             chunk = live[start : start + BATCH]
             again += await self._heartbeats.heartbeat_batch(
-                [(a.info, list(a.kernels)) for a in chunk], self._images
+                [(a.info, list(a.kernels), a.credential) for a in chunk], self._images
             )
         await asyncio.gather(*(self._register(self._agents[a]) for a in again))
         return len(again)
@@ -151,7 +164,8 @@ class Fleet:
                 agent_id=agent.info.agent_id,
                 phase=phase,
                 reason=reason,
-            )
+            ),
+            agent.credential,
         )
 
 
