@@ -64,6 +64,16 @@ class StreamSigningInterceptor(_Signer, grpc.aio.UnaryStreamClientInterceptor): 
         return await continuation(self._signed(details), request)
 
 
+class ClientStreamSigningInterceptor(_Signer, grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[misc]  # untyped base
+    async def intercept_stream_unary(
+        self,
+        continuation: Callable[..., Any],
+        details: grpc.aio.ClientCallDetails,
+        request_iterator: Any,
+    ) -> Any:
+        return await continuation(self._signed(details), request_iterator)
+
+
 def signed_channel(address: str, access_key: str, secret_key: str) -> grpc.aio.Channel:
     """An insecure channel to the edge whose calls are signed with the keypair."""
     return grpc.aio.insecure_channel(
@@ -71,5 +81,6 @@ def signed_channel(address: str, access_key: str, secret_key: str) -> grpc.aio.C
         interceptors=[
             UnarySigningInterceptor(address, access_key, secret_key),
             StreamSigningInterceptor(address, access_key, secret_key),
+            ClientStreamSigningInterceptor(address, access_key, secret_key),
         ],
     )

@@ -185,6 +185,11 @@ METHODS: dict[str, Rule] = {
     "/shipyard.storage.v1.FileService/MakeDirectory": Rule(Resource.VFOLDER, _U),
     "/shipyard.storage.v1.FileService/MoveFile": Rule(Resource.VFOLDER, _U),
     "/shipyard.storage.v1.FileService/DeleteFiles": Rule(Resource.VFOLDER, _U),
+    "/shipyard.storage.v1.FileService/Upload": Rule(Resource.VFOLDER, _U),
+    "/shipyard.storage.v1.FileService/Download": Rule(Resource.VFOLDER, _R),
+    "/shipyard.storage.v1.FileService/GetUploadOffset": Rule(Resource.VFOLDER, _U),
+    "/shipyard.storage.v1.FileService/CreateUploadSession": Rule(Resource.VFOLDER, _U),
+    "/shipyard.storage.v1.FileService/CreateDownloadToken": Rule(Resource.VFOLDER, _R),
     # Sharing: the use cases decide who (owner, invitee, inviter, admins); any user may ask.
     "/shipyard.storage.v1.VFolderSharingService/InviteToVFolder": Rule(Resource.VFOLDER, _U),
     "/shipyard.storage.v1.VFolderSharingService/ListVFolderInvitations": Rule(Resource.VFOLDER, _R),

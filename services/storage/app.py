@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -28,6 +29,7 @@ from services.storage.adapters.folder_files import LocalFolderFiles
 from services.storage.adapters.local_volume import LocalVolume
 from services.storage.adapters.repository import SqlUnitOfWork
 from services.storage.adapters.tables import SCHEMA
+from services.storage.adapters.transfers import LocalTransfers
 from services.storage.api.file_servicer import FileServicer
 from services.storage.api.servicer import MountServicer, VFolderServicer
 from services.storage.api.sharing_servicer import SharingServicer
@@ -39,6 +41,7 @@ from services.storage.service.listing import ListVFolders
 from services.storage.service.ports import UnitOfWork
 from services.storage.service.resolve_mounts import ResolveMounts
 from services.storage.service.sharing import VFolderSharing
+from services.storage.service.transfers import Transfers
 from services.storage.service.update import UpdateVFolder
 from services.storage.service.volumes import Volumes
 
@@ -54,6 +57,7 @@ class StorageServer:
     engine: AsyncEngine
     users: GrpcUserDirectory
     sweeper: asyncio.Task[None]
+    transfers: Transfers  # its `verify` checks the tokens it issued
 
     @property
     def port(self) -> int:
@@ -93,7 +97,14 @@ async def serve(settings: Settings) -> StorageServer:
     )
     users = GrpcUserDirectory(settings.auth_addr, settings.internal_token.get_secret_value())
     sharing_servicer = SharingServicer(VFolderSharing(uow=uow, users=users))
-    file_servicer = FileServicer(FileOperations(uow=uow, volumes=volumes, files=folder_files))
+    file_operations = FileOperations(uow=uow, volumes=volumes, files=folder_files)
+    transfers = Transfers(
+        files=file_operations,
+        transfers=LocalTransfers(),
+        key=_transfer_key(settings),
+        token_ttl=settings.transfer_token_ttl_seconds,
+    )
+    file_servicer = FileServicer(file_operations, transfers)
     services = pb.DESCRIPTOR.services_by_name
     server = create_server(
         domain=ERROR_DOMAIN,
@@ -136,7 +147,17 @@ async def serve(settings: Settings) -> StorageServer:
         clock=utc_now,
     )
     task = asyncio.create_task(_sweep_forever(sweeper, settings.trash_sweep_interval))
-    return StorageServer(grpc=server, engine=engine, users=users, sweeper=task)
+    return StorageServer(grpc=server, engine=engine, users=users, sweeper=task, transfers=transfers)
+
+
+def _transfer_key(settings: Settings) -> bytes:
+    configured = settings.transfer_key.get_secret_value().encode()
+    if not configured:
+        log.warning("no STORAGE_TRANSFER_KEY: transfer tokens will not survive a restart")
+        return secrets.token_bytes(32)
+    if len(configured) < 32:
+        raise ValueError("STORAGE_TRANSFER_KEY must have at least 32 bytes")
+    return configured
 
 
 async def _sweep_forever(sweeper: TrashSweeper, interval: float) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from libs.core.config import DatabaseMixin, ServiceSettings
@@ -21,3 +22,7 @@ class Settings(ServiceSettings, DatabaseMixin):
     trash_sweep_interval: float = 300.0
     # Auth's PolicyService: users by e-mail, to share folders with them.
     auth_addr: str = "127.0.0.1:50051"
+    # HMAC key of the signed transfer tokens (at least 32 bytes). Empty: a random key per start,
+    # so tokens issued before a restart stop being accepted.
+    transfer_key: SecretStr = SecretStr("")
+    transfer_token_ttl_seconds: float = 900.0

@@ -14,6 +14,7 @@ from tests.integration.enforce import matrix as m
 from tests.integration.enforce.matrix_cases import Case, Platform, req
 
 SHARING = "/shipyard.storage.v1.VFolderSharingService"
+FILES = "/shipyard.storage.v1.FileService"
 VFOLDERS = "/shipyard.storage.v1.VFolderService"
 
 
@@ -143,7 +144,37 @@ async def _restore(p: Platform) -> tuple[Any, str]:
     return req(f"{VFOLDERS}/RestoreVFolder", vfolder_id=folder_id), ""
 
 
+def _upload(folder_id: str, path: str, data: bytes) -> list[Any]:
+    method = f"{FILES}/Upload"
+    header = {"vfolder_id": folder_id, "path": path, "size": len(data)}
+    return [req(method, header=header), req(method, chunk=data)]
+
+
+def _on_files(method: str, **fields: Any):
+    """A fresh folder of user-A1 holding the 5-byte file "f" (uploaded by its owner)."""
+
+    async def prepare(p: Platform) -> tuple[Any, str]:
+        folder_id = await _folder_of(p, p.tenancy.owner)
+        await p.call(f"{FILES}/Upload", _upload(folder_id, "f", b"hello"), p.tenancy.owner)
+        if method.endswith("/Upload"):
+            return _upload(folder_id, "g", b"bye"), folder_id
+        return req(method, vfolder_id=folder_id, **fields), folder_id
+
+    return prepare
+
+
 CASES: dict[str, Case] = {
+    f"{FILES}/Upload": Case(m.CHANGE_OBJECT, _on_files(f"{FILES}/Upload")),
+    f"{FILES}/Download": Case(m.READ_OBJECT, _on_files(f"{FILES}/Download", path="f")),
+    f"{FILES}/GetUploadOffset": Case(
+        m.CHANGE_OBJECT, _on_files(f"{FILES}/GetUploadOffset", path="g", size=9)
+    ),
+    f"{FILES}/CreateUploadSession": Case(
+        m.CHANGE_OBJECT, _on_files(f"{FILES}/CreateUploadSession", path="g", size=9)
+    ),
+    f"{FILES}/CreateDownloadToken": Case(
+        m.READ_OBJECT, _on_files(f"{FILES}/CreateDownloadToken", path="f")
+    ),
     f"{VFOLDERS}/UpdateVFolder": Case(m.CHANGE_OBJECT, _rename),
     f"{VFOLDERS}/RestoreVFolder": Case(m.CHANGE_OBJECT, _restore),
     f"{SHARING}/InviteToVFolder": Case(m.CHANGE_OBJECT, _invite_a2),
