@@ -178,6 +178,8 @@ METHODS: dict[str, Rule] = {
     "/shipyard.storage.v1.VFolderService/DeleteVFolder": Rule(Resource.VFOLDER, _D),
     "/shipyard.storage.v1.VFolderService/UpdateVFolder": Rule(Resource.VFOLDER, _U),
     "/shipyard.storage.v1.VFolderService/RestoreVFolder": Rule(Resource.VFOLDER, _D),
+    "/shipyard.storage.v1.VFolderService/ListVolumes": Rule(Resource.VFOLDER, _R),
+    "/shipyard.storage.v1.VFolderService/GetVFolderUsage": Rule(Resource.VFOLDER, _R),
     "/shipyard.storage.v1.MountService/ResolveMounts": _system(Resource.VFOLDER, _R),
     # Files inside a folder: reading them is reading the folder, changing them updating it.
     "/shipyard.storage.v1.FileService/ListFiles": Rule(Resource.VFOLDER, _R),

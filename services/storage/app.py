@@ -26,10 +26,10 @@ from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
 from services.storage.adapters.auth_users import GrpcUserDirectory
 from services.storage.adapters.folder_files import LocalFolderFiles
-from services.storage.adapters.local_volume import LocalVolume
 from services.storage.adapters.repository import SqlUnitOfWork
 from services.storage.adapters.tables import SCHEMA
 from services.storage.adapters.transfers import LocalTransfers
+from services.storage.adapters.volume_config import build_volume, parse_volumes
 from services.storage.api.file_servicer import FileServicer
 from services.storage.api.servicer import MountServicer, VFolderServicer
 from services.storage.api.sharing_servicer import SharingServicer
@@ -43,6 +43,7 @@ from services.storage.service.resolve_mounts import ResolveMounts
 from services.storage.service.sharing import VFolderSharing
 from services.storage.service.transfers import Transfers
 from services.storage.service.update import UpdateVFolder
+from services.storage.service.volume_info import VolumeInfo
 from services.storage.service.volumes import Volumes
 
 log = logging.getLogger(__name__)
@@ -76,28 +77,31 @@ async def serve(settings: Settings) -> StorageServer:
     """Migrate (unless disabled), prepare the volume and start serving."""
     if settings.migrate:
         await upgrade(settings.database_url, MIGRATIONS, SCHEMA)
-    volume = LocalVolume(settings.volume_name, settings.volume_root)
-    await volume.ensure_root()
-    volumes = Volumes([volume], default=volume.name)
+    specs = parse_volumes(settings.volumes, name=settings.volume_name, root=settings.volume_root)
+    backends = [build_volume(spec) for spec in specs]
+    for backend in backends:
+        await backend.ensure_root()
+    volumes = Volumes(backends, default=settings.default_volume or backends[0].name)
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = session_factory(engine)
 
     def uow() -> UnitOfWork:
         return SqlUnitOfWork(sessions)
 
+    folder_files = LocalFolderFiles()
+    file_operations = FileOperations(uow=uow, volumes=volumes, files=folder_files)
     vfolder_servicer = VFolderServicer(
         create=CreateVFolder(uow=uow, volumes=volumes),
         list_=ListVFolders(uow=uow),
         update=UpdateVFolder(uow=uow),
         delete=DeleteVFolder(uow=uow, volumes=volumes),
+        info=VolumeInfo(volumes=volumes, files=file_operations),
     )
-    folder_files = LocalFolderFiles()
     mount_servicer = MountServicer(
         resolve=ResolveMounts(uow=uow, volumes=volumes, files=folder_files)
     )
     users = GrpcUserDirectory(settings.auth_addr, settings.internal_token.get_secret_value())
     sharing_servicer = SharingServicer(VFolderSharing(uow=uow, users=users))
-    file_operations = FileOperations(uow=uow, volumes=volumes, files=folder_files)
     transfers = Transfers(
         files=file_operations,
         transfers=LocalTransfers(),
@@ -139,7 +143,12 @@ async def serve(settings: Settings) -> StorageServer:
         await users.close()
         await engine.dispose()
         raise
-    log.info("storage serving on port %d, volume %s at %s", server.port, volume.name, volume.root)
+    log.info(
+        "storage serving on port %d, volumes %s (default %s)",
+        server.port,
+        ", ".join(f"{b.name} at {b.root}" for b in backends),
+        volumes.default,
+    )
     sweeper = TrashSweeper(
         uow=uow,
         volumes=volumes,

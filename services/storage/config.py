@@ -17,6 +17,10 @@ class Settings(ServiceSettings, DatabaseMixin):
     migrate: bool = True
     volume_name: str = "local"
     volume_root: Path = Path("./.shipyard/volumes/local")
+    # Several volumes: a JSON list of {"name", "backend", "root", "options"} (backend "vfs").
+    # Empty: the one volume above. New folders go to `default_volume` (empty: the first).
+    volumes: str = ""
+    default_volume: str = ""
     # Trashed folders are deleted for good after this long; the sweeper looks this often.
     trash_retention_seconds: float = 30 * 24 * 3600
     trash_sweep_interval: float = 300.0

@@ -20,6 +20,7 @@ from services.storage.service.delete import DeleteVFolder
 from services.storage.service.listing import ListVFolders
 from services.storage.service.resolve_mounts import ResolveMounts
 from services.storage.service.update import FolderChanges, UpdateVFolder
+from services.storage.service.volume_info import VolumeInfo
 
 
 class VFolderServicer(pb_grpc.VFolderServiceServicer):
@@ -30,11 +31,39 @@ class VFolderServicer(pb_grpc.VFolderServiceServicer):
         list_: ListVFolders,
         update: UpdateVFolder,
         delete: DeleteVFolder,
+        info: VolumeInfo,
     ) -> None:
         self._create = create
         self._list = list_
         self._update = update
         self._delete = delete
+        self._info = info
+
+    @override
+    async def ListVolumes(
+        self, request: pb.ListVolumesRequest, context: Any
+    ) -> pb.ListVolumesResponse:
+        volumes = await self._info.list_volumes()
+        return pb.ListVolumesResponse(
+            volumes=[
+                pb.Volume(
+                    name=v.name,
+                    backend=v.backend,
+                    capabilities=list(v.capabilities),
+                    capacity_bytes=v.capacity_bytes,
+                    used_bytes=v.used_bytes,
+                    is_default=v.is_default,
+                )
+                for v in volumes
+            ]
+        )
+
+    @override
+    async def GetVFolderUsage(
+        self, request: pb.GetVFolderUsageRequest, context: Any
+    ) -> pb.GetVFolderUsageResponse:
+        usage = await self._info.folder_usage(current_caller(), request.vfolder_id)
+        return pb.GetVFolderUsageResponse(used_bytes=usage.used_bytes, file_count=usage.file_count)
 
     @override
     async def CreateVFolder(

@@ -82,14 +82,14 @@ class FileOperations:
         return await self._files.read_small(root, parts, limit=MAX_FETCH_BYTES)
 
     async def folder_root(self, caller: Caller, vfolder_id: str, *, write: bool) -> str:
-        folder, permission = await self._visible(caller, vfolder_id)
+        folder, permission = await self.visible(caller, vfolder_id)
         if write and not at_least(permission, MountPermission.READ_WRITE):
             raise fe.FolderReadOnly(f"vfolder {folder.id} is shared with you read-only")
         if folder.status is not VFolderStatus.READY:
             raise fe.FolderNotReady(f"vfolder {folder.id} is {folder.status.value}")
         return self._volumes.of(folder).path_of(folder.id)
 
-    async def _visible(self, caller: Caller, vfolder_id: str) -> tuple[VFolder, MountPermission]:
+    async def visible(self, caller: Caller, vfolder_id: str) -> tuple[VFolder, MountPermission]:
         folder_id = canonical_id(vfolder_id)
         missing = VFolderNotFound(f"vfolder {vfolder_id} not found")
         if folder_id is None:

@@ -163,7 +163,21 @@ def _on_files(method: str, **fields: Any):
     return prepare
 
 
+async def _plain_request(method: str) -> tuple[Any, str]:
+    return req(method), ""
+
+
+async def _usage(p: Platform) -> tuple[Any, str]:
+    folder_id = await _folder_of(p, p.tenancy.owner)
+    return req(f"{VFOLDERS}/GetVFolderUsage", vfolder_id=folder_id), folder_id
+
+
 CASES: dict[str, Case] = {
+    f"{VFOLDERS}/ListVolumes": Case(
+        m.SIGNED_IN,
+        lambda p: _plain_request(f"{VFOLDERS}/ListVolumes"),
+    ),
+    f"{VFOLDERS}/GetVFolderUsage": Case(m.READ_OBJECT, _usage),
     f"{FILES}/Upload": Case(m.CHANGE_OBJECT, _on_files(f"{FILES}/Upload")),
     f"{FILES}/Download": Case(m.READ_OBJECT, _on_files(f"{FILES}/Download", path="f")),
     f"{FILES}/GetUploadOffset": Case(

@@ -230,7 +230,6 @@ async def test_a_full_volume_fails_the_upload_and_keeps_what_was_there(
                 database_url=database_url,
                 bind="127.0.0.1:0",
                 volume_root=volume,
-                migrate=False,
             )
         )
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
