@@ -42,6 +42,7 @@ class Resource(StrEnum):
     IMAGE = "image"
     CONTAINER_REGISTRY = "container-registry"
     RESOURCE_GROUP = "resource-group"
+    QUOTA_SCOPE = "quota-scope"  # storage limits per user/project and volume (superadmins)
 
 
 class Scope(IntEnum):
@@ -180,6 +181,8 @@ METHODS: dict[str, Rule] = {
     "/shipyard.storage.v1.VFolderService/RestoreVFolder": Rule(Resource.VFOLDER, _D),
     "/shipyard.storage.v1.VFolderService/ListVolumes": Rule(Resource.VFOLDER, _R),
     "/shipyard.storage.v1.VFolderService/GetVFolderUsage": Rule(Resource.VFOLDER, _R),
+    "/shipyard.storage.v1.VFolderService/GetQuotaScope": Rule(Resource.VFOLDER, _R),
+    "/shipyard.storage.v1.VFolderService/SetQuotaScope": Rule(Resource.QUOTA_SCOPE, _U),
     "/shipyard.storage.v1.MountService/ResolveMounts": _system(Resource.VFOLDER, _R),
     # Files inside a folder: reading them is reading the folder, changing them updating it.
     "/shipyard.storage.v1.FileService/ListFiles": Rule(Resource.VFOLDER, _R),

@@ -26,6 +26,7 @@ from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
 from services.storage.adapters.auth_users import GrpcUserDirectory
 from services.storage.adapters.folder_files import LocalFolderFiles
+from services.storage.adapters.quota_repository import SqlQuotaStore
 from services.storage.adapters.repository import SqlUnitOfWork
 from services.storage.adapters.tables import SCHEMA
 from services.storage.adapters.transfers import LocalTransfers
@@ -39,6 +40,7 @@ from services.storage.service.delete import DeleteVFolder, TrashSweeper
 from services.storage.service.files import FileOperations
 from services.storage.service.listing import ListVFolders
 from services.storage.service.ports import UnitOfWork
+from services.storage.service.quotas import QuotaScopes
 from services.storage.service.resolve_mounts import ResolveMounts
 from services.storage.service.sharing import VFolderSharing
 from services.storage.service.transfers import Transfers
@@ -88,6 +90,7 @@ async def serve(settings: Settings) -> StorageServer:
     def uow() -> UnitOfWork:
         return SqlUnitOfWork(sessions)
 
+    quotas = QuotaScopes(store=SqlQuotaStore(sessions), volumes=volumes)
     folder_files = LocalFolderFiles()
     file_operations = FileOperations(uow=uow, volumes=volumes, files=folder_files)
     vfolder_servicer = VFolderServicer(
@@ -96,6 +99,7 @@ async def serve(settings: Settings) -> StorageServer:
         update=UpdateVFolder(uow=uow),
         delete=DeleteVFolder(uow=uow, volumes=volumes),
         info=VolumeInfo(volumes=volumes, files=file_operations),
+        quotas=quotas,
     )
     mount_servicer = MountServicer(
         resolve=ResolveMounts(uow=uow, volumes=volumes, files=folder_files)
@@ -107,6 +111,7 @@ async def serve(settings: Settings) -> StorageServer:
         transfers=LocalTransfers(),
         key=_transfer_key(settings),
         token_ttl=settings.transfer_token_ttl_seconds,
+        quotas=quotas,
     )
     file_servicer = FileServicer(file_operations, transfers)
     services = pb.DESCRIPTOR.services_by_name

@@ -90,6 +90,8 @@ def _usage(path: Path) -> tuple[int, int]:
     """Allocated bytes and entries below `path`: fd-based, links not followed, hard links once."""
     seen: set[tuple[int, int]] = set()
     used = count = 0
+    if not path.is_dir():  # not made yet, or already removed
+        return 0, 0
     for _dir, dirs, files, dir_fd in os.fwalk(path, follow_symlinks=False):
         for name in (*dirs, *files):
             try:

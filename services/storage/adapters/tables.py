@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -106,4 +107,15 @@ vfolder_invitations = Table(
         postgresql_where=text("state = 'pending'"),
     ),
     Index("ix_vfolder_invitations_invitee", "invitee_user_id"),
+)
+
+# A byte limit per quota scope ("user:<id>" or "project:<id>") on a volume; 0 = no limit.
+quota_scopes = Table(
+    "quota_scopes",
+    metadata,
+    Column("volume", String(64), primary_key=True),
+    Column("scope_id", String(80), primary_key=True),
+    Column("limit_bytes", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("limit_bytes >= 0", name="ck_quota_scopes_limit"),
 )

@@ -18,6 +18,7 @@ from services.storage.api.convert import (
 from services.storage.service.create import CreateVFolder
 from services.storage.service.delete import DeleteVFolder
 from services.storage.service.listing import ListVFolders
+from services.storage.service.quotas import QuotaScopes, ScopeUsage
 from services.storage.service.resolve_mounts import ResolveMounts
 from services.storage.service.update import FolderChanges, UpdateVFolder
 from services.storage.service.volume_info import VolumeInfo
@@ -32,12 +33,30 @@ class VFolderServicer(pb_grpc.VFolderServiceServicer):
         update: UpdateVFolder,
         delete: DeleteVFolder,
         info: VolumeInfo,
+        quotas: QuotaScopes,
     ) -> None:
         self._create = create
         self._list = list_
         self._update = update
         self._delete = delete
         self._info = info
+        self._quotas = quotas
+
+    @override
+    async def GetQuotaScope(
+        self, request: pb.GetQuotaScopeRequest, context: Any
+    ) -> pb.GetQuotaScopeResponse:
+        got = await self._quotas.get(current_caller(), request.volume, request.scope_id)
+        return pb.GetQuotaScopeResponse(quota_scope=_scope_to_pb(got))
+
+    @override
+    async def SetQuotaScope(
+        self, request: pb.SetQuotaScopeRequest, context: Any
+    ) -> pb.SetQuotaScopeResponse:
+        got = await self._quotas.set(
+            current_caller(), request.volume, request.scope_id, request.limit_bytes
+        )
+        return pb.SetQuotaScopeResponse(quota_scope=_scope_to_pb(got))
 
     @override
     async def ListVolumes(
@@ -139,3 +158,12 @@ class MountServicer(pb_grpc.MountServiceServicer):
             user_id=request.user_id, names=list(request.names), project_id=request.project_id
         )
         return pb.ResolveMountsResponse(mounts=[mount_to_pb(m) for m in mounts])
+
+
+def _scope_to_pb(scope: ScopeUsage) -> pb.QuotaScope:
+    return pb.QuotaScope(
+        volume=scope.volume,
+        scope_id=scope.scope_id,
+        limit_bytes=scope.limit_bytes,
+        used_bytes=scope.used_bytes,
+    )

@@ -82,12 +82,18 @@ class FileOperations:
         return await self._files.read_small(root, parts, limit=MAX_FETCH_BYTES)
 
     async def folder_root(self, caller: Caller, vfolder_id: str, *, write: bool) -> str:
+        return (await self.folder_and_root(caller, vfolder_id, write=write))[1]
+
+    async def folder_and_root(
+        self, caller: Caller, vfolder_id: str, *, write: bool
+    ) -> tuple[VFolder, str]:
+        """The folder and its directory, if the caller may read (or `write`) it and it is ready."""
         folder, permission = await self.visible(caller, vfolder_id)
         if write and not at_least(permission, MountPermission.READ_WRITE):
             raise fe.FolderReadOnly(f"vfolder {folder.id} is shared with you read-only")
         if folder.status is not VFolderStatus.READY:
             raise fe.FolderNotReady(f"vfolder {folder.id} is {folder.status.value}")
-        return self._volumes.of(folder).path_of(folder.id)
+        return folder, self._volumes.of(folder).path_of(folder.id)
 
     async def visible(self, caller: Caller, vfolder_id: str) -> tuple[VFolder, MountPermission]:
         folder_id = canonical_id(vfolder_id)

@@ -17,6 +17,7 @@ from libs.core.identity import Caller
 from services.storage.domain import transfer_token as tt
 from services.storage.domain.relpath import path_parts
 from services.storage.service.files import FileOperations
+from services.storage.service.quotas import QuotaScopes
 from services.storage.service.transfer_ports import FolderTransfers
 
 CHUNK_BYTES = 1024 * 1024
@@ -51,9 +52,11 @@ class Transfers:
         transfers: FolderTransfers,
         key: bytes,
         token_ttl: float,
+        quotas: QuotaScopes | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._files = files
+        self._quotas = quotas
         self._transfers = transfers
         self._key = key
         self._ttl = token_ttl
@@ -75,7 +78,9 @@ class Transfers:
                 "offset lies beyond the upload's size",
                 violations=[FieldViolation("offset", f"must be at most size ({target.size})")],
             )
-        root = await self._files.folder_root(caller, target.vfolder_id, write=True)
+        folder, root = await self._files.folder_and_root(caller, target.vfolder_id, write=True)
+        if self._quotas is not None:
+            await self._quotas.ensure_room(folder, target.size - target.offset)
         sink = await self._transfers.open_upload(
             root, parts, size=target.size, offset=target.offset
         )

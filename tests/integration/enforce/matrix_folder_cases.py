@@ -172,7 +172,33 @@ async def _usage(p: Platform) -> tuple[Any, str]:
     return req(f"{VFOLDERS}/GetVFolderUsage", vfolder_id=folder_id), folder_id
 
 
+def _on_scope(method: str, **fields: Any):
+    """user-A1's own quota scope on the default volume."""
+
+    async def prepare(p: Platform) -> tuple[Any, str]:
+        scope = f"user:{p.tenancy.owner.user_id}"
+        return req(method, scope_id=scope, **fields), ""
+
+    return prepare
+
+
+# A scope's usage is its owner's (and superadmins'); admins of its domain do not read it.
+OWN_SCOPE = {
+    "superadmin": m.OK,
+    "admin-A": m.NOT_FOUND,
+    "admin-B": m.NOT_FOUND,
+    "user-A1": m.OK,
+    "user-A2": m.NOT_FOUND,
+    "monitor": m.NOT_FOUND,
+    "stranger": m.UNAUTH,
+}
+
+
 CASES: dict[str, Case] = {
+    f"{VFOLDERS}/GetQuotaScope": Case(OWN_SCOPE, _on_scope(f"{VFOLDERS}/GetQuotaScope")),
+    f"{VFOLDERS}/SetQuotaScope": Case(
+        m.SUPER_ONLY, _on_scope(f"{VFOLDERS}/SetQuotaScope", limit_bytes=10 * 2**30)
+    ),
     f"{VFOLDERS}/ListVolumes": Case(
         m.SIGNED_IN,
         lambda p: _plain_request(f"{VFOLDERS}/ListVolumes"),
