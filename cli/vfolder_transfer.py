@@ -188,13 +188,47 @@ async def _download(args: argparse.Namespace, client: ShipyardClient) -> None:
         )
 
 
-def register(vfolder: argparse._SubParsersAction, make_client: ClientFactory) -> None:  # type: ignore[type-arg]
-    """Add `upload` and `download` under `shipyard vfolder`."""
+async def _usage(args: argparse.Namespace, client: ShipyardClient) -> None:
+    folder = await folder_id(client, args.folder)
+    got = await client.request("GET", f"/v1/vfolders/{folder}/usage")
+    print(f"{int(got.get('used_bytes', 0))} bytes in {int(got.get('file_count', 0))} entries")
 
-    def add(name: str, handler: Callable[..., Any], help_text: str) -> argparse.ArgumentParser:
+
+async def _quota(args: argparse.Namespace, client: ShipyardClient) -> None:
+    """Show a quota scope (default: the caller's own), or with --set change its limit."""
+    scope = args.scope or f"user:{(await client.whoami())['user_id']}"
+    if args.set is not None:
+        body = {"volume": args.volume, "scope_id": scope, "limit_bytes": args.set}
+        got = (await client.request("POST", "/v1/quota-scopes", body=body))["quota_scope"]
+    else:
+        params = {"volume": args.volume, "scope_id": scope}
+        got = (await client.request("GET", "/v1/quota-scopes", params=params))["quota_scope"]
+    limit = int(got.get("limit_bytes", 0))
+    print(
+        f"{got['scope_id']} on {got['volume']}: {int(got.get('used_bytes', 0))} bytes used "
+        f"of {limit if limit else 'unlimited'}"
+    )
+
+
+async def _volumes(_args: argparse.Namespace, client: ShipyardClient) -> None:
+    for v in (await client.request("GET", "/v1/volumes")).get("volumes", []):
+        mark = " (default)" if v.get("is_default") else ""
+        caps = ",".join(v.get("capabilities", []))
+        print(
+            f"{v['name']}{mark}  {v['backend']}  {int(v.get('used_bytes', 0))}/"
+            f"{int(v.get('capacity_bytes', 0))} bytes  [{caps}]"
+        )
+
+
+def register(vfolder: argparse._SubParsersAction, make_client: ClientFactory) -> None:  # type: ignore[type-arg]
+    """Add `upload`, `download`, `usage`, `quota` and `volumes` under `shipyard vfolder`."""
+
+    def add(
+        name: str, handler: Callable[..., Any], help_text: str, *, on_folder: bool = True
+    ) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = vfolder.add_parser(name, help=help_text)
-        parser.add_argument("folder", help="folder id or name")
-        parser.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+        if on_folder:
+            parser.add_argument("folder", help="folder id or name")
 
         async def run(args: argparse.Namespace) -> int:
             async with make_client(args) as client:
@@ -205,9 +239,17 @@ def register(vfolder: argparse._SubParsersAction, make_client: ClientFactory) ->
         return parser
 
     p = add("upload", _upload, "upload a file (run it again to resume an interrupted one)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     p.add_argument("local", help="the file to send")
     p.add_argument("remote", nargs="?", help="its path in the folder (default: its name)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
     p = add("download", _download, "download a file (run it again to resume)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     p.add_argument("remote", help="the file's path in the folder")
     p.add_argument("local", nargs="?", help="where to write it (default: its name, here)")
+    add("usage", _usage, "bytes and entries a folder holds")
+    p = add("quota", _quota, "a quota scope's limit and usage", on_folder=False)
+    p.add_argument("--scope", help='"user:<id>" or "project:<id>" (default: your own)')
+    p.add_argument("--volume", default="", help="default: the default volume")
+    p.add_argument("--set", type=int, metavar="BYTES", help="set the limit (superadmins; 0: none)")
+    add("volumes", _volumes, "the storage volumes with capacity", on_folder=False)

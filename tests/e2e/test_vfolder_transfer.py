@@ -89,6 +89,19 @@ async def test_an_interrupted_upload_resumes_through_the_edge(
     )
     assert down.returncode == 0, down.stderr
     assert _digest(back) == _digest(local)
+    usage = subprocess.run(
+        [*cli, "usage", name], env=env, capture_output=True, text=True, check=False
+    )
+    assert usage.returncode == 0, usage.stderr
+    assert "in 1 entries" in usage.stdout
+    quota = subprocess.run([*cli, "quota"], env=env, capture_output=True, text=True, check=False)
+    assert quota.returncode == 0, quota.stderr
+    assert "of unlimited" in quota.stdout
+    assert int(quota.stdout.split(": ")[1].split()[0]) >= size
+    refused = subprocess.run(
+        [*cli, "quota", "--set", "1"], env=env, capture_output=True, text=True, check=False
+    )
+    assert refused.returncode != 0  # only superadmins set limits
 
     async with signed_channel(address, alice.access_key, alice.secret_key) as channel:
         files = fpb_grpc.FileServiceStub(channel)
