@@ -29,12 +29,15 @@ from services.storage.adapters.folder_files import LocalFolderFiles
 from services.storage.adapters.quota_repository import SqlQuotaStore
 from services.storage.adapters.repository import SqlUnitOfWork
 from services.storage.adapters.tables import SCHEMA
+from services.storage.adapters.task_repository import SqlTaskStore
 from services.storage.adapters.transfers import LocalTransfers
+from services.storage.adapters.tree_copy import CopyProgress, LocalTreeCopier
 from services.storage.adapters.volume_config import build_volume, parse_volumes
 from services.storage.api.file_servicer import FileServicer
 from services.storage.api.servicer import MountServicer, VFolderServicer
 from services.storage.api.sharing_servicer import SharingServicer
 from services.storage.config import Settings
+from services.storage.service.clone import CloneVFolders
 from services.storage.service.create import CreateVFolder, utc_now
 from services.storage.service.delete import DeleteVFolder, TrashSweeper
 from services.storage.service.files import FileOperations
@@ -61,6 +64,7 @@ class StorageServer:
     users: GrpcUserDirectory
     sweeper: asyncio.Task[None]
     transfers: Transfers  # its `verify` checks the tokens it issued
+    clones: CloneVFolders
 
     @property
     def port(self) -> int:
@@ -71,6 +75,7 @@ class StorageServer:
         with contextlib.suppress(asyncio.CancelledError):
             await self.sweeper
         await self.grpc.stop(grace)
+        await self.clones.stop()
         await self.users.close()
         await self.engine.dispose()
 
@@ -93,6 +98,18 @@ async def serve(settings: Settings) -> StorageServer:
     quotas = QuotaScopes(store=SqlQuotaStore(sessions), volumes=volumes)
     folder_files = LocalFolderFiles()
     file_operations = FileOperations(uow=uow, volumes=volumes, files=folder_files)
+    clones = CloneVFolders(
+        uow=uow,
+        files=file_operations,
+        volumes=volumes,
+        tasks=SqlTaskStore(sessions),
+        copier=LocalTreeCopier(),
+        new_progress=CopyProgress,
+        quotas=quotas,
+    )
+    interrupted = await clones.recover()
+    if interrupted:
+        log.warning("%d clone tasks were interrupted by the last stop: failed", interrupted)
     vfolder_servicer = VFolderServicer(
         create=CreateVFolder(uow=uow, volumes=volumes),
         list_=ListVFolders(uow=uow),
@@ -100,6 +117,7 @@ async def serve(settings: Settings) -> StorageServer:
         delete=DeleteVFolder(uow=uow, volumes=volumes),
         info=VolumeInfo(volumes=volumes, files=file_operations),
         quotas=quotas,
+        clones=clones,
     )
     mount_servicer = MountServicer(
         resolve=ResolveMounts(uow=uow, volumes=volumes, files=folder_files)
@@ -161,7 +179,14 @@ async def serve(settings: Settings) -> StorageServer:
         clock=utc_now,
     )
     task = asyncio.create_task(_sweep_forever(sweeper, settings.trash_sweep_interval))
-    return StorageServer(grpc=server, engine=engine, users=users, sweeper=task, transfers=transfers)
+    return StorageServer(
+        grpc=server,
+        engine=engine,
+        users=users,
+        sweeper=task,
+        transfers=transfers,
+        clones=clones,
+    )
 
 
 def _transfer_key(settings: Settings) -> bytes:

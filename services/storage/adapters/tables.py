@@ -40,7 +40,8 @@ vfolders = Table(
     Column("cloneable", Boolean, nullable=False, server_default=false()),
     Column("trashed_at", DateTime(timezone=True)),
     CheckConstraint(
-        "status IN ('ready', 'cloning', 'trashed', 'deleting')", name="ck_vfolders_status"
+        "status IN ('ready', 'cloning', 'trashed', 'deleting', 'performing')",
+        name="ck_vfolders_status",
     ),
     CheckConstraint("usage_mode IN ('general', 'model', 'data')", name="ck_vfolders_usage_mode"),
     CheckConstraint(_PERMISSIONS, name="ck_vfolders_permission"),
@@ -118,4 +119,23 @@ quota_scopes = Table(
     Column("limit_bytes", BigInteger, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     CheckConstraint("limit_bytes >= 0", name="ck_quota_scopes_limit"),
+)
+
+# Background work on folders (clones), with progress; `running` ones are settled at start-up.
+vfolder_tasks = Table(
+    "vfolder_tasks",
+    metadata,
+    Column("id", Uuid(as_uuid=False), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("owner_user_id", Uuid(as_uuid=False), nullable=False),
+    Column("source_id", Uuid(as_uuid=False), nullable=False),
+    Column("target_id", Uuid(as_uuid=False), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("bytes_copied", BigInteger, nullable=False, server_default="0"),
+    Column("files_copied", BigInteger, nullable=False, server_default="0"),
+    Column("error", String(1024), nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("state IN ('running', 'done', 'failed')", name="ck_vfolder_tasks_state"),
+    Index("ix_vfolder_tasks_running", "created_at", postgresql_where=text("state = 'running'")),
 )

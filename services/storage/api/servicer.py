@@ -12,9 +12,11 @@ from libs.grpcutil.context import current_caller, require_system
 from services.storage.api.convert import (
     mount_to_pb,
     permission_from_pb,
+    task_to_pb,
     usage_from_pb,
     vfolder_to_pb,
 )
+from services.storage.service.clone import CloneVFolders
 from services.storage.service.create import CreateVFolder
 from services.storage.service.delete import DeleteVFolder
 from services.storage.service.listing import ListVFolders
@@ -34,6 +36,7 @@ class VFolderServicer(pb_grpc.VFolderServiceServicer):
         delete: DeleteVFolder,
         info: VolumeInfo,
         quotas: QuotaScopes,
+        clones: CloneVFolders,
     ) -> None:
         self._create = create
         self._list = list_
@@ -41,6 +44,28 @@ class VFolderServicer(pb_grpc.VFolderServiceServicer):
         self._delete = delete
         self._info = info
         self._quotas = quotas
+        self._clones = clones
+
+    @override
+    async def CloneVFolder(
+        self, request: pb.CloneVFolderRequest, context: Any
+    ) -> pb.CloneVFolderResponse:
+        task = await self._clones.clone(
+            current_caller(),
+            request.vfolder_id,
+            name=request.name,
+            volume=request.volume,
+            permission=permission_from_pb(request.permission),
+            usage_mode=usage_from_pb(request.usage_mode),
+        )
+        return pb.CloneVFolderResponse(task=task_to_pb(task))
+
+    @override
+    async def GetVFolderTask(
+        self, request: pb.GetVFolderTaskRequest, context: Any
+    ) -> pb.GetVFolderTaskResponse:
+        task = await self._clones.get(current_caller(), request.task_id)
+        return pb.GetVFolderTaskResponse(task=task_to_pb(task))
 
     @override
     async def GetQuotaScope(

@@ -91,7 +91,8 @@ class FileOperations:
         folder, permission = await self.visible(caller, vfolder_id)
         if write and not at_least(permission, MountPermission.READ_WRITE):
             raise fe.FolderReadOnly(f"vfolder {folder.id} is shared with you read-only")
-        if folder.status is not VFolderStatus.READY:
+        readable = (VFolderStatus.READY,) if write else (VFolderStatus.READY, VFolderStatus.CLONING)
+        if folder.status not in readable:
             raise fe.FolderNotReady(f"vfolder {folder.id} is {folder.status.value}")
         return folder, self._volumes.of(folder).path_of(folder.id)
 

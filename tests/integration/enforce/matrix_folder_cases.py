@@ -182,7 +182,8 @@ def _on_scope(method: str, **fields: Any):
     return prepare
 
 
-# A scope's usage is its owner's (and superadmins'); admins of its domain do not read it.
+# A scope's usage, and a task, are their owner's (and superadmins'); admins of the domain do
+# not read them.
 OWN_SCOPE = {
     "superadmin": m.OK,
     "admin-A": m.NOT_FOUND,
@@ -194,7 +195,22 @@ OWN_SCOPE = {
 }
 
 
+async def _clone(p: Platform) -> tuple[Any, str]:
+    folder_id = await _folder_of(p, p.tenancy.owner)
+    method = f"{VFOLDERS}/CloneVFolder"
+    return req(method, vfolder_id=folder_id, name=f"k-{secrets.token_hex(4)}"), ""
+
+
+async def _task(p: Platform) -> tuple[Any, str]:
+    """A clone task user-A1 started."""
+    request, _ = await _clone(p)
+    started = await p.call(f"{VFOLDERS}/CloneVFolder", request, p.tenancy.owner)
+    return req(f"{VFOLDERS}/GetVFolderTask", task_id=started.task.task_id), ""
+
+
 CASES: dict[str, Case] = {
+    f"{VFOLDERS}/CloneVFolder": Case(m.CHANGE_OBJECT, _clone),
+    f"{VFOLDERS}/GetVFolderTask": Case(OWN_SCOPE, _task),
     f"{VFOLDERS}/GetQuotaScope": Case(OWN_SCOPE, _on_scope(f"{VFOLDERS}/GetQuotaScope")),
     f"{VFOLDERS}/SetQuotaScope": Case(
         m.SUPER_ONLY, _on_scope(f"{VFOLDERS}/SetQuotaScope", limit_bytes=10 * 2**30)
