@@ -210,6 +210,31 @@ async def _quota(args: argparse.Namespace, client: ShipyardClient) -> None:
     )
 
 
+async def _clone(args: argparse.Namespace, client: ShipyardClient) -> None:
+    """Start a clone and follow its task until it settles (unless --no-wait)."""
+    folder = await folder_id(client, args.folder)
+    body = {"name": args.name, "volume": args.volume}
+    task = (await client.request("POST", f"/v1/vfolders/{folder}:clone", body=body))["task"]
+    print(f"task {task['task_id']}: cloning into {task['target_vfolder_id']}", file=sys.stderr)
+    while not args.no_wait and task.get("state") == "V_FOLDER_TASK_STATE_RUNNING":
+        await asyncio.sleep(0.5)
+        task = (await client.request("GET", f"/v1/vfolder-tasks/{task['task_id']}"))["task"]
+        if not args.quiet:
+            print(
+                f"\r{int(task.get('files_copied', 0))} entries, "
+                f"{int(task.get('bytes_copied', 0))} bytes copied",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+    if not args.quiet and not args.no_wait:
+        print(file=sys.stderr)
+    state = str(task.get("state", "")).removeprefix("V_FOLDER_TASK_STATE_").lower()
+    print(f"{task['target_vfolder_id']}  {args.name}  {state}  {task.get('error', '')}".rstrip())
+    if state == "failed":
+        raise SystemExit(1)
+
+
 async def _volumes(_args: argparse.Namespace, client: ShipyardClient) -> None:
     for v in (await client.request("GET", "/v1/volumes")).get("volumes", []):
         mark = " (default)" if v.get("is_default") else ""
@@ -221,7 +246,7 @@ async def _volumes(_args: argparse.Namespace, client: ShipyardClient) -> None:
 
 
 def register(vfolder: argparse._SubParsersAction, make_client: ClientFactory) -> None:  # type: ignore[type-arg]
-    """Add `upload`, `download`, `usage`, `quota` and `volumes` under `shipyard vfolder`."""
+    """Add `upload`, `download`, `usage`, `quota`, `clone` and `volumes` under `vfolder`."""
 
     def add(
         name: str, handler: Callable[..., Any], help_text: str, *, on_folder: bool = True
@@ -252,4 +277,9 @@ def register(vfolder: argparse._SubParsersAction, make_client: ClientFactory) ->
     p.add_argument("--scope", help='"user:<id>" or "project:<id>" (default: your own)')
     p.add_argument("--volume", default="", help="default: the default volume")
     p.add_argument("--set", type=int, metavar="BYTES", help="set the limit (superadmins; 0: none)")
+    p = add("clone", _clone, "copy a folder into a new one of yours, following the progress")
+    p.add_argument("name", help="the new folder's name")
+    p.add_argument("--volume", default="", help="default: the source's volume")
+    p.add_argument("--no-wait", action="store_true", help="start it and print the task")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     add("volumes", _volumes, "the storage volumes with capacity", on_folder=False)

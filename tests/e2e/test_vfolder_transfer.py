@@ -102,6 +102,21 @@ async def test_an_interrupted_upload_resumes_through_the_edge(
         [*cli, "quota", "--set", "1"], env=env, capture_output=True, text=True, check=False
     )
     assert refused.returncode != 0  # only superadmins set limits
+    cloned = subprocess.run(
+        [*cli, "clone", name, f"{name}-copy"], env=env, capture_output=True, text=True, check=False
+    )
+    assert cloned.returncode == 0, cloned.stderr
+    assert cloned.stdout.split()[1:3] == [f"{name}-copy", "done"]
+    copy_back = tmp_path / "copy.bin"
+    fetched = subprocess.run(
+        [*cli, "download", f"{name}-copy", "data.bin", str(copy_back)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert fetched.returncode == 0, fetched.stderr
+    assert _digest(copy_back) == _digest(local)
 
     async with signed_channel(address, alice.access_key, alice.secret_key) as channel:
         files = fpb_grpc.FileServiceStub(channel)

@@ -4,16 +4,20 @@ status, who may clone, and tasks a stopped service left behind."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
 import pytest
 from shipyard.storage.v1 import vfolder_service_pb2 as pb
+from shipyard.storage.v1 import vfolder_service_pb2_grpc as pb_grpc
 from sqlalchemy import select
 
+from libs.core.identity import HEADER_INTERNAL_TOKEN, caller_to_headers
 from libs.core.ids import new_id
 from libs.db.engine import session_factory
 from services.storage.adapters.tables import vfolders
@@ -167,3 +171,59 @@ async def test_a_clone_interrupted_by_a_stop_fails_cleanly_at_the_next_start(
         rows = {str(r.id): r.status for r in found}
     assert rows == {source_id: "ready"}
     assert (_dir(storage.volume_root, source_id) / "f").read_bytes() == b"keep me"
+
+
+async def test_a_clone_that_fails_midway_leaves_no_half_copy_and_the_source_ready(
+    database_url, internal_token, tmp_path: Path
+) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(small)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    volumes = [
+        {"name": "big", "root": str(tmp_path / "big")},
+        {"name": "small", "root": str(small)},
+    ]
+    server = await serve(
+        Settings(
+            internal_token=internal_token,
+            database_url=database_url,
+            bind="127.0.0.1:0",
+            volumes=json.dumps(volumes),
+        )
+    )
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+    try:
+        stub = pb_grpc.VFolderServiceStub(channel)
+        owner = user()
+        me = ((HEADER_INTERNAL_TOKEN, internal_token), *caller_to_headers(owner).items())
+        made = await stub.CreateVFolder(pb.CreateVFolderRequest(name="big-one"), metadata=me)
+        source_id = made.vfolder.vfolder_id
+        (_dir(tmp_path / "big", source_id) / "a").write_bytes(os.urandom(1024 * 1024))
+        (_dir(tmp_path / "big", source_id) / "b").write_bytes(os.urandom(3 * 1024 * 1024))
+        started = await stub.CloneVFolder(
+            pb.CloneVFolderRequest(vfolder_id=source_id, name="too-big", volume="small"),
+            metadata=me,
+        )
+        request = pb.GetVFolderTaskRequest(task_id=started.task.task_id)
+        for _ in range(600):
+            task = (await stub.GetVFolderTask(request, metadata=me)).task
+            if task.state != pb.V_FOLDER_TASK_STATE_RUNNING:
+                break
+            await asyncio.sleep(0.05)
+        assert task.state == pb.V_FOLDER_TASK_STATE_FAILED
+        assert "No space left" in task.error
+        assert not _dir(small, task.target_vfolder_id).exists()
+        listed = await stub.ListVFolders(pb.ListVFoldersRequest(), metadata=me)
+        assert [(f.name, f.status) for f in listed.vfolders] == [
+            ("big-one", pb.V_FOLDER_STATUS_READY)
+        ]
+    finally:
+        await channel.close()
+        await server.stop(grace=0)
+        subprocess.run(["umount", "-l", str(small)], check=False)
