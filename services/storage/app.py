@@ -24,6 +24,7 @@ from libs.db.engine import create_engine, session_factory
 from libs.db.migrate import upgrade
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
+from services.storage.adapters.auth_policies import GrpcFolderPolicies
 from services.storage.adapters.auth_users import GrpcUserDirectory
 from services.storage.adapters.folder_files import LocalFolderFiles
 from services.storage.adapters.quota_repository import SqlQuotaStore
@@ -41,6 +42,7 @@ from services.storage.service.clone import CloneVFolders
 from services.storage.service.create import CreateVFolder, utc_now
 from services.storage.service.delete import DeleteVFolder, TrashSweeper
 from services.storage.service.files import FileOperations
+from services.storage.service.limits import FolderLimits
 from services.storage.service.listing import ListVFolders
 from services.storage.service.ports import UnitOfWork
 from services.storage.service.quotas import QuotaScopes
@@ -62,6 +64,7 @@ class StorageServer:
     grpc: GrpcServer
     engine: AsyncEngine
     users: GrpcUserDirectory
+    policies: GrpcFolderPolicies
     sweeper: asyncio.Task[None]
     transfers: Transfers  # its `verify` checks the tokens it issued
     clones: CloneVFolders
@@ -77,6 +80,7 @@ class StorageServer:
         await self.grpc.stop(grace)
         await self.clones.stop()
         await self.users.close()
+        await self.policies.close()
         await self.engine.dispose()
 
 
@@ -95,7 +99,10 @@ async def serve(settings: Settings) -> StorageServer:
     def uow() -> UnitOfWork:
         return SqlUnitOfWork(sessions)
 
-    quotas = QuotaScopes(store=SqlQuotaStore(sessions), volumes=volumes)
+    quota_store = SqlQuotaStore(sessions)
+    quotas = QuotaScopes(store=quota_store, volumes=volumes)
+    policies = GrpcFolderPolicies(settings.auth_addr, settings.internal_token.get_secret_value())
+    limits = FolderLimits(policies=policies, store=quota_store) if settings.folder_policy else None
     folder_files = LocalFolderFiles()
     file_operations = FileOperations(uow=uow, volumes=volumes, files=folder_files)
     clones = CloneVFolders(
@@ -106,12 +113,13 @@ async def serve(settings: Settings) -> StorageServer:
         copier=LocalTreeCopier(),
         new_progress=CopyProgress,
         quotas=quotas,
+        limits=limits,
     )
     interrupted = await clones.recover()
     if interrupted:
         log.warning("%d clone tasks were interrupted by the last stop: failed", interrupted)
     vfolder_servicer = VFolderServicer(
-        create=CreateVFolder(uow=uow, volumes=volumes),
+        create=CreateVFolder(uow=uow, volumes=volumes, limits=limits),
         list_=ListVFolders(uow=uow),
         update=UpdateVFolder(uow=uow),
         delete=DeleteVFolder(uow=uow, volumes=volumes),
@@ -164,6 +172,7 @@ async def serve(settings: Settings) -> StorageServer:
         await server.start()
     except BaseException:
         await users.close()
+        await policies.close()
         await engine.dispose()
         raise
     log.info(
@@ -183,6 +192,7 @@ async def serve(settings: Settings) -> StorageServer:
         grpc=server,
         engine=engine,
         users=users,
+        policies=policies,
         sweeper=task,
         transfers=transfers,
         clones=clones,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -45,6 +45,21 @@ class SqlQuotaStore:
                     set_={"limit_bytes": limit_bytes, "updated_at": now},
                 )
             )
+
+    async def count_personal(self, owner_user_id: str) -> int:
+        """Live personal folders of the owner (not in the trash, not being deleted)."""
+        no_project = or_(vfolders.c.project_id.is_(None), vfolders.c.project_id == "")
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(func.count())
+                .select_from(vfolders)
+                .where(
+                    vfolders.c.owner_user_id == owner_user_id,
+                    no_project,
+                    vfolders.c.status.in_(("ready", "cloning", "performing")),
+                )
+            )
+        return int(found or 0)
 
     async def folders_of(self, volume: str, scope_id: str) -> list[VFolder]:
         kind, _, ident = scope_id.partition(":")

@@ -26,6 +26,7 @@ from services.storage.domain.names import check_name
 from services.storage.domain.tasks import NotCloneable, TaskNotFound, TaskState, VFolderTask
 from services.storage.service.create import utc_now
 from services.storage.service.files import FileOperations
+from services.storage.service.limits import FolderLimits
 from services.storage.service.ports import Clock, UnitOfWorkFactory
 from services.storage.service.quotas import QuotaScopes
 from services.storage.service.task_ports import Progress, TaskStore, TreeCopier
@@ -46,6 +47,7 @@ class CloneVFolders:
         copier: TreeCopier,
         new_progress: Callable[[], Progress],
         quotas: QuotaScopes | None = None,
+        limits: FolderLimits | None = None,
         clock: Clock = utc_now,
         progress_interval: float = 1.0,
     ) -> None:
@@ -56,6 +58,7 @@ class CloneVFolders:
         self._copier = copier
         self._new_progress = new_progress
         self._quotas = quotas
+        self._limits = limits
         self._clock = clock
         self._interval = progress_interval
         self._running: set[asyncio.Task[None]] = set()
@@ -78,6 +81,8 @@ class CloneVFolders:
             raise fe.FolderNotReady(f"vfolder {source.id} is {source.status.value}")
         check_name(name, project=False)
         backend = self._volumes.get(volume or source.volume)
+        if self._limits is not None:
+            await self._limits.before_create(caller, volume=backend.name, project=False)
         now = self._clock()
         owner = owner_id_of(caller)
         target = VFolder(
