@@ -24,7 +24,7 @@ from cli.client import ShipyardClient
 from cli.grpc_signing import signed_channel
 from cli.vfolder_files import ClientFactory, folder_id
 
-CHUNK = 1024 * 1024
+CHUNK = 2 * 1024 * 1024  # the most an upload message may carry
 RETRIES = 3
 _RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
@@ -91,10 +91,13 @@ async def upload_file(
     size = (await asyncio.to_thread(local.stat)).st_size
     sent = 0
     for attempt in range(RETRIES + 1):
-        stored = await files.GetUploadOffset(
-            fpb.GetUploadOffsetRequest(vfolder_id=folder, path=remote, size=size)
-        )
-        offset = int(stored.offset)
+        if attempt == 0 and size <= CHUNK:
+            offset = 0  # one message: nothing worth resuming, save the round trip
+        else:
+            stored = await files.GetUploadOffset(
+                fpb.GetUploadOffsetRequest(vfolder_id=folder, path=remote, size=size)
+            )
+            offset = int(stored.offset)
         if offset and attempt == 0 and show_progress:
             print(f"resuming at byte {offset}", file=sys.stderr)
         header = fpb.UploadHeader(

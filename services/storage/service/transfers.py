@@ -20,7 +20,7 @@ from services.storage.service.files import FileOperations
 from services.storage.service.quotas import QuotaScopes
 from services.storage.service.transfer_ports import FolderTransfers
 
-CHUNK_BYTES = 1024 * 1024
+CHUNK_BYTES = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
