@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,7 +12,7 @@ from shipyard.storage.v1 import file_service_pb2 as pb
 from shipyard.storage.v1 import file_service_pb2_grpc as pb_grpc
 from typing_extensions import override
 
-from libs.core.errors import FieldViolation, InvalidArgument
+from libs.core.errors import FieldViolation, InvalidArgument, ShipyardError
 from libs.grpcutil.context import current_caller
 from services.storage.domain.file_model import FileEntry, FileKind
 from services.storage.service.files import FileOperations
@@ -112,7 +114,13 @@ class FileServicer(pb_grpc.FileServiceServicer):
             offset=h.offset,
             overwrite=h.overwrite,
         )
-        result = await self._transfers.upload(current_caller(), target, _chunks(request_iterator))
+        try:
+            result = await self._transfers.upload(
+                current_caller(), target, _chunks(request_iterator)
+            )
+        except ShipyardError:
+            await _drain(request_iterator)
+            raise
         return pb.UploadResponse(offset=result.offset, complete=result.complete)
 
     @override
@@ -156,6 +164,25 @@ class FileServicer(pb_grpc.FileServiceServicer):
             current_caller(), request.vfolder_id, request.path
         )
         return pb.CreateDownloadTokenResponse(token=issued.token, expire_time=_expiry(issued))
+
+
+DRAIN_BYTES = 64 * 1024 * 1024
+DRAIN_SECONDS = 10.0
+
+
+async def _drain(messages: AsyncIterator[pb.UploadRequest]) -> None:
+    """Read (and drop) what the client is still sending, within bounds, before refusing.
+
+    A client still writing when the call ends sees a local INTERNAL error instead of our status
+    (the gRPC Python client does); letting it finish sending first delivers the real refusal.
+    """
+    dropped = 0
+    with contextlib.suppress(Exception, TimeoutError):
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for message in messages:
+                dropped += len(message.chunk)
+                if dropped > DRAIN_BYTES:
+                    return
 
 
 async def _chunks(messages: AsyncIterator[pb.UploadRequest]) -> AsyncIterator[bytes]:

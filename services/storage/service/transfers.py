@@ -8,6 +8,8 @@ next one starts at GetUploadOffset's answer; the file appears only once complete
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
@@ -109,16 +111,28 @@ class Transfers:
         size = source.size
         end = size if length == 0 else min(size, offset + length)
 
+        def read_from(position: int) -> asyncio.Future[bytes]:
+            return asyncio.ensure_future(source.read(position, min(CHUNK_BYTES, end - position)))
+
         async def pieces() -> AsyncIterator[bytes]:
+            # One piece is read ahead while the previous one is on its way to the client.
+            ahead = read_from(offset) if offset < end else None
             try:
                 position = offset
-                while position < end:
-                    data = await source.read(position, min(CHUNK_BYTES, end - position))
+                while ahead is not None:
+                    data = await ahead
+                    ahead = None
                     if not data:  # truncated while we read
                         return
                     position += len(data)
+                    if position < end:
+                        ahead = read_from(position)
                     yield data
             finally:
+                if ahead is not None:
+                    ahead.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, OSError):
+                        await ahead
                 await source.close()
 
         return size, pieces()
