@@ -38,7 +38,27 @@ class ShipyardClient:
         self._access_key = access_key
         self._secret_key = secret_key
         self._version = api_version
+        self._verify = verify
         self._http = httpx.AsyncClient(timeout=timeout, verify=verify)
+
+    @property
+    def keypair(self) -> tuple[str, str]:
+        """The access and secret key ("" when signed in with `shipyard login`)."""
+        return self._access_key, self._secret_key
+
+    @property
+    def host(self) -> str:
+        """The edge's host:port."""
+        return self._host
+
+    @property
+    def tls(self) -> bool:
+        return self._endpoint.startswith("https:")
+
+    @property
+    def ca_file(self) -> str | None:
+        """The CA file trusted for the edge's certificate, if not the system's."""
+        return self._verify if isinstance(self._verify, str) else None
 
     async def __aenter__(self) -> ShipyardClient:
         return self

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -64,12 +65,27 @@ class StreamSigningInterceptor(_Signer, grpc.aio.UnaryStreamClientInterceptor): 
         return await continuation(self._signed(details), request)
 
 
-def signed_channel(address: str, access_key: str, secret_key: str) -> grpc.aio.Channel:
-    """An insecure channel to the edge whose calls are signed with the keypair."""
-    return grpc.aio.insecure_channel(
-        address,
-        interceptors=[
-            UnarySigningInterceptor(address, access_key, secret_key),
-            StreamSigningInterceptor(address, access_key, secret_key),
-        ],
-    )
+class ClientStreamSigningInterceptor(_Signer, grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[misc]  # untyped base
+    async def intercept_stream_unary(
+        self,
+        continuation: Callable[..., Any],
+        details: grpc.aio.ClientCallDetails,
+        request_iterator: Any,
+    ) -> Any:
+        return await continuation(self._signed(details), request_iterator)
+
+
+def signed_channel(
+    address: str, access_key: str, secret_key: str, *, tls: bool = False, ca_file: str | None = None
+) -> grpc.aio.Channel:
+    """A channel to the edge whose calls are signed with the keypair (TLS when `tls`)."""
+    interceptors = [
+        UnarySigningInterceptor(address, access_key, secret_key),
+        StreamSigningInterceptor(address, access_key, secret_key),
+        ClientStreamSigningInterceptor(address, access_key, secret_key),
+    ]
+    if not tls:
+        return grpc.aio.insecure_channel(address, interceptors=interceptors)
+    roots = Path(ca_file).read_bytes() if ca_file else None
+    credentials = grpc.ssl_channel_credentials(root_certificates=roots)
+    return grpc.aio.secure_channel(address, credentials, interceptors=interceptors)

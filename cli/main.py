@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from cli import admin_events, admin_registry, vfolder_files, why
+from cli import admin_events, admin_registry, vfolder_files, vfolder_transfer, why
 from cli import login as login_flow
 from cli.admin_parser import add_admin_commands
 from cli.client import ApiError, ShipyardClient
@@ -309,6 +309,7 @@ def _parser() -> argparse.ArgumentParser:
     vd.set_defaults(func=cmd_vfolder_delete)
     vfolder_files.register(vfolder, _client)
     vfolder_files.register_sharing(vfolder, _client)
+    vfolder_transfer.register(vfolder, _client)
     sub.add_parser("whoami").set_defaults(func=cmd_whoami)
 
     login_cmd = sub.add_parser("login", help="log in with e-mail and password (bearer tokens)")

@@ -44,6 +44,7 @@ class Resource(StrEnum):
     RESOURCE_GROUP = "resource-group"
     EDGE_ROUTE = "edge-route"  # routes added to the edge at run time (system only)
     DEAD_LETTER = "dead-letter"  # events the consumers gave up on: superadmins only
+    QUOTA_SCOPE = "quota-scope"  # storage limits per user/project and volume (superadmins)
 
 
 class Scope(IntEnum):
@@ -185,6 +186,12 @@ METHODS: dict[str, Rule] = {
     "/shipyard.storage.v1.VFolderService/DeleteVFolder": Rule(Resource.VFOLDER, _D),
     "/shipyard.storage.v1.VFolderService/UpdateVFolder": Rule(Resource.VFOLDER, _U),
     "/shipyard.storage.v1.VFolderService/RestoreVFolder": Rule(Resource.VFOLDER, _D),
+    "/shipyard.storage.v1.VFolderService/ListVolumes": Rule(Resource.VFOLDER, _R),
+    "/shipyard.storage.v1.VFolderService/GetVFolderUsage": Rule(Resource.VFOLDER, _R),
+    "/shipyard.storage.v1.VFolderService/GetQuotaScope": Rule(Resource.VFOLDER, _R),
+    "/shipyard.storage.v1.VFolderService/CloneVFolder": Rule(Resource.VFOLDER, _C),
+    "/shipyard.storage.v1.VFolderService/GetVFolderTask": Rule(Resource.VFOLDER, _R),
+    "/shipyard.storage.v1.VFolderService/SetQuotaScope": Rule(Resource.QUOTA_SCOPE, _U),
     "/shipyard.storage.v1.MountService/ResolveMounts": _system(Resource.VFOLDER, _R),
     # Files inside a folder: reading them is reading the folder, changing them updating it.
     "/shipyard.storage.v1.FileService/ListFiles": Rule(Resource.VFOLDER, _R),
@@ -192,6 +199,11 @@ METHODS: dict[str, Rule] = {
     "/shipyard.storage.v1.FileService/MakeDirectory": Rule(Resource.VFOLDER, _U),
     "/shipyard.storage.v1.FileService/MoveFile": Rule(Resource.VFOLDER, _U),
     "/shipyard.storage.v1.FileService/DeleteFiles": Rule(Resource.VFOLDER, _U),
+    "/shipyard.storage.v1.FileService/Upload": Rule(Resource.VFOLDER, _U),
+    "/shipyard.storage.v1.FileService/Download": Rule(Resource.VFOLDER, _R),
+    "/shipyard.storage.v1.FileService/GetUploadOffset": Rule(Resource.VFOLDER, _U),
+    "/shipyard.storage.v1.FileService/CreateUploadSession": Rule(Resource.VFOLDER, _U),
+    "/shipyard.storage.v1.FileService/CreateDownloadToken": Rule(Resource.VFOLDER, _R),
     # Sharing: the use cases decide who (owner, invitee, inviter, admins); any user may ask.
     "/shipyard.storage.v1.VFolderSharingService/InviteToVFolder": Rule(Resource.VFOLDER, _U),
     "/shipyard.storage.v1.VFolderSharingService/ListVFolderInvitations": Rule(Resource.VFOLDER, _R),

@@ -44,6 +44,7 @@ _EXEMPT_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 
 UnaryBehavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 StreamBehavior = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
+ClientStreamBehavior = Callable[[AsyncIterator[Any], grpc.aio.ServicerContext], Awaitable[Any]]
 
 
 RefusalObserver = Callable[[str, Any, grpc.aio.ServicerContext, ShipyardError], Awaitable[None]]
@@ -79,7 +80,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
-        return handler  # client/bidi streaming: none of our contracts use them yet
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(
+                self._wrap_client_stream(handler.stream_unary, details.method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler  # bidirectional streaming: none of our contracts use it yet
 
     def _wrap_unary(self, behavior: UnaryBehavior, method: str) -> UnaryBehavior:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -106,6 +113,27 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
 
         return call
 
+    def _wrap_client_stream(
+        self, behavior: ClientStreamBehavior, method: str
+    ) -> ClientStreamBehavior:
+        """The caller is admitted before the first message is read; every message is validated."""
+
+        async def checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+            async for request in requests:
+                self._validate(request)
+                yield request
+
+        async def call(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
+            try:
+                await self._admit(None, context, method)
+                return await behavior(checked(requests), context)
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await self._abort(exc, None, context)
+
+        return call
+
     async def _abort(self, exc: Exception, request: Any, context: grpc.aio.ServicerContext) -> None:
         """End the call with the error's status (abort_with_status raises AbortError)."""
         if isinstance(exc, ShipyardError):
@@ -123,10 +151,16 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
                 await self._on_refusal(method, request, context, exc)
             raise
 
-    def _prepare(self, request: Message, context: grpc.aio.ServicerContext, method: str) -> None:
+    def _prepare(
+        self, request: Message | None, context: grpc.aio.ServicerContext, method: str
+    ) -> None:
         caller = self._caller(context)
         _authorize(method, caller)
         set_caller(caller)
+        if request is not None:
+            self._validate(request)
+
+    def _validate(self, request: Message) -> None:
         violations = self._validator.collect_violations(request)
         if violations:
             found = [

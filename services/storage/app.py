@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -23,23 +24,33 @@ from libs.db.engine import create_engine, session_factory
 from libs.db.migrate import upgrade
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
+from services.storage.adapters.auth_policies import GrpcFolderPolicies
 from services.storage.adapters.auth_users import GrpcUserDirectory
 from services.storage.adapters.folder_files import LocalFolderFiles
-from services.storage.adapters.local_volume import LocalVolume
+from services.storage.adapters.quota_repository import SqlQuotaStore
 from services.storage.adapters.repository import SqlUnitOfWork
 from services.storage.adapters.tables import SCHEMA
+from services.storage.adapters.task_repository import SqlTaskStore
+from services.storage.adapters.transfers import LocalTransfers
+from services.storage.adapters.tree_copy import CopyProgress, LocalTreeCopier
+from services.storage.adapters.volume_config import build_volume, parse_volumes
 from services.storage.api.file_servicer import FileServicer
 from services.storage.api.servicer import MountServicer, VFolderServicer
 from services.storage.api.sharing_servicer import SharingServicer
 from services.storage.config import Settings
+from services.storage.service.clone import CloneVFolders
 from services.storage.service.create import CreateVFolder, utc_now
 from services.storage.service.delete import DeleteVFolder, TrashSweeper
 from services.storage.service.files import FileOperations
+from services.storage.service.limits import FolderLimits
 from services.storage.service.listing import ListVFolders
 from services.storage.service.ports import UnitOfWork
+from services.storage.service.quotas import QuotaScopes
 from services.storage.service.resolve_mounts import ResolveMounts
 from services.storage.service.sharing import VFolderSharing
+from services.storage.service.transfers import Transfers
 from services.storage.service.update import UpdateVFolder
+from services.storage.service.volume_info import VolumeInfo
 from services.storage.service.volumes import Volumes
 
 log = logging.getLogger(__name__)
@@ -53,7 +64,10 @@ class StorageServer:
     grpc: GrpcServer
     engine: AsyncEngine
     users: GrpcUserDirectory
+    policies: GrpcFolderPolicies
     sweeper: asyncio.Task[None]
+    transfers: Transfers  # its `verify` checks the tokens it issued
+    clones: CloneVFolders
 
     @property
     def port(self) -> int:
@@ -64,7 +78,9 @@ class StorageServer:
         with contextlib.suppress(asyncio.CancelledError):
             await self.sweeper
         await self.grpc.stop(grace)
+        await self.clones.stop()
         await self.users.close()
+        await self.policies.close()
         await self.engine.dispose()
 
 
@@ -72,28 +88,58 @@ async def serve(settings: Settings) -> StorageServer:
     """Migrate (unless disabled), prepare the volume and start serving."""
     if settings.migrate:
         await upgrade(settings.database_url, MIGRATIONS, SCHEMA)
-    volume = LocalVolume(settings.volume_name, settings.volume_root)
-    await volume.ensure_root()
-    volumes = Volumes([volume], default=volume.name)
+    specs = parse_volumes(settings.volumes, name=settings.volume_name, root=settings.volume_root)
+    backends = [build_volume(spec) for spec in specs]
+    for backend in backends:
+        await backend.ensure_root()
+    volumes = Volumes(backends, default=settings.default_volume or backends[0].name)
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = session_factory(engine)
 
     def uow() -> UnitOfWork:
         return SqlUnitOfWork(sessions)
 
+    quota_store = SqlQuotaStore(sessions)
+    quotas = QuotaScopes(store=quota_store, volumes=volumes)
+    policies = GrpcFolderPolicies(settings.auth_addr, settings.internal_token.get_secret_value())
+    limits = FolderLimits(policies=policies, store=quota_store) if settings.folder_policy else None
+    folder_files = LocalFolderFiles()
+    file_operations = FileOperations(uow=uow, volumes=volumes, files=folder_files)
+    clones = CloneVFolders(
+        uow=uow,
+        files=file_operations,
+        volumes=volumes,
+        tasks=SqlTaskStore(sessions),
+        copier=LocalTreeCopier(),
+        new_progress=CopyProgress,
+        quotas=quotas,
+        limits=limits,
+    )
+    interrupted = await clones.recover()
+    if interrupted:
+        log.warning("%d clone tasks were interrupted by the last stop: failed", interrupted)
     vfolder_servicer = VFolderServicer(
-        create=CreateVFolder(uow=uow, volumes=volumes),
+        create=CreateVFolder(uow=uow, volumes=volumes, limits=limits),
         list_=ListVFolders(uow=uow),
         update=UpdateVFolder(uow=uow),
         delete=DeleteVFolder(uow=uow, volumes=volumes),
+        info=VolumeInfo(volumes=volumes, files=file_operations),
+        quotas=quotas,
+        clones=clones,
     )
-    folder_files = LocalFolderFiles()
     mount_servicer = MountServicer(
         resolve=ResolveMounts(uow=uow, volumes=volumes, files=folder_files)
     )
     users = GrpcUserDirectory(settings.auth_addr, settings.internal_token.get_secret_value())
     sharing_servicer = SharingServicer(VFolderSharing(uow=uow, users=users))
-    file_servicer = FileServicer(FileOperations(uow=uow, volumes=volumes, files=folder_files))
+    transfers = Transfers(
+        files=file_operations,
+        transfers=LocalTransfers(),
+        key=_transfer_key(settings),
+        token_ttl=settings.transfer_token_ttl_seconds,
+        quotas=quotas,
+    )
+    file_servicer = FileServicer(file_operations, transfers)
     services = pb.DESCRIPTOR.services_by_name
     server = create_server(
         domain=ERROR_DOMAIN,
@@ -126,9 +172,15 @@ async def serve(settings: Settings) -> StorageServer:
         await server.start()
     except BaseException:
         await users.close()
+        await policies.close()
         await engine.dispose()
         raise
-    log.info("storage serving on port %d, volume %s at %s", server.port, volume.name, volume.root)
+    log.info(
+        "storage serving on port %d, volumes %s (default %s)",
+        server.port,
+        ", ".join(f"{b.name} at {b.root}" for b in backends),
+        volumes.default,
+    )
     sweeper = TrashSweeper(
         uow=uow,
         volumes=volumes,
@@ -136,7 +188,25 @@ async def serve(settings: Settings) -> StorageServer:
         clock=utc_now,
     )
     task = asyncio.create_task(_sweep_forever(sweeper, settings.trash_sweep_interval))
-    return StorageServer(grpc=server, engine=engine, users=users, sweeper=task)
+    return StorageServer(
+        grpc=server,
+        engine=engine,
+        users=users,
+        policies=policies,
+        sweeper=task,
+        transfers=transfers,
+        clones=clones,
+    )
+
+
+def _transfer_key(settings: Settings) -> bytes:
+    configured = settings.transfer_key.get_secret_value().encode()
+    if not configured:
+        log.warning("no STORAGE_TRANSFER_KEY: transfer tokens will not survive a restart")
+        return secrets.token_bytes(32)
+    if len(configured) < 32:
+        raise ValueError("STORAGE_TRANSFER_KEY must have at least 32 bytes")
+    return configured
 
 
 async def _sweep_forever(sweeper: TrashSweeper, interval: float) -> None:

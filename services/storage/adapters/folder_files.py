@@ -50,7 +50,7 @@ class LocalFolderFiles:
 
 
 @contextmanager
-def _fd(fd: int) -> Iterator[int]:
+def closing_fd(fd: int) -> Iterator[int]:
     try:
         yield fd
     finally:
@@ -58,7 +58,7 @@ def _fd(fd: int) -> Iterator[int]:
 
 
 @contextmanager
-def _errors(field: str, parts: Parts) -> Iterator[None]:
+def os_errors(field: str, parts: Parts) -> Iterator[None]:
     """OSError → the domain error a user can act on, naming the request field."""
     try:
         yield
@@ -82,13 +82,18 @@ def _translate(exc: OSError, field: str, path: str) -> ShipyardError:
         return fe.DirectoryNotEmpty(f"{field} {path!r} is a directory that is not empty")
     if code == errno.EISDIR:
         return fe.NotAFile(f"{field} {path!r} is a directory")
+    if code in (errno.EDQUOT, errno.ENOSPC):
+        return fe.QuotaExceeded(
+            f"no space left for {field} {path!r}: the folder's quota or volume is full",
+            metadata={"path": path},
+        )
     if code == errno.EINVAL:
         return fe.InvalidMove(f"cannot move a directory into itself ({path!r})")
     log.error("file operation on %s failed: %s", path, exc)
     return VolumeOperationFailed("the volume could not complete the file operation")
 
 
-def _open_root(root: str) -> int:
+def open_root(root: str) -> int:
     try:
         return os.open(root, _DIR_FLAGS | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
@@ -96,7 +101,7 @@ def _open_root(root: str) -> int:
         raise VolumeOperationFailed("the folder's directory is missing on its volume") from exc
 
 
-def _open_dir(root_fd: int, parts: Parts) -> int:
+def open_dir(root_fd: int, parts: Parts) -> int:
     return open_beneath(root_fd, "/".join(parts), _DIR_FLAGS)
 
 
@@ -126,9 +131,9 @@ def _entry(dir_fd: int, name: str) -> FileEntry | None:
 
 def _list_dir(root: str, parts: Parts, after: str, limit: int) -> FilePage:
     with (
-        _fd(_open_root(root)) as root_fd,
-        _errors("path", parts),
-        _fd(_open_dir(root_fd, parts)) as dir_fd,
+        closing_fd(open_root(root)) as root_fd,
+        os_errors("path", parts),
+        closing_fd(open_dir(root_fd, parts)) as dir_fd,
         os.scandir(dir_fd) as listing,
     ):
         # A bounded heap: a page of a 100k-entry directory never sorts the whole of it.
@@ -139,10 +144,10 @@ def _list_dir(root: str, parts: Parts, after: str, limit: int) -> FilePage:
 
 
 def _make_dir(root: str, parts: Parts, parents: bool, exist_ok: bool) -> None:
-    with _fd(_open_root(root)) as root_fd, _errors("path", parts):
+    with closing_fd(open_root(root)) as root_fd, os_errors("path", parts):
         if parents:
             _make_parents(root_fd, parts[:-1])
-        with _fd(_open_dir(root_fd, parts[:-1])) as parent:
+        with closing_fd(open_dir(root_fd, parts[:-1])) as parent:
             try:
                 os.mkdir(parts[-1], 0o755, dir_fd=parent)
             except FileExistsError:
@@ -154,7 +159,7 @@ def _make_parents(root_fd: int, parts: Parts) -> None:
     for depth in range(1, len(parts) + 1):
         # An existing one is fine: opening it next tells a file from a directory.
         with (
-            _fd(_open_dir(root_fd, parts[: depth - 1])) as parent,
+            closing_fd(open_dir(root_fd, parts[: depth - 1])) as parent,
             contextlib.suppress(FileExistsError),
         ):
             os.mkdir(parts[depth - 1], 0o755, dir_fd=parent)
@@ -166,25 +171,25 @@ def _is_dir(dir_fd: int, name: str) -> bool:
 
 def _move(root: str, source: Parts, destination: Parts) -> None:
     with (
-        _fd(_open_root(root)) as root_fd,
-        _errors("source_path", source),
-        _fd(_open_dir(root_fd, source[:-1])) as src,
+        closing_fd(open_root(root)) as root_fd,
+        os_errors("source_path", source),
+        closing_fd(open_dir(root_fd, source[:-1])) as src,
     ):
         os.stat(source[-1], dir_fd=src, follow_symlinks=False)  # exists?
         with (
-            _errors("destination_path", destination),
-            _fd(_open_dir(root_fd, destination[:-1])) as dst,
+            os_errors("destination_path", destination),
+            closing_fd(open_dir(root_fd, destination[:-1])) as dst,
         ):
             rename_noreplace(src, source[-1], dst, destination[-1])
 
 
 def _delete(root: str, paths: Sequence[Parts], recursive: bool) -> None:
-    with _fd(_open_root(root)) as root_fd:
+    with closing_fd(open_root(root)) as root_fd:
         for parts in paths:  # all present first: a typo deletes nothing
-            with _errors("paths", parts), _fd(_open_dir(root_fd, parts[:-1])) as parent:
+            with os_errors("paths", parts), closing_fd(open_dir(root_fd, parts[:-1])) as parent:
                 os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
         for parts in paths:
-            with _errors("paths", parts), _fd(_open_dir(root_fd, parts[:-1])) as parent:
+            with os_errors("paths", parts), closing_fd(open_dir(root_fd, parts[:-1])) as parent:
                 _delete_one(parent, parts[-1], recursive)
 
 
@@ -200,9 +205,9 @@ def _delete_one(parent: int, name: str, recursive: bool) -> None:
 def _read_small(root: str, parts: Parts, limit: int) -> bytes:
     flags = os.O_RDONLY | os.O_NONBLOCK  # a FIFO planted in the folder must not hang us
     with (
-        _fd(_open_root(root)) as root_fd,
-        _errors("path", parts),
-        _fd(open_beneath(root_fd, "/".join(parts), flags)) as fd,
+        closing_fd(open_root(root)) as root_fd,
+        os_errors("path", parts),
+        closing_fd(open_beneath(root_fd, "/".join(parts), flags)) as fd,
     ):
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):

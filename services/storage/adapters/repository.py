@@ -42,7 +42,7 @@ _LIVE = text("status NOT IN ('deleting', 'trashed')")
 _UNIQUE_NAME = "uq_vfolders_owner_name_live"
 
 
-def _to_folder(row: RowMapping) -> VFolder:
+def to_folder(row: RowMapping) -> VFolder:
     return VFolder(
         id=str(row["id"]),
         name=row["name"],
@@ -96,7 +96,7 @@ class SqlVFolderRepository:
         row = (await self._session.execute(stmt)).mappings().one_or_none()
         if row is None:
             raise VFolderNotFound(f"vfolder {vfolder_id} not found")
-        return _to_folder(row)
+        return to_folder(row)
 
     async def list(
         self, *, scope: FolderFilter, after: Cursor | None, limit: int
@@ -124,7 +124,7 @@ class SqlVFolderRepository:
             )
             stmt = stmt.where(key > after_key)
         stmt = stmt.order_by(vfolders.c.created_at, vfolders.c.id).limit(limit)
-        return [_to_folder(r) for r in (await self._session.execute(stmt)).mappings()]
+        return [to_folder(r) for r in (await self._session.execute(stmt)).mappings()]
 
     async def find_by_names(
         self,
@@ -144,7 +144,7 @@ class SqlVFolderRepository:
         if dot_folders:
             named = or_(named, vfolders.c.name.startswith(".", autoescape=True))
         stmt = select(vfolders).where(whose, named, vfolders.c.status == VFolderStatus.READY.value)
-        return [_to_folder(r) for r in (await self._session.execute(stmt)).mappings()]
+        return [to_folder(r) for r in (await self._session.execute(stmt)).mappings()]
 
     async def set_status(self, vfolder_id: str, status: VFolderStatus) -> None:
         trashed_at = func.now() if status is VFolderStatus.TRASHED else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -39,7 +40,8 @@ vfolders = Table(
     Column("cloneable", Boolean, nullable=False, server_default=false()),
     Column("trashed_at", DateTime(timezone=True)),
     CheckConstraint(
-        "status IN ('ready', 'cloning', 'trashed', 'deleting')", name="ck_vfolders_status"
+        "status IN ('ready', 'cloning', 'trashed', 'deleting', 'performing')",
+        name="ck_vfolders_status",
     ),
     CheckConstraint("usage_mode IN ('general', 'model', 'data')", name="ck_vfolders_usage_mode"),
     CheckConstraint(_PERMISSIONS, name="ck_vfolders_permission"),
@@ -106,4 +108,34 @@ vfolder_invitations = Table(
         postgresql_where=text("state = 'pending'"),
     ),
     Index("ix_vfolder_invitations_invitee", "invitee_user_id"),
+)
+
+# A byte limit per quota scope ("user:<id>" or "project:<id>") on a volume; 0 = no limit.
+quota_scopes = Table(
+    "quota_scopes",
+    metadata,
+    Column("volume", String(64), primary_key=True),
+    Column("scope_id", String(80), primary_key=True),
+    Column("limit_bytes", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("limit_bytes >= 0", name="ck_quota_scopes_limit"),
+)
+
+# Background work on folders (clones), with progress; `running` ones are settled at start-up.
+vfolder_tasks = Table(
+    "vfolder_tasks",
+    metadata,
+    Column("id", Uuid(as_uuid=False), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("owner_user_id", Uuid(as_uuid=False), nullable=False),
+    Column("source_id", Uuid(as_uuid=False), nullable=False),
+    Column("target_id", Uuid(as_uuid=False), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("bytes_copied", BigInteger, nullable=False, server_default="0"),
+    Column("files_copied", BigInteger, nullable=False, server_default="0"),
+    Column("error", String(1024), nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("state IN ('running', 'done', 'failed')", name="ck_vfolder_tasks_state"),
+    Index("ix_vfolder_tasks_running", "created_at", postgresql_where=text("state = 'running'")),
 )

@@ -6,6 +6,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from shipyard.storage.v1 import vfolder_service_pb2 as pb
 
 from services.storage.domain.model import Mount, MountPermission, UsageMode, VFolder, VFolderStatus
+from services.storage.domain.tasks import TaskState, VFolderTask
 
 
 def vfolder_to_pb(folder: VFolder) -> pb.VFolder:
@@ -64,9 +65,35 @@ STATUS_TO_PB = {
     VFolderStatus.CLONING: pb.V_FOLDER_STATUS_CLONING,
     VFolderStatus.TRASHED: pb.V_FOLDER_STATUS_TRASHED,
     VFolderStatus.DELETING: pb.V_FOLDER_STATUS_DELETING,
+    VFolderStatus.PERFORMING: pb.V_FOLDER_STATUS_PERFORMING,
 }
 
 
 def usage_from_pb(value: int) -> UsageMode:
     """General for 0 (the validator refuses undefined values)."""
     return _USAGE_FROM_PB.get(value, UsageMode.GENERAL)
+
+
+_TASK_STATE_TO_PB = {
+    TaskState.RUNNING: pb.V_FOLDER_TASK_STATE_RUNNING,
+    TaskState.DONE: pb.V_FOLDER_TASK_STATE_DONE,
+    TaskState.FAILED: pb.V_FOLDER_TASK_STATE_FAILED,
+}
+
+
+def task_to_pb(task: VFolderTask) -> pb.VFolderTask:
+    created, updated = Timestamp(), Timestamp()
+    created.FromDatetime(task.created_at)
+    updated.FromDatetime(task.updated_at)
+    return pb.VFolderTask(
+        task_id=task.id,
+        kind=task.kind,
+        state=_TASK_STATE_TO_PB[task.state],
+        source_vfolder_id=task.source_id,
+        target_vfolder_id=task.target_id,
+        bytes_copied=task.bytes_copied,
+        files_copied=task.files_copied,
+        error=task.error,
+        create_time=created,
+        update_time=updated,
+    )

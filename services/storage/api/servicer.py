@@ -12,14 +12,18 @@ from libs.grpcutil.context import current_caller, require_system
 from services.storage.api.convert import (
     mount_to_pb,
     permission_from_pb,
+    task_to_pb,
     usage_from_pb,
     vfolder_to_pb,
 )
+from services.storage.service.clone import CloneVFolders
 from services.storage.service.create import CreateVFolder
 from services.storage.service.delete import DeleteVFolder
 from services.storage.service.listing import ListVFolders
+from services.storage.service.quotas import QuotaScopes, ScopeUsage
 from services.storage.service.resolve_mounts import ResolveMounts
 from services.storage.service.update import FolderChanges, UpdateVFolder
+from services.storage.service.volume_info import VolumeInfo
 
 
 class VFolderServicer(pb_grpc.VFolderServiceServicer):
@@ -30,11 +34,80 @@ class VFolderServicer(pb_grpc.VFolderServiceServicer):
         list_: ListVFolders,
         update: UpdateVFolder,
         delete: DeleteVFolder,
+        info: VolumeInfo,
+        quotas: QuotaScopes,
+        clones: CloneVFolders,
     ) -> None:
         self._create = create
         self._list = list_
         self._update = update
         self._delete = delete
+        self._info = info
+        self._quotas = quotas
+        self._clones = clones
+
+    @override
+    async def CloneVFolder(
+        self, request: pb.CloneVFolderRequest, context: Any
+    ) -> pb.CloneVFolderResponse:
+        task = await self._clones.clone(
+            current_caller(),
+            request.vfolder_id,
+            name=request.name,
+            volume=request.volume,
+            permission=permission_from_pb(request.permission),
+            usage_mode=usage_from_pb(request.usage_mode),
+        )
+        return pb.CloneVFolderResponse(task=task_to_pb(task))
+
+    @override
+    async def GetVFolderTask(
+        self, request: pb.GetVFolderTaskRequest, context: Any
+    ) -> pb.GetVFolderTaskResponse:
+        task = await self._clones.get(current_caller(), request.task_id)
+        return pb.GetVFolderTaskResponse(task=task_to_pb(task))
+
+    @override
+    async def GetQuotaScope(
+        self, request: pb.GetQuotaScopeRequest, context: Any
+    ) -> pb.GetQuotaScopeResponse:
+        got = await self._quotas.get(current_caller(), request.volume, request.scope_id)
+        return pb.GetQuotaScopeResponse(quota_scope=_scope_to_pb(got))
+
+    @override
+    async def SetQuotaScope(
+        self, request: pb.SetQuotaScopeRequest, context: Any
+    ) -> pb.SetQuotaScopeResponse:
+        got = await self._quotas.set(
+            current_caller(), request.volume, request.scope_id, request.limit_bytes
+        )
+        return pb.SetQuotaScopeResponse(quota_scope=_scope_to_pb(got))
+
+    @override
+    async def ListVolumes(
+        self, request: pb.ListVolumesRequest, context: Any
+    ) -> pb.ListVolumesResponse:
+        volumes = await self._info.list_volumes()
+        return pb.ListVolumesResponse(
+            volumes=[
+                pb.Volume(
+                    name=v.name,
+                    backend=v.backend,
+                    capabilities=list(v.capabilities),
+                    capacity_bytes=v.capacity_bytes,
+                    used_bytes=v.used_bytes,
+                    is_default=v.is_default,
+                )
+                for v in volumes
+            ]
+        )
+
+    @override
+    async def GetVFolderUsage(
+        self, request: pb.GetVFolderUsageRequest, context: Any
+    ) -> pb.GetVFolderUsageResponse:
+        usage = await self._info.folder_usage(current_caller(), request.vfolder_id)
+        return pb.GetVFolderUsageResponse(used_bytes=usage.used_bytes, file_count=usage.file_count)
 
     @override
     async def CreateVFolder(
@@ -110,3 +183,12 @@ class MountServicer(pb_grpc.MountServiceServicer):
             user_id=request.user_id, names=list(request.names), project_id=request.project_id
         )
         return pb.ResolveMountsResponse(mounts=[mount_to_pb(m) for m in mounts])
+
+
+def _scope_to_pb(scope: ScopeUsage) -> pb.QuotaScope:
+    return pb.QuotaScope(
+        volume=scope.volume,
+        scope_id=scope.scope_id,
+        limit_bytes=scope.limit_bytes,
+        used_bytes=scope.used_bytes,
+    )

@@ -9,6 +9,7 @@ from libs.core.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    ResourceExhausted,
 )
 
 
@@ -73,3 +74,21 @@ class FolderReadOnly(PermissionDenied):
 
 class FolderNotReady(FailedPrecondition):
     reason = "VFOLDER_NOT_READY"
+
+
+class UploadOffsetMismatch(FailedPrecondition):
+    """The stream starts elsewhere than where the stored partial upload ends."""
+
+    reason = "UPLOAD_OFFSET_MISMATCH"
+
+
+class UploadTooLong(InvalidArgument):
+    """More bytes arrived than the upload's declared size."""
+
+    reason = "UPLOAD_EXCEEDS_SIZE"
+
+
+class QuotaExceeded(ResourceExhausted):
+    """The volume refused the write: the quota scope or the volume is full."""
+
+    reason = "QUOTA_EXCEEDED"

@@ -15,6 +15,8 @@ class VFolderStatus(StrEnum):
     TRASHED = "trashed"
     # Set before the directory is removed; such a row is invisible to lists and mounts.
     DELETING = "deleting"
+    # Being filled by a clone: invisible to lists, mounts and file operations until ready.
+    PERFORMING = "performing"
 
 
 class UsageMode(StrEnum):

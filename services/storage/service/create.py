@@ -12,6 +12,7 @@ from services.storage.domain.access import owner_id_of
 from services.storage.domain.errors import ProjectNotFound
 from services.storage.domain.model import MountPermission, UsageMode, VFolder, VFolderStatus
 from services.storage.domain.names import check_name
+from services.storage.service.limits import FolderLimits
 from services.storage.service.ports import Clock, UnitOfWorkFactory, VolumeBackend
 from services.storage.service.volumes import Volumes
 
@@ -23,10 +24,18 @@ def utc_now() -> datetime:
 
 
 class CreateVFolder:
-    def __init__(self, *, uow: UnitOfWorkFactory, volumes: Volumes, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        volumes: Volumes,
+        clock: Clock = utc_now,
+        limits: FolderLimits | None = None,
+    ) -> None:
         self._uow = uow
         self._volumes = volumes
         self._clock = clock
+        self._limits = limits
 
     async def __call__(
         self,
@@ -44,6 +53,8 @@ class CreateVFolder:
         if project_id and project_id not in caller.project_ids:
             raise ProjectNotFound.named(project_id)
         backend = self._volumes.get(volume)
+        if self._limits is not None:
+            await self._limits.before_create(caller, volume=backend.name, project=bool(project_id))
         folder = VFolder(
             id=new_id(),
             name=name,

@@ -45,7 +45,7 @@ class FileOperations:
                 violations=[FieldViolation("page_size", f"must be in 0..{MAX_PAGE_SIZE}")],
             )
         parts = path_parts(path, "path", allow_root=True)
-        root = await self._root(caller, vfolder_id, write=False)
+        root = await self.folder_root(caller, vfolder_id, write=False)
         page = await self._files.list_dir(
             root, parts, after=_decode(page_token), limit=page_size or DEFAULT_PAGE_SIZE
         )
@@ -55,7 +55,7 @@ class FileOperations:
         self, caller: Caller, vfolder_id: str, path: str, *, parents: bool, exist_ok: bool
     ) -> None:
         parts = path_parts(path, "path")
-        root = await self._root(caller, vfolder_id, write=True)
+        root = await self.folder_root(caller, vfolder_id, write=True)
         await self._files.make_dir(root, parts, parents=parents, exist_ok=exist_ok)
 
     async def move(self, caller: Caller, vfolder_id: str, source: str, destination: str) -> None:
@@ -66,30 +66,37 @@ class FileOperations:
                 "cannot move a path into itself",
                 violations=[FieldViolation("destination_path", "lies inside source_path")],
             )
-        root = await self._root(caller, vfolder_id, write=True)
+        root = await self.folder_root(caller, vfolder_id, write=True)
         await self._files.move(root, src, dst)
 
     async def delete(
         self, caller: Caller, vfolder_id: str, paths: Sequence[str], *, recursive: bool
     ) -> None:
         parts = [path_parts(p, "paths") for p in paths]
-        root = await self._root(caller, vfolder_id, write=True)
+        root = await self.folder_root(caller, vfolder_id, write=True)
         await self._files.delete(root, parts, recursive=recursive)
 
     async def fetch(self, caller: Caller, vfolder_id: str, path: str) -> bytes:
         parts = path_parts(path, "path")
-        root = await self._root(caller, vfolder_id, write=False)
+        root = await self.folder_root(caller, vfolder_id, write=False)
         return await self._files.read_small(root, parts, limit=MAX_FETCH_BYTES)
 
-    async def _root(self, caller: Caller, vfolder_id: str, *, write: bool) -> str:
-        folder, permission = await self._visible(caller, vfolder_id)
+    async def folder_root(self, caller: Caller, vfolder_id: str, *, write: bool) -> str:
+        return (await self.folder_and_root(caller, vfolder_id, write=write))[1]
+
+    async def folder_and_root(
+        self, caller: Caller, vfolder_id: str, *, write: bool
+    ) -> tuple[VFolder, str]:
+        """The folder and its directory, if the caller may read (or `write`) it and it is ready."""
+        folder, permission = await self.visible(caller, vfolder_id)
         if write and not at_least(permission, MountPermission.READ_WRITE):
             raise fe.FolderReadOnly(f"vfolder {folder.id} is shared with you read-only")
-        if folder.status is not VFolderStatus.READY:
+        readable = (VFolderStatus.READY,) if write else (VFolderStatus.READY, VFolderStatus.CLONING)
+        if folder.status not in readable:
             raise fe.FolderNotReady(f"vfolder {folder.id} is {folder.status.value}")
-        return self._volumes.of(folder).path_of(folder.id)
+        return folder, self._volumes.of(folder).path_of(folder.id)
 
-    async def _visible(self, caller: Caller, vfolder_id: str) -> tuple[VFolder, MountPermission]:
+    async def visible(self, caller: Caller, vfolder_id: str) -> tuple[VFolder, MountPermission]:
         folder_id = canonical_id(vfolder_id)
         missing = VFolderNotFound(f"vfolder {vfolder_id} not found")
         if folder_id is None:

@@ -100,3 +100,19 @@ class VolumeBackend(Protocol):
     def path_of(self, vfolder_id: str) -> str:
         """Absolute host path of the folder's directory."""
         ...
+
+    @property
+    def backend(self) -> str:
+        """The backend's kind ("vfs")."""
+        ...
+
+    @property
+    def capabilities(self) -> tuple[str, ...]: ...
+
+    async def capacity(self) -> tuple[int, int]:
+        """(size, used) in bytes of the filesystem holding the volume."""
+        ...
+
+    async def usage(self, vfolder_id: str) -> tuple[int, int]:
+        """(bytes, entries) under the folder's directory, never following links."""
+        ...

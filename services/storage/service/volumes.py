@@ -16,6 +16,9 @@ class Volumes:
             raise UnknownVolume.named(default)
         self.default = default
 
+    def all(self) -> list[VolumeBackend]:
+        return sorted(self._by_name.values(), key=lambda b: b.name)
+
     def get(self, name: str) -> VolumeBackend:
         """The volume a caller asked for ("" = the default). UnknownVolume when not configured."""
         backend = self._by_name.get(name or self.default)

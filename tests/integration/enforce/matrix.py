@@ -80,13 +80,24 @@ class Rpcs:
         return message
 
     def call(self, channel: grpc.aio.Channel, method: str) -> Any:
+        """A stub; a client stream takes a list of requests, a server stream answers a list."""
         desc = self._method(method)
         response = message_factory.GetMessageClass(desc.output_type)
-        return channel.unary_unary(
-            method,
-            request_serializer=lambda m: m.SerializeToString(),
-            response_deserializer=response.FromString,
-        )
+        codec: dict[str, Any] = {
+            "request_serializer": lambda m: m.SerializeToString(),
+            "response_deserializer": response.FromString,
+        }
+        if desc.client_streaming:
+            upstream = channel.stream_unary(method, **codec)
+            return lambda requests, **kw: upstream(iter(requests), **kw)
+        if desc.server_streaming:
+            downstream = channel.unary_stream(method, **codec)
+
+            async def collect(request: Any, **kw: Any) -> list[Any]:
+                return [m async for m in downstream(request, **kw)]
+
+            return collect
+        return channel.unary_unary(method, **codec)
 
     def _method(self, method: str) -> Any:
         service, name = method.strip("/").split("/")

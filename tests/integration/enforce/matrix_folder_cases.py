@@ -14,6 +14,7 @@ from tests.integration.enforce import matrix as m
 from tests.integration.enforce.matrix_cases import Case, Platform, req
 
 SHARING = "/shipyard.storage.v1.VFolderSharingService"
+FILES = "/shipyard.storage.v1.FileService"
 VFOLDERS = "/shipyard.storage.v1.VFolderService"
 
 
@@ -143,7 +144,93 @@ async def _restore(p: Platform) -> tuple[Any, str]:
     return req(f"{VFOLDERS}/RestoreVFolder", vfolder_id=folder_id), ""
 
 
+def _upload(folder_id: str, path: str, data: bytes) -> list[Any]:
+    method = f"{FILES}/Upload"
+    header = {"vfolder_id": folder_id, "path": path, "size": len(data)}
+    return [req(method, header=header), req(method, chunk=data)]
+
+
+def _on_files(method: str, **fields: Any):
+    """A fresh folder of user-A1 holding the 5-byte file "f" (uploaded by its owner)."""
+
+    async def prepare(p: Platform) -> tuple[Any, str]:
+        folder_id = await _folder_of(p, p.tenancy.owner)
+        await p.call(f"{FILES}/Upload", _upload(folder_id, "f", b"hello"), p.tenancy.owner)
+        if method.endswith("/Upload"):
+            return _upload(folder_id, "g", b"bye"), folder_id
+        return req(method, vfolder_id=folder_id, **fields), folder_id
+
+    return prepare
+
+
+async def _plain_request(method: str) -> tuple[Any, str]:
+    return req(method), ""
+
+
+async def _usage(p: Platform) -> tuple[Any, str]:
+    folder_id = await _folder_of(p, p.tenancy.owner)
+    return req(f"{VFOLDERS}/GetVFolderUsage", vfolder_id=folder_id), folder_id
+
+
+def _on_scope(method: str, **fields: Any):
+    """user-A1's own quota scope on the default volume."""
+
+    async def prepare(p: Platform) -> tuple[Any, str]:
+        scope = f"user:{p.tenancy.owner.user_id}"
+        return req(method, scope_id=scope, **fields), ""
+
+    return prepare
+
+
+# A scope's usage, and a task, are their owner's (and superadmins'); admins of the domain do
+# not read them.
+OWN_SCOPE = {
+    "superadmin": m.OK,
+    "admin-A": m.NOT_FOUND,
+    "admin-B": m.NOT_FOUND,
+    "user-A1": m.OK,
+    "user-A2": m.NOT_FOUND,
+    "monitor": m.NOT_FOUND,
+    "stranger": m.UNAUTH,
+}
+
+
+async def _clone(p: Platform) -> tuple[Any, str]:
+    folder_id = await _folder_of(p, p.tenancy.owner)
+    method = f"{VFOLDERS}/CloneVFolder"
+    return req(method, vfolder_id=folder_id, name=f"k-{secrets.token_hex(4)}"), ""
+
+
+async def _task(p: Platform) -> tuple[Any, str]:
+    """A clone task user-A1 started."""
+    request, _ = await _clone(p)
+    started = await p.call(f"{VFOLDERS}/CloneVFolder", request, p.tenancy.owner)
+    return req(f"{VFOLDERS}/GetVFolderTask", task_id=started.task.task_id), ""
+
+
 CASES: dict[str, Case] = {
+    f"{VFOLDERS}/CloneVFolder": Case(m.CHANGE_OBJECT, _clone),
+    f"{VFOLDERS}/GetVFolderTask": Case(OWN_SCOPE, _task),
+    f"{VFOLDERS}/GetQuotaScope": Case(OWN_SCOPE, _on_scope(f"{VFOLDERS}/GetQuotaScope")),
+    f"{VFOLDERS}/SetQuotaScope": Case(
+        m.SUPER_ONLY, _on_scope(f"{VFOLDERS}/SetQuotaScope", limit_bytes=10 * 2**30)
+    ),
+    f"{VFOLDERS}/ListVolumes": Case(
+        m.SIGNED_IN,
+        lambda p: _plain_request(f"{VFOLDERS}/ListVolumes"),
+    ),
+    f"{VFOLDERS}/GetVFolderUsage": Case(m.READ_OBJECT, _usage),
+    f"{FILES}/Upload": Case(m.CHANGE_OBJECT, _on_files(f"{FILES}/Upload")),
+    f"{FILES}/Download": Case(m.READ_OBJECT, _on_files(f"{FILES}/Download", path="f")),
+    f"{FILES}/GetUploadOffset": Case(
+        m.CHANGE_OBJECT, _on_files(f"{FILES}/GetUploadOffset", path="g", size=9)
+    ),
+    f"{FILES}/CreateUploadSession": Case(
+        m.CHANGE_OBJECT, _on_files(f"{FILES}/CreateUploadSession", path="g", size=9)
+    ),
+    f"{FILES}/CreateDownloadToken": Case(
+        m.READ_OBJECT, _on_files(f"{FILES}/CreateDownloadToken", path="f")
+    ),
     f"{VFOLDERS}/UpdateVFolder": Case(m.CHANGE_OBJECT, _rename),
     f"{VFOLDERS}/RestoreVFolder": Case(m.CHANGE_OBJECT, _restore),
     f"{SHARING}/InviteToVFolder": Case(m.CHANGE_OBJECT, _invite_a2),
