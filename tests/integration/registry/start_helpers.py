@@ -13,7 +13,8 @@ from services.registry.adapters.requeue_store import SqlStartRetries
 from services.registry.domain.model import ExecMode, ExecOutcome
 from services.registry.domain.schedulability import SchedulabilityPolicy
 from services.registry.domain.start_failures import RetryPolicy
-from services.registry.service.ports import KernelLaunch, SessionStore
+from services.registry.service.ports import KernelLaunch
+from services.registry.service.session_ports import SessionStarts
 from services.registry.service.start_outcomes import StartOutcomes
 from services.registry.service.starter import Starter
 from tests.integration.registry.conftest import Stores
@@ -62,16 +63,15 @@ def outcomes_for(
     stores: Stores,
     agents: FakeAgents,
     *,
-    sessions: SessionStore | None = None,
+    sessions: SessionStarts | None = None,
     max_attempts: int = 5,
     failure_threshold: int = 3,
     cooldown: timedelta = timedelta(seconds=30),
 ) -> StartOutcomes:
     return StartOutcomes(
-        sessions or stores.sessions,
+        sessions or stores.lifecycle,
         SqlStartRetries(stores.factory),
         SqlAgentHealth(stores.factory),
-        stores.events,
         agents,
         RetryPolicy(max_attempts=max_attempts, backoff=timedelta(seconds=2)),
         SchedulabilityPolicy(failure_threshold=failure_threshold, cooldown=cooldown),
@@ -82,7 +82,7 @@ def starter_for(
     stores: Stores,
     agents: FakeAgents,
     *,
-    sessions: SessionStore | None = None,
+    sessions: SessionStarts | None = None,
     max_attempts: int = 5,
     failure_threshold: int = 3,
     cooldown: timedelta = timedelta(seconds=30),
@@ -98,8 +98,7 @@ def starter_for(
         cooldown=cooldown,
     )
     return Starter(
-        stores.sessions,
-        stores.events,
+        sessions or stores.lifecycle,
         agents,
         asyncio.Event(),
         outcomes,

@@ -49,8 +49,7 @@ def lifecycle(
 ) -> AgentLifecycle:
     return AgentLifecycle(
         agent_store or stores.agents,
-        stores.sessions,
-        stores.events,
+        stores.lifecycle,
         clock,
         FakeAgents(),
         TIMEOUT,

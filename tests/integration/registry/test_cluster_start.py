@@ -22,7 +22,7 @@ from services.registry.service.ports import KernelLaunch, NewKernel
 from services.registry.service.starter import Starter
 from tests.integration.registry.conftest import Stores
 from tests.integration.registry.factories import new_session, registration
-from tests.integration.registry.test_starter import FakeAgents
+from tests.integration.registry.start_helpers import FakeAgents, outcomes_for
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +31,7 @@ class ClusterAgents(FakeAgents):
     """Agents publishing 10.9.<agent>.<10 + rank>, or refusing (no cluster networking)."""
 
     def __init__(self, *, refuse: bool = False) -> None:
-        super().__init__(fail=False)
+        super().__init__()
         self.refuse = refuse
         self.prepared: dict[str, list[tuple[str, str]]] = {}  # "session@agent address" →
         self.launches: list[KernelLaunch] = []
@@ -92,7 +92,11 @@ async def _start(
     """Start the session (other tests' sessions the claim picks up are started too, and then
     left out of what the fake agents report)."""
     starter = Starter(
-        stores.lifecycle, agents, asyncio.Event(), cluster=ClusterLaunches(agents, addresses)
+        stores.lifecycle,
+        agents,
+        asyncio.Event(),
+        outcomes_for(stores, agents),  # type: ignore[arg-type]
+        cluster=ClusterLaunches(agents, addresses),
     )
     for prep in await stores.lifecycle.claim_scheduled(100):
         await starter.start(prep)

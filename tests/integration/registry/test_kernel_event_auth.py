@@ -36,13 +36,13 @@ async def test_forged_kernel_events_are_dropped_and_genuine_ones_applied(
     session, _ = await stores.sessions.add(new_session())
     kernel_id = session.kernels[0].kernel_id
     await stores.sessions.bind(session.session_id, {kernel_id: agent_id})
-    await stores.sessions.claim_scheduled(100)
+    await stores.lifecycle.claim_scheduled(100)
     started = KernelEvent(
         kernel_id=kernel_id, session_id=session.session_id, agent_id=agent_id, phase=Phase.STARTED
     )
     stream = f"{key_prefix}events:kernel"
     publisher = StreamPublisher(redis, stream)
-    handler = KernelEventHandler(ApplyKernelEvent(stores.sessions, stores.events), AUTH)
+    handler = KernelEventHandler(ApplyKernelEvent(stores.lifecycle), AUTH)
     consumer = StreamConsumer(redis, stream, "registry", "node-1", handler, block_ms=10)
     await consumer.ensure_group()
 

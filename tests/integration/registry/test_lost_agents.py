@@ -25,8 +25,7 @@ GRACE = timedelta(seconds=60)
 def sweeper(stores: Stores, redis: Redis, key_prefix: str) -> AgentLifecycle:
     return AgentLifecycle(
         stores.agents,
-        stores.sessions,
-        stores.events,
+        stores.lifecycle,
         RedisHeartbeatClock(redis, key_prefix),
         FakeAgents(),
         TIMEOUT,
@@ -39,8 +38,10 @@ async def running_on(stores: Stores, agent_id: str, *, requeue: bool = False) ->
     session, _ = await stores.sessions.add(replace(new_session(), requeue_on_agent_loss=requeue))
     kernel_id = session.kernels[0].kernel_id
     assert (await stores.sessions.bind(session.session_id, {kernel_id: agent_id})).bound
-    await stores.sessions.claim_scheduled(100)
-    await stores.sessions.apply_kernel_status(kernel_id, Status.RUNNING, reason="started")
+    await stores.lifecycle.claim_scheduled(100)
+    await stores.lifecycle.apply_kernel_status(
+        kernel_id, Status.RUNNING, agent_id=agent_id, reason="started"
+    )
     assert (await stores.sessions.get(session.session_id)).status is Status.RUNNING
     return session.session_id, kernel_id
 

@@ -24,10 +24,9 @@ pytestmark = pytest.mark.integration
 
 def reconciler(stores: Stores, agents: FakeAgents) -> Reconciler:
     return Reconciler(
-        stores.sessions,
+        stores.lifecycle,
         SqlOccupancy(stores.factory),
         outcomes_for(stores, agents),
-        stores.events,
         agents,
         prepare_timeout=timedelta(seconds=120),
     )
@@ -36,7 +35,7 @@ def reconciler(stores: Stores, agents: FakeAgents) -> Reconciler:
 async def test_a_session_left_preparing_goes_back_to_the_queue(stores: Stores) -> None:
     agent_id = await new_agent(stores)
     session_id, kernel_id = await scheduled_on(stores, agent_id, cpu="2")
-    await stores.sessions.claim_scheduled(100)  # the starter that claimed it then died
+    await stores.lifecycle.claim_scheduled(100)  # the starter that claimed it then died
     agents = FakeAgents()
     await reconciler(stores, agents).reconcile(datetime.now(UTC) + timedelta(seconds=121))
     session = await stores.sessions.get(session_id)
@@ -48,7 +47,7 @@ async def test_a_session_left_preparing_goes_back_to_the_queue(stores: Stores) -
 async def test_a_recent_start_is_left_alone(stores: Stores) -> None:
     agent_id = await new_agent(stores)
     session_id, _ = await scheduled_on(stores, agent_id)
-    await stores.sessions.claim_scheduled(100)
+    await stores.lifecycle.claim_scheduled(100)
     await reconciler(stores, FakeAgents()).reconcile()
     assert (await stores.sessions.get(session_id)).status is Status.PREPARING
 

@@ -36,18 +36,19 @@ async def test_the_watch_drops_a_requeued_session_then_offers_it_again(stores: S
     scheduling = Scheduling(stores.sessions, stores.agents, stores.events, asyncio.Event())
     items: list[WatchItem] = []
     watch = scheduling.watch()
-    snapshot = await anext(watch)
+    (snapshot,) = await anext(watch)
     assert session_id in {s.session_id for s in snapshot.active}
 
     async def follow() -> None:
-        async for item in watch:
-            items.append(item)
+        async for batch in watch:
+            items.extend(batch)
 
     task = asyncio.create_task(follow())
     try:
-        (prep,) = await stores.sessions.claim_scheduled(100)
+        (prep,) = await stores.lifecycle.claim_scheduled(100)
         await outcomes_for(stores, FakeAgents()).failed(prep, ConnectionError("refused"), ())
-        await RequeueRelease(SoonRelease(stores.factory), stores.events).release()
+        await RequeueRelease(SoonRelease(stores.factory)).release()
+        await stores.relay.drain()  # the outbox publishes the requeue and the release
         await until(lambda: session_id in kinds(items, "pending"))
     finally:
         task.cancel()

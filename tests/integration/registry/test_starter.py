@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from libs.core.errors import Internal, InvalidArgument
+from libs.core.ids import new_id
 from services.registry.adapters.requeue_store import SqlStartRetries
 from services.registry.domain.errors import AgentUnavailable
 from services.registry.domain.model import Status
-from services.registry.service.kernel_events import ApplyKernelEvent, KernelEvent, Phase
+from services.registry.service.kernel_events import ApplyKernelEvent, KernelReport
 from services.registry.service.start_outcomes import RequeueRelease
 from tests.integration.registry.conftest import Stores
 from tests.integration.registry.factories import new_session
@@ -31,7 +32,7 @@ REFUSED = AgentUnavailable("agent call failed: UNAVAILABLE: connection refused")
 
 async def _start_all(stores: Stores, agents: FakeAgents, **kw: object) -> None:
     starter = starter_for(stores, agents, **kw)  # type: ignore[arg-type]
-    for prep in await stores.sessions.claim_scheduled(100):
+    for prep in await stores.lifecycle.claim_scheduled(100):
         await starter.start(prep)
 
 
@@ -76,7 +77,7 @@ async def test_the_requeued_session_runs_on_another_agent(stores: Stores) -> Non
     session_id, _ = await scheduled_on(stores, broken)
     agents = FakeAgents(lambda address: REFUSED if address.startswith(broken) else None)
     await _start_all(stores, agents)
-    release = RequeueRelease(SqlStartRetries(stores.factory), stores.events)
+    release = RequeueRelease(SqlStartRetries(stores.factory))
     await release.retries.release_due(datetime.now(UTC) + timedelta(seconds=5), 1000)
     session = await stores.sessions.get(session_id)
     (kernel,) = session.kernels
@@ -124,7 +125,7 @@ async def test_one_start_that_blows_up_does_not_stop_the_others(stores: Stores) 
     await scheduled_on(stores, broken)
     good = [await scheduled_on(stores, healthy) for _ in range(3)]
 
-    class Exploding(type(stores.sessions)):  # type: ignore[misc]
+    class Exploding(type(stores.lifecycle)):  # type: ignore[misc]
         async def cancel(self, session_id: str, *, reason: str, error: str) -> None:
             raise RuntimeError("database went away")
 
@@ -199,15 +200,16 @@ async def test_the_agents_create_failed_event_does_not_preempt_the_requeue(
 ) -> None:
     agent_id = await new_agent(stores)
     session_id, kernel_id = await scheduled_on(stores, agent_id)
-    (prep,) = await stores.sessions.claim_scheduled(100)
+    (prep,) = await stores.lifecycle.claim_scheduled(100)
     # The agent announces the failure on the stream before its RPC error reaches the starter.
-    await ApplyKernelEvent(stores.sessions, stores.events)(
-        KernelEvent(
+    await ApplyKernelEvent(stores.lifecycle)(
+        KernelReport(
+            event_id=new_id(),
             kernel_id=kernel_id,
-            session_id=session_id,
-            phase=Phase.CREATE_FAILED,
+            agent_id=agent_id,
+            status=Status.CANCELLED,  # what a create-failed event means
             reason="failed-to-start",
-            exit_code=0,
+            exit_code=None,
             message="No such file or directory: '/sys/fs/cgroup/cpu/shipyard/k'",
         )
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from services.scheduler.domain.agent_index import AgentIndex
 from services.scheduler.domain.model import (
     NO_AVAILABLE_INSTANCES,
     Agent,
@@ -21,7 +22,7 @@ from tests.unit.scheduler.factories import agent, session
 def _place(s: PendingSession, agents: list[Agent]) -> Placement | Unschedulable:
     return place_session(
         s,
-        agents,
+        AgentIndex(agents),
         agent_predicates=DEFAULT_AGENT_PREDICATES,
         session_predicates=(),
         selector=LeastOccupiedSelector(),
