@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from cli import admin_events, admin_registry, vfolder_files, vfolder_transfer, why
+from cli import admin_events, admin_registry, session_commands, vfolder_files, vfolder_transfer
 from cli import login as login_flow
 from cli.admin_parser import add_admin_commands
 from cli.client import ApiError, ShipyardClient
@@ -117,72 +117,6 @@ def _print(data: Any) -> None:
     print(json.dumps(data, indent=2))
 
 
-async def cmd_session_create(args: argparse.Namespace) -> int:
-    body: dict[str, Any] = {"wait": args.wait, "resources": {}}
-    if args.name:
-        body["name"] = args.name
-    if args.cpu:
-        body["resources"]["cpu"] = args.cpu
-    if args.mem:
-        body["resources"]["mem"] = str(_bytes(args.mem))
-    for item in args.resource or ():
-        slot, sep, amount = item.partition("=")
-        if not sep or not slot or not amount:
-            raise SystemExit(f"--resource takes SLOT=AMOUNT (e.g. cuda.device=1), got {item!r}")
-        body["resources"][slot] = amount
-    if args.mount:
-        body["vfolder_names"] = args.mount
-    if args.batch:
-        body["session_type"] = "SESSION_TYPE_BATCH"
-        body["startup_command"] = args.batch
-    if args.client_token:
-        body["client_token"] = args.client_token
-    if args.image:
-        body["image"] = args.image
-    if args.resource_group:
-        body["resource_group"] = args.resource_group
-    if args.cluster_size:  # docs/cluster-sessions.md
-        body["cluster_size"] = args.cluster_size
-        body["cluster_mode"] = "CLUSTER_MODE_" + args.cluster_mode.upper().replace("-", "_")
-    body.update(why.scheduling_body(args))
-    async with _client(args) as client:
-        _print(await client.create_session(**body))
-    return 0
-
-
-async def cmd_session_exec(args: argparse.Namespace) -> int:
-    async with _client(args) as client:
-        mode = "batch" if args.batch else "query"
-        result = await client.execute(args.session_id, args.code, mode=mode)
-    sys.stdout.write(result.get("stdout", ""))
-    sys.stderr.write(result.get("stderr", ""))
-    return int(result.get("exit_code", 0))
-
-
-async def cmd_session_info(args: argparse.Namespace) -> int:
-    async with _client(args) as client:
-        _print(await client.get_session(args.session_id))
-    return 0
-
-
-async def cmd_session_logs(args: argparse.Namespace) -> int:
-    async with _client(args) as client:
-        print(await client.get_session_logs(args.session_id, tail_lines=args.tail), end="")
-    return 0
-
-
-async def cmd_session_list(args: argparse.Namespace) -> int:
-    async with _client(args) as client:
-        _print(await client.list_sessions())
-    return 0
-
-
-async def cmd_session_destroy(args: argparse.Namespace) -> int:
-    async with _client(args) as client:
-        _print(await client.destroy_session(args.session_id, forced=args.forced))
-    return 0
-
-
 async def cmd_vfolder_create(args: argparse.Namespace) -> int:
     async with _client(args) as client:
         _print(await client.create_vfolder(args.name, read_only=args.read_only))
@@ -205,14 +139,6 @@ async def cmd_whoami(args: argparse.Namespace) -> int:
     async with _client(args) as client:
         _print(await client.whoami())
     return 0
-
-
-def _bytes(text: str) -> int:
-    units = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-    text = text.strip().lower().removesuffix("b").removesuffix("i")
-    if text and text[-1] in units:
-        return int(float(text[:-1]) * units[text[-1]])
-    return int(text)
 
 
 def _replica_count(text: str) -> int:
@@ -257,45 +183,7 @@ def _parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
     add_edge_parser(sub)
 
-    session = sub.add_parser("session", help="compute sessions").add_subparsers(required=True)
-    create = session.add_parser("create")
-    create.add_argument("--name")
-    create.add_argument("--cpu")
-    create.add_argument("--mem", help="e.g. 512m, 2g")
-    create.add_argument("--mount", action="append", help="vfolder name (repeatable)")
-    create.add_argument(
-        "--resource", action="append", help="SLOT=AMOUNT, e.g. cuda.device=1 (repeatable)"
-    )
-    create.add_argument("--batch", metavar="COMMAND", help="batch session running COMMAND")
-    create.add_argument("--client-token")
-    create.add_argument("--image", help="image reference or alias (default python:3.11)")
-    create.add_argument("--resource-group")
-    create.add_argument("--cluster-size", type=int, help="number of kernels (main1, sub1, ...)")
-    create.add_argument(
-        "--cluster-mode", choices=("single-node", "multi-node"), default="single-node"
-    )
-    create.add_argument("--wait", action="store_true", help="block until RUNNING")
-    why.add_scheduling_args(create)
-    create.set_defaults(func=cmd_session_create)
-    explain = session.add_parser("why", help="why a session is pending, and its queue position")
-    explain.add_argument("session_id")
-    explain.set_defaults(func=lambda args: why.cmd_session_why(args, _client))
-    ex = session.add_parser("exec")
-    ex.add_argument("session_id")
-    ex.add_argument("code")
-    ex.add_argument("--batch", action="store_true", help="run CODE as a shell command")
-    ex.set_defaults(func=cmd_session_exec)
-    for name, func in (("info", cmd_session_info), ("destroy", cmd_session_destroy)):
-        p = session.add_parser(name)
-        p.add_argument("session_id")
-        if name == "destroy":
-            p.add_argument("--forced", action="store_true")
-        p.set_defaults(func=func)
-    session.add_parser("list").set_defaults(func=cmd_session_list)
-    logs = session.add_parser("logs", help="the console output of a session's main kernel")
-    logs.add_argument("session_id")
-    logs.add_argument("--tail", type=int, default=0, help="only the last N lines")
-    logs.set_defaults(func=cmd_session_logs)
+    session_commands.register(sub, _client)
 
     vfolder = sub.add_parser("vfolder", help="virtual folders").add_subparsers(required=True)
     vc = vfolder.add_parser("create")
