@@ -19,6 +19,8 @@ class ServiceSettings(BaseSettings):
     otlp_endpoint: str | None = None
     trace_sample_ratio: float = 1.0
     log_level: str = "INFO"
+    # After SIGTERM: drain for at most this long, then exit anyway (rule R-STOP-DEADLINE).
+    stop_deadline: float = 30.0
 
 
 class DatabaseMixin(BaseSettings):

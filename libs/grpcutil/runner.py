@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
@@ -23,7 +24,7 @@ S = TypeVar("S", bound=ServiceSettings)
 
 
 async def run_service(name: str, settings: S, serve: Callable[[S], Awaitable[Running]]) -> None:
-    """Serve until SIGINT or SIGTERM, then stop cleanly."""
+    """Serve until SIGINT or SIGTERM, then stop cleanly within `settings.stop_deadline`."""
     setup_logging(name, settings.log_level)
     setup_tracing(
         name, otlp_endpoint=settings.otlp_endpoint, sample_ratio=settings.trace_sample_ratio
@@ -35,4 +36,12 @@ async def run_service(name: str, settings: S, serve: Callable[[S], Awaitable[Run
         loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()
     log.info("%s stopping", name)
-    await running.stop()
+    try:
+        async with asyncio.timeout(settings.stop_deadline):
+            await running.stop()
+    except TimeoutError:
+        # A task that ignores cancellation (a client library stuck mid-handshake) would keep
+        # the process alive forever, and asyncio's own shutdown waits for it too: leave now.
+        log.error("%s did not stop within %.0f s; exiting", name, settings.stop_deadline)
+        logging.shutdown()
+        os._exit(1)
