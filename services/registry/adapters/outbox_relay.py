@@ -123,8 +123,11 @@ class OutboxRelay:
             self._wake.clear()
             if await self.relay_once() >= self._batch:
                 continue
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that
+            # arrives as a NOTIFY wakes us, and the relay would then outlive its registry.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
+                async with asyncio.timeout(self._poll):
+                    await self._wake.wait()
 
     def _notified(self, *_: object) -> None:
         self._wake.set()

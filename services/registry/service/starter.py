@@ -96,8 +96,11 @@ class Starter:
             return []
 
     async def _sleep(self) -> None:
+        # asyncio.timeout, not wait_for: on 3.11, wait_for can swallow a cancellation that
+        # arrives as the wakeup fires, and a drained starter would then never stop.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wakeup.wait(), self.poll_interval)
+            async with asyncio.timeout(self.poll_interval):
+                await self.wakeup.wait()
         self.wakeup.clear()
 
     async def start(self, prep: PreparingSession) -> None:
