@@ -29,6 +29,8 @@ from services.registry.app import serve as serve_registry
 from services.registry.config import Settings as RegistrySettings
 from services.scheduler.app import serve as serve_scheduler
 from services.scheduler.config import Settings as SchedulerSettings
+from services.storage.app import serve as serve_storage
+from services.storage.config import Settings as StorageSettings
 from tests.conftest import create_database, drop_database
 from tests.integration.enforce import matrix
 from tests.integration.images.oci_images import KERNEL_LABELS, build_layout, push
@@ -118,7 +120,9 @@ class Platform:
 
 
 @pytest.fixture(scope="module")
-async def platform(redis_url: str, internal_token: str) -> AsyncIterator[Platform]:
+async def platform(
+    redis_url: str, internal_token: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Platform]:
     # Its own database: the scheduler must not meet other tests' agents and pending sessions.
     db_name, database_url = await create_database()
     prefix = f"test:{secrets.token_hex(4)}:"
@@ -134,6 +138,16 @@ async def platform(redis_url: str, internal_token: str) -> AsyncIterator[Platfor
     auth_addr = f"127.0.0.1:{auth.port}"
     auth_channel = grpc.aio.insecure_channel(auth_addr)
     tenancy = await matrix.build_tenancy(auth_channel, internal_token, "default")
+    # CreateSession asks storage for the caller's folders (dot-folders come unasked).
+    storage = await serve_storage(
+        StorageSettings(
+            internal_token=internal_token,
+            database_url=database_url,
+            bind="127.0.0.1:0",
+            volume_root=tmp_path_factory.mktemp("images-volumes"),
+            auth_addr=auth_addr,
+        )
+    )
     registry = await serve_registry(
         RegistrySettings(
             internal_token=internal_token,
@@ -143,6 +157,7 @@ async def platform(redis_url: str, internal_token: str) -> AsyncIterator[Platfor
             bind="127.0.0.1:0",
             node_id=f"images-{secrets.token_hex(4)}",
             auth_addr=auth_addr,
+            storage_addr=f"127.0.0.1:{storage.port}",
             # The agents here listen nowhere, so every start fails: one attempt ends the
             # session where it was placed (these tests check placement, not re-queueing).
             start_max_attempts=1,
@@ -180,6 +195,7 @@ async def platform(redis_url: str, internal_token: str) -> AsyncIterator[Platfor
         await channel.close()
         await scheduler.stop()
         await registry.stop()
+        await storage.stop(grace=0)
         await auth_channel.close()
         await auth.stop(grace=0)
         await drop_database(db_name)
