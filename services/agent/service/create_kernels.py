@@ -63,6 +63,8 @@ class CreateKernels:
             return running  # a retried request: the kernel is already there
         task = self._k.creating.get(spec.kernel_id)
         if task is None:
+            if spec.startup_command:
+                self._k.batch.add(spec.kernel_id)
             task = asyncio.create_task(self._start(spec), name=f"create-kernel-{spec.kernel_id}")
             self._k.creating[spec.kernel_id] = task
             task.add_done_callback(lambda t: self._forget(spec.kernel_id, t))

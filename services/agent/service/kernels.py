@@ -40,6 +40,8 @@ class AgentKernels:
         self.destroy_reasons: dict[str, str] = {}
         self.closing = False
         self.draining = False  # SIGTERM: no new creates, in-flight ones finish (rule R-DRAIN)
+        # Kernels of batch sessions (they end by themselves): a draining agent lets them finish.
+        self.batch: set[str] = set()
         self._ended: OrderedDict[str, None] = OrderedDict()
         self._ended_changed = asyncio.Condition()
 
@@ -50,6 +52,7 @@ class AgentKernels:
         return sorted(h.kernel_id for h in self.backend.list())
 
     async def mark_ended(self, kernel_id: str) -> None:
+        self.batch.discard(kernel_id)
         self._ended[kernel_id] = None
         self._ended.move_to_end(kernel_id)
         while len(self._ended) > _REMEMBERED_ENDS:

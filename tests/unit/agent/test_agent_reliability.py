@@ -27,7 +27,7 @@ from tests.unit.agent.agent_fakes import (
 from tests.unit.agent.test_registration import INFO
 
 
-def _spec(kernel_id: str) -> m.KernelSpec:
+def _spec(kernel_id: str, startup_command: str = "") -> m.KernelSpec:
     return m.KernelSpec(
         kernel_id=kernel_id,
         session_id=f"s-{kernel_id}",
@@ -36,7 +36,7 @@ def _spec(kernel_id: str) -> m.KernelSpec:
         mem_bytes=1 << 28,
         mounts=(),
         environ={},
-        startup_command="",
+        startup_command=startup_command,
     )
 
 
@@ -112,6 +112,19 @@ async def test_drain_leaves_scheduling_first_then_lets_in_flight_starts_finish()
     assert await draining is True
     assert [h.kernel_id for h in await in_flight] == ["k1"]
     assert backend.began == ["k1"]
+
+
+async def test_drain_lets_running_batch_kernels_end_but_not_interactive_ones() -> None:
+    backend, kernels = _rig()
+    create = CreateKernels(kernels)
+    for spec in (_spec("batch", "sleep 1; exit 0"), _spec("notebook")):
+        backend.release.setdefault(spec.kernel_id, asyncio.Event()).set()
+        await create([spec])
+    draining = asyncio.create_task(Drain(kernels, FakeRegistry(), "agent-1", deadline=5.0)())
+    await asyncio.sleep(0.05)
+    assert not draining.done()  # the batch kernel is still running its command
+    await kernels.mark_ended("batch")  # its command ended (the exit watcher reports it)
+    assert await draining is True  # the interactive kernel did not hold the agent up
 
 
 async def test_drain_gives_up_on_starts_after_its_deadline_and_survives_a_registry_outage() -> None:
