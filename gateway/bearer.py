@@ -10,9 +10,46 @@ is refused by Envoy with 401.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
+from envoy_data_plane.envoy.config.core.v3 import DataSource, RuntimeFractionalPercent
+from envoy_data_plane.envoy.config.route.v3 import (
+    RateLimit,
+    RateLimitAction,
+    RateLimitActionRemoteAddress,
+    RateLimitActionRequestHeaders,
+    RouteMatch,
+)
+from envoy_data_plane.envoy.extensions.common.ratelimit.v3 import (
+    LocalRateLimitDescriptor,
+    RateLimitDescriptorEntry,
+    XRateLimitHeadersRfcVersion,
+)
+from envoy_data_plane.envoy.extensions.filters.http.jwt_authn.v3 import (
+    JwtAuthentication,
+    JwtClaimToHeader,
+    JwtHeader,
+    JwtProvider,
+    JwtRequirement,
+    JwtRequirementOrList,
+    RequirementRule,
+)
+from envoy_data_plane.envoy.extensions.filters.http.local_ratelimit.v3 import LocalRateLimit
+from envoy_data_plane.envoy.extensions.filters.network.http_connection_manager.v3 import (
+    HttpFilter,
+)
+from envoy_data_plane.envoy.type.matcher.v3 import (
+    MetadataMatcher,
+    MetadataMatcherPathSegment,
+    ValueMatcher,
+)
+from envoy_data_plane.envoy.type.v3 import (
+    FractionalPercent,
+    FractionalPercentDenominatorType,
+    TokenBucket,
+)
+from envoy_data_plane.google.protobuf import Any, Empty
 from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2
 from google.protobuf.message import DecodeError
@@ -42,103 +79,107 @@ CLAIM_HEADERS = {
     "prj": HEADER_PROJECT_IDS,
     "email": HEADER_EMAIL,
 }
-_T = "type.googleapis.com/envoy."
 _USER_DESCRIPTOR = "bearer_user"
 
 
 def jwt_authn_filter(
     jwks: str, public: list[tuple[str, str]], clock_skew_seconds: int
-) -> dict[str, Any]:
-    provider = {
-        "issuer": ISSUER,
-        "audiences": [AUDIENCE],
-        "local_jwks": {"inline_string": jwks},
-        "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
-        "forward": False,  # the token never reaches a service
-        "claim_to_headers": [{"header_name": h, "claim_name": c} for c, h in CLAIM_HEADERS.items()],
-        "payload_in_metadata": PAYLOAD_KEY,
+) -> HttpFilter:
+    provider = JwtProvider(
+        issuer=ISSUER,
+        audiences=[AUDIENCE],
+        local_jwks=DataSource(inline_string=jwks),
+        from_headers=[JwtHeader(name="authorization", value_prefix="Bearer ")],
+        forward=False,  # the token never reaches a service
+        claim_to_headers=[
+            JwtClaimToHeader(header_name=h, claim_name=c) for c, h in CLAIM_HEADERS.items()
+        ],
+        payload_in_metadata=PAYLOAD_KEY,
         # Counts against the token's lifetime: auth's TTL + this skew stays within 5 minutes.
-        "clock_skew_seconds": clock_skew_seconds,
-    }
+        clock_skew_seconds=clock_skew_seconds,
+    )
     # No bearer token (keypair signature or nothing): let it through to ext_authz.
-    requires = {
-        "requires_any": {"requirements": [{"provider_name": PROVIDER}, {"allow_missing": {}}]}
-    }
-    return {
-        "name": JWT_AUTHN,
-        "typed_config": {
-            "@type": _T + "extensions.filters.http.jwt_authn.v3.JwtAuthentication",
-            "providers": {PROVIDER: provider},
-            # Public calls (login, refresh) verify nothing, even a stale token sent along.
-            "rules": [
-                *({"match": {"path": path}} for path, _ in public),
-                {"match": {"prefix": "/"}, "requires": requires},
-            ],
-        },
-    }
+    either = [JwtRequirement(provider_name=PROVIDER), JwtRequirement(allow_missing=Empty())]
+    requires = JwtRequirement(requires_any=JwtRequirementOrList(requirements=either))
+    config = JwtAuthentication(
+        providers={PROVIDER: provider},
+        # Public calls (login, refresh) verify nothing, even a stale token sent along.
+        rules=[
+            *(RequirementRule(match=RouteMatch(path=path)) for path, _ in public),
+            RequirementRule(match=RouteMatch(prefix="/"), requires=requires),
+        ],
+    )
+    return HttpFilter(name=JWT_AUTHN, typed_config=Any.pack(config))
 
 
-def ext_authz_unless_bearer() -> dict[str, Any]:
+def ext_authz_unless_bearer() -> MetadataMatcher:
     """ExtAuthz `filter_enabled_metadata`: run only when no JWT was verified."""
-    return {
-        "filter": JWT_AUTHN,
-        "path": [{"key": PAYLOAD_KEY}],
-        "value": {"present_match": True},
-        "invert": True,
-    }
+    return MetadataMatcher(
+        filter=JWT_AUTHN,
+        path=[MetadataMatcherPathSegment(key=PAYLOAD_KEY)],
+        value=ValueMatcher(present_match=True),
+        invert=True,
+    )
 
 
-def local_ratelimit_filter(requests: int, window_seconds: int) -> dict[str, Any]:
+def local_ratelimit_filter(requests: int, window_seconds: int) -> HttpFilter:
     """At most `requests` per `window_seconds` per bearer user, per Envoy worker.
 
     Keyed by the user-id header that jwt_authn just set (clients' copies were stripped first);
     keypair-signed requests have no such header yet here and are limited by auth instead.
     """
-    action = {
-        "request_headers": {
-            "header_name": HEADER_USER_ID,
-            "descriptor_key": _USER_DESCRIPTOR,
-            "skip_if_absent": True,
-        }
-    }
+    action = RateLimitAction(
+        request_headers=RateLimitActionRequestHeaders(
+            header_name=HEADER_USER_ID, descriptor_key=_USER_DESCRIPTOR, skip_if_absent=True
+        )
+    )
     config = _limit("bearer_rate_limit", _USER_DESCRIPTOR, action, requests, window_seconds)
-    return {"name": LOCAL_RATELIMIT, "typed_config": config}
+    return HttpFilter(name=LOCAL_RATELIMIT, typed_config=Any.pack(config))
 
 
-def login_rate_limit(requests: int, window_seconds: int) -> dict[str, Any]:
+def login_rate_limit(requests: int, window_seconds: int) -> LocalRateLimit:
     """Per-route config for the public RPCs: `requests` per window per client address, so
     passwords cannot be guessed at the edge's full speed."""
-    action: dict[str, Any] = {"remote_address": {}}
+    action = RateLimitAction(remote_address=RateLimitActionRemoteAddress())
     config = _limit("login_rate_limit", "remote_address", action, requests, window_seconds)
     # Envoy requires a route-level default bucket; every request has an address, so only the
     # per-address buckets are ever consumed.
-    return {
-        **config,
-        "token_bucket": config["descriptors"][0]["token_bucket"],
-        "always_consume_default_token_bucket": False,
-    }
+    config.token_bucket = _bucket(requests, window_seconds)
+    config.always_consume_default_token_bucket = False
+    return config
+
+
+def _bucket(requests: int, window_seconds: int) -> TokenBucket:
+    return TokenBucket(
+        max_tokens=requests,
+        tokens_per_fill=requests,
+        fill_interval=timedelta(seconds=window_seconds),
+    )
+
+
+def _always(runtime_key: str) -> RuntimeFractionalPercent:
+    hundred = FractionalPercent(numerator=100, denominator=FractionalPercentDenominatorType.HUNDRED)
+    return RuntimeFractionalPercent(default_value=hundred, runtime_key=runtime_key)
 
 
 def _limit(
-    stat_prefix: str, key: str, action: dict[str, Any], requests: int, window_seconds: int
-) -> dict[str, Any]:
-    bucket = {
-        "max_tokens": requests,
-        "tokens_per_fill": requests,
-        "fill_interval": f"{window_seconds}s",
-    }
-    always = {"default_value": {"numerator": 100, "denominator": "HUNDRED"}}
-    return {
-        "@type": _T + "extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
-        "stat_prefix": stat_prefix,
-        "filter_enabled": {**always, "runtime_key": f"edge.{stat_prefix}.enabled"},
-        "filter_enforced": {**always, "runtime_key": f"edge.{stat_prefix}.enforced"},
+    stat_prefix: str, key: str, action: RateLimitAction, requests: int, window_seconds: int
+) -> LocalRateLimit:
+    return LocalRateLimit(
+        stat_prefix=stat_prefix,
+        filter_enabled=_always(f"edge.{stat_prefix}.enabled"),
+        filter_enforced=_always(f"edge.{stat_prefix}.enforced"),
         # One bucket per distinct value (an entry without a value matches any value).
-        "descriptors": [{"entries": [{"key": key}], "token_bucket": bucket}],
-        "max_dynamic_descriptors": 10_000,
-        "rate_limits": [{"actions": [action]}],
-        "enable_x_ratelimit_headers": "DRAFT_VERSION_03",
-    }
+        descriptors=[
+            LocalRateLimitDescriptor(
+                entries=[RateLimitDescriptorEntry(key=key)],
+                token_bucket=_bucket(requests, window_seconds),
+            )
+        ],
+        max_dynamic_descriptors=10_000,
+        rate_limits=[RateLimit(actions=[action])],
+        enable_x_ratelimit_headers=XRateLimitHeadersRfcVersion.DRAFT_VERSION_03,
+    )
 
 
 def public_paths(descriptor_set: Path, services: set[str]) -> list[tuple[str, str]]:

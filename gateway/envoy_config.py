@@ -1,7 +1,8 @@
-"""The Envoy bootstrap of the edge, generated from EdgeSettings (docs/edge-auth.md).
+"""The static Envoy bootstrap of the edge (EDGE_XDS=false), built from EdgeSettings with
+envoy-data-plane's classes (docs/edge-auth.md, docs/decisions.md D2).
 
-One listener serves REST/JSON (transcoded), native gRPC and gRPC-Web. Filter order:
-header_mutation -> cors -> grpc_web -> ext_authz -> grpc_json_transcoder -> router.
+One listener serves REST/JSON (transcoded), native gRPC and gRPC-Web; its filter chain is in
+gateway/http_filters.py and its routes in gateway/edge_routes.py.
 """
 
 from __future__ import annotations
@@ -9,61 +10,98 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, get_args
 
-from gateway import bearer
-from gateway.config import EdgeSettings, Upstream, split_addr
-from gateway.local_reply import local_reply_config
-from libs.core.identity import HEADER_INTERNAL_TOKEN, IDENTITY_HEADERS
-
-# Everything a client must never set itself: identity comes from ext_authz, the token from Envoy.
-STRIPPED_REQUEST_HEADERS = (*IDENTITY_HEADERS, HEADER_INTERNAL_TOKEN)
-HEALTH_PREFIX = "/grpc.health.v1.Health/"
-REST_PREFIX = "/v1/"
-CORS_ALLOW_HEADERS = (
-    "authorization, content-type, date, x-backendai-date, x-backendai-version, "
-    "x-backendai-domain, x-grpc-web, x-user-agent, grpc-timeout, traceparent, tracestate"
+from betterproto2 import Casing
+from envoy_data_plane.envoy.config.bootstrap.v3 import (
+    Admin,
+    Bootstrap,
+    BootstrapStaticResources,
 )
-CORS_EXPOSE_HEADERS = "grpc-status, grpc-message, grpc-status-details-bin"
+from envoy_data_plane.envoy.config.cluster.v3 import (
+    Cluster,
+    ClusterDiscoveryType,
+    ClusterDnsLookupFamily,
+)
+from envoy_data_plane.envoy.config.core.v3 import (
+    Address,
+    DataSource,
+    Http2ProtocolOptions,
+    Node,
+    SocketAddress,
+    TransportSocket,
+)
+from envoy_data_plane.envoy.config.endpoint.v3 import (
+    ClusterLoadAssignment,
+    Endpoint,
+    LbEndpoint,
+    LocalityLbEndpoints,
+)
+from envoy_data_plane.envoy.config.listener.v3 import Filter, FilterChain, Listener
+from envoy_data_plane.envoy.config.overload.v3 import OverloadManager, ResourceMonitor
+from envoy_data_plane.envoy.extensions.resource_monitors.downstream_connections.v3 import (
+    DownstreamConnectionsConfig,
+)
+from envoy_data_plane.envoy.extensions.transport_sockets.tls.v3 import (
+    CommonTlsContext,
+    DownstreamTlsContext,
+    TlsCertificate,
+)
+from envoy_data_plane.envoy.extensions.upstreams.http.v3 import (
+    HttpProtocolOptions,
+    HttpProtocolOptionsExplicitHttpConfig,
+)
+from envoy_data_plane.google.protobuf import Any as AnyMessage
 
-_T = "type.googleapis.com/envoy."
-_EXT_AUTHZ = "envoy.filters.http.ext_authz"
-_CORS = "envoy.filters.http.cors"
+from gateway.config import EdgeSettings, Upstream, split_addr
+from gateway.edge_routes import route_config
+from gateway.http_filters import HCM, STRIPPED_REQUEST_HEADERS, http_connection_manager
+
+__all__ = ["STRIPPED_REQUEST_HEADERS", "build_bootstrap", "write_bootstrap"]
+
+EDGE = "edge"  # the listener, its route configuration and the Envoy node
+ALPN = ["h2", "http/1.1"]  # HTTPS and gRPC over TLS on one port: ALPN picks the protocol
+_H2 = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
 
-def build_bootstrap(settings: EdgeSettings) -> dict[str, Any]:
-    """The complete static bootstrap as a JSON-ready dict."""
-    clusters = [_cluster(name, settings.upstream_addrs(name)) for name in upstreams(settings)]
+def build_bootstrap(settings: EdgeSettings) -> Bootstrap:
+    """The complete static bootstrap: every route, filter and cluster inline."""
+    clusters = [cluster(name, settings.upstream_addrs(name)) for name in upstreams(settings)]
     if settings.otlp_endpoint:
-        clusters.append(_cluster("otlp", [split_addr(settings.otlp_endpoint)]))
-    chain: dict[str, Any] = {"filters": [http_connection_manager(settings)]}
+        clusters.append(cluster("otlp", [split_addr(settings.otlp_endpoint)]))
+    hcm = http_connection_manager(settings, route_config(settings))
+    chain = FilterChain(filters=[Filter(name=HCM, typed_config=AnyMessage.pack(hcm))])
     if settings.tls_cert_file is not None and settings.tls_key_file is not None:
-        chain["transport_socket"] = _tls(settings.tls_cert_file, settings.tls_key_file)
-    listener = {
-        "name": "edge",
-        "address": _socket(settings.host, settings.port),
-        "filter_chains": [chain],
-    }
-    monitor = {
-        "name": "envoy.resource_monitors.global_downstream_max_connections",
-        "typed_config": {
-            "@type": _T + "extensions.resource_monitors.downstream_connections.v3."
-            "DownstreamConnectionsConfig",
-            "max_active_downstream_connections": settings.max_connections,
-        },
-    }
-    return {
-        "node": {"id": "edge", "cluster": "edge"},
-        "admin": {"address": _socket("127.0.0.1", settings.admin_port)},
-        "static_resources": {"listeners": [listener], "clusters": clusters},
-        "overload_manager": {"resource_monitors": [monitor]},
-    }
+        chain.transport_socket = _tls(settings.tls_cert_file, settings.tls_key_file)
+    edge = Listener(name=EDGE, address=address(settings.host, settings.port), filter_chains=[chain])
+    return Bootstrap(
+        node=Node(id=EDGE, cluster=EDGE),
+        admin=Admin(address=address("127.0.0.1", settings.admin_port)),
+        static_resources=BootstrapStaticResources(listeners=[edge], clusters=clusters),
+        overload_manager=overload_manager(settings),
+    )
+
+
+def overload_manager(settings: EdgeSettings) -> OverloadManager:
+    """At most settings.max_connections client connections at a time."""
+    limit = DownstreamConnectionsConfig(max_active_downstream_connections=settings.max_connections)
+    monitor = ResourceMonitor(
+        name="envoy.resource_monitors.global_downstream_max_connections",
+        typed_config=AnyMessage.pack(limit),
+    )
+    return OverloadManager(resource_monitors=[monitor])
+
+
+def as_json(message: Bootstrap) -> dict[str, Any]:
+    """A bootstrap as the JSON Envoy reads (proto3 JSON, snake_case field names)."""
+    return message.to_dict(casing=Casing.SNAKE)
 
 
 def write_bootstrap(settings: EdgeSettings, path: Path) -> Path:
     """Write the bootstrap as JSON, readable by its owner only (it holds the internal token)."""
-    return write_json(build_bootstrap(settings), path)
+    return write_json(as_json(build_bootstrap(settings)), path)
 
 
 def write_json(config: dict[str, Any], path: Path) -> Path:
@@ -82,218 +120,51 @@ def upstreams(settings: EdgeSettings) -> list[Upstream]:
     return [u for u in get_args(Upstream) if u in wanted]
 
 
-def http_connection_manager(settings: EdgeSettings) -> dict[str, Any]:
-    hcm: dict[str, Any] = {
-        "@type": _T + "extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-        "stat_prefix": "edge",
-        "codec_type": "AUTO",  # HTTP/1.1 and h2c (gRPC) on the same port
-        "use_remote_address": True,  # the edge faces clients: XFF and the authz source are theirs
-        "http_protocol_options": {"enable_trailers": True},  # HTTP/1.1 stream errors (P5)
-        "route_config": route_config(settings),
-        "http_filters": _http_filters(settings),
-        "local_reply_config": local_reply_config(),
-    }
-    if settings.otlp_endpoint:
-        hcm["tracing"] = {
-            "random_sampling": {"value": settings.trace_sampling_percent},
-            "spawn_upstream_span": True,
-            "provider": {
-                "name": "envoy.tracers.opentelemetry",
-                "typed_config": {
-                    "@type": _T + "config.trace.v3.OpenTelemetryConfig",
-                    "grpc_service": {"envoy_grpc": {"cluster_name": "otlp"}, "timeout": "1s"},
-                    "service_name": "edge",
-                },
-            },
-        }
-    return {"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}
-
-
-def _http_filters(settings: EdgeSettings) -> list[dict[str, Any]]:
-    strip = [{"remove": h} for h in STRIPPED_REQUEST_HEADERS]
-    ext_authz = {
-        "@type": _T + "extensions.filters.http.ext_authz.v3.ExtAuthz",
-        "transport_api_version": "V3",
-        "grpc_service": {
-            "envoy_grpc": {"cluster_name": "auth"},
-            "timeout": f"{settings.authz_timeout_seconds}s",
-        },
-        "failure_mode_allow": False,
-        "status_on_error": {"code": "ServiceUnavailable"},
-    }
-    bearer_filters: list[dict[str, Any]] = []
-    if settings.jwks_file is not None:
-        jwks = settings.jwks_file.read_text()
-        public = _public_paths(settings)
-        bearer_filters = [
-            bearer.jwt_authn_filter(jwks, public, settings.bearer_clock_skew_seconds),
-            bearer.local_ratelimit_filter(settings.bearer_rate_limit, settings.bearer_rate_window),
-        ]
-        ext_authz["filter_enabled_metadata"] = bearer.ext_authz_unless_bearer()
-    transcoder = {
-        "@type": _T + "extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
-        "proto_descriptor": str(settings.descriptor_set.resolve()),
-        "services": sorted(settings.public_services),
-        "convert_grpc_status": True,  # JSON google.rpc.Status error bodies (needs P3)
-        "ignore_unknown_query_parameters": True,  # P4
-        "request_validation_options": {"reject_unknown_method": True},  # unmapped /v1/* -> 404
-        "print_options": {
-            "always_print_primitive_fields": True,
-            "preserve_proto_field_names": True,
-            "stream_newline_delimited": True,
-        },
-    }
-    return [
-        # First, so that no route (not even one without ext_authz) sees a client's copy (P12).
-        _filter(
-            "envoy.filters.http.header_mutation",
-            _T + "extensions.filters.http.header_mutation.v3.HeaderMutation",
-            mutations={"request_mutations": strip},
-        ),
-        _filter(_CORS, _T + "extensions.filters.http.cors.v3.Cors"),
-        _filter("envoy.filters.http.grpc_web", _T + "extensions.filters.http.grpc_web.v3.GrpcWeb"),
-        # Bearer tokens are verified here, in Envoy; ext_authz then skips those requests.
-        *bearer_filters,
-        # Before the transcoder: auth sees the method, path+query, Host and Content-Type the
-        # client signed (Backend.AI HMAC), not the transcoded POST /pkg.Service/Method.
-        {"name": _EXT_AUTHZ, "typed_config": ext_authz},
-        {"name": "envoy.filters.http.grpc_json_transcoder", "typed_config": transcoder},
-        _filter("envoy.filters.http.router", _T + "extensions.filters.http.router.v3.Router"),
-    ]
-
-
-def route_config(settings: EdgeSettings) -> dict[str, Any]:
-    # Streams and blocking calls may run long: no route timeout, but Envoy honours grpc-timeout.
-    no_timeout = {"timeout": "0s", "max_stream_duration": {"grpc_timeout_header_max": "0s"}}
-    routes: list[dict[str, Any]] = [
-        {
-            "name": "health",
-            "match": {"prefix": HEALTH_PREFIX},
-            "route": {"cluster": "registry", "timeout": "5s"},
-            "typed_per_filter_config": {_EXT_AUTHZ: _authz_disabled()},
-        }
-    ]
-    # Login and refresh need no credential: ext_authz never runs for them.
-    routes += [
-        {
-            "match": {"path": path},
-            "route": {"cluster": settings.public_services[service], "timeout": "15s"},
-            "typed_per_filter_config": _public_route_filters(settings),
-        }
-        for path, service in _public_paths(settings)
-    ]
-    # After transcoding the route cache is cleared, so REST calls are routed by their gRPC path.
-    routes += [
-        {"match": {"prefix": f"/{svc}/"}, "route": {"cluster": upstream, **no_timeout}}
-        for svc, upstream in sorted(settings.public_services.items())
-    ]
-    # A real route for REST paths so CORS applies to them (P1); the transcoder answers 404 for
-    # any /v1/ path it cannot map, so nothing untranscoded reaches this cluster.
-    routes.append(
-        {"match": {"prefix": REST_PREFIX}, "route": {"cluster": "registry", **no_timeout}}
+def _tls(cert: Path, key: Path) -> TransportSocket:
+    """HTTPS and gRPC over TLS on the same port, the files read by Envoy."""
+    pair = TlsCertificate(
+        certificate_chain=DataSource(filename=str(cert.resolve())),
+        private_key=DataSource(filename=str(key.resolve())),
     )
-    routes.append(
-        {
-            "name": "not_found",
-            "match": {"prefix": "/"},
-            "direct_response": {"status": 404, "body": {"inline_string": "no such route"}},
-            "typed_per_filter_config": {_EXT_AUTHZ: _authz_disabled()},
-        }
+    tls = DownstreamTlsContext(
+        common_tls_context=CommonTlsContext(tls_certificates=[pair], alpn_protocols=ALPN)
     )
-    vhost: dict[str, Any] = {
-        "name": "edge",
-        "domains": ["*"],
-        "routes": routes,
-        # Added by the router, i.e. after ext_authz; header_mutation removed any client copy.
-        "request_headers_to_add": [
-            {
-                "header": {
-                    "key": HEADER_INTERNAL_TOKEN,
-                    "value": settings.internal_token.get_secret_value(),
-                },
-                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
-            }
-        ],
-    }
-    if settings.cors_origins:
-        vhost["typed_per_filter_config"] = {_CORS: _cors_policy(settings.cors_origins)}
-    return {"name": "edge", "virtual_hosts": [vhost]}
+    return TransportSocket(name="envoy.transport_sockets.tls", typed_config=AnyMessage.pack(tls))
 
 
-def _public_route_filters(settings: EdgeSettings) -> dict[str, Any]:
-    filters: dict[str, Any] = {_EXT_AUTHZ: _authz_disabled()}
-    if settings.jwks_file is not None:  # the local_ratelimit filter exists
-        filters[bearer.LOCAL_RATELIMIT] = bearer.login_rate_limit(
-            settings.login_rate_limit, settings.login_rate_window
-        )
-    return filters
+def address(host: str, port: int) -> Address:
+    return Address(socket_address=SocketAddress(address=host, port_value=port))
 
 
-def _public_paths(settings: EdgeSettings) -> list[tuple[str, str]]:
-    return bearer.public_paths(settings.descriptor_set, set(settings.public_services))
+def h2_options() -> dict[str, AnyMessage]:
+    """Upstream protocol options: gRPC upstreams speak h2c."""
+    explicit = HttpProtocolOptionsExplicitHttpConfig(http2_protocol_options=Http2ProtocolOptions())
+    return {_H2: AnyMessage.pack(HttpProtocolOptions(explicit_http_config=explicit))}
 
 
-def _cors_policy(origins: tuple[str, ...]) -> dict[str, Any]:
-    return {
-        "@type": _T + "extensions.filters.http.cors.v3.CorsPolicy",
-        "allow_origin_string_match": [{"exact": o} for o in origins],
-        "allow_methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
-        "allow_headers": CORS_ALLOW_HEADERS,
-        "expose_headers": CORS_EXPOSE_HEADERS,
-        "max_age": "600",
-        "forward_not_matching_preflights": False,  # else a bad-origin OPTIONS goes upstream (P2)
-    }
+def load_assignment(name: str, addrs: list[tuple[str, int]]) -> ClusterLoadAssignment:
+    lb = [LbEndpoint(endpoint=Endpoint(address=address(h, p))) for h, p in addrs]
+    return ClusterLoadAssignment(
+        cluster_name=name, endpoints=[LocalityLbEndpoints(lb_endpoints=lb)]
+    )
 
 
-def _authz_disabled() -> dict[str, Any]:
-    return {"@type": _T + "extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute", "disabled": True}
-
-
-def _filter(name: str, type_url: str, **config: Any) -> dict[str, Any]:
-    return {"name": name, "typed_config": {"@type": type_url, **config}}
-
-
-def _tls(cert: Path, key: Path) -> dict[str, Any]:
-    """HTTPS and gRPC over TLS on the same port (ALPN picks h2 or HTTP/1.1)."""
-    return {
-        "name": "envoy.transport_sockets.tls",
-        "typed_config": {
-            "@type": _T + "extensions.transport_sockets.tls.v3.DownstreamTlsContext",
-            "common_tls_context": {
-                "tls_certificates": [
-                    {
-                        "certificate_chain": {"filename": str(cert.resolve())},
-                        "private_key": {"filename": str(key.resolve())},
-                    }
-                ],
-                "alpn_protocols": ["h2", "http/1.1"],
-            },
-        },
-    }
-
-
-def _socket(host: str, port: int) -> dict[str, Any]:
-    return {"socket_address": {"address": host, "port_value": port}}
-
-
-def _cluster(name: str, addrs: list[tuple[str, int]]) -> dict[str, Any]:
+def is_ip(host: str) -> bool:
     try:
-        for host, _ in addrs:
-            ipaddress.ip_address(host)
-        discovery = "STATIC"
+        ipaddress.ip_address(host)
     except ValueError:
-        discovery = "STRICT_DNS"  # a name: every A record is an endpoint (service replicas)
-    endpoints = [{"endpoint": {"address": _socket(host, port)}} for host, port in addrs]
-    return {
-        "name": name,
-        "type": discovery,
-        "dns_lookup_family": "V4_PREFERRED",
-        "connect_timeout": "1s",
-        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": endpoints}]},
-        "typed_extension_protocol_options": {
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                "@type": _T + "extensions.upstreams.http.v3.HttpProtocolOptions",
-                "explicit_http_config": {"http2_protocol_options": {}},  # gRPC upstreams: h2c
-            }
-        },
-    }
+        return False
+    return True
+
+
+def cluster(name: str, addrs: list[tuple[str, int]]) -> Cluster:
+    """A static h2c cluster; a host name makes it STRICT_DNS (every A record is a replica)."""
+    static = all(is_ip(host) for host, _ in addrs)
+    return Cluster(
+        name=name,
+        type=ClusterDiscoveryType.STATIC if static else ClusterDiscoveryType.STRICT_DNS,
+        dns_lookup_family=ClusterDnsLookupFamily.V4_PREFERRED,
+        connect_timeout=timedelta(seconds=1),
+        load_assignment=load_assignment(name, addrs),
+        typed_extension_protocol_options=h2_options(),
+    )

@@ -16,7 +16,7 @@ from betterproto2 import Casing
 from pydantic import ValidationError
 
 from gateway.config import EdgeSettings
-from gateway.envoy_config import build_bootstrap
+from gateway.envoy_config import as_json, build_bootstrap
 from gateway.xds import types as t
 from gateway.xds.resources import bootstrap
 from gateway.xds.state import ControlPlaneState
@@ -38,14 +38,14 @@ def edge_config(
     """{"bootstrap", "resources": {kind: [...]}} (xDS) or {"bootstrap"} (static)."""
     token = settings.internal_token.get_secret_value()
     if not settings.xds:
-        static: dict[str, Any] = _redact({"bootstrap": build_bootstrap(settings)}, token)
+        static: dict[str, Any] = _redact({"bootstrap": as_json(build_bootstrap(settings))}, token)
         return static
     state = ControlPlaneState(settings)
     served = {
         section: [_plain(a) for a in state.resources(type_url).values()]
         for type_url, section in _SECTIONS.items()
     }
-    boot = bootstrap(settings, Path(xds_socket)).to_dict(casing=Casing.SNAKE)
+    boot = as_json(bootstrap(settings, Path(xds_socket)))
     config: dict[str, Any] = _redact({"bootstrap": boot, "resources": served}, token)
     return config
 

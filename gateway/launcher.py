@@ -13,10 +13,9 @@ from pathlib import Path
 from types import TracebackType
 
 import httpx
-from betterproto2 import Casing
 
 from gateway.config import EdgeSettings
-from gateway.envoy_config import write_bootstrap, write_json
+from gateway.envoy_config import as_json, write_bootstrap, write_json
 from gateway.routes_api import route_api_server
 from gateway.xds.resources import bootstrap
 from gateway.xds.server import XdsServer
@@ -132,7 +131,7 @@ class EnvoyEdge:
             await self._route_api.start()
             self.route_api_port = self._route_api.port
         return write_json(
-            bootstrap(self._settings, socket_path).to_dict(casing=Casing.SNAKE),
+            as_json(bootstrap(self._settings, socket_path)),
             run_dir / "envoy.json",
         )
 

@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from envoy_data_plane.envoy.config.accesslog.v3 import (
+    AccessLogFilter,
+    AndFilter,
+    ComparisonFilter,
+    ComparisonFilterOp,
+    ExtensionFilter,
+    HeaderFilter,
+    ResponseFlagFilter,
+    StatusCodeFilter,
+)
+from envoy_data_plane.envoy.config.core.v3 import (
+    DataSource,
+    RuntimeUInt32,
+    SubstitutionFormatString,
+)
+from envoy_data_plane.envoy.config.route.v3 import HeaderMatcher
+from envoy_data_plane.envoy.extensions.access_loggers.filters.cel.v3 import ExpressionFilter
+from envoy_data_plane.envoy.extensions.filters.network.http_connection_manager.v3 import (
+    LocalReplyConfig,
+    ResponseMapper,
+)
+from envoy_data_plane.envoy.type.matcher.v3 import StringMatcher
+from envoy_data_plane.google.protobuf import Any, Struct, Value
 
 # HTTP status of an Envoy-generated reply -> the google.rpc.Code its JSON body carries, so every
 # REST error body is google.rpc.Status-shaped (the inverse of the transcoder's mapping).
@@ -13,68 +35,87 @@ _HTTP_TO_GRPC_CODE = {
 _UNKNOWN_CODE = 2
 _UNAVAILABLE_CODE = 14
 AUTHZ_UNAVAILABLE = "authorization service unavailable"
-
-# A gRPC or gRPC-Web caller (grpc_web rewrote the content type). The transcoder sets
-# application/grpc on REST requests too, but also x-envoy-original-path.
-_GRPC_CALLER = [
-    {"header_filter": {"header": {"name": "content-type",
-                                  "string_match": {"prefix": "application/grpc"}}}},
-    {"header_filter": {"header": {"name": "x-envoy-original-path", "present_match": True,
-                                  "invert_match": True}}},
-]  # fmt: skip
-# ext_authz could not get an answer (status_on_error); its denials carry response flag UAEX too.
-_AUTHZ_ERROR = {
-    "extension_filter": {
-        "name": "envoy.access_loggers.extension_filters.cel",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3."
-            "ExpressionFilter",
-            "expression": "response.code_details == 'ext_authz_error'",
-        },
-    }
-}
-_AUTHZ_DENIED = {"response_flag_filter": {"flags": ["UAEX"]}}
+_BODY = "%LOCAL_REPLY_BODY%"
 
 
-def local_reply_config() -> dict[str, Any]:
+def _grpc_caller() -> list[AccessLogFilter]:
+    """A gRPC or gRPC-Web caller (grpc_web rewrote the content type). The transcoder sets
+    application/grpc on REST requests too, but also x-envoy-original-path."""
+    grpc_type = HeaderMatcher(
+        name="content-type", string_match=StringMatcher(prefix="application/grpc")
+    )
+    not_transcoded = HeaderMatcher(
+        name="x-envoy-original-path", present_match=True, invert_match=True
+    )
+    return [
+        AccessLogFilter(header_filter=HeaderFilter(header=grpc_type)),
+        AccessLogFilter(header_filter=HeaderFilter(header=not_transcoded)),
+    ]
+
+
+def _authz_error() -> AccessLogFilter:
+    """ext_authz could not get an answer (status_on_error); its denials carry flag UAEX too."""
+    expression = ExpressionFilter(expression="response.code_details == 'ext_authz_error'")
+    return AccessLogFilter(
+        extension_filter=ExtensionFilter(
+            name="envoy.access_loggers.extension_filters.cel", typed_config=Any.pack(expression)
+        )
+    )
+
+
+def _authz_denied() -> AccessLogFilter:
+    return AccessLogFilter(response_flag_filter=ResponseFlagFilter(flags=["UAEX"]))
+
+
+def _all(filters: list[AccessLogFilter]) -> AccessLogFilter:
+    return AccessLogFilter(and_filter=AndFilter(filters=filters))
+
+
+def local_reply_config() -> LocalReplyConfig:
     """JSON {"code", "message"} for REST callers, plain text (grpc-message) for gRPC callers.
 
     The first matching mapper wins. Denials by the auth service keep its own (JSON) body.
     """
-    plain = _text_format("%LOCAL_REPLY_BODY%")
-    unavailable = {"inline_string": AUTHZ_UNAVAILABLE}
-    mappers: list[dict[str, Any]] = [
-        {
-            "filter": {"and_filter": {"filters": [_AUTHZ_ERROR, *_GRPC_CALLER]}},
-            "body": unavailable,
-            "body_format_override": plain,
-        },
-        {"filter": {"and_filter": {"filters": _GRPC_CALLER}}, "body_format_override": plain},
-        {
-            "filter": _AUTHZ_ERROR,
-            "body": unavailable,
-            "body_format_override": _json_body(_UNAVAILABLE_CODE),
-        },
-        {
-            "filter": _AUTHZ_DENIED,
-            "body_format_override": {**plain, "content_type": "application/json"},
-        },
+    unavailable = DataSource(inline_string=AUTHZ_UNAVAILABLE)
+    mappers = [
+        ResponseMapper(
+            filter=_all([_authz_error(), *_grpc_caller()]),
+            body=unavailable,
+            body_format_override=_text_format(_BODY),
+        ),
+        ResponseMapper(filter=_all(_grpc_caller()), body_format_override=_text_format(_BODY)),
+        ResponseMapper(
+            filter=_authz_error(),
+            body=unavailable,
+            body_format_override=_json_body(_UNAVAILABLE_CODE),
+        ),
+        ResponseMapper(
+            filter=_authz_denied(),
+            body_format_override=_text_format(_BODY, content_type="application/json"),
+        ),
     ]
     mappers += [
-        {"filter": _status_filter(status), "body_format_override": _json_body(code)}
+        ResponseMapper(filter=_status_filter(status), body_format_override=_json_body(code))
         for status, code in _HTTP_TO_GRPC_CODE.items()
     ]
-    return {"mappers": mappers, "body_format": _json_body(_UNKNOWN_CODE)}
+    return LocalReplyConfig(mappers=mappers, body_format=_json_body(_UNKNOWN_CODE))
 
 
-def _json_body(code: int) -> dict[str, Any]:
-    return {"json_format": {"code": code, "message": "%LOCAL_REPLY_BODY%"}}
+def _json_body(code: int) -> SubstitutionFormatString:
+    body = Struct(fields={"code": Value(number_value=code), "message": Value(string_value=_BODY)})
+    return SubstitutionFormatString(json_format=body)
 
 
-def _text_format(template: str) -> dict[str, Any]:
-    return {"text_format_source": {"inline_string": template}}
+def _text_format(template: str, *, content_type: str = "") -> SubstitutionFormatString:
+    return SubstitutionFormatString(
+        text_format_source=DataSource(inline_string=template), content_type=content_type
+    )
 
 
-def _status_filter(status: int) -> dict[str, Any]:
-    value = {"default_value": status, "runtime_key": "edge.local_reply_status"}  # key is required
-    return {"status_code_filter": {"comparison": {"op": "EQ", "value": value}}}
+def _status_filter(status: int) -> AccessLogFilter:
+    value = RuntimeUInt32(default_value=status, runtime_key="edge.local_reply_status")  # required
+    return AccessLogFilter(
+        status_code_filter=StatusCodeFilter(
+            comparison=ComparisonFilter(op=ComparisonFilterOp.EQ, value=value)
+        )
+    )

@@ -2,23 +2,18 @@
 secrets, and the minimal bootstrap that points Envoy at the control plane (docs/decisions.md).
 
 The HTTP filter chain and the route table are the ones of the static bootstrap
-(gateway/envoy_config.py), parsed into their typed messages (an unknown field is an error);
-everything xDS adds (RDS, EDS clusters, health checks, retries, SDS) is built from the classes.
+(gateway/http_filters.py, gateway/edge_routes.py); xDS adds RDS, EDS clusters, health checks,
+retries, SDS and ECDS.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
 from envoy_data_plane.envoy.config.cluster.v3 import CircuitBreakers, CircuitBreakersThresholds
 from envoy_data_plane.envoy.config.core.v3 import DataSource, Pipe, TransportSocket
 from envoy_data_plane.envoy.config.listener.v3 import Filter, FilterChain
-from envoy_data_plane.envoy.config.overload.v3 import OverloadManager, ResourceMonitor
-from envoy_data_plane.envoy.extensions.resource_monitors.downstream_connections.v3 import (
-    DownstreamConnectionsConfig,
-)
 from envoy_data_plane.envoy.extensions.transport_sockets.tls.v3 import (
     CommonTlsContext,
     DownstreamTlsContext,
@@ -26,51 +21,32 @@ from envoy_data_plane.envoy.extensions.transport_sockets.tls.v3 import (
 
 from gateway import bearer, envoy_config
 from gateway.config import EdgeSettings, split_addr
+from gateway.envoy_config import (
+    ALPN,
+    EDGE,
+    address,
+    h2_options,
+    is_ip,
+    load_assignment,
+    overload_manager,
+)
+from gateway.http_filters import HCM, http_connection_manager
 from gateway.xds import types as t
 
-EDGE = "edge"  # the listener, its route configuration and the Envoy node
 XDS_CLUSTER = "xds"
 TLS_SECRET = "edge_tls"
-_HCM = "envoy.filters.network.http_connection_manager"
 # Retries in flight per cluster (Envoy's default, 3, turns a killed replica's cut-off calls
 # into 503s under load); each call is still retried at most RETRIES times.
 MAX_RETRIES_IN_FLIGHT = 1024
-_H2 = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
 
 def _ads() -> t.ConfigSource:
     return t.ConfigSource(ads=t.AggregatedConfigSource(), resource_api_version=t.ApiVersion.V3)
 
 
-def _address(host: str, port: int) -> t.Address:
-    return t.Address(socket_address=t.SocketAddress(address=host, port_value=port))
-
-
-def _h2_options() -> dict[str, t.Any]:
-    explicit = t.HttpProtocolOptionsExplicitHttpConfig(
-        http2_protocol_options=t.Http2ProtocolOptions()
-    )
-    return {_H2: t.Any.pack(t.HttpProtocolOptions(explicit_http_config=explicit))}
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 def by_eds(addrs: list[tuple[str, int]]) -> bool:
     """IP addresses come by EDS; a host name is left to Envoy's DNS (STRICT_DNS)."""
-    return all(_is_ip(h) for h, _ in addrs)
-
-
-def load_assignment(name: str, addrs: list[tuple[str, int]]) -> t.ClusterLoadAssignment:
-    lb = [t.LbEndpoint(endpoint=t.Endpoint(address=_address(h, p))) for h, p in addrs]
-    return t.ClusterLoadAssignment(
-        cluster_name=name, endpoints=[t.LocalityLbEndpoints(lb_endpoints=lb)]
-    )
+    return all(is_ip(h) for h, _ in addrs)
 
 
 def cluster(name: str, addrs: list[tuple[str, int]], *, health_interval: float | None) -> t.Cluster:
@@ -79,7 +55,7 @@ def cluster(name: str, addrs: list[tuple[str, int]], *, health_interval: float |
     c = t.Cluster(
         name=name,
         connect_timeout=timedelta(seconds=1),
-        typed_extension_protocol_options=_h2_options(),
+        typed_extension_protocol_options=h2_options(),
         # A replica removed by EDS leaves at once, healthy or not.
         ignore_health_on_host_removal=True,
         circuit_breakers=CircuitBreakers(
@@ -122,9 +98,7 @@ def _edge_hcm(
 ) -> tuple[t.HttpConnectionManager, list[t.TypedExtensionConfig]]:
     """The HTTP connection manager, routes by RDS; the token verifier's config (its keys) is
     taken out and served by ECDS, so a rotated key reaches open connections too."""
-    hcm_dict = envoy_config.http_connection_manager(settings)["typed_config"]
-    hcm_dict = {k: v for k, v in hcm_dict.items() if k not in ("@type", "route_config")}
-    hcm = t.HttpConnectionManager.from_dict(hcm_dict)
+    hcm = http_connection_manager(settings, None)
     hcm.rds = t.Rds(config_source=_ads(), route_config_name=EDGE)
     discovered: list[t.TypedExtensionConfig] = []
     for f in hcm.http_filters:
@@ -140,19 +114,19 @@ def _edge_hcm(
 def listener(settings: EdgeSettings) -> t.Listener:
     """The edge listener; its routes come by RDS, its certificate by SDS."""
     hcm, _ = _edge_hcm(settings)
-    chain = FilterChain(filters=[Filter(name=_HCM, typed_config=t.Any.pack(hcm))])
+    chain = FilterChain(filters=[Filter(name=HCM, typed_config=t.Any.pack(hcm))])
     if settings.tls_cert_file is not None:
         sds = t.SdsSecretConfig(name=TLS_SECRET, sds_config=_ads())
         tls = DownstreamTlsContext(
             common_tls_context=CommonTlsContext(
-                tls_certificate_sds_secret_configs=[sds], alpn_protocols=["h2", "http/1.1"]
+                tls_certificate_sds_secret_configs=[sds], alpn_protocols=ALPN
             )
         )
         chain.transport_socket = TransportSocket(
             name="envoy.transport_sockets.tls", typed_config=t.Any.pack(tls)
         )
     return t.Listener(
-        name=EDGE, address=_address(settings.host, settings.port), filter_chains=[chain]
+        name=EDGE, address=address(settings.host, settings.port), filter_chains=[chain]
     )
 
 
@@ -178,7 +152,7 @@ def bootstrap(settings: EdgeSettings, xds_socket: Path) -> t.Bootstrap:
         name=XDS_CLUSTER,
         type=t.ClusterDiscoveryType.STATIC,
         connect_timeout=timedelta(seconds=1),
-        typed_extension_protocol_options=_h2_options(),
+        typed_extension_protocol_options=h2_options(),
         load_assignment=t.ClusterLoadAssignment(
             cluster_name=XDS_CLUSTER,
             endpoints=[
@@ -198,20 +172,14 @@ def bootstrap(settings: EdgeSettings, xds_socket: Path) -> t.Bootstrap:
         grpc_services=[t.GrpcService(envoy_grpc=t.GrpcServiceEnvoyGrpc(cluster_name=XDS_CLUSTER))],
         set_node_on_first_message_only=True,
     )
-    monitor = ResourceMonitor(
-        name="envoy.resource_monitors.global_downstream_max_connections",
-        typed_config=t.Any.pack(
-            DownstreamConnectionsConfig(max_active_downstream_connections=settings.max_connections)
-        ),
-    )
     return t.Bootstrap(
         node=t.Node(id=EDGE, cluster=EDGE),
-        admin=t.Admin(address=_address("127.0.0.1", settings.admin_port)),
+        admin=t.Admin(address=address("127.0.0.1", settings.admin_port)),
         dynamic_resources=t.BootstrapDynamicResources(
             ads_config=ads, cds_config=_ads(), lds_config=_ads()
         ),
         static_resources=t.BootstrapStaticResources(clusters=[xds]),
-        overload_manager=OverloadManager(resource_monitors=[monitor]),
+        overload_manager=overload_manager(settings),
     )
 
 

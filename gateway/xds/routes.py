@@ -9,8 +9,8 @@ from datetime import timedelta
 from envoy_data_plane.envoy.config.route.v3 import RetryPolicyRetryHostPredicate
 from envoy_data_plane.envoy.extensions.retry.host.previous_hosts.v3 import PreviousHostsPredicate
 
-from gateway import envoy_config
 from gateway.config import EdgeSettings
+from gateway.edge_routes import route_config
 from gateway.xds import types as t
 from libs.core import access
 
@@ -56,7 +56,7 @@ def _read_paths(settings: EdgeSettings) -> list[str]:
 
 def route_configuration(settings: EdgeSettings, extra: list[ExtraRoute]) -> t.RouteConfiguration:
     """The static route table plus retries, then the routes added at run time (first)."""
-    rc = t.RouteConfiguration.from_dict(envoy_config.route_config(settings))
+    rc = route_config(settings)
     vhost = rc.virtual_hosts[0]
     first_service = len(vhost.routes)
     for i, r in enumerate(vhost.routes):

@@ -12,6 +12,7 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field
 
+from gateway import envoy_config
 from gateway.config import EdgeSettings, split_addrs
 from gateway.xds import resources, routes
 from gateway.xds import types as t
@@ -134,7 +135,7 @@ class ControlPlaneState:
     def _load_static(self) -> None:
         """What only settings and files decide: built (and serialized) once, not per change."""
         s = self._settings
-        self._listener = {resources.EDGE: t.Any.pack(resources.listener(s))}
+        self._listener = {envoy_config.EDGE: t.Any.pack(resources.listener(s))}
         self._filters = {e.name: t.Any.pack(e) for e in resources.filter_configs(s)}
         self._secrets = {}
         if s.tls_cert_file is not None and s.tls_key_file is not None:
@@ -157,7 +158,7 @@ class ControlPlaneState:
     def _packed_endpoints(self, name: str) -> t.Any:
         key = (name, tuple(self._clusters[name]))
         if key not in self._endpoint_cache:
-            self._endpoint_cache[key] = t.Any.pack(resources.load_assignment(name, list(key[1])))
+            self._endpoint_cache[key] = t.Any.pack(envoy_config.load_assignment(name, list(key[1])))
         return self._endpoint_cache[key]
 
     def rebuild(self) -> None:
@@ -174,7 +175,7 @@ class ControlPlaneState:
             t.CLUSTER: {n: packed for n, (packed, _) in clusters.items()},
             t.ENDPOINT: {n: self._packed_endpoints(n) for n, (_, eds) in clusters.items() if eds},
             t.LISTENER: self._listener,
-            t.ROUTE: {resources.EDGE: self._table.packed(extra)},
+            t.ROUTE: {envoy_config.EDGE: self._table.packed(extra)},
             t.SECRET: self._secrets,
             t.EXTENSION: self._filters,
         }

@@ -1,7 +1,8 @@
 """Envoy's API types used by the control plane, from envoy-data-plane (betterproto2 classes).
 
-Importing the filter modules registers their messages, so `Any.pack` and `from_dict` of an
-`@type` can resolve them (docs/decisions.md).
+Importing the filter modules registers their messages, so an `Any` (its `@type`) can be
+unpacked and printed (`shipyard edge config`) or read back from Envoy's config_dump
+(docs/decisions.md).
 """
 
 # ruff: noqa: F401  (imported for their message-pool registration)

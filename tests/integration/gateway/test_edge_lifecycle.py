@@ -16,6 +16,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as otlp
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as otlp_grpc
 
+from cli.tls import ensure_self_signed
 from gateway.envoy_config import write_bootstrap
 from gateway.launcher import EdgeStartError, EnvoyEdge, find_envoy
 from tests.integration.gateway.edge_harness import (
@@ -26,6 +27,7 @@ from tests.integration.gateway.edge_harness import (
     edge_settings,
     free_port,
 )
+from tests.unit.gateway.typed_config_cases import make_settings
 
 GOOD = {"authorization": GOOD_CREDENTIAL}
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
@@ -44,6 +46,24 @@ def test_generated_config_passes_envoy_validation(upstreams, tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert oct(config.stat().st_mode & 0o777) == "0o600"  # it holds the internal token
+
+
+def test_static_config_with_every_option_passes_envoy_validation(tmp_path):
+    # Bearer tokens, TLS, CORS, tracing, a DNS-named upstream and replicas, all at once.
+    cert, key = ensure_self_signed(tmp_path / "tls")
+    settings = make_settings("everything", tmp_path, xds=False).model_copy(
+        update={"tls_cert_file": cert, "tls_key_file": key}
+    )
+    config = write_bootstrap(settings, tmp_path / "envoy.json")
+
+    result = subprocess.run(
+        [find_envoy(), "--mode", "validate", "-c", config, "--disable-hot-restart"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
 
 
 async def test_start_fails_with_envoy_log_on_bad_descriptor_set(upstreams, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from gateway.config import PUBLIC_SERVICES, EdgeSettings
-from gateway.envoy_config import build_bootstrap
+from gateway.envoy_config import as_json, build_bootstrap
 
 IDENTITY_HEADERS = [
     "x-shipyard-system",
@@ -35,6 +35,11 @@ def settings(**overrides: Any) -> EdgeSettings:
     return EdgeSettings(**values)
 
 
+def bootstrap_json(edge: EdgeSettings) -> dict[str, Any]:
+    """The static bootstrap as the JSON Envoy reads."""
+    return as_json(build_bootstrap(edge))
+
+
 def hcm(boot: dict[str, Any]) -> dict[str, Any]:
     (listener,) = boot["static_resources"]["listeners"]
     (chain,) = listener["filter_chains"]
@@ -58,7 +63,7 @@ def route_for(boot: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 
 def test_filter_order_puts_ext_authz_before_the_transcoder():
-    names = [f["name"] for f in hcm(build_bootstrap(settings()))["http_filters"]]
+    names = [f["name"] for f in hcm(bootstrap_json(settings()))["http_filters"]]
 
     assert names == [
         "envoy.filters.http.header_mutation",
@@ -71,21 +76,21 @@ def test_filter_order_puts_ext_authz_before_the_transcoder():
 
 
 def test_header_mutation_removes_every_client_supplied_identity_header():
-    mutation = filters(build_bootstrap(settings()))["envoy.filters.http.header_mutation"]
+    mutation = filters(bootstrap_json(settings()))["envoy.filters.http.header_mutation"]
 
     removed = [m["remove"] for m in mutation["mutations"]["request_mutations"]]
     assert removed == IDENTITY_HEADERS
 
 
 def test_every_public_service_routes_to_its_upstream():
-    boot = build_bootstrap(settings())
+    boot = bootstrap_json(settings())
 
     for service, upstream in PUBLIC_SERVICES.items():
         assert route_for(boot, f"/{service}/")["route"]["cluster"] == upstream
 
 
 def test_internal_services_have_no_route():
-    routes = vhost(build_bootstrap(settings()))["routes"]
+    routes = vhost(bootstrap_json(settings()))["routes"]
     prefixes = [r["match"]["prefix"] for r in routes if "prefix" in r["match"]]
     exact = [r["match"]["path"] for r in routes if "path" in r["match"]]
     assert not [p for p in exact if p.startswith(tuple(f"/{s}/" for s in INTERNAL_SERVICES))]
@@ -93,12 +98,12 @@ def test_internal_services_have_no_route():
     for service in INTERNAL_SERVICES:
         matching = [p for p in prefixes if f"/{service}/Method".startswith(p)]
         assert matching == ["/"], service  # only the catch-all, which answers 404
-    transcoded = filters(build_bootstrap(settings()))["envoy.filters.http.grpc_json_transcoder"]
+    transcoded = filters(bootstrap_json(settings()))["envoy.filters.http.grpc_json_transcoder"]
     assert not set(INTERNAL_SERVICES) & set(transcoded["services"])
 
 
 def test_catch_all_is_a_404_without_authz():
-    route = vhost(build_bootstrap(settings()))["routes"][-1]
+    route = vhost(bootstrap_json(settings()))["routes"][-1]
 
     assert route["match"] == {"prefix": "/"}
     assert route["direct_response"]["status"] == 404
@@ -106,14 +111,14 @@ def test_catch_all_is_a_404_without_authz():
 
 
 def test_health_goes_to_registry_without_authz():
-    route = route_for(build_bootstrap(settings()), "/grpc.health.v1.Health/")
+    route = route_for(bootstrap_json(settings()), "/grpc.health.v1.Health/")
 
     assert route["route"]["cluster"] == "registry"
     assert route["typed_per_filter_config"][EXT_AUTHZ]["disabled"] is True
 
 
 def test_only_health_public_rpcs_and_404_disable_authz():
-    routes = vhost(build_bootstrap(settings()))["routes"]
+    routes = vhost(bootstrap_json(settings()))["routes"]
 
     no_authz = [
         r["match"].get("prefix") or r["match"]["path"]
@@ -131,20 +136,20 @@ def test_only_health_public_rpcs_and_404_disable_authz():
         "/v1/auth:logout",
         "/",
     ]
-    assert route_for(build_bootstrap(settings()), "/v1/")["route"]["cluster"] == "registry"
+    assert route_for(bootstrap_json(settings()), "/v1/")["route"]["cluster"] == "registry"
 
 
 def test_ext_authz_fails_closed_on_the_auth_cluster():
-    authz = filters(build_bootstrap(settings(authz_timeout_seconds=0.5)))[EXT_AUTHZ]
+    authz = filters(bootstrap_json(settings(authz_timeout_seconds=0.5)))[EXT_AUTHZ]
 
-    assert authz["grpc_service"] == {"envoy_grpc": {"cluster_name": "auth"}, "timeout": "0.5s"}
+    assert authz["grpc_service"] == {"envoy_grpc": {"cluster_name": "auth"}, "timeout": "0.500s"}
     assert authz["transport_api_version"] == "V3"
-    assert authz["failure_mode_allow"] is False
+    assert authz.get("failure_mode_allow", False) is False  # proto3 JSON leaves false out
     assert authz["status_on_error"] == {"code": "ServiceUnavailable"}
 
 
 def test_transcoder_serves_all_public_services_from_the_descriptor_set(tmp_path: Path):
-    boot = build_bootstrap(settings(descriptor_set=tmp_path / "d.binpb"))
+    boot = bootstrap_json(settings(descriptor_set=tmp_path / "d.binpb"))
     transcoder = filters(boot)["envoy.filters.http.grpc_json_transcoder"]
 
     assert transcoder["proto_descriptor"] == str(tmp_path / "d.binpb")
@@ -160,7 +165,7 @@ def test_transcoder_serves_all_public_services_from_the_descriptor_set(tmp_path:
 
 
 def test_internal_token_is_added_to_every_upstream_request():
-    host = vhost(build_bootstrap(settings()))
+    host = vhost(bootstrap_json(settings()))
 
     assert host["request_headers_to_add"] == [
         {
@@ -173,14 +178,14 @@ def test_internal_token_is_added_to_every_upstream_request():
 
 
 def test_listener_codec_trailers_and_admin_on_loopback():
-    boot = build_bootstrap(settings(host="0.0.0.0", port=8443, admin_port=9000))
+    boot = bootstrap_json(settings(host="0.0.0.0", port=8443, admin_port=9000))
     manager = hcm(boot)
 
     assert boot["static_resources"]["listeners"][0]["address"]["socket_address"] == {
         "address": "0.0.0.0",
         "port_value": 8443,
     }
-    assert manager["codec_type"] == "AUTO"
+    assert manager.get("codec_type", "AUTO") == "AUTO"  # proto3 JSON leaves the default out
     assert manager["http_protocol_options"] == {"enable_trailers": True}
     assert boot["admin"]["address"]["socket_address"] == {
         "address": "127.0.0.1",
@@ -189,7 +194,7 @@ def test_listener_codec_trailers_and_admin_on_loopback():
 
 
 def test_upstream_clusters_speak_h2_and_resolve_names():
-    boot = build_bootstrap(settings(storage_addr="storage.internal:7000"))
+    boot = bootstrap_json(settings(storage_addr="storage.internal:7000"))
     clusters = {c["name"]: c for c in boot["static_resources"]["clusters"]}
 
     assert set(clusters) == {"auth", "registry", "scheduler", "storage"}
@@ -207,16 +212,16 @@ def test_upstream_clusters_speak_h2_and_resolve_names():
 
 
 def test_overload_manager_limits_downstream_connections():
-    monitors = build_bootstrap(settings(max_connections=500))["overload_manager"][
+    monitors = bootstrap_json(settings(max_connections=500))["overload_manager"][
         "resource_monitors"
     ]
 
-    assert monitors[0]["typed_config"]["max_active_downstream_connections"] == 500
+    assert int(monitors[0]["typed_config"]["max_active_downstream_connections"]) == 500
 
 
 def test_tracing_only_with_an_otlp_endpoint():
-    without = build_bootstrap(settings())
-    with_otlp = build_bootstrap(settings(otlp_endpoint="http://127.0.0.1:4317"))
+    without = bootstrap_json(settings())
+    with_otlp = bootstrap_json(settings(otlp_endpoint="http://127.0.0.1:4317"))
 
     assert "tracing" not in hcm(without)
     tracing = hcm(with_otlp)["tracing"]
@@ -230,9 +235,9 @@ def test_tracing_only_with_an_otlp_endpoint():
 
 
 def test_cors_policy_only_with_origins():
-    assert "typed_per_filter_config" not in vhost(build_bootstrap(settings()))
+    assert "typed_per_filter_config" not in vhost(bootstrap_json(settings()))
 
-    host = vhost(build_bootstrap(settings(cors_origins="http://a.test,http://b.test")))
+    host = vhost(bootstrap_json(settings(cors_origins="http://a.test,http://b.test")))
     policy = host["typed_per_filter_config"]["envoy.filters.http.cors"]
     assert policy["allow_origin_string_match"] == [
         {"exact": "http://a.test"},
@@ -242,7 +247,7 @@ def test_cors_policy_only_with_origins():
 
 
 def test_local_replies_are_plain_for_grpc_callers_and_keep_authz_denials():
-    reply = hcm(build_bootstrap(settings()))["local_reply_config"]
+    reply = hcm(bootstrap_json(settings()))["local_reply_config"]
     mappers = reply["mappers"]
     plain = {"text_format_source": {"inline_string": "%LOCAL_REPLY_BODY%"}}
 
