@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,24 @@ async def otlp() -> AsyncIterator[Receiver]:
 async def platform(
     tmp_path_factory: pytest.TempPathFactory, redis_url: str, otlp: Receiver
 ) -> AsyncIterator[Platform]:
+    async with _own_platform(tmp_path_factory, redis_url, otlp) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def throwaway_platform(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str, otlp: Receiver
+) -> AsyncIterator[Platform]:
+    """A platform for one module whose tests leave it full (a fuzzing run's sessions and
+    folders): the shared one stays clean for the others."""
+    async with _own_platform(tmp_path_factory, redis_url, otlp) as running:
+        yield running
+
+
+@asynccontextmanager
+async def _own_platform(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str, otlp: Receiver
+) -> AsyncIterator[Platform]:
     # Its own database: other tests' fake agents and sessions must not meet the real scheduler.
     db_name, database_url = await create_database()
     data_dir: Path = tmp_path_factory.mktemp("shipyard")
@@ -40,9 +59,11 @@ async def platform(
     )
     running = Platform(config)
     await running.start()
-    yield running
-    await running.stop()
-    await drop_database(db_name)
+    try:
+        yield running
+    finally:
+        await running.stop()
+        await drop_database(db_name)
 
 
 @pytest.fixture(scope="session")

@@ -56,8 +56,9 @@ async def test_vfolder_input_postgresql_would_refuse_gets_400(client: ShipyardCl
 
 
 async def test_a_short_fuzzing_run_gets_no_5xx_and_leaves_the_platform_working(
-    platform: Platform,
+    throwaway_platform: Platform,
 ) -> None:
+    platform = throwaway_platform  # the fuzzer's sessions and folders stay out of other tests
     if not OPENAPI.exists():
         pytest.fail("build/openapi.json is missing: run .venv/bin/python scripts/openapi.py")
     assert platform.keypair is not None
