@@ -16,11 +16,12 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, bindparam, func, select
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.core.slots import ResourceSlots
 from libs.db.retry import with_retry
+from services.registry.adapters.bind_fence import STALE_LEADER, pass_fence
 from services.registry.adapters.outbox import stage_changes
 from services.registry.adapters.rows import (
     agent_from_row,
@@ -28,7 +29,7 @@ from services.registry.adapters.rows import (
     set_kernel_status,
     set_session_status,
 )
-from services.registry.adapters.tables import AgentRow, KernelRow, SchedulerFenceRow, SessionRow
+from services.registry.adapters.tables import AgentRow, KernelRow, SessionRow
 from services.registry.domain.model import (
     AGENT_OCCUPYING_STATUSES,
     CONCURRENCY_LIMIT,
@@ -43,9 +44,6 @@ from services.registry.service.ports import (
     SessionPlacement,
 )
 
-# The fence every scheduler replica's binds pass through (one row).
-FENCE_NAME = "scheduler"
-STALE_LEADER = "stale-leader"
 _OCCUPYING = [s.value for s in AGENT_OCCUPYING_STATUSES]
 
 
@@ -62,7 +60,7 @@ async def bind_sessions(
 
     async def work() -> list[BindOutcome]:
         async with sessions.begin() as db:
-            if lease_epoch > 0 and not await _pass_fence(db, lease_epoch):
+            if lease_epoch > 0 and not await pass_fence(db, lease_epoch):
                 return [_conflict(p.session_id, STALE_LEADER) for p in placements]
             outcomes = await _bind_all(db, placements) if placements else []
             await _note_pending(db, notes)
@@ -72,22 +70,6 @@ async def bind_sessions(
     if not placements and not notes:
         return []
     return await with_retry(work)
-
-
-async def _pass_fence(db: AsyncSession, epoch: int) -> bool:
-    """Record `epoch` as the newest unless a newer one was recorded: one row lock, one trip."""
-    table = cast(Table, SchedulerFenceRow.__table__)
-    stmt = (
-        insert(table)
-        .values(name=FENCE_NAME, epoch=epoch)
-        .on_conflict_do_update(
-            index_elements=[table.c.name],
-            set_={"epoch": epoch},
-            where=table.c.epoch <= epoch,
-        )
-        .returning(table.c.epoch)
-    )
-    return (await db.execute(stmt)).first() is not None
 
 
 async def _bind_all(db: AsyncSession, placements: Sequence[SessionPlacement]) -> list[BindOutcome]:
