@@ -17,7 +17,7 @@ from libs.db.retry import with_retry
 from services.registry.adapters.outbox import mark_consumed, stage_changes
 from services.registry.adapters.rows import (
     agent_from_row,
-    kernel_from_row,
+    kernel_target,
     lock_session,
     lock_session_or_none,
     recompute_occupancy,
@@ -84,7 +84,7 @@ class SqlLifecycleStore:
                 claimed.append(
                     PreparingSession(
                         session=session_from_row(session, kernels),
-                        targets=tuple(_target(k) for k in kernels),
+                        targets=tuple(kernel_target(k) for k in kernels),
                         mounts=tuple(Mount(**m) for m in session.vfolder_mounts),
                         change=change,
                     )
@@ -234,7 +234,7 @@ class SqlLifecycleStore:
                         continue
                     set_kernel_status(k, Status.TERMINATING, reason=reason, now=now)
                     if k.agent_id and k.agent_address:
-                        targets.append(_target(k))
+                        targets.append(kernel_target(k))
                 status = set_session_status(session, Status.TERMINATING, reason=reason, now=now)
                 change = SessionChange(session_id=session_id, status=status, status_info=reason)
                 await stage_changes(db, [change])
@@ -262,7 +262,7 @@ class SqlLifecycleStore:
                 found.append(
                     PreparingSession(
                         session=session_from_row(session, kernel_rows),
-                        targets=tuple(_target(k) for k in kernel_rows if k.agent_address),
+                        targets=tuple(kernel_target(k) for k in kernel_rows if k.agent_address),
                         mounts=(),
                         change=SessionChange(session_id=session.id, status=None),
                     )
@@ -289,15 +289,4 @@ class SqlLifecycleStore:
                     )
                 )
             ).scalars()
-            return [_target(k) for k in rows]
-
-
-def _target(k: KernelRow) -> KernelTarget:
-    kernel = kernel_from_row(k)
-    return KernelTarget(
-        kernel_id=k.id,
-        session_id=k.session_id,
-        agent_id=k.agent_id or "",
-        agent_address=k.agent_address or "",
-        requested_slots=kernel.requested_slots,
-    )
+            return [kernel_target(k) for k in rows]

@@ -14,7 +14,7 @@ from services.registry.adapters.outbox import stage_changes
 from services.registry.adapters.requeue_store import back_to_pending
 from services.registry.adapters.rows import (
     agent_from_row,
-    kernel_from_row,
+    kernel_target,
     lock_session_or_none,
     recompute_occupancy,
 )
@@ -87,7 +87,9 @@ class SqlLostAgentSessions:
             on_lost = [k for k in live if k.agent_id in lost]
             if not on_lost:
                 return None, []  # the agent came back, or the session ended meanwhile
-            elsewhere = [_target(k) for k in live if k.agent_id not in lost and k.agent_address]
+            elsewhere = [
+                kernel_target(k) for k in live if k.agent_id not in lost and k.agent_address
+            ]
             held_by = [k.agent_id for k in kernels if k.agent_id]
             if session.requeue_on_agent_loss:
                 session.start_attempts += 1
@@ -114,13 +116,3 @@ class SqlLostAgentSessions:
             )
             await stage_changes(db, [change])  # rule R-OUTBOX
             return change, elsewhere
-
-
-def _target(k: KernelRow) -> KernelTarget:
-    return KernelTarget(
-        kernel_id=k.id,
-        session_id=k.session_id,
-        agent_id=k.agent_id or "",
-        agent_address=k.agent_address or "",
-        requested_slots=kernel_from_row(k).requested_slots,
-    )

@@ -29,6 +29,7 @@ from services.registry.domain.transitions import (
     kernel_can_transit,
     session_can_transit,
 )
+from services.registry.service.ports import KernelTarget
 
 
 def kernel_from_row(row: KernelRow) -> Kernel:
@@ -240,3 +241,14 @@ async def lock_session_or_none(
     if exists is None:
         return None
     return await lock_session(db, session_id)
+
+
+def kernel_target(k: KernelRow) -> KernelTarget:
+    """A kernel and the agent that runs (or will run) it, as the agents are told about it."""
+    return KernelTarget(
+        kernel_id=k.id,
+        session_id=k.session_id,
+        agent_id=k.agent_id or "",
+        agent_address=k.agent_address or "",
+        requested_slots=kernel_from_row(k).requested_slots,
+    )
