@@ -24,71 +24,14 @@ import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from shipyard.registry.v1 import cluster_service_pb2, cluster_service_pb2_grpc
 
-from cli.infra import Infra, free_port, prepare
+from cli.infra import Infra, prepare
+from cli.platform_config import ROOT as ROOT
+from cli.platform_config import SERVICES as SERVICES
+from cli.platform_config import PlatformConfig as PlatformConfig
 from cli.tls import ensure_self_signed
 from libs.grpcutil.client import internal_channel
 
 log = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ("storage", "auth", "registry", "scheduler", "agent")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PlatformConfig:
-    data_dir: Path
-    edge_port: int = 8090
-    edge_admin_port: int = 9901
-    ports: dict[str, int] = field(
-        default_factory=lambda: {
-            "auth": 50051,
-            "registry": 50052,
-            "scheduler": 50053,
-            "storage": 50054,
-            "agent": 50060,
-        }
-    )
-    database_url: str | None = None
-    redis_url: str | None = None
-    database: str = "shipyard"
-    redis_prefix: str = "shipyard:"
-    otlp_endpoint: str | None = None
-    agent_env: dict[str, str] = field(default_factory=dict)
-    cors_origins: str = "http://localhost:3000"
-    tls: bool = False  # serve https with a self-signed certificate made in data_dir
-    # Processes of auth and registry behind the edge (and, above 1, two schedulers: one leads
-    # through the scheduler lease). Replica i > 0 listens on its service's port + 100 * i.
-    replicas: int = 1
-
-    def instances(self, service: str) -> list[str]:
-        """The process names of a service: "registry", "registry-1", ..."""
-        count = {"auth": self.replicas, "registry": self.replicas}.get(service, 1)
-        if service == "scheduler" and self.replicas > 1:
-            count = 2
-        return [service, *(f"{service}-{i}" for i in range(1, count))]
-
-    def port(self, name: str) -> int:
-        if name in self.ports:
-            return self.ports[name]
-        service, _, index = name.partition("-")
-        return self.ports[service] + 100 * int(index)
-
-    # Which of the scheduler and the agent `start` runs (bench/scheduler.py runs its own).
-    start_scheduler_and_agent: bool = True
-
-    @staticmethod
-    def ephemeral(data_dir: Path, **kw: object) -> PlatformConfig:
-        """Free ports everywhere: several platforms (tests, benchmarks) can run side by side."""
-        ports = {name: free_port() for name in SERVICES}
-        replicas = kw.get("replicas", 1)
-        if isinstance(replicas, int):
-            ports |= {f"{s}-{i}": free_port() for s in SERVICES for i in range(1, replicas)}
-        return PlatformConfig(
-            data_dir=data_dir,
-            edge_port=free_port(),
-            edge_admin_port=free_port(),
-            ports=ports,
-            **kw,  # type: ignore[arg-type]  # the remaining fields, checked by the dataclass
-        )
 
 
 @dataclass
