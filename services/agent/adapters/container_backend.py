@@ -24,14 +24,13 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
-from libs.core.errors import FailedPrecondition, FieldViolation, InvalidArgument
-from libs.core.kernel_environ import refused_environ
+from libs.core.errors import InvalidArgument
 from services.agent.adapters import container_config as cc
 from services.agent.adapters.container_engine import Engine, PullListener
 from services.agent.adapters.kernel_execute import execute_on_runner, not_running
+from services.agent.adapters.kernel_spec_checks import check_spec, spec_metadata
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.domain import model as m
-from services.agent.domain.names import is_safe_kernel_id, is_safe_mount_name
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +94,9 @@ class ContainerBackend:
     async def create(self, spec: m.KernelSpec) -> m.KernelHandle:
         self._check(spec)
         if spec.kernel_id in self._kernels or spec.kernel_id in self._starting:
-            raise m.KernelAlreadyExists(f"kernel {spec.kernel_id} exists", metadata=_md(spec))
+            raise m.KernelAlreadyExists(
+                f"kernel {spec.kernel_id} exists", metadata=spec_metadata(spec)
+            )
         self._starting.add(spec.kernel_id)
         try:
             kernel = await self._start(spec)
@@ -116,7 +117,7 @@ class ContainerBackend:
                 if not isinstance(exc, m.KernelUnavailable):
                     raise
                 msg = f"kernel runner did not come up ({exc}, exit code {kernel.ended[0]}): {tail}"
-                raise m.KernelStartFailed(msg, metadata=_md(spec)) from exc
+                raise m.KernelStartFailed(msg, metadata=spec_metadata(spec)) from exc
         kernel.settled.set()
         return kernel.handle
 
@@ -234,22 +235,10 @@ class ContainerBackend:
     # -- internals -----------------------------------------------------------------------------
 
     def _check(self, spec: m.KernelSpec) -> None:
-        if not is_safe_kernel_id(spec.kernel_id):
-            raise InvalidArgument(f"unusable kernel id {spec.kernel_id!r}", metadata=_md(spec))
+        check_spec(spec)
         if not spec.image:
-            raise InvalidArgument("the container backend needs an image", metadata=_md(spec))
-        for mount in spec.mounts:
-            if not is_safe_mount_name(mount.name):
-                raise InvalidArgument(f"unusable mount name {mount.name!r}", metadata=_md(spec))
-            if not Path(mount.host_path).is_dir():
-                msg = f"vfolder path {mount.host_path} does not exist on this node"
-                raise FailedPrecondition(msg, metadata=_md(spec))
-        if refused := refused_environ(spec.environ):
-            raise InvalidArgument(
-                f"environ may not set {', '.join(refused)}",
-                metadata=_md(spec),
-                violations=[FieldViolation(f"environ[{k}]", "may not be set") for k in refused],
-            )
+            msg = "the container backend needs an image"
+            raise InvalidArgument(msg, metadata=spec_metadata(spec))
 
     async def _start(self, spec: m.KernelSpec) -> _Kernel:
         on_pull = self._on_pull
@@ -276,7 +265,7 @@ class ContainerBackend:
             await asyncio.to_thread(_remove_dirs, paths)
             if isinstance(exc, OSError):
                 msg = f"cannot prepare kernel {spec.kernel_id}: {exc}"
-                raise m.KernelStartFailed(msg, metadata=_md(spec)) from exc
+                raise m.KernelStartFailed(msg, metadata=spec_metadata(spec)) from exc
             raise
         handle = m.KernelHandle(
             kernel_id=spec.kernel_id, session_id=spec.session_id, pid=0, workdir=str(paths.workdir)

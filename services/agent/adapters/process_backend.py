@@ -21,8 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from libs.core.errors import FailedPrecondition, FieldViolation, InvalidArgument
-from libs.core.kernel_environ import refused_environ
+from libs.core.errors import FailedPrecondition
 from services.agent.adapters.backend_health import process_problem
 from services.agent.adapters.cgroups import (
     CgroupLayout,
@@ -44,6 +43,7 @@ from services.agent.adapters.kernel_dirs import (
 )
 from services.agent.adapters.kernel_execute import execute_on_runner, not_running
 from services.agent.adapters.kernel_log import copy_log, tail
+from services.agent.adapters.kernel_spec_checks import check_spec, spec_metadata
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.adapters.sandbox import (
     SYSTEM_PATH,
@@ -56,7 +56,7 @@ from services.agent.adapters.sandbox import (
 )
 from services.agent.domain import model as m
 from services.agent.domain.images import builtin_python_image
-from services.agent.domain.names import is_safe_kernel_id, is_safe_mount_name
+from services.agent.domain.names import is_safe_kernel_id
 from services.agent.kernel_runner import RUNNER_SCRIPT
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,9 @@ class ProcessBackend:
     async def create(self, spec: m.KernelSpec) -> m.KernelHandle:
         kernel_dir = self._check(spec)
         if spec.kernel_id in self._kernels or spec.kernel_id in self._starting:
-            raise m.KernelAlreadyExists(f"kernel {spec.kernel_id} exists", metadata=_md(spec))
+            raise m.KernelAlreadyExists(
+                f"kernel {spec.kernel_id} exists", metadata=spec_metadata(spec)
+            )
         self._starting.add(spec.kernel_id)
         try:
             kernel = await self._spawn(spec, kernel_dir)
@@ -154,7 +156,7 @@ class ProcessBackend:
                     raise
                 msg = f"kernel runner did not come up ({exc}, exit code {proc.returncode})"
                 msg += f": {log_tail}"
-                raise m.KernelStartFailed(msg, metadata=_md(spec)) from exc
+                raise m.KernelStartFailed(msg, metadata=spec_metadata(spec)) from exc
         kernel.settled.set()
         return kernel.handle
 
@@ -273,7 +275,7 @@ class ProcessBackend:
             await asyncio.to_thread(remove_tree, kernel_dir)
             await asyncio.to_thread(remove_socket, sock_path)
             msg = f"cannot start kernel {spec.kernel_id}: {exc}"
-            raise m.KernelStartFailed(msg, metadata=_md(spec)) from exc
+            raise m.KernelStartFailed(msg, metadata=spec_metadata(spec)) from exc
         finally:
             os.close(script_r)
             if script_w >= 0:
@@ -291,24 +293,10 @@ class ProcessBackend:
         return _Kernel(spec, handle, proc, cgroups, kernel_dir, sock_path, copying, client)
 
     def _check(self, spec: m.KernelSpec) -> Path:
-        if not is_safe_kernel_id(spec.kernel_id):
-            raise InvalidArgument(f"unusable kernel id {spec.kernel_id!r}", metadata=_md(spec))
-        for mount in spec.mounts:
-            if not is_safe_mount_name(mount.name):
-                raise InvalidArgument(f"unusable mount name {mount.name!r}", metadata=_md(spec))
-            if not Path(mount.host_path).is_dir():
-                msg = f"vfolder path {mount.host_path} does not exist on this node"
-                raise FailedPrecondition(msg, metadata=_md(spec))
-        refused = refused_environ(spec.environ)
-        if refused:
-            raise InvalidArgument(
-                f"environ may not set {', '.join(refused)}",
-                metadata=_md(spec),
-                violations=[FieldViolation(f"environ[{k}]", "may not be set") for k in refused],
-            )
+        check_spec(spec)
         if len(str(self._socket(spec.kernel_id))) > _MAX_UNIX_PATH:
             msg = f"socket dir {self._socket_dir} is too long for a unix socket path"
-            raise FailedPrecondition(msg, metadata=_md(spec))
+            raise FailedPrecondition(msg, metadata=spec_metadata(spec))
         return self._base / spec.kernel_id
 
     def _socket(self, kernel_id: str) -> Path:
@@ -380,10 +368,6 @@ async def _kill_cgroups(groups: list[Path]) -> None:
 
     kill()
     await remove_cgroups(groups, kill=kill)
-
-
-def _md(spec: m.KernelSpec) -> dict[str, str]:
-    return {"kernel_id": spec.kernel_id, "session_id": spec.session_id}
 
 
 def _environ(spec: m.KernelSpec) -> dict[str, str]:
