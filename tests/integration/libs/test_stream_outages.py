@@ -100,7 +100,7 @@ async def test_a_database_outage_is_waited_out_and_never_parks_the_backlog(
         database.handler,
         block_ms=10,
         max_failures=3,
-        backoff=Backoff(base=0.01, cap=0.1, floor=0.01),
+        backoff=Backoff(base=0.01, cap=0.1, floor=0.01, rand=lambda: 1.0),  # no jitter: delays grow
         sleep=sleeps,
     )
     for i in range(20):
