@@ -22,7 +22,8 @@ from typing import Any, TypeVar
 import pytest
 
 from cli.client import ShipyardClient
-from cli.platform import ROOT, Platform, PlatformConfig, free_port
+from cli.infra import free_port
+from cli.platform import ROOT, Platform, PlatformConfig
 from tests.conftest import create_database, drop_database
 from tests.e2e.tenants import ordinary_user
 
