@@ -62,6 +62,12 @@ async def cmd_session_why(
 def add_scheduling_args(create: argparse.ArgumentParser) -> None:
     create.add_argument("--priority", type=int, help="0..100, at most your policy allows")
     create.add_argument("--preemptible", action="store_true", help="may be preempted")
+    create.add_argument(
+        "--requeue-on-preemption", action="store_true", help="queue again (not end) when preempted"
+    )
+    create.add_argument(
+        "--requeue-on-agent-loss", action="store_true", help="queue again if its agent is lost"
+    )
     create.add_argument("--starts-at", help="batch only: ISO-8601 time, e.g. 2026-01-01T10:00Z")
     create.add_argument("--depends-on", action="append", help="session id (repeatable)")
     create.add_argument("--expected-duration", type=int, help="expected run time in seconds")
@@ -73,6 +79,10 @@ def scheduling_body(args: argparse.Namespace) -> dict[str, Any]:
         body["priority"] = args.priority
     if args.preemptible:
         body["preemptible"] = True
+    if args.requeue_on_preemption:
+        body["requeue_on_preemption"] = True
+    if args.requeue_on_agent_loss:
+        body["requeue_on_agent_loss"] = True
     if args.starts_at:
         body["starts_at"] = args.starts_at
     if args.depends_on:

@@ -45,6 +45,7 @@ from services.registry.adapters.outbox_relay import OutboxRelay
 from services.registry.adapters.owner_sessions import SqlOwnerSessions
 from services.registry.adapters.peer_clients import GrpcAgentClient, GrpcMountResolver
 from services.registry.adapters.policy_client import GrpcPolicyResolver
+from services.registry.adapters.preempt_requeue_store import SqlPreemptRequeue
 from services.registry.adapters.redis_events import RedisClusterEvents, StreamSessionWaiter
 from services.registry.adapters.requeue_store import SqlStartRetries
 from services.registry.adapters.resource_group_store import SqlResourceGroupStore
@@ -258,7 +259,13 @@ async def serve(settings: Settings) -> RunningRegistry:
                 scheduling_service_pb2_grpc.add_SchedulingServiceServicer_to_server,
                 SchedulingServicer(
                     Scheduling(
-                        store, agent_store, events, wakeup, ending=lifecycle, agents=agent_client
+                        store,
+                        agent_store,
+                        events,
+                        wakeup,
+                        ending=lifecycle,
+                        agents=agent_client,
+                        requeue=SqlPreemptRequeue(sessions),
                     )
                 ),
                 "shipyard.registry.v1.SchedulingService",

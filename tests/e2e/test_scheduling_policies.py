@@ -105,3 +105,30 @@ async def test_a_higher_priority_session_preempts_a_preemptible_one(platform: Pl
         running = await _status(user, urgent["session_id"], "SESSION_STATUS_RUNNING")
         assert running["priority"] == 5
         await user.destroy_session(urgent["session_id"])
+
+
+async def test_a_preempted_batch_session_that_asked_is_queued_again_and_runs_later(
+    platform: Platform,
+) -> None:
+    async with await _user_allowed_priority(platform, 10) as user:
+        whole = {"cpu": "2", "mem": "268435456"}  # the agent's every CPU
+        low = await user.create_session(
+            session_type="SESSION_TYPE_BATCH",
+            startup_command="sleep 600",
+            resources=whole,
+            preemptible=True,
+            requeue_on_preemption=True,
+            wait=True,
+        )
+        assert low["status"] == "SESSION_STATUS_RUNNING", low
+        first_kernel = low["kernels"][0]["kernel_id"]
+        urgent = await user.create_session(resources=whole, priority=5)
+        back = await _status(user, low["session_id"], "SESSION_STATUS_PENDING")
+        assert back["status_info"] == "preempted-requeued"
+        assert urgent["session_id"] in back["status_message"]
+        await _status(user, urgent["session_id"], "SESSION_STATUS_RUNNING")
+        await user.destroy_session(urgent["session_id"])
+        again = await _status(user, low["session_id"], "SESSION_STATUS_RUNNING")
+        # The second run is a fresh kernel; the first was destroyed, not left running.
+        assert again["kernels"][0]["kernel_id"] != first_kernel
+        await user.destroy_session(low["session_id"], forced=True)

@@ -80,6 +80,7 @@ def session_from_row(row: SessionRow, kernels: Iterable[KernelRow]) -> Session:
         scheduling=SessionScheduling(
             priority=row.priority,
             preemptible=row.preemptible,
+            requeue_on_preemption=row.requeue_on_preemption,
             starts_at=row.starts_at,
             dependencies=tuple(row.dependencies or ()),
             expected_duration=row.expected_duration,

@@ -269,6 +269,7 @@ def _session_values(new: NewSession, total: ResourceSlots) -> Mapping[str, objec
         "cluster_mode": new.cluster_mode.value,
         "priority": new.scheduling.priority,
         "preemptible": new.scheduling.preemptible,
+        "requeue_on_preemption": new.scheduling.requeue_on_preemption,
         "starts_at": new.scheduling.starts_at,
         "dependencies": list(new.scheduling.dependencies),
         "expected_duration": new.scheduling.expected_duration,

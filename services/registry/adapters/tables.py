@@ -129,6 +129,10 @@ class SessionRow(Base):
     requeue_on_agent_loss: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
     )
+    # Queue again (not end) when preempted by a higher-priority session.
+    requeue_on_preemption: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
 
 
 class KernelRow(Base):

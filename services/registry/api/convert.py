@@ -99,6 +99,7 @@ def session_pb(session: Session) -> pb.Session:
         client_token=session.client_token,
         startup_command=session.startup_command,
         requeue_on_agent_loss=session.requeue_on_agent_loss,
+        requeue_on_preemption=session.scheduling.requeue_on_preemption,
         create_time=timestamp(session.created_at),
         cluster_mode=CLUSTER_MODE_TO_PB[session.cluster_mode],
         cluster_size=len(session.kernels),
@@ -243,6 +244,7 @@ def scheduling_from_pb(request: pb.CreateSessionRequest) -> SessionScheduling:
     return SessionScheduling(
         priority=request.priority,
         preemptible=request.preemptible,
+        requeue_on_preemption=request.requeue_on_preemption,
         starts_at=request.starts_at.ToDatetime(tzinfo=UTC)
         if request.HasField("starts_at")
         else None,

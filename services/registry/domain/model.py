@@ -72,6 +72,8 @@ class SessionScheduling:
 
     priority: int = 0
     preemptible: bool = False
+    # Preempted: queue again (start over) instead of ending with reason "preempted".
+    requeue_on_preemption: bool = False
     starts_at: datetime | None = None  # batch sessions only
     dependencies: tuple[str, ...] = ()  # session ids that must end successfully first
     expected_duration: int = 0  # seconds; 0 = unknown

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
 
 from services.registry.domain.errors import SessionNotFound
 from services.registry.domain.model import (
@@ -23,7 +25,9 @@ from services.registry.service.ports import (
     BindOutcome,
     ClusterChange,
     ClusterEvents,
+    KernelTarget,
     PendingNote,
+    SessionChange,
     SessionPlacement,
 )
 from services.registry.service.session_ports import SessionEnding, SessionQueue
@@ -43,6 +47,14 @@ class WatchItem:
     dependencies: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
+class PreemptRequeue(Protocol):
+    async def requeue_preempted(
+        self, session_id: str, *, preempted_by: str, now: datetime
+    ) -> tuple[list[KernelTarget], SessionChange | None]:
+        """Queue a preempted session again (it asked to be); the kernels to destroy."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Scheduling:
     store: SessionQueue
@@ -53,6 +65,8 @@ class Scheduling:
     ending: SessionEnding | None = None
     # Told to destroy the kernels of preempted sessions.
     agents: AgentClient | None = None
+    # Queues preempted sessions that asked for it (requeue_on_preemption) instead of ending them.
+    requeue: PreemptRequeue | None = None
 
     async def watch(self) -> AsyncIterator[list[WatchItem]]:
         """A snapshot, then every change after it (the position is taken before the snapshot,
@@ -148,9 +162,14 @@ class Scheduling:
                 continue
             if not may_preempt(victim, by):
                 continue
-            targets, change = await self.ending.begin_destroy(
-                victim_id, forced=True, reason=PREEMPTED
-            )
+            if victim.scheduling.requeue_on_preemption and self.requeue is not None:
+                targets, change = await self.requeue.requeue_preempted(
+                    victim_id, preempted_by=by_id, now=datetime.now(UTC)
+                )
+            else:
+                targets, change = await self.ending.begin_destroy(
+                    victim_id, forced=True, reason=PREEMPTED
+                )
             if change is None:
                 continue
             if self.agents is not None:

@@ -5,7 +5,7 @@ domain as the preemptor (a tenant never ends another tenant's work), and hold sl
 agent. On each agent, victims are taken lowest priority first, then least work lost (running
 seconds times the share of the agent they hold), until the session fits; victims that turn out
 unnecessary are handed back. The agent whose victims lose the least work wins. Victims end
-with reason `preempted`; batch sessions that asked for it are re-queued by the registry.
+with reason `preempted`, or are queued again by the registry when they asked for it.
 """
 
 from __future__ import annotations

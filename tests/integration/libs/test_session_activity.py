@@ -6,7 +6,7 @@ import uuid
 
 from redis.asyncio import Redis
 
-from libs.core import session_activity
+from libs.events import session_activity
 
 
 async def test_a_session_never_touched_has_no_last_use(redis_url: str) -> None:
