@@ -133,7 +133,10 @@ class Platform:
                 "TOKEN_KEY_FILE": str(self.token_key_file),
                 "SECRET_KEY_ENCRYPTION_KEY": _encryption_key(cfg.data_dir),
             },
-            "storage": {"VOLUME_ROOT": str(cfg.data_dir / "volumes" / "local")},
+            "storage": {
+                "VOLUME_ROOT": str(cfg.data_dir / "volumes" / "local"),
+                "HTTP_BIND": f"127.0.0.1:{cfg.storage_http_port}",
+            },
             "registry": {"NODE_ID": f"registry-{own_port}"},
             "agent": {
                 "KERNEL_ROOT": str(cfg.data_dir / "kernels"),

@@ -16,6 +16,7 @@ class PlatformConfig:
     data_dir: Path
     edge_port: int = 8090
     edge_admin_port: int = 9901
+    storage_http_port: int = 50064  # storage's HTTP transfer endpoints (tus, Range)
     ports: dict[str, int] = field(
         default_factory=lambda: {
             "auth": 50051,
@@ -63,6 +64,7 @@ class PlatformConfig:
             data_dir=data_dir,
             edge_port=free_port(),
             edge_admin_port=free_port(),
+            storage_http_port=free_port(),
             ports=ports,
             **kw,  # type: ignore[arg-type]  # the remaining fields, checked by the dataclass
         )

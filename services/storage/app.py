@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from aiohttp import web
 from shipyard.storage.v1 import (
     file_service_pb2,
     file_service_pb2_grpc,
@@ -35,6 +36,7 @@ from services.storage.adapters.transfers import LocalTransfers
 from services.storage.adapters.tree_copy import CopyProgress, LocalTreeCopier
 from services.storage.adapters.volume_config import build_volume, parse_volumes
 from services.storage.api.file_servicer import FileServicer
+from services.storage.api.http_transfers import build_app
 from services.storage.api.servicer import MountServicer, VFolderServicer
 from services.storage.api.sharing_servicer import SharingServicer
 from services.storage.config import Settings
@@ -68,6 +70,8 @@ class StorageServer:
     sweeper: asyncio.Task[None]
     transfers: Transfers  # its `verify` checks the tokens it issued
     clones: CloneVFolders
+    http: web.AppRunner | None = None  # the HTTP transfer endpoints
+    http_port: int = 0
 
     @property
     def port(self) -> int:
@@ -77,6 +81,8 @@ class StorageServer:
         self.sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.sweeper
+        if self.http is not None:
+            await self.http.cleanup()
         await self.grpc.stop(grace)
         await self.clones.stop()
         await self.users.close()
@@ -181,6 +187,9 @@ async def serve(settings: Settings) -> StorageServer:
         ", ".join(f"{b.name} at {b.root}" for b in backends),
         volumes.default,
     )
+    http, http_port = (None, 0)
+    if settings.http_bind:
+        http, http_port = await _serve_http(settings.http_bind, transfers)
     sweeper = TrashSweeper(
         uow=uow,
         volumes=volumes,
@@ -196,7 +205,20 @@ async def serve(settings: Settings) -> StorageServer:
         sweeper=task,
         transfers=transfers,
         clones=clones,
+        http=http,
+        http_port=http_port,
     )
+
+
+async def _serve_http(bind: str, transfers: Transfers) -> tuple[web.AppRunner, int]:
+    host, _, port = bind.rpartition(":")
+    runner = web.AppRunner(build_app(transfers), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host.strip("[]"), int(port))
+    await site.start()
+    bound = int(runner.addresses[0][1])  # port 0 picks a free one
+    log.info("storage HTTP transfers on %s:%d", host, bound)
+    return runner, bound
 
 
 def _transfer_key(settings: Settings) -> bytes:

@@ -14,6 +14,8 @@ class Settings(ServiceSettings, DatabaseMixin):
     model_config = SettingsConfigDict(env_prefix="STORAGE_", frozen=True, extra="ignore")
 
     bind: str = "127.0.0.1:50054"
+    # The HTTP transfer endpoints (tus uploads, Range downloads) the edge routes to; empty: none.
+    http_bind: str = "127.0.0.1:50064"
     migrate: bool = True
     volume_name: str = "local"
     volume_root: Path = Path("./.shipyard/volumes/local")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import hashlib
 import os
 import stat
@@ -94,12 +95,22 @@ def _open_upload(root: str, parts: Parts, size: int, offset: int) -> OpenUpload:
         try:
             name = partial_name(parts[-1], size)
             flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-            fd = os.open(name, flags | (os.O_TRUNC if offset == 0 else 0), 0o644, dir_fd=dir_fd)
+            fd = os.open(name, flags, 0o644, dir_fd=dir_fd)
         except BaseException:
             os.close(dir_fd)
             raise
     upload = OpenUpload(parts, dir_fd, fd, name, offset, size)
     try:
+        # One writer per partial file (released when it is closed): two streams appending at
+        # the same offset would interleave their bytes.
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise fe.UploadInProgress(
+                f"another upload of {joined(parts)!r} is in progress; retry when it has stopped"
+            ) from None
+        if offset == 0:
+            os.ftruncate(fd, 0)  # offset 0 starts afresh
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise fe.NotAFile(f"the partial upload of {joined(parts)!r} is not a regular file")

@@ -20,7 +20,7 @@ from services.storage.domain import transfer_token as tt
 from services.storage.domain.relpath import path_parts
 from services.storage.service.files import FileOperations
 from services.storage.service.quotas import QuotaScopes
-from services.storage.service.transfer_ports import FolderTransfers
+from services.storage.service.transfer_ports import DownloadSource, FolderTransfers
 
 CHUNK_BYTES = 2 * 1024 * 1024
 
@@ -104,38 +104,23 @@ class Transfers:
 
         The file is opened (and every check done) before this returns; the iterator closes it.
         """
-        parts = path_parts(path, "path")
         _non_negative(offset=offset, length=length)
-        root = await self._files.folder_root(caller, vfolder_id, write=False)
-        source = await self._transfers.open_download(root, parts)
-        size = source.size
-        end = size if length == 0 else min(size, offset + length)
-
-        def read_from(position: int) -> asyncio.Future[bytes]:
-            return asyncio.ensure_future(source.read(position, min(CHUNK_BYTES, end - position)))
+        reader = await self.open_reader(caller, vfolder_id, path)
 
         async def pieces() -> AsyncIterator[bytes]:
-            # One piece is read ahead while the previous one is on its way to the client.
-            ahead = read_from(offset) if offset < end else None
             try:
-                position = offset
-                while ahead is not None:
-                    data = await ahead
-                    ahead = None
-                    if not data:  # truncated while we read
-                        return
-                    position += len(data)
-                    if position < end:
-                        ahead = read_from(position)
+                async for data in reader.pieces(offset, length):
                     yield data
             finally:
-                if ahead is not None:
-                    ahead.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, OSError):
-                        await ahead
-                await source.close()
+                await reader.close()
 
-        return size, pieces()
+        return reader.size, pieces()
+
+    async def open_reader(self, caller: Caller, vfolder_id: str, path: str) -> FileReader:
+        """The file, opened after every check, for reading any range of it; close it after."""
+        parts = path_parts(path, "path")
+        root = await self._files.folder_root(caller, vfolder_id, write=False)
+        return FileReader(await self._transfers.open_download(root, parts))
 
     async def upload_token(
         self, caller: Caller, vfolder_id: str, path: str, size: int
@@ -167,6 +152,48 @@ class Transfers:
             size=size,
         )
         return IssuedToken(tt.sign(grant, self._key), expires_at)
+
+
+class FileReader:
+    """An open file read in CHUNK_BYTES pieces, one piece read ahead while the previous one is on
+    its way to the client."""
+
+    def __init__(self, source: DownloadSource) -> None:
+        self._source = source
+
+    @property
+    def size(self) -> int:
+        return self._source.size
+
+    async def pieces(self, offset: int, length: int) -> AsyncIterator[bytes]:
+        """The bytes from `offset`, at most `length` of them (0: to the end)."""
+        end = self.size if length == 0 else min(self.size, offset + length)
+
+        def read_from(position: int) -> asyncio.Future[bytes]:
+            return asyncio.ensure_future(
+                self._source.read(position, min(CHUNK_BYTES, end - position))
+            )
+
+        ahead = read_from(offset) if offset < end else None
+        try:
+            position = offset
+            while ahead is not None:
+                data = await ahead
+                ahead = None
+                if not data:  # truncated while we read
+                    return
+                position += len(data)
+                if position < end:
+                    ahead = read_from(position)
+                yield data
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+                with contextlib.suppress(asyncio.CancelledError, OSError):
+                    await ahead
+
+    async def close(self) -> None:
+        await self._source.close()
 
 
 def _non_negative(**values: int) -> None:

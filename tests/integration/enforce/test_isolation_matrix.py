@@ -81,6 +81,7 @@ async def platform(
             internal_token=internal_token,
             database_url=db_url,
             bind="127.0.0.1:0",
+            http_bind="127.0.0.1:0",
             volume_root=tmp_path_factory.mktemp("matrix-volumes"),
             auth_addr=f"127.0.0.1:{auth.port}",
         )

@@ -144,6 +144,7 @@ async def platform(
             internal_token=internal_token,
             database_url=database_url,
             bind="127.0.0.1:0",
+            http_bind="127.0.0.1:0",
             volume_root=tmp_path_factory.mktemp("images-volumes"),
             auth_addr=auth_addr,
         )

@@ -44,6 +44,7 @@ async def storage(database_url, internal_token, tmp_path_factory) -> AsyncIterat
         internal_token=internal_token,
         database_url=database_url,
         bind="127.0.0.1:0",
+        http_bind="127.0.0.1:0",
         folder_policy=False,  # no auth here
         volume_root=root,
     )

@@ -154,6 +154,7 @@ async def test_a_clone_interrupted_by_a_stop_fails_cleanly_at_the_next_start(
             internal_token=internal_token,
             database_url=database_url,
             bind="127.0.0.1:0",
+            http_bind="127.0.0.1:0",
             folder_policy=False,  # no auth here
             volume_root=storage.volume_root,
         )
@@ -195,6 +196,7 @@ async def test_a_clone_that_fails_midway_leaves_no_half_copy_and_the_source_read
             internal_token=internal_token,
             database_url=database_url,
             bind="127.0.0.1:0",
+            http_bind="127.0.0.1:0",
             folder_policy=False,  # no auth here
             volumes=json.dumps(volumes),
         )

@@ -229,6 +229,7 @@ async def test_a_full_volume_fails_the_upload_and_keeps_what_was_there(
                 internal_token=internal_token,
                 database_url=database_url,
                 bind="127.0.0.1:0",
+                http_bind="127.0.0.1:0",
                 folder_policy=False,  # no auth here
                 volume_root=volume,
             )

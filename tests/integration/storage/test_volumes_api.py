@@ -34,6 +34,7 @@ async def two_volumes(database_url, internal_token, tmp_path: Path) -> AsyncIter
             internal_token=internal_token,
             database_url=database_url,
             bind="127.0.0.1:0",
+            http_bind="127.0.0.1:0",
             folder_policy=False,  # no auth here
             volumes=json.dumps(volumes),
             default_volume="bulk",
