@@ -16,10 +16,12 @@ import fcntl
 import hashlib
 import os
 import stat
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from services.storage.adapters.beneath import open_beneath, rename_noreplace
 from services.storage.adapters.folder_files import closing_fd, open_dir, open_root, os_errors
+from services.storage.adapters.tree_archive import zip_tree
 from services.storage.domain import file_errors as fe
 from services.storage.domain.relpath import joined
 
@@ -74,6 +76,9 @@ class LocalTransfers:
 
     async def open_download(self, root: str, parts: Parts) -> OpenDownload:
         return await asyncio.to_thread(_open_download, root, parts)
+
+    def archive(self, root: str, parts: Parts) -> AsyncIterator[bytes]:
+        return zip_tree(root, parts)
 
 
 def _upload_offset(root: str, parts: Parts, size: int) -> int:

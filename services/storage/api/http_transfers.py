@@ -8,7 +8,8 @@ and good for exactly one file until it expires. Routes (docs/storage.md "Transfe
     POST  /v1/storage/transfers/uploads?token=T   tus creation (Upload-Length = the token's size)
     HEAD  /v1/storage/transfers/uploads/T          the stored offset (Upload-Offset)
     PATCH /v1/storage/transfers/uploads/T          bytes at Upload-Offset; 409 elsewhere
-    GET   /v1/storage/transfers/download?token=T  the file; `Range: bytes=...` gives 206
+    GET   /v1/storage/transfers/download?token=T  the file; `Range: bytes=...` gives 206;
+                                                   a directory comes as a streamed zip
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from libs.core.errors import FieldViolation, InvalidArgument, ShipyardError
 from libs.core.identity import SYSTEM_CALLER
 from services.storage.domain import byte_range
 from services.storage.domain import transfer_token as tt
+from services.storage.domain.file_errors import NotAFile
 from services.storage.service.transfers import Transfers, UploadTarget
 
 PREFIX = "/v1/storage/transfers"
@@ -108,7 +110,10 @@ class _Handlers:
 
     async def download(self, request: web.Request) -> web.StreamResponse:
         grant = self._grant(request.query.get("token", ""), tt.TransferKind.DOWNLOAD)
-        reader = await self._transfers.open_reader(SYSTEM_CALLER, grant.vfolder_id, grant.path)
+        try:
+            reader = await self._transfers.open_reader(SYSTEM_CALLER, grant.vfolder_id, grant.path)
+        except NotAFile:
+            return await self._archive(request, grant)
         try:
             size = reader.size
             try:
@@ -136,6 +141,29 @@ class _Handlers:
             return response
         finally:
             await reader.close()
+
+    async def _archive(self, request: web.Request, grant: tt.TransferGrant) -> web.StreamResponse:
+        """A directory: a zip of its files, streamed (no length known, no ranges)."""
+        pieces = await self._transfers.archive(SYSTEM_CALLER, grant.vfolder_id, grant.path)
+        first = await anext(pieces, b"")  # a path that is no directory fails here, before 200
+        response = web.StreamResponse(status=200)
+        response.headers.update(
+            {
+                "Content-Type": "application/zip",
+                "Content-Disposition": _attachment(grant.path.rstrip("/") + ".zip"),
+                "Cache-Control": "no-store",
+            }
+        )
+        await response.prepare(request)
+        try:
+            if request.method != "HEAD":
+                await response.write(first)
+                async for piece in pieces:
+                    await response.write(piece)
+            await response.write_eof()
+        finally:
+            await pieces.aclose()  # type: ignore[attr-defined]
+        return response
 
     def _grant(self, token: str, kind: tt.TransferKind) -> tt.TransferGrant:
         if not token:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Protocol
 
 Parts = tuple[str, ...]
@@ -39,3 +40,8 @@ class FolderTransfers(Protocol):
     ) -> UploadSink: ...
 
     async def open_download(self, root: str, parts: Parts) -> DownloadSource: ...
+
+    def archive(self, root: str, parts: Parts) -> AsyncIterator[bytes]:
+        """The directory as a zip, made while it is read; a path that is not a directory
+        raises at the first read, before any byte."""
+        ...

@@ -116,6 +116,12 @@ class Transfers:
 
         return reader.size, pieces()
 
+    async def archive(self, caller: Caller, vfolder_id: str, path: str) -> AsyncIterator[bytes]:
+        """The directory `path` of the folder as a zip, made while it is read."""
+        parts = path_parts(path, "path")
+        root = await self._files.folder_root(caller, vfolder_id, write=False)
+        return self._transfers.archive(root, parts)
+
     async def open_reader(self, caller: Caller, vfolder_id: str, path: str) -> FileReader:
         """The file, opened after every check, for reading any range of it; close it after."""
         parts = path_parts(path, "path")

@@ -8,6 +8,7 @@ import hashlib
 import io
 import os
 import secrets
+import zipfile
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -203,3 +204,47 @@ async def test_tus_requests_are_checked_and_refused_with_the_reason(storage) -> 
         assert plain.status == 415
         too_long = await _patch(http, url, 0, b"0123456789AB")
         assert too_long.status == 400
+
+
+async def test_a_directory_downloads_as_a_zip_of_its_files_and_never_what_links_point_to(
+    storage, tmp_path
+) -> None:
+    me = storage.as_caller(user())
+    folder_id = await _folder(storage, me)
+    files = {"data/a.txt": b"alpha", "data/sub/b.bin": os.urandom(3 * MiB), "data/sub/c": b""}
+    async with aiohttp.ClientSession() as http:
+        for path, content in files.items():
+            parent = path.rsplit("/", 1)[0]
+            await storage.files.MakeDirectory(
+                fpb.MakeDirectoryRequest(
+                    vfolder_id=folder_id, path=parent, parents=True, exist_ok=True
+                ),
+                metadata=me,
+            )
+            url = await _create(
+                http,
+                storage,
+                await _upload_token(storage, me, folder_id, path, len(content)),
+                len(content),
+            )
+            if content:
+                assert (await _patch(http, url, 0, content)).status == 204
+        secret = tmp_path / "outside.txt"
+        secret.write_text("not yours")
+        folder_dir = next(storage.volume_root.glob(f"*/{folder_id}"))
+        (folder_dir / "data" / "escape").symlink_to(secret)
+        (folder_dir / "data" / "sub" / "up").symlink_to(tmp_path, target_is_directory=True)
+
+        token = await _download_token(storage, me, folder_id, "data")
+        async with http.get(f"{_base(storage)}/download", params={"token": token}) as reply:
+            assert reply.status == 200
+            assert reply.headers["Content-Type"] == "application/zip"
+            assert "data.zip" in reply.headers["Content-Disposition"]
+            body = await reply.read()
+        with zipfile.ZipFile(io.BytesIO(body)) as archive:
+            assert sorted(archive.namelist()) == ["a.txt", "sub/b.bin", "sub/c"]
+            for path, content in files.items():
+                assert archive.read(path.removeprefix("data/")) == content
+        missing = await _download_token(storage, me, folder_id, "nothing-here")
+        async with http.get(f"{_base(storage)}/download", params={"token": missing}) as reply:
+            assert reply.status == 404
