@@ -150,6 +150,7 @@ class Platform:
                 "AUTH_ADDR": self.addresses("auth"),
                 "REGISTRY_ADDR": self.addresses("registry"),
                 "SCHEDULER_ADDR": self.addresses("scheduler"),
+                "STORAGE_HTTP_ADDR": f"127.0.0.1:{cfg.storage_http_port}",
                 "DESCRIPTOR_SET": str(ROOT / "build" / "descriptors.binpb"),
                 "CORS_ORIGINS": cfg.cors_origins,
                 "RUN_DIR": str(cfg.data_dir / "edge"),

@@ -9,6 +9,9 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Upstream = Literal["auth", "registry", "scheduler", "storage"]
+# The cluster of storage's HTTP transfer endpoints, and the path prefix the edge sends there.
+STORAGE_HTTP = "storage-http"
+TRANSFERS_PREFIX = "/v1/storage/transfers/"
 
 # Services reachable through the edge, and the upstream that serves each. Internal services
 # (SchedulingService, AgentRegistryService, MountService, agents' KernelService) are left out on
@@ -48,6 +51,8 @@ class EdgeSettings(BaseSettings):
     registry_addr: str = "127.0.0.1:50052"
     scheduler_addr: str = "127.0.0.1:50053"
     storage_addr: str = "127.0.0.1:50054"
+    # Storage's HTTP transfer endpoints (tus, Range), served under TRANSFERS_PREFIX; empty: none.
+    storage_http_addr: str = "127.0.0.1:50064"
     internal_token: SecretStr
     otlp_endpoint: str | None = None  # host:port of an OTLP/gRPC collector; enables tracing
     trace_sampling_percent: float = Field(default=100.0, ge=0.0, le=100.0)
@@ -99,6 +104,18 @@ class EdgeSettings(BaseSettings):
     def _check_addr(cls, value: str) -> str:
         split_addrs(value)
         return value
+
+    @field_validator("storage_http_addr")
+    @classmethod
+    def _check_http_addr(cls, value: str) -> str:
+        if value:
+            split_addrs(value)
+        return value
+
+    def http_upstreams(self) -> dict[str, list[tuple[str, int]]]:
+        """The plain-HTTP (HTTP/1.1) upstreams, by cluster name, with their replicas."""
+        found = {STORAGE_HTTP: self.storage_http_addr}
+        return {name: split_addrs(addr) for name, addr in found.items() if addr}
 
     @field_validator("route_api_addr")
     @classmethod

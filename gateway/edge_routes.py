@@ -27,6 +27,7 @@ from envoy_data_plane.google.protobuf import Any
 
 from gateway import bearer
 from gateway.config import EdgeSettings
+from gateway.transfer_routes import transfer_routes
 from libs.core.identity import HEADER_INTERNAL_TOKEN
 
 EXT_AUTHZ = "envoy.filters.http.ext_authz"
@@ -70,6 +71,7 @@ def route_config(settings: EdgeSettings) -> RouteConfiguration:
         )
         for path, service in public_paths(settings)
     ]
+    routes += transfer_routes(settings, ext_authz=EXT_AUTHZ, cors=CORS)
     # After transcoding the route cache is cleared, so REST calls are routed by their gRPC path.
     routes += [
         Route(match=RouteMatch(prefix=f"/{svc}/"), route=_unbounded(upstream))

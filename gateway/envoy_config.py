@@ -69,6 +69,7 @@ _H2 = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 def build_bootstrap(settings: EdgeSettings) -> Bootstrap:
     """The complete static bootstrap: every route, filter and cluster inline."""
     clusters = [cluster(name, settings.upstream_addrs(name)) for name in upstreams(settings)]
+    clusters += [cluster(n, a, http1=True) for n, a in settings.http_upstreams().items()]
     if settings.otlp_endpoint:
         clusters.append(cluster("otlp", [split_addr(settings.otlp_endpoint)]))
     hcm = http_connection_manager(settings, route_config(settings))
@@ -157,8 +158,9 @@ def is_ip(host: str) -> bool:
     return True
 
 
-def cluster(name: str, addrs: list[tuple[str, int]]) -> Cluster:
-    """A static h2c cluster; a host name makes it STRICT_DNS (every A record is a replica)."""
+def cluster(name: str, addrs: list[tuple[str, int]], *, http1: bool = False) -> Cluster:
+    """A static h2c (or, with `http1`, HTTP/1.1) cluster; a host name makes it STRICT_DNS
+    (every A record is a replica)."""
     static = all(is_ip(host) for host, _ in addrs)
     return Cluster(
         name=name,
@@ -166,5 +168,5 @@ def cluster(name: str, addrs: list[tuple[str, int]]) -> Cluster:
         dns_lookup_family=ClusterDnsLookupFamily.V4_PREFERRED,
         connect_timeout=timedelta(seconds=1),
         load_assignment=load_assignment(name, addrs),
-        typed_extension_protocol_options=h2_options(),
+        typed_extension_protocol_options={} if http1 else h2_options(),
     )

@@ -49,13 +49,20 @@ def by_eds(addrs: list[tuple[str, int]]) -> bool:
     return all(is_ip(h) for h, _ in addrs)
 
 
-def cluster(name: str, addrs: list[tuple[str, int]], *, health_interval: float | None) -> t.Cluster:
-    """An h2c cluster. IP endpoints come by EDS (replicas change live); a host name is resolved
-    by Envoy (STRICT_DNS: every A record is a replica). `health_interval`: gRPC health checks."""
+def cluster(
+    name: str,
+    addrs: list[tuple[str, int]],
+    *,
+    health_interval: float | None,
+    http1: bool = False,
+) -> t.Cluster:
+    """An h2c (or, with `http1`, HTTP/1.1) cluster. IP endpoints come by EDS (replicas change
+    live); a host name is resolved by Envoy (STRICT_DNS: every A record is a replica).
+    `health_interval`: gRPC health checks."""
     c = t.Cluster(
         name=name,
         connect_timeout=timedelta(seconds=1),
-        typed_extension_protocol_options=h2_options(),
+        typed_extension_protocol_options={} if http1 else h2_options(),
         # A replica removed by EDS leaves at once, healthy or not.
         ignore_health_on_host_removal=True,
         circuit_breakers=CircuitBreakers(
@@ -90,6 +97,7 @@ def upstream_clusters(settings: EdgeSettings) -> dict[str, list[tuple[str, int]]
     }
     if settings.otlp_endpoint:
         found["otlp"] = [split_addr(settings.otlp_endpoint)]
+    found.update(settings.http_upstreams())
     return found
 
 

@@ -150,8 +150,10 @@ class ControlPlaneState:
         eds = resources.by_eds(addrs)
         key = (name, () if eds else tuple(addrs))
         if key not in self._cluster_cache:
-            interval = None if name == "otlp" else self._settings.health_check_interval
-            c = resources.cluster(name, addrs, health_interval=interval)
+            http1 = name in self._settings.http_upstreams()
+            grpc_health = name != "otlp" and not http1
+            interval = self._settings.health_check_interval if grpc_health else None
+            c = resources.cluster(name, addrs, health_interval=interval, http1=http1)
             self._cluster_cache[key] = t.Any.pack(c)
         return self._cluster_cache[key], eds
 

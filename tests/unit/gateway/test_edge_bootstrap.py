@@ -117,7 +117,7 @@ def test_health_goes_to_registry_without_authz():
     assert route["typed_per_filter_config"][EXT_AUTHZ]["disabled"] is True
 
 
-def test_only_health_public_rpcs_and_404_disable_authz():
+def test_only_health_public_rpcs_transfers_and_404_disable_authz():
     routes = vhost(bootstrap_json(settings()))["routes"]
 
     no_authz = [
@@ -134,6 +134,7 @@ def test_only_health_public_rpcs_and_404_disable_authz():
         "/v1/auth:refresh",
         login + "Logout",
         "/v1/auth:logout",
+        "/v1/storage/transfers/",  # the signed transfer token is checked by storage
         "/",
     ]
     assert route_for(bootstrap_json(settings()), "/v1/")["route"]["cluster"] == "registry"
@@ -197,11 +198,13 @@ def test_upstream_clusters_speak_h2_and_resolve_names():
     boot = bootstrap_json(settings(storage_addr="storage.internal:7000"))
     clusters = {c["name"]: c for c in boot["static_resources"]["clusters"]}
 
-    assert set(clusters) == {"auth", "registry", "scheduler", "storage"}
-    for cluster in clusters.values():
-        options = cluster["typed_extension_protocol_options"]
+    assert set(clusters) == {"auth", "registry", "scheduler", "storage", "storage-http"}
+    for name in ("auth", "registry", "scheduler", "storage"):
+        options = clusters[name]["typed_extension_protocol_options"]
         (http,) = options.values()
         assert http["explicit_http_config"] == {"http2_protocol_options": {}}
+    # Storage's transfer endpoints are plain HTTP/1.1 (tus, Range).
+    assert "typed_extension_protocol_options" not in clusters["storage-http"]
     assert clusters["auth"]["type"] == "STATIC"
     assert clusters["storage"]["type"] == "STRICT_DNS"
     endpoint = clusters["storage"]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]
@@ -291,3 +294,21 @@ def test_settings_require_the_internal_token(monkeypatch: pytest.MonkeyPatch):
 
     with pytest.raises(ValidationError):
         EdgeSettings()  # type: ignore[call-arg]  # the point of the test
+
+
+def test_transfers_go_to_storage_http_with_only_the_token_as_credential():
+    route = route_for(bootstrap_json(settings()), "/v1/storage/transfers/")
+
+    assert route["route"]["cluster"] == "storage-http"
+    filters = route["typed_per_filter_config"]
+    assert filters[EXT_AUTHZ]["disabled"] is True
+    assert filters["envoy.filters.http.grpc_json_transcoder"]["disabled"] is True
+    assert "upload-offset" in filters["envoy.filters.http.cors"]["expose_headers"]
+
+
+def test_without_storage_http_there_is_no_transfer_route():
+    boot = bootstrap_json(settings(storage_http_addr=""))
+    prefixes = [r["match"].get("prefix") for r in vhost(boot)["routes"]]
+
+    assert "/v1/storage/transfers/" not in prefixes
+    assert "storage-http" not in {c["name"] for c in boot["static_resources"]["clusters"]}

@@ -18,7 +18,12 @@ CASES = ("plain", "everything")
 
 
 def make_settings(case: str, tmp: Path, *, xds: bool) -> EdgeSettings:
-    values: dict[str, Any] = {"internal_token": SecretStr("s3cret"), "xds": xds}
+    # The fixture predates storage's HTTP transfer route (tested in test_edge_bootstrap.py).
+    values: dict[str, Any] = {
+        "internal_token": SecretStr("s3cret"),
+        "xds": xds,
+        "storage_http_addr": "",
+    }
     if case == "everything":
         (tmp / "jwks.json").write_text(JWKS)
         (tmp / "cert.pem").write_text(CERT)
