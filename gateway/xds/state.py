@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from gateway import envoy_config
 from gateway.config import EdgeSettings, split_addrs
+from gateway.upstream_tls import upstream_tls
 from gateway.xds import resources, routes
 from gateway.xds import types as t
 
@@ -152,6 +153,7 @@ class ControlPlaneState:
         if key not in self._cluster_cache:
             interval = None if name == "otlp" else self._settings.health_check_interval
             c = resources.cluster(name, addrs, health_interval=interval)
+            c.transport_socket = upstream_tls(self._settings, name)
             self._cluster_cache[key] = t.Any.pack(c)
         return self._cluster_cache[key], eds
 

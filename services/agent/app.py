@@ -136,6 +136,7 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
         domain=ERROR_DOMAIN,
         internal_token=token,
         bind=settings.bind,
+        mtls=settings.mtls(),
         services=[
             Registration(
                 kernel_service_pb2_grpc.add_KernelServiceServicer_to_server, servicer, SERVICE_NAME
@@ -146,7 +147,7 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
     watch_task = spawn(ExitWatcher(kernels).run(), "kernel-exit-watch")
     address = settings.advertised_addr or _advertised(settings.bind, server.port)
     registry = GrpcAgentRegistry(
-        lambda: internal_channel(settings.registry_addr, token),
+        lambda: internal_channel(settings.registry_addr, token, settings.mtls()),
         timeout=settings.heartbeat_timeout,
         credential=credential,
     )

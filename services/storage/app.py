@@ -101,7 +101,9 @@ async def serve(settings: Settings) -> StorageServer:
 
     quota_store = SqlQuotaStore(sessions)
     quotas = QuotaScopes(store=quota_store, volumes=volumes)
-    policies = GrpcFolderPolicies(settings.auth_addr, settings.internal_token.get_secret_value())
+    policies = GrpcFolderPolicies(
+        settings.auth_addr, settings.internal_token.get_secret_value(), settings.mtls()
+    )
     limits = FolderLimits(policies=policies, store=quota_store) if settings.folder_policy else None
     folder_files = LocalFolderFiles()
     file_operations = FileOperations(uow=uow, volumes=volumes, files=folder_files)
@@ -130,7 +132,9 @@ async def serve(settings: Settings) -> StorageServer:
     mount_servicer = MountServicer(
         resolve=ResolveMounts(uow=uow, volumes=volumes, files=folder_files)
     )
-    users = GrpcUserDirectory(settings.auth_addr, settings.internal_token.get_secret_value())
+    users = GrpcUserDirectory(
+        settings.auth_addr, settings.internal_token.get_secret_value(), settings.mtls()
+    )
     sharing_servicer = SharingServicer(VFolderSharing(uow=uow, users=users))
     transfers = Transfers(
         files=file_operations,
@@ -145,6 +149,7 @@ async def serve(settings: Settings) -> StorageServer:
         domain=ERROR_DOMAIN,
         internal_token=settings.internal_token.get_secret_value(),
         bind=settings.bind,
+        mtls=settings.mtls(),
         services=[
             Registration(
                 pb_grpc.add_VFolderServiceServicer_to_server,
