@@ -1,9 +1,10 @@
 """Simulated hosts for end-to-end tests: network namespaces joined to this machine by veth pairs.
 
-This machine plays the control plane's host: it gets a "public" address on a dummy link
-(`10.N.0.1`), which every simulated host reaches through its own veth pair (host i: `10.N.i.2`
-inside, `10.N.i.1` on our end). Each host's cluster kernels use `10.N.(100+i).0/24`, routed to
-that host, so kernels of different hosts reach each other as they would across real machines.
+This machine plays the control plane's host: it gets a "public" address (`10.N.0.1`, on a
+bridge without ports), which every simulated host reaches through its own veth pair (host i:
+`10.N.i.2` inside, `10.N.i.1` on our end). Each host's cluster kernels use
+`10.N.(100+i).0/24`, routed to that host, so kernels of different hosts reach each other as they
+would across real machines.
 Every name and address is the test's own; `remove` undoes everything (even after a failure).
 """
 
@@ -97,7 +98,7 @@ def make_hosts(count: int) -> Hosts:
     hosts = Hosts(tag=secrets.token_hex(3), octet=_free_second_octet(), count=count)
     try:
         dummy = f"syh{hosts.tag}0"
-        _ip("link", "add", dummy, "type", "dummy")
+        _ip("link", "add", dummy, "type", "bridge")
         _ip("addr", "add", f"{hosts.public}/32", "dev", dummy)
         _ip("link", "set", dummy, "up")
         for i in range(1, count + 1):
@@ -141,7 +142,10 @@ class Relay:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._serve())
+        try:
+            self._loop.run_until_complete(self._serve())
+        finally:
+            self._loop.close()
 
     async def _serve(self) -> None:
         self._server = await asyncio.start_server(self._handle, sock=self._sock)

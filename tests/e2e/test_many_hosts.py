@@ -20,11 +20,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import grpc
 import pytest
+from shipyard.registry.v1.cluster_service_pb2 import ListAgentsRequest
+from shipyard.registry.v1.cluster_service_pb2_grpc import ClusterServiceStub
 
 from cli.client import ShipyardClient
 from cli.dev_ca import issue_agent
 from cli.platform import ROOT, Platform, PlatformConfig
+from libs.grpcutil.client import internal_channel
 from tests.conftest import create_database, drop_database
 from tests.e2e import netns_hosts
 from tests.e2e.test_cluster_sessions import _ended, _kernel, _role_command, _until, _user
@@ -179,6 +183,11 @@ async def test_sessions_on_three_hosts_a_cluster_across_two_and_a_lost_host(
     many_hosts: ManyHosts,
 ) -> None:
     platform, hosts = many_hosts.platform, many_hosts.hosts
+    # Mutual TLS is on: the internal token over plaintext opens nothing.
+    async with internal_channel(platform.address("registry"), platform.internal_token) as plain:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await ClusterServiceStub(plain).ListAgents(ListAgentsRequest(), timeout=5)
+    assert refused.value.code() is grpc.StatusCode.UNAVAILABLE
     async with _user(platform) as alice:
         # 3 of an agent's 4 CPUs each: one session per host.
         created = [
