@@ -11,7 +11,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from libs.core.config import MtlsFiles
-from libs.grpcutil.interceptors import RefusalObserver, ServiceInterceptor
+from libs.grpcutil.interceptors import PeerRule, RefusalObserver, ServiceInterceptor
 from libs.grpcutil.tls import server_credentials
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -49,11 +49,13 @@ def create_server(
     services: Sequence[Registration],
     on_refusal: RefusalObserver | None = None,
     mtls: MtlsFiles | None = None,
+    peer_rule: PeerRule | None = None,
 ) -> GrpcServer:
     """Build (not start) a server listening on `bind` ("host:port"; port 0 picks a free one);
-    with `mtls`, only clients holding a certificate of the deployment's CA connect."""
+    with `mtls`, only clients holding a certificate of the deployment's CA connect, and
+    `peer_rule` may refuse some of them by their certificate's name."""
     interceptor = ServiceInterceptor(
-        domain=domain, internal_token=internal_token, on_refusal=on_refusal
+        domain=domain, internal_token=internal_token, on_refusal=on_refusal, peer_rule=peer_rule
     )
     server = grpc.aio.server(
         interceptors=[interceptor],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import grpc
 
+from libs.core.agent_credentials import certificate_name
 from libs.core.config import MtlsFiles
 
 
@@ -32,6 +33,12 @@ def channel_credentials(files: MtlsFiles) -> grpc.ChannelCredentials:
     return grpc.ssl_channel_credentials(
         root_certificates=ca, private_key=key, certificate_chain=cert
     )
+
+
+def not_an_agent(name: str | None) -> bool:
+    """A PeerRule for agents' servers: only services (the registry) command kernels, so one
+    agent's certificate opens no other agent."""
+    return name is None or not name.startswith(certificate_name(""))
 
 
 def peer_name(context: grpc.aio.ServicerContext) -> str | None:

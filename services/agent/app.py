@@ -15,6 +15,7 @@ from libs.events.streams import StreamPublisher
 from libs.grpcutil.client import internal_channel
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
+from libs.grpcutil.tls import not_an_agent
 from services.agent.adapters.accelerator_plugins import detect_accelerators, select_plugins
 from services.agent.adapters.event_publisher import RedisKernelEventPublisher, kernel_stream
 from services.agent.adapters.networked_backend import NetworkedBackend
@@ -137,6 +138,7 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
         internal_token=token,
         bind=settings.bind,
         mtls=settings.mtls(),
+        peer_rule=not_an_agent,
         services=[
             Registration(
                 kernel_service_pb2_grpc.add_KernelServiceServicer_to_server, servicer, SERVICE_NAME
