@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import os
 import secrets
 import shutil
 import socket
@@ -26,8 +27,6 @@ NETNS_DIR = Path("/run/netns")
 
 def missing_tools() -> str | None:
     """Why simulated hosts cannot be made here, or None."""
-    import os
-
     if os.geteuid() != 0:
         return "needs root (network namespaces, veth pairs, nftables)"
     for tool in ("ip", "nft", "sysctl"):
@@ -36,7 +35,7 @@ def missing_tools() -> str | None:
     return None
 
 
-def _ip(*argv: str, check: bool = True) -> None:
+def ip(*argv: str, check: bool = True) -> None:
     subprocess.run(["ip", *argv], check=check, capture_output=True)
 
 
@@ -83,38 +82,38 @@ class Hosts:
 
     def cut(self, i: int) -> None:
         """Take host i off the network (its end of the cable is pulled)."""
-        _ip("link", "set", self.link(i), "down")
+        ip("link", "set", self.link(i), "down")
 
     def remove(self) -> None:
         for name in self.made:
-            _ip("netns", "delete", name, check=False)
+            ip("netns", "delete", name, check=False)
         for i in range(1, self.count + 1):
-            _ip("link", "delete", self.link(i), check=False)
-            _ip("route", "delete", self.cluster_cidr(i), check=False)
-        _ip("link", "delete", f"syh{self.tag}0", check=False)
+            ip("link", "delete", self.link(i), check=False)
+            ip("route", "delete", self.cluster_cidr(i), check=False)
+        ip("link", "delete", f"syh{self.tag}0", check=False)
 
 
 def make_hosts(count: int) -> Hosts:
     hosts = Hosts(tag=secrets.token_hex(3), octet=_free_second_octet(), count=count)
     try:
         dummy = f"syh{hosts.tag}0"
-        _ip("link", "add", dummy, "type", "bridge")
-        _ip("addr", "add", f"{hosts.public}/32", "dev", dummy)
-        _ip("link", "set", dummy, "up")
+        ip("link", "add", dummy, "type", "bridge")
+        ip("addr", "add", f"{hosts.public}/32", "dev", dummy)
+        ip("link", "set", dummy, "up")
         for i in range(1, count + 1):
             ns, link = hosts.netns(i), hosts.link(i)
-            _ip("netns", "add", ns)
+            ip("netns", "add", ns)
             hosts.made.append(ns)
-            _ip("link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", ns)
-            _ip("addr", "add", f"10.{hosts.octet}.{i}.1/24", "dev", link)
-            _ip("link", "set", link, "up")
+            ip("link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", ns)
+            ip("addr", "add", f"10.{hosts.octet}.{i}.1/24", "dev", link)
+            ip("link", "set", link, "up")
             _sysctl(f"net.ipv4.conf.{link}.forwarding=1")
-            _ip("-n", ns, "link", "set", "lo", "up")
-            _ip("-n", ns, "addr", "add", f"{hosts.address(i)}/24", "dev", "eth0")
-            _ip("-n", ns, "link", "set", "eth0", "up")
-            _ip("-n", ns, "route", "add", "default", "via", f"10.{hosts.octet}.{i}.1")
+            ip("-n", ns, "link", "set", "lo", "up")
+            ip("-n", ns, "addr", "add", f"{hosts.address(i)}/24", "dev", "eth0")
+            ip("-n", ns, "link", "set", "eth0", "up")
+            ip("-n", ns, "route", "add", "default", "via", f"10.{hosts.octet}.{i}.1")
             _sysctl("net.ipv4.ip_forward=1", ns)  # the host routes for its cluster kernels
-            _ip("route", "replace", hosts.cluster_cidr(i), "via", hosts.address(i))
+            ip("route", "replace", hosts.cluster_cidr(i), "via", hosts.address(i))
     except BaseException:
         hosts.remove()
         raise
@@ -168,6 +167,9 @@ class Relay:
                 dst.close()
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        for w in (writer, up_writer):
+            with contextlib.suppress(OSError):
+                await w.wait_closed()
 
     def close(self) -> None:
         def stop() -> None:

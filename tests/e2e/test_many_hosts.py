@@ -163,7 +163,7 @@ async def many_hosts(
         relay.close()
         tags = [hashlib.sha256(a.encode()).hexdigest()[:8] for a in running.agents]
         for name in netns_hosts.leftover_kernel_namespaces(tags):
-            netns_hosts._ip("netns", "delete", name, check=False)
+            netns_hosts.ip("netns", "delete", name, check=False)
         hosts.remove()
         await drop_database(db_name)
 

@@ -56,7 +56,7 @@ def elsewhere() -> Iterator[tuple[str, str]]:
     listener = None
     try:
         other = f"10.{hosts.octet}.1.3"
-        netns_hosts._ip("-n", hosts.netns(1), "addr", "add", f"{other}/24", "dev", "eth0")
+        netns_hosts.ip("-n", hosts.netns(1), "addr", "add", f"{other}/24", "dev", "eth0")
         listener = subprocess.Popen(
             ["ip", "netns", "exec", hosts.netns(1), sys.executable, "-c", LISTEN]
         )
