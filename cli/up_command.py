@@ -56,6 +56,11 @@ async def cmd_up(args: argparse.Namespace) -> int:
         f"  secret key:  {platform.keypair.secret_key}",
         f"  registry:    {platform.address('registry')}   (other hosts' AGENT_REGISTRY_ADDR)",
     ]
+    if config.host != "127.0.0.1":
+        token = config.data_dir / "internal-token"  # other hosts' agents need it too
+        token.write_text(platform.internal_token + "\n")
+        token.chmod(0o600)
+        lines.append(f"  token:       {token}   (other hosts' AGENT_INTERNAL_TOKEN)")
     if config.mtls:
         lines.append(f"  mutual TLS:  CA in {platform.mtls_dir}; certificates for agents on other")
         lines.append(
