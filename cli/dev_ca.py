@@ -135,6 +135,23 @@ def issue_agent(directory: Path, agent_id: str, sans: Sequence[str] = ()) -> Mtl
     return issue(directory, certificate_name(agent_id), f"agent-{agent_id}", sans)
 
 
+def process_certificate(directory: Path, process: str, agent_id: str, host: str) -> MtlsFiles:
+    """The certificate of one process of a local platform (`shipyard up --mtls`): a service
+    replica ("registry-1": the service's), the agent, or "client" (the platform's own calls);
+    made on first use, for `host` besides loopback."""
+    service = process.partition("-")[0]
+    stem = f"agent-{agent_id}" if service == "agent" else service
+    if (directory / f"{stem}.pem").exists():
+        return MtlsFiles(
+            directory / f"{stem}.pem", directory / f"{stem}-key.pem", directory / "ca.pem"
+        )
+    if service == "agent":
+        return issue_agent(directory, agent_id, [host])
+    if service == "client":
+        return issue(directory, "shipyard-cli", "client")
+    return issue_service(directory, service, [host])
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="scripts/dev-ca", description=__doc__.split("\n")[0])
     parser.add_argument("directory", type=Path, help="where the CA and certificates live")

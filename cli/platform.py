@@ -24,7 +24,7 @@ import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from shipyard.registry.v1 import cluster_service_pb2, cluster_service_pb2_grpc
 
-from cli.dev_ca import issue, issue_agent, issue_service
+from cli.dev_ca import process_certificate
 from cli.infra import Infra, prepare
 from cli.platform_config import ROOT as ROOT
 from cli.platform_config import SERVICES as SERVICES
@@ -71,19 +71,10 @@ class Platform:
 
     def mtls_files(self, name: str) -> MtlsFiles | None:
         """The certificate of process `name` ("registry-1", "agent", "edge"; "client" for our
-        own calls), made by the development CA on first use; None without mutual TLS."""
+        own calls); None without mutual TLS."""
         if not self.config.mtls:
             return None
-        service = name.partition("-")[0]
-        stem = "agent-" + self.agent_id if service == "agent" else service
-        cert = self.mtls_dir / f"{stem}.pem"
-        if cert.exists():
-            return MtlsFiles(cert, self.mtls_dir / f"{stem}-key.pem", self.mtls_dir / "ca.pem")
-        if service == "agent":
-            return issue_agent(self.mtls_dir, self.agent_id)
-        if service == "client":
-            return issue(self.mtls_dir, "shipyard-cli", "client")
-        return issue_service(self.mtls_dir, service, [self.config.host])
+        return process_certificate(self.mtls_dir, name, self.agent_id, self.config.host)
 
     @property
     def agent_id(self) -> str:
