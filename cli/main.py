@@ -164,6 +164,16 @@ def _parser() -> argparse.ArgumentParser:
         help="serve https with a self-signed certificate (in DATA_DIR/tls)",
     )
     up.add_argument(
+        "--mtls",
+        action="store_true",
+        help="service-to-service mutual TLS with a development CA (in DATA_DIR/mtls)",
+    )
+    up.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the services bind and are dialled at, e.g. one agents on other hosts reach",
+    )
+    up.add_argument(
         "--backend",
         choices=("auto", "container", "process"),
         default="auto",

@@ -24,12 +24,15 @@ import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from shipyard.registry.v1 import cluster_service_pb2, cluster_service_pb2_grpc
 
+from cli.dev_ca import process_certificate
 from cli.infra import Infra, prepare
 from cli.platform_config import ROOT as ROOT
 from cli.platform_config import SERVICES as SERVICES
 from cli.platform_config import PlatformConfig as PlatformConfig
 from cli.tls import ensure_self_signed
+from libs.core.config import MtlsFiles
 from libs.grpcutil.client import internal_channel
+from libs.grpcutil.tls import channel_credentials
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +65,30 @@ class Platform:
     def token_key_file(self) -> Path:
         return self.config.data_dir / "auth" / "token-key.pem"
 
+    @property
+    def mtls_dir(self) -> Path:
+        return self.config.data_dir / "mtls"
+
+    def mtls_files(self, name: str) -> MtlsFiles | None:
+        """The certificate of process `name` ("registry-1", "agent", "edge"; "client" for our
+        own calls); None without mutual TLS."""
+        if not self.config.mtls:
+            return None
+        return process_certificate(self.mtls_dir, name, self.agent_id, self.config.host)
+
+    @property
+    def agent_id(self) -> str:
+        return f"agent-{self.config.ports['agent']}"
+
+    def channel(self, name: str) -> grpc.aio.Channel:
+        """A plain channel to process `name` (health checks), over mutual TLS when it is on."""
+        files = self.mtls_files("client")
+        if files is None:
+            return grpc.aio.insecure_channel(self.address(name))
+        return grpc.aio.secure_channel(self.address(name), channel_credentials(files))
+
     def address(self, name: str) -> str:
-        return f"127.0.0.1:{self.config.port(name)}"
+        return f"{self.config.host}:{self.config.port(name)}"
 
     def addresses(self, service: str) -> str:
         """Every replica of `service`, for the edge (host:port,host:port...)."""
@@ -137,10 +162,10 @@ class Platform:
                 "VOLUME_ROOT": str(cfg.data_dir / "volumes" / "local"),
                 "HTTP_BIND": f"127.0.0.1:{cfg.storage_http_port}",
             },
-            "registry": {"NODE_ID": f"registry-{own_port}"},
+            "registry": {"NODE_ID": f"registry-{own_port}", **cfg.registry_env},
             "agent": {
                 "KERNEL_ROOT": str(cfg.data_dir / "kernels"),
-                "AGENT_ID": f"agent-{cfg.ports['agent']}",
+                "AGENT_ID": self.agent_id,
                 **cfg.agent_env,
             },
             "edge": {
@@ -167,6 +192,12 @@ class Platform:
             },
             "scheduler": {"SCHEDULER_ID": f"scheduler-{own_port}"},
         }.get(name.partition("-")[0], {})
+        if (files := self.mtls_files(name)) is not None:
+            extra |= {
+                "MTLS_CERT_FILE": str(files.cert),
+                "MTLS_KEY_FILE": str(files.key),
+                "MTLS_CA_FILE": str(files.ca),
+            }
         prefix = name.partition("-")[0].upper() + "_"
         env = {k: v for k, v in os.environ.items() if not k.startswith(_PREFIXES)}
         env.update({prefix + k: v for k, v in {**common, **extra}.items() if v})
@@ -206,7 +237,7 @@ class Platform:
             raise RuntimeError(f"{name} exited with {proc.returncode}:\n{tail}")
 
     async def _wait_healthy(self, name: str, timeout: float = 60.0) -> None:
-        async with grpc.aio.insecure_channel(self.address(name)) as channel:
+        async with self.channel(name) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             async with asyncio.timeout(timeout):
                 while True:
@@ -229,7 +260,8 @@ class Platform:
                 await asyncio.sleep(0.1)
 
     async def _wait_agent(self, timeout: float = 30.0) -> None:
-        async with internal_channel(self.address("registry"), self.internal_token) as channel:
+        registry, client = self.address("registry"), self.mtls_files("client")
+        async with internal_channel(registry, self.internal_token, client) as channel:
             stub = cluster_service_pb2_grpc.ClusterServiceStub(channel)
             async with asyncio.timeout(timeout):
                 while True:

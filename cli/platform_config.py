@@ -34,6 +34,13 @@ class PlatformConfig:
     agent_env: dict[str, str] = field(default_factory=dict)
     cors_origins: str = "http://localhost:3000"
     tls: bool = False  # serve https with a self-signed certificate made in data_dir
+    # Service-to-service mutual TLS with a development CA in data_dir/mtls (cli/dev_ca.py).
+    mtls: bool = False
+    # The address every service binds and is dialled at (the edge still listens on loopback):
+    # one agents on other hosts can reach.
+    host: str = "127.0.0.1"
+    # Extra environment of the registry processes (keys without the REGISTRY_ prefix).
+    registry_env: dict[str, str] = field(default_factory=dict)
     # Processes of auth and registry behind the edge (and, above 1, two schedulers: one leads
     # through the scheduler lease). Replica i > 0 listens on its service's port + 100 * i.
     replicas: int = 1

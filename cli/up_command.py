@@ -34,6 +34,8 @@ async def cmd_up(args: argparse.Namespace) -> int:
         "otlp_endpoint": args.otlp_endpoint,
         "agent_env": agent_env,
         "tls": args.tls,
+        "mtls": args.mtls,
+        "host": args.host,
         "replicas": args.replicas,
         **({"redis_prefix": args.redis_prefix} if args.redis_prefix else {}),
     }
@@ -46,15 +48,26 @@ async def cmd_up(args: argparse.Namespace) -> int:
     await platform.start()
     assert platform.keypair is not None
     _write_client_env(config.data_dir, platform)
-    print(
-        f"\nShipyard is up.\n"
-        f"  endpoint:    {platform.endpoint}   (REST /v1/..., gRPC and gRPC-Web on the same port)\n"
-        f"  access key:  {platform.keypair.access_key}\n"
-        f"  secret key:  {platform.keypair.secret_key}\n"
-        f"  try:         .venv/bin/shipyard session create --wait\n"
-        f"Press Ctrl-C to stop.",
-        flush=True,
-    )
+    lines = [
+        "",
+        "Shipyard is up.",
+        f"  endpoint:    {platform.endpoint}   (REST /v1/..., gRPC and gRPC-Web on the same port)",
+        f"  access key:  {platform.keypair.access_key}",
+        f"  secret key:  {platform.keypair.secret_key}",
+        f"  registry:    {platform.address('registry')}   (other hosts' AGENT_REGISTRY_ADDR)",
+    ]
+    if config.host != "127.0.0.1":
+        token = config.data_dir / "internal-token"  # other hosts' agents need it too
+        token.write_text(platform.internal_token + "\n")
+        token.chmod(0o600)
+        lines.append(f"  token:       {token}   (other hosts' AGENT_INTERNAL_TOKEN)")
+    if config.mtls:
+        lines.append(f"  mutual TLS:  CA in {platform.mtls_dir}; certificates for agents on other")
+        lines.append(
+            f"               hosts: scripts/dev-ca {platform.mtls_dir} agent <id> --san <ip>"
+        )
+    lines += ["  try:         .venv/bin/shipyard session create --wait", "Press Ctrl-C to stop."]
+    print("\n".join(lines), flush=True)
     await until_told_to_stop()
     with contextlib.suppress(OSError):  # stdout may be a closed pipe by now
         print("stopping ...", flush=True)

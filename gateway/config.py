@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from libs.core.config import MtlsFiles
+
 Upstream = Literal["auth", "registry", "scheduler", "storage"]
 # The cluster of storage's HTTP transfer endpoints, and the path prefix the edge sends there.
 STORAGE_HTTP = "storage-http"
@@ -85,12 +87,26 @@ class EdgeSettings(BaseSettings):
     # Both or neither: serve HTTPS (and gRPC over TLS) with this certificate chain and key.
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
+    # All three or none: dial the services over mutual TLS (scripts/dev-ca; docs/deploy.md).
+    mtls_cert_file: Path | None = None
+    mtls_key_file: Path | None = None
+    mtls_ca_file: Path | None = None
 
     @model_validator(mode="after")
     def _tls_pair(self) -> EdgeSettings:
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("EDGE_TLS_CERT_FILE and EDGE_TLS_KEY_FILE go together")
+        given = [self.mtls_cert_file, self.mtls_key_file, self.mtls_ca_file]
+        if any(f is not None for f in given) and not all(f is not None for f in given):
+            raise ValueError(
+                "EDGE_MTLS_CERT_FILE, EDGE_MTLS_KEY_FILE and EDGE_MTLS_CA_FILE go together"
+            )
         return self
+
+    def mtls(self) -> MtlsFiles | None:
+        if self.mtls_cert_file is None or self.mtls_key_file is None or self.mtls_ca_file is None:
+            return None
+        return MtlsFiles(self.mtls_cert_file, self.mtls_key_file, self.mtls_ca_file)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

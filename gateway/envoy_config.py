@@ -58,6 +58,7 @@ from envoy_data_plane.google.protobuf import Any as AnyMessage
 from gateway.config import EdgeSettings, Upstream, split_addr
 from gateway.edge_routes import route_config
 from gateway.http_filters import HCM, STRIPPED_REQUEST_HEADERS, http_connection_manager
+from gateway.upstream_tls import upstream_tls
 
 __all__ = ["STRIPPED_REQUEST_HEADERS", "build_bootstrap", "write_bootstrap"]
 
@@ -69,7 +70,12 @@ _H2 = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 def build_bootstrap(settings: EdgeSettings) -> Bootstrap:
     """The complete static bootstrap: every route, filter and cluster inline."""
     clusters = [cluster(name, settings.upstream_addrs(name)) for name in upstreams(settings)]
-    clusters += [cluster(n, a, http1=True) for n, a in settings.http_upstreams().items()]
+    for c in clusters:
+        c.transport_socket = upstream_tls(settings, c.name)
+    for name, addrs in settings.http_upstreams().items():
+        plain = cluster(name, addrs, http1=True)
+        plain.transport_socket = upstream_tls(settings, name, alpn="http/1.1")
+        clusters.append(plain)
     if settings.otlp_endpoint:
         clusters.append(cluster("otlp", [split_addr(settings.otlp_endpoint)]))
     hcm = http_connection_manager(settings, route_config(settings))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from gateway import envoy_config
 from gateway.config import EdgeSettings, split_addrs
+from gateway.upstream_tls import upstream_tls
 from gateway.xds import resources, routes
 from gateway.xds import types as t
 
@@ -154,6 +155,8 @@ class ControlPlaneState:
             grpc_health = name != "otlp" and not http1
             interval = self._settings.health_check_interval if grpc_health else None
             c = resources.cluster(name, addrs, health_interval=interval, http1=http1)
+            alpn = "http/1.1" if http1 else "h2"
+            c.transport_socket = upstream_tls(self._settings, name, alpn=alpn)
             self._cluster_cache[key] = t.Any.pack(c)
         return self._cluster_cache[key], eds
 

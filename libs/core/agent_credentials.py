@@ -46,5 +46,10 @@ def event_fields(
     return (event_id, kernel_id, session_id, agent_id, str(phase), reason, str(exit_code), message)
 
 
+def certificate_name(agent_id: str) -> str:
+    """The common name of `agent_id`'s mutual-TLS certificate (docs/deploy.md)."""
+    return "agent:" + agent_id
+
+
 def verify(secret: str, fields: Iterable[str], proof: str) -> bool:
     return bool(proof) and hmac.compare_digest(sign(secret, fields), proof)

@@ -7,7 +7,9 @@ from typing import Any
 
 import grpc
 
+from libs.core.config import MtlsFiles
 from libs.core.identity import HEADER_INTERNAL_TOKEN, HEADER_SYSTEM
+from libs.grpcutil.tls import channel_credentials
 
 # Keepalive so that idle connections through middleboxes are noticed (rule R-KEEPALIVE).
 _CHANNEL_OPTIONS = [
@@ -47,13 +49,16 @@ class _StreamTokenInterceptor(_TokenMetadata, grpc.aio.UnaryStreamClientIntercep
         return await continuation(self._with_token(details), request)
 
 
-def internal_channel(address: str, internal_token: str) -> grpc.aio.Channel:
-    """A channel whose calls carry the internal token (peer services treat us as `system`)."""
-    return grpc.aio.insecure_channel(
-        address,
-        options=_CHANNEL_OPTIONS,
-        interceptors=[
-            _UnaryTokenInterceptor(internal_token),
-            _StreamTokenInterceptor(internal_token),
-        ],
+def internal_channel(
+    address: str, internal_token: str, mtls: MtlsFiles | None = None
+) -> grpc.aio.Channel:
+    """A channel whose calls carry the internal token (peer services treat us as `system`);
+    with `mtls`, over mutual TLS (the peer's certificate must come from our CA)."""
+    interceptors = [_UnaryTokenInterceptor(internal_token), _StreamTokenInterceptor(internal_token)]
+    if mtls is None:
+        return grpc.aio.insecure_channel(
+            address, options=_CHANNEL_OPTIONS, interceptors=interceptors
+        )
+    return grpc.aio.secure_channel(
+        address, channel_credentials(mtls), options=_CHANNEL_OPTIONS, interceptors=interceptors
     )

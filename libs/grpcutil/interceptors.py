@@ -37,6 +37,7 @@ from libs.core.identity import (
 )
 from libs.grpcutil.context import set_caller
 from libs.grpcutil.status import grpc_status, internal_status, to_status
+from libs.grpcutil.tls import peer_name
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +48,24 @@ StreamBehavior = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 ClientStreamBehavior = Callable[[AsyncIterator[Any], grpc.aio.ServicerContext], Awaitable[Any]]
 
 
+PeerRule = Callable[[str | None], bool]
+"""May the holder of this certificate (its common name; None without TLS) call the service?"""
+
 RefusalObserver = Callable[[str, Any, grpc.aio.ServicerContext, ShipyardError], Awaitable[None]]
 """Told (method, request, context, error) about calls refused before the servicer ran."""
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # untyped base
     def __init__(
-        self, *, domain: str, internal_token: str, on_refusal: RefusalObserver | None = None
+        self,
+        *,
+        domain: str,
+        internal_token: str,
+        on_refusal: RefusalObserver | None = None,
+        peer_rule: PeerRule | None = None,
     ) -> None:
         self._domain = domain
+        self._peer_rule = peer_rule
         self._token = internal_token
         self._validator = protovalidate.Validator()
         self._on_refusal = on_refusal
@@ -154,6 +164,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
     def _prepare(
         self, request: Message | None, context: grpc.aio.ServicerContext, method: str
     ) -> None:
+        if self._peer_rule is not None:
+            peer = peer_name(context)
+            if not self._peer_rule(peer):
+                raise PermissionDenied(f"the caller's certificate ({peer}) may not call {method}")
         caller = self._caller(context)
         _authorize(method, caller)
         set_caller(caller)

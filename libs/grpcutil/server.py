@@ -10,7 +10,9 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from libs.grpcutil.interceptors import RefusalObserver, ServiceInterceptor
+from libs.core.config import MtlsFiles
+from libs.grpcutil.interceptors import PeerRule, RefusalObserver, ServiceInterceptor
+from libs.grpcutil.tls import server_credentials
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
@@ -46,10 +48,14 @@ def create_server(
     bind: str,
     services: Sequence[Registration],
     on_refusal: RefusalObserver | None = None,
+    mtls: MtlsFiles | None = None,
+    peer_rule: PeerRule | None = None,
 ) -> GrpcServer:
-    """Build (not start) a server listening on `bind` ("host:port"; port 0 picks a free one)."""
+    """Build (not start) a server listening on `bind` ("host:port"; port 0 picks a free one);
+    with `mtls`, only clients holding a certificate of the deployment's CA connect, and
+    `peer_rule` may refuse some of them by their certificate's name."""
     interceptor = ServiceInterceptor(
-        domain=domain, internal_token=internal_token, on_refusal=on_refusal
+        domain=domain, internal_token=internal_token, on_refusal=on_refusal, peer_rule=peer_rule
     )
     server = grpc.aio.server(
         interceptors=[interceptor],
@@ -67,7 +73,10 @@ def create_server(
     reflection.enable_server_reflection(
         [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
-    port = server.add_insecure_port(bind)
+    if mtls is None:
+        port = server.add_insecure_port(bind)
+    else:
+        port = server.add_secure_port(bind, server_credentials(mtls))
     if port == 0:
         raise RuntimeError(f"cannot bind gRPC server to {bind}")
     return GrpcServer(server=server, health=health_servicer, port=port)

@@ -15,6 +15,7 @@ from libs.events.streams import StreamPublisher
 from libs.grpcutil.client import internal_channel
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
+from libs.grpcutil.tls import not_an_agent
 from services.agent.adapters.accelerator_plugins import detect_accelerators, select_plugins
 from services.agent.adapters.event_publisher import RedisKernelEventPublisher, kernel_stream
 from services.agent.adapters.networked_backend import NetworkedBackend
@@ -136,6 +137,8 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
         domain=ERROR_DOMAIN,
         internal_token=token,
         bind=settings.bind,
+        mtls=settings.mtls(),
+        peer_rule=not_an_agent,
         services=[
             Registration(
                 kernel_service_pb2_grpc.add_KernelServiceServicer_to_server, servicer, SERVICE_NAME
@@ -146,7 +149,7 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
     watch_task = spawn(ExitWatcher(kernels).run(), "kernel-exit-watch")
     address = settings.advertised_addr or _advertised(settings.bind, server.port)
     registry = GrpcAgentRegistry(
-        lambda: internal_channel(settings.registry_addr, token),
+        lambda: internal_channel(settings.registry_addr, token, settings.mtls()),
         timeout=settings.heartbeat_timeout,
         credential=credential,
     )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 
+from libs.core.errors import FailedPrecondition
 from services.agent.adapters.cluster_network import ClusterNetworks
 from services.agent.adapters.container_backend import ContainerBackend, KernelPullListener
 from services.agent.adapters.container_config import Isolation
 from services.agent.adapters.container_engine import Engine
+from services.agent.adapters.egress_policy import EgressPolicy, control_plane_networks
 from services.agent.adapters.networked_backend import NetworkedBackend, NetworkedLoggingBackend
 from services.agent.adapters.process_backend import ProcessBackend
 from services.agent.config import Settings
@@ -27,8 +30,10 @@ async def make_backend(
     at stop when `keep_kernels_on_stop` asks (None: kernels end with the agent)."""
     kernel_root = settings.resolved_kernel_root(agent_id)
     if settings.backend == "container":
+        engine = Engine(settings.docker_host or None)
+        egress = await _guard_engine_network(settings, agent_id, engine)
         container = ContainerBackend(
-            Engine(settings.docker_host or None),
+            engine,
             agent_id=agent_id,
             base_dir=kernel_root,
             isolation=Isolation(
@@ -39,6 +44,7 @@ async def make_backend(
                 shm_bytes=settings.shm_bytes,
             ),
             on_pull=on_pull,
+            egress=egress,
         )
         # Adopted kernels are reported at registration; the registry ends the sessions of the
         # kernels that did not survive ("agent-restarted").
@@ -62,3 +68,21 @@ async def make_backend(
     networks = ClusterNetworks(agent_id, settings.cluster_cidr)
     await networks.reset()
     return NetworkedBackend(process, networks), None
+
+
+async def _guard_engine_network(
+    settings: Settings, agent_id: str, engine: Engine
+) -> EgressPolicy | None:
+    """Before any kernel (adopted ones included) runs on an engine network: its subnets reach
+    neither this host nor the control plane (adapters/egress_policy.py)."""
+    if settings.container_network == "none":
+        return None
+    subnets = await engine.network_subnets(settings.container_network)
+    if not subnets:
+        msg = f"engine network {settings.container_network!r} has no subnet to guard"
+        raise FailedPrecondition(msg, reason="KERNEL_NETWORK_UNGUARDED")
+    peers = [settings.registry_addr, settings.redis_url, settings.otlp_endpoint or ""]
+    denied = control_plane_networks(peers, settings.control_plane_cidrs)
+    policy = EgressPolicy(agent_id)
+    await policy.install([ipaddress.ip_network(s, strict=False) for s in subnets], denied)
+    return policy

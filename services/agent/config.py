@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from decimal import Decimal
 from pathlib import Path
@@ -38,6 +39,10 @@ class Settings(ServiceSettings, RedisMixin):
     # loopback, as in the process backend's sandbox; the fastest to start) or an engine network
     # such as "bridge" for outbound access. "host" is refused.
     container_network: str = "none"
+    # Container backend on an engine network: more control-plane addresses (CIDRs,
+    # comma-separated) its kernels must not reach, besides this host's own and the hosts of
+    # REGISTRY_ADDR, REDIS_URL and OTLP_ENDPOINT (docs/kernel-isolation.md).
+    control_plane_cidrs: str = ""
     # Container backend: /dev/shm size of each kernel (its pids bound is kernel_pids_max).
     shm_bytes: int = Field(default=64 << 20, gt=0)
     # Container backend: on stop, leave kernels running for the next run to adopt (an upgrade)
@@ -93,6 +98,14 @@ class Settings(ServiceSettings, RedisMixin):
         # The host's (or another container's) network would open loopback services to kernels.
         if value == "host" or value.startswith(("container:", "ns:")):
             raise ValueError(f"kernels need a network of their own, not {value!r}")
+        return value
+
+    @field_validator("control_plane_cidrs")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        for cidr in (c.strip() for c in value.split(",")):
+            if cidr:
+                ipaddress.ip_network(cidr, strict=False)  # ValueError names the bad entry
         return value
 
     def resolved_agent_id(self) -> str:

@@ -166,6 +166,7 @@ async def serve(settings: Settings) -> AuthServer:
             domain=ERROR_DOMAIN,
             internal_token=token,
             bind=settings.bind,
+            mtls=settings.mtls(),
             services=[
                 Registration(
                     identity_service_pb2_grpc.add_IdentityServiceServicer_to_server,

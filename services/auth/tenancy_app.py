@@ -110,7 +110,7 @@ def build_tenancy(
     token = settings.internal_token.get_secret_value()
     redis = Redis.from_url(settings.redis_url)
     revocations = RedisRevocations(redis, settings.redis_prefix, cache)
-    terminator = GrpcSessionTerminator(settings.registry_addr, token)
+    terminator = GrpcSessionTerminator(settings.registry_addr, token, settings.mtls())
     deactivation = Deactivation(revocations, terminator)
     domains, projects = SqlDomainStore(sessions), SqlProjectStore(sessions)
     users, keypairs = SqlUserStore(sessions), SqlKeypairAdminStore(sessions, cipher)

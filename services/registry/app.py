@@ -134,9 +134,10 @@ async def serve(settings: Settings) -> RunningRegistry:
     agent_store = SqlAgentStore(sessions)
     events = RedisClusterEvents(redis, settings.redis_prefix)
     waiter = StreamSessionWaiter(events)
-    agent_client = GrpcAgentClient(token)
-    mounts = GrpcMountResolver(settings.storage_addr, token)
-    policies = GrpcPolicyResolver(settings.auth_addr, token)
+    mtls = settings.mtls()
+    agent_client = GrpcAgentClient(token, mtls=mtls)
+    mounts = GrpcMountResolver(settings.storage_addr, token, mtls)
+    policies = GrpcPolicyResolver(settings.auth_addr, token, mtls)
     wakeup = asyncio.Event()
     image_store = SqlImageStore(sessions)
     groups = ResourceGroups(SqlResourceGroupStore(sessions))
@@ -152,7 +153,7 @@ async def serve(settings: Settings) -> RunningRegistry:
     await rescans.recover()
 
     agent_key = settings.agent_credentials_key or key
-    agent_auth = AgentAuth(agent_key.get_secret_value())
+    agent_auth = AgentAuth(agent_key.get_secret_value(), certificates=mtls is not None)
     health = SqlAgentHealth(sessions)
     retries = SqlStartRetries(sessions)
     schedulability = SchedulabilityPolicy(
@@ -204,6 +205,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         domain="registry.shipyard",
         internal_token=token,
         bind=settings.bind,
+        mtls=settings.mtls(),
         services=[
             Registration(
                 session_service_pb2_grpc.add_SessionServiceServicer_to_server,

@@ -85,7 +85,7 @@ async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> Ru
     policy_for = groups.policy_for
 
     redis = Redis.from_url(settings.redis_url)
-    channel = internal_channel(settings.registry_addr, token)
+    channel = internal_channel(settings.registry_addr, token, settings.mtls())
     registry = GrpcSchedulingClient(
         channel,
         scheduler_id=settings.scheduler_id,
@@ -93,7 +93,7 @@ async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> Ru
         tracer=tracer,
         lease_epoch=lambda: elector.epoch,  # built below; binds run only once it leads
     )
-    auth_channel = internal_channel(settings.auth_addr, token)
+    auth_channel = internal_channel(settings.auth_addr, token, settings.mtls())
     limits = CachedLimits(
         GrpcLimitsSource(auth_channel), clock=time.monotonic, ttl=settings.limits_ttl
     )
@@ -156,6 +156,7 @@ async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> Ru
         domain=ERROR_DOMAIN,
         internal_token=token,
         bind=settings.bind,
+        mtls=settings.mtls(),
         services=[
             Registration(
                 scheduler_service_pb2_grpc.add_SchedulerServiceServicer_to_server,

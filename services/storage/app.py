@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import ssl
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ from libs.db.engine import create_engine, session_factory
 from libs.db.migrate import upgrade
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
+from libs.grpcutil.tls import http_server_context
 from services.storage.adapters.auth_policies import GrpcFolderPolicies
 from services.storage.adapters.auth_users import GrpcUserDirectory
 from services.storage.adapters.folder_files import LocalFolderFiles
@@ -107,7 +109,9 @@ async def serve(settings: Settings) -> StorageServer:
 
     quota_store = SqlQuotaStore(sessions)
     quotas = QuotaScopes(store=quota_store, volumes=volumes)
-    policies = GrpcFolderPolicies(settings.auth_addr, settings.internal_token.get_secret_value())
+    policies = GrpcFolderPolicies(
+        settings.auth_addr, settings.internal_token.get_secret_value(), settings.mtls()
+    )
     limits = FolderLimits(policies=policies, store=quota_store) if settings.folder_policy else None
     folder_files = LocalFolderFiles()
     file_operations = FileOperations(uow=uow, volumes=volumes, files=folder_files)
@@ -136,7 +140,9 @@ async def serve(settings: Settings) -> StorageServer:
     mount_servicer = MountServicer(
         resolve=ResolveMounts(uow=uow, volumes=volumes, files=folder_files)
     )
-    users = GrpcUserDirectory(settings.auth_addr, settings.internal_token.get_secret_value())
+    users = GrpcUserDirectory(
+        settings.auth_addr, settings.internal_token.get_secret_value(), settings.mtls()
+    )
     sharing_servicer = SharingServicer(VFolderSharing(uow=uow, users=users))
     transfers = Transfers(
         files=file_operations,
@@ -151,6 +157,7 @@ async def serve(settings: Settings) -> StorageServer:
         domain=ERROR_DOMAIN,
         internal_token=settings.internal_token.get_secret_value(),
         bind=settings.bind,
+        mtls=settings.mtls(),
         services=[
             Registration(
                 pb_grpc.add_VFolderServiceServicer_to_server,
@@ -189,7 +196,8 @@ async def serve(settings: Settings) -> StorageServer:
     )
     http, http_port = (None, 0)
     if settings.http_bind:
-        http, http_port = await _serve_http(settings.http_bind, transfers)
+        tls = http_server_context(mtls) if (mtls := settings.mtls()) else None
+        http, http_port = await _serve_http(settings.http_bind, transfers, tls)
     sweeper = TrashSweeper(
         uow=uow,
         volumes=volumes,
@@ -210,11 +218,13 @@ async def serve(settings: Settings) -> StorageServer:
     )
 
 
-async def _serve_http(bind: str, transfers: Transfers) -> tuple[web.AppRunner, int]:
+async def _serve_http(
+    bind: str, transfers: Transfers, tls: ssl.SSLContext | None
+) -> tuple[web.AppRunner, int]:
     host, _, port = bind.rpartition(":")
     runner = web.AppRunner(build_app(transfers), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host.strip("[]"), int(port))
+    site = web.TCPSite(runner, host.strip("[]"), int(port), ssl_context=tls)
     await site.start()
     bound = int(runner.addresses[0][1])  # port 0 picks a free one
     log.info("storage HTTP transfers on %s:%d", host, bound)

@@ -27,6 +27,7 @@ from pathlib import Path
 from libs.core.errors import InvalidArgument
 from services.agent.adapters import container_config as cc
 from services.agent.adapters.container_engine import Engine, PullListener
+from services.agent.adapters.egress_policy import EgressPolicy
 from services.agent.adapters.kernel_execute import execute_on_runner, not_running
 from services.agent.adapters.kernel_spec_checks import check_spec, spec_metadata
 from services.agent.adapters.runner_client import RunnerClient
@@ -72,8 +73,10 @@ class ContainerBackend:
         grace: float = 5.0,
         start_timeout: float = 30.0,
         run_root: Path | None = None,
+        egress: EgressPolicy | None = None,
     ) -> None:
         self._engine = engine
+        self._egress = egress  # removed with the kernels at close, kept for adopted ones
         self._agent_id = agent_id
         self._base = base_dir.resolve()
         self._isolation = isolation
@@ -150,6 +153,8 @@ class ContainerBackend:
         """Destroy every kernel (the agent shuts down for good)."""
         kernels = list(self._kernels.values())
         await asyncio.gather(*(self._stop(k, m.REASON_AGENT_SHUTDOWN) for k in kernels))
+        if self._egress is not None:
+            await self._egress.remove()
         await self._engine.close()
 
     # -- beyond the port -----------------------------------------------------------------------

@@ -60,6 +60,16 @@ class Engine:
             return f"the container engine does not answer: {exc}"
         return None
 
+    async def network_subnets(self, name: str) -> list[str]:
+        """The subnets (CIDR) of engine network `name`, from its IPAM configuration."""
+        try:
+            network = await self._docker.networks.get(name)
+            info = await network.show()
+        except DockerError as exc:
+            raise _unavailable(f"inspecting network {name}", exc) from exc
+        configs = (info.get("IPAM") or {}).get("Config") or []
+        return [str(c["Subnet"]) for c in configs if c.get("Subnet")]
+
     async def image_labels(self, image: str, on_pull: PullListener | None) -> dict[str, str]:
         """The image's labels, pulling it first when the engine does not have it."""
         try:

@@ -6,6 +6,7 @@ import grpc
 from shipyard.registry.v1 import session_admin_service_pb2 as pb
 from shipyard.registry.v1 import session_admin_service_pb2_grpc as pb_grpc
 
+from libs.core.config import MtlsFiles
 from libs.grpcutil.client import internal_channel
 from libs.grpcutil.status import error_from_rpc
 from services.auth.service.tenancy_ports import Owners
@@ -14,8 +15,10 @@ _TIMEOUT = 30.0
 
 
 class GrpcSessionTerminator:
-    def __init__(self, registry_addr: str, internal_token: str) -> None:
-        self._channel = internal_channel(registry_addr, internal_token)
+    def __init__(
+        self, registry_addr: str, internal_token: str, mtls: MtlsFiles | None = None
+    ) -> None:
+        self._channel = internal_channel(registry_addr, internal_token, mtls)
         self._stub = pb_grpc.SessionAdminServiceStub(self._channel)
 
     async def terminate(self, owners: Owners, reason: str) -> int:

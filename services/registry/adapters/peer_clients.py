@@ -13,6 +13,7 @@ from shipyard.storage.v1 import vfolder_service_pb2 as storage_pb
 from shipyard.storage.v1 import vfolder_service_pb2_grpc as storage_grpc
 from shipyard.type.v1 import execution_pb2, resources_pb2
 
+from libs.core.config import MtlsFiles
 from libs.core.errors import Unavailable
 from libs.grpcutil.client import internal_channel
 from libs.grpcutil.status import error_from_rpc
@@ -42,11 +43,16 @@ class GrpcAgentClient:
     when idle or beyond the pool's bound (adapters/channel_pool.py)."""
 
     def __init__(
-        self, internal_token: str, *, max_channels: int = 512, idle_ttl: float = 600.0
+        self,
+        internal_token: str,
+        *,
+        max_channels: int = 512,
+        idle_ttl: float = 600.0,
+        mtls: MtlsFiles | None = None,
     ) -> None:
         self._token = internal_token
         self._pool = ChannelPool(
-            lambda address: internal_channel(address, self._token),
+            lambda address: internal_channel(address, self._token, mtls),
             max_channels=max_channels,
             idle_ttl=idle_ttl,
         )
@@ -142,8 +148,10 @@ class GrpcAgentClient:
 
 
 class GrpcMountResolver:
-    def __init__(self, storage_addr: str, internal_token: str) -> None:
-        self._channel = internal_channel(storage_addr, internal_token)
+    def __init__(
+        self, storage_addr: str, internal_token: str, mtls: MtlsFiles | None = None
+    ) -> None:
+        self._channel = internal_channel(storage_addr, internal_token, mtls)
         self._stub = storage_grpc.MountServiceStub(self._channel)
 
     async def resolve(

@@ -9,6 +9,7 @@ from shipyard.auth.v1 import policy_service_pb2 as pb
 from shipyard.auth.v1 import policy_service_pb2_grpc as pb_grpc
 from shipyard.auth.v1 import resource_policy_service_pb2 as policy_pb
 
+from libs.core.config import MtlsFiles
 from libs.core.errors import Unavailable
 from libs.core.identity import Caller
 from libs.core.ids import is_uuid
@@ -27,8 +28,8 @@ PREFERRED_GROUP = "default"
 
 
 class GrpcPolicyResolver:
-    def __init__(self, auth_addr: str, internal_token: str) -> None:
-        self._channel = internal_channel(auth_addr, internal_token)
+    def __init__(self, auth_addr: str, internal_token: str, mtls: MtlsFiles | None = None) -> None:
+        self._channel = internal_channel(auth_addr, internal_token, mtls)
         self._stub = pb_grpc.PolicyServiceStub(self._channel)
 
     async def resolve(

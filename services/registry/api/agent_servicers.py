@@ -11,6 +11,7 @@ from typing_extensions import override
 
 from libs.core.slots import ResourceSlots
 from libs.grpcutil.context import require_system
+from libs.grpcutil.tls import peer_name
 from services.registry.api import convert
 from services.registry.domain.agent_auth import AgentAuth
 from services.registry.domain.image_ref import normalize_arch
@@ -29,6 +30,7 @@ class AgentRegistryServicer(reg_grpc.AgentRegistryServiceServicer):
         self, request: reg_pb.RegisterAgentRequest, context: grpc.aio.ServicerContext
     ) -> reg_pb.RegisterAgentResponse:
         require_system()
+        self._auth.check_certificate(request.agent_id, peer_name(context))
         to_destroy = await self._agents.register(
             AgentRegistration(
                 agent_id=request.agent_id,
@@ -54,6 +56,7 @@ class AgentRegistryServicer(reg_grpc.AgentRegistryServiceServicer):
         self, request: reg_pb.HeartbeatRequest, context: grpc.aio.ServicerContext
     ) -> reg_pb.HeartbeatResponse:
         require_system()
+        self._auth.check_certificate(request.agent_id, peer_name(context))
         self._auth.check_rpc("Heartbeat", request.agent_id, request.agent_proof)
         health = None
         if request.HasField("health"):
@@ -67,6 +70,7 @@ class AgentRegistryServicer(reg_grpc.AgentRegistryServiceServicer):
     ) -> reg_pb.HeartbeatBatchResponse:
         require_system()
         for h in request.heartbeats:  # every agent of the batch proves who it is
+            self._auth.check_certificate(h.agent_id, peer_name(context))
             self._auth.check_rpc("Heartbeat", h.agent_id, h.agent_proof)
         beats = {h.agent_id: list(h.images) for h in request.heartbeats}
         return reg_pb.HeartbeatBatchResponse(reregister=await self._agents.heartbeat_many(beats))
@@ -76,6 +80,7 @@ class AgentRegistryServicer(reg_grpc.AgentRegistryServiceServicer):
         self, request: reg_pb.DrainAgentRequest, context: grpc.aio.ServicerContext
     ) -> reg_pb.DrainAgentResponse:
         require_system()
+        self._auth.check_certificate(request.agent_id, peer_name(context))
         self._auth.check_rpc("DrainAgent", request.agent_id, request.agent_proof)
         await self._agents.drain(request.agent_id, request.reason)
         return reg_pb.DrainAgentResponse()

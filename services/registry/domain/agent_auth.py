@@ -5,8 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from libs.core.agent_credentials import agent_secret, event_fields, rpc_fields, verify
-from libs.core.errors import FieldViolation, Unauthenticated
+from libs.core.agent_credentials import (
+    agent_secret,
+    certificate_name,
+    event_fields,
+    rpc_fields,
+    verify,
+)
+from libs.core.errors import FieldViolation, PermissionDenied, Unauthenticated
 
 log = logging.getLogger(__name__)
 
@@ -16,6 +22,22 @@ class AgentAuth:
     """Derives agents' secrets from the registry's key and checks their proofs."""
 
     key: str
+    # Mutual TLS is on: an agent's calls must come with its own certificate.
+    certificates: bool = False
+
+    def check_certificate(self, agent_id: str, peer_name: str | None) -> None:
+        """With mutual TLS, refuse a caller whose certificate names anyone but `agent_id`
+        (another agent, or a service): registering or heartbeating as an agent takes its
+        certificate, not only the internal token."""
+        if not self.certificates or peer_name == certificate_name(agent_id):
+            return
+        raise PermissionDenied(
+            f"the caller's certificate ({peer_name or 'none'}) is not agent {agent_id!r}'s",
+            violations=[
+                FieldViolation("agent_id", f"needs certificate {certificate_name(agent_id)}")
+            ],
+            reason="AGENT_CERTIFICATE_MISMATCH",
+        )
 
     def secret_for(self, agent_id: str) -> str:
         return agent_secret(self.key, agent_id)

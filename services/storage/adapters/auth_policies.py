@@ -6,6 +6,7 @@ import grpc
 from shipyard.auth.v1 import policy_service_pb2 as pb
 from shipyard.auth.v1 import policy_service_pb2_grpc as pb_grpc
 
+from libs.core.config import MtlsFiles
 from libs.core.errors import Unavailable
 from libs.grpcutil.client import internal_channel
 from libs.grpcutil.status import error_from_rpc
@@ -15,8 +16,8 @@ DEADLINE = 5.0
 
 
 class GrpcFolderPolicies:
-    def __init__(self, auth_addr: str, internal_token: str) -> None:
-        self._channel = internal_channel(auth_addr, internal_token)
+    def __init__(self, auth_addr: str, internal_token: str, mtls: MtlsFiles | None = None) -> None:
+        self._channel = internal_channel(auth_addr, internal_token, mtls)
         self._stub = pb_grpc.PolicyServiceStub(self._channel)
 
     async def for_keypair(self, access_key: str) -> FolderPolicy:

@@ -6,7 +6,7 @@ import pytest
 from shipyard.events.v1 import events_pb2
 
 from libs.core.agent_credentials import rpc_fields, sign
-from libs.core.errors import Unauthenticated
+from libs.core.errors import PermissionDenied, Unauthenticated
 from services.agent.adapters.event_publisher import to_event
 from services.agent.adapters.registry_client import AgentCredential
 from services.agent.service.outbound import KernelEvent, Phase
@@ -81,3 +81,15 @@ def test_an_event_naming_another_agent_or_unsigned_or_altered_is_not() -> None:
 def test_secrets_differ_per_agent_and_per_registry_key() -> None:
     assert AUTH.secret_for("agent-a") != AUTH.secret_for("agent-b")
     assert AUTH.secret_for("agent-a") != AgentAuth("other-key").secret_for("agent-a")
+
+
+def test_with_mutual_tls_only_the_agents_own_certificate_speaks_for_it() -> None:
+    auth = AgentAuth("registry-key", certificates=True)
+    auth.check_certificate("node-a", "agent:node-a")
+    for name in ("agent:node-b", "registry", None):
+        with pytest.raises(PermissionDenied) as refused:
+            auth.check_certificate("node-a", name)
+        assert refused.value.reason == "AGENT_CERTIFICATE_MISMATCH"
+        assert [v.field for v in refused.value.violations] == ["agent_id"]
+    # Without mutual TLS there is no certificate to check.
+    AgentAuth("registry-key").check_certificate("node-a", None)
