@@ -37,6 +37,7 @@ SYSTEM_RO = (
     "/etc/localtime",
     "/etc/nsswitch.conf",
     "/etc/mime.types",
+    "/etc/matplotlibrc",  # Debian's python3-matplotlib keeps its defaults there
 )
 WORKDIR = "/home/work"
 RUNNER_PATH = "/opt/kernel/runner.py"
