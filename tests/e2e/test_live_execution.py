@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -173,3 +176,39 @@ async def test_other_users_and_strangers_are_refused(platform: Platform, session
         with pytest.raises(ApiError) as api_err:
             await c.request("POST", f"/v1/sessions/{session_id}:interrupt", body={})
         assert api_err.value.status == 404
+
+
+async def _cli(platform: Platform, *args: str) -> asyncio.subprocess.Process:
+    assert platform.keypair is not None
+    env = {
+        **os.environ,
+        "SHIPYARD_ENDPOINT": platform.endpoint,
+        "SHIPYARD_ACCESS_KEY": platform.keypair.access_key,
+        "SHIPYARD_SECRET_KEY": platform.keypair.secret_key,
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cli", "session", "run", *args,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=env,
+    )  # fmt: skip
+
+
+async def test_cli_session_run_streams_answers_input_and_forwards_ctrl_c(
+    platform: Platform, session_id: str
+) -> None:
+    proc = await _cli(platform, session_id, "print('hello', input('name? '))")
+    out, err = await asyncio.wait_for(proc.communicate(b"Ada\n"), 60)
+    assert (proc.returncode, out.decode()) == (0, "name? hello Ada\n"), err
+
+    code = "import time\nfor i in range(600):\n    print('step', i, flush=True)\n"
+    code += "    time.sleep(1)"
+    proc = await _cli(platform, session_id, code)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert await asyncio.wait_for(proc.stdout.readline(), 30) == b"step 0\n"
+    proc.send_signal(signal.SIGINT)
+    await asyncio.wait_for(proc.wait(), 30)
+    assert proc.returncode == 1
+    assert b"KeyboardInterrupt" in await proc.stderr.read()
+    proc = await _cli(platform, session_id, "print(i < 30)")  # the kernel kept its state
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert out == b"True\n"
