@@ -38,7 +38,7 @@ async def session_id(client: ShipyardClient) -> AsyncIterator[str]:
 
 
 def _value(result: dict[str, Any]) -> str:
-    return next(d["data"]["text/plain"] for d in result.get("displays", []) if d.get("result"))
+    return str(next(d["data"]["text/plain"] for d in result.get("displays", []) if d.get("result")))
 
 
 async def test_query_mode_behaves_as_in_jupyter(client: ShipyardClient, session_id: str) -> None:
