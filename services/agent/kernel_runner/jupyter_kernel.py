@@ -201,10 +201,15 @@ class JupyterKernel:
         raise RuntimeError(f"the Jupyter kernel did not answer within {START_TIMEOUT:g}s")
 
     def stop(self) -> None:
-        proc = self._proc
+        """Kill the kernel; the next cell starts a new one."""
+        proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        for sock in self._sockets.values():
+            sock.close(0)
+        self._sockets = {}
         if self._private:
             shutil.rmtree(self._private, ignore_errors=True)
 
@@ -244,14 +249,15 @@ class JupyterKernel:
         msg_id = self._send("shell", "execute_request", content)
         deadline = time.monotonic() + timeout if timeout > 0 else None
         reply: dict[str, Any] | None = None
-        idle = timed_out = False
+        idle = timed_out = restarted = False
         error: dict[str, Any] = {}
         while reply is None or not idle:
             self._check_alive()
             now = time.monotonic()
             if deadline is not None and now > deadline:
-                if timed_out:  # interrupted, still not done: start afresh
-                    self._restart()
+                if timed_out:  # interrupted, still not done: the next cell gets a new kernel
+                    self.stop()
+                    restarted = True
                     break
                 timed_out = True
                 self.interrupt()
@@ -273,7 +279,10 @@ class JupyterKernel:
                     emit({"event": "stderr", "text": _plain("\n".join(body["traceback"])) + "\n"})
                 else:
                     _forward(kind, body, emit)
-        return _outcome(reply or {}, error, timed_out, timeout)
+        outcome = _outcome(reply or {}, error, timed_out, timeout)
+        if restarted:
+            outcome["error_message"] += "; the cell ignored the interrupt, so the kernel restarted"
+        return outcome
 
     def complete(self, code: str, cursor_pos: int) -> dict[str, Any]:
         self.start()
@@ -297,12 +306,6 @@ class JupyterKernel:
         emit({"event": "input_request", "prompt": prompt, "password": password})
         answer = read_input(prompt, password) if read_input is not None else None
         return "" if answer is None else answer
-
-    def _restart(self) -> None:
-        self.stop()
-        self._proc = None
-        self._sockets = {}
-        self.start()
 
     def _check_alive(self) -> None:
         proc = self._proc

@@ -114,3 +114,13 @@ async def test_live_output_input_interrupt_and_completion(
 async def test_a_kernel_whose_notebook_kernel_dies_ends(backend: ProcessBackend, kid: str) -> None:
     got = await query(backend, kid, "import os; os._exit(3)")
     assert (got.error_name, got.exit_code) == ("KernelExited", 3)
+
+
+async def test_a_cell_that_ignores_interrupts_gets_a_fresh_kernel(
+    backend: ProcessBackend, kid: str
+) -> None:
+    code = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(60)"
+    got = await backend.execute(kid, ExecMode.QUERY, code, 1)
+    assert got.status == ExecStatus.TIMED_OUT and "restarted" in got.error_message
+    got = await query(backend, kid, "print('fresh', 'signal' in dir())")
+    assert got.stdout == "fresh False\n"
