@@ -11,12 +11,14 @@ import base64
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 import pytest
 from google.protobuf.duration_pb2 import Duration
+from redis.asyncio import Redis
 from shipyard.registry.v1 import execution_service_pb2 as pb
 from shipyard.registry.v1 import execution_service_pb2_grpc as pb_grpc
 from shipyard.type.v1 import execution_pb2 as x
@@ -24,6 +26,7 @@ from shipyard.type.v1 import execution_pb2 as x
 from cli.client import ApiError, ShipyardClient
 from cli.grpc_signing import signed_channel
 from cli.platform import Platform
+from libs.core import session_activity
 from tests.e2e.tenants import ordinary_user
 
 pytestmark = pytest.mark.e2e
@@ -212,3 +215,16 @@ async def test_cli_session_run_streams_answers_input_and_forwards_ctrl_c(
     proc = await _cli(platform, session_id, "print(i < 30)")  # the kernel kept its state
     out, _ = await asyncio.wait_for(proc.communicate(), 60)
     assert out == b"True\n"
+
+
+async def test_executions_count_as_use_of_the_session(
+    platform: Platform, client: ShipyardClient, session_id: str, redis_url: str
+) -> None:
+    redis = Redis.from_url(redis_url)
+    try:
+        before = time.time()
+        await client.execute(session_id, "1 + 1")
+        seen = await session_activity.last_seen(redis, session_id)
+        assert seen is not None and seen >= before - 1
+    finally:
+        await redis.aclose()

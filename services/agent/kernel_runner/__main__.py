@@ -362,13 +362,14 @@ def _result(
         "exit_code": exit_code,
         "error_name": error_name,
         "error_message": _clip(error_message),
+        "truncated": max(len(stdout), len(stderr)) > MAX_OUTPUT,
     }
 
 
 def _clip(text: str) -> str:
     if len(text) <= MAX_OUTPUT:
         return text
-    return text[:MAX_OUTPUT] + f"\n[output cut: {len(text) - MAX_OUTPUT} more characters]\n"
+    return text[:MAX_OUTPUT] + f"\n[output truncated: {len(text) - MAX_OUTPUT} more characters]\n"
 
 
 def _exit_code(returncode: int) -> int:

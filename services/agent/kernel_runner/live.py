@@ -34,8 +34,8 @@ CHUNK = 64 << 10  # characters per stdout/stderr event
 MAX_DISPLAY = 2 << 20  # bytes of one display's data; bigger ones are replaced by a note
 # What a unary execute returns at most (the edge buffers whole replies): per stream, and the
 # displays together.
-MAX_TEXT = 256 << 10
-MAX_DISPLAYS = 1 << 20
+MAX_TEXT = 128 << 10
+MAX_DISPLAYS = 512 << 10
 
 
 def bounded_display(data: dict[str, str]) -> dict[str, str]:
