@@ -94,6 +94,7 @@ class Live:
                 events.append(response.event)
                 if response.event.WhichOneof("event") == kind:
                     return events
+                assert not response.event.HasField("error"), events
         raise AssertionError(f"no {kind} event in {events}")
 
 

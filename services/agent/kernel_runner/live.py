@@ -95,7 +95,8 @@ class LiveSession:
         self._execute = execute
         self._send_lock = threading.Lock()
         self._answers: queue.Queue[str | None] = queue.Queue()
-        self._running: threading.Thread | None = None
+        self._busy = False  # a cell runs; cleared before its last event goes out
+        self._busy_lock = threading.Lock()
         self._closed = False
 
     def serve(self) -> None:
@@ -115,13 +116,14 @@ class LiveSession:
     def _handle(self, message: Any) -> None:
         op = message.get("op") if isinstance(message, dict) else None
         if op == "run":
-            if self._running is not None and self._running.is_alive():
+            with self._busy_lock:
+                busy, self._busy = self._busy, True
+            if busy:
                 self.send({"event": "error", "message": "a cell is still running"})
                 return
             while not self._answers.empty():  # answers meant for an earlier cell
                 self._answers.get_nowait()
-            self._running = threading.Thread(target=self._run, args=(message,), daemon=True)
-            self._running.start()
+            threading.Thread(target=self._run, args=(message,), daemon=True).start()
         elif op == "input":
             self._answers.put(str(message.get("value", "")))
         elif op == "interrupt":
@@ -133,10 +135,16 @@ class LiveSession:
             self.send({"event": "error", "message": f"unknown request {op!r}"})
 
     def _run(self, message: dict[str, Any]) -> None:
+        last = self._outcome(message)
+        with self._busy_lock:
+            self._busy = False  # so that a RUN answering this last event is accepted
+        self.send(last)
+
+    def _outcome(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Run the cell, streaming its output; its last event (finished or error)."""
         code, timeout = message.get("code"), message.get("timeout", 0)
         if not isinstance(code, str) or not isinstance(timeout, (int, float)):
-            self.send({"event": "error", "message": "run needs a string 'code', numeric 'timeout'"})
-            return
+            return {"event": "error", "message": "run needs a string 'code', numeric 'timeout'"}
         try:
             if message.get("mode") == "query" and self._kernel is not None:
                 with self._kernel.lock:
@@ -144,15 +152,13 @@ class LiveSession:
             else:
                 outcome = self._execute({**message, "op": "execute"})
                 if "error" in outcome:
-                    self.send({"event": "error", "message": str(outcome["error"])})
-                    return
+                    return {"event": "error", "message": str(outcome["error"])}
                 for name in ("stdout", "stderr"):
                     self._emit({"event": name, "text": outcome.pop(name, "")})
         except Exception as exc:  # the kernel died or would not start: say so, keep serving
-            self.send({"event": "error", "message": f"{type(exc).__name__}: {exc}"})
-            return
+            return {"event": "error", "message": f"{type(exc).__name__}: {exc}"}
         keys = ("status", "exit_code", "error_name", "error_message")
-        self.send({"event": "finished", **{k: outcome[k] for k in keys}})
+        return {"event": "finished", **{k: outcome[k] for k in keys}}
 
     def _emit(self, event: dict[str, Any]) -> None:
         if event["event"] in ("stdout", "stderr"):

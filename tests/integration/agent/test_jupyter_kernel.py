@@ -85,6 +85,7 @@ async def until(channel: LiveChannel, kind: str) -> list[dict[str, Any]]:
             events.append(event)
             if event["event"] == kind:
                 return events
+            assert event["event"] != "error", events
     raise AssertionError(f"no {kind} event: {events}")
 
 
