@@ -21,7 +21,7 @@ from services.agent.domain.model import (
 
 MAX_MESSAGE = 64 << 20
 # How much longer than the execution timeout we wait for the runner to report it.
-REPLY_GRACE = 10.0
+REPLY_GRACE = 15.0  # a Jupyter cell may queue 5 s and take 5 s to stop (jupyter_kernel.py)
 
 
 class RunnerClient:

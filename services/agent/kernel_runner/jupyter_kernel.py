@@ -62,6 +62,7 @@ _shipyard_buffers()
 del _shipyard_buffers
 """
 START_TIMEOUT = 60.0
+QUEUE_GRACE = 5.0  # how long a cell may wait to start before its time limit runs anyway
 INTERRUPT_GRACE = 5.0  # after an interrupt, how long the cell gets to stop before a restart
 
 
@@ -247,7 +248,10 @@ class JupyterKernel:
             "stop_on_error": True,
         }
         msg_id = self._send("shell", "execute_request", content)
-        deadline = time.monotonic() + timeout if timeout > 0 else None
+        # The limit counts from when the cell starts (execute_input), not from the request: an
+        # interrupt before that would hit the kernel's own code, not the cell.
+        queued = 0.0 if silent else QUEUE_GRACE
+        deadline = time.monotonic() + timeout + queued if timeout > 0 else None
         reply: dict[str, Any] | None = None
         idle = timed_out = restarted = False
         error: dict[str, Any] = {}
@@ -274,6 +278,9 @@ class JupyterKernel:
                     self._send("stdin", "input_reply", {"value": answer}, parent=msg["header"])
                 elif kind == "status" and body.get("execution_state") == "idle":
                     idle = True
+                elif kind == "execute_input":
+                    if timeout > 0 and not timed_out:
+                        deadline = time.monotonic() + timeout
                 elif kind == "error":
                     error = body
                     emit({"event": "stderr", "text": _plain("\n".join(body["traceback"])) + "\n"})

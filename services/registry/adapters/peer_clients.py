@@ -108,7 +108,7 @@ class GrpcAgentClient:
         request = agent_pb.ExecuteRequest(
             kernel_id=kernel_id, mode=_MODES[mode], code=code, timeout=duration
         )
-        response = await self._call(address, "Execute", request, timeout + 10.0)
+        response = await self._call(address, "Execute", request, timeout + 20.0)
         r = response.result
         return ExecOutcome(
             status=_STATUSES.get(r.status, "failed"),
