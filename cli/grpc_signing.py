@@ -75,6 +75,16 @@ class ClientStreamSigningInterceptor(_Signer, grpc.aio.StreamUnaryClientIntercep
         return await continuation(self._signed(details), request_iterator)
 
 
+class BidiStreamSigningInterceptor(_Signer, grpc.aio.StreamStreamClientInterceptor):  # type: ignore[misc]  # untyped base
+    async def intercept_stream_stream(
+        self,
+        continuation: Callable[..., Any],
+        details: grpc.aio.ClientCallDetails,
+        request_iterator: Any,
+    ) -> Any:
+        return await continuation(self._signed(details), request_iterator)
+
+
 def signed_channel(
     address: str, access_key: str, secret_key: str, *, tls: bool = False, ca_file: str | None = None
 ) -> grpc.aio.Channel:
@@ -83,6 +93,7 @@ def signed_channel(
         UnarySigningInterceptor(address, access_key, secret_key),
         StreamSigningInterceptor(address, access_key, secret_key),
         ClientStreamSigningInterceptor(address, access_key, secret_key),
+        BidiStreamSigningInterceptor(address, access_key, secret_key),
     ]
     if not tls:
         return grpc.aio.insecure_channel(address, interceptors=interceptors)

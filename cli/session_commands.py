@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from cli import why
+from cli import session_run, why
 from cli.client import ShipyardClient
 
 ClientFactory = Callable[[argparse.Namespace], ShipyardClient]
@@ -117,6 +117,7 @@ def register(sub: argparse._SubParsersAction, make_client: ClientFactory) -> Non
     ex.add_argument("code")
     ex.add_argument("--batch", action="store_true", help="run CODE as a shell command")
     ex.set_defaults(func=cmd_session_exec)
+    session_run.add_parser(session, make_client)
     for name, func in (("info", cmd_session_info), ("destroy", cmd_session_destroy)):
         p = session.add_parser(name)
         p.add_argument("session_id")

@@ -22,6 +22,7 @@ from cli.infra import free_port
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON_IMAGE = "localhost/shipyard/python:3.11"
 BUSYBOX_IMAGE = "localhost/shipyard/busybox:1"
+JUPYTER_IMAGE = "localhost/shipyard/python-jupyter:3.11"  # PYTHON_IMAGE plus ipykernel
 CERTS_D = Path("/etc/containers/certs.d")
 
 

@@ -128,6 +128,8 @@ METHODS: dict[str, Rule] = {
     "/shipyard.registry.v1.SessionService/DestroySession": Rule(Resource.SESSION, _D),
     "/shipyard.registry.v1.SessionService/Execute": Rule(Resource.SESSION, _X),
     "/shipyard.registry.v1.SessionService/GetSessionLogs": Rule(Resource.SESSION, _R),
+    "/shipyard.registry.v1.ExecutionService/StreamExecute": Rule(Resource.SESSION, _X),
+    "/shipyard.registry.v1.ExecutionService/InterruptExecution": Rule(Resource.SESSION, _X),
     "/shipyard.registry.v1.ClusterService/ListAgents": Rule(Resource.AGENT, _R),
     # registry: images, container registries, resource groups
     **{
@@ -226,6 +228,8 @@ METHODS: dict[str, Rule] = {
     "/shipyard.agent.v1.KernelService/ListKernels": _system(Resource.SESSION, _R),
     "/shipyard.agent.v1.KernelService/GetKernelLogs": _system(Resource.SESSION, _R),
     "/shipyard.agent.v1.KernelService/PrepareClusterNetwork": _system(Resource.SESSION, _C),
+    "/shipyard.agent.v1.KernelExecutionService/StreamExecute": _system(Resource.SESSION, _X),
+    "/shipyard.agent.v1.KernelExecutionService/InterruptExecution": _system(Resource.SESSION, _X),
     # gateway (the edge's own control plane)
     "/shipyard.gateway.v1.EdgeRouteService/AddRoute": _system(Resource.EDGE_ROUTE, _C),
     "/shipyard.gateway.v1.EdgeRouteService/RemoveRoute": _system(Resource.EDGE_ROUTE, _D),

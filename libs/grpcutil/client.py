@@ -49,12 +49,26 @@ class _StreamTokenInterceptor(_TokenMetadata, grpc.aio.UnaryStreamClientIntercep
         return await continuation(self._with_token(details), request)
 
 
+class _BidiTokenInterceptor(_TokenMetadata, grpc.aio.StreamStreamClientInterceptor):  # type: ignore[misc]  # untyped base
+    async def intercept_stream_stream(
+        self,
+        continuation: Callable[..., Any],
+        details: grpc.aio.ClientCallDetails,
+        request_iterator: Any,
+    ) -> Any:
+        return await continuation(self._with_token(details), request_iterator)
+
+
 def internal_channel(
     address: str, internal_token: str, mtls: MtlsFiles | None = None
 ) -> grpc.aio.Channel:
     """A channel whose calls carry the internal token (peer services treat us as `system`);
     with `mtls`, over mutual TLS (the peer's certificate must come from our CA)."""
-    interceptors = [_UnaryTokenInterceptor(internal_token), _StreamTokenInterceptor(internal_token)]
+    interceptors = [
+        _UnaryTokenInterceptor(internal_token),
+        _StreamTokenInterceptor(internal_token),
+        _BidiTokenInterceptor(internal_token),
+    ]
     if mtls is None:
         return grpc.aio.insecure_channel(
             address, options=_CHANNEL_OPTIONS, interceptors=interceptors

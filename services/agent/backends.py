@@ -42,6 +42,7 @@ async def make_backend(
                 network=settings.container_network,
                 pids_limit=settings.kernel_pids_max,
                 shm_bytes=settings.shm_bytes,
+                jupyter=settings.jupyter,
             ),
             on_pull=on_pull,
             egress=egress,
@@ -62,6 +63,7 @@ async def make_backend(
         pids_max=settings.kernel_pids_max,
         log_bytes=settings.kernel_log_bytes,
         cgroup_owner=agent_id,
+        jupyter=settings.jupyter,
     )
     # Before registering: the registry then ends those kernels' sessions ("agent-restarted").
     await process.reap_leftovers()

@@ -56,6 +56,9 @@ class Settings(ServiceSettings, RedisMixin):
     kernel_gid: int = Field(default=64000, gt=0)
     # A python3 the kernel runner runs under, inside the sandbox's read-only /usr.
     kernel_python: str = "/usr/bin/python3"
+    # Query mode on a Jupyter kernel when the kernel has one (docs/execution.md); off: the
+    # runner's own interpreter runs query code.
+    jupyter: bool = True
     # Size bounds (bytes) of each kernel's /home/work and /tmp (tmpfs), its runner log, and its
     # number of processes and threads (cgroup pids.max; the container's PidsLimit).
     kernel_workdir_bytes: int = Field(default=1 << 30, gt=0)

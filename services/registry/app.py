@@ -15,6 +15,7 @@ from shipyard.registry.v1 import (
     cluster_service_pb2_grpc,
     container_registry_service_pb2_grpc,
     event_admin_service_pb2_grpc,
+    execution_service_pb2_grpc,
     image_service_pb2_grpc,
     resource_group_service_pb2_grpc,
     scheduling_service_pb2_grpc,
@@ -50,9 +51,11 @@ from services.registry.adapters.redis_events import RedisClusterEvents, StreamSe
 from services.registry.adapters.requeue_store import SqlStartRetries
 from services.registry.adapters.resource_group_store import SqlResourceGroupStore
 from services.registry.adapters.secrets import SecretBox
+from services.registry.adapters.session_activity import RedisSessionActivity
 from services.registry.adapters.session_store import SqlSessionStore
 from services.registry.api.agent_servicers import AgentRegistryServicer, ClusterServicer
 from services.registry.api.event_admin_servicer import EventAdminServicer
+from services.registry.api.execution_servicer import ExecutionServicer
 from services.registry.api.image_servicers import (
     ContainerRegistryServicer,
     ImageServicer,
@@ -72,7 +75,7 @@ from services.registry.service.container_registries import ContainerRegistries
 from services.registry.service.create_session import CreateSession
 from services.registry.service.dead_letters import DeadLetters
 from services.registry.service.destroy_session import DestroySession
-from services.registry.service.execute import Execute
+from services.registry.service.execute import ExecTargets, Execute
 from services.registry.service.image_resolution import ImageResolver
 from services.registry.service.images import Images
 from services.registry.service.kernel_events import ApplyKernelEvent
@@ -193,11 +196,12 @@ async def serve(settings: Settings) -> RunningRegistry:
         start_timeout=settings.start_timeout,
         cluster=ClusterLaunches(agent_client, SqlClusterAddresses(sessions)),
     )
+    activity = RedisSessionActivity(redis)
     session_servicer = SessionServicer(
         CreateSession(store, mounts, waiter, policies, groups, ImageResolver(image_store)),
         SessionQueries(store),
         DestroySession(store, lifecycle, agent_client),
-        Execute(store, agent_store, agent_client),
+        Execute(store, agent_store, agent_client, activity),
         GetSessionLogs(store, agent_store, agent_client),
     )
     kernel_stream = f"{settings.redis_prefix}events:kernel"
@@ -211,6 +215,11 @@ async def serve(settings: Settings) -> RunningRegistry:
                 session_service_pb2_grpc.add_SessionServiceServicer_to_server,
                 session_servicer,
                 "shipyard.registry.v1.SessionService",
+            ),
+            Registration(
+                execution_service_pb2_grpc.add_ExecutionServiceServicer_to_server,
+                ExecutionServicer(ExecTargets(store, agent_store, activity), agent_client),
+                "shipyard.registry.v1.ExecutionService",
             ),
             Registration(
                 cluster_service_pb2_grpc.add_ClusterServiceServicer_to_server,

@@ -31,6 +31,7 @@ from services.agent.adapters.egress_policy import EgressPolicy
 from services.agent.adapters.kernel_execute import execute_on_runner, not_running
 from services.agent.adapters.kernel_spec_checks import check_spec, spec_metadata
 from services.agent.adapters.runner_client import RunnerClient
+from services.agent.adapters.runner_session import RunnerSession
 from services.agent.domain import model as m
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,18 @@ class ContainerBackend:
             (mode, code, timeout),
             settle=5.0,
         )
+
+    async def open_live(self, kernel_id: str) -> RunnerSession:
+        return await self._live_client(kernel_id).open_session()
+
+    async def interrupt(self, kernel_id: str) -> None:
+        await self._live_client(kernel_id).interrupt()
+
+    def _live_client(self, kernel_id: str) -> RunnerClient:
+        kernel = self._kernels.get(kernel_id)
+        if kernel is None or kernel.exited.is_set():
+            raise not_running(kernel_id)
+        return kernel.client
 
     def list(self) -> list[m.KernelHandle]:
         return [k.handle for k in self._kernels.values() if k.report and not k.exited.is_set()]

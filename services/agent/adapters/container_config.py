@@ -42,6 +42,7 @@ class Isolation:
     network: str
     pids_limit: int
     shm_bytes: int
+    jupyter: bool = False  # query mode on the image's Jupyter kernel, when it has one
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,6 +90,8 @@ def create_body(
     cmd = [python, "-I", f"{RUNNER_DIR}/{RUNNER_SCRIPT.name}"]
     cmd += ["--socket", f"{RUN_DIR}/{SOCKET_NAME}"]
     cmd += ["--workdir", WORKDIR, "--oom-flag", f"{RUN_DIR}/{OOM_FLAG}"]
+    if isolation.jupyter:
+        cmd += ["--jupyter"]
     if spec.startup_command:
         cmd += ["--startup-command", spec.startup_command]
     binds = [

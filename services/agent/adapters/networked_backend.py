@@ -13,7 +13,7 @@ from typing import Protocol
 
 from services.agent.adapters.cluster_network import ClusterNetworks
 from services.agent.domain import model as m
-from services.agent.service.ports import KernelBackend, KernelLogSource
+from services.agent.service.ports import KernelBackend, KernelLogSource, LiveChannel, LiveKernels
 
 
 class LoggingBackend(KernelBackend, KernelLogSource, Protocol):
@@ -46,6 +46,17 @@ class NetworkedBackend:
 
     async def probe(self) -> str | None:
         return await self.inner.probe()
+
+    async def open_live(self, kernel_id: str) -> LiveChannel:
+        return await self._live().open_live(kernel_id)
+
+    async def interrupt(self, kernel_id: str) -> None:
+        await self._live().interrupt(kernel_id)
+
+    def _live(self) -> LiveKernels:
+        if not isinstance(self.inner, LiveKernels):
+            raise m.KernelUnavailable(f"the {self.name} backend cannot run code live")
+        return self.inner
 
     async def images(self) -> Sequence[str]:
         return await self.inner.images()

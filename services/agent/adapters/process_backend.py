@@ -45,6 +45,7 @@ from services.agent.adapters.kernel_execute import execute_on_runner, not_runnin
 from services.agent.adapters.kernel_log import copy_log, tail
 from services.agent.adapters.kernel_spec_checks import check_spec, spec_metadata
 from services.agent.adapters.runner_client import RunnerClient
+from services.agent.adapters.runner_session import RunnerSession
 from services.agent.adapters.sandbox import (
     SYSTEM_PATH,
     WORKDIR,
@@ -57,7 +58,7 @@ from services.agent.adapters.sandbox import (
 from services.agent.domain import model as m
 from services.agent.domain.images import builtin_python_image
 from services.agent.domain.names import is_safe_kernel_id
-from services.agent.kernel_runner import RUNNER_SCRIPT
+from services.agent.kernel_runner import RUNNER_MODULES, RUNNER_SCRIPT
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ class ProcessBackend:
         start_timeout: float = 30.0,
         socket_dir: Path | None = None,
         cgroup_owner: str = "",
+        jupyter: bool = False,
     ) -> None:
         self._base = base_dir.resolve()
         # Whose `shipyard/<owner>` cgroup parent this is (the agent id; default: the base dir's
@@ -112,6 +114,7 @@ class ProcessBackend:
         self._socket_dir = socket_dir
         self._own_socket_dir = socket_dir is None
         self._python = python  # a python3 inside the sandbox (the runner is stdlib only)
+        self._jupyter = jupyter  # query mode on the Jupyter kernel of that python, if it has one
         self._sandbox = sandbox or SandboxSettings()
         self._tools: Tools | None = None
         self._pids_max = pids_max
@@ -179,6 +182,18 @@ class ProcessBackend:
             settle=2.0,
         )
 
+    async def open_live(self, kernel_id: str) -> RunnerSession:
+        return await self._live_client(kernel_id).open_session()
+
+    async def interrupt(self, kernel_id: str) -> None:
+        await self._live_client(kernel_id).interrupt()
+
+    def _live_client(self, kernel_id: str) -> RunnerClient:
+        kernel = self._kernels.get(kernel_id)
+        if kernel is None or kernel.exited.is_set():
+            raise not_running(kernel_id)
+        return kernel.client
+
     def list(self) -> list[m.KernelHandle]:
         return [k.handle for k in self._kernels.values() if k.report and not k.exited.is_set()]
 
@@ -232,6 +247,7 @@ class ProcessBackend:
         cgroups: list[Path] = []
         listener: _socket.socket | None = None
         script_r, script_w = os.pipe()
+        modules: list[tuple[str, int]] = []
         try:
             self._tools = self._tools or Tools.find()
             listener = await asyncio.to_thread(
@@ -241,6 +257,7 @@ class ProcessBackend:
             os.write(script_w, RUNNER_SCRIPT.read_bytes())
             os.close(script_w)
             script_w = -1
+            modules = [(path.name, _pipe_of(path.read_bytes())) for path in RUNNER_MODULES]
             cgroups = make_kernel_cgroups(
                 self._cgroup_layout(), spec.kernel_id, spec.cpu, spec.mem_bytes, self._pids_max
             )
@@ -253,6 +270,8 @@ class ProcessBackend:
                 environ=_environ(spec),
                 runner_fd=script_r,
                 socket_fd=listener.fileno(),
+                module_fds=modules,
+                jupyter=self._jupyter,
             )
             binds = [(v.host_path, staging / v.name) for v in spec.mounts]
             nodes = dict.fromkeys(spec.devices)
@@ -267,7 +286,7 @@ class ProcessBackend:
                 stderr=asyncio.subprocess.STDOUT,
                 cwd="/",
                 env={"PATH": SYSTEM_PATH, "LANG": "C.UTF-8"},  # the wrapper's, not the kernel's
-                pass_fds=(script_r, listener.fileno()),
+                pass_fds=(script_r, listener.fileno(), *(fd for _, fd in modules)),
                 start_new_session=True,  # its own process group: one killpg stops it all
             )
         except (OSError, m.KernelStartFailed) as exc:
@@ -278,6 +297,8 @@ class ProcessBackend:
             raise m.KernelStartFailed(msg, metadata=spec_metadata(spec)) from exc
         finally:
             os.close(script_r)
+            for _, fd in modules:
+                os.close(fd)
             if script_w >= 0:
                 os.close(script_w)
             if listener is not None:
@@ -392,3 +413,16 @@ def _signal_all(kernel: _Kernel, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(kernel.proc.pid, signum)
     signal_members(kernel.cgroups, signum)
+
+
+def _pipe_of(data: bytes) -> int:
+    """A pipe's read end holding `data` (a runner module: well under the pipe's buffer)."""
+    read, write = os.pipe()
+    try:
+        os.write(write, data)
+    except BaseException:
+        os.close(read)
+        raise
+    finally:
+        os.close(write)
+    return read

@@ -10,11 +10,18 @@ from pathlib import Path
 from typing import Any
 
 from libs.core.errors import Internal, InvalidArgument
-from services.agent.domain.model import ExecMode, ExecResult, ExecStatus, KernelUnavailable
+from services.agent.adapters.runner_session import RunnerSession
+from services.agent.domain.model import (
+    Display,
+    ExecMode,
+    ExecResult,
+    ExecStatus,
+    KernelUnavailable,
+)
 
 MAX_MESSAGE = 64 << 20
 # How much longer than the execution timeout we wait for the runner to report it.
-REPLY_GRACE = 10.0
+REPLY_GRACE = 15.0  # a Jupyter cell may queue 5 s and take 5 s to stop (jupyter_kernel.py)
 
 
 class RunnerClient:
@@ -58,9 +65,34 @@ class RunnerClient:
                 exit_code=int(reply["exit_code"]),
                 error_name=str(reply["error_name"]),
                 error_message=str(reply["error_message"]),
+                displays=tuple(
+                    Display({str(k): str(v) for k, v in d["data"].items()}, bool(d["result"]))
+                    for d in reply.get("displays", ())
+                ),
+                truncated=bool(reply.get("truncated", False)),
             )
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise Internal(f"malformed reply from the kernel runner: {reply!r:.200}") from exc
+
+    async def interrupt(self) -> None:
+        """Stop the cell running on the kernel's Jupyter kernel (a no-op without one)."""
+        await self._call({"op": "interrupt"}, within=10.0)
+
+    async def open_session(self) -> RunnerSession:
+        """A live session (kernel_runner/live.py) on a connection of its own."""
+        reader, writer = await self._connect(self._connect_timeout)
+        session = RunnerSession(reader, writer)
+        try:
+            await session.send({"op": "session"})
+            async with asyncio.timeout(10.0):
+                reply = await session.receive()
+        except BaseException:
+            await session.close()
+            raise
+        if reply != {"ok": True}:
+            await session.close()
+            raise Internal(f"kernel runner refused a live session: {reply!r:.200}")
+        return session
 
     async def _call(
         self,

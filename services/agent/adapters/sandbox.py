@@ -37,6 +37,7 @@ SYSTEM_RO = (
     "/etc/localtime",
     "/etc/nsswitch.conf",
     "/etc/mime.types",
+    "/etc/matplotlibrc",  # Debian's python3-matplotlib keeps its defaults there
 )
 WORKDIR = "/home/work"
 RUNNER_PATH = "/opt/kernel/runner.py"
@@ -99,9 +100,12 @@ def sandbox_command(
     environ: Mapping[str, str],
     runner_fd: int,
     socket_fd: int,
+    module_fds: Sequence[tuple[str, int]] = (),
+    jupyter: bool = False,
 ) -> list[str]:
     """setpriv + bwrap argv running the kernel runner, whose script bwrap reads from `runner_fd`
-    and which serves on the inherited listening socket `socket_fd` (no path of it inside)."""
+    (and its sibling modules, by file name, from `module_fds`) and which serves on the
+    inherited listening socket `socket_fd` (no path of it inside)."""
     drop: list[str] = []
     if os.geteuid() == 0:  # an unprivileged agent's kernels run as the agent's own user
         drop = [tools.setpriv, f"--reuid={settings.uid}", f"--regid={settings.gid}"]
@@ -128,6 +132,8 @@ def sandbox_command(
         box += ["--ro-bind" if mount.read_only else "--bind", str(source)]
         box += [f"{WORKDIR}/{mount.name}"]
     box += ["--ro-bind-data", str(runner_fd), RUNNER_PATH]
+    for name, fd in module_fds:
+        box += ["--ro-bind-data", str(fd), f"{Path(RUNNER_PATH).parent}/{name}"]
     # The sandbox's own root (a tmpfs holding the mount points) becomes read-only too.
     box += ["--remount-ro", "/", "--chdir", WORKDIR, "--clearenv"]
     for key, value in environ.items():
@@ -135,6 +141,8 @@ def sandbox_command(
     # -I: the runner ignores PYTHON* variables and user site dirs of the kernel's environ.
     runner = [python, "-I", RUNNER_PATH, "--socket-fd", str(socket_fd)]
     runner += ["--workdir", WORKDIR]
+    if jupyter:
+        runner += ["--jupyter"]
     if spec.startup_command:
         runner += ["--startup-command", spec.startup_command]
     return [*drop, *box, "--", *runner]

@@ -82,4 +82,8 @@ def result_to_pb(result: ExecResult) -> execution_pb2.ExecutionResult:
         exit_code=result.exit_code,
         error_name=result.error_name,
         error_message=result.error_message,
+        displays=[
+            execution_pb2.DisplayData(data=dict(d.data), result=d.result) for d in result.displays
+        ],
+        truncated=result.truncated,
     )

@@ -13,11 +13,16 @@ exactly one reply, in order.
     {"op": "ping"}  ->  {"ok": true}
     {"op": "execute", "mode": "query" | "batch", "code": str, "timeout": float}
         ->  {"status": "finished" | "failed" | "timed_out", "stdout": str, "stderr": str,
-             "exit_code": int, "error_name": str, "error_message": str}
+             "exit_code": int, "error_name": str, "error_message": str,
+             "displays": [{"data": {mime: str}, "result": bool}], "truncated": bool}
+    {"op": "interrupt"}  ->  {"ok": true}   (stops the running query cell on a Jupyter kernel)
+    {"op": "session"}  ->  {"ok": true}, then the connection is a live session (live.py)
     anything malformed  ->  {"error": str}
-Executions run one at a time in the main thread (SIGALRM can only interrupt that one); a
-timeout <= 0 means no limit. Query mode keeps one interpreter namespace across calls. Batch mode
-runs `/bin/sh -c code` in the work dir in its own process group, killed on timeout.
+With --jupyter, query mode runs on a real Jupyter kernel when the image has one
+(jupyter_kernel.py; started in the background unless --startup-command is given), one cell at a
+time. Otherwise executions run one at a time in the main thread (SIGALRM can only interrupt that
+one); a timeout <= 0 means no limit. Query mode keeps one interpreter namespace across calls.
+Batch mode runs `/bin/sh -c code` in the work dir in its own process group, killed on timeout.
 With --startup-command the runner runs that command once and exits with its exit code (batch
 sessions); it still answers requests meanwhile.
 """
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -42,12 +48,13 @@ from types import FrameType
 from typing import Any, NoReturn
 
 MAX_MESSAGE = 64 << 20
-MAX_OUTPUT = 4 << 20  # per stream; more is cut so a reply stays a sane size
+MAX_OUTPUT = 256 << 10  # per stream; more is cut so a reply fits the edge's buffers
 
 # (request, where to put the reply); a None reply queue means "exit with request['code']".
 _jobs: queue.Queue[tuple[dict[str, Any], queue.Queue[dict[str, Any]] | None]] = queue.Queue()
 _batch_groups: set[int] = set()  # process groups of running batch commands
 _armed = False  # True while query code runs: only then may SIGALRM interrupt it
+_jupyter: Any = None  # the session's Jupyter kernel (jupyter_kernel.JupyterKernel), if any
 
 
 class _Timeout(BaseException):
@@ -64,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     # Containers: a file to create when the OOM killer ended the runner (engines on cgroup v1
     # often do not report it, and only a process inside still sees the container's cgroup).
     parser.add_argument("--oom-flag", default="")
+    parser.add_argument("--jupyter", action="store_true", help="query mode on a Jupyter kernel")
     args = parser.parse_args(argv)
     if os.getpid() == 1:
         _become_init(args.oom_flag)
@@ -74,6 +82,8 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGALRM, _on_alarm)
     server = _listen(args.socket) if args.socket else _adopt(args.socket_fd)
+    if args.jupyter:
+        _start_jupyter(workdir, eager=not args.startup_command)
     threading.Thread(target=_accept_loop, args=(server,), daemon=True).start()
     if args.startup_command:
         threading.Thread(target=_run_startup, args=(args.startup_command,), daemon=True).start()
@@ -148,18 +158,86 @@ def _accept_loop(server: socket.socket) -> None:
 def _serve(conn: socket.socket) -> None:
     with conn, contextlib.suppress(OSError, ValueError):
         while (request := _recv(conn)) is not None:
-            _send(conn, _dispatch(request))
+            reply = _dispatch(request, conn)
+            if not reply:  # a live session that ended with the connection
+                return
+            _send(conn, reply)
 
 
-def _dispatch(request: object) -> dict[str, Any]:
+def _sibling(name: str) -> Any:
+    """A module next to this file (the runner runs as a lone script, not as a package)."""
+    if f"_runner_{name}" in sys.modules:
+        return sys.modules[f"_runner_{name}"]
+    path = Path(__file__).with_name(f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_runner_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _start_jupyter(workdir: str, *, eager: bool) -> None:
+    global _jupyter
+    jupyter = _sibling("jupyter_kernel")
+    if not jupyter.available():
+        return  # no Jupyter kernel in this image: query mode runs in this interpreter
+
+    def died(code: int) -> None:  # the notebook kernel is the kernel: end with it
+        _jobs.put(({"code": code}, None))
+
+    _jupyter = jupyter.JupyterKernel(workdir, died)
+    if eager:
+        threading.Thread(target=_warm_up, daemon=True).start()
+
+
+def _warm_up() -> None:
+    with contextlib.suppress(Exception):  # a failed start is reported by the first execution
+        _jupyter.start()
+
+
+def _serve_session(conn: socket.socket) -> None:
+    live = _sibling("live")
+    live.LiveSession(lambda m: _send(conn, m), lambda: _recv(conn), _jupyter, _dispatch).serve()
+
+
+def _dispatch(request: object, conn: socket.socket | None = None) -> dict[str, Any]:
     op = request.get("op") if isinstance(request, dict) else None
     if op == "ping":
         return {"ok": True}
+    if op == "interrupt":
+        if _jupyter is not None:
+            _jupyter.interrupt()
+        return {"ok": True}
+    if op == "session" and conn is not None:
+        _serve_session(conn)
+        return {}
+    if op == "execute" and isinstance(request, dict) and _on_jupyter(request):
+        return _query_on_jupyter(request["code"], float(request["timeout"]))
     if op == "execute" and isinstance(request, dict):
         reply: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=1)
         _jobs.put((request, reply))
         return reply.get()
     return {"error": f"unknown request {op!r}"}
+
+
+def _query_on_jupyter(code: str, timeout: float) -> dict[str, Any]:
+    collected = _sibling("live").Collected()
+    try:
+        with _jupyter.lock:
+            return dict(collected.reply(_jupyter.run(code, timeout, collected, None)))
+    except _sibling("jupyter_kernel").KernelGone:
+        threading.Event().wait()  # the runner is exiting with the kernel's code: no reply
+        raise
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def _on_jupyter(request: dict[str, Any]) -> bool:
+    valid = isinstance(request.get("code"), str) and isinstance(
+        request.get("timeout"), (int, float)
+    )
+    return _jupyter is not None and request.get("mode") == "query" and valid
 
 
 def _recv(conn: socket.socket) -> object:
@@ -284,13 +362,14 @@ def _result(
         "exit_code": exit_code,
         "error_name": error_name,
         "error_message": _clip(error_message),
+        "truncated": max(len(stdout), len(stderr)) > MAX_OUTPUT,
     }
 
 
 def _clip(text: str) -> str:
     if len(text) <= MAX_OUTPUT:
         return text
-    return text[:MAX_OUTPUT] + f"\n[output cut: {len(text) - MAX_OUTPUT} more characters]\n"
+    return text[:MAX_OUTPUT] + f"\n[output truncated: {len(text) - MAX_OUTPUT} more characters]\n"
 
 
 def _exit_code(returncode: int) -> int:
@@ -315,6 +394,9 @@ def _on_sigterm(signum: int, _frame: FrameType | None) -> NoReturn:
 
 
 def _exit(code: int) -> NoReturn:
+    if _jupyter is not None:
+        with contextlib.suppress(Exception):
+            _jupyter.stop()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from services.agent.domain.devices import DevicePool
 from services.agent.domain.model import ExecMode, ExecResult, KernelExit, KernelHandle, KernelSpec
@@ -50,6 +50,32 @@ class KernelBackend(Protocol):
 
     async def close(self) -> None:
         """Destroy every kernel."""
+        ...
+
+
+class LiveChannel(Protocol):
+    """A live execution on one kernel; messages as the runner's live session speaks them
+    (kernel_runner/live.py): commands {"op": ...} out, events {"event": ...} in."""
+
+    async def send(self, message: Mapping[str, Any]) -> None: ...
+
+    async def receive(self) -> dict[str, Any] | None:
+        """The next event; None once the kernel is gone."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+@runtime_checkable
+class LiveKernels(Protocol):
+    """A backend whose kernels run code live (both real backends)."""
+
+    async def open_live(self, kernel_id: str) -> LiveChannel:
+        """Raises KernelNotFound, or KernelUnavailable when the runner does not answer."""
+        ...
+
+    async def interrupt(self, kernel_id: str) -> None:
+        """Stop the cell running in the kernel; nothing running: a no-op."""
         ...
 
 

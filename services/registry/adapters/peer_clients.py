@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import grpc
 from google.protobuf.duration_pb2 import Duration
+from shipyard.agent.v1 import execution_service_pb2 as live_pb
+from shipyard.agent.v1 import execution_service_pb2_grpc as live_grpc
 from shipyard.agent.v1 import kernel_service_pb2 as agent_pb
 from shipyard.agent.v1 import kernel_service_pb2_grpc as agent_grpc
 from shipyard.storage.v1 import vfolder_service_pb2 as storage_pb
@@ -19,7 +21,7 @@ from libs.grpcutil.client import internal_channel
 from libs.grpcutil.status import error_from_rpc
 from services.registry.adapters.channel_pool import ChannelPool
 from services.registry.domain.errors import AgentUnavailable
-from services.registry.domain.model import ExecMode, ExecOutcome, Mount
+from services.registry.domain.model import Display, ExecMode, ExecOutcome, Mount
 from services.registry.service.ports import KernelLaunch
 
 _MODES = {
@@ -112,7 +114,7 @@ class GrpcAgentClient:
         request = agent_pb.ExecuteRequest(
             kernel_id=kernel_id, mode=_MODES[mode], code=code, timeout=duration
         )
-        response = await self._call(address, "Execute", request, timeout + 10.0)
+        response = await self._call(address, "Execute", request, timeout + 20.0)
         r = response.result
         return ExecOutcome(
             status=_STATUSES.get(r.status, "failed"),
@@ -121,7 +123,41 @@ class GrpcAgentClient:
             exit_code=r.exit_code,
             error_name=r.error_name,
             error_message=r.error_message,
+            displays=tuple(Display(dict(d.data), d.result) for d in r.displays),
+            truncated=r.truncated,
         )
+
+    async def stream_execute(
+        self,
+        address: str,
+        kernel_id: str,
+        commands: AsyncIterator[execution_pb2.ExecutionCommand],
+    ) -> AsyncIterator[execution_pb2.ExecutionEvent]:
+        """Relay a live execution to the kernel's agent: commands out, events back."""
+
+        async def requests() -> AsyncIterator[live_pb.StreamExecuteRequest]:
+            yield live_pb.StreamExecuteRequest(kernel_id=kernel_id)
+            async for command in commands:
+                yield live_pb.StreamExecuteRequest(command=command)
+
+        metadata = ((AGENT_ADDRESS_METADATA, address),)
+        try:
+            async with self._pool.use(_target(address)) as channel:
+                stub = live_grpc.KernelExecutionServiceStub(channel)
+                async for response in stub.StreamExecute(requests(), metadata=metadata):
+                    yield response.event
+        except grpc.aio.AioRpcError as exc:
+            raise _error(exc) from exc
+
+    async def interrupt(self, address: str, kernel_id: str) -> None:
+        metadata = ((AGENT_ADDRESS_METADATA, address),)
+        request = live_pb.InterruptExecutionRequest(kernel_id=kernel_id)
+        try:
+            async with self._pool.use(_target(address)) as channel:
+                stub = live_grpc.KernelExecutionServiceStub(channel)
+                await stub.InterruptExecution(request, timeout=LOGS_DEADLINE, metadata=metadata)
+        except grpc.aio.AioRpcError as exc:
+            raise _error(exc) from exc
 
     async def kernel_logs(self, address: str, kernel_id: str, tail: int) -> str:
         request = agent_pb.GetKernelLogsRequest(kernel_id=kernel_id, tail_lines=tail)
@@ -137,11 +173,7 @@ class GrpcAgentClient:
                 stub = agent_grpc.KernelServiceStub(channel)
                 return await getattr(stub, method)(request, timeout=deadline, metadata=metadata)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                raise AgentUnavailable(
-                    f"agent call failed: {exc.code().name}: {exc.details()}"
-                ) from exc
-            raise error_from_rpc(exc) from exc
+            raise _error(exc) from exc
 
     async def close(self) -> None:
         await self._pool.close()
@@ -175,6 +207,12 @@ class GrpcMountResolver:
 
     async def close(self) -> None:
         await self._channel.close()
+
+
+def _error(exc: grpc.aio.AioRpcError) -> Exception:
+    if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return AgentUnavailable(f"agent call failed: {exc.code().name}: {exc.details()}")
+    return error_from_rpc(exc)
 
 
 def _target(address: str) -> str:

@@ -125,6 +125,10 @@ def exec_result_pb(outcome: ExecOutcome) -> execution_pb2.ExecutionResult:
         exit_code=outcome.exit_code,
         error_name=outcome.error_name,
         error_message=outcome.error_message,
+        displays=[
+            execution_pb2.DisplayData(data=dict(d.data), result=d.result) for d in outcome.displays
+        ],
+        truncated=outcome.truncated,
     )
 
 

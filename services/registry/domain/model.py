@@ -162,6 +162,16 @@ class ExecOutcome:
     exit_code: int
     error_name: str = ""
     error_message: str = ""
+    displays: tuple[Display, ...] = ()  # rich outputs of a cell run on a Jupyter kernel
+    truncated: bool = False  # output was cut to fit one reply
+
+
+@dataclass(frozen=True, slots=True)
+class Display:
+    """A rich output: MIME type -> content (binary types base64); `result`: the cell's value."""
+
+    data: Mapping[str, str]
+    result: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,4 +1,4 @@
-"""Execute: run code in the session's main kernel through its agent."""
+"""Execute: run code in the session's main kernel through its agent (also live)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,29 @@ from libs.core.identity import Caller
 from services.registry.domain.errors import SessionNotRunning
 from services.registry.domain.model import ExecMode, ExecOutcome, Status
 from services.registry.service.access import check_access
-from services.registry.service.ports import AgentClient, AgentStore
+from services.registry.service.ports import AgentClient, AgentStore, SessionActivity
 from services.registry.service.session_ports import SessionReader
 
 DEFAULT_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True, slots=True)
-class Execute:
+class ExecTarget:
+    """Where a session's code runs: its main kernel and that kernel's agent."""
+
+    session_id: str
+    address: str
+    kernel_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExecTargets:
     store: SessionReader
     agent_store: AgentStore
-    agents: AgentClient
+    activity: SessionActivity | None = None
 
-    async def __call__(
-        self, caller: Caller, session_id: str, mode: ExecMode, code: str, timeout: float | None
-    ) -> ExecOutcome:
+    async def __call__(self, caller: Caller, session_id: str) -> ExecTarget:
+        """The running session's main kernel, if the caller may execute code in it."""
         session = await self.store.get(session_id)
         check_access(caller, session, Verb.EXECUTE)
         main = session.main_kernel
@@ -34,6 +42,27 @@ class Execute:
             )
         # The address was recorded at bind time; the agent table is only a fallback.
         address = main.agent_address or (await self.agent_store.get(main.agent_id)).address
+        return ExecTarget(session_id, address, main.kernel_id)
+
+    async def touch(self, session_id: str) -> None:
+        """The session was used (for the idle checker)."""
+        if self.activity is not None:
+            await self.activity.touch(session_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Execute:
+    store: SessionReader
+    agent_store: AgentStore
+    agents: AgentClient
+    activity: SessionActivity | None = None
+
+    async def __call__(
+        self, caller: Caller, session_id: str, mode: ExecMode, code: str, timeout: float | None
+    ) -> ExecOutcome:
+        targets = ExecTargets(self.store, self.agent_store, self.activity)
+        target = await targets(caller, session_id)
+        await targets.touch(session_id)
         return await self.agents.execute(
-            address, main.kernel_id, mode, code, timeout or DEFAULT_TIMEOUT
+            target.address, target.kernel_id, mode, code, timeout or DEFAULT_TIMEOUT
         )

@@ -220,6 +220,12 @@ class AgentClient(Protocol):
     async def kernel_logs(self, address: str, kernel_id: str, tail: int) -> str: ...
 
 
+class SessionActivity(Protocol):
+    async def touch(self, session_id: str) -> None:
+        """Record that the session was used now (libs/core/session_activity.py)."""
+        ...
+
+
 class MountResolver(Protocol):
     async def resolve(
         self, user_id: str, names: Sequence[str], project_id: str = ""

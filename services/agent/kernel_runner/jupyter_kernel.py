@@ -1,0 +1,415 @@
+"""Query mode on a real Jupyter kernel: a minimal client of the Jupyter messaging protocol.
+
+Loaded by the runner (`__main__.py`) from its own directory; stdlib only apart from pyzmq, which
+is imported when a kernel starts, so that a kernel without Jupyter still runs the runner.
+The kernel is the first kernelspec found (`python3` preferred) under the Jupyter data dirs; it
+runs in its own process group (an interrupt reaches the commands a cell started) with its
+IPython and matplotlib state in a private temporary directory, not in the user's work dir.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import importlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # kernels may have a python older than these annotations
+    from collections.abc import Callable
+
+    # An event for the caller: {"event": "stdout" | "stderr" | "display" | "input_request"}.
+    Emit = Callable[[dict[str, Any]], None]
+    # Waits for the user's answer to an input() prompt; None when nobody can answer.
+    ReadInput = Callable[[str, bool], str | None]
+
+KERNEL_DIRS = ("share/jupyter/kernels",)
+_DELIM = b"<IDS|MSG>"
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# Run silently once the kernel is up. ipykernel's streams before 6.25 lack `.buffer`, which
+# programs writing bytes to sys.stdout.buffer need; this gives them one.
+PYTHON_SETUP = """
+def _shipyard_buffers():
+    import sys
+    class Buffer:
+        def __init__(self, stream):
+            self._stream = stream
+        def write(self, data):
+            self._stream.write(bytes(data).decode("utf-8", "replace"))
+            return len(data)
+        def flush(self):
+            self._stream.flush()
+        def writable(self):
+            return True
+    for stream in (sys.stdout, sys.stderr):
+        if not hasattr(stream, "buffer"):
+            stream.buffer = Buffer(stream)
+_shipyard_buffers()
+del _shipyard_buffers
+"""
+START_TIMEOUT = 60.0
+QUEUE_GRACE = 5.0  # how long a cell may wait to start before its time limit runs anyway
+INTERRUPT_GRACE = 5.0  # after an interrupt, how long the cell gets to stop before a restart
+
+
+class KernelGone(Exception):
+    """The Jupyter kernel process ended; `code` is its exit code in shell convention."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"the Jupyter kernel exited with code {code}")
+        self.code = code
+
+
+def find_kernelspec(name: str = "") -> dict[str, Any] | None:
+    """The kernel.json of kernel `name` (default: python3, else the first one found)."""
+    found: dict[str, dict[str, Any]] = {}
+    for base in _data_dirs():
+        for rel in KERNEL_DIRS:
+            root = Path(base) / rel
+            with contextlib.suppress(OSError):
+                for spec_file in sorted(root.glob("*/kernel.json")):
+                    with contextlib.suppress(OSError, ValueError):
+                        spec = json.loads(spec_file.read_text())
+                        if isinstance(spec, dict) and spec.get("argv"):
+                            found.setdefault(spec_file.parent.name, spec)
+    if name:
+        return found.get(name)
+    return found.get("python3") or next(iter(found.values()), None)
+
+
+def _data_dirs() -> list[str]:
+    dirs = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+    dirs = [str(Path(p).parent.parent) if p.endswith("kernels") else p for p in dirs]
+    return [*dirs, sys.prefix, "/usr/local", "/usr"]
+
+
+def available() -> bool:
+    """Whether this python can drive a Jupyter kernel here (pyzmq and a kernelspec)."""
+    try:
+        importlib.import_module("zmq")
+    except ImportError:
+        return False
+    return find_kernelspec() is not None
+
+
+class JupyterKernel:
+    """One Jupyter kernel, started on first use; runs one cell at a time."""
+
+    def __init__(self, workdir: str, on_death: Callable[[int], None]) -> None:
+        self._workdir = workdir
+        self._on_death = on_death  # the runner ends with the kernel: the session's kernel died
+        self.lock = threading.Lock()  # held while a cell (or completion) talks to the kernel
+        self._start_lock = threading.RLock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._zmq: Any = None
+        self._sockets: dict[str, Any] = {}
+        self._key = b""
+        self._session = uuid.uuid4().hex
+        self._private = ""
+        self._interrupt_mode = "signal"
+        self._language = ""
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        with self._start_lock:
+            if self._proc is None:
+                self._launch()
+
+    def _launch(self) -> None:
+        spec = find_kernelspec()
+        if spec is None:
+            raise RuntimeError("no Jupyter kernel is installed in this image")
+        self._zmq = importlib.import_module("zmq")
+        self._private = tempfile.mkdtemp(prefix="jupyter-")
+        self._key = secrets.token_hex(16).encode()
+        ports = _free_ports(5)
+        names = ("shell", "iopub", "stdin", "control", "hb")
+        info: dict[str, Any] = {f"{n}_port": p for n, p in zip(names, ports, strict=False)}
+        info.update(ip="127.0.0.1", transport="tcp", key=self._key.decode())
+        info.update(signature_scheme="hmac-sha256", kernel_name="")
+        private = Path(self._private)  # mkdtemp made it 0700: only this user reads the key
+        conn_file = str(private / "kernel.json")
+        Path(conn_file).write_text(json.dumps(info))
+        argv = [a.replace("{connection_file}", conn_file) for a in spec["argv"]]
+        if argv[0] in ("python", "python3"):
+            argv[0] = sys.executable
+        env = dict(os.environ)
+        env.update({k: str(v) for k, v in (spec.get("env") or {}).items()})
+        env.update(
+            JPY_PARENT_PID=str(os.getpid()),
+            IPYTHONDIR=str(private / "ipython"),
+            MPLCONFIGDIR=str(private / "mpl"),
+            JUPYTER_RUNTIME_DIR=self._private,
+            XDG_CACHE_HOME=str(private / "cache"),
+            PYDEVD_DISABLE_FILE_VALIDATION="1",
+        )
+        self._language = str(spec.get("language", ""))
+        self._interrupt_mode = str(spec.get("interrupt_mode", "signal"))
+        self._proc = subprocess.Popen(
+            argv, cwd=self._workdir, env=env, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+        ctx = self._zmq.Context.instance()
+        for name, kind in (("shell", "DEALER"), ("stdin", "DEALER"), ("control", "DEALER")):
+            sock = ctx.socket(getattr(self._zmq, kind))
+            sock.setsockopt(self._zmq.LINGER, 0)
+            sock.setsockopt(self._zmq.IDENTITY, self._session.encode())
+            sock.connect(f"tcp://127.0.0.1:{info[name + '_port']}")
+            self._sockets[name] = sock
+        iopub = ctx.socket(self._zmq.SUB)
+        iopub.setsockopt(self._zmq.LINGER, 0)
+        iopub.setsockopt(self._zmq.SUBSCRIBE, b"")
+        iopub.connect(f"tcp://127.0.0.1:{info['iopub_port']}")
+        self._sockets["iopub"] = iopub
+        self._wait_ready()
+        if self._language == "python":
+            self.run(PYTHON_SETUP, 30.0, lambda _event: None, None, silent=True)
+
+    def _wait_ready(self) -> None:
+        """kernel_info until it answers and iopub is connected (its status reaches us)."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            self._check_alive()
+            msg_id = self._send("shell", "kernel_info_request", {})
+            got_reply = False
+            until = time.monotonic() + 1.0
+            while time.monotonic() < until:
+                ready = dict(self._poll(0.1))
+                if "shell" in ready:
+                    reply = self._recv("shell")
+                    got_reply = got_reply or _parent(reply) == msg_id
+                if "iopub" in ready:
+                    msg = self._recv("iopub")
+                    if got_reply or (msg and _parent(msg) == msg_id):
+                        self._drain("iopub")
+                        return
+            if got_reply:  # iopub still joining: the next round's status message shows it
+                continue
+        raise RuntimeError(f"the Jupyter kernel did not answer within {START_TIMEOUT:g}s")
+
+    def stop(self) -> None:
+        """Kill the kernel; the next cell starts a new one."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        for sock in self._sockets.values():
+            sock.close(0)
+        self._sockets = {}
+        if self._private:
+            shutil.rmtree(self._private, ignore_errors=True)
+
+    def interrupt(self) -> None:
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        if self._interrupt_mode == "message":
+            self._send("control", "interrupt_request", {})
+        else:  # the whole group: commands a cell started (os.system, subprocess) stop too
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGINT)
+
+    # -- execution ----------------------------------------------------------------------------
+
+    def run(
+        self,
+        code: str,
+        timeout: float,
+        emit: Emit,
+        read_input: ReadInput | None,
+        *,
+        silent: bool = False,
+    ) -> dict[str, Any]:
+        """Run one cell; emits its output as it comes and returns how it ended:
+        {"status", "exit_code", "error_name", "error_message"}."""
+        self.start()
+        self._drain("iopub")
+        content = {
+            "code": code,
+            "silent": silent,
+            "store_history": not silent,
+            "user_expressions": {},
+            "allow_stdin": read_input is not None,
+            "stop_on_error": True,
+        }
+        msg_id = self._send("shell", "execute_request", content)
+        # The limit counts from when the cell starts (execute_input), not from the request: an
+        # interrupt before that would hit the kernel's own code, not the cell.
+        queued = 0.0 if silent else QUEUE_GRACE
+        deadline = time.monotonic() + timeout + queued if timeout > 0 else None
+        reply: dict[str, Any] | None = None
+        idle = timed_out = restarted = False
+        error: dict[str, Any] = {}
+        while reply is None or not idle:
+            self._check_alive()
+            now = time.monotonic()
+            if deadline is not None and now > deadline:
+                if timed_out:  # interrupted, still not done: the next cell gets a new kernel
+                    self.stop()
+                    restarted = True
+                    break
+                timed_out = True
+                self.interrupt()
+                deadline = now + INTERRUPT_GRACE
+            for name, _ in self._poll(0.1):
+                msg = self._recv(name)
+                if msg is None or _parent(msg) != msg_id:
+                    continue
+                kind, body = msg["header"]["msg_type"], msg["content"]
+                if name == "shell" and kind == "execute_reply":
+                    reply = body
+                elif name == "stdin" and kind == "input_request":
+                    answer = self._ask(body, emit, read_input)
+                    self._send("stdin", "input_reply", {"value": answer}, parent=msg["header"])
+                elif kind == "status" and body.get("execution_state") == "idle":
+                    idle = True
+                elif kind == "execute_input":
+                    if timeout > 0 and not timed_out:
+                        deadline = time.monotonic() + timeout
+                elif kind == "error":
+                    error = body
+                    emit({"event": "stderr", "text": _plain("\n".join(body["traceback"])) + "\n"})
+                else:
+                    _forward(kind, body, emit)
+        outcome = _outcome(reply or {}, error, timed_out, timeout)
+        if restarted:
+            outcome["error_message"] += "; the cell ignored the interrupt, so the kernel restarted"
+        return outcome
+
+    def complete(self, code: str, cursor_pos: int) -> dict[str, Any]:
+        self.start()
+        msg_id = self._send("shell", "complete_request", {"code": code, "cursor_pos": cursor_pos})
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            self._check_alive()
+            for name, _ in self._poll(0.1):
+                msg = self._recv(name)
+                if name == "shell" and msg is not None and _parent(msg) == msg_id:
+                    body = msg["content"]
+                    return {
+                        "matches": [str(m) for m in body.get("matches", [])],
+                        "cursor_start": int(body.get("cursor_start", cursor_pos)),
+                        "cursor_end": int(body.get("cursor_end", cursor_pos)),
+                    }
+        return {"matches": [], "cursor_start": cursor_pos, "cursor_end": cursor_pos}
+
+    def _ask(self, body: dict[str, Any], emit: Emit, read_input: ReadInput | None) -> str:
+        prompt, password = str(body.get("prompt", "")), bool(body.get("password", False))
+        emit({"event": "input_request", "prompt": prompt, "password": password})
+        answer = read_input(prompt, password) if read_input is not None else None
+        return "" if answer is None else answer
+
+    def _check_alive(self) -> None:
+        proc = self._proc
+        if proc is not None and proc.poll() is not None:
+            code = proc.returncode
+            self._on_death(128 - code if code < 0 else code)
+            raise KernelGone(code)
+
+    # -- wire ---------------------------------------------------------------------------------
+
+    def _poll(self, seconds: float) -> list[tuple[str, int]]:
+        poller = self._zmq.Poller()
+        names = {}
+        for name in ("shell", "iopub", "stdin"):
+            poller.register(self._sockets[name], self._zmq.POLLIN)
+            names[self._sockets[name]] = name
+        return [(names[s], ev) for s, ev in poller.poll(int(seconds * 1000))]
+
+    def _drain(self, name: str) -> None:
+        while self._sockets[name].poll(0):
+            self._sockets[name].recv_multipart()
+
+    def _send(
+        self, channel: str, msg_type: str, content: dict[str, Any], parent: Any = None
+    ) -> str:
+        msg_id = uuid.uuid4().hex
+        header = {
+            "msg_id": msg_id,
+            "msg_type": msg_type,
+            "session": self._session,
+            "username": "shipyard",
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "version": "5.3",
+        }
+        parts = [json.dumps(p).encode() for p in (header, parent or {}, {}, content)]
+        signature = hmac.new(self._key, b"".join(parts), hashlib.sha256).hexdigest()
+        self._sockets[channel].send_multipart([_DELIM, signature.encode(), *parts])
+        return msg_id
+
+    def _recv(self, channel: str) -> dict[str, Any] | None:
+        frames = self._sockets[channel].recv_multipart()
+        try:
+            parts = frames[frames.index(_DELIM) + 1 :]
+        except ValueError:
+            return None
+        signature, body = parts[0], parts[1:5]
+        expected = hmac.new(self._key, b"".join(body), hashlib.sha256).hexdigest().encode()
+        if len(body) < 4 or not hmac.compare_digest(signature, expected):
+            return None
+        header, parent, _meta, content = (json.loads(p) for p in body)
+        return {"header": header, "parent_header": parent, "content": content}
+
+
+def _parent(msg: dict[str, Any] | None) -> str:
+    return str((msg or {}).get("parent_header", {}).get("msg_id", ""))
+
+
+def _forward(kind: str, body: dict[str, Any], emit: Emit) -> None:
+    if kind == "stream":
+        name = "stderr" if body.get("name") == "stderr" else "stdout"
+        emit({"event": name, "text": str(body.get("text", ""))})
+    elif kind in ("execute_result", "display_data", "update_display_data"):
+        data = {str(k): _text(v) for k, v in (body.get("data") or {}).items()}
+        emit({"event": "display", "data": data, "result": kind == "execute_result"})
+
+
+def _text(value: Any) -> str:
+    """Jupyter sends text and base64 (images) as strings, JSON types (application/json) as is."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _plain(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def _outcome(
+    reply: dict[str, Any], error: dict[str, Any], timed_out: bool, timeout: float
+) -> dict[str, Any]:
+    if timed_out:
+        message = f"timed out after {timeout:g}s"
+        return {"status": "timed_out", "exit_code": 1, "error_name": "TimeoutError",
+                "error_message": message}  # fmt: skip
+    if reply.get("status", "error") != "ok":
+        name = str(error.get("ename") or reply.get("ename") or "Error")
+        message = str(error.get("evalue") or reply.get("evalue") or "")
+        return {"status": "failed", "exit_code": 1, "error_name": name, "error_message": message}
+    return {"status": "finished", "exit_code": 0, "error_name": "", "error_message": ""}
+
+
+def _free_ports(count: int) -> list[int]:
+    held = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            held.append(s)
+        return [s.getsockname()[1] for s in held]
+    finally:
+        for s in held:
+            s.close()
