@@ -26,7 +26,7 @@ from shipyard.type.v1 import execution_pb2 as x
 from cli.client import ApiError, ShipyardClient
 from cli.grpc_signing import signed_channel
 from cli.platform import Platform
-from libs.core import session_activity
+from libs.events import session_activity
 from tests.e2e.tenants import ordinary_user
 
 pytestmark = pytest.mark.e2e

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from libs.core import session_activity
+from libs.events import session_activity
 
 
 class RedisSessionActivity:
