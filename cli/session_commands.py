@@ -10,6 +10,7 @@ from typing import Any
 
 from cli import why
 from cli.client import ShipyardClient
+from cli.session_events import add_events_command
 
 ClientFactory = Callable[[argparse.Namespace], ShipyardClient]
 
@@ -128,3 +129,4 @@ def register(sub: argparse._SubParsersAction, make_client: ClientFactory) -> Non
     logs.add_argument("session_id")
     logs.add_argument("--tail", type=int, default=0, help="only the last N lines")
     logs.set_defaults(func=cmd_session_logs)
+    add_events_command(session, make_client)

@@ -128,6 +128,9 @@ METHODS: dict[str, Rule] = {
     "/shipyard.registry.v1.SessionService/DestroySession": Rule(Resource.SESSION, _D),
     "/shipyard.registry.v1.SessionService/Execute": Rule(Resource.SESSION, _X),
     "/shipyard.registry.v1.SessionService/GetSessionLogs": Rule(Resource.SESSION, _R),
+    "/shipyard.registry.v1.UserEventService/WatchSessionEvents": Rule(Resource.SESSION, _R),
+    "/shipyard.registry.v1.UserEventService/WatchEvents": Rule(Resource.SESSION, _R),
+    "/shipyard.registry.v1.SessionControlService/RenameSession": Rule(Resource.SESSION, _U),
     "/shipyard.registry.v1.ClusterService/ListAgents": Rule(Resource.AGENT, _R),
     # registry: images, container registries, resource groups
     **{

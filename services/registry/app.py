@@ -19,7 +19,9 @@ from shipyard.registry.v1 import (
     resource_group_service_pb2_grpc,
     scheduling_service_pb2_grpc,
     session_admin_service_pb2_grpc,
+    session_control_service_pb2_grpc,
     session_service_pb2_grpc,
+    user_event_service_pb2_grpc,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -49,7 +51,9 @@ from services.registry.adapters.redis_events import RedisClusterEvents, StreamSe
 from services.registry.adapters.requeue_store import SqlStartRetries
 from services.registry.adapters.resource_group_store import SqlResourceGroupStore
 from services.registry.adapters.secrets import SecretBox
+from services.registry.adapters.session_names import SqlSessionNames
 from services.registry.adapters.session_store import SqlSessionStore
+from services.registry.adapters.user_events import RedisUserEvents
 from services.registry.api.agent_servicers import AgentRegistryServicer, ClusterServicer
 from services.registry.api.event_admin_servicer import EventAdminServicer
 from services.registry.api.image_servicers import (
@@ -60,7 +64,9 @@ from services.registry.api.image_servicers import (
 from services.registry.api.kernel_event_handler import KernelEventHandler
 from services.registry.api.scheduling_servicer import SchedulingServicer
 from services.registry.api.session_admin_servicer import SessionAdminServicer
+from services.registry.api.session_control_servicer import SessionControlServicer
 from services.registry.api.session_servicer import SessionServicer
+from services.registry.api.user_event_servicer import UserEventServicer
 from services.registry.config import Settings
 from services.registry.domain.agent_auth import AgentAuth
 from services.registry.domain.schedulability import SchedulabilityPolicy
@@ -77,6 +83,7 @@ from services.registry.service.images import Images
 from services.registry.service.kernel_events import ApplyKernelEvent
 from services.registry.service.queries import SessionQueries
 from services.registry.service.reconcile import Reconciler
+from services.registry.service.rename_session import RenameSession
 from services.registry.service.rescan import Rescans
 from services.registry.service.resource_groups import ResourceGroups
 from services.registry.service.scheduling import Scheduling
@@ -84,6 +91,7 @@ from services.registry.service.session_logs import GetSessionLogs
 from services.registry.service.start_outcomes import RequeueRelease, StartOutcomes
 from services.registry.service.starter import Starter
 from services.registry.service.terminate_owners import TerminateSessionsOfOwners
+from services.registry.service.watch_events import WatchUserEvents
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +216,18 @@ async def serve(settings: Settings) -> RunningRegistry:
                 session_service_pb2_grpc.add_SessionServiceServicer_to_server,
                 session_servicer,
                 "shipyard.registry.v1.SessionService",
+            ),
+            Registration(
+                user_event_service_pb2_grpc.add_UserEventServiceServicer_to_server,
+                UserEventServicer(
+                    WatchUserEvents(store, RedisUserEvents(redis, settings.redis_prefix))
+                ),
+                "shipyard.registry.v1.UserEventService",
+            ),
+            Registration(
+                session_control_service_pb2_grpc.add_SessionControlServiceServicer_to_server,
+                SessionControlServicer(RenameSession(store, SqlSessionNames(sessions))),
+                "shipyard.registry.v1.SessionControlService",
             ),
             Registration(
                 cluster_service_pb2_grpc.add_ClusterServiceServicer_to_server,
