@@ -34,5 +34,8 @@ class UserEventServicer(pb_grpc.UserEventServiceServicer):
             project_id=request.project_id,
             kinds=kinds_of(request.scope),
         )
-        async for event in self._watch.all(current_caller(), flt, request.last_event_id):
+        events = self._watch.all(
+            current_caller(), flt, request.last_event_id, follow=not request.no_follow
+        )
+        async for event in events:
             yield pb.WatchEventsResponse.FromString(event.payload)

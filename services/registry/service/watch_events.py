@@ -93,11 +93,13 @@ class WatchUserEvents:
                             return
 
     async def all(
-        self, caller: Caller, flt: EventFilter, last_event_id: str
+        self, caller: Caller, flt: EventFilter, last_event_id: str, *, follow: bool = True
     ) -> AsyncIterator[StoredUserEvent]:
-        """Every visible event matching `flt` after `last_event_id` (from now when empty)."""
+        """Every visible event matching `flt` after `last_event_id` (from now when empty);
+        without `follow`, only those retained now."""
         after = last_event_id or await self.log.position()
-        async for event in self.log.follow(after):
+        events = self.log.follow(after) if follow else self.log.history(after)
+        async for event in events:
             if flt.session_id and event.session_id != flt.session_id:
                 continue
             if flt.project_id and event.project_id != flt.project_id:
