@@ -26,6 +26,7 @@ PUBLIC_SERVICES: dict[str, Upstream] = {
     "shipyard.registry.v1.SessionService": "registry",
     "shipyard.registry.v1.UserEventService": "registry",
     "shipyard.registry.v1.SessionControlService": "registry",
+    "shipyard.registry.v1.RescanTaskService": "registry",
     "shipyard.registry.v1.ClusterService": "registry",
     "shipyard.registry.v1.ImageService": "registry",
     "shipyard.registry.v1.ContainerRegistryService": "registry",

@@ -156,6 +156,9 @@ METHODS: dict[str, Rule] = {
             ("GetRescanTask", _R),
         )
     },
+    "/shipyard.registry.v1.RescanTaskService/WatchRescanTask": Rule(
+        Resource.CONTAINER_REGISTRY, _R
+    ),
     **{
         f"/shipyard.registry.v1.ResourceGroupService/{m}": Rule(Resource.RESOURCE_GROUP, v)
         for m, v in (

@@ -16,6 +16,7 @@ from shipyard.registry.v1 import (
     container_registry_service_pb2_grpc,
     event_admin_service_pb2_grpc,
     image_service_pb2_grpc,
+    rescan_task_service_pb2_grpc,
     resource_group_service_pb2_grpc,
     scheduling_service_pb2_grpc,
     session_admin_service_pb2_grpc,
@@ -62,6 +63,7 @@ from services.registry.api.image_servicers import (
     ResourceGroupServicer,
 )
 from services.registry.api.kernel_event_handler import KernelEventHandler
+from services.registry.api.rescan_task_servicer import RescanTaskServicer
 from services.registry.api.scheduling_servicer import SchedulingServicer
 from services.registry.api.session_admin_servicer import SessionAdminServicer
 from services.registry.api.session_control_servicer import SessionControlServicer
@@ -92,6 +94,7 @@ from services.registry.service.start_outcomes import RequeueRelease, StartOutcom
 from services.registry.service.starter import Starter
 from services.registry.service.terminate_owners import TerminateSessionsOfOwners
 from services.registry.service.watch_events import WatchUserEvents
+from services.registry.service.watch_rescan import WatchRescan
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +231,11 @@ async def serve(settings: Settings) -> RunningRegistry:
                 session_control_service_pb2_grpc.add_SessionControlServiceServicer_to_server,
                 SessionControlServicer(RenameSession(store, SqlSessionNames(sessions))),
                 "shipyard.registry.v1.SessionControlService",
+            ),
+            Registration(
+                rescan_task_service_pb2_grpc.add_RescanTaskServiceServicer_to_server,
+                RescanTaskServicer(WatchRescan(rescans)),
+                "shipyard.registry.v1.RescanTaskService",
             ),
             Registration(
                 cluster_service_pb2_grpc.add_ClusterServiceServicer_to_server,

@@ -52,8 +52,8 @@ from tests.integration.enforce.matrix_cases import (
 )
 from tests.integration.enforce.matrix_catalog_cases import CASES as CATALOG_CASES
 from tests.integration.enforce.matrix_catalog_cases import seed_image
+from tests.integration.enforce.matrix_event_cases import CASES as EVENT_CASES
 from tests.integration.enforce.matrix_folder_cases import CASES as FOLDER_CASES
-from tests.integration.enforce.matrix_session_event_cases import CASES as EVENT_CASES
 from tests.integration.enforce.matrix_tenancy_cases import CASES as TENANCY_CASES
 
 pytestmark = pytest.mark.integration

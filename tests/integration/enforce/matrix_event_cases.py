@@ -1,7 +1,8 @@
-"""Object cases for a session's lifecycle events and its renaming.
+"""Object cases for a session's lifecycle events, its renaming, and a rescan's progress.
 
 The session is user-A1's, cancelled while pending (its resource group has no agents), so its
-event history is complete and a per-session watch ends by itself.
+event history is complete and a per-session watch ends by itself; the rescan is of a registry
+nobody listens at, so it fails at once and its watch ends too.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from tests.integration.enforce import matrix as m
 from tests.integration.enforce.matrix_cases import Case, Platform, _session, req
+from tests.integration.enforce.matrix_catalog_cases import _rescan_task
 
 REG = "/shipyard.registry.v1"
 EVENTS = f"{REG}.UserEventService"
@@ -45,7 +47,13 @@ async def _rename(p: Platform) -> tuple[Any, str]:
     return req(method, session_id=session_id, name=f"r-{secrets.token_hex(4)}"), session_id
 
 
+async def _watch_rescan(p: Platform) -> tuple[Any, str]:
+    get, _ = await _rescan_task(p)
+    return req(f"{REG}.RescanTaskService/WatchRescanTask", task_id=get.task_id), ""
+
+
 CASES: dict[str, Case] = {
+    f"{REG}.RescanTaskService/WatchRescanTask": Case(m.ADMIN_READ, _watch_rescan),
     f"{EVENTS}/WatchSessionEvents": Case(m.READ_OBJECT, _watch_session),
     f"{EVENTS}/WatchEvents": Case(
         m.LIST, _watch_all, listed=lambda events: {e.event.session_id for e in events}
