@@ -36,6 +36,7 @@ PUBLIC_SERVICES: dict[str, Upstream] = {
     "shipyard.storage.v1.VFolderSharingService": "storage",
     "shipyard.scheduler.v1.SchedulerService": "scheduler",
     "shipyard.storage.v1.VFolderService": "storage",
+    "shipyard.storage.v1.VFolderTaskService": "storage",
 }
 
 

@@ -197,6 +197,7 @@ METHODS: dict[str, Rule] = {
     "/shipyard.storage.v1.VFolderService/GetQuotaScope": Rule(Resource.VFOLDER, _R),
     "/shipyard.storage.v1.VFolderService/CloneVFolder": Rule(Resource.VFOLDER, _C),
     "/shipyard.storage.v1.VFolderService/GetVFolderTask": Rule(Resource.VFOLDER, _R),
+    "/shipyard.storage.v1.VFolderTaskService/WatchVFolderTask": Rule(Resource.VFOLDER, _R),
     "/shipyard.storage.v1.VFolderService/SetQuotaScope": Rule(Resource.QUOTA_SCOPE, _U),
     "/shipyard.storage.v1.MountService/ResolveMounts": _system(Resource.VFOLDER, _R),
     # Files inside a folder: reading them is reading the folder, changing them updating it.

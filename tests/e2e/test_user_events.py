@@ -13,7 +13,7 @@ import pytest
 from shipyard.registry.v1 import user_event_service_pb2 as pb
 from shipyard.registry.v1 import user_event_service_pb2_grpc as pb_grpc
 
-from cli.client import ShipyardClient
+from cli.client import ApiError, ShipyardClient
 from cli.grpc_signing import signed_channel
 from cli.platform import Platform
 from services.auth.domain.model import Keypair
@@ -132,3 +132,31 @@ async def test_bad_event_ids_are_refused_naming_the_field(platform: Platform) ->
             await _all(stub.WatchEvents(pb.WatchEventsRequest(scope="everything")))
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "scope" in (err.value.details() or "")
+
+
+async def test_the_owner_renames_a_session_others_cannot(platform: Platform) -> None:
+    owner, other = await ordinary_user(platform), await ordinary_user(platform)
+    admin = await domain_admin(platform)
+    async with ShipyardClient(platform.endpoint, owner.access_key, owner.secret_key) as client:
+        first = await client.create_session(name=f"a-{secrets.token_hex(3)}", wait=True)
+        second = await client.create_session(name=f"b-{secrets.token_hex(3)}")
+        sid, path = first["session_id"], f"/v1/sessions/{first['session_id']}:rename"
+        new_name = f"renamed-{secrets.token_hex(3)}"
+        renamed = await client.request("POST", path, body={"name": new_name})
+        assert renamed["session"]["name"] == new_name
+        assert (await client.get_session(sid))["name"] == new_name
+        # Unique among the owner's live sessions; a bad name names the field.
+        with pytest.raises(ApiError) as err:
+            await client.request("POST", path, body={"name": second["name"]})
+        assert err.value.status == 400 and "SESSION_NAME_IN_USE" in str(err.value.body)
+        with pytest.raises(ApiError) as err:
+            await client.request("POST", path, body={"name": "no spaces"})
+        assert err.value.status == 400 and "name" in str(err.value.body)
+        for keys in (other, admin):
+            async with ShipyardClient(platform.endpoint, keys.access_key, keys.secret_key) as them:
+                with pytest.raises(ApiError) as err:
+                    await them.request("POST", path, body={"name": "mine-now"})
+                assert err.value.status == 404
+        assert (await client.get_session(sid))["name"] == new_name
+        for s in (first, second):
+            await client.destroy_session(s["session_id"], forced=True)

@@ -1,4 +1,4 @@
-"""Object cases for a session's lifecycle events, its renaming, and a rescan's progress.
+"""Object cases for a session's lifecycle events, its renaming, and background tasks' progress.
 
 The session is user-A1's, cancelled while pending (its resource group has no agents), so its
 event history is complete and a per-session watch ends by itself; the rescan is of a registry
@@ -13,6 +13,7 @@ from typing import Any
 from tests.integration.enforce import matrix as m
 from tests.integration.enforce.matrix_cases import Case, Platform, _session, req
 from tests.integration.enforce.matrix_catalog_cases import _rescan_task
+from tests.integration.enforce.matrix_folder_cases import OWN_SCOPE, _task
 
 REG = "/shipyard.registry.v1"
 EVENTS = f"{REG}.UserEventService"
@@ -52,7 +53,13 @@ async def _watch_rescan(p: Platform) -> tuple[Any, str]:
     return req(f"{REG}.RescanTaskService/WatchRescanTask", task_id=get.task_id), ""
 
 
+async def _watch_clone(p: Platform) -> tuple[Any, str]:
+    get, _ = await _task(p)
+    return req("/shipyard.storage.v1.VFolderTaskService/WatchVFolderTask", task_id=get.task_id), ""
+
+
 CASES: dict[str, Case] = {
+    "/shipyard.storage.v1.VFolderTaskService/WatchVFolderTask": Case(OWN_SCOPE, _watch_clone),
     f"{REG}.RescanTaskService/WatchRescanTask": Case(m.ADMIN_READ, _watch_rescan),
     f"{EVENTS}/WatchSessionEvents": Case(m.READ_OBJECT, _watch_session),
     f"{EVENTS}/WatchEvents": Case(
