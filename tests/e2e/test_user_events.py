@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -20,6 +23,7 @@ from services.auth.domain.model import Keypair
 from tests.e2e.tenants import domain_admin, ordinary_user
 
 pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
 Event = pb.WatchSessionEventsResponse | pb.WatchEventsResponse
 
 
@@ -43,6 +47,24 @@ async def _within(stream: AsyncIterator[Event], seconds: float) -> list[Event]:
             async for event in stream:
                 got.append(event)
     return got
+
+
+async def _cli(platform: Platform, keys: Keypair, *args: str) -> str:
+    """The real CLI as the keypair's user; its stdout (it must succeed)."""
+    env = {
+        **os.environ,
+        "SHIPYARD_ENDPOINT": platform.endpoint,
+        "SHIPYARD_ACCESS_KEY": keys.access_key,
+        "SHIPYARD_SECRET_KEY": keys.secret_key,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cli", *args, env=env, cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    async with asyncio.timeout(60):
+        out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
 
 
 async def test_owner_follows_start_and_end_and_resumes_others_see_nothing(
@@ -98,6 +120,12 @@ async def test_owner_follows_start_and_end_and_resumes_others_see_nothing(
             seconds=3,
         )
         assert [e.name for e in mine] == [n for n in names if n.startswith("session_")]
+
+    # The CLI follows the same session to its end, one line per event.
+    printed = await _cli(platform, owner, "session", "events", sid)
+    lines = printed.splitlines()
+    assert [line.split()[2] for line in lines] == names
+    assert "reason=task-finished" in lines[-1] and "exit_code=3" in lines[-1]
 
     # Another user of the same project and the admin of another domain: NOT_FOUND for the
     # session's watch, and nothing of it in their own watch of everything they may see.
