@@ -21,7 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.core.ids import new_id
 from libs.telemetry.tracing import current_trace_context
 from services.registry.adapters.tables import ConsumedEventRow, OutboxRow
-from services.registry.adapters.user_events import USER_STREAM, session_user_events
+from services.registry.adapters.user_events import (
+    USER_STREAM,
+    session_user_events,
+    user_entry_id,
+)
 from services.registry.domain.model import Agent, AgentStatus
 from services.registry.service.ports import SessionChange
 
@@ -86,7 +90,8 @@ async def stage(
         rows.append(_row(event.event_id, CLUSTER_STREAM, event.SerializeToString(), now))
     # A kernel's own event before the session change it causes.
     for user_event in [*user, *await session_user_events(db, events, now)]:
-        rows.append(_row(new_id(), USER_STREAM, user_event.SerializeToString(), now))
+        key = user_entry_id(user_event.event.session_id)
+        rows.append(_row(key, USER_STREAM, user_event.SerializeToString(), now))
     await db.execute(insert(OutboxRow), rows)
     await db.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
 

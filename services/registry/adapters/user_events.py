@@ -4,7 +4,8 @@ The store methods that change a session or kernel stage the internal events of t
 (`outbox.stage`); the user events are derived there, in the same transaction, from the rows as
 the transaction leaves them, and relayed to `<prefix>events:user` like every outbox row (rule
 R-OUTBOX). The stream is the bounded history (`STREAM_MAXLEN` entries); an entry's id is the
-event's `event_id`, so resuming after one is an `XREAD` from it.
+event's `event_id`, so resuming after one is an `XREAD` from it. An entry's `id` field is
+`<session id>/<unique>`, so reading one session's events skips the others undecoded.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from shipyard.registry.v1 import user_event_service_pb2 as pb
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.core.ids import new_id
 from libs.events.streams import StreamEntry, last_entry_id, tail
 from services.registry.adapters.tables import KernelRow, SessionRow
 from services.registry.domain.model import Status
@@ -47,6 +49,11 @@ KERNEL_EVENT_NAMES: dict[Status, str] = {
     Status.CANCELLED: "kernel_cancelled",
     Status.ERROR: "kernel_failure",
 }
+
+
+def user_entry_id(session_id: str) -> str:
+    """The `id` field of a user event's stream entry: its session, then a unique part."""
+    return f"{session_id}/{new_id()[:8]}"
 
 
 def _stamp(when: datetime) -> Timestamp:
@@ -187,27 +194,30 @@ class RedisUserEvents:
     async def position(self) -> str:
         return await last_entry_id(self._redis, self.stream)
 
-    async def history(self, after: str) -> AsyncIterator[StoredUserEvent]:
-        """The retained events after `after`, oldest first, up to the newest one now."""
+    async def history(self, after: str, session_id: str = "") -> AsyncIterator[StoredUserEvent]:
+        """The retained events after `after` (of `session_id` only, when given), oldest first,
+        up to the newest one now."""
         end = await self.position()
         position = after
+        wanted = f"{session_id}/".encode()
         while _later(end, position):
-            items: Any = await self._redis.xrange(self.stream, f"({position}", end, count=256)
+            items: Any = await self._redis.xrange(self.stream, f"({position}", end, count=2000)
             if not items:
                 return
             for entry_id, fields in items:
-                entry = StreamEntry(
-                    entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id),
-                    fields.get(b"id", b"").decode(),
-                    fields.get(b"data", b""),
-                )
-                position = entry.entry_id
-                yield _stored(entry)
+                position = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+                key: bytes = fields.get(b"id", b"")
+                if session_id and not key.startswith(wanted):
+                    continue
+                yield _stored(StreamEntry(position, key.decode(), fields.get(b"data", b"")))
 
-    async def follow(self, after: str) -> AsyncIterator[StoredUserEvent]:
-        """Every event after `after`, waiting for new ones forever."""
+    async def follow(self, after: str, session_id: str = "") -> AsyncIterator[StoredUserEvent]:
+        """Every event after `after` (of `session_id` only, when given), waiting for new ones
+        forever."""
+        wanted = f"{session_id}/"
         async for entry in tail(self._redis, self.stream, after, block_ms=self._block_ms):
-            yield _stored(entry)
+            if not session_id or entry.event_id.startswith(wanted):
+                yield _stored(entry)
 
 
 def _later(a: str, b: str) -> bool:

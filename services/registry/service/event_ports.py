@@ -33,10 +33,12 @@ class UserEventLog(Protocol):
         """The id of the newest retained event ("0-0" when there is none)."""
         ...
 
-    def history(self, after: str) -> AsyncIterator[StoredUserEvent]:
-        """The retained events after `after`, oldest first, up to the newest one now."""
+    def history(self, after: str, session_id: str = "") -> AsyncIterator[StoredUserEvent]:
+        """The retained events after `after` (of `session_id` only, when given), oldest first,
+        up to the newest one now."""
         ...
 
-    def follow(self, after: str) -> AsyncIterator[StoredUserEvent]:
-        """Every event after `after`, waiting for new ones forever."""
+    def follow(self, after: str, session_id: str = "") -> AsyncIterator[StoredUserEvent]:
+        """Every event after `after` (of `session_id` only, when given), waiting for new ones
+        forever."""
         ...

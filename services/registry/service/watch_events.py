@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from libs.core import access
 from libs.core.access import Resource, Verb
@@ -27,9 +27,11 @@ from services.registry.service.session_ports import SessionReader
 
 # Stream ids are Redis' clock in milliseconds; a session's history is read from a little before
 # its creation time (the registry's clock), so clock skew between the two cannot hide events.
-CLOCK_MARGIN = timedelta(minutes=5)
-# How long a watch of an ended session waits for a final event the outbox has not relayed yet.
+CLOCK_MARGIN = timedelta(minutes=1)
+# How long a watch of a session that ended within RECENT_END waits for a final event the outbox
+# has not relayed yet.
 RELAY_GRACE_SECONDS = 3.0
+RECENT_END = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,22 +73,25 @@ class WatchUserEvents:
             start_ms = int((session.created_at - CLOCK_MARGIN).timestamp() * 1000)
             after = f"{max(start_ms, 0)}-0"
         if session.status not in DEAD_STATUSES:
-            async for event in self.log.follow(after):
+            async for event in self.log.follow(after, session_id):
                 if event.session_id == session_id:
                     yield event
                     if event.name in FINAL_SESSION_EVENTS:
                         return
             return
-        async for event in self.log.history(after):
+        async for event in self.log.history(after, session_id):
             after = event.event_id
             if event.session_id == session_id:
                 yield event
                 if event.name in FINAL_SESSION_EVENTS:
                     return
-        # Ended, but its final event may still be on its way (committed, not yet relayed).
+        # Ended just now: its final event may still be on its way (committed, not relayed yet).
+        ended = session.terminated_at
+        if ended is None or datetime.now(UTC) - ended > RECENT_END:
+            return
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(RELAY_GRACE_SECONDS):
-                async for event in self.log.follow(after):
+                async for event in self.log.follow(after, session_id):
                     if event.session_id == session_id:
                         yield event
                         if event.name in FINAL_SESSION_EVENTS:
@@ -98,7 +103,8 @@ class WatchUserEvents:
         """Every visible event matching `flt` after `last_event_id` (from now when empty);
         without `follow`, only those retained now."""
         after = last_event_id or await self.log.position()
-        events = self.log.follow(after) if follow else self.log.history(after)
+        sid = flt.session_id
+        events = self.log.follow(after, sid) if follow else self.log.history(after, sid)
         async for event in events:
             if flt.session_id and event.session_id != flt.session_id:
                 continue
