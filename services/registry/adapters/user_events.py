@@ -144,6 +144,12 @@ async def session_user_events(
     return out
 
 
+def renamed_event(session: SessionRow, now: datetime) -> pb.WatchEventsResponse:
+    user = _base(session, "session_renamed", now)
+    user.event.status = session.status
+    return user
+
+
 def kernel_user_event(
     session: SessionRow,
     kernel: KernelRow,

@@ -14,8 +14,9 @@ from shipyard.registry.v1 import user_event_service_pb2 as pb
 
 from libs.core.identity import Caller, Role
 from libs.core.ids import new_id
+from services.registry.adapters.session_names import SqlSessionNames
 from services.registry.adapters.user_events import RedisUserEvents
-from services.registry.domain.errors import SessionNotFound
+from services.registry.domain.errors import SessionNameInUse, SessionNotFound
 from services.registry.domain.model import Session, Status
 from services.registry.service.event_ports import StoredUserEvent
 from services.registry.service.watch_events import EventFilter, WatchUserEvents
@@ -121,3 +122,25 @@ async def test_others_see_nothing_of_a_session(
         n=3,
     )
     assert [e.name for e in seen] == ["kernel_creating", "kernel_started", "kernel_terminated"]
+
+
+async def test_a_rename_is_announced_and_a_clash_changes_nothing(
+    stores: Stores, watch: WatchUserEvents, redis: Redis, key_prefix: str
+) -> None:
+    names = SqlSessionNames(stores.factory)
+    first, _ = await stores.sessions.add(new_session())
+    second, _ = await stores.sessions.add(new_session(access_key=first.access_key))
+    await stores.relay.drain()
+    start = await RedisUserEvents(redis, key_prefix).position()
+    assert await names.rename(first.session_id, "renamed")
+    with pytest.raises(SessionNameInUse):
+        await names.rename(second.session_id, "renamed")
+    assert (await stores.sessions.get(second.session_id)).name == second.name
+    await stores.relay.drain()
+    owner = Caller(user_id=first.owner_user_id, access_key=first.access_key)
+    flt = EventFilter(session_id=first.session_id)
+    [renamed] = await _collect(watch.all(owner, flt, start, follow=False))
+    assert renamed.name == "session_renamed"
+    assert _decoded(renamed).event.session_name == "renamed"
+    await stores.lifecycle.begin_destroy(first.session_id, forced=False, reason="user-requested")
+    assert not await names.rename(first.session_id, "again")
