@@ -10,6 +10,7 @@ from typing import Any
 
 from cli import session_run, why
 from cli.client import ShipyardClient
+from cli.session_events import add_events_command
 
 ClientFactory = Callable[[argparse.Namespace], ShipyardClient]
 
@@ -79,6 +80,12 @@ def register(sub: argparse._SubParsersAction, make_client: ClientFactory) -> Non
             print(await client.get_session_logs(args.session_id, tail_lines=args.tail), end="")
         return 0
 
+    async def cmd_session_rename(args: argparse.Namespace) -> int:
+        async with make_client(args) as client:
+            path = f"/v1/sessions/{args.session_id}:rename"
+            _print(await client.request("POST", path, body={"name": args.name}))
+        return 0
+
     async def cmd_session_list(args: argparse.Namespace) -> int:
         async with make_client(args) as client:
             _print(await client.list_sessions())
@@ -129,3 +136,8 @@ def register(sub: argparse._SubParsersAction, make_client: ClientFactory) -> Non
     logs.add_argument("session_id")
     logs.add_argument("--tail", type=int, default=0, help="only the last N lines")
     logs.set_defaults(func=cmd_session_logs)
+    add_events_command(session, make_client)
+    rename = session.add_parser("rename", help="give a live session a new name")
+    rename.add_argument("session_id")
+    rename.add_argument("name")
+    rename.set_defaults(func=cmd_session_rename)

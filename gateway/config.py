@@ -30,6 +30,9 @@ PUBLIC_SERVICES: dict[str, Upstream] = {
     "shipyard.auth.v1.AuditService": "auth",
     "shipyard.registry.v1.SessionService": "registry",
     "shipyard.registry.v1.ExecutionService": "registry",
+    "shipyard.registry.v1.UserEventService": "registry",
+    "shipyard.registry.v1.SessionControlService": "registry",
+    "shipyard.registry.v1.RescanTaskService": "registry",
     "shipyard.registry.v1.ClusterService": "registry",
     "shipyard.registry.v1.ImageService": "registry",
     "shipyard.registry.v1.ContainerRegistryService": "registry",
@@ -39,6 +42,7 @@ PUBLIC_SERVICES: dict[str, Upstream] = {
     "shipyard.storage.v1.VFolderSharingService": "storage",
     "shipyard.scheduler.v1.SchedulerService": "scheduler",
     "shipyard.storage.v1.VFolderService": "storage",
+    "shipyard.storage.v1.VFolderTaskService": "storage",
 }
 
 

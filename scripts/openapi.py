@@ -144,6 +144,13 @@ def _operation(
     return template, verb, op
 
 
+def _event_stream(catalog: Catalog, method: descriptor_pb2.MethodDescriptorProto) -> bool:
+    """A server stream that follows events (its request has `last_event_id`): browsers get it
+    as SSE, and a plain REST request to it waits for events rather than answering."""
+    request = catalog.messages[method.input_type]
+    return method.server_streaming and any(f.name == "last_event_id" for f in request.field)
+
+
 def build() -> dict[str, Any]:
     fds = descriptor_pb2.FileDescriptorSet.FromString(DESCRIPTORS.read_bytes())
     catalog = Catalog(fds)
@@ -154,6 +161,8 @@ def build() -> dict[str, Any]:
             if full not in PUBLIC_SERVICES:
                 continue
             for method in service.method:
+                if _event_stream(catalog, method):
+                    continue
                 made = _operation(catalog, full, method)
                 if made is not None:
                     path, verb, op = made

@@ -130,6 +130,9 @@ METHODS: dict[str, Rule] = {
     "/shipyard.registry.v1.SessionService/GetSessionLogs": Rule(Resource.SESSION, _R),
     "/shipyard.registry.v1.ExecutionService/StreamExecute": Rule(Resource.SESSION, _X),
     "/shipyard.registry.v1.ExecutionService/InterruptExecution": Rule(Resource.SESSION, _X),
+    "/shipyard.registry.v1.UserEventService/WatchSessionEvents": Rule(Resource.SESSION, _R),
+    "/shipyard.registry.v1.UserEventService/WatchEvents": Rule(Resource.SESSION, _R),
+    "/shipyard.registry.v1.SessionControlService/RenameSession": Rule(Resource.SESSION, _U),
     "/shipyard.registry.v1.ClusterService/ListAgents": Rule(Resource.AGENT, _R),
     # registry: images, container registries, resource groups
     **{
@@ -155,6 +158,9 @@ METHODS: dict[str, Rule] = {
             ("GetRescanTask", _R),
         )
     },
+    "/shipyard.registry.v1.RescanTaskService/WatchRescanTask": Rule(
+        Resource.CONTAINER_REGISTRY, _R
+    ),
     **{
         f"/shipyard.registry.v1.ResourceGroupService/{m}": Rule(Resource.RESOURCE_GROUP, v)
         for m, v in (
@@ -193,6 +199,7 @@ METHODS: dict[str, Rule] = {
     "/shipyard.storage.v1.VFolderService/GetQuotaScope": Rule(Resource.VFOLDER, _R),
     "/shipyard.storage.v1.VFolderService/CloneVFolder": Rule(Resource.VFOLDER, _C),
     "/shipyard.storage.v1.VFolderService/GetVFolderTask": Rule(Resource.VFOLDER, _R),
+    "/shipyard.storage.v1.VFolderTaskService/WatchVFolderTask": Rule(Resource.VFOLDER, _R),
     "/shipyard.storage.v1.VFolderService/SetQuotaScope": Rule(Resource.QUOTA_SCOPE, _U),
     "/shipyard.storage.v1.MountService/ResolveMounts": _system(Resource.VFOLDER, _R),
     # Files inside a folder: reading them is reading the folder, changing them updating it.

@@ -17,10 +17,13 @@ from shipyard.registry.v1 import (
     event_admin_service_pb2_grpc,
     execution_service_pb2_grpc,
     image_service_pb2_grpc,
+    rescan_task_service_pb2_grpc,
     resource_group_service_pb2_grpc,
     scheduling_service_pb2_grpc,
     session_admin_service_pb2_grpc,
+    session_control_service_pb2_grpc,
     session_service_pb2_grpc,
+    user_event_service_pb2_grpc,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -52,7 +55,9 @@ from services.registry.adapters.requeue_store import SqlStartRetries
 from services.registry.adapters.resource_group_store import SqlResourceGroupStore
 from services.registry.adapters.secrets import SecretBox
 from services.registry.adapters.session_activity import RedisSessionActivity
+from services.registry.adapters.session_names import SqlSessionNames
 from services.registry.adapters.session_store import SqlSessionStore
+from services.registry.adapters.user_events import RedisUserEvents
 from services.registry.api.agent_servicers import AgentRegistryServicer, ClusterServicer
 from services.registry.api.event_admin_servicer import EventAdminServicer
 from services.registry.api.execution_servicer import ExecutionServicer
@@ -62,9 +67,12 @@ from services.registry.api.image_servicers import (
     ResourceGroupServicer,
 )
 from services.registry.api.kernel_event_handler import KernelEventHandler
+from services.registry.api.rescan_task_servicer import RescanTaskServicer
 from services.registry.api.scheduling_servicer import SchedulingServicer
 from services.registry.api.session_admin_servicer import SessionAdminServicer
+from services.registry.api.session_control_servicer import SessionControlServicer
 from services.registry.api.session_servicer import SessionServicer
+from services.registry.api.user_event_servicer import UserEventServicer
 from services.registry.config import Settings
 from services.registry.domain.agent_auth import AgentAuth
 from services.registry.domain.schedulability import SchedulabilityPolicy
@@ -81,6 +89,7 @@ from services.registry.service.images import Images
 from services.registry.service.kernel_events import ApplyKernelEvent
 from services.registry.service.queries import SessionQueries
 from services.registry.service.reconcile import Reconciler
+from services.registry.service.rename_session import RenameSession
 from services.registry.service.rescan import Rescans
 from services.registry.service.resource_groups import ResourceGroups
 from services.registry.service.scheduling import Scheduling
@@ -88,6 +97,8 @@ from services.registry.service.session_logs import GetSessionLogs
 from services.registry.service.start_outcomes import RequeueRelease, StartOutcomes
 from services.registry.service.starter import Starter
 from services.registry.service.terminate_owners import TerminateSessionsOfOwners
+from services.registry.service.watch_events import WatchUserEvents
+from services.registry.service.watch_rescan import WatchRescan
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +231,23 @@ async def serve(settings: Settings) -> RunningRegistry:
                 execution_service_pb2_grpc.add_ExecutionServiceServicer_to_server,
                 ExecutionServicer(ExecTargets(store, agent_store, activity), agent_client),
                 "shipyard.registry.v1.ExecutionService",
+            ),
+            Registration(
+                user_event_service_pb2_grpc.add_UserEventServiceServicer_to_server,
+                UserEventServicer(
+                    WatchUserEvents(store, RedisUserEvents(redis, settings.redis_prefix))
+                ),
+                "shipyard.registry.v1.UserEventService",
+            ),
+            Registration(
+                session_control_service_pb2_grpc.add_SessionControlServiceServicer_to_server,
+                SessionControlServicer(RenameSession(store, SqlSessionNames(sessions))),
+                "shipyard.registry.v1.SessionControlService",
+            ),
+            Registration(
+                rescan_task_service_pb2_grpc.add_RescanTaskServiceServicer_to_server,
+                RescanTaskServicer(WatchRescan(rescans)),
+                "shipyard.registry.v1.RescanTaskService",
             ),
             Registration(
                 cluster_service_pb2_grpc.add_ClusterServiceServicer_to_server,

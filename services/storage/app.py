@@ -17,6 +17,8 @@ from shipyard.storage.v1 import (
     file_service_pb2_grpc,
     sharing_service_pb2,
     sharing_service_pb2_grpc,
+    vfolder_task_service_pb2,
+    vfolder_task_service_pb2_grpc,
 )
 from shipyard.storage.v1 import vfolder_service_pb2 as pb
 from shipyard.storage.v1 import vfolder_service_pb2_grpc as pb_grpc
@@ -41,6 +43,7 @@ from services.storage.api.file_servicer import FileServicer
 from services.storage.api.http_transfers import build_app
 from services.storage.api.servicer import MountServicer, VFolderServicer
 from services.storage.api.sharing_servicer import SharingServicer
+from services.storage.api.task_servicer import VFolderTaskServicer
 from services.storage.config import Settings
 from services.storage.service.clone import CloneVFolders
 from services.storage.service.create import CreateVFolder, utc_now
@@ -56,6 +59,7 @@ from services.storage.service.transfers import Transfers
 from services.storage.service.update import UpdateVFolder
 from services.storage.service.volume_info import VolumeInfo
 from services.storage.service.volumes import Volumes
+from services.storage.service.watch_task import WatchVFolderTask
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +177,13 @@ async def serve(settings: Settings) -> StorageServer:
                 file_service_pb2_grpc.add_FileServiceServicer_to_server,
                 file_servicer,
                 file_service_pb2.DESCRIPTOR.services_by_name["FileService"].full_name,
+            ),
+            Registration(
+                vfolder_task_service_pb2_grpc.add_VFolderTaskServiceServicer_to_server,
+                VFolderTaskServicer(WatchVFolderTask(clones)),
+                vfolder_task_service_pb2.DESCRIPTOR.services_by_name[
+                    "VFolderTaskService"
+                ].full_name,
             ),
             Registration(
                 sharing_service_pb2_grpc.add_VFolderSharingServiceServicer_to_server,

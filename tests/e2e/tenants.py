@@ -30,3 +30,32 @@ async def ordinary_user(platform: Platform, email: str = "") -> Keypair:
         )["user"]
         issued = await root.request("POST", f"/v1/users/{user['user_id']}/keypairs", body={})
     return Keypair(access_key=issued["keypair"]["access_key"], secret_key=issued["secret_key"])
+
+
+async def domain_admin(platform: Platform) -> Keypair:
+    """The admin (role admin) of a fresh domain of its own, with a project and a keypair."""
+    assert platform.keypair is not None
+    keys = platform.keypair
+    domain = f"d-{secrets.token_hex(4)}"
+    async with ShipyardClient(platform.endpoint, keys.access_key, keys.secret_key) as root:
+        await root.request("POST", "/v1/domains", body={"name": domain})
+        project = (
+            await root.request("POST", "/v1/projects", body={"domain_name": domain, "name": "p"})
+        )["project"]
+        user = (
+            await root.request(
+                "POST",
+                "/v1/users",
+                body={
+                    "user": {
+                        "email": f"admin-{secrets.token_hex(4)}@{domain}.example.com",
+                        "domain_name": domain,
+                        "role": "ROLE_ADMIN",
+                    },
+                    "password": secrets.token_urlsafe(16),
+                    "project_ids": [project["project_id"]],
+                },
+            )
+        )["user"]
+        issued = await root.request("POST", f"/v1/users/{user['user_id']}/keypairs", body={})
+    return Keypair(access_key=issued["keypair"]["access_key"], secret_key=issued["secret_key"])

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.db.retry import with_retry
-from services.registry.adapters.outbox import mark_consumed, stage_changes
+from services.registry.adapters.outbox import change_events, mark_consumed, stage, stage_changes
 from services.registry.adapters.rows import (
     agent_from_row,
     kernel_target,
@@ -27,6 +27,7 @@ from services.registry.adapters.rows import (
     set_session_status,
 )
 from services.registry.adapters.tables import KernelRow, SessionRow
+from services.registry.adapters.user_events import kernel_user_event
 from services.registry.domain.errors import SessionNotDestroyable, SessionNotFound
 from services.registry.domain.model import DEAD_STATUSES, Mount, Status
 from services.registry.domain.transitions import reported_kernel_status
@@ -131,9 +132,18 @@ class SqlLifecycleStore:
                     return None
                 target = reported_kernel_status(Status(kernel.status), new)
                 data = {"error": {"src": "agent", "repr": message}} if message else None
-                if not set_kernel_status(
+                moved = set_kernel_status(
                     kernel, target, reason=reason, now=now, data=data, exit_code=exit_code
-                ):
+                )
+                # Reported by the kernel's agent for the first time: its owner sees it even when
+                # the kernel's status does not move (creating while PREPARING).
+                shown = kernel_user_event(
+                    session, kernel, target, reason=reason, exit_code=exit_code, message=message,
+                    now=now,
+                )  # fmt: skip
+                if not moved:
+                    if shown is not None and event_id and Status(kernel.status) is target:
+                        await stage(db, [], [shown])
                     return None
                 status = refresh_session_status(session, kernels, reason=reason, now=now)
                 agents = []
@@ -145,7 +155,7 @@ class SqlLifecycleStore:
                     status_info=reason,
                     agents=tuple(agent_from_row(a) for a in agents),
                 )
-                await stage_changes(db, [change])
+                await stage(db, change_events(change), [shown] if shown else [])
                 return change
 
         return await with_retry(work)

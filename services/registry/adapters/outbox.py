@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from shipyard.events.v1 import events_pb2
+from shipyard.registry.v1 import user_event_service_pb2
 from shipyard.type.v1 import resources_pb2
 from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -20,6 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.core.ids import new_id
 from libs.telemetry.tracing import current_trace_context
 from services.registry.adapters.tables import ConsumedEventRow, OutboxRow
+from services.registry.adapters.user_events import (
+    USER_STREAM,
+    session_user_events,
+    user_entry_id,
+)
 from services.registry.domain.model import Agent, AgentStatus
 from services.registry.service.ports import SessionChange
 
@@ -63,9 +69,14 @@ def change_events(change: SessionChange) -> list[events_pb2.Event]:
     return events
 
 
-async def stage(db: AsyncSession, events: Sequence[events_pb2.Event]) -> None:
-    """Write `events` into the outbox inside the caller's open transaction."""
-    if not events:
+async def stage(
+    db: AsyncSession,
+    events: Sequence[events_pb2.Event],
+    user: Sequence[user_event_service_pb2.WatchEventsResponse] = (),
+) -> None:
+    """Write `events` into the outbox inside the caller's open transaction, with the user
+    events they imply (`user_events.py`) and the explicit `user` ones."""
+    if not events and not user:
         return
     now = datetime.now(UTC)
     created = Timestamp()
@@ -76,16 +87,17 @@ async def stage(db: AsyncSession, events: Sequence[events_pb2.Event]) -> None:
         event.event_id = new_id()
         event.create_time.CopyFrom(created)
         event.trace_context.update(trace)
-        rows.append(
-            {
-                "event_id": event.event_id,
-                "stream": CLUSTER_STREAM,
-                "payload": event.SerializeToString(),
-                "created_at": now,
-            }
-        )
+        rows.append(_row(event.event_id, CLUSTER_STREAM, event.SerializeToString(), now))
+    # A kernel's own event before the session change it causes.
+    for user_event in [*user, *await session_user_events(db, events, now)]:
+        key = user_entry_id(user_event.event.session_id)
+        rows.append(_row(key, USER_STREAM, user_event.SerializeToString(), now))
     await db.execute(insert(OutboxRow), rows)
     await db.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
+
+
+def _row(event_id: str, stream: str, payload: bytes, now: datetime) -> dict[str, object]:
+    return {"event_id": event_id, "stream": stream, "payload": payload, "created_at": now}
 
 
 async def stage_changes(db: AsyncSession, changes: Iterable[SessionChange | None]) -> None:
