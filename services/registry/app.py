@@ -65,6 +65,7 @@ from services.registry.config import Settings
 from services.registry.domain.agent_auth import AgentAuth
 from services.registry.domain.schedulability import SchedulabilityPolicy
 from services.registry.domain.start_failures import RetryPolicy
+from services.registry.idle_app import build_idle_checks, idle_grace, usage_registration
 from services.registry.service.agents import AgentLifecycle
 from services.registry.service.cluster_start import ClusterLaunches
 from services.registry.service.container_registries import ContainerRegistries
@@ -191,11 +192,12 @@ async def serve(settings: Settings) -> RunningRegistry:
         start_timeout=settings.start_timeout,
         cluster=ClusterLaunches(agent_client, SqlClusterAddresses(sessions)),
     )
+    activity, idle_checks = build_idle_checks(settings, redis, lifecycle, agent_client)
     session_servicer = SessionServicer(
         CreateSession(store, mounts, waiter, policies, groups, ImageResolver(image_store)),
-        SessionQueries(store),
+        SessionQueries(store, activity, idle_grace(settings)),
         DestroySession(store, lifecycle, agent_client),
-        Execute(store, agent_store, agent_client),
+        Execute(store, agent_store, agent_client, activity),
         GetSessionLogs(store, agent_store, agent_client),
     )
     kernel_stream = f"{settings.redis_prefix}events:kernel"
@@ -263,6 +265,7 @@ async def serve(settings: Settings) -> RunningRegistry:
                 ),
                 "shipyard.registry.v1.SchedulingService",
             ),
+            usage_registration(sessions),
         ],
     )
     consumer = StreamConsumer(
@@ -301,6 +304,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         spawn(keep_running("requeue release", RequeueRelease(retries).run), "requeue"),
         spawn(agents.run_sweeper(settings.sweep_interval), "sweeper"),
         spawn(reconciler.run(settings.reconcile_interval), "reconciler"),
+        spawn(idle_checks.run(settings.idle_check_interval), "idle-checks"),
     ]
     await server.start()
     log.info("registry serving on port %d", server.port)

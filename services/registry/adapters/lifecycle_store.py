@@ -28,7 +28,7 @@ from services.registry.adapters.rows import (
 )
 from services.registry.adapters.tables import KernelRow, SessionRow
 from services.registry.domain.errors import SessionNotDestroyable, SessionNotFound
-from services.registry.domain.model import DEAD_STATUSES, Mount, Status
+from services.registry.domain.model import DEAD_STATUSES, Mount, Session, Status
 from services.registry.domain.transitions import reported_kernel_status
 from services.registry.service.ports import (
     KernelTarget,
@@ -202,9 +202,11 @@ class SqlLifecycleStore:
         return await with_retry(work)
 
     async def begin_destroy(
-        self, session_id: str, *, forced: bool, reason: str
+        self, session_id: str, *, forced: bool, reason: str, only_running: bool = False
     ) -> tuple[list[KernelTarget], SessionChange | None]:
-        """Record the destroy request; return the kernels whose agents must be told."""
+        """Record the destroy request; return the kernels whose agents must be told. With
+        `only_running`, a session that is not RUNNING is left alone (an idle check's verdict
+        ends a session once, whatever other checks decided meanwhile)."""
 
         async def work() -> tuple[list[KernelTarget], SessionChange | None]:
             now = datetime.now(UTC)
@@ -214,7 +216,7 @@ class SqlLifecycleStore:
                     raise SessionNotFound(f"session {session_id} not found")
                 session, kernels = found
                 current = Status(session.status)
-                if current in DEAD_STATUSES:
+                if current in DEAD_STATUSES or (only_running and current is not Status.RUNNING):
                     return [], None
                 if current is Status.PENDING:
                     for k in kernels:
@@ -269,13 +271,11 @@ class SqlLifecycleStore:
                 )
             return found
 
-    async def expired(self, now: datetime) -> list[str]:
-        """Running sessions past their lifetime deadline."""
-        query = select(SessionRow.id).where(
-            SessionRow.expires_at <= now, SessionRow.status == Status.RUNNING.value
-        )
+    async def running(self) -> list[Session]:
+        """RUNNING sessions (without their kernels): what the idle checkers look at."""
+        query = select(SessionRow).where(SessionRow.status == Status.RUNNING.value)
         async with self._sessions() as db:
-            return list((await db.execute(query)).scalars())
+            return [session_from_row(row, ()) for row in (await db.execute(query)).scalars()]
 
     async def stale_terminating(self, older_than: datetime) -> list[KernelTarget]:
         """Kernels stuck in TERMINATING (an agent missed the destroy): to be told again."""

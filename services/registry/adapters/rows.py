@@ -76,6 +76,8 @@ def session_from_row(row: SessionRow, kernels: Iterable[KernelRow]) -> Session:
         status_history={k: datetime.fromisoformat(v) for k, v in row.status_history.items()},
         kernels=tuple(kernel_from_row(k) for k in sorted(kernels, key=_cluster_order)),
         expires_at=row.expires_at,
+        idle_timeout=row.idle_timeout_seconds,
+        owner_created_at=row.owner_created_at,
         cluster_mode=ClusterMode(row.cluster_mode),
         scheduling=SessionScheduling(
             priority=row.priority,
@@ -129,6 +131,8 @@ def set_kernel_status(
         row.status_data = {**row.status_data, **data}
     if exit_code is not None:
         row.exit_code = exit_code
+    if new is Status.RUNNING and row.started_at is None:
+        row.started_at = now
     if new in DEAD_STATUSES:
         row.terminated_at = now
     return True

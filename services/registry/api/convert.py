@@ -16,6 +16,7 @@ from shipyard.type.v1 import execution_pb2, resources_pb2
 from libs.core.slots import ResourceSlots
 from services.registry.domain.cluster import ClusterMode
 from services.registry.domain.errors import InvalidPageToken
+from services.registry.domain.idle import IdleReport
 from services.registry.domain.model import (
     Agent,
     ExecOutcome,
@@ -79,7 +80,7 @@ def kernel_pb(kernel: Kernel) -> pb.Kernel:
     )
 
 
-def session_pb(session: Session) -> pb.Session:
+def session_pb(session: Session, idle: IdleReport | None = None) -> pb.Session:
     msg = pb.Session(
         session_id=session.session_id,
         name=session.name,
@@ -113,7 +114,19 @@ def session_pb(session: Session) -> pb.Session:
         msg.status_history[status].CopyFrom(timestamp(when))
     if session.terminated_at is not None:
         msg.terminate_time.CopyFrom(timestamp(session.terminated_at))
+    _idle_fields(msg, session, idle or IdleReport())
     return msg
+
+
+def _idle_fields(msg: pb.Session, session: Session, idle: IdleReport) -> None:
+    if session.idle_timeout > 0 and session.session_type is SessionType.INTERACTIVE:
+        msg.idle_timeout.FromSeconds(session.idle_timeout)
+    if idle.idle_remaining is not None:
+        msg.idle_time_remaining.FromTimedelta(idle.idle_remaining)
+    if session.expires_at is not None:
+        msg.expire_time.CopyFrom(timestamp(session.expires_at))
+    if idle.lifetime_remaining is not None:
+        msg.lifetime_remaining.FromTimedelta(idle.lifetime_remaining)
 
 
 def exec_result_pb(outcome: ExecOutcome) -> execution_pb2.ExecutionResult:

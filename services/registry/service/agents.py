@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from services.registry.domain.model import MAX_LIFETIME_EXCEEDED, Agent, AgentStatus
+from services.registry.domain.model import Agent, AgentStatus
 from services.registry.domain.schedulability import SchedulabilityPolicy
 from services.registry.service.destroy_session import tell_agents
 from services.registry.service.ports import (
@@ -109,21 +109,11 @@ class AgentLifecycle:
         return await self.agent_store.list_agents()
 
     async def sweep(self, now: datetime | None = None) -> None:
-        """Mark silent agents LOST and end expired sessions (stuck sessions are the
-        reconciler's, service/reconcile.py)."""
+        """Mark silent agents LOST (stuck sessions are the reconciler's, service/reconcile.py;
+        expired and idle ones the idle checkers', service/idle_checks.py)."""
         now = now or datetime.now(UTC)
         await self._sweep_heartbeats(now)
         await self._settle_lost(now)
-        await self._end_expired(now)
-
-    async def _end_expired(self, now: datetime) -> None:
-        """End running sessions past their owner's max_session_lifetime."""
-        for session_id in await self.session_store.expired(now):
-            log.info("session %s exceeded its max_session_lifetime; ending it", session_id)
-            targets, _ = await self.session_store.begin_destroy(
-                session_id, forced=True, reason=MAX_LIFETIME_EXCEEDED
-            )
-            await tell_agents(self.agents, targets, MAX_LIFETIME_EXCEEDED)
 
     async def _settle_lost(self, now: datetime) -> None:
         """Sessions on agents lost for longer than the grace end "agent-lost" (or go back to

@@ -52,6 +52,8 @@ class NewSession:
     kernels: tuple[NewKernel, ...]
     created_at: datetime
     max_lifetime_seconds: int = 0  # 0 = no limit
+    idle_timeout_seconds: int = 0  # 0 = never reclaimed for idleness
+    owner_created_at: datetime | None = None
     max_pending_sessions: int = 0  # checked under the keypair lock when inserting; 0 = none
     image_architectures: tuple[str, ...] = ()
     cluster_mode: ClusterMode = ClusterMode.SINGLE_NODE

@@ -1,0 +1,42 @@
+"""Idle reclamation and usage: each session keeps its owner's idle timeout and when the owner
+was created (the new-user grace period counts from there); each kernel
+records when it started running (usage counts from there to its end).
+
+Revision ID: 0009_idle_usage
+Revises: 0008_requeue
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0009_idle_usage"
+down_revision = "0008_requeue"
+branch_labels = None
+depends_on = None
+
+S = "registry"
+
+
+def upgrade() -> None:
+    op.add_column(
+        "sessions",
+        sa.Column("idle_timeout_seconds", sa.Integer, nullable=False, server_default="0"),
+        schema=S,
+    )
+    op.add_column("sessions", sa.Column("owner_created_at", sa.DateTime(timezone=True)), schema=S)
+    op.add_column("kernels", sa.Column("started_at", sa.DateTime(timezone=True)), schema=S)
+    # Kernels that ran, by when they ended (live ones have none): the usage queries' range scan.
+    op.create_index(
+        "ix_kernels_usage",
+        "kernels",
+        ["terminated_at", "started_at"],
+        schema=S,
+        postgresql_where=sa.text("started_at IS NOT NULL"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_kernels_usage", table_name="kernels", schema=S)
+    op.drop_column("kernels", "started_at", schema=S)
+    op.drop_column("sessions", "owner_created_at", schema=S)
+    op.drop_column("sessions", "idle_timeout_seconds", schema=S)
