@@ -2,7 +2,8 @@
 
 A kernel's span is [started_at, terminated_at or now) clipped to the period; its allocation is
 its requested slots (JSONB of decimal strings, unnested with jsonb_each_text). The series joins
-the kernels to generate_series bins they overlap (rule: never one query per kernel per bin).
+the kernels to generate_series bins they overlap (never one query per kernel per bin). LEAST and
+GREATEST skip NULLs, hence the FILTER on the empty bins of the outer join.
 """
 
 from __future__ import annotations
@@ -67,8 +68,8 @@ _SERIES = (
     + """
 SELECT bins.t0, count(DISTINCT live.session_id) AS sessions, count(live.kernel_id) AS kernels,
        coalesce(sum(extract(epoch FROM
-         least(live.b, bins.t0 + CAST(:width AS interval)) - greatest(live.a, bins.t0))), 0)
-         AS seconds
+         least(live.b, bins.t0 + CAST(:width AS interval)) - greatest(live.a, bins.t0)))
+         FILTER (WHERE live.kernel_id IS NOT NULL), 0) AS seconds
 FROM bins LEFT JOIN live
   ON live.a < bins.t0 + CAST(:width AS interval) AND live.b > bins.t0
 GROUP BY bins.t0 ORDER BY bins.t0

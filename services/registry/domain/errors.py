@@ -138,8 +138,9 @@ class InvalidUsagePeriod(InvalidArgument):
         return cls(f"{field}: {why}", violations=[FieldViolation(field, why)])
 
 
-class UsageNotVisible(PermissionDenied):
-    """A usage filter naming someone outside the caller's reach."""
+class UsageNotVisible(NotFound):
+    """A usage filter naming someone outside the caller's reach: reported like an unknown
+    user or domain, so that other tenants cannot be probed (docs/access.md)."""
 
     reason = "USAGE_NOT_VISIBLE"
 

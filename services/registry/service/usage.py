@@ -63,18 +63,20 @@ class Usage:
 
 def visible(caller: Caller, wanted: UsageScope) -> UsageScope:
     """`wanted`, narrowed to the caller's reach: users see their own usage, domain admins
-    their domain's; naming anyone outside it is refused (PERMISSION_DENIED)."""
+    their domain's; naming anyone outside it is refused (NOT_FOUND, as for a stranger's session)."""
     scope = access.scope_of(caller, Resource.USAGE, Verb.READ)
     if caller.system or scope is Scope.ALL:
         return wanted
     if wanted.domain_name and wanted.domain_name != caller.domain_name:
-        raise UsageNotVisible.of("domain_name", "you may only see your own domain's usage")
+        raise UsageNotVisible.of(
+            "domain_name", "no such domain among those whose usage you may see"
+        )
     if scope is Scope.DOMAIN:
         return UsageScope(
             user_id=wanted.user_id, project_id=wanted.project_id, domain_name=caller.domain_name
         )
     if wanted.user_id and wanted.user_id != caller.user_id:
-        raise UsageNotVisible.of("user_id", "you may only see your own usage")
+        raise UsageNotVisible.of("user_id", "no such user among those whose usage you may see")
     return UsageScope(
         user_id=caller.user_id, project_id=wanted.project_id, domain_name=caller.domain_name
     )
