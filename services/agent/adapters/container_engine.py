@@ -125,6 +125,17 @@ class Engine:
             return 0
         return int((info.get("State") or {}).get("Pid") or 0)
 
+    async def stats(self, container_id: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The container's one-shot stats; empty when the engine cannot give them now."""
+        try:
+            async with asyncio.timeout(timeout):
+                found = await self._docker._query_json(
+                    f"containers/{container_id}/stats", params={"stream": "0", "one-shot": "1"}
+                )
+        except (TimeoutError, DockerError, OSError, aiohttp.ClientError):
+            return {}
+        return dict(found) if isinstance(found, dict) else {}
+
     async def wait(self, container_id: str) -> Ended:
         """Block until the container ends; its exit code and whether the OOM killer ended it."""
         container = self._docker.containers.container(container_id)

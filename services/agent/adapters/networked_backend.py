@@ -13,7 +13,7 @@ from typing import Protocol
 
 from services.agent.adapters.cluster_network import ClusterNetworks
 from services.agent.domain import model as m
-from services.agent.service.ports import KernelBackend, KernelLogSource
+from services.agent.service.ports import KernelBackend, KernelLogSource, KernelStatsSource
 
 
 class LoggingBackend(KernelBackend, KernelLogSource, Protocol):
@@ -52,6 +52,11 @@ class NetworkedBackend:
 
     def list(self) -> list[m.KernelHandle]:
         return self.inner.list()
+
+    async def kernel_stats(self) -> Sequence[m.KernelUsage]:
+        if isinstance(self.inner, KernelStatsSource):
+            return await self.inner.kernel_stats()
+        return []
 
     async def wait_exit(self) -> m.KernelExit:
         ended = await self.inner.wait_exit()

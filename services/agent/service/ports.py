@@ -7,7 +7,14 @@ from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from services.agent.domain.devices import DevicePool
-from services.agent.domain.model import ExecMode, ExecResult, KernelExit, KernelHandle, KernelSpec
+from services.agent.domain.model import (
+    ExecMode,
+    ExecResult,
+    KernelExit,
+    KernelHandle,
+    KernelSpec,
+    KernelUsage,
+)
 
 
 class KernelBackend(Protocol):
@@ -50,6 +57,15 @@ class KernelBackend(Protocol):
 
     async def close(self) -> None:
         """Destroy every kernel."""
+        ...
+
+
+@runtime_checkable
+class KernelStatsSource(Protocol):
+    """A backend that measures what its kernels use (docs/idle-and-usage.md)."""
+
+    async def kernel_stats(self) -> Sequence[KernelUsage]:
+        """One entry per live kernel it could measure; never raises for one kernel's failure."""
         ...
 
 
