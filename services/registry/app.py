@@ -138,6 +138,7 @@ async def serve(settings: Settings) -> RunningRegistry:
     mounts = GrpcMountResolver(settings.storage_addr, token)
     policies = GrpcPolicyResolver(settings.auth_addr, token)
     wakeup = asyncio.Event()
+    idle = build_idle_checks(settings, redis, sessions, lifecycle, agent_client)
     image_store = SqlImageStore(sessions)
     groups = ResourceGroups(SqlResourceGroupStore(sessions))
     key = settings.credentials_key or settings.internal_token
@@ -170,6 +171,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         lost_grace=timedelta(seconds=settings.lost_agent_grace),
         lost_sessions=SqlLostAgentSessions(sessions),
         forget_channel=agent_client.forget,
+        kernel_stats=idle.stats,
     )
     outcomes = StartOutcomes(
         lifecycle,
@@ -192,12 +194,11 @@ async def serve(settings: Settings) -> RunningRegistry:
         start_timeout=settings.start_timeout,
         cluster=ClusterLaunches(agent_client, SqlClusterAddresses(sessions)),
     )
-    activity, idle_checks = build_idle_checks(settings, redis, lifecycle, agent_client)
     session_servicer = SessionServicer(
         CreateSession(store, mounts, waiter, policies, groups, ImageResolver(image_store)),
-        SessionQueries(store, activity, idle_grace(settings)),
+        SessionQueries(store, idle.activity, idle_grace(settings), idle.stats),
         DestroySession(store, lifecycle, agent_client),
-        Execute(store, agent_store, agent_client, activity),
+        Execute(store, agent_store, agent_client, idle.activity),
         GetSessionLogs(store, agent_store, agent_client),
     )
     kernel_stream = f"{settings.redis_prefix}events:kernel"
@@ -273,7 +274,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         kernel_stream,
         KERNEL_EVENTS_GROUP,
         settings.node_id,
-        KernelEventHandler(ApplyKernelEvent(lifecycle), agent_auth),
+        KernelEventHandler(ApplyKernelEvent(lifecycle, idle.stats), agent_auth),
         healthy=dependencies_probe(engine, redis),
     )
     await consumer.ensure_group()
@@ -304,7 +305,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         spawn(keep_running("requeue release", RequeueRelease(retries).run), "requeue"),
         spawn(agents.run_sweeper(settings.sweep_interval), "sweeper"),
         spawn(reconciler.run(settings.reconcile_interval), "reconciler"),
-        spawn(idle_checks.run(settings.idle_check_interval), "idle-checks"),
+        spawn(idle.checks.run(settings.idle_check_interval), "idle-checks"),
     ]
     await server.start()
     log.info("registry serving on port %d", server.port)

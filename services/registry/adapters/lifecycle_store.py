@@ -272,10 +272,16 @@ class SqlLifecycleStore:
             return found
 
     async def running(self) -> list[Session]:
-        """RUNNING sessions (without their kernels): what the idle checkers look at."""
+        """RUNNING sessions with their kernels (two queries): what the idle checkers judge."""
         query = select(SessionRow).where(SessionRow.status == Status.RUNNING.value)
         async with self._sessions() as db:
-            return [session_from_row(row, ()) for row in (await db.execute(query)).scalars()]
+            rows = list((await db.execute(query)).scalars())
+            ids = [row.id for row in rows]
+            kernels = await db.execute(select(KernelRow).where(KernelRow.session_id.in_(ids)))
+            by_session: dict[str, list[KernelRow]] = {}
+            for k in kernels.scalars():
+                by_session.setdefault(k.session_id, []).append(k)
+            return [session_from_row(row, by_session.get(row.id, ())) for row in rows]
 
     async def stale_terminating(self, older_than: datetime) -> list[KernelTarget]:
         """Kernels stuck in TERMINATING (an agent missed the destroy): to be told again."""

@@ -29,6 +29,7 @@ from services.registry.domain.transitions import (
     kernel_can_transit,
     session_can_transit,
 )
+from services.registry.domain.utilization import KernelStats
 from services.registry.service.ports import KernelTarget
 
 
@@ -47,6 +48,7 @@ def kernel_from_row(row: KernelRow) -> Kernel:
         local_rank=row.local_rank,
         cluster_hostname=row.cluster_hostname,
         cluster_address=row.cluster_address,
+        stats=KernelStats.from_dict(row.last_stat) if row.last_stat else None,
     )
 
 

@@ -171,6 +171,8 @@ class KernelRow(Base):
     terminated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # When it first became RUNNING; usage runs from here to terminated_at (or now).
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # KernelStats.as_dict() of its agent's last report before it ended (domain/utilization.py).
+    last_stat: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class OutboxRow(Base):

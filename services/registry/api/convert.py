@@ -14,6 +14,7 @@ from shipyard.registry.v1 import session_service_pb2 as pb
 from shipyard.type.v1 import execution_pb2, resources_pb2
 
 from libs.core.slots import ResourceSlots
+from services.registry.api.stats_convert import kernel_stats_pb
 from services.registry.domain.cluster import ClusterMode
 from services.registry.domain.errors import InvalidPageToken
 from services.registry.domain.idle import IdleReport
@@ -26,6 +27,7 @@ from services.registry.domain.model import (
     SessionType,
     Status,
 )
+from services.registry.domain.utilization import KernelStats
 
 STATUS_TO_PB = {s: getattr(pb, f"SESSION_STATUS_{s.value}") for s in Status}
 STATUS_FROM_PB = {v: k for k, v in STATUS_TO_PB.items()}
@@ -64,8 +66,8 @@ def slots_pb(slots: ResourceSlots) -> resources_pb2.ResourceSlots:
     return resources_pb2.ResourceSlots(amounts=slots.to_strings())
 
 
-def kernel_pb(kernel: Kernel) -> pb.Kernel:
-    return pb.Kernel(
+def kernel_pb(kernel: Kernel, live: KernelStats | None = None) -> pb.Kernel:
+    msg = pb.Kernel(
         kernel_id=kernel.kernel_id,
         cluster_role=kernel.cluster_role,
         status=STATUS_TO_PB[kernel.status],
@@ -78,9 +80,19 @@ def kernel_pb(kernel: Kernel) -> pb.Kernel:
         cluster_hostname=kernel.cluster_hostname,
         cluster_address=kernel.cluster_address,
     )
+    stats = live or kernel.stats
+    if stats is not None:
+        msg.stats.CopyFrom(kernel_stats_pb(stats))
+    return msg
 
 
-def session_pb(session: Session, idle: IdleReport | None = None) -> pb.Session:
+def session_pb(
+    session: Session,
+    idle: IdleReport | None = None,
+    live: Mapping[str, KernelStats] | None = None,
+) -> pb.Session:
+    """The session; `idle` and `live` (kernel id → latest stats) add what only Redis knows."""
+    live = live or {}
     msg = pb.Session(
         session_id=session.session_id,
         name=session.name,
@@ -95,7 +107,7 @@ def session_pb(session: Session, idle: IdleReport | None = None) -> pb.Session:
         project_id=session.project_id,
         resource_group=session.resource_group,
         requested_slots=slots_pb(session.requested_slots),
-        kernels=[kernel_pb(k) for k in session.kernels],
+        kernels=[kernel_pb(k, live.get(k.kernel_id)) for k in session.kernels],
         vfolder_names=list(session.vfolder_names),
         client_token=session.client_token,
         startup_command=session.startup_command,

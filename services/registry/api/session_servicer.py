@@ -71,8 +71,9 @@ class SessionServicer(pb_grpc.SessionServiceServicer):
     ) -> pb.GetSessionResponse:
         session = await self._queries.get(current_caller(), request.session_id)
         reports = await self._queries.idle_reports([session])
+        live = await self._queries.live_stats([session])
         return pb.GetSessionResponse(
-            session=convert.session_pb(session, reports.get(session.session_id))
+            session=convert.session_pb(session, reports.get(session.session_id), live)
         )
 
     @override
@@ -86,8 +87,9 @@ class SessionServicer(pb_grpc.SessionServiceServicer):
             before=convert.decode_page_token(request.page_token),
         )
         reports = await self._queries.idle_reports(sessions)
+        live = await self._queries.live_stats(sessions)
         return pb.ListSessionsResponse(
-            sessions=[convert.session_pb(s, reports.get(s.session_id)) for s in sessions],
+            sessions=[convert.session_pb(s, reports.get(s.session_id), live) for s in sessions],
             next_page_token=convert.encode_page_token(cursor),
         )
 

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from libs.core.slots import ResourceSlots
 from services.registry.domain.cluster import ClusterMode
+from services.registry.domain.utilization import KernelStats
 
 
 class Status(StrEnum):
@@ -64,6 +65,8 @@ class Kernel:
     cluster_hostname: str = "main1"
     # The address the kernel's agent published for it; empty for single-kernel sessions.
     cluster_address: str = ""
+    # What it used: its agent's last report (kept with the kernel once it ended).
+    stats: KernelStats | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,7 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 from services.registry.domain.model import Agent, AgentStatus
 from services.registry.domain.schedulability import SchedulabilityPolicy
+from services.registry.domain.utilization import KernelStats
 from services.registry.service.destroy_session import tell_agents
+from services.registry.service.idle_ports import KernelStatsStore
 from services.registry.service.ports import (
     AgentClient,
     AgentRegistration,
@@ -40,6 +42,8 @@ class AgentLifecycle:
     lost_sessions: LostAgentSessions | None = None
     # Called with a lost agent's address: its gRPC channel is closed.
     forget_channel: Callable[[str], None] = lambda _address: None
+    # Where the kernels' stats that ride along with heartbeats go.
+    kernel_stats: KernelStatsStore | None = None
 
     async def register(self, reg: AgentRegistration) -> list[str]:
         """Record the agent; return the kernels it runs that nobody expects (to destroy)."""
@@ -59,6 +63,7 @@ class AgentLifecycle:
         agent_id: str,
         images: Sequence[str] | None = None,
         health: tuple[bool, str] | None = None,
+        stats: Sequence[KernelStats] = (),
     ) -> bool:
         """Record a heartbeat; False when the agent is unknown and must register again.
 
@@ -71,6 +76,8 @@ class AgentLifecycle:
         if before is None:
             return False
         await self.clock.beat(agent_id, now)
+        if self.kernel_stats is not None:
+            await self.kernel_stats.record([s for s in stats if s.agent_id == agent_id])
         if images is not None and tuple(sorted(set(images))) != before.images:
             await self.agent_store.set_images(agent_id, images)
         if health is not None and self.health is not None:

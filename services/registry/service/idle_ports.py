@@ -1,11 +1,13 @@
-"""What the idle checkers need: when sessions were last used, and a lease so one replica runs
-them at a time."""
+"""What the idle checkers need: when sessions were last used, what their kernels use, and a
+lease so one replica runs them at a time."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
+
+from services.registry.domain.utilization import KernelStats
 
 
 class ActivityClock(Protocol):
@@ -20,4 +22,17 @@ class ActivityClock(Protocol):
 class CheckerLease(Protocol):
     async def hold(self) -> bool:
         """Take or renew the lease; True while this replica holds it."""
+        ...
+
+
+class KernelStatsStore(Protocol):
+    """The kernels' recent stats as their agents report them with each heartbeat."""
+
+    async def record(self, stats: Sequence[KernelStats]) -> None: ...
+    async def history(self, kernel_ids: Sequence[str]) -> dict[str, list[KernelStats]]:
+        """The recent reports of each kernel, newest first (empty lists are left out)."""
+        ...
+
+    async def archive(self, kernel_id: str, agent_id: str) -> None:
+        """Keep the kernel's last report from `agent_id` with the kernel, which has ended."""
         ...

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.registry.domain.model import Status
+from services.registry.domain.model import DEAD_STATUSES, Status
+from services.registry.service.idle_ports import KernelStatsStore
 from services.registry.service.session_ports import KernelReports
 
 
@@ -30,6 +31,8 @@ class KernelReport:
 @dataclass(frozen=True, slots=True)
 class ApplyKernelEvent:
     store: KernelReports
+    # An ended kernel keeps its agent's last stats report (docs/idle-and-usage.md).
+    stats: KernelStatsStore | None = None
 
     async def __call__(self, report: KernelReport) -> None:
         if report.status is Status.CANCELLED:
@@ -47,3 +50,5 @@ class ApplyKernelEvent:
             exit_code=report.exit_code,
             message=report.message,
         )
+        if self.stats is not None and report.status in DEAD_STATUSES:
+            await self.stats.archive(report.kernel_id, report.agent_id)

@@ -1,6 +1,7 @@
 """Idle reclamation and usage: each session keeps its owner's idle timeout and when the owner
-was created (the new-user grace period counts from there); each kernel
-records when it started running (usage counts from there to its end).
+was created (the new-user grace period counts from there); each kernel records when it started
+running (usage counts from there to its end) and its last reported stats; resource groups may
+carry a utilization policy.
 
 Revision ID: 0009_idle_usage
 Revises: 0008_requeue
@@ -8,6 +9,7 @@ Revises: 0008_requeue
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0009_idle_usage"
 down_revision = "0008_requeue"
@@ -33,9 +35,14 @@ def upgrade() -> None:
         schema=S,
         postgresql_where=sa.text("started_at IS NOT NULL"),
     )
+    # What each kernel used, as its agent last reported before it ended (domain/utilization.py).
+    op.add_column("kernels", sa.Column("last_stat", JSONB), schema=S)
+    op.add_column("resource_groups", sa.Column("idle_utilization", JSONB), schema=S)
 
 
 def downgrade() -> None:
+    op.drop_column("resource_groups", "idle_utilization", schema=S)
+    op.drop_column("kernels", "last_stat", schema=S)
     op.drop_index("ix_kernels_usage", table_name="kernels", schema=S)
     op.drop_column("kernels", "started_at", schema=S)
     op.drop_column("sessions", "owner_created_at", schema=S)
