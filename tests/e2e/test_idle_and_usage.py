@@ -203,3 +203,32 @@ async def test_usage_is_the_kernels_running_time_and_stays_with_its_tenant(
         with pytest.raises(ApiError) as err:
             await owner.request("GET", "/v1/usage/series", params={"bin_width": "1s", **mine})
         assert err.value.status == 400 and "bin_width" in str(err.value.body)
+
+
+async def test_a_kernels_stats_are_shown_while_it_runs_and_kept_once_it_ended(
+    client: ShipyardClient, platform: Platform
+) -> None:
+    user, _ = await _user(client, platform)
+    async with user:
+        session = await user.create_session(wait=True, resources=SMALL)
+        sid = session["session_id"]
+        work = await user.execute(
+            sid, "block = bytearray(32 << 20)\nsum(i * i for i in range(2_000_000))"
+        )
+        assert work["status"] == "EXECUTION_STATUS_FINISHED", work
+
+        async def measured() -> dict[str, Any] | None:
+            kernel = (await user.get_session(sid))["kernels"][0]
+            stats = kernel.get("stats", {})
+            return stats if stats.get("cpu_seconds", 0) > 0.1 else None
+
+        live = await _until(measured, timeout=30)
+        assert int(live["mem_bytes"]) >= 32 << 20
+        await user.destroy_session(sid)
+
+        async def ended() -> dict[str, Any] | None:
+            got = await user.get_session(sid)
+            return got if got["status"] == "SESSION_STATUS_TERMINATED" else None
+
+        kept = (await _until(ended))["kernels"][0]["stats"]
+        assert kept["cpu_seconds"] >= live["cpu_seconds"]
