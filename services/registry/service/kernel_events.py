@@ -41,6 +41,9 @@ class ApplyKernelEvent:
             # R-REQUEUE). Applying the event too would race that decision; a start whose starter
             # died is re-queued by the reconciliation (R-RECONCILE).
             return
+        if self.stats is not None and report.status in DEAD_STATUSES:
+            # Before the status: whoever sees the kernel ended also sees what it used.
+            await self.stats.archive(report.kernel_id, report.agent_id)
         await self.store.apply_kernel_status(
             report.kernel_id,
             report.status,
@@ -50,5 +53,3 @@ class ApplyKernelEvent:
             exit_code=report.exit_code,
             message=report.message,
         )
-        if self.stats is not None and report.status in DEAD_STATUSES:
-            await self.stats.archive(report.kernel_id, report.agent_id)
