@@ -129,12 +129,10 @@ class Engine:
         """The container's one-shot stats; empty when the engine cannot give them now."""
         try:
             async with asyncio.timeout(timeout):
-                found = await self._docker._query_json(
-                    f"containers/{container_id}/stats", params={"stream": "0", "one-shot": "1"}
-                )
+                found = await self._docker.containers.container(container_id).stats(stream=False)
         except (TimeoutError, DockerError, OSError, aiohttp.ClientError):
             return {}
-        return dict(found) if isinstance(found, dict) else {}
+        return dict(found[-1]) if found else {}
 
     async def wait(self, container_id: str) -> Ended:
         """Block until the container ends; its exit code and whether the OOM killer ended it."""
