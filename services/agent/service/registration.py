@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 Destroyer = Callable[[str, str, str], Awaitable[None]]
 # The images present on the node now (the backend's `images`).
 Inventory = Callable[[], Awaitable[Sequence[str]]]
+# A slow engine delays the heartbeat by at most this much (the stats are then left out).
+MEASURE_TIMEOUT = 3.0
 # What the live kernels used so far (the backend's `kernel_stats`).
 Usage = Callable[[], Awaitable[Sequence[KernelUsage]]]
 
@@ -71,7 +73,8 @@ class RegistrationLoop:
     async def _measure(self) -> Sequence[KernelUsage]:
         """Kernel stats ride along with the heartbeat; failing to measure never stops it."""
         try:
-            return await self._stats()
+            async with asyncio.timeout(MEASURE_TIMEOUT):
+                return await self._stats()
         except Exception:
             log.exception("could not measure the kernels' usage")
             return ()

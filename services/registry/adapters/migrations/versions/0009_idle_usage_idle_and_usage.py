@@ -27,6 +27,14 @@ def upgrade() -> None:
     )
     op.add_column("sessions", sa.Column("owner_created_at", sa.DateTime(timezone=True)), schema=S)
     op.add_column("kernels", sa.Column("started_at", sa.DateTime(timezone=True)), schema=S)
+    # Kernels that ran before this revision: from when their session last became RUNNING.
+    op.execute(
+        "UPDATE registry.kernels AS k"
+        " SET started_at = CAST(s.status_history->>'RUNNING' AS timestamptz)"
+        " FROM registry.sessions AS s"
+        " WHERE s.id = k.session_id AND s.status_history ? 'RUNNING'"
+        " AND k.status IN ('RUNNING', 'TERMINATING', 'TERMINATED')"
+    )
     # Kernels that ran, by when they ended (live ones have none): the usage queries' range scan.
     op.create_index(
         "ix_kernels_usage",
