@@ -30,16 +30,15 @@ class UtilizationChecker:
 
     async def due(self, sessions: Sequence[Session], now: datetime) -> set[str]:
         policies = await self._policies({s.resource_group for s in sessions})
-        judged = [
-            (s, policies[s.resource_group])
-            for s in sessions
-            if policies.get(s.resource_group) is not None and self._past_grace(s, policies, now)
-        ]
+        judged: list[tuple[Session, UtilizationPolicy]] = []
+        for session in sessions:
+            policy = policies.get(session.resource_group)
+            if policy is not None and self._past_grace(session, policy, now):
+                judged.append((session, policy))
         kernels = [k for s, _ in judged for k in s.kernels if k.status is Status.RUNNING]
         history = await self.stats.history([k.kernel_id for k in kernels])
         due = set()
         for session, policy in judged:
-            assert policy is not None
             live = [k for k in session.kernels if k.status is Status.RUNNING]
             # Only what each kernel's own agent reported counts (rule R-EVENT-SOURCE).
             reports = {
@@ -52,12 +51,9 @@ class UtilizationChecker:
                 due.add(session.session_id)
         return due
 
-    def _past_grace(
-        self, session: Session, policies: dict[str, UtilizationPolicy | None], now: datetime
-    ) -> bool:
-        policy = policies[session.resource_group]
+    def _past_grace(self, session: Session, policy: UtilizationPolicy, now: datetime) -> bool:
         started = running_since(session)
-        if policy is None or started is None:
+        if started is None:
             return False
         if now < started + policy.initial_grace:
             return False
