@@ -157,9 +157,29 @@ async def group_update(args: argparse.Namespace, client: ShipyardClient) -> Any:
         body["description"] = args.description
     if args.active is not None:
         body["is_active"] = args.active
+    if args.no_utilization:
+        body["idle_utilization"] = None
+    elif args.utilization_window is not None:
+        body["idle_utilization"] = _utilization(args)
     params = {"update_mask": ",".join(body)}
     path = f"/v1/resource-groups/{args.name}"
     return (await client.request("PATCH", path, body=body, params=params))["resource_group"]
+
+
+def _utilization(args: argparse.Namespace) -> dict[str, Any]:
+    """`--utilization-*` as an IdleUtilization (docs/idle-and-usage.md)."""
+    thresholds = {}
+    for item in args.utilization_threshold or ():
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--utilization-threshold takes NAME=PERCENT, got {item!r}")
+        thresholds[name] = float(value)
+    return {
+        "window": f"{args.utilization_window}s",
+        "initial_grace": f"{args.utilization_grace or 0}s",
+        "thresholds": thresholds,
+        "operator": "or" if args.utilization_any else "and",
+    }
 
 
 async def group_list(_args: argparse.Namespace, client: ShipyardClient) -> Any:
@@ -232,6 +252,13 @@ def register(admin: argparse._SubParsersAction, make_client: ClientFactory) -> N
     p.add_argument("name")
     p.add_argument("--description")
     p.add_argument("--active", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument(
+        "--utilization-window", type=int, metavar="SECONDS", help="idle utilization check"
+    )
+    p.add_argument("--utilization-threshold", action="append", metavar="cpu|mem|cuda=PERCENT")
+    p.add_argument("--utilization-grace", type=int, metavar="SECONDS")
+    p.add_argument("--utilization-any", action="store_true", help="one missed threshold suffices")
+    p.add_argument("--no-utilization", action="store_true", help="stop checking utilization")
     add(group, "list", group_list, GROUP_COLUMNS)
     for name, handler in (("get", group_get), ("delete", group_delete)):
         add(group, name, handler, GROUP_COLUMNS).add_argument("name")

@@ -11,6 +11,7 @@ from typing import Any
 from cli import session_run, why
 from cli.client import ShipyardClient
 from cli.session_events import add_events_command
+from cli.usage_commands import remaining_lines
 
 ClientFactory = Callable[[argparse.Namespace], ShipyardClient]
 
@@ -72,7 +73,10 @@ def register(sub: argparse._SubParsersAction, make_client: ClientFactory) -> Non
 
     async def cmd_session_info(args: argparse.Namespace) -> int:
         async with make_client(args) as client:
-            _print(await client.get_session(args.session_id))
+            session = await client.get_session(args.session_id)
+        _print(session)
+        for line in remaining_lines(session):  # on stderr: stdout stays JSON
+            print(line, file=sys.stderr)
         return 0
 
     async def cmd_session_logs(args: argparse.Namespace) -> int:

@@ -38,6 +38,7 @@ PUBLIC_SERVICES: dict[str, Upstream] = {
     "shipyard.registry.v1.ContainerRegistryService": "registry",
     "shipyard.registry.v1.ResourceGroupService": "registry",
     "shipyard.registry.v1.EventAdminService": "registry",
+    "shipyard.registry.v1.UsageService": "registry",
     "shipyard.storage.v1.FileService": "storage",
     "shipyard.storage.v1.VFolderSharingService": "storage",
     "shipyard.scheduler.v1.SchedulerService": "scheduler",

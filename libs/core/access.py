@@ -45,6 +45,7 @@ class Resource(StrEnum):
     EDGE_ROUTE = "edge-route"  # routes added to the edge at run time (system only)
     DEAD_LETTER = "dead-letter"  # events the consumers gave up on: superadmins only
     QUOTA_SCOPE = "quota-scope"  # storage limits per user/project and volume (superadmins)
+    USAGE = "usage"  # what sessions used (accounting reports)
 
 
 class Scope(IntEnum):
@@ -134,6 +135,8 @@ METHODS: dict[str, Rule] = {
     "/shipyard.registry.v1.UserEventService/WatchEvents": Rule(Resource.SESSION, _R),
     "/shipyard.registry.v1.SessionControlService/RenameSession": Rule(Resource.SESSION, _U),
     "/shipyard.registry.v1.ClusterService/ListAgents": Rule(Resource.AGENT, _R),
+    "/shipyard.registry.v1.UsageService/GetUsage": Rule(Resource.USAGE, _R),
+    "/shipyard.registry.v1.UsageService/GetUsageSeries": Rule(Resource.USAGE, _R),
     # registry: images, container registries, resource groups
     **{
         f"/shipyard.registry.v1.ImageService/{m}": Rule(Resource.IMAGE, v)
@@ -260,6 +263,7 @@ GRANTS: dict[Role, dict[Resource, dict[Verb, Scope]]] = {
         # Users pick images and resource groups when they create sessions.
         Resource.IMAGE: {Verb.READ: Scope.ALL},
         Resource.RESOURCE_GROUP: {Verb.READ: Scope.OWN},
+        Resource.USAGE: {Verb.READ: Scope.OWN},
     },
     # Domain admins manage everything inside their domain and nothing outside it.
     Role.ADMIN: {
@@ -281,6 +285,7 @@ GRANTS: dict[Role, dict[Resource, dict[Verb, Scope]]] = {
         Resource.IMAGE: {Verb.READ: Scope.ALL},
         Resource.CONTAINER_REGISTRY: {Verb.READ: Scope.ALL},
         Resource.RESOURCE_GROUP: {Verb.READ: Scope.ALL, Verb.UPDATE: Scope.ALL},
+        Resource.USAGE: {Verb.READ: Scope.DOMAIN},
     },
     Role.SUPERADMIN: {r: dict.fromkeys(_ALL_VERBS, Scope.ALL) for r in Resource},
     # Monitors read everything and change nothing; dead letters carry raw event payloads and

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -26,7 +27,7 @@ from services.agent.api.servicer import SERVICE_NAME, KernelServicer
 from services.agent.backends import Detach, make_backend
 from services.agent.config import Settings
 from services.agent.domain.images import detect_architecture
-from services.agent.domain.model import KernelSpec
+from services.agent.domain.model import KernelSpec, KernelUsage
 from services.agent.domain.resources import detect_resources
 from services.agent.service.cluster_network import PrepareClusterNetwork
 from services.agent.service.create_kernels import CreateKernels
@@ -39,7 +40,7 @@ from services.agent.service.kernel_logs import GetKernelLogs
 from services.agent.service.kernels import AgentKernels
 from services.agent.service.live_execute import LiveExecute
 from services.agent.service.outbound import REASON_UNKNOWN_TO_REGISTRY, AgentInfo, Phase
-from services.agent.service.ports import KernelBackend
+from services.agent.service.ports import KernelBackend, KernelStatsSource
 from services.agent.service.registration import RegistrationLoop
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,7 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
         live_ids=kernels.live_ids,
         images=backend.images,
         health=lambda: health.current,
+        stats=_stats_of(backend),
         destroy=destroy,
         cleanup_reason=REASON_UNKNOWN_TO_REGISTRY,
         default_interval=settings.heartbeat_interval,
@@ -217,6 +219,17 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
 async def main() -> None:
     settings = Settings()  # type: ignore[call-arg]  # required keys come from the environment
     await run_service("agent", settings, serve)
+
+
+def _stats_of(backend: KernelBackend) -> Callable[[], Awaitable[Sequence[KernelUsage]]]:
+    """What the heartbeat reports of the kernels' usage (nothing for a backend that cannot)."""
+    if isinstance(backend, KernelStatsSource):
+        return backend.kernel_stats
+
+    async def nothing() -> Sequence[KernelUsage]:
+        return ()
+
+    return nothing
 
 
 def kernels_alive(backend: KernelBackend) -> list[str]:

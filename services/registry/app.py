@@ -54,7 +54,6 @@ from services.registry.adapters.redis_events import RedisClusterEvents, StreamSe
 from services.registry.adapters.requeue_store import SqlStartRetries
 from services.registry.adapters.resource_group_store import SqlResourceGroupStore
 from services.registry.adapters.secrets import SecretBox
-from services.registry.adapters.session_activity import RedisSessionActivity
 from services.registry.adapters.session_names import SqlSessionNames
 from services.registry.adapters.session_store import SqlSessionStore
 from services.registry.adapters.user_events import RedisUserEvents
@@ -77,6 +76,7 @@ from services.registry.config import Settings
 from services.registry.domain.agent_auth import AgentAuth
 from services.registry.domain.schedulability import SchedulabilityPolicy
 from services.registry.domain.start_failures import RetryPolicy
+from services.registry.idle_app import build_idle_checks, idle_grace, usage_registration
 from services.registry.service.agents import AgentLifecycle
 from services.registry.service.cluster_start import ClusterLaunches
 from services.registry.service.container_registries import ContainerRegistries
@@ -153,6 +153,7 @@ async def serve(settings: Settings) -> RunningRegistry:
     mounts = GrpcMountResolver(settings.storage_addr, token, mtls)
     policies = GrpcPolicyResolver(settings.auth_addr, token, mtls)
     wakeup = asyncio.Event()
+    idle = build_idle_checks(settings, redis, sessions, lifecycle, agent_client)
     image_store = SqlImageStore(sessions)
     groups = ResourceGroups(SqlResourceGroupStore(sessions))
     key = settings.credentials_key or settings.internal_token
@@ -185,6 +186,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         lost_grace=timedelta(seconds=settings.lost_agent_grace),
         lost_sessions=SqlLostAgentSessions(sessions),
         forget_channel=agent_client.forget,
+        kernel_stats=idle.stats,
     )
     outcomes = StartOutcomes(
         lifecycle,
@@ -207,12 +209,11 @@ async def serve(settings: Settings) -> RunningRegistry:
         start_timeout=settings.start_timeout,
         cluster=ClusterLaunches(agent_client, SqlClusterAddresses(sessions)),
     )
-    activity = RedisSessionActivity(redis)
     session_servicer = SessionServicer(
         CreateSession(store, mounts, waiter, policies, groups, ImageResolver(image_store)),
-        SessionQueries(store),
+        SessionQueries(store, idle.activity, idle_grace(settings), idle.stats),
         DestroySession(store, lifecycle, agent_client),
-        Execute(store, agent_store, agent_client, activity),
+        Execute(store, agent_store, agent_client, idle.activity),
         GetSessionLogs(store, agent_store, agent_client),
     )
     kernel_stream = f"{settings.redis_prefix}events:kernel"
@@ -229,7 +230,7 @@ async def serve(settings: Settings) -> RunningRegistry:
             ),
             Registration(
                 execution_service_pb2_grpc.add_ExecutionServiceServicer_to_server,
-                ExecutionServicer(ExecTargets(store, agent_store, activity), agent_client),
+                ExecutionServicer(ExecTargets(store, agent_store, idle.activity), agent_client),
                 "shipyard.registry.v1.ExecutionService",
             ),
             Registration(
@@ -309,6 +310,7 @@ async def serve(settings: Settings) -> RunningRegistry:
                 ),
                 "shipyard.registry.v1.SchedulingService",
             ),
+            usage_registration(sessions),
         ],
     )
     consumer = StreamConsumer(
@@ -316,7 +318,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         kernel_stream,
         KERNEL_EVENTS_GROUP,
         settings.node_id,
-        KernelEventHandler(ApplyKernelEvent(lifecycle), agent_auth),
+        KernelEventHandler(ApplyKernelEvent(lifecycle, idle.stats), agent_auth),
         healthy=dependencies_probe(engine, redis),
     )
     await consumer.ensure_group()
@@ -347,6 +349,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         spawn(keep_running("requeue release", RequeueRelease(retries).run), "requeue"),
         spawn(agents.run_sweeper(settings.sweep_interval), "sweeper"),
         spawn(reconciler.run(settings.reconcile_interval), "reconciler"),
+        spawn(idle.checks.run(settings.idle_check_interval), "idle-checks"),
     ]
     await server.start()
     log.info("registry serving on port %d", server.port)

@@ -49,3 +49,9 @@ class Settings(ServiceSettings, DatabaseMixin, RedisMixin):
     # Reconciliation (rule R-RECONCILE): how often, and when a PREPARING session counts as stuck.
     reconcile_interval: float = 30.0
     prepare_timeout: float = 120.0
+    # Idle checkers (docs/idle-and-usage.md): how often they run (one replica at a time), and
+    # the grace periods before a session's idle timeout starts counting: after it starts
+    # running, and after its owner's user was created.
+    idle_check_interval: float = 5.0
+    idle_initial_grace: float = 0.0
+    idle_new_user_grace: float = 0.0

@@ -30,6 +30,7 @@ from services.agent.adapters.container_engine import Engine, PullListener
 from services.agent.adapters.egress_policy import EgressPolicy
 from services.agent.adapters.kernel_execute import execute_on_runner, not_running
 from services.agent.adapters.kernel_spec_checks import check_spec, spec_metadata
+from services.agent.adapters.kernel_stats import docker_usage
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.adapters.runner_session import RunnerSession
 from services.agent.domain import model as m
@@ -158,6 +159,11 @@ class ContainerBackend:
 
     def list(self) -> list[m.KernelHandle]:
         return [k.handle for k in self._kernels.values() if k.report and not k.exited.is_set()]
+
+    async def kernel_stats(self) -> builtins.list[m.KernelUsage]:
+        live = [k for k in self._kernels.values() if k.report and not k.exited.is_set()]
+        found = await asyncio.gather(*(self._engine.stats(k.container_id) for k in live))
+        return [docker_usage(k.spec.kernel_id, s) for k, s in zip(live, found, strict=True) if s]
 
     async def wait_exit(self) -> m.KernelExit:
         return await self._exits.get()

@@ -135,6 +135,15 @@ class Engine:
             return 0
         return int((info.get("State") or {}).get("Pid") or 0)
 
+    async def stats(self, container_id: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The container's one-shot stats; empty when the engine cannot give them now."""
+        try:
+            async with asyncio.timeout(timeout):
+                found = await self._docker.containers.container(container_id).stats(stream=False)
+        except (TimeoutError, DockerError, OSError, aiohttp.ClientError):
+            return {}
+        return dict(found[-1]) if found else {}
+
     async def wait(self, container_id: str) -> Ended:
         """Block until the container ends; its exit code and whether the OOM killer ended it."""
         container = self._docker.containers.container(container_id)

@@ -13,7 +13,13 @@ from typing import Protocol
 
 from services.agent.adapters.cluster_network import ClusterNetworks
 from services.agent.domain import model as m
-from services.agent.service.ports import KernelBackend, KernelLogSource, LiveChannel, LiveKernels
+from services.agent.service.ports import (
+    KernelBackend,
+    KernelLogSource,
+    KernelStatsSource,
+    LiveChannel,
+    LiveKernels,
+)
 
 
 class LoggingBackend(KernelBackend, KernelLogSource, Protocol):
@@ -63,6 +69,11 @@ class NetworkedBackend:
 
     def list(self) -> list[m.KernelHandle]:
         return self.inner.list()
+
+    async def kernel_stats(self) -> Sequence[m.KernelUsage]:
+        if isinstance(self.inner, KernelStatsSource):
+            return await self.inner.kernel_stats()
+        return []
 
     async def wait_exit(self) -> m.KernelExit:
         ended = await self.inner.wait_exit()

@@ -44,6 +44,7 @@ from services.agent.adapters.kernel_dirs import (
 from services.agent.adapters.kernel_execute import execute_on_runner, not_running
 from services.agent.adapters.kernel_log import copy_log, tail
 from services.agent.adapters.kernel_spec_checks import check_spec, spec_metadata
+from services.agent.adapters.kernel_stats import process_usage
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.adapters.runner_session import RunnerSession
 from services.agent.adapters.sandbox import (
@@ -196,6 +197,10 @@ class ProcessBackend:
 
     def list(self) -> list[m.KernelHandle]:
         return [k.handle for k in self._kernels.values() if k.report and not k.exited.is_set()]
+
+    async def kernel_stats(self) -> Sequence[m.KernelUsage]:
+        live = [k for k in self._kernels.values() if k.report and not k.exited.is_set()]
+        return [process_usage(k.spec.kernel_id, k.cgroups, k.proc.pid) for k in live]
 
     async def wait_exit(self) -> m.KernelExit:
         return await self._exits.get()

@@ -9,11 +9,13 @@ from typing import Any
 import grpc
 from shipyard.registry.v1 import agent_registry_service_pb2 as pb
 from shipyard.registry.v1 import agent_registry_service_pb2_grpc as pb_grpc
+from shipyard.type.v1 import kernel_stats_pb2 as stats_pb2
 from shipyard.type.v1 import resources_pb2
 
 from libs.core.agent_credentials import rpc_fields, sign
 from libs.core.slots import CPU, MEM, ResourceSlots
 from libs.grpcutil.status import error_from_rpc
+from services.agent.domain.model import KernelUsage
 from services.agent.service.outbound import AgentHealth, AgentInfo, Registration
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,7 @@ class GrpcAgentRegistry:
         live_kernel_ids: Sequence[str],
         images: Sequence[str] = (),
         health: AgentHealth | None = None,
+        stats: Sequence[KernelUsage] = (),
     ) -> bool:
         health = health or AgentHealth()
         request = pb.HeartbeatRequest(
@@ -100,6 +103,7 @@ class GrpcAgentRegistry:
             images=list(images),
             health=pb.AgentHealth(healthy=health.healthy, reason=health.reason[:512]),
             agent_proof=self.credential.sign(rpc_fields("Heartbeat", info.agent_id)),
+            kernel_stats=[_stats_pb(u) for u in stats],
         )
         response: pb.HeartbeatResponse = await self._call(self._stub.Heartbeat, request)
         return response.reregister
@@ -153,3 +157,16 @@ class GrpcAgentRegistry:
             await old.close()
         except Exception:
             log.debug("closing the old registry channel failed", exc_info=True)
+
+
+def _stats_pb(usage: KernelUsage) -> stats_pb2.KernelStats:
+    msg = stats_pb2.KernelStats(
+        kernel_id=usage.kernel_id,
+        cpu_seconds=usage.cpu_seconds,
+        mem_bytes=usage.mem_bytes,
+        io_read_bytes=usage.io_read_bytes,
+        io_write_bytes=usage.io_write_bytes,
+        accelerator_util=dict(usage.accelerator_util),
+    )
+    msg.collect_time.GetCurrentTime()
+    return msg

@@ -98,6 +98,19 @@ class KernelHandle:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class KernelUsage:
+    """What a kernel used so far (cumulative counters; memory as of now)."""
+
+    kernel_id: str
+    cpu_seconds: float = 0.0
+    mem_bytes: int = 0
+    io_read_bytes: int = 0
+    io_write_bytes: int = 0
+    # Per accelerator kind, utilization in percent, when a plugin reports it.
+    accelerator_util: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class KernelExit:
     kernel_id: str
     session_id: str

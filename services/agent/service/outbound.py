@@ -8,6 +8,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
+from services.agent.domain.model import KernelUsage
+
 # Reasons (kebab-case) the agent puts on lifecycle events, besides the backend's exit reasons.
 REASON_FAILED_TO_START = "failed-to-start"
 REASON_ALREADY_TERMINATED = "already-terminated"
@@ -89,8 +91,10 @@ class AgentRegistry(Protocol):
         live_kernel_ids: Sequence[str],
         images: Sequence[str] = (),
         health: AgentHealth | None = None,
+        stats: Sequence[KernelUsage] = (),
     ) -> bool:
-        """Report liveness; True when the registry asks the agent to register again."""
+        """Report liveness (and what the kernels used); True when the registry asks the agent
+        to register again."""
         ...
 
     async def drain(self, agent_id: str, reason: str) -> None:

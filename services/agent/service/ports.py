@@ -7,7 +7,14 @@ from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from services.agent.domain.devices import DevicePool
-from services.agent.domain.model import ExecMode, ExecResult, KernelExit, KernelHandle, KernelSpec
+from services.agent.domain.model import (
+    ExecMode,
+    ExecResult,
+    KernelExit,
+    KernelHandle,
+    KernelSpec,
+    KernelUsage,
+)
 
 
 class KernelBackend(Protocol):
@@ -76,6 +83,15 @@ class LiveKernels(Protocol):
 
     async def interrupt(self, kernel_id: str) -> None:
         """Stop the cell running in the kernel; nothing running: a no-op."""
+        ...
+
+
+@runtime_checkable
+class KernelStatsSource(Protocol):
+    """A backend that measures what its kernels use (docs/idle-and-usage.md)."""
+
+    async def kernel_stats(self) -> Sequence[KernelUsage]:
+        """One entry per live kernel it could measure; never raises for one kernel's failure."""
         ...
 
 

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from services.agent.domain.model import KernelUsage
 from services.agent.service.outbound import AgentHealth, AgentInfo, AgentRegistry, Registration
 
 log = logging.getLogger(__name__)
@@ -18,9 +19,17 @@ log = logging.getLogger(__name__)
 Destroyer = Callable[[str, str, str], Awaitable[None]]
 # The images present on the node now (the backend's `images`).
 Inventory = Callable[[], Awaitable[Sequence[str]]]
+# A slow engine delays the heartbeat by at most this much (the stats are then left out).
+MEASURE_TIMEOUT = 3.0
+# What the live kernels used so far (the backend's `kernel_stats`).
+Usage = Callable[[], Awaitable[Sequence[KernelUsage]]]
 
 
 async def _no_images() -> Sequence[str]:
+    return ()
+
+
+async def _no_stats() -> Sequence[KernelUsage]:
     return ()
 
 
@@ -35,6 +44,7 @@ class RegistrationLoop:
         cleanup_reason: str,
         images: Inventory = _no_images,
         health: Callable[[], AgentHealth] = AgentHealth,
+        stats: Usage = _no_stats,
         default_interval: float = 10.0,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
@@ -46,6 +56,7 @@ class RegistrationLoop:
         self._cleanup_reason = cleanup_reason
         self._images = images
         self._health = health
+        self._stats = stats
         self._default_interval = default_interval
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
@@ -58,6 +69,15 @@ class RegistrationLoop:
             await self._clean_up(registration.kernels_to_destroy)
             interval = registration.heartbeat_interval or self._default_interval
             await self._heartbeat_until_lost(interval)
+
+    async def _measure(self) -> Sequence[KernelUsage]:
+        """Kernel stats ride along with the heartbeat; failing to measure never stops it."""
+        try:
+            async with asyncio.timeout(MEASURE_TIMEOUT):
+                return await self._stats()
+        except Exception:
+            log.exception("could not measure the kernels' usage")
+            return ()
 
     async def _register(self) -> Registration:
         delay = self._backoff_initial
@@ -88,7 +108,11 @@ class RegistrationLoop:
             await asyncio.sleep(interval)
             try:
                 reregister = await self._registry.heartbeat(
-                    self._info, self._live_ids(), await self._images(), self._health()
+                    self._info,
+                    self._live_ids(),
+                    await self._images(),
+                    self._health(),
+                    stats=await self._measure(),
                 )
             except Exception as exc:
                 # It may have marked us lost meanwhile; registering again also reconciles kernels.

@@ -155,7 +155,7 @@ class PolicyServicer(pspb_grpc.PolicyServiceServicer):
             project_id=request.project_id.lower(),
             resource_group=request.resource_group,
         )
-        return pspb.ResolveSessionPolicyResponse(
+        answer = pspb.ResolveSessionPolicyResponse(
             user_active=found.user_active,
             keypair_active=found.keypair_active,
             domain_active=found.domain_active,
@@ -168,6 +168,9 @@ class PolicyServicer(pspb_grpc.PolicyServiceServicer):
             project_total_resource_slots=cv.slots_pb(found.project_slots),
             domain_total_resource_slots=cv.slots_pb(found.domain_slots),
         )
+        if found.user_created_at is not None:
+            answer.user_create_time.FromDatetime(found.user_created_at)
+        return answer
 
     @override
     async def BatchGetLimits(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from libs.core.slots import ResourceSlots
 from services.auth.domain.model import UserStatus
@@ -32,6 +33,7 @@ class SessionPolicy:
     keypair_policy: ResourcePolicy
     project_slots: ResourceSlots
     domain_slots: ResourceSlots
+    user_created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +98,7 @@ class PolicyResolver:
             keypair_policy=policy or ResourcePolicy(name=keypair.resource_policy),
             project_slots=project.total_resource_slots if project else ResourceSlots(),
             domain_slots=domain.total_resource_slots if domain else ResourceSlots(),
+            user_created_at=user.created_at,
         )
 
     async def batch(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -24,6 +25,8 @@ class ResourceGroupRow(Base):
     allowed_session_types: Mapped[list[str]] = mapped_column(JSONB, default=list)
     pending_timeout_seconds: Mapped[int] = mapped_column(Integer, default=0)
     reservation_wait_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    # UtilizationPolicy.as_dict() (domain/utilization.py); NULL: not checked.
+    idle_utilization: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class ContainerRegistryRow(Base):

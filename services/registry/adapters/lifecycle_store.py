@@ -29,7 +29,7 @@ from services.registry.adapters.rows import (
 from services.registry.adapters.tables import KernelRow, SessionRow
 from services.registry.adapters.user_events import kernel_user_event
 from services.registry.domain.errors import SessionNotDestroyable, SessionNotFound
-from services.registry.domain.model import DEAD_STATUSES, Mount, Status
+from services.registry.domain.model import DEAD_STATUSES, Mount, Session, Status
 from services.registry.domain.transitions import reported_kernel_status
 from services.registry.service.ports import (
     KernelTarget,
@@ -212,9 +212,11 @@ class SqlLifecycleStore:
         return await with_retry(work)
 
     async def begin_destroy(
-        self, session_id: str, *, forced: bool, reason: str
+        self, session_id: str, *, forced: bool, reason: str, only_running: bool = False
     ) -> tuple[list[KernelTarget], SessionChange | None]:
-        """Record the destroy request; return the kernels whose agents must be told."""
+        """Record the destroy request; return the kernels whose agents must be told. With
+        `only_running`, a session that is not RUNNING is left alone (an idle check's verdict
+        ends a session once, whatever other checks decided meanwhile)."""
 
         async def work() -> tuple[list[KernelTarget], SessionChange | None]:
             now = datetime.now(UTC)
@@ -224,7 +226,7 @@ class SqlLifecycleStore:
                     raise SessionNotFound(f"session {session_id} not found")
                 session, kernels = found
                 current = Status(session.status)
-                if current in DEAD_STATUSES:
+                if current in DEAD_STATUSES or (only_running and current is not Status.RUNNING):
                     return [], None
                 if current is Status.PENDING:
                     for k in kernels:
@@ -279,13 +281,17 @@ class SqlLifecycleStore:
                 )
             return found
 
-    async def expired(self, now: datetime) -> list[str]:
-        """Running sessions past their lifetime deadline."""
-        query = select(SessionRow.id).where(
-            SessionRow.expires_at <= now, SessionRow.status == Status.RUNNING.value
-        )
+    async def running(self) -> list[Session]:
+        """RUNNING sessions with their kernels (two queries): what the idle checkers judge."""
+        query = select(SessionRow).where(SessionRow.status == Status.RUNNING.value)
         async with self._sessions() as db:
-            return list((await db.execute(query)).scalars())
+            rows = list((await db.execute(query)).scalars())
+            ids = [row.id for row in rows]
+            kernels = await db.execute(select(KernelRow).where(KernelRow.session_id.in_(ids)))
+            by_session: dict[str, list[KernelRow]] = {}
+            for k in kernels.scalars():
+                by_session.setdefault(k.session_id, []).append(k)
+            return [session_from_row(row, by_session.get(row.id, ())) for row in rows]
 
     async def stale_terminating(self, older_than: datetime) -> list[KernelTarget]:
         """Kernels stuck in TERMINATING (an agent missed the destroy): to be told again."""

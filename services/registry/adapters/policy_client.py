@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC
 
 import grpc
 from shipyard.auth.v1 import policy_service_pb2 as pb
@@ -74,6 +75,10 @@ def policy_from_answer(
         max_containers_per_session=policy.max_containers_per_session,
         max_pending_sessions=policy.max_pending_sessions,
         max_session_lifetime=int(policy.max_session_lifetime.ToTimedelta().total_seconds()),
+        idle_timeout=int(policy.idle_timeout.ToTimedelta().total_seconds()),
+        owner_created_at=answer.user_create_time.ToDatetime(UTC)
+        if answer.HasField("user_create_time")
+        else None,
         total_resource_slots=ResourceSlots.parse(
             dict(policy.total_resource_slots.amounts), field="total_resource_slots"
         ),

@@ -19,6 +19,7 @@ from services.registry.domain.errors import (
 from services.registry.domain.group_scheduling import GroupScheduling
 from services.registry.domain.images import ResourceGroup
 from services.registry.domain.model import DEAD_STATUSES, AgentStatus
+from services.registry.domain.utilization import UtilizationPolicy
 
 
 def group_from_row(row: ResourceGroupRow) -> ResourceGroup:
@@ -34,6 +35,7 @@ def group_from_row(row: ResourceGroupRow) -> ResourceGroup:
             allowed_session_types=tuple(row.allowed_session_types or ()),
             pending_timeout_seconds=row.pending_timeout_seconds,
             reservation_wait_seconds=row.reservation_wait_seconds,
+            idle_utilization=UtilizationPolicy.from_dict(row.idle_utilization),
         ),
     )
 

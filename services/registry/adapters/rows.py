@@ -29,6 +29,7 @@ from services.registry.domain.transitions import (
     kernel_can_transit,
     session_can_transit,
 )
+from services.registry.domain.utilization import KernelStats
 from services.registry.service.ports import KernelTarget
 
 
@@ -47,6 +48,7 @@ def kernel_from_row(row: KernelRow) -> Kernel:
         local_rank=row.local_rank,
         cluster_hostname=row.cluster_hostname,
         cluster_address=row.cluster_address,
+        stats=KernelStats.from_dict(row.last_stat) if row.last_stat else None,
     )
 
 
@@ -76,6 +78,8 @@ def session_from_row(row: SessionRow, kernels: Iterable[KernelRow]) -> Session:
         status_history={k: datetime.fromisoformat(v) for k, v in row.status_history.items()},
         kernels=tuple(kernel_from_row(k) for k in sorted(kernels, key=_cluster_order)),
         expires_at=row.expires_at,
+        idle_timeout=row.idle_timeout_seconds,
+        owner_created_at=row.owner_created_at,
         cluster_mode=ClusterMode(row.cluster_mode),
         scheduling=SessionScheduling(
             priority=row.priority,
@@ -130,6 +134,8 @@ def set_kernel_status(
         row.status_data = {**row.status_data, **data}
     if exit_code is not None:
         row.exit_code = exit_code
+    if new is Status.RUNNING and row.started_at is None:
+        row.started_at = now
     if new in DEAD_STATUSES:
         row.terminated_at = now
     return True

@@ -266,6 +266,8 @@ def _session_values(new: NewSession, total: ResourceSlots) -> Mapping[str, objec
         "created_at": new.created_at,
         "status_changed_at": new.created_at,
         "max_lifetime_seconds": new.max_lifetime_seconds,
+        "idle_timeout_seconds": new.idle_timeout_seconds,
+        "owner_created_at": new.owner_created_at,
         "cluster_mode": new.cluster_mode.value,
         "priority": new.scheduling.priority,
         "preemptible": new.scheduling.preemptible,

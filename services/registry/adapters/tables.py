@@ -111,6 +111,10 @@ class SessionRow(Base):
     # The owner's max_session_lifetime when created (0 = none); the deadline is set on bind.
     max_lifetime_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The owner's idle_timeout when created (0 = none): the idle checker's network timeout.
+    idle_timeout_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When the owner's user was created: the idle checkers' new-user grace counts from here.
+    owner_created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # SINGLE_NODE or MULTI_NODE (docs/cluster-sessions.md).
     cluster_mode: Mapped[str] = mapped_column(
         String(16), default="SINGLE_NODE", server_default="SINGLE_NODE"
@@ -137,7 +141,15 @@ class SessionRow(Base):
 
 class KernelRow(Base):
     __tablename__ = "kernels"
-    __table_args__ = (Index("ix_kernels_agent_status", "agent_id", "status"),)
+    __table_args__ = (
+        Index("ix_kernels_agent_status", "agent_id", "status"),
+        Index(
+            "ix_kernels_usage",
+            "terminated_at",
+            "started_at",
+            postgresql_where=text("started_at IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True)
     session_id: Mapped[str] = mapped_column(
@@ -161,6 +173,10 @@ class KernelRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     terminated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When it first became RUNNING; usage runs from here to terminated_at (or now).
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # KernelStats.as_dict() of its agent's last report before it ended (domain/utilization.py).
+    last_stat: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class OutboxRow(Base):

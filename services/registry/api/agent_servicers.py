@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import grpc
 from shipyard.registry.v1 import agent_registry_service_pb2 as reg_pb
 from shipyard.registry.v1 import agent_registry_service_pb2_grpc as reg_grpc
@@ -13,6 +15,7 @@ from libs.core.slots import ResourceSlots
 from libs.grpcutil.context import require_system
 from libs.grpcutil.tls import peer_name
 from services.registry.api import convert
+from services.registry.api.stats_convert import kernel_stats_of
 from services.registry.domain.agent_auth import AgentAuth
 from services.registry.domain.image_ref import normalize_arch
 from services.registry.service.agents import AgentLifecycle
@@ -61,7 +64,11 @@ class AgentRegistryServicer(reg_grpc.AgentRegistryServiceServicer):
         health = None
         if request.HasField("health"):
             health = (request.health.healthy, request.health.reason)
-        known = await self._agents.heartbeat(request.agent_id, list(request.images), health)
+        now = datetime.now(UTC)
+        stats = [kernel_stats_of(s, request.agent_id, now) for s in request.kernel_stats]
+        known = await self._agents.heartbeat(
+            request.agent_id, list(request.images), health, stats=stats
+        )
         return reg_pb.HeartbeatResponse(reregister=not known)
 
     @override

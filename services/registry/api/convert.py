@@ -14,8 +14,10 @@ from shipyard.registry.v1 import session_service_pb2 as pb
 from shipyard.type.v1 import execution_pb2, resources_pb2
 
 from libs.core.slots import ResourceSlots
+from services.registry.api.stats_convert import kernel_stats_pb
 from services.registry.domain.cluster import ClusterMode
 from services.registry.domain.errors import InvalidPageToken
+from services.registry.domain.idle import IdleReport
 from services.registry.domain.model import (
     Agent,
     ExecOutcome,
@@ -25,6 +27,7 @@ from services.registry.domain.model import (
     SessionType,
     Status,
 )
+from services.registry.domain.utilization import KernelStats
 
 STATUS_TO_PB = {s: getattr(pb, f"SESSION_STATUS_{s.value}") for s in Status}
 STATUS_FROM_PB = {v: k for k, v in STATUS_TO_PB.items()}
@@ -63,8 +66,8 @@ def slots_pb(slots: ResourceSlots) -> resources_pb2.ResourceSlots:
     return resources_pb2.ResourceSlots(amounts=slots.to_strings())
 
 
-def kernel_pb(kernel: Kernel) -> pb.Kernel:
-    return pb.Kernel(
+def kernel_pb(kernel: Kernel, live: KernelStats | None = None) -> pb.Kernel:
+    msg = pb.Kernel(
         kernel_id=kernel.kernel_id,
         cluster_role=kernel.cluster_role,
         status=STATUS_TO_PB[kernel.status],
@@ -77,9 +80,19 @@ def kernel_pb(kernel: Kernel) -> pb.Kernel:
         cluster_hostname=kernel.cluster_hostname,
         cluster_address=kernel.cluster_address,
     )
+    stats = live or kernel.stats
+    if stats is not None:
+        msg.stats.CopyFrom(kernel_stats_pb(stats))
+    return msg
 
 
-def session_pb(session: Session) -> pb.Session:
+def session_pb(
+    session: Session,
+    idle: IdleReport | None = None,
+    live: Mapping[str, KernelStats] | None = None,
+) -> pb.Session:
+    """The session; `idle` and `live` (kernel id → latest stats) add what only Redis knows."""
+    live = live or {}
     msg = pb.Session(
         session_id=session.session_id,
         name=session.name,
@@ -94,7 +107,7 @@ def session_pb(session: Session) -> pb.Session:
         project_id=session.project_id,
         resource_group=session.resource_group,
         requested_slots=slots_pb(session.requested_slots),
-        kernels=[kernel_pb(k) for k in session.kernels],
+        kernels=[kernel_pb(k, live.get(k.kernel_id)) for k in session.kernels],
         vfolder_names=list(session.vfolder_names),
         client_token=session.client_token,
         startup_command=session.startup_command,
@@ -114,7 +127,19 @@ def session_pb(session: Session) -> pb.Session:
         msg.status_history[status].CopyFrom(timestamp(when))
     if session.terminated_at is not None:
         msg.terminate_time.CopyFrom(timestamp(session.terminated_at))
+    _idle_fields(msg, session, idle or IdleReport())
     return msg
+
+
+def _idle_fields(msg: pb.Session, session: Session, idle: IdleReport) -> None:
+    if session.idle_timeout > 0 and session.session_type is SessionType.INTERACTIVE:
+        msg.idle_timeout.FromSeconds(session.idle_timeout)
+    if idle.idle_remaining is not None:
+        msg.idle_time_remaining.FromTimedelta(idle.idle_remaining)
+    if session.expires_at is not None:
+        msg.expire_time.CopyFrom(timestamp(session.expires_at))
+    if idle.lifetime_remaining is not None:
+        msg.lifetime_remaining.FromTimedelta(idle.lifetime_remaining)
 
 
 def exec_result_pb(outcome: ExecOutcome) -> execution_pb2.ExecutionResult:

@@ -22,6 +22,7 @@ from services.registry.domain.images import (
     ResourceGroup,
     TaskState,
 )
+from services.registry.domain.utilization import UtilizationPolicy
 from services.registry.service.image_ports import RegistryInput
 
 TYPE_TO_PB = {RegistryType.DOCKER: cr_pb.ContainerRegistry.TYPE_DOCKER}
@@ -116,7 +117,7 @@ def task_pb(task: RescanTask) -> cr_pb.RescanTask:
 
 
 def group_pb(group: ResourceGroup) -> rg_pb.ResourceGroup:
-    return rg_pb.ResourceGroup(
+    msg = rg_pb.ResourceGroup(
         name=group.name,
         description=group.description,
         is_active=group.is_active,
@@ -127,6 +128,25 @@ def group_pb(group: ResourceGroup) -> rg_pb.ResourceGroup:
         allowed_session_types=list(group.scheduling.allowed_session_types),
         pending_timeout_seconds=group.scheduling.pending_timeout_seconds,
         reservation_wait_seconds=group.scheduling.reservation_wait_seconds,
+    )
+    policy = group.scheduling.idle_utilization
+    if policy is not None:
+        msg.idle_utilization.window.FromTimedelta(policy.window)
+        msg.idle_utilization.initial_grace.FromTimedelta(policy.initial_grace)
+        msg.idle_utilization.thresholds.update(policy.thresholds)
+        msg.idle_utilization.operator = "or" if policy.any_under else "and"
+    return msg
+
+
+def utilization_from_pb(msg: rg_pb.ResourceGroup) -> UtilizationPolicy | None:
+    if not msg.HasField("idle_utilization"):
+        return None
+    given = msg.idle_utilization
+    return UtilizationPolicy(
+        window=given.window.ToTimedelta(),
+        initial_grace=given.initial_grace.ToTimedelta(),
+        thresholds=dict(given.thresholds),
+        any_under=given.operator == "or",
     )
 
 
@@ -139,6 +159,7 @@ def scheduling_from_pb(msg: rg_pb.ResourceGroup) -> GroupScheduling:
         allowed_session_types=tuple(msg.allowed_session_types),
         pending_timeout_seconds=msg.pending_timeout_seconds,
         reservation_wait_seconds=msg.reservation_wait_seconds,
+        idle_utilization=utilization_from_pb(msg),
     )
 
 

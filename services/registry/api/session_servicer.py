@@ -70,7 +70,11 @@ class SessionServicer(pb_grpc.SessionServiceServicer):
         self, request: pb.GetSessionRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetSessionResponse:
         session = await self._queries.get(current_caller(), request.session_id)
-        return pb.GetSessionResponse(session=convert.session_pb(session))
+        reports = await self._queries.idle_reports([session])
+        live = await self._queries.live_stats([session])
+        return pb.GetSessionResponse(
+            session=convert.session_pb(session, reports.get(session.session_id), live)
+        )
 
     @override
     async def ListSessions(
@@ -82,8 +86,10 @@ class SessionServicer(pb_grpc.SessionServiceServicer):
             statuses=[convert.STATUS_FROM_PB[s] for s in request.statuses if s],
             before=convert.decode_page_token(request.page_token),
         )
+        reports = await self._queries.idle_reports(sessions)
+        live = await self._queries.live_stats(sessions)
         return pb.ListSessionsResponse(
-            sessions=[convert.session_pb(s) for s in sessions],
+            sessions=[convert.session_pb(s, reports.get(s.session_id), live) for s in sessions],
             next_page_token=convert.encode_page_token(cursor),
         )
 

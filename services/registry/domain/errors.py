@@ -128,3 +128,22 @@ class RescanTaskNotFound(NotFound):
 
 class BelowImageMinimum(InvalidArgument):
     reason = "BELOW_IMAGE_MINIMUM"
+
+
+class InvalidUsagePeriod(InvalidArgument):
+    reason = "INVALID_USAGE_PERIOD"
+
+    @classmethod
+    def of(cls, field: str, why: str) -> InvalidUsagePeriod:
+        return cls(f"{field}: {why}", violations=[FieldViolation(field, why)])
+
+
+class UsageNotVisible(NotFound):
+    """A usage filter naming someone outside the caller's reach: reported like an unknown
+    user or domain, so that other tenants cannot be probed (docs/access.md)."""
+
+    reason = "USAGE_NOT_VISIBLE"
+
+    @classmethod
+    def of(cls, field: str, why: str) -> UsageNotVisible:
+        return cls(f"filter.{field}: {why}", violations=[FieldViolation(f"filter.{field}", why)])

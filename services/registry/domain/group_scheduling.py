@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from libs.core.errors import FieldViolation, InvalidArgument
+from services.registry.domain.utilization import UtilizationPolicy
 
 DEFAULT_SCHEDULER = "fifo"
 DEFAULT_SELECTOR = "least-occupied"
@@ -28,6 +29,7 @@ FIELDS = frozenset(
         "allowed_session_types",
         "pending_timeout_seconds",
         "reservation_wait_seconds",
+        "idle_utilization",
     }
 )
 
@@ -40,6 +42,9 @@ class GroupScheduling:
     allowed_session_types: tuple[str, ...] = ()
     pending_timeout_seconds: int = 0
     reservation_wait_seconds: int = 0
+    # Not an ordering setting, but the group's other policy for its sessions: when the idle
+    # checker ends under-used ones (docs/idle-and-usage.md); None: never.
+    idle_utilization: UtilizationPolicy | None = None
 
     def normalized(self) -> GroupScheduling:
         """Empty names mean the defaults; raises InvalidArgument on bad options."""
@@ -80,4 +85,7 @@ class GroupScheduling:
             "allowed_session_types": list(self.allowed_session_types),
             "pending_timeout_seconds": self.pending_timeout_seconds,
             "reservation_wait_seconds": self.reservation_wait_seconds,
+            "idle_utilization": None
+            if self.idle_utilization is None
+            else self.idle_utilization.as_dict(),
         }

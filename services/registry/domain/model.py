@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from libs.core.slots import ResourceSlots
 from services.registry.domain.cluster import ClusterMode
+from services.registry.domain.utilization import KernelStats
 
 
 class Status(StrEnum):
@@ -64,6 +65,8 @@ class Kernel:
     cluster_hostname: str = "main1"
     # The address the kernel's agent published for it; empty for single-kernel sessions.
     cluster_address: str = ""
+    # What it used: its agent's last report (kept with the kernel once it ended).
+    stats: KernelStats | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,6 +107,10 @@ class Session:
     kernels: tuple[Kernel, ...] = field(default=())
     # Set when placed, from the owner's max_session_lifetime; the sweeper ends it after that.
     expires_at: datetime | None = None
+    # The owner's idle_timeout in seconds when created (0 = never reclaimed for idleness).
+    idle_timeout: int = 0
+    # When the owner's user was created (the new-user idle grace counts from there).
+    owner_created_at: datetime | None = None
     # Architectures the session's image exists in (empty: any).
     image_architectures: tuple[str, ...] = ()
     # Status name → when the session entered it (the last time, for repeated statuses).
@@ -181,6 +188,8 @@ class SessionPolicy:
     max_containers_per_session: int = 0
     max_pending_sessions: int = 0
     max_session_lifetime: int = 0  # seconds
+    idle_timeout: int = 0  # seconds
+    owner_created_at: datetime | None = None  # the user's creation (new-user idle grace)
     # The keypair's total_resource_slots; with `strict_slots`, unnamed slots are capped at 0.
     total_resource_slots: ResourceSlots = field(default_factory=ResourceSlots)
     strict_slots: bool = False

@@ -11,9 +11,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from services.registry.domain.model import MAX_LIFETIME_EXCEEDED, Agent, AgentStatus
+from services.registry.domain.model import Agent, AgentStatus
 from services.registry.domain.schedulability import SchedulabilityPolicy
+from services.registry.domain.utilization import KernelStats
 from services.registry.service.destroy_session import tell_agents
+from services.registry.service.idle_ports import KernelStatsStore
 from services.registry.service.ports import (
     AgentClient,
     AgentRegistration,
@@ -40,6 +42,8 @@ class AgentLifecycle:
     lost_sessions: LostAgentSessions | None = None
     # Called with a lost agent's address: its gRPC channel is closed.
     forget_channel: Callable[[str], None] = lambda _address: None
+    # Where the kernels' stats that ride along with heartbeats go.
+    kernel_stats: KernelStatsStore | None = None
 
     async def register(self, reg: AgentRegistration) -> list[str]:
         """Record the agent; return the kernels it runs that nobody expects (to destroy)."""
@@ -59,6 +63,7 @@ class AgentLifecycle:
         agent_id: str,
         images: Sequence[str] | None = None,
         health: tuple[bool, str] | None = None,
+        stats: Sequence[KernelStats] = (),
     ) -> bool:
         """Record a heartbeat; False when the agent is unknown and must register again.
 
@@ -71,6 +76,8 @@ class AgentLifecycle:
         if before is None:
             return False
         await self.clock.beat(agent_id, now)
+        if self.kernel_stats is not None:
+            await self.kernel_stats.record([s for s in stats if s.agent_id == agent_id])
         if images is not None and tuple(sorted(set(images))) != before.images:
             await self.agent_store.set_images(agent_id, images)
         if health is not None and self.health is not None:
@@ -109,21 +116,11 @@ class AgentLifecycle:
         return await self.agent_store.list_agents()
 
     async def sweep(self, now: datetime | None = None) -> None:
-        """Mark silent agents LOST and end expired sessions (stuck sessions are the
-        reconciler's, service/reconcile.py)."""
+        """Mark silent agents LOST (stuck sessions are the reconciler's, service/reconcile.py;
+        expired and idle ones the idle checkers', service/idle_checks.py)."""
         now = now or datetime.now(UTC)
         await self._sweep_heartbeats(now)
         await self._settle_lost(now)
-        await self._end_expired(now)
-
-    async def _end_expired(self, now: datetime) -> None:
-        """End running sessions past their owner's max_session_lifetime."""
-        for session_id in await self.session_store.expired(now):
-            log.info("session %s exceeded its max_session_lifetime; ending it", session_id)
-            targets, _ = await self.session_store.begin_destroy(
-                session_id, forced=True, reason=MAX_LIFETIME_EXCEEDED
-            )
-            await tell_agents(self.agents, targets, MAX_LIFETIME_EXCEEDED)
 
     async def _settle_lost(self, now: datetime) -> None:
         """Sessions on agents lost for longer than the grace end "agent-lost" (or go back to

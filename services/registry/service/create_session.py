@@ -137,6 +137,8 @@ class CreateSession:
             kernels=_kernels(slots, size),
             created_at=datetime.now(UTC),
             max_lifetime_seconds=policy.max_session_lifetime,
+            idle_timeout_seconds=policy.idle_timeout,
+            owner_created_at=policy.owner_created_at,
             max_pending_sessions=policy.max_pending_sessions,
             cluster_mode=cmd.cluster_mode,
             scheduling=scheduling,

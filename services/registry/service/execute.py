@@ -9,7 +9,8 @@ from libs.core.identity import Caller
 from services.registry.domain.errors import SessionNotRunning
 from services.registry.domain.model import ExecMode, ExecOutcome, Status
 from services.registry.service.access import check_access
-from services.registry.service.ports import AgentClient, AgentStore, SessionActivity
+from services.registry.service.idle_ports import ActivityClock
+from services.registry.service.ports import AgentClient, AgentStore
 from services.registry.service.session_ports import SessionReader
 
 DEFAULT_TIMEOUT = 60.0
@@ -28,7 +29,8 @@ class ExecTarget:
 class ExecTargets:
     store: SessionReader
     agent_store: AgentStore
-    activity: SessionActivity | None = None
+    # Executions are use: they keep the session from being reclaimed as idle.
+    activity: ActivityClock | None = None
 
     async def __call__(self, caller: Caller, session_id: str) -> ExecTarget:
         """The running session's main kernel, if the caller may execute code in it."""
@@ -55,7 +57,7 @@ class Execute:
     store: SessionReader
     agent_store: AgentStore
     agents: AgentClient
-    activity: SessionActivity | None = None
+    activity: ActivityClock | None = None
 
     async def __call__(
         self, caller: Caller, session_id: str, mode: ExecMode, code: str, timeout: float | None
@@ -63,6 +65,9 @@ class Execute:
         targets = ExecTargets(self.store, self.agent_store, self.activity)
         target = await targets(caller, session_id)
         await targets.touch(session_id)
-        return await self.agents.execute(
-            target.address, target.kernel_id, mode, code, timeout or DEFAULT_TIMEOUT
-        )
+        try:
+            return await self.agents.execute(
+                target.address, target.kernel_id, mode, code, timeout or DEFAULT_TIMEOUT
+            )
+        finally:
+            await targets.touch(session_id)  # a long run counts as use until it ends

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.registry.domain.model import Status
+from services.registry.domain.model import DEAD_STATUSES, Status
+from services.registry.service.idle_ports import KernelStatsStore
 from services.registry.service.session_ports import KernelReports
 
 
@@ -30,6 +31,8 @@ class KernelReport:
 @dataclass(frozen=True, slots=True)
 class ApplyKernelEvent:
     store: KernelReports
+    # An ended kernel keeps its agent's last stats report (docs/idle-and-usage.md).
+    stats: KernelStatsStore | None = None
 
     async def __call__(self, report: KernelReport) -> None:
         if report.status is Status.CANCELLED:
@@ -38,6 +41,9 @@ class ApplyKernelEvent:
             # R-REQUEUE). Applying the event too would race that decision; a start whose starter
             # died is re-queued by the reconciliation (R-RECONCILE).
             return
+        if self.stats is not None and report.status in DEAD_STATUSES:
+            # Before the status: whoever sees the kernel ended also sees what it used.
+            await self.stats.archive(report.kernel_id, report.agent_id)
         await self.store.apply_kernel_status(
             report.kernel_id,
             report.status,

@@ -52,6 +52,8 @@ class NewSession:
     kernels: tuple[NewKernel, ...]
     created_at: datetime
     max_lifetime_seconds: int = 0  # 0 = no limit
+    idle_timeout_seconds: int = 0  # 0 = never reclaimed for idleness
+    owner_created_at: datetime | None = None
     max_pending_sessions: int = 0  # checked under the keypair lock when inserting; 0 = none
     image_architectures: tuple[str, ...] = ()
     cluster_mode: ClusterMode = ClusterMode.SINGLE_NODE
@@ -218,12 +220,6 @@ class AgentClient(Protocol):
         self, address: str, kernel_id: str, mode: ExecMode, code: str, timeout: float
     ) -> ExecOutcome: ...
     async def kernel_logs(self, address: str, kernel_id: str, tail: int) -> str: ...
-
-
-class SessionActivity(Protocol):
-    async def touch(self, session_id: str) -> None:
-        """Record that the session was used now (libs/core/session_activity.py)."""
-        ...
 
 
 class MountResolver(Protocol):

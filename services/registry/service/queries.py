@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from libs.core.access import Verb
 from libs.core.identity import Caller
+from services.registry.domain.idle import IdleGrace, IdleReport, report
 from services.registry.domain.model import Session, Status
+from services.registry.domain.utilization import KernelStats
 from services.registry.service.access import check_access, list_filter
+from services.registry.service.idle_ports import ActivityClock, KernelStatsStore
 from services.registry.service.session_ports import SessionReader
 
 DEFAULT_PAGE_SIZE = 50
@@ -18,6 +21,11 @@ DEFAULT_PAGE_SIZE = 50
 @dataclass(frozen=True, slots=True)
 class SessionQueries:
     store: SessionReader
+    # Where the idle checkers read sessions' last use: GetSession shows the time left.
+    activity: ActivityClock | None = None
+    grace: IdleGrace = field(default_factory=IdleGrace)
+    # Where running kernels' latest stats are (ended ones keep theirs on the kernel).
+    stats: KernelStatsStore | None = None
 
     async def get(self, caller: Caller, session_id: str) -> Session:
         session = await self.store.get(session_id)
@@ -44,3 +52,25 @@ class SessionQueries:
         more = len(rows) > size
         cursor = (page[-1].created_at, page[-1].session_id) if more and page else None
         return page, cursor
+
+    async def idle_reports(self, sessions: Sequence[Session]) -> dict[str, IdleReport]:
+        """Each session's time left before an idle checker ends it (empty when unknown)."""
+        if self.activity is None:
+            return {}
+        running = [s.session_id for s in sessions if s.status is Status.RUNNING]
+        seen = await self.activity.last_seen_many(running)
+        now = datetime.now(UTC)
+        return {s.session_id: report(s, seen.get(s.session_id), self.grace, now) for s in sessions}
+
+    async def live_stats(self, sessions: Sequence[Session]) -> dict[str, KernelStats]:
+        """The latest report of each running kernel of `sessions`, from its own agent."""
+        if self.stats is None:
+            return {}
+        running = [k for s in sessions for k in s.kernels if k.status is Status.RUNNING]
+        history = await self.stats.history([k.kernel_id for k in running])
+        latest = {}
+        for kernel in running:
+            own = [r for r in history.get(kernel.kernel_id, ()) if r.agent_id == kernel.agent_id]
+            if own:
+                latest[kernel.kernel_id] = own[0]
+        return latest

@@ -142,6 +142,16 @@ def _listing(method: str, make: Callable[[Platform], Awaitable[str]], **fields: 
     return prepare
 
 
+def _usage_of_owner(method: str) -> Callable[[Platform], Awaitable[tuple[Any, str]]]:
+    """User-A1's usage, named by user and domain."""
+
+    async def prepare(p: Platform) -> tuple[Any, str]:
+        wanted = {"user_id": p.tenancy.owner.user_id, "domain_name": p.tenancy.domain_a}
+        return req(method, filter=wanted), ""
+
+    return prepare
+
+
 def _plain(method: str, **fields: Any):
     async def prepare(p: Platform) -> tuple[Any, str]:
         return req(method, **fields), ""
@@ -239,6 +249,12 @@ CASES: dict[str, Case] = {
         m.READ_OBJECT,
         _on_session(f"{REG}.SessionService/GetSessionLogs", tail_lines=10),
         ok_code="FAILED_PRECONDITION",
+    ),
+    f"{REG}.UsageService/GetUsage": Case(
+        m.READ_OBJECT, _usage_of_owner(f"{REG}.UsageService/GetUsage")
+    ),
+    f"{REG}.UsageService/GetUsageSeries": Case(
+        m.READ_OBJECT, _usage_of_owner(f"{REG}.UsageService/GetUsageSeries")
     ),
     f"{REG}.ClusterService/ListAgents": Case(
         m.ADMIN_READ, _plain(f"{REG}.ClusterService/ListAgents")

@@ -9,9 +9,8 @@ import pytest
 
 from libs.core.ids import new_id
 from libs.core.slots import ResourceSlots
-from services.registry.adapters.heartbeat_clock import RedisHeartbeatClock
 from services.registry.domain.model import MAX_LIFETIME_EXCEEDED, Status
-from services.registry.service.agents import AgentLifecycle
+from services.registry.service.idle_checks import IdleChecks, LifetimeChecker
 from services.registry.service.ports import NewKernel
 from tests.integration.registry.conftest import Stores
 from tests.integration.registry.factories import new_session, registration
@@ -33,28 +32,23 @@ async def _running(stores: Stores, *, lifetime: int) -> tuple[str, str, str]:
     return session.session_id, kernel_id, agent_id
 
 
-def _sweeper(stores: Stores, redis, key_prefix: str, agents: FakeAgents) -> AgentLifecycle:
-    return AgentLifecycle(
-        stores.agents,
-        stores.lifecycle,
-        RedisHeartbeatClock(redis, key_prefix),
-        agents,
-    )
+def _checks(stores: Stores, agents: FakeAgents) -> IdleChecks:
+    return IdleChecks(stores.lifecycle, agents, [LifetimeChecker()])
 
 
-async def test_a_session_past_its_max_lifetime_is_ended_by_the_sweeper(
-    stores: Stores, redis, key_prefix: str
+async def test_a_session_past_its_max_lifetime_is_ended_by_the_lifetime_checker(
+    stores: Stores,
 ) -> None:
     session_id, kernel_id, agent_id = await _running(stores, lifetime=60)
     session = await stores.sessions.get(session_id)
     assert session.expires_at is not None
     agents = FakeAgents(fail=False)
-    sweeper = _sweeper(stores, redis, key_prefix, agents)
+    checks = _checks(stores, agents)
 
-    await sweeper.sweep(now=session.expires_at - timedelta(seconds=1))
+    await checks.check(now=session.expires_at - timedelta(seconds=1))
     assert (await stores.sessions.get(session_id)).status is Status.RUNNING
 
-    await sweeper.sweep(now=session.expires_at + timedelta(seconds=1))
+    await checks.check(now=session.expires_at + timedelta(seconds=1))
     ended = await stores.sessions.get(session_id)
     assert (ended.status, ended.status_info) == (Status.TERMINATING, MAX_LIFETIME_EXCEEDED)
     assert (kernel_id, MAX_LIFETIME_EXCEEDED) in agents.destroyed
@@ -65,14 +59,10 @@ async def test_a_session_past_its_max_lifetime_is_ended_by_the_sweeper(
     assert (await stores.sessions.get(session_id)).status_info == MAX_LIFETIME_EXCEEDED
 
 
-async def test_a_session_without_a_lifetime_limit_never_expires(
-    stores: Stores, redis, key_prefix: str
-) -> None:
+async def test_a_session_without_a_lifetime_limit_never_expires(stores: Stores) -> None:
     session_id, _, _ = await _running(stores, lifetime=0)
     assert (await stores.sessions.get(session_id)).expires_at is None
-    await _sweeper(stores, redis, key_prefix, FakeAgents(fail=False)).sweep(
-        now=datetime.now(UTC) + timedelta(days=365)
-    )
+    await _checks(stores, FakeAgents(fail=False)).check(now=datetime.now(UTC) + timedelta(days=365))
     assert (await stores.sessions.get(session_id)).status is Status.RUNNING
 
 

@@ -158,6 +158,7 @@ class FakeRegistry:
         live_kernel_ids: Sequence[str],
         images: Sequence[str] = (),
         health: AgentHealth | None = None,
+        stats: Sequence[m.KernelUsage] = (),
     ) -> bool:
         if self.down:
             self.refused += 1

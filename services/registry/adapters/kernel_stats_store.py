@@ -1,0 +1,68 @@
+"""Kernels' stats: a short history per kernel in Redis (heartbeats stay off the database, rule
+R-HEARTBEAT-OFF-DB), and the last report copied to the kernel row once it ended."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from redis.asyncio import Redis
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.registry.adapters.tables import KernelRow
+from services.registry.domain.utilization import KernelStats
+
+# About an hour of reports at the default 5 s heartbeat: the longest useful utilization window.
+KEEP = 720
+TTL_SECONDS = 24 * 3600
+
+
+class RedisKernelStats:
+    def __init__(
+        self, redis: Redis, prefix: str, sessions: async_sessionmaker[AsyncSession]
+    ) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._sessions = sessions
+
+    def _key(self, kernel_id: str) -> str:
+        return f"{self._prefix}kernel-stats:{kernel_id}"
+
+    async def record(self, stats: Sequence[KernelStats]) -> None:
+        if not stats:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for s in stats:
+                key = self._key(s.kernel_id)
+                pipe.lpush(key, json.dumps(s.as_dict()))
+                pipe.ltrim(key, 0, KEEP - 1)
+                pipe.expire(key, TTL_SECONDS)
+            await pipe.execute()
+
+    async def history(self, kernel_ids: Sequence[str]) -> dict[str, list[KernelStats]]:
+        if not kernel_ids:
+            return {}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for kernel_id in kernel_ids:
+                pipe.lrange(self._key(kernel_id), 0, -1)
+            found = await pipe.execute()
+        return {
+            kernel_id: [KernelStats.from_dict(json.loads(raw)) for raw in entries]
+            for kernel_id, entries in zip(kernel_ids, found, strict=True)
+            if entries
+        }
+
+    async def archive(self, kernel_id: str, agent_id: str) -> None:
+        raw = await self._redis.lindex(self._key(kernel_id), 0)
+        if raw is None:
+            return
+        last = KernelStats.from_dict(json.loads(raw))
+        if last.agent_id != agent_id:
+            return
+        async with self._sessions.begin() as db:
+            await db.execute(
+                update(KernelRow)
+                .where(KernelRow.id == kernel_id, KernelRow.agent_id == agent_id)
+                .values(last_stat=last.as_dict())
+            )
