@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from redis.asyncio import Redis
 
-from libs.events import session_activity
 from libs.core.ids import new_id
+from libs.events import session_activity
 from services.registry.adapters.activity import RedisActivity, RedisCheckerLease
 from services.registry.domain.idle import IDLE_TIMEOUT, IdleGrace, running_since
 from services.registry.domain.model import MAX_LIFETIME_EXCEEDED, Session, SessionType, Status

@@ -42,6 +42,7 @@ CAPTURED_SERVICES = {
             "ContainerRegistryService",
             "ResourceGroupService",
             "EventAdminService",
+            "UsageService",
         )
     },
     "shipyard.storage.v1.FileService": "storage",
