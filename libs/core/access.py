@@ -226,9 +226,12 @@ METHODS: dict[str, Rule] = {
     "/shipyard.agent.v1.KernelService/ListKernels": _system(Resource.SESSION, _R),
     "/shipyard.agent.v1.KernelService/GetKernelLogs": _system(Resource.SESSION, _R),
     "/shipyard.agent.v1.KernelService/PrepareClusterNetwork": _system(Resource.SESSION, _C),
+    "/shipyard.agent.v1.KernelAppService/StartKernelApp": _system(Resource.SESSION, _X),
     # gateway (the edge's own control plane)
     "/shipyard.gateway.v1.EdgeRouteService/AddRoute": _system(Resource.EDGE_ROUTE, _C),
     "/shipyard.gateway.v1.EdgeRouteService/RemoveRoute": _system(Resource.EDGE_ROUTE, _D),
+    "/shipyard.gateway.v1.EdgeAppService/OpenApp": _system(Resource.EDGE_ROUTE, _C),
+    "/shipyard.gateway.v1.EdgeAppService/CloseSessionApps": _system(Resource.EDGE_ROUTE, _D),
 }
 
 _ALL_VERBS = tuple(Verb)

@@ -140,6 +140,13 @@ class ContainerBackend:
             settle=5.0,
         )
 
+    def runner(self, kernel_id: str) -> RunnerClient:
+        """The runner of a running kernel (apps reach the kernel through it)."""
+        kernel = self._kernels.get(kernel_id)
+        if kernel is None or kernel.exited.is_set():
+            raise not_running(kernel_id)
+        return kernel.client
+
     def list(self) -> list[m.KernelHandle]:
         return [k.handle for k in self._kernels.values() if k.report and not k.exited.is_set()]
 

@@ -62,6 +62,28 @@ class RunnerClient:
         except (KeyError, ValueError, TypeError) as exc:
             raise Internal(f"malformed reply from the kernel runner: {reply!r:.200}") from exc
 
+    async def start_app(self, name: str, port: int, argv: list[str], *, within: float) -> None:
+        """Start the app (unless it runs) and return once it listens on `port` in the kernel."""
+        request = {"op": "start_app", "name": name, "port": port, "argv": argv, "timeout": within}
+        await self._call(request, within=within + REPLY_GRACE)
+
+    async def tunnel(self, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A connection carrying raw bytes to and from 127.0.0.1:`port` inside the kernel."""
+        reader, writer = await self._connect(self._connect_timeout)
+        try:
+            body = json.dumps({"op": "tunnel", "port": port}).encode()
+            writer.write(struct.pack(">I", len(body)) + body)
+            async with asyncio.timeout(10):
+                (size,) = struct.unpack(">I", await reader.readexactly(4))
+                reply = json.loads(await reader.readexactly(min(size, 4096)))
+        except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+            writer.close()
+            raise KernelUnavailable(f"no tunnel to port {port} in the kernel: {exc}") from exc
+        if not isinstance(reply, dict) or "error" in reply:
+            writer.close()
+            raise KernelUnavailable(f"no tunnel to port {port} in the kernel: {reply!r:.200}")
+        return reader, writer
+
     async def _call(
         self,
         request: dict[str, Any],

@@ -14,6 +14,12 @@ exactly one reply, in order.
     {"op": "execute", "mode": "query" | "batch", "code": str, "timeout": float}
         ->  {"status": "finished" | "failed" | "timed_out", "stdout": str, "stderr": str,
              "exit_code": int, "error_name": str, "error_message": str}
+    {"op": "start_app", "name": str, "port": int, "argv": [str], "timeout": float}
+        ->  {"ok": true} once something listens on 127.0.0.1:port in the kernel (argv, with
+            "{python}" meaning this interpreter, started in its own process group with $PORT
+            set, unless an app of that name still runs)
+    {"op": "tunnel", "port": int}  ->  {"ok": true}, then the connection carries raw bytes to
+        and from 127.0.0.1:port in the kernel (how the agent reaches an app in the sandbox)
     anything malformed  ->  {"error": str}
 Executions run one at a time in the main thread (SIGALRM can only interrupt that one); a
 timeout <= 0 means no limit. Query mode keeps one interpreter namespace across calls. Batch mode
@@ -36,6 +42,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from types import FrameType
@@ -48,6 +55,8 @@ MAX_OUTPUT = 4 << 20  # per stream; more is cut so a reply stays a sane size
 _jobs: queue.Queue[tuple[dict[str, Any], queue.Queue[dict[str, Any]] | None]] = queue.Queue()
 _batch_groups: set[int] = set()  # process groups of running batch commands
 _armed = False  # True while query code runs: only then may SIGALRM interrupt it
+_apps: dict[str, subprocess.Popen[bytes]] = {}  # service apps by name
+_apps_lock = threading.Lock()
 
 
 class _Timeout(BaseException):
@@ -148,6 +157,9 @@ def _accept_loop(server: socket.socket) -> None:
 def _serve(conn: socket.socket) -> None:
     with conn, contextlib.suppress(OSError, ValueError):
         while (request := _recv(conn)) is not None:
+            if isinstance(request, dict) and request.get("op") == "tunnel":
+                _tunnel(conn, request.get("port"))
+                return
             _send(conn, _dispatch(request))
 
 
@@ -159,7 +171,66 @@ def _dispatch(request: object) -> dict[str, Any]:
         reply: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=1)
         _jobs.put((request, reply))
         return reply.get()
+    if op == "start_app" and isinstance(request, dict):
+        return _start_app(request)
     return {"error": f"unknown request {op!r}"}
+
+
+def _start_app(request: dict[str, Any]) -> dict[str, Any]:
+    name, port, argv = request.get("name"), request.get("port"), request.get("argv")
+    timeout = request.get("timeout", 15)
+    if not isinstance(name, str) or not isinstance(port, int) or not isinstance(argv, list):
+        return {"error": "start_app needs a string 'name', an int 'port' and a list 'argv'"}
+    with _apps_lock:
+        proc = _apps.get(name)
+        if proc is None or proc.poll() is not None:
+            env = dict(os.environ, PORT=str(port))
+            try:
+                proc = subprocess.Popen(
+                    [sys.executable if a == "{python}" else str(a) for a in argv],
+                    stdin=subprocess.DEVNULL,
+                    env=env,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                return {"error": f"app {name!r} did not start: {exc}"}
+            _apps[name] = proc
+            _batch_groups.add(proc.pid)  # killed with the runner
+    deadline = time.monotonic() + float(timeout)
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return {"error": f"app {name!r} exited with code {_exit_code(proc.returncode)}"}
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return {"ok": True}
+        time.sleep(0.05)
+    return {"error": f"app {name!r} is not listening on port {port} after {timeout}s"}
+
+
+def _tunnel(conn: socket.socket, port: object) -> None:
+    """Answer, then copy bytes both ways between `conn` and the app until either side ends."""
+    if not isinstance(port, int):
+        _send(conn, {"error": "tunnel needs an int 'port'"})
+        return
+    try:
+        upstream = socket.create_connection(("127.0.0.1", port), 5)
+    except OSError as exc:
+        _send(conn, {"error": f"nothing listens on port {port}: {exc}"})
+        return
+    upstream.settimeout(None)
+    _send(conn, {"ok": True})
+    with upstream:
+        back = threading.Thread(target=_pump, args=(upstream, conn), daemon=True)
+        back.start()
+        _pump(conn, upstream)
+        back.join()
+
+
+def _pump(src: socket.socket, dst: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while chunk := src.recv(65536):
+            dst.sendall(chunk)
+    with contextlib.suppress(OSError):
+        dst.shutdown(socket.SHUT_WR)
 
 
 def _recv(conn: socket.socket) -> object:
