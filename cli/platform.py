@@ -134,7 +134,10 @@ class Platform:
                 "SECRET_KEY_ENCRYPTION_KEY": _encryption_key(cfg.data_dir),
             },
             "storage": {"VOLUME_ROOT": str(cfg.data_dir / "volumes" / "local")},
-            "registry": {"NODE_ID": f"registry-{own_port}"},
+            "registry": {
+                "NODE_ID": f"registry-{own_port}",
+                "EDGE_API_ADDR": f"127.0.0.1:{cfg.edge_api_port}",
+            },
             "agent": {
                 "KERNEL_ROOT": str(cfg.data_dir / "kernels"),
                 "AGENT_ID": f"agent-{cfg.ports['agent']}",
@@ -150,6 +153,7 @@ class Platform:
                 "DESCRIPTOR_SET": str(ROOT / "build" / "descriptors.binpb"),
                 "CORS_ORIGINS": cfg.cors_origins,
                 "RUN_DIR": str(cfg.data_dir / "edge"),
+                "ROUTE_API_ADDR": f"127.0.0.1:{cfg.edge_api_port}",
                 # Written by auth at start (it starts first): bearer tokens verified by Envoy.
                 "JWKS_FILE": str(self.token_key_file) + ".jwks.json",
                 **(

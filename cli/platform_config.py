@@ -16,6 +16,8 @@ class PlatformConfig:
     data_dir: Path
     edge_port: int = 8090
     edge_admin_port: int = 9901
+    # The edge's internal route/app API (the registry opens session apps through it).
+    edge_api_port: int = 8091
     ports: dict[str, int] = field(
         default_factory=lambda: {
             "auth": 50051,
@@ -63,6 +65,7 @@ class PlatformConfig:
             data_dir=data_dir,
             edge_port=free_port(),
             edge_admin_port=free_port(),
+            edge_api_port=free_port(),
             ports=ports,
             **kw,  # type: ignore[arg-type]  # the remaining fields, checked by the dataclass
         )

@@ -24,6 +24,7 @@ PUBLIC_SERVICES: dict[str, Upstream] = {
     "shipyard.auth.v1.ResourceGroupAccessService": "auth",
     "shipyard.auth.v1.AuditService": "auth",
     "shipyard.registry.v1.SessionService": "registry",
+    "shipyard.registry.v1.AppService": "registry",
     "shipyard.registry.v1.ClusterService": "registry",
     "shipyard.registry.v1.ImageService": "registry",
     "shipyard.registry.v1.ContainerRegistryService": "registry",

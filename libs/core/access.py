@@ -128,6 +128,9 @@ METHODS: dict[str, Rule] = {
     "/shipyard.registry.v1.SessionService/DestroySession": Rule(Resource.SESSION, _D),
     "/shipyard.registry.v1.SessionService/Execute": Rule(Resource.SESSION, _X),
     "/shipyard.registry.v1.SessionService/GetSessionLogs": Rule(Resource.SESSION, _R),
+    # Opening an app runs it in the kernel and lets the browser use it: like Execute.
+    "/shipyard.registry.v1.AppService/StartApp": Rule(Resource.SESSION, _X),
+    "/shipyard.registry.v1.AppService/ListApps": Rule(Resource.SESSION, _R),
     "/shipyard.registry.v1.ClusterService/ListAgents": Rule(Resource.AGENT, _R),
     # registry: images, container registries, resource groups
     **{

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from libs.core.errors import Internal, InvalidArgument
+from services.agent.domain.apps import AppStartFailed
 from services.agent.domain.model import ExecMode, ExecResult, ExecStatus, KernelUnavailable
 
 MAX_MESSAGE = 64 << 20
@@ -65,7 +66,12 @@ class RunnerClient:
     async def start_app(self, name: str, port: int, argv: list[str], *, within: float) -> None:
         """Start the app (unless it runs) and return once it listens on `port` in the kernel."""
         request = {"op": "start_app", "name": name, "port": port, "argv": argv, "timeout": within}
-        await self._call(request, within=within + REPLY_GRACE)
+        try:
+            await self._call(request, within=within + REPLY_GRACE)
+        except Internal as exc:  # the runner answered: the app exited or never listened
+            raise AppStartFailed(
+                f"app {name!r} did not start: {exc}"[:500], metadata={"app": name}
+            ) from exc
 
     async def tunnel(self, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """A connection carrying raw bytes to and from 127.0.0.1:`port` inside the kernel."""

@@ -16,6 +16,10 @@ class AppNotOffered(FailedPrecondition):
     reason = "APP_NOT_OFFERED"
 
 
+class AppStartFailed(FailedPrecondition):
+    reason = "APP_START_FAILED"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AppDef:
     """Run `argv` in the kernel; it serves HTTP (and WebSocket) on 127.0.0.1:`port` there."""

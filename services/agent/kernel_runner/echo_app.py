@@ -1,13 +1,14 @@
 """The built-in `echo` app: a page served at `/` whose WebSocket (`/ws`) echoes every message.
 
 Stdlib only (python >= 3.8), like the runner: the agent sends this file's text to the runner,
-which runs it as `python3 -I -c <text> <port>` inside the kernel. It assumes it lives at `/`
+which runs it as `python3 -I -c <text>` inside the kernel with $PORT set. It assumes it lives at `/`
 (absolute links, a WebSocket on the page's own host), as most notebook apps do.
 """
 
 import asyncio
 import base64
 import hashlib
+import os
 import struct
 import sys
 
@@ -110,4 +111,5 @@ async def _main(port: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(_main(int(sys.argv[1])))
+    # The port: the first argument, else $PORT (the runner sets it for apps it starts).
+    asyncio.run(_main(int(sys.argv[1] if len(sys.argv) > 1 else os.environ["PORT"])))

@@ -8,10 +8,15 @@ implies are staged in its transaction (rule R-OUTBOX).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
+from libs.core.errors import ShipyardError
 from services.registry.domain.model import Status
+from services.registry.service.apps import AppEdge
 from services.registry.service.session_ports import KernelReports
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,11 +30,13 @@ class KernelReport:
     reason: str
     exit_code: int | None
     message: str
+    session_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class ApplyKernelEvent:
     store: KernelReports
+    apps: AppEdge | None = None  # a session's apps stop being routed when its kernels end
 
     async def __call__(self, report: KernelReport) -> None:
         if report.status is Status.CANCELLED:
@@ -47,3 +54,8 @@ class ApplyKernelEvent:
             exit_code=report.exit_code,
             message=report.message,
         )
+        if report.status is Status.TERMINATED and report.session_id and self.apps is not None:
+            try:
+                await self.apps.close_session(report.session_id)
+            except ShipyardError as exc:  # the routes lead nowhere now; harmless if left
+                log.warning("closing the apps of session %s failed: %s", report.session_id, exc)
