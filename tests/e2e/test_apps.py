@@ -6,6 +6,7 @@ session's activity."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from urllib.parse import urlsplit
 
@@ -96,8 +97,18 @@ async def test_owner_opens_an_app_in_chromium_and_nobody_else_can(platform):
                 assert await session_activity.last_seen(redis, sid) is not None
             finally:
                 await redis.aclose()
-        finally:
+
+            # When the session ends, its apps stop being routed, valid cookie or not.
             await owner.destroy_session(sid, forced=True)
+            cookie = f"shipyard_app={opened['token']}"
+            for _ in range(150):
+                if await _get(app_root, cookie) == 404:
+                    break
+                await asyncio.sleep(0.2)
+            assert await _get(app_root, cookie) == 404
+        finally:
+            with contextlib.suppress(ApiError):
+                await owner.destroy_session(sid, forced=True)
 
 
 async def test_an_expired_app_token_is_refused(platform):
