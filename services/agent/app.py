@@ -163,7 +163,7 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
         ],
     )
     await server.start()
-    watch_task = spawn(ExitWatcher(kernels).run(), "kernel-exit-watch")
+    watch_task = spawn(ExitWatcher(kernels, on_exit=apps.close_kernel).run(), "kernel-exit-watch")
     address = settings.advertised_addr or _advertised(settings.bind, server.port)
     registry = GrpcAgentRegistry(
         lambda: internal_channel(settings.registry_addr, token),
