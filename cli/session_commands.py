@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from cli import why
+from cli import session_apps, why
 from cli.client import ShipyardClient
 
 ClientFactory = Callable[[argparse.Namespace], ShipyardClient]
@@ -128,3 +128,4 @@ def register(sub: argparse._SubParsersAction, make_client: ClientFactory) -> Non
     logs.add_argument("session_id")
     logs.add_argument("--tail", type=int, default=0, help="only the last N lines")
     logs.set_defaults(func=cmd_session_logs)
+    session_apps.register(session, make_client)

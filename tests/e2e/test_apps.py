@@ -8,6 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import subprocess
+import sys
 from urllib.parse import urlsplit
 
 import httpx
@@ -146,5 +149,26 @@ async def test_app_requests_refuse_bad_input_and_strangers(platform, client):
         async with httpx.AsyncClient() as http:
             stranger = await http.post(f"{platform.endpoint}/v1/sessions/{sid}/apps/echo:start")
             assert stranger.status_code == 401
+
+        # The CLI prints the URL (and lists the apps).
+        keys = platform.keypair
+        env = {
+            **os.environ,
+            "SHIPYARD_ENDPOINT": platform.endpoint,
+            "SHIPYARD_ACCESS_KEY": keys.access_key,
+            "SHIPYARD_SECRET_KEY": keys.secret_key,
+        }
+        cli = [sys.executable, "-m", "cli", "session"]
+        done = await asyncio.to_thread(
+            subprocess.run, [*cli, "app", sid, "echo"], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        url = done.stdout.strip()
+        assert url.startswith(f"http://echo-{sid}.localhost:")
+        assert await _get(url) == 302
+        listed = await asyncio.to_thread(
+            subprocess.run, [*cli, "apps", sid], env=env, capture_output=True, text=True
+        )
+        assert "echo\thttp\t8080" in listed.stdout
     finally:
         await client.destroy_session(sid, forced=True)
