@@ -134,6 +134,40 @@ async def test_an_expired_app_token_is_refused(platform):
             await owner.destroy_session(sid, forced=True)
 
 
+async def test_a_preopen_port_serves_the_users_own_program(client):
+    session = await client.create_session(wait=True, resources=SMALL, preopen_ports=[8000])
+    sid = session["session_id"]
+    try:
+        listed = await client.request("GET", f"/v1/sessions/{sid}/apps")
+        assert {"name": "port-8000", "protocol": "preopen", "port": 8000} in listed["apps"]
+        serve = (
+            "import http.server, threading\n"
+            "open('hello.txt', 'w').write('from my own server')\n"
+            "srv = http.server.ThreadingHTTPServer(('127.0.0.1', 8000),"
+            " http.server.SimpleHTTPRequestHandler)\n"
+            "threading.Thread(target=srv.serve_forever, daemon=True).start()\n"
+        )
+        ran = await client.execute(sid, serve)
+        assert ran["status"] == "EXECUTION_STATUS_FINISHED", ran
+        opened = await client.request("POST", f"/v1/sessions/{sid}/apps/port-8000:start", body={})
+        assert urlsplit(opened["url"]).hostname == f"port-8000-{sid}.localhost"
+        assert await _get(opened["url"]) == 302
+        parts = urlsplit(opened["url"])
+        cookie = f"shipyard_app={opened['token']}"
+        async with httpx.AsyncClient() as http:
+            got = await http.get(
+                f"http://127.0.0.1:{parts.port}/hello.txt",
+                headers={"host": parts.netloc, "cookie": cookie},
+            )
+        assert (got.status_code, got.text) == (200, "from my own server")
+        with pytest.raises(ApiError) as clash:
+            await client.create_session(resources=SMALL, preopen_ports=[2000])
+        assert clash.value.status == 400
+        assert "preopen_ports" in json.dumps(clash.value.body)
+    finally:
+        await client.destroy_session(sid, forced=True)
+
+
 async def test_app_requests_refuse_bad_input_and_strangers(platform, client):
     session = await client.create_session(wait=True, resources=SMALL)
     sid = session["session_id"]

@@ -51,7 +51,8 @@ class RunnerAppProxy:
 
     async def open(self, kernel_id: str, session_id: str, app: AppDef) -> str:
         runner = self._runner_of(kernel_id)
-        await runner.start_app(app.name, app.port, list(app.argv), within=START_TIMEOUT)
+        if app.argv:  # else a preopen port: the user's own program listens there
+            await runner.start_app(app.name, app.port, list(app.argv), within=START_TIMEOUT)
         async with self._lock:
             key = (kernel_id, app.name)
             if key not in self._exposed:

@@ -10,6 +10,7 @@ from libs.core.errors import FailedPrecondition
 ECHO_APP = "echo"
 ECHO_PORT = 8080
 PYTHON = "{python}"  # the runner puts its own interpreter here
+PREOPEN_PREFIX = "port-"
 
 
 class AppNotOffered(FailedPrecondition):
@@ -22,7 +23,8 @@ class AppStartFailed(FailedPrecondition):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AppDef:
-    """Run `argv` in the kernel; it serves HTTP (and WebSocket) on 127.0.0.1:`port` there."""
+    """Run `argv` in the kernel (nothing when empty); it serves HTTP (and WebSocket) on
+    127.0.0.1:`port` there."""
 
     name: str
     port: int
@@ -38,7 +40,11 @@ def app_catalog(echo_source: str, commands: Mapping[str, str]) -> dict[str, AppD
 
 
 def resolve_app(catalog: Mapping[str, AppDef], name: str, port: int) -> AppDef:
-    """The app to run for `name`; a declared `port` (image label) overrides the default."""
+    """The app to run for `name`; a declared `port` (image label) overrides the default.
+    `port-<N>` (a session's preopen port) runs nothing: the user's own program serves it."""
+    number = name.removeprefix(PREOPEN_PREFIX)
+    if name.startswith(PREOPEN_PREFIX) and number.isdigit() and 0 < int(number) < 65536:
+        return AppDef(name=name, port=int(number), argv=())
     found = catalog.get(name)
     if found is None:
         raise AppNotOffered(

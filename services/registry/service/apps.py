@@ -18,13 +18,14 @@ from services.registry.domain.errors import SessionNotRunning
 from services.registry.domain.image_labels import LabelError, ServicePort, parse_service_ports
 from services.registry.domain.model import Session, Status
 from services.registry.service.access import check_access
-from services.registry.service.create_session import SERVICE_PORTS_ENV
+from services.registry.service.create_session import PREOPEN_PORTS_ENV, SERVICE_PORTS_ENV
 from services.registry.service.ports import AgentStore
 from services.registry.service.session_ports import SessionReader
 
 # Offered by every agent's kernels (services/agent/domain/apps.py), declared or not.
 BUILTIN_APPS = (ServicePort(name="echo", protocol="http", container_ports=(8080,)),)
 BROWSER_PROTOCOLS = frozenset({"http", "preopen"})
+PREOPEN_PREFIX = "port-"  # the app name of a preopen port; agents only tunnel to it
 
 
 class AppNotBrowsable(InvalidArgument):
@@ -60,12 +61,16 @@ class AppEdge(Protocol):
 
 
 def session_apps(environ: Mapping[str, str]) -> list[ServicePort]:
-    """The image's service ports (CreateSession copied the label into the environment), then
-    the built-in apps it does not redeclare."""
+    """The image's service ports (CreateSession copied the label into the environment), the
+    session's preopen ports (`port-<N>`), then the built-in apps not redeclared."""
     try:
         declared = list(parse_service_ports(environ.get(SERVICE_PORTS_ENV, "")))
     except LabelError:
         declared = []  # an image label that changed since; the built-ins still work
+    for text in environ.get(PREOPEN_PORTS_ENV, "").split(","):
+        if text.strip().isdigit():
+            port = int(text)
+            declared.append(ServicePort(f"{PREOPEN_PREFIX}{port}", "preopen", (port,)))
     names = {p.name for p in declared}
     return declared + [p for p in BUILTIN_APPS if p.name not in names]
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from libs.core.errors import InvalidArgument
 from libs.core.identity import Caller, Role
 from libs.core.slots import ResourceSlots
 from services.registry.domain.errors import SessionNotFound, SessionNotRunning
@@ -17,8 +18,13 @@ from services.registry.service.apps import (
     ListApps,
     OpenedApp,
     StartApp,
+    session_apps,
 )
-from services.registry.service.create_session import SERVICE_PORTS_ENV
+from services.registry.service.create_session import (
+    PREOPEN_PORTS_ENV,
+    SERVICE_PORTS_ENV,
+    preopen_environ,
+)
 
 OWNER = Caller(user_id="u-1", access_key="AK1", role=Role.USER, domain_name="A")
 PEER = Caller(user_id="u-2", access_key="AK2", role=Role.USER, domain_name="A")
@@ -159,3 +165,12 @@ async def test_list_apps_shows_declared_ports_then_the_builtin_echo():
     ]
     with pytest.raises(SessionNotFound):
         await ListApps(FakeSessions(_session()))(PEER, "s-1")  # type: ignore[arg-type]
+
+
+def test_preopen_ports_are_listed_as_port_apps_and_may_not_clash():
+    environ = {SERVICE_PORTS_ENV: LABEL, PREOPEN_PORTS_ENV: preopen_environ((8000, 9000), LABEL)}
+    names = [(a.name, a.protocol) for a in session_apps(environ)]
+    assert ("port-8000", "preopen") in names and ("port-9000", "preopen") in names
+    for taken in (2000, 8888):  # the runner's own port; the image's jupyter
+        with pytest.raises(InvalidArgument, match="preopen_ports"):
+            preopen_environ((taken,), LABEL)
