@@ -27,7 +27,7 @@ START_TIMEOUT = 20.0  # seconds an app may take to listen
 class _Exposed:
     server: asyncio.Server
     port: int
-    conns: set[asyncio.Task[None]] = field(default_factory=set)
+    conns: set[asyncio.StreamWriter] = field(default_factory=set)
 
 
 class RunnerAppProxy:
@@ -56,16 +56,14 @@ class RunnerAppProxy:
         async with self._lock:
             key = (kernel_id, app.name)
             if key not in self._exposed:
-                conns: set[asyncio.Task[None]] = set()
+                conns: set[asyncio.StreamWriter] = set()
 
                 async def accept(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-                    task = asyncio.current_task()
-                    assert task is not None
-                    conns.add(task)
+                    conns.add(w)
                     try:
                         await self._relay(r, w, kernel_id, session_id, app.port)
                     finally:
-                        conns.discard(task)
+                        conns.discard(w)
 
                 server = await asyncio.start_server(accept, self._host, 0)
                 port = server.sockets[0].getsockname()[1]
@@ -78,8 +76,8 @@ class RunnerAppProxy:
             for key in [k for k in self._exposed if k[0] == kernel_id]:
                 exposed = self._exposed.pop(key)
                 exposed.server.close()
-                for task in list(exposed.conns):
-                    task.cancel()
+                for writer in list(exposed.conns):  # their relays see the end and finish
+                    writer.close()
 
     async def close(self) -> None:
         for kernel_id in {k for k, _ in self._exposed}:
