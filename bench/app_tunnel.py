@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -56,7 +55,7 @@ async def main() -> None:
     (base / "work").mkdir()
     sock = base / "runner.sock"
     runner_args = ["--socket", str(sock), "--workdir", str(base / "work")]
-    proc = subprocess.Popen([sys.executable, str(RUNNER_SCRIPT), *runner_args])
+    proc = await asyncio.create_subprocess_exec(sys.executable, str(RUNNER_SCRIPT), *runner_args)
     redis = Redis.from_url(os.environ.get("SHIPYARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
     runner = RunnerClient(sock)
     proxy = RunnerAppProxy(lambda _kid: runner, host="127.0.0.1", redis=redis)
@@ -76,8 +75,8 @@ async def main() -> None:
         await proxy.close()
         await redis.delete(session_activity.activity_key(session_id))
         await redis.aclose()
-        proc.terminate()
-        proc.wait()
+        proc.terminate()  # the runner stops the app with it
+        await proc.wait()
         shutil.rmtree(base, ignore_errors=True)
 
 
