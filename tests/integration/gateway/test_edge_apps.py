@@ -116,6 +116,13 @@ async def test_app_refuses_no_token_another_apps_token_and_an_expired_one(app_ed
         assert bogus.status_code == 401
         status, _ = await echo_once("127.0.0.1", app_edge.listen_port, "/ws", "x", {"Host": host})
         assert status == 401
+        # A valid cookie does not let a forged `?token=` through into a new cookie.
+        forged = await http.get(
+            "/",
+            params={"token": "x; Max-Age=0"},
+            headers={"host": host, "cookie": f"shipyard_app={mine.token}"},
+        )
+        assert forged.status_code == 401
 
         short_host = f"{short.host}:{app_edge.listen_port}"
         await asyncio.sleep(3)  # past the token's expiry and the edge's 1 s of clock skew
