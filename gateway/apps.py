@@ -48,6 +48,7 @@ from envoy_data_plane.envoy.type.matcher.v3 import RegexMatcher, StringMatcher
 from envoy_data_plane.google.protobuf import Any
 
 from gateway.xds import types as t
+from libs.core.app_keys import HEADER_APP_KEY
 
 PROVIDER = "app"
 ISSUER = "shipyard-edge"
@@ -129,6 +130,7 @@ class AppRoute:
     session_id: str
     label: str
     backend: tuple[str, int]
+    backend_key: str = ""  # sent to the agent's listener (libs/core/app_keys.py)
 
     @property
     def cluster(self) -> str:
@@ -182,6 +184,12 @@ def virtual_host(route: AppRoute, domain: str, cookie_max_age: int) -> VirtualHo
                 timeout=timedelta(0),  # long polls and WebSockets
                 upgrade_configs=[RouteActionUpgradeConfig(upgrade_type="websocket", enabled=True)],
             ),
+            request_headers_to_add=[
+                HeaderValueOption(
+                    header=HeaderValue(key=HEADER_APP_KEY, value=route.backend_key),
+                    append_action=HeaderValueOptionHeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD,
+                )
+            ],
         ),
         Route(
             name=f"app-other:{route.label}",

@@ -14,6 +14,7 @@ from gateway import apps
 from gateway.config import EdgeSettings, split_addr
 from gateway.xds.state import ControlPlaneState
 from libs.core import errors
+from libs.core.app_keys import app_backend_key
 from libs.grpcutil.context import require_system
 from libs.grpcutil.server import Registration
 
@@ -41,7 +42,8 @@ class EdgeAppServicer(pb_grpc.EdgeAppServiceServicer):
         if ttl <= timedelta(0):
             raise errors.InvalidArgument("token_ttl: must be positive")
         label = apps.host_label(request.app, request.session_id)
-        self._state.add_app(apps.AppRoute(request.session_id, label, backend))
+        key = app_backend_key(s.internal_token.get_secret_value(), request.app, request.session_id)
+        self._state.add_app(apps.AppRoute(request.session_id, label, backend, key))
         token, expires = apps.issue_token(self._key, label, request.user_id, min(ttl, longest))
         host = f"{label}.{s.app_domain}"
         scheme = "https" if s.tls_cert_file is not None else "http"

@@ -145,7 +145,9 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
             backend.networks if isinstance(backend, NetworkedBackend) else None, backend.name
         ),
     )
-    apps = RunnerAppProxy(_runner_of(backend), host=settings.app_host, redis=redis)
+    apps = RunnerAppProxy(
+        _runner_of(backend), host=settings.app_host, redis=redis, internal_token=token
+    )
     catalog = app_catalog(ECHO_APP_SCRIPT.read_text(), settings.app_commands)
     server = create_server(
         domain=ERROR_DOMAIN,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 
 from libs.core import session_activity
+from libs.core.app_keys import HEADER_APP_KEY, app_backend_key
 from libs.core.errors import ShipyardError
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.domain.apps import AppDef
@@ -21,6 +23,28 @@ from services.agent.domain.apps import AppDef
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 20.0  # seconds an app may take to listen
+_MAX_HEAD = 64 << 10
+_FORBIDDEN = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+async def _checked_head(reader: asyncio.StreamReader, key: str) -> bytes | None:
+    """The connection's first request head without the edge's app key, or None when the key
+    is missing or wrong (not the edge). Later requests on the connection come from the same
+    edge connection."""
+    try:
+        async with asyncio.timeout(30):
+            head = await reader.readuntil(b"\r\n\r\n")
+    except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
+        return None
+    lines = head.split(b"\r\n")
+    name = HEADER_APP_KEY.encode()
+    found = [ln for ln in lines if ln.split(b":", 1)[0].strip().lower() == name]
+    if len(found) != 1:
+        return None
+    given = found[0].split(b":", 1)[1].strip()
+    if not hmac.compare_digest(given, key.encode()):
+        return None
+    return b"\r\n".join(ln for ln in lines if ln is not found[0])
 
 
 @dataclass(eq=False)
@@ -39,10 +63,12 @@ class RunnerAppProxy:
         *,
         host: str,
         redis: Redis,
+        internal_token: str,
         touch_every: float = 5.0,
     ) -> None:
         self._runner_of = runner_of
         self._host = host
+        self._token = internal_token
         self._redis = redis
         self._touch_every = touch_every
         self._exposed: dict[tuple[str, str], _Exposed] = {}
@@ -57,15 +83,21 @@ class RunnerAppProxy:
             key = (kernel_id, app.name)
             if key not in self._exposed:
                 conns: set[asyncio.StreamWriter] = set()
+                secret = app_backend_key(self._token, app.name, session_id)
 
                 async def accept(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
                     conns.add(w)
                     try:
-                        await self._relay(r, w, kernel_id, session_id, app.port)
+                        head = await _checked_head(r, secret)
+                        if head is None:
+                            w.write(_FORBIDDEN)
+                            return
+                        await self._relay(head, r, w, kernel_id, session_id, app.port)
                     finally:
                         conns.discard(w)
+                        w.close()
 
-                server = await asyncio.start_server(accept, self._host, 0)
+                server = await asyncio.start_server(accept, self._host, 0, limit=_MAX_HEAD)
                 port = server.sockets[0].getsockname()[1]
                 self._exposed[key] = _Exposed(server=server, port=port, conns=conns)
             return f"{self._host}:{self._exposed[key].port}"
@@ -85,6 +117,7 @@ class RunnerAppProxy:
 
     async def _relay(
         self,
+        head: bytes,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         kernel_id: str,
@@ -98,6 +131,7 @@ class RunnerAppProxy:
             writer.close()
             return
         try:
+            up_writer.write(head)
             await asyncio.gather(
                 self._pump(reader, up_writer, session_id), self._pump(up_reader, writer, session_id)
             )
