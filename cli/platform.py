@@ -160,9 +160,13 @@ class Platform:
             },
             "storage": {
                 "VOLUME_ROOT": str(cfg.data_dir / "volumes" / "local"),
-                "HTTP_BIND": f"127.0.0.1:{cfg.storage_http_port}",
+                "HTTP_BIND": f"{cfg.host}:{cfg.storage_http_port}",
             },
-            "registry": {"NODE_ID": f"registry-{own_port}", **cfg.registry_env},
+            "registry": {
+                "NODE_ID": f"registry-{own_port}",
+                "EDGE_API_ADDR": f"127.0.0.1:{cfg.edge_api_port}",
+                **cfg.registry_env,
+            },
             "agent": {
                 "KERNEL_ROOT": str(cfg.data_dir / "kernels"),
                 "AGENT_ID": self.agent_id,
@@ -175,10 +179,11 @@ class Platform:
                 "AUTH_ADDR": self.addresses("auth"),
                 "REGISTRY_ADDR": self.addresses("registry"),
                 "SCHEDULER_ADDR": self.addresses("scheduler"),
-                "STORAGE_HTTP_ADDR": f"127.0.0.1:{cfg.storage_http_port}",
+                "STORAGE_HTTP_ADDR": f"{cfg.host}:{cfg.storage_http_port}",
                 "DESCRIPTOR_SET": str(ROOT / "build" / "descriptors.binpb"),
                 "CORS_ORIGINS": cfg.cors_origins,
                 "RUN_DIR": str(cfg.data_dir / "edge"),
+                "ROUTE_API_ADDR": f"127.0.0.1:{cfg.edge_api_port}",
                 # Written by auth at start (it starts first): bearer tokens verified by Envoy.
                 "JWKS_FILE": str(self.token_key_file) + ".jwks.json",
                 **(

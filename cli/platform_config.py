@@ -17,6 +17,8 @@ class PlatformConfig:
     edge_port: int = 8090
     edge_admin_port: int = 9901
     storage_http_port: int = 50064  # storage's HTTP transfer endpoints (tus, Range)
+    # The edge's internal route/app API (the registry opens session apps through it).
+    edge_api_port: int = 8091
     ports: dict[str, int] = field(
         default_factory=lambda: {
             "auth": 50051,
@@ -72,6 +74,7 @@ class PlatformConfig:
             edge_port=free_port(),
             edge_admin_port=free_port(),
             storage_http_port=free_port(),
+            edge_api_port=free_port(),
             ports=ports,
             **kw,  # type: ignore[arg-type]  # the remaining fields, checked by the dataclass
         )

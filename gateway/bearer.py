@@ -54,6 +54,7 @@ from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2
 from google.protobuf.message import DecodeError
 
+from gateway.apps import PROVIDER as APP_PROVIDER
 from libs.core import access
 from libs.core.identity import (
     HEADER_ACCESS_KEY,
@@ -62,6 +63,7 @@ from libs.core.identity import (
     HEADER_PROJECT_IDS,
     HEADER_ROLE,
     HEADER_USER_ID,
+    LOGIN_COOKIE,
 )
 
 JWT_AUTHN = "envoy.filters.http.jwt_authn"
@@ -83,13 +85,18 @@ _USER_DESCRIPTOR = "bearer_user"
 
 
 def jwt_authn_filter(
-    jwks: str, public: list[tuple[str, str]], clock_skew_seconds: int
+    jwks: str,
+    public: list[tuple[str, str]],
+    clock_skew_seconds: int,
+    app: tuple[JwtProvider, RequirementRule] | None = None,
 ) -> HttpFilter:
     provider = JwtProvider(
         issuer=ISSUER,
         audiences=[AUDIENCE],
         local_jwks=DataSource(inline_string=jwks),
         from_headers=[JwtHeader(name="authorization", value_prefix="Bearer ")],
+        # Browsers: the HttpOnly cookie login sets (never a secret in a URL).
+        from_cookies=[LOGIN_COOKIE],
         forward=False,  # the token never reaches a service
         claim_to_headers=[
             JwtClaimToHeader(header_name=h, claim_name=c) for c, h in CLAIM_HEADERS.items()
@@ -101,10 +108,16 @@ def jwt_authn_filter(
     # No bearer token (keypair signature or nothing): let it through to ext_authz.
     either = [JwtRequirement(provider_name=PROVIDER), JwtRequirement(allow_missing=Empty())]
     requires = JwtRequirement(requires_any=JwtRequirementOrList(requirements=either))
+    providers = {PROVIDER: provider}
+    app_rules: list[RequirementRule] = []
+    if app is not None:  # session apps' hosts (gateway/apps.py) need their own token
+        providers[APP_PROVIDER] = app[0]
+        app_rules.append(app[1])
     config = JwtAuthentication(
-        providers={PROVIDER: provider},
+        providers=providers,
         # Public calls (login, refresh) verify nothing, even a stale token sent along.
         rules=[
+            *app_rules,
             *(RequirementRule(match=RouteMatch(path=path)) for path, _ in public),
             RequirementRule(match=RouteMatch(prefix="/"), requires=requires),
         ],

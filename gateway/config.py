@@ -33,6 +33,7 @@ PUBLIC_SERVICES: dict[str, Upstream] = {
     "shipyard.registry.v1.UserEventService": "registry",
     "shipyard.registry.v1.SessionControlService": "registry",
     "shipyard.registry.v1.RescanTaskService": "registry",
+    "shipyard.registry.v1.AppService": "registry",
     "shipyard.registry.v1.ClusterService": "registry",
     "shipyard.registry.v1.ImageService": "registry",
     "shipyard.registry.v1.ContainerRegistryService": "registry",
@@ -90,6 +91,12 @@ class EdgeSettings(BaseSettings):
     # Login, refresh and logout calls per client address and window, per Envoy worker.
     login_rate_limit: int = Field(default=60, gt=0)
     login_rate_window: int = Field(default=60, gt=0)  # seconds
+    # Session apps (docs/apps.md; needs jwks_file): each app gets the host
+    # <app>-<session id>.<app_domain>; its URL uses app_public_port (default: port).
+    app_domain: str = Field(default="localhost", pattern=r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
+    app_public_port: int | None = Field(default=None, ge=1, le=65535)
+    # Lifetime of an app token (and of the cookie holding it) unless the caller asks for less.
+    app_token_max_ttl_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
     # Both or neither: serve HTTPS (and gRPC over TLS) with this certificate chain and key.
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None

@@ -36,12 +36,13 @@ from envoy_data_plane.envoy.extensions.filters.network.http_connection_manager.v
     HttpConnectionManager,
     HttpConnectionManagerCodecType,
     HttpConnectionManagerTracing,
+    HttpConnectionManagerUpgradeConfig,
     HttpFilter,
 )
 from envoy_data_plane.envoy.type.v3 import HttpStatus, Percent, StatusCode
 from envoy_data_plane.google.protobuf import Any
 
-from gateway import bearer
+from gateway import apps, bearer
 from gateway.config import EdgeSettings
 from gateway.edge_routes import CORS, EXT_AUTHZ, public_paths
 from gateway.local_reply import local_reply_config
@@ -49,7 +50,7 @@ from libs.core.identity import HEADER_INTERNAL_TOKEN, IDENTITY_HEADERS
 
 HCM = "envoy.filters.network.http_connection_manager"
 # Everything a client must never set itself: identity comes from ext_authz, the token from Envoy.
-STRIPPED_REQUEST_HEADERS = (*IDENTITY_HEADERS, HEADER_INTERNAL_TOKEN)
+STRIPPED_REQUEST_HEADERS = (*IDENTITY_HEADERS, HEADER_INTERNAL_TOKEN, apps.HEADER_APP_HOST)
 
 
 def http_connection_manager(
@@ -64,6 +65,9 @@ def http_connection_manager(
         http_protocol_options=Http1ProtocolOptions(enable_trailers=True),  # stream errors (P5)
         http_filters=_http_filters(settings),
         local_reply_config=local_reply_config(),
+        # WebSockets for session apps (gateway/apps.py). On for the whole listener: Envoy picks
+        # the upgrade filter chain by the route matched before jwt_authn set the app's header.
+        upgrade_configs=[HttpConnectionManagerUpgradeConfig(upgrade_type="websocket")],
     )
     if route_config is not None:
         hcm.route_config = route_config
@@ -97,7 +101,13 @@ def _http_filters(settings: EdgeSettings) -> list[HttpFilter]:
         jwks = settings.jwks_file.read_text()
         bearer_filters = [
             bearer.jwt_authn_filter(
-                jwks, public_paths(settings), settings.bearer_clock_skew_seconds
+                jwks,
+                public_paths(settings),
+                settings.bearer_clock_skew_seconds,
+                app=(
+                    apps.provider(apps.app_key(settings.internal_token.get_secret_value())),
+                    apps.requirement_rule(settings.app_domain),
+                ),
             ),
             bearer.local_ratelimit_filter(settings.bearer_rate_limit, settings.bearer_rate_window),
         ]

@@ -125,6 +125,7 @@ class EnvoyEdge:
         if self._settings.route_api_addr:
             self._route_api = route_api_server(
                 self.control_plane,
+                self._settings,
                 bind=self._settings.route_api_addr,
                 internal_token=self._settings.internal_token.get_secret_value(),
             )

@@ -8,6 +8,8 @@ from shipyard.gateway.v1 import edge_route_service_pb2 as pb
 from shipyard.gateway.v1 import edge_route_service_pb2_grpc as pb_grpc
 from typing_extensions import override
 
+from gateway.apps_api import app_registration
+from gateway.config import EdgeSettings
 from gateway.xds import types as t
 from gateway.xds.state import ControlPlaneState, RouteError, check_route
 from libs.core import errors
@@ -51,9 +53,15 @@ class EdgeRouteServicer(pb_grpc.EdgeRouteServiceServicer):
 
 
 def route_api_server(
-    state: ControlPlaneState, *, bind: str, internal_token: str, domain: str = "gateway"
+    state: ControlPlaneState,
+    settings: EdgeSettings,
+    *,
+    bind: str,
+    internal_token: str,
+    domain: str = "gateway",
 ) -> GrpcServer:
-    """The internal route API on `bind` (not started); only the internal token gets in."""
+    """The internal route and app APIs on `bind` (not started); only the internal token gets
+    in."""
     return create_server(
         domain=domain,
         internal_token=internal_token,
@@ -61,6 +69,7 @@ def route_api_server(
         services=[
             Registration(
                 pb_grpc.add_EdgeRouteServiceServicer_to_server, EdgeRouteServicer(state), SERVICE
-            )
+            ),
+            app_registration(state, settings),
         ],
     )

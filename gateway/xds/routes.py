@@ -3,6 +3,7 @@ the routes added at run time, spliced in front (docs/decisions.md, D1 and D2).""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -108,14 +109,15 @@ class RouteTable:
         self._head = bytes(rc)
         self._extra: dict[ExtraRoute, bytes] = {}
 
-    def packed(self, extra: list[ExtraRoute]) -> t.Any:
+    def packed(self, extra: list[ExtraRoute], vhosts: Sequence[bytes] = ()) -> t.Any:
         for r in extra:
             if r not in self._extra:
                 self._extra[r] = _field(self._ROUTES, bytes(extra_route(r)))
         self._extra = {r: self._extra[r] for r in extra}  # forget removed routes
         added = b"".join(self._extra[r] for r in extra)
         vhost = self._vhost + added + self._routes
-        return t.Any(type_url=t.ROUTE, value=self._head + _field(self._VIRTUAL_HOSTS, vhost))
+        more = b"".join(_field(self._VIRTUAL_HOSTS, v) for v in vhosts)  # session apps' hosts
+        return t.Any(type_url=t.ROUTE, value=self._head + _field(self._VIRTUAL_HOSTS, vhost) + more)
 
 
 def _field(number: int, payload: bytes) -> bytes:

@@ -12,7 +12,7 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field
 
-from gateway import envoy_config
+from gateway import apps, envoy_config
 from gateway.config import EdgeSettings, split_addrs
 from gateway.upstream_tls import upstream_tls
 from gateway.xds import resources, routes
@@ -51,6 +51,8 @@ class ControlPlaneState:
         self._clusters = resources.upstream_clusters(settings)
         self._dynamic: set[str] = set()  # clusters added at run time (removable)
         self._routes: dict[str, routes.ExtraRoute] = {}
+        self._apps: dict[str, apps.AppRoute] = {}  # session apps by host label
+        self._app_cache: dict[apps.AppRoute, tuple[t.Any, bytes]] = {}  # (cluster, vhost)
         self._file_stamps: list[float] = []
         self._table: routes.RouteTable | None = None
         self._listener: dict[str, t.Any] = {}
@@ -127,6 +129,26 @@ class ControlPlaneState:
         self.rebuild()
         return True
 
+    def add_app(self, route: apps.AppRoute) -> None:
+        """Route the app's host to its backend; the same app again replaces it."""
+        self._apps[route.label] = route
+        self.rebuild()
+
+    def remove_session_apps(self, session_id: str) -> int:
+        gone = [label for label, r in self._apps.items() if r.session_id == session_id]
+        for label in gone:
+            del self._apps[label]
+        if gone:
+            self.rebuild()
+        return len(gone)
+
+    def _packed_app(self, route: apps.AppRoute) -> tuple[t.Any, bytes]:
+        if route not in self._app_cache:
+            s = self._settings
+            vhost = apps.virtual_host(route, s.app_domain, s.app_token_max_ttl_seconds)
+            self._app_cache[route] = (t.Any.pack(apps.cluster(route)), bytes(vhost))
+        return self._app_cache[route]
+
     def reload_secrets(self) -> None:
         """Re-read the certificate and JWKS files; pushes only what changed."""
         self._load_static()
@@ -176,11 +198,18 @@ class ControlPlaneState:
             k: v for k, v in self._endpoint_cache.items() if self._clusters.get(k[0]) == list(k[1])
         }
         extra = sorted(self._routes.values(), key=lambda r: (-len(r.prefix), r.name))
+        app_routes = sorted(self._apps.values(), key=lambda r: r.label)
+        self._app_cache = {r: self._packed_app(r) for r in app_routes}
         new: dict[str, dict[str, t.Any]] = {
-            t.CLUSTER: {n: packed for n, (packed, _) in clusters.items()},
+            t.CLUSTER: {n: packed for n, (packed, _) in clusters.items()}
+            | {r.cluster: self._app_cache[r][0] for r in app_routes},
             t.ENDPOINT: {n: self._packed_endpoints(n) for n, (_, eds) in clusters.items() if eds},
             t.LISTENER: self._listener,
-            t.ROUTE: {envoy_config.EDGE: self._table.packed(extra)},
+            t.ROUTE: {
+                envoy_config.EDGE: self._table.packed(
+                    extra, [self._app_cache[r][1] for r in app_routes]
+                )
+            },
             t.SECRET: self._secrets,
             t.EXTENSION: self._filters,
         }

@@ -134,6 +134,9 @@ METHODS: dict[str, Rule] = {
     "/shipyard.registry.v1.UserEventService/WatchSessionEvents": Rule(Resource.SESSION, _R),
     "/shipyard.registry.v1.UserEventService/WatchEvents": Rule(Resource.SESSION, _R),
     "/shipyard.registry.v1.SessionControlService/RenameSession": Rule(Resource.SESSION, _U),
+    # Opening an app runs it in the kernel and lets the browser use it: like Execute.
+    "/shipyard.registry.v1.AppService/StartApp": Rule(Resource.SESSION, _X),
+    "/shipyard.registry.v1.AppService/ListApps": Rule(Resource.SESSION, _R),
     "/shipyard.registry.v1.ClusterService/ListAgents": Rule(Resource.AGENT, _R),
     "/shipyard.registry.v1.UsageService/GetUsage": Rule(Resource.USAGE, _R),
     "/shipyard.registry.v1.UsageService/GetUsageSeries": Rule(Resource.USAGE, _R),
@@ -240,9 +243,12 @@ METHODS: dict[str, Rule] = {
     "/shipyard.agent.v1.KernelService/PrepareClusterNetwork": _system(Resource.SESSION, _C),
     "/shipyard.agent.v1.KernelExecutionService/StreamExecute": _system(Resource.SESSION, _X),
     "/shipyard.agent.v1.KernelExecutionService/InterruptExecution": _system(Resource.SESSION, _X),
+    "/shipyard.agent.v1.KernelAppService/StartKernelApp": _system(Resource.SESSION, _X),
     # gateway (the edge's own control plane)
     "/shipyard.gateway.v1.EdgeRouteService/AddRoute": _system(Resource.EDGE_ROUTE, _C),
     "/shipyard.gateway.v1.EdgeRouteService/RemoveRoute": _system(Resource.EDGE_ROUTE, _D),
+    "/shipyard.gateway.v1.EdgeAppService/OpenApp": _system(Resource.EDGE_ROUTE, _C),
+    "/shipyard.gateway.v1.EdgeAppService/CloseSessionApps": _system(Resource.EDGE_ROUTE, _D),
 }
 
 _ALL_VERBS = tuple(Verb)

@@ -44,6 +44,8 @@ HEADER_DOMAIN = "x-shipyard-domain"
 HEADER_PROJECT_IDS = "x-shipyard-project-ids"
 HEADER_EMAIL = "x-shipyard-email"
 HEADER_INTERNAL_TOKEN = "x-shipyard-internal-token"
+# The HttpOnly cookie carrying a browser's bearer token (auth sets it at login, the edge reads it).
+LOGIN_COOKIE = "shipyard_token"
 # Set (with the token) only by Shipyard services calling each other: "no user" must be explicit,
 # never the result of missing headers on a request that came through the edge.
 HEADER_SYSTEM = "x-shipyard-system"

@@ -9,7 +9,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
-from shipyard.agent.v1 import execution_service_pb2_grpc, kernel_service_pb2_grpc
+from shipyard.agent.v1 import (
+    execution_service_pb2_grpc,
+    kernel_app_service_pb2_grpc,
+    kernel_service_pb2_grpc,
+)
 
 from libs.core.tasks import cancel_all, spawn
 from libs.events.streams import StreamPublisher
@@ -18,17 +22,27 @@ from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
 from libs.grpcutil.tls import not_an_agent
 from services.agent.adapters.accelerator_plugins import detect_accelerators, select_plugins
+from services.agent.adapters.app_proxy import RunnerAppProxy
 from services.agent.adapters.event_publisher import RedisKernelEventPublisher, kernel_stream
 from services.agent.adapters.networked_backend import NetworkedBackend
 from services.agent.adapters.registry_client import AgentCredential, GrpcAgentRegistry
+from services.agent.adapters.runner_client import RunnerClient
 from services.agent.api.execution_servicer import SERVICE_NAME as EXECUTION_SERVICE_NAME
 from services.agent.api.execution_servicer import KernelExecutionServicer
-from services.agent.api.servicer import SERVICE_NAME, KernelServicer
+from services.agent.api.servicer import (
+    APP_SERVICE_NAME,
+    SERVICE_NAME,
+    KernelAppServicer,
+    KernelServicer,
+)
 from services.agent.backends import Detach, make_backend
 from services.agent.config import Settings
+from services.agent.domain.apps import AppNotOffered, app_catalog
 from services.agent.domain.images import detect_architecture
 from services.agent.domain.model import KernelSpec, KernelUsage
 from services.agent.domain.resources import detect_resources
+from services.agent.kernel_runner import ECHO_APP_SCRIPT
+from services.agent.service.apps import StartKernelApp
 from services.agent.service.cluster_network import PrepareClusterNetwork
 from services.agent.service.create_kernels import CreateKernels
 from services.agent.service.destroy_kernel import DestroyKernel
@@ -62,6 +76,7 @@ class RunningAgent:
     _watch_task: asyncio.Task[None]
     _health_task: asyncio.Task[None]
     _drain: Drain
+    _apps: RunnerAppProxy
     _shutdown_timeout: float
     # Set when kernels outlive the agent (container backend, keep_kernels_on_stop).
     _detach: Detach | None = None
@@ -88,6 +103,7 @@ class RunningAgent:
                 await shut_down_kernels(self.kernels, wait_s=self._shutdown_timeout)
         finally:
             await cancel_all([self._watch_task])
+            await self._apps.close()
             await self._server.stop(grace=2.0)
             await self._registry.close()
             await self._redis.aclose()
@@ -137,6 +153,10 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
             backend.networks if isinstance(backend, NetworkedBackend) else None, backend.name
         ),
     )
+    apps = RunnerAppProxy(
+        _runner_of(backend), host=settings.app_host, redis=redis, internal_token=token
+    )
+    catalog = app_catalog(ECHO_APP_SCRIPT.read_text(), settings.app_commands)
     server = create_server(
         domain=ERROR_DOMAIN,
         internal_token=token,
@@ -152,10 +172,15 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
                 KernelExecutionServicer(LiveExecute(kernels)),
                 EXECUTION_SERVICE_NAME,
             ),
+            Registration(
+                kernel_app_service_pb2_grpc.add_KernelAppServiceServicer_to_server,
+                KernelAppServicer(StartKernelApp(kernels, apps, catalog)),
+                APP_SERVICE_NAME,
+            ),
         ],
     )
     await server.start()
-    watch_task = spawn(ExitWatcher(kernels).run(), "kernel-exit-watch")
+    watch_task = spawn(ExitWatcher(kernels, on_exit=apps.close_kernel).run(), "kernel-exit-watch")
     address = settings.advertised_addr or _advertised(settings.bind, server.port)
     registry = GrpcAgentRegistry(
         lambda: internal_channel(settings.registry_addr, token, settings.mtls()),
@@ -210,6 +235,7 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
         _registration_task=spawn(registration.run(), "agent-registration"),
         _watch_task=watch_task,
         _health_task=spawn(health.run(), "agent-health"),
+        _apps=apps,
         _drain=Drain(kernels, registry, agent_id, deadline=settings.drain_timeout),
         _shutdown_timeout=settings.shutdown_timeout,
         _detach=detach,
@@ -241,3 +267,18 @@ def _advertised(bind: str, port: int) -> str:
     if host in ("", "0.0.0.0", "[::]"):
         host = socket.gethostname()  # a wildcard bind is not an address peers can dial
     return f"{host}:{port}"
+
+
+def _runner_of(backend: KernelBackend) -> Callable[[str], RunnerClient]:
+    """The runner of a kernel, through any wrapper (cluster networks) around the backend."""
+    inner: object = backend
+    while not hasattr(inner, "runner") and hasattr(inner, "inner"):
+        inner = inner.inner
+    runner = getattr(inner, "runner", None)
+    if runner is None:  # a simulated backend has no runners, hence no apps
+
+        def none(_kernel_id: str) -> RunnerClient:
+            raise AppNotOffered(f"the {backend.name} backend serves no apps")
+
+        return none
+    return runner  # type: ignore[no-any-return]  # both real backends define runner()

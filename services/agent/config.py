@@ -28,6 +28,11 @@ class Settings(ServiceSettings, RedisMixin):
     architecture: str = ""
     registry_addr: str = "127.0.0.1:50052"
     redis_prefix: str = "shipyard:"
+    # Kernel apps (docs/apps.md): the address their per-app listeners bind (the edge connects
+    # there), and apps offered besides the built-in `echo`, as JSON {"name": "shell command"};
+    # the command must serve HTTP on 127.0.0.1:$PORT inside the kernel.
+    app_host: str = "127.0.0.1"
+    app_commands: dict[str, str] = Field(default_factory=dict)
     backend: Literal["process", "container"] = "process"
     # Process backend: the /24 (or any IPv4 network) this agent's cluster kernels get addresses
     # from; empty picks one of 10.208.0.0/12 by the agent id (docs/cluster-sessions.md).

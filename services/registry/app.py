@@ -12,6 +12,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 from shipyard.registry.v1 import (
     agent_registry_service_pb2_grpc,
+    app_service_pb2_grpc,
     cluster_service_pb2_grpc,
     container_registry_service_pb2_grpc,
     event_admin_service_pb2_grpc,
@@ -40,6 +41,7 @@ from services.registry.adapters.cluster_store import SqlClusterAddresses
 from services.registry.adapters.container_registry_store import SqlRegistryStore, SqlTaskStore
 from services.registry.adapters.dependency_probe import dependencies_probe
 from services.registry.adapters.docker_registry import scanner_for
+from services.registry.adapters.edge_apps import GrpcAppEdge
 from services.registry.adapters.heartbeat_clock import RedisHeartbeatClock
 from services.registry.adapters.image_store import SqlImageStore
 from services.registry.adapters.lifecycle_store import SqlLifecycleStore
@@ -58,6 +60,8 @@ from services.registry.adapters.session_names import SqlSessionNames
 from services.registry.adapters.session_store import SqlSessionStore
 from services.registry.adapters.user_events import RedisUserEvents
 from services.registry.api.agent_servicers import AgentRegistryServicer, ClusterServicer
+from services.registry.api.app_servicer import SERVICE_NAME as APP_SERVICE_NAME
+from services.registry.api.app_servicer import AppServicer
 from services.registry.api.event_admin_servicer import EventAdminServicer
 from services.registry.api.execution_servicer import ExecutionServicer
 from services.registry.api.image_servicers import (
@@ -78,6 +82,7 @@ from services.registry.domain.schedulability import SchedulabilityPolicy
 from services.registry.domain.start_failures import RetryPolicy
 from services.registry.idle_app import build_idle_checks, idle_grace, usage_registration
 from services.registry.service.agents import AgentLifecycle
+from services.registry.service.apps import ListApps, StartApp
 from services.registry.service.cluster_start import ClusterLaunches
 from services.registry.service.container_registries import ContainerRegistries
 from services.registry.service.create_session import CreateSession
@@ -116,6 +121,7 @@ class RunningRegistry:
     policies: GrpcPolicyResolver
     rescans: Rescans
     starter: Starter
+    app_edge: GrpcAppEdge
     drain_timeout: float = 10.0
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -130,6 +136,7 @@ class RunningRegistry:
         await cancel_all(self.tasks)
         await self.rescans.stop()
         await self.agent_client.close()
+        await self.app_edge.close()
         await self.mounts.close()
         await self.policies.close()
         await self.redis.aclose()
@@ -209,6 +216,10 @@ async def serve(settings: Settings) -> RunningRegistry:
         start_timeout=settings.start_timeout,
         cluster=ClusterLaunches(agent_client, SqlClusterAddresses(sessions)),
     )
+    app_edge = GrpcAppEdge(settings.edge_api_addr, token)
+    app_servicer = AppServicer(
+        StartApp(store, agent_store, agent_client, app_edge), ListApps(store)
+    )
     session_servicer = SessionServicer(
         CreateSession(store, mounts, waiter, policies, groups, ImageResolver(image_store)),
         SessionQueries(store, idle.activity, idle_grace(settings), idle.stats),
@@ -249,6 +260,11 @@ async def serve(settings: Settings) -> RunningRegistry:
                 rescan_task_service_pb2_grpc.add_RescanTaskServiceServicer_to_server,
                 RescanTaskServicer(WatchRescan(rescans)),
                 "shipyard.registry.v1.RescanTaskService",
+            ),
+            Registration(
+                app_service_pb2_grpc.add_AppServiceServicer_to_server,
+                app_servicer,
+                APP_SERVICE_NAME,
             ),
             Registration(
                 cluster_service_pb2_grpc.add_ClusterServiceServicer_to_server,
@@ -318,7 +334,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         kernel_stream,
         KERNEL_EVENTS_GROUP,
         settings.node_id,
-        KernelEventHandler(ApplyKernelEvent(lifecycle, idle.stats), agent_auth),
+        KernelEventHandler(ApplyKernelEvent(lifecycle, idle.stats, apps=app_edge), agent_auth),
         healthy=dependencies_probe(engine, redis),
     )
     await consumer.ensure_group()
@@ -338,6 +354,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         policies,
         rescans,
         starter,
+        app_edge,
         settings.shutdown_drain_timeout,
     )
     relay = OutboxRelay(engine, sessions, redis, settings.redis_prefix)

@@ -18,6 +18,9 @@ class Settings(ServiceSettings, DatabaseMixin, RedisMixin):
     # Auth's PolicyService: membership, resource groups and keypair limits for CreateSession.
     auth_addr: str = "127.0.0.1:50051"
     redis_prefix: str = "shipyard:"
+    # The edge's internal API (EDGE_ROUTE_API_ADDR) that gives session apps their host names
+    # and tokens (docs/apps.md); unset: StartApp answers FAILED_PRECONDITION.
+    edge_api_addr: str | None = None
     # Stable consumer name for the kernel-event group (rule R-STABLE-NAMES).
     node_id: str = socket.gethostname()
     migrate: bool = True

@@ -184,12 +184,13 @@ class ProcessBackend:
         )
 
     async def open_live(self, kernel_id: str) -> RunnerSession:
-        return await self._live_client(kernel_id).open_session()
+        return await self.runner(kernel_id).open_session()
 
     async def interrupt(self, kernel_id: str) -> None:
-        await self._live_client(kernel_id).interrupt()
+        await self.runner(kernel_id).interrupt()
 
-    def _live_client(self, kernel_id: str) -> RunnerClient:
+    def runner(self, kernel_id: str) -> RunnerClient:
+        """The runner of a running kernel (live executions and apps reach the kernel through it)."""
         kernel = self._kernels.get(kernel_id)
         if kernel is None or kernel.exited.is_set():
             raise not_running(kernel_id)

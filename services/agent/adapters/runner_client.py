@@ -11,6 +11,7 @@ from typing import Any
 
 from libs.core.errors import Internal, InvalidArgument
 from services.agent.adapters.runner_session import RunnerSession
+from services.agent.domain.apps import AppStartFailed
 from services.agent.domain.model import (
     Display,
     ExecMode,
@@ -93,6 +94,33 @@ class RunnerClient:
             await session.close()
             raise Internal(f"kernel runner refused a live session: {reply!r:.200}")
         return session
+
+    async def start_app(self, name: str, port: int, argv: list[str], *, within: float) -> None:
+        """Start the app (unless it runs) and return once it listens on `port` in the kernel."""
+        request = {"op": "start_app", "name": name, "port": port, "argv": argv, "timeout": within}
+        try:
+            await self._call(request, within=within + REPLY_GRACE)
+        except Internal as exc:  # the runner answered: the app exited or never listened
+            raise AppStartFailed(
+                f"app {name!r} did not start: {exc}"[:500], metadata={"app": name}
+            ) from exc
+
+    async def tunnel(self, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A connection carrying raw bytes to and from 127.0.0.1:`port` inside the kernel."""
+        reader, writer = await self._connect(self._connect_timeout)
+        try:
+            body = json.dumps({"op": "tunnel", "port": port}).encode()
+            writer.write(struct.pack(">I", len(body)) + body)
+            async with asyncio.timeout(10):
+                (size,) = struct.unpack(">I", await reader.readexactly(4))
+                reply = json.loads(await reader.readexactly(min(size, 4096)))
+        except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+            writer.close()
+            raise KernelUnavailable(f"no tunnel to port {port} in the kernel: {exc}") from exc
+        if not isinstance(reply, dict) or "error" in reply:
+            writer.close()
+            raise KernelUnavailable(f"no tunnel to port {port} in the kernel: {reply!r:.200}")
+        return reader, writer
 
     async def _call(
         self,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import grpc
+from shipyard.agent.v1 import kernel_app_service_pb2 as app_pb
+from shipyard.agent.v1 import kernel_app_service_pb2_grpc as app_pb_grpc
 from shipyard.agent.v1 import kernel_service_pb2 as pb
 from shipyard.agent.v1 import kernel_service_pb2_grpc as pb_grpc
 from typing_extensions import override
 
 from libs.grpcutil.context import require_system
 from services.agent.api import convert
+from services.agent.service.apps import StartKernelApp
 from services.agent.service.cluster_network import PrepareClusterNetwork
 from services.agent.service.create_kernels import CreateKernels
 from services.agent.service.destroy_kernel import DestroyKernel
@@ -92,3 +95,21 @@ class KernelServicer(pb_grpc.KernelServiceServicer):
         return pb.PrepareClusterNetworkResponse(
             hosts=[pb.ClusterHost(hostname=name, address=address) for name, address in hosts]
         )
+
+
+APP_SERVICE_NAME = "shipyard.agent.v1.KernelAppService"
+
+
+class KernelAppServicer(app_pb_grpc.KernelAppServiceServicer):
+    def __init__(self, start: StartKernelApp) -> None:
+        self._start = start
+
+    @override
+    async def StartKernelApp(
+        self, request: app_pb.StartKernelAppRequest, context: grpc.aio.ServicerContext
+    ) -> app_pb.StartKernelAppResponse:
+        require_system()
+        address = await self._start(
+            request.kernel_id, request.session_id, request.app, request.port
+        )
+        return app_pb.StartKernelAppResponse(address=address)

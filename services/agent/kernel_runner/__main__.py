@@ -17,6 +17,12 @@ exactly one reply, in order.
              "displays": [{"data": {mime: str}, "result": bool}], "truncated": bool}
     {"op": "interrupt"}  ->  {"ok": true}   (stops the running query cell on a Jupyter kernel)
     {"op": "session"}  ->  {"ok": true}, then the connection is a live session (live.py)
+    {"op": "start_app", "name": str, "port": int, "argv": [str], "timeout": float}
+        ->  {"ok": true} once something listens on 127.0.0.1:port in the kernel (argv, with
+            "{python}" meaning this interpreter, started in its own process group with $PORT
+            set, unless an app of that name still runs)
+    {"op": "tunnel", "port": int}  ->  {"ok": true}, then the connection carries raw bytes to
+        and from 127.0.0.1:port in the kernel (how the agent reaches an app in the sandbox)
     anything malformed  ->  {"error": str}
 With --jupyter, query mode runs on a real Jupyter kernel when the image has one
 (jupyter_kernel.py; started in the background unless --startup-command is given), one cell at a
@@ -42,6 +48,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from types import FrameType
@@ -55,6 +62,8 @@ _jobs: queue.Queue[tuple[dict[str, Any], queue.Queue[dict[str, Any]] | None]] = 
 _batch_groups: set[int] = set()  # process groups of running batch commands
 _armed = False  # True while query code runs: only then may SIGALRM interrupt it
 _jupyter: Any = None  # the session's Jupyter kernel (jupyter_kernel.JupyterKernel), if any
+_apps: dict[str, subprocess.Popen[bytes]] = {}  # service apps by name
+_apps_lock = threading.Lock()
 
 
 class _Timeout(BaseException):
@@ -158,6 +167,9 @@ def _accept_loop(server: socket.socket) -> None:
 def _serve(conn: socket.socket) -> None:
     with conn, contextlib.suppress(OSError, ValueError):
         while (request := _recv(conn)) is not None:
+            if isinstance(request, dict) and request.get("op") == "tunnel":
+                _tunnel(conn, request.get("port"))
+                return
             reply = _dispatch(request, conn)
             if not reply:  # a live session that ended with the connection
                 return
@@ -218,6 +230,8 @@ def _dispatch(request: object, conn: socket.socket | None = None) -> dict[str, A
         reply: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=1)
         _jobs.put((request, reply))
         return reply.get()
+    if op == "start_app" and isinstance(request, dict):
+        return _start_app(request)
     return {"error": f"unknown request {op!r}"}
 
 
@@ -238,6 +252,63 @@ def _on_jupyter(request: dict[str, Any]) -> bool:
         request.get("timeout"), (int, float)
     )
     return _jupyter is not None and request.get("mode") == "query" and valid
+
+
+def _start_app(request: dict[str, Any]) -> dict[str, Any]:
+    name, port, argv = request.get("name"), request.get("port"), request.get("argv")
+    timeout = request.get("timeout", 15)
+    if not isinstance(name, str) or not isinstance(port, int) or not isinstance(argv, list):
+        return {"error": "start_app needs a string 'name', an int 'port' and a list 'argv'"}
+    with _apps_lock:
+        proc = _apps.get(name)
+        if proc is None or proc.poll() is not None:
+            env = dict(os.environ, PORT=str(port))
+            try:
+                proc = subprocess.Popen(
+                    [sys.executable if a == "{python}" else str(a) for a in argv],
+                    stdin=subprocess.DEVNULL,
+                    env=env,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                return {"error": f"app {name!r} did not start: {exc}"}
+            _apps[name] = proc
+            _batch_groups.add(proc.pid)  # killed with the runner
+    deadline = time.monotonic() + float(timeout)
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return {"error": f"app {name!r} exited with code {_exit_code(proc.returncode)}"}
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return {"ok": True}
+        time.sleep(0.05)
+    return {"error": f"app {name!r} is not listening on port {port} after {timeout}s"}
+
+
+def _tunnel(conn: socket.socket, port: object) -> None:
+    """Answer, then copy bytes both ways between `conn` and the app until either side ends."""
+    if not isinstance(port, int):
+        _send(conn, {"error": "tunnel needs an int 'port'"})
+        return
+    try:
+        upstream = socket.create_connection(("127.0.0.1", port), 5)
+    except OSError as exc:
+        _send(conn, {"error": f"nothing listens on port {port}: {exc}"})
+        return
+    upstream.settimeout(None)
+    _send(conn, {"ok": True})
+    with upstream:
+        back = threading.Thread(target=_pump, args=(upstream, conn), daemon=True)
+        back.start()
+        _pump(conn, upstream)
+        back.join()
+
+
+def _pump(src: socket.socket, dst: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while chunk := src.recv(65536):
+            dst.sendall(chunk)
+    with contextlib.suppress(OSError):
+        dst.shutdown(socket.SHUT_WR)
 
 
 def _recv(conn: socket.socket) -> object:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from services.agent.domain.model import REASON_AGENT_SHUTDOWN, KernelExit
 from services.agent.service.kernels import AgentKernels
@@ -14,9 +15,15 @@ log = logging.getLogger(__name__)
 
 class ExitWatcher:
     def __init__(
-        self, kernels: AgentKernels, *, retry_initial: float = 0.2, retry_max: float = 10.0
+        self,
+        kernels: AgentKernels,
+        *,
+        retry_initial: float = 0.2,
+        retry_max: float = 10.0,
+        on_exit: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._k = kernels
+        self._on_exit = on_exit  # e.g. stop exposing the kernel's apps
         self._retry_initial = retry_initial
         self._retry_max = retry_max
 
@@ -39,6 +46,11 @@ class ExitWatcher:
             await asyncio.wait([creating])
         # Freed before the registry hears of the end: it may place a new kernel here at once.
         self._k.accelerators.release(kid)
+        if self._on_exit is not None:
+            try:
+                await self._on_exit(kid)
+            except Exception:
+                log.exception("cleaning up after kernel %s failed", kid)
         reason = self._k.destroy_reasons.get(kid) or ended.reason
         trace = self._k.traces.get(kid, {})
         delay = self._retry_initial

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import grpc
 from google.protobuf import timestamp_pb2
 from shipyard.auth.v1 import authentication_service_pb2 as pb
@@ -9,6 +11,7 @@ from shipyard.auth.v1 import authentication_service_pb2_grpc as pb_grpc
 from typing_extensions import override
 
 from libs.core.errors import ShipyardError
+from libs.core.identity import LOGIN_COOKIE
 from libs.grpcutil.context import current_caller
 from services.auth.api.audited import client_address, trace_id
 from services.auth.domain.login import TOKEN_TYPE, IssuedTokens
@@ -46,6 +49,8 @@ class AuthenticationServicer(pb_grpc.AuthenticationServiceServicer):
             access_key=caller.access_key,
             **where,
         )
+        if request.set_cookie:
+            await _set_login_cookie(context, issued, metadata)
         return pb.LoginResponse(tokens=_tokens(issued))
 
     @override
@@ -53,6 +58,11 @@ class AuthenticationServicer(pb_grpc.AuthenticationServiceServicer):
         self, request: pb.RefreshTokenRequest, context: grpc.aio.ServicerContext
     ) -> pb.RefreshTokenResponse:
         issued = await self._login.refresh(request.refresh_token)
+        if request.set_cookie:
+            metadata = {
+                k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)
+            }
+            await _set_login_cookie(context, issued, metadata)
         return pb.RefreshTokenResponse(tokens=_tokens(issued))
 
     @override
@@ -60,6 +70,8 @@ class AuthenticationServicer(pb_grpc.AuthenticationServiceServicer):
         self, request: pb.LogoutRequest, context: grpc.aio.ServicerContext
     ) -> pb.LogoutResponse:
         await self._login.logout(request.refresh_token)
+        # Whatever the caller is (browser or not): a login cookie it may hold dies here too.
+        await context.send_initial_metadata((("set-cookie", login_cookie("", 0, secure=False)),))
         return pb.LogoutResponse()
 
     @override
@@ -70,6 +82,24 @@ class AuthenticationServicer(pb_grpc.AuthenticationServiceServicer):
             current_caller(), request.current_password, request.new_password
         )
         return pb.ChangePasswordResponse()
+
+
+def login_cookie(token: str, max_age: int, *, secure: bool) -> str:
+    """The browser's bearer credential: never readable by scripts, never sent cross-site."""
+    cookie = f"{LOGIN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}"
+    return cookie + "; Secure" if secure else cookie
+
+
+async def _set_login_cookie(
+    context: grpc.aio.ServicerContext, issued: IssuedTokens, metadata: dict[str, str]
+) -> None:
+    # The transcoder turns initial metadata into HTTP response headers.
+    left = issued.access_token.expires_at - datetime.now(UTC)
+    secure = metadata.get("x-forwarded-proto") == "https"
+    cookie = login_cookie(
+        issued.access_token.token, max(int(left.total_seconds()), 1), secure=secure
+    )
+    await context.send_initial_metadata((("set-cookie", cookie),))
 
 
 def _tokens(issued: IssuedTokens) -> pb.Tokens:

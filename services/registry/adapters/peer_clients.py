@@ -9,6 +9,8 @@ import grpc
 from google.protobuf.duration_pb2 import Duration
 from shipyard.agent.v1 import execution_service_pb2 as live_pb
 from shipyard.agent.v1 import execution_service_pb2_grpc as live_grpc
+from shipyard.agent.v1 import kernel_app_service_pb2 as agent_app_pb
+from shipyard.agent.v1 import kernel_app_service_pb2_grpc as agent_app_grpc
 from shipyard.agent.v1 import kernel_service_pb2 as agent_pb
 from shipyard.agent.v1 import kernel_service_pb2_grpc as agent_grpc
 from shipyard.storage.v1 import vfolder_service_pb2 as storage_pb
@@ -38,6 +40,7 @@ AGENT_ADDRESS_METADATA = "x-shipyard-agent-address"
 CREATE_DEADLINE = 45.0
 DESTROY_DEADLINE = 15.0
 LOGS_DEADLINE = 15.0
+APP_DEADLINE = 40.0  # an app may take a while to listen (the agent waits up to 20 s)
 
 
 class GrpcAgentClient:
@@ -164,13 +167,31 @@ class GrpcAgentClient:
         response = await self._call(address, "GetKernelLogs", request, LOGS_DEADLINE)
         return str(response.logs)
 
-    async def _call(self, address: str, method: str, request: Any, deadline: float) -> Any:
+    async def start_app(
+        self, address: str, kernel_id: str, session_id: str, app: str, port: int
+    ) -> str:
+        request = agent_app_pb.StartKernelAppRequest(
+            kernel_id=kernel_id, session_id=session_id, app=app, port=port
+        )
+        response = await self._call(
+            address, "StartKernelApp", request, APP_DEADLINE, agent_app_grpc.KernelAppServiceStub
+        )
+        return str(response.address)
+
+    async def _call(
+        self,
+        address: str,
+        method: str,
+        request: Any,
+        deadline: float,
+        stub_class: Any = agent_grpc.KernelServiceStub,
+    ) -> Any:
         # The full address travels with each call: it picks the agent when many share a
         # server (docs/simulated-agents.md).
         metadata = ((AGENT_ADDRESS_METADATA, address),)
         try:
             async with self._pool.use(_target(address)) as channel:
-                stub = agent_grpc.KernelServiceStub(channel)
+                stub = stub_class(channel)
                 return await getattr(stub, method)(request, timeout=deadline, metadata=metadata)
         except grpc.aio.AioRpcError as exc:
             raise _error(exc) from exc

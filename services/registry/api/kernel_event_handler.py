@@ -71,6 +71,7 @@ class KernelEventHandler:
                     KernelReport(
                         event_id=event_id or event.event_id,
                         kernel_id=k.kernel_id,
+                        session_id=k.session_id,
                         agent_id=k.agent_id,
                         status=status,
                         reason=k.reason or default_reason,

@@ -61,6 +61,7 @@ class SessionServicer(pb_grpc.SessionServiceServicer):
             cluster_mode=convert.CLUSTER_MODE_FROM_PB[request.cluster_mode],
             scheduling=convert.scheduling_from_pb(request),
             requeue_on_agent_loss=request.requeue_on_agent_loss,
+            preopen_ports=tuple(request.preopen_ports),
         )
         session = await self._create(current_caller(), cmd)
         return pb.CreateSessionResponse(session=convert.session_pb(session))

@@ -18,6 +18,11 @@ from libs.core.slots import CPU, MEM, ResourceSlots
 from libs.telemetry.tracing import current_trace_context
 from services.registry.domain.cluster import ClusterMode, cluster_layout
 from services.registry.domain.errors import InvalidResources, PolicyLimitExceeded
+from services.registry.domain.image_labels import (
+    RESERVED_PORTS,
+    LabelError,
+    parse_service_ports,
+)
 from services.registry.domain.model import (
     DEAD_STATUSES,
     Session,
@@ -44,6 +49,22 @@ DEFAULT_RESOURCE_GROUP = "default"
 DEFAULT_WAIT = 30.0
 # Backend.AI's name: kernels and their service launchers read the image's ports from it.
 SERVICE_PORTS_ENV = "BACKENDAI_SERVICE_PORTS"
+PREOPEN_PORTS_ENV = "BACKENDAI_PREOPEN_PORTS"
+
+
+def preopen_environ(ports: Sequence[int], service_ports: str) -> str:
+    """The ports as the kernel sees them ("8000,8001"); none may be the runner's own or one
+    the image's apps already use."""
+    taken = set(RESERVED_PORTS)
+    with contextlib.suppress(LabelError):
+        taken |= {n for p in parse_service_ports(service_ports) for n in p.container_ports}
+    clash = [p for p in ports if p in taken]
+    if clash:
+        raise InvalidArgument(
+            f"preopen_ports: {clash} are used by the kernel runner or the image's apps",
+            violations=[FieldViolation("preopen_ports", "port already in use in the kernel")],
+        )
+    return ",".join(str(p) for p in ports)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,6 +85,7 @@ class CreateSessionCommand:
     cluster_mode: ClusterMode = ClusterMode.SINGLE_NODE
     scheduling: SessionScheduling = field(default_factory=SessionScheduling)
     requeue_on_agent_loss: bool = False
+    preopen_ports: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +137,8 @@ class CreateSession:
         environ = dict(cmd.environ)
         if image.service_ports:
             environ[SERVICE_PORTS_ENV] = image.service_ports
+        if cmd.preopen_ports:
+            environ[PREOPEN_PORTS_ENV] = preopen_environ(cmd.preopen_ports, image.service_ports)
         # Always asked: storage adds the user's dot-folders (e.g. `.local`) to what was named.
         mounts = await self.mounts.resolve(caller.user_id, cmd.vfolder_names, project_id)
         session_id = new_id()

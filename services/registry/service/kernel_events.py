@@ -8,11 +8,16 @@ implies are staged in its transaction (rule R-OUTBOX).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
+from libs.core.errors import ShipyardError
 from services.registry.domain.model import DEAD_STATUSES, Status
+from services.registry.service.apps import AppEdge
 from services.registry.service.idle_ports import KernelStatsStore
 from services.registry.service.session_ports import KernelReports
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -26,6 +31,7 @@ class KernelReport:
     reason: str
     exit_code: int | None
     message: str
+    session_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +39,7 @@ class ApplyKernelEvent:
     store: KernelReports
     # An ended kernel keeps its agent's last stats report (docs/idle-and-usage.md).
     stats: KernelStatsStore | None = None
+    apps: AppEdge | None = None  # a session's apps stop being routed when its kernels end
 
     async def __call__(self, report: KernelReport) -> None:
         if report.status is Status.CANCELLED:
@@ -53,3 +60,8 @@ class ApplyKernelEvent:
             exit_code=report.exit_code,
             message=report.message,
         )
+        if report.status is Status.TERMINATED and report.session_id and self.apps is not None:
+            try:
+                await self.apps.close_session(report.session_id)
+            except ShipyardError as exc:  # the routes lead nowhere now; harmless if left
+                log.warning("closing the apps of session %s failed: %s", report.session_id, exc)

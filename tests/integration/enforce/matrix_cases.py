@@ -256,6 +256,13 @@ CASES: dict[str, Case] = {
     f"{REG}.UsageService/GetUsageSeries": Case(
         m.READ_OBJECT, _usage_of_owner(f"{REG}.UsageService/GetUsageSeries")
     ),
+    # Opening an app is Execute's right; the PENDING session has no kernel to run it in.
+    f"{REG}.AppService/StartApp": Case(
+        m.CHANGE_OBJECT,
+        _on_session(f"{REG}.AppService/StartApp", app="echo"),
+        ok_code="FAILED_PRECONDITION",
+    ),
+    f"{REG}.AppService/ListApps": Case(m.READ_OBJECT, _on_session(f"{REG}.AppService/ListApps")),
     f"{REG}.ClusterService/ListAgents": Case(
         m.ADMIN_READ, _plain(f"{REG}.ClusterService/ListAgents")
     ),

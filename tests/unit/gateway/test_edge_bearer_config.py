@@ -43,10 +43,11 @@ def test_bearer_filters_run_after_the_header_strip_and_before_ext_authz(jwks):
 
 def test_jwt_authn_inlines_the_jwks_and_maps_claims_to_identity_headers(jwks):
     config = filters(bootstrap_json(settings(jwks_file=jwks)))[JWT_AUTHN]
-    (provider,) = config["providers"].values()
+    provider = config["providers"]["shipyard"]
     assert provider["local_jwks"] == {"inline_string": JWKS}
     assert provider.get("forward", False) is False  # proto3 JSON leaves false out
     assert provider["from_headers"] == [{"name": "authorization", "value_prefix": "Bearer "}]
+    assert provider["from_cookies"] == ["shipyard_token"]  # the browser login cookie
     mapped = {m["claim_name"]: m["header_name"] for m in provider["claim_to_headers"]}
     assert mapped["sub"] == "x-shipyard-user-id"
     assert mapped["ak"] == "x-shipyard-access-key"
@@ -89,3 +90,15 @@ def test_tls_settings_make_the_listener_https(tmp_path):
 def test_certificate_without_key_is_a_settings_error(tmp_path):
     with pytest.raises(ValidationError, match="EDGE_TLS_CERT_FILE and EDGE_TLS_KEY_FILE"):
         settings(tls_cert_file=tmp_path / "c.pem")
+
+
+def test_app_hosts_need_an_app_token_which_is_no_bearer_token_elsewhere(jwks):
+    config = filters(bootstrap_json(settings(jwks_file=jwks)))[JWT_AUTHN]
+    app = config["providers"]["app"]
+    assert app["audiences"] == ["shipyard-app"]
+    assert (app["from_params"], app["from_cookies"]) == (["token"], ["shipyard_app"])
+    # Its payload is not the bearer's: ext_authz still checks app-token requests elsewhere.
+    assert app["payload_in_metadata"] != config["providers"]["shipyard"]["payload_in_metadata"]
+    first = config["rules"][0]
+    assert first["requires"] == {"provider_name": "app"}
+    assert first["match"]["headers"][0]["name"] == ":authority"

@@ -20,6 +20,7 @@ IDENTITY_HEADERS = [
     "x-shipyard-project-ids",
     "x-shipyard-email",
     "x-shipyard-internal-token",
+    "x-shipyard-app-host",  # which app an app token opens (gateway/apps.py)
 ]
 INTERNAL_SERVICES = [
     "shipyard.registry.v1.SchedulingService",
