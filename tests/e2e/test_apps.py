@@ -18,7 +18,7 @@ import pytest
 from redis.asyncio import Redis
 
 from cli.client import ApiError, ShipyardClient
-from libs.core import session_activity
+from libs.events import session_activity
 from tests.browser import chromium, chromium_available
 from tests.e2e.tenants import ordinary_user
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
-from libs.core import session_activity
 from libs.core.app_keys import HEADER_APP_KEY, app_backend_key
 from libs.core.errors import ShipyardError
+from libs.events import session_activity
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.domain.apps import AppDef
 

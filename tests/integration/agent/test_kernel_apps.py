@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from cli.infra import free_port
-from libs.core import session_activity
 from libs.core.app_keys import HEADER_APP_KEY, app_backend_key
+from libs.events import session_activity
 from services.agent.adapters.app_proxy import RunnerAppProxy
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.domain.apps import AppDef, AppStartFailed, app_catalog, resolve_app

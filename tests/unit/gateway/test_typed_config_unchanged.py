@@ -1,9 +1,11 @@
-"""The typed builders produce the same Envoy configuration the dictionary builders did.
+"""The edge's generated Envoy configuration is what the reviewed snapshot says.
 
-The fixture is the configuration the former dictionary builders generated for these settings
-(every optional part on, and all off). Both sides are read into envoy-data-plane messages and
-compared as proto3 JSON, so a field spelled differently but meaning the same thing (a default
-left out, an int64 as a string) compares equal, and any real difference does not.
+The snapshot began as the configuration the former dictionary builders generated for these
+settings (every optional part on, and all off) and is rewritten by
+`python -m tests.unit.gateway.typed_config_cases` after a deliberate change. Both sides are read
+into envoy-data-plane messages and compared as proto3 JSON, so a field spelled differently but
+meaning the same thing (a default left out, an int64 as a string) compares equal, and any real
+difference does not.
 """
 
 from __future__ import annotations

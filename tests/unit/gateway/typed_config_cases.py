@@ -1,5 +1,9 @@
 """Edge settings covering every optional part of the configuration, and the normalization that
-makes their generated configuration comparable across machines (paths become placeholders)."""
+makes their generated configuration comparable across machines (paths become placeholders).
+
+`python -m tests.unit.gateway.typed_config_cases` writes the snapshot the tests compare with
+(fixtures/edge_config_before_typed.json): run it after a deliberate change to the edge's
+configuration and review the diff of the snapshot like code."""
 
 from __future__ import annotations
 
@@ -15,50 +19,12 @@ JWKS = '{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPap
 CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 KEY = "-----BEGIN PRIVATE KEY-----\nMC4C\n-----END PRIVATE KEY-----\n"
 CASES = ("plain", "everything")
-# The public services when the fixture was captured: services added since are routed the same
-# way and would only make the comparison with the frozen capture fail.
-CAPTURED_SERVICES = {
-    **{
-        f"shipyard.auth.v1.{s}": "auth"
-        for s in (
-            "IdentityService",
-            "AuthenticationService",
-            "DomainService",
-            "ProjectService",
-            "UserService",
-            "KeypairService",
-            "ResourcePolicyService",
-            "ResourceGroupAccessService",
-            "AuditService",
-        )
-    },
-    **{
-        f"shipyard.registry.v1.{s}": "registry"
-        for s in (
-            "SessionService",
-            "ExecutionService",
-            "ClusterService",
-            "ImageService",
-            "ContainerRegistryService",
-            "ResourceGroupService",
-            "EventAdminService",
-            "UsageService",
-        )
-    },
-    "shipyard.storage.v1.FileService": "storage",
-    "shipyard.storage.v1.VFolderSharingService": "storage",
-    "shipyard.scheduler.v1.SchedulerService": "scheduler",
-    "shipyard.storage.v1.VFolderService": "storage",
-}
 
 
 def make_settings(case: str, tmp: Path, *, xds: bool) -> EdgeSettings:
-    # The fixture predates storage's HTTP transfer route (tested in test_edge_bootstrap.py).
     values: dict[str, Any] = {
         "internal_token": SecretStr("s3cret"),
         "xds": xds,
-        "storage_http_addr": "",
-        "public_services": CAPTURED_SERVICES,
     }
     if case == "everything":
         (tmp / "jwks.json").write_text(JWKS)
@@ -84,3 +50,30 @@ def normalize(config: Any, settings: EdgeSettings, tmp: Path) -> Any:
     text = text.replace(str(settings.descriptor_set.resolve()), "<descriptors>")
     text = text.replace(str(tmp.resolve()), "<tmp>")
     return json.loads(text)
+
+
+def capture(tmp: Path) -> dict[str, Any]:
+    """The snapshot: each case's static bootstrap and its xDS bootstrap and resources."""
+    from betterproto2 import Casing
+
+    from gateway.envoy_config import build_bootstrap
+    from gateway.inspect import edge_config
+
+    found: dict[str, Any] = {}
+    for case in CASES:
+        static = make_settings(case, tmp, xds=False)
+        xds = make_settings(case, tmp, xds=True)
+        found[case] = {
+            "static": normalize(build_bootstrap(static).to_dict(casing=Casing.SNAKE), static, tmp),
+            "xds": normalize(edge_config(xds), xds, tmp),
+        }
+    return found
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        snapshot = capture(Path(scratch))
+    out = Path(__file__).parent / "fixtures" / "edge_config_before_typed.json"
+    out.write_text(json.dumps(snapshot, indent=1, sort_keys=True) + "\n")
