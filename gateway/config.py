@@ -24,6 +24,7 @@ PUBLIC_SERVICES: dict[str, Upstream] = {
     "shipyard.auth.v1.ResourceGroupAccessService": "auth",
     "shipyard.auth.v1.AuditService": "auth",
     "shipyard.registry.v1.SessionService": "registry",
+    "shipyard.registry.v1.TerminalService": "registry",
     "shipyard.registry.v1.ClusterService": "registry",
     "shipyard.registry.v1.ImageService": "registry",
     "shipyard.registry.v1.ContainerRegistryService": "registry",
@@ -65,6 +66,10 @@ class EdgeSettings(BaseSettings):
     # host:port of the internal route API (shipyard.gateway.v1.EdgeRouteService; needs xds);
     # unset: routes change only through the in-process control plane.
     route_api_addr: str | None = None
+    # The WebSocket/SSE bridge for streaming RPCs (docs/streaming.md), run beside Envoy on
+    # 127.0.0.1:bridge_port (0: any free port; the launcher then records the one it bound).
+    bridge: bool = True
+    bridge_port: int = Field(default=0, ge=0, le=65535)
     # Active gRPC health checks of every replica (grpc.health.v1), in seconds.
     health_check_interval: float = Field(default=0.5, gt=0.0, le=60.0)
     # Auth's public JWKS (AUTH_JWKS_FILE): enables bearer tokens, verified by Envoy itself.

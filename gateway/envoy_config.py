@@ -55,6 +55,7 @@ from envoy_data_plane.envoy.extensions.upstreams.http.v3 import (
 )
 from envoy_data_plane.google.protobuf import Any as AnyMessage
 
+from gateway.bridge.envoy_routes import BRIDGE_CLUSTER, bridge_enabled
 from gateway.config import EdgeSettings, Upstream, split_addr
 from gateway.edge_routes import route_config
 from gateway.http_filters import HCM, STRIPPED_REQUEST_HEADERS, http_connection_manager
@@ -69,6 +70,8 @@ _H2 = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 def build_bootstrap(settings: EdgeSettings) -> Bootstrap:
     """The complete static bootstrap: every route, filter and cluster inline."""
     clusters = [cluster(name, settings.upstream_addrs(name)) for name in upstreams(settings)]
+    if bridge_enabled(settings):
+        clusters.append(cluster(BRIDGE_CLUSTER, [bridge_addr(settings)], http2=False))
     if settings.otlp_endpoint:
         clusters.append(cluster("otlp", [split_addr(settings.otlp_endpoint)]))
     hcm = http_connection_manager(settings, route_config(settings))
@@ -157,8 +160,13 @@ def is_ip(host: str) -> bool:
     return True
 
 
-def cluster(name: str, addrs: list[tuple[str, int]]) -> Cluster:
-    """A static h2c cluster; a host name makes it STRICT_DNS (every A record is a replica)."""
+def bridge_addr(settings: EdgeSettings) -> tuple[str, int]:
+    return "127.0.0.1", settings.bridge_port
+
+
+def cluster(name: str, addrs: list[tuple[str, int]], *, http2: bool = True) -> Cluster:
+    """A static h2c cluster (HTTP/1.1 without `http2`: the bridge, for WebSocket upgrades); a
+    host name makes it STRICT_DNS (every A record is a replica)."""
     static = all(is_ip(host) for host, _ in addrs)
     return Cluster(
         name=name,
@@ -166,5 +174,5 @@ def cluster(name: str, addrs: list[tuple[str, int]]) -> Cluster:
         dns_lookup_family=ClusterDnsLookupFamily.V4_PREFERRED,
         connect_timeout=timedelta(seconds=1),
         load_assignment=load_assignment(name, addrs),
-        typed_extension_protocol_options=h2_options(),
+        typed_extension_protocol_options=h2_options() if http2 else {},
     )

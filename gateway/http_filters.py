@@ -36,12 +36,14 @@ from envoy_data_plane.envoy.extensions.filters.network.http_connection_manager.v
     HttpConnectionManager,
     HttpConnectionManagerCodecType,
     HttpConnectionManagerTracing,
+    HttpConnectionManagerUpgradeConfig,
     HttpFilter,
 )
 from envoy_data_plane.envoy.type.v3 import HttpStatus, Percent, StatusCode
 from envoy_data_plane.google.protobuf import Any
 
 from gateway import bearer
+from gateway.bridge.envoy_routes import WEBSOCKET, bridge_enabled
 from gateway.config import EdgeSettings
 from gateway.edge_routes import CORS, EXT_AUTHZ, public_paths
 from gateway.local_reply import local_reply_config
@@ -65,6 +67,10 @@ def http_connection_manager(
         http_filters=_http_filters(settings),
         local_reply_config=local_reply_config(),
     )
+    if bridge_enabled(settings):  # off here, allowed by the bridge's routes only
+        hcm.upgrade_configs = [
+            HttpConnectionManagerUpgradeConfig(upgrade_type=WEBSOCKET, enabled=False)
+        ]
     if route_config is not None:
         hcm.route_config = route_config
     if settings.otlp_endpoint:

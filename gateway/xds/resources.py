@@ -20,6 +20,7 @@ from envoy_data_plane.envoy.extensions.transport_sockets.tls.v3 import (
 )
 
 from gateway import bearer, envoy_config
+from gateway.bridge.envoy_routes import BRIDGE_CLUSTER, bridge_enabled
 from gateway.config import EdgeSettings, split_addr
 from gateway.envoy_config import (
     ALPN,
@@ -49,13 +50,16 @@ def by_eds(addrs: list[tuple[str, int]]) -> bool:
     return all(is_ip(h) for h, _ in addrs)
 
 
-def cluster(name: str, addrs: list[tuple[str, int]], *, health_interval: float | None) -> t.Cluster:
-    """An h2c cluster. IP endpoints come by EDS (replicas change live); a host name is resolved
-    by Envoy (STRICT_DNS: every A record is a replica). `health_interval`: gRPC health checks."""
+def cluster(
+    name: str, addrs: list[tuple[str, int]], *, health_interval: float | None, http2: bool = True
+) -> t.Cluster:
+    """An h2c cluster (HTTP/1.1 without `http2`). IP endpoints come by EDS (replicas change
+    live); a host name is resolved by Envoy (STRICT_DNS: every A record is a replica).
+    `health_interval`: gRPC health checks."""
     c = t.Cluster(
         name=name,
         connect_timeout=timedelta(seconds=1),
-        typed_extension_protocol_options=h2_options(),
+        typed_extension_protocol_options=h2_options() if http2 else {},
         # A replica removed by EDS leaves at once, healthy or not.
         ignore_health_on_host_removal=True,
         circuit_breakers=CircuitBreakers(
@@ -90,6 +94,8 @@ def upstream_clusters(settings: EdgeSettings) -> dict[str, list[tuple[str, int]]
     }
     if settings.otlp_endpoint:
         found["otlp"] = [split_addr(settings.otlp_endpoint)]
+    if bridge_enabled(settings):
+        found[BRIDGE_CLUSTER] = [envoy_config.bridge_addr(settings)]
     return found
 
 

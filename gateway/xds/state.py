@@ -150,8 +150,10 @@ class ControlPlaneState:
         eds = resources.by_eds(addrs)
         key = (name, () if eds else tuple(addrs))
         if key not in self._cluster_cache:
-            interval = None if name == "otlp" else self._settings.health_check_interval
-            c = resources.cluster(name, addrs, health_interval=interval)
+            plain = name in ("otlp", resources.BRIDGE_CLUSTER)  # no gRPC health service there
+            interval = None if plain else self._settings.health_check_interval
+            http2 = name != resources.BRIDGE_CLUSTER
+            c = resources.cluster(name, addrs, health_interval=interval, http2=http2)
             self._cluster_cache[key] = t.Any.pack(c)
         return self._cluster_cache[key], eds
 

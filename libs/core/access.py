@@ -127,6 +127,7 @@ METHODS: dict[str, Rule] = {
     "/shipyard.registry.v1.SessionService/ListSessions": Rule(Resource.SESSION, _R),
     "/shipyard.registry.v1.SessionService/DestroySession": Rule(Resource.SESSION, _D),
     "/shipyard.registry.v1.SessionService/Execute": Rule(Resource.SESSION, _X),
+    "/shipyard.registry.v1.TerminalService/OpenTerminal": Rule(Resource.SESSION, _X),
     "/shipyard.registry.v1.SessionService/GetSessionLogs": Rule(Resource.SESSION, _R),
     "/shipyard.registry.v1.ClusterService/ListAgents": Rule(Resource.AGENT, _R),
     # registry: images, container registries, resource groups
@@ -223,6 +224,7 @@ METHODS: dict[str, Rule] = {
     "/shipyard.agent.v1.KernelService/CreateKernels": _system(Resource.SESSION, _C),
     "/shipyard.agent.v1.KernelService/DestroyKernel": _system(Resource.SESSION, _D),
     "/shipyard.agent.v1.KernelService/Execute": _system(Resource.SESSION, _X),
+    "/shipyard.agent.v1.KernelTerminalService/OpenTerminal": _system(Resource.SESSION, _X),
     "/shipyard.agent.v1.KernelService/ListKernels": _system(Resource.SESSION, _R),
     "/shipyard.agent.v1.KernelService/GetKernelLogs": _system(Resource.SESSION, _R),
     "/shipyard.agent.v1.KernelService/PrepareClusterNetwork": _system(Resource.SESSION, _C),

@@ -45,6 +45,7 @@ _EXEMPT_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 UnaryBehavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 StreamBehavior = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 ClientStreamBehavior = Callable[[AsyncIterator[Any], grpc.aio.ServicerContext], Awaitable[Any]]
+BidiBehavior = Callable[[AsyncIterator[Any], grpc.aio.ServicerContext], AsyncIterator[Any]]
 
 
 RefusalObserver = Callable[[str, Any, grpc.aio.ServicerContext, ShipyardError], Awaitable[None]]
@@ -86,7 +87,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
-        return handler  # bidirectional streaming: none of our contracts use it yet
+        if handler.stream_stream is not None:
+            return grpc.stream_stream_rpc_method_handler(
+                self._wrap_bidi(handler.stream_stream, details.method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
 
     def _wrap_unary(self, behavior: UnaryBehavior, method: str) -> UnaryBehavior:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -127,6 +134,28 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
             try:
                 await self._admit(None, context, method)
                 return await behavior(checked(requests), context)
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await self._abort(exc, None, context)
+
+        return call
+
+    def _wrap_bidi(self, behavior: BidiBehavior, method: str) -> BidiBehavior:
+        """Like a client stream: admitted before the first message, every message validated."""
+
+        async def checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+            async for request in requests:
+                self._validate(request)
+                yield request
+
+        async def call(
+            requests: AsyncIterator[Any], context: grpc.aio.ServicerContext
+        ) -> AsyncIterator[Any]:
+            try:
+                await self._admit(None, context, method)
+                async for item in behavior(checked(requests), context):
+                    yield item
             except grpc.aio.AbortError:
                 raise
             except Exception as exc:

@@ -8,7 +8,7 @@ import socket
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
-from shipyard.agent.v1 import kernel_service_pb2_grpc
+from shipyard.agent.v1 import kernel_service_pb2_grpc, terminal_service_pb2_grpc
 
 from libs.core.tasks import cancel_all, spawn
 from libs.events.streams import StreamPublisher
@@ -20,6 +20,7 @@ from services.agent.adapters.event_publisher import RedisKernelEventPublisher, k
 from services.agent.adapters.networked_backend import NetworkedBackend
 from services.agent.adapters.registry_client import AgentCredential, GrpcAgentRegistry
 from services.agent.api.servicer import SERVICE_NAME, KernelServicer
+from services.agent.api.terminal_servicer import TERMINAL_SERVICE_NAME, KernelTerminalServicer
 from services.agent.backends import Detach, make_backend
 from services.agent.config import Settings
 from services.agent.domain.images import detect_architecture
@@ -34,6 +35,7 @@ from services.agent.service.exit_watch import ExitWatcher, shut_down_kernels
 from services.agent.service.health import HealthMonitor, disk_space_check
 from services.agent.service.kernel_logs import GetKernelLogs
 from services.agent.service.kernels import AgentKernels
+from services.agent.service.terminal import OpenTerminal
 from services.agent.service.outbound import REASON_UNKNOWN_TO_REGISTRY, AgentInfo, Phase
 from services.agent.service.ports import KernelBackend
 from services.agent.service.registration import RegistrationLoop
@@ -139,7 +141,12 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
         services=[
             Registration(
                 kernel_service_pb2_grpc.add_KernelServiceServicer_to_server, servicer, SERVICE_NAME
-            )
+            ),
+            Registration(
+                terminal_service_pb2_grpc.add_KernelTerminalServiceServicer_to_server,
+                KernelTerminalServicer(OpenTerminal(backend)),
+                TERMINAL_SERVICE_NAME,
+            ),
         ],
     )
     await server.start()

@@ -20,6 +20,7 @@ from shipyard.registry.v1 import (
     scheduling_service_pb2_grpc,
     session_admin_service_pb2_grpc,
     session_service_pb2_grpc,
+    terminal_service_pb2_grpc,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -31,7 +32,9 @@ from libs.events.streams import StreamConsumer
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
 from services.registry.adapters.agent_health_store import SqlAgentHealth
+from services.registry.adapters.activity import RedisSessionActivity
 from services.registry.adapters.agent_store import SqlAgentStore
+from services.registry.adapters.agent_terminals import GrpcAgentTerminals
 from services.registry.adapters.cluster_store import SqlClusterAddresses
 from services.registry.adapters.container_registry_store import SqlRegistryStore, SqlTaskStore
 from services.registry.adapters.dependency_probe import dependencies_probe
@@ -61,6 +64,7 @@ from services.registry.api.kernel_event_handler import KernelEventHandler
 from services.registry.api.scheduling_servicer import SchedulingServicer
 from services.registry.api.session_admin_servicer import SessionAdminServicer
 from services.registry.api.session_servicer import SessionServicer
+from services.registry.api.terminal_servicer import TerminalServicer
 from services.registry.config import Settings
 from services.registry.domain.agent_auth import AgentAuth
 from services.registry.domain.schedulability import SchedulabilityPolicy
@@ -83,6 +87,7 @@ from services.registry.service.scheduling import Scheduling
 from services.registry.service.session_logs import GetSessionLogs
 from services.registry.service.start_outcomes import RequeueRelease, StartOutcomes
 from services.registry.service.starter import Starter
+from services.registry.service.terminal import OpenTerminal
 from services.registry.service.terminate_owners import TerminateSessionsOfOwners
 
 log = logging.getLogger(__name__)
@@ -97,6 +102,7 @@ class RunningRegistry:
     engine: AsyncEngine
     redis: Redis
     agent_client: GrpcAgentClient
+    terminals: GrpcAgentTerminals
     mounts: GrpcMountResolver
     policies: GrpcPolicyResolver
     rescans: Rescans
@@ -115,6 +121,7 @@ class RunningRegistry:
         await cancel_all(self.tasks)
         await self.rescans.stop()
         await self.agent_client.close()
+        await self.terminals.close()
         await self.mounts.close()
         await self.policies.close()
         await self.redis.aclose()
@@ -134,6 +141,7 @@ async def serve(settings: Settings) -> RunningRegistry:
     events = RedisClusterEvents(redis, settings.redis_prefix)
     waiter = StreamSessionWaiter(events)
     agent_client = GrpcAgentClient(token)
+    terminals = GrpcAgentTerminals(token)
     mounts = GrpcMountResolver(settings.storage_addr, token)
     policies = GrpcPolicyResolver(settings.auth_addr, token)
     wakeup = asyncio.Event()
@@ -208,6 +216,13 @@ async def serve(settings: Settings) -> RunningRegistry:
                 session_service_pb2_grpc.add_SessionServiceServicer_to_server,
                 session_servicer,
                 "shipyard.registry.v1.SessionService",
+            ),
+            Registration(
+                terminal_service_pb2_grpc.add_TerminalServiceServicer_to_server,
+                TerminalServicer(
+                    OpenTerminal(store, agent_store, terminals), RedisSessionActivity(redis)
+                ),
+                "shipyard.registry.v1.TerminalService",
             ),
             Registration(
                 cluster_service_pb2_grpc.add_ClusterServiceServicer_to_server,
@@ -286,6 +301,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         engine,
         redis,
         agent_client,
+        terminals,
         mounts,
         policies,
         rescans,

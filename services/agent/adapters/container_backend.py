@@ -30,6 +30,7 @@ from services.agent.adapters.container_engine import Engine, PullListener
 from services.agent.adapters.kernel_execute import execute_on_runner, not_running
 from services.agent.adapters.kernel_spec_checks import check_spec, spec_metadata
 from services.agent.adapters.runner_client import RunnerClient
+from services.agent.adapters.runner_terminal import RunnerTerminal
 from services.agent.domain import model as m
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,12 @@ class ContainerBackend:
             (mode, code, timeout),
             settle=5.0,
         )
+
+    async def open_terminal(self, kernel_id: str, rows: int, cols: int) -> RunnerTerminal:
+        kernel = self._kernels.get(kernel_id)
+        if kernel is None or kernel.exited.is_set():
+            raise not_running(kernel_id)
+        return await kernel.client.open_terminal(rows, cols)
 
     def list(self) -> list[m.KernelHandle]:
         return [k.handle for k in self._kernels.values() if k.report and not k.exited.is_set()]

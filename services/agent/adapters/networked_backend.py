@@ -13,7 +13,8 @@ from typing import Protocol
 
 from services.agent.adapters.cluster_network import ClusterNetworks
 from services.agent.domain import model as m
-from services.agent.service.ports import KernelBackend, KernelLogSource
+from services.agent.service.ports import KernelBackend, KernelLogSource, Terminal
+from services.agent.service.terminal import terminal_source
 
 
 class LoggingBackend(KernelBackend, KernelLogSource, Protocol):
@@ -57,6 +58,9 @@ class NetworkedBackend:
         ended = await self.inner.wait_exit()
         await self.networks.release(ended.kernel_id)
         return ended
+
+    async def open_terminal(self, kernel_id: str, rows: int, cols: int) -> Terminal:
+        return await terminal_source(self.inner).open_terminal(kernel_id, rows, cols)
 
     async def close(self) -> None:
         await self.inner.close()

@@ -45,6 +45,7 @@ from services.agent.adapters.kernel_execute import execute_on_runner, not_runnin
 from services.agent.adapters.kernel_log import copy_log, tail
 from services.agent.adapters.kernel_spec_checks import check_spec, spec_metadata
 from services.agent.adapters.runner_client import RunnerClient
+from services.agent.adapters.runner_terminal import RunnerTerminal
 from services.agent.adapters.sandbox import (
     SYSTEM_PATH,
     WORKDIR,
@@ -57,7 +58,7 @@ from services.agent.adapters.sandbox import (
 from services.agent.domain import model as m
 from services.agent.domain.images import builtin_python_image
 from services.agent.domain.names import is_safe_kernel_id
-from services.agent.kernel_runner import RUNNER_SCRIPT
+from services.agent.kernel_runner import PTY_SCRIPT, RUNNER_SCRIPT
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +180,12 @@ class ProcessBackend:
             settle=2.0,
         )
 
+    async def open_terminal(self, kernel_id: str, rows: int, cols: int) -> RunnerTerminal:
+        kernel = self._kernels.get(kernel_id)
+        if kernel is None or kernel.exited.is_set():
+            raise not_running(kernel_id)
+        return await kernel.client.open_terminal(rows, cols)
+
     def list(self) -> list[m.KernelHandle]:
         return [k.handle for k in self._kernels.values() if k.report and not k.exited.is_set()]
 
@@ -232,6 +239,7 @@ class ProcessBackend:
         cgroups: list[Path] = []
         listener: _socket.socket | None = None
         script_r, script_w = os.pipe()
+        pty_r, pty_w = os.pipe()
         try:
             self._tools = self._tools or Tools.find()
             listener = await asyncio.to_thread(
@@ -241,6 +249,9 @@ class ProcessBackend:
             os.write(script_w, RUNNER_SCRIPT.read_bytes())
             os.close(script_w)
             script_w = -1
+            os.write(pty_w, PTY_SCRIPT.read_bytes())
+            os.close(pty_w)
+            pty_w = -1
             cgroups = make_kernel_cgroups(
                 self._cgroup_layout(), spec.kernel_id, spec.cpu, spec.mem_bytes, self._pids_max
             )
@@ -253,6 +264,7 @@ class ProcessBackend:
                 environ=_environ(spec),
                 runner_fd=script_r,
                 socket_fd=listener.fileno(),
+                pty_fd=pty_r,
             )
             binds = [(v.host_path, staging / v.name) for v in spec.mounts]
             nodes = dict.fromkeys(spec.devices)
@@ -267,7 +279,7 @@ class ProcessBackend:
                 stderr=asyncio.subprocess.STDOUT,
                 cwd="/",
                 env={"PATH": SYSTEM_PATH, "LANG": "C.UTF-8"},  # the wrapper's, not the kernel's
-                pass_fds=(script_r, listener.fileno()),
+                pass_fds=(script_r, pty_r, listener.fileno()),
                 start_new_session=True,  # its own process group: one killpg stops it all
             )
         except (OSError, m.KernelStartFailed) as exc:
@@ -277,9 +289,9 @@ class ProcessBackend:
             msg = f"cannot start kernel {spec.kernel_id}: {exc}"
             raise m.KernelStartFailed(msg, metadata=spec_metadata(spec)) from exc
         finally:
-            os.close(script_r)
-            if script_w >= 0:
-                os.close(script_w)
+            for fd in (script_r, pty_r, script_w, pty_w):
+                if fd >= 0:
+                    os.close(fd)
             if listener is not None:
                 listener.close()  # the runner holds it now; it closes when the kernel ends
         assert proc.stdout is not None

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from libs.core.errors import Internal, InvalidArgument
+from services.agent.adapters.runner_terminal import RunnerTerminal
 from services.agent.domain.model import ExecMode, ExecResult, ExecStatus, KernelUnavailable
 
 MAX_MESSAGE = 64 << 20
@@ -61,6 +62,11 @@ class RunnerClient:
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise Internal(f"malformed reply from the kernel runner: {reply!r:.200}") from exc
+
+    async def open_terminal(self, rows: int, cols: int) -> RunnerTerminal:
+        """A shell on a new PTY in the kernel, on a connection of its own."""
+        reader, writer = await self._connect(self._connect_timeout)
+        return await RunnerTerminal.open(reader, writer, rows, cols)
 
     async def _call(
         self,

@@ -40,6 +40,7 @@ SYSTEM_RO = (
 )
 WORKDIR = "/home/work"
 RUNNER_PATH = "/opt/kernel/runner.py"
+PTY_PATH = "/opt/kernel/pty_session.py"  # beside the runner, which loads it from there
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,9 +100,11 @@ def sandbox_command(
     environ: Mapping[str, str],
     runner_fd: int,
     socket_fd: int,
+    pty_fd: int,
 ) -> list[str]:
     """setpriv + bwrap argv running the kernel runner, whose script bwrap reads from `runner_fd`
-    and which serves on the inherited listening socket `socket_fd` (no path of it inside)."""
+    (its terminal module from `pty_fd`) and which serves on the inherited listening socket
+    `socket_fd` (no path of it inside)."""
     drop: list[str] = []
     if os.geteuid() == 0:  # an unprivileged agent's kernels run as the agent's own user
         drop = [tools.setpriv, f"--reuid={settings.uid}", f"--regid={settings.gid}"]
@@ -128,6 +131,7 @@ def sandbox_command(
         box += ["--ro-bind" if mount.read_only else "--bind", str(source)]
         box += [f"{WORKDIR}/{mount.name}"]
     box += ["--ro-bind-data", str(runner_fd), RUNNER_PATH]
+    box += ["--ro-bind-data", str(pty_fd), PTY_PATH]
     # The sandbox's own root (a tmpfs holding the mount points) becomes read-only too.
     box += ["--remount-ro", "/", "--chdir", WORKDIR, "--clearenv"]
     for key, value in environ.items():

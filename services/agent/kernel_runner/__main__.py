@@ -14,6 +14,7 @@ exactly one reply, in order.
     {"op": "execute", "mode": "query" | "batch", "code": str, "timeout": float}
         ->  {"status": "finished" | "failed" | "timed_out", "stdout": str, "stderr": str,
              "exit_code": int, "error_name": str, "error_message": str}
+    {"op": "pty", "rows": int, "cols": int}  ->  a terminal on this connection (pty_session.py)
     anything malformed  ->  {"error": str}
 Executions run one at a time in the main thread (SIGALRM can only interrupt that one); a
 timeout <= 0 means no limit. Query mode keeps one interpreter namespace across calls. Batch mode
@@ -148,7 +149,23 @@ def _accept_loop(server: socket.socket) -> None:
 def _serve(conn: socket.socket) -> None:
     with conn, contextlib.suppress(OSError, ValueError):
         while (request := _recv(conn)) is not None:
+            if isinstance(request, dict) and request.get("op") == "pty":
+                _pty_session().serve(conn, request, _recv, _send)
+                return
             _send(conn, _dispatch(request))
+
+
+def _pty_session() -> Any:
+    """pty_session.py from beside this file (not on sys.path: the runner runs with -I)."""
+    import importlib.util
+
+    path = Path(__file__).with_name("pty_session.py")
+    spec = importlib.util.spec_from_file_location("pty_session", path)
+    if spec is None or spec.loader is None:
+        raise OSError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _dispatch(request: object) -> dict[str, Any]:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from services.agent.domain.devices import DevicePool
-from services.agent.domain.model import ExecMode, ExecResult, KernelExit, KernelHandle, KernelSpec
+from services.agent.domain.model import (
+    ExecMode,
+    ExecResult,
+    KernelExit,
+    KernelHandle,
+    KernelSpec,
+    TerminalEvent,
+)
 
 
 class KernelBackend(Protocol):
@@ -50,6 +57,33 @@ class KernelBackend(Protocol):
 
     async def close(self) -> None:
         """Destroy every kernel."""
+        ...
+
+
+class Terminal(Protocol):
+    """A shell on a PTY in a kernel."""
+
+    async def write(self, data: bytes) -> None:
+        """Keystrokes."""
+        ...
+
+    async def resize(self, rows: int, cols: int) -> None: ...
+
+    def events(self) -> AsyncIterator[TerminalEvent]:
+        """Output as it comes, then the exit code; ends there (or when the kernel is gone)."""
+        ...
+
+    async def close(self) -> None:
+        """Hang up (the shell gets SIGHUP). Idempotent."""
+        ...
+
+
+@runtime_checkable
+class TerminalSource(Protocol):
+    """A backend whose kernels can run terminals."""
+
+    async def open_terminal(self, kernel_id: str, rows: int, cols: int) -> Terminal:
+        """Raises KernelNotFound, or KernelUnavailable when the runner does not answer."""
         ...
 
 

@@ -26,6 +26,7 @@ def _argv(spec: KernelSpec, environ: dict[str, str]) -> list[str]:
         environ=environ,
         runner_fd=7,
         socket_fd=8,
+        pty_fd=9,
     )
 
 
