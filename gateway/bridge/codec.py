@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from google.protobuf import json_format
@@ -28,7 +28,7 @@ def build_request(
     """A request from path variables and query parameters (`a.b=1`, repeated keys for lists),
     as the transcoder fills them; unknown parameters are ignored. `Last-Event-ID` fills a
     `last_event_id` field when the message has one."""
-    descriptor: Descriptor = message_type.DESCRIPTOR
+    descriptor = cast(Descriptor, message_type.DESCRIPTOR)  # the C and Python types differ
     tree: dict[str, Any] = {}
     for name, value in params:
         field = _field(descriptor, name)
@@ -46,14 +46,16 @@ def build_request(
 
 
 def _field(descriptor: Descriptor, dotted: str) -> FieldDescriptor | None:
+    """The field a dotted query parameter names (None for an unknown one)."""
+    within: Descriptor | None = descriptor
     field: FieldDescriptor | None = None
     for part in dotted.split("."):
-        if descriptor is None:
+        if within is None:
             return None
-        field = descriptor.fields_by_name.get(part)
+        field = within.fields_by_name.get(part)
         if field is None:
             return None
-        descriptor = field.message_type
+        within = field.message_type
     return field
 
 

@@ -40,13 +40,19 @@ def bridge_routes(settings: EdgeSettings) -> list[Route]:
     for r in discover(settings.descriptor_set, set(settings.public_services)):
         match = RouteMatch(safe_regex=RegexMatcher(regex=r.regex))
         # Long-lived: no route timeout and no idle timeout (WebSockets are pinged by the bridge).
-        action = RouteAction(cluster=BRIDGE_CLUSTER, timeout=timedelta(0), idle_timeout=timedelta(0))
+        action = RouteAction(
+            cluster=BRIDGE_CLUSTER, timeout=timedelta(0), idle_timeout=timedelta(0)
+        )
         if r.kind is Kind.WEBSOCKET:
-            action.upgrade_configs = [RouteActionUpgradeConfig(upgrade_type=WEBSOCKET, enabled=True)]
+            action.upgrade_configs = [
+                RouteActionUpgradeConfig(upgrade_type=WEBSOCKET, enabled=True)
+            ]
         else:
             accept = StringMatcher(contains=SSE_ACCEPT, ignore_case=True)
             match.headers = [HeaderMatcher(name="accept", string_match=accept)]
         routes.append(
-            Route(name=f"bridge:{r.grpc_path}", match=match, route=action, typed_per_filter_config=off)
+            Route(
+                name=f"bridge:{r.grpc_path}", match=match, route=action, typed_per_filter_config=off
+            )
         )
     return routes

@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from gateway import envoy_config
+from gateway.bridge.envoy_routes import BRIDGE_CLUSTER
 from gateway.config import EdgeSettings, split_addrs
 from gateway.xds import resources, routes
 from gateway.xds import types as t
@@ -150,9 +151,9 @@ class ControlPlaneState:
         eds = resources.by_eds(addrs)
         key = (name, () if eds else tuple(addrs))
         if key not in self._cluster_cache:
-            plain = name in ("otlp", resources.BRIDGE_CLUSTER)  # no gRPC health service there
+            plain = name in ("otlp", BRIDGE_CLUSTER)  # no gRPC health service there
             interval = None if plain else self._settings.health_check_interval
-            http2 = name != resources.BRIDGE_CLUSTER
+            http2 = name != BRIDGE_CLUSTER
             c = resources.cluster(name, addrs, health_interval=interval, http2=http2)
             self._cluster_cache[key] = t.Any.pack(c)
         return self._cluster_cache[key], eds

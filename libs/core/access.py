@@ -224,7 +224,7 @@ METHODS: dict[str, Rule] = {
     "/shipyard.agent.v1.KernelService/CreateKernels": _system(Resource.SESSION, _C),
     "/shipyard.agent.v1.KernelService/DestroyKernel": _system(Resource.SESSION, _D),
     "/shipyard.agent.v1.KernelService/Execute": _system(Resource.SESSION, _X),
-    "/shipyard.agent.v1.KernelTerminalService/OpenTerminal": _system(Resource.SESSION, _X),
+    "/shipyard.agent.v1.KernelTerminalService/OpenKernelTerminal": _system(Resource.SESSION, _X),
     "/shipyard.agent.v1.KernelService/ListKernels": _system(Resource.SESSION, _R),
     "/shipyard.agent.v1.KernelService/GetKernelLogs": _system(Resource.SESSION, _R),
     "/shipyard.agent.v1.KernelService/PrepareClusterNetwork": _system(Resource.SESSION, _C),

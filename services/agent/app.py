@@ -35,10 +35,10 @@ from services.agent.service.exit_watch import ExitWatcher, shut_down_kernels
 from services.agent.service.health import HealthMonitor, disk_space_check
 from services.agent.service.kernel_logs import GetKernelLogs
 from services.agent.service.kernels import AgentKernels
-from services.agent.service.terminal import OpenTerminal
 from services.agent.service.outbound import REASON_UNKNOWN_TO_REGISTRY, AgentInfo, Phase
 from services.agent.service.ports import KernelBackend
 from services.agent.service.registration import RegistrationLoop
+from services.agent.service.terminal import OpenTerminal
 
 log = logging.getLogger(__name__)
 

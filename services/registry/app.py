@@ -31,8 +31,8 @@ from libs.events.dead_letters import DeadLetterQueue
 from libs.events.streams import StreamConsumer
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
-from services.registry.adapters.agent_health_store import SqlAgentHealth
 from services.registry.adapters.activity import RedisSessionActivity
+from services.registry.adapters.agent_health_store import SqlAgentHealth
 from services.registry.adapters.agent_store import SqlAgentStore
 from services.registry.adapters.agent_terminals import GrpcAgentTerminals
 from services.registry.adapters.cluster_store import SqlClusterAddresses

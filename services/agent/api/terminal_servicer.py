@@ -25,7 +25,7 @@ class KernelTerminalServicer(pb_grpc.KernelTerminalServiceServicer):
         self._open = open_terminal
 
     @override
-    async def OpenTerminal(  # type: ignore[override]  # an async generator
+    async def OpenKernelTerminal(
         self,
         request_iterator: AsyncIterator[pb.OpenKernelTerminalRequest],
         context: grpc.aio.ServicerContext,

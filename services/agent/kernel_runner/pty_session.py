@@ -21,15 +21,16 @@ import socket
 import struct
 import termios
 import threading
-from typing import Any, Callable, Dict, List
+from collections.abc import Callable
+from typing import Any
 
 Recv = Callable[[socket.socket], object]
-Send = Callable[[socket.socket, Dict[str, Any]], None]
+Send = Callable[[socket.socket, dict[str, Any]], None]
 DEFAULT_SIZE = (24, 80)
 READ_CHUNK = 64 << 10
 
 
-def serve(conn: socket.socket, request: Dict[str, Any], recv: Recv, send: Send) -> None:
+def serve(conn: socket.socket, request: dict[str, Any], recv: Recv, send: Send) -> None:
     rows, cols = _size(request.get("rows"), request.get("cols")) or DEFAULT_SIZE
     argv = _shell()
     pid, master = pty.fork()
@@ -79,7 +80,7 @@ def _write_all(fd: int, data: bytes) -> None:
         data = data[os.write(fd, data) :]
 
 
-def _size(rows: object, cols: object) -> "tuple[int, int] | None":
+def _size(rows: object, cols: object) -> tuple[int, int] | None:
     if isinstance(rows, int) and isinstance(cols, int) and 0 < rows < 10000 and 0 < cols < 10000:
         return rows, cols
     return None
@@ -89,7 +90,7 @@ def _set_size(fd: int, rows: int, cols: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
-def _shell() -> List[str]:
+def _shell() -> list[str]:
     """bash when the kernel has it, else sh; interactive either way."""
     for name in ("bash", "sh"):
         found = shutil.which(name, path=os.environ.get("PATH") or "/usr/local/bin:/usr/bin:/bin")

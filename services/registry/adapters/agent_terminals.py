@@ -68,7 +68,7 @@ class GrpcAgentTerminals:
         stack = contextlib.AsyncExitStack()
         channel = await stack.enter_async_context(self._pool.use(address.partition("#")[0]))
         stub = agent_grpc.KernelTerminalServiceStub(channel)
-        call = stub.OpenTerminal(metadata=((AGENT_ADDRESS_METADATA, address),))
+        call = stub.OpenKernelTerminal(metadata=((AGENT_ADDRESS_METADATA, address),))
         first = agent_pb.OpenKernelTerminalRequest(kernel_id=kernel_id)
         if size is not None:
             first.size.rows, first.size.cols = size

@@ -28,7 +28,7 @@ class TerminalServicer(pb_grpc.TerminalServiceServicer):
         self._activity = activity
 
     @override
-    async def OpenTerminal(  # type: ignore[override]  # an async generator
+    async def OpenTerminal(
         self,
         request_iterator: AsyncIterator[pb.OpenTerminalRequest],
         context: grpc.aio.ServicerContext,

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from gateway.config import PUBLIC_SERVICES
 from gateway.launcher import EnvoyEdge
 from tests.integration.gateway.bridge_service import (
     SERVICE,
@@ -24,7 +25,6 @@ from tests.integration.gateway.edge_harness import (
     FakeUpstreams,
     edge_settings,
 )
-from gateway.config import PUBLIC_SERVICES
 
 GOOD = {"authorization": GOOD_CREDENTIAL}
 SSE = {**GOOD, "accept": "text/event-stream"}
@@ -48,9 +48,7 @@ async def bridge_edge(
     descriptors = write_descriptor_set(DESCRIPTORS, run_dir / "descriptors.binpb")
     addrs = {**upstreams.addrs, "registry": ticker[1]}
     services = {**PUBLIC_SERVICES, SERVICE: "registry"}
-    settings = edge_settings(
-        addrs, run_dir, descriptor_set=descriptors, public_services=services
-    )
+    settings = edge_settings(addrs, run_dir, descriptor_set=descriptors, public_services=services)
     async with EnvoyEdge(settings) as running:
         yield running
 
@@ -198,6 +196,6 @@ async def test_a_frame_that_is_not_the_message_closes_with_1007(client):
 async def test_the_bridge_refuses_requests_that_did_not_come_through_the_edge(bridge_edge):
     assert bridge_edge.bridge is not None
     url = f"http://127.0.0.1:{bridge_edge.bridge.port}/v1/test/ticks"
-    async with aiohttp.ClientSession() as session:
-        async with session.get(url, headers={**SSE, "x-shipyard-user-id": "u"}) as response:
-            assert response.status == 401
+    headers = {**SSE, "x-shipyard-user-id": "u"}
+    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as response:
+        assert response.status == 401
