@@ -29,6 +29,8 @@ def _size(fd: int) -> tuple[int, int]:
         size = os.get_terminal_size(fd)
     except OSError:
         return 24, 80
+    if not size.lines or not size.columns:  # a terminal nobody sized yet
+        return 24, 80
     return size.lines, size.columns
 
 
@@ -39,7 +41,7 @@ def _raw(fd: int) -> Iterator[None]:
         yield
         return
     saved = termios.tcgetattr(fd)
-    tty.setraw(fd)
+    tty.setraw(fd, termios.TCSADRAIN)  # keep what was typed ahead
     try:
         yield
     finally:

@@ -47,6 +47,16 @@ class _StreamTokenInterceptor(_TokenMetadata, grpc.aio.UnaryStreamClientIntercep
         return await continuation(self._with_token(details), request)
 
 
+class _BidiTokenInterceptor(_TokenMetadata, grpc.aio.StreamStreamClientInterceptor):  # type: ignore[misc]  # untyped base
+    async def intercept_stream_stream(
+        self,
+        continuation: Callable[..., Any],
+        details: grpc.aio.ClientCallDetails,
+        request_iterator: Any,
+    ) -> Any:
+        return await continuation(self._with_token(details), request_iterator)
+
+
 def internal_channel(address: str, internal_token: str) -> grpc.aio.Channel:
     """A channel whose calls carry the internal token (peer services treat us as `system`)."""
     return grpc.aio.insecure_channel(
@@ -55,5 +65,6 @@ def internal_channel(address: str, internal_token: str) -> grpc.aio.Channel:
         interceptors=[
             _UnaryTokenInterceptor(internal_token),
             _StreamTokenInterceptor(internal_token),
+            _BidiTokenInterceptor(internal_token),
         ],
     )
