@@ -30,6 +30,8 @@ from libs.core import session_activity
 from services.auth.domain.model import DEFAULT_DOMAIN, DEFAULT_PROJECT
 from tests.e2e.tenants import ordinary_user
 
+pytestmark = pytest.mark.e2e
+
 PASSWORD = "terminal-pass-123"
 SMALL = {"cpu": "1", "mem": "268435456"}
 
@@ -235,3 +237,22 @@ async def test_shipyard_session_shell_exits_with_the_shells_code(platform, owner
     assert code == 5, output.decode(errors="replace")
     assert b"shell-9" in output
     assert b"33 90" in output  # the remote terminal has the local one's size
+
+
+async def test_a_terminal_in_a_container_kernel(container_platform, container_client):
+    """The container backend: the image's own bash, on a PTY inside the container."""
+    session = await container_client.create_session(wait=True, resources=SMALL)
+    sid = session["session_id"]
+    try:
+        rel_url = f"/v1/sessions/{sid}/terminal?size.rows=25&size.cols=70"
+        headers = await container_client.auth_headers("GET", rel_url)
+        url = container_platform.endpoint.replace("http", "ws", 1) + rel_url
+        async with aiohttp.ClientSession() as http, http.ws_connect(url, headers=headers) as ws:
+            screen = Screen(ws)
+            await ws.send_str(_keys(b"echo answer-$((6*7)); stty size\n"))
+            text = await screen.until("25 70")
+            assert "answer-42" in text
+            await ws.send_str(_keys(b"exit 2\n"))
+            assert await screen.until_exit() == 2
+    finally:
+        await container_client.destroy_session(sid)
