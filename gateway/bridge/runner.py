@@ -49,7 +49,8 @@ class BridgeServer:
                 options = (*_KEEPALIVE, ("grpc.lb_policy_name", "round_robin"))
                 by_upstream[upstream] = grpc.aio.insecure_channel(target, options=options)
             self._channels[route.service] = by_upstream[upstream]
-        bridge = Bridge(self.routes, self._channels, s.internal_token.get_secret_value())
+        token = s.internal_token.get_secret_value()
+        bridge = Bridge(self.routes, self._channels, token, s.cors_origins)
         self._runner = web.AppRunner(bridge.app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", s.bridge_port)

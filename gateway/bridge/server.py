@@ -14,6 +14,7 @@ import hmac
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import grpc
 from aiohttp import WSMsgType, web
@@ -40,10 +41,12 @@ class Bridge:
         routes: list[BridgeRoute],
         channels: Mapping[str, grpc.aio.Channel],
         internal_token: str,
+        allowed_origins: tuple[str, ...] = (),
     ) -> None:
         self._routes = routes
         self._channels = channels
         self._token = internal_token
+        self._origins = allowed_origins
         self.app = web.Application()
         self.app.router.add_route("GET", "/{tail:.*}", self._handle)
 
@@ -51,6 +54,9 @@ class Bridge:
         presented = request.headers.get(HEADER_INTERNAL_TOKEN, "")
         if not hmac.compare_digest(presented.encode(), self._token.encode()):
             return _error(grpc.StatusCode.UNAUTHENTICATED, "requests must come through the edge")
+        if not self._origin_allowed(request):
+            # A page of another site must not ride on a browser's credentials (cookies).
+            return _error(grpc.StatusCode.PERMISSION_DENIED, "origin not allowed")
         for route in self._routes:
             variables = route.match(request.path)
             if variables is not None:
@@ -69,6 +75,13 @@ class Bridge:
         if route.kind is Kind.SSE:
             return await self._sse(request, route, channel, message, metadata)
         return await self._websocket(request, route, channel, message, metadata)
+
+    def _origin_allowed(self, request: web.Request) -> bool:
+        """No Origin (not a browser), the edge's own origin, or one of EDGE_CORS_ORIGINS."""
+        origin = request.headers.get("Origin")
+        if origin is None or origin in self._origins:
+            return True
+        return urlsplit(origin).netloc == request.host
 
     async def _sse(
         self,

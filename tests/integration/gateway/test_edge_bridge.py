@@ -18,6 +18,7 @@ from tests.integration.gateway.bridge_service import (
     write_descriptor_set,
 )
 from tests.integration.gateway.edge_harness import (
+    ALLOWED_ORIGIN,
     DESCRIPTORS,
     GOOD_CREDENTIAL,
     INJECTED,
@@ -163,6 +164,19 @@ async def test_a_websocket_refused_at_once_is_an_http_status(client):
         await client.ws_connect("/v1/test/rooms/nope/chat", headers=GOOD)
 
     assert refused.value.status == 404
+
+
+async def test_a_page_of_another_site_cannot_open_a_websocket(client, bridge_edge):
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await client.ws_connect(
+            "/v1/test/rooms/r1/chat", headers={**GOOD, "origin": "https://evil.example"}
+        )
+    assert refused.value.status == 403
+
+    for origin in (ALLOWED_ORIGIN, f"http://127.0.0.1:{bridge_edge.listen_port}"):
+        headers = {**GOOD, "origin": origin}
+        async with client.ws_connect("/v1/test/rooms/r1/chat", headers=headers) as ws:
+            assert json.loads((await ws.receive()).data)["text"] == "joined"
 
 
 async def test_a_websocket_without_a_credential_is_refused(client):
