@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import fcntl
 import json
 import os
 import pty
 import secrets
+import signal
 import struct
 import sys
 import termios
@@ -214,7 +216,7 @@ async def test_shipyard_session_shell_exits_with_the_shells_code(platform, owner
     os.close(follower)
     loop = asyncio.get_running_loop()
     output = bytearray()
-    prompted = asyncio.Event()
+    changed = asyncio.Event()  # more output arrived
 
     def read_all() -> None:  # until EIO: the CLI is gone and everything was read
         while True:
@@ -225,18 +227,32 @@ async def test_shipyard_session_shell_exits_with_the_shells_code(platform, owner
             if not chunk:
                 return
             output.extend(chunk)
-            loop.call_soon_threadsafe(prompted.set)
+            loop.call_soon_threadsafe(changed.set)
+
+    async def shown(wanted: bytes) -> None:
+        while wanted not in output:
+            await changed.wait()
+            changed.clear()
 
     reading = loop.run_in_executor(None, read_all)
     async with asyncio.timeout(60):
-        await prompted.wait()  # the remote shell is there
-        os.write(leader, b"echo shell-$((3*3)); stty size; exit 5\n")
+        await changed.wait()  # the remote shell is there
+        os.write(leader, b"echo shell-$((3*3)); stty size\n")
+        await shown(b"33 90")
+        # The local window changes: the CLI hears SIGWINCH and resizes the remote terminal.
+        fcntl.ioctl(leader, termios.TIOCSWINSZ, struct.pack("HHHH", 20, 60, 0, 0))
+        proc.send_signal(signal.SIGWINCH)
+        while b"20 60" not in output:  # typed until the resize (sent apart) got there first
+            os.write(leader, b"stty size\n")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(shown(b"20 60"), 0.5)
+        os.write(leader, b"exit 5\n")
         code = await proc.wait()
         await reading
     os.close(leader)
     assert code == 5, output.decode(errors="replace")
     assert b"shell-9" in output
-    assert b"33 90" in output  # the remote terminal has the local one's size
+    assert b"33 90" in output  # the remote terminal had the local one's size, then its new one
 
 
 async def test_a_terminal_in_a_container_kernel(container_platform, container_client):
