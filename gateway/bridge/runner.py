@@ -51,7 +51,10 @@ class BridgeServer:
             self._channels[route.service] = by_upstream[upstream]
         token = s.internal_token.get_secret_value()
         bridge = Bridge(self.routes, self._channels, token, s.cors_origins)
-        self._runner = web.AppRunner(bridge.app, access_log=None, handle_signals=False)
+        # Open streams are cut after a moment: Envoy, in front, is already stopping.
+        self._runner = web.AppRunner(
+            bridge.app, access_log=None, handle_signals=False, shutdown_timeout=2.0
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", s.bridge_port)
         await site.start()

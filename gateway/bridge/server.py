@@ -31,6 +31,8 @@ FORWARDED = (*IDENTITY_HEADERS, HEADER_INTERNAL_TOKEN, "traceparent", "tracestat
 # that starts its stream at once (sends headers) is answered with its own status; a service
 # that stays silent longer is answered 200 and any later error travels in the stream.
 ACCEPT_WAIT = 2.0
+# A comment line this often keeps an idle SSE stream from looking dead to proxies and browsers.
+SSE_KEEPALIVE = 15.0
 
 
 class Bridge:
@@ -106,17 +108,37 @@ class Bridge:
             }
         )
         await response.prepare(request)
+        writing = asyncio.Lock()
+
+        async def write(chunk: bytes) -> None:
+            async with writing:
+                await response.write(chunk)
+
+        async def keep_alive() -> None:
+            try:
+                while True:
+                    await asyncio.sleep(SSE_KEEPALIVE)
+                    await write(b": keep-alive\n\n")
+            except ConnectionError:
+                call.cancel()  # the browser went away while nothing happened
+
+        beating = asyncio.create_task(keep_alive())
         try:
-            await response.write(b": stream open\n\n")
+            await write(b": stream open\n\n")
             async for item in call:
-                await response.write(_sse_event(item))
+                await write(_sse_event(item))
         except grpc.aio.AioRpcError as exc:
-            event = f"event: error\ndata: {codec.error_body(exc.code(), exc.details() or '')}\n\n"
-            with contextlib.suppress(ConnectionError):
-                await response.write(event.encode())
+            if exc.code() != grpc.StatusCode.CANCELLED or not beating.done():
+                error = codec.error_body(exc.code(), exc.details() or "")
+                with contextlib.suppress(ConnectionError):
+                    await write(f"event: error\ndata: {error}\n\n".encode())
         except ConnectionError:  # the browser went away
             pass
+        except asyncio.CancelledError:
+            if not beating.done():  # not the keep-alive's doing: this handler is being cancelled
+                raise
         finally:
+            beating.cancel()
             call.cancel()
         return response
 
