@@ -70,6 +70,7 @@ class EnvoyEdge:
         self._route_api: GrpcServer | None = None
         self.route_api_port = 0  # settings.route_api_addr's bound port
         self.bridge: BridgeServer | None = None  # WebSocket/SSE for streaming RPCs
+        self._bridge_port = settings.bridge_port  # as configured (0: any), for every start
 
     @property
     def log_path(self) -> Path | None:
@@ -91,7 +92,8 @@ class EnvoyEdge:
             self.run_dir = Path(tempfile.mkdtemp(prefix="shipyard-edge-"))
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self._settings.bridge and self.bridge is None:
-            self.bridge = BridgeServer(self._settings)
+            wanted = self._settings.model_copy(update={"bridge_port": self._bridge_port})
+            self.bridge = BridgeServer(wanted)
             await self.bridge.start()
             self._settings = self._settings.model_copy(update={"bridge_port": self.bridge.port})
         if self._settings.xds:
