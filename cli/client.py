@@ -86,6 +86,16 @@ class ShipyardClient:
             "Authorization": authorization_header(self._access_key, signature),
         }
 
+    async def auth_headers(self, method: str, rel_url: str) -> dict[str, str]:
+        """Headers that authenticate a body-less request made outside this client (a
+        WebSocket): the login's bearer token, or the keypair's signature."""
+        if self._bearer is not None:
+            return {"Authorization": await self._bearer.header(self._http)}
+        return self.signed_headers(method, rel_url, "application/octet-stream")
+
+    def url(self, rel_url: str) -> str:
+        return self._endpoint + rel_url
+
     async def request(
         self,
         method: str,

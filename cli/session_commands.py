@@ -11,6 +11,7 @@ from typing import Any
 from cli import session_apps, session_run, why
 from cli.client import ShipyardClient
 from cli.session_events import add_events_command
+from cli.shell import run_shell
 from cli.usage_commands import remaining_lines
 
 ClientFactory = Callable[[argparse.Namespace], ShipyardClient]
@@ -100,6 +101,10 @@ def register(sub: argparse._SubParsersAction, make_client: ClientFactory) -> Non
             _print(await client.destroy_session(args.session_id, forced=args.forced))
         return 0
 
+    async def cmd_session_shell(args: argparse.Namespace) -> int:
+        async with make_client(args) as client:
+            return await run_shell(client, args.session_id)
+
     session = sub.add_parser("session", help="compute sessions").add_subparsers(required=True)
     create = session.add_parser("create")
     create.add_argument("--name")
@@ -136,6 +141,9 @@ def register(sub: argparse._SubParsersAction, make_client: ClientFactory) -> Non
             p.add_argument("--forced", action="store_true")
         p.set_defaults(func=func)
     session.add_parser("list").set_defaults(func=cmd_session_list)
+    shell = session.add_parser("shell", help="a terminal in the session; exits with its code")
+    shell.add_argument("session_id")
+    shell.set_defaults(func=cmd_session_shell)
     logs = session.add_parser("logs", help="the console output of a session's main kernel")
     logs.add_argument("session_id")
     logs.add_argument("--tail", type=int, default=0, help="only the last N lines")

@@ -13,6 +13,8 @@ from libs.core.config import MtlsFiles
 Upstream = Literal["auth", "registry", "scheduler", "storage"]
 # The cluster of storage's HTTP transfer endpoints, and the path prefix the edge sends there.
 STORAGE_HTTP = "storage-http"
+# The WebSocket/SSE bridge's cluster (gateway/bridge/), in the gateway's own process.
+BRIDGE_CLUSTER = "bridge"
 TRANSFERS_PREFIX = "/v1/storage/transfers/"
 
 # Services reachable through the edge, and the upstream that serves each. Internal services
@@ -34,6 +36,7 @@ PUBLIC_SERVICES: dict[str, Upstream] = {
     "shipyard.registry.v1.SessionControlService": "registry",
     "shipyard.registry.v1.RescanTaskService": "registry",
     "shipyard.registry.v1.AppService": "registry",
+    "shipyard.registry.v1.TerminalService": "registry",
     "shipyard.registry.v1.ClusterService": "registry",
     "shipyard.registry.v1.ImageService": "registry",
     "shipyard.registry.v1.ContainerRegistryService": "registry",
@@ -79,6 +82,10 @@ class EdgeSettings(BaseSettings):
     # host:port of the internal route API (shipyard.gateway.v1.EdgeRouteService; needs xds);
     # unset: routes change only through the in-process control plane.
     route_api_addr: str | None = None
+    # The WebSocket/SSE bridge for streaming RPCs (docs/streaming.md), run beside Envoy on
+    # 127.0.0.1:bridge_port (0: any free port; the launcher then records the one it bound).
+    bridge: bool = True
+    bridge_port: int = Field(default=0, ge=0, le=65535)
     # Active gRPC health checks of every replica (grpc.health.v1), in seconds.
     health_check_interval: float = Field(default=0.5, gt=0.0, le=60.0)
     # Auth's public JWKS (AUTH_JWKS_FILE): enables bearer tokens, verified by Envoy itself.
@@ -144,7 +151,14 @@ class EdgeSettings(BaseSettings):
     def http_upstreams(self) -> dict[str, list[tuple[str, int]]]:
         """The plain-HTTP (HTTP/1.1) upstreams, by cluster name, with their replicas."""
         found = {STORAGE_HTTP: self.storage_http_addr}
-        return {name: split_addrs(addr) for name, addr in found.items() if addr}
+        clusters = {name: split_addrs(addr) for name, addr in found.items() if addr}
+        if self.bridge_enabled():
+            clusters[BRIDGE_CLUSTER] = [("127.0.0.1", self.bridge_port)]
+        return clusters
+
+    def bridge_enabled(self) -> bool:
+        """Whether a bridge runs (the launcher records its port once it is listening)."""
+        return self.bridge and self.bridge_port != 0
 
     @field_validator("route_api_addr")
     @classmethod

@@ -26,6 +26,7 @@ from envoy_data_plane.envoy.type.matcher.v3 import StringMatcher
 from envoy_data_plane.google.protobuf import Any
 
 from gateway import bearer
+from gateway.bridge.envoy_routes import bridge_routes
 from gateway.config import EdgeSettings
 from gateway.transfer_routes import transfer_routes
 from libs.core.identity import HEADER_INTERNAL_TOKEN
@@ -72,6 +73,8 @@ def route_config(settings: EdgeSettings) -> RouteConfiguration:
         for path, service in public_paths(settings)
     ]
     routes += transfer_routes(settings, ext_authz=EXT_AUTHZ, cors=CORS)
+    # Streaming RPCs served as WebSocket/SSE, before the transcoder could claim their paths.
+    routes += bridge_routes(settings)
     # After transcoding the route cache is cleared, so REST calls are routed by their gRPC path.
     routes += [
         Route(match=RouteMatch(prefix=f"/{svc}/"), route=_unbounded(upstream))

@@ -65,8 +65,9 @@ def http_connection_manager(
         http_protocol_options=Http1ProtocolOptions(enable_trailers=True),  # stream errors (P5)
         http_filters=_http_filters(settings),
         local_reply_config=local_reply_config(),
-        # WebSockets for session apps (gateway/apps.py). On for the whole listener: Envoy picks
-        # the upgrade filter chain by the route matched before jwt_authn set the app's header.
+        # WebSockets for session apps (gateway/apps.py) and the bridge (gateway/bridge/). On for
+        # the whole listener: Envoy picks the upgrade filter chain by the route matched before
+        # jwt_authn set an app's header, so a per-route switch would come too late for apps.
         upgrade_configs=[HttpConnectionManagerUpgradeConfig(upgrade_type="websocket")],
     )
     if route_config is not None:

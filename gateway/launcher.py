@@ -14,6 +14,7 @@ from types import TracebackType
 
 import httpx
 
+from gateway.bridge.runner import BridgeServer
 from gateway.config import EdgeSettings
 from gateway.envoy_config import as_json, write_bootstrap, write_json
 from gateway.routes_api import route_api_server
@@ -68,6 +69,8 @@ class EnvoyEdge:
         self._watch: asyncio.Task[None] | None = None
         self._route_api: GrpcServer | None = None
         self.route_api_port = 0  # settings.route_api_addr's bound port
+        self.bridge: BridgeServer | None = None  # WebSocket/SSE for streaming RPCs
+        self._bridge_port = settings.bridge_port  # as configured (0: any), for every start
 
     @property
     def log_path(self) -> Path | None:
@@ -88,6 +91,11 @@ class EnvoyEdge:
         if self.run_dir is None:
             self.run_dir = Path(tempfile.mkdtemp(prefix="shipyard-edge-"))
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self._settings.bridge and self.bridge is None:
+            wanted = self._settings.model_copy(update={"bridge_port": self._bridge_port})
+            self.bridge = BridgeServer(wanted)
+            await self.bridge.start()
+            self._settings = self._settings.model_copy(update={"bridge_port": self.bridge.port})
         if self._settings.xds:
             config = await self._start_control_plane(self.run_dir)
         else:
@@ -183,6 +191,7 @@ class EnvoyEdge:
         """SIGTERM, then SIGKILL after `grace` seconds. Idempotent."""
         process = self._process
         if process is None:
+            await self._stop_bridge()
             return
         if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
@@ -203,8 +212,14 @@ class EnvoyEdge:
         if self._xds is not None:
             await self._xds.stop()
             self._xds = None
+        await self._stop_bridge()
         if self._own_run_dir and self.run_dir is not None:
             shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    async def _stop_bridge(self) -> None:
+        if self.bridge is not None:
+            await self.bridge.stop()
+            self.bridge = None
 
     def _log_tail(self, lines: int = 30) -> str:
         if self._inherit_output:

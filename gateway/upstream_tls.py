@@ -13,7 +13,7 @@ from envoy_data_plane.envoy.extensions.transport_sockets.tls.v3 import (
 )
 from envoy_data_plane.google.protobuf import Any as AnyMessage
 
-from gateway.config import EdgeSettings
+from gateway.config import BRIDGE_CLUSTER, EdgeSettings
 
 
 def upstream_tls(
@@ -23,7 +23,7 @@ def upstream_tls(
     collector, which is not a Shipyard service). `alpn`: "h2" for gRPC, "http/1.1" for
     storage's HTTP transfer endpoints."""
     files = settings.mtls()
-    if files is None or cluster_name == "otlp":
+    if files is None or cluster_name in ("otlp", BRIDGE_CLUSTER):  # not a service / in-process
         return None
     pair = TlsCertificate(
         certificate_chain=DataSource(filename=str(files.cert.resolve())),

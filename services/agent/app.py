@@ -13,6 +13,7 @@ from shipyard.agent.v1 import (
     execution_service_pb2_grpc,
     kernel_app_service_pb2_grpc,
     kernel_service_pb2_grpc,
+    terminal_service_pb2_grpc,
 )
 
 from libs.core.tasks import cancel_all, spawn
@@ -35,6 +36,7 @@ from services.agent.api.servicer import (
     KernelAppServicer,
     KernelServicer,
 )
+from services.agent.api.terminal_servicer import TERMINAL_SERVICE_NAME, KernelTerminalServicer
 from services.agent.backends import Detach, make_backend
 from services.agent.config import Settings
 from services.agent.domain.apps import AppNotOffered, app_catalog
@@ -56,6 +58,7 @@ from services.agent.service.live_execute import LiveExecute
 from services.agent.service.outbound import REASON_UNKNOWN_TO_REGISTRY, AgentInfo, Phase
 from services.agent.service.ports import KernelBackend, KernelStatsSource
 from services.agent.service.registration import RegistrationLoop
+from services.agent.service.terminal import OpenTerminal
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +179,11 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
                 kernel_app_service_pb2_grpc.add_KernelAppServiceServicer_to_server,
                 KernelAppServicer(StartKernelApp(kernels, apps, catalog)),
                 APP_SERVICE_NAME,
+            ),
+            Registration(
+                terminal_service_pb2_grpc.add_KernelTerminalServiceServicer_to_server,
+                KernelTerminalServicer(OpenTerminal(backend)),
+                TERMINAL_SERVICE_NAME,
             ),
         ],
     )

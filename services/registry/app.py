@@ -24,6 +24,7 @@ from shipyard.registry.v1 import (
     session_admin_service_pb2_grpc,
     session_control_service_pb2_grpc,
     session_service_pb2_grpc,
+    terminal_service_pb2_grpc,
     user_event_service_pb2_grpc,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -37,6 +38,7 @@ from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
 from services.registry.adapters.agent_health_store import SqlAgentHealth
 from services.registry.adapters.agent_store import SqlAgentStore
+from services.registry.adapters.agent_terminals import GrpcAgentTerminals
 from services.registry.adapters.cluster_store import SqlClusterAddresses
 from services.registry.adapters.container_registry_store import SqlRegistryStore, SqlTaskStore
 from services.registry.adapters.dependency_probe import dependencies_probe
@@ -75,6 +77,7 @@ from services.registry.api.scheduling_servicer import SchedulingServicer
 from services.registry.api.session_admin_servicer import SessionAdminServicer
 from services.registry.api.session_control_servicer import SessionControlServicer
 from services.registry.api.session_servicer import SessionServicer
+from services.registry.api.terminal_servicer import TerminalServicer
 from services.registry.api.user_event_servicer import UserEventServicer
 from services.registry.config import Settings
 from services.registry.domain.agent_auth import AgentAuth
@@ -101,6 +104,7 @@ from services.registry.service.scheduling import Scheduling
 from services.registry.service.session_logs import GetSessionLogs
 from services.registry.service.start_outcomes import RequeueRelease, StartOutcomes
 from services.registry.service.starter import Starter
+from services.registry.service.terminal import OpenTerminal
 from services.registry.service.terminate_owners import TerminateSessionsOfOwners
 from services.registry.service.watch_events import WatchUserEvents
 from services.registry.service.watch_rescan import WatchRescan
@@ -117,6 +121,7 @@ class RunningRegistry:
     engine: AsyncEngine
     redis: Redis
     agent_client: GrpcAgentClient
+    terminals: GrpcAgentTerminals
     mounts: GrpcMountResolver
     policies: GrpcPolicyResolver
     rescans: Rescans
@@ -137,6 +142,7 @@ class RunningRegistry:
         await self.rescans.stop()
         await self.agent_client.close()
         await self.app_edge.close()
+        await self.terminals.close()
         await self.mounts.close()
         await self.policies.close()
         await self.redis.aclose()
@@ -159,6 +165,7 @@ async def serve(settings: Settings) -> RunningRegistry:
     agent_client = GrpcAgentClient(token, mtls=mtls)
     mounts = GrpcMountResolver(settings.storage_addr, token, mtls)
     policies = GrpcPolicyResolver(settings.auth_addr, token, mtls)
+    terminals = GrpcAgentTerminals(token, mtls=mtls)
     wakeup = asyncio.Event()
     idle = build_idle_checks(settings, redis, sessions, lifecycle, agent_client)
     image_store = SqlImageStore(sessions)
@@ -267,6 +274,11 @@ async def serve(settings: Settings) -> RunningRegistry:
                 APP_SERVICE_NAME,
             ),
             Registration(
+                terminal_service_pb2_grpc.add_TerminalServiceServicer_to_server,
+                TerminalServicer(OpenTerminal(store, agent_store, terminals), idle.activity),
+                "shipyard.registry.v1.TerminalService",
+            ),
+            Registration(
                 cluster_service_pb2_grpc.add_ClusterServiceServicer_to_server,
                 ClusterServicer(agents),
                 "shipyard.registry.v1.ClusterService",
@@ -350,6 +362,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         engine,
         redis,
         agent_client,
+        terminals,
         mounts,
         policies,
         rescans,

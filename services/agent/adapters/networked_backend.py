@@ -19,7 +19,9 @@ from services.agent.service.ports import (
     KernelStatsSource,
     LiveChannel,
     LiveKernels,
+    Terminal,
 )
+from services.agent.service.terminal import terminal_source
 
 
 class LoggingBackend(KernelBackend, KernelLogSource, Protocol):
@@ -79,6 +81,9 @@ class NetworkedBackend:
         ended = await self.inner.wait_exit()
         await self.networks.release(ended.kernel_id)
         return ended
+
+    async def open_terminal(self, kernel_id: str, rows: int, cols: int) -> Terminal:
+        return await terminal_source(self.inner).open_terminal(kernel_id, rows, cols)
 
     async def close(self) -> None:
         await self.inner.close()

@@ -47,6 +47,7 @@ from services.agent.adapters.kernel_spec_checks import check_spec, spec_metadata
 from services.agent.adapters.kernel_stats import process_usage
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.adapters.runner_session import RunnerSession
+from services.agent.adapters.runner_terminal import RunnerTerminal
 from services.agent.adapters.sandbox import (
     SYSTEM_PATH,
     WORKDIR,
@@ -195,6 +196,9 @@ class ProcessBackend:
         if kernel is None or kernel.exited.is_set():
             raise not_running(kernel_id)
         return kernel.client
+
+    async def open_terminal(self, kernel_id: str, rows: int, cols: int) -> RunnerTerminal:
+        return await self.runner(kernel_id).open_terminal(rows, cols)
 
     def list(self) -> list[m.KernelHandle]:
         return [k.handle for k in self._kernels.values() if k.report and not k.exited.is_set()]

@@ -11,6 +11,7 @@ from typing import Any
 
 from libs.core.errors import Internal, InvalidArgument
 from services.agent.adapters.runner_session import RunnerSession
+from services.agent.adapters.runner_terminal import RunnerTerminal
 from services.agent.domain.apps import AppStartFailed
 from services.agent.domain.model import (
     Display,
@@ -121,6 +122,11 @@ class RunnerClient:
             writer.close()
             raise KernelUnavailable(f"no tunnel to port {port} in the kernel: {reply!r:.200}")
         return reader, writer
+
+    async def open_terminal(self, rows: int, cols: int) -> RunnerTerminal:
+        """A shell on a new PTY in the kernel, on a connection of its own."""
+        reader, writer = await self._connect(self._connect_timeout)
+        return await RunnerTerminal.open(reader, writer, rows, cols)
 
     async def _call(
         self,

@@ -41,6 +41,7 @@ SYSTEM_RO = (
 )
 WORKDIR = "/home/work"
 RUNNER_PATH = "/opt/kernel/runner.py"
+PTY_PATH = "/opt/kernel/pty_session.py"  # beside the runner, which loads it from there
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

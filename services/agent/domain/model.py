@@ -118,6 +118,14 @@ class KernelExit:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class TerminalEvent:
+    """What a kernel's terminal showed: output bytes, or (last) the shell's exit code."""
+
+    data: bytes = b""
+    exit_code: int | None = None
+
+
 class KernelNotFound(NotFound):
     reason = "KERNEL_NOT_FOUND"
 

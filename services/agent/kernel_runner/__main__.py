@@ -23,6 +23,7 @@ exactly one reply, in order.
             set, unless an app of that name still runs)
     {"op": "tunnel", "port": int}  ->  {"ok": true}, then the connection carries raw bytes to
         and from 127.0.0.1:port in the kernel (how the agent reaches an app in the sandbox)
+    {"op": "pty", "rows": int, "cols": int}  ->  a terminal on this connection (pty_session.py)
     anything malformed  ->  {"error": str}
 With --jupyter, query mode runs on a real Jupyter kernel when the image has one
 (jupyter_kernel.py; started in the background unless --startup-command is given), one cell at a
@@ -169,6 +170,9 @@ def _serve(conn: socket.socket) -> None:
         while (request := _recv(conn)) is not None:
             if isinstance(request, dict) and request.get("op") == "tunnel":
                 _tunnel(conn, request.get("port"))
+                return
+            if isinstance(request, dict) and request.get("op") == "pty":
+                _sibling("pty_session").serve(conn, request, _recv, _send)
                 return
             reply = _dispatch(request, conn)
             if not reply:  # a live session that ended with the connection

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
@@ -14,6 +14,7 @@ from services.agent.domain.model import (
     KernelHandle,
     KernelSpec,
     KernelUsage,
+    TerminalEvent,
 )
 
 
@@ -92,6 +93,33 @@ class KernelStatsSource(Protocol):
 
     async def kernel_stats(self) -> Sequence[KernelUsage]:
         """One entry per live kernel it could measure; never raises for one kernel's failure."""
+        ...
+
+
+class Terminal(Protocol):
+    """A shell on a PTY in a kernel."""
+
+    async def write(self, data: bytes) -> None:
+        """Keystrokes."""
+        ...
+
+    async def resize(self, rows: int, cols: int) -> None: ...
+
+    def events(self) -> AsyncIterator[TerminalEvent]:
+        """Output as it comes, then the exit code; ends there (or when the kernel is gone)."""
+        ...
+
+    async def close(self) -> None:
+        """Hang up (the shell gets SIGHUP). Idempotent."""
+        ...
+
+
+@runtime_checkable
+class TerminalSource(Protocol):
+    """A backend whose kernels can run terminals."""
+
+    async def open_terminal(self, kernel_id: str, rows: int, cols: int) -> Terminal:
+        """Raises KernelNotFound, or KernelUnavailable when the runner does not answer."""
         ...
 
 

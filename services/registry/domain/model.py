@@ -212,3 +212,11 @@ class SessionPolicy:
 
 # A session ended because it outlived its owner's max_session_lifetime.
 MAX_LIFETIME_EXCEEDED = "max-lifetime-exceeded"
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalChunk:
+    """What a session's terminal showed: output bytes, or (last) the shell's exit code."""
+
+    data: bytes = b""
+    exit_code: int | None = None

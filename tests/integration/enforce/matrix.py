@@ -80,13 +80,22 @@ class Rpcs:
         return message
 
     def call(self, channel: grpc.aio.Channel, method: str) -> Any:
-        """A stub; a client stream takes a list of requests, a server stream answers a list."""
+        """A stub; a client stream takes a list of requests (a bidi stream also one request), a
+        server stream answers a list."""
         desc = self._method(method)
         response = message_factory.GetMessageClass(desc.output_type)
         codec: dict[str, Any] = {
             "request_serializer": lambda m: m.SerializeToString(),
             "response_deserializer": response.FromString,
         }
+        if desc.client_streaming and desc.server_streaming:
+            both = channel.stream_stream(method, **codec)
+
+            async def converse(requests: Any, **kw: Any) -> list[Any]:
+                items = requests if isinstance(requests, list) else [requests]
+                return [m async for m in both(iter(items), **kw)]
+
+            return converse
         if desc.client_streaming:
             upstream = channel.stream_unary(method, **codec)
             return lambda requests, **kw: upstream(iter(requests), **kw)

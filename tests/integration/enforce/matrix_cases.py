@@ -244,6 +244,12 @@ CASES: dict[str, Case] = {
         _on_session(f"{REG}.SessionService/Execute", code="print(1)", mode=1),
         ok_code="FAILED_PRECONDITION",
     ),
+    # Allowed callers reach the session, which is PENDING: no kernel to open a terminal in.
+    f"{REG}.TerminalService/OpenTerminal": Case(
+        m.CHANGE_OBJECT,
+        _on_session(f"{REG}.TerminalService/OpenTerminal"),
+        ok_code="FAILED_PRECONDITION",
+    ),
     # Allowed callers reach the session; a PENDING session has no kernel to read logs from.
     f"{REG}.SessionService/GetSessionLogs": Case(
         m.READ_OBJECT,

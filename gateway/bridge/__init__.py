@@ -1,0 +1,1 @@
+"""The edge's WebSocket/SSE bridge for streaming RPCs (docs/streaming.md)."""
