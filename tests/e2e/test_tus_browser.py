@@ -49,7 +49,8 @@ UPLOAD_JS = """
     first.start();
   });
   await new Promise((resolve, reject) => {
-    const again = new tus.Upload(file, {...common, uploadUrl: url, onSuccess: resolve, onError: reject});
+    const again = new tus.Upload(
+      file, {...common, uploadUrl: url, onSuccess: resolve, onError: reject});
     again.start();
   });
   window.__uploaded = url;
