@@ -45,6 +45,8 @@ class Resource(StrEnum):
     EDGE_ROUTE = "edge-route"  # routes added to the edge at run time (system only)
     DEAD_LETTER = "dead-letter"  # events the consumers gave up on: superadmins only
     QUOTA_SCOPE = "quota-scope"  # storage limits per user/project and volume (superadmins)
+    SESSION_TEMPLATE = "session-template"  # a user's or a project's saved session description
+    RESOURCE_PRESET = "resource-preset"  # named slot sets: superadmins write, everyone reads
 
 
 class Scope(IntEnum):
@@ -163,6 +165,19 @@ METHODS: dict[str, Rule] = {
             ("DeleteResourceGroup", _D),
         )
     },
+    **_crud(
+        "shipyard.registry.v1.SessionTemplateService", "SessionTemplate", Resource.SESSION_TEMPLATE
+    ),
+    **{
+        f"/shipyard.registry.v1.ResourcePresetService/{m}": Rule(Resource.RESOURCE_PRESET, v)
+        for m, v in (
+            ("CreateResourcePreset", _C),
+            ("ListResourcePresets", _R),
+            ("UpdateResourcePreset", _U),
+            ("DeleteResourcePreset", _D),
+            ("CheckResourcePresets", _R),
+        )
+    },
     "/shipyard.registry.v1.EventAdminService/ListDeadLetters": Rule(Resource.DEAD_LETTER, _R),
     "/shipyard.registry.v1.EventAdminService/ReplayDeadLetters": Rule(Resource.DEAD_LETTER, _U),
     "/shipyard.registry.v1.AgentRegistryService/RegisterAgent": _system(Resource.AGENT, _C),
@@ -249,6 +264,9 @@ GRANTS: dict[Role, dict[Resource, dict[Verb, Scope]]] = {
         # Users pick images and resource groups when they create sessions.
         Resource.IMAGE: {Verb.READ: Scope.ALL},
         Resource.RESOURCE_GROUP: {Verb.READ: Scope.OWN},
+        # Their own templates and their projects' (the use case narrows writes to the owner).
+        Resource.SESSION_TEMPLATE: dict(_WORK),
+        Resource.RESOURCE_PRESET: {Verb.READ: Scope.ALL},
     },
     # Domain admins manage everything inside their domain and nothing outside it.
     Role.ADMIN: {
@@ -270,6 +288,8 @@ GRANTS: dict[Role, dict[Resource, dict[Verb, Scope]]] = {
         Resource.IMAGE: {Verb.READ: Scope.ALL},
         Resource.CONTAINER_REGISTRY: {Verb.READ: Scope.ALL},
         Resource.RESOURCE_GROUP: {Verb.READ: Scope.ALL, Verb.UPDATE: Scope.ALL},
+        Resource.SESSION_TEMPLATE: dict.fromkeys(_ALL_VERBS, Scope.DOMAIN),
+        Resource.RESOURCE_PRESET: {Verb.READ: Scope.ALL},
     },
     Role.SUPERADMIN: {r: dict.fromkeys(_ALL_VERBS, Scope.ALL) for r in Resource},
     # Monitors read everything and change nothing; dead letters carry raw event payloads and
