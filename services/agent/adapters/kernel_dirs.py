@@ -20,6 +20,7 @@ from pathlib import Path
 from services.agent.adapters.device_mask import staged_name
 from services.agent.adapters.sandbox import SandboxSettings
 from services.agent.domain import model as m
+from services.agent.domain.names import staged_mount
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,8 @@ def prepare_dirs(
     kernel_dir.mkdir(parents=True, mode=0o700)
     staging = staging_dir(socket_path)
     staging.mkdir(mode=0o711)
-    for mount in mounts:
-        (staging / mount.name).mkdir()
+    for i, _ in enumerate(mounts):
+        (staging / staged_mount(i)).mkdir()
     for i, _ in enumerate(dict.fromkeys(devices)):
         (staging / staged_name(i)).touch()  # a device node's bind target
     if os.geteuid() == 0:

@@ -8,7 +8,12 @@ from pathlib import Path
 from libs.core.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from libs.core.kernel_environ import refused_environ
 from services.agent.domain import model as m
-from services.agent.domain.names import is_safe_kernel_id, is_safe_mount_name
+from services.agent.domain.model import WORKDIR
+from services.agent.domain.names import (
+    is_safe_kernel_id,
+    is_safe_kernel_path,
+    is_safe_mount_name,
+)
 
 
 def spec_metadata(spec: m.KernelSpec) -> dict[str, str]:
@@ -25,6 +30,10 @@ def check_spec(spec: m.KernelSpec) -> None:
         if not is_safe_mount_name(mount.name):
             raise InvalidArgument(
                 f"unusable mount name {mount.name!r}", metadata=spec_metadata(spec)
+            )
+        if mount.kernel_path and not is_safe_kernel_path(mount.kernel_path, WORKDIR):
+            raise InvalidArgument(
+                f"unusable kernel path {mount.kernel_path!r}", metadata=spec_metadata(spec)
             )
         if not Path(mount.host_path).is_dir():
             msg = f"vfolder path {mount.host_path} does not exist on this node"

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from services.agent.adapters.device_mask import bwrap_device_args
 from services.agent.domain import model as m
+from services.agent.domain.names import staged_mount
 
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Read-only system directories and files the kernel sees (those that exist on this host).
@@ -38,7 +39,7 @@ SYSTEM_RO = (
     "/etc/nsswitch.conf",
     "/etc/mime.types",
 )
-WORKDIR = "/home/work"
+WORKDIR = m.WORKDIR
 RUNNER_PATH = "/opt/kernel/runner.py"
 
 
@@ -123,10 +124,9 @@ def sandbox_command(
     box += ["--size", str(settings.workdir_bytes), "--tmpfs", WORKDIR]
     # Granted device nodes only, after every tmpfs so that none hides them.
     box += bwrap_device_args(spec.devices, staging if os.geteuid() == 0 else None)
-    for mount in spec.mounts:
-        source = staging / mount.name if os.geteuid() == 0 else Path(mount.host_path)
-        box += ["--ro-bind" if mount.read_only else "--bind", str(source)]
-        box += [f"{WORKDIR}/{mount.name}"]
+    for i, mount in enumerate(spec.mounts):
+        source = staging / staged_mount(i) if os.geteuid() == 0 else Path(mount.host_path)
+        box += ["--ro-bind" if mount.read_only else "--bind", str(source), mount.target]
     box += ["--ro-bind-data", str(runner_fd), RUNNER_PATH]
     # The sandbox's own root (a tmpfs holding the mount points) becomes read-only too.
     box += ["--remount-ro", "/", "--chdir", WORKDIR, "--clearenv"]

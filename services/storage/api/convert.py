@@ -36,6 +36,7 @@ def mount_to_pb(mount: Mount) -> pb.ResolvedMount:
         name=mount.name,
         host_path=mount.host_path,
         read_only=mount.read_only,
+        kernel_path=mount.kernel_path,
     )
 
 

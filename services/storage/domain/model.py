@@ -81,3 +81,4 @@ class Mount:
     name: str
     host_path: str
     read_only: bool = False
+    kernel_path: str = ""  # absolute, below /home/work
