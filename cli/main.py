@@ -13,7 +13,14 @@ from typing import Any
 
 import httpx
 
-from cli import admin_events, admin_registry, session_commands, vfolder_files, vfolder_transfer
+from cli import (
+    admin_events,
+    admin_registry,
+    session_commands,
+    template_commands,
+    vfolder_files,
+    vfolder_transfer,
+)
 from cli import login as login_flow
 from cli.admin_parser import add_admin_commands
 from cli.client import ApiError, ShipyardClient
@@ -184,6 +191,7 @@ def _parser() -> argparse.ArgumentParser:
     add_edge_parser(sub)
 
     session_commands.register(sub, _client)
+    template_commands.register(sub, _client)
 
     vfolder = sub.add_parser("vfolder", help="virtual folders").add_subparsers(required=True)
     vc = vfolder.add_parser("create")

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import secrets
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -254,3 +259,41 @@ async def test_presets_and_what_remains(platform: Platform, client: ShipyardClie
         await capped.destroy_session(session["session_id"])
     for preset in (small, huge):
         await client.request("DELETE", f"/v1/resource-presets/{preset['name']}")
+
+
+async def test_the_cli_creates_a_template_and_a_session_from_it(
+    platform: Platform, tmp_path: Path
+) -> None:
+    alice = await ordinary_user(platform)
+    env = {
+        **os.environ,
+        "SHIPYARD_ENDPOINT": platform.endpoint,
+        "SHIPYARD_ACCESS_KEY": alice.access_key,
+        "SHIPYARD_SECRET_KEY": alice.secret_key,
+    }
+
+    def shipyard(*argv: str) -> Any:
+        done = subprocess.run(
+            [sys.executable, "-m", "cli", "--data-dir", str(tmp_path), *argv],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout) if done.stdout.strip() else None
+
+    doc = tmp_path / "t.yaml"
+    doc.write_text("kind: session_template\nname: cli\nspec: {environ: {FROM: template}}\n")
+    template = shipyard("session-template", "create", "-f", str(doc))
+    assert [t["name"] for t in shipyard("session-template", "list")] == ["cli"]
+    assert shipyard("session-template", "get", template["template_id"])["name"] == "cli"
+    session = shipyard("session", "create", "--template", template["template_id"], "--wait")
+    async with _as(platform, alice) as c:
+        assert await _env(c, session["session_id"], "FROM") == ["template"]
+    check = shipyard("preset", "check")
+    assert Decimal(check["keypair"]["using"]["amounts"]["cpu"]) == Decimal(1)
+    assert isinstance(shipyard("preset", "list"), list)
+    shipyard("session", "destroy", session["session_id"])
+    shipyard("session-template", "delete", template["template_id"])
+    assert shipyard("session-template", "list") == []
