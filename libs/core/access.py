@@ -188,6 +188,7 @@ METHODS: dict[str, Rule] = {
     "/shipyard.registry.v1.SchedulingService/CancelPendingSessions": _system(Resource.SESSION, _U),
     "/shipyard.registry.v1.SchedulingService/PreemptSessions": _system(Resource.SESSION, _U),
     "/shipyard.registry.v1.SchedulingService/BindSessions": _system(Resource.SESSION, _U),
+    "/shipyard.registry.v1.MountUsageService/ListMountedVFolders": _system(Resource.VFOLDER, _R),
     "/shipyard.registry.v1.SessionAdminService/TerminateSessionsOfOwners": _system(
         Resource.SESSION, _D
     ),

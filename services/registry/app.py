@@ -16,6 +16,7 @@ from shipyard.registry.v1 import (
     container_registry_service_pb2_grpc,
     event_admin_service_pb2_grpc,
     image_service_pb2_grpc,
+    mount_usage_service_pb2_grpc,
     resource_group_service_pb2_grpc,
     resource_preset_service_pb2_grpc,
     scheduling_service_pb2_grpc,
@@ -42,6 +43,7 @@ from services.registry.adapters.heartbeat_clock import RedisHeartbeatClock
 from services.registry.adapters.image_store import SqlImageStore
 from services.registry.adapters.lifecycle_store import SqlLifecycleStore
 from services.registry.adapters.lost_agent_store import SqlLostAgentSessions
+from services.registry.adapters.mounted_folders import SqlMountedFolders
 from services.registry.adapters.occupancy_store import SqlOccupancy
 from services.registry.adapters.outbox_relay import OutboxRelay
 from services.registry.adapters.owner_sessions import SqlOwnerSessions
@@ -62,6 +64,7 @@ from services.registry.api.image_servicers import (
     ResourceGroupServicer,
 )
 from services.registry.api.kernel_event_handler import KernelEventHandler
+from services.registry.api.mount_usage_servicer import MountUsageServicer
 from services.registry.api.preset_servicer import ResourcePresetServicer
 from services.registry.api.scheduling_servicer import SchedulingServicer
 from services.registry.api.session_admin_servicer import SessionAdminServicer
@@ -81,6 +84,7 @@ from services.registry.service.execute import Execute
 from services.registry.service.image_resolution import ImageResolver
 from services.registry.service.images import Images
 from services.registry.service.kernel_events import ApplyKernelEvent
+from services.registry.service.mounted_folders import MountedFolders
 from services.registry.service.presets import ResourcePresets
 from services.registry.service.queries import SessionQueries
 from services.registry.service.reconcile import Reconciler
@@ -229,6 +233,11 @@ async def serve(settings: Settings) -> RunningRegistry:
                 resource_preset_service_pb2_grpc.add_ResourcePresetServiceServicer_to_server,
                 ResourcePresetServicer(ResourcePresets(SqlPresetStore(sessions), policies)),
                 "shipyard.registry.v1.ResourcePresetService",
+            ),
+            Registration(
+                mount_usage_service_pb2_grpc.add_MountUsageServiceServicer_to_server,
+                MountUsageServicer(MountedFolders(SqlMountedFolders(sessions))),
+                "shipyard.registry.v1.MountUsageService",
             ),
             Registration(
                 cluster_service_pb2_grpc.add_ClusterServiceServicer_to_server,

@@ -8,6 +8,7 @@ write them; check-presets matches the limits and what running sessions hold.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -40,6 +41,15 @@ spec:
 
 def _as(platform: Platform, keys: object) -> ShipyardClient:
     return ShipyardClient(platform.endpoint, keys.access_key, keys.secret_key)  # type: ignore[attr-defined]
+
+
+async def _ended(c: ShipyardClient, session_id: str) -> None:
+    ended = ("SESSION_STATUS_TERMINATED", "SESSION_STATUS_ERROR")
+    async with asyncio.timeout(60):
+        while True:
+            if (await c.get_session(session_id))["status"] in ended:
+                return
+            await asyncio.sleep(0.2)
 
 
 async def _env(c: ShipyardClient, session_id: str, *names: str) -> list[str]:
@@ -297,3 +307,36 @@ async def test_the_cli_creates_a_template_and_a_session_from_it(
     shipyard("session", "destroy", session["session_id"])
     shipyard("session-template", "delete", template["template_id"])
     assert shipyard("session-template", "list") == []
+
+
+async def test_a_mounted_folder_cannot_be_deleted_or_renamed_until_the_session_ends(
+    platform: Platform,
+) -> None:
+    alice = await ordinary_user(platform)
+    folder = f"m-{secrets.token_hex(3)}"
+    async with _as(platform, alice) as c:
+        vfolder = (await c.create_vfolder(folder))["vfolder_id"]
+        await c.request("POST", f"/v1/vfolders/{vfolder}/files:mkdir", body={"path": "sub"})
+        session = await c.create_session(mounts=[f"{folder}/sub:work"], wait=True)
+        assert session["status"] == "SESSION_STATUS_RUNNING", session
+
+        def status() -> str:
+            return next(f["status"] for f in listed if f["vfolder_id"] == vfolder)
+
+        listed = await c.list_vfolders()
+        assert status() == "V_FOLDER_STATUS_MOUNTED"
+        rename = {"vfolder": {"vfolder_id": vfolder, "name": "other"}, "update_mask": "name"}
+        for call in (
+            c.delete_vfolder(vfolder),
+            c.request("PATCH", f"/v1/vfolders/{vfolder}", body=rename),
+        ):
+            with pytest.raises(ApiError) as err:
+                await call
+            assert err.value.status == 400 and "VFOLDER_MOUNTED" in str(err.value.body)
+
+        await c.destroy_session(session["session_id"])
+        await _ended(c, session["session_id"])
+        listed = await c.list_vfolders()
+        assert status() == "V_FOLDER_STATUS_READY"
+        await c.request("PATCH", f"/v1/vfolders/{vfolder}", body=rename)
+        await c.delete_vfolder(vfolder)
