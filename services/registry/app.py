@@ -16,13 +16,10 @@ from shipyard.registry.v1 import (
     container_registry_service_pb2_grpc,
     event_admin_service_pb2_grpc,
     image_service_pb2_grpc,
-    mount_usage_service_pb2_grpc,
     resource_group_service_pb2_grpc,
-    resource_preset_service_pb2_grpc,
     scheduling_service_pb2_grpc,
     session_admin_service_pb2_grpc,
     session_service_pb2_grpc,
-    session_template_service_pb2_grpc,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -43,19 +40,16 @@ from services.registry.adapters.heartbeat_clock import RedisHeartbeatClock
 from services.registry.adapters.image_store import SqlImageStore
 from services.registry.adapters.lifecycle_store import SqlLifecycleStore
 from services.registry.adapters.lost_agent_store import SqlLostAgentSessions
-from services.registry.adapters.mounted_folders import SqlMountedFolders
 from services.registry.adapters.occupancy_store import SqlOccupancy
 from services.registry.adapters.outbox_relay import OutboxRelay
 from services.registry.adapters.owner_sessions import SqlOwnerSessions
 from services.registry.adapters.peer_clients import GrpcAgentClient, GrpcMountResolver
 from services.registry.adapters.policy_client import GrpcPolicyResolver
-from services.registry.adapters.preset_store import SqlPresetStore
 from services.registry.adapters.redis_events import RedisClusterEvents, StreamSessionWaiter
 from services.registry.adapters.requeue_store import SqlStartRetries
 from services.registry.adapters.resource_group_store import SqlResourceGroupStore
 from services.registry.adapters.secrets import SecretBox
 from services.registry.adapters.session_store import SqlSessionStore
-from services.registry.adapters.template_store import SqlTemplateStore
 from services.registry.api.agent_servicers import AgentRegistryServicer, ClusterServicer
 from services.registry.api.event_admin_servicer import EventAdminServicer
 from services.registry.api.image_servicers import (
@@ -64,12 +58,10 @@ from services.registry.api.image_servicers import (
     ResourceGroupServicer,
 )
 from services.registry.api.kernel_event_handler import KernelEventHandler
-from services.registry.api.mount_usage_servicer import MountUsageServicer
-from services.registry.api.preset_servicer import ResourcePresetServicer
 from services.registry.api.scheduling_servicer import SchedulingServicer
 from services.registry.api.session_admin_servicer import SessionAdminServicer
 from services.registry.api.session_servicer import SessionServicer
-from services.registry.api.template_servicer import SessionTemplateServicer
+from services.registry.app_catalog import catalog
 from services.registry.config import Settings
 from services.registry.domain.agent_auth import AgentAuth
 from services.registry.domain.schedulability import SchedulabilityPolicy
@@ -84,15 +76,12 @@ from services.registry.service.execute import Execute
 from services.registry.service.image_resolution import ImageResolver
 from services.registry.service.images import Images
 from services.registry.service.kernel_events import ApplyKernelEvent
-from services.registry.service.mounted_folders import MountedFolders
-from services.registry.service.presets import ResourcePresets
 from services.registry.service.queries import SessionQueries
 from services.registry.service.reconcile import Reconciler
 from services.registry.service.rescan import Rescans
 from services.registry.service.resource_groups import ResourceGroups
 from services.registry.service.scheduling import Scheduling
 from services.registry.service.session_logs import GetSessionLogs
-from services.registry.service.session_templates import SessionTemplates
 from services.registry.service.start_outcomes import RequeueRelease, StartOutcomes
 from services.registry.service.starter import Starter
 from services.registry.service.terminate_owners import TerminateSessionsOfOwners
@@ -203,7 +192,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         start_timeout=settings.start_timeout,
         cluster=ClusterLaunches(agent_client, SqlClusterAddresses(sessions)),
     )
-    templates = SessionTemplates(SqlTemplateStore(sessions))
+    templates, catalog_services = catalog(sessions, policies)
     session_servicer = SessionServicer(
         CreateSession(
             store, mounts, waiter, policies, groups, ImageResolver(image_store), templates
@@ -224,21 +213,7 @@ async def serve(settings: Settings) -> RunningRegistry:
                 session_servicer,
                 "shipyard.registry.v1.SessionService",
             ),
-            Registration(
-                session_template_service_pb2_grpc.add_SessionTemplateServiceServicer_to_server,
-                SessionTemplateServicer(templates),
-                "shipyard.registry.v1.SessionTemplateService",
-            ),
-            Registration(
-                resource_preset_service_pb2_grpc.add_ResourcePresetServiceServicer_to_server,
-                ResourcePresetServicer(ResourcePresets(SqlPresetStore(sessions), policies)),
-                "shipyard.registry.v1.ResourcePresetService",
-            ),
-            Registration(
-                mount_usage_service_pb2_grpc.add_MountUsageServiceServicer_to_server,
-                MountUsageServicer(MountedFolders(SqlMountedFolders(sessions))),
-                "shipyard.registry.v1.MountUsageService",
-            ),
+            *catalog_services,
             Registration(
                 cluster_service_pb2_grpc.add_ClusterServiceServicer_to_server,
                 ClusterServicer(agents),
