@@ -143,6 +143,14 @@ async def test_who_may_use_and_change_a_template(platform: Platform) -> None:
         private = (await a.request("POST", "/v1/session-templates", body={"payload": doc}))[
             "template"
         ]["template_id"]
+        # A retried create returns the same template; another one of that name is a conflict.
+        again = await a.request("POST", "/v1/session-templates", body={"payload": doc})
+        assert again["template"]["template_id"] == private
+        with pytest.raises(ApiError) as err:
+            await a.request(
+                "POST", "/v1/session-templates", body={"payload": doc.replace("3.11", "3.12")}
+            )
+        assert err.value.status == 409 and "payload.name" in str(err.value.body)
         project_id = (await a.whoami())["project_ids"][0]
         shared = (
             await a.request(

@@ -48,9 +48,16 @@ class SqlPresetStore:
                 await db.flush()
                 return _from_row(row)
         except IntegrityError:
-            raise PresetExists(
-                f"resource preset {preset.name!r} already exists", metadata={"name": preset.name}
-            ) from None
+            pass
+        async with self._sessions() as db:
+            found = await db.get(ResourcePresetRow, preset.name)
+            if found is not None:
+                same = _from_row(found)
+                if (same.slots, same.resource_group) == (preset.slots, preset.resource_group):
+                    return same  # a retried create
+        raise PresetExists(
+            f"resource preset {preset.name!r} already exists", metadata={"name": preset.name}
+        )
 
     async def list(self, resource_groups: Sequence[str] | None) -> list[ResourcePreset]:
         p = ResourcePresetRow

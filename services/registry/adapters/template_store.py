@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry.adapters.template_tables import SessionTemplateRow
@@ -14,6 +15,7 @@ from services.registry.domain.model import SessionType
 from services.registry.domain.templates import (
     SessionTemplate,
     TemplateDocument,
+    TemplateExists,
     TemplateKind,
     TemplateSpec,
 )
@@ -67,22 +69,45 @@ class SqlTemplateStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def add(self, template: SessionTemplate) -> None:
-        async with self._sessions.begin() as db:
-            db.add(
-                SessionTemplateRow(
-                    id=template.id,
-                    name=template.name,
-                    kind=template.kind.value,
-                    owner_user_id=template.owner_user_id,
-                    project_id=template.project_id,
-                    domain_name=template.domain_name,
-                    spec=spec_to_json(template.spec),
-                    payload=template.payload,
-                    created_at=template.created_at,
-                    updated_at=template.updated_at,
+    async def add(self, template: SessionTemplate) -> SessionTemplate:
+        """The template stored, or (a retry) the same owner's identical one; TemplateExists
+        for a different template of that name."""
+        t = SessionTemplateRow
+        try:
+            async with self._sessions.begin() as db:
+                await self._insert(db, template)
+            return template
+        except IntegrityError:
+            pass
+        async with self._sessions() as db:
+            same = (
+                await db.execute(
+                    select(t).where(
+                        t.owner_user_id == template.owner_user_id,
+                        t.project_id == template.project_id,
+                        t.name == template.name,
+                    )
                 )
+            ).scalar_one_or_none()
+        if same is not None and same.payload == template.payload:
+            return _from_row(same)
+        raise TemplateExists.named(template.name)
+
+    async def _insert(self, db: AsyncSession, template: SessionTemplate) -> None:
+        db.add(
+            SessionTemplateRow(
+                id=template.id,
+                name=template.name,
+                kind=template.kind.value,
+                owner_user_id=template.owner_user_id,
+                project_id=template.project_id,
+                domain_name=template.domain_name,
+                spec=spec_to_json(template.spec),
+                payload=template.payload,
+                created_at=template.created_at,
+                updated_at=template.updated_at,
             )
+        )
 
     async def get(self, template_id: str) -> SessionTemplate | None:
         async with self._sessions() as db:
@@ -105,6 +130,14 @@ class SqlTemplateStore:
             return [_from_row(r) for r in (await db.execute(stmt)).scalars()]
 
     async def replace(
+        self, template_id: str, document: TemplateDocument, payload: str, now: datetime
+    ) -> SessionTemplate | None:
+        try:
+            return await self._replace(template_id, document, payload, now)
+        except IntegrityError:
+            raise TemplateExists.named(document.name) from None
+
+    async def _replace(
         self, template_id: str, document: TemplateDocument, payload: str, now: datetime
     ) -> SessionTemplate | None:
         async with self._sessions.begin() as db:

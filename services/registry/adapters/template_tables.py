@@ -18,6 +18,7 @@ class SessionTemplateRow(Base):
         Index("ix_session_templates_owner", "owner_user_id"),
         Index("ix_session_templates_project", "project_id"),
         Index("ix_session_templates_domain", "domain_name"),
+        Index("ux_session_templates_name", "owner_user_id", "project_id", "name", unique=True),
     )
 
     id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True)

@@ -27,7 +27,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
-from libs.core.errors import FieldViolation, InvalidArgument, NotFound
+from libs.core.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from services.registry.domain.cluster import ClusterMode
 from services.registry.domain.model import SessionType
 
@@ -86,6 +86,18 @@ class TemplateNotFound(NotFound):
     def of(cls, template_id: str) -> TemplateNotFound:
         return cls(
             f"session template {template_id} not found", metadata={"template_id": template_id}
+        )
+
+
+class TemplateExists(AlreadyExists):
+    reason = "SESSION_TEMPLATE_EXISTS"
+
+    @classmethod
+    def named(cls, name: str) -> TemplateExists:
+        return cls(
+            f"you already have a template named {name!r} there; update or delete it",
+            violations=[FieldViolation("payload.name", "already used by another template")],
+            metadata={"name": name},
         )
 
 

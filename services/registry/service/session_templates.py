@@ -39,7 +39,7 @@ class TemplateFilter:
 
 
 class TemplateStore(Protocol):
-    async def add(self, template: SessionTemplate) -> None: ...
+    async def add(self, template: SessionTemplate) -> SessionTemplate: ...
     async def get(self, template_id: str) -> SessionTemplate | None: ...
     async def list(self, where: TemplateFilter, limit: int) -> list[SessionTemplate]: ...
     async def replace(
@@ -94,8 +94,7 @@ class SessionTemplates:
             created_at=now,
             updated_at=now,
         )
-        await self._store.add(template)
-        return template
+        return await self._store.add(template)
 
     async def get(self, caller: Caller, template_id: str) -> SessionTemplate:
         """A template the caller may read and use; TemplateNotFound otherwise (no leak)."""

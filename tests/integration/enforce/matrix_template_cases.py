@@ -36,9 +36,10 @@ async def _new_template(p: Platform) -> tuple[Any, str]:
     return req(f"{REG}.{TPL}/CreateSessionTemplate", payload=_document()), ""
 
 
-def _on_template(method: str, **fields: Any):  # type: ignore[no-untyped-def]
+def _on_template(method: str, *, new_payload: bool = False):  # type: ignore[no-untyped-def]
     async def prepare(p: Platform) -> tuple[Any, str]:
         template_id = await _template(p)
+        fields = {"payload": _document()} if new_payload else {}
         return req(f"{REG}.{TPL}/{method}", template_id=template_id, **fields), ""
 
     return prepare
@@ -80,7 +81,7 @@ CASES: dict[str, Case] = {
         lambda r: {t.template_id for t in r.templates},
     ),
     f"{REG}.{TPL}/UpdateSessionTemplate": Case(
-        m.CHANGE_OBJECT, _on_template("UpdateSessionTemplate", payload=_document())
+        m.CHANGE_OBJECT, _on_template("UpdateSessionTemplate", new_payload=True)
     ),
     f"{REG}.{TPL}/DeleteSessionTemplate": Case(
         m.CHANGE_OBJECT, _on_template("DeleteSessionTemplate")

@@ -36,6 +36,14 @@ def upgrade() -> None:
         op.create_index(
             f"ix_session_templates_{column.split('_')[0]}", "session_templates", [column], schema=S
         )
+    # One name per owner and project: a retried create finds its template instead of a twin.
+    op.create_index(
+        "ux_session_templates_name",
+        "session_templates",
+        ["owner_user_id", "project_id", "name"],
+        unique=True,
+        schema=S,
+    )
     op.create_table(
         "resource_presets",
         sa.Column("name", sa.String(64), primary_key=True),
