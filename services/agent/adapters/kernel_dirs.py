@@ -51,8 +51,9 @@ def prepare_dirs(
         uid, gid = sandbox.uid, sandbox.gid
         for mount in mounts:
             # The kernel uid owns a folder it may write to (its top directory only).
-            if not mount.read_only and Path(mount.host_path).stat().st_uid != uid:
-                os.chown(mount.host_path, uid, gid)
+            host = Path(mount.host_path)
+            if not mount.read_only and host.lstat().st_uid != uid and not host.is_symlink():
+                os.chown(host, uid, gid, follow_symlinks=False)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         server.bind(str(socket_path))

@@ -3,6 +3,7 @@ folders missing on this node, and environment variables a kernel may not set."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from libs.core.errors import FailedPrecondition, FieldViolation, InvalidArgument
@@ -37,6 +38,11 @@ def check_spec(spec: m.KernelSpec) -> None:
             )
         if not Path(mount.host_path).is_dir():
             msg = f"vfolder path {mount.host_path} does not exist on this node"
+            raise FailedPrecondition(msg, metadata=spec_metadata(spec))
+        # A subpath's directories belong to the folder's writers: one swapped for a link since
+        # storage checked it must not lead the bind (or the chown) elsewhere on the host.
+        if os.path.realpath(mount.host_path) != os.path.normpath(mount.host_path):
+            msg = f"vfolder path {mount.host_path} leads through a symbolic link"
             raise FailedPrecondition(msg, metadata=spec_metadata(spec))
     if refused := refused_environ(spec.environ):
         raise InvalidArgument(

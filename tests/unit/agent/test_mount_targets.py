@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from libs.core.errors import InvalidArgument
+from libs.core.errors import FailedPrecondition, InvalidArgument
 from services.agent.adapters.container_config import HostPaths, Isolation, create_body
 from services.agent.adapters.kernel_spec_checks import check_spec
 from services.agent.domain.model import KernelSpec, Mount
@@ -49,3 +49,11 @@ def test_a_kernel_path_outside_the_work_directory_is_refused(tmp_path: Path, pat
 def test_a_kernel_path_below_the_work_directory_passes(tmp_path: Path) -> None:
     mount = Mount(host_path=str(tmp_path), name="data", kernel_path="/home/work/in/raw")
     check_spec(dataclasses.replace(SPEC, mounts=(mount,)))
+
+
+def test_a_host_path_through_a_symbolic_link_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "sub").symlink_to("/etc")
+    mount = Mount(host_path=str(tmp_path / "folder" / "sub"), name="data")
+    with pytest.raises(FailedPrecondition):
+        check_spec(dataclasses.replace(SPEC, mounts=(mount,)))
