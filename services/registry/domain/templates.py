@@ -36,6 +36,8 @@ _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _GROUP = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}")
 MAX_MOUNTS = 32
 MAX_CLUSTER_SIZE = 64
+# Far above any real capacity; keeps an amount like 1e999999 from becoming a million digits.
+MAX_AMOUNT = Decimal(10) ** 24
 
 
 class TemplateKind(StrEnum):
@@ -224,6 +226,8 @@ def _resources(value: object, where: str) -> dict[str, str]:
             number = Decimal("NaN")
         if not number.is_finite() or number < 0 or len(slot) > 64 or len(text) > 64:
             raise _bad(f"{where}.{slot}", "must be a non-negative number")
+        if number >= MAX_AMOUNT:
+            raise _bad(f"{where}.{slot}", "must be below 10^24")
         out[slot] = text
     return out
 

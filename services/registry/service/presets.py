@@ -17,6 +17,7 @@ from services.registry.domain.presets import (
     TenantLimits,
     check_presets,
 )
+from services.registry.domain.templates import MAX_AMOUNT
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,10 +46,17 @@ class LimitsReader(Protocol):
 
 
 def _checked(preset: ResourcePreset) -> ResourcePreset:
+    field = "resource_preset.resource_slots"
     if not preset.slots:
         raise InvalidArgument(
             "a preset needs at least one positive slot",
-            violations=[FieldViolation("resource_preset.resource_slots", "at least one slot")],
+            violations=[FieldViolation(field, "at least one slot")],
+        )
+    huge = [slot for slot, amount in preset.slots.items() if amount >= MAX_AMOUNT]
+    if huge:
+        raise InvalidArgument(
+            f"{field}.{huge[0]} must be below 10^24",
+            violations=[FieldViolation(f"{field}.{huge[0]}", "must be below 10^24")],
         )
     return preset
 

@@ -56,6 +56,11 @@ def load_document(payload: str, *, where: str = "payload") -> TemplateDocument:
     """Parse YAML (JSON is YAML too) and check it; errors name the key."""
     try:
         doc = yaml.safe_load(payload)
+    except RecursionError:
+        raise InvalidTemplate(
+            f"{where} is nested too deeply",
+            violations=[FieldViolation(where, "nested too deeply")],
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

@@ -122,3 +122,20 @@ def test_an_empty_template_leaves_the_request_alone() -> None:
         {"cpu": "1"},
         None,
     )
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ("[" * 60000, "payload"),
+        ("{a: " * 20000, "payload"),
+        (
+            "kind: session_template\nname: t\nspec: {resources: {cpu: 1e999999}}",
+            "spec.resources.cpu",
+        ),
+    ],
+)
+def test_pathological_documents_are_refused_cleanly(payload: str, field: str) -> None:
+    with pytest.raises(InvalidTemplate) as err:
+        load_document(payload)
+    assert any(field in v.field for v in err.value.violations)
