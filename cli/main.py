@@ -17,6 +17,7 @@ from cli import (
     admin_events,
     admin_registry,
     session_commands,
+    template_commands,
     usage_commands,
     vfolder_files,
     vfolder_transfer,
@@ -202,6 +203,7 @@ def _parser() -> argparse.ArgumentParser:
 
     session_commands.register(sub, _client)
     usage_commands.register(sub, _client)
+    template_commands.register(sub, _client)
 
     vfolder = sub.add_parser("vfolder", help="virtual folders").add_subparsers(required=True)
     vc = vfolder.add_parser("create")

@@ -45,8 +45,15 @@ def register(sub: argparse._SubParsersAction, make_client: ClientFactory) -> Non
             if not sep or not slot or not amount:
                 raise SystemExit(f"--resource takes SLOT=AMOUNT (e.g. cuda.device=1), got {item!r}")
             body["resources"][slot] = amount
-        if args.mount:
-            body["vfolder_names"] = args.mount
+        # "name" mounts at /home/work/name; "name/sub" or "name:path" go as mount specs.
+        plain = [m for m in args.mount or () if "/" not in m and ":" not in m]
+        specs = [m for m in args.mount or () if m not in plain]
+        if plain:
+            body["vfolder_names"] = plain
+        if specs:
+            body["mounts"] = specs
+        if args.template:
+            body["template_id"] = args.template
         if args.batch:
             body["session_type"] = "SESSION_TYPE_BATCH"
             body["startup_command"] = args.batch
@@ -110,7 +117,12 @@ def register(sub: argparse._SubParsersAction, make_client: ClientFactory) -> Non
     create.add_argument("--name")
     create.add_argument("--cpu")
     create.add_argument("--mem", help="e.g. 512m, 2g")
-    create.add_argument("--mount", action="append", help="vfolder name (repeatable)")
+    create.add_argument(
+        "--mount",
+        action="append",
+        help="NAME[/SUBPATH][:KERNEL_PATH], e.g. data or data/sub:/home/work/x (repeatable)",
+    )
+    create.add_argument("--template", help="session template id; the other options override it")
     create.add_argument(
         "--resource", action="append", help="SLOT=AMOUNT, e.g. cuda.device=1 (repeatable)"
     )

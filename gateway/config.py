@@ -43,6 +43,8 @@ PUBLIC_SERVICES: dict[str, Upstream] = {
     "shipyard.registry.v1.ResourceGroupService": "registry",
     "shipyard.registry.v1.EventAdminService": "registry",
     "shipyard.registry.v1.UsageService": "registry",
+    "shipyard.registry.v1.SessionTemplateService": "registry",
+    "shipyard.registry.v1.ResourcePresetService": "registry",
     "shipyard.storage.v1.FileService": "storage",
     "shipyard.storage.v1.VFolderSharingService": "storage",
     "shipyard.scheduler.v1.SchedulerService": "scheduler",

@@ -46,6 +46,8 @@ class Resource(StrEnum):
     DEAD_LETTER = "dead-letter"  # events the consumers gave up on: superadmins only
     QUOTA_SCOPE = "quota-scope"  # storage limits per user/project and volume (superadmins)
     USAGE = "usage"  # what sessions used (accounting reports)
+    SESSION_TEMPLATE = "session-template"  # a user's or a project's saved session description
+    RESOURCE_PRESET = "resource-preset"  # named slot sets: superadmins write, everyone reads
 
 
 class Scope(IntEnum):
@@ -178,6 +180,19 @@ METHODS: dict[str, Rule] = {
             ("DeleteResourceGroup", _D),
         )
     },
+    **_crud(
+        "shipyard.registry.v1.SessionTemplateService", "SessionTemplate", Resource.SESSION_TEMPLATE
+    ),
+    **{
+        f"/shipyard.registry.v1.ResourcePresetService/{m}": Rule(Resource.RESOURCE_PRESET, v)
+        for m, v in (
+            ("CreateResourcePreset", _C),
+            ("ListResourcePresets", _R),
+            ("UpdateResourcePreset", _U),
+            ("DeleteResourcePreset", _D),
+            ("CheckResourcePresets", _R),
+        )
+    },
     "/shipyard.registry.v1.EventAdminService/ListDeadLetters": Rule(Resource.DEAD_LETTER, _R),
     "/shipyard.registry.v1.EventAdminService/ReplayDeadLetters": Rule(Resource.DEAD_LETTER, _U),
     "/shipyard.registry.v1.AgentRegistryService/RegisterAgent": _system(Resource.AGENT, _C),
@@ -188,6 +203,7 @@ METHODS: dict[str, Rule] = {
     "/shipyard.registry.v1.SchedulingService/CancelPendingSessions": _system(Resource.SESSION, _U),
     "/shipyard.registry.v1.SchedulingService/PreemptSessions": _system(Resource.SESSION, _U),
     "/shipyard.registry.v1.SchedulingService/BindSessions": _system(Resource.SESSION, _U),
+    "/shipyard.registry.v1.MountUsageService/ListMountedVFolders": _system(Resource.VFOLDER, _R),
     "/shipyard.registry.v1.SessionAdminService/TerminateSessionsOfOwners": _system(
         Resource.SESSION, _D
     ),
@@ -272,6 +288,9 @@ GRANTS: dict[Role, dict[Resource, dict[Verb, Scope]]] = {
         Resource.IMAGE: {Verb.READ: Scope.ALL},
         Resource.RESOURCE_GROUP: {Verb.READ: Scope.OWN},
         Resource.USAGE: {Verb.READ: Scope.OWN},
+        # Their own templates and their projects' (the use case narrows writes to the owner).
+        Resource.SESSION_TEMPLATE: dict(_WORK),
+        Resource.RESOURCE_PRESET: {Verb.READ: Scope.ALL},
     },
     # Domain admins manage everything inside their domain and nothing outside it.
     Role.ADMIN: {
@@ -294,6 +313,8 @@ GRANTS: dict[Role, dict[Resource, dict[Verb, Scope]]] = {
         Resource.CONTAINER_REGISTRY: {Verb.READ: Scope.ALL},
         Resource.RESOURCE_GROUP: {Verb.READ: Scope.ALL, Verb.UPDATE: Scope.ALL},
         Resource.USAGE: {Verb.READ: Scope.DOMAIN},
+        Resource.SESSION_TEMPLATE: dict.fromkeys(_ALL_VERBS, Scope.DOMAIN),
+        Resource.RESOURCE_PRESET: {Verb.READ: Scope.ALL},
     },
     Role.SUPERADMIN: {r: dict.fromkeys(_ALL_VERBS, Scope.ALL) for r in Resource},
     # Monitors read everything and change nothing; dead letters carry raw event payloads and

@@ -79,6 +79,7 @@ from services.registry.api.session_control_servicer import SessionControlService
 from services.registry.api.session_servicer import SessionServicer
 from services.registry.api.terminal_servicer import TerminalServicer
 from services.registry.api.user_event_servicer import UserEventServicer
+from services.registry.app_catalog import catalog
 from services.registry.config import Settings
 from services.registry.domain.agent_auth import AgentAuth
 from services.registry.domain.schedulability import SchedulabilityPolicy
@@ -227,8 +228,11 @@ async def serve(settings: Settings) -> RunningRegistry:
     app_servicer = AppServicer(
         StartApp(store, agent_store, agent_client, app_edge), ListApps(store)
     )
+    templates, catalog_services = catalog(sessions, policies)
     session_servicer = SessionServicer(
-        CreateSession(store, mounts, waiter, policies, groups, ImageResolver(image_store)),
+        CreateSession(
+            store, mounts, waiter, policies, groups, ImageResolver(image_store), templates
+        ),
         SessionQueries(store, idle.activity, idle_grace(settings), idle.stats),
         DestroySession(store, lifecycle, agent_client),
         Execute(store, agent_store, agent_client, idle.activity),
@@ -246,6 +250,7 @@ async def serve(settings: Settings) -> RunningRegistry:
                 session_servicer,
                 "shipyard.registry.v1.SessionService",
             ),
+            *catalog_services,
             Registration(
                 execution_service_pb2_grpc.add_ExecutionServiceServicer_to_server,
                 ExecutionServicer(ExecTargets(store, agent_store, idle.activity), agent_client),

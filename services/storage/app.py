@@ -33,6 +33,7 @@ from services.storage.adapters.auth_policies import GrpcFolderPolicies
 from services.storage.adapters.auth_users import GrpcUserDirectory
 from services.storage.adapters.folder_files import LocalFolderFiles
 from services.storage.adapters.quota_repository import SqlQuotaStore
+from services.storage.adapters.registry_mounts import GrpcMountedFolders
 from services.storage.adapters.repository import SqlUnitOfWork
 from services.storage.adapters.tables import SCHEMA
 from services.storage.adapters.task_repository import SqlTaskStore
@@ -51,6 +52,7 @@ from services.storage.service.delete import DeleteVFolder, TrashSweeper
 from services.storage.service.files import FileOperations
 from services.storage.service.limits import FolderLimits
 from services.storage.service.listing import ListVFolders
+from services.storage.service.mount_gate import MountGate
 from services.storage.service.ports import UnitOfWork
 from services.storage.service.quotas import QuotaScopes
 from services.storage.service.resolve_mounts import ResolveMounts
@@ -73,6 +75,7 @@ class StorageServer:
     engine: AsyncEngine
     users: GrpcUserDirectory
     policies: GrpcFolderPolicies
+    mounted: GrpcMountedFolders | None
     sweeper: asyncio.Task[None]
     transfers: Transfers  # its `verify` checks the tokens it issued
     clones: CloneVFolders
@@ -93,6 +96,8 @@ class StorageServer:
         await self.clones.stop()
         await self.users.close()
         await self.policies.close()
+        if self.mounted is not None:
+            await self.mounted.close()
         await self.engine.dispose()
 
 
@@ -117,6 +122,12 @@ async def serve(settings: Settings) -> StorageServer:
         settings.auth_addr, settings.internal_token.get_secret_value(), settings.mtls()
     )
     limits = FolderLimits(policies=policies, store=quota_store) if settings.folder_policy else None
+    mounted = (
+        GrpcMountedFolders(settings.registry_addr, settings.internal_token.get_secret_value())
+        if settings.registry_addr
+        else None
+    )
+    gate = MountGate(mounted) if mounted is not None else None
     folder_files = LocalFolderFiles()
     file_operations = FileOperations(uow=uow, volumes=volumes, files=folder_files)
     clones = CloneVFolders(
@@ -134,9 +145,9 @@ async def serve(settings: Settings) -> StorageServer:
         log.warning("%d clone tasks were interrupted by the last stop: failed", interrupted)
     vfolder_servicer = VFolderServicer(
         create=CreateVFolder(uow=uow, volumes=volumes, limits=limits),
-        list_=ListVFolders(uow=uow),
-        update=UpdateVFolder(uow=uow),
-        delete=DeleteVFolder(uow=uow, volumes=volumes),
+        list_=ListVFolders(uow=uow, gate=gate),
+        update=UpdateVFolder(uow=uow, gate=gate),
+        delete=DeleteVFolder(uow=uow, volumes=volumes, gate=gate),
         info=VolumeInfo(volumes=volumes, files=file_operations),
         quotas=quotas,
         clones=clones,
@@ -197,6 +208,8 @@ async def serve(settings: Settings) -> StorageServer:
     except BaseException:
         await users.close()
         await policies.close()
+        if mounted is not None:
+            await mounted.close()
         await engine.dispose()
         raise
     log.info(
@@ -221,6 +234,7 @@ async def serve(settings: Settings) -> StorageServer:
         engine=engine,
         users=users,
         policies=policies,
+        mounted=mounted,
         sweeper=task,
         transfers=transfers,
         clones=clones,

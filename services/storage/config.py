@@ -30,6 +30,9 @@ class Settings(ServiceSettings, DatabaseMixin):
     auth_addr: str = "127.0.0.1:50051"
     # Apply the keypair resource policy's max_vfolder_count / max_vfolder_size (asks auth).
     folder_policy: bool = True
+    # The registry's MountUsageService: folders live sessions mount are shown as mounted and
+    # cannot be deleted or renamed (the `mounted` gate). Empty: no such check.
+    registry_addr: str = ""
     # HMAC key of the signed transfer tokens (at least 32 bytes). Empty: a random key per start,
     # so tokens issued before a restart stop being accepted.
     transfer_key: SecretStr = SecretStr("")

@@ -317,8 +317,8 @@ class ContainerBackend:
             # A kernel writes its rw vfolders as its own uid (Backend.AI's "uid-match"): a folder
             # still owned by root (fresh from storage) is handed to that uid at its top level.
             host = Path(mount.host_path)
-            if not mount.read_only and host.stat().st_uid == 0:
-                os.chown(host, uid, gid)
+            if not mount.read_only and host.lstat().st_uid == 0 and not host.is_symlink():
+                os.chown(host, uid, gid, follow_symlinks=False)
 
     async def _track(self, kernel: _Kernel) -> None:
         self._kernels[kernel.spec.kernel_id] = kernel

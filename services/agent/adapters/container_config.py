@@ -24,7 +24,7 @@ LABEL_BATCH = "ai.shipyard.batch"
 LABEL_RUNTIME_PATH = "ai.backend.runtime-path"
 
 # Paths inside the container.
-WORKDIR = "/home/work"
+WORKDIR = m.WORKDIR
 RUNNER_DIR = "/opt/shipyard/runner"
 RUN_DIR = "/opt/shipyard/run"
 SOCKET_NAME = "runner.sock"
@@ -99,7 +99,7 @@ def create_body(
         f"{paths.run_dir}:{RUN_DIR}:rw",
         f"{paths.workdir}:{WORKDIR}:rw",
         *(
-            f"{mount.host_path}:{WORKDIR}/{mount.name}:{'ro' if mount.read_only else 'rw'}"
+            f"{mount.host_path}:{mount.target}:{'ro' if mount.read_only else 'rw'}"
             for mount in spec.mounts
         ),
     ]

@@ -20,6 +20,7 @@ from pathlib import Path
 from services.agent.adapters.device_mask import staged_name
 from services.agent.adapters.sandbox import SandboxSettings
 from services.agent.domain import model as m
+from services.agent.domain.names import staged_mount
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +43,17 @@ def prepare_dirs(
     kernel_dir.mkdir(parents=True, mode=0o700)
     staging = staging_dir(socket_path)
     staging.mkdir(mode=0o711)
-    for mount in mounts:
-        (staging / mount.name).mkdir()
+    for i, _ in enumerate(mounts):
+        (staging / staged_mount(i)).mkdir()
     for i, _ in enumerate(dict.fromkeys(devices)):
         (staging / staged_name(i)).touch()  # a device node's bind target
     if os.geteuid() == 0:
         uid, gid = sandbox.uid, sandbox.gid
         for mount in mounts:
             # The kernel uid owns a folder it may write to (its top directory only).
-            if not mount.read_only and Path(mount.host_path).stat().st_uid != uid:
-                os.chown(mount.host_path, uid, gid)
+            host = Path(mount.host_path)
+            if not mount.read_only and host.lstat().st_uid != uid and not host.is_symlink():
+                os.chown(host, uid, gid, follow_symlinks=False)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         server.bind(str(socket_path))

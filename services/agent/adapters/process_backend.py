@@ -59,7 +59,7 @@ from services.agent.adapters.sandbox import (
 )
 from services.agent.domain import model as m
 from services.agent.domain.images import builtin_python_image
-from services.agent.domain.names import is_safe_kernel_id
+from services.agent.domain.names import is_safe_kernel_id, staged_mount
 from services.agent.kernel_runner import RUNNER_MODULES, RUNNER_SCRIPT
 
 log = logging.getLogger(__name__)
@@ -283,7 +283,7 @@ class ProcessBackend:
                 module_fds=modules,
                 jupyter=self._jupyter,
             )
-            binds = [(v.host_path, staging / v.name) for v in spec.mounts]
+            binds = [(v.host_path, staging / staged_mount(i)) for i, v in enumerate(spec.mounts)]
             nodes = dict.fromkeys(spec.devices)
             binds += [(d, staging / staged_name(i)) for i, d in enumerate(nodes)]
             proc = await asyncio.create_subprocess_exec(

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from services.agent.adapters.device_mask import bwrap_device_args
 from services.agent.domain import model as m
+from services.agent.domain.names import staged_mount
 
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Read-only system directories and files the kernel sees (those that exist on this host).
@@ -39,7 +40,7 @@ SYSTEM_RO = (
     "/etc/mime.types",
     "/etc/matplotlibrc",  # Debian's python3-matplotlib keeps its defaults there
 )
-WORKDIR = "/home/work"
+WORKDIR = m.WORKDIR
 RUNNER_PATH = "/opt/kernel/runner.py"
 PTY_PATH = "/opt/kernel/pty_session.py"  # beside the runner, which loads it from there
 
@@ -128,10 +129,9 @@ def sandbox_command(
     box += ["--size", str(settings.workdir_bytes), "--tmpfs", WORKDIR]
     # Granted device nodes only, after every tmpfs so that none hides them.
     box += bwrap_device_args(spec.devices, staging if os.geteuid() == 0 else None)
-    for mount in spec.mounts:
-        source = staging / mount.name if os.geteuid() == 0 else Path(mount.host_path)
-        box += ["--ro-bind" if mount.read_only else "--bind", str(source)]
-        box += [f"{WORKDIR}/{mount.name}"]
+    for i, mount in enumerate(spec.mounts):
+        source = staging / staged_mount(i) if os.geteuid() == 0 else Path(mount.host_path)
+        box += ["--ro-bind" if mount.read_only else "--bind", str(source), mount.target]
     box += ["--ro-bind-data", str(runner_fd), RUNNER_PATH]
     for name, fd in module_fds:
         box += ["--ro-bind-data", str(fd), f"{Path(RUNNER_PATH).parent}/{name}"]

@@ -47,7 +47,13 @@ def spec_from_pb(spec: pb.KernelSpec, field: str) -> KernelSpec:
         cpu=Decimal(cpu),
         mem_bytes=int(mem),
         mounts=tuple(
-            Mount(host_path=m.host_path, name=m.name, read_only=m.read_only) for m in spec.mounts
+            Mount(
+                host_path=m.host_path,
+                name=m.name,
+                read_only=m.read_only,
+                kernel_path=m.kernel_path,
+            )
+            for m in spec.mounts
         ),
         environ=dict(spec.environ),
         startup_command=spec.startup_command,

@@ -16,15 +16,22 @@ REASON_USER_REQUESTED = "user-requested"
 REASON_AGENT_SHUTDOWN = "agent-shutdown"
 REASON_START_FAILED = "start-failed"
 REASON_OOM_KILLED = "oom-killed"
+# The kernel's work directory; every vfolder mounts below it.
+WORKDIR = "/home/work"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Mount:
-    """A vfolder on the host, visible in the kernel's work dir as `name`."""
+    """A vfolder (or a subdirectory of one) on the host, visible in the kernel at `target`."""
 
     host_path: str
     name: str
     read_only: bool = False
+    kernel_path: str = ""  # absolute, under /home/work; "" means /home/work/<name>
+
+    @property
+    def target(self) -> str:
+        return self.kernel_path or f"{WORKDIR}/{self.name}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

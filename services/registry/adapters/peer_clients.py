@@ -75,7 +75,12 @@ class GrpcAgentClient:
                     image=k.image,
                     slots=resources_pb2.ResourceSlots(amounts=k.slots.to_strings()),
                     mounts=[
-                        agent_pb.Mount(host_path=m.host_path, name=m.name, read_only=m.read_only)
+                        agent_pb.Mount(
+                            host_path=m.host_path,
+                            name=m.name,
+                            read_only=m.read_only,
+                            kernel_path=m.kernel_path,
+                        )
                         for m in k.mounts
                     ],
                     environ=dict(k.environ),
@@ -208,10 +213,10 @@ class GrpcMountResolver:
         self._stub = storage_grpc.MountServiceStub(self._channel)
 
     async def resolve(
-        self, user_id: str, names: Sequence[str], project_id: str = ""
+        self, user_id: str, names: Sequence[str], project_id: str = "", *, specs: Sequence[str] = ()
     ) -> list[Mount]:
         request = storage_pb.ResolveMountsRequest(
-            user_id=user_id, names=list(names), project_id=project_id
+            user_id=user_id, names=list(names), project_id=project_id, mount_specs=list(specs)
         )
         try:
             response = await self._stub.ResolveMounts(request, timeout=10.0)
@@ -221,7 +226,11 @@ class GrpcMountResolver:
             raise error_from_rpc(exc) from exc
         return [
             Mount(
-                vfolder_id=m.vfolder_id, name=m.name, host_path=m.host_path, read_only=m.read_only
+                vfolder_id=m.vfolder_id,
+                name=m.name,
+                host_path=m.host_path,
+                read_only=m.read_only,
+                kernel_path=m.kernel_path,
             )
             for m in response.mounts
         ]

@@ -9,6 +9,7 @@ import grpc
 from shipyard.auth.v1 import policy_service_pb2 as pb
 from shipyard.auth.v1 import policy_service_pb2_grpc as pb_grpc
 from shipyard.auth.v1 import resource_policy_service_pb2 as policy_pb
+from shipyard.type.v1 import resources_pb2
 
 from libs.core.config import MtlsFiles
 from libs.core.errors import Unavailable
@@ -23,6 +24,7 @@ from services.registry.domain.errors import (
     TenantInactive,
 )
 from services.registry.domain.model import SessionPolicy
+from services.registry.domain.presets import SlotLimit, TenantLimits
 
 DEADLINE = 5.0
 PREFERRED_GROUP = "default"
@@ -55,6 +57,37 @@ class GrpcPolicyResolver:
             raise error_from_rpc(exc) from exc
         return policy_from_answer(answer, project_id, resource_group)
 
+    async def limits(self, caller: Caller, *, project_id: str) -> TenantLimits:
+        """The caller's keypair, project and domain caps and allowed resource groups."""
+        if not is_uuid(project_id):
+            raise ProjectNotFound.named(project_id)
+        request = pb.ResolveSessionPolicyRequest(
+            user_id=caller.user_id,
+            access_key=caller.access_key,
+            domain_name=caller.domain_name,
+            project_id=project_id,
+        )
+        try:
+            answer = await self._stub.ResolveSessionPolicy(request, timeout=DEADLINE)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise Unavailable("auth is unavailable; try again") from exc
+            raise error_from_rpc(exc) from exc
+        if not (answer.user_active and answer.keypair_active and answer.domain_active):
+            raise TenantInactive("your user, keypair or domain is not active")
+        if not (answer.project_active and answer.project_member):
+            raise ProjectNotFound.named(project_id)
+        policy = answer.keypair_policy
+        return TenantLimits(
+            keypair=SlotLimit(
+                amounts=_slots(policy.total_resource_slots, "total_resource_slots"),
+                strict=policy.default_for_unspecified == policy_pb.DEFAULT_FOR_UNSPECIFIED_LIMITED,
+            ),
+            project=SlotLimit(amounts=_slots(answer.project_total_resource_slots, "project")),
+            domain=SlotLimit(amounts=_slots(answer.domain_total_resource_slots, "domain")),
+            allowed_resource_groups=tuple(sorted(answer.allowed_resource_groups)),
+        )
+
     async def close(self) -> None:
         await self._channel.close()
 
@@ -86,6 +119,10 @@ def policy_from_answer(
         resource_group=group,
         max_session_priority=policy.max_session_priority,
     )
+
+
+def _slots(slots: resources_pb2.ResourceSlots, what: str) -> ResourceSlots:
+    return ResourceSlots.parse(dict(slots.amounts), field=what)
 
 
 def _default_group(allowed: Sequence[str]) -> str:

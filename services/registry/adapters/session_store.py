@@ -256,6 +256,7 @@ def _session_values(new: NewSession, total: ResourceSlots) -> Mapping[str, objec
                 "name": m.name,
                 "host_path": m.host_path,
                 "read_only": m.read_only,
+                "kernel_path": m.kernel_path,
             }
             for m in new.mounts
         ],

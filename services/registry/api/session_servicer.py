@@ -44,7 +44,9 @@ class SessionServicer(pb_grpc.SessionServiceServicer):
     ) -> pb.CreateSessionResponse:
         cmd = CreateSessionCommand(
             name=request.name,
-            session_type=convert.TYPE_FROM_PB[request.session_type],
+            session_type=convert.TYPE_FROM_PB[request.session_type]
+            if request.session_type
+            else None,
             image=request.image,
             resources=dict(request.resources),
             vfolder_names=list(request.vfolder_names),
@@ -57,11 +59,15 @@ class SessionServicer(pb_grpc.SessionServiceServicer):
             wait_timeout=request.wait_timeout.ToTimedelta().total_seconds()
             if request.HasField("wait_timeout")
             else None,
-            cluster_size=request.cluster_size or 1,
-            cluster_mode=convert.CLUSTER_MODE_FROM_PB[request.cluster_mode],
+            cluster_size=request.cluster_size,
+            cluster_mode=convert.CLUSTER_MODE_FROM_PB[request.cluster_mode]
+            if request.cluster_mode
+            else None,
             scheduling=convert.scheduling_from_pb(request),
             requeue_on_agent_loss=request.requeue_on_agent_loss,
             preopen_ports=tuple(request.preopen_ports),
+            template_id=request.template_id,
+            mounts=list(request.mounts),
         )
         session = await self._create(current_caller(), cmd)
         return pb.CreateSessionResponse(session=convert.session_pb(session))

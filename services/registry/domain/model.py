@@ -152,6 +152,7 @@ class Mount:
     name: str
     host_path: str
     read_only: bool = False
+    kernel_path: str = ""  # absolute, under /home/work; "" means /home/work/<name>
 
 
 class ExecMode(StrEnum):

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -31,6 +31,7 @@ from services.registry.domain.model import (
     SessionType,
     Status,
 )
+from services.registry.domain.templates import TemplateSpec
 from services.registry.service.image_resolution import ImageResolver, check_minimums
 from services.registry.service.ports import (
     MountResolver,
@@ -42,6 +43,7 @@ from services.registry.service.ports import (
 from services.registry.service.resource_groups import ResourceGroups
 from services.registry.service.session_ports import SessionIntake
 from services.registry.service.session_scheduling import check_scheduling
+from services.registry.service.session_templates import SessionTemplates
 
 DEFAULT_SLOTS = {CPU: Decimal(1), MEM: Decimal(256 * 1024 * 1024)}
 DEFAULT_IMAGE = "python:3.11"
@@ -70,7 +72,7 @@ def preopen_environ(ports: Sequence[int], service_ports: str) -> str:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CreateSessionCommand:
     name: str
-    session_type: SessionType
+    session_type: SessionType | None  # None: the template's, else INTERACTIVE
     image: str
     resources: Mapping[str, str]
     vfolder_names: Sequence[str]
@@ -81,11 +83,14 @@ class CreateSessionCommand:
     environ: Mapping[str, str]
     wait: bool
     wait_timeout: float | None
-    cluster_size: int = 1
-    cluster_mode: ClusterMode = ClusterMode.SINGLE_NODE
+    cluster_size: int = 1  # 0: the template's, else 1
+    cluster_mode: ClusterMode | None = None  # None: the template's, else SINGLE_NODE
     scheduling: SessionScheduling = field(default_factory=SessionScheduling)
     requeue_on_agent_loss: bool = False
     preopen_ports: tuple[int, ...] = ()
+    template_id: str = ""
+    # "name[/subpath][:kernel_path]" mounts (docs/storage.md), resolved by storage.
+    mounts: Sequence[str] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +101,17 @@ class CreateSession:
     policies: PolicyResolver
     groups: ResourceGroups
     images: ImageResolver
+    templates: SessionTemplates | None = None
 
     async def __call__(self, caller: Caller, cmd: CreateSessionCommand) -> Session:
+        if cmd.template_id:
+            if self.templates is None:
+                raise InvalidArgument(
+                    "session templates are not available here",
+                    violations=[FieldViolation("template_id", "templates are not available")],
+                )
+            template = await self.templates.get(caller, cmd.template_id)
+            cmd = apply_template(cmd, template.spec)
         slots = _requested_slots(cmd.resources)
         if cmd.session_type is SessionType.BATCH and not cmd.startup_command.strip():
             raise InvalidResources(
@@ -126,7 +140,7 @@ class CreateSession:
         scheduling = await check_scheduling(
             caller,
             cmd.scheduling,
-            session_type=cmd.session_type,
+            session_type=cmd.session_type or SessionType.INTERACTIVE,
             policy=policy,
             store=self.store,
             now=datetime.now(UTC),
@@ -140,12 +154,14 @@ class CreateSession:
         if cmd.preopen_ports:
             environ[PREOPEN_PORTS_ENV] = preopen_environ(cmd.preopen_ports, image.service_ports)
         # Always asked: storage adds the user's dot-folders (e.g. `.local`) to what was named.
-        mounts = await self.mounts.resolve(caller.user_id, cmd.vfolder_names, project_id)
+        mounts = await self.mounts.resolve(
+            caller.user_id, cmd.vfolder_names, project_id, specs=cmd.mounts
+        )
         session_id = new_id()
         new = NewSession(
             session_id=session_id,
             name=cmd.name or f"s-{session_id[:8]}",
-            session_type=cmd.session_type,
+            session_type=cmd.session_type or SessionType.INTERACTIVE,
             image=image.canonical,
             image_architectures=image.architectures,
             owner_user_id=caller.user_id,
@@ -164,7 +180,7 @@ class CreateSession:
             idle_timeout_seconds=policy.idle_timeout,
             owner_created_at=policy.owner_created_at,
             max_pending_sessions=policy.max_pending_sessions,
-            cluster_mode=cmd.cluster_mode,
+            cluster_mode=cmd.cluster_mode or ClusterMode.SINGLE_NODE,
             scheduling=scheduling,
             requeue_on_agent_loss=cmd.requeue_on_agent_loss,
         )
@@ -196,6 +212,22 @@ class CreateSession:
                     await asyncio.wait_for(flag.wait(), remaining)
         finally:
             self.waiter.unsubscribe(session.session_id, flag)
+
+
+def apply_template(cmd: CreateSessionCommand, spec: TemplateSpec) -> CreateSessionCommand:
+    """The template's values wherever the request leaves a field empty; maps merge per key."""
+    return replace(
+        cmd,
+        session_type=cmd.session_type or spec.session_type,
+        image=cmd.image or spec.image,
+        resources={**spec.resources, **cmd.resources},
+        environ={**spec.environ, **cmd.environ},
+        startup_command=cmd.startup_command or spec.startup_command,
+        resource_group=cmd.resource_group or spec.resource_group,
+        cluster_size=cmd.cluster_size or spec.cluster_size,
+        cluster_mode=cmd.cluster_mode or spec.cluster_mode,
+        mounts=tuple(cmd.mounts) or spec.mounts,
+    )
 
 
 def check_policy(policy: SessionPolicy, slots: ResourceSlots, size: int) -> None:

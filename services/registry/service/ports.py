@@ -224,9 +224,10 @@ class AgentClient(Protocol):
 
 class MountResolver(Protocol):
     async def resolve(
-        self, user_id: str, names: Sequence[str], project_id: str = ""
+        self, user_id: str, names: Sequence[str], project_id: str = "", *, specs: Sequence[str] = ()
     ) -> list[Mount]:
-        """The user's folders (or `project_id`'s project folders) by name."""
+        """The user's folders (or `project_id`'s project folders) by name, then the
+        "name[/subpath][:kernel_path]" `specs` (docs/storage.md)."""
         ...
 
 

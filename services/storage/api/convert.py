@@ -36,6 +36,7 @@ def mount_to_pb(mount: Mount) -> pb.ResolvedMount:
         name=mount.name,
         host_path=mount.host_path,
         read_only=mount.read_only,
+        kernel_path=mount.kernel_path,
     )
 
 
@@ -66,6 +67,7 @@ STATUS_TO_PB = {
     VFolderStatus.TRASHED: pb.V_FOLDER_STATUS_TRASHED,
     VFolderStatus.DELETING: pb.V_FOLDER_STATUS_DELETING,
     VFolderStatus.PERFORMING: pb.V_FOLDER_STATUS_PERFORMING,
+    VFolderStatus.MOUNTED: pb.V_FOLDER_STATUS_MOUNTED,
 }
 
 

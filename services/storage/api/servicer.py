@@ -180,7 +180,10 @@ class MountServicer(pb_grpc.MountServiceServicer):
     ) -> pb.ResolveMountsResponse:
         require_system()
         mounts = await self._resolve(
-            user_id=request.user_id, names=list(request.names), project_id=request.project_id
+            user_id=request.user_id,
+            names=list(request.names),
+            project_id=request.project_id,
+            specs=list(request.mount_specs),
         )
         return pb.ResolveMountsResponse(mounts=[mount_to_pb(m) for m in mounts])
 

@@ -89,3 +89,9 @@ class ProjectNotFound(NotFound):
             violations=[FieldViolation("project_id", "not a project you are a member of")],
             metadata={"project_id": project_id},
         )
+
+
+class VFolderMounted(FailedPrecondition):
+    """A session that has not ended mounts the folder: it cannot be deleted or renamed."""
+
+    reason = "VFOLDER_MOUNTED"

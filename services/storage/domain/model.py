@@ -17,6 +17,8 @@ class VFolderStatus(StrEnum):
     DELETING = "deleting"
     # Being filled by a clone: invisible to lists, mounts and file operations until ready.
     PERFORMING = "performing"
+    # Ready and used by a live session (never stored: listings derive it from the registry).
+    MOUNTED = "mounted"
 
 
 class UsageMode(StrEnum):
@@ -81,3 +83,4 @@ class Mount:
     name: str
     host_path: str
     read_only: bool = False
+    kernel_path: str = ""  # absolute, below /home/work

@@ -20,6 +20,7 @@ from services.storage.domain.errors import VFolderNotFound
 from services.storage.domain.file_errors import FolderNotReady
 from services.storage.domain.model import MountPermission, VFolder, VFolderStatus
 from services.storage.domain.sharing import effective_permission
+from services.storage.service.mount_gate import MountGate
 from services.storage.service.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from services.storage.service.volumes import Volumes
 
@@ -27,15 +28,20 @@ log = logging.getLogger(__name__)
 
 
 class DeleteVFolder:
-    def __init__(self, *, uow: UnitOfWorkFactory, volumes: Volumes) -> None:
+    def __init__(
+        self, *, uow: UnitOfWorkFactory, volumes: Volumes, gate: MountGate | None = None
+    ) -> None:
         self._uow = uow
         self._volumes = volumes
+        self._gate = gate
 
     async def __call__(self, caller: Caller, *, vfolder_id: str, purge: bool = False) -> None:
         async with self._uow() as uow:
             folder = await _deletable(uow, caller, vfolder_id)
             if folder.status is VFolderStatus.CLONING:
                 raise FolderNotReady(f"vfolder {folder.id} is being cloned; delete it afterwards")
+            if self._gate is not None and folder.status is VFolderStatus.READY:
+                await self._gate.refuse_if_mounted(folder, "delete")
             if not purge:
                 if folder.status is VFolderStatus.READY:
                     await uow.vfolders.set_status(folder.id, VFolderStatus.TRASHED)

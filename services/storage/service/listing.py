@@ -8,6 +8,7 @@ from libs.core.errors import FieldViolation, InvalidArgument
 from libs.core.identity import Caller
 from services.storage.domain.access import list_filter
 from services.storage.domain.model import Cursor, VFolderPage, VFolderStatus
+from services.storage.service.mount_gate import MountGate
 from services.storage.service.paging import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -18,8 +19,9 @@ from services.storage.service.ports import UnitOfWorkFactory
 
 
 class ListVFolders:
-    def __init__(self, *, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, *, uow: UnitOfWorkFactory, gate: MountGate | None = None) -> None:
         self._uow = uow
+        self._gate = gate
 
     async def __call__(
         self, caller: Caller, *, page_size: int = 0, page_token: str = "", trashed: bool = False
@@ -38,6 +40,8 @@ class ListVFolders:
             # One extra row tells whether another page follows.
             rows = await uow.vfolders.list(scope=scope, after=after, limit=limit + 1)
         page = tuple(rows[:limit])
+        if self._gate is not None and not trashed:
+            page = await self._gate.mark(page)
         token = ""
         if len(rows) > limit:
             last = page[-1]

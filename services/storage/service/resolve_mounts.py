@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import PurePosixPath
 
-from libs.core.errors import FieldViolation, InvalidArgument
+from libs.core.errors import FieldViolation, InvalidArgument, ShipyardError
 from services.storage.domain.access import canonical_id
 from services.storage.domain.errors import VFolderNotFound
 from services.storage.domain.model import Mount, MountPermission, VFolder
+from services.storage.domain.mount_specs import (
+    MountSpec,
+    check_overlaps,
+    default_target,
+    parse_spec,
+)
 from services.storage.domain.names import PROJECT_DOT_FOLDER, is_valid_name
 from services.storage.domain.sharing import mounts_read_only
 from services.storage.service.file_ports import FolderFiles
@@ -30,23 +37,52 @@ class ResolveMounts:
         self._files = files
 
     async def __call__(
-        self, *, user_id: str, names: Sequence[str], project_id: str = ""
+        self,
+        *,
+        user_id: str,
+        names: Sequence[str],
+        project_id: str = "",
+        specs: Sequence[str] = (),
     ) -> list[Mount]:
-        """Mounts in request order; VFolderNotFound listing every missing name otherwise."""
+        """Mounts in request order (names, then specs, then dot-folders); VFolderNotFound
+        listing every missing name; MountTargetRefused for overlapping kernel paths."""
         owner = _check_input(user_id, names)
+        parsed = [parse_spec(text, f"mounts[{i}]") for i, text in enumerate(specs)]
+        wanted = list(dict.fromkeys([*names, *(p.name for p in parsed)]))
         async with self._uow() as uow:
-            rows = await uow.vfolders.find_by_names(owner, names, project_id, dot_folders=True)
+            rows = await uow.vfolders.find_by_names(owner, wanted, project_id, dot_folders=True)
             grants = await uow.sharing.grants_for(owner, [f.id for f in rows])
         # Others' folders first, so that the user's own folder of the same name wins.
         found = {f.name: f for f in sorted(rows, key=lambda f: f.owner_user_id == owner)}
-        missing = [n for n in dict.fromkeys(names) if n not in found]
+        missing = [n for n in wanted if n not in found]
         if missing:
             raise VFolderNotFound.names(missing)
-        automatic = sorted(n for n in found if n.startswith(".") and n not in names)
-        return [
-            await self._mount(found[n], owner, grants.get(found[n].id))
-            for n in [*dict.fromkeys(names), *automatic]
+        automatic = sorted(n for n in found if n.startswith(".") and n not in wanted)
+        named = [
+            (f"vfolder_names[{i}]", await self._mount(found[n], owner, grants.get(found[n].id)))
+            for i, n in enumerate(dict.fromkeys(names))
         ]
+        for i, spec in enumerate(parsed):
+            folder = found[spec.name]
+            whole = await self._mount(folder, owner, grants.get(folder.id))
+            named.append((f"mounts[{i}]", await self._sub(whole, spec, f"mounts[{i}]")))
+        for n in automatic:
+            named.append((n, await self._mount(found[n], owner, grants.get(found[n].id))))
+        check_overlaps([(where, m.kernel_path) for where, m in named])
+        return [m for _, m in named]
+
+    async def _sub(self, whole: Mount, spec: MountSpec, field: str) -> Mount:
+        if spec.subpath:
+            try:
+                await self._files.list_dir(whole.host_path, spec.subpath, after="", limit=1)
+            except ShipyardError:
+                sub = "/".join(spec.subpath)
+                raise InvalidArgument(
+                    f"{field}: {sub!r} is not a directory inside folder {spec.name!r}",
+                    violations=[FieldViolation(field, "the subpath is not a directory in it")],
+                ) from None
+        host_path = str(PurePosixPath(whole.host_path, *spec.subpath))
+        return replace(whole, host_path=host_path, kernel_path=spec.kernel_path)
 
     async def _mount(self, folder: VFolder, user_id: str, grant: MountPermission | None) -> Mount:
         host_path = self._volumes.of(folder).path_of(folder.id)
@@ -59,6 +95,7 @@ class ResolveMounts:
             name=folder.name,
             host_path=host_path,
             read_only=mounts_read_only(folder, grant or folder.permission),
+            kernel_path=default_target(folder.name),
         )
 
 

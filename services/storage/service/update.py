@@ -13,6 +13,7 @@ from services.storage.domain.file_errors import FolderNotReady
 from services.storage.domain.model import MountPermission, UsageMode, VFolder, VFolderStatus
 from services.storage.domain.names import check_name
 from services.storage.domain.sharing import effective_permission
+from services.storage.service.mount_gate import MountGate
 from services.storage.service.ports import UnitOfWorkFactory
 
 FIELDS = frozenset({"name", "permission", "usage_mode", "cloneable"})
@@ -27,8 +28,9 @@ class FolderChanges:
 
 
 class UpdateVFolder:
-    def __init__(self, *, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, *, uow: UnitOfWorkFactory, gate: MountGate | None = None) -> None:
         self._uow = uow
+        self._gate = gate
 
     async def __call__(
         self, caller: Caller, vfolder_id: str, changes: FolderChanges, paths: Sequence[str]
@@ -57,6 +59,9 @@ class UpdateVFolder:
                 raise PermissionDenied("only the folder's owner or an admin changes it")
             if folder.status is not VFolderStatus.READY:
                 raise FolderNotReady(f"vfolder {folder.id} is {folder.status.value}")
+            if self._gate is not None and "name" in paths and changes.name != folder.name:
+                # Sessions find their folders by name: a running one would lose track of it.
+                await self._gate.refuse_if_mounted(folder, "rename")
             updated = _apply(folder, changes, paths)
             await uow.vfolders.update(updated)
             await uow.commit()

@@ -61,7 +61,9 @@ class FixedPolicy:
 
 
 class NoMounts:
-    async def resolve(self, user_id: str, names: Sequence[str], project_id: str = "") -> list:
+    async def resolve(
+        self, user_id: str, names: Sequence[str], project_id: str = "", *, specs: Sequence[str] = ()
+    ) -> list:
         return []
 
 

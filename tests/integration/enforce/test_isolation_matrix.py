@@ -54,6 +54,7 @@ from tests.integration.enforce.matrix_catalog_cases import CASES as CATALOG_CASE
 from tests.integration.enforce.matrix_catalog_cases import seed_image
 from tests.integration.enforce.matrix_event_cases import CASES as EVENT_CASES
 from tests.integration.enforce.matrix_folder_cases import CASES as FOLDER_CASES
+from tests.integration.enforce.matrix_template_cases import CASES as TEMPLATE_CASES
 from tests.integration.enforce.matrix_tenancy_cases import CASES as TENANCY_CASES
 
 pytestmark = pytest.mark.integration
@@ -136,7 +137,14 @@ async def platform(
 
 PUBLIC = m.public_rpcs()
 CALLERS = list(m.ROLES)
-CASES = {**WORK_CASES, **TENANCY_CASES, **CATALOG_CASES, **FOLDER_CASES, **EVENT_CASES}
+CASES = {
+    **WORK_CASES,
+    **TENANCY_CASES,
+    **CATALOG_CASES,
+    **FOLDER_CASES,
+    **EVENT_CASES,
+    **TEMPLATE_CASES,
+}
 
 
 def _role_gate(method: str, caller: Caller | None) -> str | None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from shipyard.storage.v1 import file_service_pb2 as file_pb
 from shipyard.storage.v1 import vfolder_service_pb2 as pb
 
 from libs.core.identity import Role
@@ -82,3 +83,64 @@ async def test_an_undefined_permission_is_refused_naming_the_field(storage):
         )
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "permission" in (err.value.details() or "")
+
+
+async def _make_dir(storage, caller, folder: pb.VFolder, path: str) -> None:
+    await storage.files.MakeDirectory(
+        file_pb.MakeDirectoryRequest(vfolder_id=folder.vfolder_id, path=path, parents=True),
+        metadata=storage.as_caller(caller),
+    )
+
+
+async def test_a_subpath_mounts_that_directory_at_its_kernel_path(storage):
+    alice = user()
+    data = await _create(storage, alice, "data")
+    await _make_dir(storage, alice, data, "sub/deeper")
+    response = await storage.mounts.ResolveMounts(
+        pb.ResolveMountsRequest(
+            user_id=alice.user_id,
+            mount_specs=["data/sub/deeper:/home/work/x", "data/sub:inputs/raw"],
+        ),
+        metadata=storage.as_system(),
+    )
+    root = storage.volume_root.resolve() / data.vfolder_id[:2] / data.vfolder_id
+    assert [(m.host_path, m.kernel_path) for m in response.mounts] == [
+        (str(root / "sub" / "deeper"), "/home/work/x"),
+        (str(root / "sub"), "/home/work/inputs/raw"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("names", "specs", "field"),
+    [
+        (["data"], ["data:/home/work/data/inner"], "mounts[0]"),  # inside another mount
+        ([], ["data:/home/work/x", "data:x"], "mounts[1]"),  # the same path twice
+        ([], ["data:/etc"], "mounts[0]"),  # outside the work directory
+        ([], ["data:/home/work"], "mounts[0]"),  # the work directory itself
+        ([], ["data:.ssh"], "mounts[0]"),  # a path kernels use themselves
+        ([], ["data:../x"], "mounts[0]"),
+    ],
+)
+async def test_refused_kernel_paths_name_the_mount(storage, names, specs, field):
+    alice = user()
+    await _create(storage, alice, "data")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await storage.mounts.ResolveMounts(
+            pb.ResolveMountsRequest(user_id=alice.user_id, names=names, mount_specs=specs),
+            metadata=storage.as_system(),
+        )
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert field in err.value.details()
+
+
+@pytest.mark.parametrize("spec", ["data/missing", "data/../other", "data/file.txt"])
+async def test_a_subpath_must_be_a_directory_inside_the_folder(storage, spec):
+    alice = user()
+    await _create(storage, alice, "data")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await storage.mounts.ResolveMounts(
+            pb.ResolveMountsRequest(user_id=alice.user_id, mount_specs=[spec]),
+            metadata=storage.as_system(),
+        )
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "mounts[0]" in err.value.details()

@@ -53,13 +53,20 @@ def test_mounts_keep_their_permission_and_sizes_are_bounded() -> None:
     argv = _argv(_spec(ro, rw), {})
     # Root binds the folders on staging dirs first; an unprivileged agent binds them directly.
     ref, out = (
-        ("/run/s/k1.mnt/ref", "/run/s/k1.mnt/out") if os.geteuid() == 0 else ("/data/a", "/data/b")
+        ("/run/s/k1.mnt/vf0", "/run/s/k1.mnt/vf1") if os.geteuid() == 0 else ("/data/a", "/data/b")
     )
     assert _pairs(argv, "--ro-bind")[-1] == (ref, "/home/work/ref")
     assert _pairs(argv, "--bind") == [(out, "/home/work/out")]  # nothing else writable of the host
     sizes = [("500", "--tmpfs"), ("500", "--tmpfs"), ("1000", "--tmpfs")]  # /dev/shm, /tmp, work
     assert _pairs(argv, "--size") == sizes
     assert {"--unshare-all", "--die-with-parent", "--new-session"} <= set(argv)
+
+
+def test_a_mount_with_a_kernel_path_binds_there() -> None:
+    sub = Mount(host_path="/data/a/sub", name="data", kernel_path="/home/work/x/y")
+    whole = Mount(host_path="/data/a", name="data")  # the same folder again, elsewhere
+    argv = _argv(_spec(sub, whole), {})
+    assert [dst for _, dst in _pairs(argv, "--bind")] == ["/home/work/x/y", "/home/work/data"]
     assert argv[argv.index("--cap-drop") + 1] == "ALL"
 
 

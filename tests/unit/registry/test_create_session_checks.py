@@ -77,7 +77,9 @@ class CapturingStore:
 
 
 class NoMounts:
-    async def resolve(self, user_id: str, names: Sequence[str], project_id: str = "") -> list:
+    async def resolve(
+        self, user_id: str, names: Sequence[str], project_id: str = "", *, specs: Sequence[str] = ()
+    ) -> list:
         return []
 
 

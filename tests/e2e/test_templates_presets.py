@@ -1,0 +1,350 @@
+"""Session templates, resource presets and folder mounts through the edge, as ordinary users.
+
+A template creates the session it describes (slots, environment, a folder subpath at its own
+kernel path); the request overrides it; another user neither sees nor uses a private template,
+while project members use (but do not change) a project template. Presets: only superadmins
+write them; check-presets matches the limits and what running sessions hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import secrets
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cli.client import ApiError, ShipyardClient
+from cli.platform import Platform
+from tests.e2e.tenants import ordinary_user
+
+pytestmark = pytest.mark.e2e
+
+MIB = 1024**2
+
+TEMPLATE = """
+kind: session_template
+name: greeter
+spec:
+  resources: {{cpu: 0.5, mem: {mem}}}
+  environ: {{GREETING: hello, KEEP: kept}}
+  mounts: ["{folder}/sub:/home/work/x"]
+"""
+
+
+def _as(platform: Platform, keys: object) -> ShipyardClient:
+    return ShipyardClient(platform.endpoint, keys.access_key, keys.secret_key)  # type: ignore[attr-defined]
+
+
+async def _ended(c: ShipyardClient, session_id: str) -> None:
+    ended = ("SESSION_STATUS_TERMINATED", "SESSION_STATUS_ERROR")
+    async with asyncio.timeout(60):
+        while True:
+            if (await c.get_session(session_id))["status"] in ended:
+                return
+            await asyncio.sleep(0.2)
+
+
+async def _env(c: ShipyardClient, session_id: str, *names: str) -> list[str]:
+    code = f"import os; print(' '.join(os.environ.get(n, '-') for n in {list(names)!r}))"
+    result = await c.execute(session_id, code)
+    return str(result["stdout"]).split()
+
+
+async def test_a_template_creates_the_session_it_describes(platform: Platform) -> None:
+    alice = await ordinary_user(platform)
+    folder = f"d-{secrets.token_hex(3)}"
+    async with _as(platform, alice) as c:
+        vfolder = (await c.create_vfolder(folder))["vfolder_id"]
+        files = f"/v1/vfolders/{vfolder}/files"
+        await c.request("POST", files + ":mkdir", body={"path": "sub"})
+        payload = TEMPLATE.format(mem=128 * MIB, folder=folder)
+        template = (await c.request("POST", "/v1/session-templates", body={"payload": payload}))[
+            "template"
+        ]
+        assert template["kind"] == "SESSION_TEMPLATE_KIND_SESSION"
+        assert template["spec"]["environ"] == {"GREETING": "hello", "KEEP": "kept"}
+
+        session = await c.create_session(template_id=template["template_id"], wait=True)
+        assert session["status"] == "SESSION_STATUS_RUNNING", session
+        slots = session["requested_slots"]["amounts"]
+        assert (Decimal(slots["cpu"]), int(slots["mem"])) == (Decimal("0.5"), 128 * MIB)
+        assert await _env(c, session["session_id"], "GREETING", "KEEP") == ["hello", "kept"]
+        # The folder's subdirectory is what the kernel sees at /home/work/x.
+        wrote = await c.execute(
+            session["session_id"], "echo hi > /home/work/x/from-kernel.txt", mode="batch"
+        )
+        assert wrote["exit_code"] == 0, wrote
+        fetched = await c.request("GET", files + ":fetch", params={"path": "sub/from-kernel.txt"})
+        assert base64.b64decode(fetched["content"]) == b"hi\n"
+        await c.destroy_session(session["session_id"])
+
+        # Overriding: the request's slots and variables win, the rest comes from the template.
+        session = await c.create_session(
+            template_id=template["template_id"],
+            resources={"cpu": "1"},
+            environ={"GREETING": "bye"},
+            wait=True,
+        )
+        slots = session["requested_slots"]["amounts"]
+        assert (Decimal(slots["cpu"]), int(slots["mem"])) == (Decimal(1), 128 * MIB)
+        assert await _env(c, session["session_id"], "GREETING", "KEEP") == ["bye", "kept"]
+        await c.destroy_session(session["session_id"])
+
+
+async def test_bad_documents_are_refused_naming_the_key(platform: Platform) -> None:
+    alice = await ordinary_user(platform)
+    cases = {
+        "kind: session_template\nname: t\nspec: {resources: {cpu: lots}}": "spec.resources.cpu",
+        "kind: session_template\nname: t\nspec: {imagee: x}": "spec.imagee",
+        json.dumps({"kind": "cluster_template", "name": "c", "spec": {}}): "spec.cluster_size",
+        "kind: session_template\nname: t\nspec: [": "payload",
+        json.dumps({"kind": "session_template", "name": "t", "spec": {"cluster_size": 2}}): (
+            "spec.cluster_size"
+        ),
+    }
+    async with _as(platform, alice) as c:
+        for payload, field in cases.items():
+            with pytest.raises(ApiError) as err:
+                await c.request("POST", "/v1/session-templates", body={"payload": payload})
+            assert err.value.status == 400 and field in str(err.value.body), err.value.body
+        assert (await c.request("GET", "/v1/session-templates")).get("templates", []) == []
+
+
+async def test_a_cluster_template_starts_a_cluster(platform: Platform) -> None:
+    alice = await ordinary_user(platform)
+    doc = {
+        "kind": "cluster_template",
+        "name": "pair",
+        "spec": {"resources": {"cpu": "0.25", "mem": str(64 * MIB)}, "cluster_size": 2},
+    }
+    async with _as(platform, alice) as c:
+        template = (
+            await c.request("POST", "/v1/session-templates", body={"payload": json.dumps(doc)})
+        )["template"]
+        assert template["kind"] == "SESSION_TEMPLATE_KIND_CLUSTER"
+        session = await c.create_session(template_id=template["template_id"])
+        assert session["cluster_size"] == 2
+        assert sorted(k["cluster_role"] for k in session["kernels"]) == ["main", "sub"]
+        await c.destroy_session(session["session_id"], forced=True)
+
+
+async def test_who_may_use_and_change_a_template(platform: Platform) -> None:
+    alice, bob = await ordinary_user(platform), await ordinary_user(platform)
+    doc = json.dumps({"kind": "session_template", "name": "mine", "spec": {"image": "python:3.11"}})
+    async with _as(platform, alice) as a, _as(platform, bob) as b:
+        private = (await a.request("POST", "/v1/session-templates", body={"payload": doc}))[
+            "template"
+        ]["template_id"]
+        # A retried create returns the same template; another one of that name is a conflict.
+        again = await a.request("POST", "/v1/session-templates", body={"payload": doc})
+        assert again["template"]["template_id"] == private
+        with pytest.raises(ApiError) as err:
+            await a.request(
+                "POST", "/v1/session-templates", body={"payload": doc.replace("3.11", "3.12")}
+            )
+        assert err.value.status == 409 and "payload.name" in str(err.value.body)
+        project_id = (await a.whoami())["project_ids"][0]
+        shared = (
+            await a.request(
+                "POST", "/v1/session-templates", body={"payload": doc, "project_id": project_id}
+            )
+        )["template"]["template_id"]
+
+        # Bob (same project) sees the project's template, never Alice's private one.
+        listed = {
+            t["template_id"] for t in (await b.request("GET", "/v1/session-templates"))["templates"]
+        }
+        assert shared in listed and private not in listed
+        for method, path, body in (
+            ("GET", f"/v1/session-templates/{private}", None),
+            ("DELETE", f"/v1/session-templates/{private}", None),
+            ("POST", "/v1/sessions", {"template_id": private}),
+        ):
+            with pytest.raises(ApiError) as err:
+                await b.request(method, path, body=body)
+            assert err.value.status == 404, (method, path, err.value.body)
+        # He uses the project template but may not change or delete it.
+        session = await b.create_session(template_id=shared)
+        await b.destroy_session(session["session_id"], forced=True)
+        with pytest.raises(ApiError) as err:
+            await b.request("DELETE", f"/v1/session-templates/{shared}")
+        assert err.value.status == 403
+        with pytest.raises(ApiError) as err:
+            await b.request(
+                "POST",
+                "/v1/session-templates",
+                body={"payload": doc, "project_id": "00000000-0000-0000-0000-000000000001"},
+            )
+        assert err.value.status == 403 and "project_id" in str(err.value.body)
+
+        # Alice updates and deletes her own.
+        renamed = doc.replace('"mine"', '"renamed"')
+        updated = await a.request(
+            "PUT", f"/v1/session-templates/{private}", body={"payload": renamed}
+        )
+        assert updated["template"]["name"] == "renamed"
+        await a.request("DELETE", f"/v1/session-templates/{shared}")
+        with pytest.raises(ApiError) as err:
+            await b.request("GET", f"/v1/session-templates/{shared}")
+        assert err.value.status == 404
+
+
+async def test_overlapping_mount_targets_are_refused(platform: Platform) -> None:
+    alice = await ordinary_user(platform)
+    folder = f"o-{secrets.token_hex(3)}"
+    async with _as(platform, alice) as c:
+        await c.create_vfolder(folder)
+        for fields, named in (
+            (
+                {"vfolder_names": [folder], "mounts": [f"{folder}:/home/work/{folder}/in"]},
+                "mounts[0]",
+            ),
+            ({"mounts": [f"{folder}:/home/work/a", f"{folder}:a"]}, "mounts[1]"),
+            ({"mounts": [f"{folder}:/etc"]}, "mounts[0]"),
+            ({"mounts": [f"{folder}/nope"]}, "mounts[0]"),
+        ):
+            with pytest.raises(ApiError) as err:
+                await c.create_session(**fields)
+            assert err.value.status == 400 and named in str(err.value.body), err.value.body
+        assert (await c.list_sessions()).get("sessions", []) == []
+
+
+async def test_presets_and_what_remains(platform: Platform, client: ShipyardClient) -> None:
+    small = {
+        "name": f"small-{secrets.token_hex(2)}",
+        "resource_slots": {"amounts": {"cpu": "0.5", "mem": str(128 * MIB)}},
+    }
+    huge = {"name": f"huge-{secrets.token_hex(2)}", "resource_slots": {"amounts": {"cpu": "64"}}}
+    for preset in (small, huge):
+        await client.request("POST", "/v1/resource-presets", body=preset)
+    alice = await ordinary_user(platform)
+    async with _as(platform, alice) as c:
+        with pytest.raises(ApiError) as err:
+            await c.request("POST", "/v1/resource-presets", body={**small, "name": "mine"})
+        assert err.value.status == 403
+        names = {
+            p["name"] for p in (await c.request("GET", "/v1/resource-presets"))["resource_presets"]
+        }
+        assert {small["name"], huge["name"]} <= names
+
+        before = await c.request("POST", "/v1/resource-presets:check", body={})
+        session = await c.create_session(resources={"cpu": "0.5", "mem": str(128 * MIB)}, wait=True)
+        after = await c.request("POST", "/v1/resource-presets:check", body={})
+        using = after["keypair"]["using"]["amounts"]
+        assert (Decimal(using["cpu"]), int(using["mem"])) == (Decimal("0.5"), 128 * MIB)
+        group = {g["name"]: g for g in after["resource_groups"]}[session["resource_group"]]
+        assert Decimal(group["using"]["amounts"]["cpu"]) == Decimal("0.5")
+        free_before = {g["name"]: g for g in before["resource_groups"]}[session["resource_group"]]
+        drop = Decimal(free_before["remaining"]["amounts"]["cpu"]) - Decimal(
+            group["remaining"]["amounts"].get("cpu", "0")
+        )
+        assert drop == Decimal("0.5")  # only this session started in between
+        fits = {p["resource_preset"]["name"]: p.get("allocatable", False) for p in after["presets"]}
+        assert fits[small["name"]] is True and fits[huge["name"]] is False
+        await c.destroy_session(session["session_id"])
+
+    # A keypair cap shows up as the limit and bounds what remains.
+    policy = f"p-{secrets.token_hex(3)}"
+    await client.request(
+        "POST",
+        "/v1/resource-policies",
+        body={"name": policy, "total_resource_slots": {"amounts": {"cpu": "1"}}},
+    )
+    bob = await ordinary_user(platform)
+    async with _as(platform, bob) as b:
+        user_id = (await b.whoami())["user_id"]
+    issued = await client.request(
+        "POST", f"/v1/users/{user_id}/keypairs", body={"resource_policy": policy}
+    )
+    async with ShipyardClient(
+        platform.endpoint, issued["keypair"]["access_key"], issued["secret_key"]
+    ) as capped:
+        session = await capped.create_session(resources={"cpu": "0.5"}, wait=True)
+        check = await capped.request("POST", "/v1/resource-presets:check", body={})
+        assert check["keypair"]["limits"]["amounts"]["cpu"] == "1"
+        assert check["keypair"]["remaining"]["amounts"]["cpu"] == "0.5"
+        assert check["remaining"]["amounts"]["cpu"] == "0.5"
+        fits = {p["resource_preset"]["name"]: p.get("allocatable", False) for p in check["presets"]}
+        assert fits[small["name"]] is True and fits[huge["name"]] is False
+        await capped.destroy_session(session["session_id"])
+    for preset in (small, huge):
+        await client.request("DELETE", f"/v1/resource-presets/{preset['name']}")
+
+
+async def test_the_cli_creates_a_template_and_a_session_from_it(
+    platform: Platform, tmp_path: Path
+) -> None:
+    alice = await ordinary_user(platform)
+    env = {
+        **os.environ,
+        "SHIPYARD_ENDPOINT": platform.endpoint,
+        "SHIPYARD_ACCESS_KEY": alice.access_key,
+        "SHIPYARD_SECRET_KEY": alice.secret_key,
+    }
+
+    def shipyard(*argv: str) -> Any:
+        done = subprocess.run(
+            [sys.executable, "-m", "cli", "--data-dir", str(tmp_path), *argv],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout) if done.stdout.strip() else None
+
+    doc = tmp_path / "t.yaml"
+    doc.write_text("kind: session_template\nname: cli\nspec: {environ: {FROM: template}}\n")
+    template = shipyard("session-template", "create", "-f", str(doc))
+    assert [t["name"] for t in shipyard("session-template", "list")] == ["cli"]
+    assert shipyard("session-template", "get", template["template_id"])["name"] == "cli"
+    session = shipyard("session", "create", "--template", template["template_id"], "--wait")
+    async with _as(platform, alice) as c:
+        assert await _env(c, session["session_id"], "FROM") == ["template"]
+    check = shipyard("preset", "check")
+    assert Decimal(check["keypair"]["using"]["amounts"]["cpu"]) == Decimal(1)
+    assert isinstance(shipyard("preset", "list"), list)
+    shipyard("session", "destroy", session["session_id"])
+    shipyard("session-template", "delete", template["template_id"])
+    assert shipyard("session-template", "list") == []
+
+
+async def test_a_mounted_folder_cannot_be_deleted_or_renamed_until_the_session_ends(
+    platform: Platform,
+) -> None:
+    alice = await ordinary_user(platform)
+    folder = f"m-{secrets.token_hex(3)}"
+    async with _as(platform, alice) as c:
+        vfolder = (await c.create_vfolder(folder))["vfolder_id"]
+        await c.request("POST", f"/v1/vfolders/{vfolder}/files:mkdir", body={"path": "sub"})
+        session = await c.create_session(mounts=[f"{folder}/sub:work"], wait=True)
+        assert session["status"] == "SESSION_STATUS_RUNNING", session
+
+        def status() -> str:
+            return next(f["status"] for f in listed if f["vfolder_id"] == vfolder)
+
+        listed = await c.list_vfolders()
+        assert status() == "V_FOLDER_STATUS_MOUNTED"
+        rename = {"vfolder": {"vfolder_id": vfolder, "name": "other"}, "update_mask": "name"}
+        for call in (
+            c.delete_vfolder(vfolder),
+            c.request("PATCH", f"/v1/vfolders/{vfolder}", body=rename),
+        ):
+            with pytest.raises(ApiError) as err:
+                await call
+            assert err.value.status == 400 and "VFOLDER_MOUNTED" in str(err.value.body)
+
+        await c.destroy_session(session["session_id"])
+        await _ended(c, session["session_id"])
+        listed = await c.list_vfolders()
+        assert status() == "V_FOLDER_STATUS_READY"
+        await c.request("PATCH", f"/v1/vfolders/{vfolder}", body=rename)
+        await c.delete_vfolder(vfolder)
