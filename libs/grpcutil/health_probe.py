@@ -43,7 +43,7 @@ def check_edge(admin_port: str, timeout: float) -> str | None:
     """Why Envoy's admin endpoint does not say the edge is ready, or None when it does."""
     url = f"http://127.0.0.1:{admin_port}/ready"
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as reply:  # noqa: S310  # fixed loopback URL
+        with urllib.request.urlopen(url, timeout=timeout) as reply:  # a fixed loopback URL
             body = reply.read().decode(errors="replace").strip()
     except (urllib.error.URLError, OSError) as exc:
         return f"{url}: {exc}"

@@ -38,6 +38,9 @@ class Settings(ServiceSettings, RedisMixin):
     # loopback, as in the process backend's sandbox; the fastest to start) or an engine network
     # such as "bridge" for outbound access. "host" is refused.
     container_network: str = "none"
+    # Container backend: where the engine finds the kernel runner; set, the agent copies its
+    # runner there at start (an agent in a container: a host path mounted at the same path).
+    runner_host_dir: Path | None = None
     # Container backend: /dev/shm size of each kernel (its pids bound is kernel_pids_max).
     shm_bytes: int = Field(default=64 << 20, gt=0)
     # Container backend: on stop, leave kernels running for the next run to adopt (an upgrade)

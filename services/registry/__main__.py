@@ -1,4 +1,5 @@
-"""Serve the registry; with `migrate`, upgrade its schema and exit (a deployment's migration job)."""
+"""Serve the registry; with `migrate`, upgrade its schema and exit (a deployment's migration
+job)."""
 
 import asyncio
 import sys

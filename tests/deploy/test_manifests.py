@@ -14,7 +14,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = ("single-node", "production")
-KUBERNETES_VERSION = "1.31.0"  # the oldest release the manifests support (grpc probes, matchLabelKeys)
+# The oldest release the manifests support (gRPC probes, matchLabelKeys).
+KUBERNETES_VERSION = "1.31.0"
 
 
 def _kustomize() -> list[str]:
@@ -27,7 +28,7 @@ def _kustomize() -> list[str]:
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Every overlay rendered, from a copy whose secrets/ scripts/k8s_secrets.py wrote."""
+    """Every overlay rendered, from a copy whose secrets/ scripts/deploy_secrets.py wrote."""
     copy = tmp_path_factory.mktemp("k8s") / "k8s"
     shutil.copytree(ROOT / "deploy" / "k8s", copy, ignore=shutil.ignore_patterns("secrets"))
     out: dict[str, Path] = {}
@@ -35,8 +36,8 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         subprocess.run(
             [
                 sys.executable,
-                str(ROOT / "scripts" / "k8s_secrets.py"),
-                str(copy / "overlays" / overlay),
+                str(ROOT / "scripts" / "deploy_secrets.py"),
+                str(copy / "overlays" / overlay / "secrets"),
                 "--database-url=postgresql+asyncpg://shipyard:pw@db.example:5432/shipyard",
                 "--redis-url=redis://redis.example:6379/0",
             ],
@@ -57,7 +58,8 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _objects(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(path.read_text()) if d}
+    docs = yaml.safe_load_all(path.read_text())
+    return {(d["kind"], d["metadata"]["name"]): d for d in docs if d}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -109,8 +111,10 @@ def test_production_layout(rendered) -> None:
         objs
     )
     assert objs[("Service", "edge")]["spec"]["type"] == "LoadBalancer"
-    assert all(objs[("Service", s)]["spec"].get("type", "ClusterIP") == "ClusterIP"
-               for s in ("auth", "registry", "scheduler", "storage"))
+    assert all(
+        objs[("Service", s)]["spec"].get("type", "ClusterIP") == "ClusterIP"
+        for s in ("auth", "registry", "scheduler", "storage")
+    )
 
 
 def test_only_the_edge_accepts_traffic_from_outside(rendered) -> None:
@@ -129,10 +133,14 @@ def test_only_the_edge_accepts_traffic_from_outside(rendered) -> None:
 def test_secrets_hold_the_token_and_database_credentials(rendered) -> None:
     objs = _objects(rendered["single-node"])
     secrets = {name.rsplit("-", 1)[0]: d for (kind, name), d in objs.items() if kind == "Secret"}
-    assert {"internal-token", "secret-key-encryption-key"} <= set(secrets["shipyard-secrets"]["data"])
+    own = set(secrets["shipyard-secrets"]["data"])
+    assert {"internal-token", "secret-key-encryption-key"} <= own
     assert {"database-url", "redis-url"} <= set(secrets["shipyard-datastores"]["data"])
     registry = objs[("Deployment", "registry")]["spec"]["template"]["spec"]["containers"][0]
-    refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in registry["env"]
-            if "secretKeyRef" in e.get("valueFrom", {})}
+    refs = {
+        e["name"]: e["valueFrom"]["secretKeyRef"]["name"]
+        for e in registry["env"]
+        if "secretKeyRef" in e.get("valueFrom", {})
+    }
     assert refs["REGISTRY_DATABASE_URL"] == secrets["shipyard-datastores"]["metadata"]["name"]
     assert all(objs[("Deployment", n)]["spec"]["replicas"] == 1 for n in ("auth", "edge"))

@@ -6,6 +6,7 @@ kernel gets (limits, capabilities, mounts, user, network) reads in one place.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ class Isolation:
     network: str
     pids_limit: int
     shm_bytes: int
+    # The host directory the engine binds the kernel runner from (publish_runner).
+    runner_dir: Path = RUNNER_SCRIPT.parent
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,6 +65,15 @@ class HostPaths:
     @property
     def oom_flag(self) -> Path:
         return self.run_dir / OOM_FLAG
+
+
+def publish_runner(directory: Path) -> Path:
+    """Copy the kernel runner into `directory`, for an engine that cannot see the agent's own
+    files (an agent in a container names host paths: this one is shared at the same path)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o755)
+    shutil.copy2(RUNNER_SCRIPT, directory / RUNNER_SCRIPT.name)
+    return directory
 
 
 def runtime_path(image: str, labels: dict[str, str]) -> str:
@@ -92,7 +104,7 @@ def create_body(
     if spec.startup_command:
         cmd += ["--startup-command", spec.startup_command]
     binds = [
-        f"{RUNNER_SCRIPT.parent}:{RUNNER_DIR}:ro",
+        f"{isolation.runner_dir}:{RUNNER_DIR}:ro",
         f"{paths.run_dir}:{RUN_DIR}:rw",
         f"{paths.workdir}:{WORKDIR}:rw",
         *(
