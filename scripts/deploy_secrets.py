@@ -4,14 +4,15 @@
         --database-url postgresql+asyncpg://shipyard:PASSWORD@db.internal:5432/shipyard \\
         --redis-url redis://:PASSWORD@redis.internal:6379/0
 
-- secrets.env: `internal-token` and `secret-key-encryption-key` (both random),
+- secrets.env: `internal-token`, `secret-key-encryption-key` (auth's keypair secrets at rest)
+  and `storage-transfer-key` (storage's transfer tokens), all random,
 - datastores.env: `database-url` and `redis-url`, the operator's PostgreSQL and Redis,
   (these two feed an overlay's secretGenerator),
 - compose.env: the same values as every service's environment variables (deploy/compose.yaml),
 - token-key.pem: auth's ES256 key for bearer tokens; jwks.json: its public half, for the edge.
 
-Existing values are kept (a new internal token or encryption key would lock out running
-services and stored keypair secrets); --rotate-token replaces the internal token only.
+Existing values are kept (a new internal token or key would lock out running services, stored
+keypair secrets and issued transfer tokens); --rotate-token replaces the internal token only.
 Keep the directory in your secret store, not in the repository (overlays' secrets/ are ignored).
 """
 
@@ -54,6 +55,7 @@ def compose_env(own: dict[str, str], stores: dict[str, str]) -> dict[str, str]:
         if service in USES_REDIS:
             env[prefix + "REDIS_URL"] = stores["redis-url"]
     env["AUTH_SECRET_KEY_ENCRYPTION_KEY"] = own["secret-key-encryption-key"]
+    env["STORAGE_TRANSFER_KEY"] = own["storage-transfer-key"]
     return env
 
 
@@ -67,6 +69,8 @@ def write_secrets(
     if not own.get("secret-key-encryption-key"):
         key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
         own["secret-key-encryption-key"] = key
+    if not own.get("storage-transfer-key"):
+        own["storage-transfer-key"] = secrets.token_urlsafe(32)
     write_env(directory / "secrets.env", own)
 
     stores = read_env(directory / "datastores.env")
