@@ -10,6 +10,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +77,8 @@ async def deployment(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
     await _run(str(ROOT / "scripts" / "images"), env=env)
 
     db_name, database_url = await create_database()
-    work = tmp_path_factory.mktemp("compose")
+    # Short: runner sockets live below the data directory, and unix socket paths are capped.
+    work = Path(tempfile.mkdtemp(prefix="syc-", dir="/tmp"))
     ports = {name: free_port() for name in ("AUTH", "REGISTRY", "SCHEDULER", "STORAGE", "AGENT")}
     edge_port = free_port()
     project = f"shipyard-e2e-{secrets.token_hex(3)}"
@@ -129,13 +131,14 @@ async def deployment(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
             await _until(agent_alive, "the agent to register")
         yield Deployment(endpoint=endpoint, keypair=keypair)
     finally:
-        logs = work / "compose.log"
+        logs = tmp_path_factory.mktemp("compose") / "compose.log"  # kept for a failure's reader
         with logs.open("w") as out:
             subprocess.run([*base, "logs"], env=env, cwd=ROOT, stdout=out, stderr=out, check=False)
         subprocess.run(
             [*base, "down", "-t", "20"], env=env, cwd=ROOT, capture_output=True, check=False
         )
         await drop_database(db_name)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 async def test_an_ordinary_user_runs_a_session_with_a_folder_through_the_edge(
@@ -155,7 +158,7 @@ async def test_an_ordinary_user_runs_a_session_with_a_folder_through_the_edge(
             f"import os; open('{name}/out.txt', 'w').write('kept'); "
             f"print(os.getuid(), sorted(os.listdir('{name}')))",
         )
-        assert result["stdout"].split(maxsplit=1) == ["64000", "['out.txt']"], result
+        assert result["stdout"].strip().split(maxsplit=1) == ["64000", "['out.txt']"], result
         batch = await c.execute(sid, f"cat {name}/out.txt; exit 3", mode="batch")
         assert batch["exit_code"] == 3 and batch["stdout"] == "kept"
 
