@@ -26,7 +26,8 @@ from tests.conftest import create_database, drop_database
 from tests.container_engine import engine_url, ensure_test_images
 from tests.e2e.tenants import ordinary_user
 
-pytestmark = pytest.mark.e2e
+# The first run on a machine builds the images (several minutes); later runs reuse them.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "deploy" / "compose.yaml"
