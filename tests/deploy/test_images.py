@@ -1,5 +1,6 @@
 """A service image built by scripts/images starts as its non-root user and its health check
-(the gRPC health endpoint, through the image's probe command) turns healthy."""
+(the gRPC health endpoint, through the image's probe command) turns healthy; the migration
+job's command upgrades a database and exits."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ import subprocess
 import time
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from cli.infra import free_port
+from tests.conftest import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parents[2]
 # The first run on a machine builds the bases and wheels (minutes); later runs reuse them.
 pytestmark = pytest.mark.timeout(1200)
 IMAGE = "localhost/shipyard/scheduler:dev"  # the lightest service: it needs Redis only
+REGISTRY_IMAGE = "localhost/shipyard/registry:dev"
 
 
 def _engine() -> str:
@@ -83,3 +87,35 @@ def test_the_image_runs_as_a_user_and_turns_healthy(image: str) -> None:
         assert wrong.returncode == 1 and "unhealthy: 127.0.0.1:1" in wrong.stderr
     finally:
         _run(engine, "rm", "-f", "-t", "5", name, check=False)
+
+
+async def _registry_schema(url: str) -> tuple[list[str], str | None]:
+    """The registry schema's tables and its Alembic revision."""
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        rows = await conn.fetch(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'registry'"
+        )
+        tables = sorted(r["table_name"] for r in rows)
+        revision = None
+        if "alembic_version" in tables:
+            revision = await conn.fetchval("SELECT version_num FROM registry.alembic_version")
+        return tables, revision
+    finally:
+        await conn.close()
+
+
+async def test_the_migration_jobs_command_upgrades_a_fresh_database_once(image: str) -> None:
+    engine = image
+    _run(str(ROOT / "scripts" / "images"), "registry")
+    name, url = await create_database()
+    try:
+        env = ["-e", f"REGISTRY_DATABASE_URL={url}", "-e", "REGISTRY_INTERNAL_TOKEN=t"]
+        argv = [engine, "run", "--rm", "--network", "host", *env, REGISTRY_IMAGE, "migrate"]
+        _run(*argv)
+        first = await _registry_schema(url)
+        assert len(first[0]) > 5 and first[1] is not None  # the chain ran, and the command exited
+        _run(*argv)
+        assert await _registry_schema(url) == first  # at head already: nothing changed
+    finally:
+        await drop_database(name)
