@@ -61,7 +61,8 @@ def test_the_image_runs_as_a_user_and_turns_healthy(image: str) -> None:
     name = f"shipyard-image-test-{secrets.token_hex(3)}"
     redis_url = os.environ.get("SHIPYARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
     _run(
-        engine, "run", "-d", "--name", name, "--network", "host",
+        # Read-only, as the Kubernetes manifests run it.
+        engine, "run", "-d", "--name", name, "--network", "host", "--read-only", "--tmpfs", "/tmp",
         "-e", f"SCHEDULER_BIND=127.0.0.1:{port}",
         "-e", f"SCHEDULER_REDIS_URL={redis_url}",
         "-e", f"SCHEDULER_REDIS_PREFIX=image-test:{secrets.token_hex(3)}:",
