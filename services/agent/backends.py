@@ -9,12 +9,13 @@ from collections.abc import Awaitable, Callable
 from libs.core.errors import FailedPrecondition
 from services.agent.adapters.cluster_network import ClusterNetworks
 from services.agent.adapters.container_backend import ContainerBackend, KernelPullListener
-from services.agent.adapters.container_config import Isolation
+from services.agent.adapters.container_config import Isolation, publish_runner
 from services.agent.adapters.container_engine import Engine
 from services.agent.adapters.egress_policy import EgressPolicy, control_plane_networks
 from services.agent.adapters.networked_backend import NetworkedBackend, NetworkedLoggingBackend
 from services.agent.adapters.process_backend import ProcessBackend
 from services.agent.config import Settings
+from services.agent.kernel_runner import RUNNER_SCRIPT
 from services.agent.service.ports import KernelBackend
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,11 @@ async def make_backend(
                 pids_limit=settings.kernel_pids_max,
                 shm_bytes=settings.shm_bytes,
                 jupyter=settings.jupyter,
+                runner_dir=(
+                    publish_runner(settings.runner_host_dir)
+                    if settings.runner_host_dir
+                    else RUNNER_SCRIPT.parent
+                ),
             ),
             on_pull=on_pull,
             egress=egress,

@@ -48,6 +48,9 @@ class Settings(ServiceSettings, RedisMixin):
     # comma-separated) its kernels must not reach, besides this host's own and the hosts of
     # REGISTRY_ADDR, REDIS_URL and OTLP_ENDPOINT (docs/kernel-isolation.md).
     control_plane_cidrs: str = ""
+    # Container backend: where the engine finds the kernel runner; set, the agent copies its
+    # runner there at start (an agent in a container: a host path mounted at the same path).
+    runner_host_dir: Path | None = None
     # Container backend: /dev/shm size of each kernel (its pids bound is kernel_pids_max).
     shm_bytes: int = Field(default=64 << 20, gt=0)
     # Container backend: on stop, leave kernels running for the next run to adopt (an upgrade)

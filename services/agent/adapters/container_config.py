@@ -6,6 +6,7 @@ kernel gets (limits, capabilities, mounts, user, network) reads in one place.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,8 @@ class Isolation:
     pids_limit: int
     shm_bytes: int
     jupyter: bool = False  # query mode on the image's Jupyter kernel, when it has one
+    # The host directory the engine binds the kernel runner from (publish_runner).
+    runner_dir: Path = RUNNER_SCRIPT.parent
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,6 +66,16 @@ class HostPaths:
     @property
     def oom_flag(self) -> Path:
         return self.run_dir / OOM_FLAG
+
+
+def publish_runner(directory: Path) -> Path:
+    """Copy the kernel runner (with its sibling modules) into `directory`, for an engine that cannot see the agent's own
+    files (an agent in a container names host paths: this one is shared at the same path)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o755)
+    for source in RUNNER_SCRIPT.parent.glob("*.py"):  # the runner and the modules beside it
+        shutil.copy2(source, directory / source.name)
+    return directory
 
 
 def runtime_path(image: str, labels: dict[str, str]) -> str:
@@ -95,7 +108,7 @@ def create_body(
     if spec.startup_command:
         cmd += ["--startup-command", spec.startup_command]
     binds = [
-        f"{RUNNER_SCRIPT.parent}:{RUNNER_DIR}:ro",
+        f"{isolation.runner_dir}:{RUNNER_DIR}:ro",
         f"{paths.run_dir}:{RUN_DIR}:rw",
         f"{paths.workdir}:{WORKDIR}:rw",
         *(
