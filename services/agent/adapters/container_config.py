@@ -69,8 +69,9 @@ class HostPaths:
 
 
 def publish_runner(directory: Path) -> Path:
-    """Copy the kernel runner (with its sibling modules) into `directory`, for an engine that cannot see the agent's own
-    files (an agent in a container names host paths: this one is shared at the same path)."""
+    """Copy the kernel runner and its sibling modules into `directory`, for an engine that
+    cannot see the agent's own files (an agent in a container names host paths: this one is
+    shared at the same path)."""
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o755)
     for source in RUNNER_SCRIPT.parent.glob("*.py"):  # the runner and the modules beside it
