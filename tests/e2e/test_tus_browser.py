@@ -1,6 +1,6 @@
-"""A browser uploads a file with tus-js-client through the edge, as an ordinary user's page
-would: the first upload is cut off after its first piece, a second one resumes it from the
-stored offset, and the folder then holds exactly the bytes the page had."""
+"""A browser uploads a file with tus-js-client through the edge, as an ordinary user's web page
+on another origin would: the first upload is cut off after its first piece, a second one
+resumes it from the stored offset, and the folder then holds exactly the bytes the page had."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiohttp import web
 
 from cli.client import ShipyardClient
+from cli.infra import free_port
 from cli.platform import ROOT, Platform
 from tests.browser import chromium, chromium_available
 from tests.e2e.tenants import ordinary_user
@@ -32,6 +34,7 @@ def _expected() -> bytes:
     return bytes((i * 7 + 3) % 251 for i in range(SIZE))
 
 
+PAGE = "<!doctype html><title>lab</title><p>uploads</p>"
 UPLOAD_JS = """
 (async () => {
   const bytes = new Uint8Array(%(size)d);
@@ -72,13 +75,24 @@ async def test_a_browser_uploads_with_tus_js_client_and_resumes_after_a_cut(
         )
     endpoint = f"{edge}/v1/storage/transfers/uploads?token={issued['token']}"
 
-    async with chromium() as new_page:
-        page = await new_page()
-        await page.goto("about:blank")
-        await page.evaluate(Path(TUS_BUNDLE).read_text())
-        await page.evaluate(UPLOAD_JS % {"size": SIZE, "endpoint": json.dumps(endpoint)})
-        outcome = await page.wait_for("window.__uploaded || window.__failed", within=60)
-        failed = await page.evaluate("window.__failed || ''")
+    # The page comes from another origin (a web UI), so the browser applies CORS for real.
+    page_app = web.Application()
+    page_app.router.add_get("/", lambda _: web.Response(text=PAGE, content_type="text/html"))
+    runner = web.AppRunner(page_app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with chromium() as new_page:
+            page = await new_page()
+            await page.goto(f"http://127.0.0.1:{port}/")
+            await page.wait_for("document.readyState === 'complete'")
+            await page.evaluate(Path(TUS_BUNDLE).read_text())
+            await page.evaluate(UPLOAD_JS % {"size": SIZE, "endpoint": json.dumps(endpoint)})
+            outcome = await page.wait_for("window.__uploaded || window.__failed", within=60)
+            failed = await page.evaluate("window.__failed || ''")
+    finally:
+        await runner.cleanup()
     assert failed == "", failed
     assert str(outcome).startswith(f"{edge}/v1/storage/transfers/uploads/")
 
