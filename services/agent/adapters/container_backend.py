@@ -32,8 +32,7 @@ from services.agent.adapters.kernel_execute import execute_on_runner, not_runnin
 from services.agent.adapters.kernel_spec_checks import check_spec, spec_metadata
 from services.agent.adapters.kernel_stats import docker_usage
 from services.agent.adapters.runner_client import RunnerClient
-from services.agent.adapters.runner_session import RunnerSession
-from services.agent.adapters.runner_terminal import RunnerTerminal
+from services.agent.adapters.runner_kernels import RunnerKernels
 from services.agent.domain import model as m
 
 log = logging.getLogger(__name__)
@@ -62,7 +61,7 @@ class _Kernel:
     ended: tuple[int, bool] = (0, False)  # exit code, OOM-killed
 
 
-class ContainerBackend:
+class ContainerBackend(RunnerKernels):
     name = "container"
 
     def __init__(
@@ -145,22 +144,6 @@ class ContainerBackend:
             (mode, code, timeout),
             settle=5.0,
         )
-
-    async def open_live(self, kernel_id: str) -> RunnerSession:
-        return await self.runner(kernel_id).open_session()
-
-    async def interrupt(self, kernel_id: str) -> None:
-        await self.runner(kernel_id).interrupt()
-
-    def runner(self, kernel_id: str) -> RunnerClient:
-        """The runner of a running kernel (live executions and apps reach the kernel through it)."""
-        kernel = self._kernels.get(kernel_id)
-        if kernel is None or kernel.exited.is_set():
-            raise not_running(kernel_id)
-        return kernel.client
-
-    async def open_terminal(self, kernel_id: str, rows: int, cols: int) -> RunnerTerminal:
-        return await self.runner(kernel_id).open_terminal(rows, cols)
 
     def list(self) -> list[m.KernelHandle]:
         return [k.handle for k in self._kernels.values() if k.report and not k.exited.is_set()]
