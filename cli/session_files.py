@@ -89,7 +89,7 @@ def register(session: Any, make_client: ClientFactory) -> None:
             partial = Path(f"{local}.part")
             with partial.open("wb") as out:  # noqa: ASYNC230 - a CLI: nothing else runs
                 size = await download(client, args.session_id, args.path, out)
-            partial.replace(local)
+            partial.replace(local)  # noqa: ASYNC240
         print(f"{args.path} -> {local} ({size} bytes)", file=sys.stderr)
         return 0
 
