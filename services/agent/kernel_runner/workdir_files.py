@@ -79,7 +79,8 @@ def _read(request: dict[str, Any], workdir: str) -> dict[str, Any]:
     offset, length = _int(request, "offset", 0), _int(request, "length", MAX_CHUNK)
     length = min(length or MAX_CHUNK, MAX_CHUNK)
     with _opened_dir(workdir, parts[:-1], create=False) as parent:
-        fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # a FIFO: no wait
+        fd = os.open(parts[-1], flags, dir_fd=parent)
     try:
         info = os.fstat(fd)
         _regular(info.st_mode)

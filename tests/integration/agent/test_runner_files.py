@@ -91,9 +91,14 @@ async def test_symlinks_are_never_followed(files: RunnerFiles, short_dir: Path) 
     assert kinds == {"up": FileKind.SYMLINK, "secret-link": FileKind.SYMLINK}
 
 
-async def test_missing_files_and_directories(files: RunnerFiles) -> None:
+async def test_missing_files_directories_and_fifos(files: RunnerFiles, short_dir: Path) -> None:
     with pytest.raises(NotFound):
         await files.read(KERNEL, "nope.txt", 0, 10)
     await files.write(KERNEL, "dir/f", 0, b"x", truncate=True)
     with pytest.raises(FailedPrecondition, match="directory"):
         await files.read(KERNEL, "dir", 0, 10)
+    os.mkfifo(short_dir / "work/fifo")  # opening it must not hang the request
+    with pytest.raises(FailedPrecondition, match="regular"):
+        await files.read(KERNEL, "fifo", 0, 10)
+    with pytest.raises(FailedPrecondition):
+        await files.write(KERNEL, "fifo", 0, b"x", truncate=True)
