@@ -110,8 +110,8 @@ async def test_put_run_list_get_and_escapes(platform: Platform, tmp_path: Path) 
                     assert await _status(other, "GET", base) == 404
                     params = {"path": "note.txt"}
                     assert await _status(other, "GET", f"{base}:download", params=params) == 404
-                    body = {"path": "note.txt", "data": "eA==", "truncate": True}
-                    assert await _status(other, "POST", f"{base}:upload", body=body) == 404
+                    overwrite = {"path": "note.txt", "data": "eA==", "truncate": True}
+                    assert await _status(other, "POST", f"{base}:upload", body=overwrite) == 404
             async with httpx.AsyncClient() as http:
                 stranger = await http.get(f"{platform.endpoint}{base}")
                 assert stranger.status_code == 401
