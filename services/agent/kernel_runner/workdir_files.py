@@ -64,7 +64,7 @@ def _list(request: dict[str, Any], workdir: str) -> dict[str, Any]:
                 info = entry.stat(follow_symlinks=False)
                 entries.append(
                     {
-                        "name": entry.name,
+                        "name": _printable(entry.name),
                         "kind": _kind(info.st_mode),
                         "size": info.st_size,
                         "mtime": info.st_mtime,
@@ -165,6 +165,11 @@ def _regular(mode: int) -> None:
         raise Refused("failed_precondition", "path: is a directory")
     if not stat.S_ISREG(mode):
         raise Refused("failed_precondition", "path: is not a regular file")
+
+
+def _printable(name: str) -> str:
+    """A name that is not UTF-8 on disk is shown with U+FFFD where its bad bytes are."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _kind(mode: int) -> str:

@@ -102,3 +102,11 @@ async def test_missing_files_directories_and_fifos(files: RunnerFiles, short_dir
         await files.read(KERNEL, "fifo", 0, 10)
     with pytest.raises(FailedPrecondition):
         await files.write(KERNEL, "fifo", 0, b"x", truncate=True)
+
+
+async def test_a_name_that_is_not_utf8_is_listed_readably(
+    files: RunnerFiles, short_dir: Path
+) -> None:
+    (Path(os.fsdecode(bytes(short_dir / "work"))) / os.fsdecode(b"bad-\xff")).write_bytes(b"")
+    names = [e.name for e in (await files.list(KERNEL, "", 0, 10)).entries]
+    assert names == ["bad-\ufffd"]
