@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from cli import session_apps, session_run, why
+from cli import session_apps, session_files, session_run, why
 from cli.client import ShipyardClient
 from cli.session_events import add_events_command
 from cli.shell import run_shell
@@ -166,3 +166,4 @@ def register(sub: argparse._SubParsersAction, make_client: ClientFactory) -> Non
     rename.add_argument("name")
     rename.set_defaults(func=cmd_session_rename)
     session_apps.register(session, make_client)
+    session_files.register(session, make_client)

@@ -37,6 +37,7 @@ PUBLIC_SERVICES: dict[str, Upstream] = {
     "shipyard.registry.v1.RescanTaskService": "registry",
     "shipyard.registry.v1.AppService": "registry",
     "shipyard.registry.v1.TerminalService": "registry",
+    "shipyard.registry.v1.SessionFileService": "registry",
     "shipyard.registry.v1.ClusterService": "registry",
     "shipyard.registry.v1.ImageService": "registry",
     "shipyard.registry.v1.ContainerRegistryService": "registry",

@@ -131,6 +131,10 @@ METHODS: dict[str, Rule] = {
     "/shipyard.registry.v1.SessionService/DestroySession": Rule(Resource.SESSION, _D),
     "/shipyard.registry.v1.SessionService/Execute": Rule(Resource.SESSION, _X),
     "/shipyard.registry.v1.TerminalService/OpenTerminal": Rule(Resource.SESSION, _X),
+    # The work directory's files are the kernel's: whoever may run code there may use them.
+    "/shipyard.registry.v1.SessionFileService/ListSessionFiles": Rule(Resource.SESSION, _X),
+    "/shipyard.registry.v1.SessionFileService/DownloadSessionFile": Rule(Resource.SESSION, _X),
+    "/shipyard.registry.v1.SessionFileService/UploadSessionFile": Rule(Resource.SESSION, _X),
     "/shipyard.registry.v1.SessionService/GetSessionLogs": Rule(Resource.SESSION, _R),
     "/shipyard.registry.v1.ExecutionService/StreamExecute": Rule(Resource.SESSION, _X),
     "/shipyard.registry.v1.ExecutionService/InterruptExecution": Rule(Resource.SESSION, _X),
@@ -262,6 +266,9 @@ METHODS: dict[str, Rule] = {
     "/shipyard.agent.v1.KernelExecutionService/StreamExecute": _system(Resource.SESSION, _X),
     "/shipyard.agent.v1.KernelExecutionService/InterruptExecution": _system(Resource.SESSION, _X),
     "/shipyard.agent.v1.KernelAppService/StartKernelApp": _system(Resource.SESSION, _X),
+    "/shipyard.agent.v1.KernelFileService/ListKernelFiles": _system(Resource.SESSION, _X),
+    "/shipyard.agent.v1.KernelFileService/ReadKernelFile": _system(Resource.SESSION, _X),
+    "/shipyard.agent.v1.KernelFileService/WriteKernelFile": _system(Resource.SESSION, _X),
     # gateway (the edge's own control plane)
     "/shipyard.gateway.v1.EdgeRouteService/AddRoute": _system(Resource.EDGE_ROUTE, _C),
     "/shipyard.gateway.v1.EdgeRouteService/RemoveRoute": _system(Resource.EDGE_ROUTE, _D),

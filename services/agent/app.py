@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from shipyard.agent.v1 import (
     execution_service_pb2_grpc,
     kernel_app_service_pb2_grpc,
+    kernel_file_service_pb2_grpc,
     kernel_service_pb2_grpc,
     terminal_service_pb2_grpc,
 )
@@ -28,8 +29,10 @@ from services.agent.adapters.event_publisher import RedisKernelEventPublisher, k
 from services.agent.adapters.networked_backend import NetworkedBackend
 from services.agent.adapters.registry_client import AgentCredential, GrpcAgentRegistry
 from services.agent.adapters.runner_client import RunnerClient
+from services.agent.adapters.runner_files import RunnerFiles
 from services.agent.api.execution_servicer import SERVICE_NAME as EXECUTION_SERVICE_NAME
 from services.agent.api.execution_servicer import KernelExecutionServicer
+from services.agent.api.file_servicer import FILE_SERVICE_NAME, KernelFileServicer
 from services.agent.api.servicer import (
     APP_SERVICE_NAME,
     SERVICE_NAME,
@@ -52,6 +55,7 @@ from services.agent.service.drain import Drain
 from services.agent.service.execute import ExecuteCode
 from services.agent.service.exit_watch import ExitWatcher, shut_down_kernels
 from services.agent.service.health import HealthMonitor, disk_space_check
+from services.agent.service.kernel_files import KernelFileAccess
 from services.agent.service.kernel_logs import GetKernelLogs
 from services.agent.service.kernels import AgentKernels
 from services.agent.service.live_execute import LiveExecute
@@ -184,6 +188,11 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
                 terminal_service_pb2_grpc.add_KernelTerminalServiceServicer_to_server,
                 KernelTerminalServicer(OpenTerminal(backend)),
                 TERMINAL_SERVICE_NAME,
+            ),
+            Registration(
+                kernel_file_service_pb2_grpc.add_KernelFileServiceServicer_to_server,
+                KernelFileServicer(KernelFileAccess(kernels, RunnerFiles(_runner_of(backend)))),
+                FILE_SERVICE_NAME,
             ),
         ],
     )

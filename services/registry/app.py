@@ -23,6 +23,7 @@ from shipyard.registry.v1 import (
     scheduling_service_pb2_grpc,
     session_admin_service_pb2_grpc,
     session_control_service_pb2_grpc,
+    session_file_service_pb2_grpc,
     session_service_pb2_grpc,
     terminal_service_pb2_grpc,
     user_event_service_pb2_grpc,
@@ -36,6 +37,7 @@ from libs.events.dead_letters import DeadLetterQueue
 from libs.events.streams import StreamConsumer
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
+from services.registry.adapters.agent_files import GrpcAgentFiles
 from services.registry.adapters.agent_health_store import SqlAgentHealth
 from services.registry.adapters.agent_store import SqlAgentStore
 from services.registry.adapters.agent_terminals import GrpcAgentTerminals
@@ -76,6 +78,7 @@ from services.registry.api.rescan_task_servicer import RescanTaskServicer
 from services.registry.api.scheduling_servicer import SchedulingServicer
 from services.registry.api.session_admin_servicer import SessionAdminServicer
 from services.registry.api.session_control_servicer import SessionControlServicer
+from services.registry.api.session_file_servicer import FILE_SERVICE_NAME, SessionFileServicer
 from services.registry.api.session_servicer import SessionServicer
 from services.registry.api.terminal_servicer import TerminalServicer
 from services.registry.api.user_event_servicer import UserEventServicer
@@ -102,6 +105,7 @@ from services.registry.service.rename_session import RenameSession
 from services.registry.service.rescan import Rescans
 from services.registry.service.resource_groups import ResourceGroups
 from services.registry.service.scheduling import Scheduling
+from services.registry.service.session_files import SessionFiles
 from services.registry.service.session_logs import GetSessionLogs
 from services.registry.service.start_outcomes import RequeueRelease, StartOutcomes
 from services.registry.service.starter import Starter
@@ -130,6 +134,7 @@ class RunningRegistry:
     app_edge: GrpcAppEdge
     drain_timeout: float = 10.0
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    files: GrpcAgentFiles | None = None
 
     @property
     def port(self) -> int:
@@ -144,6 +149,8 @@ class RunningRegistry:
         await self.agent_client.close()
         await self.app_edge.close()
         await self.terminals.close()
+        if self.files is not None:
+            await self.files.close()
         await self.mounts.close()
         await self.policies.close()
         await self.redis.aclose()
@@ -167,6 +174,7 @@ async def serve(settings: Settings) -> RunningRegistry:
     mounts = GrpcMountResolver(settings.storage_addr, token, mtls)
     policies = GrpcPolicyResolver(settings.auth_addr, token, mtls)
     terminals = GrpcAgentTerminals(token, mtls=mtls)
+    files = GrpcAgentFiles(token, mtls=mtls)
     wakeup = asyncio.Event()
     idle = build_idle_checks(settings, redis, sessions, lifecycle, agent_client)
     image_store = SqlImageStore(sessions)
@@ -284,6 +292,13 @@ async def serve(settings: Settings) -> RunningRegistry:
                 "shipyard.registry.v1.TerminalService",
             ),
             Registration(
+                session_file_service_pb2_grpc.add_SessionFileServiceServicer_to_server,
+                SessionFileServicer(
+                    SessionFiles(ExecTargets(store, agent_store, idle.activity), files)
+                ),
+                FILE_SERVICE_NAME,
+            ),
+            Registration(
                 cluster_service_pb2_grpc.add_ClusterServiceServicer_to_server,
                 ClusterServicer(agents),
                 "shipyard.registry.v1.ClusterService",
@@ -374,6 +389,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         starter,
         app_edge,
         settings.shutdown_drain_timeout,
+        files=files,
     )
     relay = OutboxRelay(engine, sessions, redis, settings.redis_prefix)
     running.tasks = [

@@ -9,7 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from libs.core.errors import Internal, InvalidArgument
+from libs.core.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    Internal,
+    InvalidArgument,
+    NotFound,
+)
 from services.agent.adapters.runner_session import RunnerSession
 from services.agent.adapters.runner_terminal import RunnerTerminal
 from services.agent.domain.apps import AppStartFailed
@@ -127,6 +133,20 @@ class RunnerClient:
         """A shell on a new PTY in the kernel, on a connection of its own."""
         reader, writer = await self._connect(self._connect_timeout)
         return await RunnerTerminal.open(reader, writer, rows, cols)
+
+    async def files(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A files_* request (kernel_runner/workdir_files.py); a refusal raises its error."""
+        reply = await self._call(request, within=60.0)
+        if reply.get("ok") is True:
+            return reply
+        message = str(reply.get("message", "refused"))
+        status = reply.get("status")
+        if status == "invalid_argument":
+            field = message.partition(":")[0] or "path"
+            raise InvalidArgument(message, violations=[FieldViolation(field, message)])
+        if status == "not_found":
+            raise NotFound(message, reason="KERNEL_FILE_NOT_FOUND")
+        raise FailedPrecondition(message, reason="KERNEL_FILE_REFUSED")
 
     async def _call(
         self,

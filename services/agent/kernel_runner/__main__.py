@@ -24,6 +24,8 @@ exactly one reply, in order.
     {"op": "tunnel", "port": int}  ->  {"ok": true}, then the connection carries raw bytes to
         and from 127.0.0.1:port in the kernel (how the agent reaches an app in the sandbox)
     {"op": "pty", "rows": int, "cols": int}  ->  a terminal on this connection (pty_session.py)
+    {"op": "files_list" | "files_read" | "files_write", ...}  ->  files beneath the work dir
+        (workdir_files.py)
     anything malformed  ->  {"error": str}
 With --jupyter, query mode runs on a real Jupyter kernel when the image has one
 (jupyter_kernel.py; started in the background unless --startup-command is given), one cell at a
@@ -65,6 +67,7 @@ _armed = False  # True while query code runs: only then may SIGALRM interrupt it
 _jupyter: Any = None  # the session's Jupyter kernel (jupyter_kernel.JupyterKernel), if any
 _apps: dict[str, subprocess.Popen[bytes]] = {}  # service apps by name
 _apps_lock = threading.Lock()
+_workdir = ""  # the kernel's work directory (user code may chdir away from it)
 
 
 class _Timeout(BaseException):
@@ -85,7 +88,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if os.getpid() == 1:
         _become_init(args.oom_flag)
-    workdir = str(Path(args.workdir).resolve())
+    global _workdir
+    workdir = _workdir = str(Path(args.workdir).resolve())
     os.chdir(workdir)
     os.environ["HOME"] = workdir
     sys.path[0] = workdir  # user modules in the work dir, not the runner's own directory
@@ -236,6 +240,8 @@ def _dispatch(request: object, conn: socket.socket | None = None) -> dict[str, A
         return reply.get()
     if op == "start_app" and isinstance(request, dict):
         return _start_app(request)
+    if op in ("files_list", "files_read", "files_write") and isinstance(request, dict):
+        return dict(_sibling("workdir_files").handle(request, _workdir))
     return {"error": f"unknown request {op!r}"}
 
 

@@ -250,6 +250,22 @@ CASES: dict[str, Case] = {
         _on_session(f"{REG}.TerminalService/OpenTerminal"),
         ok_code="FAILED_PRECONDITION",
     ),
+    # Work-directory files are Execute's right; the PENDING session has no kernel holding them.
+    f"{REG}.SessionFileService/ListSessionFiles": Case(
+        m.CHANGE_OBJECT,
+        _on_session(f"{REG}.SessionFileService/ListSessionFiles"),
+        ok_code="FAILED_PRECONDITION",
+    ),
+    f"{REG}.SessionFileService/DownloadSessionFile": Case(
+        m.CHANGE_OBJECT,
+        _on_session(f"{REG}.SessionFileService/DownloadSessionFile", path="x.txt"),
+        ok_code="FAILED_PRECONDITION",
+    ),
+    f"{REG}.SessionFileService/UploadSessionFile": Case(
+        m.CHANGE_OBJECT,
+        _on_session(f"{REG}.SessionFileService/UploadSessionFile", path="x.txt", data=b"x"),
+        ok_code="FAILED_PRECONDITION",
+    ),
     # Allowed callers reach the session; a PENDING session has no kernel to read logs from.
     f"{REG}.SessionService/GetSessionLogs": Case(
         m.READ_OBJECT,
