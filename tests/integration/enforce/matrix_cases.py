@@ -250,6 +250,17 @@ CASES: dict[str, Case] = {
         _on_session(f"{REG}.TerminalService/OpenTerminal"),
         ok_code="FAILED_PRECONDITION",
     ),
+    # Live execution and interrupts are Execute's right; the PENDING session runs nothing yet.
+    f"{REG}.ExecutionService/StreamExecute": Case(
+        m.CHANGE_OBJECT,
+        _on_session(f"{REG}.ExecutionService/StreamExecute"),
+        ok_code="FAILED_PRECONDITION",
+    ),
+    f"{REG}.ExecutionService/InterruptExecution": Case(
+        m.CHANGE_OBJECT,
+        _on_session(f"{REG}.ExecutionService/InterruptExecution"),
+        ok_code="FAILED_PRECONDITION",
+    ),
     # Work-directory files are Execute's right; the PENDING session has no kernel holding them.
     f"{REG}.SessionFileService/ListSessionFiles": Case(
         m.CHANGE_OBJECT,
