@@ -16,6 +16,7 @@ import fcntl
 import hashlib
 import os
 import stat
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -94,6 +95,21 @@ def _upload_offset(root: str, parts: Parts, size: int) -> int:
         return st.st_size if stat.S_ISREG(st.st_mode) else 0
 
 
+LOCK_WAIT_SECONDS = 5.0
+
+
+def _lock_within(fd: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+
 def _open_upload(root: str, parts: Parts, size: int, offset: int) -> OpenUpload:
     with closing_fd(open_root(root)) as root_fd, os_errors("path", parts):
         dir_fd = open_dir(root_fd, parts[:-1])
@@ -107,13 +123,12 @@ def _open_upload(root: str, parts: Parts, size: int, offset: int) -> OpenUpload:
     upload = OpenUpload(parts, dir_fd, fd, name, offset, size)
     try:
         # One writer per partial file (released when it is closed): two streams appending at
-        # the same offset would interleave their bytes.
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        # the same offset would interleave their bytes. A resume right after a cut connection
+        # waits a moment for the cut stream's handler to notice and let go.
+        if not _lock_within(fd, LOCK_WAIT_SECONDS):
             raise fe.UploadInProgress(
                 f"another upload of {joined(parts)!r} is in progress; retry when it has stopped"
-            ) from None
+            )
         if offset == 0:
             os.ftruncate(fd, 0)  # offset 0 starts afresh
         st = os.fstat(fd)
