@@ -123,7 +123,9 @@ async def serve(settings: Settings) -> StorageServer:
     )
     limits = FolderLimits(policies=policies, store=quota_store) if settings.folder_policy else None
     mounted = (
-        GrpcMountedFolders(settings.registry_addr, settings.internal_token.get_secret_value())
+        GrpcMountedFolders(
+            settings.registry_addr, settings.internal_token.get_secret_value(), settings.mtls()
+        )
         if settings.registry_addr
         else None
     )

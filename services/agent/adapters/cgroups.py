@@ -127,14 +127,21 @@ def make_kernel_cgroups(
     return made
 
 
+THREAD_STACK_KIB = 2048  # under RLIMIT_AS: the main and each new thread's stack (2 MiB)
+
+
 def join_command(groups: list[Path], mem_bytes: int, sh: str = "/bin/sh") -> list[str]:
     """The argv prefix that joins `groups` and then execs whatever follows it.
 
-    Without groups, a positive `mem_bytes` becomes `ulimit -v` (RLIMIT_AS) instead.
+    Without groups, a positive `mem_bytes` becomes `ulimit -v` (RLIMIT_AS) instead, with the
+    stack limit lowered first: glibc sizes every new thread's stack by it (8 MiB by default),
+    and a few threads' stacks (a notebook kernel starts several) would use up a small RLIMIT_AS.
     """
     ulimit = ""
     if not groups and mem_bytes > 0:
-        ulimit = f"ulimit -v {max(1, mem_bytes // 1024)} || exit 125; "
+        ulimit = (
+            f"ulimit -s {THREAD_STACK_KIB} && ulimit -v {max(1, mem_bytes // 1024)} || exit 125; "
+        )
     procs = [str(d / "cgroup.procs") for d in groups]
     return [sh, "-c", WRAPPER.format(ulimit), "kernel", *procs, "--"]
 

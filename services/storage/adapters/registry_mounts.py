@@ -8,6 +8,7 @@ import grpc
 from shipyard.registry.v1 import mount_usage_service_pb2 as pb
 from shipyard.registry.v1 import mount_usage_service_pb2_grpc as pb_grpc
 
+from libs.core.config import MtlsFiles
 from libs.core.errors import Unavailable
 from libs.grpcutil.client import internal_channel
 from libs.grpcutil.status import error_from_rpc
@@ -17,8 +18,10 @@ BATCH = 1000  # the request's max_items
 
 
 class GrpcMountedFolders:
-    def __init__(self, registry_addr: str, internal_token: str) -> None:
-        self._channel = internal_channel(registry_addr, internal_token)
+    def __init__(
+        self, registry_addr: str, internal_token: str, mtls: MtlsFiles | None = None
+    ) -> None:
+        self._channel = internal_channel(registry_addr, internal_token, mtls)
         self._stub = pb_grpc.MountUsageServiceStub(self._channel)
 
     async def mounted(self, vfolder_ids: Sequence[str]) -> set[str]:

@@ -125,3 +125,23 @@ async def test_a_cell_that_ignores_interrupts_gets_a_fresh_kernel(
     assert got.status == ExecStatus.TIMED_OUT and "restarted" in got.error_message
     got = await query(backend, kid, "print('fresh', 'signal' in dir())")
     assert got.stdout == "fresh False\n"
+
+
+async def test_a_notebook_kernel_runs_where_memory_is_capped_by_rlimit_as(tmp_path: Path) -> None:
+    """Without writable cgroups the memory cap is RLIMIT_AS; the notebook kernel's threads
+    must still fit in a small one (their stacks are sized by the stack limit)."""
+    backend = ProcessBackend(tmp_path / "kernels", grace=2.0, jupyter=True, use_cgroups=False)
+    try:
+        spec = KernelSpec(
+            kernel_id=f"k-{uuid.uuid4().hex[:12]}",
+            session_id="s-1",
+            image="python",
+            cpu=Decimal(1),
+            mem_bytes=256 << 20,
+        )
+        await backend.create(spec)
+        got = await backend.execute(spec.kernel_id, ExecMode.QUERY, "x = 6\nx * 7", 60)
+        assert (got.status, got.stdout) == (ExecStatus.FINISHED, ""), got
+        assert [d.data.get("text/plain") for d in got.displays] == ["42"]
+    finally:
+        await backend.close()
