@@ -305,6 +305,8 @@ async def test_an_agent_restart_keeps_its_kernels_and_reports_them_again(
     kernel_id = str(uuid.uuid4())
     try:
         first = await serve(settings)
+        # Registered before it stops, so that the second start's registration is the second.
+        await eventually(lambda: len(registry.registrations) >= 1, within=10)
         async with internal_channel(f"127.0.0.1:{first.port}", INTERNAL_TOKEN) as channel:
             stub = pb_grpc.KernelServiceStub(channel)
             kernel = pb.KernelSpec(
