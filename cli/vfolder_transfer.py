@@ -26,12 +26,7 @@ from cli.vfolder_files import ClientFactory, folder_id
 
 CHUNK = 2 * 1024 * 1024  # the most an upload message may carry
 RETRIES = 3
-# ABORTED: the cut attempt still holds the upload on the server for a moment.
-_RETRYABLE = {
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.ABORTED,
-}
+_RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
 
 class Progress:

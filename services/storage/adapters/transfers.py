@@ -16,8 +16,7 @@ import fcntl
 import hashlib
 import os
 import stat
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 from services.storage.adapters.beneath import open_beneath, rename_noreplace
@@ -95,19 +94,24 @@ def _upload_offset(root: str, parts: Parts, size: int) -> int:
         return st.st_size if stat.S_ISREG(st.st_mode) else 0
 
 
-LOCK_WAIT_SECONDS = 5.0
+@contextlib.contextmanager
+def _exclusive(fd: int) -> Iterator[None]:
+    """Held only while one piece is checked and written: a stream that went quiet (or whose
+    client vanished) blocks nobody, and two streams still cannot interleave their bytes."""
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-def _lock_within(fd: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
+def _check_stored(upload: OpenUpload, stored: int) -> None:
+    if stored != upload.offset:
+        raise fe.UploadOffsetMismatch(
+            f"the upload of {joined(upload.parts)!r} has {stored} bytes stored, "
+            f"not {upload.offset}: resume from {stored}",
+            metadata={"offset": str(stored)},
+        )
 
 
 def _open_upload(root: str, parts: Parts, size: int, offset: int) -> OpenUpload:
@@ -122,25 +126,13 @@ def _open_upload(root: str, parts: Parts, size: int, offset: int) -> OpenUpload:
             raise
     upload = OpenUpload(parts, dir_fd, fd, name, offset, size)
     try:
-        # One writer per partial file (released when it is closed): two streams appending at
-        # the same offset would interleave their bytes. A resume right after a cut connection
-        # waits a moment for the cut stream's handler to notice and let go.
-        if not _lock_within(fd, LOCK_WAIT_SECONDS):
-            raise fe.UploadInProgress(
-                f"another upload of {joined(parts)!r} is in progress; retry when it has stopped"
-            )
-        if offset == 0:
-            os.ftruncate(fd, 0)  # offset 0 starts afresh
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise fe.NotAFile(f"the partial upload of {joined(parts)!r} is not a regular file")
-        if st.st_size != offset:
-            raise fe.UploadOffsetMismatch(
-                f"the upload of {joined(parts)!r} has {st.st_size} bytes stored, "
-                f"not {offset}: resume from {st.st_size}",
-                metadata={"offset": str(st.st_size)},
-            )
-        os.lseek(fd, offset, os.SEEK_SET)
+        with _exclusive(fd):
+            if offset == 0:
+                os.ftruncate(fd, 0)  # offset 0 starts afresh
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise fe.NotAFile(f"the partial upload of {joined(parts)!r} is not a regular file")
+            _check_stored(upload, st.st_size)
     except BaseException:
         _close_upload(upload)
         raise
@@ -154,16 +146,19 @@ def _write(upload: OpenUpload, data: bytes) -> None:
             f"of {upload.size} bytes"
         )
     view = memoryview(data)
-    with os_errors("path", upload.parts):
+    with os_errors("path", upload.parts), _exclusive(upload.fd):
+        # Another stream of the same upload may have written since: then this one is stale.
+        _check_stored(upload, os.fstat(upload.fd).st_size)
         while view:
-            written = os.write(upload.fd, view)
+            written = os.pwrite(upload.fd, view, upload.offset)
             upload.offset += written
             view = view[written:]
 
 
 def _finish(upload: OpenUpload, overwrite: bool) -> None:
     target = upload.parts[-1]
-    with os_errors("path", upload.parts):
+    with os_errors("path", upload.parts), _exclusive(upload.fd):
+        _check_stored(upload, os.fstat(upload.fd).st_size)
         os.fsync(upload.fd)
         if overwrite:
             st = None

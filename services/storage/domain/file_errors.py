@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from libs.core.errors import (
-    Aborted,
     AlreadyExists,
     FailedPrecondition,
     FieldViolation,
@@ -81,12 +80,6 @@ class UploadOffsetMismatch(FailedPrecondition):
     """The stream starts elsewhere than where the stored partial upload ends."""
 
     reason = "UPLOAD_OFFSET_MISMATCH"
-
-
-class UploadInProgress(Aborted):
-    """Another stream is writing the same partial upload right now."""
-
-    reason = "UPLOAD_IN_PROGRESS"
 
 
 class UploadTooLong(InvalidArgument):

@@ -46,6 +46,24 @@ async def test_resuming_at_the_wrong_offset_names_the_right_one(root: Path) -> N
     assert err.value.metadata == {"offset": "3"}
 
 
+async def test_two_streams_of_one_upload_never_interleave_their_bytes(root: Path) -> None:
+    t = LocalTransfers()
+    first = await t.open_upload(str(root), ("x",), size=8, offset=0)
+    second = await t.open_upload(str(root), ("x",), size=8, offset=0)
+    try:
+        await first.write(b"abcd")
+        # The second stream still believes nothing is stored: it is told where to resume.
+        with pytest.raises(fe.UploadOffsetMismatch) as err:
+            await second.write(b"wxyz")
+        assert err.value.metadata == {"offset": "4"}
+        await first.write(b"efgh")
+        await first.finish(overwrite=False)
+    finally:
+        await first.close()
+        await second.close()
+    assert (root / "x").read_bytes() == b"abcdefgh"
+
+
 async def test_more_bytes_than_declared_are_refused(root: Path) -> None:
     upload = await LocalTransfers().open_upload(str(root), ("x",), size=3, offset=0)
     try:
