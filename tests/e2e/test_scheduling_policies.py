@@ -4,6 +4,7 @@ dependencies that succeed, and preemption by a higher-priority session."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from datetime import datetime
 from typing import Any
@@ -108,9 +109,11 @@ async def test_a_higher_priority_session_preempts_a_preemptible_one(platform: Pl
 
 
 async def test_a_preempted_batch_session_that_asked_is_queued_again_and_runs_later(
-    platform: Platform,
+    throwaway_platform: Platform,
 ) -> None:
-    async with await _user_allowed_priority(platform, 10) as user:
+    # Its own platform: the sessions fill the agent, and a failure must not leave the shared
+    # platform full for the tests after it.
+    async with await _user_allowed_priority(throwaway_platform, 10) as user:
         whole = {"cpu": "2", "mem": "268435456"}  # the agent's every CPU
         low = await user.create_session(
             session_type="SESSION_TYPE_BATCH",
@@ -120,15 +123,21 @@ async def test_a_preempted_batch_session_that_asked_is_queued_again_and_runs_lat
             requeue_on_preemption=True,
             wait=True,
         )
-        assert low["status"] == "SESSION_STATUS_RUNNING", low
-        first_kernel = low["kernels"][0]["kernel_id"]
-        urgent = await user.create_session(resources=whole, priority=5)
-        back = await _status(user, low["session_id"], "SESSION_STATUS_PENDING")
-        assert back["status_info"] == "preempted-requeued"
-        assert urgent["session_id"] in back["status_message"]
-        await _status(user, urgent["session_id"], "SESSION_STATUS_RUNNING")
-        await user.destroy_session(urgent["session_id"])
-        again = await _status(user, low["session_id"], "SESSION_STATUS_RUNNING")
-        # The second run is a fresh kernel; the first was destroyed, not left running.
-        assert again["kernels"][0]["kernel_id"] != first_kernel
-        await user.destroy_session(low["session_id"], forced=True)
+        urgent: dict[str, Any] = {}
+        try:
+            assert low["status"] == "SESSION_STATUS_RUNNING", low
+            first_kernel = low["kernels"][0]["kernel_id"]
+            urgent = await user.create_session(resources=whole, priority=5)
+            back = await _status(user, low["session_id"], "SESSION_STATUS_PENDING")
+            assert back["status_info"] == "preempted-requeued"
+            assert urgent["session_id"] in back["status_message"]
+            await _status(user, urgent["session_id"], "SESSION_STATUS_RUNNING")
+            await user.destroy_session(urgent["session_id"])
+            again = await _status(user, low["session_id"], "SESSION_STATUS_RUNNING")
+            # The second run is a fresh kernel; the first was destroyed, not left running.
+            assert again["kernels"][0]["kernel_id"] != first_kernel
+        finally:
+            for sid in (low["session_id"], urgent.get("session_id")):
+                if sid:
+                    with contextlib.suppress(Exception):
+                        await user.destroy_session(sid, forced=True)
