@@ -17,12 +17,23 @@ def spawn(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
     return task
 
 
-async def cancel_all(tasks: Iterable[asyncio.Task[Any]]) -> None:
-    """Cancel the tasks and wait until every one has ended."""
-    pending = list(tasks)
+async def cancel_all(tasks: Iterable[asyncio.Task[Any]], grace: float = 5.0) -> None:
+    """Cancel the tasks and wait until every one has ended, or `grace` seconds have passed.
+
+    A stop must never hang: a task stuck in a library's cancellation clean-up (seen with a
+    blocking Redis read) is logged by name and left behind, so the caller goes on to close the
+    clients that task was using, which ends it."""
+    pending = [task for task in tasks if not task.done()]
     for task in pending:
         task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
+    if not pending:
+        return
+    ended, stuck = await asyncio.wait(pending, timeout=grace)
+    for task in ended:
+        if not task.cancelled():
+            task.exception()  # retrieved: asyncio would otherwise report it as never retrieved
+    for task in stuck:
+        log.warning("background task %s did not stop within %.1f s", task.get_name(), grace)
 
 
 def _log_crash(task: asyncio.Task[None]) -> None:
