@@ -20,6 +20,7 @@ from services.agent.service.kernel_logs import GetKernelLogs
 from services.agent.service.kernels import AgentKernels
 from services.agent.service.list_kernels import list_kernels
 from services.agent.service.polled_runs import PolledRuns
+from services.agent.service.restart_kernel import RestartKernel
 
 SERVICE_NAME = "shipyard.agent.v1.KernelService"
 
@@ -35,6 +36,7 @@ class KernelServicer(pb_grpc.KernelServiceServicer):
         logs: GetKernelLogs,
         networks: PrepareClusterNetwork | None = None,
         runs: PolledRuns | None = None,
+        restart: RestartKernel | None = None,
     ) -> None:
         self._kernels = kernels
         self._create = create
@@ -43,6 +45,7 @@ class KernelServicer(pb_grpc.KernelServiceServicer):
         self._logs = logs
         self._networks = networks or PrepareClusterNetwork(None, kernels.backend.name)
         self._runs = runs
+        self._restart = restart or RestartKernel(kernels)
 
     @override
     async def CreateKernels(
@@ -60,6 +63,14 @@ class KernelServicer(pb_grpc.KernelServiceServicer):
         require_system()
         await self._destroy(request.kernel_id, request.session_id, request.reason)
         return pb.DestroyKernelResponse()
+
+    @override
+    async def RestartKernel(
+        self, request: pb.RestartKernelRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RestartKernelResponse:
+        require_system()
+        handle = await self._restart(request.kernel_id)
+        return pb.RestartKernelResponse(kernel=convert.kernel_info(handle))
 
     @override
     async def Execute(

@@ -248,7 +248,7 @@ class JupyterKernel:
                     emit({"event": "stderr", "text": _s.plain("\n".join(body["traceback"])) + "\n"})
                 else:
                     _s.forward(kind, body, emit)
-        outcome = _s.outcome(reply or {}, error, timed_out, timeout)
+        outcome: dict[str, Any] = _s.outcome(reply or {}, error, timed_out, timeout)
         if restarted:
             outcome["error_message"] += "; the cell ignored the interrupt, so the kernel restarted"
         return outcome

@@ -26,6 +26,8 @@ from services.registry.domain.errors import AgentUnavailable
 from services.registry.domain.model import Display, ExecMode, ExecOutcome, ExecPoll, Mount
 from services.registry.service.ports import KernelLaunch
 
+RESTART_DEADLINE = 90.0  # the agent waits up to 60 s for the new runner
+
 _MODES = {
     ExecMode.QUERY: execution_pb2.EXECUTION_MODE_QUERY,
     ExecMode.BATCH: execution_pb2.EXECUTION_MODE_BATCH,
@@ -117,6 +119,10 @@ class GrpcAgentClient:
             kernel_id=kernel_id, session_id=session_id, reason=reason
         )
         await self._call(address, "DestroyKernel", request, DESTROY_DEADLINE)
+
+    async def restart_kernel(self, address: str, kernel_id: str) -> None:
+        request = agent_pb.RestartKernelRequest(kernel_id=kernel_id)
+        await self._call(address, "RestartKernel", request, RESTART_DEADLINE)
 
     async def execute(
         self,

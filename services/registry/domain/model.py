@@ -21,6 +21,8 @@ class Status(StrEnum):
     PULLING = "PULLING"
     PREPARING = "PREPARING"
     RUNNING = "RUNNING"
+    # RestartSession: the kernels' runners restart in place; the kernels stay RUNNING.
+    RESTARTING = "RESTARTING"
     TERMINATING = "TERMINATING"
     TERMINATED = "TERMINATED"
     CANCELLED = "CANCELLED"

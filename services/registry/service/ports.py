@@ -227,6 +227,9 @@ class AgentClient(Protocol):
         poll: ExecPoll | None = None,
     ) -> ExecOutcome: ...
     async def kernel_logs(self, address: str, kernel_id: str, tail: int) -> str: ...
+    async def restart_kernel(self, address: str, kernel_id: str) -> None:
+        """Restart the kernel's runner in place; returns once the new one answers."""
+        ...
 
 
 class MountResolver(Protocol):
