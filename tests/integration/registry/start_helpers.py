@@ -61,6 +61,9 @@ class FakeAgents:
     ) -> ExecOutcome:
         raise NotImplementedError
 
+    async def restart_kernel(self, address: str, kernel_id: str) -> None:
+        raise NotImplementedError
+
     async def kernel_logs(self, address: str, kernel_id: str, tail: int) -> str:
         raise NotImplementedError
 

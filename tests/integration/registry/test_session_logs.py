@@ -26,6 +26,9 @@ class LoggingAgent:
     def __init__(self) -> None:
         self.asked: list[tuple[str, str, int]] = []
 
+    async def restart_kernel(self, address: str, kernel_id: str) -> None:
+        raise NotImplementedError
+
     async def kernel_logs(self, address: str, kernel_id: str, tail: int) -> str:
         self.asked.append((address, kernel_id, tail))
         return "hello from the kernel\n"
