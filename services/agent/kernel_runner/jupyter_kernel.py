@@ -11,8 +11,6 @@ user's work dir.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import importlib
 import importlib.util
 import json
@@ -54,7 +52,6 @@ def _load_support() -> Any:
 _s = _load_support()
 find_kernelspec = _s.find_kernelspec
 available = _s.available
-_DELIM = b"<IDS|MSG>"
 START_TIMEOUT = 60.0
 QUEUE_GRACE = 5.0  # how long a cell may wait to start before its time limit runs anyway
 INTERRUPT_GRACE = 5.0  # after an interrupt, how long the cell gets to stop before a restart
@@ -300,29 +297,10 @@ class JupyterKernel:
     def _send(
         self, channel: str, msg_type: str, content: dict[str, Any], parent: Any = None
     ) -> str:
-        msg_id = uuid.uuid4().hex
-        header = {
-            "msg_id": msg_id,
-            "msg_type": msg_type,
-            "session": self._session,
-            "username": "shipyard",
-            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "version": "5.3",
-        }
-        parts = [json.dumps(p).encode() for p in (header, parent or {}, {}, content)]
-        signature = hmac.new(self._key, b"".join(parts), hashlib.sha256).hexdigest()
-        self._sockets[channel].send_multipart([_DELIM, signature.encode(), *parts])
-        return msg_id
+        frames, msg_id = _s.signed(self._key, self._session, msg_type, content, parent)
+        self._sockets[channel].send_multipart(frames)
+        return str(msg_id)
 
     def _recv(self, channel: str) -> dict[str, Any] | None:
-        frames = self._sockets[channel].recv_multipart()
-        try:
-            parts = frames[frames.index(_DELIM) + 1 :]
-        except ValueError:
-            return None
-        signature, body = parts[0], parts[1:5]
-        expected = hmac.new(self._key, b"".join(body), hashlib.sha256).hexdigest().encode()
-        if len(body) < 4 or not hmac.compare_digest(signature, expected):
-            return None
-        header, parent, _meta, content = (json.loads(p) for p in body)
-        return {"header": header, "parent_header": parent, "content": content}
+        got: dict[str, Any] | None = _s.verified(self._key, self._sockets[channel].recv_multipart())
+        return got

@@ -6,12 +6,16 @@ Stdlib only: finding a kernelspec, and turning Jupyter messages into the runner'
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import importlib
 import json
 import os
 import re
 import socket
 import sys
+import time
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -125,3 +129,38 @@ def free_ports(count: int) -> list[int]:
     finally:
         for s in held:
             s.close()
+
+
+_DELIM = b"<IDS|MSG>"
+
+
+def signed(
+    key: bytes, session: str, msg_type: str, content: dict[str, Any], parent: Any = None
+) -> tuple[list[bytes], str]:
+    """The frames of one Jupyter message signed with `key` (HMAC-SHA256), and its id."""
+    msg_id = uuid.uuid4().hex
+    header = {
+        "msg_id": msg_id,
+        "msg_type": msg_type,
+        "session": session,
+        "username": "shipyard",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "version": "5.3",
+    }
+    parts = [json.dumps(p).encode() for p in (header, parent or {}, {}, content)]
+    signature = hmac.new(key, b"".join(parts), hashlib.sha256).hexdigest()
+    return [_DELIM, signature.encode(), *parts], msg_id
+
+
+def verified(key: bytes, frames: list[bytes]) -> dict[str, Any] | None:
+    """A received message whose signature checks out; None otherwise."""
+    try:
+        parts = frames[frames.index(_DELIM) + 1 :]
+    except ValueError:
+        return None
+    signature, body = parts[0], parts[1:5]
+    expected = hmac.new(key, b"".join(body), hashlib.sha256).hexdigest().encode()
+    if len(body) < 4 or not hmac.compare_digest(signature, expected):
+        return None
+    header, parent, _meta, content = (json.loads(p) for p in body)
+    return {"header": header, "parent_header": parent, "content": content}
