@@ -80,3 +80,25 @@ async def test_completion_without_jupyter_uses_the_query_namespace(
         assert got is not None and "os.path" in got["matches"]
     finally:
         await session.close()
+
+
+async def test_a_batch_kernel_runs_its_startup_command_again(short_dir: Path) -> None:
+    proc = start_runner(short_dir, "--startup-command", "echo run >> runs.txt; sleep 60")
+    try:
+        client = RunnerClient(short_dir / "runner.sock")
+        await client.wait_ready(within=10, alive=lambda: proc.poll() is None)
+        runs = short_dir / "work" / "runs.txt"
+        for _ in range(100):
+            if runs.exists():
+                break
+            await asyncio.sleep(0.05)
+        await client.restart(within=20, alive=lambda: proc.poll() is None)
+        for _ in range(100):
+            if runs.read_text().count("run") == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert runs.read_text() == "run\nrun\n"
+        assert proc.poll() is None  # the killed first command did not end the kernel
+    finally:
+        proc.terminate()  # the runner's SIGTERM handler ends the startup command too
+        proc.wait()
