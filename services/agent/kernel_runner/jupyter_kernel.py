@@ -55,6 +55,7 @@ available = _s.available
 START_TIMEOUT = 60.0
 QUEUE_GRACE = 5.0  # how long a cell may wait to start before its time limit runs anyway
 INTERRUPT_GRACE = 5.0  # after an interrupt, how long the cell gets to stop before a restart
+COMPLETE_TIMEOUT = 30.0  # a first completion loads jedi: seconds on a busy machine
 
 
 class KernelGone(Exception):
@@ -253,7 +254,7 @@ class JupyterKernel:
     def complete(self, code: str, cursor_pos: int) -> dict[str, Any]:
         self.start()
         msg_id = self._send("shell", "complete_request", {"code": code, "cursor_pos": cursor_pos})
-        deadline = time.monotonic() + 10.0
+        deadline = time.monotonic() + COMPLETE_TIMEOUT
         while time.monotonic() < deadline:
             self._check_alive()
             for name, _ in self._poll(0.1):
