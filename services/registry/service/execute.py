@@ -70,8 +70,6 @@ class Execute:
         poll: ExecPoll | None = None,
     ) -> ExecOutcome:
         _check(mode, code, poll)
-        if mode in (ExecMode.CONTINUE, ExecMode.INPUT) and poll is None:
-            poll = ExecPoll(flush_timeout=0.0)
         targets = ExecTargets(self.store, self.agent_store, self.activity)
         target = await targets(caller, session_id)
         await targets.touch(session_id)
