@@ -71,5 +71,8 @@ CASES: dict[str, Case] = {
         m.LIST, _watch_all, listed=lambda events: {e.event.session_id for e in events}
     ),
     f"{REG}.SessionControlService/RenameSession": Case(m.CHANGE_OBJECT, _rename),
-    f"{REG}.SessionControlService/RestartSession": Case(m.CHANGE_OBJECT, _restart),
+    # Restarting is `update`; the PENDING session has nothing running to restart yet.
+    f"{REG}.SessionControlService/RestartSession": Case(
+        m.CHANGE_OBJECT, _restart, ok_code="FAILED_PRECONDITION"
+    ),
 }
