@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -152,6 +153,20 @@ class ShipyardClient:
         params = {"forced": "true"} if forced else None
         reply = await self.request("DELETE", f"/v1/sessions/{session_id}", params=params)
         return _object(reply, "session")
+
+    async def restart_session(
+        self, session_id: str, *, wait: bool = False, within: float = 180.0
+    ) -> dict[str, Any]:
+        """Restart a RUNNING session; with `wait`, return once it left RESTARTING."""
+        reply = await self.request("POST", f"/v1/sessions/{session_id}/restart", body={})
+        session = _object(reply, "session")
+        deadline = asyncio.get_running_loop().time() + within
+        while wait and session.get("status") == "SESSION_STATUS_RESTARTING":
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"session {session_id} still restarting after {within:g}s")
+            await asyncio.sleep(0.25)
+            session = await self.get_session(session_id)
+        return session
 
     async def execute(
         self, session_id: str, code: str, *, mode: str = "query", timeout_s: float | None = None

@@ -98,6 +98,12 @@ def register(sub: argparse._SubParsersAction, make_client: ClientFactory) -> Non
             _print(await client.request("POST", path, body={"name": args.name}))
         return 0
 
+    async def cmd_session_restart(args: argparse.Namespace) -> int:
+        async with make_client(args) as client:
+            session = await client.restart_session(args.session_id, wait=args.wait)
+        _print(session)
+        return 0 if not args.wait or session.get("status") == "SESSION_STATUS_RUNNING" else 1
+
     async def cmd_session_list(args: argparse.Namespace) -> int:
         async with make_client(args) as client:
             _print(await client.list_sessions())
@@ -165,5 +171,11 @@ def register(sub: argparse._SubParsersAction, make_client: ClientFactory) -> Non
     rename.add_argument("session_id")
     rename.add_argument("name")
     rename.set_defaults(func=cmd_session_rename)
+    restart = session.add_parser(
+        "restart", help="restart a running session's kernels (files in /home/work stay)"
+    )
+    restart.add_argument("session_id")
+    restart.add_argument("--wait", action="store_true", help="block until RUNNING again")
+    restart.set_defaults(func=cmd_session_restart)
     session_apps.register(session, make_client)
     session_files.register(session, make_client)

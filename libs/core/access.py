@@ -141,6 +141,7 @@ METHODS: dict[str, Rule] = {
     "/shipyard.registry.v1.UserEventService/WatchSessionEvents": Rule(Resource.SESSION, _R),
     "/shipyard.registry.v1.UserEventService/WatchEvents": Rule(Resource.SESSION, _R),
     "/shipyard.registry.v1.SessionControlService/RenameSession": Rule(Resource.SESSION, _U),
+    "/shipyard.registry.v1.SessionControlService/RestartSession": Rule(Resource.SESSION, _U),
     # Opening an app runs it in the kernel and lets the browser use it: like Execute.
     "/shipyard.registry.v1.AppService/StartApp": Rule(Resource.SESSION, _X),
     "/shipyard.registry.v1.AppService/ListApps": Rule(Resource.SESSION, _R),
@@ -259,6 +260,7 @@ METHODS: dict[str, Rule] = {
     "/shipyard.agent.v1.KernelService/CreateKernels": _system(Resource.SESSION, _C),
     "/shipyard.agent.v1.KernelService/DestroyKernel": _system(Resource.SESSION, _D),
     "/shipyard.agent.v1.KernelService/Execute": _system(Resource.SESSION, _X),
+    "/shipyard.agent.v1.KernelService/RestartKernel": _system(Resource.SESSION, _U),
     "/shipyard.agent.v1.KernelTerminalService/OpenKernelTerminal": _system(Resource.SESSION, _X),
     "/shipyard.agent.v1.KernelService/ListKernels": _system(Resource.SESSION, _R),
     "/shipyard.agent.v1.KernelService/GetKernelLogs": _system(Resource.SESSION, _R),

@@ -60,6 +60,7 @@ from services.agent.service.kernel_logs import GetKernelLogs
 from services.agent.service.kernels import AgentKernels
 from services.agent.service.live_execute import LiveExecute
 from services.agent.service.outbound import REASON_UNKNOWN_TO_REGISTRY, AgentInfo, Phase
+from services.agent.service.polled_runs import PolledRuns
 from services.agent.service.ports import KernelBackend, KernelStatsSource
 from services.agent.service.registration import RegistrationLoop
 from services.agent.service.terminal import OpenTerminal
@@ -150,6 +151,7 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
     kernels = AgentKernels(backend, publisher, agent_id, accelerators)
     pulls.append(kernels)
     destroy = DestroyKernel(kernels)
+    live = LiveExecute(kernels)
     servicer = KernelServicer(
         kernels,
         create=CreateKernels(kernels, max_starts=settings.max_concurrent_starts),
@@ -159,6 +161,7 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
         networks=PrepareClusterNetwork(
             backend.networks if isinstance(backend, NetworkedBackend) else None, backend.name
         ),
+        runs=PolledRuns(live),
     )
     apps = RunnerAppProxy(
         _runner_of(backend), host=settings.app_host, redis=redis, internal_token=token
@@ -176,7 +179,7 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
             ),
             Registration(
                 execution_service_pb2_grpc.add_KernelExecutionServiceServicer_to_server,
-                KernelExecutionServicer(LiveExecute(kernels)),
+                KernelExecutionServicer(live),
                 EXECUTION_SERVICE_NAME,
             ),
             Registration(

@@ -59,6 +59,7 @@ from services.registry.adapters.preempt_requeue_store import SqlPreemptRequeue
 from services.registry.adapters.redis_events import RedisClusterEvents, StreamSessionWaiter
 from services.registry.adapters.requeue_store import SqlStartRetries
 from services.registry.adapters.resource_group_store import SqlResourceGroupStore
+from services.registry.adapters.restart_store import SqlRestartStore
 from services.registry.adapters.secrets import SecretBox
 from services.registry.adapters.session_names import SqlSessionNames
 from services.registry.adapters.session_store import SqlSessionStore
@@ -104,6 +105,7 @@ from services.registry.service.reconcile import Reconciler
 from services.registry.service.rename_session import RenameSession
 from services.registry.service.rescan import Rescans
 from services.registry.service.resource_groups import ResourceGroups
+from services.registry.service.restart_session import RestartSession
 from services.registry.service.scheduling import Scheduling
 from services.registry.service.session_files import SessionFiles
 from services.registry.service.session_logs import GetSessionLogs
@@ -171,6 +173,7 @@ async def serve(settings: Settings) -> RunningRegistry:
     waiter = StreamSessionWaiter(events)
     mtls = settings.mtls()
     agent_client = GrpcAgentClient(token, mtls=mtls)
+    restart_session = RestartSession(store, SqlRestartStore(sessions), lifecycle, agent_client)
     mounts = GrpcMountResolver(settings.storage_addr, token, mtls)
     policies = GrpcPolicyResolver(settings.auth_addr, token, mtls)
     terminals = GrpcAgentTerminals(token, mtls=mtls)
@@ -273,7 +276,9 @@ async def serve(settings: Settings) -> RunningRegistry:
             ),
             Registration(
                 session_control_service_pb2_grpc.add_SessionControlServiceServicer_to_server,
-                SessionControlServicer(RenameSession(store, SqlSessionNames(sessions))),
+                SessionControlServicer(
+                    RenameSession(store, SqlSessionNames(sessions)), restart_session
+                ),
                 "shipyard.registry.v1.SessionControlService",
             ),
             Registration(
@@ -376,6 +381,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         outcomes,
         agent_client,
         prepare_timeout=timedelta(seconds=settings.prepare_timeout),
+        restarts=restart_session,
     )
     running = RunningRegistry(
         server,

@@ -19,6 +19,7 @@ from services.agent.service.ports import (
     KernelStatsSource,
     LiveChannel,
     LiveKernels,
+    RestartableKernels,
     Terminal,
 )
 from services.agent.service.terminal import terminal_source
@@ -60,6 +61,11 @@ class NetworkedBackend:
 
     async def interrupt(self, kernel_id: str) -> None:
         await self._live().interrupt(kernel_id)
+
+    async def restart(self, kernel_id: str) -> None:
+        if not isinstance(self.inner, RestartableKernels):
+            raise m.KernelUnavailable(f"the {self.name} backend cannot restart kernels")
+        await self.inner.restart(kernel_id)
 
     def _live(self) -> LiveKernels:
         if not isinstance(self.inner, LiveKernels):

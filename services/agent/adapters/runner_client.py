@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import struct
 from collections.abc import Callable
@@ -60,6 +61,21 @@ class RunnerClient:
                 )  # connecting to a unix socket is cheap; start-up latency is not
             else:
                 return
+
+    async def restart(self, *, within: float, alive: Callable[[], bool]) -> None:
+        """Restart the runner in place (fresh interpreter and Jupyter kernel, same work dir);
+        returns once the new runner answers."""
+        generation = (await self._call({"op": "restart"}, within=10.0)).get("generation")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            with contextlib.suppress(KernelUnavailable):  # the old one is going, the new coming
+                reply = await self._call({"op": "ping"}, within=2.0, connect_within=0)
+                if reply.get("generation") == generation:
+                    return
+            if not alive() or loop.time() > deadline:
+                raise KernelUnavailable(f"the kernel runner did not come back within {within}s")
+            await asyncio.sleep(0.05)
 
     async def execute(self, mode: ExecMode, code: str, timeout: float) -> ExecResult:
         """Run code; the runner stops it after `timeout` seconds (<= 0: no limit)."""

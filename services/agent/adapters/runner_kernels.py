@@ -36,6 +36,15 @@ class RunnerKernels:
     async def open_live(self, kernel_id: str) -> RunnerSession:
         return await self.runner(kernel_id).open_session()
 
+    async def restart(self, kernel_id: str) -> None:
+        """Restart the kernel's runner in place: its Jupyter kernel, commands and apps end, a
+        fresh runner starts in the same sandbox or container (same work dir, mounts, env)."""
+        kernel = self._kernels.get(kernel_id)
+        client = self.runner(kernel_id)
+        await client.restart(
+            within=60.0, alive=lambda: kernel is not None and not kernel.exited.is_set()
+        )
+
     async def interrupt(self, kernel_id: str) -> None:
         await self.runner(kernel_id).interrupt()
 

@@ -18,6 +18,7 @@ from services.agent.domain.model import (
     KernelSpec,
     Mount,
 )
+from services.agent.service.polled_runs import PolledRuns
 
 _MODES = {
     execution_pb2.EXECUTION_MODE_QUERY: ExecMode.QUERY,
@@ -27,6 +28,8 @@ _STATUSES = {
     ExecStatus.FINISHED: execution_pb2.EXECUTION_STATUS_FINISHED,
     ExecStatus.FAILED: execution_pb2.EXECUTION_STATUS_FAILED,
     ExecStatus.TIMED_OUT: execution_pb2.EXECUTION_STATUS_TIMED_OUT,
+    ExecStatus.CONTINUED: execution_pb2.EXECUTION_STATUS_CONTINUED,
+    ExecStatus.WAITING_INPUT: execution_pb2.EXECUTION_STATUS_WAITING_INPUT,
 }
 
 
@@ -72,7 +75,8 @@ def mode_from_pb(mode: execution_pb2.ExecutionMode) -> ExecMode:
         return _MODES[mode]
     except KeyError:
         raise InvalidArgument(
-            "mode must be QUERY or BATCH", violations=[FieldViolation("mode", "QUERY or BATCH")]
+            "mode must be QUERY or BATCH here",
+            violations=[FieldViolation("mode", "QUERY or BATCH")],
         ) from None
 
 
@@ -92,4 +96,29 @@ def result_to_pb(result: ExecResult) -> execution_pb2.ExecutionResult:
             execution_pb2.DisplayData(data=dict(d.data), result=d.result) for d in result.displays
         ],
         truncated=result.truncated,
+        run_id=result.run_id,
+        input_request=None
+        if result.prompt is None
+        else execution_pb2.InputRequest(prompt=result.prompt, password=result.password),
     )
+
+
+POLL_MODES = (execution_pb2.EXECUTION_MODE_CONTINUE, execution_pb2.EXECUTION_MODE_INPUT)
+
+
+async def poll(runs: PolledRuns, request: pb.ExecuteRequest, timeout: float) -> ExecResult:
+    """A polled Execute: start a run (query / batch) or continue one (continue / input)."""
+    flush = seconds(request.flush_timeout)
+    if request.mode == execution_pb2.EXECUTION_MODE_CONTINUE:
+        return await runs.resume(request.kernel_id, request.run_id, flush)
+    if request.mode == execution_pb2.EXECUTION_MODE_INPUT:
+        return await runs.resume(request.kernel_id, request.run_id, flush, request.code)
+    mode = mode_from_pb(request.mode)
+    require_code(request.code)
+    return await runs.start(request.kernel_id, mode, request.code, timeout, flush)
+
+
+def require_code(code: str) -> None:
+    if not code:
+        why = "query and batch need code to run"
+        raise InvalidArgument(f"code: {why}", violations=[FieldViolation("code", why)])

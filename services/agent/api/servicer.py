@@ -19,6 +19,8 @@ from services.agent.service.execute import ExecuteCode
 from services.agent.service.kernel_logs import GetKernelLogs
 from services.agent.service.kernels import AgentKernels
 from services.agent.service.list_kernels import list_kernels
+from services.agent.service.polled_runs import PolledRuns
+from services.agent.service.restart_kernel import RestartKernel
 
 SERVICE_NAME = "shipyard.agent.v1.KernelService"
 
@@ -33,6 +35,8 @@ class KernelServicer(pb_grpc.KernelServiceServicer):
         execute: ExecuteCode,
         logs: GetKernelLogs,
         networks: PrepareClusterNetwork | None = None,
+        runs: PolledRuns | None = None,
+        restart: RestartKernel | None = None,
     ) -> None:
         self._kernels = kernels
         self._create = create
@@ -40,6 +44,8 @@ class KernelServicer(pb_grpc.KernelServiceServicer):
         self._execute = execute
         self._logs = logs
         self._networks = networks or PrepareClusterNetwork(None, kernels.backend.name)
+        self._runs = runs
+        self._restart = restart or RestartKernel(kernels)
 
     @override
     async def CreateKernels(
@@ -59,13 +65,26 @@ class KernelServicer(pb_grpc.KernelServiceServicer):
         return pb.DestroyKernelResponse()
 
     @override
+    async def RestartKernel(
+        self, request: pb.RestartKernelRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RestartKernelResponse:
+        require_system()
+        handle = await self._restart(request.kernel_id)
+        return pb.RestartKernelResponse(kernel=convert.kernel_info(handle))
+
+    @override
     async def Execute(
         self, request: pb.ExecuteRequest, context: grpc.aio.ServicerContext
     ) -> pb.ExecuteResponse:
         require_system()
-        mode = convert.mode_from_pb(request.mode)
         timeout = convert.seconds(request.timeout) if request.HasField("timeout") else None
-        result = await self._execute(request.kernel_id, mode, request.code, timeout)
+        polled = request.HasField("flush_timeout") or request.mode in convert.POLL_MODES
+        if polled and self._runs is not None:
+            result = await convert.poll(self._runs, request, timeout or 0.0)
+        else:
+            mode = convert.mode_from_pb(request.mode)
+            convert.require_code(request.code)
+            result = await self._execute(request.kernel_id, mode, request.code, timeout)
         return pb.ExecuteResponse(result=convert.result_to_pb(result))
 
     @override

@@ -74,6 +74,8 @@ class ExecStatus(StrEnum):
     FINISHED = "finished"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
+    CONTINUED = "continued"  # a polled run (flush timeout) that has not ended yet
+    WAITING_INPUT = "waiting_input"  # a polled run waiting in input()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,6 +88,9 @@ class ExecResult:
     error_message: str = ""
     displays: tuple[Display, ...] = ()  # rich outputs of a cell run on a Jupyter kernel
     truncated: bool = False  # output was cut to fit one reply (a marker in stdout/stderr)
+    run_id: str = ""  # a polled run: the id CONTINUE and INPUT name
+    prompt: str | None = None  # WAITING_INPUT: the input() prompt
+    password: bool = False  # WAITING_INPUT: the answer should not be echoed
 
 
 @dataclass(frozen=True, slots=True)

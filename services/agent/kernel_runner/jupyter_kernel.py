@@ -2,24 +2,22 @@
 
 Loaded by the runner (`__main__.py`) from its own directory; stdlib only apart from pyzmq, which
 is imported when a kernel starts, so that a kernel without Jupyter still runs the runner.
-The kernel is the first kernelspec found (`python3` preferred) under the Jupyter data dirs; it
-runs in its own process group (an interrupt reaches the commands a cell started) with its
-IPython and matplotlib state in a private temporary directory, not in the user's work dir.
+The kernel is the first kernelspec found (`python3` preferred) under the Jupyter data dirs
+(jupyter_support.py); it runs in its own process group (an interrupt reaches the commands a cell
+started) with its IPython and matplotlib state in a private temporary directory, not in the
+user's work dir.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import importlib
+import importlib.util
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,33 +35,27 @@ if TYPE_CHECKING:  # kernels may have a python older than these annotations
     # Waits for the user's answer to an input() prompt; None when nobody can answer.
     ReadInput = Callable[[str, bool], str | None]
 
-KERNEL_DIRS = ("share/jupyter/kernels",)
-_DELIM = b"<IDS|MSG>"
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-# Run silently once the kernel is up. ipykernel's streams before 6.25 lack `.buffer`, which
-# programs writing bytes to sys.stdout.buffer need; this gives them one.
-PYTHON_SETUP = """
-def _shipyard_buffers():
-    import sys
-    class Buffer:
-        def __init__(self, stream):
-            self._stream = stream
-        def write(self, data):
-            self._stream.write(bytes(data).decode("utf-8", "replace"))
-            return len(data)
-        def flush(self):
-            self._stream.flush()
-        def writable(self):
-            return True
-    for stream in (sys.stdout, sys.stderr):
-        if not hasattr(stream, "buffer"):
-            stream.buffer = Buffer(stream)
-_shipyard_buffers()
-del _shipyard_buffers
-"""
+
+def _load_support() -> Any:
+    """jupyter_support.py beside this file, shared with the runner's own loader."""
+    name = "_runner_jupyter_support"
+    if name not in sys.modules:
+        path = Path(__file__).with_name("jupyter_support.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+_s = _load_support()
+find_kernelspec = _s.find_kernelspec
+available = _s.available
 START_TIMEOUT = 60.0
 QUEUE_GRACE = 5.0  # how long a cell may wait to start before its time limit runs anyway
 INTERRUPT_GRACE = 5.0  # after an interrupt, how long the cell gets to stop before a restart
+COMPLETE_TIMEOUT = 30.0  # a first completion loads jedi: seconds on a busy machine
 
 
 class KernelGone(Exception):
@@ -72,38 +64,6 @@ class KernelGone(Exception):
     def __init__(self, code: int) -> None:
         super().__init__(f"the Jupyter kernel exited with code {code}")
         self.code = code
-
-
-def find_kernelspec(name: str = "") -> dict[str, Any] | None:
-    """The kernel.json of kernel `name` (default: python3, else the first one found)."""
-    found: dict[str, dict[str, Any]] = {}
-    for base in _data_dirs():
-        for rel in KERNEL_DIRS:
-            root = Path(base) / rel
-            with contextlib.suppress(OSError):
-                for spec_file in sorted(root.glob("*/kernel.json")):
-                    with contextlib.suppress(OSError, ValueError):
-                        spec = json.loads(spec_file.read_text())
-                        if isinstance(spec, dict) and spec.get("argv"):
-                            found.setdefault(spec_file.parent.name, spec)
-    if name:
-        return found.get(name)
-    return found.get("python3") or next(iter(found.values()), None)
-
-
-def _data_dirs() -> list[str]:
-    dirs = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
-    dirs = [str(Path(p).parent.parent) if p.endswith("kernels") else p for p in dirs]
-    return [*dirs, sys.prefix, "/usr/local", "/usr"]
-
-
-def available() -> bool:
-    """Whether this python can drive a Jupyter kernel here (pyzmq and a kernelspec)."""
-    try:
-        importlib.import_module("zmq")
-    except ImportError:
-        return False
-    return find_kernelspec() is not None
 
 
 class JupyterKernel:
@@ -137,7 +97,7 @@ class JupyterKernel:
         self._zmq = importlib.import_module("zmq")
         self._private = tempfile.mkdtemp(prefix="jupyter-")
         self._key = secrets.token_hex(16).encode()
-        ports = _free_ports(5)
+        ports = _s.free_ports(5)
         names = ("shell", "iopub", "stdin", "control", "hb")
         info: dict[str, Any] = {f"{n}_port": p for n, p in zip(names, ports, strict=False)}
         info.update(ip="127.0.0.1", transport="tcp", key=self._key.decode())
@@ -177,7 +137,7 @@ class JupyterKernel:
         self._sockets["iopub"] = iopub
         self._wait_ready()
         if self._language == "python":
-            self.run(PYTHON_SETUP, 30.0, lambda _event: None, None, silent=True)
+            self.run(_s.PYTHON_SETUP, 30.0, lambda _event: None, None, silent=True)
 
     def _wait_ready(self) -> None:
         """kernel_info until it answers and iopub is connected (its status reaches us)."""
@@ -191,10 +151,10 @@ class JupyterKernel:
                 ready = dict(self._poll(0.1))
                 if "shell" in ready:
                     reply = self._recv("shell")
-                    got_reply = got_reply or _parent(reply) == msg_id
+                    got_reply = got_reply or _s.parent(reply) == msg_id
                 if "iopub" in ready:
                     msg = self._recv("iopub")
-                    if got_reply or (msg and _parent(msg) == msg_id):
+                    if got_reply or (msg and _s.parent(msg) == msg_id):
                         self._drain("iopub")
                         return
             if got_reply:  # iopub still joining: the next round's status message shows it
@@ -268,7 +228,7 @@ class JupyterKernel:
                 deadline = now + INTERRUPT_GRACE
             for name, _ in self._poll(0.1):
                 msg = self._recv(name)
-                if msg is None or _parent(msg) != msg_id:
+                if msg is None or _s.parent(msg) != msg_id:
                     continue
                 kind, body = msg["header"]["msg_type"], msg["content"]
                 if name == "shell" and kind == "execute_reply":
@@ -283,10 +243,10 @@ class JupyterKernel:
                         deadline = time.monotonic() + timeout
                 elif kind == "error":
                     error = body
-                    emit({"event": "stderr", "text": _plain("\n".join(body["traceback"])) + "\n"})
+                    emit({"event": "stderr", "text": _s.plain("\n".join(body["traceback"])) + "\n"})
                 else:
-                    _forward(kind, body, emit)
-        outcome = _outcome(reply or {}, error, timed_out, timeout)
+                    _s.forward(kind, body, emit)
+        outcome: dict[str, Any] = _s.outcome(reply or {}, error, timed_out, timeout)
         if restarted:
             outcome["error_message"] += "; the cell ignored the interrupt, so the kernel restarted"
         return outcome
@@ -294,12 +254,12 @@ class JupyterKernel:
     def complete(self, code: str, cursor_pos: int) -> dict[str, Any]:
         self.start()
         msg_id = self._send("shell", "complete_request", {"code": code, "cursor_pos": cursor_pos})
-        deadline = time.monotonic() + 10.0
+        deadline = time.monotonic() + COMPLETE_TIMEOUT
         while time.monotonic() < deadline:
             self._check_alive()
             for name, _ in self._poll(0.1):
                 msg = self._recv(name)
-                if name == "shell" and msg is not None and _parent(msg) == msg_id:
+                if name == "shell" and msg is not None and _s.parent(msg) == msg_id:
                     body = msg["content"]
                     return {
                         "matches": [str(m) for m in body.get("matches", [])],
@@ -338,78 +298,10 @@ class JupyterKernel:
     def _send(
         self, channel: str, msg_type: str, content: dict[str, Any], parent: Any = None
     ) -> str:
-        msg_id = uuid.uuid4().hex
-        header = {
-            "msg_id": msg_id,
-            "msg_type": msg_type,
-            "session": self._session,
-            "username": "shipyard",
-            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "version": "5.3",
-        }
-        parts = [json.dumps(p).encode() for p in (header, parent or {}, {}, content)]
-        signature = hmac.new(self._key, b"".join(parts), hashlib.sha256).hexdigest()
-        self._sockets[channel].send_multipart([_DELIM, signature.encode(), *parts])
-        return msg_id
+        frames, msg_id = _s.signed(self._key, self._session, msg_type, content, parent)
+        self._sockets[channel].send_multipart(frames)
+        return str(msg_id)
 
     def _recv(self, channel: str) -> dict[str, Any] | None:
-        frames = self._sockets[channel].recv_multipart()
-        try:
-            parts = frames[frames.index(_DELIM) + 1 :]
-        except ValueError:
-            return None
-        signature, body = parts[0], parts[1:5]
-        expected = hmac.new(self._key, b"".join(body), hashlib.sha256).hexdigest().encode()
-        if len(body) < 4 or not hmac.compare_digest(signature, expected):
-            return None
-        header, parent, _meta, content = (json.loads(p) for p in body)
-        return {"header": header, "parent_header": parent, "content": content}
-
-
-def _parent(msg: dict[str, Any] | None) -> str:
-    return str((msg or {}).get("parent_header", {}).get("msg_id", ""))
-
-
-def _forward(kind: str, body: dict[str, Any], emit: Emit) -> None:
-    if kind == "stream":
-        name = "stderr" if body.get("name") == "stderr" else "stdout"
-        emit({"event": name, "text": str(body.get("text", ""))})
-    elif kind in ("execute_result", "display_data", "update_display_data"):
-        data = {str(k): _text(v) for k, v in (body.get("data") or {}).items()}
-        emit({"event": "display", "data": data, "result": kind == "execute_result"})
-
-
-def _text(value: Any) -> str:
-    """Jupyter sends text and base64 (images) as strings, JSON types (application/json) as is."""
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def _plain(text: str) -> str:
-    return _ANSI.sub("", text)
-
-
-def _outcome(
-    reply: dict[str, Any], error: dict[str, Any], timed_out: bool, timeout: float
-) -> dict[str, Any]:
-    if timed_out:
-        message = f"timed out after {timeout:g}s"
-        return {"status": "timed_out", "exit_code": 1, "error_name": "TimeoutError",
-                "error_message": message}  # fmt: skip
-    if reply.get("status", "error") != "ok":
-        name = str(error.get("ename") or reply.get("ename") or "Error")
-        message = str(error.get("evalue") or reply.get("evalue") or "")
-        return {"status": "failed", "exit_code": 1, "error_name": name, "error_message": message}
-    return {"status": "finished", "exit_code": 0, "error_name": "", "error_message": ""}
-
-
-def _free_ports(count: int) -> list[int]:
-    held = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            held.append(s)
-        return [s.getsockname()[1] for s in held]
-    finally:
-        for s in held:
-            s.close()
+        got: dict[str, Any] | None = _s.verified(self._key, self._sockets[channel].recv_multipart())
+        return got

@@ -13,7 +13,8 @@ and the runner sends events as they happen, each one message:
     {"event": "completion", "matches": [str], "cursor_start": int, "cursor_end": int}
     {"event": "error", "message": str}                    (a request it cannot serve)
 Query runs stream only on a Jupyter kernel; without one (and in batch mode) the output of a run
-arrives when it ends.
+arrives when it ends. Interrupt stops batch commands and plain query cells too; completion without
+a Jupyter kernel uses the runner's own query namespace.
 """
 
 from __future__ import annotations
@@ -126,9 +127,8 @@ class LiveSession:
             threading.Thread(target=self._run, args=(message,), daemon=True).start()
         elif op == "input":
             self._answers.put(str(message.get("value", "")))
-        elif op == "interrupt":
-            if self._kernel is not None:
-                self._kernel.interrupt()
+        elif op == "interrupt":  # the Jupyter kernel's cell, a batch command, a plain query
+            self._execute({"op": "interrupt"})
         elif op == "complete":
             threading.Thread(target=self._complete, args=(message,), daemon=True).start()
         else:
@@ -174,13 +174,9 @@ class LiveSession:
         return self._answers.get()
 
     def _complete(self, message: dict[str, Any]) -> None:
-        code, pos = message.get("code"), message.get("cursor_pos")
-        if not isinstance(code, str) or not isinstance(pos, int):
-            self.send({"event": "error", "message": "complete needs 'code' and 'cursor_pos'"})
-            return
-        if self._kernel is None:
-            self.send({"event": "error", "message": "completion needs a Jupyter kernel"})
-            return
-        with self._kernel.lock:
-            got = self._kernel.complete(code, pos)
-        self.send({"event": "completion", **got})
+        # The runner completes on the Jupyter kernel, else from its own query namespace.
+        got = self._execute({**message, "op": "complete"})
+        if "error" in got:
+            self.send({"event": "error", "message": str(got["error"])})
+        else:
+            self.send({"event": "completion", **got})

@@ -155,3 +155,12 @@ class AllocationLedger(Protocol):
     def load(self) -> HeldDevices: ...
 
     def save(self, held: HeldDevices) -> None: ...
+
+
+@runtime_checkable
+class RestartableKernels(Protocol):
+    """A backend whose kernels restart in place (both real backends)."""
+
+    async def restart(self, kernel_id: str) -> None:
+        """Raises KernelNotFound, or KernelUnavailable when the new runner does not answer."""
+        ...

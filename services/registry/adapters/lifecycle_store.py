@@ -49,32 +49,21 @@ class SqlLifecycleStore:
         now = datetime.now(UTC)
         claimed: list[PreparingSession] = []
         async with self._sessions.begin() as db:
-            rows = (
-                (
-                    await db.execute(
-                        select(SessionRow)
-                        .where(SessionRow.status == Status.SCHEDULED.value)
-                        .order_by(SessionRow.created_at)
-                        .limit(limit)
-                        .with_for_update(skip_locked=True)
-                    )
-                )
-                .scalars()
-                .all()
+            rows = await db.scalars(
+                select(SessionRow)
+                .where(SessionRow.status == Status.SCHEDULED.value)
+                .order_by(SessionRow.created_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
             )
-            for session in rows:
-                kernels = (
-                    (
-                        await db.execute(
-                            select(KernelRow)
-                            .where(KernelRow.session_id == session.id)
-                            .order_by(KernelRow.id)
-                            .with_for_update()
-                        )
-                    )
-                    .scalars()
-                    .all()
+            for session in rows.all():
+                found = await db.scalars(
+                    select(KernelRow)
+                    .where(KernelRow.session_id == session.id)
+                    .order_by(KernelRow.id)
+                    .with_for_update()
                 )
+                kernels = found.all()
                 for k in kernels:
                     set_kernel_status(k, Status.PREPARING, reason="preparing", now=now)
                 status = set_session_status(session, Status.PREPARING, reason="preparing", now=now)

@@ -23,17 +23,23 @@ from libs.grpcutil.client import internal_channel
 from libs.grpcutil.status import error_from_rpc
 from services.registry.adapters.channel_pool import ChannelPool
 from services.registry.domain.errors import AgentUnavailable
-from services.registry.domain.model import Display, ExecMode, ExecOutcome, Mount
+from services.registry.domain.model import Display, ExecMode, ExecOutcome, ExecPoll, Mount
 from services.registry.service.ports import KernelLaunch
+
+RESTART_DEADLINE = 90.0  # the agent waits up to 60 s for the new runner
 
 _MODES = {
     ExecMode.QUERY: execution_pb2.EXECUTION_MODE_QUERY,
     ExecMode.BATCH: execution_pb2.EXECUTION_MODE_BATCH,
+    ExecMode.CONTINUE: execution_pb2.EXECUTION_MODE_CONTINUE,
+    ExecMode.INPUT: execution_pb2.EXECUTION_MODE_INPUT,
 }
 _STATUSES = {
     execution_pb2.EXECUTION_STATUS_FINISHED: "finished",
     execution_pb2.EXECUTION_STATUS_FAILED: "failed",
     execution_pb2.EXECUTION_STATUS_TIMED_OUT: "timed_out",
+    execution_pb2.EXECUTION_STATUS_CONTINUED: "continued",
+    execution_pb2.EXECUTION_STATUS_WAITING_INPUT: "waiting_input",
 }
 # The address the registry dialled, as the agent registered it (see GrpcAgentClient._stub).
 AGENT_ADDRESS_METADATA = "x-shipyard-agent-address"
@@ -114,15 +120,30 @@ class GrpcAgentClient:
         )
         await self._call(address, "DestroyKernel", request, DESTROY_DEADLINE)
 
+    async def restart_kernel(self, address: str, kernel_id: str) -> None:
+        request = agent_pb.RestartKernelRequest(kernel_id=kernel_id)
+        await self._call(address, "RestartKernel", request, RESTART_DEADLINE)
+
     async def execute(
-        self, address: str, kernel_id: str, mode: ExecMode, code: str, timeout: float
+        self,
+        address: str,
+        kernel_id: str,
+        mode: ExecMode,
+        code: str,
+        timeout: float,
+        poll: ExecPoll | None = None,
     ) -> ExecOutcome:
         duration = Duration()
         duration.FromNanoseconds(int(timeout * 1e9))
         request = agent_pb.ExecuteRequest(
             kernel_id=kernel_id, mode=_MODES[mode], code=code, timeout=duration
         )
-        response = await self._call(address, "Execute", request, timeout + 20.0)
+        deadline = timeout + 20.0
+        if poll is not None:
+            request.run_id = poll.run_id
+            request.flush_timeout.FromNanoseconds(int(poll.flush_timeout * 1e9))
+            deadline = (poll.flush_timeout or 2.0) + 20.0
+        response = await self._call(address, "Execute", request, deadline)
         r = response.result
         return ExecOutcome(
             status=_STATUSES.get(r.status, "failed"),
@@ -133,6 +154,9 @@ class GrpcAgentClient:
             error_message=r.error_message,
             displays=tuple(Display(dict(d.data), d.result) for d in r.displays),
             truncated=r.truncated,
+            run_id=r.run_id,
+            prompt=r.input_request.prompt if r.HasField("input_request") else None,
+            password=r.input_request.password,
         )
 
     async def stream_execute(

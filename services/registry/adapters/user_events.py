@@ -36,6 +36,7 @@ SESSION_EVENT_NAMES: dict[Status, str] = {
     Status.PREPARING: "session_preparing",
     Status.PULLING: "session_pulling",
     Status.RUNNING: "session_started",
+    Status.RESTARTING: "session_restarting",
     Status.TERMINATING: "session_terminating",
     Status.TERMINATED: "session_terminated",
     Status.CANCELLED: "session_cancelled",

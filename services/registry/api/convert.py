@@ -53,6 +53,8 @@ EXEC_STATUS_TO_PB = {
     "finished": execution_pb2.EXECUTION_STATUS_FINISHED,
     "failed": execution_pb2.EXECUTION_STATUS_FAILED,
     "timed_out": execution_pb2.EXECUTION_STATUS_TIMED_OUT,
+    "continued": execution_pb2.EXECUTION_STATUS_CONTINUED,
+    "waiting_input": execution_pb2.EXECUTION_STATUS_WAITING_INPUT,
 }
 
 
@@ -154,6 +156,10 @@ def exec_result_pb(outcome: ExecOutcome) -> execution_pb2.ExecutionResult:
             execution_pb2.DisplayData(data=dict(d.data), result=d.result) for d in outcome.displays
         ],
         truncated=outcome.truncated,
+        run_id=outcome.run_id,
+        input_request=None
+        if outcome.prompt is None
+        else execution_pb2.InputRequest(prompt=outcome.prompt, password=outcome.password),
     )
 
 

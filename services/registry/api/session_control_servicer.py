@@ -10,11 +10,13 @@ from typing_extensions import override
 from libs.grpcutil.context import current_caller
 from services.registry.api import convert
 from services.registry.service.rename_session import RenameSession
+from services.registry.service.restart_session import RestartSession
 
 
 class SessionControlServicer(pb_grpc.SessionControlServiceServicer):
-    def __init__(self, rename: RenameSession) -> None:
+    def __init__(self, rename: RenameSession, restart: RestartSession) -> None:
         self._rename = rename
+        self._restart = restart
 
     @override
     async def RenameSession(
@@ -22,3 +24,10 @@ class SessionControlServicer(pb_grpc.SessionControlServiceServicer):
     ) -> pb.RenameSessionResponse:
         session = await self._rename(current_caller(), request.session_id, request.name)
         return pb.RenameSessionResponse(session=convert.session_pb(session))
+
+    @override
+    async def RestartSession(
+        self, request: pb.RestartSessionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RestartSessionResponse:
+        session = await self._restart(current_caller(), request.session_id)
+        return pb.RestartSessionResponse(session=convert.session_pb(session))

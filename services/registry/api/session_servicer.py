@@ -10,7 +10,7 @@ from typing_extensions import override
 
 from libs.grpcutil.context import current_caller
 from services.registry.api import convert
-from services.registry.domain.model import ExecMode
+from services.registry.domain.model import ExecMode, ExecPoll
 from services.registry.service.create_session import CreateSession, CreateSessionCommand
 from services.registry.service.destroy_session import DestroySession
 from services.registry.service.execute import Execute
@@ -20,6 +20,8 @@ from services.registry.service.session_logs import GetSessionLogs
 _MODES = {
     execution_pb2.EXECUTION_MODE_QUERY: ExecMode.QUERY,
     execution_pb2.EXECUTION_MODE_BATCH: ExecMode.BATCH,
+    execution_pb2.EXECUTION_MODE_CONTINUE: ExecMode.CONTINUE,
+    execution_pb2.EXECUTION_MODE_INPUT: ExecMode.INPUT,
 }
 
 
@@ -114,8 +116,12 @@ class SessionServicer(pb_grpc.SessionServiceServicer):
         timeout = (
             request.timeout.ToTimedelta().total_seconds() if request.HasField("timeout") else None
         )
+        poll = None
+        if request.HasField("flush_timeout") or request.run_id:
+            flush = request.flush_timeout.ToTimedelta().total_seconds()
+            poll = ExecPoll(flush_timeout=flush, run_id=request.run_id)
         outcome = await self._execute(
-            current_caller(), request.session_id, _MODES[request.mode], request.code, timeout
+            current_caller(), request.session_id, _MODES[request.mode], request.code, timeout, poll
         )
         return pb.ExecuteResponse(result=convert.exec_result_pb(outcome))
 

@@ -21,6 +21,8 @@ class Status(StrEnum):
     PULLING = "PULLING"
     PREPARING = "PREPARING"
     RUNNING = "RUNNING"
+    # RestartSession: the kernels' runners restart in place; the kernels stay RUNNING.
+    RESTARTING = "RESTARTING"
     TERMINATING = "TERMINATING"
     TERMINATED = "TERMINATED"
     CANCELLED = "CANCELLED"
@@ -158,13 +160,24 @@ class Mount:
 class ExecMode(StrEnum):
     QUERY = "query"
     BATCH = "batch"
+    CONTINUE = "continue"  # the next output of a polled run
+    INPUT = "input"  # answer a polled run's input() prompt
+
+
+@dataclass(frozen=True, slots=True)
+class ExecPoll:
+    """The unary continue / input protocol: reply within `flush_timeout` seconds (0: the agent's
+    default) with the output so far; CONTINUE and INPUT name the run."""
+
+    flush_timeout: float
+    run_id: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExecOutcome:
     """Console output of one execution, as the agent reports it."""
 
-    status: str  # "finished" | "failed" | "timed_out"
+    status: str  # "finished" | "failed" | "timed_out" | "continued" | "waiting_input"
     stdout: str
     stderr: str
     exit_code: int
@@ -172,6 +185,9 @@ class ExecOutcome:
     error_message: str = ""
     displays: tuple[Display, ...] = ()  # rich outputs of a cell run on a Jupyter kernel
     truncated: bool = False  # output was cut to fit one reply
+    run_id: str = ""  # a polled run: what CONTINUE and INPUT name
+    prompt: str | None = None  # waiting_input: the input() prompt
+    password: bool = False
 
 
 @dataclass(frozen=True, slots=True)

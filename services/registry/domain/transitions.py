@@ -23,7 +23,13 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.SCHEDULED: frozenset({Status.PREPARING}) | _ENDING,
     Status.PREPARING: frozenset({Status.PULLING, Status.RUNNING}) | _ENDING,
     Status.PULLING: frozenset({Status.PREPARING, Status.RUNNING}) | _ENDING,
-    Status.RUNNING: frozenset({Status.TERMINATING, Status.TERMINATED, Status.ERROR}),
+    Status.RUNNING: frozenset(
+        {Status.RESTARTING, Status.TERMINATING, Status.TERMINATED, Status.ERROR}
+    ),
+    # Sessions only (kernel rows stay RUNNING while their runners restart).
+    Status.RESTARTING: frozenset(
+        {Status.RUNNING, Status.TERMINATING, Status.TERMINATED, Status.ERROR}
+    ),
     Status.TERMINATING: frozenset({Status.TERMINATED, Status.ERROR}),
     Status.TERMINATED: frozenset(),
     Status.CANCELLED: frozenset(),

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from libs.core.access import Verb
+from libs.core.errors import FieldViolation, InvalidArgument
 from libs.core.identity import Caller
 from services.registry.domain.errors import SessionNotRunning
-from services.registry.domain.model import ExecMode, ExecOutcome, Status
+from services.registry.domain.model import ExecMode, ExecOutcome, ExecPoll, Status
 from services.registry.service.access import check_access
 from services.registry.service.idle_ports import ActivityClock
 from services.registry.service.ports import AgentClient, AgentStore
@@ -60,14 +61,34 @@ class Execute:
     activity: ActivityClock | None = None
 
     async def __call__(
-        self, caller: Caller, session_id: str, mode: ExecMode, code: str, timeout: float | None
+        self,
+        caller: Caller,
+        session_id: str,
+        mode: ExecMode,
+        code: str,
+        timeout: float | None,
+        poll: ExecPoll | None = None,
     ) -> ExecOutcome:
+        _check(mode, code, poll)
         targets = ExecTargets(self.store, self.agent_store, self.activity)
         target = await targets(caller, session_id)
         await targets.touch(session_id)
         try:
             return await self.agents.execute(
-                target.address, target.kernel_id, mode, code, timeout or DEFAULT_TIMEOUT
+                target.address, target.kernel_id, mode, code, timeout or DEFAULT_TIMEOUT, poll
             )
         finally:
             await targets.touch(session_id)  # a long run counts as use until it ends
+
+
+def _check(mode: ExecMode, code: str, poll: ExecPoll | None) -> None:
+    if mode in (ExecMode.CONTINUE, ExecMode.INPUT):
+        if poll is None or not poll.run_id:
+            why = f"mode {mode.value} needs the run_id of a CONTINUED or WAITING_INPUT reply"
+            raise InvalidArgument(f"run_id: {why}", violations=[FieldViolation("run_id", why)])
+    elif not code:
+        why = f"mode {mode.value} needs code to run"
+        raise InvalidArgument(f"code: {why}", violations=[FieldViolation("code", why)])
+    elif poll is not None and poll.run_id:
+        why = "only modes continue and input name a run"
+        raise InvalidArgument(f"run_id: {why}", violations=[FieldViolation("run_id", why)])

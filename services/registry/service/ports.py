@@ -15,6 +15,7 @@ from services.registry.domain.model import (
     Agent,
     ExecMode,
     ExecOutcome,
+    ExecPoll,
     Mount,
     Session,
     SessionPolicy,
@@ -217,9 +218,18 @@ class AgentClient(Protocol):
         self, address: str, kernel_id: str, session_id: str, reason: str
     ) -> None: ...
     async def execute(
-        self, address: str, kernel_id: str, mode: ExecMode, code: str, timeout: float
+        self,
+        address: str,
+        kernel_id: str,
+        mode: ExecMode,
+        code: str,
+        timeout: float,
+        poll: ExecPoll | None = None,
     ) -> ExecOutcome: ...
     async def kernel_logs(self, address: str, kernel_id: str, tail: int) -> str: ...
+    async def restart_kernel(self, address: str, kernel_id: str) -> None:
+        """Restart the kernel's runner in place; returns once the new one answers."""
+        ...
 
 
 class MountResolver(Protocol):

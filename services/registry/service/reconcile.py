@@ -17,6 +17,7 @@ from typing import Protocol
 from services.registry.domain.model import Agent
 from services.registry.service.destroy_session import tell_agents
 from services.registry.service.ports import AgentClient
+from services.registry.service.restart_session import RestartSession
 from services.registry.service.session_ports import SessionEnding
 from services.registry.service.start_outcomes import StartOutcomes
 
@@ -39,10 +40,15 @@ class Reconciler:
     # Longer than the starter's own deadline plus event delivery: only truly lost starts.
     prepare_timeout: timedelta = timedelta(seconds=120)
     terminating_timeout: timedelta = timedelta(seconds=30)
+    restarts: RestartSession | None = None
+    # Longer than an agent's wait for a restarted runner plus the call's deadline.
+    restart_timeout: timedelta = timedelta(seconds=120)
 
     async def reconcile(self, now: datetime | None = None) -> None:
         now = now or datetime.now(UTC)
         await self._requeue_stuck_starts(now - self.prepare_timeout)
+        if self.restarts is not None:
+            await self.restarts.recover(now - self.restart_timeout)
         stuck = await self.sessions.stale_terminating(now - self.terminating_timeout)
         if stuck:
             log.info("re-sending destroy for %d kernels stuck in TERMINATING", len(stuck))

@@ -48,6 +48,11 @@ async def _rename(p: Platform) -> tuple[Any, str]:
     return req(method, session_id=session_id, name=f"r-{secrets.token_hex(4)}"), session_id
 
 
+async def _restart(p: Platform) -> tuple[Any, str]:
+    session_id = await _session(p)
+    return req(f"{REG}.SessionControlService/RestartSession", session_id=session_id), session_id
+
+
 async def _watch_rescan(p: Platform) -> tuple[Any, str]:
     get, _ = await _rescan_task(p)
     return req(f"{REG}.RescanTaskService/WatchRescanTask", task_id=get.task_id), ""
@@ -66,4 +71,8 @@ CASES: dict[str, Case] = {
         m.LIST, _watch_all, listed=lambda events: {e.event.session_id for e in events}
     ),
     f"{REG}.SessionControlService/RenameSession": Case(m.CHANGE_OBJECT, _rename),
+    # Restarting is `update`; the PENDING session has nothing running to restart yet.
+    f"{REG}.SessionControlService/RestartSession": Case(
+        m.CHANGE_OBJECT, _restart, ok_code="FAILED_PRECONDITION"
+    ),
 }

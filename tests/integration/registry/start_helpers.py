@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from libs.core.ids import new_id
 from services.registry.adapters.agent_health_store import SqlAgentHealth
 from services.registry.adapters.requeue_store import SqlStartRetries
-from services.registry.domain.model import ExecMode, ExecOutcome
+from services.registry.domain.model import ExecMode, ExecOutcome, ExecPoll
 from services.registry.domain.schedulability import SchedulabilityPolicy
 from services.registry.domain.start_failures import RetryPolicy
 from services.registry.service.ports import KernelLaunch
@@ -51,8 +51,17 @@ class FakeAgents:
         self.destroyed.append((kernel_id, reason))
 
     async def execute(
-        self, address: str, kernel_id: str, mode: ExecMode, code: str, timeout: float
+        self,
+        address: str,
+        kernel_id: str,
+        mode: ExecMode,
+        code: str,
+        timeout: float,
+        poll: ExecPoll | None = None,
     ) -> ExecOutcome:
+        raise NotImplementedError
+
+    async def restart_kernel(self, address: str, kernel_id: str) -> None:
         raise NotImplementedError
 
     async def kernel_logs(self, address: str, kernel_id: str, tail: int) -> str:

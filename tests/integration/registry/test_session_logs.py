@@ -11,7 +11,7 @@ import pytest
 from libs.core.identity import Caller, Role
 from libs.core.ids import new_id
 from services.registry.domain.errors import SessionNotFound, SessionNotRunning
-from services.registry.domain.model import ExecMode, ExecOutcome
+from services.registry.domain.model import ExecMode, ExecOutcome, ExecPoll
 from services.registry.service.ports import KernelLaunch
 from services.registry.service.session_logs import GetSessionLogs
 from tests.integration.registry.conftest import Stores
@@ -26,6 +26,9 @@ class LoggingAgent:
     def __init__(self) -> None:
         self.asked: list[tuple[str, str, int]] = []
 
+    async def restart_kernel(self, address: str, kernel_id: str) -> None:
+        raise NotImplementedError
+
     async def kernel_logs(self, address: str, kernel_id: str, tail: int) -> str:
         self.asked.append((address, kernel_id, tail))
         return "hello from the kernel\n"
@@ -39,7 +42,13 @@ class LoggingAgent:
         raise NotImplementedError
 
     async def execute(
-        self, address: str, kernel_id: str, mode: ExecMode, code: str, timeout: float
+        self,
+        address: str,
+        kernel_id: str,
+        mode: ExecMode,
+        code: str,
+        timeout: float,
+        poll: ExecPoll | None = None,
     ) -> ExecOutcome:
         raise NotImplementedError
 
