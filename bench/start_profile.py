@@ -30,7 +30,8 @@ from bench.sessions import drive
 from cli.client import ShipyardClient
 from cli.platform import Platform, PlatformConfig
 
-ROOT_SPAN = "/shipyard.registry.v1.SessionService/CreateSession"
+CREATE = "/shipyard.registry.v1.SessionService/CreateSession"
+EXECUTE = "/shipyard.registry.v1.SessionService/Execute"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,15 +63,16 @@ class _Receiver(trace_service_pb2_grpc.TraceServiceServicer):
         return trace_service_pb2.ExportTraceServiceResponse()
 
 
-def hop_table(spans: list[Span]) -> list[tuple[str, float, float, int]]:
-    """(service: span, median start offset ms, median duration ms, traces seen), by offset."""
+def hop_table(spans: list[Span], root: str) -> list[tuple[str, float, float, int]]:
+    """(service: span, median start offset ms, median duration ms, traces seen), by offset, of
+    the traces whose registry span is named `root`."""
     by_trace: dict[bytes, list[Span]] = defaultdict(list)
     for span in spans:
         by_trace[span.trace_id].append(span)
     offsets: dict[str, list[float]] = defaultdict(list)
     durations: dict[str, list[float]] = defaultdict(list)
     for trace in by_trace.values():
-        roots = [s for s in trace if s.name == ROOT_SPAN and s.service == "registry"]
+        roots = [s for s in trace if s.name == root and s.service == "registry"]
         if not roots:
             continue
         t0 = roots[0].start_ns
@@ -115,15 +117,17 @@ async def main() -> None:
             ) as client:
                 await drive(client, 3, 1)
                 receiver.spans.clear()
-                create_ms, _ = await drive(client, args.sessions, 1)
+                create_ms, exec_ms = await drive(client, args.sessions, 1)
         finally:
             await platform.stop()  # every service flushes its spans as it stops
     await server.stop(None)
     print(f"create→RUNNING (traced) median {statistics.median(create_ms):.1f} ms")
-    print(f"{'offset ms':>10} {'took ms':>8} {'n':>4}  span")
-    for key, offset, took, n in hop_table(receiver.spans):
-        if n >= args.sessions // 2:
-            print(f"{offset:10.1f} {took:8.1f} {n:4d}  {key}")
+    print(f"execute (traced) median {statistics.median(exec_ms):.1f} ms")
+    for root in (CREATE, EXECUTE):
+        print(f"\n{'offset ms':>10} {'took ms':>8} {'n':>4}  span (traces of {root})")
+        for key, offset, took, n in hop_table(receiver.spans, root):
+            if n >= args.sessions // 2:
+                print(f"{offset:10.1f} {took:8.1f} {n:4d}  {key}")
 
 
 if __name__ == "__main__":
