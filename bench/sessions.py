@@ -24,12 +24,15 @@ from cli.engine import choose_backend
 from cli.platform import Platform, PlatformConfig
 
 
-def _pct(values: list[float], q: float) -> float:
+def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def _one(client: ShipyardClient, create_ms: list[float], exec_ms: list[float]) -> None:
+async def one_session(
+    client: ShipyardClient, create_ms: list[float], exec_ms: list[float], executes: int = 3
+) -> None:
+    """Create a session and wait for RUNNING, run `print(6*7)` `executes` times, destroy it."""
     t0 = time.perf_counter()
     session = await client.create_session(
         wait=True, resources={"cpu": "0.25", "mem": "134217728"}, client_token=secrets.token_hex(8)
@@ -38,35 +41,45 @@ async def _one(client: ShipyardClient, create_ms: list[float], exec_ms: list[flo
     if session["status"] != "SESSION_STATUS_RUNNING":
         raise RuntimeError(f"session did not start: {session}")
     sid = session["session_id"]
-    for _ in range(3):
-        t1 = time.perf_counter()
-        result = await client.execute(sid, "print(6*7)")
-        exec_ms.append((time.perf_counter() - t1) * 1000)
-        if result["stdout"] != "42\n":
-            raise RuntimeError(f"unexpected output: {result}")
-    await client.destroy_session(sid)
+    try:
+        for _ in range(executes):
+            t1 = time.perf_counter()
+            result = await client.execute(sid, "print(6*7)")
+            exec_ms.append((time.perf_counter() - t1) * 1000)
+            if result["stdout"] != "42\n":
+                raise RuntimeError(f"unexpected output: {result}")
+    finally:
+        await client.destroy_session(sid)
 
 
-async def run(client: ShipyardClient, sessions: int, concurrency: int) -> None:
+async def drive(
+    client: ShipyardClient, sessions: int, concurrency: int
+) -> tuple[list[float], list[float]]:
+    """create→RUNNING and execute latencies (ms) of `sessions` sessions, `concurrency` at once."""
     create_ms: list[float] = []
     exec_ms: list[float] = []
     gate = asyncio.Semaphore(concurrency)
 
     async def guarded() -> None:
         async with gate:
-            await _one(client, create_ms, exec_ms)
+            await one_session(client, create_ms, exec_ms)
 
-    started = time.perf_counter()
     await asyncio.gather(*(guarded() for _ in range(sessions)))
+    return create_ms, exec_ms
+
+
+async def run(client: ShipyardClient, sessions: int, concurrency: int) -> None:
+    started = time.perf_counter()
+    create_ms, exec_ms = await drive(client, sessions, concurrency)
     elapsed = time.perf_counter() - started
     print(f"sessions: {sessions}, concurrency: {concurrency}, wall time: {elapsed:.1f} s")
     print(
-        f"create→RUNNING ms: p50 {_pct(create_ms, 0.5):.1f}  p99 {_pct(create_ms, 0.99):.1f}"
+        f"create→RUNNING ms: p50 {pct(create_ms, 0.5):.1f}  p99 {pct(create_ms, 0.99):.1f}"
         f"  mean {statistics.mean(create_ms):.1f}"
     )
     print(
-        f"execute round trip ms ({len(exec_ms)} calls): p50 {_pct(exec_ms, 0.5):.1f}"
-        f"  p99 {_pct(exec_ms, 0.99):.1f}  mean {statistics.mean(exec_ms):.1f}"
+        f"execute round trip ms ({len(exec_ms)} calls): p50 {pct(exec_ms, 0.5):.1f}"
+        f"  p99 {pct(exec_ms, 0.99):.1f}  mean {statistics.mean(exec_ms):.1f}"
     )
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.sessions import _pct
+from bench.sessions import pct as _pct
 from cli.client import ShipyardClient
 from cli.engine import choose_backend
 from cli.platform import Platform, PlatformConfig

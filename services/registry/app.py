@@ -371,7 +371,10 @@ async def serve(settings: Settings) -> RunningRegistry:
         kernel_stream,
         KERNEL_EVENTS_GROUP,
         settings.node_id,
-        KernelEventHandler(ApplyKernelEvent(lifecycle, idle.stats, apps=app_edge), agent_auth),
+        KernelEventHandler(
+            ApplyKernelEvent(lifecycle, idle.stats, apps=app_edge, on_session_change=waiter.wake),
+            agent_auth,
+        ),
         healthy=dependencies_probe(engine, redis),
     )
     await consumer.ensure_group()

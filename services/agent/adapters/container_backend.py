@@ -31,7 +31,7 @@ from services.agent.adapters.egress_policy import EgressPolicy
 from services.agent.adapters.kernel_execute import execute_on_runner, not_running
 from services.agent.adapters.kernel_spec_checks import check_spec, spec_metadata
 from services.agent.adapters.kernel_stats import docker_usage
-from services.agent.adapters.runner_client import RunnerClient
+from services.agent.adapters.runner_client import KEPT_CONNECTIONS, RunnerClient
 from services.agent.adapters.runner_kernels import RunnerKernels
 from services.agent.domain import model as m
 
@@ -171,6 +171,7 @@ class ContainerBackend(RunnerKernels):
         for kernel in self._kernels.values():
             if kernel.monitor is not None:
                 kernel.monitor.cancel()
+            kernel.client.close()
         self._kernels.clear()
         await self._engine.close()
 
@@ -197,7 +198,7 @@ class ContainerBackend(RunnerKernels):
                     ),
                     container_id=found.container_id,
                     paths=paths,
-                    client=RunnerClient(paths.socket),
+                    client=RunnerClient(paths.socket, keep=KEPT_CONNECTIONS),
                     batch=labels.get(cc.LABEL_BATCH) == "1",
                 )
                 try:
@@ -282,7 +283,7 @@ class ContainerBackend(RunnerKernels):
         handle = m.KernelHandle(
             kernel_id=spec.kernel_id, session_id=spec.session_id, pid=0, workdir=str(paths.workdir)
         )
-        client = RunnerClient(paths.socket)
+        client = RunnerClient(paths.socket, keep=KEPT_CONNECTIONS)
         return _Kernel(spec, handle, container_id, paths, client, bool(spec.startup_command))
 
     def _prepare(self, paths: cc.HostPaths, mounts: tuple[m.Mount, ...]) -> None:
@@ -349,6 +350,7 @@ class ContainerBackend(RunnerKernels):
             await asyncio.shield(kernel.monitor)
 
     async def _cleanup(self, kernel: _Kernel) -> None:
+        kernel.client.close()
         text = await self._engine.logs(kernel.container_id, _LOG_TAIL)
         if text is not None:
             self._logs[kernel.spec.kernel_id] = text

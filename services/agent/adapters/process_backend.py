@@ -45,7 +45,7 @@ from services.agent.adapters.kernel_execute import execute_on_runner, not_runnin
 from services.agent.adapters.kernel_log import copy_log, tail
 from services.agent.adapters.kernel_spec_checks import check_spec, spec_metadata
 from services.agent.adapters.kernel_stats import process_usage
-from services.agent.adapters.runner_client import RunnerClient
+from services.agent.adapters.runner_client import KEPT_CONNECTIONS, RunnerClient
 from services.agent.adapters.runner_kernels import RunnerKernels
 from services.agent.adapters.sandbox import (
     SYSTEM_PATH,
@@ -303,7 +303,7 @@ class ProcessBackend(RunnerKernels):
         handle = m.KernelHandle(
             kernel_id=spec.kernel_id, session_id=spec.session_id, pid=proc.pid, workdir=WORKDIR
         )
-        client = RunnerClient(sock_path)
+        client = RunnerClient(sock_path, keep=KEPT_CONNECTIONS)
         return _Kernel(spec, handle, proc, cgroups, kernel_dir, sock_path, copying, client)
 
     def _check(self, spec: m.KernelSpec) -> Path:
@@ -370,6 +370,7 @@ class ProcessBackend(RunnerKernels):
 
     async def _cleanup(self, kernel: _Kernel) -> None:
         # The runner is gone; stragglers (a group member, a setsid'd child in a cgroup) are not.
+        kernel.client.close()
         _signal_all(kernel, signal.SIGKILL)
         await remove_cgroups(kernel.cgroups, kill=lambda: _signal_all(kernel, signal.SIGKILL))
         await asyncio.to_thread(remove_tree, kernel.kernel_dir)

@@ -31,14 +31,34 @@ from services.agent.domain.model import (
 MAX_MESSAGE = 64 << 20
 # How much longer than the execution timeout we wait for the runner to report it.
 REPLY_GRACE = 15.0  # a Jupyter cell may queue 5 s and take 5 s to stop (jupyter_kernel.py)
+# Connections a backend keeps open per kernel: enough for an execution and a ping at once.
+KEPT_CONNECTIONS = 2
+
+
+_Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 class RunnerClient:
-    """One kernel's runner. Each call opens its own connection, so concurrent calls never mix."""
+    """One kernel's runner. Each call has a connection to itself, so concurrent calls never mix.
 
-    def __init__(self, socket_path: Path | str, *, connect_timeout: float = 5.0) -> None:
+    With `keep` > 0, up to that many connections are kept open after a call that got its reply
+    and reused by later calls (the runner serves any number of requests per connection): a call
+    then costs no connect and no new thread in the runner. Whoever keeps them must `close()`.
+    """
+
+    def __init__(
+        self, socket_path: Path | str, *, connect_timeout: float = 5.0, keep: int = 0
+    ) -> None:
         self._path = str(socket_path)
         self._connect_timeout = connect_timeout
+        self._keep = keep
+        self._idle: list[_Connection] = []
+
+    def close(self) -> None:
+        """Close the kept connections (the kernel ended); later calls connect anew."""
+        idle, self._idle = self._idle, []
+        for _, writer in idle:
+            writer.close()
 
     async def ping(self, *, within: float = 5.0) -> None:
         await self._call({"op": "ping"}, within=within)
@@ -175,7 +195,8 @@ class RunnerClient:
         if len(body) > MAX_MESSAGE:
             raise InvalidArgument(f"request of {len(body)} bytes is over {MAX_MESSAGE}")
         wait = self._connect_timeout if connect_within is None else connect_within
-        reader, writer = await self._connect(wait)
+        reader, writer = self._kept() or await self._connect(wait)
+        answered = False
         try:
             writer.write(struct.pack(">I", len(body)) + body)
             await writer.drain()
@@ -184,15 +205,28 @@ class RunnerClient:
                 if size > MAX_MESSAGE:
                     raise Internal(f"kernel runner reply of {size} bytes is too large")
                 reply = json.loads(await reader.readexactly(size))
+            answered = True
         except TimeoutError as exc:
             raise KernelUnavailable(f"kernel runner did not answer within {within}s") from exc
         except (OSError, asyncio.IncompleteReadError) as exc:
             raise KernelUnavailable(f"lost the connection to the kernel runner: {exc}") from exc
         finally:
-            writer.close()
+            if answered and len(self._idle) < self._keep:
+                self._idle.append((reader, writer))
+            else:
+                writer.close()
         if not isinstance(reply, dict) or "error" in reply:
             raise Internal(f"kernel runner rejected the request: {reply!r:.200}")
         return reply
+
+    def _kept(self) -> _Connection | None:
+        """A kept connection the runner has not closed (a runner that ended closed them all)."""
+        while self._idle:
+            reader, writer = self._idle.pop()
+            if not reader.at_eof() and not writer.is_closing():
+                return reader, writer
+            writer.close()
+        return None
 
     async def _connect(self, wait: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """Connect, retrying for `wait` seconds while the socket is missing or nobody listens."""

@@ -41,7 +41,12 @@ class RedisClusterEvents:
 
 
 class StreamSessionWaiter:
-    """Wakes waiting CreateSession calls when their session's status changes (any replica)."""
+    """Wakes waiting CreateSession calls when their session's status changes (any replica).
+
+    A change committed on this replica also wakes them at once (`wake`), without waiting for the
+    outbox relay and the stream; a waiter re-reads its session on every wake-up, so waking it
+    twice (once here, once from the stream) costs one read and changes nothing.
+    """
 
     def __init__(self, events: RedisClusterEvents) -> None:
         self._events = events
@@ -59,6 +64,10 @@ class StreamSessionWaiter:
         if not flags:
             self._waiting.pop(session_id, None)
 
+    def wake(self, session_id: str) -> None:
+        for flag in self._waiting.get(session_id, ()):
+            flag.set()
+
     async def run(self) -> None:
         position = await self._events.position()
         # (Re)started, e.g. after a Redis outage: changes may have passed unseen, so every
@@ -68,8 +77,7 @@ class StreamSessionWaiter:
                 flag.set()
         async for change in self._events.follow(position):
             if change.kind == "session":
-                for flag in self._waiting.get(change.session_id, ()):
-                    flag.set()
+                self.wake(change.session_id)
 
 
 def _agent(msg: events_pb2.AgentChanged) -> Agent:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from libs.core.errors import FieldViolation, InvalidArgument
 from libs.core.identity import Caller
@@ -49,6 +50,7 @@ DEFAULT_SLOTS = {CPU: Decimal(1), MEM: Decimal(256 * 1024 * 1024)}
 DEFAULT_IMAGE = "python:3.11"
 DEFAULT_RESOURCE_GROUP = "default"
 DEFAULT_WAIT = 30.0
+T = TypeVar("T")
 # Backend.AI's name: kernels and their service launchers read the image's ports from it.
 SERVICE_PORTS_ENV = "BACKENDAI_SERVICE_PORTS"
 PREOPEN_PORTS_ENV = "BACKENDAI_PREOPEN_PORTS"
@@ -130,33 +132,41 @@ class CreateSession:
                 "you belong to no project; pass project_id",
                 violations=[FieldViolation("project_id", "required: you belong to no project")],
             )
-        # Membership and resource-group permission come from auth, never from the request.
-        policy = await self.policies.resolve(
-            caller, project_id=project_id, resource_group=cmd.resource_group
+        # The image and the mounts do not depend on the policy: ask for them meanwhile (one
+        # round trip instead of three). Errors still surface in the order of the checks below.
+        image_ahead = _ahead(self.images.resolve(cmd.image or DEFAULT_IMAGE))
+        # Always asked: storage adds the user's dot-folders (e.g. `.local`) to what was named.
+        mounts_ahead = _ahead(
+            self.mounts.resolve(caller.user_id, cmd.vfolder_names, project_id, specs=cmd.mounts)
         )
-        resource_group = policy.resource_group or cmd.resource_group or DEFAULT_RESOURCE_GROUP
-        size = max(cmd.cluster_size, 1)
-        check_policy(policy, slots, size)
-        scheduling = await check_scheduling(
-            caller,
-            cmd.scheduling,
-            session_type=cmd.session_type or SessionType.INTERACTIVE,
-            policy=policy,
-            store=self.store,
-            now=datetime.now(UTC),
-        )
-        group = await self.groups.require_usable(resource_group)
-        image = await self.images.resolve(cmd.image or DEFAULT_IMAGE)
-        check_minimums(image, slots)
+        try:
+            # Membership and resource-group permission come from auth, never from the request.
+            policy = await self.policies.resolve(
+                caller, project_id=project_id, resource_group=cmd.resource_group
+            )
+            resource_group = policy.resource_group or cmd.resource_group or DEFAULT_RESOURCE_GROUP
+            size = max(cmd.cluster_size, 1)
+            check_policy(policy, slots, size)
+            scheduling = await check_scheduling(
+                caller,
+                cmd.scheduling,
+                session_type=cmd.session_type or SessionType.INTERACTIVE,
+                policy=policy,
+                store=self.store,
+                now=datetime.now(UTC),
+            )
+            group = await self.groups.require_usable(resource_group)
+            image = await image_ahead
+            check_minimums(image, slots)
+            mounts = await mounts_ahead
+        finally:
+            image_ahead.cancel()  # no-ops once done; a refused request stops asking
+            mounts_ahead.cancel()
         environ = dict(cmd.environ)
         if image.service_ports:
             environ[SERVICE_PORTS_ENV] = image.service_ports
         if cmd.preopen_ports:
             environ[PREOPEN_PORTS_ENV] = preopen_environ(cmd.preopen_ports, image.service_ports)
-        # Always asked: storage adds the user's dot-folders (e.g. `.local`) to what was named.
-        mounts = await self.mounts.resolve(
-            caller.user_id, cmd.vfolder_names, project_id, specs=cmd.mounts
-        )
         session_id = new_id()
         new = NewSession(
             session_id=session_id,
@@ -212,6 +222,13 @@ class CreateSession:
                     await asyncio.wait_for(flag.wait(), remaining)
         finally:
             self.waiter.unsubscribe(session.session_id, flag)
+
+
+def _ahead(work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+    """`work` started now; its failure is raised where it is awaited, or dropped if it is not."""
+    task = asyncio.create_task(work)
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
+    return task
 
 
 def apply_template(cmd: CreateSessionCommand, spec: TemplateSpec) -> CreateSessionCommand:

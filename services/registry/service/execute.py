@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 
 from libs.core.access import Verb
@@ -14,7 +16,11 @@ from services.registry.service.idle_ports import ActivityClock
 from services.registry.service.ports import AgentClient, AgentStore
 from services.registry.service.session_ports import SessionReader
 
+log = logging.getLogger(__name__)
+
 DEFAULT_TIMEOUT = 60.0
+# Activity records being written while the reply goes out (kept referenced until done).
+_recording: set[asyncio.Task[None]] = set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +58,21 @@ class ExecTargets:
         if self.activity is not None:
             await self.activity.touch(session_id)
 
+    def touch_soon(self, session_id: str) -> None:
+        """`touch`, without making the execution wait for it; a failure is only logged (the
+        idle checker then sees the session's previous use)."""
+        if self.activity is None:
+            return
+        task = asyncio.create_task(self._touch_quietly(session_id))
+        _recording.add(task)
+        task.add_done_callback(_recording.discard)
+
+    async def _touch_quietly(self, session_id: str) -> None:
+        try:
+            await self.touch(session_id)
+        except Exception as exc:
+            log.warning("could not record the use of session %s: %s", session_id, exc)
+
 
 @dataclass(frozen=True, slots=True)
 class Execute:
@@ -72,13 +93,13 @@ class Execute:
         _check(mode, code, poll)
         targets = ExecTargets(self.store, self.agent_store, self.activity)
         target = await targets(caller, session_id)
-        await targets.touch(session_id)
+        targets.touch_soon(session_id)  # recorded while the code runs, not before
         try:
             return await self.agents.execute(
                 target.address, target.kernel_id, mode, code, timeout or DEFAULT_TIMEOUT, poll
             )
         finally:
-            await targets.touch(session_id)  # a long run counts as use until it ends
+            targets.touch_soon(session_id)  # a long run counts as use until it ends
 
 
 def _check(mode: ExecMode, code: str, poll: ExecPoll | None) -> None:

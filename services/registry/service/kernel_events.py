@@ -9,6 +9,7 @@ implies are staged in its transaction (rule R-OUTBOX).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from libs.core.errors import ShipyardError
@@ -40,6 +41,9 @@ class ApplyKernelEvent:
     # An ended kernel keeps its agent's last stats report (docs/idle-and-usage.md).
     stats: KernelStatsStore | None = None
     apps: AppEdge | None = None  # a session's apps stop being routed when its kernels end
+    # Called with the session's id once a report changed its status (committed): wakes the
+    # CreateSession calls waiting on this replica without the outbox → stream round trip.
+    on_session_change: Callable[[str], None] | None = None
 
     async def __call__(self, report: KernelReport) -> None:
         if report.status is Status.CANCELLED:
@@ -51,7 +55,7 @@ class ApplyKernelEvent:
         if self.stats is not None and report.status in DEAD_STATUSES:
             # Before the status: whoever sees the kernel ended also sees what it used.
             await self.stats.archive(report.kernel_id, report.agent_id)
-        await self.store.apply_kernel_status(
+        change = await self.store.apply_kernel_status(
             report.kernel_id,
             report.status,
             agent_id=report.agent_id,
@@ -60,6 +64,8 @@ class ApplyKernelEvent:
             exit_code=report.exit_code,
             message=report.message,
         )
+        if change is not None and change.status is not None and self.on_session_change:
+            self.on_session_change(change.session_id)
         if report.status is Status.TERMINATED and report.session_id and self.apps is not None:
             try:
                 await self.apps.close_session(report.session_id)

@@ -1,4 +1,9 @@
-"""When cycles run: on watch changes (coalesced) and on a periodic tick, only while active."""
+"""When cycles run: on watch changes (coalesced) and on a periodic tick, only while active.
+
+Coalescing is leading-edge: a change after a quiet spell (no cycle within `coalesce_delay`) starts
+a cycle at once, so a lone enqueue waits for nothing; changes arriving right after a cycle (a
+burst) wait `coalesce_delay` so that one cycle decides on all of them.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ class SchedulerLoop:
         self._tick = tick_interval
         self._coalesce = coalesce_delay
         self._wake = asyncio.Event()
+        self._last_cycle = float("-inf")  # event-loop time the last cycle ended
 
     def trigger(self) -> None:
         """Ask for a cycle soon; any number of triggers before it starts make one cycle."""
@@ -37,8 +43,12 @@ class SchedulerLoop:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._tick):
                     await self._wake.wait()
-                # Let a burst of changes (many enqueues) land before deciding on them.
-                await asyncio.sleep(self._coalesce)
+                loop = asyncio.get_running_loop()
+                if loop.time() - self._last_cycle < self._coalesce:
+                    # In a burst: let more changes (many enqueues) land before deciding on them.
+                    await asyncio.sleep(self._coalesce)
+                else:
+                    await asyncio.sleep(0)  # what the watch already received lands first
             self._wake.clear()
             # Only the leader with a synced cache decides; anything else would act on stale data.
             if not self._is_active():
@@ -51,6 +61,8 @@ class SchedulerLoop:
             except Exception:
                 log.exception("scheduling cycle failed unexpectedly")
                 continue
+            finally:
+                self._last_cycle = asyncio.get_running_loop().time()
             if report.more:
                 self._wake.set()  # the rest of the queue, next (the watch's news in between)
             if report.bound or report.conflicts:

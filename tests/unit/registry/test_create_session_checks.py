@@ -90,6 +90,9 @@ class NoWaiter:
     def unsubscribe(self, session_id: str, flag: asyncio.Event) -> None:
         return None
 
+    def wake(self, session_id: str) -> None:
+        return None
+
 
 class ActiveGroups:
     """Every group exists and is active (group checks have their own tests)."""

@@ -75,3 +75,22 @@ async def test_a_cycle_that_filled_its_batch_is_followed_by_another_without_a_tr
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_a_change_after_a_quiet_spell_is_decided_at_once_and_a_burst_is_coalesced():
+    cycle = FakeCycle()
+    # A coalescing delay far longer than the test: only the leading edge can run a cycle.
+    loop = SchedulerLoop(
+        cycle=cycle, is_active=lambda: True, tick_interval=3600, coalesce_delay=3600
+    )
+    task = asyncio.create_task(loop.run())
+    try:
+        loop.trigger()
+        await wait_until(lambda: cycle.runs == 1)
+        loop.trigger()  # right after a cycle: part of a burst, waits for the rest of it
+        await asyncio.sleep(0.05)
+        assert cycle.runs == 1
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

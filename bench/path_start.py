@@ -1,0 +1,115 @@
+"""Session start and execute figures of issue 9, measured through the edge of a running platform.
+
+    .venv/bin/python -m bench.path_start [--sequential 50] [--c4 200] [--container 20]
+
+`measure(platform)` drives the given (process-backend) platform and, for the container row,
+starts a second platform whose agent uses the container backend (`n/a` when no engine answers
+or its image is missing). Run on its own, this module starts the process-backend platform
+itself and prints the same lines. Figures are wall-clock milliseconds on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.sessions import drive, pct
+from cli.client import ShipyardClient
+from cli.engine import choose_backend
+from cli.platform import Platform, PlatformConfig
+
+WARM_UP = 3  # sessions run first and not counted: imports, caches, connection set-up
+
+
+async def _client(platform: Platform) -> ShipyardClient:
+    assert platform.keypair is not None, "the platform is not started"
+    return ShipyardClient(
+        platform.endpoint, platform.keypair.access_key, platform.keypair.secret_key
+    )
+
+
+async def _process_rows(
+    platform: Platform, sequential: int, c4: int
+) -> tuple[list[float], list[float], list[float]]:
+    async with await _client(platform) as client:
+        await drive(client, WARM_UP, 1)
+        seq_ms, exec_ms = await drive(client, sequential, 1)
+        c4_ms, _ = await drive(client, c4, 4)
+    return seq_ms, c4_ms, exec_ms
+
+
+async def _container_p99(sessions: int) -> str:
+    """create→RUNNING p99 on a platform of its own whose agent runs containers, or `n/a`."""
+    try:
+        backend, detail = await choose_backend("container")
+    except Exception as exc:  # no engine answers and none can be started
+        print(f"container backend: n/a ({exc})", file=sys.stderr)
+        return "n/a"
+    with tempfile.TemporaryDirectory() as tmp:
+        config = PlatformConfig.ephemeral(
+            Path(tmp),
+            database=f"shipyard_bench_{secrets.token_hex(3)}",
+            redis_prefix=f"bench:{secrets.token_hex(3)}:",
+            agent_env={"BACKEND": backend, "DOCKER_HOST": detail},
+        )
+        platform = Platform(config)
+        await platform.start()
+        try:
+            async with await _client(platform) as client:
+                await drive(client, 1, 1)  # the first container start may still load the image
+                ms, _ = await drive(client, sessions, 1)
+        except RuntimeError as exc:  # e.g. the image is not present: the session never runs
+            print(f"container backend: n/a ({exc})"[:300], file=sys.stderr)
+            return "n/a"
+        finally:
+            await platform.stop()
+    return f"{pct(ms, 0.99):.1f}"
+
+
+async def measure(
+    platform: Platform, *, sequential: int = 50, c4: int = 200, container: int = 20
+) -> list[tuple[str, str]]:
+    """The five start/execute rows of `bench.paths`, as (label, value) pairs."""
+    seq_ms, c4_ms, exec_ms = await _process_rows(platform, sequential, c4)
+    container_p99 = await _container_p99(container) if container > 0 else "n/a"
+    return [
+        ("start sequential p50 ms", f"{pct(seq_ms, 0.5):.1f}"),
+        ("start sequential p99 ms", f"{pct(seq_ms, 0.99):.1f}"),
+        ("start c4 p99 ms", f"{pct(c4_ms, 0.99):.1f}"),
+        ("start container p99 ms", container_p99),
+        ("execute p50 ms", f"{pct(exec_ms, 0.5):.2f}"),
+    ]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sequential", type=int, default=50)
+    parser.add_argument("--c4", type=int, default=200)
+    parser.add_argument("--container", type=int, default=20, help="0: skip the container row")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        config = PlatformConfig.ephemeral(
+            Path(tmp),
+            database=f"shipyard_bench_{secrets.token_hex(3)}",
+            redis_prefix=f"bench:{secrets.token_hex(3)}:",
+            agent_env={"BACKEND": "process"},
+        )
+        platform = Platform(config)
+        await platform.start()
+        try:
+            rows = await measure(
+                platform, sequential=args.sequential, c4=args.c4, container=args.container
+            )
+        finally:
+            await platform.stop()
+    for label, value in rows:
+        print(f"{label}: {value}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+    sys.exit(0)

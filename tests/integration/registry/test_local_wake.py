@@ -1,0 +1,58 @@
+"""A kernel event applied on this replica wakes the CreateSession calls waiting here at once,
+without the outbox relay or the cluster stream; the stream still carries the change for others."""
+
+from __future__ import annotations
+
+import pytest
+
+from libs.core.ids import new_id
+from services.registry.adapters.redis_events import StreamSessionWaiter
+from services.registry.domain.model import Status
+from services.registry.service.kernel_events import ApplyKernelEvent, KernelReport
+from tests.integration.registry.conftest import Stores
+from tests.integration.registry.start_helpers import new_agent, scheduled_on
+
+pytestmark = pytest.mark.integration
+
+
+def _report(kernel_id: str, agent_id: str, status: Status) -> KernelReport:
+    return KernelReport(
+        event_id=new_id(),
+        kernel_id=kernel_id,
+        agent_id=agent_id,
+        status=status,
+        reason="",
+        exit_code=None,
+        message="",
+    )
+
+
+async def test_a_started_kernel_wakes_the_waiter_without_the_stream(stores: Stores) -> None:
+    agent_id = await new_agent(stores)
+    session_id, kernel_id = await scheduled_on(stores, agent_id)
+    await stores.lifecycle.claim_scheduled(100)
+    waiter = StreamSessionWaiter(stores.events)  # its stream loop is not even running
+    flag = waiter.subscribe(session_id)
+    other = waiter.subscribe(new_id())
+    apply = ApplyKernelEvent(stores.lifecycle, on_session_change=waiter.wake)
+    await apply(_report(kernel_id, agent_id, Status.RUNNING))
+    assert flag.is_set()
+    assert not other.is_set()
+    assert (await stores.sessions.get(session_id)).status is Status.RUNNING
+    # The change is still in the outbox for every other replica's waiters.
+    assert await stores.relay.drain() >= 1
+
+
+async def test_a_repeated_or_foreign_event_wakes_nobody(stores: Stores) -> None:
+    agent_id = await new_agent(stores)
+    stranger = await new_agent(stores)
+    session_id, kernel_id = await scheduled_on(stores, agent_id)
+    await stores.lifecycle.claim_scheduled(100)
+    woken: list[str] = []
+    apply = ApplyKernelEvent(stores.lifecycle, on_session_change=woken.append)
+    await apply(_report(kernel_id, stranger, Status.RUNNING))  # refused (rule R-EVENT-SOURCE)
+    assert woken == []
+    started = _report(kernel_id, agent_id, Status.RUNNING)
+    await apply(started)
+    await apply(started)  # a redelivery: a no-op
+    assert woken == [session_id]
