@@ -110,8 +110,8 @@ async def mark_scheduled(
         return
     await db.execute(
         text(
-            f"UPDATE {_SESSIONS.fullname} AS s SET status = CAST(:to AS text), status_info = 'scheduled',"
-            " status_message = '', status_changed_at = u.at,"
+            f"UPDATE {_SESSIONS.fullname} AS s SET status = CAST(:to AS text),"
+            " status_info = 'scheduled', status_message = '', status_changed_at = u.at,"
             " status_history = s.status_history || jsonb_build_object(CAST(:to AS text), u.iso),"
             " expires_at = CASE WHEN s.max_lifetime_seconds > 0"
             "   THEN u.at + make_interval(secs => s.max_lifetime_seconds) ELSE s.expires_at END"
@@ -129,8 +129,9 @@ async def mark_scheduled(
     )
     await db.execute(
         text(
-            f"UPDATE {_KERNELS.fullname} AS k SET status = CAST(:to AS text), status_info = 'scheduled',"
-            " status_changed_at = u.at, agent_id = u.agent_id, agent_address = u.address"
+            f"UPDATE {_KERNELS.fullname} AS k SET status = CAST(:to AS text),"
+            " status_info = 'scheduled', status_changed_at = u.at,"
+            " agent_id = u.agent_id, agent_address = u.address"
             " FROM unnest(CAST(:ids AS text[]), CAST(:agents AS text[]),"
             "   CAST(:addresses AS text[]), CAST(:ats AS timestamptz[]))"
             "   AS u(id, agent_id, address, at)"
