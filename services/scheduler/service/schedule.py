@@ -137,11 +137,12 @@ class ScheduleCycle:
     async def _fetch_limits(self, pending: Sequence[PendingSession]) -> Limits:
         if self._limits is None or not pending:
             return NO_LIMITS
-        return await self._limits.limits(
+        found = await self._limits.limits(
             access_keys=sorted({s.access_key for s in pending if s.access_key}),
             project_ids=sorted({s.project_id for s in pending if s.project_id}),
             domain_names=sorted({s.domain_name for s in pending if s.domain_name}),
         )
+        return found.effective()
 
     async def _decide(self, limits: Limits) -> tuple[list[Placement], list[Unschedulable], bool]:
         """Place pending sessions in policy order, up to one bind batch; a failure never stops
@@ -150,7 +151,7 @@ class ScheduleCycle:
         placements: list[Placement] = []
         failures: list[Unschedulable] = []
         misfits: dict[Hashable, str] = {}
-        usage = Usage(self._cache.active())
+        usage = Usage(self._cache.active(), limits)
         decided = 0
         pinned = self._reservations.reserved_agents() if self._reservations else set()
         for group, sessions in sorted(_by_group(self._cache.pending()).items()):
@@ -192,7 +193,8 @@ class ScheduleCycle:
                             outcome, max_concurrent_sessions=keypair.max_concurrent_sessions
                         )
                     self._cache.assume(outcome)
-                    usage.add(ActiveSession.of(session))
+                    if limits.applies_to(session):
+                        usage.add(ActiveSession.of(session))
                     placements.append(outcome)
                 else:
                     self._cache.attempt(session.session_id).record(outcome.reason, outcome.message)
