@@ -18,7 +18,6 @@ from decimal import Decimal
 from typing import cast
 
 from libs.core.slots import ResourceSlots
-
 from services.scheduler.domain.model import Agent
 
 StateKey = tuple[object, ...]
