@@ -104,10 +104,11 @@ class Bench:
         if holder is None:
             print("no leader to kill")
             return None
-        name, proc = self.schedulers[holder.decode()]
+        leader = holder.decode() if isinstance(holder, bytes) else str(holder)
+        name, proc = self.schedulers[leader]
         killed_at = datetime.now(UTC)
         proc.send_signal(signal.SIGKILL)
-        print(f"killed the leader {holder.decode()} ({name}) with SIGKILL")
+        print(f"killed the leader {leader} ({name}) with SIGKILL")
         return killed_at
 
     async def wait_done(self, total: int) -> None:

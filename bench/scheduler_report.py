@@ -96,7 +96,8 @@ class Report:
                     life = events_pb2.Event.FromString(fields[b"data"]).kernel_lifecycle
                     if life.phase == events_pb2.KernelLifecycle.PHASE_STARTED:
                         agents_of[life.kernel_id].add(life.agent_id)
-                start = "(" + batch[-1][0].decode()
+                last = batch[-1][0]
+                start = "(" + (last.decode() if isinstance(last, bytes) else str(last))
         finally:
             await redis.aclose()
         return sum(1 for agents in agents_of.values() if len(agents) > 1)
