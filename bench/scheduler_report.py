@@ -93,7 +93,9 @@ class Report:
                 if not batch:
                     break
                 for _, fields in batch:
-                    life = events_pb2.Event.FromString(fields[b"data"]).kernel_lifecycle
+                    data = (fields or {}).get(b"data", b"")
+                    raw = data if isinstance(data, bytes) else data.encode()
+                    life = events_pb2.Event.FromString(raw).kernel_lifecycle
                     if life.phase == events_pb2.KernelLifecycle.PHASE_STARTED:
                         agents_of[life.kernel_id].add(life.agent_id)
                 last = batch[-1][0]
