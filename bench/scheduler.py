@@ -71,7 +71,7 @@ class Bench:
         started = time.perf_counter()
         try:
             stub = cluster_grpc.ClusterServiceStub(channel)
-            async with asyncio.timeout(120 + n / 20):
+            async with asyncio.timeout(120 + n / 8):  # registration is slow on a loaded machine
                 while True:
                     reply = await stub.ListAgents(cluster_pb.ListAgentsRequest())
                     alive = sum(1 for a in reply.agents if a.status == a.STATUS_ALIVE)
