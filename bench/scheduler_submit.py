@@ -24,7 +24,13 @@ from libs.grpcutil.client import internal_channel
 
 REQUEST = {"cpu": "0.25", "mem": str(256 << 20)}
 _RETRY_HTTP = (429, 503)
-_RETRY_GRPC = (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE)
+# INTERNAL too: a shared PostgreSQL out of connections fails a create that is safe to
+# repeat (the same client_token returns the first session).
+_RETRY_GRPC = (
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.INTERNAL,
+)
 
 
 async def submit(
