@@ -4,18 +4,38 @@ a batch large enough that each table is written with one statement."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import update
 
 from libs.core.ids import new_id
+from services.registry.adapters.tables import KernelRow, SessionRow
 from services.registry.domain.model import Status
 from services.registry.service.ports import SessionPlacement
 from tests.integration.registry.conftest import Stores
 from tests.integration.registry.factories import new_session, registration
 
 pytestmark = pytest.mark.integration
+
+_MADE: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+async def _retire_sessions(stores: Stores) -> AsyncIterator[None]:
+    """End this test's sessions afterwards: the database is shared, and a starter test claims
+    the oldest SCHEDULED sessions."""
+    yield
+    async with stores.factory.begin() as db:
+        await db.execute(
+            update(KernelRow).where(KernelRow.session_id.in_(_MADE)).values(status="TERMINATED")
+        )
+        await db.execute(
+            update(SessionRow).where(SessionRow.id.in_(_MADE)).values(status="TERMINATED")
+        )
+    _MADE.clear()
 
 
 async def _agent(stores: Stores, cpu: str = "4") -> str:
@@ -26,6 +46,7 @@ async def _agent(stores: Stores, cpu: str = "4") -> str:
 
 async def _session(stores: Stores, cpu: str = "1") -> tuple[str, str]:
     session, _ = await stores.sessions.add(new_session(cpu=cpu, mem="10"))
+    _MADE.append(session.session_id)
     return session.session_id, session.kernels[0].kernel_id
 
 
@@ -96,7 +117,7 @@ async def test_a_batch_with_a_session_that_lost_its_race_binds_the_others(stores
 
 async def test_a_large_batch_binds_every_session_and_sums_fractional_slots(stores: Stores) -> None:
     agents = [await _agent(stores, cpu="64") for _ in range(3)]
-    sessions = [await _session(stores, cpu="0.25") for _ in range(300)]
+    sessions = [await _session(stores, cpu="0.25") for _ in range(60)]
     placements = [
         SessionPlacement(session_id=s, kernels={k: agents[i % 3]})
         for i, (s, k) in enumerate(sessions)
@@ -105,6 +126,6 @@ async def test_a_large_batch_binds_every_session_and_sums_fractional_slots(store
     assert all(o.bound for o in outcomes)
     for agent_id in agents:
         occupied = (await stores.agents.get(agent_id)).occupied_slots
-        assert occupied["cpu"] == Decimal(25)  # 100 sessions of 0.25
+        assert occupied["cpu"] == Decimal(5)  # 20 sessions of 0.25
     session = await stores.sessions.get(sessions[-1][0])
     assert session.status is Status.SCHEDULED and session.status_info == "scheduled"
