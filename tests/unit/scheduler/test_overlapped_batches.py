@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
+from typing_extensions import override
 
 from libs.core.errors import Unavailable
 from services.scheduler.domain.cache import ClusterCache
@@ -29,6 +30,7 @@ class _WatchingBinder(FakeBinder):
         self.ids = ids
         self.assumed_at_start: list[int] = []
 
+    @override
     async def bind(
         self, placements: Sequence[Placement], unschedulable: Sequence[Unschedulable]
     ) -> list[BindResult]:
@@ -36,7 +38,9 @@ class _WatchingBinder(FakeBinder):
         return await super().bind(placements, unschedulable)
 
 
-def _cycle(binder_for, n_sessions: int, *, cpu: int = 8):
+def _cycle(
+    binder_for: Callable[[ClusterCache, list[str]], FakeBinder], n_sessions: int, *, cpu: int = 8
+) -> tuple[ClusterCache, FakeBinder, ScheduleCycle]:
     pending = [session(session_id=f"s{i}", age=i) for i in range(n_sessions)]
     cache = ClusterCache()
     cache.replace(ClusterSnapshot(agents=(agent("a1", cpu=cpu),), pending=tuple(pending)))
@@ -54,8 +58,9 @@ def _cycle(binder_for, n_sessions: int, *, cpu: int = 8):
     return cache, binder, cycle
 
 
-async def test_the_next_batch_is_decided_before_the_previous_bind_and_never_repeats_it():
+async def test_the_next_batch_is_decided_before_the_previous_bind_and_never_repeats_it() -> None:
     cache, binder, cycle = _cycle(_WatchingBinder, 7)
+    assert isinstance(binder, _WatchingBinder)
     report = await cycle.run_once()
 
     assert [[p.session_id for p in ps] for ps, _ in binder.calls] == [
@@ -70,7 +75,7 @@ async def test_the_next_batch_is_decided_before_the_previous_bind_and_never_repe
     assert (await cycle.run_once()).bound == ("s6",)
 
 
-async def test_a_conflict_in_one_batch_leaves_the_others_bound():
+async def test_a_conflict_in_one_batch_leaves_the_others_bound() -> None:
     cache, binder, cycle = _cycle(lambda c, ids: FakeBinder(), 4)
     binder.conflicts["s2"] = "agent-capacity-exceeded"
     report = await cycle.run_once()
@@ -79,7 +84,7 @@ async def test_a_conflict_in_one_batch_leaves_the_others_bound():
     assert not cache.is_assumed("s2")
 
 
-async def test_a_failed_bind_forgets_every_batch_it_overlapped():
+async def test_a_failed_bind_forgets_every_batch_it_overlapped() -> None:
     cache, binder, cycle = _cycle(lambda c, ids: FakeBinder(), 5)
     binder.fail_with = Unavailable("registry down")
     with pytest.raises(Unavailable):
