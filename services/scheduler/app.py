@@ -109,6 +109,8 @@ async def serve(settings: Settings, *, tracer: trace.Tracer | None = None) -> Ru
         selector_for=groups.selector_for,
         clock=time.monotonic,
         note_interval=settings.note_interval,
+        max_batch=settings.max_batch,
+        max_batches=settings.max_batches,
         bound_ttl=settings.bound_ttl,
         limits=limits,
         preemption=Preemption(registry, clock=time.monotonic, now=lambda: datetime.now(UTC)),

@@ -34,6 +34,10 @@ class Settings(ServiceSettings, RedisMixin):
     # A bound placement whose confirmation never comes through the watch is dropped after this.
     bound_ttl: float = Field(default=30.0, gt=0)
     bind_timeout: float = Field(default=10.0, gt=0)
+    # Placements per BindSessions call, and batches per cycle (the next decided while the
+    # previous one binds); the limits, reservations and timeouts are re-read between cycles.
+    max_batch: int = Field(default=1000, gt=0)
+    max_batches: int = Field(default=8, gt=0)
     watch_backoff_max: float = Field(default=10.0, gt=0)
     policy: str = "fifo"
     selector: str = "least-occupied"

@@ -42,6 +42,7 @@ class SimulatedAgent:
     silent: bool = False  # stops heartbeating (to be detected as lost)
     # Its own credential, from its registration: proofs and event signatures (docs/access.md).
     credential: AgentCredential = field(default_factory=AgentCredential)
+    registered: bool = False  # heartbeats go only for agents the registry has seen
 
 
 class SignedEvents(Protocol):
@@ -105,9 +106,17 @@ class Fleet:
             self._agents[agent_id].silent = True
 
     async def register_all(self) -> float | None:
-        """Register every agent; the heartbeat interval the registry asked for."""
-        intervals = await asyncio.gather(*(self._register(a) for a in self._agents.values()))
+        """Register every agent not registered yet; the heartbeat interval the registry asked
+        for. Heartbeats may already run: a large fleet takes longer to register than the
+        registry waits for an agent's first heartbeat."""
+        todo = [a for a in self._agents.values() if not a.registered]
+        intervals = await asyncio.gather(*(self._register(a) for a in todo))
         return next((i for i in intervals if i is not None), None)
+
+    async def register_first(self) -> float | None:
+        """Register one agent: the registry's heartbeat interval, before the others."""
+        first = next(iter(self._agents.values()), None)
+        return await self._register(first) if first is not None else None
 
     async def _register(self, agent: SimulatedAgent) -> float | None:
         async with self._gate:
@@ -115,6 +124,7 @@ class Fleet:
                 agent.info, list(agent.kernels), self._images
             )
         agent.credential.set(registration.agent_secret)
+        agent.registered = True
         for kernel_id in registration.kernels_to_destroy:
             agent.kernels.pop(kernel_id, None)
         return registration.heartbeat_interval
@@ -122,7 +132,7 @@ class Fleet:
     async def beat_once(self) -> int:
         """One round of batched heartbeats; re-registers the agents the registry forgot.
         Returns how many agents had to register again."""
-        live = [a for a in self._agents.values() if not a.silent]
+        live = [a for a in self._agents.values() if a.registered and not a.silent]
         again: list[str] = []
         for start in range(0, len(live), BATCH):
             chunk = live[start : start + BATCH]

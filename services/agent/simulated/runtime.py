@@ -95,10 +95,12 @@ async def start_fleet(settings: Settings, options: FleetOptions) -> RunningFleet
         redis=redis,
     )
     try:
-        interval = await fleet.register_all()
+        interval = await fleet.register_first()
+        beat_every = interval or settings.heartbeat_interval
+        # Heartbeats start with the first registration, not after the last one.
+        running.tasks.append(spawn(fleet.run_heartbeats(beat_every), "fleet-heartbeats"))
+        await fleet.register_all()
     except BaseException:
         await running.stop()
         raise
-    beat_every = interval or settings.heartbeat_interval
-    running.tasks.append(spawn(fleet.run_heartbeats(beat_every), "fleet-heartbeats"))
     return running

@@ -1,10 +1,11 @@
 """The bind transaction: many sessions PENDING → SCHEDULED in one transaction, each on its own.
 
-One transaction and a handful of round trips for a whole batch (docs/scheduler-scale.md): the
-fence, the keypair locks, then sessions, kernels and agents each locked with one statement, in
-the registry's lock order (keypair, session, kernels, agents). Every session is checked against
-what the sessions before it in the batch already took; one that does not fit gets a conflict and
-changes nothing, the others still bind.
+One transaction and a fixed number of round trips for a whole batch, whatever its size
+(docs/scheduler-scale.md): the fence, the keypair locks, then sessions, kernels and agents each
+locked with one statement in the registry's lock order (keypair, session, kernels, agents),
+then one statement per table for the writes (`bind_sql.py`). Every session is checked against
+what the sessions before it in the batch already took; one that does not fit gets a conflict
+and changes nothing, the others still bind.
 """
 
 from __future__ import annotations
@@ -12,24 +13,29 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from typing import cast
+from datetime import UTC, datetime
 
-from sqlalchemy import Table, bindparam, func, select
-from sqlalchemy.dialects.postgresql import JSONB
+from shipyard.events.v1 import events_pb2
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.core.slots import ResourceSlots
 from libs.db.retry import with_retry
 from services.registry.adapters.bind_fence import STALE_LEADER, pass_fence
-from services.registry.adapters.outbox import stage_changes
-from services.registry.adapters.rows import (
-    agent_from_row,
-    lock_keypair,
-    set_kernel_status,
-    set_session_status,
+from services.registry.adapters.bind_sql import (
+    KernelBind,
+    LockedKernel,
+    LockedSession,
+    lock_kernels,
+    lock_sessions,
+    mark_scheduled,
+    note_pending,
+    occupancy_of,
+    write_occupancy,
 )
-from services.registry.adapters.tables import AgentRow, KernelRow, SessionRow
+from services.registry.adapters.outbox import agent_event, change_events, stage
+from services.registry.adapters.rows import agent_from_row, lock_keypair
+from services.registry.adapters.tables import AgentRow, SessionRow
 from services.registry.domain.model import (
     AGENT_OCCUPYING_STATUSES,
     CONCURRENCY_LIMIT,
@@ -63,8 +69,10 @@ async def bind_sessions(
             if lease_epoch > 0 and not await pass_fence(db, lease_epoch):
                 return [_conflict(p.session_id, STALE_LEADER) for p in placements]
             outcomes = await _bind_all(db, placements) if placements else []
-            await _note_pending(db, notes)
-            await stage_changes(db, [o.change for o in outcomes])  # rule R-OUTBOX
+            await note_pending(
+                db, [(n.session_id, n.reason, n.message) for n in notes], datetime.now(UTC)
+            )
+            await stage(db, _events(outcomes))  # rule R-OUTBOX
             return outcomes
 
     if not placements and not notes:
@@ -74,6 +82,65 @@ async def bind_sessions(
 
 async def _bind_all(db: AsyncSession, placements: Sequence[SessionPlacement]) -> list[BindOutcome]:
     ids = sorted({p.session_id for p in placements})
+    running: Counter[str] = Counter()
+    if any(p.max_concurrent_sessions > 0 for p in placements):
+        running = await _lock_limited_keypairs(db, placements, ids)
+    rows = await lock_sessions(db, ids)
+    kernels = await lock_kernels(db, ids)
+    agent_ids = sorted({a for p in placements for a in p.kernels.values()})
+    agents = {
+        a.id: agent_from_row(a)
+        for a in (
+            await db.execute(
+                select(AgentRow)
+                .where(AgentRow.id.in_(agent_ids))
+                .order_by(AgentRow.id)
+                .with_for_update()
+            )
+        ).scalars()
+    }
+    free = {a.agent_id: a.available_slots - a.occupied_slots for a in agents.values()}
+    outcomes: list[BindOutcome] = []
+    on_agents: dict[str, list[str]] = {}  # bound session → the agents it went to
+    scheduled: list[tuple[str, datetime]] = []
+    kernel_binds: list[KernelBind] = []
+    for p in placements:
+        session = rows.get(p.session_id)
+        if session is None:
+            outcomes.append(_conflict(p.session_id, "not-found"))
+            continue
+        own = kernels.get(session.id, [])
+        # A session twice in the batch: the second sees it already SCHEDULED.
+        conflict = "session-not-pending" if session.id in on_agents else ""
+        conflict = conflict or _check(session, own, p, agents, free, running)
+        if conflict:
+            outcomes.append(_conflict(p.session_id, conflict))
+            continue
+        now = datetime.now(UTC)  # each session's own time of binding, within the batch
+        wanted = _wanted(own, p)
+        for agent_id, slots in wanted.items():
+            free[agent_id] = free[agent_id] - slots
+        on_agents[session.id] = sorted(wanted)
+        if p.max_concurrent_sessions > 0:
+            running[session.access_key] += 1
+        scheduled.append((session.id, now))
+        kernel_binds.extend(
+            KernelBind(k.id, p.kernels[k.id], agents[p.kernels[k.id]].address, now) for k in own
+        )
+        outcomes.append(BindOutcome(session_id=session.id, bound=True))
+    await mark_scheduled(db, scheduled, kernel_binds)
+    touched = sorted({a for ids in on_agents.values() for a in ids})
+    occupied = await occupancy_of(db, touched)
+    await write_occupancy(db, occupied)
+    after = {a: dataclasses.replace(agents[a], occupied_slots=occupied[a]) for a in touched}
+    return [_with_change(o, on_agents, after) for o in outcomes]
+
+
+async def _lock_limited_keypairs(
+    db: AsyncSession, placements: Sequence[SessionPlacement], ids: list[str]
+) -> Counter[str]:
+    """Lock the keypairs with a concurrency limit (before any row lock) and count their
+    occupying sessions."""
     access_keys = dict(
         (
             await db.execute(
@@ -92,112 +159,21 @@ async def _bind_all(db: AsyncSession, placements: Sequence[SessionPlacement]) ->
     )
     for access_key in limited:
         await lock_keypair(db, access_key)
-    running = await _running_by_keypair(db, limited)
-    rows = {
-        r.id: r
-        for r in (
-            await db.execute(
-                select(SessionRow)
-                .where(SessionRow.id.in_(ids))
-                .order_by(SessionRow.id)
-                .with_for_update()
-            )
-        ).scalars()
-    }
-    kernels: dict[str, list[KernelRow]] = {}
-    for k in (
-        await db.execute(
-            select(KernelRow)
-            .where(KernelRow.session_id.in_(ids))
-            .order_by(KernelRow.id)
-            .with_for_update()
-        )
-    ).scalars():
-        kernels.setdefault(k.session_id, []).append(k)
-    agent_ids = sorted({a for p in placements for a in p.kernels.values()})
-    agents = {
-        a.id: a
-        for a in (
-            await db.execute(
-                select(AgentRow)
-                .where(AgentRow.id.in_(agent_ids))
-                .order_by(AgentRow.id)
-                .with_for_update()
-            )
-        ).scalars()
-    }
-    free = {
-        a.id: ResourceSlots(a.available_slots) - ResourceSlots(a.occupied_slots)
-        for a in agents.values()
-    }
-    outcomes: list[BindOutcome] = []
-    on_agents: dict[str, list[str]] = {}  # bound session → the agents it went to
-    for p in placements:
-        session = rows.get(p.session_id)
-        if session is None:
-            outcomes.append(_conflict(p.session_id, "not-found"))
-            continue
-        own = kernels.get(session.id, [])
-        conflict = _check(session, own, p, agents, free, running)
-        if conflict:
-            outcomes.append(_conflict(p.session_id, conflict))
-            continue
-        now = datetime.now(UTC)  # each session's own time of binding, within the batch
-        wanted = _wanted(own, p)
-        for agent_id, slots in wanted.items():
-            free[agent_id] = free[agent_id] - slots
-        on_agents[session.id] = sorted(wanted)
-        if p.max_concurrent_sessions > 0:
-            running[session.access_key] += 1
-        for k in own:
-            k.agent_id = p.kernels[k.id]
-            k.agent_address = agents[k.agent_id].address
-            set_kernel_status(k, Status.SCHEDULED, reason="scheduled", now=now)
-        set_session_status(session, Status.SCHEDULED, reason="scheduled", now=now, message="")
-        if session.max_lifetime_seconds > 0:
-            session.expires_at = now + timedelta(seconds=session.max_lifetime_seconds)
-        outcomes.append(BindOutcome(session_id=session.id, bound=True))
-    await db.flush()
-    touched = sorted({a for ids in on_agents.values() for a in ids})
-    await _recompute_occupancy(db, [agents[a] for a in touched])
-    after = {a: agent_from_row(agents[a]) for a in touched}
-    return [_with_change(o, on_agents, after) for o in outcomes]
-
-
-async def _note_pending(db: AsyncSession, notes: Sequence[PendingNote]) -> None:
-    """One pipelined statement for all notes; a session that left PENDING keeps its status."""
-    if not notes:
-        return
-    table = cast(Table, SessionRow.__table__)
-    now = datetime.now(UTC).isoformat()
-    stmt = (
-        table.update()
-        .where(table.c.id == bindparam("b_id"), table.c.status == Status.PENDING.value)
-        .values(
-            status_info=bindparam("b_reason"),
-            status_message=bindparam("b_message"),
-            status_data=table.c.status_data.op("||")(bindparam("b_data", type_=JSONB)),
-        )
+    if not limited:
+        return Counter()
+    rows = await db.execute(
+        select(SessionRow.access_key, func.count())
+        .where(SessionRow.access_key.in_(limited), SessionRow.status.in_(_OCCUPYING))
+        .group_by(SessionRow.access_key)
     )
-    await db.execute(
-        stmt,
-        [
-            {
-                "b_id": n.session_id,
-                "b_reason": n.reason,
-                "b_message": n.message,
-                "b_data": {"scheduler": {"last_try": now, "msg": n.message}},
-            }
-            for n in notes
-        ],
-    )
+    return Counter({key: int(n) for key, n in rows.tuples()})
 
 
 def _check(
-    session: SessionRow,
-    kernels: list[KernelRow],
+    session: LockedSession,
+    kernels: list[LockedKernel],
     p: SessionPlacement,
-    agents: dict[str, AgentRow],
+    agents: dict[str, Agent],
     free: dict[str, ResourceSlots],
     running: Counter[str],
 ) -> str:
@@ -208,16 +184,15 @@ def _check(
     if p.max_concurrent_sessions > 0 and running[session.access_key] >= p.max_concurrent_sessions:
         return CONCURRENCY_LIMIT
     for agent_id, wanted in sorted(_wanted(kernels, p).items()):
-        row = agents.get(agent_id)
+        agent = agents.get(agent_id)
         # The agent as the batch left it: what earlier sessions of the batch took is occupied.
-        view = None
-        if row is not None:
-            view = agent_from_row(row)
-            view = dataclasses.replace(view, occupied_slots=view.available_slots - free[agent_id])
+        if agent is not None:
+            occupied = agent.available_slots - free[agent_id]
+            agent = dataclasses.replace(agent, occupied_slots=occupied)
         conflict = placement_conflict(
-            view,
+            agent,
             resource_group=session.resource_group,
-            image_architectures=session.image_architectures or (),
+            image_architectures=session.image_architectures,
             wanted=wanted,
         )
         if conflict:
@@ -225,41 +200,25 @@ def _check(
     return ""
 
 
-def _wanted(kernels: list[KernelRow], p: SessionPlacement) -> dict[str, ResourceSlots]:
+def _wanted(kernels: list[LockedKernel], p: SessionPlacement) -> dict[str, ResourceSlots]:
     wanted: dict[str, ResourceSlots] = {}
     for k in kernels:
         agent_id = p.kernels[k.id]
-        wanted[agent_id] = wanted.get(agent_id, ResourceSlots()) + ResourceSlots(k.requested_slots)
+        wanted[agent_id] = wanted.get(agent_id, ResourceSlots()) + k.requested_slots
     return wanted
 
 
-async def _running_by_keypair(db: AsyncSession, access_keys: list[str]) -> Counter[str]:
-    if not access_keys:
-        return Counter()
-    rows = await db.execute(
-        select(SessionRow.access_key, func.count())
-        .where(SessionRow.access_key.in_(access_keys), SessionRow.status.in_(_OCCUPYING))
-        .group_by(SessionRow.access_key)
-    )
-    return Counter({key: int(n) for key, n in rows.tuples()})
-
-
-async def _recompute_occupancy(db: AsyncSession, agents: list[AgentRow]) -> None:
-    """Occupied = the sum of the agents' live kernels (derived, never incremented), for all
-    touched agents with one query; the agents are already locked."""
-    if not agents:
-        return
-    totals = {a.id: ResourceSlots() for a in agents}
-    rows = await db.execute(
-        select(KernelRow.agent_id, KernelRow.requested_slots).where(
-            KernelRow.agent_id.in_(list(totals)), KernelRow.status.in_(_OCCUPYING)
-        )
-    )
-    for agent_id, slots in rows.tuples():
-        if agent_id is not None:
-            totals[agent_id] = totals[agent_id] + ResourceSlots(slots)
-    for agent in agents:
-        agent.occupied_slots = totals[agent.id].to_strings()
+def _events(outcomes: Sequence[BindOutcome]) -> list[events_pb2.Event]:
+    """Each touched agent once, with its occupancy after the batch, before every session
+    change: a watcher that sees a session leave the queue already knows the occupancy that
+    placed it (as `change_events` orders one change)."""
+    agents: dict[str, Agent] = {}
+    sessions: list[events_pb2.Event] = []
+    for o in outcomes:
+        if o.change is not None:
+            agents.update((a.agent_id, a) for a in o.change.agents)
+            sessions.extend(change_events(dataclasses.replace(o.change, agents=())))
+    return [*(agent_event(a) for a in agents.values()), *sessions]
 
 
 def _with_change(

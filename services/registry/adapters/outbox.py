@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import cast
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from shipyard.events.v1 import events_pb2
 from shipyard.registry.v1 import user_event_service_pb2
 from shipyard.type.v1 import resources_pb2
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +30,7 @@ from services.registry.adapters.user_events import (
 from services.registry.domain.model import Agent, AgentStatus
 from services.registry.service.ports import SessionChange
 
+_OUTBOX = cast(Table, OutboxRow.__table__)
 # Logical stream of the cluster broadcast; the relay publishes it to `<prefix>events:cluster`.
 CLUSTER_STREAM = "cluster"
 # Channel the relay LISTENs on; NOTIFY is delivered when the staging transaction commits.
@@ -82,22 +84,33 @@ async def stage(
     created = Timestamp()
     created.FromDatetime(now)
     trace = current_trace_context()
-    rows = []
+    rows: list[tuple[str, str, bytes]] = []
     for event in events:
         event.event_id = new_id()
         event.create_time.CopyFrom(created)
         event.trace_context.update(trace)
-        rows.append(_row(event.event_id, CLUSTER_STREAM, event.SerializeToString(), now))
+        rows.append((event.event_id, CLUSTER_STREAM, event.SerializeToString()))
     # A kernel's own event before the session change it causes.
     for user_event in [*user, *await session_user_events(db, events, now)]:
         key = user_entry_id(user_event.event.session_id)
-        rows.append(_row(key, USER_STREAM, user_event.SerializeToString(), now))
-    await db.execute(insert(OutboxRow), rows)
+        rows.append((key, USER_STREAM, user_event.SerializeToString()))
+    # One statement whatever the number of rows; ids (the relay's order) follow the list's.
+    await db.execute(
+        text(
+            f"INSERT INTO {_OUTBOX.fullname} (event_id, stream, payload, created_at)"
+            " SELECT u.event_id, u.stream, u.payload, CAST(:at AS timestamptz)"
+            " FROM unnest(CAST(:ids AS text[]), CAST(:streams AS text[]),"
+            "   CAST(:payloads AS bytea[])) WITH ORDINALITY AS u(event_id, stream, payload, n)"
+            " ORDER BY u.n"
+        ),
+        {
+            "ids": [r[0] for r in rows],
+            "streams": [r[1] for r in rows],
+            "payloads": [r[2] for r in rows],
+            "at": now,
+        },
+    )
     await db.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
-
-
-def _row(event_id: str, stream: str, payload: bytes, now: datetime) -> dict[str, object]:
-    return {"event_id": event_id, "stream": stream, "payload": payload, "created_at": now}
 
 
 async def stage_changes(db: AsyncSession, changes: Iterable[SessionChange | None]) -> None:

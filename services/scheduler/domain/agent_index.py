@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Collection, Iterable
+from decimal import Decimal
+from typing import cast
 
+from libs.core.slots import ResourceSlots
 from services.scheduler.domain.model import Agent
 
 StateKey = tuple[object, ...]
@@ -75,6 +78,15 @@ class AgentIndex:
         """Every agent of the group, sorted by id: O(agents), for messages and listings only."""
         ids = sorted(i for m in self._classes.get(resource_group, {}).values() for i in m)
         return [self._views[i] for i in ids]
+
+    def alive_capacity(self, resource_group: str) -> ResourceSlots:
+        """The sum of the group's alive agents' capacity: O(classes), not O(agents)."""
+        total: dict[str, Decimal] = {}
+        for key, members in self._classes.get(resource_group, {}).items():
+            if key[1]:  # alive
+                for slot, amount in cast(tuple[tuple[str, Decimal], ...], key[2]):
+                    total[slot] = total.get(slot, Decimal(0)) + amount * len(members)
+        return ResourceSlots(total)
 
     def class_count(self, resource_group: str) -> int:
         return len(self._classes.get(resource_group, {}))

@@ -28,6 +28,10 @@ class SlotQuota:
     amounts: ResourceSlots = field(default_factory=ResourceSlots)
     strict: bool = False
 
+    @property
+    def limits_anything(self) -> bool:
+        return bool(self.amounts) or self.strict
+
     def over(self, used: ResourceSlots, wanted: ResourceSlots) -> str | None:
         """None when `used + wanted` fits, else "slot: used + wanted > limit" for the first."""
         named = set(self.amounts)  # not `in`: ResourceSlots answers 0 for any missing slot
@@ -60,6 +64,31 @@ class Limits:
     projects: Mapping[str, SlotQuota] = field(default_factory=dict)
     domains: Mapping[str, SlotQuota] = field(default_factory=dict)
 
+    @property
+    def empty(self) -> bool:
+        return not (self.keypairs or self.projects or self.domains)
+
+    def applies_to(self, session: PendingSession | ActiveSession) -> bool:
+        """Whether a limit is set for the session's keypair, project or domain."""
+        return (
+            session.access_key in self.keypairs
+            or session.project_id in self.projects
+            or session.domain_name in self.domains
+        )
+
+    def effective(self) -> Limits:
+        """The same limits without the entries that limit nothing (no concurrency cap, no
+        named slot, not strict): check_limits answers the same for every session."""
+        return Limits(
+            keypairs={
+                k: v
+                for k, v in self.keypairs.items()
+                if v.max_concurrent_sessions > 0 or v.total.limits_anything
+            },
+            projects={k: q for k, q in self.projects.items() if q.limits_anything},
+            domains={k: q for k, q in self.domains.items() if q.limits_anything},
+        )
+
 
 NO_LIMITS = Limits()
 
@@ -67,13 +96,18 @@ NO_LIMITS = Limits()
 class Usage:
     """Sessions and slots held per keypair, project and domain."""
 
-    def __init__(self, active: Iterable[ActiveSession] = ()) -> None:
+    def __init__(self, active: Iterable[ActiveSession] = (), limits: Limits | None = None) -> None:
+        """With `limits`, only the sessions of limited owners are counted: check_limits reads
+        nothing else, and a cycle over thousands of slot holders stays cheap."""
         self.sessions: dict[str, int] = {}
         self.keypairs: dict[str, ResourceSlots] = {}
         self.projects: dict[str, ResourceSlots] = {}
         self.domains: dict[str, ResourceSlots] = {}
+        if limits is not None and limits.empty:
+            return
         for session in active:
-            self.add(session)
+            if limits is None or limits.applies_to(session):
+                self.add(session)
 
     def add(self, session: ActiveSession) -> None:
         ak = session.access_key

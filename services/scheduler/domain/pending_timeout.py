@@ -18,8 +18,12 @@ def timed_out(
 ) -> list[PendingSession]:
     """Sessions pending for at least their group's timeout; a zero timeout never cancels."""
     expired: list[PendingSession] = []
+    timeouts: dict[str, timedelta] = {}  # per group, asked once per call
     for session in pending:
-        timeout = timeout_for(session.resource_group)
+        group = session.resource_group
+        timeout = timeouts.get(group)
+        if timeout is None:
+            timeout = timeouts[group] = timeout_for(group)
         if timeout > timedelta(0) and now - session.create_time >= timeout:
             expired.append(session)
     return expired

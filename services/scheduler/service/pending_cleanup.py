@@ -35,13 +35,16 @@ class PendingCleanup:
         """The queued sessions to cancel now, with reason and message."""
         now = self._now()
         found: dict[str, Unschedulable] = {}
-        for session in cache.pending():
+        pending = cache.pending()
+        for session in pending:
+            if not session.dependencies:
+                continue
             verdict = judge(session)
             if verdict.cancel:
                 found[session.session_id] = Unschedulable(
                     session_id=session.session_id, reason=DEPENDENCY_FAILED, message=verdict.message
                 )
-        for session in timed_out(cache.pending(), now=now, timeout_for=self._timeout_for):
+        for session in timed_out(pending, now=now, timeout_for=self._timeout_for):
             found.setdefault(
                 session.session_id,
                 Unschedulable(

@@ -45,7 +45,9 @@ class Reservations:
             agents = [a for a in cache.agents(session.resource_group) if a.agent_id not in taken]
             if (fresh := reserve(session, agents, active)) is not None:
                 kept[sid] = fresh
-        for session in sorted(pending.values(), key=lambda s: (s.create_time, s.session_id)):
+        # Only a session that was tried and failed can starve: look at those alone.
+        tried = [s for s in pending.values() if cache.find_attempt(s.session_id) is not None]
+        for session in sorted(tried, key=lambda s: (s.create_time, s.session_id)):
             groups = {pending[sid].resource_group for sid in kept}
             if session.resource_group in groups or not self._starves(cache, session):
                 continue

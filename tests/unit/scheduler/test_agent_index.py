@@ -196,3 +196,23 @@ def test_moving_an_agent_between_states_and_groups_keeps_the_classes_right() -> 
     index.remove("a2")
     assert index.class_count("default") == 0
     assert index.get("a2") is None
+
+
+def test_a_groups_alive_capacity_is_the_sum_over_its_alive_agents() -> None:
+    rng = random.Random(7)
+    agents = [
+        dataclasses.replace(
+            agent(f"a{i:03d}", cpu=rng.choice([4, 8, 64]), mem_gib=rng.choice([16, 256])),
+            alive=rng.random() > 0.2,
+            resource_group=rng.choice(["default", "gpu"]),
+        )
+        for i in range(200)
+    ]
+    index = AgentIndex(agents)
+    for group in ("default", "gpu"):
+        expected = ResourceSlots()
+        for a in agents:
+            if a.alive and a.resource_group == group:
+                expected = expected + a.available
+        assert index.alive_capacity(group) == expected
+    assert index.alive_capacity("none") == ResourceSlots()

@@ -14,6 +14,7 @@ from services.scheduler.domain.limits import (
     KeypairLimits,
     Limits,
     SlotQuota,
+    Usage,
 )
 from services.scheduler.domain.model import (
     ActiveSession,
@@ -218,3 +219,37 @@ async def test_stale_limits_serve_while_auth_is_down_but_not_forever():
         await cached.limits(access_keys=["AK1"], project_ids=[], domain_names=[])
     with pytest.raises(Unavailable):  # a keypair never fetched has no stale entry either
         await cached.limits(access_keys=["AK2"], project_ids=[], domain_names=[])
+
+
+def test_entries_that_limit_nothing_are_dropped_and_usage_counts_only_limited_owners():
+    limits = Limits(
+        keypairs={
+            "AKFREE": KeypairLimits(),  # no cap, no named slot, not strict
+            "AKCAPPED": KeypairLimits(max_concurrent_sessions=2),
+            "AKSTRICT": KeypairLimits(total=SlotQuota(strict=True)),
+        },
+        projects={"free": SlotQuota(), "p-quota": SlotQuota(amounts=slots(4, 4))},
+        domains={"default": SlotQuota()},
+    ).effective()
+    assert sorted(limits.keypairs) == ["AKCAPPED", "AKSTRICT"]
+    assert list(limits.projects) == ["p-quota"] and not limits.domains
+
+    usage = Usage(
+        [
+            _running("AKFREE", project="free", sid="s1"),
+            _running("AKCAPPED", project="free", sid="s2"),
+            _running("AKFREE", project="p-quota", cpu=3, sid="s3"),
+        ],
+        limits,
+    )
+    assert usage.sessions == {"AKCAPPED": 1, "AKFREE": 1}  # s3 counts for its project
+    assert usage.projects["p-quota"]["cpu"] == 3
+    assert Usage([_running("AKFREE")], Limits().effective()).sessions == {}
+
+
+async def test_a_keypair_entry_that_limits_nothing_places_like_no_entry():
+    pending = [session(session_id=f"s{i}", access_key="AKUSER") for i in range(3)]
+    _, binder, cycle = _setup(pending, Limits(keypairs={"AKUSER": KeypairLimits()}))
+    report = await cycle.run_once()
+    assert sorted(report.bound) == ["s0", "s1", "s2"]
+    assert all(p.max_concurrent_sessions == 0 for p in binder.placements)

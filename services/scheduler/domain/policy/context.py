@@ -42,10 +42,7 @@ def queue_context(
         record = cache.find_attempt(session.session_id)
         if record is not None and record.attempts:
             attempts[session.session_id] = record.attempts
-    capacity = ResourceSlots()
-    for agent in cache.agents(group):
-        if agent.alive:
-            capacity = capacity + agent.available
+    capacity = cache.index.alive_capacity(group)
     # Sessions whose group is unknown count everywhere: a share is never understated.
     active = [a for a in cache.active() if a.resource_group in ("", group)]
     return QueueContext(attempts=attempts, active=active, capacity=capacity)

@@ -1,0 +1,211 @@
+"""The bind transaction's statements: each one round trip for the whole batch, whatever its size.
+
+Rows are locked with one `SELECT … FOR UPDATE` per table in the registry's lock order (session,
+kernels, agents), and written with one `UPDATE … FROM unnest(arrays)` per table; occupancy is
+summed per agent and slot by PostgreSQL (docs/scheduler-scale.md).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import cast
+
+from sqlalchemy import Table, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.core.slots import ResourceSlots
+from services.registry.adapters.tables import AgentRow, KernelRow, SessionRow
+from services.registry.domain.model import AGENT_OCCUPYING_STATUSES, Status
+
+_AGENTS = cast(Table, AgentRow.__table__)
+_SESSIONS = cast(Table, SessionRow.__table__)
+_KERNELS = cast(Table, KernelRow.__table__)
+_OCCUPYING = [s.value for s in AGENT_OCCUPYING_STATUSES]
+
+
+@dataclass(frozen=True, slots=True)
+class LockedSession:
+    """What the bind checks of a session, read under its row lock."""
+
+    id: str
+    status: str
+    not_before: datetime | None
+    access_key: str
+    resource_group: str
+    image_architectures: tuple[str, ...]
+    max_lifetime_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class LockedKernel:
+    id: str
+    session_id: str
+    requested_slots: ResourceSlots
+
+
+@dataclass(frozen=True, slots=True)
+class KernelBind:
+    kernel_id: str
+    agent_id: str
+    agent_address: str
+    at: datetime
+
+
+async def lock_sessions(db: AsyncSession, ids: Sequence[str]) -> dict[str, LockedSession]:
+    t = _SESSIONS.c
+    stmt = (
+        select(
+            t.id,
+            t.status,
+            t.not_before,
+            t.access_key,
+            t.resource_group,
+            t.image_architectures,
+            t.max_lifetime_seconds,
+        )
+        .where(t.id.in_(ids))
+        .order_by(t.id)
+        .with_for_update()
+    )
+    return {
+        r.id: LockedSession(
+            r.id,
+            r.status,
+            r.not_before,
+            r.access_key,
+            r.resource_group,
+            tuple(r.image_architectures or ()),
+            r.max_lifetime_seconds,
+        )
+        for r in (await db.execute(stmt)).all()
+    }
+
+
+async def lock_kernels(
+    db: AsyncSession, session_ids: Sequence[str]
+) -> dict[str, list[LockedKernel]]:
+    t = _KERNELS.c
+    stmt = (
+        select(t.id, t.session_id, t.requested_slots)
+        .where(t.session_id.in_(session_ids))
+        .order_by(t.id)
+        .with_for_update()
+    )
+    kernels: dict[str, list[LockedKernel]] = {}
+    for r in (await db.execute(stmt)).all():
+        kernel = LockedKernel(r.id, r.session_id, ResourceSlots(r.requested_slots))
+        kernels.setdefault(r.session_id, []).append(kernel)
+    return kernels
+
+
+async def mark_scheduled(
+    db: AsyncSession, sessions: Sequence[tuple[str, datetime]], kernels: Sequence[KernelBind]
+) -> None:
+    """PENDING → SCHEDULED for every (session, time of binding) and its kernels: two statements."""
+    if not sessions:
+        return
+    await db.execute(
+        text(
+            f"UPDATE {_SESSIONS.fullname} AS s SET status = CAST(:to AS text),"
+            " status_info = 'scheduled', status_message = '', status_changed_at = u.at,"
+            " status_history = s.status_history || jsonb_build_object(CAST(:to AS text), u.iso),"
+            " expires_at = CASE WHEN s.max_lifetime_seconds > 0"
+            "   THEN u.at + make_interval(secs => s.max_lifetime_seconds) ELSE s.expires_at END"
+            " FROM unnest(CAST(:ids AS text[]), CAST(:ats AS timestamptz[]),"
+            "   CAST(:isos AS text[])) AS u(id, at, iso)"
+            " WHERE s.id = u.id::uuid AND s.status = CAST(:from AS text)"
+        ),
+        {
+            "to": Status.SCHEDULED.value,
+            "from": Status.PENDING.value,
+            "ids": [sid for sid, _ in sessions],
+            "ats": [at for _, at in sessions],
+            "isos": [at.isoformat() for _, at in sessions],
+        },
+    )
+    await db.execute(
+        text(
+            f"UPDATE {_KERNELS.fullname} AS k SET status = CAST(:to AS text),"
+            " status_info = 'scheduled', status_changed_at = u.at,"
+            " agent_id = u.agent_id, agent_address = u.address"
+            " FROM unnest(CAST(:ids AS text[]), CAST(:agents AS text[]),"
+            "   CAST(:addresses AS text[]), CAST(:ats AS timestamptz[]))"
+            "   AS u(id, agent_id, address, at)"
+            " WHERE k.id = u.id::uuid AND k.status = CAST(:from AS text)"
+        ),
+        {
+            "to": Status.SCHEDULED.value,
+            "from": Status.PENDING.value,
+            "ids": [k.kernel_id for k in kernels],
+            "agents": [k.agent_id for k in kernels],
+            "addresses": [k.agent_address for k in kernels],
+            "ats": [k.at for k in kernels],
+        },
+    )
+
+
+async def occupancy_of(db: AsyncSession, agent_ids: Sequence[str]) -> dict[str, ResourceSlots]:
+    """Occupied = the sum of each agent's live kernels (derived, never incremented), summed per
+    agent and slot in one query."""
+    rows = await db.execute(
+        text(
+            "SELECT k.agent_id, e.key, sum(e.value::numeric) AS amount"
+            f" FROM {_KERNELS.fullname} AS k, jsonb_each_text(k.requested_slots) AS e"
+            " WHERE k.agent_id = ANY(CAST(:agents AS text[]))"
+            "   AND k.status = ANY(CAST(:occupying AS text[]))"
+            " GROUP BY k.agent_id, e.key"
+        ),
+        {"agents": list(agent_ids), "occupying": _OCCUPYING},
+    )
+    amounts: dict[str, dict[str, Decimal]] = {a: {} for a in agent_ids}
+    for agent_id, key, amount in rows.tuples():
+        amounts[agent_id][key] = Decimal(amount)
+    return {a: ResourceSlots(v) for a, v in amounts.items()}
+
+
+async def write_occupancy(db: AsyncSession, occupied: Mapping[str, ResourceSlots]) -> None:
+    if not occupied:
+        return
+    await db.execute(
+        text(
+            f"UPDATE {_AGENTS.fullname} AS a SET occupied_slots = u.slots::jsonb"
+            " FROM unnest(CAST(:ids AS text[]), CAST(:slots AS text[])) AS u(id, slots)"
+            " WHERE a.id = u.id"
+        ),
+        {
+            "ids": list(occupied),
+            "slots": [json.dumps(s.to_strings()) for s in occupied.values()],
+        },
+    )
+
+
+async def note_pending(
+    db: AsyncSession, notes: Sequence[tuple[str, str, str]], now: datetime
+) -> None:
+    """(session, reason, message) for sessions still PENDING, in one statement; a session that
+    left PENDING keeps its status."""
+    if not notes:
+        return
+    last_try = now.isoformat()
+    await db.execute(
+        text(
+            f"UPDATE {_SESSIONS.fullname} AS s SET status_info = u.reason,"
+            " status_message = u.message,"
+            " status_data = s.status_data || jsonb_build_object('scheduler',"
+            "   jsonb_build_object('last_try', CAST(:last_try AS text), 'msg', u.message))"
+            " FROM unnest(CAST(:ids AS text[]), CAST(:reasons AS text[]),"
+            "   CAST(:messages AS text[])) AS u(id, reason, message)"
+            " WHERE s.id = u.id::uuid AND s.status = CAST(:pending AS text)"
+        ),
+        {
+            "ids": [n[0] for n in notes],
+            "reasons": [n[1] for n in notes],
+            "messages": [n[2] for n in notes],
+            "last_try": last_try,
+            "pending": Status.PENDING.value,
+        },
+    )
