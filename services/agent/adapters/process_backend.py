@@ -26,7 +26,6 @@ from services.agent.adapters.backend_health import process_problem
 from services.agent.adapters.cgroups import (
     CgroupLayout,
     discard_cgroups,
-    join_command,
     make_kernel_cgroups,
     oom_killed,
     probe_cgroups,
@@ -34,7 +33,6 @@ from services.agent.adapters.cgroups import (
     remove_parents,
     signal_members,
 )
-from services.agent.adapters.device_mask import staged_name
 from services.agent.adapters.kernel_dirs import (
     prepare_dirs,
     remove_socket,
@@ -47,19 +45,11 @@ from services.agent.adapters.kernel_spec_checks import check_spec, spec_metadata
 from services.agent.adapters.kernel_stats import process_usage
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.adapters.runner_kernels import RunnerKernels
-from services.agent.adapters.sandbox import (
-    SYSTEM_PATH,
-    WORKDIR,
-    SandboxSettings,
-    Tools,
-    network_command,
-    sandbox_command,
-    staging_command,
-)
+from services.agent.adapters.sandbox import WORKDIR, SandboxSettings, Tools
+from services.agent.adapters.sandbox_launch import launch_sandboxed
 from services.agent.domain import model as m
 from services.agent.domain.images import builtin_python_image
-from services.agent.domain.names import is_safe_kernel_id, staged_mount
-from services.agent.kernel_runner import RUNNER_MODULES, RUNNER_SCRIPT
+from services.agent.domain.names import is_safe_kernel_id
 
 log = logging.getLogger(__name__)
 
@@ -236,51 +226,25 @@ class ProcessBackend(RunnerKernels):
 
     async def _spawn(self, spec: m.KernelSpec, kernel_dir: Path) -> _Kernel:
         sock_path = self._socket(spec.kernel_id)
-        staging = staging_dir(sock_path)
         cgroups: list[Path] = []
         listener: _socket.socket | None = None
-        script_r, script_w = os.pipe()
-        modules: list[tuple[str, int]] = []
         try:
             self._tools = self._tools or Tools.find()
             listener = await asyncio.to_thread(
                 prepare_dirs, kernel_dir, sock_path, spec.mounts, self._sandbox, spec.devices
             )
-            # The runner script reaches the sandbox through a pipe: the checkout stays unseen.
-            os.write(script_w, RUNNER_SCRIPT.read_bytes())
-            os.close(script_w)
-            script_w = -1
-            modules = [(path.name, _pipe_of(path.read_bytes())) for path in RUNNER_MODULES]
             cgroups = make_kernel_cgroups(
                 self._cgroup_layout(), spec.kernel_id, spec.cpu, spec.mem_bytes, self._pids_max
             )
-            inner = sandbox_command(
+            proc = await launch_sandboxed(
                 self._tools,
                 self._sandbox,
                 spec,
                 python=self._python,
-                staging=staging,
-                environ=_environ(spec),
-                runner_fd=script_r,
-                socket_fd=listener.fileno(),
-                module_fds=modules,
                 jupyter=self._jupyter,
-            )
-            binds = [(v.host_path, staging / staged_mount(i)) for i, v in enumerate(spec.mounts)]
-            nodes = dict.fromkeys(spec.devices)
-            binds += [(d, staging / staged_name(i)) for i, d in enumerate(nodes)]
-            proc = await asyncio.create_subprocess_exec(
-                *join_command(cgroups, spec.mem_bytes, sh=self._tools.sh),
-                *staging_command(self._tools, binds),
-                *network_command(self._tools, spec),
-                *inner,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                cwd="/",
-                env={"PATH": SYSTEM_PATH, "LANG": "C.UTF-8"},  # the wrapper's, not the kernel's
-                pass_fds=(script_r, listener.fileno(), *(fd for _, fd in modules)),
-                start_new_session=True,  # its own process group: one killpg stops it all
+                listener=listener,
+                staging=staging_dir(sock_path),
+                cgroups=cgroups,
             )
         except (OSError, m.KernelStartFailed) as exc:
             discard_cgroups(cgroups)
@@ -289,11 +253,6 @@ class ProcessBackend(RunnerKernels):
             msg = f"cannot start kernel {spec.kernel_id}: {exc}"
             raise m.KernelStartFailed(msg, metadata=spec_metadata(spec)) from exc
         finally:
-            os.close(script_r)
-            for _, fd in modules:
-                os.close(fd)
-            if script_w >= 0:
-                os.close(script_w)
             if listener is not None:
                 listener.close()  # the runner holds it now; it closes when the kernel ends
         assert proc.stdout is not None
@@ -384,13 +343,6 @@ async def _kill_cgroups(groups: list[Path]) -> None:
     await remove_cgroups(groups, kill=kill)
 
 
-def _environ(spec: m.KernelSpec) -> dict[str, str]:
-    # A fresh environment: the agent's own variables (tokens, URLs) must not leak into kernels.
-    env = {"PATH": SYSTEM_PATH, "LANG": "C.UTF-8"}
-    env |= {"SHIPYARD_KERNEL_ID": spec.kernel_id, "SHIPYARD_SESSION_ID": spec.session_id}
-    return env | dict(spec.environ) | {"HOME": WORKDIR}
-
-
 def _read_text(path: Path) -> str:
     try:
         return path.read_bytes().decode(errors="replace")
@@ -406,16 +358,3 @@ def _signal_all(kernel: _Kernel, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(kernel.proc.pid, signum)
     signal_members(kernel.cgroups, signum)
-
-
-def _pipe_of(data: bytes) -> int:
-    """A pipe's read end holding `data` (a runner module: well under the pipe's buffer)."""
-    read, write = os.pipe()
-    try:
-        os.write(write, data)
-    except BaseException:
-        os.close(read)
-        raise
-    finally:
-        os.close(write)
-    return read
