@@ -43,17 +43,12 @@ from tests.integration.enforce import matrix as m
 from tests.integration.enforce.matrix_cases import (
     CASES as WORK_CASES,
 )
-from tests.integration.enforce.matrix_cases import (
-    GROUP,
-    REG,
-    Platform,
-    new_session_request,
-    req,
-)
+from tests.integration.enforce.matrix_cases import REG, new_session_request
 from tests.integration.enforce.matrix_catalog_cases import CASES as CATALOG_CASES
 from tests.integration.enforce.matrix_catalog_cases import seed_image
 from tests.integration.enforce.matrix_event_cases import CASES as EVENT_CASES
 from tests.integration.enforce.matrix_folder_cases import CASES as FOLDER_CASES
+from tests.integration.enforce.matrix_kit import GROUP, Platform, req
 from tests.integration.enforce.matrix_template_cases import CASES as TEMPLATE_CASES
 from tests.integration.enforce.matrix_tenancy_cases import CASES as TENANCY_CASES
 
