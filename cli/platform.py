@@ -7,9 +7,7 @@ Each service is its own process (`python -m services.<name>`), configured throug
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import json
 import logging
 import os
 import secrets
@@ -29,18 +27,13 @@ from cli.infra import Infra, prepare
 from cli.platform_config import ROOT as ROOT
 from cli.platform_config import SERVICES as SERVICES
 from cli.platform_config import PlatformConfig as PlatformConfig
+from cli.platform_secrets import Keypair, encryption_key, superadmin_keypair
 from cli.tls import ensure_self_signed
 from libs.core.config import MtlsFiles
 from libs.grpcutil.client import internal_channel
 from libs.grpcutil.tls import channel_credentials
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Keypair:
-    access_key: str
-    secret_key: str
 
 
 @dataclass
@@ -99,7 +92,7 @@ class Platform:
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         (cfg.data_dir / "logs").mkdir(exist_ok=True)
         self.infra = await prepare(cfg.data_dir, cfg.database_url, cfg.redis_url, cfg.database)
-        self.keypair = _keypair(cfg.data_dir)
+        self.keypair = superadmin_keypair(cfg.data_dir)
         if cfg.tls:
             ensure_self_signed(cfg.data_dir / "tls")
         try:
@@ -156,7 +149,7 @@ class Platform:
                 "BOOTSTRAP_ACCESS_KEY": self.keypair.access_key,
                 "BOOTSTRAP_SECRET_KEY": self.keypair.secret_key,
                 "TOKEN_KEY_FILE": str(self.token_key_file),
-                "SECRET_KEY_ENCRYPTION_KEY": _encryption_key(cfg.data_dir),
+                "SECRET_KEY_ENCRYPTION_KEY": encryption_key(cfg.data_dir),
             },
             "storage": {
                 "VOLUME_ROOT": str(cfg.data_dir / "volumes" / "local"),
@@ -283,28 +276,3 @@ _SETPRIV = shutil.which("setpriv", path="/usr/bin:/bin")
 _DIE_WITH_US = (_SETPRIV, "--pdeathsig", "TERM", "--") if _SETPRIV else ()
 
 _PREFIXES = tuple(f"{n.upper()}_" for n in (*SERVICES, "edge"))
-
-
-def _keypair(data_dir: Path) -> Keypair:
-    """The superadmin keypair, created once per data directory and reused by later runs."""
-    path = data_dir / "keypair.json"
-    if path.exists():
-        raw = json.loads(path.read_text())
-        return Keypair(raw["access_key"], raw["secret_key"])
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-    access = "AK" + "".join(secrets.choice(alphabet) for _ in range(18))
-    secret = secrets.token_urlsafe(30)[:40]
-    path.write_text(json.dumps({"access_key": access, "secret_key": secret}))
-    path.chmod(0o600)
-    return Keypair(access, secret)
-
-
-def _encryption_key(data_dir: Path) -> str:
-    """The deployment key that encrypts keypair secrets at rest, kept with the data it guards."""
-    path = data_dir / "secret-key-encryption.key"
-    if path.exists():
-        return path.read_text().strip()
-    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
-    path.write_text(key + "\n")
-    path.chmod(0o600)
-    return key

@@ -55,7 +55,7 @@ from google.protobuf import descriptor_pb2
 from google.protobuf.message import DecodeError
 
 from gateway.apps import PROVIDER as APP_PROVIDER
-from libs.core import access
+from libs.core import rpc_access
 from libs.core.identity import (
     HEADER_ACCESS_KEY,
     HEADER_DOMAIN,
@@ -211,7 +211,7 @@ def public_paths(descriptor_set: Path, services: set[str]) -> list[tuple[str, st
                 pattern = http.get or http.post or http.put or http.patch or http.delete
                 rest[f"/{file.package}.{svc.name}/{rpc.name}"] = pattern
     paths: list[tuple[str, str]] = []
-    for path, access_rule in access.METHODS.items():
+    for path, access_rule in rpc_access.METHODS.items():
         service = path.split("/")[1]
         if not access_rule.public or service not in services:
             continue

@@ -26,7 +26,8 @@ import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from cli.infra import Infra, free_port
-from cli.platform import ROOT, Keypair, Platform, PlatformConfig
+from cli.platform import ROOT, Platform, PlatformConfig
+from cli.platform_secrets import Keypair
 
 # Each process is killed when the benchmark dies, however it dies (util-linux setpriv).
 _SETPRIV_BIN = shutil.which("setpriv", path="/usr/bin:/bin")

@@ -13,7 +13,7 @@ from envoy_data_plane.envoy.extensions.retry.host.previous_hosts.v3 import Previ
 from gateway.config import EdgeSettings
 from gateway.edge_routes import route_config
 from gateway.xds import types as t
-from libs.core import access
+from libs.core import access, rpc_access
 
 # Retried by Envoy: a call that never reached a replica (any method), and, for reads, a replica
 # that answered UNAVAILABLE or reset the stream (it is going away; another one answers).
@@ -50,7 +50,7 @@ def _read_paths(settings: EdgeSettings) -> list[str]:
     services = set(settings.public_services)
     return sorted(
         path
-        for path, rule in access.METHODS.items()
+        for path, rule in rpc_access.METHODS.items()
         if rule.verb is access.Verb.READ and not rule.public and path.split("/")[1] in services
     )
 

@@ -2,7 +2,7 @@
 
 - Identity headers are trusted only with the deployment's internal token (Envoy adds it);
   another Shipyard service says so explicitly (`x-shipyard-system`, stripped by the edge).
-- Every method needs an access rule (`libs.core.access`): callers without a grant are refused
+- Every method needs an access rule (`libs.core.rpc_access`): callers without a grant are refused
   before the servicer runs, and a method without a rule is refused for everyone.
 - Requests are checked against their buf.validate rules before the servicer sees them.
 - ShipyardError becomes a google.rpc.Status with ErrorInfo (and BadRequest); anything else
@@ -20,7 +20,7 @@ import grpc
 import protovalidate
 from google.protobuf.message import Message
 
-from libs.core import access
+from libs.core import access, rpc_access
 from libs.core.errors import (
     FieldViolation,
     InvalidArgument,
@@ -224,7 +224,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
 
 
 def _authorize(method: str, caller: Caller | None) -> None:
-    rule = access.rule_for(method)
+    rule = rpc_access.rule_for(method)
     if rule is None:
         raise PermissionDenied(f"{method} has no access rule")
     if rule.public:

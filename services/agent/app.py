@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -28,7 +27,6 @@ from services.agent.adapters.app_proxy import RunnerAppProxy
 from services.agent.adapters.event_publisher import RedisKernelEventPublisher, kernel_stream
 from services.agent.adapters.networked_backend import NetworkedBackend
 from services.agent.adapters.registry_client import AgentCredential, GrpcAgentRegistry
-from services.agent.adapters.runner_client import RunnerClient
 from services.agent.adapters.runner_files import RunnerFiles
 from services.agent.api.execution_servicer import SERVICE_NAME as EXECUTION_SERVICE_NAME
 from services.agent.api.execution_servicer import KernelExecutionServicer
@@ -40,11 +38,11 @@ from services.agent.api.servicer import (
     KernelServicer,
 )
 from services.agent.api.terminal_servicer import TERMINAL_SERVICE_NAME, KernelTerminalServicer
-from services.agent.backends import Detach, make_backend
+from services.agent.backends import Detach, kernels_alive, make_backend, runner_of, stats_of
 from services.agent.config import Settings
-from services.agent.domain.apps import AppNotOffered, app_catalog
+from services.agent.domain.apps import app_catalog
 from services.agent.domain.images import detect_architecture
-from services.agent.domain.model import KernelSpec, KernelUsage
+from services.agent.domain.model import KernelSpec
 from services.agent.domain.resources import detect_resources
 from services.agent.kernel_runner import ECHO_APP_SCRIPT
 from services.agent.service.apps import StartKernelApp
@@ -61,7 +59,7 @@ from services.agent.service.kernels import AgentKernels
 from services.agent.service.live_execute import LiveExecute
 from services.agent.service.outbound import REASON_UNKNOWN_TO_REGISTRY, AgentInfo, Phase
 from services.agent.service.polled_runs import PolledRuns
-from services.agent.service.ports import KernelBackend, KernelStatsSource
+from services.agent.service.ports import KernelBackend
 from services.agent.service.registration import RegistrationLoop
 from services.agent.service.terminal import OpenTerminal
 
@@ -164,7 +162,7 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
         runs=PolledRuns(live),
     )
     apps = RunnerAppProxy(
-        _runner_of(backend), host=settings.app_host, redis=redis, internal_token=token
+        runner_of(backend), host=settings.app_host, redis=redis, internal_token=token
     )
     catalog = app_catalog(ECHO_APP_SCRIPT.read_text(), settings.app_commands)
     server = create_server(
@@ -194,7 +192,7 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
             ),
             Registration(
                 kernel_file_service_pb2_grpc.add_KernelFileServiceServicer_to_server,
-                KernelFileServicer(KernelFileAccess(kernels, RunnerFiles(_runner_of(backend)))),
+                KernelFileServicer(KernelFileAccess(kernels, RunnerFiles(runner_of(backend)))),
                 FILE_SERVICE_NAME,
             ),
         ],
@@ -230,7 +228,7 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
         live_ids=kernels.live_ids,
         images=backend.images,
         health=lambda: health.current,
-        stats=_stats_of(backend),
+        stats=stats_of(backend),
         destroy=destroy,
         cleanup_reason=REASON_UNKNOWN_TO_REGISTRY,
         default_interval=settings.heartbeat_interval,
@@ -267,38 +265,8 @@ async def main() -> None:
     await run_service("agent", settings, serve)
 
 
-def _stats_of(backend: KernelBackend) -> Callable[[], Awaitable[Sequence[KernelUsage]]]:
-    """What the heartbeat reports of the kernels' usage (nothing for a backend that cannot)."""
-    if isinstance(backend, KernelStatsSource):
-        return backend.kernel_stats
-
-    async def nothing() -> Sequence[KernelUsage]:
-        return ()
-
-    return nothing
-
-
-def kernels_alive(backend: KernelBackend) -> list[str]:
-    return [h.kernel_id for h in backend.list()]
-
-
 def _advertised(bind: str, port: int) -> str:
     host = bind.rpartition(":")[0]
     if host in ("", "0.0.0.0", "[::]"):
         host = socket.gethostname()  # a wildcard bind is not an address peers can dial
     return f"{host}:{port}"
-
-
-def _runner_of(backend: KernelBackend) -> Callable[[str], RunnerClient]:
-    """The runner of a kernel, through any wrapper (cluster networks) around the backend."""
-    inner: object = backend
-    while not hasattr(inner, "runner") and hasattr(inner, "inner"):
-        inner = inner.inner
-    runner = getattr(inner, "runner", None)
-    if runner is None:  # a simulated backend has no runners, hence no apps
-
-        def none(_kernel_id: str) -> RunnerClient:
-            raise AppNotOffered(f"the {backend.name} backend serves no apps")
-
-        return none
-    return runner  # type: ignore[no-any-return]  # both real backends define runner()

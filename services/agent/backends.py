@@ -1,10 +1,11 @@
-"""Build the kernel backend the settings name, and take over what a previous run left."""
+"""Build the kernel backend the settings name, take over what a previous run left, and find
+what the rest of the agent reaches through it (runners, usage, live kernels)."""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from libs.core.errors import FailedPrecondition
 from services.agent.adapters.cluster_network import ClusterNetworks
@@ -14,9 +15,12 @@ from services.agent.adapters.container_engine import Engine
 from services.agent.adapters.egress_policy import EgressPolicy, control_plane_networks
 from services.agent.adapters.networked_backend import NetworkedBackend, NetworkedLoggingBackend
 from services.agent.adapters.process_backend import ProcessBackend
+from services.agent.adapters.runner_client import RunnerClient
 from services.agent.config import Settings
+from services.agent.domain.apps import AppNotOffered
+from services.agent.domain.model import KernelUsage
 from services.agent.kernel_runner import RUNNER_SCRIPT
-from services.agent.service.ports import KernelBackend
+from services.agent.service.ports import KernelBackend, KernelStatsSource
 
 log = logging.getLogger(__name__)
 
@@ -94,3 +98,33 @@ async def _guard_engine_network(
     policy = EgressPolicy(agent_id)
     await policy.install([ipaddress.ip_network(s, strict=False) for s in subnets], denied)
     return policy
+
+
+def stats_of(backend: KernelBackend) -> Callable[[], Awaitable[Sequence[KernelUsage]]]:
+    """What the heartbeat reports of the kernels' usage (nothing for a backend that cannot)."""
+    if isinstance(backend, KernelStatsSource):
+        return backend.kernel_stats
+
+    async def nothing() -> Sequence[KernelUsage]:
+        return ()
+
+    return nothing
+
+
+def kernels_alive(backend: KernelBackend) -> list[str]:
+    return [h.kernel_id for h in backend.list()]
+
+
+def runner_of(backend: KernelBackend) -> Callable[[str], RunnerClient]:
+    """The runner of a kernel, through any wrapper (cluster networks) around the backend."""
+    inner: object = backend
+    while not hasattr(inner, "runner") and hasattr(inner, "inner"):
+        inner = inner.inner
+    runner = getattr(inner, "runner", None)
+    if runner is None:  # a simulated backend has no runners, hence no apps
+
+        def none(_kernel_id: str) -> RunnerClient:
+            raise AppNotOffered(f"the {backend.name} backend serves no apps")
+
+        return none
+    return runner  # type: ignore[no-any-return]  # both real backends define runner()

@@ -9,6 +9,11 @@ from cli.platform import Platform
 from services.auth.domain.model import DEFAULT_DOMAIN, DEFAULT_PROJECT, Keypair
 
 
+def client_for(platform: Platform, keys: Keypair) -> ShipyardClient:
+    """A client of the edge that signs with `keys`."""
+    return ShipyardClient(platform.endpoint, keys.access_key, keys.secret_key)
+
+
 async def ordinary_user(platform: Platform, email: str = "") -> Keypair:
     """A user (role user, not an admin) in the default project, with a fresh keypair."""
     assert platform.keypair is not None

@@ -25,83 +25,12 @@ from cli.client import ShipyardClient
 from cli.infra import free_port
 from cli.platform import ROOT, Platform, PlatformConfig
 from tests.conftest import create_database, drop_database
+from tests.e2e.cluster_roles import PORT, role_command
 from tests.e2e.tenants import ordinary_user
 
 pytestmark = pytest.mark.e2e
 T = TypeVar("T")
-PORT = 7070
 MEM = str(256 * 1024 * 1024)
-
-# main1 answers "pong:<what it got>" to each connection; with LINGER it keeps serving until
-# killed, so other sessions have something listening to (fail to) reach.
-SERVER = """
-import os, socket, sys, time
-env = os.environ
-ok = env["BACKENDAI_CLUSTER_SIZE"] == "2" and env["BACKENDAI_CLUSTER_HOSTS"] == "main1,sub1"
-ok = ok and env["BACKENDAI_CLUSTER_REPLICAS"] == "main:1,sub:1"
-srv = socket.create_server(("0.0.0.0", PORT))
-srv.settimeout(90)
-conn, _ = srv.accept()
-data = conn.recv(100)
-conn.sendall(b"pong:" + data)
-conn.close()
-if env.get("LINGER"):
-    while True:
-        srv.settimeout(None)
-        c, _ = srv.accept()
-        c.sendall(b"pong")
-        c.close()
-sys.exit(0 if ok and data == b"ping from sub1" else 3)
-"""
-CLIENT = """
-import os, socket, sys, time
-env = os.environ
-ok = env["BACKENDAI_CLUSTER_ROLE"] == "sub" and env["BACKENDAI_CLUSTER_IDX"] == "1"
-ok = ok and env["BACKENDAI_CLUSTER_LOCAL_RANK"] == "1" and env["BACKENDAI_CLUSTER_HOST"] == "sub1"
-deadline = time.time() + 60
-while True:
-    try:
-        conn = socket.create_connection(("main1", PORT), timeout=2)
-        break
-    except OSError:
-        if time.time() > deadline:
-            sys.exit(4)
-        time.sleep(0.2)
-conn.sendall(b"ping from " + env["BACKENDAI_CLUSTER_HOST"].encode())
-reply = conn.recv(100)
-sys.exit(0 if ok and reply == b"pong:ping from sub1" else 5)
-"""
-# Exits 0 only if none of the TARGETS ("host:port,...") accepts a connection.
-PROBE = """
-import os, socket, sys
-for target in os.environ["TARGETS"].split(","):
-    host, port = target.rsplit(":", 1)
-    try:
-        socket.create_connection((host, int(port)), timeout=3).close()
-        sys.exit(7)
-    except OSError:
-        pass
-"""
-
-
-def _role_command(probe: bool = False) -> str:
-    """A startup command: the role's script, then (with `probe`) the unreachable-targets probe."""
-    server = SERVER.replace("PORT", str(PORT))
-    client = CLIENT.replace("PORT", str(PORT))
-    script = f"""
-import os, subprocess, sys
-code = {server!r} if os.environ["BACKENDAI_CLUSTER_ROLE"] == "main" else {client!r}
-if {probe!r}:
-    probed = subprocess.run([sys.executable, "-c", {PROBE!r}])
-    if probed.returncode:
-        sys.exit(probed.returncode)
-exec(compile(code, "role", "exec"))
-"""
-    return "python3 -c " + _sh_quote(script)
-
-
-def _sh_quote(text: str) -> str:
-    return "'" + text.replace("'", "'\"'\"'") + "'"
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +139,7 @@ async def test_multi_node_kernels_on_two_agents_reach_each_other_by_host_name(
 ) -> None:
     async with _user(two_agents) as alice:
         # 2 CPUs per kernel: no agent fits both, so the kernels must spread.
-        created = await _create_batch(alice, "MULTI_NODE", 2, "2", _role_command())
+        created = await _create_batch(alice, "MULTI_NODE", 2, "2", role_command())
         assert created["cluster_mode"] == "CLUSTER_MODE_MULTI_NODE"
         assert created["cluster_size"] == 2
         ended = await _ended(alice, created["session_id"])
@@ -250,7 +179,7 @@ async def _talk_and_stay_isolated(platform: Platform) -> None:
     try:
         async with _user(platform) as alice, _user(platform) as mallory:
             lingering = await _create_batch(
-                alice, "SINGLE_NODE", 2, "0.5", _role_command(), environ={"LINGER": "1"}
+                alice, "SINGLE_NODE", 2, "0.5", role_command(), environ={"LINGER": "1"}
             )
             sid = lingering["session_id"]
 
@@ -273,7 +202,7 @@ async def _talk_and_stay_isolated(platform: Platform) -> None:
                 "MULTI_NODE",
                 2,
                 "0.5",
-                _role_command(probe=True),
+                role_command(probe=True),
                 environ={"TARGETS": ",".join(targets)},
             )
             probed = await _ended(mallory, probing["session_id"])

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from bench.fuzz_edge import OPENAPI, run
+from bench.fuzz_cases import OPENAPI
+from bench.fuzz_edge import run
 from cli.admin_events import dlq_list, dlq_replay
 from cli.client import ApiError, ShipyardClient
 from cli.platform import Platform

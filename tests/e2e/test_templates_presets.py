@@ -1,9 +1,9 @@
-"""Session templates, resource presets and folder mounts through the edge, as ordinary users.
+"""Session templates and folder mounts through the edge, as ordinary users.
 
 A template creates the session it describes (slots, environment, a folder subpath at its own
 kernel path); the request overrides it; another user neither sees nor uses a private template,
-while project members use (but do not change) a project template. Presets: only superadmins
-write them; check-presets matches the limits and what running sessions hold.
+while project members use (but do not change) a project template. Presets:
+test_resource_presets.py.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 
 from cli.client import ApiError, ShipyardClient
 from cli.platform import Platform
-from tests.e2e.tenants import ordinary_user
+from tests.e2e.tenants import client_for, ordinary_user
 
 pytestmark = pytest.mark.e2e
 
@@ -37,10 +37,6 @@ spec:
   environ: {{GREETING: hello, KEEP: kept}}
   mounts: ["{folder}/sub:/home/work/x"]
 """
-
-
-def _as(platform: Platform, keys: object) -> ShipyardClient:
-    return ShipyardClient(platform.endpoint, keys.access_key, keys.secret_key)  # type: ignore[attr-defined]
 
 
 async def _ended(c: ShipyardClient, session_id: str) -> None:
@@ -61,7 +57,7 @@ async def _env(c: ShipyardClient, session_id: str, *names: str) -> list[str]:
 async def test_a_template_creates_the_session_it_describes(platform: Platform) -> None:
     alice = await ordinary_user(platform)
     folder = f"d-{secrets.token_hex(3)}"
-    async with _as(platform, alice) as c:
+    async with client_for(platform, alice) as c:
         vfolder = (await c.create_vfolder(folder))["vfolder_id"]
         files = f"/v1/vfolders/{vfolder}/files"
         await c.request("POST", files + ":mkdir", body={"path": "sub"})
@@ -110,7 +106,7 @@ async def test_bad_documents_are_refused_naming_the_key(platform: Platform) -> N
             "spec.cluster_size"
         ),
     }
-    async with _as(platform, alice) as c:
+    async with client_for(platform, alice) as c:
         for payload, field in cases.items():
             with pytest.raises(ApiError) as err:
                 await c.request("POST", "/v1/session-templates", body={"payload": payload})
@@ -125,7 +121,7 @@ async def test_a_cluster_template_starts_a_cluster(platform: Platform) -> None:
         "name": "pair",
         "spec": {"resources": {"cpu": "0.25", "mem": str(64 * MIB)}, "cluster_size": 2},
     }
-    async with _as(platform, alice) as c:
+    async with client_for(platform, alice) as c:
         template = (
             await c.request("POST", "/v1/session-templates", body={"payload": json.dumps(doc)})
         )["template"]
@@ -139,7 +135,7 @@ async def test_a_cluster_template_starts_a_cluster(platform: Platform) -> None:
 async def test_who_may_use_and_change_a_template(platform: Platform) -> None:
     alice, bob = await ordinary_user(platform), await ordinary_user(platform)
     doc = json.dumps({"kind": "session_template", "name": "mine", "spec": {"image": "python:3.11"}})
-    async with _as(platform, alice) as a, _as(platform, bob) as b:
+    async with client_for(platform, alice) as a, client_for(platform, bob) as b:
         private = (await a.request("POST", "/v1/session-templates", body={"payload": doc}))[
             "template"
         ]["template_id"]
@@ -200,7 +196,7 @@ async def test_who_may_use_and_change_a_template(platform: Platform) -> None:
 async def test_overlapping_mount_targets_are_refused(platform: Platform) -> None:
     alice = await ordinary_user(platform)
     folder = f"o-{secrets.token_hex(3)}"
-    async with _as(platform, alice) as c:
+    async with client_for(platform, alice) as c:
         await c.create_vfolder(folder)
         for fields, named in (
             (
@@ -215,68 +211,6 @@ async def test_overlapping_mount_targets_are_refused(platform: Platform) -> None
                 await c.create_session(**fields)
             assert err.value.status == 400 and named in str(err.value.body), err.value.body
         assert (await c.list_sessions()).get("sessions", []) == []
-
-
-async def test_presets_and_what_remains(platform: Platform, client: ShipyardClient) -> None:
-    small = {
-        "name": f"small-{secrets.token_hex(2)}",
-        "resource_slots": {"amounts": {"cpu": "0.5", "mem": str(128 * MIB)}},
-    }
-    huge = {"name": f"huge-{secrets.token_hex(2)}", "resource_slots": {"amounts": {"cpu": "64"}}}
-    for preset in (small, huge):
-        await client.request("POST", "/v1/resource-presets", body=preset)
-    alice = await ordinary_user(platform)
-    async with _as(platform, alice) as c:
-        with pytest.raises(ApiError) as err:
-            await c.request("POST", "/v1/resource-presets", body={**small, "name": "mine"})
-        assert err.value.status == 403
-        names = {
-            p["name"] for p in (await c.request("GET", "/v1/resource-presets"))["resource_presets"]
-        }
-        assert {small["name"], huge["name"]} <= names
-
-        before = await c.request("POST", "/v1/resource-presets:check", body={})
-        session = await c.create_session(resources={"cpu": "0.5", "mem": str(128 * MIB)}, wait=True)
-        after = await c.request("POST", "/v1/resource-presets:check", body={})
-        using = after["keypair"]["using"]["amounts"]
-        assert (Decimal(using["cpu"]), int(using["mem"])) == (Decimal("0.5"), 128 * MIB)
-        group = {g["name"]: g for g in after["resource_groups"]}[session["resource_group"]]
-        assert Decimal(group["using"]["amounts"]["cpu"]) == Decimal("0.5")
-        free_before = {g["name"]: g for g in before["resource_groups"]}[session["resource_group"]]
-        drop = Decimal(free_before["remaining"]["amounts"]["cpu"]) - Decimal(
-            group["remaining"]["amounts"].get("cpu", "0")
-        )
-        assert drop == Decimal("0.5")  # only this session started in between
-        fits = {p["resource_preset"]["name"]: p.get("allocatable", False) for p in after["presets"]}
-        assert fits[small["name"]] is True and fits[huge["name"]] is False
-        await c.destroy_session(session["session_id"])
-
-    # A keypair cap shows up as the limit and bounds what remains.
-    policy = f"p-{secrets.token_hex(3)}"
-    await client.request(
-        "POST",
-        "/v1/resource-policies",
-        body={"name": policy, "total_resource_slots": {"amounts": {"cpu": "1"}}},
-    )
-    bob = await ordinary_user(platform)
-    async with _as(platform, bob) as b:
-        user_id = (await b.whoami())["user_id"]
-    issued = await client.request(
-        "POST", f"/v1/users/{user_id}/keypairs", body={"resource_policy": policy}
-    )
-    async with ShipyardClient(
-        platform.endpoint, issued["keypair"]["access_key"], issued["secret_key"]
-    ) as capped:
-        session = await capped.create_session(resources={"cpu": "0.5"}, wait=True)
-        check = await capped.request("POST", "/v1/resource-presets:check", body={})
-        assert check["keypair"]["limits"]["amounts"]["cpu"] == "1"
-        assert check["keypair"]["remaining"]["amounts"]["cpu"] == "0.5"
-        assert check["remaining"]["amounts"]["cpu"] == "0.5"
-        fits = {p["resource_preset"]["name"]: p.get("allocatable", False) for p in check["presets"]}
-        assert fits[small["name"]] is True and fits[huge["name"]] is False
-        await capped.destroy_session(session["session_id"])
-    for preset in (small, huge):
-        await client.request("DELETE", f"/v1/resource-presets/{preset['name']}")
 
 
 async def test_the_cli_creates_a_template_and_a_session_from_it(
@@ -307,7 +241,7 @@ async def test_the_cli_creates_a_template_and_a_session_from_it(
     assert [t["name"] for t in shipyard("session-template", "list")] == ["cli"]
     assert shipyard("session-template", "get", template["template_id"])["name"] == "cli"
     session = shipyard("session", "create", "--template", template["template_id"], "--wait")
-    async with _as(platform, alice) as c:
+    async with client_for(platform, alice) as c:
         assert await _env(c, session["session_id"], "FROM") == ["template"]
     check = shipyard("preset", "check")
     assert Decimal(check["keypair"]["using"]["amounts"]["cpu"]) == Decimal(1)
@@ -322,7 +256,7 @@ async def test_a_mounted_folder_cannot_be_deleted_or_renamed_until_the_session_e
 ) -> None:
     alice = await ordinary_user(platform)
     folder = f"m-{secrets.token_hex(3)}"
-    async with _as(platform, alice) as c:
+    async with client_for(platform, alice) as c:
         vfolder = (await c.create_vfolder(folder))["vfolder_id"]
         await c.request("POST", f"/v1/vfolders/{vfolder}/files:mkdir", body={"path": "sub"})
         session = await c.create_session(mounts=[f"{folder}/sub:work"], wait=True)

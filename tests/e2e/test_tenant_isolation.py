@@ -15,7 +15,7 @@ from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2
 
 from cli.platform import Platform
-from libs.core import access
+from libs.core import rpc_access
 from tests.integration.enforce.matrix import DESCRIPTORS
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +30,7 @@ def _routes() -> list[tuple[str, str, str]]:
             for method in service.method:
                 if not method.options.HasExtension(annotations_pb2.http):
                     continue
-                rule_of = access.rule_for(f"/{f.package}.{service.name}/{method.name}")
+                rule_of = rpc_access.rule_for(f"/{f.package}.{service.name}/{method.name}")
                 if rule_of is not None and rule_of.public:
                     continue  # reachable without credentials on purpose (e.g. login)
                 rule: http_pb2.HttpRule = method.options.Extensions[annotations_pb2.http]

@@ -19,7 +19,6 @@ another agent's kernels are reached by routing between the agents' hosts (on one
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import ipaddress
 import logging
@@ -30,28 +29,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from libs.core.errors import FailedPrecondition, InvalidArgument
+from services.agent.adapters.net_commands import (
+    TABLE_RULES,
+    kernel_rules,
+    link_commands,
+    nft,
+    peers_set,
+    release_rules,
+    run,
+)
 from services.agent.domain import model as m
 
 log = logging.getLogger(__name__)
 
 NETNS_DIR = Path("/run/netns")
-GATEWAY = "169.254.1.1"  # the kernels' next hop: the host end of their veth, by MAC only
-GATEWAY_MAC = "ee:ee:ee:ee:ee:ee"
 CLUSTER_SUPERNET = ipaddress.IPv4Network("10.208.0.0/12")
 UNUSED_TTL = 120.0
-_TABLE_RULES = """
-table inet {t} {{
-  set ifs {{ type ifname; }}
-  map out {{ type ifname : verdict; }}
-  map in {{ type ifname : verdict; }}
-  chain input {{ type filter hook input priority filter; policy accept; iifname @ifs drop; }}
-  chain forward {{
-    type filter hook forward priority filter; policy accept;
-    iifname vmap @out
-    oifname vmap @in
-  }}
-}}
-"""
 
 
 def default_cidr(agent_id: str) -> str:
@@ -90,9 +83,9 @@ class ClusterNetworks:
     async def reset(self) -> None:
         """Remove what a previous run of this agent left: its table and namespaces."""
         try:
-            await _run("nft", "delete", "table", "inet", self._table, check=False)
+            await run("nft", "delete", "table", "inet", self._table, check=False)
             for name in await asyncio.to_thread(self._leftover_namespaces):
-                await _run("ip", "netns", "delete", name, check=False)
+                await run("ip", "netns", "delete", name, check=False)
         except FailedPrecondition as exc:  # no nft/ip here: cluster sessions fail when asked
             log.warning("cluster networking unavailable: %s", exc.message)
 
@@ -132,8 +125,8 @@ class ClusterNetworks:
             addresses = sorted({str(ipaddress.IPv4Address(a)) for _, a in spec.cluster_hosts})
             if addresses:
                 elements = ", ".join(addresses)
-                await _nft(
-                    f"add element inet {self._table} {_peers(spec.session_id)} {{ {elements} }}"
+                await nft(
+                    f"add element inet {self._table} {peers_set(spec.session_id)} {{ {elements} }}"
                 )
             hosts = self._state_dir() / f"{spec.kernel_id}.hosts"
             lines = ["127.0.0.1 localhost"]
@@ -157,18 +150,11 @@ class ClusterNetworks:
             timer.cancel()
         if prepared is None:
             return
-        t, veth, k = self._table, prepared.veth, _name(kernel_id)
-        script = [
-            f'delete element inet {t} out {{ "{veth}" }}',
-            f'delete element inet {t} in {{ "{veth}" }}',
-            f'delete element inet {t} ifs {{ "{veth}" }}',
-            f"delete chain inet {t} o_{k}",
-            f"delete chain inet {t} i_{k}",
-        ]
+        script = release_rules(self._table, kernel_id, prepared.veth)
         if not any(p.session_id == prepared.session_id for p in self._kernels.values()):
-            script.append(f"delete set inet {t} {_peers(prepared.session_id)}")
-        await _run("ip", "netns", "delete", prepared.netns, check=False)
-        await _nft("\n".join(script), check=False)
+            script.append(f"delete set inet {self._table} {peers_set(prepared.session_id)}")
+        await run("ip", "netns", "delete", prepared.netns, check=False)
+        await nft("\n".join(script), check=False)
         if self._dir is not None:
             (self._dir / f"{kernel_id}.hosts").unlink(missing_ok=True)
 
@@ -176,7 +162,7 @@ class ClusterNetworks:
         for kernel_id in list(self._kernels):
             await self.release(kernel_id)
         if self._table_ready:
-            await _run("nft", "delete", "table", "inet", self._table, check=False)
+            await run("nft", "delete", "table", "inet", self._table, check=False)
             self._table_ready = False
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
@@ -186,37 +172,20 @@ class ClusterNetworks:
 
     async def _ensure_table(self) -> None:
         if not self._table_ready:
-            await _nft(_TABLE_RULES.format(t=self._table))
+            await nft(TABLE_RULES.format(t=self._table))
             self._table_ready = True
 
     async def _create(self, session_id: str, kernel_id: str, hostname: str) -> _Prepared:
         address = self._free_address()
-        k = _name(kernel_id)
         netns = f"sy{self._tag}-{kernel_id}"
         veth = "sy" + hashlib.sha256(f"{self._tag}/{kernel_id}".encode()).hexdigest()[:13]
-        t, peers = self._table, _peers(session_id)
         # The drop rules exist before the link does: nothing flows until attach().
-        await _nft(
-            "\n".join(
-                [
-                    f"add set inet {t} {peers} {{ type ipv4_addr; }}",
-                    f"add chain inet {t} o_{k}",
-                    f"add rule inet {t} o_{k} meta nfproto ipv6 drop",
-                    f"add rule inet {t} o_{k} ip daddr != @{peers} drop",
-                    f"add chain inet {t} i_{k}",
-                    f"add rule inet {t} i_{k} meta nfproto ipv6 drop",
-                    f"add rule inet {t} i_{k} ip saddr != @{peers} drop",
-                    f'add element inet {t} ifs {{ "{veth}" }}',
-                    f'add element inet {t} out {{ "{veth}" : jump o_{k} }}',
-                    f'add element inet {t} in {{ "{veth}" : jump i_{k} }}',
-                ]
-            )
-        )
+        await nft(kernel_rules(self._table, kernel_id, session_id, veth))
         prepared = _Prepared(session_id, hostname, address, netns, veth)
         self._kernels[kernel_id] = prepared
         try:
-            for argv in _link_commands(netns, veth, address):
-                await _run(*argv)
+            for argv in link_commands(netns, veth, address):
+                await run(*argv)
         except BaseException:
             await self._release(kernel_id)
             raise
@@ -246,58 +215,3 @@ class ClusterNetworks:
             self._dir = Path(tempfile.mkdtemp(prefix="shipyard-net-"))
             self._dir.chmod(0o711)  # the kernel uid reads its own hosts file by name
         return self._dir
-
-
-_PEER = ("type", "veth", "peer", "name", "eth0")
-_STATIC = ("dev", "eth0", "nud", "permanent")
-
-
-def _link_commands(netns: str, veth: str, address: str) -> list[list[str]]:
-    inside = ["ip", "-n", netns]
-    return [
-        ["ip", "netns", "add", netns],
-        ["ip", "link", "add", veth, "address", GATEWAY_MAC, *_PEER, "netns", netns],
-        ["sysctl", "-qw", f"net.ipv6.conf.{veth}.disable_ipv6=1"],
-        ["sysctl", "-qw", f"net.ipv4.conf.{veth}.forwarding=1"],
-        ["ip", "netns", "exec", netns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"],
-        [*inside, "link", "set", "lo", "up"],
-        [*inside, "addr", "add", f"{address}/32", "dev", "eth0"],
-        [*inside, "link", "set", "eth0", "up"],
-        [*inside, "neigh", "replace", GATEWAY, "lladdr", GATEWAY_MAC, *_STATIC],
-        [*inside, "route", "add", GATEWAY, "dev", "eth0", "scope", "link"],
-        [*inside, "route", "add", "default", "via", GATEWAY, "dev", "eth0"],
-        ["ip", "link", "set", veth, "up"],
-        ["ip", "route", "replace", f"{address}/32", "dev", veth, "scope", "link"],
-    ]
-
-
-def _name(identifier: str) -> str:
-    return identifier.replace("-", "")
-
-
-def _peers(session_id: str) -> str:
-    return f"peers_{_name(session_id)}"
-
-
-async def _nft(script: str, *, check: bool = True) -> None:
-    await _run("nft", "-f", "-", stdin=script.encode(), check=check)
-
-
-async def _run(*argv: str, stdin: bytes | None = None, check: bool = True) -> None:
-    tool = shutil.which(argv[0], path="/usr/sbin:/usr/bin:/sbin:/bin")
-    if tool is None:
-        raise FailedPrecondition(f"cluster networking needs {argv[0]} (iproute2, nftables)")
-    proc = await asyncio.create_subprocess_exec(
-        tool,
-        *argv[1:],
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await proc.communicate(stdin)
-    if proc.returncode != 0 and check:
-        detail = err.decode(errors="replace").strip()
-        raise m.KernelStartFailed(f"{' '.join(argv[:4])} failed: {detail}")
-    if proc.returncode != 0:
-        with contextlib.suppress(Exception):
-            log.debug("%s failed: %s", " ".join(argv[:4]), err.decode(errors="replace").strip())

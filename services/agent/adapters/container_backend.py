@@ -20,19 +20,20 @@ import shutil
 import tempfile
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
+
+from typing_extensions import override
 
 from libs.core.errors import InvalidArgument
 from services.agent.adapters import container_config as cc
 from services.agent.adapters.container_engine import Engine, PullListener
 from services.agent.adapters.egress_policy import EgressPolicy
-from services.agent.adapters.kernel_execute import execute_on_runner, not_running
 from services.agent.adapters.kernel_spec_checks import check_spec, spec_metadata
 from services.agent.adapters.kernel_stats import docker_usage
 from services.agent.adapters.runner_client import KEPT_CONNECTIONS, RunnerClient
-from services.agent.adapters.runner_kernels import RunnerKernels
+from services.agent.adapters.runner_kernels import RunnerKernel, RunnerKernels, Signal
 from services.agent.domain import model as m
 
 log = logging.getLogger(__name__)
@@ -45,24 +46,15 @@ _MAX_LOG_CHARS = 1 << 20  # one answer's worth: the end of the output, within gR
 KernelPullListener = Callable[[m.KernelSpec], Awaitable[None]]
 
 
-@dataclass(eq=False)
-class _Kernel:
-    spec: m.KernelSpec
-    handle: m.KernelHandle
+@dataclass(eq=False, kw_only=True)
+class _Kernel(RunnerKernel):
     container_id: str
     paths: cc.HostPaths
-    client: RunnerClient
-    batch: bool
-    monitor: asyncio.Task[None] | None = None
-    stop_reason: str | None = None
-    report: bool = True  # False when create() failed: nobody has a handle to hear about
-    settled: asyncio.Event = field(default_factory=asyncio.Event)
-    exited: asyncio.Event = field(default_factory=asyncio.Event)
-    ended: tuple[int, bool] = (0, False)  # exit code, OOM-killed
 
 
-class ContainerBackend(RunnerKernels):
+class ContainerBackend(RunnerKernels[_Kernel]):
     name = "container"
+    _settle = 5.0
 
     def __init__(
         self,
@@ -77,89 +69,29 @@ class ContainerBackend(RunnerKernels):
         run_root: Path | None = None,
         egress: EgressPolicy | None = None,
     ) -> None:
+        super().__init__(grace=grace, start_timeout=start_timeout)
         self._engine = engine
         self._egress = egress  # removed with the kernels at close, kept for adopted ones
         self._agent_id = agent_id
         self._base = base_dir.resolve()
         self._isolation = isolation
         self._on_pull = on_pull
-        self._grace = grace
-        self._start_timeout = start_timeout
         # Runner sockets live under a short, per-agent path: unix socket paths are capped at 108
         # bytes. Stable across restarts (a hash of the agent id) so adopted kernels keep theirs.
         digest = hashlib.sha256(f"{agent_id}\0{self._base}".encode()).hexdigest()[:12]
         self._run_root = run_root or Path(tempfile.gettempdir()) / f"shipyard-c-{digest}"
-        self._kernels: dict[str, _Kernel] = {}
-        self._starting: set[str] = set()
-        self._exits: asyncio.Queue[m.KernelExit] = asyncio.Queue()
         self._logs: OrderedDict[str, str] = OrderedDict()
 
-    # -- the KernelBackend port ----------------------------------------------------------------
-
-    async def create(self, spec: m.KernelSpec) -> m.KernelHandle:
-        self._check(spec)
-        if spec.kernel_id in self._kernels or spec.kernel_id in self._starting:
-            raise m.KernelAlreadyExists(
-                f"kernel {spec.kernel_id} exists", metadata=spec_metadata(spec)
-            )
-        self._starting.add(spec.kernel_id)
-        try:
-            kernel = await self._start(spec)
-        finally:
-            self._starting.discard(spec.kernel_id)
-        await self._track(kernel)
-        try:
-            await kernel.client.wait_ready(
-                within=self._start_timeout, alive=lambda: not kernel.exited.is_set()
-            )
-        except BaseException as exc:  # cancellation too: never leave a kernel nobody knows of
-            finished = kernel.batch and kernel.exited.is_set()
-            if not (finished and isinstance(exc, m.KernelUnavailable)):
-                kernel.report = False
-                tail = await self._engine.logs(kernel.container_id, 20) or "(no output)"
-                kernel.settled.set()
-                await self._stop(kernel, m.REASON_START_FAILED)
-                if not isinstance(exc, m.KernelUnavailable):
-                    raise
-                msg = f"kernel runner did not come up ({exc}, exit code {kernel.ended[0]}): {tail}"
-                raise m.KernelStartFailed(msg, metadata=spec_metadata(spec)) from exc
-        kernel.settled.set()
-        return kernel.handle
-
-    async def destroy(self, kernel_id: str, reason: str) -> None:
-        kernel = self._kernels.get(kernel_id)
-        if kernel is not None:
-            await self._stop(kernel, reason)
-
-    async def execute(
-        self, kernel_id: str, mode: m.ExecMode, code: str, timeout: float
-    ) -> m.ExecResult:
-        kernel = self._kernels.get(kernel_id)
-        if kernel is None or kernel.exited.is_set():
-            raise not_running(kernel_id)
-        return await execute_on_runner(
-            kernel.client,
-            kernel.exited,
-            lambda: kernel.ended,
-            (mode, code, timeout),
-            settle=5.0,
-        )
-
-    def list(self) -> list[m.KernelHandle]:
-        return [k.handle for k in self._kernels.values() if k.report and not k.exited.is_set()]
+    # -- the KernelBackend port (the rest: RunnerKernels) ---------------------------------------
 
     async def kernel_stats(self) -> builtins.list[m.KernelUsage]:
-        live = [k for k in self._kernels.values() if k.report and not k.exited.is_set()]
+        live = self._live()
         found = await asyncio.gather(*(self._engine.stats(k.container_id) for k in live))
         return [docker_usage(k.spec.kernel_id, s) for k, s in zip(live, found, strict=True) if s]
 
-    async def wait_exit(self) -> m.KernelExit:
-        return await self._exits.get()
-
     async def close(self) -> None:
         """Destroy every kernel (the agent shuts down for good)."""
-        kernels = list(self._kernels.values())
-        await asyncio.gather(*(self._stop(k, m.REASON_AGENT_SHUTDOWN) for k in kernels))
+        await self._stop_all(m.REASON_AGENT_SHUTDOWN)
         if self._egress is not None:
             await self._egress.remove()
         await self._engine.close()
@@ -247,12 +179,14 @@ class ContainerBackend(RunnerKernels):
 
     # -- internals -----------------------------------------------------------------------------
 
+    @override
     def _check(self, spec: m.KernelSpec) -> None:
         check_spec(spec)
         if not spec.image:
             msg = "the container backend needs an image"
             raise InvalidArgument(msg, metadata=spec_metadata(spec))
 
+    @override
     async def _start(self, spec: m.KernelSpec) -> _Kernel:
         on_pull = self._on_pull
         listener: PullListener | None = None if on_pull is None else (lambda: on_pull(spec))
@@ -283,8 +217,14 @@ class ContainerBackend(RunnerKernels):
         handle = m.KernelHandle(
             kernel_id=spec.kernel_id, session_id=spec.session_id, pid=0, workdir=str(paths.workdir)
         )
-        client = RunnerClient(paths.socket, keep=KEPT_CONNECTIONS)
-        return _Kernel(spec, handle, container_id, paths, client, bool(spec.startup_command))
+        return _Kernel(
+            spec=spec,
+            handle=handle,
+            client=RunnerClient(paths.socket, keep=KEPT_CONNECTIONS),
+            batch=bool(spec.startup_command),
+            container_id=container_id,
+            paths=paths,
+        )
 
     def _prepare(self, paths: cc.HostPaths, mounts: tuple[m.Mount, ...]) -> None:
         """Directories the kernel user owns; rw vfolders become writable by that user."""
@@ -304,53 +244,32 @@ class ContainerBackend(RunnerKernels):
             if not mount.read_only and host.lstat().st_uid == 0 and not host.is_symlink():
                 os.chown(host, uid, gid, follow_symlinks=False)
 
+    @override
     async def _track(self, kernel: _Kernel) -> None:
         self._kernels[kernel.spec.kernel_id] = kernel
         pid = await self._engine.pid(kernel.container_id)
         kernel.handle = replace(kernel.handle, pid=pid)
-        kernel.monitor = asyncio.create_task(
-            self._monitor(kernel), name=f"kernel-{kernel.spec.kernel_id}"
-        )
+        self._watch(kernel)
 
-    async def _monitor(self, kernel: _Kernel) -> None:
+    @override
+    async def _wait_end(self, kernel: _Kernel) -> tuple[int, bool]:
         ended = await self._engine.wait(kernel.container_id)
         oom = ended.oom_killed or await asyncio.to_thread(kernel.paths.oom_flag.exists)
-        kernel.ended = (ended.exit_code, oom)
-        kernel.exited.set()
-        await kernel.settled.wait()
-        try:
-            await self._cleanup(kernel)
-        except Exception:
-            log.exception("cleaning up kernel %s failed", kernel.spec.kernel_id)
-        self._kernels.pop(kernel.spec.kernel_id, None)
-        if kernel.report:
-            spec = kernel.spec
-            default = m.REASON_TASK_FINISHED if kernel.batch else m.REASON_SELF_TERMINATED
-            default = m.REASON_OOM_KILLED if oom else default
-            self._exits.put_nowait(
-                m.KernelExit(
-                    kernel_id=spec.kernel_id,
-                    session_id=spec.session_id,
-                    exit_code=ended.exit_code,
-                    reason=kernel.stop_reason or default,
-                )
-            )
+        return ended.exit_code, oom
 
-    async def _stop(self, kernel: _Kernel, reason: str) -> None:
-        """SIGTERM the container, SIGKILL it after the grace period, wait for the cleanup."""
-        if kernel.stop_reason is None:
-            kernel.stop_reason = reason
-        assert kernel.monitor is not None
-        if not kernel.exited.is_set():
-            await self._engine.kill(kernel.container_id, "SIGTERM")
-        try:
-            await asyncio.wait_for(asyncio.shield(kernel.monitor), self._grace)
-        except TimeoutError:
-            await self._engine.kill(kernel.container_id, "SIGKILL")
-            await asyncio.shield(kernel.monitor)
+    @override
+    async def _signal(self, kernel: _Kernel, which: Signal) -> None:
+        await self._engine.kill(kernel.container_id, which)
 
+    @override
+    async def _stop_unstarted(self, kernel: _Kernel) -> str:
+        output = await self._engine.logs(kernel.container_id, 20) or "(no output)"
+        kernel.settled.set()  # only now: the cleanup removes the container and its log
+        await self._stop(kernel, m.REASON_START_FAILED)
+        return output
+
+    @override
     async def _cleanup(self, kernel: _Kernel) -> None:
-        kernel.client.close()
         text = await self._engine.logs(kernel.container_id, _LOG_TAIL)
         if text is not None:
             self._logs[kernel.spec.kernel_id] = text
@@ -380,7 +299,3 @@ def _remove_dirs(paths: cc.HostPaths) -> None:
     for path in (paths.kernel_dir, paths.run_dir):
         if path.exists():
             shutil.rmtree(path, onerror=lambda *a: log.warning("cannot remove %s", a[1]))
-
-
-def _md(spec: m.KernelSpec) -> dict[str, str]:
-    return {"kernel_id": spec.kernel_id, "session_id": spec.session_id}

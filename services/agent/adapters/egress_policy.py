@@ -23,7 +23,7 @@ import socket
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
-from services.agent.adapters.cluster_network import _nft, _run
+from services.agent.adapters.net_commands import nft, run
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class EgressPolicy:
         self._installed = False
 
     async def install(self, kernels: Sequence[Network], denied: Sequence[Network]) -> None:
-        await _nft(ruleset(self.table, kernels, denied))
+        await nft(ruleset(self.table, kernels, denied))
         self._installed = True
         log.info(
             "kernels on %s reach neither this host nor %s",
@@ -113,5 +113,5 @@ class EgressPolicy:
 
     async def remove(self) -> None:
         if self._installed:
-            await _run("nft", "delete", "table", "inet", self.table, check=False)
+            await run("nft", "delete", "table", "inet", self.table, check=False)
             self._installed = False

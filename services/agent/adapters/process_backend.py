@@ -18,15 +18,16 @@ import signal
 import socket as _socket
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from typing_extensions import override
 
 from libs.core.errors import FailedPrecondition
 from services.agent.adapters.backend_health import process_problem
 from services.agent.adapters.cgroups import (
     CgroupLayout,
     discard_cgroups,
-    join_command,
     make_kernel_cgroups,
     oom_killed,
     probe_cgroups,
@@ -34,32 +35,22 @@ from services.agent.adapters.cgroups import (
     remove_parents,
     signal_members,
 )
-from services.agent.adapters.device_mask import staged_name
 from services.agent.adapters.kernel_dirs import (
     prepare_dirs,
     remove_socket,
     remove_tree,
     staging_dir,
 )
-from services.agent.adapters.kernel_execute import execute_on_runner, not_running
 from services.agent.adapters.kernel_log import copy_log, tail
 from services.agent.adapters.kernel_spec_checks import check_spec, spec_metadata
 from services.agent.adapters.kernel_stats import process_usage
 from services.agent.adapters.runner_client import KEPT_CONNECTIONS, RunnerClient
-from services.agent.adapters.runner_kernels import RunnerKernels
-from services.agent.adapters.sandbox import (
-    SYSTEM_PATH,
-    WORKDIR,
-    SandboxSettings,
-    Tools,
-    network_command,
-    sandbox_command,
-    staging_command,
-)
+from services.agent.adapters.runner_kernels import RunnerKernel, RunnerKernels, Signal
+from services.agent.adapters.sandbox import WORKDIR, SandboxSettings, Tools
+from services.agent.adapters.sandbox_launch import launch_sandboxed
 from services.agent.domain import model as m
 from services.agent.domain.images import builtin_python_image
-from services.agent.domain.names import is_safe_kernel_id, staged_mount
-from services.agent.kernel_runner import RUNNER_MODULES, RUNNER_SCRIPT
+from services.agent.domain.names import is_safe_kernel_id
 
 log = logging.getLogger(__name__)
 
@@ -67,25 +58,16 @@ DEFAULT_PYTHON = "/usr/bin/python3"  # in the read-only /usr every kernel sees
 _MAX_UNIX_PATH = 107
 
 
-@dataclass(eq=False)
-class _Kernel:
-    spec: m.KernelSpec
-    handle: m.KernelHandle
+@dataclass(eq=False, kw_only=True)
+class _Kernel(RunnerKernel):
     proc: asyncio.subprocess.Process
     cgroups: list[Path]
     kernel_dir: Path
     socket: Path
     log_copy: asyncio.Task[None]
-    client: RunnerClient
-    monitor: asyncio.Task[None] = field(init=False)
-    stop_reason: str | None = None
-    report: bool = True  # False when create() failed: nobody has a handle to hear about
-    settled: asyncio.Event = field(default_factory=asyncio.Event)  # create() is done with it
-    exited: asyncio.Event = field(default_factory=asyncio.Event)
-    oom_killed: bool = False
 
 
-class ProcessBackend(RunnerKernels):
+class ProcessBackend(RunnerKernels[_Kernel]):
     name = "process"
 
     async def images(self) -> Sequence[str]:
@@ -107,6 +89,7 @@ class ProcessBackend(RunnerKernels):
         cgroup_owner: str = "",
         jupyter: bool = False,
     ) -> None:
+        super().__init__(grace=grace, start_timeout=start_timeout)
         self._base = base_dir.resolve()
         # Whose `shipyard/<owner>` cgroup parent this is (the agent id; default: the base dir's
         # name, which is per agent too).
@@ -122,80 +105,12 @@ class ProcessBackend(RunnerKernels):
         self._log_bytes = log_bytes
         self._use_cgroups = use_cgroups
         self._layout: CgroupLayout | None = None
-        self._grace = grace
-        self._start_timeout = start_timeout
-        self._kernels: dict[str, _Kernel] = {}
-        self._starting: set[str] = set()
-        self._exits: asyncio.Queue[m.KernelExit] = asyncio.Queue()
-
-    async def create(self, spec: m.KernelSpec) -> m.KernelHandle:
-        kernel_dir = self._check(spec)
-        if spec.kernel_id in self._kernels or spec.kernel_id in self._starting:
-            raise m.KernelAlreadyExists(
-                f"kernel {spec.kernel_id} exists", metadata=spec_metadata(spec)
-            )
-        self._starting.add(spec.kernel_id)
-        try:
-            kernel = await self._spawn(spec, kernel_dir)
-        finally:
-            self._starting.discard(spec.kernel_id)
-        self._kernels[spec.kernel_id] = kernel
-        kernel.monitor = asyncio.create_task(self._monitor(kernel), name=f"kernel-{spec.kernel_id}")
-        proc = kernel.proc
-
-        def alive() -> bool:
-            return proc.returncode is None
-
-        try:
-            await kernel.client.wait_ready(within=self._start_timeout, alive=alive)
-        except BaseException as exc:  # cancellation too: never leave a kernel nobody knows of
-            # A batch task that finished before answering a ping is fine: the monitor reports it.
-            finished = bool(spec.startup_command) and proc.returncode is not None
-            if not (finished and isinstance(exc, m.KernelUnavailable)):
-                kernel.report = False
-                kernel.settled.set()
-                await self._stop(kernel, m.REASON_START_FAILED)
-                log_tail = tail(kernel_dir / "runner.log")
-                if not isinstance(exc, m.KernelUnavailable):
-                    raise
-                msg = f"kernel runner did not come up ({exc}, exit code {proc.returncode})"
-                msg += f": {log_tail}"
-                raise m.KernelStartFailed(msg, metadata=spec_metadata(spec)) from exc
-        kernel.settled.set()
-        return kernel.handle
-
-    async def destroy(self, kernel_id: str, reason: str) -> None:
-        kernel = self._kernels.get(kernel_id)
-        if kernel is not None:
-            await self._stop(kernel, reason)
-
-    async def execute(
-        self, kernel_id: str, mode: m.ExecMode, code: str, timeout: float
-    ) -> m.ExecResult:
-        kernel = self._kernels.get(kernel_id)
-        if kernel is None or kernel.exited.is_set():
-            raise not_running(kernel_id)
-        return await execute_on_runner(
-            kernel.client,
-            kernel.exited,
-            lambda: (_exit_code(kernel.proc.returncode or 0), kernel.oom_killed),
-            (mode, code, timeout),
-            settle=2.0,
-        )
-
-    def list(self) -> list[m.KernelHandle]:
-        return [k.handle for k in self._kernels.values() if k.report and not k.exited.is_set()]
 
     async def kernel_stats(self) -> Sequence[m.KernelUsage]:
-        live = [k for k in self._kernels.values() if k.report and not k.exited.is_set()]
-        return [process_usage(k.spec.kernel_id, k.cgroups, k.proc.pid) for k in live]
-
-    async def wait_exit(self) -> m.KernelExit:
-        return await self._exits.get()
+        return [process_usage(k.spec.kernel_id, k.cgroups, k.proc.pid) for k in self._live()]
 
     async def close(self) -> None:
-        kernels = list(self._kernels.values())
-        await asyncio.gather(*(self._stop(k, m.REASON_AGENT_SHUTDOWN) for k in kernels))
+        await self._stop_all(m.REASON_AGENT_SHUTDOWN)
         if self._layout is not None:
             remove_parents(self._layout)  # our own `shipyard/<owner>` only (rule R-OWN-STATE)
         if self._own_socket_dir and self._socket_dir:
@@ -234,53 +149,29 @@ class ProcessBackend(RunnerKernels):
 
     # -- internals --------------------------------------------------------------------------
 
-    async def _spawn(self, spec: m.KernelSpec, kernel_dir: Path) -> _Kernel:
+    @override
+    async def _start(self, spec: m.KernelSpec) -> _Kernel:
+        kernel_dir = self._base / spec.kernel_id
         sock_path = self._socket(spec.kernel_id)
-        staging = staging_dir(sock_path)
         cgroups: list[Path] = []
         listener: _socket.socket | None = None
-        script_r, script_w = os.pipe()
-        modules: list[tuple[str, int]] = []
         try:
             self._tools = self._tools or Tools.find()
             listener = await asyncio.to_thread(
                 prepare_dirs, kernel_dir, sock_path, spec.mounts, self._sandbox, spec.devices
             )
-            # The runner script reaches the sandbox through a pipe: the checkout stays unseen.
-            os.write(script_w, RUNNER_SCRIPT.read_bytes())
-            os.close(script_w)
-            script_w = -1
-            modules = [(path.name, _pipe_of(path.read_bytes())) for path in RUNNER_MODULES]
             cgroups = make_kernel_cgroups(
                 self._cgroup_layout(), spec.kernel_id, spec.cpu, spec.mem_bytes, self._pids_max
             )
-            inner = sandbox_command(
+            proc = await launch_sandboxed(
                 self._tools,
                 self._sandbox,
                 spec,
                 python=self._python,
-                staging=staging,
-                environ=_environ(spec),
-                runner_fd=script_r,
-                socket_fd=listener.fileno(),
-                module_fds=modules,
                 jupyter=self._jupyter,
-            )
-            binds = [(v.host_path, staging / staged_mount(i)) for i, v in enumerate(spec.mounts)]
-            nodes = dict.fromkeys(spec.devices)
-            binds += [(d, staging / staged_name(i)) for i, d in enumerate(nodes)]
-            proc = await asyncio.create_subprocess_exec(
-                *join_command(cgroups, spec.mem_bytes, sh=self._tools.sh),
-                *staging_command(self._tools, binds),
-                *network_command(self._tools, spec),
-                *inner,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                cwd="/",
-                env={"PATH": SYSTEM_PATH, "LANG": "C.UTF-8"},  # the wrapper's, not the kernel's
-                pass_fds=(script_r, listener.fileno(), *(fd for _, fd in modules)),
-                start_new_session=True,  # its own process group: one killpg stops it all
+                listener=listener,
+                staging=staging_dir(sock_path),
+                cgroups=cgroups,
             )
         except (OSError, m.KernelStartFailed) as exc:
             discard_cgroups(cgroups)
@@ -289,11 +180,6 @@ class ProcessBackend(RunnerKernels):
             msg = f"cannot start kernel {spec.kernel_id}: {exc}"
             raise m.KernelStartFailed(msg, metadata=spec_metadata(spec)) from exc
         finally:
-            os.close(script_r)
-            for _, fd in modules:
-                os.close(fd)
-            if script_w >= 0:
-                os.close(script_w)
             if listener is not None:
                 listener.close()  # the runner holds it now; it closes when the kernel ends
         assert proc.stdout is not None
@@ -303,15 +189,24 @@ class ProcessBackend(RunnerKernels):
         handle = m.KernelHandle(
             kernel_id=spec.kernel_id, session_id=spec.session_id, pid=proc.pid, workdir=WORKDIR
         )
-        client = RunnerClient(sock_path, keep=KEPT_CONNECTIONS)
-        return _Kernel(spec, handle, proc, cgroups, kernel_dir, sock_path, copying, client)
+        return _Kernel(
+            spec=spec,
+            handle=handle,
+            client=RunnerClient(sock_path, keep=KEPT_CONNECTIONS),
+            batch=bool(spec.startup_command),
+            proc=proc,
+            cgroups=cgroups,
+            kernel_dir=kernel_dir,
+            socket=sock_path,
+            log_copy=copying,
+        )
 
-    def _check(self, spec: m.KernelSpec) -> Path:
+    @override
+    def _check(self, spec: m.KernelSpec) -> None:
         check_spec(spec)
         if len(str(self._socket(spec.kernel_id))) > _MAX_UNIX_PATH:
             msg = f"socket dir {self._socket_dir} is too long for a unix socket path"
             raise FailedPrecondition(msg, metadata=spec_metadata(spec))
-        return self._base / spec.kernel_id
 
     def _socket(self, kernel_id: str) -> Path:
         if self._socket_dir is None:
@@ -332,45 +227,30 @@ class ProcessBackend(RunnerKernels):
                 log.warning("no writable cgroups: memory limited by RLIMIT_AS, CPU unlimited")
         return self._layout
 
-    async def _monitor(self, kernel: _Kernel) -> None:
+    @override
+    def _alive(self, kernel: _Kernel) -> bool:
+        return kernel.proc.returncode is None
+
+    @override
+    async def _wait_end(self, kernel: _Kernel) -> tuple[int, bool]:
         returncode = await kernel.proc.wait()
         with contextlib.suppress(Exception):  # its output is drained; a failed copy loses only log
             await asyncio.wait_for(asyncio.shield(kernel.log_copy), 5)
-        kernel.oom_killed = oom_killed(kernel.cgroups)  # read before the cgroups go away
-        kernel.exited.set()
-        await kernel.settled.wait()
-        try:
-            await self._cleanup(kernel)
-        except Exception:
-            log.exception("cleaning up kernel %s failed", kernel.spec.kernel_id)
-        self._kernels.pop(kernel.spec.kernel_id, None)
-        if kernel.report:
-            spec = kernel.spec
-            default = m.REASON_TASK_FINISHED if spec.startup_command else m.REASON_SELF_TERMINATED
-            default = m.REASON_OOM_KILLED if kernel.oom_killed else default
-            exit_ = m.KernelExit(
-                kernel_id=spec.kernel_id,
-                session_id=spec.session_id,
-                exit_code=_exit_code(returncode),
-                reason=kernel.stop_reason or default,
-            )
-            self._exits.put_nowait(exit_)
+        return _exit_code(returncode), oom_killed(kernel.cgroups)  # before the cgroups go away
 
-    async def _stop(self, kernel: _Kernel, reason: str) -> None:
-        """SIGTERM the whole kernel, SIGKILL it after the grace period, wait for the cleanup."""
-        if kernel.stop_reason is None:
-            kernel.stop_reason = reason
-        if not kernel.exited.is_set():
-            _signal_all(kernel, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(asyncio.shield(kernel.monitor), self._grace)
-        except TimeoutError:
-            _signal_all(kernel, signal.SIGKILL)
-            await asyncio.shield(kernel.monitor)
+    @override
+    async def _signal(self, kernel: _Kernel, which: Signal) -> None:
+        _signal_all(kernel, signal.Signals[which])
 
+    @override
+    async def _stop_unstarted(self, kernel: _Kernel) -> str:
+        kernel.settled.set()
+        await self._stop(kernel, m.REASON_START_FAILED)
+        return tail(kernel.kernel_dir / "runner.log")
+
+    @override
     async def _cleanup(self, kernel: _Kernel) -> None:
         # The runner is gone; stragglers (a group member, a setsid'd child in a cgroup) are not.
-        kernel.client.close()
         _signal_all(kernel, signal.SIGKILL)
         await remove_cgroups(kernel.cgroups, kill=lambda: _signal_all(kernel, signal.SIGKILL))
         await asyncio.to_thread(remove_tree, kernel.kernel_dir)
@@ -385,20 +265,6 @@ async def _kill_cgroups(groups: list[Path]) -> None:
     await remove_cgroups(groups, kill=kill)
 
 
-def _environ(spec: m.KernelSpec) -> dict[str, str]:
-    # A fresh environment: the agent's own variables (tokens, URLs) must not leak into kernels.
-    env = {"PATH": SYSTEM_PATH, "LANG": "C.UTF-8"}
-    env |= {"SHIPYARD_KERNEL_ID": spec.kernel_id, "SHIPYARD_SESSION_ID": spec.session_id}
-    return env | dict(spec.environ) | {"HOME": WORKDIR}
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_bytes().decode(errors="replace")
-    except FileNotFoundError:  # the runner has not written anything yet
-        return ""
-
-
 def _exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
@@ -407,16 +273,3 @@ def _signal_all(kernel: _Kernel, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(kernel.proc.pid, signum)
     signal_members(kernel.cgroups, signum)
-
-
-def _pipe_of(data: bytes) -> int:
-    """A pipe's read end holding `data` (a runner module: well under the pipe's buffer)."""
-    read, write = os.pipe()
-    try:
-        os.write(write, data)
-    except BaseException:
-        os.close(read)
-        raise
-    finally:
-        os.close(write)
-    return read

@@ -86,6 +86,7 @@ class RunnerClient:
         """Restart the runner in place (fresh interpreter and Jupyter kernel, same work dir);
         returns once the new runner answers."""
         generation = (await self._call({"op": "restart"}, within=10.0)).get("generation")
+        self.close()  # kept connections lead to the runner that is going away
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while True:

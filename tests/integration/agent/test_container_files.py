@@ -10,7 +10,7 @@ from libs.core.errors import NotFound
 from services.agent.adapters.container_backend import ContainerBackend
 from services.agent.adapters.runner_files import RunnerFiles
 from services.agent.domain import model as m
-from tests.integration.agent.test_container_backend import (
+from tests.integration.agent.container_kernels import (
     agent_id,
     backend,
     kernel_root,

@@ -6,13 +6,13 @@ import pytest
 
 from services.agent.adapters.container_backend import ContainerBackend
 from services.agent.domain import model as m
-from tests.integration.agent.test_container_backend import (  # noqa: F401 - fixtures
+from tests.integration.agent.container_kernels import (  # noqa: F401 - fixtures
     agent_id,
     kernel_root,
     spec,
     url,
 )
-from tests.integration.agent.test_container_backend import backend as backend
+from tests.integration.agent.container_kernels import backend as backend
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ import pytest
 from services.agent.adapters.kernel_stats import docker_usage
 from services.agent.adapters.process_backend import ProcessBackend
 from services.agent.domain.model import ExecMode, ExecStatus
-from tests.integration.agent.test_process_backend import spec
+from tests.integration.agent.process_kernels import spec
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from services.agent.adapters.mock_accelerator import MockAcceleratorPlugin
 from services.agent.adapters.process_backend import ProcessBackend
 from services.agent.domain.devices import DevicePool
 from services.agent.domain.model import ExecMode, KernelSpec
-from tests.integration.agent.test_process_backend import spec
+from tests.integration.agent.process_kernels import spec
 
 pytestmark = [
     pytest.mark.integration,

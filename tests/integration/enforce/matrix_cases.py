@@ -6,105 +6,27 @@ changes or deletes it) and names the expected outcome per caller (see matrix.py)
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
-import grpc
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from libs.core.identity import Caller
 from tests.integration.enforce import matrix as m
-
-RPCS = m.Rpcs()
-GROUP = "matrix"  # a resource group without agents: sessions stay PENDING
-
-
-@dataclass
-class Platform:
-    token: str
-    channels: dict[str, grpc.aio.Channel]
-    tenancy: m.Tenancy
-    registry_engine: AsyncEngine  # to seed images as a rescan would
-
-    def channel(self, method: str) -> grpc.aio.Channel:
-        return self.channels[method.split(".")[1]]  # "/shipyard.<service>.v1.X/Y"
-
-    async def call(self, method: str, request: Any, caller: Caller | None) -> Any:
-        stub = RPCS.call(self.channel(method), method)
-        return await stub(request, metadata=m.metadata(self.token, caller), timeout=20)
-
-
-# --- objects of user-A1 ---------------------------------------------------------------------
-
-
-async def _session(p: Platform) -> str:
-    request = RPCS.request(
-        "/shipyard.registry.v1.SessionService/CreateSession",
-        name=f"m-{secrets.token_hex(4)}",
-        resources={"cpu": "1", "mem": str(256 * 1024**2)},
-        resource_group=GROUP,
-    )
-    created = await p.call(
-        "/shipyard.registry.v1.SessionService/CreateSession", request, p.tenancy.owner
-    )
-    return str(created.session.session_id)
-
-
-async def _folder(p: Platform) -> str:
-    request = RPCS.request(
-        "/shipyard.storage.v1.VFolderService/CreateVFolder", name=f"f-{secrets.token_hex(4)}"
-    )
-    created = await p.call(
-        "/shipyard.storage.v1.VFolderService/CreateVFolder", request, p.tenancy.owner
-    )
-    return str(created.vfolder.vfolder_id)
-
-
-async def _queued_session(p: Platform) -> str:
-    session_id = await _session(p)
-    root = p.tenancy.callers["superadmin"]
-    method = "/shipyard.scheduler.v1.SchedulerService/ListPendingSessions"
-    seen: set[str] = set()
-
-    async def poll() -> bool:
-        response = await p.call(method, RPCS.request(method), root)
-        seen.update(s.session_id for s in response.sessions)
-        return session_id in seen
-
-    async with asyncio.timeout(10):
-        while True:
-            if await poll():
-                break
-            await asyncio.sleep(0.05)
-    return session_id
-
+from tests.integration.enforce.matrix_kit import (
+    GROUP,
+    Case,
+    Platform,
+    owner_folder,
+    owner_session,
+    queued_owner_session,
+    req,
+)
 
 # --- cases ------------------------------------------------------------------------------------
 
 
-Prepare = Callable[[Platform], Awaitable[tuple[Any, str]]]
-
-
-@dataclass(frozen=True)
-class Case:
-    expected: dict[str, str]
-    # Builds the request (creating user-A1's object first); returns it and, for listings, the
-    # id that must appear in the answer.
-    prepare: Callable[[Platform], Awaitable[tuple[Any, str]]]
-    listed: Callable[[Any], set[str]] | None = None
-    ok_code: str = m.OK  # what "allowed" looks like when the object's state refuses the act
-
-
-def req(method: str, **fields: Any) -> Any:
-    return RPCS.request(method, **fields)
-
-
 def _on_session(method: str, **fields: Any) -> Callable[[Platform], Awaitable[tuple[Any, str]]]:
     async def prepare(p: Platform) -> tuple[Any, str]:
-        session_id = await _session(p)
+        session_id = await owner_session(p)
         return req(method, session_id=session_id, **fields), session_id
 
     return prepare
@@ -112,7 +34,7 @@ def _on_session(method: str, **fields: Any) -> Callable[[Platform], Awaitable[tu
 
 def _on_folder(method: str) -> Callable[[Platform], Awaitable[tuple[Any, str]]]:
     async def prepare(p: Platform) -> tuple[Any, str]:
-        folder_id = await _folder(p)
+        folder_id = await owner_folder(p)
         return req(method, vfolder_id=folder_id), folder_id
 
     return prepare
@@ -127,7 +49,7 @@ def _on_folder_files(
     """A fresh folder of user-A1 holding a directory "d" (made through the API as its owner)."""
 
     async def prepare(p: Platform) -> tuple[Any, str]:
-        folder_id = await _folder(p)
+        folder_id = await owner_folder(p)
         mkdir = f"{FILES}/MakeDirectory"
         await p.call(mkdir, req(mkdir, vfolder_id=folder_id, path="d"), p.tenancy.owner)
         return req(method, vfolder_id=folder_id, **fields), folder_id
@@ -232,7 +154,7 @@ CASES: dict[str, Case] = {
     ),
     f"{REG}.SessionService/ListSessions": Case(
         m.LIST,
-        _listing(f"{REG}.SessionService/ListSessions", _session, page_size=100),
+        _listing(f"{REG}.SessionService/ListSessions", owner_session, page_size=100),
         listed=lambda r: {s.session_id for s in r.sessions},
     ),
     f"{REG}.SessionService/DestroySession": Case(
@@ -301,7 +223,9 @@ CASES: dict[str, Case] = {
     ),
     "/shipyard.scheduler.v1.SchedulerService/ListPendingSessions": Case(
         m.LIST,
-        _listing("/shipyard.scheduler.v1.SchedulerService/ListPendingSessions", _queued_session),
+        _listing(
+            "/shipyard.scheduler.v1.SchedulerService/ListPendingSessions", queued_owner_session
+        ),
         listed=lambda r: {s.session_id for s in r.sessions},
     ),
     "/shipyard.storage.v1.VFolderService/CreateVFolder": Case(
@@ -312,7 +236,7 @@ CASES: dict[str, Case] = {
     ),
     "/shipyard.storage.v1.VFolderService/ListVFolders": Case(
         m.LIST,
-        _listing("/shipyard.storage.v1.VFolderService/ListVFolders", _folder, page_size=1000),
+        _listing("/shipyard.storage.v1.VFolderService/ListVFolders", owner_folder, page_size=1000),
         listed=lambda r: {f.vfolder_id for f in r.vfolders},
     ),
     "/shipyard.storage.v1.VFolderService/DeleteVFolder": Case(

@@ -19,7 +19,7 @@ from services.registry.adapters.image_store import SqlImageStore
 from services.registry.domain.image_ref import parse_ref
 from services.registry.domain.images import ScannedImage
 from tests.integration.enforce import matrix as m
-from tests.integration.enforce.matrix_cases import GROUP, Case, Platform, Prepare, req
+from tests.integration.enforce.matrix_kit import GROUP, Case, Platform, Prepare, req
 
 REG = "/shipyard.registry.v1"
 GROUP_UPDATE = {**m.SUPER_ONLY, "admin-A": m.OK, "admin-B": m.OK}

@@ -11,9 +11,9 @@ import secrets
 from typing import Any
 
 from tests.integration.enforce import matrix as m
-from tests.integration.enforce.matrix_cases import Case, Platform, _session, req
 from tests.integration.enforce.matrix_catalog_cases import _rescan_task
 from tests.integration.enforce.matrix_folder_cases import OWN_SCOPE, _task
+from tests.integration.enforce.matrix_kit import Case, Platform, owner_session, req
 
 REG = "/shipyard.registry.v1"
 EVENTS = f"{REG}.UserEventService"
@@ -21,7 +21,7 @@ EVENTS = f"{REG}.UserEventService"
 
 async def _ended_session(p: Platform) -> str:
     """A session of user-A1, cancelled; returns once its final event is in the history."""
-    session_id = await _session(p)
+    session_id = await owner_session(p)
     destroy = f"{REG}.SessionService/DestroySession"
     await p.call(destroy, req(destroy, session_id=session_id), p.tenancy.owner)
     watch = f"{EVENTS}/WatchSessionEvents"
@@ -43,7 +43,7 @@ async def _watch_all(p: Platform) -> tuple[Any, str]:
 
 
 async def _rename(p: Platform) -> tuple[Any, str]:
-    session_id = await _session(p)
+    session_id = await owner_session(p)
     method = f"{REG}.SessionControlService/RenameSession"
     return req(method, session_id=session_id, name=f"r-{secrets.token_hex(4)}"), session_id
 

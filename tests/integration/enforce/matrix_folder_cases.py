@@ -11,7 +11,7 @@ from typing import Any
 
 from libs.core.identity import Caller
 from tests.integration.enforce import matrix as m
-from tests.integration.enforce.matrix_cases import Case, Platform, req
+from tests.integration.enforce.matrix_kit import Case, Platform, req
 
 SHARING = "/shipyard.storage.v1.VFolderSharingService"
 FILES = "/shipyard.storage.v1.FileService"

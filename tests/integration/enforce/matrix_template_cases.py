@@ -8,7 +8,7 @@ import secrets
 from typing import Any
 
 from tests.integration.enforce import matrix as m
-from tests.integration.enforce.matrix_cases import Case, Platform, req
+from tests.integration.enforce.matrix_kit import Case, Platform, req
 
 REG = "/shipyard.registry.v1"
 TPL, PRE = "SessionTemplateService", "ResourcePresetService"

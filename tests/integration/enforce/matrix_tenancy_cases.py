@@ -13,7 +13,7 @@ from typing import Any
 
 from libs.core.identity import Caller
 from tests.integration.enforce import matrix as m
-from tests.integration.enforce.matrix_cases import GROUP, Case, Platform, Prepare, req
+from tests.integration.enforce.matrix_kit import GROUP, Case, Platform, Prepare, req
 
 AUTH = "/shipyard.auth.v1"
 PASSWORD = "correct horse battery"  # what matrix.new_member gives every account

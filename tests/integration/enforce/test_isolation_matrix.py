@@ -24,7 +24,7 @@ import pytest
 from shipyard.auth.v1 import resource_policy_service_pb2 as rp
 from shipyard.auth.v1 import resource_policy_service_pb2_grpc as rp_grpc
 
-from libs.core import access
+from libs.core import access, rpc_access
 from libs.core.identity import Caller
 from services.auth.app import AuthServer
 from services.auth.app import serve as serve_auth
@@ -43,17 +43,12 @@ from tests.integration.enforce import matrix as m
 from tests.integration.enforce.matrix_cases import (
     CASES as WORK_CASES,
 )
-from tests.integration.enforce.matrix_cases import (
-    GROUP,
-    REG,
-    Platform,
-    new_session_request,
-    req,
-)
+from tests.integration.enforce.matrix_cases import REG, new_session_request
 from tests.integration.enforce.matrix_catalog_cases import CASES as CATALOG_CASES
 from tests.integration.enforce.matrix_catalog_cases import seed_image
 from tests.integration.enforce.matrix_event_cases import CASES as EVENT_CASES
 from tests.integration.enforce.matrix_folder_cases import CASES as FOLDER_CASES
+from tests.integration.enforce.matrix_kit import GROUP, Platform, req
 from tests.integration.enforce.matrix_template_cases import CASES as TEMPLATE_CASES
 from tests.integration.enforce.matrix_tenancy_cases import CASES as TENANCY_CASES
 
@@ -149,7 +144,7 @@ CASES = {
 
 def _role_gate(method: str, caller: Caller | None) -> str | None:
     """The outcome decided before any object is looked at, or None when the call goes on."""
-    rule = access.rule_for(method)
+    rule = rpc_access.rule_for(method)
     assert rule is not None
     if rule.public:
         return None  # the request carries its own credential (a password, a refresh token)
@@ -159,8 +154,8 @@ def _role_gate(method: str, caller: Caller | None) -> str | None:
 
 
 def test_every_public_rpc_has_an_access_rule() -> None:
-    missing = [rpc for rpc in PUBLIC if access.rule_for(rpc) is None]
-    assert missing == [], f"public RPCs without an entry in libs/core/access.py METHODS: {missing}"
+    missing = [rpc for rpc in PUBLIC if rpc_access.rule_for(rpc) is None]
+    assert missing == [], f"public RPCs without an entry in rpc_access.METHODS: {missing}"
 
 
 def test_every_public_rpc_has_an_object_case() -> None:

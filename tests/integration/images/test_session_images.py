@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import time
 
 import grpc
 import pytest
 from shipyard.registry.v1 import agent_registry_service_pb2 as agent_pb
 from shipyard.registry.v1 import image_service_pb2 as img_pb
-from shipyard.registry.v1 import resource_group_service_pb2 as rg_pb
 from shipyard.registry.v1 import session_service_pb2 as pb
 from shipyard.type.v1 import resources_pb2
 
 from libs.core.agent_credentials import rpc_fields, sign
 from libs.core.identity import Role
-from tests.integration.images.conftest import Platform
 from tests.integration.images.helpers import add_registry, expect_code, rescan
+from tests.integration.images.session_helpers import (
+    MiB,
+    create,
+    new_group,
+    register_agent,
+    wait_for,
+)
 from tests.integration.storage.helpers import violated_fields
 
 pytestmark = pytest.mark.integration
 
 PYTHON = "docker.io/library/python:3.11"
-MiB = 1024**2
 
 
 @pytest.fixture(scope="module")
@@ -31,68 +33,6 @@ async def scanned(platform, docker_registry) -> str:
     await add_registry(platform, docker_registry.host, docker_registry.url)
     await rescan(platform, docker_registry.host)
     return docker_registry.host
-
-
-async def new_group(platform: Platform) -> str:
-    name = f"rg-{secrets.token_hex(4)}"
-    await platform.groups.CreateResourceGroup(
-        rg_pb.CreateResourceGroupRequest(
-            resource_group=rg_pb.ResourceGroup(name=name, is_active=True)
-        ),
-        metadata=platform.as_caller(platform.superadmin),
-    )
-    await platform.allow(name)
-    return name
-
-
-async def register_agent(
-    platform: Platform,
-    group: str,
-    *,
-    arch: str,
-    images: tuple[str, ...] = (),
-    first: str = "a",
-    backend: str = "container",
-) -> str:
-    # Ties between equally idle agents go to the smallest id: `first="z"` loses every tie.
-    agent_id = f"{first}-agent-{secrets.token_hex(4)}"
-    await platform.agents.RegisterAgent(
-        agent_pb.RegisterAgentRequest(
-            agent_id=agent_id,
-            address="127.0.0.1:1",  # nothing listens: a bound session then fails to start
-            resource_group=group,
-            available_slots=resources_pb2.ResourceSlots(
-                amounts={"cpu": "4", "mem": str(4 * 1024**3)}
-            ),
-            backend=backend,
-            architecture=arch,
-            images=list(images),
-        ),
-        metadata=platform.as_system(),
-    )
-    return agent_id
-
-
-async def create(platform: Platform, caller, **fields) -> pb.Session:
-    fields.setdefault("resources", {"cpu": "1", "mem": str(1024 * MiB)})
-    reply = await platform.sessions.CreateSession(
-        pb.CreateSessionRequest(**fields), metadata=platform.as_caller(caller)
-    )
-    return reply.session
-
-
-async def wait_for(
-    platform: Platform, caller, session_id: str, check, timeout: float = 15.0
-) -> pb.Session:
-    deadline = time.monotonic() + timeout
-    while True:
-        reply = await platform.sessions.GetSession(
-            pb.GetSessionRequest(session_id=session_id), metadata=platform.as_caller(caller)
-        )
-        if check(reply.session):
-            return reply.session
-        assert time.monotonic() < deadline, f"condition never held: {reply.session}"
-        await asyncio.sleep(0.05)
 
 
 async def test_an_image_below_its_resource_minimum_is_refused_naming_the_slot(platform, scanned):

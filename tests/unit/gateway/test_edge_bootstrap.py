@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 
 from gateway.config import PUBLIC_SERVICES, EdgeSettings
 from gateway.envoy_config import as_json, build_bootstrap
@@ -263,38 +262,6 @@ def test_local_replies_are_plain_for_grpc_callers_and_keep_authz_denials():
     assert mappers[3]["filter"] == {"response_flag_filter": {"flags": ["UAEX"]}}
     assert mappers[3]["body_format_override"] == {**plain, "content_type": "application/json"}
     assert reply["body_format"]["json_format"] == {"code": 2, "message": "%LOCAL_REPLY_BODY%"}
-
-
-def test_settings_come_from_edge_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    monkeypatch.setenv("EDGE_INTERNAL_TOKEN", "from-env")
-    monkeypatch.setenv("EDGE_PORT", "9999")
-    monkeypatch.setenv("EDGE_CORS_ORIGINS", "http://a.test, http://b.test")
-    monkeypatch.setenv("EDGE_DESCRIPTOR_SET", str(tmp_path / "x.binpb"))
-
-    loaded = EdgeSettings()  # type: ignore[call-arg]  # the token comes from the environment
-
-    assert loaded.internal_token.get_secret_value() == "from-env"
-    assert loaded.port == 9999
-    assert loaded.cors_origins == ("http://a.test", "http://b.test")
-    assert loaded.descriptor_set == tmp_path / "x.binpb"
-    assert (loaded.auth_addr, loaded.registry_addr) == ("127.0.0.1:50051", "127.0.0.1:50052")
-    assert (loaded.scheduler_addr, loaded.storage_addr) == ("127.0.0.1:50053", "127.0.0.1:50054")
-    assert loaded.concurrency == 2
-    with pytest.raises(ValidationError):
-        loaded.port = 1  # frozen
-
-
-@pytest.mark.parametrize("addr", ["nohost", "host:", ":50051", "host:99999", "host:abc"])
-def test_settings_reject_bad_upstream_addresses(addr: str):
-    with pytest.raises(ValidationError):
-        settings(auth_addr=addr)
-
-
-def test_settings_require_the_internal_token(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.delenv("EDGE_INTERNAL_TOKEN", raising=False)
-
-    with pytest.raises(ValidationError):
-        EdgeSettings()  # type: ignore[call-arg]  # the point of the test
 
 
 def test_transfers_go_to_storage_http_with_only_the_token_as_credential():
