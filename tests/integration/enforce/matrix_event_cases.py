@@ -49,7 +49,7 @@ async def _rename(p: Platform) -> tuple[Any, str]:
 
 
 async def _restart(p: Platform) -> tuple[Any, str]:
-    session_id = await _session(p)
+    session_id = await owner_session(p)
     return req(f"{REG}.SessionControlService/RestartSession", session_id=session_id), session_id
 
 
