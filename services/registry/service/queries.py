@@ -67,10 +67,4 @@ class SessionQueries:
         if self.stats is None:
             return {}
         running = [k for s in sessions for k in s.kernels if k.status is Status.RUNNING]
-        history = await self.stats.history([k.kernel_id for k in running])
-        latest = {}
-        for kernel in running:
-            own = [r for r in history.get(kernel.kernel_id, ()) if r.agent_id == kernel.agent_id]
-            if own:
-                latest[kernel.kernel_id] = own[0]
-        return latest
+        return await self.stats.latest([(k.kernel_id, k.agent_id or "") for k in running])
