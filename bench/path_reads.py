@@ -9,12 +9,15 @@ internal token and the caller's identity headers), so the services do the same w
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
+import psutil
 from argon2 import PasswordHasher
 from shipyard.auth.v1 import identity_service_pb2 as id_pb
 from shipyard.registry.v1 import session_service_pb2 as session_pb
@@ -43,6 +46,8 @@ class Target:
     auth: str
     internal_token: str
     database_url: str
+    registry_pid: int
+    auth_pid: int
 
     @staticmethod
     def of(platform: Platform) -> Target:
@@ -55,6 +60,8 @@ class Target:
             auth=platform.address("auth"),
             internal_token=platform.internal_token,
             database_url=platform.infra.database_url,
+            registry_pid=platform.processes["registry"].pid,
+            auth_pid=platform.processes["auth"].pid,
         )
 
 
@@ -99,25 +106,28 @@ async def _run(
         login.raise_for_status()
     bearer = [("authorization", f"Bearer {login.json()['tokens']['access_token']}")]
 
+    cpu = _CpuMeter({"registry": target.registry_pid, "auth": target.auth_pid})
+
     async def grpc_load(base: str, method: str, body: bytes, headers: Headers) -> LoadResult:
         url = f"http://{base}{method}"
         await h2load(url, headers=GRPC + headers, count=200, body=body, expect_data=8)  # warm-up
         return await h2load(url, headers=GRPC + headers, count=n, body=body, expect_data=8)
 
-    direct = await grpc_load(registry, GET_SESSION, get_body, straight)
-    via_bearer = await grpc_load(authority, GET_SESSION, get_body, bearer)
+    with cpu("GetSession direct", n):
+        direct = await grpc_load(registry, GET_SESSION, get_body, straight)
+    with cpu("GetSession bearer", n):
+        via_bearer = await grpc_load(authority, GET_SESSION, get_body, bearer)
     rest = f"/v1/sessions/{session_id}"
     signer = _Signer(target.access_key, target.secret_key, authority)
     await curl_parallel(edge + rest, signer.many("GET", rest, "application/octet-stream", 200))
-    signed = await curl_parallel(
-        edge + rest, signer.many("GET", rest, "application/octet-stream", n), concurrency=STREAMS
-    )
-    id_direct = await grpc_load(auth, GET_IDENTITY, id_body, straight)
-    id_signed = await curl_parallel(
-        edge + "/v1/identity",
-        signer.many("GET", "/v1/identity", "application/octet-stream", n),
-        concurrency=STREAMS,
-    )
+    many = signer.many("GET", rest, "application/octet-stream", n)
+    with cpu("GetSession signed", n):
+        signed = await curl_parallel(edge + rest, many, concurrency=STREAMS)
+    with cpu("identity direct", n):
+        id_direct = await grpc_load(auth, GET_IDENTITY, id_body, straight)
+    many = signer.many("GET", "/v1/identity", "application/octet-stream", n)
+    with cpu("identity signed", n):
+        id_signed = await curl_parallel(edge + "/v1/identity", many, concurrency=STREAMS)
     for name, result in [("signed GetSession", signed), ("signed identity", id_signed)]:
         if result.ok < result.requests:  # counted out of req/s; a few 503s under overload
             print(f"{name}: {result.ok} of {result.requests} calls succeeded {result.codes}")
@@ -133,6 +143,25 @@ async def _run(
         ("edge ratio GetSession signed", f"{signed.rps / direct.rps:.2f}"),
         ("edge ratio identity signed", f"{id_signed.rps / id_direct.rps:.2f}"),
     ]
+
+
+class _CpuMeter:
+    """Prints the CPU time (user + system) each service spent per call of a load: unlike req/s
+    it hardly depends on what else the machine runs."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self._procs = {name: psutil.Process(pid) for name, pid in pids.items()}
+
+    def _cpu(self) -> dict[str, float]:
+        return {n: p.cpu_times().user + p.cpu_times().system for n, p in self._procs.items()}
+
+    @contextlib.contextmanager
+    def __call__(self, what: str, calls: int) -> Iterator[None]:
+        before = self._cpu()
+        yield
+        after = self._cpu()
+        spent = ", ".join(f"{n} {(after[n] - before[n]) / calls * 1e6:.0f}" for n in self._procs)
+        print(f"  CPU us per call, {what}: {spent}")
 
 
 class _Signer:

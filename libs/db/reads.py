@@ -11,6 +11,7 @@ reads go through here, so running one again is always safe.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -38,6 +39,11 @@ async def _init(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep(conn: asyncpg.Connection) -> None:
+    """Nothing to undo on release: this pool only runs single SELECTs (no SET, LISTEN, advisory
+    lock or open transaction), so asyncpg's default reset would be one more round trip per read."""
+
+
 class ReadPool:
     def __init__(self, dsn: str, *, size: int = 4) -> None:
         self._dsn = dsn.replace("postgresql+asyncpg://", "postgresql://", 1)
@@ -46,12 +52,16 @@ class ReadPool:
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(
-            self._dsn, min_size=1, max_size=self._size, init=_init
+            self._dsn, min_size=1, max_size=self._size, init=_init, reset=_keep
         )
 
-    async def close(self) -> None:
+    async def close(self, timeout: float = 5.0) -> None:
+        """Close gracefully; connections still busy after `timeout` seconds are cut."""
         if self._pool is not None:
-            await self._pool.close()
+            try:
+                await asyncio.wait_for(self._pool.close(), timeout)
+            except TimeoutError:
+                self._pool.terminate()
 
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
         rows = await self._run(query, args, limit=1)
