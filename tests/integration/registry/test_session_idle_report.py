@@ -24,11 +24,19 @@ async def test_idle_time_left_follows_the_last_activity_of_watched_sessions(
     stores: Stores, redis: Redis
 ) -> None:
     started = datetime.now(UTC) - timedelta(seconds=300)
-    running = {"status": Status.RUNNING, "status_history": {Status.RUNNING.value: started}}
-    base = [(await stores.sessions.add(new_session()))[0] for _ in range(3)]
-    watched = replace(base[0], idle_timeout=600, **running)
-    unwatched = replace(base[1], idle_timeout=0, **running)
-    batch = replace(base[2], idle_timeout=600, session_type=SessionType.BATCH, **running)
+    history = {Status.RUNNING.value: started}
+    base = [
+        replace(
+            (await stores.sessions.add(new_session()))[0],
+            status=Status.RUNNING,
+            status_history=history,
+            idle_timeout=600,
+        )
+        for _ in range(3)
+    ]
+    watched = base[0]
+    unwatched = replace(base[1], idle_timeout=0)
+    batch = replace(base[2], session_type=SessionType.BATCH)
     for s in (watched, unwatched, batch):
         await session_activity.touch(redis, s.session_id, at=time.time() - 100)
     queries = SessionQueries(stores.sessions, RedisActivity(redis))
