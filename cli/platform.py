@@ -179,6 +179,7 @@ class Platform:
                 "ROUTE_API_ADDR": f"127.0.0.1:{cfg.edge_api_port}",
                 # Written by auth at start (it starts first): bearer tokens verified by Envoy.
                 "JWKS_FILE": str(self.token_key_file) + ".jwks.json",
+                **cfg.edge_env,
                 **(
                     {
                         "TLS_CERT_FILE": str(cfg.data_dir / "tls" / "edge-cert.pem"),

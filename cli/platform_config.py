@@ -43,6 +43,7 @@ class PlatformConfig:
     host: str = "127.0.0.1"
     # Extra environment of the registry processes (keys without the REGISTRY_ prefix).
     registry_env: dict[str, str] = field(default_factory=dict)
+    edge_env: dict[str, str] = field(default_factory=dict)  # EDGE_ settings, without the prefix
     # Processes of auth and registry behind the edge (and, above 1, two schedulers: one leads
     # through the scheduler lease). Replica i > 0 listens on its service's port + 100 * i.
     replicas: int = 1

@@ -70,6 +70,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
         self._token = internal_token
         self._validator = protovalidate.Validator()
         self._on_refusal = on_refusal
+        # Per method: the servicer's handler and its wrapped twin, built once (the generated
+        # servicers hand out the same handler every call; building one per call was measurable
+        # on small RPCs). One entry per method; rebuilt if the handler ever changes.
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -79,27 +83,35 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
         handler = await continuation(details)
         if handler is None or details.method.startswith(_EXEMPT_PREFIXES):
             return handler
+        cached = self._wrapped.get(details.method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(handler, details.method)
+        self._wrapped[details.method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(handler.unary_unary, details.method),
+                self._wrap_unary(handler.unary_unary, method),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(handler.unary_stream, details.method),
+                self._wrap_stream(handler.unary_stream, method),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_unary is not None:
             return grpc.stream_unary_rpc_method_handler(
-                self._wrap_client_stream(handler.stream_unary, details.method),
+                self._wrap_client_stream(handler.stream_unary, method),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_stream is not None:
             return grpc.stream_stream_rpc_method_handler(
-                self._wrap_bidi(handler.stream_stream, details.method),
+                self._wrap_bidi(handler.stream_stream, method),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from libs.core.tasks import cancel_all, spawn
 from libs.db.engine import create_engine, session_factory
 from libs.db.migrate import upgrade
+from libs.db.reads import ReadPool
 from libs.events.dead_letters import DeadLetterQueue
 from libs.events.streams import StreamConsumer
 from libs.grpcutil.runner import run_service
@@ -137,6 +138,7 @@ class RunningRegistry:
     drain_timeout: float = 10.0
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     files: GrpcAgentFiles | None = None
+    reads: ReadPool | None = None
 
     @property
     def port(self) -> int:
@@ -156,6 +158,8 @@ class RunningRegistry:
         await self.mounts.close()
         await self.policies.close()
         await self.redis.aclose()
+        if self.reads is not None:
+            await self.reads.close()
         await self.engine.dispose()
 
 
@@ -165,8 +169,10 @@ async def serve(settings: Settings) -> RunningRegistry:
         await upgrade(settings.database_url, MIGRATIONS, "registry")
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = session_factory(engine)
+    reads = ReadPool(settings.database_url, size=settings.read_pool_size)
+    await reads.open()
     redis = Redis.from_url(settings.redis_url)
-    store = SqlSessionStore(sessions)
+    store = SqlSessionStore(sessions, reads)
     lifecycle = SqlLifecycleStore(sessions)
     agent_store = SqlAgentStore(sessions)
     events = RedisClusterEvents(redis, settings.redis_prefix)
@@ -399,6 +405,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         app_edge,
         settings.shutdown_drain_timeout,
         files=files,
+        reads=reads,
     )
     relay = OutboxRelay(engine, sessions, redis, settings.redis_prefix)
     running.tasks = [

@@ -37,6 +37,8 @@ class Settings(ServiceSettings, DatabaseMixin, RedisMixin):
     # Starts in flight at once per replica, and each one's deadline (rule R-BOUNDED-START).
     starter_concurrency: int = 32
     start_timeout: float = 50.0
+    # Connections of the hot read pool (GetSession and every other single-session lookup).
+    read_pool_size: int = 4
     # How long SIGTERM waits for in-flight starts before re-queueing them.
     shutdown_drain_timeout: float = 10.0
     # Failed starts that are not the session's fault: attempts, then CANCELLED (R-REQUEUE).

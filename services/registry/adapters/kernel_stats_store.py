@@ -53,6 +53,33 @@ class RedisKernelStats:
             if entries
         }
 
+    async def latest(self, kernels: Sequence[tuple[str, str]]) -> dict[str, KernelStats]:
+        # The newest entry is almost always its own agent's: one LINDEX each, and the whole
+        # history only for a kernel whose newest report came from elsewhere (it moved).
+        if not kernels:
+            return {}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for kernel_id, _ in kernels:
+                pipe.lindex(self._key(kernel_id), 0)
+            newest = await pipe.execute()
+        found: dict[str, KernelStats] = {}
+        moved: list[tuple[str, str]] = []
+        for (kernel_id, agent_id), raw in zip(kernels, newest, strict=True):
+            if raw is None:
+                continue
+            stats = KernelStats.from_dict(json.loads(raw))
+            if stats.agent_id == agent_id:
+                found[kernel_id] = stats
+            else:
+                moved.append((kernel_id, agent_id))
+        if moved:
+            history = await self.history([k for k, _ in moved])
+            for kernel_id, agent_id in moved:
+                own = [r for r in history.get(kernel_id, ()) if r.agent_id == agent_id]
+                if own:
+                    found[kernel_id] = own[0]
+        return found
+
     async def archive(self, kernel_id: str, agent_id: str) -> None:
         raw = await self._redis.lindex(self._key(kernel_id), 0)
         if raw is None:

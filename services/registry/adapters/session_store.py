@@ -12,11 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.core.errors import Aborted
 from libs.core.slots import ResourceSlots
+from libs.db.reads import ReadPool
 from libs.db.retry import with_retry
 from services.registry.adapters.bind import bind_sessions
 from services.registry.adapters.dependency_store import DependencyQueries
 from services.registry.adapters.outbox import enqueued_event, stage
 from services.registry.adapters.rows import count_sessions, lock_keypair, session_from_row
+from services.registry.adapters.session_reads import fetch_session
 from services.registry.adapters.tables import KernelRow, SessionRow
 from services.registry.domain.errors import (
     PendingSessionLimit,
@@ -35,8 +37,11 @@ from services.registry.service.ports import (
 
 
 class SqlSessionStore(DependencyQueries):
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], reads: ReadPool | None = None
+    ) -> None:
         self._sessions = sessions
+        self._reads = reads  # the hot path of `get` (adapters/session_reads.py)
 
     async def add(self, new: NewSession) -> tuple[Session, bool]:
         """Insert PENDING session + kernels in one transaction; a known token returns the first."""
@@ -86,6 +91,11 @@ class SqlSessionStore(DependencyQueries):
             raise
 
     async def get(self, session_id: str) -> Session:
+        if self._reads is not None:
+            found = await fetch_session(self._reads, session_id)
+            if found is None:
+                raise SessionNotFound(f"session {session_id} not found")
+            return found
         async with self._sessions() as db:
             row = await db.get(SessionRow, session_id)
             if row is None:

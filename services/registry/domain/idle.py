@@ -28,11 +28,16 @@ def running_since(session: Session) -> datetime | None:
     return session.status_history.get(Status.RUNNING.value)
 
 
+def watches_activity(session: Session) -> bool:
+    """Does the network idle checker (and so the session's last use) apply to the session?"""
+    return session.idle_timeout > 0 and session.session_type is not SessionType.BATCH
+
+
 def idle_deadline(
     session: Session, last_seen: datetime | None, grace: IdleGrace
 ) -> datetime | None:
     """When the session counts as idle unless it is used again; None when it never does."""
-    if session.idle_timeout <= 0 or session.session_type is SessionType.BATCH:
+    if not watches_activity(session):
         return None
     started = running_since(session)
     if started is None:

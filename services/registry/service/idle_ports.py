@@ -33,6 +33,10 @@ class KernelStatsStore(Protocol):
         """The recent reports of each kernel, newest first (empty lists are left out)."""
         ...
 
+    async def latest(self, kernels: Sequence[tuple[str, str]]) -> dict[str, KernelStats]:
+        """The newest report of each (kernel id, agent id) from that agent (left out if none)."""
+        ...
+
     async def archive(self, kernel_id: str, agent_id: str) -> None:
         """Keep the kernel's last report from `agent_id` with the kernel, which has ended."""
         ...

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from libs.core.access import Verb
 from libs.core.identity import Caller
-from services.registry.domain.idle import IdleGrace, IdleReport, report
+from services.registry.domain.idle import IdleGrace, IdleReport, report, watches_activity
 from services.registry.domain.model import Session, Status
 from services.registry.domain.utilization import KernelStats
 from services.registry.service.access import check_access, list_filter
@@ -57,8 +57,11 @@ class SessionQueries:
         """Each session's time left before an idle checker ends it (empty when unknown)."""
         if self.activity is None:
             return {}
-        running = [s.session_id for s in sessions if s.status is Status.RUNNING]
-        seen = await self.activity.last_seen_many(running)
+        # Only sessions with an idle timeout need their last use (one Redis round trip less).
+        watched = [
+            s.session_id for s in sessions if s.status is Status.RUNNING and watches_activity(s)
+        ]
+        seen = await self.activity.last_seen_many(watched)
         now = datetime.now(UTC)
         return {s.session_id: report(s, seen.get(s.session_id), self.grace, now) for s in sessions}
 
@@ -67,10 +70,4 @@ class SessionQueries:
         if self.stats is None:
             return {}
         running = [k for s in sessions for k in s.kernels if k.status is Status.RUNNING]
-        history = await self.stats.history([k.kernel_id for k in running])
-        latest = {}
-        for kernel in running:
-            own = [r for r in history.get(kernel.kernel_id, ()) if r.agent_id == kernel.agent_id]
-            if own:
-                latest[kernel.kernel_id] = own[0]
-        return latest
+        return await self.stats.latest([(k.kernel_id, k.agent_id or "") for k in running])

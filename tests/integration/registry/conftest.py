@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from libs.db.engine import create_engine, session_factory
 from libs.db.migrate import upgrade
+from libs.db.reads import ReadPool
 from services.registry.adapters.agent_store import SqlAgentStore
 from services.registry.adapters.lifecycle_store import SqlLifecycleStore
 from services.registry.adapters.outbox_relay import OutboxRelay
@@ -38,8 +39,10 @@ async def registry_db(database_url: str) -> str:
 async def stores(registry_db: str, redis: Redis, key_prefix: str) -> AsyncIterator[Stores]:
     engine = create_engine(registry_db, pool_size=5)
     factory = session_factory(engine)
+    reads = ReadPool(registry_db, size=2)  # as the service runs: `get` on the hot read path
+    await reads.open()
     yield Stores(
-        SqlSessionStore(factory),
+        SqlSessionStore(factory, reads),
         SqlLifecycleStore(factory),
         SqlAgentStore(factory),
         RedisClusterEvents(redis, key_prefix),
@@ -47,4 +50,5 @@ async def stores(registry_db: str, redis: Redis, key_prefix: str) -> AsyncIterat
         engine,
         factory,
     )
+    await reads.close()
     await engine.dispose()

@@ -1,0 +1,80 @@
+"""The hot paths of Shipyard, each measured against its goal (docs/performance.md).
+
+    .venv/bin/python -m bench.paths [--requests 4000]
+
+It starts its own platform (free ports, its own database and Redis prefix, the process backend)
+and prints, as its last lines, one figure each: session start and execute latencies
+(bench.path_start), GetSession req/s straight to one registry process, and the edge's req/s
+ratios against straight gRPC (bench.path_reads). Load comes from h2load and curl, not from
+Python.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import secrets
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from bench import path_reads
+from cli.platform import Platform, PlatformConfig
+
+START_LABELS = (
+    "start sequential p50 ms",
+    "start sequential p99 ms",
+    "start c4 p99 ms",
+    "start container p99 ms",
+    "execute p50 ms",
+)
+
+Measure = Callable[[Platform], Awaitable[list[tuple[str, str]]]]
+
+
+def _start_measure() -> Measure | None:
+    try:
+        module = importlib.import_module("bench.path_start")
+    except ModuleNotFoundError as exc:
+        if exc.name != "bench.path_start":
+            raise
+        return None
+    measure: Measure = module.measure
+    return measure
+
+
+async def main(requests: int) -> list[tuple[str, str]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        config = PlatformConfig.ephemeral(
+            Path(tmp),
+            database=f"shipyard_bench_{secrets.token_hex(3)}",
+            redis_prefix=f"bench:{secrets.token_hex(3)}:",
+            agent_env={"BACKEND": "process"},
+            # The edge's per-user bearer limit stays on (it is measured) but is never reached.
+            edge_env={"BEARER_RATE_LIMIT": "100000000"},
+        )
+        platform = Platform(config)
+        await platform.start()
+        try:
+            start = _start_measure()
+            if start is None:
+                lines = [(label, "n/a (bench.path_start missing)") for label in START_LABELS]
+            else:
+                lines = await start(platform)
+            return lines + await path_reads.measure(platform, requests)
+        finally:
+            await platform.stop()
+
+
+def run() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=4000, help="calls per read load")
+    args = parser.parse_args()
+    lines = asyncio.run(main(args.requests))
+    for label, value in lines:
+        print(f"{label}: {value}")
+
+
+if __name__ == "__main__":
+    run()

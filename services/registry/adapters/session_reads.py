@@ -1,0 +1,65 @@
+"""One session and its kernels in one prepared query, without the ORM (the GetSession path).
+
+The session's columns come straight from the table definition, so a new column is read here
+too; its kernels come back as one JSON array in the same row (one round trip, not two).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+from sqlalchemy.dialects.postgresql import UUID
+
+from libs.db.reads import ReadPool
+from services.registry.adapters.rows import session_from_row
+from services.registry.adapters.tables import SCHEMA, KernelRow, SessionRow
+from services.registry.domain.model import Session
+
+
+def _column(name: str, type_: object) -> str:
+    # UUID columns as text, as the ORM maps them (UUID(as_uuid=False)).
+    return f"s.{name}::text AS {name}" if isinstance(type_, UUID) else f"s.{name}"
+
+
+_SESSION_COLUMNS = ", ".join(_column(c.name, c.type) for c in SessionRow.__table__.columns)
+GET_SESSION_SQL = (
+    f"SELECT {_SESSION_COLUMNS}, "
+    f"(SELECT coalesce(jsonb_agg(to_jsonb(k)), '[]'::jsonb) "
+    f"FROM {SCHEMA}.{KernelRow.__tablename__} k WHERE k.session_id = s.id) AS kernels_json "
+    f"FROM {SCHEMA}.{SessionRow.__tablename__} s WHERE s.id = $1::uuid"
+)
+
+
+class _Fields:
+    """Attribute access to a record's fields, so the ORM row converters serve both paths."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = values
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+async def fetch_session(pool: ReadPool, session_id: str) -> Session | None:
+    """The session, or None when there is none with this id (or the id is no UUID)."""
+    if not _is_uuid(session_id):
+        return None
+    record = await pool.fetchrow(GET_SESSION_SQL, session_id)
+    if record is None:
+        return None
+    kernels = [cast(KernelRow, _Fields(k)) for k in record["kernels_json"]]
+    return session_from_row(cast(SessionRow, _Fields(record)), kernels)
+
+
+def _is_uuid(value: str) -> bool:
+    hexdigits = value.replace("-", "")
+    return len(value) == 36 and len(hexdigits) == 32 and all(c in _HEX for c in hexdigits)
+
+
+_HEX = frozenset("0123456789abcdefABCDEF")

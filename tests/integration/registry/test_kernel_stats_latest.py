@@ -1,0 +1,50 @@
+"""GetSession's live stats: the newest report of each kernel from its own agent, read from the
+real Redis without loading the kernel's whole history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from redis.asyncio import Redis
+
+from libs.core.ids import new_id
+from services.registry.adapters.kernel_stats_store import RedisKernelStats
+from services.registry.domain.utilization import KernelStats
+from tests.integration.registry.conftest import Stores
+
+pytestmark = pytest.mark.integration
+
+
+def _report(kernel_id: str, agent_id: str, minute: int, mem: int) -> KernelStats:
+    at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minute)
+    return KernelStats(kernel_id=kernel_id, agent_id=agent_id, received_at=at, mem_bytes=mem)
+
+
+async def test_latest_is_the_newest_report_of_the_kernels_own_agent(
+    stores: Stores, redis: Redis, key_prefix: str
+) -> None:
+    stats = RedisKernelStats(redis, key_prefix, stores.factory)
+    steady, moved, silent = new_id(), new_id(), new_id()
+    for minute in range(5):
+        await stats.record([_report(steady, "agent-a", minute, mem=100 + minute)])
+    # `moved` now runs on agent-b, but the newest report came from its old agent-a.
+    await stats.record([_report(moved, "agent-b", 0, mem=7)])
+    await stats.record([_report(moved, "agent-a", 1, mem=9)])
+
+    latest = await stats.latest([(steady, "agent-a"), (moved, "agent-b"), (silent, "agent-a")])
+
+    assert latest[steady].mem_bytes == 104
+    assert latest[moved].mem_bytes == 7 and latest[moved].agent_id == "agent-b"
+    assert silent not in latest
+    assert await stats.latest([]) == {}
+
+
+async def test_a_kernel_with_only_another_agents_reports_has_none(
+    stores: Stores, redis: Redis, key_prefix: str
+) -> None:
+    stats = RedisKernelStats(redis, key_prefix, stores.factory)
+    kernel = new_id()
+    await stats.record([_report(kernel, "agent-old", 0, mem=1)])
+
+    assert await stats.latest([(kernel, "agent-new")]) == {}
