@@ -7,21 +7,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from typing_extensions import override
+
 from libs.core.ids import new_id
 from services.registry.adapters.agent_health_store import SqlAgentHealth
 from services.registry.adapters.requeue_store import SqlStartRetries
-from services.registry.domain.model import ExecMode, ExecOutcome, ExecPoll
 from services.registry.domain.schedulability import SchedulabilityPolicy
 from services.registry.domain.start_failures import RetryPolicy
 from services.registry.service.ports import KernelLaunch
 from services.registry.service.session_ports import SessionStarts
 from services.registry.service.start_outcomes import StartOutcomes
 from services.registry.service.starter import Starter
+from tests.integration.registry.agent_doubles import UnusedAgents
 from tests.integration.registry.conftest import Stores
 from tests.integration.registry.factories import new_session, registration
 
 
-class FakeAgents:
+class FakeAgents(UnusedAgents):
     """Records calls; `fail(address)` returns the error to raise for that agent, if any."""
 
     def __init__(self, fail: Callable[[str], Exception | None] = lambda _: None) -> None:
@@ -32,6 +34,7 @@ class FakeAgents:
         self.in_flight = 0
         self.most_in_flight = 0
 
+    @override
     async def create_kernels(self, address: str, kernels: Sequence[KernelLaunch]) -> None:
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
@@ -45,27 +48,11 @@ class FakeAgents:
         finally:
             self.in_flight -= 1
 
+    @override
     async def destroy_kernel(
         self, address: str, kernel_id: str, session_id: str, reason: str
     ) -> None:
         self.destroyed.append((kernel_id, reason))
-
-    async def execute(
-        self,
-        address: str,
-        kernel_id: str,
-        mode: ExecMode,
-        code: str,
-        timeout: float,
-        poll: ExecPoll | None = None,
-    ) -> ExecOutcome:
-        raise NotImplementedError
-
-    async def restart_kernel(self, address: str, kernel_id: str) -> None:
-        raise NotImplementedError
-
-    async def kernel_logs(self, address: str, kernel_id: str, tail: int) -> str:
-        raise NotImplementedError
 
 
 def outcomes_for(

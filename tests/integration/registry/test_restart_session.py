@@ -5,26 +5,26 @@ the session restart it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from typing_extensions import override
 
 from libs.core.errors import Unavailable
 from libs.core.identity import Caller, Role
 from libs.core.ids import new_id
 from services.registry.adapters.restart_store import SqlRestartStore
 from services.registry.domain.errors import SessionNotFound, SessionNotRunning
-from services.registry.domain.model import ExecMode, ExecOutcome, ExecPoll, Status
-from services.registry.service.ports import KernelLaunch
+from services.registry.domain.model import Status
 from services.registry.service.restart_session import RestartSession
+from tests.integration.registry.agent_doubles import UnusedAgents
 from tests.integration.registry.conftest import Stores
 from tests.integration.registry.factories import new_session, registration
 
 pytestmark = pytest.mark.integration
 
 
-class RestartingAgent:
+class RestartingAgent(UnusedAgents):
     """Restarts kernels when `release` is set; fails them when `fail` is."""
 
     def __init__(self, *, fail: bool = False) -> None:
@@ -33,33 +33,18 @@ class RestartingAgent:
         self.restarted: list[str] = []
         self.destroyed: list[tuple[str, str]] = []
 
+    @override
     async def restart_kernel(self, address: str, kernel_id: str) -> None:
         self.restarted.append(kernel_id)
         await self.release.wait()
         if self.fail:
             raise Unavailable("the kernel runner did not come back")
 
+    @override
     async def destroy_kernel(
         self, address: str, kernel_id: str, session_id: str, reason: str
     ) -> None:
         self.destroyed.append((kernel_id, reason))
-
-    async def create_kernels(self, address: str, kernels: Sequence[KernelLaunch]) -> None:
-        raise NotImplementedError
-
-    async def execute(
-        self,
-        address: str,
-        kernel_id: str,
-        mode: ExecMode,
-        code: str,
-        timeout: float,
-        poll: ExecPoll | None = None,
-    ) -> ExecOutcome:
-        raise NotImplementedError
-
-    async def kernel_logs(self, address: str, kernel_id: str, tail: int) -> str:
-        raise NotImplementedError
 
 
 async def _running(stores: Stores) -> tuple[str, str, Caller]:

@@ -3,54 +3,32 @@ domain) reads them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
+from typing_extensions import override
 
 from libs.core.identity import Caller, Role
 from libs.core.ids import new_id
 from services.registry.domain.errors import SessionNotFound, SessionNotRunning
-from services.registry.domain.model import ExecMode, ExecOutcome, ExecPoll
-from services.registry.service.ports import KernelLaunch
 from services.registry.service.session_logs import GetSessionLogs
+from tests.integration.registry.agent_doubles import UnusedAgents
 from tests.integration.registry.conftest import Stores
 from tests.integration.registry.factories import new_session, registration
 
 pytestmark = pytest.mark.integration
 
 
-class LoggingAgent:
+class LoggingAgent(UnusedAgents):
     """The agent side of the call: answers with what a kernel printed, recording who asked."""
 
     def __init__(self) -> None:
         self.asked: list[tuple[str, str, int]] = []
 
-    async def restart_kernel(self, address: str, kernel_id: str) -> None:
-        raise NotImplementedError
-
+    @override
     async def kernel_logs(self, address: str, kernel_id: str, tail: int) -> str:
         self.asked.append((address, kernel_id, tail))
         return "hello from the kernel\n"
-
-    async def create_kernels(self, address: str, kernels: Sequence[KernelLaunch]) -> None:
-        raise NotImplementedError
-
-    async def destroy_kernel(
-        self, address: str, kernel_id: str, session_id: str, reason: str
-    ) -> None:
-        raise NotImplementedError
-
-    async def execute(
-        self,
-        address: str,
-        kernel_id: str,
-        mode: ExecMode,
-        code: str,
-        timeout: float,
-        poll: ExecPoll | None = None,
-    ) -> ExecOutcome:
-        raise NotImplementedError
 
 
 async def test_owner_and_admin_read_logs_strangers_do_not_see_the_session(
