@@ -14,7 +14,7 @@ from services.registry.adapters.agent_health_store import SqlAgentHealth
 from services.registry.adapters.requeue_store import SqlStartRetries
 from services.registry.domain.schedulability import SchedulabilityPolicy
 from services.registry.domain.start_failures import RetryPolicy
-from services.registry.service.ports import KernelLaunch
+from services.registry.service.ports import KernelLaunch, PreparingSession
 from services.registry.service.session_ports import SessionStarts
 from services.registry.service.start_outcomes import StartOutcomes
 from services.registry.service.starter import Starter
@@ -125,3 +125,12 @@ async def until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("condition not reached")
+
+
+async def claim(stores: Stores, session_id: str) -> PreparingSession:
+    """Claim the SCHEDULED sessions as a starter does and return `session_id`'s (the shared
+    test database may hold other tests' sessions too)."""
+    claimed = await stores.lifecycle.claim_scheduled(100)
+    mine = [prep for prep in claimed if prep.session.session_id == session_id]
+    assert len(mine) == 1, [prep.session.session_id for prep in claimed]
+    return mine[0]

@@ -14,6 +14,7 @@ from services.registry.service.start_outcomes import RequeueRelease
 from tests.integration.registry.conftest import Stores
 from tests.integration.registry.start_helpers import (
     FakeAgents,
+    claim,
     new_agent,
     outcomes_for,
     scheduled_on,
@@ -45,7 +46,7 @@ async def test_the_watch_drops_a_requeued_session_then_offers_it_again(stores: S
 
     task = asyncio.create_task(follow())
     try:
-        (prep,) = await stores.lifecycle.claim_scheduled(100)
+        prep = await claim(stores, session_id)
         await outcomes_for(stores, FakeAgents()).failed(prep, ConnectionError("refused"), ())
         await RequeueRelease(SoonRelease(stores.factory)).release()
         await stores.relay.drain()  # the outbox publishes the requeue and the release

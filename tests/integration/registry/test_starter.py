@@ -19,6 +19,7 @@ from tests.integration.registry.conftest import Stores
 from tests.integration.registry.factories import new_session
 from tests.integration.registry.start_helpers import (
     FakeAgents,
+    claim,
     new_agent,
     scheduled_on,
     starter_for,
@@ -200,7 +201,7 @@ async def test_the_agents_create_failed_event_does_not_preempt_the_requeue(
 ) -> None:
     agent_id = await new_agent(stores)
     session_id, kernel_id = await scheduled_on(stores, agent_id)
-    (prep,) = await stores.lifecycle.claim_scheduled(100)
+    prep = await claim(stores, session_id)
     # The agent announces the failure on the stream before its RPC error reaches the starter.
     await ApplyKernelEvent(stores.lifecycle)(
         KernelReport(
