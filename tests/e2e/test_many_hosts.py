@@ -31,7 +31,8 @@ from cli.platform import ROOT, Platform, PlatformConfig
 from libs.grpcutil.client import internal_channel
 from tests.conftest import create_database, drop_database
 from tests.e2e import netns_hosts
-from tests.e2e.test_cluster_sessions import _ended, _kernel, _role_command, _until, _user
+from tests.e2e.cluster_roles import role_command
+from tests.e2e.test_cluster_sessions import _ended, _kernel, _until, _user
 
 pytestmark = pytest.mark.e2e
 HOSTS = 3
@@ -208,7 +209,7 @@ async def test_sessions_on_three_hosts_a_cluster_across_two_and_a_lost_host(
         # probing the control plane in vain.
         cluster = await alice.create_session(
             session_type="SESSION_TYPE_BATCH",
-            startup_command=_role_command(probe=True),
+            startup_command=role_command(probe=True),
             cluster_size=2,
             cluster_mode="CLUSTER_MODE_MULTI_NODE",
             resources={"cpu": "1", "mem": MEM},
