@@ -5,9 +5,6 @@ who may change the session restart it."""
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
-from pathlib import Path
 
 import pytest
 from shipyard.registry.v1 import user_event_service_pb2 as ev
@@ -15,27 +12,16 @@ from shipyard.registry.v1 import user_event_service_pb2 as ev
 from cli.client import ApiError, ShipyardClient
 from cli.platform import Platform
 from services.auth.domain.model import Keypair
+from tests.e2e.cli_as_user import cli_as
 from tests.e2e.tenants import ordinary_user
 from tests.e2e.test_user_events import _stub, _within
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
 
 
 async def _cli(platform: Platform, keys: Keypair, *args: str) -> tuple[int, str]:
-    env = {
-        **os.environ,
-        "SHIPYARD_ENDPOINT": platform.endpoint,
-        "SHIPYARD_ACCESS_KEY": keys.access_key,
-        "SHIPYARD_SECRET_KEY": keys.secret_key,
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli", *args, env=env, cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    async with asyncio.timeout(180):
-        out, err = await proc.communicate()
-    return int(proc.returncode or 0), out.decode() + err.decode()
+    code, out, err = await cli_as(platform, keys, *args, timeout=180)
+    return code, out + err
 
 
 async def test_restart_keeps_files_forgets_state_and_is_recorded(platform: Platform) -> None:

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import grpc
 import pytest
@@ -20,10 +17,10 @@ from cli.client import ApiError, ShipyardClient
 from cli.grpc_signing import signed_channel
 from cli.platform import Platform
 from services.auth.domain.model import Keypair
+from tests.e2e.cli_as_user import cli_as
 from tests.e2e.tenants import domain_admin, ordinary_user
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
 Event = pb.WatchSessionEventsResponse | pb.WatchEventsResponse
 
 
@@ -51,20 +48,9 @@ async def _within(stream: AsyncIterator[Event], seconds: float) -> list[Event]:
 
 async def _cli(platform: Platform, keys: Keypair, *args: str) -> str:
     """The real CLI as the keypair's user; its stdout (it must succeed)."""
-    env = {
-        **os.environ,
-        "SHIPYARD_ENDPOINT": platform.endpoint,
-        "SHIPYARD_ACCESS_KEY": keys.access_key,
-        "SHIPYARD_SECRET_KEY": keys.secret_key,
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli", *args, env=env, cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    async with asyncio.timeout(60):
-        out, err = await proc.communicate()
-    assert proc.returncode == 0, err.decode()
-    return out.decode()
+    code, out, err = await cli_as(platform, keys, *args)
+    assert code == 0, err
+    return out
 
 
 async def test_owner_follows_start_and_end_and_resumes_others_see_nothing(
