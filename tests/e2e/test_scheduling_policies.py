@@ -93,19 +93,29 @@ async def _user_allowed_priority(platform: Platform, highest: int) -> ShipyardCl
     return ShipyardClient(platform.endpoint, issued["keypair"]["access_key"], issued["secret_key"])
 
 
-async def test_a_higher_priority_session_preempts_a_preemptible_one(platform: Platform) -> None:
-    async with await _user_allowed_priority(platform, 10) as user:
+async def test_a_higher_priority_session_preempts_a_preemptible_one(
+    throwaway_platform: Platform,
+) -> None:
+    # Its own platform: the sessions need the whole agent, which another test's session on the
+    # shared platform could hold, and a failure must not leave the shared agent full.
+    async with await _user_allowed_priority(throwaway_platform, 10) as user:
         whole = {"cpu": "2", "mem": "268435456"}  # the agent's every CPU
         low = await user.create_session(resources=whole, preemptible=True, wait=True)
-        assert low["status"] == "SESSION_STATUS_RUNNING", low
-        urgent = await user.create_session(resources=whole, priority=5)
-        ended = await _status(
-            user, low["session_id"], "SESSION_STATUS_TERMINATED", "SESSION_STATUS_TERMINATING"
-        )
-        assert ended["status_info"] == "preempted"
-        running = await _status(user, urgent["session_id"], "SESSION_STATUS_RUNNING")
-        assert running["priority"] == 5
-        await user.destroy_session(urgent["session_id"])
+        urgent: dict[str, Any] = {}
+        try:
+            assert low["status"] == "SESSION_STATUS_RUNNING", low
+            urgent = await user.create_session(resources=whole, priority=5)
+            ended = await _status(
+                user, low["session_id"], "SESSION_STATUS_TERMINATED", "SESSION_STATUS_TERMINATING"
+            )
+            assert ended["status_info"] == "preempted"
+            running = await _status(user, urgent["session_id"], "SESSION_STATUS_RUNNING")
+            assert running["priority"] == 5
+        finally:
+            for sid in (low["session_id"], urgent.get("session_id")):
+                if sid:
+                    with contextlib.suppress(Exception):
+                        await user.destroy_session(sid, forced=True)
 
 
 async def test_a_preempted_batch_session_that_asked_is_queued_again_and_runs_later(
