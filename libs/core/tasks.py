@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -39,3 +39,15 @@ async def cancel_all(tasks: Iterable[asyncio.Task[Any]], grace: float = 5.0) -> 
 def _log_crash(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and (exc := task.exception()) is not None:
         log.error("background task %s crashed", task.get_name(), exc_info=exc)
+
+
+async def keep_running(name: str, run: Callable[[], Awaitable[None]]) -> None:
+    """Keep a background loop alive: log and restart it after an unexpected failure."""
+    while True:
+        try:
+            await run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s loop failed; restarting", name)
+            await asyncio.sleep(1.0)

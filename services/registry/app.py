@@ -4,40 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 from redis.asyncio import Redis
-from shipyard.registry.v1 import (
-    agent_registry_service_pb2_grpc,
-    app_service_pb2_grpc,
-    cluster_service_pb2_grpc,
-    container_registry_service_pb2_grpc,
-    event_admin_service_pb2_grpc,
-    execution_service_pb2_grpc,
-    image_service_pb2_grpc,
-    rescan_task_service_pb2_grpc,
-    resource_group_service_pb2_grpc,
-    scheduling_service_pb2_grpc,
-    session_admin_service_pb2_grpc,
-    session_control_service_pb2_grpc,
-    session_file_service_pb2_grpc,
-    session_service_pb2_grpc,
-    terminal_service_pb2_grpc,
-    user_event_service_pb2_grpc,
-)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from libs.core.tasks import cancel_all, spawn
+from libs.core.tasks import cancel_all, keep_running, spawn
 from libs.db.engine import create_engine, session_factory
 from libs.db.migrate import upgrade
 from libs.db.reads import ReadPool
-from libs.events.dead_letters import DeadLetterQueue
 from libs.events.streams import StreamConsumer
 from libs.grpcutil.runner import run_service
-from libs.grpcutil.server import GrpcServer, Registration, create_server
+from libs.grpcutil.server import GrpcServer, create_server
 from services.registry.adapters.agent_files import GrpcAgentFiles
 from services.registry.adapters.agent_health_store import SqlAgentHealth
 from services.registry.adapters.agent_store import SqlAgentStore
@@ -53,74 +33,36 @@ from services.registry.adapters.lifecycle_store import SqlLifecycleStore
 from services.registry.adapters.lost_agent_store import SqlLostAgentSessions
 from services.registry.adapters.occupancy_store import SqlOccupancy
 from services.registry.adapters.outbox_relay import OutboxRelay
-from services.registry.adapters.owner_sessions import SqlOwnerSessions
 from services.registry.adapters.peer_clients import GrpcAgentClient, GrpcMountResolver
 from services.registry.adapters.policy_client import GrpcPolicyResolver
-from services.registry.adapters.preempt_requeue_store import SqlPreemptRequeue
 from services.registry.adapters.redis_events import RedisClusterEvents, StreamSessionWaiter
 from services.registry.adapters.requeue_store import SqlStartRetries
 from services.registry.adapters.resource_group_store import SqlResourceGroupStore
 from services.registry.adapters.restart_store import SqlRestartStore
 from services.registry.adapters.secrets import SecretBox
-from services.registry.adapters.session_names import SqlSessionNames
 from services.registry.adapters.session_store import SqlSessionStore
-from services.registry.adapters.user_events import RedisUserEvents
-from services.registry.api.agent_servicers import AgentRegistryServicer, ClusterServicer
-from services.registry.api.app_servicer import SERVICE_NAME as APP_SERVICE_NAME
-from services.registry.api.app_servicer import AppServicer
-from services.registry.api.event_admin_servicer import EventAdminServicer
-from services.registry.api.execution_servicer import ExecutionServicer
-from services.registry.api.image_servicers import (
-    ContainerRegistryServicer,
-    ImageServicer,
-    ResourceGroupServicer,
-)
 from services.registry.api.kernel_event_handler import KernelEventHandler
-from services.registry.api.rescan_task_servicer import RescanTaskServicer
-from services.registry.api.scheduling_servicer import SchedulingServicer
-from services.registry.api.session_admin_servicer import SessionAdminServicer
-from services.registry.api.session_control_servicer import SessionControlServicer
-from services.registry.api.session_file_servicer import FILE_SERVICE_NAME, SessionFileServicer
-from services.registry.api.session_servicer import SessionServicer
-from services.registry.api.terminal_servicer import TerminalServicer
-from services.registry.api.user_event_servicer import UserEventServicer
-from services.registry.app_catalog import catalog
+from services.registry.app_admin import admin_registrations
+from services.registry.app_parts import KERNEL_EVENTS_GROUP, RegistryParts
+from services.registry.app_sessions import session_registrations
 from services.registry.config import Settings
 from services.registry.domain.agent_auth import AgentAuth
 from services.registry.domain.schedulability import SchedulabilityPolicy
 from services.registry.domain.start_failures import RetryPolicy
-from services.registry.idle_app import build_idle_checks, idle_grace, usage_registration
+from services.registry.idle_app import build_idle_checks
 from services.registry.service.agents import AgentLifecycle
-from services.registry.service.apps import ListApps, StartApp
 from services.registry.service.cluster_start import ClusterLaunches
-from services.registry.service.container_registries import ContainerRegistries
-from services.registry.service.create_session import CreateSession
-from services.registry.service.dead_letters import DeadLetters
-from services.registry.service.destroy_session import DestroySession
-from services.registry.service.execute import ExecTargets, Execute
-from services.registry.service.image_resolution import ImageResolver
-from services.registry.service.images import Images
 from services.registry.service.kernel_events import ApplyKernelEvent
-from services.registry.service.queries import SessionQueries
 from services.registry.service.reconcile import Reconciler
-from services.registry.service.rename_session import RenameSession
 from services.registry.service.rescan import Rescans
 from services.registry.service.resource_groups import ResourceGroups
 from services.registry.service.restart_session import RestartSession
-from services.registry.service.scheduling import Scheduling
-from services.registry.service.session_files import SessionFiles
-from services.registry.service.session_logs import GetSessionLogs
 from services.registry.service.start_outcomes import RequeueRelease, StartOutcomes
 from services.registry.service.starter import Starter
-from services.registry.service.terminal import OpenTerminal
-from services.registry.service.terminate_owners import TerminateSessionsOfOwners
-from services.registry.service.watch_events import WatchUserEvents
-from services.registry.service.watch_rescan import WatchRescan
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
-KERNEL_EVENTS_GROUP = "registry"
 
 
 @dataclass
@@ -242,139 +184,41 @@ async def serve(settings: Settings) -> RunningRegistry:
         cluster=ClusterLaunches(agent_client, SqlClusterAddresses(sessions)),
     )
     app_edge = GrpcAppEdge(settings.edge_api_addr, token)
-    app_servicer = AppServicer(
-        StartApp(store, agent_store, agent_client, app_edge), ListApps(store)
+    parts = RegistryParts(
+        settings=settings,
+        sessions=sessions,
+        redis=redis,
+        store=store,
+        lifecycle=lifecycle,
+        agent_store=agent_store,
+        events=events,
+        waiter=waiter,
+        agent_client=agent_client,
+        mounts=mounts,
+        policies=policies,
+        terminals=terminals,
+        files=files,
+        app_edge=app_edge,
+        idle=idle,
+        image_store=image_store,
+        groups=groups,
+        registry_store=registry_store,
+        rescans=rescans,
+        agents=agents,
+        agent_auth=agent_auth,
+        restart_session=restart_session,
+        wakeup=wakeup,
     )
-    templates, catalog_services = catalog(sessions, policies)
-    session_servicer = SessionServicer(
-        CreateSession(
-            store, mounts, waiter, policies, groups, ImageResolver(image_store), templates
-        ),
-        SessionQueries(store, idle.activity, idle_grace(settings), idle.stats),
-        DestroySession(store, lifecycle, agent_client),
-        Execute(store, agent_store, agent_client, idle.activity),
-        GetSessionLogs(store, agent_store, agent_client),
-    )
-    kernel_stream = f"{settings.redis_prefix}events:kernel"
     server = create_server(
         domain="registry.shipyard",
         internal_token=token,
         bind=settings.bind,
         mtls=settings.mtls(),
-        services=[
-            Registration(
-                session_service_pb2_grpc.add_SessionServiceServicer_to_server,
-                session_servicer,
-                "shipyard.registry.v1.SessionService",
-            ),
-            *catalog_services,
-            Registration(
-                execution_service_pb2_grpc.add_ExecutionServiceServicer_to_server,
-                ExecutionServicer(ExecTargets(store, agent_store, idle.activity), agent_client),
-                "shipyard.registry.v1.ExecutionService",
-            ),
-            Registration(
-                user_event_service_pb2_grpc.add_UserEventServiceServicer_to_server,
-                UserEventServicer(
-                    WatchUserEvents(store, RedisUserEvents(redis, settings.redis_prefix))
-                ),
-                "shipyard.registry.v1.UserEventService",
-            ),
-            Registration(
-                session_control_service_pb2_grpc.add_SessionControlServiceServicer_to_server,
-                SessionControlServicer(
-                    RenameSession(store, SqlSessionNames(sessions)), restart_session
-                ),
-                "shipyard.registry.v1.SessionControlService",
-            ),
-            Registration(
-                rescan_task_service_pb2_grpc.add_RescanTaskServiceServicer_to_server,
-                RescanTaskServicer(WatchRescan(rescans)),
-                "shipyard.registry.v1.RescanTaskService",
-            ),
-            Registration(
-                app_service_pb2_grpc.add_AppServiceServicer_to_server,
-                app_servicer,
-                APP_SERVICE_NAME,
-            ),
-            Registration(
-                terminal_service_pb2_grpc.add_TerminalServiceServicer_to_server,
-                TerminalServicer(OpenTerminal(store, agent_store, terminals), idle.activity),
-                "shipyard.registry.v1.TerminalService",
-            ),
-            Registration(
-                session_file_service_pb2_grpc.add_SessionFileServiceServicer_to_server,
-                SessionFileServicer(
-                    SessionFiles(ExecTargets(store, agent_store, idle.activity), files)
-                ),
-                FILE_SERVICE_NAME,
-            ),
-            Registration(
-                cluster_service_pb2_grpc.add_ClusterServiceServicer_to_server,
-                ClusterServicer(agents),
-                "shipyard.registry.v1.ClusterService",
-            ),
-            Registration(
-                image_service_pb2_grpc.add_ImageServiceServicer_to_server,
-                ImageServicer(Images(image_store)),
-                "shipyard.registry.v1.ImageService",
-            ),
-            Registration(
-                container_registry_service_pb2_grpc.add_ContainerRegistryServiceServicer_to_server,
-                ContainerRegistryServicer(ContainerRegistries(registry_store), rescans),
-                "shipyard.registry.v1.ContainerRegistryService",
-            ),
-            Registration(
-                resource_group_service_pb2_grpc.add_ResourceGroupServiceServicer_to_server,
-                ResourceGroupServicer(groups),
-                "shipyard.registry.v1.ResourceGroupService",
-            ),
-            Registration(
-                agent_registry_service_pb2_grpc.add_AgentRegistryServiceServicer_to_server,
-                AgentRegistryServicer(agents, settings.heartbeat_interval, agent_auth),
-                "shipyard.registry.v1.AgentRegistryService",
-            ),
-            Registration(
-                session_admin_service_pb2_grpc.add_SessionAdminServiceServicer_to_server,
-                SessionAdminServicer(
-                    TerminateSessionsOfOwners(SqlOwnerSessions(sessions), lifecycle, agent_client)
-                ),
-                "shipyard.registry.v1.SessionAdminService",
-            ),
-            Registration(
-                event_admin_service_pb2_grpc.add_EventAdminServiceServicer_to_server,
-                EventAdminServicer(
-                    DeadLetters(
-                        {
-                            "kernel-events": DeadLetterQueue(
-                                redis, kernel_stream, KERNEL_EVENTS_GROUP
-                            )
-                        }
-                    )
-                ),
-                "shipyard.registry.v1.EventAdminService",
-            ),
-            Registration(
-                scheduling_service_pb2_grpc.add_SchedulingServiceServicer_to_server,
-                SchedulingServicer(
-                    Scheduling(
-                        store,
-                        agent_store,
-                        events,
-                        wakeup,
-                        ending=lifecycle,
-                        agents=agent_client,
-                        requeue=SqlPreemptRequeue(sessions),
-                    )
-                ),
-                "shipyard.registry.v1.SchedulingService",
-            ),
-            usage_registration(sessions),
-        ],
+        services=[*session_registrations(parts), *admin_registrations(parts)],
     )
     consumer = StreamConsumer(
         redis,
-        kernel_stream,
+        parts.kernel_stream,
         KERNEL_EVENTS_GROUP,
         settings.node_id,
         KernelEventHandler(
@@ -421,18 +265,6 @@ async def serve(settings: Settings) -> RunningRegistry:
     await server.start()
     log.info("registry serving on port %d", server.port)
     return running
-
-
-async def keep_running(name: str, run: Callable[[], Awaitable[None]]) -> None:
-    """Keep a background loop alive: log and restart it after an unexpected failure."""
-    while True:
-        try:
-            await run()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("%s loop failed; restarting", name)
-            await asyncio.sleep(1.0)
 
 
 async def main() -> None:

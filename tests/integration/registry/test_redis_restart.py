@@ -14,10 +14,10 @@ from redis.asyncio import Redis
 from shipyard.events.v1 import events_pb2
 
 from libs.core.ids import new_id
+from libs.core.tasks import keep_running
 from libs.events.streams import StreamConsumer, StreamPublisher
 from services.registry.adapters.redis_events import StreamSessionWaiter
 from services.registry.api.kernel_event_handler import KernelEventHandler
-from services.registry.app import keep_running
 from services.registry.domain.model import Status
 from services.registry.service.kernel_events import ApplyKernelEvent
 from tests.integration.registry.conftest import Stores
