@@ -8,9 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import subprocess
-import sys
 from urllib.parse import urlsplit
 
 import httpx
@@ -20,6 +17,7 @@ from redis.asyncio import Redis
 from cli.client import ApiError, ShipyardClient
 from libs.events import session_activity
 from tests.browser import chromium, chromium_available
+from tests.e2e.cli_as_user import cli_ok
 from tests.e2e.tenants import ordinary_user
 
 pytestmark = [
@@ -185,24 +183,10 @@ async def test_app_requests_refuse_bad_input_and_strangers(platform, client):
             assert stranger.status_code == 401
 
         # The CLI prints the URL (and lists the apps).
-        keys = platform.keypair
-        env = {
-            **os.environ,
-            "SHIPYARD_ENDPOINT": platform.endpoint,
-            "SHIPYARD_ACCESS_KEY": keys.access_key,
-            "SHIPYARD_SECRET_KEY": keys.secret_key,
-        }
-        cli = [sys.executable, "-m", "cli", "session"]
-        done = await asyncio.to_thread(
-            subprocess.run, [*cli, "app", sid, "echo"], env=env, capture_output=True, text=True
-        )
-        assert done.returncode == 0, done.stderr
-        url = done.stdout.strip()
+        url = (await cli_ok(platform, platform.keypair, "session", "app", sid, "echo")).strip()
         assert url.startswith(f"http://echo-{sid}.localhost:")
         assert await _get(url) == 302
-        listed = await asyncio.to_thread(
-            subprocess.run, [*cli, "apps", sid], env=env, capture_output=True, text=True
-        )
-        assert "echo\thttp\t8080" in listed.stdout
+        listed = await cli_ok(platform, platform.keypair, "session", "apps", sid)
+        assert "echo\thttp\t8080" in listed
     finally:
         await client.destroy_session(sid, forced=True)

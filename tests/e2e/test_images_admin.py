@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +12,7 @@ import pytest
 
 from cli.client import ApiError, ShipyardClient
 from cli.platform import Platform
+from tests.e2e.cli_as_user import cli_ok
 from tests.integration.images.oci_images import KERNEL_LABELS, build_layout, push
 from tests.integration.images.registry_server import RegistryServer, start_registry
 
@@ -101,36 +99,21 @@ async def test_resource_groups_over_rest(client: ShipyardClient) -> None:
 
 
 async def test_the_admin_cli_prints_tables_and_json(platform: Platform) -> None:
-    assert platform.keypair is not None
-    env = {
-        **os.environ,
-        "SHIPYARD_ENDPOINT": platform.endpoint,
-        "SHIPYARD_ACCESS_KEY": platform.keypair.access_key,
-        "SHIPYARD_SECRET_KEY": platform.keypair.secret_key,
-    }
+    async def shipyard(*argv: str, stdin: str = "") -> str:
+        return await cli_ok(platform, platform.keypair, *argv, stdin=stdin)
 
-    def shipyard(*argv: str, stdin: str = "") -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "cli", *argv],
-            env=env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    created = shipyard("admin", "resource-group", "create", "cli-rg", "--description", "from cli")
+    created = await shipyard(
+        "admin", "resource-group", "create", "cli-rg", "--description", "from cli"
+    )
     assert created.splitlines()[0].split() == ["NAME", "IS_ACTIVE", "DESCRIPTION"]
     assert "cli-rg" in created and "from cli" in created
-    listed = json.loads(shipyard("admin", "resource-group", "list", "--json"))
+    listed = json.loads(await shipyard("admin", "resource-group", "list", "--json"))
     assert "cli-rg" in {g["name"] for g in listed}
-    shipyard("admin", "resource-group", "update", "cli-rg", "--no-active")
-    got = json.loads(shipyard("admin", "resource-group", "get", "cli-rg", "--json"))
+    await shipyard("admin", "resource-group", "update", "cli-rg", "--no-active")
+    got = json.loads(await shipyard("admin", "resource-group", "get", "cli-rg", "--json"))
     assert got["is_active"] is False
 
-    registry = shipyard(
+    registry = await shipyard(
         "admin",
         "registry",
         "create",
@@ -144,7 +127,7 @@ async def test_the_admin_cli_prints_tables_and_json(platform: Platform) -> None:
         stdin="s3cret\n",
     )
     assert json.loads(registry)["has_password"] is True and "s3cret" not in registry
-    table = shipyard("admin", "registry", "list")
+    table = await shipyard("admin", "registry", "list")
     assert "cli.example" in table and "s3cret" not in table
-    shipyard("admin", "registry", "delete", "cli.example")
-    shipyard("admin", "resource-group", "delete", "cli-rg")
+    await shipyard("admin", "registry", "delete", "cli.example")
+    await shipyard("admin", "resource-group", "delete", "cli-rg")

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -27,6 +25,7 @@ from cli.client import ApiError, ShipyardClient
 from cli.grpc_signing import signed_channel
 from cli.platform import Platform
 from libs.events import session_activity
+from tests.e2e.cli_as_user import CLI, cli_env
 from tests.e2e.tenants import ordinary_user
 
 pytestmark = pytest.mark.e2e
@@ -184,16 +183,11 @@ async def test_other_users_and_strangers_are_refused(platform: Platform, session
 
 async def _cli(platform: Platform, *args: str) -> asyncio.subprocess.Process:
     assert platform.keypair is not None
-    env = {
-        **os.environ,
-        "SHIPYARD_ENDPOINT": platform.endpoint,
-        "SHIPYARD_ACCESS_KEY": platform.keypair.access_key,
-        "SHIPYARD_SECRET_KEY": platform.keypair.secret_key,
-    }
+    keys = platform.keypair
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli", "session", "run", *args,
+        *CLI, "session", "run", *args,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=env,
+        stderr=asyncio.subprocess.PIPE, env=cli_env(platform, keys.access_key, keys.secret_key),
     )  # fmt: skip
 
 

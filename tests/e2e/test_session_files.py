@@ -4,12 +4,10 @@ byte; escapes by `..`, absolute paths and symlinks are refused; nobody else reac
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
 import os
-import sys
 from pathlib import Path
 
 import httpx
@@ -17,29 +15,11 @@ import pytest
 
 from cli.client import ApiError, ShipyardClient
 from cli.platform import Platform
-from services.auth.domain.model import Keypair
+from tests.e2e.cli_as_user import cli_ok
 from tests.e2e.tenants import domain_admin, ordinary_user
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
 SMALL = {"cpu": "1", "mem": "268435456"}
-
-
-async def _cli(platform: Platform, keys: Keypair, *args: str) -> str:
-    env = {
-        **os.environ,
-        "SHIPYARD_ENDPOINT": platform.endpoint,
-        "SHIPYARD_ACCESS_KEY": keys.access_key,
-        "SHIPYARD_SECRET_KEY": keys.secret_key,
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli", "session", "files", *args, env=env, cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    async with asyncio.timeout(120):
-        out, err = await proc.communicate()
-    assert proc.returncode == 0, err.decode()
-    return out.decode()
 
 
 async def _status(client: ShipyardClient, method: str, path: str, **kw: object) -> int:
@@ -58,7 +38,9 @@ async def test_put_run_list_get_and_escapes(platform: Platform, tmp_path: Path) 
             blob = os.urandom(3 * 1024 * 1024 + 12345)
             local = tmp_path / "blob.bin"
             local.write_bytes(blob)
-            await _cli(platform, owner, "put", sid, str(local), "data/blob.bin")
+            await cli_ok(
+                platform, owner, "session", "files", "put", sid, str(local), "data/blob.bin"
+            )
             await client.request(
                 "POST",
                 f"{base}:upload",
@@ -74,14 +56,16 @@ async def test_put_run_list_get_and_escapes(platform: Platform, tmp_path: Path) 
             ran = await client.execute(sid, code)
             assert ran["stdout"].split() == ["hello", hashlib.sha256(blob).hexdigest()]
 
-            listed = await _cli(platform, owner, "ls", sid)
+            listed = await cli_ok(platform, owner, "session", "files", "ls", sid)
             assert "data" in listed and "note.txt" in listed
             inner = await client.request("GET", base, params={"path": "data"})
             assert [(f["name"], int(f["size"])) for f in inner["files"]] == [
                 ("blob.bin", len(blob))
             ]
             back = tmp_path / "back.bin"
-            await _cli(platform, owner, "get", sid, "data/blob.bin", str(back))
+            await cli_ok(
+                platform, owner, "session", "files", "get", sid, "data/blob.bin", str(back)
+            )
             assert back.read_bytes() == blob
 
             # Escapes: `..` and absolute paths are bad input; symlinks lead nowhere.

@@ -11,10 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import secrets
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,6 +20,7 @@ import pytest
 
 from cli.client import ApiError, ShipyardClient
 from cli.platform import Platform
+from tests.e2e.cli_as_user import cli_ok
 from tests.e2e.tenants import client_for, ordinary_user
 
 pytestmark = pytest.mark.e2e
@@ -217,38 +215,26 @@ async def test_the_cli_creates_a_template_and_a_session_from_it(
     platform: Platform, tmp_path: Path
 ) -> None:
     alice = await ordinary_user(platform)
-    env = {
-        **os.environ,
-        "SHIPYARD_ENDPOINT": platform.endpoint,
-        "SHIPYARD_ACCESS_KEY": alice.access_key,
-        "SHIPYARD_SECRET_KEY": alice.secret_key,
-    }
 
-    def shipyard(*argv: str) -> Any:
-        done = subprocess.run(
-            [sys.executable, "-m", "cli", "--data-dir", str(tmp_path), *argv],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout) if done.stdout.strip() else None
+    async def shipyard(*argv: str) -> Any:
+        out = await cli_ok(platform, alice, "--data-dir", str(tmp_path), *argv)
+        return json.loads(out) if out.strip() else None
 
     doc = tmp_path / "t.yaml"
     doc.write_text("kind: session_template\nname: cli\nspec: {environ: {FROM: template}}\n")
-    template = shipyard("session-template", "create", "-f", str(doc))
-    assert [t["name"] for t in shipyard("session-template", "list")] == ["cli"]
-    assert shipyard("session-template", "get", template["template_id"])["name"] == "cli"
-    session = shipyard("session", "create", "--template", template["template_id"], "--wait")
+    template = await shipyard("session-template", "create", "-f", str(doc))
+    assert [t["name"] for t in await shipyard("session-template", "list")] == ["cli"]
+    got = await shipyard("session-template", "get", template["template_id"])
+    assert got["name"] == "cli"
+    session = await shipyard("session", "create", "--template", template["template_id"], "--wait")
     async with client_for(platform, alice) as c:
         assert await _env(c, session["session_id"], "FROM") == ["template"]
-    check = shipyard("preset", "check")
+    check = await shipyard("preset", "check")
     assert Decimal(check["keypair"]["using"]["amounts"]["cpu"]) == Decimal(1)
-    assert isinstance(shipyard("preset", "list"), list)
-    shipyard("session", "destroy", session["session_id"])
-    shipyard("session-template", "delete", template["template_id"])
-    assert shipyard("session-template", "list") == []
+    assert isinstance(await shipyard("preset", "list"), list)
+    await shipyard("session", "destroy", session["session_id"])
+    await shipyard("session-template", "delete", template["template_id"])
+    assert await shipyard("session-template", "list") == []
 
 
 async def test_a_mounted_folder_cannot_be_deleted_or_renamed_until_the_session_ends(

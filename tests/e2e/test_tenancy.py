@@ -5,43 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cli.client import ApiError, ShipyardClient
 from cli.platform import Platform
+from tests.e2e.cli_as_user import cli_ok
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
 
 
-def shipyard(platform: Platform, *args: str, stdin: str = "") -> str:
+async def shipyard(platform: Platform, *args: str, stdin: str = "") -> str:
     """Run the real CLI as the superadmin; its output."""
-    assert platform.keypair is not None
-    env = {
-        **os.environ,
-        "SHIPYARD_ENDPOINT": platform.endpoint,
-        "SHIPYARD_ACCESS_KEY": platform.keypair.access_key,
-        "SHIPYARD_SECRET_KEY": platform.keypair.secret_key,
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return await cli_ok(platform, platform.keypair, *args, stdin=stdin)
 
 
 async def _until(check: Any, timeout: float = 30.0) -> Any:
@@ -57,13 +35,15 @@ async def test_admin_flow_and_deactivation_ends_the_users_session(
     platform: Platform, client: ShipyardClient
 ) -> None:
     domain = f"acme-{secrets.token_hex(3)}"
-    assert domain in shipyard(platform, "admin", "domain", "create", domain, "--slots", "cpu=8")
+    assert domain in await shipyard(
+        platform, "admin", "domain", "create", domain, "--slots", "cpu=8"
+    )
     project = json.loads(
-        shipyard(platform, "admin", "project", "create", "ml", "--domain", domain, "--json")
+        await shipyard(platform, "admin", "project", "create", "ml", "--domain", domain, "--json")
     )
     email = f"ada-{secrets.token_hex(3)}@example.com"
     user = json.loads(
-        shipyard(
+        await shipyard(
             platform,
             "admin", "user", "create", email, "--domain", domain,
             "--project", project["project_id"], "--password-stdin", "--json",
@@ -71,18 +51,18 @@ async def test_admin_flow_and_deactivation_ends_the_users_session(
         )
     )  # fmt: skip
     policy = f"small-{domain}"
-    shipyard(platform, "admin", "policy", "create", policy, "--max-concurrent-sessions", "2")
+    await shipyard(platform, "admin", "policy", "create", policy, "--max-concurrent-sessions", "2")
     issued = json.loads(
-        shipyard(
+        await shipyard(
             platform,
             "admin", "keypair", "create", user["user_id"], "--resource-policy", policy, "--json",
         )
     )  # fmt: skip
-    shipyard(
+    await shipyard(
         platform, "admin", "resource-group-access", "update", "default", "--domains",
         f"default,{domain}",
     )  # fmt: skip
-    table = shipyard(platform, "admin", "user", "list", "--domain", domain)
+    table = await shipyard(platform, "admin", "user", "list", "--domain", domain)
     assert table.splitlines()[0].split()[:3] == ["USER_ID", "EMAIL", "DOMAIN_NAME"]
     assert email in table
 

@@ -13,7 +13,6 @@ import pty
 import secrets
 import signal
 import struct
-import sys
 import termios
 from collections.abc import AsyncIterator
 from typing import Any
@@ -27,9 +26,10 @@ from shipyard.registry.v1 import terminal_service_pb2 as pb
 from shipyard.registry.v1 import terminal_service_pb2_grpc as pb_grpc
 
 from cli.client import ShipyardClient
-from cli.platform import ROOT, Platform
+from cli.platform import Platform
 from libs.events import session_activity
 from services.auth.domain.model import DEFAULT_DOMAIN, DEFAULT_PROJECT
+from tests.e2e.cli_as_user import CLI, ROOT, cli_env
 from tests.e2e.tenants import ordinary_user
 
 pytestmark = pytest.mark.e2e
@@ -200,18 +200,11 @@ async def test_the_terminal_over_native_grpc(platform, owner):
 
 async def test_shipyard_session_shell_exits_with_the_shells_code(platform, owner):
     client, _, sid = owner
-    access_key, secret_key = client.keypair
-    env = {
-        **os.environ,
-        "SHIPYARD_ENDPOINT": platform.endpoint,
-        "SHIPYARD_ACCESS_KEY": access_key,
-        "SHIPYARD_SECRET_KEY": secret_key,
-    }
     leader, follower = pty.openpty()  # the CLI gets a real terminal: raw mode, window size
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 90, 0, 0))
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli", "session", "shell", sid,
-        stdin=follower, stdout=follower, stderr=follower, env=env, cwd=ROOT,
+        *CLI, "session", "shell", sid, stdin=follower, stdout=follower, stderr=follower,
+        env=cli_env(platform, *client.keypair), cwd=ROOT,
     )  # fmt: skip
     os.close(follower)
     loop = asyncio.get_running_loop()

@@ -5,15 +5,13 @@ users see nothing."""
 from __future__ import annotations
 
 import base64
-import os
 import secrets
-import subprocess
-import sys
 
 import pytest
 
 from cli.client import ApiError, ShipyardClient
 from cli.platform import Platform
+from tests.e2e.cli_as_user import cli_ok
 from tests.e2e.tenants import ordinary_user
 
 pytestmark = pytest.mark.e2e
@@ -58,31 +56,16 @@ async def test_an_owner_works_with_what_a_kernel_wrote(platform: Platform) -> No
                 await m.request(method, files + suffix, **kwargs)
             assert err.value.status == 404, (suffix, err.value.body)
 
-    env = {
-        **os.environ,
-        "SHIPYARD_ENDPOINT": platform.endpoint,
-        "SHIPYARD_ACCESS_KEY": alice.access_key,
-        "SHIPYARD_SECRET_KEY": alice.secret_key,
-    }
+    async def shipyard(*argv: str) -> str:
+        return await cli_ok(platform, alice, "vfolder", *argv)
 
-    def shipyard(*argv: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "cli", "vfolder", *argv],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    shipyard("mv", name, "out/a.txt", "out/b.txt")
-    assert shipyard("cat", name, "out/b.txt") == "hi\n"
-    listed = shipyard("ls", name, "out")
+    await shipyard("mv", name, "out/a.txt", "out/b.txt")
+    assert await shipyard("cat", name, "out/b.txt") == "hi\n"
+    listed = await shipyard("ls", name, "out")
     assert "b.txt" in listed and "pw@ -> /etc/passwd" in listed and "a.txt" not in listed
-    shipyard("mkdir", name, "deep/er", "-p")
-    shipyard("rm", name, "out", "deep", "-r")
-    assert shipyard("ls", name) == ""
+    await shipyard("mkdir", name, "deep/er", "-p")
+    await shipyard("rm", name, "out", "deep", "-r")
+    assert await shipyard("ls", name) == ""
 
 
 async def test_a_dot_folder_is_mounted_in_every_session_of_its_owner(platform: Platform) -> None:

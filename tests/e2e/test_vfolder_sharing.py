@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +11,7 @@ import pytest
 
 from cli.client import ApiError, ShipyardClient
 from cli.platform import Platform
+from tests.e2e.cli_as_user import cli_ok
 from tests.e2e.tenants import ordinary_user
 
 pytestmark = pytest.mark.e2e
@@ -239,44 +237,30 @@ async def test_project_folders_are_shared_to_members_only(people: dict[str, Pers
     assert (await _status(dave.client.request("GET", f"/v1/vfolders/{folder}/files")))[0] == 404
 
 
-def _cli(platform: Platform, keys: Any, *argv: str) -> str:
-    env = {
-        **os.environ,
-        "SHIPYARD_ENDPOINT": platform.endpoint,
-        "SHIPYARD_ACCESS_KEY": keys.access_key,
-        "SHIPYARD_SECRET_KEY": keys.secret_key,
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "cli", "vfolder", *argv],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 async def test_the_cli_invites_accepts_renames_trashes_and_restores(platform: Platform) -> None:
     tag = secrets.token_hex(3)
     alice_email, bob_email = f"alice-{tag}@example.com", f"bob-{tag}@example.com"
     alice = await ordinary_user(platform, alice_email)
     bob = await ordinary_user(platform, bob_email)
     name = f"cli-{tag}"
-    _cli(platform, alice, "create", name)
-    invitation = _cli(platform, alice, "invite", name, bob_email, "--permission", "rw").split()[0]
-    received = _cli(platform, bob, "invitations")
+    await cli_ok(platform, alice, "vfolder", "create", name)
+    invited = await cli_ok(
+        platform, alice, "vfolder", "invite", name, bob_email, "--permission", "rw"
+    )
+    invitation = invited.split()[0]
+    received = await cli_ok(platform, bob, "vfolder", "invitations")
     assert invitation in received and name in received and alice_email in received
-    _cli(platform, bob, "accept", invitation)
-    _cli(platform, bob, "mkdir", name, "from-bob")  # rw: bob writes into alice's folder
-    assert "from-bob/" in _cli(platform, alice, "ls", name)
-    _cli(platform, alice, "rename", name, f"{name}-v2")
-    assert _cli(platform, alice, "trash") == ""
+    await cli_ok(platform, bob, "vfolder", "accept", invitation)
+    # rw: bob writes into alice's folder
+    await cli_ok(platform, bob, "vfolder", "mkdir", name, "from-bob")
+    assert "from-bob/" in await cli_ok(platform, alice, "vfolder", "ls", name)
+    await cli_ok(platform, alice, "vfolder", "rename", name, f"{name}-v2")
+    assert await cli_ok(platform, alice, "vfolder", "trash") == ""
     async with ShipyardClient(platform.endpoint, alice.access_key, alice.secret_key) as c:
         folder_id = next(
             f["vfolder_id"] for f in await c.list_vfolders() if f["name"] == f"{name}-v2"
         )
-    _cli(platform, alice, "delete", folder_id)
-    assert folder_id in _cli(platform, alice, "trash")
-    _cli(platform, alice, "restore", folder_id)
-    assert _cli(platform, alice, "trash") == ""
+    await cli_ok(platform, alice, "vfolder", "delete", folder_id)
+    assert folder_id in await cli_ok(platform, alice, "vfolder", "trash")
+    await cli_ok(platform, alice, "vfolder", "restore", folder_id)
+    assert await cli_ok(platform, alice, "vfolder", "trash") == ""

@@ -8,8 +8,6 @@ import asyncio
 import hashlib
 import os
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import grpc
@@ -21,6 +19,7 @@ from cli.client import ShipyardClient
 from cli.grpc_signing import signed_channel
 from cli.platform import Platform
 from cli.vfolder_transfer import download_file, upload_file
+from tests.e2e.cli_as_user import cli_as, cli_ok
 from tests.e2e.tenants import ordinary_user
 
 pytestmark = pytest.mark.e2e
@@ -68,54 +67,23 @@ async def test_an_interrupted_upload_resumes_through_the_edge(
         assert (await files.GetUploadOffset(asking)).offset == len(head)
 
     # The CLI resumes it and downloads it back.
-    env = os.environ | {
-        "SHIPYARD_ENDPOINT": platform.endpoint,
-        "SHIPYARD_ACCESS_KEY": alice.access_key,
-        "SHIPYARD_SECRET_KEY": alice.secret_key,
-    }
-    cli = [sys.executable, "-m", "cli", "vfolder"]
-    up = subprocess.run(
-        [*cli, "upload", name, str(local)], env=env, capture_output=True, text=True, check=False
-    )
-    assert up.returncode == 0, up.stderr
-    assert "resuming at byte" in up.stderr
+    code, _, err = await cli_as(platform, alice, "vfolder", "upload", name, str(local))
+    assert code == 0, err
+    assert "resuming at byte" in err
     back = tmp_path / "back.bin"
-    down = subprocess.run(
-        [*cli, "download", name, "data.bin", str(back)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert down.returncode == 0, down.stderr
+    await cli_ok(platform, alice, "vfolder", "download", name, "data.bin", str(back))
     assert _digest(back) == _digest(local)
-    usage = subprocess.run(
-        [*cli, "usage", name], env=env, capture_output=True, text=True, check=False
-    )
-    assert usage.returncode == 0, usage.stderr
-    assert "in 1 entries" in usage.stdout
-    quota = subprocess.run([*cli, "quota"], env=env, capture_output=True, text=True, check=False)
-    assert quota.returncode == 0, quota.stderr
-    assert "of unlimited" in quota.stdout
-    assert int(quota.stdout.split(": ")[1].split()[0]) >= size
-    refused = subprocess.run(
-        [*cli, "quota", "--set", "1"], env=env, capture_output=True, text=True, check=False
-    )
-    assert refused.returncode != 0  # only superadmins set limits
-    cloned = subprocess.run(
-        [*cli, "clone", name, f"{name}-copy"], env=env, capture_output=True, text=True, check=False
-    )
-    assert cloned.returncode == 0, cloned.stderr
-    assert cloned.stdout.split()[1:3] == [f"{name}-copy", "done"]
+    usage = await cli_ok(platform, alice, "vfolder", "usage", name)
+    assert "in 1 entries" in usage
+    quota = await cli_ok(platform, alice, "vfolder", "quota")
+    assert "of unlimited" in quota
+    assert int(quota.split(": ")[1].split()[0]) >= size
+    refused, _, _ = await cli_as(platform, alice, "vfolder", "quota", "--set", "1")
+    assert refused != 0  # only superadmins set limits
+    cloned = await cli_ok(platform, alice, "vfolder", "clone", name, f"{name}-copy")
+    assert cloned.split()[1:3] == [f"{name}-copy", "done"]
     copy_back = tmp_path / "copy.bin"
-    fetched = subprocess.run(
-        [*cli, "download", f"{name}-copy", "data.bin", str(copy_back)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert fetched.returncode == 0, fetched.stderr
+    await cli_ok(platform, alice, "vfolder", "download", f"{name}-copy", "data.bin", str(copy_back))
     assert _digest(copy_back) == _digest(local)
 
     async with signed_channel(address, alice.access_key, alice.secret_key) as channel:
