@@ -1,6 +1,7 @@
 """Files over plain HTTP through the edge, as an ordinary user would from a browser or curl:
 a tus upload resumed after a cut, a Range download, a folder as a zip, and tokens that open
-nothing else (another user's token requests are refused before any token is issued)."""
+nothing else (another user's token requests are refused before any token is issued), and
+tokens that stop working once their user loses the folder."""
 
 from __future__ import annotations
 
@@ -94,3 +95,52 @@ async def test_a_tus_upload_and_range_download_through_the_edge(platform: Platfo
                 "POST", f"/v1/vfolders/{folder}/files:download-token", body={"path": "set"}
             )
         assert refused.value.status == 404
+
+
+async def test_a_token_stops_working_once_its_user_loses_the_folder(platform: Platform) -> None:
+    bob_email = f"bob-{secrets.token_hex(3)}@example.com"
+    alice, bob = await ordinary_user(platform), await ordinary_user(platform, bob_email)
+    edge = platform.endpoint.rstrip("/")
+    async with (
+        ShipyardClient(platform.endpoint, alice.access_key, alice.secret_key) as a,
+        ShipyardClient(platform.endpoint, bob.access_key, bob.secret_key) as b,
+        aiohttp.ClientSession() as http,
+    ):
+        folder = (await a.create_vfolder(f"h-{secrets.token_hex(3)}"))["vfolder_id"]
+        await a.request("POST", f"/v1/vfolders/{folder}/files:mkdir", body={"path": "set"})
+        invited = await a.request(
+            "POST",
+            f"/v1/vfolders/{folder}:invite",
+            body={"emails": [bob_email], "permission": "MOUNT_PERMISSION_READ_WRITE"},
+        )
+        invitation = invited["invitations"][0]["invitation_id"]
+        await b.request("POST", f"/v1/vfolder-invitations/{invitation}:accept", body={})
+        download = (
+            await b.request(
+                "POST", f"/v1/vfolders/{folder}/files:download-token", body={"path": "set"}
+            )
+        )["token"]
+        upload = (
+            await b.request(
+                "POST",
+                f"/v1/vfolders/{folder}/files:upload-session",
+                body={"path": "set/late.txt", "size": "0"},
+            )
+        )["token"]
+        zipped = f"{edge}/v1/storage/transfers/download"
+        async with http.get(zipped, params={"token": download}) as shared:
+            assert shared.status == 200
+
+        await a.request("POST", f"/v1/vfolders/{folder}:unshare", body={"emails": [bob_email]})
+
+        # Both tokens are still unexpired and well signed, but bob may no longer use the folder.
+        async with http.get(zipped, params={"token": download}) as revoked:
+            assert revoked.status == 404, await revoked.text()
+        async with http.post(
+            f"{edge}/v1/storage/transfers/uploads",
+            params={"token": upload},
+            headers={**TUS, "Upload-Length": "0"},
+        ) as refused:
+            assert refused.status == 404, await refused.text()
+        listed = await a.request("GET", f"/v1/vfolders/{folder}/files", params={"path": "set"})
+        assert listed.get("files", []) == []

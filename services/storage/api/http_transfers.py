@@ -3,7 +3,9 @@
 The edge routes `/v1/storage/transfers/` here without authenticating the request itself: the
 signed token (service/transfers.py, domain/transfer_token.py) is the credential, issued by
 `CreateUploadSession` / `CreateDownloadToken` to a user who could read or write the folder then,
-and good for exactly one file until it expires. Routes (docs/storage.md "Transfers over HTTP"):
+and good for exactly one file until it expires. Every request acts as that user
+(`TransferGrant.caller`), so the folder's permission is checked again each time. Routes
+(docs/storage.md "Transfers over HTTP"):
 
     POST  /v1/storage/transfers/uploads?token=T   tus creation (Upload-Length = the token's size)
     HEAD  /v1/storage/transfers/uploads/T          the stored offset (Upload-Offset)
@@ -20,7 +22,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from libs.core.errors import FieldViolation, InvalidArgument, ShipyardError
-from libs.core.identity import SYSTEM_CALLER
 from services.storage.domain import byte_range
 from services.storage.domain import transfer_token as tt
 from services.storage.domain.file_errors import NotAFile
@@ -79,7 +80,7 @@ class _Handlers:
                 violations=[FieldViolation("Upload-Length", f"must be {grant.size}")],
             )
         # A creation starts afresh (offset 0); a size of 0 completes the file at once.
-        await self._transfers.upload(SYSTEM_CALLER, _target(grant, 0), _nothing())
+        await self._transfers.upload(grant.caller(), _target(grant, 0), _nothing())
         location = f"{PREFIX}/uploads/{urllib.parse.quote(token, safe='')}"
         return web.Response(status=201, headers={"Location": location, **_TUS})
 
@@ -87,7 +88,7 @@ class _Handlers:
         _require_tus(request)
         grant = self._grant(request.match_info["token"], tt.TransferKind.UPLOAD)
         stored = await self._transfers.upload_offset(
-            SYSTEM_CALLER, grant.vfolder_id, grant.path, grant.size
+            grant.caller(), grant.vfolder_id, grant.path, grant.size
         )
         headers = {
             "Upload-Offset": str(stored),
@@ -104,14 +105,14 @@ class _Handlers:
         grant = self._grant(request.match_info["token"], tt.TransferKind.UPLOAD)
         offset = _int_header(request, "Upload-Offset")
         result = await self._transfers.upload(
-            SYSTEM_CALLER, _target(grant, offset), _batched(request)
+            grant.caller(), _target(grant, offset), _batched(request)
         )
         return web.Response(status=204, headers={"Upload-Offset": str(result.offset), **_TUS})
 
     async def download(self, request: web.Request) -> web.StreamResponse:
         grant = self._grant(request.query.get("token", ""), tt.TransferKind.DOWNLOAD)
         try:
-            reader = await self._transfers.open_reader(SYSTEM_CALLER, grant.vfolder_id, grant.path)
+            reader = await self._transfers.open_reader(grant.caller(), grant.vfolder_id, grant.path)
         except NotAFile:
             return await self._archive(request, grant)
         try:
@@ -144,7 +145,7 @@ class _Handlers:
 
     async def _archive(self, request: web.Request, grant: tt.TransferGrant) -> web.StreamResponse:
         """A directory: a zip of its files, streamed (no length known, no ranges)."""
-        pieces = await self._transfers.archive(SYSTEM_CALLER, grant.vfolder_id, grant.path)
+        pieces = await self._transfers.archive(grant.caller(), grant.vfolder_id, grant.path)
         first = await anext(pieces, b"")  # a path that is no directory fails here, before 200
         response = web.StreamResponse(status=200)
         response.headers.update(

@@ -3,9 +3,11 @@
 A token is `v1.<payload>.<mac>`: the payload is the compact JSON of a `TransferGrant` in
 unpadded URL-safe base64, the MAC is HMAC-SHA256 with the service's transfer key over
 `shipyard-transfer.v1.` + the encoded payload, also unpadded base64. Whoever holds a token may
-do exactly what it names (one kind of transfer of one path of one folder) until it expires; the
-holder's identity is the user it was issued to. The checks (format, MAC in constant time, kind,
-expiry) live here; the HTTP transfer endpoints call `verify`. See docs/storage.md.
+do exactly what it names (one kind of transfer of one path of one folder) until it expires, as
+the user it was issued to: the grant carries that user's identity (role, domain, projects), and
+every request made with it checks the folder permission again, so a share revoked after the
+token was issued ends its transfers. The checks (format, MAC in constant time, kind, expiry)
+live here; the HTTP transfer endpoints call `verify`. See docs/storage.md.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 
 from libs.core.errors import Unauthenticated
+from libs.core.identity import Caller, Role
 
 VERSION = "v1"
 _CONTEXT = b"shipyard-transfer.v1."
@@ -46,6 +49,19 @@ class TransferGrant:
     user_id: str
     expires_at: int  # Unix seconds
     size: int = 0  # uploads: the complete file's size
+    # The identity of the user it was issued to, as it was then (the folder checks need it).
+    role: str = Role.USER.value
+    domain_name: str = ""
+    project_ids: tuple[str, ...] = ()
+
+    def caller(self) -> Caller:
+        """Who a request carrying this grant acts as."""
+        return Caller(
+            user_id=self.user_id,
+            role=Role(self.role),
+            domain_name=self.domain_name,
+            project_ids=self.project_ids,
+        )
 
 
 def sign(grant: TransferGrant, key: bytes) -> str:
@@ -78,6 +94,9 @@ def verify(token: str, key: bytes, *, kind: TransferKind, now: float) -> Transfe
             user_id=str(fields["user_id"]),
             expires_at=int(fields["expires_at"]),
             size=int(fields["size"]),
+            role=Role(fields["role"]).value,
+            domain_name=str(fields["domain_name"]),
+            project_ids=tuple(str(p) for p in fields["project_ids"]),
         )
     except (KeyError, TypeError, ValueError):
         raise invalid from None

@@ -156,6 +156,9 @@ class Transfers:
             user_id=caller.user_id,
             expires_at=expires_at,
             size=size,
+            role=caller.role.value,
+            domain_name=caller.domain_name,
+            project_ids=caller.project_ids,
         )
         return IssuedToken(tt.sign(grant, self._key), expires_at)
 

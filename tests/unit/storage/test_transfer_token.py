@@ -17,12 +17,32 @@ GRANT = tt.TransferGrant(
     user_id="u-1",
     expires_at=1_000,
     size=42,
+    role="admin",
+    domain_name="acme",
+    project_ids=("p-1", "p-2"),
 )
 
 
 def test_a_signed_token_verifies_to_its_grant() -> None:
     token = tt.sign(GRANT, KEY)
     assert tt.verify(token, KEY, kind=tt.TransferKind.UPLOAD, now=999) == GRANT
+
+
+def test_a_grant_acts_as_the_user_it_was_issued_to() -> None:
+    grant = tt.verify(tt.sign(GRANT, KEY), KEY, kind=tt.TransferKind.UPLOAD, now=0)
+    caller = grant.caller()
+    assert (caller.user_id, caller.role.value, caller.domain_name) == ("u-1", "admin", "acme")
+    assert caller.project_ids == ("p-1", "p-2") and not caller.system
+
+
+def test_a_well_signed_token_without_the_users_identity_is_refused() -> None:
+    # What a token from before grants carried the identity looked like: no role, domain, projects.
+    old = {"kind": "upload", "vfolder_id": GRANT.vfolder_id, "path": "x", "user_id": "u-1",
+           "expires_at": 1_000, "size": 1}  # fmt: skip
+    payload = _b64(json.dumps(old).encode())
+    token = f"v1.{payload}.{_b64(tt._mac(KEY, payload))}"
+    with pytest.raises(tt.InvalidTransferToken):
+        tt.verify(token, KEY, kind=tt.TransferKind.UPLOAD, now=0)
 
 
 def test_an_expired_token_is_refused() -> None:
