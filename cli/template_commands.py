@@ -52,8 +52,15 @@ def register(sub: argparse._SubParsersAction, make_client: ClientFactory) -> Non
         return 0
 
     async def tpl_list(args: argparse.Namespace) -> int:
-        params = {"project_id": args.project} if args.project else None
-        _print((await call(args, "GET", TEMPLATES, params=params)).get("templates", []))
+        templates: list[Any] = []
+        params = {"project_id": args.project or "", "page_size": 1000, "page_token": ""}
+        while True:  # every page
+            page = await call(args, "GET", TEMPLATES, params=params)
+            templates += page.get("templates", [])
+            params["page_token"] = page.get("next_page_token", "")
+            if not params["page_token"]:
+                break
+        _print(templates)
         return 0
 
     async def tpl_get(args: argparse.Namespace) -> int:

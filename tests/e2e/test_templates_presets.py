@@ -191,6 +191,31 @@ async def test_who_may_use_and_change_a_template(platform: Platform) -> None:
         assert err.value.status == 404
 
 
+async def test_templates_list_a_page_at_a_time_newest_first(platform: Platform) -> None:
+    owner, stranger = await ordinary_user(platform), await ordinary_user(platform)
+    async with client_for(platform, owner) as a, client_for(platform, stranger) as s:
+        made = []
+        for i in range(5):
+            doc = f"kind: session_template\nname: paged-{i}\nspec: {{}}\n"
+            created = await a.request("POST", "/v1/session-templates", body={"payload": doc})
+            made.append(created["template"]["template_id"])
+        seen: list[str] = []
+        params = {"page_size": "2", "page_token": ""}
+        while True:
+            page = await a.request("GET", "/v1/session-templates", params=params)
+            assert len(page["templates"]) <= 2
+            seen += [t["template_id"] for t in page["templates"]]
+            if not (token := page.get("next_page_token", "")):
+                break
+            params["page_token"] = token
+        assert seen == made[::-1]  # every template once, newest first
+        nothing = await s.request("GET", "/v1/session-templates", params={"page_size": "2"})
+        assert nothing.get("templates", []) == [] and not nothing.get("next_page_token")
+        with pytest.raises(ApiError) as bad:
+            await a.request("GET", "/v1/session-templates", params={"page_token": "bogus!"})
+        assert bad.value.status == 400 and "page_token" in str(bad.value.body)
+
+
 async def test_overlapping_mount_targets_are_refused(platform: Platform) -> None:
     alice = await ordinary_user(platform)
     folder = f"o-{secrets.token_hex(3)}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -114,9 +114,14 @@ class SqlTemplateStore:
             row = await db.get(SessionTemplateRow, template_id)
             return _from_row(row) if row is not None else None
 
-    async def list(self, where: TemplateFilter, limit: int) -> list[SessionTemplate]:
+    async def list(
+        self, where: TemplateFilter, limit: int, before: tuple[datetime, str] | None
+    ) -> list[SessionTemplate]:
+        """Newest first, keyset-paginated on (created_at, id)."""
         t = SessionTemplateRow
-        stmt = select(t).order_by(t.created_at.desc(), t.id).limit(limit)
+        stmt = select(t).order_by(t.created_at.desc(), t.id.desc()).limit(limit)
+        if before is not None:
+            stmt = stmt.where(tuple_(t.created_at, t.id) < before)
         if where.only_project:
             stmt = stmt.where(t.project_id == where.only_project)
         if not where.everything:

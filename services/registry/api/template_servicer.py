@@ -71,8 +71,16 @@ class SessionTemplateServicer(pb_grpc.SessionTemplateServiceServicer):
     async def ListSessionTemplates(
         self, request: pb.ListSessionTemplatesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListSessionTemplatesResponse:
-        templates = await self._templates.list(current_caller(), request.project_id)
-        return pb.ListSessionTemplatesResponse(templates=[template_pb(t) for t in templates])
+        templates, cursor = await self._templates.list(
+            current_caller(),
+            request.project_id,
+            page_size=request.page_size,
+            before=convert.decode_page_token(request.page_token),
+        )
+        return pb.ListSessionTemplatesResponse(
+            templates=[template_pb(t) for t in templates],
+            next_page_token=convert.encode_page_token(cursor),
+        )
 
     @override
     async def UpdateSessionTemplate(

@@ -5,7 +5,6 @@ changes or deletes one; only members give a template to a project."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -23,8 +22,7 @@ from services.registry.domain.templates import (
     TemplateNotFound,
     parse_document,
 )
-
-LIST_LIMIT = 1000
+from services.registry.service.pages import limit_for
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,7 +39,9 @@ class TemplateFilter:
 class TemplateStore(Protocol):
     async def add(self, template: SessionTemplate) -> SessionTemplate: ...
     async def get(self, template_id: str) -> SessionTemplate | None: ...
-    async def list(self, where: TemplateFilter, limit: int) -> list[SessionTemplate]: ...
+    async def list(
+        self, where: TemplateFilter, limit: int, before: tuple[datetime, str] | None
+    ) -> list[SessionTemplate]: ...
     async def replace(
         self, template_id: str, document: TemplateDocument, payload: str, now: datetime
     ) -> SessionTemplate | None: ...
@@ -109,7 +109,16 @@ class SessionTemplates:
             raise TemplateNotFound.of(template_id)
         return template
 
-    async def list(self, caller: Caller, project_id: str) -> Sequence[SessionTemplate]:
+    async def list(
+        self,
+        caller: Caller,
+        project_id: str,
+        *,
+        page_size: int = 0,
+        before: tuple[datetime, str] | None = None,
+    ) -> tuple[list[SessionTemplate], tuple[datetime, str] | None]:
+        """One page of the templates the caller may read, newest first, and the cursor of the
+        next page (None on the last)."""
         scope = scope_of(caller, Resource.SESSION_TEMPLATE, Verb.READ)
         where = TemplateFilter(
             everything=scope is Scope.ALL,
@@ -118,7 +127,11 @@ class SessionTemplates:
             project_ids=tuple(caller.project_ids),
             only_project=project_id,
         )
-        return await self._store.list(where, LIST_LIMIT)
+        limit = limit_for(page_size)
+        rows = await self._store.list(where, limit + 1, before)
+        page = rows[:limit]
+        cursor = (page[-1].created_at, page[-1].id) if len(rows) > limit and page else None
+        return page, cursor
 
     async def update(self, caller: Caller, template_id: str, payload: str) -> SessionTemplate:
         await self._writable(caller, template_id, Verb.UPDATE)
