@@ -176,6 +176,7 @@ class Platform:
                 "DESCRIPTOR_SET": str(ROOT / "build" / "descriptors.binpb"),
                 "CORS_ORIGINS": cfg.cors_origins,
                 "RUN_DIR": str(cfg.data_dir / "edge"),
+                "STATE_FILE": str(cfg.data_dir / "edge-state.json"),
                 "ROUTE_API_ADDR": f"127.0.0.1:{cfg.edge_api_port}",
                 # Written by auth at start (it starts first): bearer tokens verified by Envoy.
                 "JWKS_FILE": str(self.token_key_file) + ".jwks.json",

@@ -85,6 +85,9 @@ class EdgeSettings(BaseSettings):
     # host:port of the internal route API (shipyard.gateway.v1.EdgeRouteService; needs xds);
     # unset: routes change only through the in-process control plane.
     route_api_addr: str | None = None
+    # Where run-time route, cluster and app changes are kept across restarts
+    # (gateway/xds/state_file.py); unset: a restarted edge starts from its settings alone.
+    state_file: Path | None = None
     # The WebSocket/SSE bridge for streaming RPCs (docs/streaming.md), run beside Envoy on
     # 127.0.0.1:bridge_port (0: any free port; the launcher then records the one it bound).
     bridge: bool = True

@@ -11,7 +11,8 @@ from typing_extensions import override
 from gateway.apps_api import app_registration
 from gateway.config import EdgeSettings
 from gateway.xds import types as t
-from gateway.xds.state import ControlPlaneState, RouteError, check_route
+from gateway.xds.routes import RouteError, check_route
+from gateway.xds.state import ControlPlaneState
 from libs.core import errors
 from libs.grpcutil.context import require_system
 from libs.grpcutil.server import GrpcServer, Registration, create_server

@@ -22,6 +22,14 @@ RETRY_READ = "unavailable,reset,connect-failure,refused-stream"
 RETRIES = 2
 
 
+_NAME = 200  # the longest route, cluster name or prefix accepted at run time
+_RESERVED = ("/v1/", "/grpc.", "/shipyard.", "/envoy.")  # the services' and the edge's paths
+
+
+class RouteError(ValueError):
+    """A route or cluster change refused; the message names the field."""
+
+
 @dataclass(frozen=True, slots=True)
 class ExtraRoute:
     """A route added at run time: requests whose path starts with `prefix` go to `cluster`."""
@@ -133,3 +141,17 @@ def _varint(value: int) -> bytes:
             out.append(low)
             return bytes(out)
         out.append(low | 0x80)
+
+
+def check_route(name: str, prefix: str) -> None:
+    """RouteError unless `name` and `prefix` make a valid run-time route."""
+    check_name("name", name)
+    if not prefix.startswith("/") or len(prefix) > _NAME or prefix == "/":
+        raise RouteError("prefix: must start with '/', be longer than '/' and short")
+    if prefix.startswith(_RESERVED):
+        raise RouteError(f"prefix: {prefix!r} is reserved for the services' own routes")
+
+
+def check_name(field_name: str, value: str) -> None:
+    if not value or len(value) > _NAME or not all(c.isalnum() or c in "-_.:" for c in value):
+        raise RouteError(f"{field_name}: 1-{_NAME} characters of [A-Za-z0-9-_.:] expected")

@@ -9,23 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
 from gateway import apps, envoy_config
 from gateway.config import EdgeSettings, split_addrs
 from gateway.upstream_tls import upstream_tls
-from gateway.xds import resources, routes
+from gateway.xds import resources, routes, state_file
 from gateway.xds import types as t
+from gateway.xds.routes import RouteError, check_name, check_route
 
 log = logging.getLogger(__name__)
-
-_NAME = 200  # the longest route, cluster name or prefix accepted at run time
-_RESERVED = ("/v1/", "/grpc.", "/shipyard.", "/envoy.")  # the services' and the edge's paths
-
-
-class RouteError(ValueError):
-    """A route or cluster change refused; the message names the field."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +60,10 @@ class ControlPlaneState:
         self._changed = asyncio.Event()
         # The latest ACKs and NACKs received, oldest first (bounded: the edge runs for long).
         self.replies: deque[Reply] = deque(maxlen=1000)
+        self._replica_changes: dict[str, list[tuple[str, int]]] = {}  # set at run time
+        self._app_opened: dict[str, float] = {}  # app label → when it was opened (Unix seconds)
+        if settings.state_file is not None:
+            self._restore(state_file.load(settings.state_file))
         self.rebuild()
 
     def version(self, type_url: str) -> str:
@@ -91,10 +90,12 @@ class ControlPlaneState:
             self._clusters[cluster] = split_addrs(addrs)
         except ValueError as exc:
             raise RouteError(f"addrs: {exc}") from exc
-        self.rebuild()
+        if cluster not in self._dynamic:
+            self._replica_changes[cluster] = self._clusters[cluster]
+        self._changed_at_run_time()
 
     def add_cluster(self, name: str, addrs: str) -> None:
-        _check_name("name", name)
+        check_name("name", name)
         if name in self._clusters and name not in self._dynamic:
             raise RouteError(f"name: {name!r} is a built-in cluster")
         try:
@@ -102,7 +103,7 @@ class ControlPlaneState:
         except ValueError as exc:
             raise RouteError(f"addrs: {exc}") from exc
         self._dynamic.add(name)
-        self.rebuild()
+        self._changed_at_run_time()
 
     def remove_cluster(self, name: str) -> bool:
         """False when there was none; refused while a route still points at it."""
@@ -112,7 +113,7 @@ class ControlPlaneState:
             raise RouteError(f"name: cluster {name!r} is used by routes {users}")
         del self._clusters[name]
         self._dynamic.discard(name)
-        self.rebuild()
+        self._changed_at_run_time()
         return True
 
     def add_route(self, name: str, prefix: str, cluster: str) -> None:
@@ -121,26 +122,66 @@ class ControlPlaneState:
         if cluster not in self._dynamic:
             raise RouteError(f"cluster: no run-time cluster named {cluster!r}")
         self._routes[name] = routes.ExtraRoute(name, prefix, cluster)
-        self.rebuild()
+        self._changed_at_run_time()
 
     def remove_route(self, name: str) -> bool:
         if self._routes.pop(name, None) is None:
             return False
-        self.rebuild()
+        self._changed_at_run_time()
         return True
 
     def add_app(self, route: apps.AppRoute) -> None:
         """Route the app's host to its backend; the same app again replaces it."""
         self._apps[route.label] = route
-        self.rebuild()
+        self._app_opened[route.label] = time.time()
+        self._changed_at_run_time()
 
     def remove_session_apps(self, session_id: str) -> int:
         gone = [label for label, r in self._apps.items() if r.session_id == session_id]
         for label in gone:
             del self._apps[label]
+            self._app_opened.pop(label, None)
         if gone:
-            self.rebuild()
+            self._changed_at_run_time()
         return len(gone)
+
+    def _changed_at_run_time(self) -> None:
+        self.rebuild()
+        path = self._settings.state_file
+        if path is not None:
+            state_file.save(
+                path,
+                state_file.RunTimeState(
+                    replicas=dict(self._replica_changes),
+                    clusters={name: self._clusters[name] for name in self._dynamic},
+                    routes=list(self._routes.values()),
+                    apps=list(self._apps.values()),
+                    opened=dict(self._app_opened),
+                ),
+            )
+
+    def _restore(self, saved: state_file.RunTimeState) -> None:
+        """Re-apply what an earlier run of this edge changed at run time (before the build)."""
+        for name, addrs in saved.replicas.items():
+            if name in self._clusters:  # a cluster since removed from the settings is dropped
+                self._clusters[name] = self._replica_changes[name] = addrs
+        for name, addrs in saved.clusters.items():
+            if name not in self._clusters:
+                self._clusters[name] = addrs
+                self._dynamic.add(name)
+        self._routes = {r.name: r for r in saved.routes if r.cluster in self._dynamic}
+        # An app opened longer ago than the longest token lives has no valid token left (a new
+        # StartApp opens it again), so it is not restored: the file cannot grow without bound.
+        oldest = time.time() - self._settings.app_token_max_ttl_seconds
+        self._apps = {a.label: a for a in saved.apps if saved.opened.get(a.label, 0) > oldest}
+        self._app_opened = {label: saved.opened[label] for label in self._apps}
+        if saved.replicas or saved.clusters or saved.routes or saved.apps:
+            log.info(
+                "restored %d routes, %d run-time clusters and %d apps from the state file",
+                len(self._routes),
+                len(saved.clusters),
+                len(self._apps),
+            )
 
     def _packed_app(self, route: apps.AppRoute) -> tuple[t.Any, bytes]:
         if route not in self._app_cache:
@@ -243,17 +284,3 @@ def _same(old: dict[str, t.Any], new: dict[str, t.Any]) -> bool:
     return old.keys() == new.keys() and all(
         (old[k].type_url, old[k].value) == (new[k].type_url, new[k].value) for k in new
     )
-
-
-def check_route(name: str, prefix: str) -> None:
-    """RouteError unless `name` and `prefix` make a valid run-time route."""
-    _check_name("name", name)
-    if not prefix.startswith("/") or len(prefix) > _NAME or prefix == "/":
-        raise RouteError("prefix: must start with '/', be longer than '/' and short")
-    if prefix.startswith(_RESERVED):
-        raise RouteError(f"prefix: {prefix!r} is reserved for the services' own routes")
-
-
-def _check_name(field_name: str, value: str) -> None:
-    if not value or len(value) > _NAME or not all(c.isalnum() or c in "-_.:" for c in value):
-        raise RouteError(f"{field_name}: 1-{_NAME} characters of [A-Za-z0-9-_.:] expected")

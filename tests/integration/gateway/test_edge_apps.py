@@ -154,3 +154,34 @@ async def test_closing_a_sessions_apps_stops_routing_them(app_edge, echo_app):
                 break
             await asyncio.sleep(0.05)
         assert (await http.get("/", headers=cookie)).status_code != 200
+
+
+async def test_an_open_app_is_still_routed_after_the_edge_restarts(
+    upstreams: FakeUpstreams, echo_app: str, tmp_path: Path
+) -> None:
+    jwks = write_jwks(ec.generate_private_key(ec.SECP256R1()), tmp_path / "jwks.json")
+    settings = edge_settings(
+        upstreams.addrs,
+        tmp_path / "run",
+        jwks_file=jwks,
+        route_api_addr="127.0.0.1:0",
+        port=free_port(),
+        state_file=tmp_path / "edge-state.json",
+    )
+    async with EnvoyEdge(settings) as first:
+        opened = await _open(first, "echo", echo_app)
+        host = f"{opened.host}:{first.listen_port}"
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{first.listen_port}") as http:
+            assert (await _until_routed(http, host, opened.token)).status_code == 302
+
+    async with EnvoyEdge(settings) as restarted:  # nobody opened the app on this one
+        cookie = {"host": host, "cookie": f"shipyard_app={opened.token}"}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{restarted.listen_port}") as http:
+            page = await http.get("/", headers=cookie)
+            for _ in range(100):  # until Envoy has the restored route
+                if page.status_code != 404:
+                    break
+                await asyncio.sleep(0.05)
+                page = await http.get("/", headers=cookie)
+            assert page.status_code == 200 and "shipyard echo app" in page.text
+            assert (await http.get("/", headers={"host": host})).status_code == 401

@@ -8,7 +8,8 @@ from betterproto2 import Casing
 
 from gateway.xds import routes
 from gateway.xds import types as t
-from gateway.xds.state import ControlPlaneState, RouteError
+from gateway.xds.routes import RouteError
+from gateway.xds.state import ControlPlaneState
 from tests.unit.gateway.test_edge_bootstrap import settings
 
 
