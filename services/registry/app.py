@@ -250,7 +250,7 @@ async def serve(settings: Settings) -> RunningRegistry:
         CreateSession(
             store, mounts, waiter, policies, groups, ImageResolver(image_store), templates
         ),
-        SessionQueries(store, idle.activity, idle_grace(settings), idle.stats),
+        SessionQueries(store, idle.live, idle_grace(settings)),
         DestroySession(store, lifecycle, agent_client),
         Execute(store, agent_store, agent_client, idle.activity),
         GetSessionLogs(store, agent_store, agent_client),
