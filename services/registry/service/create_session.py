@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from opentelemetry import trace
+
 from libs.core.errors import FieldViolation, InvalidArgument
 from libs.core.identity import Caller
 from libs.core.ids import new_id
@@ -39,6 +41,7 @@ from services.registry.service.session_templates import SessionTemplates
 
 DEFAULT_WAIT = 30.0
 T = TypeVar("T")
+tracer = trace.get_tracer(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +152,8 @@ class CreateSession:
     async def _enqueue(self, new: NewSession) -> tuple[Session, bool]:
         # The store stages SessionEnqueued in the insert's transaction, and again when a retry
         # finds the session still PENDING (rule R-OUTBOX).
-        return await self.store.add(new)
+        with tracer.start_as_current_span("enqueue session"):
+            return await self.store.add(new)
 
     async def _wait(self, session: Session, timeout: float) -> Session:
         deadline = time.monotonic() + timeout
