@@ -19,7 +19,7 @@ from libs.core.kernel_environ import refused_environ
 from libs.telemetry.tracing import current_trace_context
 from services.registry.domain.cluster import ClusterMode
 from services.registry.domain.errors import InvalidResources
-from services.registry.domain.model import DEAD_STATUSES, Session, SessionType, Status
+from services.registry.domain.model import WAIT_ENDS, Session, SessionType
 from services.registry.service.image_resolution import ImageResolver, check_minimums
 from services.registry.service.ports import MountResolver, NewSession, PolicyResolver, SessionWaiter
 from services.registry.service.resource_groups import ResourceGroups
@@ -164,7 +164,7 @@ class CreateSession:
                 flag.clear()
                 session = await self.store.get(session.session_id)
                 remaining = deadline - time.monotonic()
-                if session.status is Status.RUNNING or session.status in DEAD_STATUSES:
+                if session.status in WAIT_ENDS:
                     return session
                 if remaining <= 0:
                     return session

@@ -91,7 +91,7 @@ class NoWaiter:
     def unsubscribe(self, session_id: str, flag: asyncio.Event) -> None:
         return None
 
-    def wake(self, session_id: str) -> None:
+    def wake(self, session_id: str, status: Status) -> None:
         return None
 
 
