@@ -7,6 +7,9 @@ sessions one at a time (waiting for RUNNING), and prints for every span of the c
 median start offset and median duration, in milliseconds from the moment the edge handed the
 request to the registry. Tracing itself costs time (every span is exported), so the offsets are
 a little larger than untraced figures; the order and the gaps between hops are what it shows.
+It also prints the CPU time (user + system, from /proc) each of the platform's processes spent
+per session (create → RUNNING, three executes, destroy): unlike wall-clock offsets, that hardly
+depends on what else the machine runs. Kernels' own processes are not counted.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import psutil
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from typing_extensions import override
@@ -91,6 +95,12 @@ def hop_table(spans: list[Span], root: str) -> list[tuple[str, float, float, int
     return sorted(rows, key=lambda r: r[1])
 
 
+def _cpu(procs: dict[str, psutil.Process]) -> dict[str, float]:
+    """Seconds of CPU (user + system) each process has spent so far."""
+    times = {n: p.cpu_times() for n, p in procs.items()}
+    return {n: t.user + t.system for n, t in times.items()}
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=30)
@@ -117,12 +127,17 @@ async def main() -> None:
             ) as client:
                 await drive(client, 3, 1)
                 receiver.spans.clear()
+                procs = {n: psutil.Process(p.pid) for n, p in platform.processes.items()}
+                before = _cpu(procs)
                 create_ms, exec_ms = await drive(client, args.sessions, 1)
+                after = _cpu(procs)
         finally:
             await platform.stop()  # every service flushes its spans as it stops
     await server.stop(None)
     print(f"create→RUNNING (traced) median {statistics.median(create_ms):.1f} ms")
     print(f"execute (traced) median {statistics.median(exec_ms):.1f} ms")
+    spent = {n: (after[n] - before[n]) * 1000 / args.sessions for n in after}
+    print("CPU ms per session: " + ", ".join(f"{n} {ms:.1f}" for n, ms in spent.items()))
     for root in (CREATE, EXECUTE):
         print(f"\n{'offset ms':>10} {'took ms':>8} {'n':>4}  span (traces of {root})")
         for key, offset, took, n in hop_table(receiver.spans, root):

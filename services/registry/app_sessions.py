@@ -54,7 +54,7 @@ def session_registrations(p: RegistryParts) -> list[Registration]:
             ImageResolver(p.image_store),
             templates,
         ),
-        SessionQueries(store, activity, idle_grace(p.settings), p.idle.stats),
+        SessionQueries(store, p.idle.live, idle_grace(p.settings)),
         DestroySession(store, p.lifecycle, agent_client),
         Execute(store, agent_store, agent_client, activity),
         GetSessionLogs(store, agent_store, agent_client),

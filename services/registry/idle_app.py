@@ -13,6 +13,7 @@ from libs.grpcutil.server import Registration
 from services.registry.adapters.activity import RedisActivity, RedisCheckerLease
 from services.registry.adapters.kernel_stats_store import RedisKernelStats
 from services.registry.adapters.lifecycle_store import SqlLifecycleStore
+from services.registry.adapters.live_state import RedisLiveState
 from services.registry.adapters.peer_clients import GrpcAgentClient
 from services.registry.adapters.resource_group_store import SqlResourceGroupStore
 from services.registry.adapters.usage_store import SqlUsageStore
@@ -36,6 +37,7 @@ class IdleParts:
     activity: RedisActivity  # sessions' last use: executions write it, the checkers read it
     stats: RedisKernelStats  # kernels' stats: heartbeats write them, the checkers read them
     checks: IdleChecks
+    live: RedisLiveState  # both of the above as GetSession shows them, in one round trip
 
 
 def build_idle_checks(
@@ -64,7 +66,7 @@ def build_idle_checks(
             ttl=3 * settings.idle_check_interval,
         ),
     )
-    return IdleParts(activity, stats, checks)
+    return IdleParts(activity, stats, checks, RedisLiveState(redis, stats))
 
 
 def usage_registration(sessions: async_sessionmaker[AsyncSession]) -> Registration:

@@ -106,6 +106,8 @@ class JupyterKernel:
         conn_file = str(private / "kernel.json")
         Path(conn_file).write_text(json.dumps(info))
         argv = [a.replace("{connection_file}", conn_file) for a in spec["argv"]]
+        if any("ipykernel" in a for a in argv):  # the history dies with the private dir anyway
+            argv.append("--HistoryManager.hist_file=:memory:")  # on disk: a sync per cell
         if argv[0] in ("python", "python3"):
             argv[0] = sys.executable
         env = dict(os.environ)

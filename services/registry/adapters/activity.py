@@ -29,12 +29,18 @@ class RedisActivity:
         if not session_ids:
             return {}
         keys = [session_activity.activity_key(s) for s in session_ids]
-        values = await self._redis.mget(keys)
-        return {
-            sid: datetime.fromtimestamp(float(raw), UTC)
-            for sid, raw in zip(session_ids, values, strict=True)
-            if raw is not None
-        }
+        return last_seen_of(session_ids, await self._redis.mget(keys))
+
+
+def last_seen_of(
+    session_ids: Sequence[str], values: Sequence[bytes | str | None]
+) -> dict[str, datetime]:
+    """Each session's last use from its activity key's value (`MGET`, in the same order)."""
+    return {
+        sid: datetime.fromtimestamp(float(raw), UTC)
+        for sid, raw in zip(session_ids, values, strict=True)
+        if raw is not None
+    }
 
 
 class RedisCheckerLease:

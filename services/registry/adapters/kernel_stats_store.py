@@ -26,7 +26,7 @@ class RedisKernelStats:
         self._prefix = prefix
         self._sessions = sessions
 
-    def _key(self, kernel_id: str) -> str:
+    def key(self, kernel_id: str) -> str:
         return f"{self._prefix}kernel-stats:{kernel_id}"
 
     async def record(self, stats: Sequence[KernelStats]) -> None:
@@ -34,7 +34,7 @@ class RedisKernelStats:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
             for s in stats:
-                key = self._key(s.kernel_id)
+                key = self.key(s.kernel_id)
                 pipe.lpush(key, json.dumps(s.as_dict()))
                 pipe.ltrim(key, 0, KEEP - 1)
                 pipe.expire(key, TTL_SECONDS)
@@ -45,7 +45,7 @@ class RedisKernelStats:
             return {}
         async with self._redis.pipeline(transaction=False) as pipe:
             for kernel_id in kernel_ids:
-                pipe.lrange(self._key(kernel_id), 0, -1)
+                pipe.lrange(self.key(kernel_id), 0, -1)
             found = await pipe.execute()
         return {
             kernel_id: [KernelStats.from_dict(json.loads(raw)) for raw in entries]
@@ -60,8 +60,14 @@ class RedisKernelStats:
             return {}
         async with self._redis.pipeline(transaction=False) as pipe:
             for kernel_id, _ in kernels:
-                pipe.lindex(self._key(kernel_id), 0)
+                pipe.lindex(self.key(kernel_id), 0)
             newest = await pipe.execute()
+        return await self.from_newest(kernels, newest)
+
+    async def from_newest(
+        self, kernels: Sequence[tuple[str, str]], newest: Sequence[bytes | str | None]
+    ) -> dict[str, KernelStats]:
+        """`latest`, given each kernel's newest entry (`LINDEX key 0`, in the same order)."""
         found: dict[str, KernelStats] = {}
         moved: list[tuple[str, str]] = []
         for (kernel_id, agent_id), raw in zip(kernels, newest, strict=True):
@@ -81,7 +87,7 @@ class RedisKernelStats:
         return found
 
     async def archive(self, kernel_id: str, agent_id: str) -> None:
-        raw = await self._redis.lindex(self._key(kernel_id), 0)
+        raw = await self._redis.lindex(self.key(kernel_id), 0)
         if raw is None:
             return
         last = KernelStats.from_dict(json.loads(raw))

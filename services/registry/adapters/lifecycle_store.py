@@ -18,7 +18,7 @@ from services.registry.adapters.outbox import change_events, mark_consumed, stag
 from services.registry.adapters.rows import (
     agent_from_row,
     kernel_target,
-    lock_session,
+    lock_kernel_session,
     lock_session_or_none,
     recompute_occupancy,
     refresh_session_status,
@@ -101,12 +101,10 @@ class SqlLifecycleStore:
         async def work() -> SessionChange | None:
             now = datetime.now(UTC)
             async with self._sessions.begin() as db:
-                session_id = (
-                    await db.execute(select(KernelRow.session_id).where(KernelRow.id == kernel_id))
-                ).scalar_one_or_none()
-                if session_id is None:
+                locked = await lock_kernel_session(db, kernel_id)
+                if locked is None:
                     return None
-                session, kernels = await lock_session(db, session_id)
+                session, kernels = locked
                 kernel = next(k for k in kernels if k.id == kernel_id)
                 if not agent_id or kernel.agent_id != agent_id:
                     log.warning(
@@ -139,7 +137,7 @@ class SqlLifecycleStore:
                 if target in DEAD_STATUSES:
                     agents = await recompute_occupancy(db, [agent_id])
                 change = SessionChange(
-                    session_id=session_id,
+                    session_id=session.id,
                     status=status,
                     status_info=reason,
                     agents=tuple(agent_from_row(a) for a in agents),

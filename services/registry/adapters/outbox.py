@@ -15,7 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from shipyard.events.v1 import events_pb2
 from shipyard.registry.v1 import user_event_service_pb2
 from shipyard.type.v1 import resources_pb2
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import Table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +35,15 @@ _OUTBOX = cast(Table, OutboxRow.__table__)
 CLUSTER_STREAM = "cluster"
 # Channel the relay LISTENs on; NOTIFY is delivered when the staging transaction commits.
 NOTIFY_CHANNEL = "registry_outbox"
+# A data-modifying CTE runs whether or not the outer query reads it.
+_STAGE = text(
+    f"WITH staged AS (INSERT INTO {_OUTBOX.fullname} (event_id, stream, payload, created_at)"
+    " SELECT u.event_id, u.stream, u.payload, CAST(:at AS timestamptz)"
+    " FROM unnest(CAST(:ids AS text[]), CAST(:streams AS text[]),"
+    "   CAST(:payloads AS bytea[])) WITH ORDINALITY AS u(event_id, stream, payload, n)"
+    " ORDER BY u.n RETURNING 1)"
+    f" SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
+)
 
 
 def enqueued_event(session_id: str) -> events_pb2.Event:
@@ -94,15 +103,10 @@ async def stage(
     for user_event in [*user, *await session_user_events(db, events, now)]:
         key = user_entry_id(user_event.event.session_id)
         rows.append((key, USER_STREAM, user_event.SerializeToString()))
-    # One statement whatever the number of rows; ids (the relay's order) follow the list's.
+    # One statement (one round trip) whatever the number of rows, with the relay's wake-up:
+    # ids (the relay's order) follow the list's, and the NOTIFY is delivered at commit.
     await db.execute(
-        text(
-            f"INSERT INTO {_OUTBOX.fullname} (event_id, stream, payload, created_at)"
-            " SELECT u.event_id, u.stream, u.payload, CAST(:at AS timestamptz)"
-            " FROM unnest(CAST(:ids AS text[]), CAST(:streams AS text[]),"
-            "   CAST(:payloads AS bytea[])) WITH ORDINALITY AS u(event_id, stream, payload, n)"
-            " ORDER BY u.n"
-        ),
+        _STAGE,
         {
             "ids": [r[0] for r in rows],
             "streams": [r[1] for r in rows],
@@ -110,7 +114,6 @@ async def stage(
             "at": now,
         },
     )
-    await db.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
 
 
 async def stage_changes(db: AsyncSession, changes: Iterable[SessionChange | None]) -> None:

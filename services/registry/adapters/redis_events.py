@@ -12,10 +12,11 @@ from shipyard.events.v1 import events_pb2
 
 from libs.core.slots import ResourceSlots
 from libs.events.streams import last_entry_id, tail
-from services.registry.domain.model import Agent, AgentStatus
+from services.registry.domain.model import WAIT_ENDS, Agent, AgentStatus, Status
 from services.registry.service.ports import ClusterChange
 
 log = logging.getLogger(__name__)
+_STATUS_VALUES = frozenset(s.value for s in Status)
 
 
 class RedisClusterEvents:
@@ -45,7 +46,8 @@ class StreamSessionWaiter:
 
     A change committed on this replica also wakes them at once (`wake`), without waiting for the
     outbox relay and the stream; a waiter re-reads its session on every wake-up, so waking it
-    twice (once here, once from the stream) costs one read and changes nothing.
+    twice (once here, once from the stream) costs one read and changes nothing. Only statuses
+    that end a wait wake anybody (not SCHEDULED, PREPARING, ... on the way to RUNNING).
     """
 
     def __init__(self, events: RedisClusterEvents) -> None:
@@ -64,7 +66,9 @@ class StreamSessionWaiter:
         if not flags:
             self._waiting.pop(session_id, None)
 
-    def wake(self, session_id: str) -> None:
+    def wake(self, session_id: str, status: Status) -> None:
+        if status not in WAIT_ENDS:  # a waiter would re-read its session for nothing
+            return
         for flag in self._waiting.get(session_id, ()):
             flag.set()
 
@@ -76,8 +80,8 @@ class StreamSessionWaiter:
             for flag in flags:
                 flag.set()
         async for change in self._events.follow(position):
-            if change.kind == "session":
-                self.wake(change.session_id)
+            if change.kind == "session" and change.status in _STATUS_VALUES:
+                self.wake(change.session_id, Status(change.status))
 
 
 def _agent(msg: events_pb2.AgentChanged) -> Agent:

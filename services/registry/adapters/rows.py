@@ -183,6 +183,22 @@ async def lock_session(db: AsyncSession, session_id: str) -> tuple[SessionRow, l
     row = (
         await db.execute(select(SessionRow).where(SessionRow.id == session_id).with_for_update())
     ).scalar_one()
+    return row, await _lock_kernels(db, session_id)
+
+
+async def lock_kernel_session(
+    db: AsyncSession, kernel_id: str
+) -> tuple[SessionRow, list[KernelRow]] | None:
+    """`lock_session` of the kernel's session, found in the same statement (None when the
+    kernel is unknown)."""
+    of_kernel = select(KernelRow.session_id).where(KernelRow.id == kernel_id).scalar_subquery()
+    row = (
+        await db.execute(select(SessionRow).where(SessionRow.id == of_kernel).with_for_update())
+    ).scalar_one_or_none()
+    return None if row is None else (row, await _lock_kernels(db, row.id))
+
+
+async def _lock_kernels(db: AsyncSession, session_id: str) -> list[KernelRow]:
     kernels = (
         (
             await db.execute(
@@ -195,7 +211,7 @@ async def lock_session(db: AsyncSession, session_id: str) -> tuple[SessionRow, l
         .scalars()
         .all()
     )
-    return row, list(kernels)
+    return list(kernels)
 
 
 async def recompute_occupancy(db: AsyncSession, agent_ids: Iterable[str]) -> list[AgentRow]:

@@ -1,4 +1,4 @@
-"""One session and its kernels in one prepared query, without the ORM (the GetSession path).
+"""Sessions and their kernels in one prepared query, without the ORM (GetSession, the watch).
 
 The session's columns come straight from the table definition, so a new column is read here
 too; its kernels come back as one JSON array in the same row (one round trip, not two).
@@ -6,7 +6,7 @@ too; its kernels come back as one JSON array in the same row (one round trip, no
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy.dialects.postgresql import UUID
@@ -23,12 +23,14 @@ def _column(name: str, type_: object) -> str:
 
 
 _SESSION_COLUMNS = ", ".join(_column(c.name, c.type) for c in SessionRow.__table__.columns)
-GET_SESSION_SQL = (
+_SELECT = (
     f"SELECT {_SESSION_COLUMNS}, "
     f"(SELECT coalesce(jsonb_agg(to_jsonb(k)), '[]'::jsonb) "
     f"FROM {SCHEMA}.{KernelRow.__tablename__} k WHERE k.session_id = s.id) AS kernels_json "
-    f"FROM {SCHEMA}.{SessionRow.__tablename__} s WHERE s.id = $1::uuid"
+    f"FROM {SCHEMA}.{SessionRow.__tablename__} s "
 )
+GET_SESSION_SQL = _SELECT + "WHERE s.id = $1::uuid"
+GET_SESSIONS_SQL = _SELECT + "WHERE s.id = ANY($1::uuid[])"
 
 
 class _Fields:
@@ -51,8 +53,19 @@ async def fetch_session(pool: ReadPool, session_id: str) -> Session | None:
     if not _is_uuid(session_id):
         return None
     record = await pool.fetchrow(GET_SESSION_SQL, session_id)
-    if record is None:
-        return None
+    return None if record is None else _session(record)
+
+
+async def fetch_sessions(pool: ReadPool, session_ids: Sequence[str]) -> dict[str, Session]:
+    """The sessions among `session_ids` that exist, by id, in one query."""
+    wanted = sorted({s for s in session_ids if _is_uuid(s)})
+    if not wanted:
+        return {}
+    sessions = [_session(r) for r in await pool.fetch(GET_SESSIONS_SQL, wanted)]
+    return {s.session_id: s for s in sessions}
+
+
+def _session(record: Mapping[str, Any]) -> Session:
     kernels = [cast(KernelRow, _Fields(k)) for k in record["kernels_json"]]
     return session_from_row(cast(SessionRow, _Fields(record)), kernels)
 

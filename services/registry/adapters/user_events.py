@@ -91,33 +91,26 @@ async def session_user_events(
     if not wanted:
         return []
     ids = sorted({sid for sid, _ in wanted})
-    sessions = {
-        r.id: r
-        for r in (
-            await db.execute(
-                select(
-                    SessionRow.id,
-                    SessionRow.name,
-                    SessionRow.owner_user_id,
-                    SessionRow.domain_name,
-                    SessionRow.project_id,
-                    SessionRow.status_message,
-                    SessionRow.start_attempts,
-                ).where(SessionRow.id.in_(ids))
-            )
-        ).all()
-    }
-    exit_codes = dict(
-        (
-            await db.execute(
-                select(KernelRow.session_id, KernelRow.exit_code).where(
-                    KernelRow.session_id.in_(ids), KernelRow.cluster_role == "main"
-                )
-            )
-        )
-        .tuples()
-        .all()
+    # The main kernel's exit code in the same query (one round trip per staged change).
+    main_exit = (
+        select(KernelRow.exit_code)
+        .where(KernelRow.session_id == SessionRow.id, KernelRow.cluster_role == "main")
+        .limit(1)
+        .scalar_subquery()
     )
+    rows = await db.execute(
+        select(
+            SessionRow.id,
+            SessionRow.name,
+            SessionRow.owner_user_id,
+            SessionRow.domain_name,
+            SessionRow.project_id,
+            SessionRow.status_message,
+            SessionRow.start_attempts,
+            main_exit.label("main_exit_code"),
+        ).where(SessionRow.id.in_(ids))
+    )
+    sessions = {r.id: r for r in rows.all()}
     out = []
     for sid, event in wanted:
         session = sessions.get(sid)
@@ -138,7 +131,7 @@ async def session_user_events(
         user.event.reason = change.status_info
         if status in (Status.CANCELLED, Status.ERROR):
             user.event.message = session.status_message
-        code = exit_codes.get(sid)
+        code = session.main_exit_code
         if status is Status.TERMINATED and code is not None:
             user.event.exit_code = code
         out.append(user)

@@ -11,11 +11,12 @@ from typing_extensions import override
 from libs.grpcutil.context import current_caller
 from services.registry.api import convert
 from services.registry.domain.model import ExecMode, ExecPoll
-from services.registry.service.create_session import CreateSession, CreateSessionCommand
+from services.registry.service.create_session import CreateSession
 from services.registry.service.destroy_session import DestroySession
 from services.registry.service.execute import Execute
 from services.registry.service.queries import SessionQueries
 from services.registry.service.session_logs import GetSessionLogs
+from services.registry.service.session_requests import CreateSessionCommand
 
 _MODES = {
     execution_pb2.EXECUTION_MODE_QUERY: ExecMode.QUERY,
@@ -79,8 +80,7 @@ class SessionServicer(pb_grpc.SessionServiceServicer):
         self, request: pb.GetSessionRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetSessionResponse:
         session = await self._queries.get(current_caller(), request.session_id)
-        reports = await self._queries.idle_reports([session])
-        live = await self._queries.live_stats([session])
+        reports, live = await self._queries.live([session])
         return pb.GetSessionResponse(
             session=convert.session_pb(session, reports.get(session.session_id), live)
         )
@@ -95,8 +95,7 @@ class SessionServicer(pb_grpc.SessionServiceServicer):
             statuses=[convert.STATUS_FROM_PB[s] for s in request.statuses if s],
             before=convert.decode_page_token(request.page_token),
         )
-        reports = await self._queries.idle_reports(sessions)
-        live = await self._queries.live_stats(sessions)
+        reports, live = await self._queries.live(sessions)
         return pb.ListSessionsResponse(
             sessions=[convert.session_pb(s, reports.get(s.session_id), live) for s in sessions],
             next_page_token=convert.encode_page_token(cursor),

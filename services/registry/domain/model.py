@@ -30,6 +30,8 @@ class Status(StrEnum):
 
 
 DEAD_STATUSES = frozenset({Status.TERMINATED, Status.CANCELLED, Status.ERROR})
+# A CreateSession that waits returns once its session reaches one of these.
+WAIT_ENDS = frozenset({Status.RUNNING, *DEAD_STATUSES})
 # Kernels in these statuses hold slots on their agent (all live statuses but PENDING).
 AGENT_OCCUPYING_STATUSES = frozenset(
     {Status.SCHEDULED, Status.PULLING, Status.PREPARING, Status.RUNNING, Status.TERMINATING}

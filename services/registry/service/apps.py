@@ -18,9 +18,9 @@ from services.registry.domain.errors import SessionNotRunning
 from services.registry.domain.image_labels import LabelError, ServicePort, parse_service_ports
 from services.registry.domain.model import Session, Status
 from services.registry.service.access import check_access
-from services.registry.service.create_session import PREOPEN_PORTS_ENV, SERVICE_PORTS_ENV
 from services.registry.service.ports import AgentStore
 from services.registry.service.session_ports import SessionReader
+from services.registry.service.session_requests import PREOPEN_PORTS_ENV, SERVICE_PORTS_ENV
 
 # Offered by every agent's kernels (services/agent/domain/apps.py), declared or not.
 BUILTIN_APPS = (ServicePort(name="echo", protocol="http", container_ports=(8080,)),)

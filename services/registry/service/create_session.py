@@ -5,94 +5,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, TypeVar
+
+from opentelemetry import trace
 
 from libs.core.errors import FieldViolation, InvalidArgument
 from libs.core.identity import Caller
 from libs.core.ids import new_id
 from libs.core.kernel_environ import refused_environ
-from libs.core.slots import CPU, MEM, ResourceSlots
 from libs.telemetry.tracing import current_trace_context
-from services.registry.domain.cluster import ClusterMode, cluster_layout
-from services.registry.domain.errors import InvalidResources, PolicyLimitExceeded
-from services.registry.domain.image_labels import (
-    RESERVED_PORTS,
-    LabelError,
-    parse_service_ports,
-)
-from services.registry.domain.model import (
-    DEAD_STATUSES,
-    Session,
-    SessionPolicy,
-    SessionScheduling,
-    SessionType,
-    Status,
-)
-from services.registry.domain.templates import TemplateSpec
+from services.registry.domain.cluster import ClusterMode
+from services.registry.domain.errors import InvalidResources
+from services.registry.domain.model import WAIT_ENDS, Session, SessionType
 from services.registry.service.image_resolution import ImageResolver, check_minimums
-from services.registry.service.ports import (
-    MountResolver,
-    NewKernel,
-    NewSession,
-    PolicyResolver,
-    SessionWaiter,
-)
+from services.registry.service.ports import MountResolver, NewSession, PolicyResolver, SessionWaiter
 from services.registry.service.resource_groups import ResourceGroups
 from services.registry.service.session_ports import SessionIntake
+from services.registry.service.session_requests import (
+    DEFAULT_IMAGE,
+    DEFAULT_RESOURCE_GROUP,
+    PREOPEN_PORTS_ENV,
+    SERVICE_PORTS_ENV,
+    CreateSessionCommand,
+    apply_template,
+    check_policy,
+    kernels_of,
+    preopen_environ,
+    requested_slots,
+)
 from services.registry.service.session_scheduling import check_scheduling
 from services.registry.service.session_templates import SessionTemplates
 
-DEFAULT_SLOTS = {CPU: Decimal(1), MEM: Decimal(256 * 1024 * 1024)}
-DEFAULT_IMAGE = "python:3.11"
-DEFAULT_RESOURCE_GROUP = "default"
 DEFAULT_WAIT = 30.0
 T = TypeVar("T")
-# Backend.AI's name: kernels and their service launchers read the image's ports from it.
-SERVICE_PORTS_ENV = "BACKENDAI_SERVICE_PORTS"
-PREOPEN_PORTS_ENV = "BACKENDAI_PREOPEN_PORTS"
-
-
-def preopen_environ(ports: Sequence[int], service_ports: str) -> str:
-    """The ports as the kernel sees them ("8000,8001"); none may be the runner's own or one
-    the image's apps already use."""
-    taken = set(RESERVED_PORTS)
-    with contextlib.suppress(LabelError):
-        taken |= {n for p in parse_service_ports(service_ports) for n in p.container_ports}
-    clash = [p for p in ports if p in taken]
-    if clash:
-        raise InvalidArgument(
-            f"preopen_ports: {clash} are used by the kernel runner or the image's apps",
-            violations=[FieldViolation("preopen_ports", "port already in use in the kernel")],
-        )
-    return ",".join(str(p) for p in ports)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CreateSessionCommand:
-    name: str
-    session_type: SessionType | None  # None: the template's, else INTERACTIVE
-    image: str
-    resources: Mapping[str, str]
-    vfolder_names: Sequence[str]
-    startup_command: str
-    resource_group: str
-    client_token: str
-    project_id: str
-    environ: Mapping[str, str]
-    wait: bool
-    wait_timeout: float | None
-    cluster_size: int = 1  # 0: the template's, else 1
-    cluster_mode: ClusterMode | None = None  # None: the template's, else SINGLE_NODE
-    scheduling: SessionScheduling = field(default_factory=SessionScheduling)
-    requeue_on_agent_loss: bool = False
-    preopen_ports: tuple[int, ...] = ()
-    template_id: str = ""
-    # "name[/subpath][:kernel_path]" mounts (docs/storage.md), resolved by storage.
-    mounts: Sequence[str] = ()
+tracer = trace.get_tracer(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +63,7 @@ class CreateSession:
                 )
             template = await self.templates.get(caller, cmd.template_id)
             cmd = apply_template(cmd, template.spec)
-        slots = _requested_slots(cmd.resources)
+        slots = requested_slots(cmd.resources)
         if cmd.session_type is SessionType.BATCH and not cmd.startup_command.strip():
             raise InvalidResources(
                 "batch sessions need a startup_command",
@@ -184,7 +133,7 @@ class CreateSession:
             startup_command=cmd.startup_command,
             environ=environ,
             trace_context=current_trace_context(),
-            kernels=_kernels(slots, size),
+            kernels=kernels_of(slots, size),
             created_at=datetime.now(UTC),
             max_lifetime_seconds=policy.max_session_lifetime,
             idle_timeout_seconds=policy.idle_timeout,
@@ -203,7 +152,8 @@ class CreateSession:
     async def _enqueue(self, new: NewSession) -> tuple[Session, bool]:
         # The store stages SessionEnqueued in the insert's transaction, and again when a retry
         # finds the session still PENDING (rule R-OUTBOX).
-        return await self.store.add(new)
+        with tracer.start_as_current_span("enqueue session"):
+            return await self.store.add(new)
 
     async def _wait(self, session: Session, timeout: float) -> Session:
         deadline = time.monotonic() + timeout
@@ -214,7 +164,7 @@ class CreateSession:
                 flag.clear()
                 session = await self.store.get(session.session_id)
                 remaining = deadline - time.monotonic()
-                if session.status is Status.RUNNING or session.status in DEAD_STATUSES:
+                if session.status in WAIT_ENDS:
                     return session
                 if remaining <= 0:
                     return session
@@ -229,75 +179,3 @@ def _ahead(work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
     task = asyncio.create_task(work)
     task.add_done_callback(lambda t: t.cancelled() or t.exception())
     return task
-
-
-def apply_template(cmd: CreateSessionCommand, spec: TemplateSpec) -> CreateSessionCommand:
-    """The template's values wherever the request leaves a field empty; maps merge per key."""
-    return replace(
-        cmd,
-        session_type=cmd.session_type or spec.session_type,
-        image=cmd.image or spec.image,
-        resources={**spec.resources, **cmd.resources},
-        environ={**spec.environ, **cmd.environ},
-        startup_command=cmd.startup_command or spec.startup_command,
-        resource_group=cmd.resource_group or spec.resource_group,
-        cluster_size=cmd.cluster_size or spec.cluster_size,
-        cluster_mode=cmd.cluster_mode or spec.cluster_mode,
-        mounts=tuple(cmd.mounts) or spec.mounts,
-    )
-
-
-def check_policy(policy: SessionPolicy, slots: ResourceSlots, size: int) -> None:
-    """Refuse what the keypair policy can never allow, naming the limit."""
-    cap = policy.max_containers_per_session
-    if cap > 0 and size > cap:
-        raise PolicyLimitExceeded(
-            f"cluster_size {size} exceeds max_containers_per_session {cap}",
-            violations=[
-                FieldViolation("cluster_size", f"at most {cap} (max_containers_per_session)")
-            ],
-            metadata={
-                "limit": "max_containers_per_session",
-                "max_containers_per_session": str(cap),
-            },
-        )
-    total = ResourceSlots()
-    for _ in range(size):
-        total = total + slots
-    over = policy.slots_over(total)
-    if over:
-        limits = ", ".join(f"{s} {policy.total_resource_slots[s]}" for s in over)
-        raise PolicyLimitExceeded(
-            f"the session asks for more than the keypair's total_resource_slots ({limits})",
-            violations=[
-                FieldViolation(f"resources.{s}", "above the keypair's total_resource_slots")
-                for s in over
-            ],
-            metadata={"limit": "total_resource_slots", "slots": ",".join(over)},
-        )
-
-
-def _kernels(slots: ResourceSlots, size: int) -> tuple[NewKernel, ...]:
-    """main1 and sub1..sub(size-1) (docs/cluster-sessions.md), each with the requested slots."""
-    return tuple(
-        NewKernel(
-            kernel_id=new_id(),
-            cluster_role=place.role,
-            cluster_idx=place.idx,
-            local_rank=place.local_rank,
-            requested_slots=slots,
-        )
-        for place in cluster_layout(size)
-    )
-
-
-def _requested_slots(raw: Mapping[str, str]) -> ResourceSlots:
-    slots = ResourceSlots.parse(raw, field="resources")
-    filled = {**DEFAULT_SLOTS, **dict(slots)}
-    result = ResourceSlots(filled)
-    if result[CPU] <= 0 or result[MEM] <= 0:
-        raise InvalidResources(
-            "resources.cpu and resources.mem must be positive",
-            violations=[FieldViolation("resources", "cpu and mem must be positive")],
-        )
-    return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 
 from libs.core.access import Verb
@@ -19,6 +20,8 @@ from services.registry.service.session_ports import SessionReader
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 60.0
+# Seconds an execution runs before its end is recorded as use again (idle timeouts are minutes).
+TOUCH_AGAIN_AFTER = 1.0
 # Activity records being written while the reply goes out (kept referenced until done).
 _recording: set[asyncio.Task[None]] = set()
 
@@ -94,12 +97,15 @@ class Execute:
         targets = ExecTargets(self.store, self.agent_store, self.activity)
         target = await targets(caller, session_id)
         targets.touch_soon(session_id)  # recorded while the code runs, not before
+        started = time.monotonic()
         try:
             return await self.agents.execute(
                 target.address, target.kernel_id, mode, code, timeout or DEFAULT_TIMEOUT, poll
             )
         finally:
-            targets.touch_soon(session_id)  # a long run counts as use until it ends
+            # A long run counts as use until it ends; a short one was recorded as it started.
+            if time.monotonic() - started >= TOUCH_AGAIN_AFTER:
+                targets.touch_soon(session_id)
 
 
 def _check(mode: ExecMode, code: str, poll: ExecPoll | None) -> None:

@@ -4,6 +4,7 @@ lease so one replica runs them at a time."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -39,4 +40,19 @@ class KernelStatsStore(Protocol):
 
     async def archive(self, kernel_id: str, agent_id: str) -> None:
         """Keep the kernel's last report from `agent_id` with the kernel, which has ended."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LiveState:
+    last_seen: dict[str, datetime]  # session id -> last use (those with one recorded)
+    stats: dict[str, KernelStats]  # kernel id -> newest report from its own agent
+
+
+class LiveSessionState(Protocol):
+    """Sessions' last use and their kernels' newest stats, read together (GetSession's view)."""
+
+    async def read(self, watched: Sequence[str], kernels: Sequence[tuple[str, str]]) -> LiveState:
+        """Last use of the `watched` sessions and the newest report of each (kernel id, agent
+        id) from that agent."""
         ...

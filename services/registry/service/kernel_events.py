@@ -43,7 +43,7 @@ class ApplyKernelEvent:
     apps: AppEdge | None = None  # a session's apps stop being routed when its kernels end
     # Called with the session's id once a report changed its status (committed): wakes the
     # CreateSession calls waiting on this replica without the outbox → stream round trip.
-    on_session_change: Callable[[str], None] | None = None
+    on_session_change: Callable[[str, Status], None] | None = None
 
     async def __call__(self, report: KernelReport) -> None:
         if report.status is Status.CANCELLED:
@@ -65,7 +65,7 @@ class ApplyKernelEvent:
             message=report.message,
         )
         if change is not None and change.status is not None and self.on_session_change:
-            self.on_session_change(change.session_id)
+            self.on_session_change(change.session_id, change.status)
         if report.status is Status.TERMINATED and report.session_id and self.apps is not None:
             try:
                 await self.apps.close_session(report.session_id)

@@ -252,10 +252,12 @@ class PolicyResolver(Protocol):
 
 
 class SessionWaiter(Protocol):
-    """Per-session change flags, set whenever a session's status changes on any replica."""
+    """Per-session flags, set when a session reaches a status that ends a wait (`WAIT_ENDS`)
+    on any replica; the statuses on the way there wake nobody."""
 
     def subscribe(self, session_id: str) -> asyncio.Event: ...
     def unsubscribe(self, session_id: str, flag: asyncio.Event) -> None: ...
-    def wake(self, session_id: str) -> None:
-        """This replica committed a status change of the session: wake its waiters now."""
+    def wake(self, session_id: str, status: Status) -> None:
+        """This replica committed the session's move to `status`: wake its waiters now if it
+        ends their wait."""
         ...

@@ -12,7 +12,7 @@ from services.registry.domain.idle import IdleGrace, IdleReport, report, watches
 from services.registry.domain.model import Session, Status
 from services.registry.domain.utilization import KernelStats
 from services.registry.service.access import check_access, list_filter
-from services.registry.service.idle_ports import ActivityClock, KernelStatsStore
+from services.registry.service.idle_ports import LiveSessionState
 from services.registry.service.session_ports import SessionReader
 
 DEFAULT_PAGE_SIZE = 50
@@ -21,11 +21,10 @@ DEFAULT_PAGE_SIZE = 50
 @dataclass(frozen=True, slots=True)
 class SessionQueries:
     store: SessionReader
-    # Where the idle checkers read sessions' last use: GetSession shows the time left.
-    activity: ActivityClock | None = None
+    # Sessions' last use (GetSession shows the idle time left) and running kernels' latest
+    # stats (ended ones keep theirs on the kernel row).
+    live_state: LiveSessionState | None = None
     grace: IdleGrace = field(default_factory=IdleGrace)
-    # Where running kernels' latest stats are (ended ones keep theirs on the kernel).
-    stats: KernelStatsStore | None = None
 
     async def get(self, caller: Caller, session_id: str) -> Session:
         session = await self.store.get(session_id)
@@ -53,21 +52,27 @@ class SessionQueries:
         cursor = (page[-1].created_at, page[-1].session_id) if more and page else None
         return page, cursor
 
-    async def idle_reports(self, sessions: Sequence[Session]) -> dict[str, IdleReport]:
-        """Each session's time left before an idle checker ends it (empty when unknown)."""
-        if self.activity is None:
-            return {}
-        # Only sessions with an idle timeout need their last use (one Redis round trip less).
+    async def live(
+        self, sessions: Sequence[Session]
+    ) -> tuple[dict[str, IdleReport], dict[str, KernelStats]]:
+        """Each session's time left before an idle checker ends it, and the latest report of
+        each running kernel from its own agent (both empty when unknown)."""
+        if self.live_state is None:
+            return {}, {}
+        # Only sessions with an idle timeout need their last use.
         watched = [
             s.session_id for s in sessions if s.status is Status.RUNNING and watches_activity(s)
         ]
-        seen = await self.activity.last_seen_many(watched)
+        running = [
+            (k.kernel_id, k.agent_id or "")
+            for s in sessions
+            for k in s.kernels
+            if k.status is Status.RUNNING
+        ]
+        state = await self.live_state.read(watched, running)
         now = datetime.now(UTC)
-        return {s.session_id: report(s, seen.get(s.session_id), self.grace, now) for s in sessions}
-
-    async def live_stats(self, sessions: Sequence[Session]) -> dict[str, KernelStats]:
-        """The latest report of each running kernel of `sessions`, from its own agent."""
-        if self.stats is None:
-            return {}
-        running = [k for s in sessions for k in s.kernels if k.status is Status.RUNNING]
-        return await self.stats.latest([(k.kernel_id, k.agent_id or "") for k in running])
+        reports = {
+            s.session_id: report(s, state.last_seen.get(s.session_id), self.grace, now)
+            for s in sessions
+        }
+        return reports, state.stats

@@ -56,6 +56,17 @@ async def test_the_cases_that_differed_from_jupyter(backend: ProcessBackend, kid
     assert len(got.stdout) < 1 << 20
 
 
+async def test_the_notebook_history_spans_the_kernels_cells(
+    backend: ProcessBackend, kid: str
+) -> None:
+    await query(backend, kid, "a = 'first cell'")
+    await query(backend, kid, "6 * 7")
+    got = await query(backend, kid, "print(In[1], '|', Out[2], '|', _ih[-2])\n%history -n 1-2")
+    lines = got.stdout.splitlines()
+    assert lines[0] == "a = 'first cell' | 42 | 6 * 7"
+    assert [line.split(maxsplit=1)[-1] for line in lines[1:]] == ["a = 'first cell'", "6 * 7"]
+
+
 async def test_errors_come_with_their_traceback(backend: ProcessBackend, kid: str) -> None:
     got = await query(backend, kid, "def f():\n    return 1 / 0\nf()")
     assert (got.status, got.error_name) == (ExecStatus.FAILED, "ZeroDivisionError")

@@ -26,14 +26,11 @@ from services.registry.api.scheduling_servicer import SchedulingServicer
 from services.registry.domain.errors import PendingSessionLimit
 from services.registry.domain.image_ref import canonical
 from services.registry.domain.model import Session, SessionPolicy, SessionType, Status
-from services.registry.service.create_session import (
-    DEFAULT_IMAGE,
-    CreateSession,
-    CreateSessionCommand,
-)
+from services.registry.service.create_session import CreateSession
 from services.registry.service.image_resolution import ImageResolver
 from services.registry.service.resource_groups import ResourceGroups
 from services.registry.service.scheduling import Scheduling
+from services.registry.service.session_requests import DEFAULT_IMAGE, CreateSessionCommand
 from services.scheduler.adapters.registry_client import GrpcSchedulingClient
 from services.scheduler.domain.cache import ClusterCache
 from services.scheduler.domain.limits import CONCURRENCY_LIMIT, KeypairLimits, Limits

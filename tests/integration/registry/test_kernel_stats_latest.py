@@ -1,5 +1,5 @@
 """GetSession's live stats: the newest report of each kernel from its own agent, read from the
-real Redis without loading the kernel's whole history."""
+real Redis without loading the kernel's whole history, with sessions' last use alongside."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import pytest
 from redis.asyncio import Redis
 
 from libs.core.ids import new_id
+from libs.events import session_activity
 from services.registry.adapters.kernel_stats_store import RedisKernelStats
+from services.registry.adapters.live_state import RedisLiveState
 from services.registry.domain.utilization import KernelStats
 from tests.integration.registry.conftest import Stores
 
@@ -48,3 +50,25 @@ async def test_a_kernel_with_only_another_agents_reports_has_none(
     await stats.record([_report(kernel, "agent-old", 0, mem=1)])
 
     assert await stats.latest([(kernel, "agent-new")]) == {}
+
+
+async def test_live_state_reads_last_use_and_newest_stats_together(
+    stores: Stores, redis: Redis, key_prefix: str
+) -> None:
+    stats = RedisKernelStats(redis, key_prefix, stores.factory)
+    live = RedisLiveState(redis, stats)
+    used, unused = new_id(), new_id()
+    await session_activity.touch(redis, used, at=1_700_000_000.5)
+    steady, moved = new_id(), new_id()
+    await stats.record([_report(steady, "agent-a", 0, mem=5)])
+    await stats.record([_report(moved, "agent-b", 0, mem=7)])
+    await stats.record([_report(moved, "agent-a", 1, mem=9)])
+
+    state = await live.read([used, unused], [(steady, "agent-a"), (moved, "agent-b")])
+
+    assert state.last_seen == {used: datetime.fromtimestamp(1_700_000_000.5, UTC)}
+    assert state.stats[steady].mem_bytes == 5
+    assert state.stats[moved].mem_bytes == 7  # its own agent's, not the newer stray one
+    no_sessions = await live.read([], [(steady, "agent-a")])
+    assert no_sessions.last_seen == {} and no_sessions.stats[steady].mem_bytes == 5
+    assert (await live.read([], [])).stats == {}

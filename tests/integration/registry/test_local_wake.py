@@ -49,10 +49,24 @@ async def test_a_repeated_or_foreign_event_wakes_nobody(stores: Stores) -> None:
     session_id, kernel_id = await scheduled_on(stores, agent_id)
     await stores.lifecycle.claim_scheduled(100)
     woken: list[str] = []
-    apply = ApplyKernelEvent(stores.lifecycle, on_session_change=woken.append)
+    apply = ApplyKernelEvent(stores.lifecycle, on_session_change=lambda s, _: woken.append(s))
     await apply(_report(kernel_id, stranger, Status.RUNNING))  # refused (rule R-EVENT-SOURCE)
     assert woken == []
     started = _report(kernel_id, agent_id, Status.RUNNING)
     await apply(started)
     await apply(started)  # a redelivery: a no-op
     assert woken == [session_id]
+
+
+async def test_only_a_status_that_ends_the_wait_wakes_the_waiter(stores: Stores) -> None:
+    waiter = StreamSessionWaiter(stores.events)
+    session_id = new_id()
+    flag = waiter.subscribe(session_id)
+    for on_the_way in (Status.SCHEDULED, Status.PREPARING, Status.PULLING):
+        waiter.wake(session_id, on_the_way)
+    assert not flag.is_set()  # a waiting CreateSession does not re-read its session for these
+    waiter.wake(session_id, Status.RUNNING)
+    assert flag.is_set()
+    ended = waiter.subscribe(session_id)
+    waiter.wake(session_id, Status.CANCELLED)
+    assert ended.is_set()

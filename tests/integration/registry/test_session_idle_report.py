@@ -11,7 +11,8 @@ import pytest
 from redis.asyncio import Redis
 
 from libs.events import session_activity
-from services.registry.adapters.activity import RedisActivity
+from services.registry.adapters.kernel_stats_store import RedisKernelStats
+from services.registry.adapters.live_state import RedisLiveState
 from services.registry.domain.model import SessionType, Status
 from services.registry.service.queries import SessionQueries
 from tests.integration.registry.conftest import Stores
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_idle_time_left_follows_the_last_activity_of_watched_sessions(
-    stores: Stores, redis: Redis
+    stores: Stores, redis: Redis, key_prefix: str
 ) -> None:
     started = datetime.now(UTC) - timedelta(seconds=300)
     history = {Status.RUNNING.value: started}
@@ -39,9 +40,10 @@ async def test_idle_time_left_follows_the_last_activity_of_watched_sessions(
     batch = replace(base[2], session_type=SessionType.BATCH)
     for s in (watched, unwatched, batch):
         await session_activity.touch(redis, s.session_id, at=time.time() - 100)
-    queries = SessionQueries(stores.sessions, RedisActivity(redis))
+    stats = RedisKernelStats(redis, key_prefix, stores.factory)
+    queries = SessionQueries(stores.sessions, RedisLiveState(redis, stats))
 
-    reports = await queries.idle_reports([watched, unwatched, batch])
+    reports, _ = await queries.live([watched, unwatched, batch])
 
     left = reports[watched.session_id].idle_remaining
     assert left is not None and timedelta(seconds=480) < left <= timedelta(seconds=500)

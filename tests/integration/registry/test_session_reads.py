@@ -45,6 +45,19 @@ async def test_read_path_returns_what_the_orm_returns(stores: Stores) -> None:
     assert {k.agent_id for k in fast.kernels} == {agent_id}
 
 
+async def test_many_sessions_read_as_the_orm_reads_them(stores: Stores) -> None:
+    """The watch's read (`get_many`): the sessions that exist among those asked for."""
+    a = (await stores.sessions.add(new_session()))[0].session_id
+    b = (await stores.sessions.add(new_session()))[0].session_id
+    asked = [a, b, a, new_id(), "not-a-uuid"]
+
+    fast = await stores.sessions.get_many(asked)
+    orm = await SqlSessionStore(stores.factory).get_many([a, b, new_id()])
+
+    assert fast == orm and set(fast) == {a, b}
+    assert await stores.sessions.get_many([]) == {}
+
+
 async def test_unknown_or_malformed_ids_are_not_found(stores: Stores) -> None:
     for session_id in (new_id(), "not-a-uuid", ""):
         with pytest.raises(SessionNotFound):

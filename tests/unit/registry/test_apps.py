@@ -20,7 +20,7 @@ from services.registry.service.apps import (
     StartApp,
     session_apps,
 )
-from services.registry.service.create_session import (
+from services.registry.service.session_requests import (
     PREOPEN_PORTS_ENV,
     SERVICE_PORTS_ENV,
     preopen_environ,

@@ -19,10 +19,11 @@ from services.registry.domain.errors import (
 )
 from services.registry.domain.images import ResourceGroup
 from services.registry.domain.model import Session, SessionPolicy, SessionType, Status
-from services.registry.service.create_session import CreateSession, CreateSessionCommand
+from services.registry.service.create_session import CreateSession
 from services.registry.service.image_resolution import ImageResolver
 from services.registry.service.ports import NewSession
 from services.registry.service.resource_groups import ResourceGroups
+from services.registry.service.session_requests import CreateSessionCommand
 
 ALICE = Caller(
     user_id="u1", access_key="AKALICE", role=Role.USER, domain_name="A", project_ids=("p1", "p2")
@@ -90,7 +91,7 @@ class NoWaiter:
     def unsubscribe(self, session_id: str, flag: asyncio.Event) -> None:
         return None
 
-    def wake(self, session_id: str) -> None:
+    def wake(self, session_id: str, status: Status) -> None:
         return None
 
 

@@ -8,7 +8,7 @@ import pytest
 from services.registry.domain.cluster import ClusterMode
 from services.registry.domain.model import SessionType
 from services.registry.domain.templates import InvalidTemplate, TemplateKind, TemplateSpec
-from services.registry.service.create_session import CreateSessionCommand, apply_template
+from services.registry.service.session_requests import CreateSessionCommand, apply_template
 from services.registry.service.session_templates import load_document
 
 FULL = """
