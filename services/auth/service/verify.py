@@ -124,7 +124,6 @@ class RequestVerifier:
             rate_limit=owner.rate_limit,
         )
 
-
     def _signing_key(self, secret: str, when: datetime, host: str, hash_name: str) -> bytes:
         """`signing_key`, derived once per secret, day and host."""
         scope = (secret, when.date(), host, hash_name)
