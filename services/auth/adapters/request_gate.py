@@ -4,12 +4,12 @@ Atomic and shared by every auth replica. The window is approximated with two fix
 (the previous one weighted by how much of it still overlaps the sliding window), which costs
 two small counters per key instead of a sorted set of every request.
 
-Concurrent Checks share round trips: an `admit` queues its request and the first one of a batch
-starts a flush on the next turn of the event loop, which sends every queued request to one run
-of the script and hands each its own outcome. While a batch is in flight the next one gathers,
-so under load one round trip (one `send`, one reply to parse) serves many Checks; alone, a
-request waits for nothing but its own round trip. Requests of one batch run in arrival order
-inside the script, so two uses of one signature in the same batch still see each other.
+Concurrent Checks share round trips. A request that finds the gate idle is sent at once, from
+its own task (no extra task, no extra turn of the event loop: alone, it costs what one script
+call costs). Requests arriving while a round trip is in flight queue up, and the next round
+trip carries all of them (up to MAX_BATCH) in one run of the script, which handles them in
+arrival order, so two uses of one signature in a batch still see each other. Under load one
+`send` and one reply serve many Checks.
 """
 
 from __future__ import annotations
@@ -57,8 +57,6 @@ return out
 
 # Bounds one script run (Redis runs nothing else meanwhile): ~10 commands per request.
 MAX_BATCH = 256
-# Turns of the event loop a batch may wait for more Checks (each turn only while more arrive).
-GATHER_TURNS = 8
 
 
 @dataclass(slots=True)
@@ -75,6 +73,7 @@ class RedisRequestGate:
         self._max_batch = max(1, max_batch)
         self._script = redis.register_script(_SCRIPT)
         self._queue: list[_Queued] = []
+        self._busy = False  # a round trip is in flight (a lone request's or the flusher's)
         self._flusher: asyncio.Task[None] | None = None
 
     async def admit(
@@ -99,36 +98,38 @@ class RedisRequestGate:
             args=(max(math.ceil(replay_ttl * 1000), 1), limit, window_ms, elapsed),
             outcome=asyncio.get_running_loop().create_future(),
         )
-        self._queue.append(queued)
-        if self._flusher is None:
+        if self._busy:
+            self._queue.append(queued)
+            # Not shielded: a cancelled Check leaves its request in the batch (it is counted,
+            # as it would be once sent), and the flusher skips its future.
+            return await queued.outcome
+        self._busy = True
+        try:
+            await self._run([queued])
+        finally:
+            self._hand_over()
+        return queued.outcome.result()
+
+    def _hand_over(self) -> None:
+        """After a round trip: send what queued meanwhile, or become idle."""
+        if not self._queue:
+            self._busy = False
+        elif self._flusher is None:
             self._flusher = asyncio.create_task(self._flush(), name="auth-request-gate")
-        # Not shielded: a cancelled Check leaves its request in the batch (it is counted, as
-        # it would be once sent), and the flusher skips its future.
-        return await queued.outcome
 
     async def _flush(self) -> None:
         """Send queued requests, a batch at a time, until the queue is empty."""
         try:
             while self._queue:
-                await self._gather()
                 batch = self._queue[: self._max_batch]
                 del self._queue[: self._max_batch]
                 await self._run(batch)
         finally:
             self._flusher = None
+            self._busy = False
             if self._queue:  # only when cancelled (shutdown): end the rest rather than hang
                 self._fail(self._queue, asyncio.CancelledError())
                 self._queue = []
-
-    async def _gather(self) -> None:
-        """Let the Checks arriving on the next turns of the event loop join the batch, for as
-        long as each turn brings more (a few turns at most); a lone request goes at once."""
-        seen = 0
-        for _ in range(GATHER_TURNS):
-            if len(self._queue) == seen or len(self._queue) >= self._max_batch:
-                return
-            seen = len(self._queue)
-            await asyncio.sleep(0)
 
     async def _run(self, batch: list[_Queued]) -> None:
         keys = [key for queued in batch for key in queued.keys]
