@@ -100,8 +100,8 @@ class RedisRequestGate:
         )
         if self._busy:
             self._queue.append(queued)
-            # Not shielded: a cancelled Check leaves its request in the batch (it is counted,
-            # as it would be once sent), and the flusher skips its future.
+            # A Check cancelled while queued is left out of its batch (never counted); one
+            # cancelled after its batch was sent is counted, as a lone one would be.
             return await queued.outcome
         self._busy = True
         try:
@@ -121,9 +121,10 @@ class RedisRequestGate:
         """Send queued requests, a batch at a time, until the queue is empty."""
         try:
             while self._queue:
-                batch = self._queue[: self._max_batch]
+                batch = [q for q in self._queue[: self._max_batch] if not q.outcome.done()]
                 del self._queue[: self._max_batch]
-                await self._run(batch)
+                if batch:
+                    await self._run(batch)
         finally:
             self._flusher = None
             self._busy = False
@@ -143,7 +144,7 @@ class RedisRequestGate:
                 raise
             return
         for i, queued in enumerate(batch):
-            if queued.outcome.done():  # its Check was cancelled
+            if queued.outcome.done():  # its Check was cancelled meanwhile
                 continue
             verdict, remaining = int(flat[2 * i]), int(flat[2 * i + 1])
             queued.outcome.set_result(

@@ -92,3 +92,13 @@ async def test_an_unreachable_redis_fails_every_waiting_request(key_prefix):
     finally:
         await unreachable.aclose()
     assert all(isinstance(r, RedisError) for r in results)
+
+
+async def test_a_request_cancelled_before_it_is_sent_is_not_counted(redis, key_prefix):
+    gate = RedisRequestGate(redis, prefix=key_prefix)
+    first = asyncio.ensure_future(admit(gate, "first", limit=2))
+    queued = asyncio.ensure_future(admit(gate, "queued", limit=2))
+    await asyncio.sleep(0)  # both reach the gate; "queued" waits behind the first round trip
+    queued.cancel()
+    assert (await first).remaining == 1
+    assert (await admit(gate, "next", limit=2)).allowed  # "queued" spent nothing
