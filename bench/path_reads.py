@@ -10,6 +10,7 @@ internal token and the caller's identity headers), so the services do the same w
 from __future__ import annotations
 
 import contextlib
+import resource
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ class Target:
     database_url: str
     registry_pid: int
     auth_pid: int
+    edge_pid: int  # the gateway process; Envoy is its child
 
     @staticmethod
     def of(platform: Platform) -> Target:
@@ -62,6 +64,7 @@ class Target:
             database_url=platform.infra.database_url,
             registry_pid=platform.processes["registry"].pid,
             auth_pid=platform.processes["auth"].pid,
+            edge_pid=platform.processes["edge"].pid,
         )
 
 
@@ -106,7 +109,9 @@ async def _run(
         login.raise_for_status()
     bearer = [("authorization", f"Bearer {login.json()['tokens']['access_token']}")]
 
-    cpu = _CpuMeter({"registry": target.registry_pid, "auth": target.auth_pid})
+    cpu = _CpuMeter(
+        {"registry": target.registry_pid, "auth": target.auth_pid, "edge": target.edge_pid}
+    )
 
     async def grpc_load(base: str, method: str, body: bytes, headers: Headers) -> LoadResult:
         url = f"http://{base}{method}"
@@ -146,22 +151,35 @@ async def _run(
 
 
 class _CpuMeter:
-    """Prints the CPU time (user + system) each service spent per call of a load: unlike req/s
-    it hardly depends on what else the machine runs."""
+    """Prints the CPU time (user + system) each service spent per call of a load, with its
+    children (the edge's Envoy), and the load generator's (h2load, curl: this process's
+    children): unlike req/s it hardly depends on what else the machine runs."""
 
     def __init__(self, pids: dict[str, int]) -> None:
         self._procs = {name: psutil.Process(pid) for name, pid in pids.items()}
 
     def _cpu(self) -> dict[str, float]:
-        return {n: p.cpu_times().user + p.cpu_times().system for n, p in self._procs.items()}
+        spent = {n: _cpu_seconds(p) for n, p in self._procs.items()}
+        own = resource.getrusage(resource.RUSAGE_CHILDREN)  # children that ended: the loads
+        spent["load generator"] = own.ru_utime + own.ru_stime
+        return spent
 
     @contextlib.contextmanager
     def __call__(self, what: str, calls: int) -> Iterator[None]:
         before = self._cpu()
         yield
         after = self._cpu()
-        spent = ", ".join(f"{n} {(after[n] - before[n]) / calls * 1e6:.0f}" for n in self._procs)
+        spent = ", ".join(f"{n} {(after[n] - before[n]) / calls * 1e6:.0f}" for n in after)
         print(f"  CPU us per call, {what}: {spent}")
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    total = 0.0
+    for p in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = p.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 class _Signer:

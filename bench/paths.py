@@ -1,12 +1,12 @@
 """The hot paths of Shipyard, each measured against its goal (docs/performance.md).
 
-    .venv/bin/python -m bench.paths [--requests 4000]
+    .venv/bin/python -m bench.paths [--requests 4000] [--reads-only]
 
 It starts its own platform (free ports, its own database and Redis prefix, the process backend)
 and prints, as its last lines, one figure each: session start and execute latencies
 (bench.path_start), GetSession req/s straight to one registry process, and the edge's req/s
 ratios against straight gRPC (bench.path_reads). Load comes from h2load and curl, not from
-Python.
+Python. `--reads-only` skips the start and execute rows (printed as `skipped`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _start_measure() -> Measure | None:
     return measure
 
 
-async def main(requests: int) -> list[tuple[str, str]]:
+async def main(requests: int, *, reads_only: bool = False) -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         config = PlatformConfig.ephemeral(
             Path(tmp),
@@ -57,8 +57,10 @@ async def main(requests: int) -> list[tuple[str, str]]:
         platform = Platform(config)
         await platform.start()
         try:
-            start = _start_measure()
-            if start is None:
+            start = None if reads_only else _start_measure()
+            if reads_only:
+                lines = [(label, "skipped") for label in START_LABELS]
+            elif start is None:
                 lines = [(label, "n/a (bench.path_start missing)") for label in START_LABELS]
             else:
                 lines = await start(platform)
@@ -70,8 +72,11 @@ async def main(requests: int) -> list[tuple[str, str]]:
 def run() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=4000, help="calls per read load")
+    parser.add_argument(
+        "--reads-only", action="store_true", help="only the GetSession and edge ratio rows"
+    )
     args = parser.parse_args()
-    lines = asyncio.run(main(args.requests))
+    lines = asyncio.run(main(args.requests, reads_only=args.reads_only))
     for label, value in lines:
         print(f"{label}: {value}")
 

@@ -163,6 +163,28 @@ async def test_one_trace_spans_every_component(platform: Platform, otlp: Receive
         pytest.fail(f"trace {trace_id} covers only {otlp.services_by_trace().get(trace_id)}")
 
 
+async def test_the_edges_check_is_a_span_of_the_callers_trace(
+    platform: Platform, otlp: Receiver
+) -> None:
+    assert platform.keypair is not None
+    trace_id = secrets.token_hex(16)
+    async with ShipyardClient(
+        platform.endpoint, platform.keypair.access_key, platform.keypair.secret_key
+    ) as c:
+        c._http.headers["traceparent"] = f"00-{trace_id}-{secrets.token_hex(8)}-01"
+        await c.whoami()
+    check = "/envoy.service.auth.v3.Authorization/Check"
+
+    async def traced() -> bool:
+        return any((s.service, s.name, s.trace_id) == ("auth", check, trace_id) for s in otlp.spans)
+
+    try:
+        await _until(traced, timeout=20)
+    except TimeoutError:
+        names = {(s.service, s.name) for s in otlp.spans if s.trace_id == trace_id}
+        pytest.fail(f"no Check span in trace {trace_id}: {names}")
+
+
 async def test_batch_session_ends_with_its_commands_exit_code(client: ShipyardClient) -> None:
     session = await client.create_session(
         session_type="SESSION_TYPE_BATCH", startup_command="echo working; exit 7", wait=True

@@ -6,7 +6,7 @@ import hmac
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from libs.core.identity import Caller
@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 # sign WebSocket/SSE requests with it.
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _DATE_HEADERS = ("date", "x-backendai-date", "x-sorna-date")
+# Derived signing keys remembered (two HMACs and a date format per request otherwise); keyed by
+# the secret itself, so a changed secret never meets an old key.
+_KEY_CACHE_BOUND = 4096
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,6 +80,7 @@ class RequestVerifier:
         self._usage = usage
         self._clock = clock
         self._window = window
+        self._keys: dict[tuple[str, date, str, str], bytes] = {}
 
     async def verify(self, facts: RequestFacts) -> Caller:
         """The caller the request's signature proves, or an Unauthenticated error saying why."""
@@ -103,7 +107,7 @@ class RequestVerifier:
             hash_name=claim.hash_name,
             header_prefix=claim.header_prefix,
         )
-        key = signing_key(owner.secret_key, claim.date, host, claim.hash_name)
+        key = self._signing_key(owner.secret_key, claim.date, host, claim.hash_name)
         expected = hmac.new(key, payload, claim.hash_name).hexdigest()
         if not hmac.compare_digest(expected.encode(), claim.signature.encode()):
             raise InvalidSignature("signature mismatch")
@@ -119,6 +123,16 @@ class RequestVerifier:
             valid_until=claim.date + self._window,
             rate_limit=owner.rate_limit,
         )
+
+    def _signing_key(self, secret: str, when: datetime, host: str, hash_name: str) -> bytes:
+        """`signing_key`, derived once per secret, day and host."""
+        scope = (secret, when.date(), host, hash_name)
+        key = self._keys.get(scope)
+        if key is None:
+            if len(self._keys) >= _KEY_CACHE_BOUND:
+                self._keys.clear()
+            key = self._keys[scope] = signing_key(secret, when, host, hash_name)
+        return key
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

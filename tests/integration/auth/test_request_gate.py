@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from cli.infra import free_port
 from services.auth.adapters.request_gate import RedisRequestGate
 
 pytestmark = pytest.mark.integration
@@ -62,3 +66,39 @@ async def test_window_slides_rather_than_resetting(redis, key_prefix):
     # Two windows later nothing of the first remains.
     later = T0 + timedelta(seconds=125)
     assert (await admit(gate, "w3-0", now=later, limit=4)).remaining == 3
+
+
+async def test_concurrent_uses_of_one_signature_share_a_batch_and_one_wins(redis, key_prefix):
+    gate = RedisRequestGate(redis, prefix=key_prefix)
+    outcomes = await asyncio.gather(*(admit(gate, "twice") for _ in range(10)))
+    assert [o.allowed for o in outcomes].count(True) == 1
+    assert [o.replayed for o in outcomes].count(True) == 9
+
+
+async def test_concurrent_requests_over_the_limit_are_refused_in_order(redis, key_prefix):
+    gate = RedisRequestGate(redis, prefix=key_prefix, max_batch=4)  # several batches
+    outcomes = await asyncio.gather(*(admit(gate, f"c-{i}", limit=5) for i in range(9)))
+    assert [o.allowed for o in outcomes] == [True] * 5 + [False] * 4
+    assert [o.remaining for o in outcomes[:5]] == [4, 3, 2, 1, 0]
+
+
+async def test_an_unreachable_redis_fails_every_waiting_request(key_prefix):
+    unreachable = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    gate = RedisRequestGate(unreachable, prefix=key_prefix)
+    try:
+        results = await asyncio.gather(
+            *(admit(gate, f"down-{i}") for i in range(3)), return_exceptions=True
+        )
+    finally:
+        await unreachable.aclose()
+    assert all(isinstance(r, RedisError) for r in results)
+
+
+async def test_a_request_cancelled_before_it_is_sent_is_not_counted(redis, key_prefix):
+    gate = RedisRequestGate(redis, prefix=key_prefix)
+    first = asyncio.ensure_future(admit(gate, "first", limit=2))
+    queued = asyncio.ensure_future(admit(gate, "queued", limit=2))
+    await asyncio.sleep(0)  # both reach the gate; "queued" waits behind the first round trip
+    queued.cancel()
+    assert (await first).remaining == 1
+    assert (await admit(gate, "next", limit=2)).allowed  # "queued" spent nothing

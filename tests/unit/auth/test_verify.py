@@ -264,3 +264,25 @@ def test_mime_type_strips_parameters():
     assert mime_type("Multipart/Form-Data; boundary=xyz") == "multipart/form-data"
     assert mime_type(None) == "application/octet-stream"
     assert mime_type("") == "application/octet-stream"
+
+
+async def test_a_new_secret_refuses_signatures_made_with_the_old_one():
+    store = FakeKeypairStore(owner())
+    verifier = make_verifier(store)
+    await verifier.verify(signed_facts())  # the old secret's key is derived (and remembered)
+    store.owners[ACCESS_KEY] = replace(owner(), secret_key="n" * 40)
+    assert await refused(signed_facts(path="/v1/identity?again"), verifier) == "INVALID_SIGNATURE"
+    assert (await verifier.verify(signed_facts(secret_key="n" * 40))).access_key == ACCESS_KEY
+
+
+async def test_each_day_and_host_has_its_own_key():
+    midnight = datetime(2023, 8, 2, tzinfo=UTC)
+    verifier = make_verifier(now=midnight)
+    before, after = midnight - timedelta(minutes=1), midnight + timedelta(minutes=1)
+    assert (await verifier.verify(signed_facts(date=before))).access_key == ACCESS_KEY
+    assert (await verifier.verify(signed_facts(date=after))).access_key == ACCESS_KEY
+    other_host = signed_facts(date=after, host="edge.example.com")
+    assert (await verifier.verify(other_host)).access_key == ACCESS_KEY
+    # A signature is bound to its host: the key of another host does not verify it.
+    moved = replace(other_host, host=HOST, headers={**other_host.headers, "host": HOST})
+    assert await refused(moved, verifier) == "INVALID_SIGNATURE"

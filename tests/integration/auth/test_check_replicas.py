@@ -1,0 +1,140 @@
+"""Check on two auth replicas at once, with concurrent Checks sharing Redis round trips: a
+signature is admitted once across both, the rate limit holds across both, and a revoked keypair
+is refused by both. Real PostgreSQL, Redis and gRPC."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from envoy_ext_authz.v3 import external_auth_pb2 as authz
+from envoy_ext_authz.v3 import external_auth_pb2_grpc as authz_grpc
+from shipyard.auth.v1 import keypair_service_pb2 as kpb
+from sqlalchemy import text
+
+from libs.db.engine import create_engine
+from services.auth.app import AuthServer, serve
+from services.auth.config import Settings
+from tests.integration.auth.admin_client import connect, system_metadata
+from tests.integration.auth.tenants import build_world, mask, superadmin
+from tests.integration.auth.test_server import signed_check
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def replicas(
+    migrated_url: str, internal_token: str, unique_email: str, key_prefix: str
+) -> AsyncIterator[tuple[AuthServer, AuthServer]]:
+    settings = Settings(
+        internal_token=internal_token,
+        database_url=migrated_url,
+        bind="127.0.0.1:0",
+        bootstrap_admin_email=unique_email,
+        migrate=False,
+        redis_prefix=f"test:{key_prefix}:",
+        registry_addr="127.0.0.1:1",  # no registry: these tests never end sessions
+    )
+    first = await serve(settings)
+    second = await serve(settings)
+    try:
+        for replica in (first, second):
+            await asyncio.wait_for(replica.tenancy.revocations.ready.wait(), 5)
+        yield first, second
+    finally:
+        await first.stop(grace=0.5)
+        await second.stop(grace=0.5)
+
+
+async def _check_all(
+    replicas: tuple[AuthServer, AuthServer], requests: list[authz.CheckRequest]
+) -> list[authz.CheckResponse]:
+    """The requests at once, alternating between the replicas; responses in request order."""
+    async with (
+        grpc.aio.insecure_channel(f"127.0.0.1:{replicas[0].port}") as one,
+        grpc.aio.insecure_channel(f"127.0.0.1:{replicas[1].port}") as two,
+    ):
+        stubs = [authz_grpc.AuthorizationStub(one), authz_grpc.AuthorizationStub(two)]
+        return list(
+            await asyncio.gather(
+                *(stubs[i % 2].Check(request, timeout=5) for i, request in enumerate(requests))
+            )
+        )
+
+
+def _distinct(access_key: str, secret_key: str, count: int) -> list[authz.CheckRequest]:
+    """Signed requests of distinct paths: distinct signatures, none of them a replay."""
+    return [signed_check(access_key, secret_key, path=f"/v1/identity?n={i}") for i in range(count)]
+
+
+def _reason(response: authz.CheckResponse) -> str | None:
+    if not response.HasField("denied_response"):
+        return None
+    return str(json.loads(response.denied_response.body)["details"][0]["reason"])
+
+
+async def test_a_signed_request_is_admitted_once_across_replicas(replicas):
+    kp = replicas[0].keypair
+    request = signed_check(kp.access_key, kp.secret_key)
+    responses = await _check_all(replicas, [request] * 16)
+    reasons = [_reason(r) for r in responses]
+    assert reasons.count(None) == 1
+    assert reasons.count("REPLAYED_SIGNATURE") == 15
+    assert {r.denied_response.status.code for r in responses if _reason(r)} == {401}
+
+
+async def test_the_rate_limit_holds_across_replicas(replicas, migrated_url):
+    kp = replicas[0].keypair
+    engine = create_engine(migrated_url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE auth.keypairs SET rate_limit = 5 WHERE access_key = :k"),
+                {"k": kp.access_key},
+            )
+    finally:
+        await engine.dispose()
+    responses = await _check_all(replicas, _distinct(kp.access_key, kp.secret_key, 12))
+    reasons = [_reason(r) for r in responses]
+    assert reasons.count(None) == 5
+    assert reasons.count("RATE_LIMIT_EXCEEDED") == 7
+    refused = next(r for r in responses if _reason(r))
+    assert refused.denied_response.status.code == 429
+    headers = {h.header.key: h.header.value for h in refused.denied_response.headers}
+    assert (headers["x-ratelimit-limit"], headers["x-ratelimit-remaining"]) == ("5", "0")
+
+
+async def test_a_revoked_keypair_is_refused_by_both_replicas(
+    replicas, internal_token, unique_email
+):
+    async with connect(replicas[0].port, system_metadata(internal_token)) as system:
+        world = await build_world(
+            await superadmin(system, internal_token, unique_email), internal_token
+        )
+        issued = await world.root.keypairs.CreateKeypair(
+            kpb.CreateKeypairRequest(user_id=world.user_a.user_id, keypair=kpb.Keypair()),
+            metadata=world.root.metadata,
+        )
+        key, secret = issued.keypair.access_key, issued.secret_key
+        # Both replicas verify (and cache) the keypair first.
+        before = await _check_all(replicas, _distinct(key, secret, 2))
+        assert [_reason(r) for r in before] == [None, None]
+        await world.root.keypairs.UpdateKeypair(
+            kpb.UpdateKeypairRequest(
+                keypair=kpb.Keypair(user_id=world.user_a.user_id, access_key=key),
+                update_mask=mask("is_active"),
+            ),
+            metadata=world.root.metadata,
+        )
+    # Revocation reaches the other replica through Redis pub/sub within a second.
+    started = time.monotonic()
+    while True:
+        after = await _check_all(replicas, _distinct(key, secret, 8))
+        if all(_reason(r) == "INACTIVE_KEYPAIR" for r in after):
+            break
+        assert time.monotonic() - started < 1.0, [_reason(r) for r in after]
+        await asyncio.sleep(0.02)
