@@ -87,6 +87,7 @@ class PooledProcessBackend(ProcessBackend):
         if kernel is None:
             return await self._launch(spec)
         kernel.settled.clear()  # from here, its end waits for this start to give it up
+        pool_id = kernel.spec.kernel_id
         try:
             await hand_out(
                 kernel,
@@ -104,7 +105,7 @@ class PooledProcessBackend(ProcessBackend):
         except BaseException:
             await self._discard(kernel)
             raise
-        log.info("kernel %s: handed out a pre-started kernel", spec.kernel_id)
+        log.info("kernel %s: handed out pre-started kernel %s", spec.kernel_id, pool_id)
         return kernel
 
     async def _start_pooled(self) -> ProcessKernel:
@@ -124,6 +125,7 @@ class PooledProcessBackend(ProcessBackend):
             await self._stop_unstarted(kernel)
             raise
         kernel.settled.set()  # an end in the pool cleans up at once
+        log.info("pre-started kernel %s ready", kernel_id)
         return kernel
 
     async def _discard(self, kernel: ProcessKernel) -> None:
