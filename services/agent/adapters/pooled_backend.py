@@ -45,11 +45,11 @@ class PooledProcessBackend(ProcessBackend):
                 idle=self._idle,
             )
 
-    def start_pool(self) -> None:
+    def start_pool(self) -> bool:
         """Begin pre-starting kernels, where this host allows it: cgroup v1 (only v1 groups can
-        be renamed, and a handed-out kernel's must carry the real kernel id)."""
+        be renamed, and a handed-out kernel's must carry the real kernel id). False: none."""
         if self._pool is None:
-            return
+            return False
         try:
             layout = self._cgroup_layout()
         except m.KernelStartFailed:
@@ -57,8 +57,9 @@ class PooledProcessBackend(ProcessBackend):
         if layout is None or layout.version != 1:
             log.warning("no pre-started kernels: they need cgroup v1, which this host lacks")
             self._pool = None
-            return
+            return False
         self._pool.fill()
+        return True
 
     def pooled(self) -> int:
         """How many pre-started kernels wait now."""
