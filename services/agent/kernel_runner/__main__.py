@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import importlib.util
 import os
 import queue
@@ -74,6 +75,10 @@ def main(argv: list[str] | None = None) -> None:
     _jupyter_wanted = args.jupyter
     if args.await_setup:
         _awaiting_setup.set()  # the Jupyter kernel would copy an environment not yet given
+        if args.jupyter:  # what the start loads anyway, off the hand-out's path
+            with contextlib.suppress(ImportError):
+                _sibling("jupyter_kernel")
+                importlib.import_module("zmq")  # the kernelspec (JUPYTER_PATH) waits for setup
     elif args.jupyter:
         _start_jupyter(workdir, eager=not args.startup_command)
     threading.Thread(target=wire.accept_loop, args=(server, _serve), daemon=True).start()

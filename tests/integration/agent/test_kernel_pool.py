@@ -170,3 +170,22 @@ async def test_pool_kernels_end_with_a_killed_agent_and_are_reaped_after(base_di
     restarted = PooledProcessBackend(base_dir, grace=2.0, pool_size=0)
     assert sorted(await restarted.reap_leftovers()) == left
     await restarted.close()
+
+
+async def test_the_jupyter_kernel_starts_with_the_sessions_environment(
+    base_dir: Path, kid: str
+) -> None:
+    backend = PooledProcessBackend(base_dir, grace=2.0, pool_size=1, jupyter=True)
+    try:
+        if not backend.start_pool():
+            pytest.skip("no pre-started kernels on this host (cgroup v1 is needed)")
+        await filled(backend, 1)
+        waiting = pooled_pids()
+        handle = await backend.create(spec(kid, environ={"GREETING": "hello"}))
+        assert runner_pid(handle.pid) in waiting
+        code = "import os, sys\nprint('ipykernel' in sys.modules, os.environ['GREETING'], "
+        code += "os.environ['SHIPYARD_KERNEL_ID'])"
+        got = await query(backend, kid, code)
+        assert got.stdout == f"True hello {kid}\n", got
+    finally:
+        await backend.close()
