@@ -1,21 +1,28 @@
 """Session start and execute figures of issue 9, measured through the edge of a running platform.
 
     .venv/bin/python -m bench.path_start [--sequential 50] [--c4 200] [--container 20]
+        [--kernel-pool N]
 
 `measure(platform)` drives the given (process-backend) platform and, for the container row,
 starts a second platform whose agent uses the container backend (`n/a` when no engine answers
 or its image is missing). Run on its own, this module starts the process-backend platform
-itself and prints the same lines. Figures are wall-clock milliseconds on this machine.
+itself and prints the same lines. Figures are wall-clock milliseconds on this machine; on stderr
+it also prints the platform's CPU time per sequential start (every platform process and the
+kernels they reaped, so the pool's background refills count too). `--kernel-pool` sets the
+agent's `KERNEL_POOL_SIZE` (default: the agent's own default).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import secrets
 import sys
 import tempfile
 from pathlib import Path
+
+import psutil
 
 from bench.sessions import drive, pct
 from cli.client import ShipyardClient
@@ -37,9 +44,22 @@ async def _process_rows(
 ) -> tuple[list[float], list[float], list[float]]:
     async with await _client(platform) as client:
         await drive(client, WARM_UP, 1)
+        cpu_before = _platform_cpu(platform)
         seq_ms, exec_ms = await drive(client, sequential, 1)
+        per_start = (_platform_cpu(platform) - cpu_before) / max(1, sequential) * 1000
+        print(f"cpu per sequential start ms: {per_start:.1f}", file=sys.stderr)
         c4_ms, _ = await drive(client, c4, 4)
     return seq_ms, c4_ms, exec_ms
+
+
+def _platform_cpu(platform: Platform) -> float:
+    """CPU seconds of the platform's processes, with those of the children they have reaped."""
+    total = 0.0
+    for proc in platform.processes.values():
+        with contextlib.suppress(psutil.Error):
+            times = psutil.Process(proc.pid).cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 async def _container_p99(sessions: int) -> str:
@@ -90,13 +110,15 @@ async def main() -> None:
     parser.add_argument("--sequential", type=int, default=50)
     parser.add_argument("--c4", type=int, default=200)
     parser.add_argument("--container", type=int, default=20, help="0: skip the container row")
+    parser.add_argument("--kernel-pool", type=int, default=None, help="the agent's pool size")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         config = PlatformConfig.ephemeral(
             Path(tmp),
             database=f"shipyard_bench_{secrets.token_hex(3)}",
             redis_prefix=f"bench:{secrets.token_hex(3)}:",
-            agent_env={"BACKEND": "process"},
+            agent_env={"BACKEND": "process"}
+            | ({} if args.kernel_pool is None else {"KERNEL_POOL_SIZE": str(args.kernel_pool)}),
         )
         platform = Platform(config)
         await platform.start()

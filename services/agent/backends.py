@@ -14,7 +14,7 @@ from services.agent.adapters.container_config import Isolation, publish_runner
 from services.agent.adapters.container_engine import Engine
 from services.agent.adapters.egress_policy import EgressPolicy, control_plane_networks
 from services.agent.adapters.networked_backend import NetworkedBackend, NetworkedLoggingBackend
-from services.agent.adapters.process_backend import ProcessBackend
+from services.agent.adapters.pooled_backend import PooledProcessBackend
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.config import Settings
 from services.agent.domain.apps import AppNotOffered
@@ -66,8 +66,9 @@ async def make_backend(
         networks = ClusterNetworks(agent_id, settings.cluster_cidr)
         await networks.reset()
         return NetworkedLoggingBackend(container, networks), None
-    process = ProcessBackend(
+    process = PooledProcessBackend(
         kernel_root,
+        pool_size=settings.kernel_pool_size,
         python=settings.kernel_python,
         sandbox=settings.sandbox(),
         pids_max=settings.kernel_pids_max,
@@ -77,6 +78,7 @@ async def make_backend(
     )
     # Before registering: the registry then ends those kernels' sessions ("agent-restarted").
     await process.reap_leftovers()
+    process.start_pool()  # after the reaping, which would take its kernels for leftovers
     networks = ClusterNetworks(agent_id, settings.cluster_cidr)
     await networks.reset()
     return NetworkedBackend(process, networks), None

@@ -42,9 +42,23 @@ async def throwaway_platform(
         yield running
 
 
+@pytest.fixture(scope="module")
+async def fresh_kernels_platform(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str, otlp: Receiver
+) -> AsyncIterator[Platform]:
+    """A platform whose agent pre-starts no kernels: every kernel is started for its session
+    (the shared one keeps the default pool, so most tests meet handed-out kernels)."""
+    pool = {"KERNEL_POOL_SIZE": "0"}
+    async with _own_platform(tmp_path_factory, redis_url, otlp, pool) as running:
+        yield running
+
+
 @asynccontextmanager
 async def _own_platform(
-    tmp_path_factory: pytest.TempPathFactory, redis_url: str, otlp: Receiver
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_url: str,
+    otlp: Receiver,
+    agent_env: dict[str, str] | None = None,
 ) -> AsyncIterator[Platform]:
     # Its own database: other tests' fake agents and sessions must not meet the real scheduler.
     db_name, database_url = await create_database()
@@ -55,7 +69,7 @@ async def _own_platform(
         redis_url=redis_url,
         redis_prefix=f"e2e:{secrets.token_hex(4)}:",
         otlp_endpoint=f"127.0.0.1:{otlp.port}",  # type: ignore[attr-defined]
-        agent_env={"CPU": "2", "MEM_BYTES": str(4 * 1024**3)},
+        agent_env={"CPU": "2", "MEM_BYTES": str(4 * 1024**3), **(agent_env or {})},
     )
     running = Platform(config)
     await running.start()

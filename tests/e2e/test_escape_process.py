@@ -3,11 +3,16 @@
 Every attempt runs in its own session; each must fail in the way its `Expect` says, and after it
 the platform must still serve: the agent and services live, and a new session runs code.
 A backend joins the suite by adding its name to BACKENDS and, in FIXTURES, the name of a
-(session-scoped) fixture giving a running Platform on it; `process` uses the shared `platform`.
+fixture giving a running Platform on it. `process` runs on kernels started for their session
+(an agent without a pool); `process-pooled` on the shared `platform`, whose agent keeps
+pre-started kernels: there each attempt waits for one and checks that its session got it, or,
+when the attempt mounts a folder, that it did not (docs/performance.md, "Pre-started kernels").
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,8 +30,13 @@ from tests.e2e.tenants import ordinary_user
 
 pytestmark = pytest.mark.e2e
 
-BACKENDS = ["process", "container"]
-FIXTURES = {"process": "platform", "container": "container_platform"}
+BACKENDS = ["process", "process-pooled", "container"]
+FIXTURES = {
+    "process": "fresh_kernels_platform",
+    "process-pooled": "platform",
+    "container": "container_platform",
+}
+POOLED = "process-pooled"
 
 
 @dataclass
@@ -72,7 +82,7 @@ async def victim(backend: Backend) -> AsyncIterator[Victim]:
         paths = [str(p) for p in data.rglob("secret-folder.txt")]
         paths += [str(Path(p).parent) for p in paths]
         sockets = [str(p) for p in Path("/tmp").glob("shipyard-*/*.sock")]  # runner sockets here
-        if backend.name == "process":  # where the sockets live is known: never a vacuous try
+        if backend.name != "container":  # where the sockets live is known: never a vacuous try
             assert sockets, "the process backend's runner sockets were not found"
         paths += sockets
         yield Victim(attacker, session["session_id"], paths, read_only)
@@ -116,8 +126,13 @@ async def test_attempt_fails_and_the_platform_keeps_serving(
         assert err.value.status == 400
         assert all(f"environ[{name}]" in str(err.value.body) for name in attempt.environ)
     else:
+        if backend.name == POOLED and not attempt.mount_read_only_folder:
+            await _pool_kernel_waiting(kernel_platform)
         session = await client.create_session(wait=True, **fields)
         assert session["status"] == "SESSION_STATUS_RUNNING", session
+        if backend.name == POOLED:
+            handed_out = _handed_out(kernel_platform, session["kernels"][0]["kernel_id"])
+            assert handed_out != attempt.mount_read_only_folder, session
         code = program(attempt, targets(kernel_platform, victim))
         try:
             result = await client.execute(session["session_id"], code, timeout_s=120)
@@ -139,3 +154,23 @@ async def _still_serving(platform: Platform, client: ShipyardClient) -> None:
     probe = await client.create_session(wait=True)
     assert (await client.execute(probe["session_id"], "print(6*7)"))["stdout"] == "42\n"
     await client.destroy_session(probe["session_id"])
+
+
+def _agent_log(platform: Platform) -> str:
+    return (platform.config.data_dir / "logs" / "agent.log").read_text(errors="replace")
+
+
+def _handed_out(platform: Platform, kernel_id: str) -> bool:
+    return f"kernel {kernel_id}: handed out pre-started kernel" in _agent_log(platform)
+
+
+async def _pool_kernel_waiting(platform: Platform) -> None:
+    """Wait (bounded) until the agent has a pre-started kernel it has not handed out."""
+    async with asyncio.timeout(60):
+        while True:
+            text = _agent_log(platform)
+            ready = set(re.findall(r"pre-started kernel (pool-[0-9a-f]+) ready", text))
+            used = set(re.findall(r"handed out pre-started kernel (pool-[0-9a-f]+)", text))
+            if ready - used:
+                return
+            await asyncio.sleep(0.1)

@@ -98,3 +98,8 @@ async def test_a_retried_restart_restarts_once(platform: Platform) -> None:
             assert (await client.execute(sid, "print(1)"))["stdout"] == "1\n"
         finally:
             await client.destroy_session(sid, forced=True)
+            # Ended before the next test counts the slots in use.
+            for _ in range(120):
+                if (await client.get_session(sid))["status"] == "SESSION_STATUS_TERMINATED":
+                    break
+                await asyncio.sleep(0.5)

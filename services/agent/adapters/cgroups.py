@@ -127,6 +127,30 @@ def make_kernel_cgroups(
     return made
 
 
+def set_limits(version: int, groups: list[Path], cpu: Decimal, mem_bytes: int) -> None:
+    """Limit a running kernel's `groups` to `cpu` / `mem_bytes` (0: leave as they are)."""
+    for group in groups:
+        _limit(version, group, cpu, mem_bytes)
+
+
+def set_cpu_weight(groups: list[Path], *, low: bool) -> None:
+    """The lowest CPU weight (a pre-started kernel starting in the background) or the default."""
+    for group in groups:
+        for name, lowest, default in (("cpu.shares", 2, 1024), ("cpu.weight", 1, 100)):  # v1, v2
+            if (group / name).exists():
+                (group / name).write_text(str(lowest if low else default))
+
+
+def rename_cgroup(group: Path, name: str) -> Path:
+    """Rename a (cgroup v1) group in place, its members and charges staying; an empty leftover
+    of that name goes first, a busy one makes this fail."""
+    target = group.with_name(name)
+    with contextlib.suppress(FileNotFoundError):
+        target.rmdir()
+    group.rename(target)
+    return target
+
+
 THREAD_STACK_KIB = 2048  # under RLIMIT_AS: the main and each new thread's stack (2 MiB)
 
 
@@ -199,12 +223,21 @@ def _limit(version: int, group: Path, cpu: Decimal, mem_bytes: int) -> None:
             (group / "cpu.max").write_text(f"{max(1000, int(cpu * 100_000))} 100000")
         return
     if mem_bytes > 0 and (group / "memory.limit_in_bytes").exists():
-        (group / "memory.limit_in_bytes").write_text(str(mem_bytes))
-        with contextlib.suppress(OSError):  # swap accounting may be off: then there is no file
-            (group / "memory.memsw.limit_in_bytes").write_text(str(mem_bytes))
+        _limit_memory_v1(group, mem_bytes)
     if cpu > 0 and (group / "cpu.cfs_quota_us").exists():
         period = int((group / "cpu.cfs_period_us").read_text())
         (group / "cpu.cfs_quota_us").write_text(str(max(1000, int(cpu * period))))
+
+
+def _limit_memory_v1(group: Path, mem_bytes: int) -> None:
+    limit, memsw = group / "memory.limit_in_bytes", group / "memory.memsw.limit_in_bytes"
+    if not memsw.exists():  # swap accounting is off
+        limit.write_text(str(mem_bytes))
+        return
+    # memsw may never be below the plain limit: raise memsw first, lower it after the limit.
+    raising = mem_bytes > int(_read(limit) or 0)
+    for path in (memsw, limit) if raising else (limit, memsw):
+        path.write_text(str(mem_bytes))
 
 
 def _read(path: Path) -> str:

@@ -15,8 +15,6 @@ import asyncio
 import builtins
 import hashlib
 import logging
-import os
-import shutil
 import tempfile
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -28,6 +26,11 @@ from typing_extensions import override
 
 from libs.core.errors import InvalidArgument
 from services.agent.adapters import container_config as cc
+from services.agent.adapters.container_dirs import (
+    host_paths_from,
+    prepare_host_dirs,
+    remove_host_dirs,
+)
 from services.agent.adapters.container_engine import Engine, PullListener
 from services.agent.adapters.egress_policy import EgressPolicy
 from services.agent.adapters.kernel_spec_checks import check_spec, spec_metadata
@@ -118,7 +121,7 @@ class ContainerBackend(RunnerKernels[_Kernel]):
         for found in await self._engine.owned(cc.LABEL_AGENT, self._agent_id):
             labels = found.labels
             kid, sid = labels.get(cc.LABEL_KERNEL, ""), labels.get(cc.LABEL_SESSION, "")
-            paths = _paths_from(labels)
+            paths = host_paths_from(labels)
             if found.running and kid and paths is not None and kid not in self._kernels:
                 kernel = _Kernel(
                     # What adoption needs of the spec; the engine keeps the limits themselves.
@@ -144,7 +147,7 @@ class ContainerBackend(RunnerKernels[_Kernel]):
                     continue
             await self._engine.remove(found.container_id)
             if paths is not None:
-                await asyncio.to_thread(_remove_dirs, paths)
+                await asyncio.to_thread(remove_host_dirs, paths)
             removed.append(kid or found.container_id)
         if adopted or removed:
             log.warning("adopted kernels %s; removed leftovers %s", adopted, removed)
@@ -196,7 +199,9 @@ class ContainerBackend(RunnerKernels[_Kernel]):
             kernel_dir=self._base / spec.kernel_id, run_dir=self._run_root / spec.kernel_id
         )
         try:
-            await asyncio.to_thread(self._prepare, paths, spec.mounts)
+            await asyncio.to_thread(
+                prepare_host_dirs, paths, spec.mounts, self._run_root, self._isolation
+            )
             body = cc.create_body(
                 spec,
                 agent_id=self._agent_id,
@@ -209,7 +214,7 @@ class ContainerBackend(RunnerKernels[_Kernel]):
             )
             container_id = await self._engine.run(body, name=f"shipyard-{spec.kernel_id}")
         except BaseException as exc:
-            await asyncio.to_thread(_remove_dirs, paths)
+            await asyncio.to_thread(remove_host_dirs, paths)
             if isinstance(exc, OSError):
                 msg = f"cannot prepare kernel {spec.kernel_id}: {exc}"
                 raise m.KernelStartFailed(msg, metadata=spec_metadata(spec)) from exc
@@ -225,24 +230,6 @@ class ContainerBackend(RunnerKernels[_Kernel]):
             container_id=container_id,
             paths=paths,
         )
-
-    def _prepare(self, paths: cc.HostPaths, mounts: tuple[m.Mount, ...]) -> None:
-        """Directories the kernel user owns; rw vfolders become writable by that user."""
-        uid, gid = self._isolation.uid, self._isolation.gid
-        _remove_dirs(paths)  # leftovers of a crashed run
-        self._run_root.mkdir(mode=0o711, parents=True, exist_ok=True)
-        if self._run_root.is_symlink() or self._run_root.stat().st_uid != os.getuid():
-            # A directory someone else made in the shared temp dir could redirect the sockets.
-            raise OSError(f"{self._run_root} is not this agent's own directory")
-        for path in (paths.workdir, paths.run_dir):
-            path.mkdir(mode=0o700, parents=True)
-            os.chown(path, uid, gid)
-        for mount in mounts:
-            # A kernel writes its rw vfolders as its own uid (Backend.AI's "uid-match"): a folder
-            # still owned by root (fresh from storage) is handed to that uid at its top level.
-            host = Path(mount.host_path)
-            if not mount.read_only and host.lstat().st_uid == 0 and not host.is_symlink():
-                os.chown(host, uid, gid, follow_symlinks=False)
 
     @override
     async def _track(self, kernel: _Kernel) -> None:
@@ -276,7 +263,7 @@ class ContainerBackend(RunnerKernels[_Kernel]):
             while len(self._logs) > _KEPT_LOGS:
                 self._logs.popitem(last=False)
         await self._engine.remove(kernel.container_id)
-        await asyncio.to_thread(_remove_dirs, kernel.paths)
+        await asyncio.to_thread(remove_host_dirs, kernel.paths)
 
 
 def _canonical(tag: str) -> str:
@@ -285,17 +272,3 @@ def _canonical(tag: str) -> str:
     if rest and ("." in first or ":" in first or first == "localhost"):
         return tag
     return f"docker.io/{tag}" if rest else f"docker.io/library/{tag}"
-
-
-def _paths_from(labels: dict[str, str]) -> cc.HostPaths | None:
-    kernel_dir, run_dir = labels.get(cc.LABEL_KERNEL_DIR), labels.get(cc.LABEL_RUN_DIR)
-    if not kernel_dir or not run_dir:
-        return None
-    return cc.HostPaths(kernel_dir=Path(kernel_dir), run_dir=Path(run_dir))
-
-
-def _remove_dirs(paths: cc.HostPaths) -> None:
-    # rmtree does not follow symlinks, and vfolders are bind mounts the engine has undone.
-    for path in (paths.kernel_dir, paths.run_dir):
-        if path.exists():
-            shutil.rmtree(path, onerror=lambda *a: log.warning("cannot remove %s", a[1]))

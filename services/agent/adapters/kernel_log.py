@@ -29,6 +29,9 @@ class _RollingFile:
 
     def write(self, chunk: bytes) -> None:
         if self._written + len(chunk) > self._half:
+            # Where the file is now: a pre-started kernel's directory is renamed at hand-out.
+            with contextlib.suppress(OSError):
+                self._path = Path(f"/proc/self/fd/{self._out.fileno()}").readlink()
             self._out.close()
             with contextlib.suppress(OSError):
                 self._path.replace(self._path.with_name(self._path.name + ".1"))

@@ -6,6 +6,7 @@ runs as an unprivileged uid in its own namespaces and sees only what is bound in
 serves on a listening socket the agent made (root's, 0600) and passed in as an open fd, so no other
 kernel can reach it and this one needs no writable host directory. Its stdout/stderr reach
 `runner.log` through the agent, size-bounded (`kernel_log.py`). Cgroups: `cgroups.py`.
+Pre-started kernels: `pooled_backend.py`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import signal
 import socket as _socket
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from typing_extensions import override
@@ -33,6 +33,7 @@ from services.agent.adapters.cgroups import (
     probe_cgroups,
     remove_cgroups,
     remove_parents,
+    set_cpu_weight,
     signal_members,
 )
 from services.agent.adapters.kernel_dirs import (
@@ -44,8 +45,9 @@ from services.agent.adapters.kernel_dirs import (
 from services.agent.adapters.kernel_log import copy_log, tail
 from services.agent.adapters.kernel_spec_checks import check_spec, spec_metadata
 from services.agent.adapters.kernel_stats import process_usage
+from services.agent.adapters.process_kernel import ProcessKernel
 from services.agent.adapters.runner_client import KEPT_CONNECTIONS, RunnerClient
-from services.agent.adapters.runner_kernels import RunnerKernel, RunnerKernels, Signal
+from services.agent.adapters.runner_kernels import RunnerKernels, Signal
 from services.agent.adapters.sandbox import WORKDIR, SandboxSettings, Tools
 from services.agent.adapters.sandbox_launch import launch_sandboxed
 from services.agent.domain import model as m
@@ -58,16 +60,7 @@ DEFAULT_PYTHON = "/usr/bin/python3"  # in the read-only /usr every kernel sees
 _MAX_UNIX_PATH = 107
 
 
-@dataclass(eq=False, kw_only=True)
-class _Kernel(RunnerKernel):
-    proc: asyncio.subprocess.Process
-    cgroups: list[Path]
-    kernel_dir: Path
-    socket: Path
-    log_copy: asyncio.Task[None]
-
-
-class ProcessBackend(RunnerKernels[_Kernel]):
+class ProcessBackend(RunnerKernels[ProcessKernel]):
     name = "process"
 
     async def images(self) -> Sequence[str]:
@@ -150,7 +143,10 @@ class ProcessBackend(RunnerKernels[_Kernel]):
     # -- internals --------------------------------------------------------------------------
 
     @override
-    async def _start(self, spec: m.KernelSpec) -> _Kernel:
+    async def _start(self, spec: m.KernelSpec) -> ProcessKernel:
+        return await self._launch(spec)
+
+    async def _launch(self, spec: m.KernelSpec, *, pooled: bool = False) -> ProcessKernel:
         kernel_dir = self._base / spec.kernel_id
         sock_path = self._socket(spec.kernel_id)
         cgroups: list[Path] = []
@@ -163,6 +159,8 @@ class ProcessBackend(RunnerKernels[_Kernel]):
             cgroups = make_kernel_cgroups(
                 self._cgroup_layout(), spec.kernel_id, spec.cpu, spec.mem_bytes, self._pids_max
             )
+            if pooled:
+                set_cpu_weight(cgroups, low=True)  # below the kernels of sessions
             proc = await launch_sandboxed(
                 self._tools,
                 self._sandbox,
@@ -172,6 +170,7 @@ class ProcessBackend(RunnerKernels[_Kernel]):
                 listener=listener,
                 staging=staging_dir(sock_path),
                 cgroups=cgroups,
+                pooled=pooled,
             )
         except (OSError, m.KernelStartFailed) as exc:
             discard_cgroups(cgroups)
@@ -189,7 +188,7 @@ class ProcessBackend(RunnerKernels[_Kernel]):
         handle = m.KernelHandle(
             kernel_id=spec.kernel_id, session_id=spec.session_id, pid=proc.pid, workdir=WORKDIR
         )
-        return _Kernel(
+        return ProcessKernel(
             spec=spec,
             handle=handle,
             client=RunnerClient(sock_path, keep=KEPT_CONNECTIONS),
@@ -228,28 +227,28 @@ class ProcessBackend(RunnerKernels[_Kernel]):
         return self._layout
 
     @override
-    def _alive(self, kernel: _Kernel) -> bool:
+    def _alive(self, kernel: ProcessKernel) -> bool:
         return kernel.proc.returncode is None
 
     @override
-    async def _wait_end(self, kernel: _Kernel) -> tuple[int, bool]:
+    async def _wait_end(self, kernel: ProcessKernel) -> tuple[int, bool]:
         returncode = await kernel.proc.wait()
         with contextlib.suppress(Exception):  # its output is drained; a failed copy loses only log
             await asyncio.wait_for(asyncio.shield(kernel.log_copy), 5)
         return _exit_code(returncode), oom_killed(kernel.cgroups)  # before the cgroups go away
 
     @override
-    async def _signal(self, kernel: _Kernel, which: Signal) -> None:
+    async def _signal(self, kernel: ProcessKernel, which: Signal) -> None:
         _signal_all(kernel, signal.Signals[which])
 
     @override
-    async def _stop_unstarted(self, kernel: _Kernel) -> str:
+    async def _stop_unstarted(self, kernel: ProcessKernel) -> str:
         kernel.settled.set()
         await self._stop(kernel, m.REASON_START_FAILED)
         return tail(kernel.kernel_dir / "runner.log")
 
     @override
-    async def _cleanup(self, kernel: _Kernel) -> None:
+    async def _cleanup(self, kernel: ProcessKernel) -> None:
         # The runner is gone; stragglers (a group member, a setsid'd child in a cgroup) are not.
         _signal_all(kernel, signal.SIGKILL)
         await remove_cgroups(kernel.cgroups, kill=lambda: _signal_all(kernel, signal.SIGKILL))
@@ -269,7 +268,7 @@ def _exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-def _signal_all(kernel: _Kernel, signum: int) -> None:
+def _signal_all(kernel: ProcessKernel, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(kernel.proc.pid, signum)
     signal_members(kernel.cgroups, signum)

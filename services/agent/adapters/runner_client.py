@@ -82,6 +82,10 @@ class RunnerClient:
             else:
                 return
 
+    async def setup(self, environ: dict[str, str]) -> None:
+        """Give a pre-started runner its session's environment; it refuses all else before."""
+        await self._call({"op": "setup", "environ": environ}, within=10.0)
+
     async def restart(self, *, within: float, alive: Callable[[], bool]) -> None:
         """Restart the runner in place (fresh interpreter and Jupyter kernel, same work dir);
         returns once the new runner answers."""

@@ -179,7 +179,8 @@ class RunnerKernels(ABC, Generic[K]):
 
     async def _track(self, kernel: K) -> None:
         self._kernels[kernel.spec.kernel_id] = kernel
-        self._watch(kernel)
+        if kernel.monitor is None:  # a pre-started kernel is watched from its start
+            self._watch(kernel)
 
     def _watch(self, kernel: K) -> None:
         kernel.monitor = asyncio.create_task(

@@ -104,10 +104,12 @@ def sandbox_command(
     socket_fd: int,
     module_fds: Sequence[tuple[str, int]] = (),
     jupyter: bool = False,
+    await_setup: bool = False,
 ) -> list[str]:
     """setpriv + bwrap argv running the kernel runner, whose script bwrap reads from `runner_fd`
     (and its sibling modules, by file name, from `module_fds`) and which serves on the
-    inherited listening socket `socket_fd` (no path of it inside)."""
+    inherited listening socket `socket_fd` (no path of it inside). `await_setup`: a pre-started
+    kernel, whose runner gets its session's environment later (process_kernel.py)."""
     drop: list[str] = []
     if os.geteuid() == 0:  # an unprivileged agent's kernels run as the agent's own user
         drop = [tools.setpriv, f"--reuid={settings.uid}", f"--regid={settings.gid}"]
@@ -144,6 +146,8 @@ def sandbox_command(
     runner += ["--workdir", WORKDIR]
     if jupyter:
         runner += ["--jupyter"]
+    if await_setup:
+        runner += ["--await-setup"]
     if spec.startup_command:
         runner += ["--startup-command", spec.startup_command]
     return [*drop, *box, "--", *runner]

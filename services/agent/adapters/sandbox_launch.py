@@ -36,8 +36,10 @@ async def launch_sandboxed(
     listener: socket.socket,
     staging: Path,
     cgroups: list[Path],
+    pooled: bool = False,
 ) -> asyncio.subprocess.Process:
-    """Start the kernel's process (its own process group); its output is on its stdout."""
+    """Start the kernel's process (its own process group); its output is on its stdout.
+    `pooled`: a pre-started kernel, with no session's environment or ids yet."""
     script_r, script_w = os.pipe()
     modules: list[tuple[str, int]] = []
     try:
@@ -51,11 +53,12 @@ async def launch_sandboxed(
             spec,
             python=python,
             staging=staging,
-            environ=_environ(spec),
+            environ=BASE_ENVIRON | {"HOME": WORKDIR} if pooled else kernel_environ(spec),
             runner_fd=script_r,
             socket_fd=listener.fileno(),
             module_fds=modules,
             jupyter=jupyter,
+            await_setup=pooled,
         )
         binds = [(v.host_path, staging / staged_mount(i)) for i, v in enumerate(spec.mounts)]
         nodes = dict.fromkeys(spec.devices)
@@ -69,7 +72,7 @@ async def launch_sandboxed(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             cwd="/",
-            env={"PATH": SYSTEM_PATH, "LANG": "C.UTF-8"},  # the wrapper's, not the kernel's
+            env=BASE_ENVIRON,  # the wrapper's, not the kernel's
             pass_fds=(script_r, listener.fileno(), *(fd for _, fd in modules)),
             start_new_session=True,  # its own process group: one killpg stops it all
         )
@@ -81,10 +84,14 @@ async def launch_sandboxed(
             os.close(script_w)
 
 
-def _environ(spec: m.KernelSpec) -> dict[str, str]:
-    # A fresh environment: the agent's own variables (tokens, URLs) must not leak into kernels.
-    env = {"PATH": SYSTEM_PATH, "LANG": "C.UTF-8"}
-    env |= {"SHIPYARD_KERNEL_ID": spec.kernel_id, "SHIPYARD_SESSION_ID": spec.session_id}
+BASE_ENVIRON = {"PATH": SYSTEM_PATH, "LANG": "C.UTF-8"}
+
+
+def kernel_environ(spec: m.KernelSpec) -> dict[str, str]:
+    """The kernel's whole environment. A fresh one: the agent's own variables (tokens, URLs)
+    must not leak into kernels."""
+    env = BASE_ENVIRON | {"SHIPYARD_KERNEL_ID": spec.kernel_id}
+    env |= {"SHIPYARD_SESSION_ID": spec.session_id}
     return env | dict(spec.environ) | {"HOME": WORKDIR}
 
 

@@ -2,36 +2,12 @@
 
 Stdlib only (python >= 3.8) and self-contained: kernels have some python3, not this repository.
     python3 path/to/kernel_runner/__main__.py (--socket PATH | --socket-fd N) --workdir DIR
-        [--startup-command CMD]
+        [--startup-command CMD] [--jupyter] [--await-setup]
 With --socket-fd it serves on an inherited listening socket (the agent made it, so the kernel
 needs no writable directory for it); with --socket it binds PATH itself.
 (`python3 -m services.agent.kernel_runner ...` works too.)
 
-Protocol, on a unix stream socket: every message is a 4-byte big-endian length followed by that
-many bytes of UTF-8 JSON (an object). A connection may carry any number of requests; each gets
-exactly one reply, in order.
-    {"op": "ping"}  ->  {"ok": true, "generation": int}
-    {"op": "restart"}  ->  {"ok": true, "generation": int}, then the runner ends its Jupyter kernel,
-        batch commands and apps and execs itself afresh (same sandbox or container, same work
-        dir, same listening socket); the new one answers pings with that generation
-    {"op": "execute", "mode": "query" | "batch", "code": str, "timeout": float}
-        ->  {"status": "finished" | "failed" | "timed_out", "stdout": str, "stderr": str,
-             "exit_code": int, "error_name": str, "error_message": str,
-             "displays": [{"data": {mime: str}, "result": bool}], "truncated": bool}
-    {"op": "interrupt"}  ->  {"ok": true}   (stops the running query cell and batch commands)
-    {"op": "complete", "code": str, "cursor_pos": int}
-        ->  {"matches": [str], "cursor_start": int, "cursor_end": int}
-    {"op": "session"}  ->  {"ok": true}, then the connection is a live session (live.py)
-    {"op": "start_app", "name": str, "port": int, "argv": [str], "timeout": float}
-        ->  {"ok": true} once something listens on 127.0.0.1:port in the kernel (argv, with
-            "{python}" meaning this interpreter, started in its own process group with $PORT
-            set, unless an app of that name still runs)
-    {"op": "tunnel", "port": int}  ->  {"ok": true}, then the connection carries raw bytes to
-        and from 127.0.0.1:port in the kernel (how the agent reaches an app in the sandbox)
-    {"op": "pty", "rows": int, "cols": int}  ->  a terminal on this connection (pty_session.py)
-    {"op": "files_list" | "files_read" | "files_write", ...}  ->  files beneath the work dir
-        (workdir_files.py)
-    anything malformed  ->  {"error": str}
+Protocol: the requests and their replies are listed in runner_wire.py.
 With --jupyter, query mode runs on a real Jupyter kernel when the image has one
 (jupyter_kernel.py; started in the background unless --startup-command is given), one cell at a
 time. Otherwise executions run one at a time in the main thread (runner_exec.py); a timeout <= 0
@@ -44,13 +20,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import importlib.util
-import json
 import os
 import queue
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -58,14 +33,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
-MAX_MESSAGE = 64 << 20
-
 # (request, where to put the reply); a None reply queue means "exit with request['code']".
 _jobs: queue.Queue[tuple[dict[str, Any], queue.Queue[dict[str, Any]] | None]] = queue.Queue()
 _jupyter: Any = None  # the session's Jupyter kernel (jupyter_kernel.JupyterKernel), if any
 _workdir = ""  # the kernel's work directory (user code may chdir away from it)
 _restarting = threading.Event()
 _server: socket.socket | None = None  # the listening socket, handed on across a restart
+_awaiting_setup = threading.Event()  # pre-started: no session's environment yet
+_jupyter_wanted = False
 # How many times this kernel's runner restarted in place (carried in the environment).
 _GENERATION_ENV = "SHIPYARD_RUNNER_GENERATION"
 _generation = int(os.environ.pop(_GENERATION_ENV, "0") or 0)
@@ -82,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     # often do not report it, and only a process inside still sees the container's cgroup).
     parser.add_argument("--oom-flag", default="")
     parser.add_argument("--jupyter", action="store_true", help="query mode on a Jupyter kernel")
+    parser.add_argument("--await-setup", action="store_true", help="pre-started: wait for setup")
     args = parser.parse_args(argv)
     if os.getpid() == 1:
         _sibling("runner_init").become_init(args.oom_flag)
@@ -93,11 +69,19 @@ def main(argv: list[str] | None = None) -> None:
     runner = _sibling("runner_exec")
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGALRM, runner.on_alarm)
-    global _server
-    server = _server = _listen(args.socket) if args.socket else _adopt(args.socket_fd)
-    if args.jupyter:
+    global _server, _jupyter_wanted
+    wire = _sibling("runner_wire")
+    server = _server = wire.listen(args.socket) if args.socket else wire.adopt(args.socket_fd)
+    _jupyter_wanted = args.jupyter
+    if args.await_setup:
+        _awaiting_setup.set()  # the Jupyter kernel would copy an environment not yet given
+        if args.jupyter:  # what the start loads anyway, off the hand-out's path
+            with contextlib.suppress(ImportError):
+                _sibling("jupyter_kernel")
+                importlib.import_module("zmq")  # the kernelspec (JUPYTER_PATH) waits for setup
+    elif args.jupyter:
         _start_jupyter(workdir, eager=not args.startup_command)
-    threading.Thread(target=_accept_loop, args=(server,), daemon=True).start()
+    threading.Thread(target=wire.accept_loop, args=(server, _serve), daemon=True).start()
     if args.startup_command:
         threading.Thread(target=_run_startup, args=(args.startup_command,), daemon=True).start()
     while True:
@@ -110,30 +94,13 @@ def main(argv: list[str] | None = None) -> None:
             reply.put({"error": f"{type(exc).__name__}: {exc}"})
 
 
-def _adopt(fd: int) -> socket.socket:
-    server = socket.socket(fileno=fd)
-    server.set_inheritable(False)  # not for the user's commands
-    return server
-
-
-def _listen(path: str) -> socket.socket:
-    Path(path).unlink(missing_ok=True)
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(path)
-    Path(path).chmod(0o600)
-    server.listen(16)
-    return server
-
-
-def _accept_loop(server: socket.socket) -> None:
-    while True:
-        conn, _ = server.accept()
-        threading.Thread(target=_serve, args=(conn,), daemon=True).start()
-
-
 def _serve(conn: socket.socket) -> None:
     with conn, contextlib.suppress(OSError, ValueError):
         while (request := _recv(conn)) is not None:
+            op = request.get("op") if isinstance(request, dict) else None
+            if _awaiting_setup.is_set() and op not in ("ping", "setup"):
+                _send(conn, {"error": "this kernel has no session yet"})
+                continue
             if isinstance(request, dict) and request.get("op") == "tunnel":
                 _sibling("runner_apps").tunnel(conn, request.get("port"), _send)
                 return
@@ -187,6 +154,8 @@ def _dispatch(request: object, conn: socket.socket | None = None) -> dict[str, A
     op = request.get("op") if isinstance(request, dict) else None
     if op == "ping":
         return {"ok": True, "generation": _generation}
+    if op == "setup" and isinstance(request, dict):
+        return _setup(request.get("environ"))
     if op == "restart":
         _restarting.set()  # a startup command killed now must not end the kernel
         stop = _jupyter.stop if _jupyter is not None else None
@@ -215,6 +184,18 @@ def _dispatch(request: object, conn: socket.socket | None = None) -> dict[str, A
     if op in ("files_list", "files_read", "files_write") and isinstance(request, dict):
         return dict(_sibling("workdir_files").handle(request, _workdir))
     return {"error": f"unknown request {op!r}"}
+
+
+def _setup(environ: object) -> dict[str, Any]:
+    """The session's environment and ids, before any of its code runs (a pre-started runner)."""
+    if not _awaiting_setup.is_set():
+        return {"error": "this kernel is set up already"}
+    if not _sibling("runner_init").take_environ(environ, _workdir):
+        return {"error": "setup needs 'environ', an object of strings"}
+    _awaiting_setup.clear()
+    if _jupyter_wanted:
+        _start_jupyter(_workdir, eager=True)
+    return {"ok": True}
 
 
 def _complete(request: dict[str, Any]) -> dict[str, Any]:
@@ -247,31 +228,11 @@ def _on_jupyter(request: dict[str, Any]) -> bool:
 
 
 def _recv(conn: socket.socket) -> object:
-    header = _recv_exact(conn, 4)
-    if header is None:
-        return None
-    (size,) = struct.unpack(">I", header)
-    if size > MAX_MESSAGE:
-        raise ValueError(f"message of {size} bytes is too large")
-    body = _recv_exact(conn, size)
-    if body is None:
-        return None
-    return json.loads(body)
-
-
-def _recv_exact(conn: socket.socket, size: int) -> bytes | None:
-    buf = bytearray()
-    while len(buf) < size:
-        chunk = conn.recv(size - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return bytes(buf)
+    return _sibling("runner_wire").recv(conn)
 
 
 def _send(conn: socket.socket, message: dict[str, Any]) -> None:
-    body = json.dumps(message).encode()
-    conn.sendall(struct.pack(">I", len(body)) + body)
+    _sibling("runner_wire").send(conn, message)
 
 
 def _run_startup(command: str) -> None:

@@ -11,7 +11,6 @@ user's work dir.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import importlib.util
 import json
 import os
@@ -36,20 +35,19 @@ if TYPE_CHECKING:  # kernels may have a python older than these annotations
     ReadInput = Callable[[str, bool], str | None]
 
 
-def _load_support() -> Any:
-    """jupyter_support.py beside this file, shared with the runner's own loader."""
-    name = "_runner_jupyter_support"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("jupyter_support.py")
-        spec = importlib.util.spec_from_file_location(name, path)
+def _load(name: str) -> Any:
+    """A module beside this file, under the name the runner's own loader gives it."""
+    if f"_runner_{name}" not in sys.modules:
+        path = Path(__file__).with_name(f"{name}.py")
+        spec = importlib.util.spec_from_file_location(f"_runner_{name}", path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
+        sys.modules[spec.name] = module
         spec.loader.exec_module(module)
-    return sys.modules[name]
+    return sys.modules[f"_runner_{name}"]
 
 
-_s = _load_support()
+_s = _load("jupyter_support")
 find_kernelspec = _s.find_kernelspec
 available = _s.available
 START_TIMEOUT = 60.0
@@ -75,8 +73,7 @@ class JupyterKernel:
         self.lock = threading.Lock()  # held while a cell (or completion) talks to the kernel
         self._start_lock = threading.RLock()
         self._proc: subprocess.Popen[bytes] | None = None
-        self._zmq: Any = None
-        self._sockets: dict[str, Any] = {}
+        self._wire: Any = None  # jupyter_channels.Channels, while a kernel runs
         self._key = b""
         self._session = uuid.uuid4().hex
         self._private = ""
@@ -94,7 +91,6 @@ class JupyterKernel:
         spec = find_kernelspec()
         if spec is None:
             raise RuntimeError("no Jupyter kernel is installed in this image")
-        self._zmq = importlib.import_module("zmq")
         self._private = tempfile.mkdtemp(prefix="jupyter-")
         self._key = secrets.token_hex(16).encode()
         ports = _s.free_ports(5)
@@ -125,18 +121,7 @@ class JupyterKernel:
         self._proc = subprocess.Popen(
             argv, cwd=self._workdir, env=env, stdin=subprocess.DEVNULL, start_new_session=True
         )
-        ctx = self._zmq.Context.instance()
-        for name, kind in (("shell", "DEALER"), ("stdin", "DEALER"), ("control", "DEALER")):
-            sock = ctx.socket(getattr(self._zmq, kind))
-            sock.setsockopt(self._zmq.LINGER, 0)
-            sock.setsockopt(self._zmq.IDENTITY, self._session.encode())
-            sock.connect(f"tcp://127.0.0.1:{info[name + '_port']}")
-            self._sockets[name] = sock
-        iopub = ctx.socket(self._zmq.SUB)
-        iopub.setsockopt(self._zmq.LINGER, 0)
-        iopub.setsockopt(self._zmq.SUBSCRIBE, b"")
-        iopub.connect(f"tcp://127.0.0.1:{info['iopub_port']}")
-        self._sockets["iopub"] = iopub
+        self._wire = _load("jupyter_channels").Channels(info, self._key, self._session, _s)
         self._wait_ready()
         if self._language == "python":
             self.run(_s.PYTHON_SETUP, 30.0, lambda _event: None, None, silent=True)
@@ -146,18 +131,18 @@ class JupyterKernel:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             self._check_alive()
-            msg_id = self._send("shell", "kernel_info_request", {})
+            msg_id = self._wire.send("shell", "kernel_info_request", {})
             got_reply = False
             until = time.monotonic() + 1.0
             while time.monotonic() < until:
-                ready = dict(self._poll(0.1))
+                ready = dict(self._wire.poll(0.1))
                 if "shell" in ready:
-                    reply = self._recv("shell")
+                    reply = self._wire.recv("shell")
                     got_reply = got_reply or _s.parent(reply) == msg_id
                 if "iopub" in ready:
-                    msg = self._recv("iopub")
+                    msg = self._wire.recv("iopub")
                     if got_reply or (msg and _s.parent(msg) == msg_id):
-                        self._drain("iopub")
+                        self._wire.drain("iopub")
                         return
             if got_reply:  # iopub still joining: the next round's status message shows it
                 continue
@@ -170,9 +155,9 @@ class JupyterKernel:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-        for sock in self._sockets.values():
-            sock.close(0)
-        self._sockets = {}
+        if self._wire is not None:
+            self._wire.close()
+            self._wire = None
         if self._private:
             shutil.rmtree(self._private, ignore_errors=True)
 
@@ -181,7 +166,7 @@ class JupyterKernel:
         if proc is None or proc.poll() is not None:
             return
         if self._interrupt_mode == "message":
-            self._send("control", "interrupt_request", {})
+            self._wire.send("control", "interrupt_request", {})
         else:  # the whole group: commands a cell started (os.system, subprocess) stop too
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGINT)
@@ -200,7 +185,7 @@ class JupyterKernel:
         """Run one cell; emits its output as it comes and returns how it ended:
         {"status", "exit_code", "error_name", "error_message"}."""
         self.start()
-        self._drain("iopub")
+        self._wire.drain("iopub")
         content = {
             "code": code,
             "silent": silent,
@@ -209,7 +194,7 @@ class JupyterKernel:
             "allow_stdin": read_input is not None,
             "stop_on_error": True,
         }
-        msg_id = self._send("shell", "execute_request", content)
+        msg_id = self._wire.send("shell", "execute_request", content)
         # The limit counts from when the cell starts (execute_input), not from the request: an
         # interrupt before that would hit the kernel's own code, not the cell.
         queued = 0.0 if silent else QUEUE_GRACE
@@ -228,8 +213,8 @@ class JupyterKernel:
                 timed_out = True
                 self.interrupt()
                 deadline = now + INTERRUPT_GRACE
-            for name, _ in self._poll(0.1):
-                msg = self._recv(name)
+            for name, _ in self._wire.poll(0.1):
+                msg = self._wire.recv(name)
                 if msg is None or _s.parent(msg) != msg_id:
                     continue
                 kind, body = msg["header"]["msg_type"], msg["content"]
@@ -237,7 +222,7 @@ class JupyterKernel:
                     reply = body
                 elif name == "stdin" and kind == "input_request":
                     answer = self._ask(body, emit, read_input)
-                    self._send("stdin", "input_reply", {"value": answer}, parent=msg["header"])
+                    self._wire.send("stdin", "input_reply", {"value": answer}, parent=msg["header"])
                 elif kind == "status" and body.get("execution_state") == "idle":
                     idle = True
                 elif kind == "execute_input":
@@ -255,12 +240,14 @@ class JupyterKernel:
 
     def complete(self, code: str, cursor_pos: int) -> dict[str, Any]:
         self.start()
-        msg_id = self._send("shell", "complete_request", {"code": code, "cursor_pos": cursor_pos})
+        msg_id = self._wire.send(
+            "shell", "complete_request", {"code": code, "cursor_pos": cursor_pos}
+        )
         deadline = time.monotonic() + COMPLETE_TIMEOUT
         while time.monotonic() < deadline:
             self._check_alive()
-            for name, _ in self._poll(0.1):
-                msg = self._recv(name)
+            for name, _ in self._wire.poll(0.1):
+                msg = self._wire.recv(name)
                 if name == "shell" and msg is not None and _s.parent(msg) == msg_id:
                     body = msg["content"]
                     return {
@@ -282,28 +269,3 @@ class JupyterKernel:
             code = proc.returncode
             self._on_death(128 - code if code < 0 else code)
             raise KernelGone(code)
-
-    # -- wire ---------------------------------------------------------------------------------
-
-    def _poll(self, seconds: float) -> list[tuple[str, int]]:
-        poller = self._zmq.Poller()
-        names = {}
-        for name in ("shell", "iopub", "stdin"):
-            poller.register(self._sockets[name], self._zmq.POLLIN)
-            names[self._sockets[name]] = name
-        return [(names[s], ev) for s, ev in poller.poll(int(seconds * 1000))]
-
-    def _drain(self, name: str) -> None:
-        while self._sockets[name].poll(0):
-            self._sockets[name].recv_multipart()
-
-    def _send(
-        self, channel: str, msg_type: str, content: dict[str, Any], parent: Any = None
-    ) -> str:
-        frames, msg_id = _s.signed(self._key, self._session, msg_type, content, parent)
-        self._sockets[channel].send_multipart(frames)
-        return str(msg_id)
-
-    def _recv(self, channel: str) -> dict[str, Any] | None:
-        got: dict[str, Any] | None = _s.verified(self._key, self._sockets[channel].recv_multipart())
-        return got

@@ -1,5 +1,5 @@
 """Process-level duties of the runner (`__main__.py` loads this file): init of a PID namespace,
-and restarting in place.
+taking a session's environment (a pre-started runner), and restarting in place.
 
 Stdlib only.
 """
@@ -58,6 +58,19 @@ def _oom_killed() -> bool:
     return False
 
 
+def take_environ(environ: object, workdir: str) -> bool:
+    """Make `environ` this process's whole environment (False: it is no object of strings)."""
+    if not isinstance(environ, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in environ.items()
+    ):
+        return False
+    os.environ.clear()  # exactly what a runner started for this session would have had
+    os.environ.update(environ)
+    os.environ["HOME"] = workdir
+    time.tzset()  # the time module read TZ when it was imported
+    return True
+
+
 def restart(
     stop_jupyter: Callable[[], None] | None,
     kill_all: Callable[[], None],
@@ -80,4 +93,5 @@ def restart(
         server.set_inheritable(True)
     os.environ[GENERATION_ENV] = str(generation)
     argv = list(getattr(sys, "orig_argv", []))[1:] or sys.argv
+    argv = [a for a in argv if a != "--await-setup"]  # the environment is this process's now
     os.execv(sys.executable, [sys.executable, *argv])

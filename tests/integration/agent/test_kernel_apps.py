@@ -5,10 +5,6 @@ activity, a broken app is reported, and a kernel's listeners close with it."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
-import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,22 +18,19 @@ from libs.events import session_activity
 from services.agent.adapters.app_proxy import RunnerAppProxy
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.domain.apps import AppDef, AppStartFailed, app_catalog, resolve_app
-from services.agent.kernel_runner import ECHO_APP_SCRIPT, RUNNER_SCRIPT
+from services.agent.kernel_runner import ECHO_APP_SCRIPT
+from tests.integration.agent.runner_process import short_dir as short_dir  # the fixture
+from tests.integration.agent.runner_process import start_runner, stop_runner
 from tests.websocket_client import echo_once
 
 TOKEN = "internal-token"
 
 
 @pytest.fixture
-def runner() -> Iterator[RunnerClient]:
-    base = Path(tempfile.mkdtemp(prefix="sy-apps-", dir="/tmp"))  # short unix socket path
-    (base / "work").mkdir()
-    args = ["--socket", str(base / "runner.sock"), "--workdir", str(base / "work")]
-    proc = subprocess.Popen([sys.executable, str(RUNNER_SCRIPT), *args])
-    yield RunnerClient(base / "runner.sock")
-    proc.terminate()  # SIGTERM: the runner stops its apps' process groups too
-    proc.wait()
-    shutil.rmtree(base, ignore_errors=True)
+def runner(short_dir: Path) -> Iterator[RunnerClient]:
+    proc = start_runner(short_dir)
+    yield RunnerClient(short_dir / "runner.sock")
+    stop_runner(proc, gently=True)  # SIGTERM: the runner stops its apps' process groups too
 
 
 async def _get(url: str, headers: dict[str, str]) -> httpx.Response:

@@ -3,45 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
-import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from libs.core.errors import Internal
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.domain.model import ExecMode, ExecResult, ExecStatus
-from services.agent.kernel_runner import RUNNER_SCRIPT
+from tests.integration.agent.runner_process import short_dir, start_runner, stop_runner
 
-REPO = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def short_dir() -> Iterator[Path]:
-    # Not tmp_path: unix socket paths must stay under 108 bytes.
-    path = Path(tempfile.mkdtemp(prefix="sy-runner-", dir="/tmp"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def start_runner(base: Path, *extra: str, module: bool = False) -> subprocess.Popen[bytes]:
-    workdir = base / "work"
-    workdir.mkdir(exist_ok=True)
-    program = ["-m", "services.agent.kernel_runner"] if module else [str(RUNNER_SCRIPT)]
-    args = ["--socket", str(base / "runner.sock"), "--workdir", str(workdir), *extra]
-    return subprocess.Popen([sys.executable, *program, *args], cwd=REPO if module else workdir)
+__all__ = ["short_dir"]  # the fixture, used here
 
 
 @pytest.fixture
 def runner(short_dir: Path) -> Iterator[RunnerClient]:
     proc = start_runner(short_dir)
     yield RunnerClient(short_dir / "runner.sock")
-    proc.kill()
-    proc.wait()
+    stop_runner(proc)
 
 
 async def query(client: RunnerClient, code: str, limit: float = 10) -> ExecResult:
@@ -135,3 +115,24 @@ async def test_runs_as_a_module_too(short_dir: Path) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+async def test_a_pre_started_runner_runs_nothing_before_its_setup(short_dir: Path) -> None:
+    proc = start_runner(short_dir, "--await-setup")
+    client = RunnerClient(short_dir / "runner.sock")
+    try:
+        await client.wait_ready(within=30, alive=lambda: proc.poll() is None)
+        with pytest.raises(Internal, match="no session yet"):
+            await query(client, "print(1)")
+        await client.setup({"PATH": "/usr/bin:/bin", "GREETING": "hello"})
+        code = "import os; print(sorted(os.environ), os.environ['GREETING'])"
+        home = str(short_dir / "work")
+        assert (await query(client, code)).stdout == "['GREETING', 'HOME', 'PATH'] hello\n"
+        assert (await query(client, "import os; print(os.environ['HOME'])")).stdout == f"{home}\n"
+        with pytest.raises(Internal, match="set up already"):
+            await client.setup({"GREETING": "again"})
+        # A restart keeps the session's environment and needs no second setup.
+        await client.restart(within=30, alive=lambda: proc.poll() is None)
+        assert (await query(client, "import os; print(os.environ['GREETING'])")).stdout == "hello\n"
+    finally:
+        stop_runner(proc)

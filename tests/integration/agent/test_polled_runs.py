@@ -13,7 +13,7 @@ from services.agent.adapters.runner_client import RunnerClient
 from services.agent.adapters.runner_session import RunnerSession
 from services.agent.domain.model import ExecMode, ExecStatus
 from services.agent.service.polled_runs import PolledRuns
-from tests.integration.agent.test_kernel_runner import short_dir, start_runner
+from tests.integration.agent.runner_process import short_dir, start_runner
 
 __all__ = ["short_dir"]
 KID = "00000000-0000-4000-8000-000000000001"

@@ -12,7 +12,7 @@ from libs.core.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.adapters.runner_files import RunnerFiles
 from services.agent.domain.files import FileKind
-from tests.integration.agent.test_kernel_runner import short_dir, start_runner
+from tests.integration.agent.runner_process import short_dir, start_runner
 
 __all__ = ["short_dir"]
 KERNEL = "k"

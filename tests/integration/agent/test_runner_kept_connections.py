@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import subprocess
-import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -16,27 +12,9 @@ import pytest
 
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.domain.model import ExecMode, KernelUnavailable
-from services.agent.kernel_runner import RUNNER_SCRIPT
+from tests.integration.agent.runner_process import short_dir, start_runner, stop_runner
 
-
-@pytest.fixture
-def short_dir() -> Iterator[Path]:
-    # Not tmp_path: unix socket paths must stay under 108 bytes.
-    path = Path(tempfile.mkdtemp(prefix="sy-kept-", dir="/tmp"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def _start(base: Path) -> subprocess.Popen[bytes]:
-    workdir = base / "work"
-    workdir.mkdir(exist_ok=True)
-    args = ["--socket", str(base / "runner.sock"), "--workdir", str(workdir)]
-    return subprocess.Popen([sys.executable, str(RUNNER_SCRIPT), *args], cwd=workdir)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.kill()
-    proc.wait()
+__all__ = ["short_dir"]  # the fixture, used here
 
 
 def _open_connections(proc: subprocess.Popen[bytes]) -> int:
@@ -49,7 +27,7 @@ async def _run(client: RunnerClient, code: str, limit: float = 10) -> str:
 
 
 async def test_calls_one_after_another_share_one_connection(short_dir: Path) -> None:
-    proc = _start(short_dir)
+    proc = start_runner(short_dir)
     client = RunnerClient(short_dir / "runner.sock", keep=2)
     try:
         await client.wait_ready(within=10, alive=lambda: proc.poll() is None)
@@ -61,11 +39,11 @@ async def test_calls_one_after_another_share_one_connection(short_dir: Path) -> 
         assert _open_connections(proc) == 0
     finally:
         client.close()
-        _stop(proc)
+        stop_runner(proc)
 
 
 async def test_concurrent_calls_get_their_own_replies(short_dir: Path) -> None:
-    proc = _start(short_dir)
+    proc = start_runner(short_dir)
     client = RunnerClient(short_dir / "runner.sock", keep=2)
     try:
         await client.wait_ready(within=10, alive=lambda: proc.poll() is None)
@@ -74,11 +52,11 @@ async def test_concurrent_calls_get_their_own_replies(short_dir: Path) -> None:
             assert outs == [f"{i}\n" for i in range(6)]
     finally:
         client.close()
-        _stop(proc)
+        stop_runner(proc)
 
 
 async def test_an_abandoned_call_leaves_no_late_reply_for_the_next(short_dir: Path) -> None:
-    proc = _start(short_dir)
+    proc = start_runner(short_dir)
     client = RunnerClient(short_dir / "runner.sock", keep=2)
     try:
         await client.wait_ready(within=10, alive=lambda: proc.poll() is None)
@@ -90,22 +68,22 @@ async def test_an_abandoned_call_leaves_no_late_reply_for_the_next(short_dir: Pa
         assert await _run(client, "print('next')") == "next\n"
     finally:
         client.close()
-        _stop(proc)
+        stop_runner(proc)
 
 
 async def test_a_restarted_runner_is_reached_on_a_fresh_connection(short_dir: Path) -> None:
-    proc = _start(short_dir)
+    proc = start_runner(short_dir)
     client = RunnerClient(short_dir / "runner.sock", keep=2)
     try:
         await client.wait_ready(within=10, alive=lambda: proc.poll() is None)
         assert await _run(client, "x = 1\nprint(x)") == "1\n"
-        _stop(proc)
+        stop_runner(proc)
         await asyncio.sleep(0.1)  # the kept connection sees the runner's end
         with pytest.raises(KernelUnavailable):
             await client.ping(within=1)
-        proc = _start(short_dir)
+        proc = start_runner(short_dir)
         await client.wait_ready(within=10, alive=lambda: proc.poll() is None)
         assert await _run(client, "print('x' in globals())") == "False\n"  # a new interpreter
     finally:
         client.close()
-        _stop(proc)
+        stop_runner(proc)

@@ -11,7 +11,7 @@ import pytest
 
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.domain.model import ExecMode, ExecStatus
-from tests.integration.agent.test_kernel_runner import short_dir, start_runner
+from tests.integration.agent.runner_process import short_dir, start_runner
 
 __all__ = ["short_dir"]
 

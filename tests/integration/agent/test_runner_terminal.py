@@ -10,7 +10,7 @@ import pytest
 
 from services.agent.adapters.runner_client import RunnerClient
 from services.agent.adapters.runner_terminal import RunnerTerminal
-from tests.integration.agent.test_kernel_runner import short_dir, start_runner
+from tests.integration.agent.runner_process import short_dir, start_runner
 
 __all__ = ["short_dir"]  # the fixture, used here
 

@@ -1,0 +1,62 @@
+"""The ZeroMQ channels to one Jupyter kernel (`jupyter_kernel.py` loads this file): shell, stdin
+and control as DEALER sockets, iopub as a SUB socket, every message signed with the kernel's key
+(jupyter_support.py). pyzmq is imported only here, when a kernel starts.
+
+Stdlib only apart from pyzmq.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+
+class Channels:
+    def __init__(self, ports: dict[str, Any], key: bytes, session: str, support: Any) -> None:
+        """Connect to the kernel's `<channel>_port`s on 127.0.0.1; `support` is the loaded
+        jupyter_support module (it signs and checks the messages)."""
+        self._zmq = importlib.import_module("zmq")
+        self._s = support
+        self._key, self._session = key, session
+        self._sockets: dict[str, Any] = {}
+        ctx = self._zmq.Context.instance()
+        for name, kind in (("shell", "DEALER"), ("stdin", "DEALER"), ("control", "DEALER")):
+            sock = ctx.socket(getattr(self._zmq, kind))
+            sock.setsockopt(self._zmq.LINGER, 0)
+            sock.setsockopt(self._zmq.IDENTITY, session.encode())
+            sock.connect(f"tcp://127.0.0.1:{ports[name + '_port']}")
+            self._sockets[name] = sock
+        iopub = ctx.socket(self._zmq.SUB)
+        iopub.setsockopt(self._zmq.LINGER, 0)
+        iopub.setsockopt(self._zmq.SUBSCRIBE, b"")
+        iopub.connect(f"tcp://127.0.0.1:{ports['iopub_port']}")
+        self._sockets["iopub"] = iopub
+
+    def close(self) -> None:
+        for sock in self._sockets.values():
+            sock.close(0)
+        self._sockets = {}
+
+    def poll(self, seconds: float) -> list[tuple[str, int]]:
+        """The channels (shell, iopub, stdin) with a message within `seconds`."""
+        poller = self._zmq.Poller()
+        names = {}
+        for name in ("shell", "iopub", "stdin"):
+            poller.register(self._sockets[name], self._zmq.POLLIN)
+            names[self._sockets[name]] = name
+        return [(names[s], ev) for s, ev in poller.poll(int(seconds * 1000))]
+
+    def drain(self, name: str) -> None:
+        while self._sockets[name].poll(0):
+            self._sockets[name].recv_multipart()
+
+    def send(self, channel: str, msg_type: str, content: dict[str, Any], parent: Any = None) -> str:
+        frames, msg_id = self._s.signed(self._key, self._session, msg_type, content, parent)
+        self._sockets[channel].send_multipart(frames)
+        return str(msg_id)
+
+    def recv(self, channel: str) -> dict[str, Any] | None:
+        """The next message on `channel`; None when its signature does not check out."""
+        frames = self._sockets[channel].recv_multipart()
+        got: dict[str, Any] | None = self._s.verified(self._key, frames)
+        return got
