@@ -19,17 +19,16 @@ import asyncio
 import json
 import secrets
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
+from bench.bench_platform import bench_platform
 from bench.fuzz_cases import OPENAPI, Request, generate
 from cli.client import ShipyardClient
-from cli.platform import Platform, PlatformConfig
+from cli.platform import Platform
 
 
 @dataclass
@@ -185,24 +184,16 @@ async def main() -> int:
         )
         print_report(report, problems)
         return 0 if report.server_errors == 0 and not problems else 1
-    with tempfile.TemporaryDirectory() as tmp:
-        config = PlatformConfig.ephemeral(
-            Path(tmp),
-            database=f"shipyard_fuzz_{secrets.token_hex(3)}",
-            redis_prefix=f"fuzz:{secrets.token_hex(3)}:",
+    async with bench_platform(
+        prefix="shipyard_fuzz", redis_prefix=f"fuzz:{secrets.token_hex(3)}:"
+    ) as platform:
+        assert platform.keypair is not None
+        keys = [(platform.keypair.access_key, platform.keypair.secret_key)]
+        keys.append(await _ordinary_user(platform))
+        report, problems = await run(
+            platform.endpoint, keys, args.requests, args.seed, args.concurrency
         )
-        platform = Platform(config)
-        await platform.start()
-        try:
-            assert platform.keypair is not None
-            keys = [(platform.keypair.access_key, platform.keypair.secret_key)]
-            keys.append(await _ordinary_user(platform))
-            report, problems = await run(
-                platform.endpoint, keys, args.requests, args.seed, args.concurrency
-            )
-            print_report(report, problems, platform)
-        finally:
-            await platform.stop()
+        print_report(report, problems, platform)
     return 0 if report.server_errors == 0 and not problems else 1
 
 

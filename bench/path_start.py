@@ -17,17 +17,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import secrets
 import sys
-import tempfile
-from pathlib import Path
 
 import psutil
 
+from bench.bench_platform import bench_platform
 from bench.sessions import drive, pct
 from cli.client import ShipyardClient
 from cli.engine import choose_backend
-from cli.platform import Platform, PlatformConfig
+from cli.platform import Platform
 
 WARM_UP = 3  # sessions run first and not counted: imports, caches, connection set-up
 
@@ -69,15 +67,7 @@ async def _container_p99(sessions: int) -> str:
     except Exception as exc:  # no engine answers and none can be started
         print(f"container backend: n/a ({exc})", file=sys.stderr)
         return "n/a"
-    with tempfile.TemporaryDirectory() as tmp:
-        config = PlatformConfig.ephemeral(
-            Path(tmp),
-            database=f"shipyard_bench_{secrets.token_hex(3)}",
-            redis_prefix=f"bench:{secrets.token_hex(3)}:",
-            agent_env={"BACKEND": backend, "DOCKER_HOST": detail},
-        )
-        platform = Platform(config)
-        await platform.start()
+    async with bench_platform(agent_env={"BACKEND": backend, "DOCKER_HOST": detail}) as platform:
         try:
             async with await _client(platform) as client:
                 await drive(client, 1, 1)  # the first container start may still load the image
@@ -85,8 +75,6 @@ async def _container_p99(sessions: int) -> str:
         except RuntimeError as exc:  # e.g. the image is not present: the session never runs
             print(f"container backend: n/a ({exc})"[:300], file=sys.stderr)
             return "n/a"
-        finally:
-            await platform.stop()
     return f"{pct(ms, 0.99):.1f}"
 
 
@@ -112,22 +100,11 @@ async def main() -> None:
     parser.add_argument("--container", type=int, default=20, help="0: skip the container row")
     parser.add_argument("--kernel-pool", type=int, default=None, help="the agent's pool size")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        config = PlatformConfig.ephemeral(
-            Path(tmp),
-            database=f"shipyard_bench_{secrets.token_hex(3)}",
-            redis_prefix=f"bench:{secrets.token_hex(3)}:",
-            agent_env={"BACKEND": "process"}
-            | ({} if args.kernel_pool is None else {"KERNEL_POOL_SIZE": str(args.kernel_pool)}),
+    pool = {} if args.kernel_pool is None else {"KERNEL_POOL_SIZE": str(args.kernel_pool)}
+    async with bench_platform(agent_env={"BACKEND": "process"} | pool) as platform:
+        rows = await measure(
+            platform, sequential=args.sequential, c4=args.c4, container=args.container
         )
-        platform = Platform(config)
-        await platform.start()
-        try:
-            rows = await measure(
-                platform, sequential=args.sequential, c4=args.c4, container=args.container
-            )
-        finally:
-            await platform.stop()
     for label, value in rows:
         print(f"{label}: {value}")
 

@@ -14,13 +14,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import secrets
-import tempfile
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from bench import path_reads
-from cli.platform import Platform, PlatformConfig
+from bench.bench_platform import bench_platform
+from cli.platform import Platform
 
 START_LABELS = (
     "start sequential p50 ms",
@@ -45,28 +43,19 @@ def _start_measure() -> Measure | None:
 
 
 async def main(requests: int, *, reads_only: bool = False) -> list[tuple[str, str]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        config = PlatformConfig.ephemeral(
-            Path(tmp),
-            database=f"shipyard_bench_{secrets.token_hex(3)}",
-            redis_prefix=f"bench:{secrets.token_hex(3)}:",
-            agent_env={"BACKEND": "process"},
-            # The edge's per-user bearer limit stays on (it is measured) but is never reached.
-            edge_env={"BEARER_RATE_LIMIT": "100000000"},
-        )
-        platform = Platform(config)
-        await platform.start()
-        try:
-            start = None if reads_only else _start_measure()
-            if reads_only:
-                lines = [(label, "skipped") for label in START_LABELS]
-            elif start is None:
-                lines = [(label, "n/a (bench.path_start missing)") for label in START_LABELS]
-            else:
-                lines = await start(platform)
-            return lines + await path_reads.measure(platform, requests)
-        finally:
-            await platform.stop()
+    async with bench_platform(
+        agent_env={"BACKEND": "process"},
+        # The edge's per-user bearer limit stays on (it is measured) but is never reached.
+        edge_env={"BEARER_RATE_LIMIT": "100000000"},
+    ) as platform:
+        start = None if reads_only else _start_measure()
+        if reads_only:
+            lines = [(label, "skipped") for label in START_LABELS]
+        elif start is None:
+            lines = [(label, "n/a (bench.path_start missing)") for label in START_LABELS]
+        else:
+            lines = await start(platform)
+        return lines + await path_reads.measure(platform, requests)
 
 
 def run() -> None:

@@ -15,13 +15,11 @@ import asyncio
 import secrets
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
+from bench.bench_platform import bench_platform
 from cli.client import ShipyardClient
 from cli.engine import choose_backend
-from cli.platform import Platform, PlatformConfig
 
 
 def pct(values: list[float], q: float) -> float:
@@ -107,23 +105,12 @@ async def main() -> None:
     agent_env = {"BACKEND": backend} | ({"DOCKER_HOST": detail} if backend == "container" else {})
     agent_env |= dict(item.split("=", 1) for item in args.agent_env)
     print(f"kernel backend: {backend} ({detail})")
-    with tempfile.TemporaryDirectory() as tmp:
-        config = PlatformConfig.ephemeral(
-            Path(tmp),
-            database=f"shipyard_bench_{secrets.token_hex(3)}",
-            redis_prefix=f"bench:{secrets.token_hex(3)}:",
-            agent_env=agent_env,
-        )
-        platform = Platform(config)
-        await platform.start()
-        try:
-            assert platform.keypair is not None
-            async with ShipyardClient(
-                platform.endpoint, platform.keypair.access_key, platform.keypair.secret_key
-            ) as client:
-                await run(client, args.sessions, args.concurrency)
-        finally:
-            await platform.stop()
+    async with bench_platform(agent_env=agent_env) as platform:
+        assert platform.keypair is not None
+        async with ShipyardClient(
+            platform.endpoint, platform.keypair.access_key, platform.keypair.secret_key
+        ) as client:
+            await run(client, args.sessions, args.concurrency)
 
 
 if __name__ == "__main__":

@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
 import statistics
 import sys
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 
 import grpc
 import psutil
@@ -30,9 +27,9 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from typing_extensions import override
 
+from bench.bench_platform import bench_platform
 from bench.sessions import drive
 from cli.client import ShipyardClient
-from cli.platform import Platform, PlatformConfig
 
 CREATE = "/shipyard.registry.v1.SessionService/CreateSession"
 EXECUTE = "/shipyard.registry.v1.SessionService/Execute"
@@ -110,29 +107,19 @@ async def main() -> None:
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(receiver, server)  # type: ignore[no-untyped-call]
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    with tempfile.TemporaryDirectory() as tmp:
-        config = PlatformConfig.ephemeral(
-            Path(tmp),
-            database=f"shipyard_bench_{secrets.token_hex(3)}",
-            redis_prefix=f"bench:{secrets.token_hex(3)}:",
-            agent_env={"BACKEND": "process"},
-            otlp_endpoint=f"127.0.0.1:{port}",
-        )
-        platform = Platform(config)
-        await platform.start()
-        try:
-            assert platform.keypair is not None
-            async with ShipyardClient(
-                platform.endpoint, platform.keypair.access_key, platform.keypair.secret_key
-            ) as client:
-                await drive(client, 3, 1)
-                receiver.spans.clear()
-                procs = {n: psutil.Process(p.pid) for n, p in platform.processes.items()}
-                before = _cpu(procs)
-                create_ms, exec_ms = await drive(client, args.sessions, 1)
-                after = _cpu(procs)
-        finally:
-            await platform.stop()  # every service flushes its spans as it stops
+    async with bench_platform(
+        agent_env={"BACKEND": "process"}, otlp_endpoint=f"127.0.0.1:{port}"
+    ) as platform:
+        assert platform.keypair is not None
+        async with ShipyardClient(
+            platform.endpoint, platform.keypair.access_key, platform.keypair.secret_key
+        ) as client:
+            await drive(client, 3, 1)
+            receiver.spans.clear()
+            procs = {n: psutil.Process(p.pid) for n, p in platform.processes.items()}
+            before = _cpu(procs)
+            create_ms, exec_ms = await drive(client, args.sessions, 1)
+            after = _cpu(procs)
     await server.stop(None)
     print(f"create→RUNNING (traced) median {statistics.median(create_ms):.1f} ms")
     print(f"execute (traced) median {statistics.median(exec_ms):.1f} ms")

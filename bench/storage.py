@@ -27,9 +27,9 @@ from pathlib import Path
 import grpc
 from shipyard.storage.v1 import file_service_pb2_grpc as fpb_grpc
 
+from bench.bench_platform import bench_platform
 from cli.client import ShipyardClient
 from cli.grpc_signing import signed_channel
-from cli.platform import Platform, PlatformConfig
 from cli.vfolder_transfer import download_file, upload_file
 
 _UNITS = {"": 1, "B": 1, "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3}
@@ -137,35 +137,27 @@ async def main() -> None:
     parser.add_argument("--small-size", type=parse_size, default=parse_size("4KiB"))
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
-        work = Path(tmp) / "work"
-        work.mkdir()
-        config = PlatformConfig.ephemeral(
-            Path(tmp),
-            database=f"shipyard_bench_{secrets.token_hex(3)}",
-            redis_prefix=f"bench:{secrets.token_hex(3)}:",
-        )
-        platform = Platform(config)
-        await platform.start()
-        try:
-            assert platform.keypair is not None
-            async with ShipyardClient(
-                platform.endpoint, platform.keypair.access_key, platform.keypair.secret_key
-            ) as admin:
-                access, secret = await _bench_keypair(admin)
-            async with ShipyardClient(platform.endpoint, access, secret) as client:
-                await run(
-                    client,
-                    work,
-                    args.size,
-                    args.small_count,
-                    args.small_size,
-                    args.concurrency,
-                )
-        except grpc.aio.AioRpcError as exc:
-            raise SystemExit(f"transfer failed: {exc.code().name}: {exc.details()}") from None
-        finally:
-            await platform.stop()
+    parent = os.environ.get("BENCH_DIR")
+    async with bench_platform(parent=parent) as platform:
+        with tempfile.TemporaryDirectory(dir=parent) as work_dir:
+            work = Path(work_dir)
+            try:
+                assert platform.keypair is not None
+                async with ShipyardClient(
+                    platform.endpoint, platform.keypair.access_key, platform.keypair.secret_key
+                ) as admin:
+                    access, secret = await _bench_keypair(admin)
+                async with ShipyardClient(platform.endpoint, access, secret) as client:
+                    await run(
+                        client,
+                        work,
+                        args.size,
+                        args.small_count,
+                        args.small_size,
+                        args.concurrency,
+                    )
+            except grpc.aio.AioRpcError as exc:
+                raise SystemExit(f"transfer failed: {exc.code().name}: {exc.details()}") from None
 
 
 if __name__ == "__main__":

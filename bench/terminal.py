@@ -14,19 +14,16 @@ import argparse
 import asyncio
 import base64
 import json
-import secrets
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import aiohttp
 
+from bench.bench_platform import bench_platform
 from bench.sessions import pct as _pct
 from cli.client import ShipyardClient
 from cli.engine import choose_backend
-from cli.platform import Platform, PlatformConfig
 
 
 async def _output(ws: aiohttp.ClientWebSocketResponse) -> bytes:
@@ -82,23 +79,12 @@ async def main() -> None:
     backend, detail = await choose_backend(args.backend)
     agent_env = {"BACKEND": backend} | ({"DOCKER_HOST": detail} if backend == "container" else {})
     print(f"kernel backend: {backend} ({detail})")
-    with tempfile.TemporaryDirectory() as tmp:
-        config = PlatformConfig.ephemeral(
-            Path(tmp),
-            database=f"shipyard_bench_{secrets.token_hex(3)}",
-            redis_prefix=f"bench:{secrets.token_hex(3)}:",
-            agent_env=agent_env,
-        )
-        platform = Platform(config)
-        await platform.start()
-        try:
-            assert platform.keypair is not None
-            async with ShipyardClient(
-                platform.endpoint, platform.keypair.access_key, platform.keypair.secret_key
-            ) as client:
-                await run(client, args.opens, args.keys)
-        finally:
-            await platform.stop()
+    async with bench_platform(agent_env=agent_env) as platform:
+        assert platform.keypair is not None
+        async with ShipyardClient(
+            platform.endpoint, platform.keypair.access_key, platform.keypair.secret_key
+        ) as client:
+            await run(client, args.opens, args.keys)
 
 
 if __name__ == "__main__":
