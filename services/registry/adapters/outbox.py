@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.core.ids import new_id
 from libs.telemetry.tracing import current_trace_context
 from services.registry.adapters.tables import ConsumedEventRow, OutboxRow
+from services.registry.adapters.unnest import unnest
 from services.registry.adapters.user_events import (
     USER_STREAM,
     session_user_events,
@@ -95,20 +96,20 @@ async def stage(
         key = user_entry_id(user_event.event.session_id)
         rows.append((key, USER_STREAM, user_event.SerializeToString()))
     # One statement whatever the number of rows; ids (the relay's order) follow the list's.
+    unnested, params = unnest(
+        "u",
+        "n",
+        event_id=("text", [r[0] for r in rows]),
+        stream=("text", [r[1] for r in rows]),
+        payload=("bytea", [r[2] for r in rows]),
+    )
     await db.execute(
         text(
             f"INSERT INTO {_OUTBOX.fullname} (event_id, stream, payload, created_at)"
             " SELECT u.event_id, u.stream, u.payload, CAST(:at AS timestamptz)"
-            " FROM unnest(CAST(:ids AS text[]), CAST(:streams AS text[]),"
-            "   CAST(:payloads AS bytea[])) WITH ORDINALITY AS u(event_id, stream, payload, n)"
-            " ORDER BY u.n"
+            f" FROM {unnested} ORDER BY u.n"
         ),
-        {
-            "ids": [r[0] for r in rows],
-            "streams": [r[1] for r in rows],
-            "payloads": [r[2] for r in rows],
-            "at": now,
-        },
+        {"at": now, **params},
     )
     await db.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
 

@@ -107,17 +107,18 @@ async def session_user_events(
             )
         ).all()
     }
-    exit_codes = dict(
-        (
-            await db.execute(
-                select(KernelRow.session_id, KernelRow.exit_code).where(
-                    KernelRow.session_id.in_(ids), KernelRow.cluster_role == "main"
-                )
+    # Only an ended session's event carries an exit code (a batch bind's SCHEDULED ones don't).
+    ended = sorted(
+        {sid for sid, e in wanted if e.session_status_changed.status == Status.TERMINATED.value}
+    )
+    exit_codes: dict[str, int | None] = {}
+    if ended:
+        rows = await db.execute(
+            select(KernelRow.session_id, KernelRow.exit_code).where(
+                KernelRow.session_id.in_(ended), KernelRow.cluster_role == "main"
             )
         )
-        .tuples()
-        .all()
-    )
+        exit_codes = dict(rows.tuples().all())
     out = []
     for sid, event in wanted:
         session = sessions.get(sid)
