@@ -13,7 +13,9 @@ requests in flight; --via-edge: signed REST through the edge instead, see
 bench/scheduler_submit.py). By default the schedulers start only once every session is
 queued, so M sessions are pending when the first placement is decided and the figures are the
 scheduler's over a full queue, not the submission rate; --live starts them before the first
-create (the queue then never holds more than the create rate lets in).
+create (the queue then never holds more than the create rate lets in), as
+--kill-leader-after always does: a failover is measured during a burst of creates, so that the
+standby has binds left to do.
 
 Figures (docs/scheduler-scale.md), printed as the last lines:
   placements/s          sessions moved PENDING → SCHEDULED / (last such move - first)
@@ -172,10 +174,12 @@ async def run(args: argparse.Namespace) -> None:
             async with ShipyardClient(
                 platform.endpoint, platform.keypair.access_key, platform.keypair.secret_key
             ) as client:
-                if args.live:
+                # A failover is measured during a burst: the standby must have binds left to do.
+                live = args.live or args.kill_leader_after is not None
+                if live:
                     await bench.start_schedulers()
                 killer = None
-                if args.kill_leader_after is not None and args.live:
+                if args.kill_leader_after is not None:
                     killer = asyncio.create_task(bench.kill_leader())
                 await submit(
                     platform,
@@ -184,10 +188,8 @@ async def run(args: argparse.Namespace) -> None:
                     concurrency=args.concurrency,
                     direct=not args.via_edge,
                 )
-                if not args.live:
+                if not live:
                     await bench.start_schedulers()
-                    if args.kill_leader_after is not None:
-                        killer = asyncio.create_task(bench.kill_leader())
                 await bench.wait_done(args.sessions)
                 killed_at = await killer if killer is not None else None
                 await bench.report().report(args.sessions, killed_at)

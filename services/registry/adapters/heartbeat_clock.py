@@ -73,9 +73,7 @@ class RedisHeartbeatClock:
         """Give agents without an entry (Redis lost its data) one dated now; return them."""
         if not agent_ids:
             return []
-        added = await self._first_sight(
-            keys=[self._key], args=[repr(now.timestamp()), *agent_ids]
-        )
+        added = await self._first_sight(keys=[self._key], args=[repr(now.timestamp()), *agent_ids])
         return [_text(a) for a in added]
 
     async def stale(self, older_than: datetime) -> list[Beat]:

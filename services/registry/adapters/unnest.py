@@ -19,5 +19,5 @@ def unnest(
     casts = ", ".join(f"CAST(:{alias}_{name} AS {kind}[])" for name, (kind, _) in columns.items())
     names = ", ".join([*columns, *([ordinality] if ordinality else [])])
     numbered = " WITH ORDINALITY" if ordinality else ""
-    params = {f"{alias}_{name}": list(values) for name, (_, values) in columns.items()}
+    params: dict[str, object] = {f"{alias}_{name}": list(v) for name, (_, v) in columns.items()}
     return f"unnest({casts}){numbered} AS {alias}({names})", params
