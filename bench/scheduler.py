@@ -1,16 +1,21 @@
 """The scheduler at cluster scale: N simulated agents, M sessions, optional leader failover.
 
-    .venv/bin/python -m bench.scheduler --agents 5000 --sessions 20000 [--queue-first]
-    .venv/bin/python -m bench.scheduler --agents 1000 --sessions 5000 --kill-leader-after 2
+    .venv/bin/python -m bench.scheduler --agents 5000 --sessions 20000
+    .venv/bin/python -m bench.scheduler --agents 50 --sessions 300 --kill-leader-after 5
+    .venv/bin/python -m bench.scheduler --agents 50 --sessions 1000 --live --via-edge
 
 Starts the real storage, auth, registry, edge and scheduler processes (two scheduler replicas
 with --kill-leader-after), on a fresh database on the local PostgreSQL and a fresh Redis key
 prefix, plus one simulated fleet process (services/agent/simulated) of N agents with 64 cores
 and 256 GiB each. Sessions (0.25 core, 256 MiB, the default image) are created through the
-public API as fast as it takes them (--concurrency requests in flight; --direct: see
-bench/scheduler_submit.py). With --queue-first the
-schedulers start only once every session is queued: the figures are then the scheduler's over
-a full queue, not the submission rate.
+registry's public SessionService.CreateSession as fast as it takes them (--concurrency
+requests in flight; --via-edge: signed REST through the edge instead, see
+bench/scheduler_submit.py). By default the schedulers start only once every session is
+queued, so M sessions are pending when the first placement is decided and the figures are the
+scheduler's over a full queue, not the submission rate; --live starts them before the first
+create (the queue then never holds more than the create rate lets in), as
+--kill-leader-after always does: a failover is measured during a burst of creates, so that the
+standby has binds left to do.
 
 Figures (docs/scheduler-scale.md), printed as the last lines:
   placements/s          sessions moved PENDING → SCHEDULED / (last such move - first)
@@ -169,22 +174,22 @@ async def run(args: argparse.Namespace) -> None:
             async with ShipyardClient(
                 platform.endpoint, platform.keypair.access_key, platform.keypair.secret_key
             ) as client:
-                if not args.queue_first:
+                # A failover is measured during a burst: the standby must have binds left to do.
+                live = args.live or args.kill_leader_after is not None
+                if live:
                     await bench.start_schedulers()
                 killer = None
-                if args.kill_leader_after is not None and not args.queue_first:
+                if args.kill_leader_after is not None:
                     killer = asyncio.create_task(bench.kill_leader())
                 await submit(
                     platform,
                     client,
                     args.sessions,
                     concurrency=args.concurrency,
-                    direct=args.direct,
+                    direct=not args.via_edge,
                 )
-                if args.queue_first:
+                if not live:
                     await bench.start_schedulers()
-                    if args.kill_leader_after is not None:
-                        killer = asyncio.create_task(bench.kill_leader())
                 await bench.wait_done(args.sessions)
                 killed_at = await killer if killer is not None else None
                 await bench.report().report(args.sessions, killed_at)
@@ -203,14 +208,14 @@ def main() -> None:
     parser.add_argument("--kill-leader-after", type=float, default=None, metavar="S")
     parser.add_argument("--concurrency", type=int, default=64, help="creates in flight")
     parser.add_argument(
-        "--queue-first",
+        "--live",
         action="store_true",
-        help="start the schedulers only once every session is queued",
+        help="start the schedulers before the first create (default: once all are queued)",
     )
     parser.add_argument(
-        "--direct",
+        "--via-edge",
         action="store_true",
-        help="create through the registry's SessionService, not the edge",
+        help="create through the edge (signed REST), not the registry's SessionService",
     )
     parser.add_argument("--max-wait", type=float, help="seconds to wait for RUNNING at most")
     parser.add_argument("--data-dir", type=Path, help="keep logs here (default: a temp dir)")

@@ -1,9 +1,9 @@
 """Submitting the bench's sessions through the public API (bench/scheduler.py).
 
-Through the edge (REST, signed requests) by default; with `direct`, the same public
-SessionService.CreateSession RPC called on the registry with the keypair owner's identity, as
-the edge forwards it, so that a long queue (20,000 sessions) is filled in minutes on a loaded
-machine. Either way every session is a real row created by the registry's create path.
+With `direct` (the bench's default), the public SessionService.CreateSession RPC called on the
+registry with the keypair owner's identity, as the edge forwards it, so that a long queue
+(20,000 sessions) is filled in minutes; otherwise through the edge (REST, signed requests,
+`--via-edge`). Either way every session is a real row created by the registry's create path.
 """
 
 from __future__ import annotations

@@ -19,13 +19,23 @@ _STEPS = {
 }
 
 
+_ZERO = Decimal(0)
+
+
 class ResourceSlots(Mapping[str, Decimal]):
     """An immutable map of slot name to amount. Missing slots count as zero."""
 
     __slots__ = ("_amounts",)
 
     def __init__(self, amounts: Mapping[str, Decimal | int | str] | None = None) -> None:
-        self._amounts = {k: Decimal(v) for k, v in (amounts or {}).items() if Decimal(v) != 0}
+        self._amounts = {k: d for k, v in (amounts or {}).items() if (d := Decimal(v)) != 0}
+
+    @classmethod
+    def _of(cls, amounts: dict[str, Decimal]) -> ResourceSlots:
+        """From amounts that are Decimals already (sums and differences): no conversion."""
+        made = cls.__new__(cls)
+        made._amounts = {k: v for k, v in amounts.items() if v != 0}
+        return made
 
     @classmethod
     def parse(cls, raw: Mapping[str, str], *, field: str = "resources") -> ResourceSlots:
@@ -58,12 +68,16 @@ class ResourceSlots(Mapping[str, Decimal]):
         return len(self._amounts)
 
     def __add__(self, other: Mapping[str, Decimal]) -> ResourceSlots:
-        keys = set(self) | set(other)
-        return ResourceSlots({k: self[k] + other.get(k, Decimal(0)) for k in keys})
+        mine = self._amounts
+        return ResourceSlots._of(
+            {k: mine.get(k, _ZERO) + Decimal(other.get(k, _ZERO)) for k in mine.keys() | other}
+        )
 
     def __sub__(self, other: Mapping[str, Decimal]) -> ResourceSlots:
-        keys = set(self) | set(other)
-        return ResourceSlots({k: self[k] - other.get(k, Decimal(0)) for k in keys})
+        mine = self._amounts
+        return ResourceSlots._of(
+            {k: mine.get(k, _ZERO) - Decimal(other.get(k, _ZERO)) for k in mine.keys() | other}
+        )
 
     def fits_in(self, capacity: Mapping[str, Decimal]) -> bool:
         """True when every requested amount is at most what `capacity` has."""

@@ -110,14 +110,14 @@ async def _bind_all(db: AsyncSession, placements: Sequence[SessionPlacement]) ->
             outcomes.append(_conflict(p.session_id, "not-found"))
             continue
         own = kernels.get(session.id, [])
+        wanted = _wanted(own, p)
         # A session twice in the batch: the second sees it already SCHEDULED.
         conflict = "session-not-pending" if session.id in on_agents else ""
-        conflict = conflict or _check(session, own, p, agents, free, running)
+        conflict = conflict or _check(session, own, p, wanted, agents, free, running)
         if conflict:
             outcomes.append(_conflict(p.session_id, conflict))
             continue
         now = datetime.now(UTC)  # each session's own time of binding, within the batch
-        wanted = _wanted(own, p)
         for agent_id, slots in wanted.items():
             free[agent_id] = free[agent_id] - slots
         on_agents[session.id] = sorted(wanted)
@@ -173,6 +173,7 @@ def _check(
     session: LockedSession,
     kernels: list[LockedKernel],
     p: SessionPlacement,
+    wanted: dict[str, ResourceSlots],
     agents: dict[str, Agent],
     free: dict[str, ResourceSlots],
     running: Counter[str],
@@ -183,17 +184,14 @@ def _check(
         return "kernel-set-mismatch"
     if p.max_concurrent_sessions > 0 and running[session.access_key] >= p.max_concurrent_sessions:
         return CONCURRENCY_LIMIT
-    for agent_id, wanted in sorted(_wanted(kernels, p).items()):
-        agent = agents.get(agent_id)
-        # The agent as the batch left it: what earlier sessions of the batch took is occupied.
-        if agent is not None:
-            occupied = agent.available_slots - free[agent_id]
-            agent = dataclasses.replace(agent, occupied_slots=occupied)
+    for agent_id, slots in sorted(wanted.items()):
+        # The agent as the batch left it: what earlier sessions of the batch took is not free.
         conflict = placement_conflict(
-            agent,
+            agents.get(agent_id),
             resource_group=session.resource_group,
             image_architectures=session.image_architectures,
-            wanted=wanted,
+            wanted=slots,
+            free=free.get(agent_id),
         )
         if conflict:
             return conflict
@@ -201,6 +199,11 @@ def _check(
 
 
 def _wanted(kernels: list[LockedKernel], p: SessionPlacement) -> dict[str, ResourceSlots]:
+    """What the session's kernels take of each agent; {} when the kernel sets differ."""
+    if {k.id for k in kernels} != set(p.kernels):
+        return {}
+    if len(kernels) == 1:  # the common case, without a sum
+        return {p.kernels[kernels[0].id]: kernels[0].requested_slots}
     wanted: dict[str, ResourceSlots] = {}
     for k in kernels:
         agent_id = p.kernels[k.id]

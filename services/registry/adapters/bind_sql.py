@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.core.slots import ResourceSlots
 from services.registry.adapters.tables import AgentRow, KernelRow, SessionRow
+from services.registry.adapters.unnest import unnest
 from services.registry.domain.model import AGENT_OCCUPYING_STATUSES, Status
 
 _AGENTS = cast(Table, AgentRow.__table__)
@@ -108,6 +109,12 @@ async def mark_scheduled(
     """PENDING → SCHEDULED for every (session, time of binding) and its kernels: two statements."""
     if not sessions:
         return
+    rows, params = unnest(
+        "u",
+        id=("text", [sid for sid, _ in sessions]),
+        at=("timestamptz", [at for _, at in sessions]),
+        iso=("text", [at.isoformat() for _, at in sessions]),
+    )
     await db.execute(
         text(
             f"UPDATE {_SESSIONS.fullname} AS s SET status = CAST(:to AS text),"
@@ -115,36 +122,25 @@ async def mark_scheduled(
             " status_history = s.status_history || jsonb_build_object(CAST(:to AS text), u.iso),"
             " expires_at = CASE WHEN s.max_lifetime_seconds > 0"
             "   THEN u.at + make_interval(secs => s.max_lifetime_seconds) ELSE s.expires_at END"
-            " FROM unnest(CAST(:ids AS text[]), CAST(:ats AS timestamptz[]),"
-            "   CAST(:isos AS text[])) AS u(id, at, iso)"
-            " WHERE s.id = u.id::uuid AND s.status = CAST(:from AS text)"
+            f" FROM {rows} WHERE s.id = u.id::uuid AND s.status = CAST(:from AS text)"
         ),
-        {
-            "to": Status.SCHEDULED.value,
-            "from": Status.PENDING.value,
-            "ids": [sid for sid, _ in sessions],
-            "ats": [at for _, at in sessions],
-            "isos": [at.isoformat() for _, at in sessions],
-        },
+        {"to": Status.SCHEDULED.value, "from": Status.PENDING.value, **params},
+    )
+    rows, params = unnest(
+        "u",
+        id=("text", [k.kernel_id for k in kernels]),
+        agent_id=("text", [k.agent_id for k in kernels]),
+        address=("text", [k.agent_address for k in kernels]),
+        at=("timestamptz", [k.at for k in kernels]),
     )
     await db.execute(
         text(
             f"UPDATE {_KERNELS.fullname} AS k SET status = CAST(:to AS text),"
             " status_info = 'scheduled', status_changed_at = u.at,"
             " agent_id = u.agent_id, agent_address = u.address"
-            " FROM unnest(CAST(:ids AS text[]), CAST(:agents AS text[]),"
-            "   CAST(:addresses AS text[]), CAST(:ats AS timestamptz[]))"
-            "   AS u(id, agent_id, address, at)"
-            " WHERE k.id = u.id::uuid AND k.status = CAST(:from AS text)"
+            f" FROM {rows} WHERE k.id = u.id::uuid AND k.status = CAST(:from AS text)"
         ),
-        {
-            "to": Status.SCHEDULED.value,
-            "from": Status.PENDING.value,
-            "ids": [k.kernel_id for k in kernels],
-            "agents": [k.agent_id for k in kernels],
-            "addresses": [k.agent_address for k in kernels],
-            "ats": [k.at for k in kernels],
-        },
+        {"to": Status.SCHEDULED.value, "from": Status.PENDING.value, **params},
     )
 
 
@@ -170,16 +166,17 @@ async def occupancy_of(db: AsyncSession, agent_ids: Sequence[str]) -> dict[str, 
 async def write_occupancy(db: AsyncSession, occupied: Mapping[str, ResourceSlots]) -> None:
     if not occupied:
         return
+    rows, params = unnest(
+        "u",
+        id=("text", list(occupied)),
+        slots=("text", [json.dumps(s.to_strings()) for s in occupied.values()]),
+    )
     await db.execute(
         text(
             f"UPDATE {_AGENTS.fullname} AS a SET occupied_slots = u.slots::jsonb"
-            " FROM unnest(CAST(:ids AS text[]), CAST(:slots AS text[])) AS u(id, slots)"
-            " WHERE a.id = u.id"
+            f" FROM {rows} WHERE a.id = u.id"
         ),
-        {
-            "ids": list(occupied),
-            "slots": [json.dumps(s.to_strings()) for s in occupied.values()],
-        },
+        params,
     )
 
 
@@ -190,22 +187,19 @@ async def note_pending(
     left PENDING keeps its status."""
     if not notes:
         return
-    last_try = now.isoformat()
+    rows, params = unnest(
+        "u",
+        id=("text", [n[0] for n in notes]),
+        reason=("text", [n[1] for n in notes]),
+        message=("text", [n[2] for n in notes]),
+    )
     await db.execute(
         text(
             f"UPDATE {_SESSIONS.fullname} AS s SET status_info = u.reason,"
             " status_message = u.message,"
             " status_data = s.status_data || jsonb_build_object('scheduler',"
             "   jsonb_build_object('last_try', CAST(:last_try AS text), 'msg', u.message))"
-            " FROM unnest(CAST(:ids AS text[]), CAST(:reasons AS text[]),"
-            "   CAST(:messages AS text[])) AS u(id, reason, message)"
-            " WHERE s.id = u.id::uuid AND s.status = CAST(:pending AS text)"
+            f" FROM {rows} WHERE s.id = u.id::uuid AND s.status = CAST(:pending AS text)"
         ),
-        {
-            "ids": [n[0] for n in notes],
-            "reasons": [n[1] for n in notes],
-            "messages": [n[2] for n in notes],
-            "last_try": last_try,
-            "pending": Status.PENDING.value,
-        },
+        {"last_try": now.isoformat(), "pending": Status.PENDING.value, **params},
     )

@@ -26,6 +26,18 @@ end
 return removed
 """
 
+# KEYS[1] the hash; ARGV[1] the time, then the agent ids: give each id without an entry one,
+# and return those ids (one round trip for a whole fleet, every sweep).
+_FIRST_SIGHT = """
+local added = {}
+for i = 2, #ARGV do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[1]) == 1 then
+    table.insert(added, ARGV[i])
+  end
+end
+return added
+"""
+
 # KEYS[1] the hash; ARGV[1] the cutoff: the (id, value) pairs older than it, in one snapshot.
 _STALE = """
 local found = {}
@@ -46,6 +58,7 @@ class RedisHeartbeatClock:
         self._key = f"{prefix}agent-heartbeats"
         self._forget = redis.register_script(_FORGET)
         self._stale = redis.register_script(_STALE)
+        self._first_sight = redis.register_script(_FIRST_SIGHT)
 
     async def beat(self, agent_id: str, now: datetime) -> None:
         await self._redis.hset(self._key, agent_id, repr(now.timestamp()))
@@ -60,11 +73,8 @@ class RedisHeartbeatClock:
         """Give agents without an entry (Redis lost its data) one dated now; return them."""
         if not agent_ids:
             return []
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for agent_id in agent_ids:
-                pipe.hsetnx(self._key, agent_id, repr(now.timestamp()))
-            added = await pipe.execute()
-        return [a for a, new in zip(agent_ids, added, strict=True) if new]
+        added = await self._first_sight(keys=[self._key], args=[repr(now.timestamp()), *agent_ids])
+        return [_text(a) for a in added]
 
     async def stale(self, older_than: datetime) -> list[Beat]:
         flat = await self._stale(keys=[self._key], args=[repr(older_than.timestamp())])

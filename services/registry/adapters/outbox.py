@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.core.ids import new_id
 from libs.telemetry.tracing import current_trace_context
 from services.registry.adapters.tables import ConsumedEventRow, OutboxRow
+from services.registry.adapters.unnest import unnest
 from services.registry.adapters.user_events import (
     USER_STREAM,
     session_user_events,
@@ -35,13 +36,23 @@ _OUTBOX = cast(Table, OutboxRow.__table__)
 CLUSTER_STREAM = "cluster"
 # Channel the relay LISTENs on; NOTIFY is delivered when the staging transaction commits.
 NOTIFY_CHANNEL = "registry_outbox"
+
+
 # A data-modifying CTE runs whether or not the outer query reads it.
+def _staged_rows(rows: Sequence[tuple[str, str, bytes]]) -> tuple[str, dict[str, object]]:
+    return unnest(
+        "u",
+        "n",
+        event_id=("text", [r[0] for r in rows]),
+        stream=("text", [r[1] for r in rows]),
+        payload=("bytea", [r[2] for r in rows]),
+    )
+
+
 _STAGE = text(
     f"WITH staged AS (INSERT INTO {_OUTBOX.fullname} (event_id, stream, payload, created_at)"
     " SELECT u.event_id, u.stream, u.payload, CAST(:at AS timestamptz)"
-    " FROM unnest(CAST(:ids AS text[]), CAST(:streams AS text[]),"
-    "   CAST(:payloads AS bytea[])) WITH ORDINALITY AS u(event_id, stream, payload, n)"
-    " ORDER BY u.n RETURNING 1)"
+    f" FROM {_staged_rows([])[0]} ORDER BY u.n RETURNING 1)"
     f" SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
 )
 
@@ -105,15 +116,8 @@ async def stage(
         rows.append((key, USER_STREAM, user_event.SerializeToString()))
     # One statement (one round trip) whatever the number of rows, with the relay's wake-up:
     # ids (the relay's order) follow the list's, and the NOTIFY is delivered at commit.
-    await db.execute(
-        _STAGE,
-        {
-            "ids": [r[0] for r in rows],
-            "streams": [r[1] for r in rows],
-            "payloads": [r[2] for r in rows],
-            "at": now,
-        },
-    )
+    _, params = _staged_rows(rows)
+    await db.execute(_STAGE, {"at": now, **params})
 
 
 async def stage_changes(db: AsyncSession, changes: Iterable[SessionChange | None]) -> None:

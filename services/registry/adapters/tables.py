@@ -40,7 +40,7 @@ class AgentRow(Base):
     available_slots: Mapped[dict[str, str]] = mapped_column(JSONB)
     occupied_slots: Mapped[dict[str, str]] = mapped_column(JSONB)
     backend: Mapped[str] = mapped_column(String(32))
-    architecture: Mapped[str] = mapped_column(String(32), default="")
+    architecture: Mapped[str] = mapped_column(String(32), default="", index=True)
     # Canonical references of the images present on the agent (its inventory).
     images: Mapped[list[str]] = mapped_column(JSONB, default=list)
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

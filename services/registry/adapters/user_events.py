@@ -18,7 +18,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from redis.asyncio import Redis
 from shipyard.events.v1 import events_pb2
 from shipyard.registry.v1 import user_event_service_pb2 as pb
-from sqlalchemy import select
+from sqlalchemy import null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.core.ids import new_id
@@ -91,12 +91,16 @@ async def session_user_events(
     if not wanted:
         return []
     ids = sorted({sid for sid, _ in wanted})
-    # The main kernel's exit code in the same query (one round trip per staged change).
+    # The main kernel's exit code in the same query (one round trip per staged change), and
+    # only when an event ends a session: a batch bind's SCHEDULED events carry none.
+    ends = any(e.session_status_changed.status == Status.TERMINATED.value for _, e in wanted)
     main_exit = (
         select(KernelRow.exit_code)
         .where(KernelRow.session_id == SessionRow.id, KernelRow.cluster_role == "main")
         .limit(1)
         .scalar_subquery()
+        if ends
+        else null()
     )
     rows = await db.execute(
         select(

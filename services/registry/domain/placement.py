@@ -14,8 +14,11 @@ def placement_conflict(
     resource_group: str,
     image_architectures: Sequence[str],
     wanted: ResourceSlots,
+    free: ResourceSlots | None = None,
 ) -> str:
-    """Why `agent` cannot take `wanted` more slots for a session; "" when it can."""
+    """Why `agent` cannot take `wanted` more slots for a session; "" when it can. `free`: what
+    the agent has left when the caller already counts more than its occupied slots (a batch
+    bind's earlier sessions), else its available minus occupied slots."""
     if agent is None or agent.status is not AgentStatus.ALIVE:
         return "agent-not-alive"
     if not agent.schedulable:  # drained, unhealthy or failing its starts (rule R-AGENT-OUT)
@@ -24,7 +27,9 @@ def placement_conflict(
         return "agent-resource-group-mismatch"
     if image_architectures and agent.architecture not in image_architectures:
         return "agent-architecture-mismatch"
-    if not wanted.fits_in(agent.available_slots - agent.occupied_slots):
+    if free is None:
+        free = agent.available_slots - agent.occupied_slots
+    if not wanted.fits_in(free):
         return "agent-capacity-exceeded"
     return ""
 

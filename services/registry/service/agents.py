@@ -100,7 +100,7 @@ class AgentLifecycle:
         await self.clock.beat_many(sorted(known), now)
         for agent_id, before in known.items():
             images = beats[agent_id]
-            if images is not None and tuple(sorted(set(images))) != before.images:
+            if images is not None and tuple(sorted(set(images))) != before:
                 await self.agent_store.set_images(agent_id, images)
         return sorted(set(beats) - set(known))
 

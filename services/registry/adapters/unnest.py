@@ -1,0 +1,23 @@
+"""Many rows in one statement: `… FROM unnest(column arrays)`, shared by the bind's writes
+(`bind_sql.py`) and the outbox insert (`outbox.py`).
+
+PostgreSQL zips the arrays into rows, so one round trip writes a whole batch whatever its size,
+and each array is a single bound parameter (no statement text that grows with the batch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def unnest(
+    alias: str, ordinality: str = "", **columns: tuple[str, Sequence[object]]
+) -> tuple[str, dict[str, object]]:
+    """The FROM item `unnest(CAST(:<alias>_<col> AS <type>[]), …) AS <alias>(<col>, …)` and its
+    parameters, from `col=(SQL type, values)` with every value list as long as the others;
+    with `ordinality`, a last column of that name numbers the rows from 1 in list order."""
+    casts = ", ".join(f"CAST(:{alias}_{name} AS {kind}[])" for name, (kind, _) in columns.items())
+    names = ", ".join([*columns, *([ordinality] if ordinality else [])])
+    numbered = " WITH ORDINALITY" if ordinality else ""
+    params: dict[str, object] = {f"{alias}_{name}": list(v) for name, (_, v) in columns.items()}
+    return f"unnest({casts}){numbered} AS {alias}({names})", params
