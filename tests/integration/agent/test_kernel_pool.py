@@ -31,14 +31,21 @@ from tests.integration.agent.process_kernels import vfolder as vfolder
 
 
 def pooled_pids() -> list[int]:
-    """The runners of this test process's kernels that wait in a pool (in a pool's cgroups)."""
+    """The runners of this test process's own kernels that wait in a pool (in a pool's cgroups).
+
+    Kernels of agents this test process started (the shared e2e platform's, in a full run) are
+    left out: their runners have a Python process (the agent) between them and this one."""
+    me = psutil.Process()
     found = []
-    for proc in psutil.Process().children(recursive=True):
+    for proc in me.children(recursive=True):
         try:
             groups = Path(f"/proc/{proc.pid}/cgroup").read_text()
-            if proc.name().startswith("python") and f"/{POOL_PREFIX}" in groups:
+            if not proc.name().startswith("python") or f"/{POOL_PREFIX}" not in groups:
+                continue
+            between = proc.parents()[: [p.pid for p in proc.parents()].index(me.pid)]
+            if not any(p.name().startswith("python") for p in between):
                 found.append(proc.pid)
-        except (psutil.NoSuchProcess, OSError):
+        except (psutil.NoSuchProcess, OSError, ValueError):
             continue
     return found
 
