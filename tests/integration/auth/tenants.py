@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from google.protobuf import field_mask_pb2
 from shipyard.auth.v1 import domain_service_pb2 as dpb
+from shipyard.auth.v1 import keypair_service_pb2 as kpb
 from shipyard.auth.v1 import project_service_pb2 as ppb
 from shipyard.auth.v1 import user_service_pb2 as upb
 from shipyard.type.v1 import identity_pb2
@@ -102,3 +103,24 @@ def mask(*paths: str) -> field_mask_pb2.FieldMask:
 
 
 __all__ = ["PASSWORD", "World", "build_world", "mask", "superadmin", "superadmin_metadata"]
+
+
+async def issue_keypair(
+    world: World, user: upb.User, **fields: object
+) -> kpb.CreateKeypairResponse:
+    """A new keypair of `user`, issued by the world's superadmin."""
+    return await world.root.keypairs.CreateKeypair(
+        kpb.CreateKeypairRequest(user_id=user.user_id, keypair=kpb.Keypair(**fields)),
+        metadata=world.root.metadata,
+    )
+
+
+async def deactivate_keypair(world: World, user: upb.User, access_key: str) -> None:
+    """Revoke `user`'s keypair (is_active false), as the world's superadmin."""
+    await world.root.keypairs.UpdateKeypair(
+        kpb.UpdateKeypairRequest(
+            keypair=kpb.Keypair(user_id=user.user_id, access_key=access_key),
+            update_mask=mask("is_active"),
+        ),
+        metadata=world.root.metadata,
+    )

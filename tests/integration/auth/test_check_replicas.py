@@ -13,14 +13,18 @@ import grpc
 import pytest
 from envoy_ext_authz.v3 import external_auth_pb2 as authz
 from envoy_ext_authz.v3 import external_auth_pb2_grpc as authz_grpc
-from shipyard.auth.v1 import keypair_service_pb2 as kpb
 from sqlalchemy import text
 
 from libs.db.engine import create_engine
 from services.auth.app import AuthServer, serve
 from services.auth.config import Settings
 from tests.integration.auth.admin_client import connect, system_metadata
-from tests.integration.auth.tenants import build_world, mask, superadmin
+from tests.integration.auth.tenants import (
+    build_world,
+    deactivate_keypair,
+    issue_keypair,
+    superadmin,
+)
 from tests.integration.auth.test_server import signed_check
 
 pytestmark = pytest.mark.integration
@@ -115,21 +119,12 @@ async def test_a_revoked_keypair_is_refused_by_both_replicas(
         world = await build_world(
             await superadmin(system, internal_token, unique_email), internal_token
         )
-        issued = await world.root.keypairs.CreateKeypair(
-            kpb.CreateKeypairRequest(user_id=world.user_a.user_id, keypair=kpb.Keypair()),
-            metadata=world.root.metadata,
-        )
+        issued = await issue_keypair(world, world.user_a)
         key, secret = issued.keypair.access_key, issued.secret_key
         # Both replicas verify (and cache) the keypair first.
         before = await _check_all(replicas, _distinct(key, secret, 2))
         assert [_reason(r) for r in before] == [None, None]
-        await world.root.keypairs.UpdateKeypair(
-            kpb.UpdateKeypairRequest(
-                keypair=kpb.Keypair(user_id=world.user_a.user_id, access_key=key),
-                update_mask=mask("is_active"),
-            ),
-            metadata=world.root.metadata,
-        )
+        await deactivate_keypair(world, world.user_a, key)
     # Revocation reaches the other replica through Redis pub/sub within a second.
     started = time.monotonic()
     while True:

@@ -20,7 +20,13 @@ from services.auth.adapters.passwords import Argon2Passwords
 from services.auth.app import serve
 from services.auth.config import Settings
 from tests.integration.auth.admin_client import Admin, system_metadata
-from tests.integration.auth.tenants import PASSWORD, World, mask
+from tests.integration.auth.tenants import (
+    PASSWORD,
+    World,
+    deactivate_keypair,
+    issue_keypair,
+    mask,
+)
 from tests.integration.auth.test_server import check, signed_check
 
 pytestmark = pytest.mark.integration
@@ -33,13 +39,6 @@ async def _scalar(url: str, sql: str, **params: object) -> object:
             return (await conn.execute(text(sql), params)).scalar_one()
     finally:
         await engine.dispose()
-
-
-async def _issue(world: World, user: upb.User, **fields: object) -> kpb.CreateKeypairResponse:
-    return await world.root.keypairs.CreateKeypair(
-        kpb.CreateKeypairRequest(user_id=user.user_id, keypair=kpb.Keypair(**fields)),
-        metadata=world.root.metadata,
-    )
 
 
 async def test_passwords_are_stored_as_argon2_hashes(world: World, migrated_url):
@@ -55,7 +54,7 @@ async def test_passwords_are_stored_as_argon2_hashes(world: World, migrated_url)
 
 
 async def test_secret_is_shown_once_and_encrypted_at_rest(world: World, auth_server, migrated_url):
-    issued = await _issue(world, world.user_a)
+    issued = await issue_keypair(world, world.user_a)
     key, secret = issued.keypair.access_key, issued.secret_key
     raw = await _scalar(
         migrated_url, "SELECT secret_key FROM auth.keypairs WHERE access_key = :k", k=key
@@ -124,17 +123,11 @@ async def test_deactivation_on_one_replica_ends_access_on_another_within_a_secon
             world = await build_world(
                 await superadmin(system, internal_token, unique_email), internal_token
             )
-            issued = await _issue(world, world.user_a)
+            issued = await issue_keypair(world, world.user_a)
             key, secret = issued.keypair.access_key, issued.secret_key
             # Replica B verifies (and caches) the keypair first.
             assert (await check(replica_b, signed_check(key, secret))).ok_response.headers
-            await world.root.keypairs.UpdateKeypair(
-                kpb.UpdateKeypairRequest(
-                    keypair=kpb.Keypair(user_id=world.user_a.user_id, access_key=key),
-                    update_mask=mask("is_active"),
-                ),
-                metadata=world.root.metadata,
-            )
+            await deactivate_keypair(world, world.user_a, key)
             started = time.monotonic()
             while True:
                 response = await check(replica_b, signed_check(key, secret))
@@ -149,7 +142,7 @@ async def test_deactivation_on_one_replica_ends_access_on_another_within_a_secon
 
 
 async def test_deleting_a_user_revokes_every_keypair(world: World, auth_server):
-    issued = await _issue(world, world.user_a2)
+    issued = await issue_keypair(world, world.user_a2)
     key, secret = issued.keypair.access_key, issued.secret_key
     assert (await check(auth_server, signed_check(key, secret))).ok_response.headers
     deleted = await world.root.users.DeleteUser(
@@ -180,7 +173,7 @@ async def test_policy_service_resolves_membership_group_access_and_limits(
         ),
         metadata=root.metadata,
     )
-    issued = await _issue(world, world.user_a, resource_policy=f"one-{world.domain_a}")
+    issued = await issue_keypair(world, world.user_a, resource_policy=f"one-{world.domain_a}")
     await root.access.UpdateResourceGroupAccess(
         rgpb.UpdateResourceGroupAccessRequest(
             access=rgpb.ResourceGroupAccess(
@@ -203,7 +196,7 @@ async def test_policy_service_resolves_membership_group_access_and_limits(
     assert resolved.resource_group_allowed
     assert resolved.keypair_policy.max_concurrent_sessions == 1
     assert resolved.keypair_policy.max_pending_sessions == 4
-    await _issue(world, world.user_b)  # the main keypair is the one whose policy applies
+    await issue_keypair(world, world.user_b)  # the main keypair is the one whose policy applies
     stranger = await system.policy.ResolveSessionPolicy(
         pspb.ResolveSessionPolicyRequest(
             user_id=world.user_b.user_id,
