@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from cli.client import ShipyardClient
 from cli.platform import Platform, PlatformConfig
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,13 @@ async def bench_platform(
             await platform.stop()
             if platform.infra is not None and config.get("database_url") is None:
                 await _drop(platform.infra.database_url, database)  # only the one it created
+
+
+def superadmin_client(platform: Platform) -> ShipyardClient:
+    """A client of the started platform with the superadmin keypair it made (`async with` it)."""
+    assert platform.keypair is not None, "the platform is not started"
+    keys = platform.keypair
+    return ShipyardClient(platform.endpoint, keys.access_key, keys.secret_key)
 
 
 async def _drop(database_url: str, database: str) -> None:

@@ -21,26 +21,18 @@ import sys
 
 import psutil
 
-from bench.bench_platform import bench_platform
+from bench.bench_platform import bench_platform, superadmin_client
 from bench.sessions import drive, pct
-from cli.client import ShipyardClient
 from cli.engine import choose_backend
 from cli.platform import Platform
 
 WARM_UP = 3  # sessions run first and not counted: imports, caches, connection set-up
 
 
-async def _client(platform: Platform) -> ShipyardClient:
-    assert platform.keypair is not None, "the platform is not started"
-    return ShipyardClient(
-        platform.endpoint, platform.keypair.access_key, platform.keypair.secret_key
-    )
-
-
 async def _process_rows(
     platform: Platform, sequential: int, c4: int
 ) -> tuple[list[float], list[float], list[float]]:
-    async with await _client(platform) as client:
+    async with superadmin_client(platform) as client:
         await drive(client, WARM_UP, 1)
         cpu_before = _platform_cpu(platform)
         seq_ms, exec_ms = await drive(client, sequential, 1)
@@ -69,7 +61,7 @@ async def _container_p99(sessions: int) -> str:
         return "n/a"
     async with bench_platform(agent_env={"BACKEND": backend, "DOCKER_HOST": detail}) as platform:
         try:
-            async with await _client(platform) as client:
+            async with superadmin_client(platform) as client:
                 await drive(client, 1, 1)  # the first container start may still load the image
                 ms, _ = await drive(client, sessions, 1)
         except RuntimeError as exc:  # e.g. the image is not present: the session never runs

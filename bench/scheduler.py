@@ -47,9 +47,9 @@ from redis.asyncio import Redis
 from shipyard.registry.v1 import cluster_service_pb2 as cluster_pb
 from shipyard.registry.v1 import cluster_service_pb2_grpc as cluster_grpc
 
+from bench.bench_platform import superadmin_client
 from bench.scheduler_report import Report
 from bench.scheduler_submit import submit
-from cli.client import ShipyardClient
 from cli.infra import free_port
 from cli.platform import Platform, PlatformConfig
 from libs.grpcutil.client import internal_channel
@@ -170,10 +170,7 @@ async def run(args: argparse.Namespace) -> None:
         try:
             bench = Bench(platform, args)
             await bench.start_fleet()
-            assert platform.keypair is not None
-            async with ShipyardClient(
-                platform.endpoint, platform.keypair.access_key, platform.keypair.secret_key
-            ) as client:
+            async with superadmin_client(platform) as client:
                 # A failover is measured during a burst: the standby must have binds left to do.
                 live = args.live or args.kill_leader_after is not None
                 if live:

@@ -17,7 +17,7 @@ import statistics
 import sys
 import time
 
-from bench.bench_platform import bench_platform
+from bench.bench_platform import bench_platform, superadmin_client
 from cli.client import ShipyardClient
 from cli.engine import choose_backend
 
@@ -105,12 +105,11 @@ async def main() -> None:
     agent_env = {"BACKEND": backend} | ({"DOCKER_HOST": detail} if backend == "container" else {})
     agent_env |= dict(item.split("=", 1) for item in args.agent_env)
     print(f"kernel backend: {backend} ({detail})")
-    async with bench_platform(agent_env=agent_env) as platform:
-        assert platform.keypair is not None
-        async with ShipyardClient(
-            platform.endpoint, platform.keypair.access_key, platform.keypair.secret_key
-        ) as client:
-            await run(client, args.sessions, args.concurrency)
+    async with (
+        bench_platform(agent_env=agent_env) as platform,
+        superadmin_client(platform) as client,
+    ):
+        await run(client, args.sessions, args.concurrency)
 
 
 if __name__ == "__main__":

@@ -27,9 +27,8 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from typing_extensions import override
 
-from bench.bench_platform import bench_platform
+from bench.bench_platform import bench_platform, superadmin_client
 from bench.sessions import drive
-from cli.client import ShipyardClient
 
 CREATE = "/shipyard.registry.v1.SessionService/CreateSession"
 EXECUTE = "/shipyard.registry.v1.SessionService/Execute"
@@ -107,19 +106,18 @@ async def main() -> None:
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(receiver, server)  # type: ignore[no-untyped-call]
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    async with bench_platform(
-        agent_env={"BACKEND": "process"}, otlp_endpoint=f"127.0.0.1:{port}"
-    ) as platform:
-        assert platform.keypair is not None
-        async with ShipyardClient(
-            platform.endpoint, platform.keypair.access_key, platform.keypair.secret_key
-        ) as client:
-            await drive(client, 3, 1)
-            receiver.spans.clear()
-            procs = {n: psutil.Process(p.pid) for n, p in platform.processes.items()}
-            before = _cpu(procs)
-            create_ms, exec_ms = await drive(client, args.sessions, 1)
-            after = _cpu(procs)
+    async with (
+        bench_platform(
+            agent_env={"BACKEND": "process"}, otlp_endpoint=f"127.0.0.1:{port}"
+        ) as platform,
+        superadmin_client(platform) as client,
+    ):
+        await drive(client, 3, 1)
+        receiver.spans.clear()
+        procs = {n: psutil.Process(p.pid) for n, p in platform.processes.items()}
+        before = _cpu(procs)
+        create_ms, exec_ms = await drive(client, args.sessions, 1)
+        after = _cpu(procs)
     await server.stop(None)
     print(f"create→RUNNING (traced) median {statistics.median(create_ms):.1f} ms")
     print(f"execute (traced) median {statistics.median(exec_ms):.1f} ms")

@@ -27,7 +27,7 @@ from pathlib import Path
 import grpc
 from shipyard.storage.v1 import file_service_pb2_grpc as fpb_grpc
 
-from bench.bench_platform import bench_platform
+from bench.bench_platform import bench_platform, superadmin_client
 from cli.client import ShipyardClient
 from cli.grpc_signing import signed_channel
 from cli.vfolder_transfer import download_file, upload_file
@@ -142,10 +142,7 @@ async def main() -> None:
         with tempfile.TemporaryDirectory(dir=parent) as work_dir:
             work = Path(work_dir)
             try:
-                assert platform.keypair is not None
-                async with ShipyardClient(
-                    platform.endpoint, platform.keypair.access_key, platform.keypair.secret_key
-                ) as admin:
+                async with superadmin_client(platform) as admin:
                     access, secret = await _bench_keypair(admin)
                 async with ShipyardClient(platform.endpoint, access, secret) as client:
                     await run(

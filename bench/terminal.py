@@ -20,7 +20,7 @@ import time
 
 import aiohttp
 
-from bench.bench_platform import bench_platform
+from bench.bench_platform import bench_platform, superadmin_client
 from bench.sessions import pct as _pct
 from cli.client import ShipyardClient
 from cli.engine import choose_backend
@@ -79,12 +79,11 @@ async def main() -> None:
     backend, detail = await choose_backend(args.backend)
     agent_env = {"BACKEND": backend} | ({"DOCKER_HOST": detail} if backend == "container" else {})
     print(f"kernel backend: {backend} ({detail})")
-    async with bench_platform(agent_env=agent_env) as platform:
-        assert platform.keypair is not None
-        async with ShipyardClient(
-            platform.endpoint, platform.keypair.access_key, platform.keypair.secret_key
-        ) as client:
-            await run(client, args.opens, args.keys)
+    async with (
+        bench_platform(agent_env=agent_env) as platform,
+        superadmin_client(platform) as client,
+    ):
+        await run(client, args.opens, args.keys)
 
 
 if __name__ == "__main__":
