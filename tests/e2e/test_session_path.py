@@ -142,13 +142,19 @@ async def test_too_large_request_stays_pending_with_a_reason(client: ShipyardCli
     assert cancelled["status"] == "SESSION_STATUS_CANCELLED"
 
 
+def _start_trace(c: ShipyardClient) -> str:
+    """Make the client's next requests the start of a new sampled trace; its id."""
+    trace_id = secrets.token_hex(16)
+    c._http.headers["traceparent"] = f"00-{trace_id}-{secrets.token_hex(8)}-01"
+    return trace_id
+
+
 async def test_one_trace_spans_every_component(platform: Platform, otlp: Receiver) -> None:
     assert platform.keypair is not None
-    trace_id = secrets.token_hex(16)
     async with ShipyardClient(
         platform.endpoint, platform.keypair.access_key, platform.keypair.secret_key
     ) as c:
-        c._http.headers["traceparent"] = f"00-{trace_id}-{secrets.token_hex(8)}-01"
+        trace_id = _start_trace(c)
         session = await c.create_session(wait=True)
         del c._http.headers["traceparent"]
         await c.destroy_session(session["session_id"])
@@ -167,11 +173,10 @@ async def test_the_edges_check_is_a_span_of_the_callers_trace(
     platform: Platform, otlp: Receiver
 ) -> None:
     assert platform.keypair is not None
-    trace_id = secrets.token_hex(16)
     async with ShipyardClient(
         platform.endpoint, platform.keypair.access_key, platform.keypair.secret_key
     ) as c:
-        c._http.headers["traceparent"] = f"00-{trace_id}-{secrets.token_hex(8)}-01"
+        trace_id = _start_trace(c)
         await c.whoami()
     check = "/envoy.service.auth.v3.Authorization/Check"
 
