@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import cast
 
-from sqlalchemy import Table, and_, select
+from sqlalchemy import Table, and_, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.core.errors import Aborted
 from libs.core.slots import ResourceSlots
 from services.registry.adapters.outbox import enqueued_event, stage
-from services.registry.adapters.rows import count_sessions, lock_keypair, session_from_row
+from services.registry.adapters.rows import lock_keypair, session_from_row
 from services.registry.adapters.tables import KernelRow, SessionRow
 from services.registry.domain.errors import PendingSessionLimit
 from services.registry.domain.model import Session, Status
@@ -86,10 +86,17 @@ async def _restage_if_pending(db: AsyncSession, session: Session) -> None:
 
 
 async def _check_pending_cap(db: AsyncSession, new: NewSession) -> None:
-    waiting = await count_sessions(db, new.access_key, [Status.PENDING])
+    # Counted up to the cap only: the keypair's whole queue would be read on every create.
+    pending = (
+        select(SessionRow.id)
+        .where(SessionRow.access_key == new.access_key, SessionRow.status == Status.PENDING.value)
+        .limit(new.max_pending_sessions)
+        .subquery()
+    )
+    waiting = int((await db.execute(select(func.count()).select_from(pending))).scalar_one())
     if waiting >= new.max_pending_sessions:
         raise PendingSessionLimit(
-            f"you already have {waiting} pending sessions; max_pending_sessions is "
+            f"you already have {waiting} or more pending sessions; max_pending_sessions is "
             f"{new.max_pending_sessions}",
             metadata={
                 "limit": "max_pending_sessions",
