@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -39,27 +39,15 @@ class SqlPolicyFacts:
         user_key = as_uuid(user_id)
         if user_key is None:
             return None
-        query = (
-            select(
-                UserRow,
-                user_projects(),
-                KeypairRow,
-                DomainRow,
-                ProjectRow,
-                ResourcePolicyRow,
-                _groups(_D.resource_group, _D.domain_name == domain_name),
-                _groups(_P.resource_group, _P.project_id == as_uuid(project_id)),
-                _groups(_K.resource_group, _K.access_key == KeypairRow.access_key),
-            )
-            .select_from(UserRow)
-            .outerjoin(KeypairRow, KeypairRow.access_key == _keypair(access_key, user_id))
-            .outerjoin(DomainRow, DomainRow.name == domain_name)
-            .outerjoin(ProjectRow, ProjectRow.id == as_uuid(project_id))
-            .outerjoin(ResourcePolicyRow, ResourcePolicyRow.name == KeypairRow.resource_policy)
-            .where(UserRow.id == user_key)
-        )
+        query = _BY_KEY if access_key else _BY_MAIN_KEY
+        params = {
+            "user_id": user_key,
+            "access_key": access_key,
+            "domain_name": domain_name,
+            "project_id": as_uuid(project_id),  # None (no such project) matches no row
+        }
         async with self._sessions() as db:
-            row = (await db.execute(query)).one_or_none()
+            row = (await db.execute(query, params)).one_or_none()
         if row is None:
             return None
         user, projects, keypair, domain, project, policy, by_domain, by_project, by_key = row
@@ -76,14 +64,16 @@ class SqlPolicyFacts:
         )
 
 
-def _keypair(access_key: str, user_id: str) -> Any:
-    """The named keypair, else the user's main one (as SqlKeypairAdminStore.main_keypair)."""
-    if access_key:
-        return access_key
+def _main_keypair() -> Any:
+    """The user's main keypair (as SqlKeypairAdminStore.main_keypair)."""
     key = aliased(KeypairRow)  # not the outer query's keypair row
     return (
         select(key.access_key)
-        .where(key.user_id == as_uuid(user_id), key.is_active.is_(True), key.revoked_at.is_(None))
+        .where(
+            key.user_id == bindparam("user_id", type_=KeypairRow.user_id.type),
+            key.is_active.is_(True),
+            key.revoked_at.is_(None),
+        )
         .order_by(key.is_admin.desc(), key.created_at, key.access_key)
         .limit(1)
         .scalar_subquery()
@@ -92,3 +82,32 @@ def _keypair(access_key: str, user_id: str) -> Any:
 
 def _groups(group: Any, where: ColumnElement[bool]) -> Any:
     return select(func.array_agg(group)).where(where).scalar_subquery()
+
+
+def _statement(keypair: Any) -> Any:
+    """Built once (bound parameters): constructing it took as long as running it."""
+    domain = bindparam("domain_name", type_=DomainRow.name.type)
+    project = bindparam("project_id", type_=ProjectRow.id.type)
+    return (
+        select(
+            UserRow,
+            user_projects(),
+            KeypairRow,
+            DomainRow,
+            ProjectRow,
+            ResourcePolicyRow,
+            _groups(_D.resource_group, _D.domain_name == domain),
+            _groups(_P.resource_group, _P.project_id == project),
+            _groups(_K.resource_group, _K.access_key == KeypairRow.access_key),
+        )
+        .select_from(UserRow)
+        .outerjoin(KeypairRow, KeypairRow.access_key == keypair)
+        .outerjoin(DomainRow, DomainRow.name == domain)
+        .outerjoin(ProjectRow, ProjectRow.id == project)
+        .outerjoin(ResourcePolicyRow, ResourcePolicyRow.name == KeypairRow.resource_policy)
+        .where(UserRow.id == bindparam("user_id", type_=UserRow.id.type))
+    )
+
+
+_BY_KEY = _statement(bindparam("access_key", type_=KeypairRow.access_key.type))
+_BY_MAIN_KEY = _statement(_main_keypair())
