@@ -48,6 +48,7 @@ from shipyard.registry.v1 import cluster_service_pb2 as cluster_pb
 from shipyard.registry.v1 import cluster_service_pb2_grpc as cluster_grpc
 
 from bench.bench_platform import superadmin_client
+from bench.create_cpu import CreateCpu
 from bench.scheduler_report import Report
 from bench.scheduler_submit import submit
 from cli.infra import free_port
@@ -178,6 +179,8 @@ async def run(args: argparse.Namespace) -> None:
                 killer = None
                 if args.kill_leader_after is not None:
                     killer = asyncio.create_task(bench.kill_leader())
+                cpu = CreateCpu(platform, pg_url, database)
+                await cpu.start()
                 await submit(
                     platform,
                     client,
@@ -185,6 +188,7 @@ async def run(args: argparse.Namespace) -> None:
                     concurrency=args.concurrency,
                     direct=not args.via_edge,
                 )
+                await cpu.report(args.sessions)
                 if not live:
                     await bench.start_schedulers()
                 await bench.wait_done(args.sessions)

@@ -85,6 +85,7 @@ async def _via_edge(client: ShipyardClient, token: str) -> str:
 async def _run(count: int, concurrency: int, create: Callable[[str], Awaitable[str]]) -> list[str]:
     gate = asyncio.Semaphore(concurrency)
     ids: list[str] = []
+    finished: list[float] = []  # when each create returned
 
     async def one() -> None:
         token = secrets.token_hex(8)  # the same on retries: one session however many tries
@@ -92,6 +93,7 @@ async def _run(count: int, concurrency: int, create: Callable[[str], Awaitable[s
             for attempt in range(10):
                 try:
                     ids.append(await create(token))
+                    finished.append(time.perf_counter())
                     return
                 except _Retry:
                     if attempt == 9:
@@ -102,4 +104,9 @@ async def _run(count: int, concurrency: int, create: Callable[[str], Awaitable[s
     await asyncio.gather(*(one() for _ in range(count)))
     elapsed = time.perf_counter() - started
     print(f"{len(ids)} sessions created in {elapsed:.1f} s ({len(ids) / elapsed:.0f}/s)")
+    chunk = min(1000, len(finished) // 3)
+    if chunk:  # work that grows with the queue shows as a slower last chunk
+        first = chunk / (finished[chunk - 1] - started)
+        last = chunk / (finished[-1] - finished[-chunk - 1])
+        print(f"first {chunk} creates: {first:.0f}/s; last {chunk}: {last:.0f}/s")
     return ids

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -42,6 +43,21 @@ async def _init(conn: asyncpg.Connection) -> None:
 async def _keep(conn: asyncpg.Connection) -> None:
     """Nothing to undo on release: this pool only runs single SELECTs (no SET, LISTEN, advisory
     lock or open transaction), so asyncpg's default reset would be one more round trip per read."""
+
+
+class Fields:
+    """Attribute access to a record's fields, so the ORM row converters serve both paths."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = values
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 class ReadPool:

@@ -28,6 +28,7 @@ from services.auth.adapters.domain_store import SqlDomainStore
 from services.auth.adapters.keypair_admin_store import SqlKeypairAdminStore
 from services.auth.adapters.keypair_cache import CachedKeypairStore
 from services.auth.adapters.passwords import Argon2Passwords
+from services.auth.adapters.policy_facts import SqlPolicyFacts
 from services.auth.adapters.policy_store import SqlPolicyStore
 from services.auth.adapters.project_store import SqlProjectStore
 from services.auth.adapters.registry_sessions import GrpcSessionTerminator
@@ -117,7 +118,7 @@ def build_tenancy(
     policies, access = SqlPolicyStore(sessions), SqlAccessStore(sessions)
     audit = AuditLog(SqlAuditStore(sessions), _utc_now)
     uc_users = Users(users, domains, projects, keypairs, Argon2Passwords(), deactivation)
-    resolver = PolicyResolver(users, keypairs, domains, projects, policies, access)
+    resolver = PolicyResolver(keypairs, domains, projects, policies, SqlPolicyFacts(sessions))
 
     def reg(add: object, servicer: object, name: str) -> Registration:
         return Registration(add, servicer, f"shipyard.auth.v1.{name}")  # type: ignore[arg-type]

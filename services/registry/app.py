@@ -128,8 +128,8 @@ async def serve(settings: Settings) -> RunningRegistry:
     files = GrpcAgentFiles(token, mtls=mtls)
     wakeup = asyncio.Event()
     idle = build_idle_checks(settings, redis, sessions, lifecycle, agent_client)
-    image_store = SqlImageStore(sessions)
-    groups = ResourceGroups(SqlResourceGroupStore(sessions))
+    image_store = SqlImageStore(sessions, reads)
+    groups = ResourceGroups(SqlResourceGroupStore(sessions, reads))
     key = settings.credentials_key or settings.internal_token
     registry_store = SqlRegistryStore(sessions, SecretBox(key.get_secret_value()))
     rescans = Rescans(

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ScalarSelect, Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,14 +20,18 @@ from services.auth.domain.tenancy_errors import EmailTaken
 from services.auth.service.tenancy_ports import Changes, Restriction
 
 
-def _with_projects() -> Select[UserRow, Any]:
-    projects = (
+def user_projects() -> ScalarSelect[Any]:
+    """The ids of the projects (not deleted) the user of the enclosing query belongs to."""
+    return (
         select(func.array_agg(ProjectMemberRow.project_id))
         .join(ProjectRow, ProjectRow.id == ProjectMemberRow.project_id)
         .where(ProjectMemberRow.user_id == UserRow.id, ProjectRow.deleted_at.is_(None))
         .scalar_subquery()
     )
-    return select(UserRow, projects)
+
+
+def _with_projects() -> Select[UserRow, Any]:
+    return select(UserRow, user_projects())
 
 
 def user_of(row: UserRow, project_ids: Sequence[uuid.UUID] | None) -> User:

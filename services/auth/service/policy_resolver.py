@@ -11,12 +11,11 @@ from services.auth.domain.model import UserStatus
 from services.auth.domain.tenancy import ResourcePolicy
 from services.auth.domain.tenancy_errors import KeypairNotFound, UserNotFound
 from services.auth.service.tenancy_ports import (
-    AccessStore,
     DomainStore,
     KeypairAdminStore,
+    PolicyFactsStore,
     PolicyStore,
     ProjectStore,
-    UserStore,
 )
 
 
@@ -45,12 +44,11 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class PolicyResolver:
-    users: UserStore
     keypairs: KeypairAdminStore
     domains: DomainStore
     projects: ProjectStore
     policies: PolicyStore
-    access: AccessStore
+    facts: PolicyFactsStore
 
     async def resolve(
         self,
@@ -61,28 +59,24 @@ class PolicyResolver:
         project_id: str,
         resource_group: str,
     ) -> SessionPolicy:
-        user = await self.users.get(user_id)
-        if user is None:
-            raise UserNotFound(f"user {user_id} not found")
-        keypair = (
-            await self.keypairs.get(access_key)
-            if access_key
-            else await self.keypairs.main_keypair(user_id)
+        facts = await self.facts.read(
+            user_id=user_id, access_key=access_key, domain_name=domain_name, project_id=project_id
         )
+        if facts is None:
+            raise UserNotFound(f"user {user_id} not found")
+        user, keypair, domain, project = facts.user, facts.keypair, facts.domain, facts.project
         if keypair is None or keypair.user_id != user_id:
             raise KeypairNotFound(f"no keypair {access_key or '(main)'} of user {user_id}")
-        domain = await self.domains.get(domain_name)
-        project = await self.projects.get(project_id)
         in_domain = project is not None and project.domain_name == domain_name
         member = in_domain and project_id in user.project_ids
-        policy = await self.policies.get(keypair.resource_policy)
         # Only what the user really belongs to opens a group: a project they are not a member
-        # of, or a domain that is not theirs, opens none.
-        groups = await self.access.allowed_groups(
-            domain_name=domain_name if user.domain_name == domain_name else "",
-            project_id=project_id if member else "",
-            access_key=keypair.access_key,
-        )
+        # of, or a domain that is not theirs (or is inactive), opens none.
+        opened = set(facts.keypair_groups)
+        if user.domain_name == domain_name and domain is not None and domain.is_active:
+            opened.update(facts.domain_groups)
+        if member:
+            opened.update(facts.project_groups)
+        groups = sorted(opened)
         return SessionPolicy(
             user_active=user.status is UserStatus.ACTIVE,
             keypair_active=keypair.is_active and keypair.revoked_at is None,
@@ -95,7 +89,7 @@ class PolicyResolver:
             resource_group_allowed=not resource_group or resource_group in groups,
             allowed_resource_groups=tuple(groups),
             access_key=keypair.access_key,
-            keypair_policy=policy or ResourcePolicy(name=keypair.resource_policy),
+            keypair_policy=facts.policy or ResourcePolicy(name=keypair.resource_policy),
             project_slots=project.total_resource_slots if project else ResourceSlots(),
             domain_slots=domain.total_resource_slots if domain else ResourceSlots(),
             user_created_at=user.created_at,

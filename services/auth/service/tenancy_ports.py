@@ -151,3 +151,26 @@ class SessionTerminator(Protocol):
     """Ends the live sessions of owners (the registry); returns how many were told to end."""
 
     async def terminate(self, owners: Owners, reason: str) -> int: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyFacts:
+    """What ResolveSessionPolicy decides from, read at one moment. The keypair is the one named,
+    or the user's main keypair when none is; each group tuple is what that tenant opens."""
+
+    user: User
+    keypair: KeypairInfo | None
+    domain: Domain | None
+    project: Project | None
+    policy: ResourcePolicy | None
+    domain_groups: tuple[str, ...]
+    project_groups: tuple[str, ...]
+    keypair_groups: tuple[str, ...]
+
+
+class PolicyFactsStore(Protocol):
+    async def read(
+        self, *, user_id: str, access_key: str, domain_name: str, project_id: str
+    ) -> PolicyFacts | None:
+        """None when the user does not exist."""
+        ...

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.core.ids import new_id
+from libs.db.reads import Fields, ReadPool
 from services.registry.adapters.image_tables import ImageAliasRow, ImageRow
 from services.registry.adapters.tables import AgentRow
 from services.registry.domain.errors import ImageAliasExists, ImageAliasNotFound, ImageNotFound
@@ -21,15 +22,21 @@ from services.registry.domain.images import Image, ImageRef, ScannedImage
 _AGENTS = cast(Table, AgentRow.__table__).fullname
 # A loose index scan: the distinct architectures one index probe each, then per architecture
 # whether any of its agents has the image (the first one found ends the search).
-_ARCHITECTURES_WITH = text(
+_ARCHITECTURES_WITH = (
     "WITH RECURSIVE archs(a) AS ("
     f" SELECT min(architecture) FROM {_AGENTS}"
     f" UNION ALL SELECT (SELECT min(architecture) FROM {_AGENTS} WHERE architecture > archs.a)"
     " FROM archs WHERE archs.a IS NOT NULL)"
     " SELECT a FROM archs WHERE a IS NOT NULL AND EXISTS (SELECT 1 FROM"
-    f" {_AGENTS} AS g WHERE g.architecture = archs.a AND g.images @> CAST(:image AS jsonb))"
+    f" {_AGENTS} AS g WHERE g.architecture = archs.a AND g.images @> CAST($1 AS jsonb))"
     " ORDER BY a"
 )
+_ARCHITECTURES_TEXT = text(_ARCHITECTURES_WITH.replace("$1", ":image"))
+# CreateSession's lookups, on the read pool when there is one (docs/decisions.md, D5).
+_IMAGES = cast(Table, ImageRow.__table__)
+_COLUMNS = ", ".join(f"{c.name}::text AS {c.name}" if c.name == "id" else c.name for c in _IMAGES.c)
+_BY_NAME = f"SELECT {_COLUMNS} FROM {_IMAGES.fullname} WHERE name = $1 ORDER BY architecture"
+_ALIAS = f"SELECT target FROM {cast(Table, ImageAliasRow.__table__).fullname} WHERE alias = $1"
 
 
 def _spec(labels: dict[str, str]) -> ImageSpec:
@@ -58,8 +65,11 @@ def image_from_row(row: ImageRow, aliases: tuple[str, ...] = ()) -> Image:
 
 
 class SqlImageStore:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], reads: ReadPool | None = None
+    ) -> None:
         self._sessions = sessions
+        self._reads = reads
 
     async def list_images(
         self, *, after: tuple[str, str] | None, limit: int, registry: str, architecture: str
@@ -91,6 +101,9 @@ class SqlImageStore:
             await db.delete(row)
 
     async def by_name(self, canonical: str) -> list[Image]:
+        if self._reads is not None:
+            found = await self._reads.fetch(_BY_NAME, canonical)
+            return [image_from_row(cast(ImageRow, Fields(r))) for r in found]
         async with self._sessions() as db:
             rows = await db.execute(
                 select(ImageRow).where(ImageRow.name == canonical).order_by(ImageRow.architecture)
@@ -145,6 +158,9 @@ class SqlImageStore:
                 raise ImageAliasNotFound(f"image alias {alias!r} does not exist")
 
     async def alias_target(self, alias: str) -> str | None:
+        if self._reads is not None:
+            found = await self._reads.fetchrow(_ALIAS, alias)
+            return None if found is None else str(found["target"])
         async with self._sessions() as db:
             row = await db.get(ImageAliasRow, alias)
             return row.target if row is not None else None
@@ -153,8 +169,11 @@ class SqlImageStore:
         """The architectures of agents that have the image. Asked on every create: each
         architecture is visited through its index (a handful) and stops at its first agent
         with the image, instead of reading every agent's inventory (5,000 agents: 2 ms)."""
+        if self._reads is not None:  # the pool's jsonb codec encodes the list itself
+            found = await self._reads.fetch(_ARCHITECTURES_WITH, [canonical])
+            return [r["a"] for r in found if r["a"]]
         async with self._sessions() as db:
-            rows = await db.execute(_ARCHITECTURES_WITH, {"image": json.dumps([canonical])})
+            rows = await db.execute(_ARCHITECTURES_TEXT, {"image": json.dumps([canonical])})
             return [a for a in rows.scalars() if a]
 
 

@@ -4,11 +4,13 @@ agent cannot join a group while it is being deleted."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from libs.db.reads import Fields, ReadPool
 from services.registry.adapters.image_tables import ResourceGroupRow
 from services.registry.adapters.tables import AgentRow, SessionRow
 from services.registry.domain.errors import (
@@ -20,6 +22,9 @@ from services.registry.domain.group_scheduling import GroupScheduling
 from services.registry.domain.images import ResourceGroup
 from services.registry.domain.model import DEAD_STATUSES, AgentStatus
 from services.registry.domain.utilization import UtilizationPolicy
+
+_GROUPS = cast(Table, ResourceGroupRow.__table__)
+_GET = f"SELECT {', '.join(_GROUPS.c.keys())} FROM {_GROUPS.fullname} WHERE name = $1"
 
 
 def group_from_row(row: ResourceGroupRow) -> ResourceGroup:
@@ -53,8 +58,11 @@ async def lock_group(db: AsyncSession, name: str, *, exclusive: bool) -> Resourc
 
 
 class SqlResourceGroupStore:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], reads: ReadPool | None = None
+    ) -> None:
         self._sessions = sessions
+        self._reads = reads
 
     async def create(self, group: ResourceGroup) -> ResourceGroup:
         try:
@@ -73,6 +81,11 @@ class SqlResourceGroupStore:
             raise ResourceGroupExists(f"resource group {group.name!r} already exists") from None
 
     async def get(self, name: str) -> ResourceGroup:
+        if self._reads is not None:  # every CreateSession asks (docs/decisions.md, D5)
+            found = await self._reads.fetchrow(_GET, name)
+            if found is None:
+                raise ResourceGroupNotFound(f"resource group {name!r} does not exist")
+            return group_from_row(cast(ResourceGroupRow, Fields(found)))
         async with self._sessions() as db:
             row = await db.get(ResourceGroupRow, name)
             if row is None:

@@ -8,19 +8,23 @@ the pending cap, the client token makes a retried request find the first one's s
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
-from sqlalchemy import and_, select
+from sqlalchemy import Table, and_, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.core.errors import Aborted
 from libs.core.slots import ResourceSlots
 from services.registry.adapters.outbox import enqueued_event, stage
-from services.registry.adapters.rows import count_sessions, lock_keypair, session_from_row
+from services.registry.adapters.rows import lock_keypair, session_from_row
 from services.registry.adapters.tables import KernelRow, SessionRow
 from services.registry.domain.errors import PendingSessionLimit
 from services.registry.domain.model import Session, Status
 from services.registry.service.ports import NewKernel, NewSession
+
+_SESSIONS = cast(Table, SessionRow.__table__)
+_KERNELS = cast(Table, KernelRow.__table__)
 
 
 async def insert_session(db: AsyncSession, new: NewSession) -> Session | None:
@@ -28,32 +32,34 @@ async def insert_session(db: AsyncSession, new: NewSession) -> Session | None:
     one already."""
     if new.max_pending_sessions > 0:
         await lock_keypair(db, new.access_key)
-    if new.client_token:
-        existing = await find_by_token(db, new.access_key, new.client_token)
-        if existing is not None:
-            await _restage_if_pending(db, existing)
-            return existing
-    if new.max_pending_sessions > 0:
+        # A retry of a create that went through is answered before the cap refuses it.
+        # Without a cap the insert's conflict on the token finds it (below), one round trip.
+        if new.client_token:
+            existing = await find_by_token(db, new.access_key, new.client_token)
+            if existing is not None:
+                await _restage_if_pending(db, existing)
+                return existing
         await _check_pending_cap(db, new)
     total = ResourceSlots()
     for k in new.kernels:
         total = total + k.requested_slots
-    stmt = insert(SessionRow).values(**_session_values(new, total))
+    # Core statements on the tables: the ORM's bulk-insert and unit-of-work bookkeeping cost
+    # more per create than the statements themselves.
+    stmt = insert(_SESSIONS).values(**_session_values(new, total))
     if new.client_token:
-        # A concurrent duplicate loses the race here and reads the winner below.
+        # A duplicate (a retry, or a concurrent twin) inserts nothing and reads the first below.
         stmt = stmt.on_conflict_do_nothing(
             index_elements=["access_key", "client_token"],
             index_where=SessionRow.client_token.is_not(None),
         )
-    inserted = (await db.execute(stmt.returning(SessionRow.id))).scalar_one_or_none()
+    inserted = (await db.execute(stmt.returning(_SESSIONS.c.id))).scalar_one_or_none()
     if inserted is None:
         raced = await find_by_token(db, new.access_key, new.client_token)
         if raced is None:  # the winner vanished between its commit and our read
             raise Aborted("a concurrent request with this client_token; retry")
         await _restage_if_pending(db, raced)
         return raced
-    for k in new.kernels:
-        db.add(_kernel_row(new, k))
+    await db.execute(insert(_KERNELS), [_kernel_values(new, k) for k in new.kernels])
     await stage(db, [enqueued_event(new.session_id)])
     return None
 
@@ -80,10 +86,17 @@ async def _restage_if_pending(db: AsyncSession, session: Session) -> None:
 
 
 async def _check_pending_cap(db: AsyncSession, new: NewSession) -> None:
-    waiting = await count_sessions(db, new.access_key, [Status.PENDING])
+    # Counted up to the cap only: the keypair's whole queue would be read on every create.
+    pending = (
+        select(SessionRow.id)
+        .where(SessionRow.access_key == new.access_key, SessionRow.status == Status.PENDING.value)
+        .limit(new.max_pending_sessions)
+        .subquery()
+    )
+    waiting = int((await db.execute(select(func.count()).select_from(pending))).scalar_one())
     if waiting >= new.max_pending_sessions:
         raise PendingSessionLimit(
-            f"you already have {waiting} pending sessions; max_pending_sessions is "
+            f"you already have {waiting} or more pending sessions; max_pending_sessions is "
             f"{new.max_pending_sessions}",
             metadata={
                 "limit": "max_pending_sessions",
@@ -140,19 +153,19 @@ def _session_values(new: NewSession, total: ResourceSlots) -> Mapping[str, objec
     }
 
 
-def _kernel_row(new: NewSession, kernel: NewKernel) -> KernelRow:
-    return KernelRow(
-        id=kernel.kernel_id,
-        session_id=new.session_id,
-        cluster_role=kernel.cluster_role,
-        cluster_idx=kernel.cluster_idx,
-        local_rank=kernel.local_rank,
-        cluster_hostname=f"{kernel.cluster_role}{kernel.cluster_idx}",
-        cluster_address="",
-        status=Status.PENDING.value,
-        status_info="",
-        status_data={},
-        requested_slots=kernel.requested_slots.to_strings(),
-        created_at=new.created_at,
-        status_changed_at=new.created_at,
-    )
+def _kernel_values(new: NewSession, kernel: NewKernel) -> Mapping[str, object]:
+    return {
+        "id": kernel.kernel_id,
+        "session_id": new.session_id,
+        "cluster_role": kernel.cluster_role,
+        "cluster_idx": kernel.cluster_idx,
+        "local_rank": kernel.local_rank,
+        "cluster_hostname": f"{kernel.cluster_role}{kernel.cluster_idx}",
+        "cluster_address": "",
+        "status": Status.PENDING.value,
+        "status_info": "",
+        "status_data": {},
+        "requested_slots": kernel.requested_slots.to_strings(),
+        "created_at": new.created_at,
+        "status_changed_at": new.created_at,
+    }

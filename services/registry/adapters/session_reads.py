@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from sqlalchemy.dialects.postgresql import UUID
 
-from libs.db.reads import ReadPool
+from libs.db.reads import Fields, ReadPool
 from services.registry.adapters.rows import session_from_row
 from services.registry.adapters.tables import SCHEMA, KernelRow, SessionRow
 from services.registry.domain.model import Session
@@ -33,21 +33,6 @@ GET_SESSION_SQL = _SELECT + "WHERE s.id = $1::uuid"
 GET_SESSIONS_SQL = _SELECT + "WHERE s.id = ANY($1::uuid[])"
 
 
-class _Fields:
-    """Attribute access to a record's fields, so the ORM row converters serve both paths."""
-
-    __slots__ = ("_values",)
-
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        self._values = values
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._values[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
 async def fetch_session(pool: ReadPool, session_id: str) -> Session | None:
     """The session, or None when there is none with this id (or the id is no UUID)."""
     if not _is_uuid(session_id):
@@ -66,8 +51,8 @@ async def fetch_sessions(pool: ReadPool, session_ids: Sequence[str]) -> dict[str
 
 
 def _session(record: Mapping[str, Any]) -> Session:
-    kernels = [cast(KernelRow, _Fields(k)) for k in record["kernels_json"]]
-    return session_from_row(cast(SessionRow, _Fields(record)), kernels)
+    kernels = [cast(KernelRow, Fields(k)) for k in record["kernels_json"]]
+    return session_from_row(cast(SessionRow, Fields(record)), kernels)
 
 
 def _is_uuid(value: str) -> bool:

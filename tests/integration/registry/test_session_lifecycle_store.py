@@ -12,7 +12,11 @@ import pytest
 from libs.core.identity import Caller
 from libs.core.ids import new_id
 from services.registry.adapters.lost_agent_store import SqlLostAgentSessions
-from services.registry.domain.errors import SessionNameInUse, SessionNotDestroyable
+from services.registry.domain.errors import (
+    PendingSessionLimit,
+    SessionNameInUse,
+    SessionNotDestroyable,
+)
 from services.registry.domain.model import Status
 from services.registry.service.queries import SessionQueries
 from tests.integration.registry.conftest import Stores
@@ -34,6 +38,30 @@ async def test_client_token_makes_creation_idempotent(stores: Stores) -> None:
     again, again_new = await stores.sessions.add(retry)
     assert was_new and not again_new
     assert again.session_id == created.session_id
+
+
+async def test_a_retry_finds_its_session_with_kernels_even_at_the_pending_cap(
+    stores: Stores,
+) -> None:
+    capped = replace(new_session(token="tok-cap"), max_pending_sessions=1)
+    created, _ = await stores.sessions.add(capped)
+    retry = replace(
+        new_session(token="tok-cap", access_key=capped.access_key), max_pending_sessions=1
+    )
+    again, again_new = await stores.sessions.add(retry)
+    assert not again_new and again == created
+    assert [k.kernel_id for k in again.kernels] == [capped.kernels[0].kernel_id]
+    with pytest.raises(PendingSessionLimit):
+        await stores.sessions.add(
+            replace(new_session(access_key=capped.access_key), max_pending_sessions=1)
+        )
+    uncapped, _ = await stores.sessions.add(
+        new_session(token="tok-free", access_key=capped.access_key)
+    )
+    retried, retried_new = await stores.sessions.add(
+        new_session(token="tok-free", access_key=capped.access_key)
+    )
+    assert not retried_new and retried == uncapped
 
 
 async def test_concurrent_retries_with_one_token_create_one_session(stores: Stores) -> None:
