@@ -17,6 +17,9 @@ create (the queue then never holds more than the create rate lets in), as
 --kill-leader-after always does: a failover is measured during a burst of creates, so that the
 standby has binds left to do.
 
+After the burst: creates/s, overall and for its first and last thousand, and the CPU time per
+create of each service and of PostgreSQL's backends (bench/create_cpu.py).
+
 Figures (docs/scheduler-scale.md), printed as the last lines:
   placements/s          sessions moved PENDING → SCHEDULED / (last such move - first)
   decision p99 ms       one placement decision (predicates, selection, assume) in the

@@ -58,9 +58,11 @@ async def test_a_retry_finds_its_session_with_kernels_even_at_the_pending_cap(
     uncapped, _ = await stores.sessions.add(
         new_session(token="tok-free", access_key=capped.access_key)
     )
-    retried, retried_new = await stores.sessions.add(
-        new_session(token="tok-free", access_key=capped.access_key)
+    # A retry names the same session as the first try: its token answers, not the name's clash.
+    retry_free = replace(
+        new_session(token="tok-free", access_key=capped.access_key), name=uncapped.name
     )
+    retried, retried_new = await stores.sessions.add(retry_free)
     assert not retried_new and retried == uncapped
 
 
