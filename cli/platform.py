@@ -149,6 +149,7 @@ class Platform:
                 "BOOTSTRAP_ACCESS_KEY": self.keypair.access_key,
                 "BOOTSTRAP_SECRET_KEY": self.keypair.secret_key,
                 "TOKEN_KEY_FILE": str(self.token_key_file),
+                "AUTHZ_BIND": f"{cfg.host}:{cfg.authz_port(name)}",
                 "SECRET_KEY_ENCRYPTION_KEY": encryption_key(cfg.data_dir),
             },
             "storage": {
@@ -170,6 +171,9 @@ class Platform:
                 "ADMIN_PORT": str(cfg.edge_admin_port),
                 # Every replica: the edge balances across the healthy ones (docs/decisions.md).
                 "AUTH_ADDR": self.addresses("auth"),
+                "AUTH_AUTHZ_ADDR": ",".join(
+                    f"{cfg.host}:{cfg.authz_port(n)}" for n in cfg.instances("auth")
+                ),
                 "REGISTRY_ADDR": self.addresses("registry"),
                 "SCHEDULER_ADDR": self.addresses("scheduler"),
                 "STORAGE_HTTP_ADDR": f"{cfg.host}:{cfg.storage_http_port}",
