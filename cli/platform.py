@@ -149,7 +149,6 @@ class Platform:
                 "BOOTSTRAP_ACCESS_KEY": self.keypair.access_key,
                 "BOOTSTRAP_SECRET_KEY": self.keypair.secret_key,
                 "TOKEN_KEY_FILE": str(self.token_key_file),
-                "AUTHZ_BIND": f"{cfg.host}:{cfg.authz_port(name)}",
                 "SECRET_KEY_ENCRYPTION_KEY": encryption_key(cfg.data_dir),
             },
             "storage": {
@@ -196,6 +195,8 @@ class Platform:
             },
             "scheduler": {"SCHEDULER_ID": f"scheduler-{own_port}"},
         }.get(name.partition("-")[0], {})
+        if name.partition("-")[0] == "auth":
+            extra["AUTHZ_BIND"] = f"{cfg.host}:{cfg.authz_port(name)}"  # the HTTP Check
         if (files := self.mtls_files(name)) is not None:
             extra |= {
                 "MTLS_CERT_FILE": str(files.cert),
