@@ -147,8 +147,9 @@ def _content_length(headers: dict[str, str], max_body: int) -> int:
     return int(text)
 
 
-def encode(response: Response, *, keep_alive: bool) -> bytes:
-    """The response's bytes; ValueError for a header that would split the response."""
+def encode(response: Response, *, keep_alive: bool, head: bool = False) -> bytes:
+    """The response's bytes (without the body for a HEAD request: its length still goes);
+    ValueError for a header that would split the response."""
     lines = [f"HTTP/1.1 {response.status} {HTTPStatus(response.status).phrase}"]
     for key, value in response.headers:
         if _UNSAFE_VALUE.search(key) or _UNSAFE_VALUE.search(value):
@@ -157,7 +158,7 @@ def encode(response: Response, *, keep_alive: bool) -> bytes:
     lines.append(f"content-length: {len(response.body)}")
     if not keep_alive:
         lines.append("connection: close")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + response.body
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if head else response.body)
 
 
 class Http1Connection(asyncio.Protocol):
@@ -167,7 +168,7 @@ class Http1Connection(asyncio.Protocol):
         self._handler = handler
         self._registry = registry
         self._parser = RequestParser()
-        self._owed: deque[tuple[bool, asyncio.Task[Response]]] = deque()
+        self._owed: deque[tuple[Request, asyncio.Task[Response]]] = deque()
         self._transport: asyncio.Transport | None = None
         self._done = False  # no more requests are read: malformed input, or the last one
         self._paused = False
@@ -188,7 +189,7 @@ class Http1Connection(asyncio.Protocol):
             return
         for request in self._parser.feed(data):
             task = asyncio.ensure_future(self._handler(request))
-            self._owed.append((request.keep_alive, task))
+            self._owed.append((request, task))
             task.add_done_callback(self._flush)
             if not request.keep_alive:
                 self._done = True
@@ -203,9 +204,9 @@ class Http1Connection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         while self._owed and self._owed[0][1].done():
-            keep_alive, task = self._owed.popleft()
-            transport.write(_answer(task, keep_alive))
-            if not keep_alive:
+            request, task = self._owed.popleft()
+            transport.write(_answer(task, request))
+            if not request.keep_alive:
                 transport.close()
                 return
         if self._owed:
@@ -233,12 +234,14 @@ class Http1Connection(asyncio.Protocol):
         self._owed.clear()
 
 
-def _answer(task: asyncio.Task[Response], keep_alive: bool) -> bytes:
+def _answer(task: asyncio.Task[Response], request: Request) -> bytes:
+    head = request.method == "HEAD"
     try:
-        return encode(task.result(), keep_alive=keep_alive)
+        return encode(task.result(), keep_alive=request.keep_alive, head=head)
     except Exception:
         log.exception("the handler failed")
-        return encode(Response(HTTPStatus.INTERNAL_SERVER_ERROR), keep_alive=keep_alive)
+        failed = Response(HTTPStatus.INTERNAL_SERVER_ERROR)
+        return encode(failed, keep_alive=request.keep_alive, head=head)
 
 
 class Http1Server:

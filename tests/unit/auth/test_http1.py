@@ -79,6 +79,11 @@ def test_a_header_value_that_would_split_the_response_is_never_written():
         encode(Response(200, (("x-a", "1\r\nx-b: 2"),)), keep_alive=True)
 
 
+def test_a_head_answer_has_the_length_but_not_the_body():
+    answer = encode(Response(401, (), b"denied"), keep_alive=True, head=True)
+    assert answer.endswith(b"content-length: 6\r\n\r\n")
+
+
 @pytest.fixture
 async def server() -> AsyncIterator[Http1Server]:
     async def handler(request: Request) -> Response:
