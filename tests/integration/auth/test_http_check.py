@@ -132,7 +132,9 @@ async def test_a_revoked_keypair_is_refused_by_both_replicas(
         key, secret = issued.keypair.access_key, issued.secret_key
 
         def distinct(count: int) -> list[Signed]:
-            return [_signed(key, secret, f"/v1/identity?r={time.time_ns()}-{i}") for i in range(count)]
+            return [
+                _signed(key, secret, f"/v1/identity?r={time.time_ns()}-{i}") for i in range(count)
+            ]
 
         before = await _http_check(list(replicas), distinct(2))
         assert [_reason(r) for r in before] == [None, None]
