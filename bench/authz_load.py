@@ -87,6 +87,7 @@ async def main(checks: int, rounds: int) -> None:
     env |= {
         "AUTH_INTERNAL_TOKEN": secrets.token_urlsafe(16),
         "AUTH_BIND": f"127.0.0.1:{port}",
+        "AUTH_AUTHZ_BIND": "",  # the gRPC Check only
         "AUTH_DATABASE_URL": url,
         "AUTH_DATABASE_POOL_SIZE": "2",
         "AUTH_REDIS_URL": REDIS_URL,

@@ -165,7 +165,7 @@ def report(name: str, rps: float, latencies: list[float], cpu: float, count: int
 async def bench(args: argparse.Namespace) -> None:
     root = Path(args.root)
     db_name, database_url = await create_database()
-    auth_port, edge_port = free_port(), free_port()
+    auth_port, authz_port, edge_port = free_port(), free_port(), free_port()
     processes: list[asyncio.subprocess.Process] = []
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp)
@@ -174,6 +174,7 @@ async def bench(args: argparse.Namespace) -> None:
             auth_env = {
                 "AUTH_INTERNAL_TOKEN": TOKEN,
                 "AUTH_BIND": f"127.0.0.1:{auth_port}",
+                "AUTH_AUTHZ_BIND": f"127.0.0.1:{authz_port}",
                 "AUTH_DATABASE_URL": database_url,
                 "AUTH_REDIS_PREFIX": f"bench:{secrets.token_hex(3)}:",
                 "AUTH_BOOTSTRAP_ACCESS_KEY": ACCESS_KEY,
@@ -193,6 +194,7 @@ async def bench(args: argparse.Namespace) -> None:
                 "EDGE_PORT": str(edge_port),
                 "EDGE_ADMIN_PORT": str(free_port()),
                 "EDGE_AUTH_ADDR": f"127.0.0.1:{auth_port}",
+                "EDGE_AUTH_AUTHZ_ADDR": f"127.0.0.1:{authz_port}",
                 "EDGE_DESCRIPTOR_SET": str(root / "build" / "descriptors.binpb"),
                 "EDGE_CONCURRENCY": str(args.envoy_workers),
                 "EDGE_RUN_DIR": str(run / "edge"),

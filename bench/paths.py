@@ -1,12 +1,13 @@
 """The hot paths of Shipyard, each measured against its goal (docs/performance.md).
 
-    .venv/bin/python -m bench.paths [--requests 4000] [--reads-only]
+    .venv/bin/python -m bench.paths [--requests 4000] [--reads-only] [--authz http|grpc]
 
 It starts its own platform (free ports, its own database and Redis prefix, the process backend)
 and prints, as its last lines, one figure each: session start and execute latencies
 (bench.path_start), GetSession req/s straight to one registry process, and the edge's req/s
 ratios against straight gRPC (bench.path_reads). Load comes from h2load and curl, not from
-Python. `--reads-only` skips the start and execute rows (printed as `skipped`).
+Python. `--reads-only` skips the start and execute rows (printed as `skipped`); `--authz grpc`
+makes the edge ask auth's gRPC Check instead of its HTTP one (EDGE_AUTHZ, for before/after).
 """
 
 from __future__ import annotations
@@ -42,11 +43,13 @@ def _start_measure() -> Measure | None:
     return measure
 
 
-async def main(requests: int, *, reads_only: bool = False) -> list[tuple[str, str]]:
+async def main(
+    requests: int, *, reads_only: bool = False, authz: str = "http"
+) -> list[tuple[str, str]]:
     async with bench_platform(
         agent_env={"BACKEND": "process"},
         # The edge's per-user bearer limit stays on (it is measured) but is never reached.
-        edge_env={"BEARER_RATE_LIMIT": "100000000"},
+        edge_env={"BEARER_RATE_LIMIT": "100000000", "AUTHZ": authz},
     ) as platform:
         start = None if reads_only else _start_measure()
         if reads_only:
@@ -64,8 +67,11 @@ def run() -> None:
     parser.add_argument(
         "--reads-only", action="store_true", help="only the GetSession and edge ratio rows"
     )
+    parser.add_argument(
+        "--authz", choices=("http", "grpc"), default="http", help="the edge's Check transport"
+    )
     args = parser.parse_args()
-    lines = asyncio.run(main(args.requests, reads_only=args.reads_only))
+    lines = asyncio.run(main(args.requests, reads_only=args.reads_only, authz=args.authz))
     for label, value in lines:
         print(f"{label}: {value}")
 

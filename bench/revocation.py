@@ -99,6 +99,7 @@ async def main(rounds: int) -> None:
         redis_url=REDIS,
         redis_prefix=f"bench:{secrets.token_hex(4)}:",
         bind="127.0.0.1:0",
+        authz_bind="127.0.0.1:0",
         secret_key_encryption_key=SecretStr(new_key_text()),
     )
     servers: list[AuthServer] = []

@@ -170,6 +170,9 @@ class Platform:
                 "ADMIN_PORT": str(cfg.edge_admin_port),
                 # Every replica: the edge balances across the healthy ones (docs/decisions.md).
                 "AUTH_ADDR": self.addresses("auth"),
+                "AUTH_AUTHZ_ADDR": ",".join(
+                    f"{cfg.host}:{cfg.authz_port(n)}" for n in cfg.instances("auth")
+                ),
                 "REGISTRY_ADDR": self.addresses("registry"),
                 "SCHEDULER_ADDR": self.addresses("scheduler"),
                 "STORAGE_HTTP_ADDR": f"{cfg.host}:{cfg.storage_http_port}",
@@ -192,6 +195,8 @@ class Platform:
             },
             "scheduler": {"SCHEDULER_ID": f"scheduler-{own_port}"},
         }.get(name.partition("-")[0], {})
+        if name.partition("-")[0] == "auth":
+            extra["AUTHZ_BIND"] = f"{cfg.host}:{cfg.authz_port(name)}"  # the HTTP Check
         if (files := self.mtls_files(name)) is not None:
             extra |= {
                 "MTLS_CERT_FILE": str(files.cert),

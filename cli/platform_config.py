@@ -26,6 +26,7 @@ class PlatformConfig:
             "scheduler": 50053,
             "storage": 50054,
             "agent": 50060,
+            "authz": 50061,  # auth's HTTP Check (AUTH_AUTHZ_BIND), beside each auth replica
         }
     )
     database_url: str | None = None
@@ -57,6 +58,10 @@ class PlatformConfig:
             count = 2
         return [service, *(f"{service}-{i}" for i in range(1, count))]
 
+    def authz_port(self, auth_name: str) -> int:
+        """The HTTP Check's port of auth process `auth_name` ("auth", "auth-1", ...)."""
+        return self.port(auth_name.replace("auth", "authz", 1))
+
     def port(self, name: str) -> int:
         if name in self.ports:
             return self.ports[name]
@@ -70,6 +75,8 @@ class PlatformConfig:
         replicas = kw.get("replicas", 1)
         if isinstance(replicas, int):
             ports |= {f"{s}-{i}": free_port() for s in SERVICES for i in range(1, replicas)}
+            ports |= {f"authz-{i}": free_port() for i in range(1, replicas)}
+        ports["authz"] = free_port()
         return PlatformConfig(
             data_dir=data_dir,
             edge_port=free_port(),

@@ -13,6 +13,8 @@ from libs.core.config import MtlsFiles
 Upstream = Literal["auth", "registry", "scheduler", "storage"]
 # The cluster of storage's HTTP transfer endpoints, and the path prefix the edge sends there.
 STORAGE_HTTP = "storage-http"
+# The cluster of auth's HTTP ext_authz Check (EDGE_AUTHZ=http), every replica's endpoint.
+AUTHZ_CLUSTER = "auth-authz"
 # The WebSocket/SSE bridge's cluster (gateway/bridge/), in the gateway's own process.
 BRIDGE_CLUSTER = "bridge"
 TRANSFERS_PREFIX = "/v1/storage/transfers/"
@@ -63,6 +65,11 @@ class EdgeSettings(BaseSettings):
     port: int = Field(default=8090, ge=0, le=65535)
     admin_port: int = Field(default=9901, ge=0, le=65535)  # admin always binds 127.0.0.1
     auth_addr: str = "127.0.0.1:50051"
+    # How the edge asks auth about a signed request: "http", auth's HTTP/1.1 Check on
+    # auth_authz_addr (AUTH_AUTHZ_BIND; one replica per entry, as auth_addr), or "grpc", the
+    # ext_authz gRPC Check on auth_addr (docs/edge-auth.md, docs/decisions.md D9).
+    authz: Literal["http", "grpc"] = "http"
+    auth_authz_addr: str = "127.0.0.1:50061"
     registry_addr: str = "127.0.0.1:50052"
     scheduler_addr: str = "127.0.0.1:50053"
     storage_addr: str = "127.0.0.1:50054"
@@ -141,7 +148,9 @@ class EdgeSettings(BaseSettings):
             return tuple(o.strip() for o in value.split(",") if o.strip())
         return value
 
-    @field_validator("auth_addr", "registry_addr", "scheduler_addr", "storage_addr")
+    @field_validator(
+        "auth_addr", "auth_authz_addr", "registry_addr", "scheduler_addr", "storage_addr"
+    )
     @classmethod
     def _check_addr(cls, value: str) -> str:
         split_addrs(value)
@@ -157,6 +166,8 @@ class EdgeSettings(BaseSettings):
     def http_upstreams(self) -> dict[str, list[tuple[str, int]]]:
         """The plain-HTTP (HTTP/1.1) upstreams, by cluster name, with their replicas."""
         found = {STORAGE_HTTP: self.storage_http_addr}
+        if self.authz == "http":
+            found[AUTHZ_CLUSTER] = self.auth_authz_addr
         clusters = {name: split_addrs(addr) for name, addr in found.items() if addr}
         if self.bridge_enabled():
             clusters[BRIDGE_CLUSTER] = [("127.0.0.1", self.bridge_port)]

@@ -6,21 +6,13 @@ ext_authz -> grpc_json_transcoder -> router.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from envoy_data_plane.envoy.config.common.mutation_rules.v3 import (
     HeaderMutation as RemoveHeader,
 )
-from envoy_data_plane.envoy.config.core.v3 import (
-    ApiVersion,
-    GrpcService,
-    GrpcServiceEnvoyGrpc,
-    Http1ProtocolOptions,
-)
+from envoy_data_plane.envoy.config.core.v3 import Http1ProtocolOptions
 from envoy_data_plane.envoy.config.route.v3 import RouteConfiguration
 from envoy_data_plane.envoy.config.trace.v3 import OpenTelemetryConfig, TracingHttp
 from envoy_data_plane.envoy.extensions.filters.http.cors.v3 import Cors
-from envoy_data_plane.envoy.extensions.filters.http.ext_authz.v3 import ExtAuthz
 from envoy_data_plane.envoy.extensions.filters.http.grpc_json_transcoder.v3 import (
     GrpcJsonTranscoder,
     GrpcJsonTranscoderPrintOptions,
@@ -39,10 +31,12 @@ from envoy_data_plane.envoy.extensions.filters.network.http_connection_manager.v
     HttpConnectionManagerUpgradeConfig,
     HttpFilter,
 )
-from envoy_data_plane.envoy.type.v3 import HttpStatus, Percent, StatusCode
+from envoy_data_plane.envoy.type.v3 import Percent
 from envoy_data_plane.google.protobuf import Any
 
 from gateway import apps, bearer
+from gateway.authz_filter import ext_authz as ext_authz_config
+from gateway.authz_filter import grpc_service
 from gateway.config import EdgeSettings
 from gateway.edge_routes import CORS, EXT_AUTHZ, public_paths
 from gateway.local_reply import local_reply_config
@@ -73,7 +67,7 @@ def http_connection_manager(
     if route_config is not None:
         hcm.route_config = route_config
     if settings.otlp_endpoint:
-        otel = OpenTelemetryConfig(grpc_service=_grpc_service("otlp", 1.0), service_name="edge")
+        otel = OpenTelemetryConfig(grpc_service=grpc_service("otlp", 1.0), service_name="edge")
         hcm.tracing = HttpConnectionManagerTracing(
             random_sampling=Percent(value=settings.trace_sampling_percent),
             spawn_upstream_span=True,
@@ -82,21 +76,9 @@ def http_connection_manager(
     return hcm
 
 
-def _grpc_service(cluster: str, timeout_seconds: float) -> GrpcService:
-    return GrpcService(
-        envoy_grpc=GrpcServiceEnvoyGrpc(cluster_name=cluster),
-        timeout=timedelta(seconds=timeout_seconds),
-    )
-
-
 def _http_filters(settings: EdgeSettings) -> list[HttpFilter]:
     strip = [RemoveHeader(remove=h) for h in STRIPPED_REQUEST_HEADERS]
-    ext_authz = ExtAuthz(
-        transport_api_version=ApiVersion.V3,
-        grpc_service=_grpc_service("auth", settings.authz_timeout_seconds),
-        failure_mode_allow=False,
-        status_on_error=HttpStatus(code=StatusCode.ServiceUnavailable),
-    )
+    ext_authz = ext_authz_config(settings)
     bearer_filters: list[HttpFilter] = []
     if settings.jwks_file is not None:
         jwks = settings.jwks_file.read_text()

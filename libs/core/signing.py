@@ -14,6 +14,13 @@ from datetime import datetime, timedelta
 
 DEFAULT_API_VERSION = "v8.20240315"
 CLOCK_SKEW = timedelta(minutes=15)
+# The headers a signed request's check reads besides Host (the edge forwards exactly these to
+# auth's HTTP Check): the credential, the date, the API version, the content type.
+DATE_HEADERS = ("date", "x-backendai-date", "x-sorna-date")
+VERSION_HEADERS = ("x-backendai-version", "x-sorna-version")
+SIGNED_REQUEST_HEADERS = ("authorization", *DATE_HEADERS, *VERSION_HEADERS, "content-type")
+# A keypair's rate limit, reported on every signed response (Backend.AI's names).
+RATE_LIMIT_HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-window")
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from libs.db.engine import create_engine, session_factory
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server
+from libs.grpcutil.tls import http_server_context
 from libs.telemetry.logging import setup_logging
 from services.auth.adapters.access_tokens import Es256Signer, load_or_create_key, write_jwks
 from services.auth.adapters.bootstrap_store import SqlBootstrapStore
@@ -30,8 +31,10 @@ from services.auth.adapters.usage import SqlUsageRecorder
 from services.auth.adapters.user_directory import SqlUserDirectory
 from services.auth.api.audited import RefusalAudit
 from services.auth.api.authentication import AuthenticationServicer
-from services.auth.api.convert import ERROR_DOMAIN
+from services.auth.api.check_outcome import ERROR_DOMAIN
 from services.auth.api.ext_authz import AuthorizationServicer
+from services.auth.api.ext_authz_http import HttpCheck
+from services.auth.api.http1 import Http1Server
 from services.auth.api.servicer import IdentityServicer
 from services.auth.config import BootstrapSettings, Settings
 from services.auth.domain.errors import InvalidBootstrapKeypair
@@ -57,13 +60,21 @@ class AuthServer:
     keypair: Keypair
     redis: Redis
     tenancy: Tenancy
+    authz_http: Http1Server | None = None  # the HTTP Check (settings.authz_bind)
 
     @property
     def port(self) -> int:
         return self.grpc.port
 
+    @property
+    def authz_port(self) -> int:
+        """The HTTP Check's port; 0 when it is off."""
+        return 0 if self.authz_http is None else self.authz_http.port
+
     async def stop(self, grace: float = 5.0) -> None:
         try:
+            if self.authz_http is not None:
+                await self.authz_http.stop()
             await self.grpc.stop(grace)
             await self.usage.stop()
             await self.tenancy.stop()
@@ -190,6 +201,7 @@ async def serve(settings: Settings) -> AuthServer:
             on_refusal=RefusalAudit(tenancy.audit, token),
         )
         await server.start()
+        authz_http = await _serve_http_check(settings, admission)
         usage.start()
         tenancy.start()
     except BaseException:
@@ -198,8 +210,28 @@ async def serve(settings: Settings) -> AuthServer:
         raise
     log.info("auth serving on port %d (superadmin key %s)", server.port, keypair.access_key)
     return AuthServer(
-        grpc=server, engine=engine, usage=usage, keypair=keypair, redis=redis, tenancy=tenancy
+        grpc=server,
+        engine=engine,
+        usage=usage,
+        keypair=keypair,
+        redis=redis,
+        tenancy=tenancy,
+        authz_http=authz_http,
     )
+
+
+async def _serve_http_check(
+    settings: Settings, admission: SignedRequestAdmission
+) -> Http1Server | None:
+    """The HTTP Check on settings.authz_bind, over mutual TLS when the services use it."""
+    if not settings.authz_bind:
+        return None
+    host, _, port = settings.authz_bind.rpartition(":")
+    tls = http_server_context(mtls) if (mtls := settings.mtls()) else None
+    server = Http1Server(HttpCheck(admission))
+    await server.start(host.strip("[]"), int(port), tls)
+    log.info("auth's HTTP Check on %s", settings.authz_bind)
+    return server
 
 
 async def main() -> None:

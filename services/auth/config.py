@@ -30,6 +30,9 @@ class Settings(ServiceSettings, BootstrapSettings, DatabaseMixin, RedisMixin):
     model_config = SettingsConfigDict(env_prefix="AUTH_", frozen=True, extra="ignore")
 
     bind: str = "127.0.0.1:50051"
+    # The edge's ext_authz Check as an HTTP/1.1 service (EDGE_AUTHZ=http, the edge's default;
+    # docs/edge-auth.md); empty: only the gRPC Check on `bind`.
+    authz_bind: str = "127.0.0.1:50061"
     keypair_cache_ttl: float = 5.0
     last_used_interval: float = 60.0
     last_used_flush_every: float = 5.0

@@ -12,6 +12,8 @@ from email.utils import parsedate_to_datetime
 from libs.core.identity import Caller
 from libs.core.signing import (
     CLOCK_SKEW,
+    DATE_HEADERS,
+    VERSION_HEADERS,
     hash_name_of,
     parse_authorization,
     signing_key,
@@ -39,7 +41,6 @@ log = logging.getLogger(__name__)
 # aiohttp (the upstream server) reports this when a request has no Content-Type, and clients
 # sign WebSocket/SSE requests with it.
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-_DATE_HEADERS = ("date", "x-backendai-date", "x-sorna-date")
 # Derived signing keys remembered (two HMACs and a date format per request otherwise); keyed by
 # the secret itself, so a changed secret never meets an old key.
 _KEY_CACHE_BOUND = 4096
@@ -158,13 +159,13 @@ def _read_claim(headers: Mapping[str, str]) -> _Claim:
     hash_name = hash_name_of(parsed.sign_method)
     if hash_name is None:
         raise UnsupportedSignMethod(f"unsupported signMethod {parsed.sign_method!r}")
-    date_text = next((headers[h] for h in _DATE_HEADERS if headers.get(h)), "")
+    date_text = next((headers[h] for h in DATE_HEADERS if headers.get(h)), "")
     if not date_text:
         raise MissingDate("the request has no Date header")
     date = parse_date(date_text)
     if date is None:
         raise MalformedDate("the Date header is not an ISO-8601 or RFC 1123 date")
-    version = headers.get("x-backendai-version") or headers.get("x-sorna-version")
+    version = next((headers[h] for h in VERSION_HEADERS if headers.get(h)), "")
     if not version:
         raise MissingApiVersion("the request has no X-BackendAI-Version header")
     return _Claim(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 
@@ -52,6 +53,7 @@ async def auth_server(
         redis_url=redis_url,
         redis_prefix=key_prefix,
         bind="127.0.0.1:0",
+        authz_bind="127.0.0.1:0",
         bootstrap_admin_email=unique_email,
         migrate=False,
         last_used_flush_every=3600,  # only stop() flushes: tests see exactly when
@@ -70,3 +72,29 @@ async def world(auth_server: AuthServer, internal_token: str, unique_email: str)
     async with connect(auth_server.port, system_metadata(internal_token)) as system:
         root = await superadmin(system, internal_token, unique_email)
         yield await build_world(root, internal_token)
+
+
+@pytest.fixture
+async def replicas(
+    migrated_url: str, internal_token: str, unique_email: str, key_prefix: str
+) -> AsyncIterator[tuple[AuthServer, AuthServer]]:
+    """Two auth processes' worth of servers sharing PostgreSQL and Redis."""
+    settings = Settings(
+        internal_token=internal_token,
+        database_url=migrated_url,
+        bind="127.0.0.1:0",
+        authz_bind="127.0.0.1:0",
+        bootstrap_admin_email=unique_email,
+        migrate=False,
+        redis_prefix=f"test:{key_prefix}:",
+        registry_addr="127.0.0.1:1",  # no registry: these tests never end sessions
+    )
+    first = await serve(settings)
+    second = await serve(settings)
+    try:
+        for replica in (first, second):
+            await asyncio.wait_for(replica.tenancy.revocations.ready.wait(), 5)
+        yield first, second
+    finally:
+        await first.stop(grace=0.5)
+        await second.stop(grace=0.5)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 
 import grpc
 import pytest
@@ -16,8 +15,7 @@ from envoy_ext_authz.v3 import external_auth_pb2_grpc as authz_grpc
 from sqlalchemy import text
 
 from libs.db.engine import create_engine
-from services.auth.app import AuthServer, serve
-from services.auth.config import Settings
+from services.auth.app import AuthServer
 from tests.integration.auth.admin_client import connect, system_metadata
 from tests.integration.auth.tenants import (
     build_world,
@@ -28,30 +26,6 @@ from tests.integration.auth.tenants import (
 from tests.integration.auth.test_server import signed_check
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def replicas(
-    migrated_url: str, internal_token: str, unique_email: str, key_prefix: str
-) -> AsyncIterator[tuple[AuthServer, AuthServer]]:
-    settings = Settings(
-        internal_token=internal_token,
-        database_url=migrated_url,
-        bind="127.0.0.1:0",
-        bootstrap_admin_email=unique_email,
-        migrate=False,
-        redis_prefix=f"test:{key_prefix}:",
-        registry_addr="127.0.0.1:1",  # no registry: these tests never end sessions
-    )
-    first = await serve(settings)
-    second = await serve(settings)
-    try:
-        for replica in (first, second):
-            await asyncio.wait_for(replica.tenancy.revocations.ready.wait(), 5)
-        yield first, second
-    finally:
-        await first.stop(grace=0.5)
-        await second.stop(grace=0.5)
 
 
 async def _check_all(

@@ -102,6 +102,7 @@ def _settings(url: str, token: str, email: str, prefix: str) -> Settings:
         internal_token=token,
         database_url=url,
         bind="127.0.0.1:0",
+        authz_bind="127.0.0.1:0",
         bootstrap_admin_email=email,
         migrate=False,
         redis_prefix=f"test:{prefix}:",

@@ -67,6 +67,7 @@ async def platform(
             database_url=db_url,
             redis_url=redis_url,
             bind="127.0.0.1:0",
+            authz_bind="127.0.0.1:0",
             bootstrap_admin_email=f"root-{secrets.token_hex(3)}@example.com",
         )
     )

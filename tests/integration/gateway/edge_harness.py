@@ -207,6 +207,8 @@ def edge_settings(addrs: dict[str, str], run_dir: Path | None, **overrides: Any)
         "port": 0,
         "admin_port": 0,
         "auth_addr": addrs["auth"],
+        # The fake auth answers the gRPC Check (the real one's HTTP Check: tests/.../edgeauth).
+        "authz": "grpc",
         "registry_addr": addrs["registry"],
         "scheduler_addr": addrs["scheduler"],
         "storage_addr": addrs["storage"],

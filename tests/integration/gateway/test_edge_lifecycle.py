@@ -180,6 +180,7 @@ def test_python_m_gateway_runs_until_sigterm(upstreams, tmp_path):
         "EDGE_ADMIN_PORT": str(admin_port),
         "EDGE_INTERNAL_TOKEN": INTERNAL_TOKEN,
         "EDGE_AUTH_ADDR": upstreams.addrs["auth"],
+        "EDGE_AUTHZ": "grpc",
         "EDGE_REGISTRY_ADDR": upstreams.addrs["registry"],
         "EDGE_CORS_ORIGINS": "http://a.test, http://b.test",
         "EDGE_DESCRIPTOR_SET": str(DESCRIPTORS),

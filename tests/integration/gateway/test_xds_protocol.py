@@ -100,7 +100,7 @@ async def test_first_request_is_answered_with_every_cluster_and_a_nonce(plane):
     assert first.type_url == t.CLUSTER and first.version_info == state.version(t.CLUSTER)
     assert first.nonce
     names = {a.unpack().name for a in first.resources}  # type: ignore[union-attr]
-    assert names == {"auth", "registry", "scheduler", "storage", "storage-http"}
+    assert names == {"auth", "auth-authz", "registry", "scheduler", "storage", "storage-http"}
 
 
 async def test_ack_is_recorded_and_a_change_is_pushed_with_a_new_version_and_nonce(plane):

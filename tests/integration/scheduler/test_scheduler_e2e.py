@@ -92,6 +92,7 @@ async def policy_addr(database_url, redis_url, internal_token):
             database_url=database_url,
             redis_url=redis_url,
             bind="127.0.0.1:0",
+            authz_bind="127.0.0.1:0",
             bootstrap_admin_email=f"root-{uuid.uuid4().hex[:6]}@example.com",
         )
     )

@@ -140,10 +140,56 @@ def test_only_health_public_rpcs_transfers_and_404_disable_authz():
     assert route_for(bootstrap_json(settings()), "/v1/")["route"]["cluster"] == "registry"
 
 
-def test_ext_authz_fails_closed_on_the_auth_cluster():
-    authz = filters(bootstrap_json(settings(authz_timeout_seconds=0.5)))[EXT_AUTHZ]
+def test_ext_authz_asks_auths_http_check_on_every_replica_and_fails_closed():
+    edge = settings(authz_timeout_seconds=0.5, auth_authz_addr="10.0.0.1:50061,10.0.0.2:50061")
+    boot = bootstrap_json(edge)
+    authz = filters(boot)[EXT_AUTHZ]
+
+    assert "grpc_service" not in authz
+    service = authz["http_service"]
+    assert service["server_uri"] == {
+        "uri": "http://auth-authz",
+        "cluster": "auth-authz",
+        "timeout": "0.500s",
+    }
+    # Exactly what the signature check reads (method, path and Host always go).
+    assert [p["exact"] for p in authz["allowed_headers"]["patterns"]] == [
+        "authorization",
+        "date",
+        "x-backendai-date",
+        "x-sorna-date",
+        "x-backendai-version",
+        "x-sorna-version",
+        "content-type",
+    ]
+    response = service["authorization_response"]
+    upstream = [p["exact"] for p in response["allowed_upstream_headers"]["patterns"]]
+    assert upstream == IDENTITY_HEADERS[:7]  # not the internal token, not the app host
+    assert [p["exact"] for p in response["allowed_client_headers"]["patterns"]] == [
+        "content-type",
+        "grpc-status",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-window",
+    ]
+    assert authz.get("failure_mode_allow", False) is False
+    assert authz["status_on_error"] == {"code": "ServiceUnavailable"}
+    (cluster,) = [c for c in boot["static_resources"]["clusters"] if c["name"] == "auth-authz"]
+    endpoints = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
+    assert [e["endpoint"]["address"]["socket_address"]["address"] for e in endpoints] == [
+        "10.0.0.1",
+        "10.0.0.2",
+    ]
+    assert "typed_extension_protocol_options" not in cluster  # HTTP/1.1, not h2c
+
+
+def test_ext_authz_over_grpc_fails_closed_on_the_auth_cluster():
+    edge = settings(authz="grpc", authz_timeout_seconds=0.5)
+    boot = bootstrap_json(edge)
+    authz = filters(boot)[EXT_AUTHZ]
 
     assert authz["grpc_service"] == {"envoy_grpc": {"cluster_name": "auth"}, "timeout": "0.500s"}
+    assert "auth-authz" not in {c["name"] for c in boot["static_resources"]["clusters"]}
     assert authz["transport_api_version"] == "V3"
     assert authz.get("failure_mode_allow", False) is False  # proto3 JSON leaves false out
     assert authz["status_on_error"] == {"code": "ServiceUnavailable"}
@@ -198,13 +244,17 @@ def test_upstream_clusters_speak_h2_and_resolve_names():
     boot = bootstrap_json(settings(storage_addr="storage.internal:7000"))
     clusters = {c["name"]: c for c in boot["static_resources"]["clusters"]}
 
-    assert set(clusters) == {"auth", "registry", "scheduler", "storage", "storage-http"}
+    assert set(clusters) == {
+        *("auth", "registry", "scheduler", "storage"),
+        *("storage-http", "auth-authz"),
+    }
     for name in ("auth", "registry", "scheduler", "storage"):
         options = clusters[name]["typed_extension_protocol_options"]
         (http,) = options.values()
         assert http["explicit_http_config"] == {"http2_protocol_options": {}}
-    # Storage's transfer endpoints are plain HTTP/1.1 (tus, Range).
+    # Storage's transfer endpoints (tus, Range) and auth's HTTP Check are plain HTTP/1.1.
     assert "typed_extension_protocol_options" not in clusters["storage-http"]
+    assert "typed_extension_protocol_options" not in clusters["auth-authz"]
     assert clusters["auth"]["type"] == "STATIC"
     assert clusters["storage"]["type"] == "STRICT_DNS"
     endpoint = clusters["storage"]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]

@@ -29,7 +29,9 @@ def test_xds_config_lists_every_resource_kind_with_the_token_redacted():
     ports = [lb["endpoint"]["address"]["socket_address"]["port_value"]
              for lb in registry["endpoints"][0]["lb_endpoints"]]  # fmt: skip
     assert ports == [7001, 7002]
-    grpc_clusters = [c for c in served["clusters"] if c["name"] != "storage-http"]
+    grpc_clusters = [
+        c for c in served["clusters"] if c["name"] not in ("storage-http", "auth-authz")
+    ]
     assert all(c["health_checks"][0]["grpc_health_check"] == {} for c in grpc_clusters)
     routes = served["routes"][0]["virtual_hosts"][0]["routes"]
     get_session = next(

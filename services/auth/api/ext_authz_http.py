@@ -1,0 +1,53 @@
+"""Envoy's ext_authz as an HTTP service (the edge's default; docs/edge-auth.md).
+
+Envoy sends the client request's method, path, Host and signature headers as an HTTP/1.1
+request; a 200 admits it with the identity headers (and names the headers to remove), any
+other status is the denial Envoy answers the client with. Same decision as the gRPC Check.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from libs.telemetry.tracing import server_span
+from services.auth.api.check_outcome import Allow, Outcome, decide, is_grpc
+from services.auth.api.ext_authz import CHECK
+from services.auth.api.http1 import Request, Response
+from services.auth.service.admission import SignedRequestAdmission
+from services.auth.service.verify import RequestFacts
+
+# Envoy removes the headers this response header names from the request it forwards.
+HEADERS_TO_REMOVE = "x-envoy-auth-headers-to-remove"
+
+
+class HttpCheck:
+    """The HTTP Check handler (services/auth/api/http1.py serves it)."""
+
+    def __init__(self, admission: SignedRequestAdmission) -> None:
+        self._admission = admission
+
+    async def __call__(self, request: Request) -> Response:
+        headers = request.headers
+        # The same span as the gRPC Check's, a child of the trace context Envoy sends.
+        with server_span(CHECK, headers.items()) as span:
+            facts = RequestFacts(
+                method=request.method,
+                path=request.target,
+                host=headers.get("host", ""),
+                headers=headers,
+            )
+            grpc_caller = is_grpc(headers.get("content-type", ""))
+            outcome = await decide(self._admission, facts, grpc_caller=grpc_caller)
+            span.set_attribute("http.response.status_code", outcome.http_status)
+            return http_response(outcome)
+
+
+def http_response(outcome: Outcome) -> Response:
+    """The decision as the HTTP service's reply to Envoy."""
+    if isinstance(outcome, Allow):
+        removed = (HEADERS_TO_REMOVE, ",".join(outcome.remove_headers))
+        return Response(
+            HTTPStatus.OK, (*outcome.upstream_headers, *outcome.client_headers, removed)
+        )
+    headers = (("content-type", outcome.content_type), *outcome.headers)
+    return Response(outcome.http_status, headers, outcome.body.encode())
