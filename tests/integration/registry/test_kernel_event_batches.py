@@ -27,13 +27,17 @@ pytestmark = pytest.mark.integration
 Phase = events_pb2.KernelLifecycle.Phase
 
 
-def _event(kernel_id: str, session_id: str, agent_id: str, phase: Phase) -> tuple[str, bytes]:
+def _event(
+    kernel_id: str, session_id: str, agent_id: str, phase: Phase, trace_id: str = ""
+) -> tuple[str, bytes]:
     event = events_pb2.Event(
         event_id=new_id(),
         kernel_lifecycle=events_pb2.KernelLifecycle(
             kernel_id=kernel_id, session_id=session_id, agent_id=agent_id, phase=phase
         ),
     )
+    if trace_id:  # the agent's span, as it propagates it (W3C traceparent)
+        event.trace_context["traceparent"] = f"00-{trace_id}-{'1' * 16}-01"
     return event.event_id, event.SerializeToString()
 
 
@@ -86,6 +90,9 @@ class _Events:
 
     async def statuses(self, session_id: str) -> list[str]:
         """The session's status changes published since `start`."""
+        return [e.session_status_changed.status for e in await self.changes(session_id)]
+
+    async def changes(self, session_id: str) -> list[events_pb2.Event]:
         await self.stores.relay.drain()
         published = await self.redis.xrange(
             self.stores.events.stream, min=f"({self.before}", max="+"
@@ -97,7 +104,7 @@ class _Events:
             if event.WhichOneof("payload") == "session_status_changed" and (
                 change.session_id == session_id
             ):
-                found.append(change.status)
+                found.append(event)
         return found
 
     async def pending(self) -> int:
@@ -144,6 +151,28 @@ async def test_events_of_two_kernels_of_one_cluster_session_in_one_batch(
     assert session.status is Status.RUNNING
     assert [k.status for k in session.kernels] == [Status.RUNNING, Status.RUNNING]
     assert await events.statuses(session_id) == ["RUNNING"]
+
+
+async def test_each_session_change_continues_the_trace_of_the_event_that_caused_it(
+    stores: Stores, events: _Events
+) -> None:
+    first, [first_kernel], agent_id = await _prepared(stores)
+    second, [second_kernel], other_agent = await _prepared(stores)
+    await events.start()
+    traces = {first: "a" * 32, second: "b" * 32}
+    await events.publisher.publish(
+        *_event(first_kernel, first, agent_id, Phase.PHASE_STARTED, traces[first])
+    )
+    await events.publisher.publish(
+        *_event(second_kernel, second, other_agent, Phase.PHASE_STARTED, traces[second])
+    )
+
+    await events.consumer.read_new()
+
+    for session_id, trace_id in traces.items():
+        [running] = await events.changes(session_id)
+        assert running.session_status_changed.status == "RUNNING"
+        assert running.trace_context["traceparent"].split("-")[1] == trace_id
 
 
 async def test_a_poisoned_event_does_not_hold_back_the_rest_of_its_batch(
