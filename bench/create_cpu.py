@@ -7,11 +7,9 @@ shared machine runs, unlike creates/s.
 
 from __future__ import annotations
 
-import contextlib
-
 import asyncpg
-import psutil
 
+from bench.proc_cpu import cpu_seconds
 from cli.platform import Platform
 
 SERVICES = ("registry", "auth", "storage", "edge")
@@ -41,7 +39,7 @@ class CreateCpu:
 
     def _services(self) -> dict[str, float]:
         procs = self._platform.processes
-        return {n: _cpu_seconds(procs[n].pid) for n in SERVICES if n in procs}
+        return {n: cpu_seconds(procs[n].pid, children=True) for n in SERVICES if n in procs}
 
     async def _backend_cpu(self) -> dict[int, float]:
         conn = await asyncpg.connect(self._pg_url)
@@ -52,15 +50,4 @@ class CreateCpu:
             )
         finally:
             await conn.close()
-        return {r["pid"]: _cpu_seconds(r["pid"], children=False) for r in rows}
-
-
-def _cpu_seconds(pid: int, *, children: bool = True) -> float:
-    total = 0.0
-    with contextlib.suppress(psutil.NoSuchProcess):
-        process = psutil.Process(pid)
-        for p in [process, *(process.children(recursive=True) if children else [])]:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                times = p.cpu_times()
-                total += times.user + times.system
-    return total
+        return {r["pid"]: cpu_seconds(r["pid"]) for r in rows}

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import grpc
 import httpx
-import psutil
 from shipyard.auth.v1 import identity_service_pb2 as pb
 from shipyard.auth.v1 import identity_service_pb2_grpc as pb_grpc
 
+from bench.proc_cpu import cpu_seconds
 from cli.infra import free_port, port_open
 from libs.core.identity import HEADER_INTERNAL_TOKEN, Caller, Role, caller_to_headers
 from libs.core.signing import DEFAULT_API_VERSION, authorization_header, sign
@@ -96,11 +96,6 @@ async def load(
     for channel in channels:
         await channel.close()
     return count / elapsed, latencies
-
-
-def cpu_seconds(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
 
 
 async def spawn(

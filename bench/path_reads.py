@@ -24,6 +24,7 @@ from shipyard.auth.v1 import identity_service_pb2 as id_pb
 from shipyard.registry.v1 import session_service_pb2 as session_pb
 
 from bench.load_tools import Headers, LoadResult, curl_parallel, grpc_frame, h2load
+from bench.proc_cpu import cpu_seconds
 from cli.client import ShipyardClient
 from cli.platform import Platform
 from libs.core.identity import HEADER_INTERNAL_TOKEN, Caller, Role, caller_to_headers
@@ -159,7 +160,7 @@ class _CpuMeter:
         self._procs = {name: psutil.Process(pid) for name, pid in pids.items()}
 
     def _cpu(self) -> dict[str, float]:
-        spent = {n: _cpu_seconds(p) for n, p in self._procs.items()}
+        spent = {n: cpu_seconds(p.pid, children=True) for n, p in self._procs.items()}
         own = resource.getrusage(resource.RUSAGE_CHILDREN)  # children that ended: the loads
         spent["load generator"] = own.ru_utime + own.ru_stime
         return spent
@@ -171,15 +172,6 @@ class _CpuMeter:
         after = self._cpu()
         spent = ", ".join(f"{n} {(after[n] - before[n]) / calls * 1e6:.0f}" for n in after)
         print(f"  CPU us per call, {what}: {spent}")
-
-
-def _cpu_seconds(process: psutil.Process) -> float:
-    total = 0.0
-    for p in [process, *process.children(recursive=True)]:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            times = p.cpu_times()
-            total += times.user + times.system
-    return total
 
 
 class _Signer:

@@ -52,6 +52,7 @@ from shipyard.registry.v1 import cluster_service_pb2_grpc as cluster_grpc
 
 from bench.bench_platform import superadmin_client
 from bench.create_cpu import CreateCpu
+from bench.proc_cpu import cpu_seconds
 from bench.scheduler_report import Report
 from bench.scheduler_submit import submit
 from cli.infra import free_port
@@ -192,11 +193,14 @@ async def run(args: argparse.Namespace) -> None:
                     direct=not args.via_edge,
                 )
                 await cpu.report(args.sessions)
+                registry = platform.processes["registry"].pid
+                cpu_before = cpu_seconds(registry)
                 if not live:
                     await bench.start_schedulers()
                 await bench.wait_done(args.sessions)
+                cpu_used = cpu_seconds(registry) - cpu_before
                 killed_at = await killer if killer is not None else None
-                await bench.report().report(args.sessions, killed_at)
+                await bench.report().report(args.sessions, killed_at, registry_cpu=cpu_used)
         finally:
             await platform.stop()
             with contextlib.suppress(Exception):

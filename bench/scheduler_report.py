@@ -35,7 +35,9 @@ class Report:
         self.logs = logs  # the schedulers' logs
         self.failover = failover
 
-    async def report(self, total: int, killed_at: datetime | None) -> None:
+    async def report(
+        self, total: int, killed_at: datetime | None, *, registry_cpu: float | None = None
+    ) -> None:
         conn = await asyncpg.connect(self.pg_url)
         try:
             rows = await conn.fetch(
@@ -64,6 +66,13 @@ class Report:
                 f"  (create→RUNNING mean {statistics.mean(to_running):.0f} ms; p50 of"
                 f" create→SCHEDULED {_pct(queued, 0.5):.0f} ms,"
                 f" SCHEDULED→RUNNING {_pct(starting, 0.5):.0f} ms)",
+                file=sys.stderr,
+            )
+        if registry_cpu is not None and reached:
+            # From the schedulers' start to the end of the wait: binds, starts and events.
+            print(
+                f"  (registry CPU {registry_cpu:.1f} s, {registry_cpu * 1000 / reached:.1f} ms"
+                f" per session that reached RUNNING)",
                 file=sys.stderr,
             )
         print(f"reached RUNNING: {reached}/{total}")

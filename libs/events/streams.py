@@ -205,7 +205,7 @@ class StreamConsumer:
 
     async def _handle_all(self, entries: list[StreamEntry]) -> None:
         for entry in entries:
-            marker = f"{self._stream}:processed:{self._group}:{entry.event_id}"
+            marker = self.marker(entry)
             if entry.event_id and await self._redis.exists(marker):
                 await self._redis.xack(self._stream, self._group, entry.entry_id)
                 continue
@@ -227,6 +227,10 @@ class StreamConsumer:
             if entry.event_id:
                 await self._redis.set(marker, 1, ex=self._processed_ttl_s)
             await self._redis.xack(self._stream, self._group, entry.entry_id)
+
+    def marker(self, entry: StreamEntry) -> str:
+        """The key that says `entry`'s event was handled (skips exact redeliveries)."""
+        return f"{self._stream}:processed:{self._group}:{entry.event_id}"
 
     async def _during_outage(self, exc: Exception) -> bool:
         if is_outage(exc):

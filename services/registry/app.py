@@ -15,7 +15,7 @@ from libs.core.tasks import cancel_all, keep_running, spawn
 from libs.db.engine import create_engine, session_factory
 from libs.db.migrate import upgrade
 from libs.db.reads import ReadPool
-from libs.events.streams import StreamConsumer
+from libs.events.batch_consumer import BatchStreamConsumer
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, create_server
 from services.registry.adapters.agent_files import GrpcAgentFiles
@@ -216,15 +216,19 @@ async def serve(settings: Settings) -> RunningRegistry:
         mtls=settings.mtls(),
         services=[*session_registrations(parts), *admin_registrations(parts)],
     )
-    consumer = StreamConsumer(
+    kernel_events = KernelEventHandler(
+        ApplyKernelEvent(lifecycle, idle.stats, apps=app_edge, on_session_change=waiter.wake),
+        agent_auth,
+    )
+    # Each read is applied in one transaction (docs/architecture.md, session start).
+    consumer = BatchStreamConsumer(
         redis,
         parts.kernel_stream,
         KERNEL_EVENTS_GROUP,
         settings.node_id,
-        KernelEventHandler(
-            ApplyKernelEvent(lifecycle, idle.stats, apps=app_edge, on_session_change=waiter.wake),
-            agent_auth,
-        ),
+        kernel_events,
+        kernel_events.batch,
+        batch=256,
         healthy=dependencies_probe(engine, redis),
     )
     await consumer.ensure_group()

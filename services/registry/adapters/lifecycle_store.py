@@ -8,12 +8,16 @@ call is a no-op.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.db.retry import with_retry
+from services.registry.adapters.claims import claim_scheduled
+from services.registry.adapters.kernel_moves import move_kernel, placed_on, with_agents
+from services.registry.adapters.kernel_report_batch import apply_reports
 from services.registry.adapters.outbox import change_events, mark_consumed, stage, stage_changes
 from services.registry.adapters.rows import (
     agent_from_row,
@@ -21,21 +25,19 @@ from services.registry.adapters.rows import (
     lock_kernel_session,
     lock_session_or_none,
     recompute_occupancy,
-    refresh_session_status,
     session_from_row,
     set_kernel_status,
     set_session_status,
 )
 from services.registry.adapters.tables import KernelRow, SessionRow
-from services.registry.adapters.user_events import kernel_user_event
 from services.registry.domain.errors import SessionNotDestroyable, SessionNotFound
-from services.registry.domain.model import DEAD_STATUSES, Mount, Session, Status
-from services.registry.domain.transitions import reported_kernel_status
+from services.registry.domain.model import DEAD_STATUSES, Session, Status
 from services.registry.service.ports import (
     KernelTarget,
     PreparingSession,
     SessionChange,
 )
+from services.registry.service.session_ports import KernelReport
 
 log = logging.getLogger(__name__)
 
@@ -46,40 +48,12 @@ class SqlLifecycleStore:
 
     async def claim_scheduled(self, limit: int) -> list[PreparingSession]:
         """Move up to `limit` SCHEDULED sessions to PREPARING; other replicas skip them."""
-        now = datetime.now(UTC)
-        claimed: list[PreparingSession] = []
-        async with self._sessions.begin() as db:
-            rows = await db.scalars(
-                select(SessionRow)
-                .where(SessionRow.status == Status.SCHEDULED.value)
-                .order_by(SessionRow.created_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-            for session in rows.all():
-                found = await db.scalars(
-                    select(KernelRow)
-                    .where(KernelRow.session_id == session.id)
-                    .order_by(KernelRow.id)
-                    .with_for_update()
-                )
-                kernels = found.all()
-                for k in kernels:
-                    set_kernel_status(k, Status.PREPARING, reason="preparing", now=now)
-                status = set_session_status(session, Status.PREPARING, reason="preparing", now=now)
-                change = SessionChange(
-                    session_id=session.id, status=status, status_info="preparing"
-                )
-                await stage_changes(db, [change])
-                claimed.append(
-                    PreparingSession(
-                        session=session_from_row(session, kernels),
-                        targets=tuple(kernel_target(k) for k in kernels),
-                        mounts=tuple(Mount(**m) for m in session.vfolder_mounts),
-                        change=change,
-                    )
-                )
-        return claimed
+        return await claim_scheduled(self._sessions, limit)
+
+    async def apply_kernel_reports(
+        self, reports: Sequence[KernelReport]
+    ) -> list[SessionChange | None]:
+        return await apply_reports(self._sessions, reports)
 
     async def apply_kernel_status(
         self,
@@ -106,43 +80,21 @@ class SqlLifecycleStore:
                     return None
                 session, kernels = locked
                 kernel = next(k for k in kernels if k.id == kernel_id)
-                if not agent_id or kernel.agent_id != agent_id:
-                    log.warning(
-                        "refused a %s report on kernel %s from agent %r: it is placed on %r",
-                        new.value,
-                        kernel_id,
-                        agent_id,
-                        kernel.agent_id,
-                    )
+                if not placed_on(kernel, agent_id, new):
                     return None
                 if event_id and not await mark_consumed(db, event_id, now):
                     return None
-                target = reported_kernel_status(Status(kernel.status), new)
-                data = {"error": {"src": "agent", "repr": message}} if message else None
-                moved = set_kernel_status(
-                    kernel, target, reason=reason, now=now, data=data, exit_code=exit_code
-                )
-                # Reported by the kernel's agent for the first time: its owner sees it even when
-                # the kernel's status does not move (creating while PREPARING).
-                shown = kernel_user_event(
-                    session, kernel, target, reason=reason, exit_code=exit_code, message=message,
-                    now=now,
+                move = move_kernel(
+                    session, kernels, kernel, new, reason=reason, exit_code=exit_code,
+                    message=message, now=now, has_event_id=bool(event_id),
                 )  # fmt: skip
-                if not moved:
-                    if shown is not None and event_id and Status(kernel.status) is target:
-                        await stage(db, [], [shown])
+                shown = [move.shown] if move.shown is not None else []
+                if move.change is None:
+                    await stage(db, [], shown)
                     return None
-                status = refresh_session_status(session, kernels, reason=reason, now=now)
-                agents = []
-                if target in DEAD_STATUSES:
-                    agents = await recompute_occupancy(db, [agent_id])
-                change = SessionChange(
-                    session_id=session.id,
-                    status=status,
-                    status_info=reason,
-                    agents=tuple(agent_from_row(a) for a in agents),
-                )
-                await stage(db, change_events(change), [shown] if shown else [])
+                freed = [move.freed_agent] if move.freed_agent else []
+                change = with_agents(move.change, await recompute_occupancy(db, freed))
+                await stage(db, change_events(change), shown)
                 return change
 
         return await with_retry(work)

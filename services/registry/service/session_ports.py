@@ -8,6 +8,7 @@ R-OUTBOX), so no port publishes.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -89,8 +90,31 @@ class SessionStarts(Protocol):
     async def cancel(self, session_id: str, *, reason: str, error: str) -> SessionChange | None: ...
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KernelReport:
+    """An agent's `KernelLifecycle` event, decoded: the status its phase means for the kernel."""
+
+    event_id: str
+    kernel_id: str
+    agent_id: str
+    status: Status
+    reason: str
+    exit_code: int | None
+    message: str
+    session_id: str = ""
+    # The trace context of the event's span: the session events it causes continue it.
+    trace: Mapping[str, str] = field(default_factory=dict)
+
+
 class KernelReports(Protocol):
     """Agents' kernel events."""
+
+    async def apply_kernel_reports(
+        self, reports: Sequence[KernelReport]
+    ) -> list[SessionChange | None]:
+        """Apply many reports in one transaction, in order; each result as `apply_kernel_status`
+        would give it. Raises (changing nothing) if any of them cannot be applied."""
+        ...
 
     async def apply_kernel_status(
         self,

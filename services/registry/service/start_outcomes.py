@@ -25,6 +25,30 @@ from services.registry.service.start_ports import AgentHealthStore, StartRetrySt
 log = logging.getLogger(__name__)
 
 
+class SharedResets:
+    """Successful starts reset their agents' failure counts in one transaction for all the
+    starts that finish in the same turn of the event loop, instead of one each; every caller
+    returns once the transaction that covers its agents has committed (or raises its error)."""
+
+    def __init__(self, health: AgentHealthStore) -> None:
+        self._health = health
+        self._pending: set[str] = set()
+        self._flush: asyncio.Future[None] | None = None
+
+    async def add(self, agent_ids: Sequence[str]) -> None:
+        if not agent_ids:
+            return
+        self._pending.update(agent_ids)
+        if self._flush is None:
+            self._flush = asyncio.ensure_future(self._run())
+        await asyncio.shield(self._flush)  # a cancelled caller does not cancel the others'
+
+    async def _run(self) -> None:
+        await asyncio.sleep(0)  # let the starts finishing in this turn join
+        agent_ids, self._pending, self._flush = sorted(self._pending), set(), None
+        await self._health.starts_succeeded(agent_ids)
+
+
 @dataclass(frozen=True, slots=True)
 class StartOutcomes:
     sessions: SessionStarts
@@ -34,9 +58,14 @@ class StartOutcomes:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     schedulability: SchedulabilityPolicy = field(default_factory=SchedulabilityPolicy)
 
+    _resets: SharedResets = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_resets", SharedResets(self.health))
+
     async def succeeded(self, prep: PreparingSession, agent_ids: Sequence[str]) -> None:
         del prep
-        await self.health.starts_succeeded(agent_ids)
+        await self._resets.add(agent_ids)
 
     async def failed(
         self, prep: PreparingSession, error: BaseException, failed_agent_ids: Sequence[str]

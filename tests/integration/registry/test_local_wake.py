@@ -8,7 +8,8 @@ import pytest
 from libs.core.ids import new_id
 from services.registry.adapters.redis_events import StreamSessionWaiter
 from services.registry.domain.model import Status
-from services.registry.service.kernel_events import ApplyKernelEvent, KernelReport
+from services.registry.service.kernel_events import ApplyKernelEvent
+from services.registry.service.session_ports import KernelReport
 from tests.integration.registry.conftest import Stores
 from tests.integration.registry.start_helpers import new_agent, scheduled_on
 

@@ -13,7 +13,8 @@ from libs.core.ids import new_id
 from services.registry.adapters.requeue_store import SqlStartRetries
 from services.registry.domain.errors import AgentUnavailable
 from services.registry.domain.model import Status
-from services.registry.service.kernel_events import ApplyKernelEvent, KernelReport
+from services.registry.service.kernel_events import ApplyKernelEvent
+from services.registry.service.session_ports import KernelReport
 from services.registry.service.start_outcomes import RequeueRelease
 from tests.integration.registry.conftest import Stores
 from tests.integration.registry.factories import new_session

@@ -17,8 +17,9 @@ from services.registry.domain.idle import IdleGrace
 from services.registry.domain.model import Session, Status
 from services.registry.domain.utilization import UTILIZATION, KernelStats, UtilizationPolicy
 from services.registry.service.idle_checks import IdleChecks
-from services.registry.service.kernel_events import ApplyKernelEvent, KernelReport
+from services.registry.service.kernel_events import ApplyKernelEvent
 from services.registry.service.resource_groups import ResourceGroups
+from services.registry.service.session_ports import KernelReport
 from services.registry.service.utilization_check import UtilizationChecker
 from tests.integration.registry.conftest import Stores
 from tests.integration.registry.factories import new_session, registration
