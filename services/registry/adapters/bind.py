@@ -26,6 +26,8 @@ from services.registry.adapters.bind_sql import (
     KernelBind,
     LockedKernel,
     LockedSession,
+    SlotsMemo,
+    lock_agents,
     lock_kernels,
     lock_sessions,
     mark_scheduled,
@@ -34,8 +36,8 @@ from services.registry.adapters.bind_sql import (
     write_occupancy,
 )
 from services.registry.adapters.outbox import agent_event, change_events, stage
-from services.registry.adapters.rows import agent_from_row, lock_keypair
-from services.registry.adapters.tables import AgentRow, SessionRow
+from services.registry.adapters.rows import lock_keypair
+from services.registry.adapters.tables import SessionRow
 from services.registry.domain.model import (
     AGENT_OCCUPYING_STATUSES,
     CONCURRENCY_LIMIT,
@@ -85,20 +87,12 @@ async def _bind_all(db: AsyncSession, placements: Sequence[SessionPlacement]) ->
     running: Counter[str] = Counter()
     if any(p.max_concurrent_sessions > 0 for p in placements):
         running = await _lock_limited_keypairs(db, placements, ids)
+    memo = SlotsMemo()  # parses each distinct slot map of the batch once
     rows = await lock_sessions(db, ids)
-    kernels = await lock_kernels(db, ids)
-    agent_ids = sorted({a for p in placements for a in p.kernels.values()})
-    agents = {
-        a.id: agent_from_row(a)
-        for a in (
-            await db.execute(
-                select(AgentRow)
-                .where(AgentRow.id.in_(agent_ids))
-                .order_by(AgentRow.id)
-                .with_for_update()
-            )
-        ).scalars()
-    }
+    kernels = await lock_kernels(db, ids, memo)
+    agents = await lock_agents(
+        db, sorted({a for p in placements for a in p.kernels.values()}), memo
+    )
     free = {a.agent_id: a.available_slots - a.occupied_slots for a in agents.values()}
     outcomes: list[BindOutcome] = []
     on_agents: dict[str, list[str]] = {}  # bound session → the agents it went to

@@ -45,14 +45,33 @@ class Agent:
     _free: dict[str, Decimal] = field(init=False, repr=False, compare=False)
     _used: dict[str, Decimal] = field(init=False, repr=False, compare=False)
     _capacity: tuple[tuple[str, Decimal], ...] = field(init=False, repr=False, compare=False)
+    # Capacity and occupancy as sorted (slot, amount) tuples: the agent index's class key.
+    available_key: tuple[tuple[str, Decimal], ...] = field(init=False, repr=False, compare=False)
+    occupied_key: tuple[tuple[str, Decimal], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        capacity = tuple((k, v) for k, v in self.available.items() if v > 0)
+        object.__setattr__(self, "_capacity", capacity)
+        object.__setattr__(self, "available_key", tuple(sorted(self.available.items())))
+        self._derive_usage()
+
+    def _derive_usage(self) -> None:
         free = self.available - self.occupied
         object.__setattr__(self, "free", free)
         object.__setattr__(self, "_free", dict(free))
-        object.__setattr__(self, "_used", dict(self.occupied))
-        capacity = tuple((k, v) for k, v in self.available.items() if v > 0)
-        object.__setattr__(self, "_capacity", capacity)
+        used = dict(self.occupied)
+        object.__setattr__(self, "_used", used)
+        object.__setattr__(self, "occupied_key", tuple(sorted(used.items())))
+
+    def with_occupied(self, occupied: ResourceSlots) -> Agent:
+        """This agent with another occupancy (an assumed placement): every decision makes
+        one, so only what occupancy changes is derived again (not dataclasses.replace)."""
+        view = object.__new__(Agent)
+        for name in _KEPT_BY_WITH_OCCUPIED:
+            object.__setattr__(view, name, getattr(self, name))
+        object.__setattr__(view, "occupied", occupied)
+        view._derive_usage()
+        return view
 
     def can_run(self, image: str) -> bool:
         """True when the agent has the image or can pull it."""
@@ -79,6 +98,10 @@ class Agent:
             if share > highest:
                 highest = share
         return highest
+
+
+_KEPT_BY_WITH_OCCUPIED: tuple[str, ...] = ("agent_id", "alive", "resource_group", "available")
+_KEPT_BY_WITH_OCCUPIED += ("architecture", "images", "backend", "_capacity", "available_key")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -189,6 +212,8 @@ class Placement:
     max_concurrent_sessions: int = 0
 
     def slots_by_agent(self) -> dict[str, ResourceSlots]:
+        if len(self.kernels) == 1:  # the common case, without a sum
+            return {self.kernels[0].agent_id: self.kernels[0].slots}
         per_agent: dict[str, ResourceSlots] = {}
         for k in self.kernels:
             per_agent[k.agent_id] = per_agent.get(k.agent_id, ResourceSlots()) + k.slots
@@ -209,39 +234,6 @@ class BindResult:
     session_id: str
     bound: bool
     conflict_reason: str = ""
-
-
-@dataclass(slots=True, kw_only=True)
-class AttemptRecord:
-    """Failed attempts of one pending session, and the last note sent to the registry."""
-
-    attempts: int = 0
-    last_reason: str = ""
-    last_message: str = ""
-    noted_reason: str = ""
-    noted_message: str = ""
-    noted_at: float | None = None
-
-    def record(self, reason: str, message: str) -> None:
-        self.attempts += 1
-        self.last_reason = reason
-        self.last_message = message
-
-    def needs_note(
-        self, reason: str, message: str, *, now: float, interval: float, message_interval: float
-    ) -> bool:
-        """A new reason costs the registry a write at once; a new message for the same reason
-        (e.g. "largest free" after any occupancy change) at most every `message_interval`;
-        an unchanged note a periodic refresh every `interval`."""
-        if reason != self.noted_reason or self.noted_at is None:
-            return True
-        elapsed = now - self.noted_at
-        if message != self.noted_message:
-            return elapsed >= message_interval
-        return elapsed >= interval
-
-    def noted(self, reason: str, message: str, *, now: float) -> None:
-        self.noted_reason, self.noted_message, self.noted_at = reason, message, now
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
