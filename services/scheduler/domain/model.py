@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +25,8 @@ SCHEDULER_ERROR = "scheduler-error"
 SESSION_NOT_PENDING = "session-not-pending"
 
 _ZERO = Decimal(0)
+SlotsKey = tuple[tuple[str, Decimal], ...]
+_Amounts = dict[str, Decimal]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,12 +45,12 @@ class Agent:
     # Derived once, as plain dicts: predicates and selectors read them for every candidate of
     # every session, and Mapping lookups on ResourceSlots dominated the cycle's profile.
     free: ResourceSlots = field(init=False, repr=False, compare=False)
-    _free: dict[str, Decimal] = field(init=False, repr=False, compare=False)
-    _used: dict[str, Decimal] = field(init=False, repr=False, compare=False)
-    _capacity: tuple[tuple[str, Decimal], ...] = field(init=False, repr=False, compare=False)
+    _free: _Amounts = field(init=False, repr=False, compare=False)
+    _used: _Amounts = field(init=False, repr=False, compare=False)
+    _capacity: SlotsKey = field(init=False, repr=False, compare=False)
     # Capacity and occupancy as sorted (slot, amount) tuples: the agent index's class key.
-    available_key: tuple[tuple[str, Decimal], ...] = field(init=False, repr=False, compare=False)
-    occupied_key: tuple[tuple[str, Decimal], ...] = field(init=False, repr=False, compare=False)
+    available_key: SlotsKey = field(init=False, repr=False, compare=False)
+    occupied_key: SlotsKey = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         capacity = tuple((k, v) for k, v in self.available.items() if v > 0)
@@ -56,12 +59,12 @@ class Agent:
         self._derive_usage()
 
     def _derive_usage(self) -> None:
-        free = self.available - self.occupied
+        occupied_key = tuple(sorted(self.occupied.items()))
+        object.__setattr__(self, "occupied_key", occupied_key)
+        free, free_amounts, used = _usage(self.available_key, occupied_key)
         object.__setattr__(self, "free", free)
-        object.__setattr__(self, "_free", dict(free))
-        used = dict(self.occupied)
+        object.__setattr__(self, "_free", free_amounts)
         object.__setattr__(self, "_used", used)
-        object.__setattr__(self, "occupied_key", tuple(sorted(used.items())))
 
     def with_occupied(self, occupied: ResourceSlots) -> Agent:
         """This agent with another occupancy (an assumed placement): every decision makes
@@ -102,6 +105,14 @@ class Agent:
 
 _KEPT_BY_WITH_OCCUPIED: tuple[str, ...] = ("agent_id", "alive", "resource_group", "available")
 _KEPT_BY_WITH_OCCUPIED += ("architecture", "images", "backend", "_capacity", "available_key")
+
+
+@functools.lru_cache(maxsize=4096)
+def _usage(available: SlotsKey, occupied: SlotsKey) -> tuple[ResourceSlots, _Amounts, _Amounts]:
+    """Free slots for a capacity and an occupancy. Thousands of alike agents share a few of
+    those: each pair is derived once (the dicts are shared, never written)."""
+    free = ResourceSlots(dict(available)) - ResourceSlots(dict(occupied))
+    return free, dict(free), dict(occupied)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
