@@ -35,7 +35,7 @@ from services.registry.adapters.bind_sql import (
     occupancy_of,
     write_occupancy,
 )
-from services.registry.adapters.outbox import agent_event, change_events, stage
+from services.registry.adapters.outbox import agent_event, stage, status_event
 from services.registry.adapters.rows import lock_keypair
 from services.registry.adapters.tables import SessionRow
 from services.registry.domain.model import (
@@ -124,7 +124,7 @@ async def _bind_all(db: AsyncSession, placements: Sequence[SessionPlacement]) ->
         outcomes.append(BindOutcome(session_id=session.id, bound=True))
     await mark_scheduled(db, scheduled, kernel_binds)
     touched = sorted({a for ids in on_agents.values() for a in ids})
-    occupied = await occupancy_of(db, touched)
+    occupied = await occupancy_of(db, touched, memo)
     await write_occupancy(db, occupied)
     after = {a: dataclasses.replace(agents[a], occupied_slots=occupied[a]) for a in touched}
     return [_with_change(o, on_agents, after) for o in outcomes]
@@ -214,7 +214,8 @@ def _events(outcomes: Sequence[BindOutcome]) -> list[events_pb2.Event]:
     for o in outcomes:
         if o.change is not None:
             agents.update((a.agent_id, a) for a in o.change.agents)
-            sessions.extend(change_events(dataclasses.replace(o.change, agents=())))
+            if (status := status_event(o.change)) is not None:
+                sessions.append(status)
     return [*(agent_event(a) for a in agents.values()), *sessions]
 
 

@@ -54,9 +54,9 @@ class SlotsMemo:
     amounts, and most agents have the same capacity (ResourceSlots is immutable, so shared)."""
 
     def __init__(self) -> None:
-        self._seen: dict[tuple[tuple[str, str], ...], ResourceSlots] = {}
+        self._seen: dict[tuple[tuple[str, str | Decimal], ...], ResourceSlots] = {}
 
-    def __call__(self, raw: Mapping[str, str]) -> ResourceSlots:
+    def __call__(self, raw: Mapping[str, str | Decimal]) -> ResourceSlots:
         key = tuple(raw.items())
         found = self._seen.get(key)
         if found is None:
@@ -169,7 +169,9 @@ async def lock_agents(
     return {r.id: agent_from_row(cast(AgentRow, r), slots=slots) for r in rows}
 
 
-async def occupancy_of(db: AsyncSession, agent_ids: Sequence[str]) -> dict[str, ResourceSlots]:
+async def occupancy_of(
+    db: AsyncSession, agent_ids: Sequence[str], slots: SlotsMemo
+) -> dict[str, ResourceSlots]:
     """Occupied = the sum of each agent's live kernels (derived, never incremented), summed per
     agent and slot in one query."""
     rows = await db.execute(
@@ -185,7 +187,7 @@ async def occupancy_of(db: AsyncSession, agent_ids: Sequence[str]) -> dict[str, 
     amounts: dict[str, dict[str, Decimal]] = {a: {} for a in agent_ids}
     for agent_id, key, amount in rows.tuples():
         amounts[agent_id][key] = Decimal(amount)
-    return {a: ResourceSlots(v) for a, v in amounts.items()}
+    return {a: slots(v) for a, v in amounts.items()}
 
 
 async def write_occupancy(db: AsyncSession, occupied: Mapping[str, ResourceSlots]) -> None:
