@@ -20,6 +20,7 @@ from libs.events.dead_letters import DeadLetterQueue
 from libs.grpcutil.server import Registration
 from services.registry.adapters.owner_sessions import SqlOwnerSessions
 from services.registry.adapters.preempt_requeue_store import SqlPreemptRequeue
+from services.registry.adapters.slot_holders import SqlSlotHolders
 from services.registry.api.agent_servicers import AgentRegistryServicer, ClusterServicer
 from services.registry.api.event_admin_servicer import EventAdminServicer
 from services.registry.api.image_servicers import (
@@ -50,6 +51,7 @@ def admin_registrations(p: RegistryParts) -> list[Registration]:
         ending=p.lifecycle,
         agents=p.agent_client,
         requeue=SqlPreemptRequeue(p.sessions),
+        holders=SqlSlotHolders(p.sessions),
     )
     return [
         Registration(

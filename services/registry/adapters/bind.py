@@ -26,6 +26,8 @@ from services.registry.adapters.bind_sql import (
     KernelBind,
     LockedKernel,
     LockedSession,
+    SlotsMemo,
+    lock_agents,
     lock_kernels,
     lock_sessions,
     mark_scheduled,
@@ -33,9 +35,9 @@ from services.registry.adapters.bind_sql import (
     occupancy_of,
     write_occupancy,
 )
-from services.registry.adapters.outbox import agent_event, change_events, stage
-from services.registry.adapters.rows import agent_from_row, lock_keypair
-from services.registry.adapters.tables import AgentRow, SessionRow
+from services.registry.adapters.outbox import agent_event, stage, status_event
+from services.registry.adapters.rows import lock_keypair
+from services.registry.adapters.tables import SessionRow
 from services.registry.domain.model import (
     AGENT_OCCUPYING_STATUSES,
     CONCURRENCY_LIMIT,
@@ -85,20 +87,12 @@ async def _bind_all(db: AsyncSession, placements: Sequence[SessionPlacement]) ->
     running: Counter[str] = Counter()
     if any(p.max_concurrent_sessions > 0 for p in placements):
         running = await _lock_limited_keypairs(db, placements, ids)
+    memo = SlotsMemo()  # parses each distinct slot map of the batch once
     rows = await lock_sessions(db, ids)
-    kernels = await lock_kernels(db, ids)
-    agent_ids = sorted({a for p in placements for a in p.kernels.values()})
-    agents = {
-        a.id: agent_from_row(a)
-        for a in (
-            await db.execute(
-                select(AgentRow)
-                .where(AgentRow.id.in_(agent_ids))
-                .order_by(AgentRow.id)
-                .with_for_update()
-            )
-        ).scalars()
-    }
+    kernels = await lock_kernels(db, ids, memo)
+    agents = await lock_agents(
+        db, sorted({a for p in placements for a in p.kernels.values()}), memo
+    )
     free = {a.agent_id: a.available_slots - a.occupied_slots for a in agents.values()}
     outcomes: list[BindOutcome] = []
     on_agents: dict[str, list[str]] = {}  # bound session → the agents it went to
@@ -130,7 +124,7 @@ async def _bind_all(db: AsyncSession, placements: Sequence[SessionPlacement]) ->
         outcomes.append(BindOutcome(session_id=session.id, bound=True))
     await mark_scheduled(db, scheduled, kernel_binds)
     touched = sorted({a for ids in on_agents.values() for a in ids})
-    occupied = await occupancy_of(db, touched)
+    occupied = await occupancy_of(db, touched, memo)
     await write_occupancy(db, occupied)
     after = {a: dataclasses.replace(agents[a], occupied_slots=occupied[a]) for a in touched}
     return [_with_change(o, on_agents, after) for o in outcomes]
@@ -220,7 +214,8 @@ def _events(outcomes: Sequence[BindOutcome]) -> list[events_pb2.Event]:
     for o in outcomes:
         if o.change is not None:
             agents.update((a.agent_id, a) for a in o.change.agents)
-            sessions.extend(change_events(dataclasses.replace(o.change, agents=())))
+            if (status := status_event(o.change)) is not None:
+                sessions.append(status)
     return [*(agent_event(a) for a in agents.values()), *sessions]
 
 

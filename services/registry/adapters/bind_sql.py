@@ -18,9 +18,10 @@ from sqlalchemy import Table, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.core.slots import ResourceSlots
+from services.registry.adapters.rows import agent_from_row
 from services.registry.adapters.tables import AgentRow, KernelRow, SessionRow
 from services.registry.adapters.unnest import unnest
-from services.registry.domain.model import AGENT_OCCUPYING_STATUSES, Status
+from services.registry.domain.model import AGENT_OCCUPYING_STATUSES, Agent, Status
 
 _AGENTS = cast(Table, AgentRow.__table__)
 _SESSIONS = cast(Table, SessionRow.__table__)
@@ -46,6 +47,21 @@ class LockedKernel:
     id: str
     session_id: str
     requested_slots: ResourceSlots
+
+
+class SlotsMemo:
+    """Parses each distinct slot map once per batch: most of a batch's kernels ask the same
+    amounts, and most agents have the same capacity (ResourceSlots is immutable, so shared)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[tuple[str, str | Decimal], ...], ResourceSlots] = {}
+
+    def __call__(self, raw: Mapping[str, str | Decimal]) -> ResourceSlots:
+        key = tuple(raw.items())
+        found = self._seen.get(key)
+        if found is None:
+            found = self._seen[key] = ResourceSlots(raw)
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +103,7 @@ async def lock_sessions(db: AsyncSession, ids: Sequence[str]) -> dict[str, Locke
 
 
 async def lock_kernels(
-    db: AsyncSession, session_ids: Sequence[str]
+    db: AsyncSession, session_ids: Sequence[str], slots: SlotsMemo
 ) -> dict[str, list[LockedKernel]]:
     t = _KERNELS.c
     stmt = (
@@ -98,7 +114,7 @@ async def lock_kernels(
     )
     kernels: dict[str, list[LockedKernel]] = {}
     for r in (await db.execute(stmt)).all():
-        kernel = LockedKernel(r.id, r.session_id, ResourceSlots(r.requested_slots))
+        kernel = LockedKernel(r.id, r.session_id, slots(r.requested_slots))
         kernels.setdefault(r.session_id, []).append(kernel)
     return kernels
 
@@ -144,7 +160,18 @@ async def mark_scheduled(
     )
 
 
-async def occupancy_of(db: AsyncSession, agent_ids: Sequence[str]) -> dict[str, ResourceSlots]:
+async def lock_agents(
+    db: AsyncSession, agent_ids: Sequence[str], slots: SlotsMemo
+) -> dict[str, Agent]:
+    """The agents, locked in id order; table rows, not ORM objects (a batch has ~1,000)."""
+    stmt = select(_AGENTS).where(_AGENTS.c.id.in_(agent_ids)).order_by(_AGENTS.c.id)
+    rows = (await db.execute(stmt.with_for_update())).all()
+    return {r.id: agent_from_row(cast(AgentRow, r), slots=slots) for r in rows}
+
+
+async def occupancy_of(
+    db: AsyncSession, agent_ids: Sequence[str], slots: SlotsMemo
+) -> dict[str, ResourceSlots]:
     """Occupied = the sum of each agent's live kernels (derived, never incremented), summed per
     agent and slot in one query."""
     rows = await db.execute(
@@ -160,7 +187,7 @@ async def occupancy_of(db: AsyncSession, agent_ids: Sequence[str]) -> dict[str, 
     amounts: dict[str, dict[str, Decimal]] = {a: {} for a in agent_ids}
     for agent_id, key, amount in rows.tuples():
         amounts[agent_id][key] = Decimal(amount)
-    return {a: ResourceSlots(v) for a, v in amounts.items()}
+    return {a: slots(v) for a, v in amounts.items()}
 
 
 async def write_occupancy(db: AsyncSession, occupied: Mapping[str, ResourceSlots]) -> None:

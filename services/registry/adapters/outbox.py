@@ -81,14 +81,21 @@ def change_events(change: SessionChange) -> list[events_pb2.Event]:
     """Agents first: a watcher that sees the session leave the queue must already know the
     occupancy that placed it, or it could hand the same capacity out twice."""
     events = [agent_event(a) for a in change.agents]
-    if change.status is not None and change.session_id:
-        payload = events_pb2.SessionStatusChanged(
-            session_id=change.session_id,
-            status=change.status.value,
-            status_info=change.status_info,
-        )
-        events.append(events_pb2.Event(session_status_changed=payload))
+    if (status := status_event(change)) is not None:
+        events.append(status)
     return events
+
+
+def status_event(change: SessionChange) -> events_pb2.Event | None:
+    """The session's own event of a change (None when its status did not change)."""
+    if change.status is None or not change.session_id:
+        return None
+    payload = events_pb2.SessionStatusChanged(
+        session_id=change.session_id,
+        status=change.status.value,
+        status_info=change.status_info,
+    )
+    return events_pb2.Event(session_status_changed=payload)
 
 
 async def stage(

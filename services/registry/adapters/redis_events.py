@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -28,10 +29,14 @@ class RedisClusterEvents:
     async def position(self) -> str:
         return await last_entry_id(self._redis, self.stream)
 
-    async def follow(self, after: str) -> AsyncIterator[ClusterChange]:
+    async def follow(self, after: str, *, agents: bool = True) -> AsyncIterator[ClusterChange]:
+        """The changes after `after`; without `agents`, agent changes are skipped undecoded
+        (a batch bind publishes one per agent it touched, ~1,000)."""
         async for entry in tail(self._redis, self.stream, after):
             event = events_pb2.Event.FromString(entry.data)
             which = event.WhichOneof("payload")
+            if which == "agent_changed" and not agents:
+                continue
             if which == "session_enqueued":
                 yield ClusterChange(kind="enqueued", session_id=event.session_enqueued.session_id)
             elif which == "session_status_changed":
@@ -79,7 +84,7 @@ class StreamSessionWaiter:
         for flags in list(self._waiting.values()):
             for flag in flags:
                 flag.set()
-        async for change in self._events.follow(position):
+        async for change in self._events.follow(position, agents=False):
             if change.kind == "session" and change.status in _STATUS_VALUES:
                 self.wake(change.session_id, Status(change.status))
 
@@ -90,8 +95,8 @@ def _agent(msg: events_pb2.AgentChanged) -> Agent:
         status=AgentStatus.ALIVE if msg.alive else AgentStatus.LOST,
         address="",
         resource_group=msg.resource_group,
-        available_slots=ResourceSlots(dict(msg.available_slots.amounts)),
-        occupied_slots=ResourceSlots(dict(msg.occupied_slots.amounts)),
+        available_slots=_slots(tuple(msg.available_slots.amounts.items())),
+        occupied_slots=_slots(tuple(msg.occupied_slots.amounts.items())),
         backend=msg.backend,
         last_heartbeat=None,
         architecture=msg.architecture,
@@ -99,3 +104,9 @@ def _agent(msg: events_pb2.AgentChanged) -> Agent:
         schedulable=not msg.unschedulable_reason,
         unschedulable_reason=msg.unschedulable_reason,
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _slots(amounts: tuple[tuple[str, str], ...]) -> ResourceSlots:
+    # Most agents share a capacity and a few occupancies: parse each map once (immutable).
+    return ResourceSlots(dict(amounts))

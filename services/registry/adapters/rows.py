@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -98,14 +98,17 @@ def _cluster_order(row: KernelRow) -> tuple[bool, int, str]:
     return (row.cluster_role != "main", row.local_rank, row.id)
 
 
-def agent_from_row(row: AgentRow) -> Agent:
+def agent_from_row(
+    row: AgentRow, *, slots: Callable[[Mapping[str, str]], ResourceSlots] = ResourceSlots
+) -> Agent:
+    """`slots` parses the slot maps (a batch passes a memo: bind_sql.SlotsMemo)."""
     return Agent(
         agent_id=row.id,
         status=AgentStatus(row.status),
         address=row.address,
         resource_group=row.resource_group,
-        available_slots=ResourceSlots(row.available_slots),
-        occupied_slots=ResourceSlots(row.occupied_slots),
+        available_slots=slots(row.available_slots),
+        occupied_slots=slots(row.occupied_slots),
         backend=row.backend,
         last_heartbeat=row.last_heartbeat,
         architecture=row.architecture,

@@ -28,6 +28,7 @@ from services.registry.domain.model import (
     Status,
 )
 from services.registry.domain.utilization import KernelStats
+from services.registry.service.watch_holders import SlotHolder
 
 STATUS_TO_PB = {s: getattr(pb, f"SESSION_STATUS_{s.value}") for s in Status}
 STATUS_FROM_PB = {v: k for k, v in STATUS_TO_PB.items()}
@@ -232,29 +233,23 @@ def pending_pb(
     return msg
 
 
-def active_pb(session: Session) -> sched_pb.ActiveSession:
+def active_pb(holder: SlotHolder) -> sched_pb.ActiveSession:
     msg = sched_pb.ActiveSession(
-        session_id=session.session_id,
-        access_key=session.access_key,
-        project_id=session.project_id,
-        domain_name=session.domain_name,
-        occupied_slots=slots_pb(session.requested_slots),
-        resource_group=session.resource_group,
-        owner_user_id=session.owner_user_id,
-        priority=session.scheduling.priority,
-        preemptible=session.scheduling.preemptible,
-        expected_duration_seconds=session.scheduling.expected_duration,
+        session_id=holder.session_id,
+        access_key=holder.access_key,
+        project_id=holder.project_id,
+        domain_name=holder.domain_name,
+        occupied_slots=slots_pb(holder.requested_slots),
+        resource_group=holder.resource_group,
+        owner_user_id=holder.owner_user_id,
+        priority=holder.priority,
+        preemptible=holder.preemptible,
+        expected_duration_seconds=holder.expected_duration,
     )
-    held: dict[str, ResourceSlots] = {}
-    for kernel in session.kernels:
-        if kernel.agent_id:
-            before = held.get(kernel.agent_id, ResourceSlots())
-            held[kernel.agent_id] = before + kernel.requested_slots
-    for agent_id, slots in held.items():
+    for agent_id, slots in holder.slots_by_agent.items():
         msg.slots_by_agent[agent_id].CopyFrom(slots_pb(slots))
-    placed = session.status_history.get(Status.SCHEDULED.value)
-    if placed is not None:
-        msg.since.CopyFrom(timestamp(placed))
+    if holder.scheduled_at is not None:
+        msg.since.CopyFrom(timestamp(holder.scheduled_at))
     return msg
 
 

@@ -13,6 +13,7 @@ from libs.grpcutil.context import require_system
 from services.registry.api import convert
 from services.registry.service.ports import PendingNote, SessionPlacement
 from services.registry.service.scheduling import Scheduling, WatchItem
+from services.registry.service.watch_holders import SlotHolder
 
 
 class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
@@ -92,7 +93,7 @@ def _watch_pb(item: WatchItem) -> pb.WatchClusterStateResponse:
                     convert.pending_pb(s, item.dependencies.get(s.session_id))
                     for s in item.sessions
                 ],
-                active_sessions=[convert.active_pb(s) for s in item.active],
+                active_sessions=[convert.active_pb(SlotHolder.of(s)) for s in item.active],
             )
         )
     if item.kind == "agent":
@@ -102,8 +103,8 @@ def _watch_pb(item: WatchItem) -> pb.WatchClusterStateResponse:
         return pb.WatchClusterStateResponse(
             session_pending=convert.pending_pb(session, item.dependencies.get(session.session_id))
         )
-    if item.kind == "active":
-        return pb.WatchClusterStateResponse(session_active=convert.active_pb(item.sessions[0]))
+    if item.kind == "active" and item.holder is not None:
+        return pb.WatchClusterStateResponse(session_active=convert.active_pb(item.holder))
     if item.kind == "ended":
         return pb.WatchClusterStateResponse(session_ended=item.session_id)
     return pb.WatchClusterStateResponse(session_removed=item.session_id)

@@ -32,6 +32,7 @@ from services.registry.service.ports import (
 )
 from services.registry.service.session_ports import SessionEnding, SessionQueue
 from services.registry.service.watch_batches import batches
+from services.registry.service.watch_holders import SlotHolder, SlotHolders
 
 _DEAD = {s.value for s in DEAD_STATUSES}
 
@@ -43,6 +44,7 @@ class WatchItem:
     sessions: tuple[Session, ...] = ()
     active: tuple[Session, ...] = ()  # snapshot only: sessions holding slots
     session_id: str = ""
+    holder: SlotHolder | None = None  # "active" only
     # Pending sessions' dependency outcomes: session id -> dependency id -> outcome.
     dependencies: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
@@ -67,6 +69,8 @@ class Scheduling:
     agents: AgentClient | None = None
     # Queues preempted sessions that asked for it (requeue_on_preemption) instead of ending them.
     requeue: PreemptRequeue | None = None
+    # The watch's lean read of sessions that left the queue (else whole sessions are read).
+    holders: SlotHolders | None = None
 
     async def watch(self) -> AsyncIterator[list[WatchItem]]:
         """A snapshot, then every change after it (the position is taken before the snapshot,
@@ -91,12 +95,15 @@ class Scheduling:
                 yield items
 
     async def _items(self, changes: Sequence[ClusterChange]) -> list[WatchItem]:
-        wanted = [
-            c.session_id
-            for c in changes
-            if c.kind == "enqueued" or (c.kind == "session" and c.status == Status.SCHEDULED.value)
-        ]
-        sessions = await self.store.get_many(wanted) if wanted else {}
+        enqueued = [c.session_id for c in changes if c.kind == "enqueued"]
+        sessions = await self.store.get_many(enqueued) if enqueued else {}
+        holders = await self._holders(
+            [
+                c.session_id
+                for c in changes
+                if c.kind == "session" and c.status == Status.SCHEDULED.value
+            ]
+        )
         items: list[WatchItem] = []
         for change in changes:
             if change.kind == "agent" and change.agent is not None:
@@ -110,13 +117,21 @@ class Scheduling:
                 # scheduler sees it again when its backoff ends ("enqueued", rule R-REQUEUE).
                 items.append(WatchItem(kind="ended", session_id=change.session_id))
             elif change.kind == "session":
-                items.append(_left_queue(change.session_id, change.status, sessions))
+                items.append(_left_queue(change.session_id, change.status, holders))
                 if change.status in _DEAD:
                     # Sessions waiting on it are sent again with the dependency's outcome.
                     dependents = await self.store.pending_dependents(change.session_id)
                     if dependents:
                         items.append(await self._pending_item(dependents))
         return items
+
+    async def _holders(self, session_ids: Sequence[str]) -> dict[str, SlotHolder]:
+        if not session_ids:
+            return {}
+        if self.holders is not None:
+            return await self.holders.get_holders(session_ids)
+        found = await self.store.get_many(session_ids)
+        return {sid: SlotHolder.of(s) for sid, s in found.items()}
 
     async def _pending_item(self, sessions: Sequence[Session]) -> WatchItem:
         return WatchItem(
@@ -205,14 +220,14 @@ def may_preempt(victim: Session, by: Session) -> bool:
     )
 
 
-def _left_queue(session_id: str, status: str, sessions: Mapping[str, Session]) -> WatchItem:
+def _left_queue(session_id: str, status: str, holders: Mapping[str, SlotHolder]) -> WatchItem:
     """A session left PENDING: now holding slots (the limits count it), ended, or neither."""
     if status in _DEAD:
         return WatchItem(kind="ended", session_id=session_id)
     if status == Status.SCHEDULED.value:
-        session = sessions.get(session_id)
-        if session is None or session.status in DEAD_STATUSES:
+        holder = holders.get(session_id)
+        if holder is None or holder.status in DEAD_STATUSES:
             return WatchItem(kind="ended", session_id=session_id)
-        if session.status in AGENT_OCCUPYING_STATUSES:
-            return WatchItem(kind="active", session_id=session_id, sessions=(session,))
+        if holder.status in AGENT_OCCUPYING_STATUSES:
+            return WatchItem(kind="active", session_id=session_id, holder=holder)
     return WatchItem(kind="removed", session_id=session_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC
@@ -128,7 +129,14 @@ def active_from_pb(msg: pb.ActiveSession) -> ActiveSession:
 
 
 def slots_from_pb(msg: resources_pb2.ResourceSlots) -> ResourceSlots:
-    return ResourceSlots.parse(dict(msg.amounts))
+    return _parsed(tuple(msg.amounts.items()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(amounts: tuple[tuple[str, str], ...]) -> ResourceSlots:
+    """A batch bind echoes ~1,000 agents and sessions back, most with the same few slot maps:
+    each is parsed (and validated) once (ResourceSlots is immutable, so it may be shared)."""
+    return ResourceSlots.parse(dict(amounts))
 
 
 def bind_request_to_pb(

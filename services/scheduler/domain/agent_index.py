@@ -29,8 +29,8 @@ def state_key(agent: Agent) -> StateKey:
     return (
         agent.resource_group,
         agent.alive,
-        tuple(sorted(agent.available.items())),
-        tuple(sorted(agent.occupied.items())),
+        agent.available_key,
+        agent.occupied_key,
         agent.architecture,
         agent.images,
         agent.backend,

@@ -6,16 +6,15 @@ the same cycle already sees the capacity as taken (the Kubernetes scheduler's as
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from libs.core.slots import ResourceSlots
 from services.scheduler.domain.agent_index import AgentIndex
+from services.scheduler.domain.attempts import AttemptRecord
 from services.scheduler.domain.model import (
     ActiveSession,
     Agent,
     AgentChanged,
-    AttemptRecord,
     ClusterChange,
     ClusterSnapshot,
     PendingSession,
@@ -181,6 +180,4 @@ class ClusterCache:
             self._views.remove(agent_id)
             return
         extra = self._assumed_by_agent.get(agent_id)
-        self._views.put(
-            dataclasses.replace(reported, occupied=reported.occupied + extra) if extra else reported
-        )
+        self._views.put(reported.with_occupied(reported.occupied + extra) if extra else reported)

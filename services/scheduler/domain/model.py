@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +25,8 @@ SCHEDULER_ERROR = "scheduler-error"
 SESSION_NOT_PENDING = "session-not-pending"
 
 _ZERO = Decimal(0)
+SlotsKey = tuple[tuple[str, Decimal], ...]
+_Amounts = dict[str, Decimal]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,17 +45,36 @@ class Agent:
     # Derived once, as plain dicts: predicates and selectors read them for every candidate of
     # every session, and Mapping lookups on ResourceSlots dominated the cycle's profile.
     free: ResourceSlots = field(init=False, repr=False, compare=False)
-    _free: dict[str, Decimal] = field(init=False, repr=False, compare=False)
-    _used: dict[str, Decimal] = field(init=False, repr=False, compare=False)
-    _capacity: tuple[tuple[str, Decimal], ...] = field(init=False, repr=False, compare=False)
+    _free: _Amounts = field(init=False, repr=False, compare=False)
+    _used: _Amounts = field(init=False, repr=False, compare=False)
+    _capacity: SlotsKey = field(init=False, repr=False, compare=False)
+    # Capacity and occupancy as sorted (slot, amount) tuples: the agent index's class key.
+    available_key: SlotsKey = field(init=False, repr=False, compare=False)
+    occupied_key: SlotsKey = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        free = self.available - self.occupied
-        object.__setattr__(self, "free", free)
-        object.__setattr__(self, "_free", dict(free))
-        object.__setattr__(self, "_used", dict(self.occupied))
         capacity = tuple((k, v) for k, v in self.available.items() if v > 0)
         object.__setattr__(self, "_capacity", capacity)
+        object.__setattr__(self, "available_key", tuple(sorted(self.available.items())))
+        self._derive_usage()
+
+    def _derive_usage(self) -> None:
+        occupied_key = tuple(sorted(self.occupied.items()))
+        object.__setattr__(self, "occupied_key", occupied_key)
+        free, free_amounts, used = _usage(self.available_key, occupied_key)
+        object.__setattr__(self, "free", free)
+        object.__setattr__(self, "_free", free_amounts)
+        object.__setattr__(self, "_used", used)
+
+    def with_occupied(self, occupied: ResourceSlots) -> Agent:
+        """This agent with another occupancy (an assumed placement): every decision makes
+        one, so only what occupancy changes is derived again (not dataclasses.replace)."""
+        view = object.__new__(Agent)
+        for name in _KEPT_BY_WITH_OCCUPIED:
+            object.__setattr__(view, name, getattr(self, name))
+        object.__setattr__(view, "occupied", occupied)
+        view._derive_usage()
+        return view
 
     def can_run(self, image: str) -> bool:
         """True when the agent has the image or can pull it."""
@@ -79,6 +101,18 @@ class Agent:
             if share > highest:
                 highest = share
         return highest
+
+
+_KEPT_BY_WITH_OCCUPIED: tuple[str, ...] = ("agent_id", "alive", "resource_group", "available")
+_KEPT_BY_WITH_OCCUPIED += ("architecture", "images", "backend", "_capacity", "available_key")
+
+
+@functools.lru_cache(maxsize=4096)
+def _usage(available: SlotsKey, occupied: SlotsKey) -> tuple[ResourceSlots, _Amounts, _Amounts]:
+    """Free slots for a capacity and an occupancy. Thousands of alike agents share a few of
+    those: each pair is derived once (the dicts are shared, never written)."""
+    free = ResourceSlots(dict(available)) - ResourceSlots(dict(occupied))
+    return free, dict(free), dict(occupied)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -189,6 +223,8 @@ class Placement:
     max_concurrent_sessions: int = 0
 
     def slots_by_agent(self) -> dict[str, ResourceSlots]:
+        if len(self.kernels) == 1:  # the common case, without a sum
+            return {self.kernels[0].agent_id: self.kernels[0].slots}
         per_agent: dict[str, ResourceSlots] = {}
         for k in self.kernels:
             per_agent[k.agent_id] = per_agent.get(k.agent_id, ResourceSlots()) + k.slots
@@ -209,39 +245,6 @@ class BindResult:
     session_id: str
     bound: bool
     conflict_reason: str = ""
-
-
-@dataclass(slots=True, kw_only=True)
-class AttemptRecord:
-    """Failed attempts of one pending session, and the last note sent to the registry."""
-
-    attempts: int = 0
-    last_reason: str = ""
-    last_message: str = ""
-    noted_reason: str = ""
-    noted_message: str = ""
-    noted_at: float | None = None
-
-    def record(self, reason: str, message: str) -> None:
-        self.attempts += 1
-        self.last_reason = reason
-        self.last_message = message
-
-    def needs_note(
-        self, reason: str, message: str, *, now: float, interval: float, message_interval: float
-    ) -> bool:
-        """A new reason costs the registry a write at once; a new message for the same reason
-        (e.g. "largest free" after any occupancy change) at most every `message_interval`;
-        an unchanged note a periodic refresh every `interval`."""
-        if reason != self.noted_reason or self.noted_at is None:
-            return True
-        elapsed = now - self.noted_at
-        if message != self.noted_message:
-            return elapsed >= message_interval
-        return elapsed >= interval
-
-    def noted(self, reason: str, message: str, *, now: float) -> None:
-        self.noted_reason, self.noted_message, self.noted_at = reason, message, now
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

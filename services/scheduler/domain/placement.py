@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Collection, Hashable, MutableMapping, Sequence
 
 from libs.core.slots import ResourceSlots
@@ -145,4 +144,4 @@ def _views(
 def _plus(agent: Agent, extra: ResourceSlots | None) -> Agent:
     if not extra:
         return agent
-    return dataclasses.replace(agent, occupied=agent.occupied + extra)
+    return agent.with_occupied(agent.occupied + extra)

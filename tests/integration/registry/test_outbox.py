@@ -11,11 +11,14 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from shipyard.events.v1 import events_pb2
+from shipyard.registry.v1.user_event_service_pb2 import WatchEventsResponse
 
 from libs.core.ids import new_id
 from libs.events.streams import last_entry_id
 from services.registry.adapters.outbox_relay import OutboxRelay
+from services.registry.adapters.user_events import USER_STREAM
 from services.registry.domain.model import Status
+from services.registry.service.ports import SessionPlacement
 from tests.integration.registry.conftest import Stores
 from tests.integration.registry.factories import new_session, registration
 
@@ -146,3 +149,32 @@ async def test_a_running_relay_publishes_each_commit(
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
+
+
+async def test_a_batch_bind_reaches_both_streams_whole_and_in_order(
+    stores: Stores, redis: Redis
+) -> None:
+    agent_id = f"agent-{new_id()[:8]}"
+    await stores.agents.register(registration(agent_id, cpu="8", mem="1e9"), datetime.now(UTC))
+    sessions = [(await stores.sessions.add(new_session()))[0] for _ in range(5)]
+    await stores.relay.drain()
+    user_stream = stores.relay.stream(USER_STREAM)
+    before = await last_entry_id(redis, stores.events.stream)
+    user_before = await last_entry_id(redis, user_stream)
+    placements = [
+        SessionPlacement(session_id=s.session_id, kernels={s.kernels[0].kernel_id: agent_id})
+        for s in sessions
+    ]
+    outcomes = await stores.sessions.bind_many(placements)
+    assert [o.conflict for o in outcomes] == [""] * len(sessions)
+    # One relay batch, one Redis call, two streams.
+    assert await stores.relay.relay_once() == 2 * len(sessions) + 1
+    cluster = await _published(redis, stores.events.stream, before)
+    assert cluster[0].WhichOneof("payload") == "agent_changed"
+    scheduled = [e.session_status_changed.session_id for e in cluster[1:]]
+    assert scheduled == [s.session_id for s in sessions]
+    entries = await redis.xrange(user_stream, min=f"({user_before}", max="+")
+    user = [WatchEventsResponse.FromString(fields[b"data"]) for _, fields in entries]
+    assert [(u.name, u.event.session_id) for u in user] == [
+        ("session_scheduled", s.session_id) for s in sessions
+    ]

@@ -7,7 +7,7 @@ import random
 from collections.abc import Sequence
 
 from libs.core.slots import ResourceSlots
-from services.scheduler.domain.agent_index import AgentIndex
+from services.scheduler.domain.agent_index import AgentIndex, state_key
 from services.scheduler.domain.cache import ClusterCache
 from services.scheduler.domain.image_fit import with_image_first
 from services.scheduler.domain.model import (
@@ -216,3 +216,23 @@ def test_a_groups_alive_capacity_is_the_sum_over_its_alive_agents() -> None:
                 expected = expected + a.available
         assert index.alive_capacity(group) == expected
     assert index.alive_capacity("none") == ResourceSlots()
+
+
+def test_an_agent_with_other_occupancy_equals_a_rebuilt_one() -> None:
+    agent = Agent(
+        agent_id="a-1",
+        alive=True,
+        resource_group="default",
+        available=ResourceSlots({"cpu": 8, "mem": 1 << 30, "cuda.device": 2}),
+        occupied=ResourceSlots({"cpu": 1}),
+        architecture="aarch64",
+        images=frozenset({"python:3.11"}),
+        backend="container",
+    )
+    occupied = ResourceSlots({"cpu": "2.5", "mem": 1 << 20})
+    fast = agent.with_occupied(occupied)
+    rebuilt = dataclasses.replace(agent, occupied=occupied)
+    # Every field, the derived ones too: a field added later must be carried over.
+    for f in dataclasses.fields(Agent):
+        assert getattr(fast, f.name) == getattr(rebuilt, f.name), f.name
+    assert state_key(fast) == state_key(rebuilt)

@@ -1,0 +1,104 @@
+"""CPU time of the scheduler and the registry over a bench.scheduler run's placement window.
+
+    .venv/bin/python -m bench.scheduler --agents 5000 --sessions 3000 --max-wait 15 &
+    .venv/bin/python -m bench.cpu_window $! 3000 [--py-spy SECONDS --out PREFIX]
+
+Finds the bench's registry and scheduler (its child processes), waits for the first SCHEDULED
+move, then reads each one's CPU time (/proc/PID/stat) at the first move and when all N sessions
+are SCHEDULED, and prints both per 1,000 placements (docs/scheduler-scale.md). Wall-clock rates
+move with the machine's load; CPU per placement much less. With --py-spy, both processes are
+sampled for that long from the first move (raw stacks to PREFIX-scheduler.txt and so on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+from pathlib import Path
+
+import asyncpg
+
+_TICK = os.sysconf("SC_CLK_TCK")
+_SCHEDULED = "SELECT count(*) FROM registry.sessions WHERE status_history ? 'SCHEDULED'"
+
+
+def _children(pid: int) -> dict[str, int]:
+    """The bench's services by module name (services.registry → registry)."""
+    found: dict[str, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_text().split("\0")
+        except OSError:
+            continue
+        if parent == pid and "-m" in cmdline:
+            module = cmdline[cmdline.index("-m") + 1]
+            found[module.removeprefix("services.")] = int(entry.name)
+    return found
+
+
+def _cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _database_url(pid: int) -> str:
+    env = Path(f"/proc/{pid}/environ").read_text().split("\0")
+    url = next(e.split("=", 1)[1] for e in env if e.split("=", 1)[0].endswith("DATABASE_URL"))
+    return url.replace("+asyncpg", "")
+
+
+async def _py_spy(pid: int, seconds: float | None, out: str) -> asyncio.subprocess.Process | None:
+    if not seconds:
+        return None
+    return await asyncio.create_subprocess_exec(
+        *(".venv/bin/py-spy", "record", "-p", str(pid), "--nonblocking", "--format", "raw"),
+        *("--duration", str(seconds), "-o", out),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.cpu_window")
+    parser.add_argument("bench_pid", type=int)
+    parser.add_argument("sessions", type=int)
+    parser.add_argument("--py-spy", type=float, metavar="SECONDS")
+    parser.add_argument("--out", default="/tmp/cpu-window")
+    args = parser.parse_args()
+    procs = _children(args.bench_pid)
+    while "scheduler" not in procs:  # started once every session is queued
+        await asyncio.sleep(0.2)
+        procs = _children(args.bench_pid)
+    names = ("scheduler", "registry")
+    conn = await asyncpg.connect(_database_url(procs["registry"]))
+    try:
+        while True:  # the window opens at the first SCHEDULED move
+            if await conn.fetchval(_SCHEDULED):
+                break
+            await asyncio.sleep(0.05)
+        started, before = time.monotonic(), {n: _cpu(procs[n]) for n in names}
+        spies = [await _py_spy(procs[n], args.py_spy, f"{args.out}-{n}.txt") for n in names]
+        done = 0
+        while done < args.sessions and time.monotonic() - started < 600:
+            done = await conn.fetchval(_SCHEDULED)
+            await asyncio.sleep(0.1)
+        after = {n: _cpu(procs[n]) for n in names}
+    finally:
+        await conn.close()
+    wall = time.monotonic() - started
+    per = {n: (after[n] - before[n]) / done * 1e6 for n in names}
+    print(f"{done} SCHEDULED in {wall:.1f} s; load average {os.getloadavg()[0]:.1f}")
+    for name in names:
+        print(f"{name} CPU ms per 1,000 placements: {per[name]:.0f}")
+    for spy in spies:
+        if spy is not None:
+            await spy.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
