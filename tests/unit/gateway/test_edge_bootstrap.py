@@ -3,63 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from pydantic import SecretStr
-
-from gateway.config import PUBLIC_SERVICES, EdgeSettings
-from gateway.envoy_config import as_json, build_bootstrap
-
-IDENTITY_HEADERS = [
-    "x-shipyard-system",
-    "x-shipyard-user-id",
-    "x-shipyard-access-key",
-    "x-shipyard-role",
-    "x-shipyard-domain",
-    "x-shipyard-project-ids",
-    "x-shipyard-email",
-    "x-shipyard-internal-token",
-    "x-shipyard-app-host",  # which app an app token opens (gateway/apps.py)
-]
-INTERNAL_SERVICES = [
-    "shipyard.registry.v1.SchedulingService",
-    "shipyard.registry.v1.AgentRegistryService",
-    "shipyard.storage.v1.MountService",
-    "shipyard.agent.v1.KernelService",
-]
-EXT_AUTHZ = "envoy.filters.http.ext_authz"
-
-
-def settings(**overrides: Any) -> EdgeSettings:
-    values: dict[str, Any] = {"internal_token": SecretStr("s3cret"), **overrides}
-    return EdgeSettings(**values)
-
-
-def bootstrap_json(edge: EdgeSettings) -> dict[str, Any]:
-    """The static bootstrap as the JSON Envoy reads."""
-    return as_json(build_bootstrap(edge))
-
-
-def hcm(boot: dict[str, Any]) -> dict[str, Any]:
-    (listener,) = boot["static_resources"]["listeners"]
-    (chain,) = listener["filter_chains"]
-    (manager,) = chain["filters"]
-    config: dict[str, Any] = manager["typed_config"]
-    return config
-
-
-def filters(boot: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {f["name"]: f["typed_config"] for f in hcm(boot)["http_filters"]}
-
-
-def vhost(boot: dict[str, Any]) -> dict[str, Any]:
-    (host,) = hcm(boot)["route_config"]["virtual_hosts"]
-    return host  # type: ignore[no-any-return]
-
-
-def route_for(boot: dict[str, Any], prefix: str) -> dict[str, Any]:
-    (route,) = [r for r in vhost(boot)["routes"] if r["match"].get("prefix") == prefix]
-    return route  # type: ignore[no-any-return]
+from gateway.config import PUBLIC_SERVICES
+from tests.unit.gateway.bootstrap_json import (
+    EXT_AUTHZ,
+    IDENTITY_HEADERS,
+    INTERNAL_SERVICES,
+    bootstrap_json,
+    filters,
+    hcm,
+    route_for,
+    settings,
+    vhost,
+)
 
 
 def test_filter_order_puts_ext_authz_before_the_transcoder():
@@ -138,61 +94,6 @@ def test_only_health_public_rpcs_transfers_and_404_disable_authz():
         "/",
     ]
     assert route_for(bootstrap_json(settings()), "/v1/")["route"]["cluster"] == "registry"
-
-
-def test_ext_authz_asks_auths_http_check_on_every_replica_and_fails_closed():
-    edge = settings(authz_timeout_seconds=0.5, auth_authz_addr="10.0.0.1:50061,10.0.0.2:50061")
-    boot = bootstrap_json(edge)
-    authz = filters(boot)[EXT_AUTHZ]
-
-    assert "grpc_service" not in authz
-    service = authz["http_service"]
-    assert service["server_uri"] == {
-        "uri": "http://auth-authz",
-        "cluster": "auth-authz",
-        "timeout": "0.500s",
-    }
-    # Exactly what the signature check reads (method, path and Host always go).
-    assert [p["exact"] for p in authz["allowed_headers"]["patterns"]] == [
-        "authorization",
-        "date",
-        "x-backendai-date",
-        "x-sorna-date",
-        "x-backendai-version",
-        "x-sorna-version",
-        "content-type",
-    ]
-    response = service["authorization_response"]
-    upstream = [p["exact"] for p in response["allowed_upstream_headers"]["patterns"]]
-    assert upstream == IDENTITY_HEADERS[:7]  # not the internal token, not the app host
-    assert [p["exact"] for p in response["allowed_client_headers"]["patterns"]] == [
-        "content-type",
-        "grpc-status",
-        "x-ratelimit-limit",
-        "x-ratelimit-remaining",
-        "x-ratelimit-window",
-    ]
-    assert authz.get("failure_mode_allow", False) is False
-    assert authz["status_on_error"] == {"code": "ServiceUnavailable"}
-    (cluster,) = [c for c in boot["static_resources"]["clusters"] if c["name"] == "auth-authz"]
-    endpoints = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
-    assert [e["endpoint"]["address"]["socket_address"]["address"] for e in endpoints] == [
-        "10.0.0.1",
-        "10.0.0.2",
-    ]
-    assert "typed_extension_protocol_options" not in cluster  # HTTP/1.1, not h2c
-
-
-def test_ext_authz_over_grpc_fails_closed_on_the_auth_cluster():
-    edge = settings(authz="grpc", authz_timeout_seconds=0.5)
-    boot = bootstrap_json(edge)
-    authz = filters(boot)[EXT_AUTHZ]
-
-    assert authz["grpc_service"] == {"envoy_grpc": {"cluster_name": "auth"}, "timeout": "0.500s"}
-    assert "auth-authz" not in {c["name"] for c in boot["static_resources"]["clusters"]}
-    assert authz["transport_api_version"] == "V3"
-    assert authz.get("failure_mode_allow", False) is False  # proto3 JSON leaves false out
-    assert authz["status_on_error"] == {"code": "ServiceUnavailable"}
 
 
 def test_transcoder_serves_all_public_services_from_the_descriptor_set(tmp_path: Path):
