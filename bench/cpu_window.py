@@ -7,7 +7,8 @@ Finds the bench's registry and scheduler (its child processes), waits for the fi
 move, then reads each one's CPU time (/proc/PID/stat) at the first move and when all N sessions
 are SCHEDULED, and prints both per 1,000 placements (docs/scheduler-scale.md). Wall-clock rates
 move with the machine's load; CPU per placement much less. With --py-spy, both processes are
-sampled for that long from the first move (raw stacks to PREFIX-scheduler.txt and so on).
+sampled for that long from the first move (raw stacks to PREFIX-scheduler.txt and so on);
+py-spy writes nothing if they stop before that, so give bench.scheduler a --max-wait to match.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ accepts everything, so no I/O is measured. Prints, per N, the placements per sec
 decision phase and the p50/p99 of one decision (docs/scheduler-scale.md). With --batch, the
 queue is decided in cycles of B placements with reservations, the pending cleanup and
 preemption wired as in the service, so the per-cycle work over the whole queue is counted.
+Last, the scheduler's CPU time for the watch's echo of one 1,000-session bind at the largest N
+(bench/placement_watch.py).
 """
 
 from __future__ import annotations
