@@ -21,7 +21,8 @@ from pathlib import Path
 
 import asyncpg
 
-_TICK = os.sysconf("SC_CLK_TCK")
+from bench.proc_cpu import cpu_seconds
+
 _SCHEDULED = "SELECT count(*) FROM registry.sessions WHERE status_history ? 'SCHEDULED'"
 
 
@@ -40,11 +41,6 @@ def _children(pid: int) -> dict[str, int]:
             module = cmdline[cmdline.index("-m") + 1]
             found[module.removeprefix("services.")] = int(entry.name)
     return found
-
-
-def _cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK
 
 
 def _database_url(pid: int) -> str:
@@ -82,13 +78,13 @@ async def main() -> None:
             if await conn.fetchval(_SCHEDULED):
                 break
             await asyncio.sleep(0.05)
-        started, before = time.monotonic(), {n: _cpu(procs[n]) for n in names}
+        started, before = time.monotonic(), {n: cpu_seconds(procs[n]) for n in names}
         spies = [await _py_spy(procs[n], args.py_spy, f"{args.out}-{n}.txt") for n in names]
         done = 0
         while done < args.sessions and time.monotonic() - started < 600:
             done = await conn.fetchval(_SCHEDULED)
             await asyncio.sleep(0.1)
-        after = {n: _cpu(procs[n]) for n in names}
+        after = {n: cpu_seconds(procs[n]) for n in names}
     finally:
         await conn.close()
     wall = time.monotonic() - started
