@@ -12,7 +12,9 @@ from shipyard.auth.v1 import keypair_service_pb2 as kpb
 from shipyard.auth.v1 import project_service_pb2 as ppb
 from shipyard.auth.v1 import user_service_pb2 as upb
 from shipyard.type.v1 import identity_pb2
+from sqlalchemy import text
 
+from libs.db.engine import create_engine
 from tests.integration.auth.admin_client import (
     Admin,
     superadmin_metadata,
@@ -124,3 +126,16 @@ async def deactivate_keypair(world: World, user: upb.User, access_key: str) -> N
         ),
         metadata=world.root.metadata,
     )
+
+
+async def set_rate_limit(database_url: str, access_key: str, limit: int) -> None:
+    """A keypair's requests per window, written straight into auth's table."""
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE auth.keypairs SET rate_limit = :n WHERE access_key = :k"),
+                {"n": limit, "k": access_key},
+            )
+    finally:
+        await engine.dispose()

@@ -12,15 +12,14 @@ import grpc
 import pytest
 from envoy_ext_authz.v3 import external_auth_pb2 as authz
 from envoy_ext_authz.v3 import external_auth_pb2_grpc as authz_grpc
-from sqlalchemy import text
 
-from libs.db.engine import create_engine
 from services.auth.app import AuthServer
 from tests.integration.auth.admin_client import connect, system_metadata
 from tests.integration.auth.tenants import (
     build_world,
     deactivate_keypair,
     issue_keypair,
+    set_rate_limit,
     superadmin,
 )
 from tests.integration.auth.test_server import signed_check
@@ -67,15 +66,7 @@ async def test_a_signed_request_is_admitted_once_across_replicas(replicas):
 
 async def test_the_rate_limit_holds_across_replicas(replicas, migrated_url):
     kp = replicas[0].keypair
-    engine = create_engine(migrated_url, pool_size=1)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(
-                text("UPDATE auth.keypairs SET rate_limit = 5 WHERE access_key = :k"),
-                {"k": kp.access_key},
-            )
-    finally:
-        await engine.dispose()
+    await set_rate_limit(migrated_url, kp.access_key, 5)
     responses = await _check_all(replicas, _distinct(kp.access_key, kp.secret_key, 12))
     reasons = [_reason(r) for r in responses]
     assert reasons.count(None) == 5

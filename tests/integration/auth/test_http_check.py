@@ -9,16 +9,15 @@ import time
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from libs.core.identity import HEADER_ACCESS_KEY, HEADER_EMAIL, HEADER_ROLE, HEADER_USER_ID
-from libs.db.engine import create_engine
 from services.auth.app import AuthServer
 from tests.integration.auth.admin_client import connect, system_metadata
 from tests.integration.auth.tenants import (
     build_world,
     deactivate_keypair,
     issue_keypair,
+    set_rate_limit,
     superadmin,
 )
 from tests.integration.auth.test_server import check, signed_check
@@ -99,15 +98,7 @@ async def test_a_signed_request_is_admitted_once_across_replicas(replicas):
 
 async def test_the_rate_limit_holds_across_replicas(replicas, migrated_url):
     kp = replicas[0].keypair
-    engine = create_engine(migrated_url, pool_size=1)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(
-                text("UPDATE auth.keypairs SET rate_limit = 5 WHERE access_key = :k"),
-                {"k": kp.access_key},
-            )
-    finally:
-        await engine.dispose()
+    await set_rate_limit(migrated_url, kp.access_key, 5)
     requests = [_signed(kp.access_key, kp.secret_key, f"/v1/identity?n={i}") for i in range(12)]
     responses = await _http_check(list(replicas), requests)
     reasons = [_reason(r) for r in responses]

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 from libs.core.ids import new_id
 from libs.core.slots import ResourceSlots
+from services.registry.domain.cluster import ClusterMode, cluster_layout
 from services.registry.domain.model import SessionType
 from services.registry.service.ports import AgentRegistration, NewKernel, NewSession
 
@@ -54,3 +56,23 @@ def registration(
         backend="process",
         live_kernel_ids=live,
     )
+
+
+def cluster_kernels(size: int) -> tuple[NewKernel, ...]:
+    """`size` kernels (a main and its subs), 1 cpu each."""
+    return tuple(
+        NewKernel(
+            kernel_id=new_id(),
+            cluster_role=p.role,
+            cluster_idx=p.idx,
+            local_rank=p.local_rank,
+            requested_slots=ResourceSlots({"cpu": "1", "mem": "1000"}),
+        )
+        for p in cluster_layout(size)
+    )
+
+
+def cluster_session(size: int) -> NewSession:
+    """A multi-node session of `size` kernels."""
+    kernels = cluster_kernels(size)
+    return dataclasses.replace(new_session(), kernels=kernels, cluster_mode=ClusterMode.MULTI_NODE)

@@ -12,16 +12,20 @@ import pytest
 
 from libs.core.errors import FailedPrecondition
 from libs.core.ids import new_id
-from libs.core.slots import ResourceSlots
 from libs.db.engine import create_engine, session_factory
 from services.registry.adapters.cluster_store import SqlClusterAddresses
-from services.registry.domain.cluster import ClusterMode, cluster_layout
+from services.registry.domain.cluster import ClusterMode
 from services.registry.domain.model import Status
 from services.registry.service.cluster_start import ClusterLaunches
-from services.registry.service.ports import KernelLaunch, NewKernel
+from services.registry.service.ports import KernelLaunch
 from services.registry.service.starter import Starter
 from tests.integration.registry.conftest import Stores
-from tests.integration.registry.factories import new_session, registration
+from tests.integration.registry.factories import (
+    cluster_kernels,
+    cluster_session,
+    new_session,
+    registration,
+)
 from tests.integration.registry.start_helpers import FakeAgents, outcomes_for
 
 pytestmark = pytest.mark.integration
@@ -69,17 +73,7 @@ async def _bound_cluster(stores: Stores, size: int, agents: int) -> tuple[str, l
     for n, agent_id in enumerate(agent_ids):
         reg = dataclasses.replace(registration(agent_id, cpu="4"), address=f"127.0.0.1:{n + 1}")
         await stores.agents.register(reg, datetime.now(UTC))
-    kernels = tuple(
-        NewKernel(
-            kernel_id=new_id(),
-            cluster_role=p.role,
-            cluster_idx=p.idx,
-            local_rank=p.local_rank,
-            requested_slots=ResourceSlots({"cpu": "1", "mem": "1000"}),
-        )
-        for p in cluster_layout(size)
-    )
-    new = dataclasses.replace(new_session(), kernels=kernels, cluster_mode=ClusterMode.MULTI_NODE)
+    new = cluster_session(size)
     session, _ = await stores.sessions.add(new)
     binding = {k.kernel_id: agent_ids[i % agents] for i, k in enumerate(session.kernels)}
     assert (await stores.sessions.bind(session.session_id, binding)).bound
@@ -161,16 +155,7 @@ async def test_an_agent_without_cluster_networking_fails_the_start_with_its_reas
 async def test_a_bind_naming_only_some_kernels_binds_none(stores: Stores) -> None:
     agent_id = f"agent-{new_id()[:8]}"
     await stores.agents.register(registration(agent_id, cpu="4"), datetime.now(UTC))
-    kernels = tuple(
-        NewKernel(
-            kernel_id=new_id(),
-            cluster_role=p.role,
-            cluster_idx=p.idx,
-            local_rank=p.local_rank,
-            requested_slots=ResourceSlots({"cpu": "1", "mem": "1000"}),
-        )
-        for p in cluster_layout(2)
-    )
+    kernels = cluster_kernels(2)
     session, _ = await stores.sessions.add(dataclasses.replace(new_session(), kernels=kernels))
     outcome = await stores.sessions.bind(session.session_id, {kernels[0].kernel_id: agent_id})
     assert (outcome.bound, outcome.conflict) == (False, "kernel-set-mismatch")

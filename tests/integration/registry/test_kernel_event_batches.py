@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -11,16 +10,13 @@ from redis.asyncio import Redis
 from shipyard.events.v1 import events_pb2
 
 from libs.core.ids import new_id
-from libs.core.slots import ResourceSlots
 from libs.events.batch_consumer import BatchStreamConsumer
 from libs.events.streams import StreamPublisher, last_entry_id
 from services.registry.api.kernel_event_handler import KernelEventHandler
-from services.registry.domain.cluster import ClusterMode, cluster_layout
 from services.registry.domain.model import Status
 from services.registry.service.kernel_events import ApplyKernelEvent
-from services.registry.service.ports import NewKernel
 from tests.integration.registry.conftest import Stores
-from tests.integration.registry.factories import new_session, registration
+from tests.integration.registry.factories import cluster_session, new_session, registration
 
 pytestmark = pytest.mark.integration
 
@@ -45,19 +41,7 @@ async def _prepared(stores: Stores, kernels: int = 1) -> tuple[str, list[str], s
     """A session of `kernels` kernels on one new agent, claimed (PREPARING)."""
     agent_id = f"agent-{new_id()[:8]}"
     await stores.agents.register(registration(agent_id, cpu="8"), datetime.now(UTC))
-    new = new_session()
-    if kernels > 1:
-        layout = tuple(
-            NewKernel(
-                kernel_id=new_id(),
-                cluster_role=p.role,
-                cluster_idx=p.idx,
-                local_rank=p.local_rank,
-                requested_slots=ResourceSlots({"cpu": "1", "mem": "1000"}),
-            )
-            for p in cluster_layout(kernels)
-        )
-        new = dataclasses.replace(new, kernels=layout, cluster_mode=ClusterMode.MULTI_NODE)
+    new = cluster_session(kernels) if kernels > 1 else new_session()
     session, _ = await stores.sessions.add(new)
     kernel_ids = [k.kernel_id for k in session.kernels]
     assert (
