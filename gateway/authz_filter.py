@@ -1,5 +1,5 @@
 """The edge's ext_authz filter: auth's HTTP Check by default, its gRPC Check when EDGE_AUTHZ is
-"grpc" (docs/edge-auth.md, docs/decisions.md D9). Both fail closed with a 503."""
+"grpc" (docs/edge-auth.md, docs/decisions.md D6). Both fail closed with a 503."""
 
 from __future__ import annotations
 

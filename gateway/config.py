@@ -67,7 +67,7 @@ class EdgeSettings(BaseSettings):
     auth_addr: str = "127.0.0.1:50051"
     # How the edge asks auth about a signed request: "http", auth's HTTP/1.1 Check on
     # auth_authz_addr (AUTH_AUTHZ_BIND; one replica per entry, as auth_addr), or "grpc", the
-    # ext_authz gRPC Check on auth_addr (docs/edge-auth.md, docs/decisions.md D9).
+    # ext_authz gRPC Check on auth_addr (docs/edge-auth.md, docs/decisions.md D6).
     authz: Literal["http", "grpc"] = "http"
     auth_authz_addr: str = "127.0.0.1:50061"
     registry_addr: str = "127.0.0.1:50052"

@@ -1,6 +1,6 @@
 """A small, strict HTTP/1.1 server on asyncio's Protocol: one `recv` and one `send` per request.
 
-Made for one caller, Envoy's ext_authz HTTP client (docs/decisions.md, D9): keep-alive,
+Made for one caller, Envoy's ext_authz HTTP client (docs/decisions.md, D6): keep-alive,
 pipelined requests answered in order, bounded parsing (head size, header count, body size),
 Content-Length bodies only (a Transfer-Encoding is refused). Malformed input gets a 400 (431,
 413) after the answers already owed, and the connection is closed.
