@@ -13,6 +13,7 @@ from services.auth.adapters.schema import migrate
 from services.auth.app import AuthServer, serve
 from services.auth.config import Settings
 from tests.conftest import ADMIN_PG_URL
+from tests.integration.auth.tenants import replica_settings
 
 
 @pytest.fixture(scope="session")
@@ -79,16 +80,7 @@ async def replicas(
     migrated_url: str, internal_token: str, unique_email: str, key_prefix: str
 ) -> AsyncIterator[tuple[AuthServer, AuthServer]]:
     """Two auth processes' worth of servers sharing PostgreSQL and Redis."""
-    settings = Settings(
-        internal_token=internal_token,
-        database_url=migrated_url,
-        bind="127.0.0.1:0",
-        authz_bind="127.0.0.1:0",
-        bootstrap_admin_email=unique_email,
-        migrate=False,
-        redis_prefix=f"test:{key_prefix}:",
-        registry_addr="127.0.0.1:1",  # no registry: these tests never end sessions
-    )
+    settings = replica_settings(migrated_url, internal_token, unique_email, key_prefix)
     first = await serve(settings)
     second = await serve(settings)
     try:

@@ -15,6 +15,7 @@ from shipyard.type.v1 import identity_pb2
 from sqlalchemy import text
 
 from libs.db.engine import create_engine
+from services.auth.config import Settings
 from tests.integration.auth.admin_client import (
     Admin,
     superadmin_metadata,
@@ -139,3 +140,18 @@ async def set_rate_limit(database_url: str, access_key: str, limit: int) -> None
             )
     finally:
         await engine.dispose()
+
+
+def replica_settings(database_url: str, token: str, email: str, prefix: str) -> Settings:
+    """An auth replica on free ports over a migrated database; replicas given one `prefix`
+    share their Redis keys."""
+    return Settings(
+        internal_token=token,
+        database_url=database_url,
+        bind="127.0.0.1:0",
+        authz_bind="127.0.0.1:0",
+        bootstrap_admin_email=email,
+        migrate=False,
+        redis_prefix=f"test:{prefix}:",
+        registry_addr="127.0.0.1:1",  # no registry: these tests never end sessions
+    )

@@ -18,7 +18,6 @@ from sqlalchemy import text
 from libs.db.engine import create_engine
 from services.auth.adapters.passwords import Argon2Passwords
 from services.auth.app import serve
-from services.auth.config import Settings
 from tests.integration.auth.admin_client import Admin, system_metadata
 from tests.integration.auth.tenants import (
     PASSWORD,
@@ -26,6 +25,7 @@ from tests.integration.auth.tenants import (
     deactivate_keypair,
     issue_keypair,
     mask,
+    replica_settings,
 )
 from tests.integration.auth.test_server import check, signed_check
 
@@ -84,7 +84,7 @@ async def test_plaintext_secrets_are_encrypted_at_startup(
             )
     finally:
         await engine.dispose()
-    second = await serve(_settings(migrated_url, internal_token, unique_email, "plain"))
+    second = await serve(replica_settings(migrated_url, internal_token, unique_email, "plain"))
     try:
         raw = await _scalar(
             migrated_url,
@@ -97,24 +97,12 @@ async def test_plaintext_secrets_are_encrypted_at_startup(
         await second.stop(grace=0.5)
 
 
-def _settings(url: str, token: str, email: str, prefix: str) -> Settings:
-    return Settings(
-        internal_token=token,
-        database_url=url,
-        bind="127.0.0.1:0",
-        authz_bind="127.0.0.1:0",
-        bootstrap_admin_email=email,
-        migrate=False,
-        redis_prefix=f"test:{prefix}:",
-        registry_addr="127.0.0.1:1",  # no registry: these tests never end sessions
-    )
-
-
 async def test_deactivation_on_one_replica_ends_access_on_another_within_a_second(
     migrated_url, internal_token, unique_email, key_prefix
 ):
-    replica_a = await serve(_settings(migrated_url, internal_token, unique_email, key_prefix))
-    replica_b = await serve(_settings(migrated_url, internal_token, unique_email, key_prefix))
+    settings = replica_settings(migrated_url, internal_token, unique_email, key_prefix)
+    replica_a = await serve(settings)
+    replica_b = await serve(settings)
     try:
         await asyncio.wait_for(replica_b.tenancy.revocations.ready.wait(), 5)
         from tests.integration.auth.admin_client import connect
