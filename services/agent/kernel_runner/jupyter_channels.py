@@ -8,6 +8,7 @@ Stdlib only apart from pyzmq.
 from __future__ import annotations
 
 import importlib
+import time
 from typing import Any
 
 
@@ -20,10 +21,17 @@ class Channels:
         self._key, self._session = key, session
         self._sockets: dict[str, Any] = {}
         ctx = self._zmq.Context.instance()
+        # The kernel's stdin ROUTER silently drops an input_request for a peer it has not met
+        # yet, and the cell then waits in input() forever: the handshake is watched, see
+        # wait_stdin.
+        joined = getattr(self._zmq, "EVENT_HANDSHAKE_SUCCEEDED", self._zmq.EVENT_CONNECTED)
+        self._stdin_monitor: Any = None
         for name, kind in (("shell", "DEALER"), ("stdin", "DEALER"), ("control", "DEALER")):
             sock = ctx.socket(getattr(self._zmq, kind))
             sock.setsockopt(self._zmq.LINGER, 0)
             sock.setsockopt(self._zmq.IDENTITY, session.encode())
+            if name == "stdin":
+                self._stdin_monitor = sock.get_monitor_socket(joined)
             sock.connect(f"tcp://127.0.0.1:{ports[name + '_port']}")
             self._sockets[name] = sock
         iopub = ctx.socket(self._zmq.SUB)
@@ -32,7 +40,28 @@ class Channels:
         iopub.connect(f"tcp://127.0.0.1:{ports['iopub_port']}")
         self._sockets["iopub"] = iopub
 
+    def wait_stdin(self, seconds: float) -> bool:
+        """Wait until the stdin channel's handshake with the kernel is done; False if it did not
+        happen within `seconds`. Only the first call waits."""
+        monitor = self._stdin_monitor
+        if monitor is None:
+            return True
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if monitor.poll(int(left * 1000)):
+                monitor.recv_multipart()  # the one event subscribed to: the handshake
+                self._stop_monitor()
+                return True
+        return False
+
+    def _stop_monitor(self) -> None:
+        if self._stdin_monitor is not None:
+            self._sockets["stdin"].disable_monitor()
+            self._stdin_monitor.close(0)
+            self._stdin_monitor = None
+
     def close(self) -> None:
+        self._stop_monitor()
         for sock in self._sockets.values():
             sock.close(0)
         self._sockets = {}

@@ -127,7 +127,7 @@ class JupyterKernel:
             self.run(_s.PYTHON_SETUP, 30.0, lambda _event: None, None, silent=True)
 
     def _wait_ready(self) -> None:
-        """kernel_info until it answers and iopub is connected (its status reaches us)."""
+        """kernel_info until it answers, iopub is joined (its status reaches us), and stdin too."""
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             self._check_alive()
@@ -143,7 +143,9 @@ class JupyterKernel:
                     msg = self._wire.recv("iopub")
                     if got_reply or (msg and _s.parent(msg) == msg_id):
                         self._wire.drain("iopub")
-                        return
+                        if self._wire.wait_stdin(max(deadline - time.monotonic(), 0)):
+                            return
+                        break
             if got_reply:  # iopub still joining: the next round's status message shows it
                 continue
         raise RuntimeError(f"the Jupyter kernel did not answer within {START_TIMEOUT:g}s")

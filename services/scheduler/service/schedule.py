@@ -189,6 +189,8 @@ class ScheduleCycle:
             in_order = self._policy_for(group).order(sessions, context)
             if self._reservations is not None:
                 in_order = self._reservations.holders_first(in_order)
+            if self._preemption is not None:
+                in_order = self._preemption.first(in_order)
             ordered.extend((group, s) for s in in_order)
         return ordered
 

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
+from libs.core.errors import Unavailable
 from libs.core.slots import ResourceSlots
 from services.scheduler.domain.limits import Limits
 from services.scheduler.domain.model import (
@@ -118,6 +119,21 @@ class FakeBinder:
     @property
     def notes(self) -> list[Unschedulable]:
         return [u for _, notes in self.calls for u in notes]
+
+
+class FakePreempter:
+    """Ends every victim asked for, except those in `refuse`; can be made to fail."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[tuple[str, str]]] = []
+        self.fail = False
+        self.refuse: set[str] = set()
+
+    async def preempt(self, preemptions: Sequence[tuple[str, str]]) -> list[str]:
+        if self.fail:
+            raise Unavailable("registry down")
+        self.calls.append(list(preemptions))
+        return [victim for victim, _ in preemptions if victim not in self.refuse]
 
 
 async def wait_until(predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from libs.core.errors import Unavailable
 from services.scheduler.domain.cache import ClusterCache
 from services.scheduler.domain.model import (
     NO_AVAILABLE_INSTANCES,
@@ -15,21 +13,9 @@ from services.scheduler.domain.model import (
     Unschedulable,
 )
 from services.scheduler.service.preempt import Preemption
-from tests.unit.scheduler.factories import FakeClock, agent, session, slots
+from tests.unit.scheduler.factories import FakeClock, FakePreempter, agent, session, slots
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
-
-
-class FakePreempter:
-    def __init__(self) -> None:
-        self.calls: list[list[tuple[str, str]]] = []
-        self.fail = False
-
-    async def preempt(self, preemptions: Sequence[tuple[str, str]]) -> list[str]:
-        if self.fail:
-            raise Unavailable("registry down")
-        self.calls.append(list(preemptions))
-        return [victim for victim, _ in preemptions]
 
 
 def _running(sid: str, *, priority: int = 0, preemptible: bool = True) -> ActiveSession:
@@ -88,3 +74,26 @@ async def test_a_victim_is_not_asked_twice_while_it_winds_down_and_a_failure_is_
     assert len(preempter.calls) == 1
     clock.advance(31)
     assert await preemption.run(cache, _short(urgent)) == ["victim"]  # still there: ask again
+
+
+async def test_a_preemptor_whose_victims_the_registry_refused_may_look_again_at_once():
+    urgent = replace(session(session_id="urgent", cpu=4), priority=10)
+    cache, preempter, _, preemption = _setup(
+        [urgent], [_running("stale"), _running("other", priority=1)]
+    )
+    preempter.refuse = {"stale"}  # e.g. it ended meanwhile; our view was stale
+    assert await preemption.run(cache, _short(urgent)) == []
+    assert preemption.first([urgent]) == [urgent]
+    # Not waiting for room that was never made: the next cycle picks another victim.
+    assert await preemption.run(cache, _short(urgent)) == ["other"]
+
+
+async def test_the_session_room_was_made_for_is_tried_first_until_the_hold_passes():
+    older = session(session_id="older", cpu=4, age=0)
+    urgent = replace(session(session_id="urgent", cpu=4, age=30), priority=10)
+    cache, _, clock, preemption = _setup([urgent], [_running("victim")])
+    assert preemption.first([older, urgent]) == [older, urgent]
+    assert await preemption.run(cache, _short(urgent)) == ["victim"]
+    assert preemption.first([older, urgent]) == [urgent, older]
+    clock.advance(31)
+    assert preemption.first([older, urgent]) == [older, urgent]
