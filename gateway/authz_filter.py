@@ -21,6 +21,7 @@ from envoy_data_plane.envoy.type.matcher.v3 import ListStringMatcher, StringMatc
 from envoy_data_plane.envoy.type.v3 import HttpStatus, StatusCode
 
 from gateway.config import AUTHZ_CLUSTER, EdgeSettings
+from libs.core.check_paths import CHECK_PREFIX
 from libs.core.identity import IDENTITY_HEADERS
 from libs.core.signing import RATE_LIMIT_HEADERS, SIGNED_REQUEST_HEADERS
 
@@ -51,6 +52,8 @@ def ext_authz(settings: EdgeSettings) -> ExtAuthz:
             cluster=AUTHZ_CLUSTER,
             timeout=timedelta(seconds=settings.authz_timeout_seconds),
         ),
+        # In front of the client's path: auth tells a Check from its health probe by it.
+        path_prefix=CHECK_PREFIX,
         authorization_response=AuthorizationResponse(
             # Set on the forwarded request, overwriting any copy (header_mutation already
             # stripped the client's); the 200 also names the headers to remove

@@ -55,10 +55,11 @@ def cluster(
     *,
     health_interval: float | None,
     http1: bool = False,
+    health_path: str = "",
 ) -> t.Cluster:
     """An h2c (or, with `http1`, HTTP/1.1) cluster. IP endpoints come by EDS (replicas change
     live); a host name is resolved by Envoy (STRICT_DNS: every A record is a replica).
-    `health_interval`: gRPC health checks."""
+    `health_interval`: health checks, gRPC ones or, with `health_path`, a GET of that path."""
     c = t.Cluster(
         name=name,
         connect_timeout=timedelta(seconds=1),
@@ -84,9 +85,12 @@ def cluster(
                 no_traffic_interval=every,  # else 60 s between checks of an idle cluster
                 unhealthy_threshold=2,
                 healthy_threshold=1,
-                grpc_health_check=t.HealthCheckGrpcHealthCheck(),
             )
         ]
+        if health_path:
+            c.health_checks[0].http_health_check = t.HealthCheckHttpHealthCheck(path=health_path)
+        else:
+            c.health_checks[0].grpc_health_check = t.HealthCheckGrpcHealthCheck()
     return c
 
 

@@ -14,11 +14,12 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from gateway import apps, envoy_config
-from gateway.config import EdgeSettings, split_addrs
+from gateway.config import AUTHZ_CLUSTER, EdgeSettings, split_addrs
 from gateway.upstream_tls import upstream_tls
 from gateway.xds import resources, routes, state_file
 from gateway.xds import types as t
 from gateway.xds.routes import RouteError, check_name, check_route
+from libs.core.check_paths import HEALTH_PATH
 
 log = logging.getLogger(__name__)
 
@@ -215,9 +216,13 @@ class ControlPlaneState:
         key = (name, () if eds else tuple(addrs))
         if key not in self._cluster_cache:
             http1 = name in self._settings.http_upstreams()
-            grpc_health = name != "otlp" and not http1
-            interval = self._settings.health_check_interval if grpc_health else None
-            c = resources.cluster(name, addrs, health_interval=interval, http1=http1)
+            # auth's HTTP Check has a probe path of its own; other HTTP upstreams have none.
+            health_path = HEALTH_PATH if name == AUTHZ_CLUSTER else ""
+            checked = name != "otlp" and (not http1 or bool(health_path))
+            interval = self._settings.health_check_interval if checked else None
+            c = resources.cluster(
+                name, addrs, health_interval=interval, http1=http1, health_path=health_path
+            )
             alpn = "http/1.1" if http1 else "h2"
             c.transport_socket = upstream_tls(self._settings, name, alpn=alpn)
             self._cluster_cache[key] = t.Any.pack(c)

@@ -1,14 +1,16 @@
 """Envoy's ext_authz as an HTTP service (the edge's default; docs/edge-auth.md).
 
-Envoy sends the client request's method, path, Host and signature headers as an HTTP/1.1
-request; a 200 admits it with the identity headers (and names the headers to remove), any
-other status is the denial Envoy answers the client with. Same decision as the gRPC Check.
+Envoy sends the client request's method, path (behind CHECK_PREFIX), Host and signature headers
+as an HTTP/1.1 request; a 200 admits it with the identity headers (and names the headers to
+remove), any other status is the denial Envoy answers the client with. Same decision as the
+gRPC Check. HEALTH_PATH answers the edge's health checker; anything else is not found.
 """
 
 from __future__ import annotations
 
 from http import HTTPStatus
 
+from libs.core.check_paths import CHECK_PREFIX, HEALTH_PATH
 from libs.telemetry.tracing import server_span
 from services.auth.api.check_outcome import Allow, Outcome, decide, is_grpc
 from services.auth.api.ext_authz import CHECK
@@ -18,6 +20,7 @@ from services.auth.service.verify import RequestFacts
 
 # Envoy removes the headers this response header names from the request it forwards.
 HEADERS_TO_REMOVE = "x-envoy-auth-headers-to-remove"
+_TEXT = (("content-type", "text/plain"),)
 
 
 class HttpCheck:
@@ -27,12 +30,14 @@ class HttpCheck:
         self._admission = admission
 
     async def __call__(self, request: Request) -> Response:
+        if not request.target.startswith(CHECK_PREFIX + "/"):
+            return _not_a_check(request)
         headers = request.headers
         # The same span as the gRPC Check's, a child of the trace context Envoy sends.
         with server_span(CHECK, headers.items()) as span:
             facts = RequestFacts(
                 method=request.method,
-                path=request.target,
+                path=request.target[len(CHECK_PREFIX) :],  # the client's path, as it signed it
                 host=headers.get("host", ""),
                 headers=headers,
             )
@@ -51,3 +56,11 @@ def http_response(outcome: Outcome) -> Response:
         )
     headers = (("content-type", outcome.content_type), *outcome.headers)
     return Response(outcome.http_status, headers, outcome.body.encode())
+
+
+def _not_a_check(request: Request) -> Response:
+    """The health checker's probe (this replica's event loop answers: it can serve Checks), or
+    a request that is no Check at all."""
+    if request.target == HEALTH_PATH and request.method in ("GET", "HEAD"):
+        return Response(HTTPStatus.OK, _TEXT, b"serving\n")
+    return Response(HTTPStatus.NOT_FOUND, _TEXT, b"not a Check: its path must start with /check/\n")

@@ -10,6 +10,7 @@ import time
 import httpx
 import pytest
 
+from libs.core.check_paths import CHECK_PREFIX, HEALTH_PATH
 from libs.core.identity import HEADER_ACCESS_KEY, HEADER_EMAIL, HEADER_ROLE, HEADER_USER_ID
 from services.auth.app import AuthServer
 from tests.integration.auth.admin_client import connect, system_metadata
@@ -33,6 +34,10 @@ def _signed(access_key: str, secret_key: str, path: str = "/v1/identity") -> Sig
     return path, dict(request.attributes.request.http.headers)
 
 
+def _base(server: AuthServer) -> str:
+    return f"http://127.0.0.1:{server.authz_port}"
+
+
 async def _http_check(servers: list[AuthServer], requests: list[Signed]) -> list[httpx.Response]:
     """The requests at once, alternating between the servers; answers in request order."""
     async with httpx.AsyncClient(timeout=5) as client:
@@ -40,7 +45,7 @@ async def _http_check(servers: list[AuthServer], requests: list[Signed]) -> list
             await asyncio.gather(
                 *(
                     client.get(
-                        f"http://127.0.0.1:{servers[i % len(servers)].authz_port}{path}",
+                        f"{_base(servers[i % len(servers)])}{CHECK_PREFIX}{path}",
                         headers=headers,
                     )
                     for i, (path, headers) in enumerate(requests)
@@ -65,6 +70,20 @@ async def test_a_signed_request_is_allowed_with_the_identity_headers(auth_server
     assert response.headers[HEADER_USER_ID]
     assert "authorization" in response.headers["x-envoy-auth-headers-to-remove"].split(",")
     assert response.headers["x-ratelimit-limit"]
+
+
+async def test_the_health_path_answers_and_only_prefixed_paths_are_checks(auth_server):
+    kp = auth_server.keypair
+    path, headers = _signed(kp.access_key, kp.secret_key)
+    async with httpx.AsyncClient(timeout=5) as client:
+        health = await client.get(_base(auth_server) + HEALTH_PATH)
+        # A signed request without the edge's prefix is no Check: never admitted.
+        bare = await client.get(_base(auth_server) + path, headers=headers)
+        # A client's own request for the health path is a Check like any other: refused unsigned.
+        probe_through_edge = await client.get(_base(auth_server) + CHECK_PREFIX + HEALTH_PATH)
+    assert health.status_code == 200
+    assert bare.status_code == 404 and HEADER_ACCESS_KEY not in bare.headers
+    assert probe_through_edge.status_code == 401
 
 
 async def test_a_bad_signature_gets_the_grpc_checks_denial(auth_server):

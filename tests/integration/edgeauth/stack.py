@@ -49,7 +49,10 @@ async def edge_stack(
     *,
     auth: dict[str, Any] | None = None,
     edge: dict[str, Any] | None = None,
+    more_authz_replicas: tuple[str, ...] = (),
 ) -> AsyncIterator[Stack]:
+    """`more_authz_replicas`: host:port of further HTTP Check replicas the edge lists after
+    this auth's own."""
     settings = Settings(
         internal_token=TOKEN,
         database_url=database_url,
@@ -69,7 +72,7 @@ async def edge_stack(
         port=0,
         admin_port=0,
         auth_addr=f"127.0.0.1:{server.port}",
-        auth_authz_addr=f"127.0.0.1:{server.authz_port}",
+        auth_authz_addr=",".join((f"127.0.0.1:{server.authz_port}", *more_authz_replicas)),
         registry_addr=dead,
         scheduler_addr=dead,
         storage_addr=dead,

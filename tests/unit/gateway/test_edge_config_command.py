@@ -33,6 +33,9 @@ def test_xds_config_lists_every_resource_kind_with_the_token_redacted():
         c for c in served["clusters"] if c["name"] not in ("storage-http", "auth-authz")
     ]
     assert all(c["health_checks"][0]["grpc_health_check"] == {} for c in grpc_clusters)
+    # auth's HTTP Check is probed on its health path, never with a client path.
+    authz = next(c for c in served["clusters"] if c["name"] == "auth-authz")
+    assert authz["health_checks"][0]["http_health_check"]["path"] == "/healthz"
     routes = served["routes"][0]["virtual_hosts"][0]["routes"]
     get_session = next(
         r
