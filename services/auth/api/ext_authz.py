@@ -8,7 +8,7 @@ from envoy_ext_authz.v3 import external_auth_pb2 as authz
 from envoy_ext_authz.v3 import external_auth_pb2_grpc as authz_grpc
 from typing_extensions import override
 
-from libs.telemetry.tracing import server_span
+from libs.telemetry.server_spans import server_span
 from services.auth.api.check_outcome import decide
 from services.auth.api.convert import check_response, facts_from_check, is_grpc
 from services.auth.service.admission import SignedRequestAdmission
@@ -24,7 +24,7 @@ class AuthorizationServicer(authz_grpc.AuthorizationServicer):
     async def Check(
         self, request: authz.CheckRequest, context: grpc.aio.ServicerContext
     ) -> authz.CheckResponse:
-        # Traced here rather than by the gRPC instrumentation (libs/telemetry SELF_TRACED_METHODS).
+        # Traced here rather than by the server's interceptor (libs/telemetry/server_spans.py).
         # No context when called in-process (unit tests, bench.authz_check).
         with server_span(CHECK, context.invocation_metadata() if context else ()) as span:
             outcome = await decide(

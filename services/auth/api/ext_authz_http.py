@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from libs.telemetry.tracing import server_span
+from libs.telemetry.server_spans import server_span
 from services.auth.api.check_outcome import Allow, Outcome, decide, is_grpc
 from services.auth.api.ext_authz import CHECK
 from services.auth.api.http1 import Request, Response
