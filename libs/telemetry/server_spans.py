@@ -10,8 +10,8 @@ SELF_TRACED_METHODS open their span themselves (`server_span`), with their own o
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+import functools
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
@@ -81,25 +81,12 @@ class ServerSpans:
     def traces(method: str) -> bool:
         return method not in SELF_TRACED_METHODS
 
-    @contextmanager
     def call(
         self, method: str, metadata: Mapping[str, str], context: grpc.aio.ServicerContext
-    ) -> Iterator[trace.Span]:
+    ) -> SpanScope:
         """The call's span, current (with the caller's trace context) until the call ends."""
-        token = otel_context.attach(propagate.extract(metadata))
-        try:
-            with self._tracer.start_as_current_span(
-                method,
-                kind=trace.SpanKind.SERVER,
-                attributes=self._attributes(method, metadata, context),
-                set_status_on_exception=False,
-            ) as span:
-                try:
-                    yield span
-                finally:
-                    _record_code(span, context)
-        finally:
-            otel_context.detach(token)
+        attributes = self._attributes(method, metadata, context)
+        return SpanScope(self._tracer, method, metadata, attributes, context)
 
     def _attributes(
         self, method: str, metadata: Mapping[str, str], context: grpc.aio.ServicerContext
@@ -129,16 +116,55 @@ def _record_code(span: trace.Span, context: Any) -> None:
         span.set_status(Status(StatusCode.ERROR, f"{code}:{context.details() or ''}"))
 
 
-@contextmanager
-def server_span(
-    method: str, metadata: Any, tracer: trace.Tracer | None = None
-) -> Iterator[trace.Span]:
+class SpanScope:
+    """Opens a SERVER span as a child of the trace context in `metadata` and makes both current
+    (one attach); on exit records the exception and, for a gRPC call, its status code."""
+
+    __slots__ = ("_attributes", "_context", "_metadata", "_method", "_span", "_token", "_tracer")
+
+    def __init__(
+        self,
+        tracer: trace.Tracer,
+        method: str,
+        metadata: Mapping[str, str],
+        attributes: Attributes,
+        context: Any = None,
+    ) -> None:
+        self._tracer = tracer
+        self._method = method
+        self._metadata = metadata
+        self._attributes = attributes
+        self._context = context
+
+    def __enter__(self) -> trace.Span:
+        parent = propagate.extract(self._metadata)
+        span = self._tracer.start_span(
+            self._method, context=parent, kind=trace.SpanKind.SERVER, attributes=self._attributes
+        )
+        self._span = span
+        self._token = otel_context.attach(trace.set_span_in_context(span, parent))
+        return span
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        span = self._span
+        try:
+            if exc is not None and span.is_recording():
+                span.record_exception(exc)
+            if self._context is not None:
+                _record_code(span, self._context)
+        finally:
+            span.end()
+            otel_context.detach(self._token)
+
+
+def server_span(method: str, metadata: Any, tracer: trace.Tracer | None = None) -> SpanScope:
     """A server span for one of SELF_TRACED_METHODS, a child of the trace context in the call's
     `metadata` (`context.invocation_metadata()`, or an HTTP request's headers), named as
-    `ServerSpans` names the others."""
-    parent = propagate.extract(dict(metadata or ()))
-    attributes = rpc_attributes(method)  # these methods answer every outcome in their reply
-    with (tracer or _tracer).start_as_current_span(
-        method, context=parent, kind=trace.SpanKind.SERVER, attributes=attributes
-    ) as span:
-        yield span
+    `ServerSpans` names the others; these methods answer every outcome in their reply."""
+    carrier = metadata if isinstance(metadata, Mapping) else dict(metadata or ())
+    return SpanScope(tracer or _tracer, method, carrier, _method_attributes(method))
+
+
+@functools.lru_cache(maxsize=64)
+def _method_attributes(method: str) -> Attributes:
+    return rpc_attributes(method)

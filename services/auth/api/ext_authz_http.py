@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+from opentelemetry import trace
+
 from libs.telemetry.server_spans import server_span
 from services.auth.api.check_outcome import Allow, Outcome, decide, is_grpc
 from services.auth.api.ext_authz import CHECK
@@ -25,11 +27,12 @@ class HttpCheck:
 
     def __init__(self, admission: SignedRequestAdmission) -> None:
         self._admission = admission
+        self._tracer = trace.get_tracer(__name__)  # built after setup_tracing: the real one
 
     async def __call__(self, request: Request) -> Response:
         headers = request.headers
         # The same span as the gRPC Check's, a child of the trace context Envoy sends.
-        with server_span(CHECK, headers.items()) as span:
+        with server_span(CHECK, headers, self._tracer) as span:
             facts = RequestFacts(
                 method=request.method,
                 path=request.target,
