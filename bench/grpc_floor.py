@@ -10,9 +10,9 @@ ext_authz client keeps few connections). Prints the CPU time this process spent 
 - `bare`: grpc.aio server without interceptors;
 - `shipyard Check`: the same Check behind Shipyard's server (`libs/grpcutil/server.py`: its
   interceptor, health, reflection) with tracing set up as every service does; Check traces
-  itself (`libs/telemetry/tracing.py`, SELF_TRACED_METHODS);
+  itself (`libs/telemetry/server_spans.py`, SELF_TRACED_METHODS);
 - `shipyard GetCurrentIdentity`: the RPC a signed `/v1/identity` ends in, with the identity
-  headers the edge adds, through the generic gRPC instrumentation.
+  headers the edge adds, with the server span Shipyard's interceptor opens for it.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ async def main(calls: int, rounds: int) -> None:
     authz_grpc.add_AuthorizationServicer_to_server(_EmptyCheck(), bare)
     bare_port = bare.add_insecure_port("127.0.0.1:0")
     await bare.start()
-    setup_tracing("bench", otlp_endpoint=None)  # instruments the servers created from here on
+    setup_tracing("bench", otlp_endpoint=None)  # as every service does before its server
     shipyard = create_server(
         domain="bench",
         internal_token=TOKEN,

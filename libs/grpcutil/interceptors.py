@@ -1,5 +1,7 @@
-"""The one server interceptor: identity, input validation and error mapping.
+"""The one server interceptor: the call's server span, identity, input validation and error
+mapping (the checks themselves: `libs.grpcutil.admission`).
 
+- Every call gets its server span (`libs.telemetry.server_spans`), health and reflection too.
 - Identity headers are trusted only with the deployment's internal token (Envoy adds it);
   another Shipyard service says so explicitly (`x-shipyard-system`, stripped by the edge).
 - Every method needs an access rule (`libs.core.rpc_access`): callers without a grant are refused
@@ -11,33 +13,22 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import grpc
 import protovalidate
 from google.protobuf.message import Message
+from opentelemetry import trace
 
-from libs.core import access, rpc_access
-from libs.core.errors import (
-    FieldViolation,
-    InvalidArgument,
-    PermissionDenied,
-    ShipyardError,
-    Unauthenticated,
-)
-from libs.core.identity import (
-    HEADER_INTERNAL_TOKEN,
-    HEADER_SYSTEM,
-    SYSTEM_CALLER,
-    Caller,
-    caller_from_headers,
-)
+from libs.core.errors import PermissionDenied, ShipyardError
+from libs.grpcutil.admission import authorize, caller_from_metadata, text_metadata, validate
 from libs.grpcutil.context import set_caller
 from libs.grpcutil.status import grpc_status, internal_status, to_status
 from libs.grpcutil.tls import peer_name
+from libs.telemetry.server_spans import ServerSpans
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +55,14 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
         internal_token: str,
         on_refusal: RefusalObserver | None = None,
         peer_rule: PeerRule | None = None,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self._domain = domain
         self._peer_rule = peer_rule
         self._token = internal_token
         self._validator = protovalidate.Validator()
         self._on_refusal = on_refusal
+        self._spans = ServerSpans(tracer)
         # Per method: the servicer's handler and its wrapped twin, built once (the generated
         # servicers hand out the same handler every call; building one per call was measurable
         # on small RPCs). One entry per method; rebuilt if the handler ever changes.
@@ -81,7 +74,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
-        if handler is None or details.method.startswith(_EXEMPT_PREFIXES):
+        if handler is None:
             return handler
         cached = self._wrapped.get(details.method)
         if cached is not None and cached[0] is handler:
@@ -91,6 +84,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
         return wrapped
 
     def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        if method.startswith(_EXEMPT_PREFIXES):  # traced, not admitted: anyone may ask
+            return self._wrap_exempt(handler, method)
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(handler.unary_unary, method),
@@ -119,26 +114,30 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
 
     def _wrap_unary(self, behavior: UnaryBehavior, method: str) -> UnaryBehavior:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            try:
-                await self._admit(request, context, method)
-                return await behavior(request, context)
-            except grpc.aio.AbortError:
-                raise
-            except Exception as exc:
-                await self._abort(exc, request, context)
+            metadata = text_metadata(context)
+            with self._span(method, metadata, context):
+                try:
+                    await self._admit(request, context, method, metadata)
+                    return await behavior(request, context)
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:
+                    await self._abort(exc, request, context)
 
         return call
 
     def _wrap_stream(self, behavior: StreamBehavior, method: str) -> StreamBehavior:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            try:
-                await self._admit(request, context, method)
-                async for item in behavior(request, context):
-                    yield item
-            except grpc.aio.AbortError:
-                raise
-            except Exception as exc:
-                await self._abort(exc, request, context)
+            metadata = text_metadata(context)
+            with self._span(method, metadata, context):
+                try:
+                    await self._admit(request, context, method, metadata)
+                    async for item in behavior(request, context):
+                        yield item
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:
+                    await self._abort(exc, request, context)
 
         return call
 
@@ -149,17 +148,19 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
 
         async def checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
             async for request in requests:
-                self._validate(request)
+                validate(self._validator, request)
                 yield request
 
         async def call(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
-            try:
-                await self._admit(None, context, method)
-                return await behavior(checked(requests), context)
-            except grpc.aio.AbortError:
-                raise
-            except Exception as exc:
-                await self._abort(exc, None, context)
+            metadata = text_metadata(context)
+            with self._span(method, metadata, context):
+                try:
+                    await self._admit(None, context, method, metadata)
+                    return await behavior(checked(requests), context)
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:
+                    await self._abort(exc, None, context)
 
         return call
 
@@ -168,22 +169,56 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
 
         async def checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
             async for request in requests:
-                self._validate(request)
+                validate(self._validator, request)
                 yield request
 
         async def call(
             requests: AsyncIterator[Any], context: grpc.aio.ServicerContext
         ) -> AsyncIterator[Any]:
-            try:
-                await self._admit(None, context, method)
-                async for item in behavior(checked(requests), context):
-                    yield item
-            except grpc.aio.AbortError:
-                raise
-            except Exception as exc:
-                await self._abort(exc, None, context)
+            metadata = text_metadata(context)
+            with self._span(method, metadata, context):
+                try:
+                    await self._admit(None, context, method, metadata)
+                    async for item in behavior(checked(requests), context):
+                        yield item
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:
+                    await self._abort(exc, None, context)
 
         return call
+
+    def _wrap_exempt(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        """Health and reflection: the servicer runs as it is, inside the call's span."""
+
+        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            with self._span(method, text_metadata(context), context):
+                return await handler.unary_unary(request, context)
+
+        async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            behavior = handler.unary_stream or handler.stream_stream
+            with self._span(method, text_metadata(context), context):
+                async for item in behavior(request, context):
+                    yield item
+
+        codecs = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(unary, **codecs)
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(streaming, **codecs)
+        if handler.stream_stream is not None:
+            return grpc.stream_stream_rpc_method_handler(streaming, **codecs)
+        return handler
+
+    def _span(
+        self, method: str, metadata: dict[str, str], context: grpc.aio.ServicerContext
+    ) -> AbstractContextManager[object]:
+        if not self._spans.traces(method):
+            return nullcontext()
+        return self._spans.call(method, metadata, context)
 
     async def _abort(self, exc: Exception, request: Any, context: grpc.aio.ServicerContext) -> None:
         """End the call with the error's status (abort_with_status raises AbortError)."""
@@ -194,59 +229,33 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
             status = internal_status()
         await context.abort_with_status(grpc_status(status))
 
-    async def _admit(self, request: Any, context: grpc.aio.ServicerContext, method: str) -> None:
+    async def _admit(
+        self,
+        request: Any,
+        context: grpc.aio.ServicerContext,
+        method: str,
+        metadata: dict[str, str],
+    ) -> None:
         try:
-            self._prepare(request, context, method)
+            self._prepare(request, context, method, metadata)
         except ShipyardError as exc:
             if self._on_refusal is not None:  # e.g. auth's audit log records refused admin calls
                 await self._on_refusal(method, request, context, exc)
             raise
 
     def _prepare(
-        self, request: Message | None, context: grpc.aio.ServicerContext, method: str
+        self,
+        request: Message | None,
+        context: grpc.aio.ServicerContext,
+        method: str,
+        metadata: dict[str, str],
     ) -> None:
         if self._peer_rule is not None:
             peer = peer_name(context)
             if not self._peer_rule(peer):
                 raise PermissionDenied(f"the caller's certificate ({peer}) may not call {method}")
-        caller = self._caller(context)
-        _authorize(method, caller)
+        caller = caller_from_metadata(metadata, self._token)
+        authorize(method, caller)
         set_caller(caller)
         if request is not None:
-            self._validate(request)
-
-    def _validate(self, request: Message) -> None:
-        violations = self._validator.collect_violations(request)
-        if violations:
-            found = [
-                FieldViolation(_field_path(v.proto.field), v.proto.message) for v in violations
-            ]
-            summary = "; ".join(f"{v.field}: {v.description}" for v in found)
-            raise InvalidArgument(f"invalid request: {summary}", violations=found)
-
-    def _caller(self, context: grpc.aio.ServicerContext) -> Caller | None:
-        metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
-        token = metadata.get(HEADER_INTERNAL_TOKEN, "")
-        if not token or not hmac.compare_digest(token, self._token):
-            return None
-        caller = caller_from_headers(metadata)
-        if caller is None and metadata.get(HEADER_SYSTEM) == "1":
-            return SYSTEM_CALLER
-        return caller
-
-
-def _authorize(method: str, caller: Caller | None) -> None:
-    rule = rpc_access.rule_for(method)
-    if rule is None:
-        raise PermissionDenied(f"{method} has no access rule")
-    if rule.public:
-        return
-    if caller is None:
-        raise Unauthenticated("this call needs an authenticated caller")
-    if not access.allows(caller, rule):
-        what = "internal to Shipyard" if rule.system else f"not allowed for role {caller.role}"
-        raise PermissionDenied(f"{method} is {what}")
-
-
-def _field_path(path: Any) -> str:
-    return ".".join(e.field_name for e in path.elements) if path is not None else ""
+            validate(self._validator, request)

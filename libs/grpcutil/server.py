@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from opentelemetry import trace
 
 from libs.core.config import MtlsFiles
 from libs.grpcutil.interceptors import PeerRule, RefusalObserver, ServiceInterceptor
@@ -50,12 +51,18 @@ def create_server(
     on_refusal: RefusalObserver | None = None,
     mtls: MtlsFiles | None = None,
     peer_rule: PeerRule | None = None,
+    tracer: trace.Tracer | None = None,
 ) -> GrpcServer:
     """Build (not start) a server listening on `bind` ("host:port"; port 0 picks a free one);
     with `mtls`, only clients holding a certificate of the deployment's CA connect, and
-    `peer_rule` may refuse some of them by their certificate's name."""
+    `peer_rule` may refuse some of them by their certificate's name. Every call gets a server
+    span from `tracer` (default: the global tracer provider's)."""
     interceptor = ServiceInterceptor(
-        domain=domain, internal_token=internal_token, on_refusal=on_refusal, peer_rule=peer_rule
+        domain=domain,
+        internal_token=internal_token,
+        on_refusal=on_refusal,
+        peer_rule=peer_rule,
+        tracer=tracer,
     )
     server = grpc.aio.server(
         interceptors=[interceptor],

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+from opentelemetry import trace
+
 from libs.core.check_paths import CHECK_PREFIX, HEALTH_PATH
-from libs.telemetry.tracing import server_span
+from libs.telemetry.server_spans import server_span
 from services.auth.api.check_outcome import Allow, Outcome, decide, is_grpc
 from services.auth.api.ext_authz import CHECK
 from services.auth.api.http1 import Request, Response
@@ -28,13 +30,14 @@ class HttpCheck:
 
     def __init__(self, admission: SignedRequestAdmission) -> None:
         self._admission = admission
+        self._tracer = trace.get_tracer(__name__)  # built after setup_tracing: the real one
 
     async def __call__(self, request: Request) -> Response:
         if not request.target.startswith(CHECK_PREFIX + "/"):
             return _not_a_check(request)
         headers = request.headers
         # The same span as the gRPC Check's, a child of the trace context Envoy sends.
-        with server_span(CHECK, headers.items()) as span:
+        with server_span(CHECK, headers, self._tracer) as span:
             facts = RequestFacts(
                 method=request.method,
                 path=request.target[len(CHECK_PREFIX) :],  # the client's path, as it signed it

@@ -71,4 +71,8 @@ async def test_live_state_reads_last_use_and_newest_stats_together(
     assert state.stats[moved].mem_bytes == 7  # its own agent's, not the newer stray one
     no_sessions = await live.read([], [(steady, "agent-a")])
     assert no_sessions.last_seen == {} and no_sessions.stats[steady].mem_bytes == 5
+    one_moved = await live.read([], [(moved, "agent-b")])
+    assert one_moved.stats[moved].mem_bytes == 7
+    no_kernels = await live.read([used, unused], [])
+    assert no_kernels.last_seen == state.last_seen and no_kernels.stats == {}
     assert (await live.read([], [])).stats == {}

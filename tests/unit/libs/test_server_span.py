@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from libs.telemetry.tracing import SELF_TRACED_METHODS, _instrumented_method, server_span
+from libs.telemetry.server_spans import SELF_TRACED_METHODS, ServerSpans, server_span
 
 CHECK = "/envoy.service.auth.v3.Authorization/Check"
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
@@ -47,8 +45,8 @@ def test_without_trace_context_the_span_starts_a_trace():
     assert finished.parent is None
 
 
-def test_only_self_traced_methods_skip_the_grpc_instrumentation():
+def test_only_self_traced_methods_skip_the_interceptors_span():
     assert CHECK in SELF_TRACED_METHODS
-    assert not _instrumented_method(SimpleNamespace(method=CHECK))
+    assert not ServerSpans.traces(CHECK)
     identity = "/shipyard.auth.v1.IdentityService/GetCurrentIdentity"
-    assert _instrumented_method(SimpleNamespace(method=identity))
+    assert ServerSpans.traces(identity)
