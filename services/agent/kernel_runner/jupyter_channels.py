@@ -39,6 +39,12 @@ class Channels:
         iopub.setsockopt(self._zmq.SUBSCRIBE, b"")
         iopub.connect(f"tcp://127.0.0.1:{ports['iopub_port']}")
         self._sockets["iopub"] = iopub
+        # One poller for every wait of every cell (a cell waits for about five messages).
+        self._poller = self._zmq.Poller()
+        self._names: dict[Any, str] = {}
+        for name in ("shell", "iopub", "stdin"):
+            self._poller.register(self._sockets[name], self._zmq.POLLIN)
+            self._names[self._sockets[name]] = name
 
     def wait_stdin(self, seconds: float) -> bool:
         """Wait until the stdin channel's handshake with the kernel is done; False if it did not
@@ -65,15 +71,11 @@ class Channels:
         for sock in self._sockets.values():
             sock.close(0)
         self._sockets = {}
+        self._names = {}
 
     def poll(self, seconds: float) -> list[tuple[str, int]]:
         """The channels (shell, iopub, stdin) with a message within `seconds`."""
-        poller = self._zmq.Poller()
-        names = {}
-        for name in ("shell", "iopub", "stdin"):
-            poller.register(self._sockets[name], self._zmq.POLLIN)
-            names[self._sockets[name]] = name
-        return [(names[s], ev) for s, ev in poller.poll(int(seconds * 1000))]
+        return [(self._names[s], ev) for s, ev in self._poller.poll(int(seconds * 1000))]
 
     def drain(self, name: str) -> None:
         while self._sockets[name].poll(0):

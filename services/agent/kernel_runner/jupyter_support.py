@@ -29,9 +29,15 @@ KERNEL_DIRS = ("share/jupyter/kernels",)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # Run silently once the kernel is up. ipykernel's streams before 6.25 lack `.buffer`, which
 # programs writing bytes to sys.stdout.buffer need; this gives them one.
+# Output written to the file descriptors 1 and 2 (os.write, os.system, C code) reaches ipykernel
+# through a pipe a thread of its own reads; a cell could end before that thread had read it, and
+# the output then came after the cell's idle status, where the runner no longer looks (the next
+# cell drains it). So after each cell the kernel waits, up to 0.1 s, until those pipes
+# are empty (`_fid`, where ipykernel's streams have one), and lets the thread pass the last
+# bytes on; a cell that wrote nothing there costs one ioctl per stream.
 PYTHON_SETUP = """
-def _shipyard_buffers():
-    import sys
+def _shipyard_streams():
+    import fcntl, struct, sys, termios, time
     class Buffer:
         def __init__(self, stream):
             self._stream = stream
@@ -45,8 +51,22 @@ def _shipyard_buffers():
     for stream in (sys.stdout, sys.stderr):
         if not hasattr(stream, "buffer"):
             stream.buffer = Buffer(stream)
-_shipyard_buffers()
-del _shipyard_buffers
+    pipes = [s._fid for s in (sys.stdout, sys.stderr) if isinstance(getattr(s, "_fid", None), int)]
+    def pending(fd):
+        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\\0\\0\\0\\0"))[0]
+    def drain_fd_output(*_):
+        deadline = time.monotonic() + 0.1
+        waited = False
+        for fd in pipes:
+            while pending(fd) and time.monotonic() < deadline:
+                waited = True
+                time.sleep(0.0002)
+        if waited:  # the reading thread got the bytes; it passes them on next
+            time.sleep(0.001)
+    if pipes:
+        get_ipython().events.register("post_execute", drain_fd_output)
+_shipyard_streams()
+del _shipyard_streams
 """
 
 

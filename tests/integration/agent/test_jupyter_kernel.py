@@ -56,6 +56,18 @@ async def test_the_cases_that_differed_from_jupyter(backend: ProcessBackend, kid
     assert len(got.stdout) < 1 << 20
 
 
+async def test_output_written_to_the_file_descriptors_comes_with_its_own_cell(
+    backend: ProcessBackend, kid: str
+) -> None:
+    # It reaches ipykernel through a pipe a thread reads: a cell's reply used to come before
+    # that thread had passed it on now and then, and the output was lost.
+    for n in range(40):
+        got = await query(backend, kid, f"import os\n_ = os.write(1, b'fd {n}\\n')")
+        assert got.stdout == f"fd {n}\n"
+        got = await query(backend, kid, f"import os\n_ = os.system('echo sh {n}')")
+        assert got.stdout == f"sh {n}\n"
+
+
 async def test_the_notebook_history_spans_the_kernels_cells(
     backend: ProcessBackend, kid: str
 ) -> None:
