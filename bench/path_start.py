@@ -77,12 +77,17 @@ async def measure(
     seq_ms, c4_ms, exec_ms = await _process_rows(platform, sequential, c4)
     container_p99 = await _container_p99(container) if container > 0 else "n/a"
     return [
-        ("start sequential p50 ms", f"{pct(seq_ms, 0.5):.1f}"),
-        ("start sequential p99 ms", f"{pct(seq_ms, 0.99):.1f}"),
-        ("start c4 p99 ms", f"{pct(c4_ms, 0.99):.1f}"),
+        ("start sequential p50 ms", _figure(seq_ms, 0.5, 1)),
+        ("start sequential p99 ms", _figure(seq_ms, 0.99, 1)),
+        ("start c4 p99 ms", _figure(c4_ms, 0.99, 1)),
         ("start container p99 ms", container_p99),
-        ("execute p50 ms", f"{pct(exec_ms, 0.5):.2f}"),
+        ("execute p50 ms", _figure(exec_ms, 0.5, 2)),
     ]
+
+
+def _figure(ms: list[float], q: float, digits: int) -> str:
+    """A percentile, or `skipped` for a row asked to run no sessions (e.g. `--c4 0`)."""
+    return f"{pct(ms, q):.{digits}f}" if ms else "skipped"
 
 
 async def main() -> None:
