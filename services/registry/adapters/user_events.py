@@ -63,16 +63,17 @@ def _stamp(when: datetime) -> Timestamp:
     return ts
 
 
-def _base(session: Any, name: str, now: datetime) -> pb.WatchEventsResponse:
+def _base(session: Any, name: str, now: datetime | Timestamp) -> pb.WatchEventsResponse:
     """A user event as stored: the response without its event_id, which is its stream id.
-    (WatchSessionEventsResponse has the same fields, so either reads it.)"""
+    (WatchSessionEventsResponse has the same fields, so either reads it.) `now` may be a
+    Timestamp built once for many events (the constructor copies it)."""
     event = pb.UserEvent(
         session_id=session.id,
         session_name=session.name,
         owner_user_id=session.owner_user_id,
         domain_name=session.domain_name,
         project_id=session.project_id,
-        create_time=_stamp(now),
+        create_time=now if isinstance(now, Timestamp) else _stamp(now),
     )
     return pb.WatchEventsResponse(name=name, event=event)
 
@@ -115,6 +116,7 @@ async def session_user_events(
         ).where(SessionRow.id.in_(ids))
     )
     sessions = {r.id: r for r in rows.all()}
+    stamp = _stamp(now)  # once: a batch bind stages ~1,000 of these
     out = []
     for sid, event in wanted:
         session = sessions.get(sid)
@@ -125,12 +127,12 @@ async def session_user_events(
             # owner saw session_requeued already.
             if session.start_attempts:
                 continue
-            out.append(_base(session, "session_enqueued", now))
+            out.append(_base(session, "session_enqueued", stamp))
             out[-1].event.status = Status.PENDING.value
             continue
         change = event.session_status_changed
         status = Status(change.status)
-        user = _base(session, SESSION_EVENT_NAMES[status], now)
+        user = _base(session, SESSION_EVENT_NAMES[status], stamp)
         user.event.status = status.value
         user.event.reason = change.status_info
         if status in (Status.CANCELLED, Status.ERROR):
