@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.core.slots import ResourceSlots
 from services.registry.adapters.rows import agent_from_row
 from services.registry.adapters.tables import AgentRow, KernelRow, SessionRow
-from services.registry.adapters.unnest import unnest
+from services.registry.adapters.unnest import any_of, unnest
 from services.registry.domain.model import AGENT_OCCUPYING_STATUSES, Agent, Status
 
 _AGENTS = cast(Table, AgentRow.__table__)
@@ -89,7 +89,7 @@ async def lock_sessions(db: AsyncSession, ids: Sequence[str]) -> dict[str, Locke
             t.image_architectures,
             t.max_lifetime_seconds,
         )
-        .where(t.id.in_(ids))
+        .where(any_of(t.id, ids))
         .order_by(t.id)
         .with_for_update()
     )
@@ -113,7 +113,7 @@ async def lock_kernels(
     t = _KERNELS.c
     stmt = (
         select(t.id, t.session_id, as_text(t.requested_slots))
-        .where(t.session_id.in_(session_ids))
+        .where(any_of(t.session_id, session_ids))
         .order_by(t.id)
         .with_for_update()
     )
@@ -172,7 +172,7 @@ async def lock_agents(
     their JSON columns as text, each distinct value decoded once."""
     t = _AGENTS.c
     columns = [as_text(c) if c.name in _AGENT_JSON else c for c in _AGENTS.c]
-    stmt = select(*columns).where(t.id.in_(agent_ids)).order_by(t.id).with_for_update()
+    stmt = select(*columns).where(any_of(t.id, agent_ids)).order_by(t.id).with_for_update()
     rows = (await db.execute(stmt)).all()
     images: dict[str, tuple[str, ...]] = {}
     agents: dict[str, Agent] = {}

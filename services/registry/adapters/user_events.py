@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.core.ids import new_id
 from libs.events.streams import StreamEntry, last_entry_id, tail
 from services.registry.adapters.tables import KernelRow, SessionRow
+from services.registry.adapters.unnest import any_of
 from services.registry.domain.model import Status
 from services.registry.service.event_ports import StoredUserEvent
 
@@ -113,7 +114,7 @@ async def session_user_events(
             SessionRow.status_message,
             SessionRow.start_attempts,
             main_exit.label("main_exit_code"),
-        ).where(SessionRow.id.in_(ids))
+        ).where(any_of(SessionRow.id, ids))
     )
     sessions = {r.id: r for r in rows.all()}
     stamp = _stamp(now)  # once: a batch bind stages ~1,000 of these
