@@ -54,7 +54,7 @@ async def _py_spy(pid: int, seconds: float | None, out: str) -> asyncio.subproce
         return None
     return await asyncio.create_subprocess_exec(
         *(".venv/bin/py-spy", "record", "-p", str(pid), "--nonblocking", "--format", "raw"),
-        *("--duration", str(seconds), "-o", out),
+        *("--duration", str(max(1, round(seconds))), "-o", out),  # whole seconds only
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )

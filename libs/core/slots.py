@@ -25,16 +25,18 @@ _ZERO = Decimal(0)
 class ResourceSlots(Mapping[str, Decimal]):
     """An immutable map of slot name to amount. Missing slots count as zero."""
 
-    __slots__ = ("_amounts",)
+    __slots__ = ("_amounts", "_strings")
 
     def __init__(self, amounts: Mapping[str, Decimal | int | str] | None = None) -> None:
         self._amounts = {k: d for k, v in (amounts or {}).items() if (d := Decimal(v)) != 0}
+        self._strings: tuple[tuple[str, str], ...] | None = None
 
     @classmethod
     def _of(cls, amounts: dict[str, Decimal]) -> ResourceSlots:
         """From amounts that are Decimals already (sums and differences): no conversion."""
         made = cls.__new__(cls)
         made._amounts = {k: v for k, v in amounts.items() if v != 0}
+        made._strings = None
         return made
 
     @classmethod
@@ -92,7 +94,13 @@ class ResourceSlots(Mapping[str, Decimal]):
         }
 
     def to_strings(self) -> dict[str, str]:
-        return {k: _format(v) for k, v in sorted(self._amounts.items())}
+        return dict(self.string_items())
+
+    def string_items(self) -> tuple[tuple[str, str], ...]:
+        """(name, decimal string) in name order; formatted once per instance (immutable)."""
+        if self._strings is None:
+            self._strings = tuple((k, _format(v)) for k, v in sorted(self._amounts.items()))
+        return self._strings
 
     @override
     def __eq__(self, other: object) -> bool:

@@ -12,21 +12,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, select, text
+from sqlalchemy import ColumnElement, Table, Text, select, text
+from sqlalchemy import cast as cast_to
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.core.slots import ResourceSlots
 from services.registry.adapters.rows import agent_from_row
 from services.registry.adapters.tables import AgentRow, KernelRow, SessionRow
-from services.registry.adapters.unnest import unnest
+from services.registry.adapters.unnest import any_of, unnest
 from services.registry.domain.model import AGENT_OCCUPYING_STATUSES, Agent, Status
 
 _AGENTS = cast(Table, AgentRow.__table__)
 _SESSIONS = cast(Table, SessionRow.__table__)
 _KERNELS = cast(Table, KernelRow.__table__)
 _OCCUPYING = [s.value for s in AGENT_OCCUPYING_STATUSES]
+_AGENT_JSON = frozenset({"available_slots", "occupied_slots", "images"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,16 +53,19 @@ class LockedKernel:
 
 class SlotsMemo:
     """Parses each distinct slot map once per batch: most of a batch's kernels ask the same
-    amounts, and most agents have the same capacity (ResourceSlots is immutable, so shared)."""
+    amounts, and most agents have the same capacity (ResourceSlots is immutable, so shared).
+    A map may come as its JSON text (a column read with `::text`): then not even the JSON is
+    decoded twice, where the driver would decode every row's."""
 
     def __init__(self) -> None:
-        self._seen: dict[tuple[tuple[str, str | Decimal], ...], ResourceSlots] = {}
+        self._seen: dict[object, ResourceSlots] = {}
 
-    def __call__(self, raw: Mapping[str, str | Decimal]) -> ResourceSlots:
-        key = tuple(raw.items())
+    def __call__(self, raw: Mapping[str, str | Decimal] | str) -> ResourceSlots:
+        key = raw if isinstance(raw, str) else tuple(raw.items())
         found = self._seen.get(key)
         if found is None:
-            found = self._seen[key] = ResourceSlots(raw)
+            found = ResourceSlots(json.loads(raw) if isinstance(raw, str) else raw)
+            self._seen[key] = found
         return found
 
 
@@ -84,7 +89,7 @@ async def lock_sessions(db: AsyncSession, ids: Sequence[str]) -> dict[str, Locke
             t.image_architectures,
             t.max_lifetime_seconds,
         )
-        .where(t.id.in_(ids))
+        .where(any_of(t.id, ids))
         .order_by(t.id)
         .with_for_update()
     )
@@ -107,8 +112,8 @@ async def lock_kernels(
 ) -> dict[str, list[LockedKernel]]:
     t = _KERNELS.c
     stmt = (
-        select(t.id, t.session_id, t.requested_slots)
-        .where(t.session_id.in_(session_ids))
+        select(t.id, t.session_id, as_text(t.requested_slots))
+        .where(any_of(t.session_id, session_ids))
         .order_by(t.id)
         .with_for_update()
     )
@@ -163,10 +168,25 @@ async def mark_scheduled(
 async def lock_agents(
     db: AsyncSession, agent_ids: Sequence[str], slots: SlotsMemo
 ) -> dict[str, Agent]:
-    """The agents, locked in id order; table rows, not ORM objects (a batch has ~1,000)."""
-    stmt = select(_AGENTS).where(_AGENTS.c.id.in_(agent_ids)).order_by(_AGENTS.c.id)
-    rows = (await db.execute(stmt.with_for_update())).all()
-    return {r.id: agent_from_row(cast(AgentRow, r), slots=slots) for r in rows}
+    """The agents, locked in id order; table rows, not ORM objects (a batch has ~1,000), with
+    their JSON columns as text, each distinct value decoded once."""
+    t = _AGENTS.c
+    columns = [as_text(c) if c.name in _AGENT_JSON else c for c in _AGENTS.c]
+    stmt = select(*columns).where(any_of(t.id, agent_ids)).order_by(t.id).with_for_update()
+    rows = (await db.execute(stmt)).all()
+    images: dict[str, tuple[str, ...]] = {}
+    agents: dict[str, Agent] = {}
+    for r in rows:
+        if (found := images.get(r.images)) is None:
+            found = images[r.images] = tuple(json.loads(r.images))
+        agents[r.id] = agent_from_row(cast(AgentRow, r), slots=slots, images=found)
+    return agents
+
+
+def as_text(column: ColumnElement[Any]) -> ColumnElement[str]:
+    """A JSON column read as its text, under its own name (decoded by the caller, once per
+    distinct value)."""
+    return cast_to(column, Text).label(column.key)
 
 
 async def occupancy_of(

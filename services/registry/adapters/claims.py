@@ -22,6 +22,7 @@ from services.registry.adapters.rows import (
     set_session_status,
 )
 from services.registry.adapters.tables import KernelRow, SessionRow
+from services.registry.adapters.unnest import any_of
 from services.registry.domain.model import Mount, Status
 from services.registry.service.ports import PreparingSession, SessionChange
 
@@ -67,7 +68,7 @@ async def lock_kernels_of(db: AsyncSession, session_ids: list[str]) -> dict[str,
     """Lock the kernels of sessions the caller has locked, in id order; by session."""
     rows = await db.scalars(
         select(KernelRow)
-        .where(KernelRow.session_id.in_(session_ids))
+        .where(any_of(KernelRow.session_id, session_ids))
         .order_by(KernelRow.id)
         .with_for_update()
     )

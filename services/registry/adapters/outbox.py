@@ -14,12 +14,12 @@ from typing import cast
 from google.protobuf.timestamp_pb2 import Timestamp
 from shipyard.events.v1 import events_pb2
 from shipyard.registry.v1 import user_event_service_pb2
-from shipyard.type.v1 import resources_pb2
 from sqlalchemy import Table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.core.ids import new_id
+from libs.core.slots_pb import slots_message
 from libs.telemetry.tracing import current_trace_context
 from services.registry.adapters.tables import ConsumedEventRow, OutboxRow
 from services.registry.adapters.unnest import unnest
@@ -65,8 +65,8 @@ def agent_event(agent: Agent) -> events_pb2.Event:
     payload = events_pb2.AgentChanged(
         agent_id=agent.agent_id,
         alive=agent.status is AgentStatus.ALIVE,
-        available_slots=resources_pb2.ResourceSlots(amounts=agent.available_slots.to_strings()),
-        occupied_slots=resources_pb2.ResourceSlots(amounts=agent.occupied_slots.to_strings()),
+        available_slots=slots_message(agent.available_slots),
+        occupied_slots=slots_message(agent.occupied_slots),
         resource_group=agent.resource_group,
         architecture=agent.architecture,
         images=list(agent.images),
@@ -110,12 +110,14 @@ async def stage(
     now = datetime.now(UTC)
     created = Timestamp()
     created.FromDatetime(now)
-    trace = current_trace_context()
+    # The trace context merged from one message: a map's update() from a dict goes item by
+    # item through Python, MergeFrom does not.
+    traced = events_pb2.Event(trace_context=current_trace_context())
     rows: list[tuple[str, str, bytes]] = []
     for event in events:
         event.event_id = new_id()
         event.create_time.CopyFrom(created)
-        event.trace_context.update(trace)
+        event.MergeFrom(traced)
         rows.append((event.event_id, CLUSTER_STREAM, event.SerializeToString()))
     # A kernel's own event before the session change it causes.
     for user_event in [*user, *await session_user_events(db, events, now)]:

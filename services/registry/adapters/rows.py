@@ -99,9 +99,13 @@ def _cluster_order(row: KernelRow) -> tuple[bool, int, str]:
 
 
 def agent_from_row(
-    row: AgentRow, *, slots: Callable[[Mapping[str, str]], ResourceSlots] = ResourceSlots
+    row: AgentRow,
+    *,
+    slots: Callable[[Mapping[str, str]], ResourceSlots] = ResourceSlots,
+    images: tuple[str, ...] | None = None,
 ) -> Agent:
-    """`slots` parses the slot maps (a batch passes a memo: bind_sql.SlotsMemo)."""
+    """`slots` parses the slot maps (a batch passes a memo: bind_sql.SlotsMemo); `images`,
+    when given, replaces the row's (a batch that read them as text decoded them itself)."""
     return Agent(
         agent_id=row.id,
         status=AgentStatus(row.status),
@@ -112,7 +116,7 @@ def agent_from_row(
         backend=row.backend,
         last_heartbeat=row.last_heartbeat,
         architecture=row.architecture,
-        images=tuple(row.images),
+        images=tuple(row.images) if images is None else images,
         schedulable=row.schedulable,
         unschedulable_reason=row.unschedulable_reason,
     )

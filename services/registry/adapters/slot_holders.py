@@ -14,12 +14,14 @@ from services.registry.adapters.tables import SCHEMA
 from services.registry.domain.model import Status
 from services.registry.service.watch_holders import SlotHolder
 
-# Only what SlotHolder carries; the kernels as [agent, slots] pairs, one row per session.
+# Only what SlotHolder carries; the kernels as [agent, slots] text pairs, one row per session.
+# Slot maps come as JSON text, decoded once per distinct map (`SlotsMemo`), not per row.
 _HOLDERS = text(
     "SELECT s.id::text AS id, s.status, s.access_key, s.project_id, s.domain_name,"
-    " s.owner_user_id, s.resource_group, s.requested_slots, s.priority, s.preemptible,"
+    " s.owner_user_id, s.resource_group, s.requested_slots::text AS requested_slots,"
+    " s.priority, s.preemptible,"
     " s.expected_duration, s.status_history ->> 'SCHEDULED' AS scheduled_at,"
-    " (SELECT coalesce(jsonb_agg(jsonb_build_array(k.agent_id, k.requested_slots)), '[]')"
+    " (SELECT array_agg(ARRAY[k.agent_id::text, k.requested_slots::text])"
     f"  FROM {SCHEMA}.kernels k WHERE k.session_id = s.id AND k.agent_id IS NOT NULL) AS held"
     f" FROM {SCHEMA}.sessions s WHERE s.id = ANY(CAST(:ids AS uuid[]))"
 )
@@ -38,7 +40,7 @@ class SqlSlotHolders:
         holders: dict[str, SlotHolder] = {}
         for r in rows:
             held: dict[str, ResourceSlots] = {}
-            for agent_id, requested in r.held:
+            for agent_id, requested in r.held or ():
                 amount = slots(requested)
                 held[agent_id] = held[agent_id] + amount if agent_id in held else amount
             holders[r.id] = SlotHolder(

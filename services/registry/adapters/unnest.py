@@ -1,5 +1,5 @@
 """Many rows in one statement: `… FROM unnest(column arrays)`, shared by the bind's writes
-(`bind_sql.py`) and the outbox insert (`outbox.py`).
+(`bind_sql.py`) and the outbox insert (`outbox.py`), and `column = ANY(array)` for reading them.
 
 PostgreSQL zips the arrays into rows, so one round trip writes a whole batch whatever its size,
 and each array is a single bound parameter (no statement text that grows with the batch).
@@ -8,6 +8,21 @@ and each array is a single bound parameter (no statement text that grows with th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import QueryableAttribute
+
+
+def any_of(
+    column: ColumnElement[Any] | QueryableAttribute[Any], values: Sequence[object]
+) -> ColumnElement[bool]:
+    """`column = ANY(:array)`: one parameter for the whole list. `column.in_(values)` renders
+    one parameter per value at every execution, and each new length is a new statement for the
+    driver to prepare."""
+    array = bindparam(None, list(values), type_=ARRAY(column.type), unique=True)
+    return column == any_(array)
 
 
 def unnest(

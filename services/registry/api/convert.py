@@ -14,6 +14,7 @@ from shipyard.registry.v1 import session_service_pb2 as pb
 from shipyard.type.v1 import execution_pb2, resources_pb2
 
 from libs.core.slots import ResourceSlots
+from libs.core.slots_pb import slots_message
 from services.registry.api.stats_convert import kernel_stats_pb
 from services.registry.domain.cluster import ClusterMode
 from services.registry.domain.errors import InvalidPageToken
@@ -66,7 +67,8 @@ def timestamp(value: datetime) -> Timestamp:
 
 
 def slots_pb(slots: ResourceSlots) -> resources_pb2.ResourceSlots:
-    return resources_pb2.ResourceSlots(amounts=slots.to_strings())
+    """Shared and read-only (`libs/core/slots_pb.py`): every use here copies it."""
+    return slots_message(slots)
 
 
 def kernel_pb(kernel: Kernel, live: KernelStats | None = None) -> pb.Kernel:
