@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.core.ids import new_id
-from libs.core.slots_pb import slots_message
+from libs.grpcutil.slots_pb import slots_message
 from libs.telemetry.tracing import current_trace_context
 from services.registry.adapters.tables import ConsumedEventRow, OutboxRow
 from services.registry.adapters.unnest import unnest

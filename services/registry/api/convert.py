@@ -14,7 +14,7 @@ from shipyard.registry.v1 import session_service_pb2 as pb
 from shipyard.type.v1 import execution_pb2, resources_pb2
 
 from libs.core.slots import ResourceSlots
-from libs.core.slots_pb import slots_message
+from libs.grpcutil.slots_pb import slots_message
 from services.registry.api.stats_convert import kernel_stats_pb
 from services.registry.domain.cluster import ClusterMode
 from services.registry.domain.errors import InvalidPageToken
@@ -67,7 +67,7 @@ def timestamp(value: datetime) -> Timestamp:
 
 
 def slots_pb(slots: ResourceSlots) -> resources_pb2.ResourceSlots:
-    """Shared and read-only (`libs/core/slots_pb.py`): every use here copies it."""
+    """Shared and read-only (`libs/grpcutil/slots_pb.py`): every use here copies it."""
     return slots_message(slots)
 
 

@@ -1,7 +1,7 @@
 from shipyard.type.v1 import resources_pb2
 
 from libs.core.slots import ResourceSlots
-from libs.core.slots_pb import slots_message
+from libs.grpcutil.slots_pb import slots_message
 
 
 def test_the_message_carries_the_amounts_as_decimal_strings() -> None:
