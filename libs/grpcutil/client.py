@@ -12,8 +12,10 @@ from libs.core.identity import HEADER_INTERNAL_TOKEN, HEADER_SYSTEM
 from libs.grpcutil.tls import channel_credentials
 
 # Keepalive so that idle connections through middleboxes are noticed (rule R-KEEPALIVE).
+# Servers built by libs.grpcutil.server accept pings this often (SERVER_KEEPALIVE_OPTIONS).
+KEEPALIVE_TIME_MS = 30_000
 _CHANNEL_OPTIONS = [
-    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),

@@ -12,6 +12,7 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 
 from libs.core.config import MtlsFiles
+from libs.grpcutil.client import KEEPALIVE_TIME_MS
 from libs.grpcutil.interceptors import PeerRule, RefusalObserver, ServiceInterceptor
 from libs.grpcutil.tls import server_credentials
 
@@ -42,6 +43,15 @@ class GrpcServer:
         await self.server.stop(grace)
 
 
+# Our clients ping idle connections every KEEPALIVE_TIME_MS. grpc's server default (a ping
+# without calls at most every 5 min, two strikes) answered the third with GOAWAY
+# "too_many_pings", and the first call after an idle spell could fail UNAVAILABLE.
+SERVER_KEEPALIVE_OPTIONS = [
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", KEEPALIVE_TIME_MS // 6),
+]
+
+
 def create_server(
     *,
     domain: str,
@@ -70,6 +80,7 @@ def create_server(
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
+            *SERVER_KEEPALIVE_OPTIONS,
         ],
     )
     for reg in services:
