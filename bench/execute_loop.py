@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
-import time
 
 from bench.bench_platform import bench_platform, superadmin_client
 from bench.proc_cpu import cpu_seconds
-from bench.sessions import pct
+from bench.sessions import create_running, pct, timed_executes
 from cli.platform import Platform
 
 WARM_UP = 20  # the first execution waits for the Jupyter kernel to start
@@ -34,22 +32,11 @@ def _cpu(platform: Platform) -> dict[str, float]:
 
 async def measure(calls: int) -> None:
     async with bench_platform() as platform, superadmin_client(platform) as client:
-        session = await client.create_session(
-            wait=True,
-            resources={"cpu": "0.25", "mem": "134217728"},
-            client_token=secrets.token_hex(8),
-        )
-        sid = session["session_id"]
-        for _ in range(WARM_UP):
-            await client.execute(sid, "print(6*7)")
+        sid = (await create_running(client))["session_id"]
+        await timed_executes(client, sid, WARM_UP, [])
         before = _cpu(platform)
         took: list[float] = []
-        for _ in range(calls):
-            started = time.perf_counter()
-            result = await client.execute(sid, "print(6*7)")
-            took.append((time.perf_counter() - started) * 1000)
-            if result["stdout"] != "42\n":
-                raise RuntimeError(f"unexpected output: {result}")
+        await timed_executes(client, sid, calls, took)
         busy = _cpu(platform)
         await asyncio.sleep(sum(took) / 1000)
         idle = _cpu(platform)

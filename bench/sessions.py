@@ -27,25 +27,40 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+# What every benchmark session asks for.
+RESOURCES = {"cpu": "0.25", "mem": "134217728"}
+
+
+async def create_running(client: ShipyardClient) -> dict:
+    """Create a benchmark session and wait for it; fail unless it reached RUNNING."""
+    session = await client.create_session(
+        wait=True, resources=RESOURCES, client_token=secrets.token_hex(8)
+    )
+    if session["status"] != "SESSION_STATUS_RUNNING":
+        raise RuntimeError(f"session did not start: {session}")
+    return session
+
+
+async def timed_executes(client: ShipyardClient, sid: str, calls: int, into: list[float]) -> None:
+    """Run `print(6*7)` `calls` times on session `sid`, appending each round trip (ms) to `into`."""
+    for _ in range(calls):
+        started = time.perf_counter()
+        result = await client.execute(sid, "print(6*7)")
+        into.append((time.perf_counter() - started) * 1000)
+        if result["stdout"] != "42\n":
+            raise RuntimeError(f"unexpected output: {result}")
+
+
 async def one_session(
     client: ShipyardClient, create_ms: list[float], exec_ms: list[float], executes: int = 3
 ) -> None:
     """Create a session and wait for RUNNING, run `print(6*7)` `executes` times, destroy it."""
     t0 = time.perf_counter()
-    session = await client.create_session(
-        wait=True, resources={"cpu": "0.25", "mem": "134217728"}, client_token=secrets.token_hex(8)
-    )
+    session = await create_running(client)
     create_ms.append((time.perf_counter() - t0) * 1000)
-    if session["status"] != "SESSION_STATUS_RUNNING":
-        raise RuntimeError(f"session did not start: {session}")
     sid = session["session_id"]
     try:
-        for _ in range(executes):
-            t1 = time.perf_counter()
-            result = await client.execute(sid, "print(6*7)")
-            exec_ms.append((time.perf_counter() - t1) * 1000)
-            if result["stdout"] != "42\n":
-                raise RuntimeError(f"unexpected output: {result}")
+        await timed_executes(client, sid, executes, exec_ms)
     finally:
         await client.destroy_session(sid)
 

@@ -14,9 +14,8 @@ from shipyard.registry.v1 import session_service_pb2_grpc as pb_grpc
 from libs.core.errors import NotFound
 from libs.core.identity import HEADER_INTERNAL_TOKEN, Caller, Role, caller_to_headers
 from libs.grpcutil.context import current_caller
-from libs.grpcutil.server import Registration, create_server
-
-TOKEN = "tok"
+from libs.grpcutil.server import Registration
+from tests.integration.libs.served import TOKEN, serving
 
 
 class Servicer(pb_grpc.SessionServiceServicer):
@@ -31,22 +30,13 @@ class Servicer(pb_grpc.SessionServiceServicer):
 
 @pytest.fixture
 async def stub() -> AsyncIterator[pb_grpc.SessionServiceStub]:
-    server = create_server(
-        domain="test.shipyard",
-        internal_token=TOKEN,
-        bind="127.0.0.1:0",
-        services=[
-            Registration(
-                pb_grpc.add_SessionServiceServicer_to_server,
-                Servicer(),
-                "shipyard.registry.v1.SessionService",
-            )
-        ],
+    registration = Registration(
+        pb_grpc.add_SessionServiceServicer_to_server,
+        Servicer(),
+        "shipyard.registry.v1.SessionService",
     )
-    await server.start()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+    async with serving(registration) as channel:
         yield pb_grpc.SessionServiceStub(channel)
-    await server.stop(0)
 
 
 def _md(user: str = "u-1") -> list[tuple[str, str]]:

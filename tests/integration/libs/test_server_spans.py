@@ -20,9 +20,9 @@ from shipyard.registry.v1 import session_service_pb2_grpc as pb_grpc
 
 from libs.core.identity import HEADER_INTERNAL_TOKEN, Caller, Role, caller_to_headers
 from libs.grpcutil.context import current_caller
-from libs.grpcutil.server import Registration, create_server
+from libs.grpcutil.server import Registration
+from tests.integration.libs.served import TOKEN, serving
 
-TOKEN = "tok"
 GET = "/shipyard.registry.v1.SessionService/GetSession"
 CHECK = "/envoy.service.auth.v3.Authorization/Check"
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
@@ -53,28 +53,20 @@ async def served() -> AsyncIterator[tuple[grpc.aio.Channel, InMemorySpanExporter
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     sessions = Sessions()
-    server = create_server(
-        domain="test.shipyard",
-        internal_token=TOKEN,
-        bind="127.0.0.1:0",
-        services=[
-            Registration(
-                pb_grpc.add_SessionServiceServicer_to_server,
-                sessions,
-                "shipyard.registry.v1.SessionService",
-            ),
-            Registration(
-                authz_grpc.add_AuthorizationServicer_to_server,
-                EmptyCheck(),
-                "envoy.service.auth.v3.Authorization",
-            ),
-        ],
-        tracer=provider.get_tracer("test"),
+    registrations = (
+        Registration(
+            pb_grpc.add_SessionServiceServicer_to_server,
+            sessions,
+            "shipyard.registry.v1.SessionService",
+        ),
+        Registration(
+            authz_grpc.add_AuthorizationServicer_to_server,
+            EmptyCheck(),
+            "envoy.service.auth.v3.Authorization",
+        ),
     )
-    await server.start()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+    async with serving(*registrations, tracer=provider.get_tracer("test")) as channel:
         yield channel, exporter, sessions
-    await server.stop(0)
 
 
 def _md(*extra: tuple[str, str]) -> list[tuple[str, str]]:
