@@ -11,8 +11,9 @@ import pytest
 from shipyard.auth.v1 import identity_service_pb2 as pb
 from shipyard.auth.v1 import identity_service_pb2_grpc as pb_grpc
 
-from cli.grpc_signing import UnarySigningInterceptor
+from cli.grpc_signing import Signer
 from cli.tls import ensure_self_signed
+from libs.grpcutil.call_details import rewriting_interceptors
 from tests.integration.edgeauth.stack import Stack, edge_stack
 
 pytestmark = pytest.mark.integration
@@ -53,9 +54,9 @@ async def test_plain_http_and_untrusted_clients_are_refused(stack):
 async def test_native_grpc_over_tls(stack):
     kp = stack.auth.keypair
     credentials = grpc.ssl_channel_credentials(root_certificates=cert_of(stack).read_bytes())
-    signer = UnarySigningInterceptor(stack.grpc_addr, kp.access_key, kp.secret_key)
+    signing = rewriting_interceptors(Signer(stack.grpc_addr, kp.access_key, kp.secret_key))
     async with grpc.aio.secure_channel(
-        stack.grpc_addr, credentials, interceptors=[signer]
+        stack.grpc_addr, credentials, interceptors=signing
     ) as channel:
         reply = await pb_grpc.IdentityServiceStub(channel).GetCurrentIdentity(
             pb.GetCurrentIdentityRequest(), timeout=5
