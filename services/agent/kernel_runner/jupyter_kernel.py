@@ -202,7 +202,11 @@ class JupyterKernel:
             "store_history": not silent,
             "user_expressions": {},
             "allow_stdin": read_input is not None,
-            "stop_on_error": True,
+            # Cells go one at a time, so there is no queue to stop. With True, ipykernel aborts
+            # every execute_request it takes in after a failed cell until its loop next turns:
+            # a next cell sent as soon as the failed one ended came back "failed", unrun, when
+            # the kernel was slow to turn (a loaded machine; docs/execution.md).
+            "stop_on_error": False,
         }
         msg_id = self._wire.send("shell", "execute_request", content)
         # The limit counts from when the cell starts (execute_input), not from the request: an

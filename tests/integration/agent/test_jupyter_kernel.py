@@ -101,6 +101,23 @@ async def test_a_timeout_interrupts_and_the_kernel_keeps_its_state(
     assert (await query(backend, kid, "y + 1")).displays[0].data["text/plain"] == "42"
 
 
+async def test_a_cell_sent_as_soon_as_a_failed_one_ended_runs(
+    backend: ProcessBackend, kid: str
+) -> None:
+    # After a failed cell, ipykernel aborts the execute requests it receives until its event
+    # loop next turns, if the request asks it to stop on errors. The failing cell here holds the
+    # kernel's loop for 2 s after its reply, as a busy machine does, and takes in the next request
+    # meanwhile: that next cell came back "failed" without running.
+    code = (
+        "import time\nk = get_ipython().kernel\n"
+        "k.io_loop.add_callback(lambda: (time.sleep(2), k.shell_stream.flush()))\n1 / 0"
+    )
+    got = await query(backend, kid, code)
+    assert got.error_name == "ZeroDivisionError"
+    got = await query(backend, kid, "print('ran')")
+    assert (got.status, got.stdout) == (ExecStatus.FINISHED, "ran\n"), got
+
+
 async def until(channel: LiveChannel, kind: str) -> list[dict[str, Any]]:
     events = []
     async with asyncio.timeout(60):
