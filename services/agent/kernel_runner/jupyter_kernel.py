@@ -54,6 +54,9 @@ START_TIMEOUT = 60.0
 QUEUE_GRACE = 5.0  # how long a cell may wait to start before its time limit runs anyway
 INTERRUPT_GRACE = 5.0  # after an interrupt, how long the cell gets to stop before a restart
 COMPLETE_TIMEOUT = 30.0  # a first completion loads jedi: seconds on a busy machine
+# ipykernel sends a cell's execute_reply as it publishes the idle status: when the idle comes,
+# the reply is due at once, or never (an interrupt that hit the kernel's own code around the cell).
+REPLY_GRACE = 5.0
 IPYKERNEL_OPTIONS = [
     # The history dies with the private dir anyway; on disk it cost a sync per cell.
     "--HistoryManager.hist_file=:memory:",
@@ -87,6 +90,7 @@ class JupyterKernel:
         self._private = ""
         self._interrupt_mode = "signal"
         self._language = ""
+        self._interrupted = False  # an interrupt went out during the current cell
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -175,6 +179,7 @@ class JupyterKernel:
         proc = self._proc
         if proc is None or proc.poll() is not None:
             return
+        self._interrupted = True
         if self._interrupt_mode == "message":
             self._wire.send("control", "interrupt_request", {})
         else:  # the whole group: commands a cell started (os.system, subprocess) stop too
@@ -196,6 +201,7 @@ class JupyterKernel:
         {"status", "exit_code", "error_name", "error_message"}."""
         self.start()
         self._wire.drain("iopub")
+        self._interrupted = False
         content = {
             "code": code,
             "silent": silent,
@@ -216,9 +222,13 @@ class JupyterKernel:
         reply: dict[str, Any] | None = None
         idle = timed_out = restarted = False
         error: dict[str, Any] = {}
+        reply_by = 0.0  # once idle: when to stop waiting for a reply that is not coming
         while reply is None or not idle:
             self._check_alive()
             now = time.monotonic()
+            if idle and now > reply_by:
+                reply = _s.unanswered(self._interrupted)
+                break
             if deadline is not None and now > deadline:
                 if timed_out:  # interrupted, still not done: the next cell gets a new kernel
                     self.stop()
@@ -238,7 +248,7 @@ class JupyterKernel:
                     answer = self._ask(body, emit, read_input)
                     self._wire.send("stdin", "input_reply", {"value": answer}, parent=msg["header"])
                 elif kind == "status" and body.get("execution_state") == "idle":
-                    idle = True
+                    idle, reply_by = True, time.monotonic() + REPLY_GRACE
                 elif kind == "execute_input":
                     if timeout > 0 and not timed_out:
                         deadline = time.monotonic() + timeout

@@ -138,6 +138,15 @@ def outcome(
     return {"status": "finished", "exit_code": 0, "error_name": "", "error_message": ""}
 
 
+def unanswered(interrupted: bool) -> dict[str, Any]:
+    """The reply for a cell the kernel finished without one: ipykernel drops the execute_reply
+    when a KeyboardInterrupt hits its own code (the output flush after the cell, the cell's
+    start), so an interrupt at a cell's very edge left the runner waiting for ever."""
+    if interrupted:
+        return {"status": "error", "ename": "KeyboardInterrupt", "evalue": ""}
+    return {"status": "error", "ename": "Error", "evalue": "the Jupyter kernel sent no reply"}
+
+
 def free_ports(count: int) -> list[int]:
     held = []
     try:

@@ -152,6 +152,34 @@ async def test_live_output_input_interrupt_and_completion(
         await channel.close()
 
 
+async def test_an_interrupt_as_a_cell_ends_ends_the_cell_and_the_kernel_serves_on(
+    backend: ProcessBackend, kid: str
+) -> None:
+    # The cell's code is done; the kernel is flushing its output (made slow here) when the
+    # interrupt comes. ipykernel then sends no execute_reply, and the cell never finished.
+    code = (
+        "import sys, time\n"
+        "def slow_flush(flush=sys.stdout.flush):\n"
+        "    del sys.stdout.flush\n"
+        "    flush()\n"
+        "    time.sleep(30)\n"
+        "sys.stdout.flush = slow_flush\n"
+        "print('cell done')"
+    )
+    channel = await backend.open_live(kid)
+    try:
+        await channel.send({"op": "run", "mode": "query", "code": code, "timeout": 0})
+        assert (await until(channel, "stdout"))[-1]["text"] == "cell done\n"
+        await backend.interrupt(kid)
+        assert (await until(channel, "finished"))[-1]["error_name"] == "KeyboardInterrupt"
+        await channel.send({"op": "run", "mode": "query", "code": "print(1)", "timeout": 0})
+        events = await until(channel, "finished")
+        assert [e["text"] for e in events if e["event"] == "stdout"] == ["1\n"]
+        assert events[-1]["status"] == "finished"
+    finally:
+        await channel.close()
+
+
 async def test_a_kernel_whose_notebook_kernel_dies_ends(backend: ProcessBackend, kid: str) -> None:
     got = await query(backend, kid, "import os; os._exit(3)")
     assert (got.error_name, got.exit_code) == ("KernelExited", 3)
