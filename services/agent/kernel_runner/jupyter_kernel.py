@@ -91,6 +91,7 @@ class JupyterKernel:
         self._interrupt_mode = "signal"
         self._language = ""
         self._interrupted = False  # an interrupt went out during the current cell
+        self.interrupts = 0  # interrupts sent so far: a prompt waiting for an answer ends on one
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -180,6 +181,7 @@ class JupyterKernel:
         if proc is None or proc.poll() is not None:
             return
         self._interrupted = True
+        self.interrupts += 1
         if self._interrupt_mode == "message":
             self._wire.send("control", "interrupt_request", {})
         else:  # the whole group: commands a cell started (os.system, subprocess) stop too

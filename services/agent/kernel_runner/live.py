@@ -171,7 +171,15 @@ class LiveSession:
             self.send(event)
 
     def _read_input(self, _prompt: str, _password: bool) -> str | None:
-        return self._answers.get()
+        # An interrupt stops the cell in input() (ipykernel raises KeyboardInterrupt there) but
+        # comes on another connection: without this the run waited here for an answer nobody
+        # would send, and the cell never finished.
+        interrupts = self._kernel.interrupts
+        while True:
+            with contextlib.suppress(queue.Empty):
+                return self._answers.get(timeout=0.1)
+            if self._kernel.interrupts != interrupts:
+                return None
 
     def _complete(self, message: dict[str, Any]) -> None:
         # The runner completes on the Jupyter kernel, else from its own query namespace.

@@ -180,6 +180,28 @@ async def test_an_interrupt_as_a_cell_ends_ends_the_cell_and_the_kernel_serves_o
         await channel.close()
 
 
+async def test_an_interrupt_stops_a_cell_waiting_for_input(
+    backend: ProcessBackend, kid: str
+) -> None:
+    channel = await backend.open_live(kid)
+    try:
+        code = "name = input('name? ')\nprint('never')"
+        await channel.send({"op": "run", "mode": "query", "code": code, "timeout": 0})
+        assert (await until(channel, "input_request"))[-1]["prompt"] == "name? "
+        await backend.interrupt(kid)
+        events = await until(channel, "finished")
+        assert events[-1]["error_name"] == "KeyboardInterrupt"
+        assert not [e for e in events if e["event"] == "stdout"]
+        code = "name = input('again? ')\nprint('hello', name)"
+        await channel.send({"op": "run", "mode": "query", "code": code, "timeout": 0})
+        assert (await until(channel, "input_request"))[-1]["prompt"] == "again? "
+        await channel.send({"op": "input", "value": "Ada"})
+        events = await until(channel, "finished")
+        assert [e["text"] for e in events if e["event"] == "stdout"] == ["hello Ada\n"]
+    finally:
+        await channel.close()
+
+
 async def test_a_kernel_whose_notebook_kernel_dies_ends(backend: ProcessBackend, kid: str) -> None:
     got = await query(backend, kid, "import os; os._exit(3)")
     assert (got.error_name, got.exit_code) == ("KernelExited", 3)
