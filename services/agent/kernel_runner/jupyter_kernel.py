@@ -54,6 +54,9 @@ START_TIMEOUT = 60.0
 QUEUE_GRACE = 5.0  # how long a cell may wait to start before its time limit runs anyway
 INTERRUPT_GRACE = 5.0  # after an interrupt, how long the cell gets to stop before a restart
 COMPLETE_TIMEOUT = 30.0  # a first completion loads jedi: seconds on a busy machine
+# ipykernel sends a cell's execute_reply as it publishes the idle status: when the idle comes,
+# the reply is due at once, or never (an interrupt that hit the kernel's own code around the cell).
+REPLY_GRACE = 5.0
 IPYKERNEL_OPTIONS = [
     # The history dies with the private dir anyway; on disk it cost a sync per cell.
     "--HistoryManager.hist_file=:memory:",
@@ -87,6 +90,8 @@ class JupyterKernel:
         self._private = ""
         self._interrupt_mode = "signal"
         self._language = ""
+        self._interrupted = False  # an interrupt went out during the current cell
+        self.interrupts = 0  # interrupts sent so far: a prompt waiting for an answer ends on one
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -175,6 +180,8 @@ class JupyterKernel:
         proc = self._proc
         if proc is None or proc.poll() is not None:
             return
+        self._interrupted = True
+        self.interrupts += 1
         if self._interrupt_mode == "message":
             self._wire.send("control", "interrupt_request", {})
         else:  # the whole group: commands a cell started (os.system, subprocess) stop too
@@ -196,13 +203,18 @@ class JupyterKernel:
         {"status", "exit_code", "error_name", "error_message"}."""
         self.start()
         self._wire.drain("iopub")
+        self._interrupted = False
         content = {
             "code": code,
             "silent": silent,
             "store_history": not silent,
             "user_expressions": {},
             "allow_stdin": read_input is not None,
-            "stop_on_error": True,
+            # Cells go one at a time, so there is no queue to stop. With True, ipykernel aborts
+            # every execute_request it takes in after a failed cell until its loop next turns:
+            # a next cell sent as soon as the failed one ended came back "failed", unrun, when
+            # the kernel was slow to turn (a loaded machine; docs/execution.md).
+            "stop_on_error": False,
         }
         msg_id = self._wire.send("shell", "execute_request", content)
         # The limit counts from when the cell starts (execute_input), not from the request: an
@@ -212,9 +224,13 @@ class JupyterKernel:
         reply: dict[str, Any] | None = None
         idle = timed_out = restarted = False
         error: dict[str, Any] = {}
+        reply_by = 0.0  # once idle: when to stop waiting for a reply that is not coming
         while reply is None or not idle:
             self._check_alive()
             now = time.monotonic()
+            if idle and now > reply_by:
+                reply = _s.unanswered(self._interrupted)
+                break
             if deadline is not None and now > deadline:
                 if timed_out:  # interrupted, still not done: the next cell gets a new kernel
                     self.stop()
@@ -234,7 +250,7 @@ class JupyterKernel:
                     answer = self._ask(body, emit, read_input)
                     self._wire.send("stdin", "input_reply", {"value": answer}, parent=msg["header"])
                 elif kind == "status" and body.get("execution_state") == "idle":
-                    idle = True
+                    idle, reply_by = True, time.monotonic() + REPLY_GRACE
                 elif kind == "execute_input":
                     if timeout > 0 and not timed_out:
                         deadline = time.monotonic() + timeout

@@ -32,9 +32,12 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # Output written to the file descriptors 1 and 2 (os.write, os.system, C code) reaches ipykernel
 # through a pipe a thread of its own reads; a cell could end before that thread had read it, and
 # the output then came after the cell's idle status, where the runner no longer looks (the next
-# cell drains it). So after each cell the kernel waits, up to 0.1 s, until those pipes
-# are empty (`_fid`, where ipykernel's streams have one), and lets the thread pass the last
-# bytes on; a cell that wrote nothing there costs one ioctl per stream.
+# cell drains it). So after each cell the kernel waits, up to 1 s, until each pipe (`_fid`,
+# where ipykernel's streams have one) is empty and its thread is back in read() on it: an empty
+# pipe alone also meant "read, not yet passed on", and on a loaded machine the thread could sit
+# there past the cell's end. A cell that wrote nothing there costs an ioctl and a read of
+# /proc/self/task/<thread>/syscall per stream; where that file cannot be read, an empty pipe and
+# 1 ms more have to do.
 PYTHON_SETUP = """
 def _shipyard_streams():
     import fcntl, struct, sys, termios, time
@@ -51,19 +54,29 @@ def _shipyard_streams():
     for stream in (sys.stdout, sys.stderr):
         if not hasattr(stream, "buffer"):
             stream.buffer = Buffer(stream)
-    pipes = [s._fid for s in (sys.stdout, sys.stderr) if isinstance(getattr(s, "_fid", None), int)]
-    def pending(fd):
-        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\\0\\0\\0\\0"))[0]
+    piped = [s for s in (sys.stdout, sys.stderr) if isinstance(getattr(s, "_fid", None), int)]
+    def passed_on(stream):
+        fd = stream._fid
+        if struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\\0\\0\\0\\0"))[0]:
+            return False
+        try:  # "<syscall> <first argument> ...": waiting in read(fd) shows fd first
+            path = "/proc/self/task/%d/syscall" % stream.watch_fd_thread.native_id
+            with open(path) as f:
+                return f.read().split()[1:2] == [hex(fd)]
+        except (AttributeError, OSError):
+            return None
     def drain_fd_output(*_):
-        deadline = time.monotonic() + 0.1
-        waited = False
-        for fd in pipes:
-            while pending(fd) and time.monotonic() < deadline:
-                waited = True
+        deadline = time.monotonic() + 1.0
+        blind = False  # a thread we cannot see: when its pipe got empty, give it 1 ms more
+        for stream in piped:
+            done = passed_on(stream)
+            while done is False and time.monotonic() < deadline:
                 time.sleep(0.0002)
-        if waited:  # the reading thread got the bytes; it passes them on next
+                done = passed_on(stream)
+                blind = blind or done is None
+        if blind:
             time.sleep(0.001)
-    if pipes:
+    if piped:
         get_ipython().events.register("post_execute", drain_fd_output)
 _shipyard_streams()
 del _shipyard_streams
@@ -136,6 +149,15 @@ def outcome(
         message = str(error.get("evalue") or reply.get("evalue") or "")
         return {"status": "failed", "exit_code": 1, "error_name": name, "error_message": message}
     return {"status": "finished", "exit_code": 0, "error_name": "", "error_message": ""}
+
+
+def unanswered(interrupted: bool) -> dict[str, Any]:
+    """The reply for a cell the kernel finished without one: ipykernel drops the execute_reply
+    when a KeyboardInterrupt hits its own code (the output flush after the cell, the cell's
+    start), so an interrupt at a cell's very edge left the runner waiting for ever."""
+    if interrupted:
+        return {"status": "error", "ename": "KeyboardInterrupt", "evalue": ""}
+    return {"status": "error", "ename": "Error", "evalue": "the Jupyter kernel sent no reply"}
 
 
 def free_ports(count: int) -> list[int]:

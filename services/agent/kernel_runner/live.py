@@ -99,6 +99,7 @@ class LiveSession:
         self._busy = False  # a cell runs; cleared before its last event goes out
         self._busy_lock = threading.Lock()
         self._closed = False
+        self._interrupts = 0  # the kernel's interrupt count when the running cell started
 
     def serve(self) -> None:
         self.send({"ok": True})
@@ -148,6 +149,7 @@ class LiveSession:
         try:
             if message.get("mode") == "query" and self._kernel is not None:
                 with self._kernel.lock:
+                    self._interrupts = self._kernel.interrupts
                     outcome = self._kernel.run(code, float(timeout), self._emit, self._read_input)
             else:
                 outcome = self._execute({**message, "op": "execute"})
@@ -171,7 +173,16 @@ class LiveSession:
             self.send(event)
 
     def _read_input(self, _prompt: str, _password: bool) -> str | None:
-        return self._answers.get()
+        # An interrupt stops the cell in input() (ipykernel raises KeyboardInterrupt there) but
+        # comes on another connection: without this the run waited here for an answer nobody
+        # would send, and the cell never finished. Counted from the cell's start, not from the
+        # prompt: an interrupt may reach the kernel after it sent the prompt and before the
+        # runner read it.
+        while True:
+            with contextlib.suppress(queue.Empty):
+                return self._answers.get(timeout=0.1)
+            if self._kernel.interrupts != self._interrupts:
+                return None
 
     def _complete(self, message: dict[str, Any]) -> None:
         # The runner completes on the Jupyter kernel, else from its own query namespace.

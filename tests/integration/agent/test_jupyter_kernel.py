@@ -101,6 +101,23 @@ async def test_a_timeout_interrupts_and_the_kernel_keeps_its_state(
     assert (await query(backend, kid, "y + 1")).displays[0].data["text/plain"] == "42"
 
 
+async def test_a_cell_sent_as_soon_as_a_failed_one_ended_runs(
+    backend: ProcessBackend, kid: str
+) -> None:
+    # After a failed cell, ipykernel aborts the execute requests it receives until its event
+    # loop next turns, if the request asks it to stop on errors. The failing cell here holds the
+    # kernel's loop for 2 s after its reply, as a busy machine does, and takes in the next request
+    # meanwhile: that next cell came back "failed" without running.
+    code = (
+        "import time\nk = get_ipython().kernel\n"
+        "k.io_loop.add_callback(lambda: (time.sleep(2), k.shell_stream.flush()))\n1 / 0"
+    )
+    got = await query(backend, kid, code)
+    assert got.error_name == "ZeroDivisionError"
+    got = await query(backend, kid, "print('ran')")
+    assert (got.status, got.stdout) == (ExecStatus.FINISHED, "ran\n"), got
+
+
 async def until(channel: LiveChannel, kind: str) -> list[dict[str, Any]]:
     events = []
     async with asyncio.timeout(60):
@@ -128,9 +145,61 @@ async def test_live_output_input_interrupt_and_completion(
         assert (await until(channel, "input_request"))[-1]["prompt"] == "name? "
         await channel.send({"op": "input", "value": "Ada"})
         events = await until(channel, "finished")
-        assert [e["text"] for e in events if e["event"] == "stdout"] == ["hello Ada\n"]
+        # print() writes "hello", " ", "Ada", "\n": a kernel that flushed between writes sends
+        # them in more than one event
+        assert "".join(e["text"] for e in events if e["event"] == "stdout") == "hello Ada\n"
         await channel.send({"op": "complete", "code": "import os\nos.pat", "cursor_pos": 16})
         assert "path" in (await until(channel, "completion"))[-1]["matches"]
+    finally:
+        await channel.close()
+
+
+async def test_an_interrupt_as_a_cell_ends_ends_the_cell_and_the_kernel_serves_on(
+    backend: ProcessBackend, kid: str
+) -> None:
+    # The cell's code is done; the kernel is flushing its output (made slow here) when the
+    # interrupt comes. ipykernel then sends no execute_reply, and the cell never finished.
+    code = (
+        "import sys, time\n"
+        "def slow_flush(flush=sys.stdout.flush):\n"
+        "    del sys.stdout.flush\n"
+        "    flush()\n"
+        "    time.sleep(30)\n"
+        "sys.stdout.flush = slow_flush\n"
+        "print('cell done')"
+    )
+    channel = await backend.open_live(kid)
+    try:
+        await channel.send({"op": "run", "mode": "query", "code": code, "timeout": 0})
+        assert (await until(channel, "stdout"))[-1]["text"] == "cell done\n"
+        await backend.interrupt(kid)
+        assert (await until(channel, "finished"))[-1]["error_name"] == "KeyboardInterrupt"
+        await channel.send({"op": "run", "mode": "query", "code": "print(1)", "timeout": 0})
+        events = await until(channel, "finished")
+        assert "".join(e["text"] for e in events if e["event"] == "stdout") == "1\n"
+        assert events[-1]["status"] == "finished"
+    finally:
+        await channel.close()
+
+
+async def test_an_interrupt_stops_a_cell_waiting_for_input(
+    backend: ProcessBackend, kid: str
+) -> None:
+    channel = await backend.open_live(kid)
+    try:
+        code = "name = input('name? ')\nprint('never')"
+        await channel.send({"op": "run", "mode": "query", "code": code, "timeout": 0})
+        assert (await until(channel, "input_request"))[-1]["prompt"] == "name? "
+        await backend.interrupt(kid)
+        events = await until(channel, "finished")
+        assert events[-1]["error_name"] == "KeyboardInterrupt"
+        assert not [e for e in events if e["event"] == "stdout"]
+        code = "name = input('again? ')\nprint('hello', name)"
+        await channel.send({"op": "run", "mode": "query", "code": code, "timeout": 0})
+        assert (await until(channel, "input_request"))[-1]["prompt"] == "again? "
+        await channel.send({"op": "input", "value": "Ada"})
+        events = await until(channel, "finished")
+        assert "".join(e["text"] for e in events if e["event"] == "stdout") == "hello Ada\n"
     finally:
         await channel.close()
 
