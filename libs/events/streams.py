@@ -1,8 +1,9 @@
 """Redis Streams: publish, consume in a group (at least once), tail for broadcast.
 
 Entries are `{id: <event id>, data: <protobuf bytes>}`. Consumers ack after the handler
-succeeds; entries a crashed consumer left pending are reclaimed by the others after
-`claim_idle`. Handlers must be idempotent; `processed` markers skip exact redeliveries.
+succeeds; entries a crashed consumer left pending are reclaimed by the others once idle
+`claim_idle` (each member looks for them every half of that, not before every read).
+Handlers must be idempotent; `processed` markers skip exact redeliveries.
 
 Outages and poison are told apart (rule R-OUTAGE-BACKOFF in docs/reliability.md): a handler
 failing because a dependency is unreachable (`outage.is_outage`, or the `healthy` probe says
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -121,8 +123,13 @@ class StreamConsumer:
             try:
                 await self.ensure_group()
                 await self.drain_own_pending()
+                next_reclaim = 0.0
                 while True:
-                    await self.reclaim_abandoned()
+                    # An entry becomes claimable only after claim_idle_ms: looking for them
+                    # twice in that time is enough, and spares every read a round trip.
+                    if time.monotonic() >= next_reclaim:
+                        await self.reclaim_abandoned()
+                        next_reclaim = time.monotonic() + self._claim_idle_ms / 2000
                     await self.read_new()
                     self._backoff.reset()
             except asyncio.CancelledError:
@@ -224,9 +231,13 @@ class StreamConsumer:
                 await self._count_failure(entry, exc)
                 continue
             self._failures.pop(entry.entry_id, None)
-            if entry.event_id:
-                await self._redis.set(marker, 1, ex=self._processed_ttl_s)
-            await self._redis.xack(self._stream, self._group, entry.entry_id)
+            # Marker, then ack, in one round trip (the marker first: an ack never goes out
+            # without it, so a redelivery after a lost reply is still skipped).
+            async with self._redis.pipeline(transaction=False) as pipe:
+                if entry.event_id:
+                    pipe.set(marker, 1, ex=self._processed_ttl_s)
+                pipe.xack(self._stream, self._group, entry.entry_id)
+                await pipe.execute()
 
     def marker(self, entry: StreamEntry) -> str:
         """The key that says `entry`'s event was handled (skips exact redeliveries)."""

@@ -1,8 +1,8 @@
 """When cycles run: on watch changes (coalesced) and on a periodic tick, only while active.
 
 Coalescing is leading-edge: a change after a quiet spell (no cycle within `coalesce_delay`) starts
-a cycle at once, so a lone enqueue waits for nothing; changes arriving right after a cycle (a
-burst) wait `coalesce_delay` so that one cycle decides on all of them.
+a cycle at once, so a lone enqueue waits for nothing; changes arriving sooner after a cycle (a
+burst) wait until `coalesce_delay` has passed since it, so that one cycle decides on all of them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from libs.core.errors import ShipyardError
 from services.scheduler.service.schedule import ScheduleCycle
@@ -26,11 +26,13 @@ class SchedulerLoop:
         is_active: Callable[[], bool],
         tick_interval: float = 1.0,
         coalesce_delay: float = 0.01,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._cycle = cycle
         self._is_active = is_active
         self._tick = tick_interval
         self._coalesce = coalesce_delay
+        self._sleep = sleep
         self._wake = asyncio.Event()
         self._last_cycle = float("-inf")  # event-loop time the last cycle ended
 
@@ -43,10 +45,12 @@ class SchedulerLoop:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._tick):
                     await self._wake.wait()
-                loop = asyncio.get_running_loop()
-                if loop.time() - self._last_cycle < self._coalesce:
-                    # In a burst: let more changes (many enqueues) land before deciding on them.
-                    await asyncio.sleep(self._coalesce)
+                since = asyncio.get_running_loop().time() - self._last_cycle
+                if since < self._coalesce:
+                    # In a burst: let more changes (many enqueues) land before deciding on them,
+                    # until `coalesce_delay` after the last cycle: a change that came some time
+                    # after it waits only the rest, not a whole delay counted from its arrival.
+                    await self._sleep(self._coalesce - since)
                 else:
                     await asyncio.sleep(0)  # what the watch already received lands first
             self._wake.clear()

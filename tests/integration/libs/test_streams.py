@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 from redis.asyncio import Redis
 
 from libs.events.streams import StreamConsumer, StreamPublisher, last_entry_id, tail
+from tests.unit.scheduler.factories import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -117,3 +119,55 @@ async def test_an_entry_that_keeps_failing_is_parked_not_retried_forever(
     assert (await redis.xpending(stream, "g"))["pending"] == 0
     [(_, fields)] = await redis.xrange(consumer.dead_letter_stream)
     assert fields[b"id"] == b"poison"
+
+
+class CountingReclaims(StreamConsumer):
+    reclaims = 0
+
+    async def reclaim_abandoned(self) -> int:
+        self.reclaims += 1
+        return await super().reclaim_abandoned()
+
+
+async def test_a_running_member_reads_events_without_looking_for_abandoned_ones_each_time(
+    redis: Redis, key_prefix: str
+) -> None:
+    stream = f"{key_prefix}s"
+    pub = StreamPublisher(redis, stream)
+    rec = Recorder()
+    # Entries become claimable only after a minute: one look at start-up is all it needs here.
+    consumer = CountingReclaims(redis, stream, "g", "a", rec, block_ms=10, claim_idle_ms=60_000)
+    task = asyncio.create_task(consumer.run())
+    try:
+        for i in range(5):
+            await pub.publish(f"e{i}", b"x")
+            await wait_until(lambda i=i: len(rec.seen) == i + 1)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert rec.seen == [f"e{i}" for i in range(5)]
+    assert consumer.reclaims == 1
+    assert (await redis.xpending(stream, "g"))["pending"] == 0
+
+
+async def test_a_running_member_still_takes_over_what_a_crashed_one_left(
+    redis: Redis, key_prefix: str
+) -> None:
+    stream = f"{key_prefix}s"
+    pub = StreamPublisher(redis, stream)
+    dead = StreamConsumer(redis, stream, "g", "dead", Recorder(fail_first=2), block_ms=10)
+    await dead.ensure_group()
+    await pub.publish("e0", b"x")
+    await pub.publish("e1", b"x")
+    await dead.read_new()  # delivered to "dead", whose handler fails: nothing acked
+    survivor = Recorder()
+    alive = StreamConsumer(redis, stream, "g", "alive", survivor, block_ms=10, claim_idle_ms=100)
+    task = asyncio.create_task(alive.run())
+    try:
+        await wait_until(lambda: survivor.seen == ["e0", "e1"])
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert (await redis.xpending(stream, "g"))["pending"] == 0

@@ -94,3 +94,27 @@ async def test_a_change_after_a_quiet_spell_is_decided_at_once_and_a_burst_is_co
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_a_change_during_a_burst_waits_only_for_the_rest_of_the_coalescing_delay():
+    cycle, waits = FakeCycle(), []
+
+    async def record(delay: float) -> None:
+        waits.append(delay)
+
+    loop = SchedulerLoop(
+        cycle=cycle, is_active=lambda: True, tick_interval=3600, coalesce_delay=3600, sleep=record
+    )
+    task = asyncio.create_task(loop.run())
+    try:
+        loop.trigger()
+        await wait_until(lambda: cycle.runs == 1)
+        await asyncio.sleep(0.2)
+        loop.trigger()  # within the delay: coalesced, but 0.2 s of it have passed already
+        await wait_until(lambda: cycle.runs == 2)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert len(waits) == 1
+    assert waits[0] <= 3600 - 0.2
