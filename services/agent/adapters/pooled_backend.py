@@ -11,7 +11,6 @@ the heartbeat's usage ever sees them; they die with the agent as every kernel do
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from decimal import Decimal
@@ -32,9 +31,6 @@ POOL_PREFIX = "pool-"  # a pre-started kernel's id until it is handed out
 class PooledProcessBackend(ProcessBackend):
     def __init__(self, *args: Any, pool_size: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._creating = 0
-        self._idle = asyncio.Event()  # no kernel is starting for a session
-        self._idle.set()
         self._pool: KernelPool[ProcessKernel] | None = None
         if pool_size > 0:
             self._pool = KernelPool(
@@ -42,7 +38,6 @@ class PooledProcessBackend(ProcessBackend):
                 start=self._start_pooled,
                 discard=self._discard,
                 alive=self._alive,
-                idle=self._idle,
             )
 
     def start_pool(self) -> bool:
@@ -64,17 +59,6 @@ class PooledProcessBackend(ProcessBackend):
     def pooled(self) -> int:
         """How many pre-started kernels wait now."""
         return len(self._pool) if self._pool is not None else 0
-
-    @override
-    async def create(self, spec: m.KernelSpec) -> m.KernelHandle:
-        self._creating += 1
-        self._idle.clear()
-        try:
-            return await super().create(spec)
-        finally:
-            self._creating -= 1
-            if not self._creating:
-                self._idle.set()
 
     @override
     async def close(self) -> None:
