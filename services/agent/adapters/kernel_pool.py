@@ -29,11 +29,13 @@ class KernelPool(Generic[K]):
         size: int,
         *,
         start: Callable[[], Awaitable[K]],
+        ready: Callable[[K], Awaitable[None]],
         discard: Callable[[K], Awaitable[None]],
         alive: Callable[[K], bool],
     ) -> None:
         self._size = size
-        self._start, self._discard, self._alive = start, discard, alive
+        self._start, self._until_ready = start, ready
+        self._discard, self._alive = discard, alive
         self._ready: deque[K] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -71,7 +73,7 @@ class KernelPool(Generic[K]):
         """Stop refilling and stop every waiting kernel (one being started too, once it is)."""
         self._closed = True
         if self._task is not None:
-            if not self._starting:  # waiting for a wake-up: nothing to leak
+            if not self._starting:  # waiting for a wake-up or an answer: nothing leaks
                 self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -83,14 +85,30 @@ class KernelPool(Generic[K]):
             await self._wake.wait()
             self._wake.clear()
             while not self._closed and len(self._ready) < self._size:
-                self._starting = True
                 try:
-                    kernel = await self._start()
+                    kernel = await self._one()
                 except Exception:
                     log.warning(
                         "could not pre-start a kernel; refilling at the next take", exc_info=True
                     )
                     break
-                finally:
-                    self._starting = False
-                self._ready.append(kernel)  # close() stops it, if it came in meanwhile
+                if kernel is not None:
+                    self._ready.append(kernel)  # close() stops it, if it came in meanwhile
+
+    async def _one(self) -> K | None:
+        """One more kernel, answering (None: the pool was closed meanwhile)."""
+        self._starting = True  # close() must not cancel this part: the process could leak
+        try:
+            kernel = await self._start()
+        finally:
+            self._starting = False
+        try:
+            if self._closed:
+                raise asyncio.CancelledError
+            await self._until_ready(kernel)  # close() cancels this wait
+        except BaseException:
+            await self._discard(kernel)
+            if self._closed:
+                return None
+            raise
+        return kernel

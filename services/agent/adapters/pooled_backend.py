@@ -26,6 +26,7 @@ from services.agent.domain import model as m
 log = logging.getLogger(__name__)
 
 POOL_PREFIX = "pool-"  # a pre-started kernel's id until it is handed out
+POOL_READY_WITHIN = 300.0  # seconds a pool kernel's runner may take to answer
 
 
 class PooledProcessBackend(ProcessBackend):
@@ -36,6 +37,7 @@ class PooledProcessBackend(ProcessBackend):
             self._pool = KernelPool(
                 pool_size,
                 start=self._start_pooled,
+                ready=self._pooled_ready,
                 discard=self._discard,
                 alive=self._alive,
             )
@@ -94,7 +96,8 @@ class PooledProcessBackend(ProcessBackend):
         return kernel
 
     async def _start_pooled(self) -> ProcessKernel:
-        """A kernel for the pool: answering, but in no table and reported to no one."""
+        """A kernel for the pool, in no table and reported to no one (its runner may not answer
+        yet: `_pooled_ready`)."""
         kernel_id = f"{POOL_PREFIX}{secrets.token_hex(6)}"
         spec = m.KernelSpec(
             kernel_id=kernel_id, session_id="", image="", cpu=Decimal(0), mem_bytes=0
@@ -102,16 +105,16 @@ class PooledProcessBackend(ProcessBackend):
         kernel = await self._launch(spec, pooled=True)
         kernel.report = False
         self._watch(kernel)
-        try:
-            await kernel.client.wait_ready(
-                within=self._start_timeout, alive=lambda: self._alive(kernel)
-            )
-        except BaseException:
-            await self._stop_unstarted(kernel)
-            raise
-        kernel.settled.set()  # an end in the pool cleans up at once
-        log.info("pre-started kernel %s ready", kernel_id)
         return kernel
+
+    async def _pooled_ready(self, kernel: ProcessKernel) -> None:
+        """Wait for a pool kernel's runner to answer (the pool stops it otherwise). At the
+        lowest CPU weight it gets only the CPU no session's kernel wants, so it may take far
+        longer than a session's start may; nobody waits for it."""
+        within = max(self._start_timeout, POOL_READY_WITHIN)
+        await kernel.client.wait_ready(within=within, alive=lambda: self._alive(kernel))
+        kernel.settled.set()  # an end in the pool cleans up at once
+        log.info("pre-started kernel %s ready", kernel.spec.kernel_id)
 
     async def _discard(self, kernel: ProcessKernel) -> None:
         kernel.report = False
