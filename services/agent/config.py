@@ -75,7 +75,7 @@ class Settings(ServiceSettings, RedisMixin):
     kernel_pids_max: int = Field(default=512, gt=0)
     # Process backend: kernels kept pre-started for sessions whose sandbox they match (0: none;
     # docs/performance.md, "Pre-started kernels").
-    kernel_pool_size: int = Field(default=2, ge=0)
+    kernel_pool_size: int = Field(default=4, ge=0)
     # Override detected capacity (cores, bytes).
     cpu: Decimal | None = None
     mem_bytes: int | None = None

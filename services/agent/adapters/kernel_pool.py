@@ -1,9 +1,12 @@
 """A pool of pre-started kernels (docs/performance.md, "Pre-started kernels").
 
 Up to `size` kernels wait, started and answering, for a session. One event loop takes them, and
-`take` never awaits, so no kernel goes to two sessions. Refilling runs in the background and only
-while no kernel is starting for a session (`idle`), so that it never delays one; a pool start that
-fails stops the refilling until the next `take`, so a broken sandbox is not retried in a loop.
+`take` never awaits, so no kernel goes to two sessions. Refilling runs in the background, one
+kernel at a time, also while sessions' kernels start: under steady concurrent starts a pool that
+waited for a quiet moment would stay empty. A pool kernel starts at the lowest CPU weight among
+the agent's kernels (`start` sees to it), so a session's start never waits for one. A pool start
+that fails stops the refilling until the next `take`, so a broken sandbox is not retried in a
+loop.
 """
 
 from __future__ import annotations
@@ -26,12 +29,13 @@ class KernelPool(Generic[K]):
         size: int,
         *,
         start: Callable[[], Awaitable[K]],
+        ready: Callable[[K], Awaitable[None]],
         discard: Callable[[K], Awaitable[None]],
         alive: Callable[[K], bool],
-        idle: asyncio.Event,
     ) -> None:
         self._size = size
-        self._start, self._discard, self._alive, self._idle = start, discard, alive, idle
+        self._start, self._until_ready = start, ready
+        self._discard, self._alive = discard, alive
         self._ready: deque[K] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -69,7 +73,7 @@ class KernelPool(Generic[K]):
         """Stop refilling and stop every waiting kernel (one being started too, once it is)."""
         self._closed = True
         if self._task is not None:
-            if not self._starting:  # waiting for a wake-up or for idle: nothing to leak
+            if not self._starting:  # waiting for a wake-up or an answer: nothing leaks
                 self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -81,15 +85,30 @@ class KernelPool(Generic[K]):
             await self._wake.wait()
             self._wake.clear()
             while not self._closed and len(self._ready) < self._size:
-                await self._idle.wait()  # after the session starts in flight, never beside them
-                self._starting = True
                 try:
-                    kernel = await self._start()
+                    kernel = await self._one()
                 except Exception:
                     log.warning(
                         "could not pre-start a kernel; refilling at the next take", exc_info=True
                     )
                     break
-                finally:
-                    self._starting = False
-                self._ready.append(kernel)  # close() stops it, if it came in meanwhile
+                if kernel is not None:
+                    self._ready.append(kernel)  # close() stops it, if it came in meanwhile
+
+    async def _one(self) -> K | None:
+        """One more kernel, answering (None: the pool was closed meanwhile)."""
+        self._starting = True  # close() must not cancel this part: the process could leak
+        try:
+            kernel = await self._start()
+        finally:
+            self._starting = False
+        try:
+            if self._closed:
+                raise asyncio.CancelledError
+            await self._until_ready(kernel)  # close() cancels this wait
+        except BaseException:
+            await self._discard(kernel)
+            if self._closed:
+                return None
+            raise
+        return kernel

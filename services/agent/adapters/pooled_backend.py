@@ -11,7 +11,6 @@ the heartbeat's usage ever sees them; they die with the agent as every kernel do
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from decimal import Decimal
@@ -27,22 +26,20 @@ from services.agent.domain import model as m
 log = logging.getLogger(__name__)
 
 POOL_PREFIX = "pool-"  # a pre-started kernel's id until it is handed out
+POOL_READY_WITHIN = 300.0  # seconds a pool kernel's runner may take to answer
 
 
 class PooledProcessBackend(ProcessBackend):
     def __init__(self, *args: Any, pool_size: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._creating = 0
-        self._idle = asyncio.Event()  # no kernel is starting for a session
-        self._idle.set()
         self._pool: KernelPool[ProcessKernel] | None = None
         if pool_size > 0:
             self._pool = KernelPool(
                 pool_size,
                 start=self._start_pooled,
+                ready=self._pooled_ready,
                 discard=self._discard,
                 alive=self._alive,
-                idle=self._idle,
             )
 
     def start_pool(self) -> bool:
@@ -64,17 +61,6 @@ class PooledProcessBackend(ProcessBackend):
     def pooled(self) -> int:
         """How many pre-started kernels wait now."""
         return len(self._pool) if self._pool is not None else 0
-
-    @override
-    async def create(self, spec: m.KernelSpec) -> m.KernelHandle:
-        self._creating += 1
-        self._idle.clear()
-        try:
-            return await super().create(spec)
-        finally:
-            self._creating -= 1
-            if not self._creating:
-                self._idle.set()
 
     @override
     async def close(self) -> None:
@@ -110,7 +96,8 @@ class PooledProcessBackend(ProcessBackend):
         return kernel
 
     async def _start_pooled(self) -> ProcessKernel:
-        """A kernel for the pool: answering, but in no table and reported to no one."""
+        """A kernel for the pool, in no table and reported to no one (its runner may not answer
+        yet: `_pooled_ready`)."""
         kernel_id = f"{POOL_PREFIX}{secrets.token_hex(6)}"
         spec = m.KernelSpec(
             kernel_id=kernel_id, session_id="", image="", cpu=Decimal(0), mem_bytes=0
@@ -118,16 +105,16 @@ class PooledProcessBackend(ProcessBackend):
         kernel = await self._launch(spec, pooled=True)
         kernel.report = False
         self._watch(kernel)
-        try:
-            await kernel.client.wait_ready(
-                within=self._start_timeout, alive=lambda: self._alive(kernel)
-            )
-        except BaseException:
-            await self._stop_unstarted(kernel)
-            raise
-        kernel.settled.set()  # an end in the pool cleans up at once
-        log.info("pre-started kernel %s ready", kernel_id)
         return kernel
+
+    async def _pooled_ready(self, kernel: ProcessKernel) -> None:
+        """Wait for a pool kernel's runner to answer (the pool stops it otherwise). At the
+        lowest CPU weight it gets only the CPU no session's kernel wants, so it may take far
+        longer than a session's start may; nobody waits for it."""
+        within = max(self._start_timeout, POOL_READY_WITHIN)
+        await kernel.client.wait_ready(within=within, alive=lambda: self._alive(kernel))
+        kernel.settled.set()  # an end in the pool cleans up at once
+        log.info("pre-started kernel %s ready", kernel.spec.kernel_id)
 
     async def _discard(self, kernel: ProcessKernel) -> None:
         kernel.report = False

@@ -19,6 +19,7 @@ import signal
 import socket as _socket
 import tempfile
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 
 from typing_extensions import override
@@ -34,6 +35,7 @@ from services.agent.adapters.cgroups import (
     remove_cgroups,
     remove_parents,
     set_cpu_weight,
+    set_limits,
     signal_members,
 )
 from services.agent.adapters.kernel_dirs import (
@@ -45,7 +47,7 @@ from services.agent.adapters.kernel_dirs import (
 from services.agent.adapters.kernel_log import copy_log, tail
 from services.agent.adapters.kernel_spec_checks import check_spec, spec_metadata
 from services.agent.adapters.kernel_stats import process_usage
-from services.agent.adapters.process_kernel import ProcessKernel
+from services.agent.adapters.process_kernel import ProcessKernel, poolable
 from services.agent.adapters.runner_client import KEPT_CONNECTIONS, RunnerClient
 from services.agent.adapters.runner_kernels import RunnerKernels, Signal
 from services.agent.adapters.sandbox import WORKDIR, SandboxSettings, Tools
@@ -156,8 +158,11 @@ class ProcessBackend(RunnerKernels[ProcessKernel]):
             listener = await asyncio.to_thread(
                 prepare_dirs, kernel_dir, sock_path, spec.mounts, self._sandbox, spec.devices
             )
+            # A sandbox a pre-started kernel could stand for starts as one does: its runner
+            # (and Jupyter) start without the CPU quota, which `_answered` sets (see poolable).
+            cpu = Decimal(0) if pooled or poolable(spec) else spec.cpu
             cgroups = make_kernel_cgroups(
-                self._cgroup_layout(), spec.kernel_id, spec.cpu, spec.mem_bytes, self._pids_max
+                self._cgroup_layout(), spec.kernel_id, cpu, spec.mem_bytes, self._pids_max
             )
             if pooled:
                 set_cpu_weight(cgroups, low=True)  # below the kernels of sessions
@@ -199,6 +204,11 @@ class ProcessBackend(RunnerKernels[ProcessKernel]):
             socket=sock_path,
             log_copy=copying,
         )
+
+    @override
+    async def _answered(self, kernel: ProcessKernel) -> None:
+        if self._layout is not None and poolable(kernel.spec):
+            set_limits(self._layout.version, kernel.cgroups, kernel.spec.cpu, 0)
 
     @override
     def _check(self, spec: m.KernelSpec) -> None:

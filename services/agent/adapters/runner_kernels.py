@@ -83,6 +83,9 @@ class RunnerKernels(ABC, Generic[K]):
     def _alive(self, kernel: K) -> bool:
         return not kernel.exited.is_set()
 
+    async def _answered(self, kernel: K) -> None:
+        """The kernel's runner answers; its caller does not have it yet (a failure stops it)."""
+
     # -- the KernelBackend port ----------------------------------------------------------------
 
     async def create(self, spec: m.KernelSpec) -> m.KernelHandle:
@@ -101,6 +104,7 @@ class RunnerKernels(ABC, Generic[K]):
             await kernel.client.wait_ready(
                 within=self._start_timeout, alive=lambda: self._alive(kernel)
             )
+            await self._answered(kernel)
         except BaseException as exc:  # cancellation too: never leave a kernel nobody knows of
             # A batch task that finished before answering a ping is fine: the monitor reports it.
             finished = kernel.batch and not self._alive(kernel)

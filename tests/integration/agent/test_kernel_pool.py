@@ -130,6 +130,22 @@ async def test_the_pool_refills_after_a_hand_out(pool: PooledProcessBackend, kid
     assert len(after) == 2 and after != before
 
 
+async def test_a_fresh_kernel_has_its_cpu_quota_once_created(base_dir: Path, kid: str) -> None:
+    """Without a pool kernel, the start goes on fresh; its runner starts without the quota (as a
+    pool kernel's does), which is set before the session gets the kernel."""
+    backend = PooledProcessBackend(base_dir, grace=2.0, pool_size=0, jupyter=False)
+    try:
+        handle = await backend.create(spec(kid, cpu=Decimal("0.5")))
+        cpu = v1_cgroup(handle.pid, "cpu", kid)
+        if cpu is None:
+            pytest.skip("no cgroup v1 cpu controller on this host")
+        assert int(read(cpu / "cpu.cfs_quota_us")) == int(read(cpu / "cpu.cfs_period_us")) // 2
+        got = await query(backend, kid, "print(sum(range(10)))")
+        assert got.stdout == "45\n"
+    finally:
+        await backend.close()
+
+
 async def test_stopping_the_agent_leaves_no_kernel_behind(
     pool: PooledProcessBackend, base_dir: Path, kid: str
 ) -> None:

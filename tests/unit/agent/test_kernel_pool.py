@@ -57,6 +57,9 @@ class _Kernels:
         self.fail = False
         self.gate = asyncio.Event()
         self.gate.set()
+        self.answer = asyncio.Event()  # the runners answer
+        self.answer.set()
+        self.mute = False  # a runner that ends without answering
 
     async def start(self) -> int:
         await self.gate.wait()
@@ -65,17 +68,22 @@ class _Kernels:
         self.started += 1
         return self.started
 
+    async def ready(self, kernel: int) -> None:
+        await self.answer.wait()
+        if self.mute:
+            raise ConnectionError("the runner did not answer")
+
     async def discard(self, kernel: int) -> None:
         self.discarded.append(kernel)
 
 
-def _pool(kernels: _Kernels, idle: asyncio.Event, size: int = 2) -> KernelPool[int]:
+def _pool(kernels: _Kernels, size: int = 2) -> KernelPool[int]:
     return KernelPool(
         size,
         start=kernels.start,
+        ready=kernels.ready,
         discard=kernels.discard,
         alive=lambda k: k not in kernels.dead,
-        idle=idle,
     )
 
 
@@ -86,9 +94,8 @@ async def _until(condition: Callable[[], bool]) -> None:
 
 
 async def test_no_kernel_is_handed_out_twice_and_the_pool_refills() -> None:
-    kernels, idle = _Kernels(), asyncio.Event()
-    idle.set()
-    pool = _pool(kernels, idle)
+    kernels = _Kernels()
+    pool = _pool(kernels)
     pool.fill()
     await _until(lambda: len(pool) == 2)
     taken = [pool.take(), pool.take()]
@@ -98,22 +105,33 @@ async def test_no_kernel_is_handed_out_twice_and_the_pool_refills() -> None:
     await pool.close()
 
 
-async def test_refilling_waits_for_the_starts_in_flight() -> None:
-    kernels, idle = _Kernels(), asyncio.Event()
-    pool = _pool(kernels, idle)
+async def test_a_kernel_whose_runner_never_answers_is_stopped() -> None:
+    kernels = _Kernels()
+    kernels.mute = True
+    pool = _pool(kernels, size=1)
     pool.fill()
-    for _ in range(20):
-        await asyncio.sleep(0)
-    assert kernels.started == 0  # a session's kernel is starting: the pool stays below it
-    idle.set()
-    await _until(lambda: len(pool) == 2)
+    await _until(lambda: kernels.discarded == [1])
+    assert pool.take() is None  # never handed out; the take starts another
+    kernels.mute = False
+    await _until(lambda: len(pool) == 1)
+    assert pool.take() == 2
     await pool.close()
 
 
+async def test_close_stops_a_kernel_still_waiting_for_its_runner() -> None:
+    kernels = _Kernels()
+    kernels.answer.clear()  # at the lowest CPU weight its runner may take long to answer
+    pool = _pool(kernels, size=1)
+    pool.fill()
+    await _until(lambda: kernels.started == 1)
+    await pool.close()  # does not wait for the answer
+    assert kernels.discarded == [1]
+    assert pool.take() is None
+
+
 async def test_a_dead_kernel_is_skipped_and_dropped() -> None:
-    kernels, idle = _Kernels(), asyncio.Event()
-    idle.set()
-    pool = _pool(kernels, idle)
+    kernels = _Kernels()
+    pool = _pool(kernels)
     pool.fill()
     await _until(lambda: len(pool) == 2)
     kernels.dead.add(1)
@@ -123,10 +141,9 @@ async def test_a_dead_kernel_is_skipped_and_dropped() -> None:
 
 
 async def test_a_failing_start_stops_refilling_until_the_next_take() -> None:
-    kernels, idle = _Kernels(), asyncio.Event()
-    idle.set()
+    kernels = _Kernels()
     kernels.fail = True
-    pool = _pool(kernels, idle)
+    pool = _pool(kernels)
     pool.fill()
     await _until(lambda: pool._task is not None and pool._wake.is_set() is False)
     assert pool.take() is None
@@ -136,9 +153,8 @@ async def test_a_failing_start_stops_refilling_until_the_next_take() -> None:
 
 
 async def test_close_stops_the_waiting_kernels_and_one_being_started() -> None:
-    kernels, idle = _Kernels(), asyncio.Event()
-    idle.set()
-    pool = _pool(kernels, idle)
+    kernels = _Kernels()
+    pool = _pool(kernels)
     pool.fill()
     await _until(lambda: len(pool) == 2)
     kernels.gate.clear()  # the refill's start hangs until close() is under way
