@@ -90,7 +90,6 @@ class JupyterKernel:
         self._private = ""
         self._interrupt_mode = "signal"
         self._language = ""
-        self._interrupted = False  # an interrupt went out during the current cell
         self.interrupts = 0  # interrupts sent so far: a prompt waiting for an answer ends on one
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -180,7 +179,6 @@ class JupyterKernel:
         proc = self._proc
         if proc is None or proc.poll() is not None:
             return
-        self._interrupted = True
         self.interrupts += 1
         if self._interrupt_mode == "message":
             self._wire.send("control", "interrupt_request", {})
@@ -203,7 +201,7 @@ class JupyterKernel:
         {"status", "exit_code", "error_name", "error_message"}."""
         self.start()
         self._wire.drain("iopub")
-        self._interrupted = False
+        interrupts = self.interrupts  # a different count later: the cell was interrupted
         content = {
             "code": code,
             "silent": silent,
@@ -229,7 +227,7 @@ class JupyterKernel:
             self._check_alive()
             now = time.monotonic()
             if idle and now > reply_by:
-                reply = _s.unanswered(self._interrupted)
+                reply = _s.unanswered(self.interrupts != interrupts)
                 break
             if deadline is not None and now > deadline:
                 if timed_out:  # interrupted, still not done: the next cell gets a new kernel
