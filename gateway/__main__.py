@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from gateway.config import EdgeSettings
 from gateway.inspect import print_config
 from gateway.launcher import EdgeStartError, EnvoyEdge
+from libs.core import event_loop
 
 log = logging.getLogger("gateway")
 
@@ -48,7 +49,7 @@ def main() -> None:
     except ValidationError as exc:
         sys.exit(f"invalid EDGE_* settings: {exc}")
     try:
-        sys.exit(asyncio.run(run(settings)))
+        sys.exit(event_loop.run(run(settings)))
     except EdgeStartError as exc:
         sys.exit(str(exc))
 

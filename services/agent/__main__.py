@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
+from libs.core import event_loop
 from services.agent import app
 
 if __name__ == "__main__":
-    asyncio.run(app.main())
+    event_loop.run(app.main())

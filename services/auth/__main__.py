@@ -4,6 +4,7 @@ upgrade auth's schema and exit (a deployment's migration job)."""
 import asyncio
 import sys
 
+from libs.core import event_loop
 from services.auth import app
 from services.auth.adapters.schema import migrate
 from services.auth.config import BootstrapSettings
@@ -15,4 +16,4 @@ elif sys.argv[1:] == ["migrate"]:
 elif sys.argv[1:]:
     sys.exit("usage: python -m services.auth [bootstrap|migrate]")
 else:
-    asyncio.run(app.main())
+    event_loop.run(app.main())

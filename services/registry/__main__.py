@@ -4,6 +4,7 @@ job)."""
 import asyncio
 import sys
 
+from libs.core import event_loop
 from libs.core.heap import freeze_imports
 from libs.db.migrate import upgrade
 from services.registry.adapters.tables import SCHEMA
@@ -17,4 +18,4 @@ elif sys.argv[1:]:
     sys.exit("usage: python -m services.registry [migrate]")
 else:
     freeze_imports()  # a bind of 1,000 sessions spent a third of its CPU walking them
-    asyncio.run(main())
+    event_loop.run(main())

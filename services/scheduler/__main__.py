@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
+from libs.core import event_loop
 from libs.core.heap import freeze_imports
 from services.scheduler import app
 
 if __name__ == "__main__":
     freeze_imports()
-    asyncio.run(app.main())
+    event_loop.run(app.main())

@@ -3,6 +3,7 @@
 import asyncio
 import sys
 
+from libs.core import event_loop
 from libs.db.migrate import upgrade
 from services.storage import app
 from services.storage.adapters.tables import SCHEMA
@@ -14,4 +15,4 @@ if sys.argv[1:] == ["migrate"]:
 elif sys.argv[1:]:
     sys.exit("usage: python -m services.storage [migrate]")
 else:
-    asyncio.run(app.main())
+    event_loop.run(app.main())

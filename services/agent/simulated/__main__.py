@@ -13,6 +13,7 @@ import logging
 import signal
 from decimal import Decimal
 
+from libs.core import event_loop
 from services.agent.config import Settings
 from services.agent.simulated.runtime import FleetOptions, start_fleet
 
@@ -56,4 +57,4 @@ async def _main() -> None:
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_main())
+        event_loop.run(_main())

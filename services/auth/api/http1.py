@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import cast
 
 from typing_extensions import override
 
@@ -175,8 +176,8 @@ class Http1Connection(asyncio.Protocol):
 
     @override
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport (`create_server`'s); uvloop's is none of asyncio's classes.
+        self._transport = cast(asyncio.Transport, transport)
         self._registry.add(self)
 
     def abort(self) -> None:
