@@ -1,5 +1,9 @@
 """What GetSession and ListSessions show beside the rows, in one Redis round trip: the last use of
-the sessions with an idle timeout and the newest stats report of their running kernels."""
+the sessions with an idle timeout and the newest stats report of their running kernels.
+
+Concurrent reads share round trips (libs/core/shared_round_trips.py): the reads that arrive
+while one is in flight are merged into the next, and each gets back its own sessions and kernels.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +12,46 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from libs.core.shared_round_trips import SharedRoundTrips
 from libs.events import session_activity
 from services.registry.adapters.activity import last_seen_of
 from services.registry.adapters.kernel_stats_store import RedisKernelStats
 from services.registry.service.idle_ports import LiveState
+
+MAX_BATCH = 64  # reads merged into one round trip
+_Wanted = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]  # (watched sessions, kernels)
 
 
 class RedisLiveState:
     def __init__(self, redis: Redis, stats: RedisKernelStats) -> None:
         self._redis = redis
         self._stats = stats
+        self._trips: SharedRoundTrips[_Wanted, LiveState] = SharedRoundTrips(
+            self._read_batch, max_batch=MAX_BATCH, name="registry-live-state"
+        )
 
     async def read(self, watched: Sequence[str], kernels: Sequence[tuple[str, str]]) -> LiveState:
         if not watched and not kernels:
             return LiveState({}, {})
+        return await self._trips.submit((tuple(watched), tuple(kernels)))
+
+    async def _read_batch(self, batch: list[_Wanted]) -> list[LiveState]:
+        if len(batch) == 1:
+            return [await self._read(*batch[0])]
+        merged = await self._read(
+            list(dict.fromkeys(s for watched, _ in batch for s in watched)),
+            list(dict.fromkeys(k for _, kernels in batch for k in kernels)),
+        )
+        seen, stats = merged.last_seen, merged.stats
+        return [
+            LiveState(
+                {s: seen[s] for s in watched if s in seen},
+                {k: stats[k] for k, _ in kernels if k in stats},
+            )
+            for watched, kernels in batch
+        ]
+
+    async def _read(self, watched: Sequence[str], kernels: Sequence[tuple[str, str]]) -> LiveState:
         activity_keys = [session_activity.activity_key(s) for s in watched]
         replies: list[Any]
         if not watched and len(kernels) == 1:

@@ -10,6 +10,7 @@ from sqlalchemy import select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from libs.core.shared_round_trips import SharedRoundTrips
 from libs.db.reads import ReadPool
 from libs.db.retry import with_retry
 from services.registry.adapters.bind import bind_sessions
@@ -31,6 +32,8 @@ from services.registry.service.ports import (
     SessionPlacement,
 )
 
+GET_BATCH = 64  # session reads merged into one query
+
 
 class SqlSessionStore(DependencyQueries):
     def __init__(
@@ -38,6 +41,10 @@ class SqlSessionStore(DependencyQueries):
     ) -> None:
         self._sessions = sessions
         self._reads = reads  # the hot path of `get` and `get_many` (adapters/session_reads.py)
+        # Concurrent `get`s share round trips on that path (libs/core/shared_round_trips.py).
+        self._gets: SharedRoundTrips[str, Session | None] = SharedRoundTrips(
+            self._get_batch, max_batch=GET_BATCH, name="registry-session-gets"
+        )
 
     async def add(self, new: NewSession) -> tuple[Session, bool]:
         """Insert PENDING session + kernels in one transaction; a known token returns the first."""
@@ -60,7 +67,7 @@ class SqlSessionStore(DependencyQueries):
 
     async def get(self, session_id: str) -> Session:
         if self._reads is not None:
-            found = await fetch_session(self._reads, session_id)
+            found = await self._gets.submit(session_id)
             if found is None:
                 raise SessionNotFound(f"session {session_id} not found")
             return found
@@ -72,6 +79,13 @@ class SqlSessionStore(DependencyQueries):
                 await db.execute(select(KernelRow).where(KernelRow.session_id == session_id))
             ).scalars()
             return session_from_row(row, kernels)
+
+    async def _get_batch(self, session_ids: list[str]) -> list[Session | None]:
+        assert self._reads is not None
+        if len(session_ids) == 1:
+            return [await fetch_session(self._reads, session_ids[0])]
+        found = await fetch_sessions(self._reads, session_ids)
+        return [found.get(session_id) for session_id in session_ids]
 
     async def get_many(self, session_ids: Sequence[str]) -> dict[str, Session]:
         if not session_ids:

@@ -3,6 +3,7 @@ real Redis without loading the kernel's whole history, with sessions' last use a
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -76,3 +77,34 @@ async def test_live_state_reads_last_use_and_newest_stats_together(
     no_kernels = await live.read([used, unused], [])
     assert no_kernels.last_seen == state.last_seen and no_kernels.stats == {}
     assert (await live.read([], [])).stats == {}
+
+
+async def test_concurrent_reads_each_get_only_their_own_sessions_and_kernels(
+    stores: Stores, redis: Redis, key_prefix: str
+) -> None:
+    """GetSession calls of different users arriving together share round trips; each
+    answer holds its own session's last use and kernels, never another caller's."""
+    stats = RedisKernelStats(redis, key_prefix, stores.factory)
+    live = RedisLiveState(redis, stats)
+    sessions = [new_id() for _ in range(12)]
+    kernels = [new_id() for _ in sessions]
+    for i, (session_id, kernel_id) in enumerate(zip(sessions, kernels, strict=True)):
+        await session_activity.touch(redis, session_id, at=1_700_000_000 + i)
+        await stats.record([_report(kernel_id, f"agent-{i % 3}", 0, mem=1000 + i)])
+
+    states = await asyncio.gather(
+        *(
+            live.read([s], [(k, f"agent-{i % 3}")])
+            for i, (s, k) in enumerate(zip(sessions, kernels, strict=True))
+        ),
+        live.read([], [(kernels[0], "agent-0"), (kernels[5], "agent-2")]),
+    )
+
+    for i, state in enumerate(states[:-1]):
+        assert state.last_seen == {sessions[i]: datetime.fromtimestamp(1_700_000_000 + i, UTC)}
+        assert list(state.stats) == [kernels[i]] and state.stats[kernels[i]].mem_bytes == 1000 + i
+    both = states[-1]
+    assert both.last_seen == {} and {k: s.mem_bytes for k, s in both.stats.items()} == {
+        kernels[0]: 1000,
+        kernels[5]: 1005,
+    }

@@ -3,6 +3,7 @@ PostgreSQL: it returns what the ORM path returns, and it survives a dropped conn
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -92,3 +93,22 @@ async def test_a_read_survives_its_connection_being_terminated(
     finally:
         await admin.close()
         await pool.close()
+
+
+async def test_concurrent_reads_each_get_the_session_they_asked_for(
+    stores: Stores,
+) -> None:
+    """GetSession calls arriving together share queries; each caller gets exactly the
+    session it asked for (or not-found), never another caller's."""
+    created = [(await stores.sessions.add(new_session()))[0].session_id for _ in range(10)]
+    unknown = new_id()
+
+    async def read(session_id: str) -> str:
+        try:
+            return (await stores.sessions.get(session_id)).session_id
+        except SessionNotFound:
+            return "not found"
+
+    answers = await asyncio.gather(*(read(s) for s in [*created, unknown, "not-a-uuid"]))
+
+    assert answers == [*created, "not found", "not found"]
