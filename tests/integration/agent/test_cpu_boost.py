@@ -87,7 +87,7 @@ async def test_a_cell_never_runs_before_the_quota(
     backends: list[ProcessBackend], base_dir: Path, kid: str, jupyter_never_ready: None
 ) -> None:
     # The bound outlasts the Jupyter kernel's start here: the cell would run before it ends.
-    backend = boosted(backends, base_dir, limit=4.0)
+    backend = boosted(backends, base_dir, limit=8.0)
     handle = await backend.create(spec(kid, cpu=HALF))
     group = cpu_group(handle)
     assert not quota_is_set(group)
