@@ -4,8 +4,8 @@ A pre-started kernel (`kernel_pool.py`) is a sandbox like any other, started bef
 was known: under a pool id, in cgroups without limits and with the lowest CPU weight, its runner
 waiting for `setup` with only the base environment. It may only stand in for a fresh start where
 the sandbox would be identical (`poolable`); `hand_out` then makes it exactly the session's
-(docs/performance.md, "Pre-started kernels"). Either way such a kernel gets its CPU quota
-only once its start is over where `boostable` (`cpu_boost.py`).
+(docs/performance.md, "Pre-started kernels"). Either way, where `boostable`, the kernel's CPU
+quota comes only once its start is over (`cpu_boost.py`).
 """
 
 from __future__ import annotations
