@@ -27,6 +27,7 @@ from cli.engine import choose_backend
 from cli.platform import Platform
 
 WARM_UP = 3  # sessions run first and not counted: imports, caches, connection set-up
+EXECUTES = 3  # `print(6*7)` calls per session (`bench.sessions.one_session`'s default)
 
 
 async def _process_rows(
@@ -38,6 +39,9 @@ async def _process_rows(
         seq_ms, exec_ms = await drive(client, sequential, 1)
         per_start = (_platform_cpu(platform) - cpu_before) / max(1, sequential) * 1000
         print(f"cpu per sequential start ms: {per_start:.1f}", file=sys.stderr)
+        if exec_ms:  # one session at a time: its executes are in a row, the first starting it
+            first = exec_ms[::EXECUTES]
+            print(f"first execute per session ms: p50 {pct(first, 0.5):.1f}", file=sys.stderr)
         c4_ms, _ = await drive(client, c4, 4)
     return seq_ms, c4_ms, exec_ms
 

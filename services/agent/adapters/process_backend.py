@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -35,9 +36,9 @@ from services.agent.adapters.cgroups import (
     remove_cgroups,
     remove_parents,
     set_cpu_weight,
-    set_limits,
     signal_members,
 )
+from services.agent.adapters.cpu_boost import BOOST_LIMIT, CpuBoost
 from services.agent.adapters.kernel_dirs import (
     prepare_dirs,
     remove_socket,
@@ -47,7 +48,7 @@ from services.agent.adapters.kernel_dirs import (
 from services.agent.adapters.kernel_log import copy_log, tail
 from services.agent.adapters.kernel_spec_checks import check_spec, spec_metadata
 from services.agent.adapters.kernel_stats import process_usage
-from services.agent.adapters.process_kernel import ProcessKernel, poolable
+from services.agent.adapters.process_kernel import ProcessKernel, boostable, limit_cpu, poolable
 from services.agent.adapters.runner_client import KEPT_CONNECTIONS, RunnerClient
 from services.agent.adapters.runner_kernels import RunnerKernels, Signal
 from services.agent.adapters.sandbox import WORKDIR, SandboxSettings, Tools
@@ -83,6 +84,7 @@ class ProcessBackend(RunnerKernels[ProcessKernel]):
         socket_dir: Path | None = None,
         cgroup_owner: str = "",
         jupyter: bool = False,
+        boost_limit: float = BOOST_LIMIT,
     ) -> None:
         super().__init__(grace=grace, start_timeout=start_timeout)
         self._base = base_dir.resolve()
@@ -94,6 +96,7 @@ class ProcessBackend(RunnerKernels[ProcessKernel]):
         self._own_socket_dir = socket_dir is None
         self._python = python  # a python3 inside the sandbox (the runner is stdlib only)
         self._jupyter = jupyter  # query mode on the Jupyter kernel of that python, if it has one
+        self._boost_limit = boost_limit  # seconds a poolable kernel's start may run unthrottled
         self._sandbox = sandbox or SandboxSettings()
         self._tools: Tools | None = None
         self._pids_max = pids_max
@@ -159,8 +162,10 @@ class ProcessBackend(RunnerKernels[ProcessKernel]):
                 prepare_dirs, kernel_dir, sock_path, spec.mounts, self._sandbox, spec.devices
             )
             # A sandbox a pre-started kernel could stand for starts as one does: its runner
-            # (and Jupyter) start without the CPU quota, which `_answered` sets (see poolable).
-            cpu = Decimal(0) if pooled or poolable(spec) else spec.cpu
+            # (and Jupyter) start without the CPU quota, which `_answered` sets (see poolable);
+            # not a Jupyter kernel whose start could run the session's code (see boostable).
+            fast = boostable(spec) if self._jupyter else poolable(spec)
+            cpu = Decimal(0) if pooled or fast else spec.cpu
             cgroups = make_kernel_cgroups(
                 self._cgroup_layout(), spec.kernel_id, cpu, spec.mem_bytes, self._pids_max
             )
@@ -207,8 +212,14 @@ class ProcessBackend(RunnerKernels[ProcessKernel]):
 
     @override
     async def _answered(self, kernel: ProcessKernel) -> None:
-        if self._layout is not None and poolable(kernel.spec):
-            set_limits(self._layout.version, kernel.cgroups, kernel.spec.cpu, 0)
+        if self._layout is None or not poolable(kernel.spec):
+            return  # no quota, or one from the first instant
+        quota = functools.partial(limit_cpu, kernel, self._layout.version)
+        if not self._jupyter or not boostable(kernel.spec):
+            quota()  # nothing more to start (or set since the start, and again is harmless)
+            return
+        started = kernel.client.wait_started  # its Jupyter kernel's start runs unthrottled
+        kernel.boost = CpuBoost(kernel.spec.kernel_id, quota, started, limit=self._boost_limit)
 
     @override
     def _check(self, spec: m.KernelSpec) -> None:

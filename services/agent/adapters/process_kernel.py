@@ -4,13 +4,15 @@ A pre-started kernel (`kernel_pool.py`) is a sandbox like any other, started bef
 was known: under a pool id, in cgroups without limits and with the lowest CPU weight, its runner
 waiting for `setup` with only the base environment. It may only stand in for a fresh start where
 the sandbox would be identical (`poolable`); `hand_out` then makes it exactly the session's
-(docs/performance.md, "Pre-started kernels").
+(docs/performance.md, "Pre-started kernels"). Either way, where `boostable`, the kernel's CPU
+quota comes only once its start is over (`cpu_boost.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from services.agent.adapters.cgroups import rename_cgroup, set_cpu_weight, set_limits
@@ -25,6 +27,9 @@ from services.agent.domain import model as m
 # pre-started runner began without the session's values, so such a session starts afresh.
 _READ_AT_START = ("LANG", "LANGUAGE", "GLIBC_TUNABLES")
 _READ_AT_START_PREFIXES = ("LC_", "MALLOC_")
+# What a Jupyter kernel's start reads to find code to run (PYTHONSTARTUP, PYTHONPATH, config
+# files of JUPYTER_CONFIG_DIR, ...): a session naming any starts it under its quota.
+_READ_BY_JUPYTER_START = ("PYTHON", "JUPYTER", "IPYTHON")
 
 
 @dataclass(eq=False, kw_only=True)
@@ -54,13 +59,29 @@ def poolable(spec: m.KernelSpec) -> bool:
     return not any(special) and not read_at_start
 
 
+def boostable(spec: m.KernelSpec) -> bool:
+    """Whether `spec`'s kernel may start without its CPU quota: nothing of the session's can run
+    before the start is over (docs/kernel-isolation.md, the cgroups row)."""
+    return poolable(spec) and not any(k.startswith(_READ_BY_JUPYTER_START) for k in spec.environ)
+
+
+def limit_cpu(kernel: ProcessKernel, cgroup_v: int) -> None:
+    """Give a kernel started without it its session's CPU quota."""
+    try:
+        set_limits(cgroup_v, kernel.cgroups, kernel.spec.cpu, 0)
+    except OSError as exc:  # its groups are gone: so is the kernel
+        msg = f"kernel {kernel.spec.kernel_id}: cannot set its CPU quota: {exc}"
+        raise m.KernelUnavailable(msg) from exc
+
+
 async def hand_out(
     kernel: ProcessKernel, spec: m.KernelSpec, *, kernel_dir: Path, socket: Path, cgroup_v: int
 ) -> None:
     """Make the pre-started `kernel` the one of `spec`, before anyone learns of it: its paths and
-    cgroups named by the real kernel id, the session's limits, then its environment and ids
-    given to the runner, which starts its Jupyter kernel only after that. On an error the caller
-    stops it: `kernel` always names the paths and groups it has at that moment."""
+    cgroups named by the real kernel id, the session's memory limit and CPU weight (and CPU
+    quota, unless `boostable`: then it comes once the start is over), then its environment and
+    ids given to the runner, which starts its Jupyter kernel only after that. On an error the
+    caller stops it: `kernel` always names the paths and groups it has at that moment."""
     kernel.spec = spec
     kernel.handle = m.KernelHandle(
         kernel_id=spec.kernel_id, session_id=spec.session_id, pid=kernel.proc.pid, workdir=WORKDIR
@@ -73,7 +94,8 @@ async def hand_out(
     kernel.socket = kernel.socket.rename(socket)  # the runner keeps listening on it
     for i, group in enumerate(kernel.cgroups):
         kernel.cgroups[i] = rename_cgroup(group, spec.kernel_id)
-    set_limits(cgroup_v, kernel.cgroups, spec.cpu, spec.mem_bytes)
+    cpu = Decimal(0) if boostable(spec) else spec.cpu  # 0: no quota yet
+    set_limits(cgroup_v, kernel.cgroups, cpu, spec.mem_bytes)
     set_cpu_weight(kernel.cgroups, low=False)
     kernel.client.close()
     kernel.client = RunnerClient(socket, keep=KEPT_CONNECTIONS)

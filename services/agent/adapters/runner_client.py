@@ -86,6 +86,11 @@ class RunnerClient:
         """Give a pre-started runner its session's environment; it refuses all else before."""
         await self._call({"op": "setup", "environ": environ}, within=10.0)
 
+    async def wait_started(self) -> None:
+        """Return once the runner's start is over: its Jupyter kernel answers or failed to start,
+        or none is starting (the caller bounds the wait)."""
+        await self._call({"op": "ready"}, within=None)
+
     async def restart(self, *, within: float, alive: Callable[[], bool]) -> None:
         """Restart the runner in place (fresh interpreter and Jupyter kernel, same work dir);
         returns once the new runner answers."""

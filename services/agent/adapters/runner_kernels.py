@@ -2,6 +2,8 @@
 answers, watching it until it ends (then one `KernelExit`), stopping it (SIGTERM, then SIGKILL
 after the grace period), and reaching its runner for executions, interrupts and terminals.
 A backend says how a kernel starts, signals, ends and is cleaned up (the abstract methods).
+Every request that can run session code reaches a runner through `execute`, `open_live` or
+`runner`: there a kernel's start-up CPU boost (`cpu_boost.py`) ends first.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
+from services.agent.adapters.cpu_boost import CpuBoost
 from services.agent.adapters.kernel_execute import execute_on_runner, not_running
 from services.agent.adapters.kernel_spec_checks import spec_metadata
 from services.agent.adapters.runner_client import RunnerClient
@@ -39,6 +42,7 @@ class RunnerKernel:
     settled: asyncio.Event = field(default_factory=asyncio.Event)  # create() is done with it
     exited: asyncio.Event = field(default_factory=asyncio.Event)
     ended: tuple[int, bool] = (0, False)  # exit code, OOM-killed: set before `exited`
+    boost: CpuBoost | None = None  # its start runs without the CPU quota until this ends
 
 
 K = TypeVar("K", bound=RunnerKernel)
@@ -127,9 +131,9 @@ class RunnerKernels(ABC, Generic[K]):
     async def execute(
         self, kernel_id: str, mode: m.ExecMode, code: str, timeout: float
     ) -> m.ExecResult:
-        kernel = self._kernels.get(kernel_id)
-        if kernel is None or kernel.exited.is_set():
-            raise not_running(kernel_id)
+        kernel = self._running(kernel_id)
+        if kernel.boost is not None:  # a first cell waits for the start it needs anyway
+            await kernel.boost.ended()
         return await execute_on_runner(
             kernel.client,
             kernel.exited,
@@ -147,13 +151,17 @@ class RunnerKernels(ABC, Generic[K]):
     # -- reaching a kernel's runner ------------------------------------------------------------
 
     def runner(self, kernel_id: str) -> RunnerClient:
-        """The runner of a running kernel (live executions, terminals and apps go through it)."""
-        kernel = self._kernels.get(kernel_id)
-        if kernel is None or kernel.exited.is_set():
-            raise not_running(kernel_id)
+        """The runner of a running kernel (terminals, apps, files, interrupts, restarts go
+        through it), its boost ended."""
+        kernel = self._running(kernel_id)
+        if kernel.boost is not None:
+            kernel.boost.end()
         return kernel.client
 
     async def open_live(self, kernel_id: str) -> RunnerSession:
+        kernel = self._running(kernel_id)
+        if kernel.boost is not None:
+            await kernel.boost.ended()
         return await self.runner(kernel_id).open_session()
 
     async def restart(self, kernel_id: str) -> None:
@@ -172,6 +180,12 @@ class RunnerKernels(ABC, Generic[K]):
         return await self.runner(kernel_id).open_terminal(rows, cols)
 
     # -- the table -----------------------------------------------------------------------------
+
+    def _running(self, kernel_id: str) -> K:
+        kernel = self._kernels.get(kernel_id)
+        if kernel is None or kernel.exited.is_set():
+            raise not_running(kernel_id)
+        return kernel
 
     def _live(self) -> builtins.list[K]:
         """The kernels a caller knows of that have not ended."""
@@ -194,6 +208,8 @@ class RunnerKernels(ABC, Generic[K]):
     async def _monitor(self, kernel: K) -> None:
         kernel.ended = await self._wait_end(kernel)
         kernel.exited.set()
+        if kernel.boost is not None:
+            kernel.boost.close()
         await kernel.settled.wait()
         kernel.client.close()  # the runner's kept connections end with it
         try:

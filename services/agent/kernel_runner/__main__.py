@@ -41,6 +41,9 @@ _restarting = threading.Event()
 _server: socket.socket | None = None  # the listening socket, handed on across a restart
 _awaiting_setup = threading.Event()  # pre-started: no session's environment yet
 _jupyter_wanted = False
+# Set once the Jupyter kernel's start is over (it answers, or failed), or when none is starting:
+# the agent's "ready" request waits for it (the session's CPU quota comes then).
+_start_over = threading.Event()
 # How many times this kernel's runner restarted in place (carried in the environment).
 _GENERATION_ENV = "SHIPYARD_RUNNER_GENERATION"
 _generation = int(os.environ.pop(_GENERATION_ENV, "0") or 0)
@@ -81,6 +84,8 @@ def main(argv: list[str] | None = None) -> None:
                 importlib.import_module("zmq")  # the kernelspec (JUPYTER_PATH) waits for setup
     elif args.jupyter:
         _start_jupyter(workdir, eager=not args.startup_command)
+    else:
+        _start_over.set()
     threading.Thread(target=wire.accept_loop, args=(server, _serve), daemon=True).start()
     if args.startup_command:
         threading.Thread(target=_run_startup, args=(args.startup_command,), daemon=True).start()
@@ -130,6 +135,7 @@ def _start_jupyter(workdir: str, *, eager: bool) -> None:
     global _jupyter
     jupyter = _sibling("jupyter_kernel")
     if not jupyter.available():
+        _start_over.set()
         return  # no Jupyter kernel in this image: query mode runs in this interpreter
 
     def died(code: int) -> None:  # the notebook kernel is the kernel: end with it
@@ -138,11 +144,16 @@ def _start_jupyter(workdir: str, *, eager: bool) -> None:
     _jupyter = jupyter.JupyterKernel(workdir, died)
     if eager:
         threading.Thread(target=_warm_up, daemon=True).start()
+    else:  # a batch session's: it starts on its first query cell, if one comes
+        _start_over.set()
 
 
 def _warm_up() -> None:
-    with contextlib.suppress(Exception):  # a failed start is reported by the first execution
-        _jupyter.start()
+    try:
+        with contextlib.suppress(Exception):  # a failed start is reported by the first execution
+            _jupyter.start()
+    finally:
+        _start_over.set()
 
 
 def _serve_session(conn: socket.socket) -> None:
@@ -156,6 +167,9 @@ def _dispatch(request: object, conn: socket.socket | None = None) -> dict[str, A
         return {"ok": True, "generation": _generation}
     if op == "setup" and isinstance(request, dict):
         return _setup(request.get("environ"))
+    if op == "ready":
+        _start_over.wait()
+        return {"ok": True}
     if op == "restart":
         _restarting.set()  # a startup command killed now must not end the kernel
         stop = _jupyter.stop if _jupyter is not None else None
@@ -195,6 +209,8 @@ def _setup(environ: object) -> dict[str, Any]:
     _awaiting_setup.clear()
     if _jupyter_wanted:
         _start_jupyter(_workdir, eager=True)
+    else:
+        _start_over.set()
     return {"ok": True}
 
 

@@ -8,6 +8,8 @@ exactly one reply, in order.
     {"op": "setup", "environ": {str: str}}  ->  {"ok": true}   (--await-setup only: the runner
         was pre-started; this is its session's environment, which replaces its own, and until it
         comes every request but ping is refused; the Jupyter kernel starts after it)
+    {"op": "ready"}  ->  {"ok": true} once the runner's start is over: its Jupyter kernel answers
+        or failed to start, or none is starting (the agent sets a session's CPU quota then)
     {"op": "restart"}  ->  {"ok": true, "generation": int}, then the runner ends its Jupyter kernel,
         batch commands and apps and execs itself afresh (same sandbox or container, same work
         dir, same listening socket); the new one answers pings with that generation

@@ -206,9 +206,15 @@ async def test_the_jupyter_kernel_starts_with_the_sessions_environment(
         waiting = pooled_pids()
         handle = await backend.create(spec(kid, environ={"GREETING": "hello"}))
         assert runner_pid(handle.pid) in waiting
+        cpu = v1_cgroup(handle.pid, "cpu", kid)
+        assert cpu is not None
+        # Its Jupyter kernel starts now, at a session's weight and without the quota ...
+        assert (read(cpu / "cpu.cfs_quota_us"), read(cpu / "cpu.shares")) == ("-1", "1024")
         code = "import os, sys\nprint('ipykernel' in sys.modules, os.environ['GREETING'], "
         code += "os.environ['SHIPYARD_KERNEL_ID'])"
         got = await query(backend, kid, code)
         assert got.stdout == f"True hello {kid}\n", got
+        # ... which is in place before a cell runs.
+        assert read(cpu / "cpu.cfs_quota_us") == read(cpu / "cpu.cfs_period_us")
     finally:
         await backend.close()
