@@ -60,4 +60,3 @@ def _in_field_order(fields: dict[str, Any], descriptor: Descriptor) -> dict[str,
             value = _in_field_order(value, field.message_type)
         ordered[field.name] = value
     return ordered
-
