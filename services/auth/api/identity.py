@@ -4,10 +4,11 @@ body the edge answers a signed `GET /v1/identity` with (libs/core/identity_reply
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from google.protobuf import json_format
-from google.protobuf.descriptor import Descriptor
+from google.protobuf.message import Message
 from shipyard.auth.v1 import identity_service_pb2 as pb
 from shipyard.type.v1 import identity_pb2
 
@@ -39,24 +40,40 @@ def identity_response(caller: Caller) -> pb.GetCurrentIdentityResponse:
 def identity_json(caller: Caller) -> str:
     """The body Envoy's transcoder gives for identity_response(caller), byte for byte: its
     print options (gateway/http_filters.py: every field, proto field names), compact, fields
-    in field-number order as protobuf's C++ printer writes them, UTF-8 unescaped."""
+    in field-number order and the escapes of protobuf's C++ printer, other text as UTF-8."""
     message = identity_response(caller)
     fields = json_format.MessageToDict(
         message, always_print_fields_with_no_presence=True, preserving_proto_field_name=True
     )
-    ordered = _in_field_order(fields, message.DESCRIPTOR)
-    return json.dumps(ordered, separators=(",", ":"), ensure_ascii=False)
+    ordered = _in_field_order(fields, message)
+    text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False)
+    return _ESCAPED.sub(_escape, text)
 
 
-def _in_field_order(fields: dict[str, Any], descriptor: Descriptor) -> dict[str, Any]:
+# What protobuf's C++ printer escapes beyond JSON's own (json.dumps does those alike): angle
+# brackets and invisible or layout-changing code points. Compared with Envoy's output for each
+# code point in tests/integration/gateway/test_edge_identity_json.py.
+_ESCAPED = re.compile(
+    "[<>\x7f-\x9f\xad\u0600-\u0603\u06dd\u070f\u17b4\u17b5\u200b-\u200f"
+    "\u2028-\u202e\u2060-\u2064\u206a-\u206f\ufeff\ufff9-\ufffb"
+    "\U000e0001\U000e0020-\U000e007f]"
+)
+
+
+def _escape(match: re.Match[str]) -> str:
+    # A code point beyond the BMP as its UTF-16 surrogate pair, as JSON spells it.
+    units = match[0].encode("utf-16-be")
+    return "".join(f"\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2))
+
+
+def _in_field_order(fields: dict[str, Any], message: Message) -> dict[str, Any]:
     # json_format appends the default-valued fields after the set ones.
     ordered: dict[str, Any] = {}
-    for field in descriptor.fields:
+    for field in message.DESCRIPTOR.fields:
         if field.name not in fields:
             continue
         value = fields[field.name]
-        singular_message = field.message_type is not None and not field.is_repeated
-        if singular_message and isinstance(value, dict):
-            value = _in_field_order(value, field.message_type)
+        if field.message_type is not None and not field.is_repeated and isinstance(value, dict):
+            value = _in_field_order(value, getattr(message, field.name))
         ordered[field.name] = value
     return ordered
