@@ -17,6 +17,10 @@ HEADER_IDENTITY_REPLY = "x-shipyard-identity-reply"
 IDENTITY_METHOD = "GET"
 IDENTITY_PATH = "/v1/identity"
 
+# A larger body (a member of hundreds of projects) is left to the RPC: the identity headers
+# already carry the project ids once, and Envoy's request headers are limited to 60 KiB.
+MAX_REPLY_CHARS = 8 * 1024
+
 _KEPT = frozenset(range(0x20, 0x7F)) - {ord("%")}
 
 

@@ -14,7 +14,12 @@ from google.rpc import code_pb2
 
 from libs.core.errors import ShipyardError, Unauthenticated
 from libs.core.identity import Caller, caller_to_headers
-from libs.core.identity_reply import HEADER_IDENTITY_REPLY, encode_reply, is_identity_request
+from libs.core.identity_reply import (
+    HEADER_IDENTITY_REPLY,
+    MAX_REPLY_CHARS,
+    encode_reply,
+    is_identity_request,
+)
 from libs.core.signing import RATE_LIMIT_HEADERS
 from services.auth.api.identity import identity_json
 from services.auth.service.admission import Quota, RateLimited, SignedRequestAdmission
@@ -93,8 +98,8 @@ def allow(caller: Caller, quota: Quota | None = None, *, answer_identity: bool =
         return deny_unavailable()
     headers = caller_to_headers(caller)
     upstream = tuple((key, value) for key, value in headers.items() if value)
-    if answer_identity:
-        upstream += ((HEADER_IDENTITY_REPLY, encode_reply(identity_json(caller))),)
+    if answer_identity and len(reply := encode_reply(identity_json(caller))) <= MAX_REPLY_CHARS:
+        upstream += ((HEADER_IDENTITY_REPLY, reply),)
     # An empty value is removed rather than set, so a client-sent value can never survive.
     return Allow(
         upstream_headers=upstream,

@@ -19,7 +19,7 @@ from libs.core.identity_reply import (
     encode_reply,
 )
 from libs.grpcutil.context import set_caller
-from services.auth.api.check_outcome import allow
+from services.auth.api.check_outcome import Allow, allow
 from services.auth.api.ext_authz_http import http_response
 from services.auth.api.identity import identity_json
 from services.auth.api.servicer import IdentityServicer
@@ -73,6 +73,18 @@ async def test_the_http_check_sends_it_to_envoy_too():
     outcome = allow(caller, answer_identity=True)
     headers = dict(http_response(outcome).headers)
     assert unquote(headers[HEADER_IDENTITY_REPLY]) == identity_json(caller)
+
+
+def test_a_body_too_large_for_a_header_is_left_to_the_rpc():
+    many = tuple(f"{i:08d}-0000-0000-0000-000000000000" for i in range(300))
+    some = allow(Caller(user_id="u1", project_ids=many[:100]), answer_identity=True)
+    assert isinstance(some, Allow)
+    assert HEADER_IDENTITY_REPLY in dict(some.upstream_headers)
+    hundreds = allow(Caller(user_id="u1", project_ids=many), answer_identity=True)
+    assert isinstance(hundreds, Allow)
+    headers = dict(hundreds.upstream_headers)
+    assert HEADER_IDENTITY_REPLY not in headers  # the edge passes it on to GetCurrentIdentity
+    assert headers["x-shipyard-project-ids"] == ",".join(many)
 
 
 @pytest.mark.parametrize(
