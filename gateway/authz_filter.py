@@ -23,6 +23,7 @@ from envoy_data_plane.envoy.type.v3 import HttpStatus, StatusCode
 from gateway.config import AUTHZ_CLUSTER, EdgeSettings
 from libs.core.check_paths import CHECK_PREFIX
 from libs.core.identity import IDENTITY_HEADERS
+from libs.core.identity_reply import HEADER_IDENTITY_REPLY
 from libs.core.signing import RATE_LIMIT_HEADERS, SIGNED_REQUEST_HEADERS
 
 # What a denial may carry to the client besides its status and body: the body's type, the
@@ -56,9 +57,10 @@ def ext_authz(settings: EdgeSettings) -> ExtAuthz:
         path_prefix=CHECK_PREFIX,
         authorization_response=AuthorizationResponse(
             # Set on the forwarded request, overwriting any copy (header_mutation already
-            # stripped the client's); the 200 also names the headers to remove
+            # stripped the client's), and the identity reply for the edge (gateway/
+            # identity_reply.py); the 200 also names the headers to remove
             # (x-envoy-auth-headers-to-remove: the credential, empty identity fields).
-            allowed_upstream_headers=_exactly(IDENTITY_HEADERS),
+            allowed_upstream_headers=_exactly((*IDENTITY_HEADERS, HEADER_IDENTITY_REPLY)),
             allowed_client_headers=_exactly(DENIAL_HEADERS),
             allowed_client_headers_on_success=_exactly(RATE_LIMIT_HEADERS),
         ),

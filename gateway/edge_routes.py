@@ -28,13 +28,16 @@ from envoy_data_plane.google.protobuf import Any
 from gateway import bearer
 from gateway.bridge.envoy_routes import bridge_routes
 from gateway.config import EdgeSettings
+from gateway.identity_reply import identity_route
 from gateway.transfer_routes import transfer_routes
 from libs.core.identity import HEADER_INTERNAL_TOKEN
+from libs.core.identity_reply import HEADER_IDENTITY_REPLY
 
 EXT_AUTHZ = "envoy.filters.http.ext_authz"
 CORS = "envoy.filters.http.cors"
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
 REST_PREFIX = "/v1/"
+REST_CLUSTER = "registry"  # never reached: see the REST route below
 CORS_ALLOW_HEADERS = (
     "authorization, content-type, date, x-backendai-date, x-backendai-version, "
     "x-backendai-domain, x-grpc-web, x-user-agent, grpc-timeout, traceparent, tracestate"
@@ -75,6 +78,8 @@ def route_config(settings: EdgeSettings) -> RouteConfiguration:
     routes += transfer_routes(settings, ext_authz=EXT_AUTHZ, cors=CORS)
     # Streaming RPCs served as WebSocket/SSE, before the transcoder could claim their paths.
     routes += bridge_routes(settings)
+    # A signed GET /v1/identity is answered by the edge (gateway/identity_reply.py).
+    routes.append(identity_route(REST_CLUSTER))
     # After transcoding the route cache is cleared, so REST calls are routed by their gRPC path.
     routes += [
         Route(match=RouteMatch(prefix=f"/{svc}/"), route=_unbounded(upstream))
@@ -82,7 +87,7 @@ def route_config(settings: EdgeSettings) -> RouteConfiguration:
     ]
     # A real route for REST paths so CORS applies to them (P1); the transcoder answers 404 for
     # any /v1/ path it cannot map, so nothing untranscoded reaches this cluster.
-    routes.append(Route(match=RouteMatch(prefix=REST_PREFIX), route=_unbounded("registry")))
+    routes.append(Route(match=RouteMatch(prefix=REST_PREFIX), route=_unbounded(REST_CLUSTER)))
     routes.append(
         Route(
             name="not_found",
@@ -105,6 +110,8 @@ def route_config(settings: EdgeSettings) -> RouteConfiguration:
                 append_action=HeaderValueOptionHeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD,
             )
         ],
+        # Auth's answer for the edge alone; never forwarded, whatever route a request took.
+        request_headers_to_remove=[HEADER_IDENTITY_REPLY],
     )
     if settings.cors_origins:
         vhost.typed_per_filter_config = {CORS: Any.pack(_cors_policy(settings.cors_origins))}

@@ -1,7 +1,7 @@
 """The edge's HTTP connection manager and its filter chain (docs/edge-auth.md).
 
 Filter order: header_mutation -> cors -> grpc_web -> [jwt_authn -> local_ratelimit] ->
-ext_authz -> grpc_json_transcoder -> router.
+ext_authz -> lua (GET /v1/identity only) -> grpc_json_transcoder -> router.
 """
 
 from __future__ import annotations
@@ -39,12 +39,19 @@ from gateway.authz_filter import ext_authz as ext_authz_config
 from gateway.authz_filter import grpc_service
 from gateway.config import EdgeSettings
 from gateway.edge_routes import CORS, EXT_AUTHZ, public_paths
+from gateway.identity_reply import lua_filter
 from gateway.local_reply import local_reply_config
 from libs.core.identity import HEADER_INTERNAL_TOKEN, IDENTITY_HEADERS
+from libs.core.identity_reply import HEADER_IDENTITY_REPLY
 
 HCM = "envoy.filters.network.http_connection_manager"
 # Everything a client must never set itself: identity comes from ext_authz, the token from Envoy.
-STRIPPED_REQUEST_HEADERS = (*IDENTITY_HEADERS, HEADER_INTERNAL_TOKEN, apps.HEADER_APP_HOST)
+STRIPPED_REQUEST_HEADERS = (
+    *IDENTITY_HEADERS,
+    HEADER_INTERNAL_TOKEN,
+    apps.HEADER_APP_HOST,
+    HEADER_IDENTITY_REPLY,
+)
 
 
 def http_connection_manager(
@@ -123,6 +130,8 @@ def _http_filters(settings: EdgeSettings) -> list[HttpFilter]:
         # Before the transcoder: auth sees the method, path+query, Host and Content-Type the
         # client signed (Backend.AI HMAC), not the transcoded POST /pkg.Service/Method.
         HttpFilter(name=EXT_AUTHZ, typed_config=Any.pack(ext_authz)),
+        # After ext_authz (its answer) and before the transcoder (no call to auth follows).
+        lua_filter(),
         HttpFilter(
             name="envoy.filters.http.grpc_json_transcoder", typed_config=Any.pack(transcoder)
         ),

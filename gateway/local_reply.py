@@ -53,14 +53,18 @@ def _grpc_caller() -> list[AccessLogFilter]:
     ]
 
 
-def _authz_error() -> AccessLogFilter:
-    """ext_authz could not get an answer (status_on_error); its denials carry flag UAEX too."""
-    expression = ExpressionFilter(expression="response.code_details == 'ext_authz_error'")
+def _code_details(details: str) -> AccessLogFilter:
+    expression = ExpressionFilter(expression=f"response.code_details == '{details}'")
     return AccessLogFilter(
         extension_filter=ExtensionFilter(
             name="envoy.access_loggers.extension_filters.cel", typed_config=Any.pack(expression)
         )
     )
+
+
+def _authz_error() -> AccessLogFilter:
+    """ext_authz could not get an answer (status_on_error); its denials carry flag UAEX too."""
+    return _code_details("ext_authz_error")
 
 
 def _authz_denied() -> AccessLogFilter:
@@ -74,10 +78,15 @@ def _all(filters: list[AccessLogFilter]) -> AccessLogFilter:
 def local_reply_config() -> LocalReplyConfig:
     """JSON {"code", "message"} for REST callers, plain text (grpc-message) for gRPC callers.
 
-    The first matching mapper wins. Denials by the auth service keep its own (JSON) body.
+    The first matching mapper wins. Denials by the auth service keep its own (JSON) body, and
+    so does the identity the edge answers itself (gateway/identity_reply.py: a Lua reply).
     """
     unavailable = DataSource(inline_string=AUTHZ_UNAVAILABLE)
     mappers = [
+        ResponseMapper(
+            filter=_code_details("lua_response"),
+            body_format_override=_text_format(_BODY, content_type="application/json"),
+        ),
         ResponseMapper(
             filter=_all([_authz_error(), *_grpc_caller()]),
             body=unavailable,

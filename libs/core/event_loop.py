@@ -2,7 +2,7 @@
 
 uvloop (libuv) runs the same asyncio code with less Python per socket operation and per
 callback: the registry's CPU per GetSession fell by a tenth to a quarter, most of it in the
-PostgreSQL and Redis round trips (docs/decisions.md, D-UVLOOP; docs/performance.md). gRPC's
+PostgreSQL and Redis round trips (docs/decisions.md, D8; docs/performance.md). gRPC's
 asyncio stack works on any loop (it polls its own completion queue and wakes the loop), so
 nothing else changes. `asyncio` keeps the standard loop, to rule uvloop out when chasing a bug.
 """

@@ -14,7 +14,14 @@ from google.rpc import code_pb2
 
 from libs.core.errors import ShipyardError, Unauthenticated
 from libs.core.identity import Caller, caller_to_headers
+from libs.core.identity_reply import (
+    HEADER_IDENTITY_REPLY,
+    MAX_REPLY_CHARS,
+    encode_reply,
+    is_identity_request,
+)
 from libs.core.signing import RATE_LIMIT_HEADERS
+from services.auth.api.identity import identity_json
 from services.auth.service.admission import Quota, RateLimited, SignedRequestAdmission
 from services.auth.service.verify import RequestFacts
 
@@ -72,7 +79,9 @@ async def decide(
         # Always an explicit deny (503), never an error left to Envoy's failure_mode_allow.
         log.exception("cannot verify %s %s", facts.method, facts.path)
         return deny_unavailable(grpc_caller=grpc_caller)
-    return allow(admitted.caller, admitted.quota)
+    # A REST GetCurrentIdentity is answered by the edge from this Check (no second call).
+    answer = not grpc_caller and is_identity_request(facts.method, facts.path)
+    return allow(admitted.caller, admitted.quota, answer_identity=answer)
 
 
 def rate_limit_headers(quota: Quota) -> Headers:
@@ -81,15 +90,19 @@ def rate_limit_headers(quota: Quota) -> Headers:
     return tuple((name, str(value)) for name, value in zip(RATE_LIMIT_HEADERS, values, strict=True))
 
 
-def allow(caller: Caller, quota: Quota | None = None) -> Outcome:
-    """The caller's identity headers, minus the credential; rate-limit headers to the client."""
+def allow(caller: Caller, quota: Quota | None = None, *, answer_identity: bool = False) -> Outcome:
+    """The caller's identity headers, minus the credential; rate-limit headers to the client.
+    With `answer_identity`, also GetCurrentIdentity's REST body for the edge to answer with."""
     if not caller.user_id:
         # Services would see no user at all; never let that through as an allowed request.
         return deny_unavailable()
     headers = caller_to_headers(caller)
+    upstream = tuple((key, value) for key, value in headers.items() if value)
+    if answer_identity and len(reply := encode_reply(identity_json(caller))) <= MAX_REPLY_CHARS:
+        upstream += ((HEADER_IDENTITY_REPLY, reply),)
     # An empty value is removed rather than set, so a client-sent value can never survive.
     return Allow(
-        upstream_headers=tuple((key, value) for key, value in headers.items() if value),
+        upstream_headers=upstream,
         remove_headers=("authorization", *(key for key, value in headers.items() if not value)),
         client_headers=rate_limit_headers(quota) if quota else (),
     )

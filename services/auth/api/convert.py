@@ -1,34 +1,15 @@
-"""Protobuf ⇄ auth's types: identities and Envoy ext_authz Check messages."""
+"""Protobuf ⇄ auth's types: Envoy ext_authz Check messages."""
 
 from __future__ import annotations
 
 from envoy_ext_authz.v3 import external_auth_pb2 as authz
 from google.rpc import code_pb2, status_pb2
-from shipyard.type.v1 import identity_pb2
 
-from libs.core.identity import Caller, Role
 from services.auth.api import check_outcome
 from services.auth.api.check_outcome import Allow, Headers, Outcome
 from services.auth.service.verify import RequestFacts
 
 _OVERWRITE = authz.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
-_ROLES = {
-    Role.USER: identity_pb2.ROLE_USER,
-    Role.ADMIN: identity_pb2.ROLE_ADMIN,
-    Role.SUPERADMIN: identity_pb2.ROLE_SUPERADMIN,
-    Role.MONITOR: identity_pb2.ROLE_MONITOR,
-}
-
-
-def identity_to_pb(caller: Caller) -> identity_pb2.Identity:
-    return identity_pb2.Identity(
-        user_id=caller.user_id,
-        access_key=caller.access_key,
-        role=_ROLES[caller.role],
-        domain_name=caller.domain_name,
-        project_ids=list(caller.project_ids),
-        email=caller.email,
-    )
 
 
 def facts_from_check(request: authz.CheckRequest) -> RequestFacts:

@@ -8,7 +8,7 @@ from shipyard.auth.v1 import identity_service_pb2_grpc as pb_grpc
 from typing_extensions import override
 
 from libs.grpcutil.context import current_caller
-from services.auth.api.convert import identity_to_pb
+from services.auth.api.identity import identity_response
 
 
 class IdentityServicer(pb_grpc.IdentityServiceServicer):
@@ -17,4 +17,4 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         self, request: pb.GetCurrentIdentityRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetCurrentIdentityResponse:
         # The caller comes from the identity headers the edge injected after Check.
-        return pb.GetCurrentIdentityResponse(identity=identity_to_pb(current_caller()))
+        return identity_response(current_caller())

@@ -15,7 +15,7 @@ from shipyard.type.v1 import resources_pb2
 from libs.core.errors import FieldViolation, InvalidArgument
 from libs.core.identity import Role
 from libs.core.slots import ResourceSlots
-from services.auth.api.convert import _ROLES
+from services.auth.api.identity import _ROLES
 from services.auth.domain.model import UserStatus
 from services.auth.domain.tenancy import (
     EMAIL_RE,

@@ -41,6 +41,8 @@ INJECTED = {
     "x-shipyard-project-ids": "p1,p2",
 }
 ERROR_TRIGGER = "x-test-error"  # a header that makes the fake IdentityService fail
+# A serialized GetCurrentIdentityResponse (gRPC binary metadata) the fake answers with as is.
+IDENTITY_ANSWER = "x-test-identity-bin"
 ENVOY_HEALTH_CHECKER = "Envoy/HC"  # user agent of Envoy's active health checks
 AUTH_STORE_DOWN = "store-down"  # a credential the fake authz answers with its own 503 denial
 
@@ -124,6 +126,9 @@ class FakeIdentityService(ids_grpc.IdentityServiceServicer):
     async def GetCurrentIdentity(
         self, request: ids.GetCurrentIdentityRequest, context: grpc.aio.ServicerContext
     ) -> ids.GetCurrentIdentityResponse:
+        answer = dict(context.invocation_metadata() or ()).get(IDENTITY_ANSWER)
+        if isinstance(answer, bytes):
+            return ids.GetCurrentIdentityResponse.FromString(answer)
         md = _metadata(context)
         if md.get(ERROR_TRIGGER) == "not-found":
             info = any_pb2.Any()

@@ -19,6 +19,7 @@ IDENTITY_HEADERS = [
     "x-shipyard-email",
     "x-shipyard-internal-token",
     "x-shipyard-app-host",  # which app an app token opens (gateway/apps.py)
+    "x-shipyard-identity-reply",  # auth's answer to GET /v1/identity (gateway/identity_reply.py)
 ]
 INTERNAL_SERVICES = [
     "shipyard.registry.v1.SchedulingService",

@@ -35,7 +35,8 @@ def test_ext_authz_asks_auths_http_check_on_every_replica_and_fails_closed():
     ]
     response = service["authorization_response"]
     upstream = [p["exact"] for p in response["allowed_upstream_headers"]["patterns"]]
-    assert upstream == IDENTITY_HEADERS[:7]  # not the internal token, not the app host
+    # The identity headers and the identity reply; not the internal token, not the app host.
+    assert upstream == [*IDENTITY_HEADERS[:7], "x-shipyard-identity-reply"]
     assert [p["exact"] for p in response["allowed_client_headers"]["patterns"]] == [
         "content-type",
         "grpc-status",

@@ -26,6 +26,7 @@ def test_filter_order_puts_ext_authz_before_the_transcoder():
         "envoy.filters.http.cors",
         "envoy.filters.http.grpc_web",
         EXT_AUTHZ,
+        "envoy.filters.http.lua",  # answers a signed GET /v1/identity (gateway/identity_reply.py)
         "envoy.filters.http.grpc_json_transcoder",
         "envoy.filters.http.router",
     ]
@@ -205,13 +206,17 @@ def test_local_replies_are_plain_for_grpc_callers_and_keep_authz_denials():
     mappers = reply["mappers"]
     plain = {"text_format_source": {"inline_string": "%LOCAL_REPLY_BODY%"}}
 
+    # The identity the edge answers itself (a Lua reply): its JSON body as is.
+    lua = mappers[0]["filter"]["extension_filter"]["typed_config"]["expression"]
+    assert lua == "response.code_details == 'lua_response'"
+    assert mappers[0]["body_format_override"] == {**plain, "content_type": "application/json"}
     # authz down + gRPC caller, then any gRPC caller: plain text, it becomes grpc-message.
-    assert [m["body_format_override"] for m in mappers[:2]] == [plain, plain]
-    assert "extension_filter" in mappers[0]["filter"]["and_filter"]["filters"][0]
+    assert [m["body_format_override"] for m in mappers[1:3]] == [plain, plain]
+    assert "extension_filter" in mappers[1]["filter"]["and_filter"]["filters"][0]
     # authz down (REST): the edge's JSON; authz denial (REST): the auth service's body as is.
-    assert mappers[2]["body_format_override"]["json_format"]["code"] == 14
-    assert mappers[3]["filter"] == {"response_flag_filter": {"flags": ["UAEX"]}}
-    assert mappers[3]["body_format_override"] == {**plain, "content_type": "application/json"}
+    assert mappers[3]["body_format_override"]["json_format"]["code"] == 14
+    assert mappers[4]["filter"] == {"response_flag_filter": {"flags": ["UAEX"]}}
+    assert mappers[4]["body_format_override"] == {**plain, "content_type": "application/json"}
     assert reply["body_format"]["json_format"] == {"code": 2, "message": "%LOCAL_REPLY_BODY%"}
 
 
