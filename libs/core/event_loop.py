@@ -1,4 +1,5 @@
-"""The event loop every service runs on: uvloop unless `SHIPYARD_EVENT_LOOP=asyncio`.
+"""The event loop the services run on: uvloop unless `SHIPYARD_EVENT_LOOP=asyncio` (the agent
+keeps the standard loop: docs/decisions.md D8).
 
 uvloop (libuv) runs the same asyncio code with less Python per socket operation and per
 callback: the registry's CPU per GetSession fell by a tenth to a quarter, most of it in the
