@@ -2,10 +2,11 @@
 
 The same steps as `SqlLifecycleStore.apply_kernel_status`, once for a whole batch read from the
 stream: the reports' sessions are locked in id order, then all their kernels in id order (rule
-R-LOCK-ORDER); the event ids are recorded in one statement (rule R-IDEMPOTENT-CONSUMER: a
-repeat, in the table or earlier in the batch, is a no-op); each report then moves its kernel in
-stream order (`kernel_moves.py`); the occupancy of the agents that ended kernels is recomputed
-once; and one outbox insert stages every change (rule R-OUTBOX), each change's events carrying
+R-LOCK-ORDER), as plain rows (`row_state.py`); the event ids are recorded in one statement
+(rule R-IDEMPOTENT-CONSUMER: a repeat, in the table or earlier in the batch, is a no-op); each
+report then moves its kernel in stream order (`kernel_moves.py`) and the moved rows are written
+back in one statement; the occupancy of the agents that ended kernels is recomputed once; and
+one outbox insert stages every change (rule R-OUTBOX), each change's events carrying
 the trace of the report that caused it.
 """
 
@@ -14,16 +15,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.db.retry import with_retry
-from services.registry.adapters.claims import lock_kernels_of
 from services.registry.adapters.kernel_moves import KernelMove, move_kernel, placed_on, with_agents
 from services.registry.adapters.outbox import change_events, stage
+from services.registry.adapters.row_state import lock_of_kernels, write_back
 from services.registry.adapters.rows import recompute_occupancy
-from services.registry.adapters.tables import ConsumedEventRow, KernelRow, SessionRow
+from services.registry.adapters.tables import ConsumedEventRow
 from services.registry.service.ports import SessionChange
 from services.registry.service.session_ports import KernelReport
 
@@ -44,21 +44,7 @@ async def apply_reports(
 async def _apply(
     db: AsyncSession, reports: Sequence[KernelReport], now: datetime
 ) -> list[SessionChange | None]:
-    wanted = sorted({r.kernel_id for r in reports})
-    owners = (
-        await db.execute(select(KernelRow.session_id).where(KernelRow.id.in_(wanted)))
-    ).scalars()
-    session_ids = sorted(set(owners))
-    sessions = {
-        s.id: s
-        for s in await db.scalars(
-            select(SessionRow)
-            .where(SessionRow.id.in_(session_ids))
-            .order_by(SessionRow.id)
-            .with_for_update()
-        )
-    }
-    kernels_of = await lock_kernels_of(db, session_ids)
+    sessions, kernels_of = await lock_of_kernels(db, sorted({r.kernel_id for r in reports}))
     kernel = {k.id: k for ks in kernels_of.values() for k in ks}
     # Placement first (a refused report records nothing), then every id in one statement.
     accepted = [
@@ -88,6 +74,7 @@ async def _apply(
                 has_event_id=bool(report.event_id),
             )
         )
+    await write_back(db, sessions.values(), kernel.values())
     freed = await recompute_occupancy(db, {m.freed_agent for m in moves if m and m.freed_agent})
     agents = {a.id: a for a in freed}
     changes: list[SessionChange | None] = []

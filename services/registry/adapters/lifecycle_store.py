@@ -1,7 +1,8 @@
 """Session and kernel state changes after the queue: prepare, kernel events, cancel, destroy.
 
-Each method is one transaction that locks the session and its kernels (in that order), applies
-the transition tables and re-derives agent occupancy, so every change is atomic and a repeated
+Each method is one transaction that locks the session and its kernels (in that order, as plain
+rows: `row_state.py`), applies the transition tables, writes the moved rows back in one
+statement and re-derives agent occupancy, so every change is atomic and a repeated
 call is a no-op.
 """
 
@@ -19,11 +20,10 @@ from services.registry.adapters.claims import claim_scheduled
 from services.registry.adapters.kernel_moves import move_kernel, placed_on, with_agents
 from services.registry.adapters.kernel_report_batch import apply_reports
 from services.registry.adapters.outbox import change_events, mark_consumed, stage, stage_changes
+from services.registry.adapters.row_state import lock_of_kernels, lock_one, write_back
 from services.registry.adapters.rows import (
     agent_from_row,
     kernel_target,
-    lock_kernel_session,
-    lock_session_or_none,
     recompute_occupancy,
     session_from_row,
     set_kernel_status,
@@ -75,10 +75,11 @@ class SqlLifecycleStore:
         async def work() -> SessionChange | None:
             now = datetime.now(UTC)
             async with self._sessions.begin() as db:
-                locked = await lock_kernel_session(db, kernel_id)
-                if locked is None:
+                sessions, kernels_of = await lock_of_kernels(db, [kernel_id])
+                if not sessions:
                     return None
-                session, kernels = locked
+                (session,) = sessions.values()
+                kernels = kernels_of[session.id]
                 kernel = next(k for k in kernels if k.id == kernel_id)
                 if not placed_on(kernel, agent_id, new):
                     return None
@@ -89,6 +90,7 @@ class SqlLifecycleStore:
                     message=message, now=now, has_event_id=bool(event_id),
                 )  # fmt: skip
                 shown = [move.shown] if move.shown is not None else []
+                await write_back(db, [session], kernels)
                 if move.change is None:
                     await stage(db, [], shown)
                     return None
@@ -105,7 +107,7 @@ class SqlLifecycleStore:
         async def work() -> SessionChange | None:
             now = datetime.now(UTC)
             async with self._sessions.begin() as db:
-                found = await lock_session_or_none(db, session_id)
+                found = await lock_one(db, session_id)
                 if found is None:
                     return None
                 session, kernels = found
@@ -115,6 +117,7 @@ class SqlLifecycleStore:
                 status = set_session_status(
                     session, Status.CANCELLED, reason=reason, now=now, message=error, data=data
                 )
+                await write_back(db, [session], kernels)
                 agents = await recompute_occupancy(db, [k.agent_id for k in kernels if k.agent_id])
                 change = SessionChange(
                     session_id=session_id,
@@ -135,7 +138,7 @@ class SqlLifecycleStore:
         async def work() -> SessionChange | None:
             now = datetime.now(UTC)
             async with self._sessions.begin() as db:
-                found = await lock_session_or_none(db, session_id)
+                found = await lock_one(db, session_id)
                 if found is None or Status(found[0].status) is not Status.PENDING:
                     return None
                 session, kernels = found
@@ -144,6 +147,7 @@ class SqlLifecycleStore:
                 status = set_session_status(
                     session, Status.CANCELLED, reason=reason, now=now, message=message
                 )
+                await write_back(db, [session], kernels)
                 change = SessionChange(session_id=session_id, status=status, status_info=reason)
                 await stage_changes(db, [change])  # rule R-OUTBOX
                 return change
@@ -160,7 +164,7 @@ class SqlLifecycleStore:
         async def work() -> tuple[list[KernelTarget], SessionChange | None]:
             now = datetime.now(UTC)
             async with self._sessions.begin() as db:
-                found = await lock_session_or_none(db, session_id)
+                found = await lock_one(db, session_id)
                 if found is None:
                     raise SessionNotFound(f"session {session_id} not found")
                 session, kernels = found
@@ -171,6 +175,7 @@ class SqlLifecycleStore:
                     for k in kernels:
                         set_kernel_status(k, Status.CANCELLED, reason=reason, now=now)
                     status = set_session_status(session, Status.CANCELLED, reason=reason, now=now)
+                    await write_back(db, [session], kernels)
                     change = SessionChange(session_id=session_id, status=status, status_info=reason)
                     await stage_changes(db, [change])
                     return [], change
@@ -187,6 +192,7 @@ class SqlLifecycleStore:
                     if k.agent_id and k.agent_address:
                         targets.append(kernel_target(k))
                 status = set_session_status(session, Status.TERMINATING, reason=reason, now=now)
+                await write_back(db, [session], kernels)
                 change = SessionChange(session_id=session_id, status=status, status_info=reason)
                 await stage_changes(db, [change])
                 return targets, change

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.core.ids import new_id
 from libs.events.streams import StreamEntry, last_entry_id, tail
+from services.registry.adapters.row_state import KernelState, SessionState
 from services.registry.adapters.tables import KernelRow, SessionRow
 from services.registry.adapters.unnest import any_of
 from services.registry.domain.model import Status
@@ -152,8 +153,8 @@ def renamed_event(session: SessionRow, now: datetime) -> pb.WatchEventsResponse:
 
 
 def kernel_user_event(
-    session: SessionRow,
-    kernel: KernelRow,
+    session: SessionState,
+    kernel: KernelState,
     status: Status,
     *,
     reason: str,
