@@ -12,10 +12,11 @@ both tables.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any, cast
+from types import SimpleNamespace
+from typing import Any, ClassVar, cast
 
 from sqlalchemy import ColumnElement, Select, Table, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +32,16 @@ _KERNELS = cast(Table, KernelRow.__table__)
 class SessionState:
     """A locked session's status columns and what its user events name (`user_events._base`)."""
 
+    WRITTEN: ClassVar[tuple[str, ...]] = (
+        "status",
+        "status_info",
+        "status_message",
+        "status_data",
+        "status_history",
+        "status_changed_at",
+        "terminated_at",
+    )
+
     id: str
     name: str
     owner_user_id: str
@@ -43,23 +54,27 @@ class SessionState:
     status_history: dict[str, str]
     status_changed_at: datetime
     terminated_at: datetime | None
+    # Every column, when the caller read the row whole (`lock_sessions(whole=True)`).
+    whole: Mapping[Any, Any] = field(default_factory=dict, repr=False)
     _loaded: tuple[object, ...] = field(default=(), repr=False)
 
     def written(self) -> tuple[object, ...]:
-        return (
-            self.status,
-            self.status_info,
-            self.status_message,
-            self.status_data,
-            self.status_history,
-            self.status_changed_at,
-            self.terminated_at,
-        )
+        return tuple(getattr(self, name) for name in self.WRITTEN)
 
 
 @dataclass(slots=True, eq=False)
 class KernelState:
     """A locked kernel's status columns and where it runs."""
+
+    WRITTEN: ClassVar[tuple[str, ...]] = (
+        "status",
+        "status_info",
+        "status_data",
+        "status_changed_at",
+        "exit_code",
+        "started_at",
+        "terminated_at",
+    )
 
     id: str
     session_id: str
@@ -75,56 +90,67 @@ class KernelState:
     exit_code: int | None
     started_at: datetime | None
     terminated_at: datetime | None
+    whole: Mapping[Any, Any] = field(default_factory=dict, repr=False)
     _loaded: tuple[object, ...] = field(default=(), repr=False)
 
     def written(self) -> tuple[object, ...]:
-        return (
-            self.status,
-            self.status_info,
-            self.status_data,
-            self.status_changed_at,
-            self.exit_code,
-            self.started_at,
-            self.terminated_at,
-        )
+        return tuple(getattr(self, name) for name in self.WRITTEN)
 
 
-_SESSION_COLUMNS = [c for c in _SESSIONS.c if c.name in SessionState.__dataclass_fields__]
-_KERNEL_COLUMNS = [c for c in _KERNELS.c if c.name in KernelState.__dataclass_fields__]
+def _fields(cls: type[SessionState] | type[KernelState]) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls) if f.name not in ("whole", "_loaded"))
 
 
-def select_sessions(where: ColumnElement[bool]) -> Select[Any]:
-    """The state columns of the sessions matching `where`, in id order (lock order)."""
-    return select(*_SESSION_COLUMNS).where(where).order_by(_SESSIONS.c.id)
+_SESSION_FIELDS = _fields(SessionState)
+_KERNEL_FIELDS = _fields(KernelState)
+_SESSION_COLUMNS = [_SESSIONS.c[f] for f in _SESSION_FIELDS]
+_KERNEL_COLUMNS = [_KERNELS.c[f] for f in _KERNEL_FIELDS]
 
 
-async def lock_sessions(db: AsyncSession, stmt: Select[Any]) -> list[SessionState]:
+def select_sessions(where: ColumnElement[bool], *, whole: bool = False) -> Select[Any]:
+    """The sessions matching `where`: their state columns, or every column (`whole`)."""
+    return (select(_SESSIONS) if whole else select(*_SESSION_COLUMNS)).where(where)
+
+
+async def lock_sessions(
+    db: AsyncSession, stmt: Select[Any], *, whole: bool = False
+) -> list[SessionState]:
     """Run a `select_sessions` statement (with its FOR UPDATE) and keep what it read."""
     found = []
     for r in (await db.execute(stmt)).mappings():
-        state = SessionState(**r)
+        state = SessionState(**{f: r[f] for f in _SESSION_FIELDS})
         state._loaded = state.written()
+        if whole:
+            state.whole = r
         found.append(state)
     return found
 
 
 async def lock_kernels(
-    db: AsyncSession, session_ids: Sequence[str]
+    db: AsyncSession, session_ids: Sequence[str], *, whole: bool = False
 ) -> dict[str, list[KernelState]]:
     """Lock the kernels of sessions the caller has locked, in id order; by session."""
     t = _KERNELS.c
     stmt = (
-        select(*_KERNEL_COLUMNS)
+        (select(_KERNELS) if whole else select(*_KERNEL_COLUMNS))
         .where(any_of(t.session_id, session_ids))
         .order_by(t.id)
         .with_for_update()
     )
     by_session: dict[str, list[KernelState]] = {s: [] for s in session_ids}
     for r in (await db.execute(stmt)).mappings():
-        kernel = KernelState(**r)
+        kernel = KernelState(**{f: r[f] for f in _KERNEL_FIELDS})
         kernel._loaded = kernel.written()
+        if whole:
+            kernel.whole = r
         by_session.setdefault(kernel.session_id, []).append(kernel)
     return by_session
+
+
+def as_row(state: SessionState | KernelState) -> Any:
+    """A row read whole, as the transaction has moved it: what `rows.session_from_row` and
+    `rows.kernel_from_row` read (attributes named as the columns)."""
+    return SimpleNamespace(**{**state.whole, **{n: getattr(state, n) for n in state.WRITTEN}})
 
 
 async def lock_of_kernels(
@@ -134,9 +160,8 @@ async def lock_of_kernels(
     names them locks nothing), then all their kernels."""
     k = _KERNELS.c
     owners = select(k.session_id).where(any_of(k.id, kernel_ids))
-    sessions = await lock_sessions(
-        db, select_sessions(_SESSIONS.c.id.in_(owners)).with_for_update()
-    )
+    stmt = select_sessions(_SESSIONS.c.id.in_(owners)).order_by(_SESSIONS.c.id)
+    sessions = await lock_sessions(db, stmt.with_for_update())
     kernels = await lock_kernels(db, [s.id for s in sessions])
     return {s.id: s for s in sessions}, kernels
 
