@@ -71,5 +71,5 @@ async def claim_scheduled(
             )
             for session, change in zip(sessions, changes, strict=True)
         ]
-        await stage_changes(db, changes)
+        await stage_changes(db, changes, {s.id: s for s in sessions})
     return claimed

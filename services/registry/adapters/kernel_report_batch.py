@@ -15,15 +15,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.db.retry import with_retry
 from services.registry.adapters.kernel_moves import KernelMove, move_kernel, placed_on, with_agents
-from services.registry.adapters.outbox import change_events, stage
+from services.registry.adapters.outbox import change_events, consume, stage
 from services.registry.adapters.row_state import lock_of_kernels, write_back
 from services.registry.adapters.rows import recompute_occupancy
-from services.registry.adapters.tables import ConsumedEventRow
 from services.registry.service.ports import SessionChange
 from services.registry.service.session_ports import KernelReport
 
@@ -51,7 +49,7 @@ async def _apply(
         r.kernel_id in kernel and placed_on(kernel[r.kernel_id], r.agent_id, r.status)
         for r in reports
     ]
-    fresh = await _consume(
+    fresh = await consume(
         db, [r.event_id for r, ok in zip(reports, accepted, strict=False) if ok], now
     )
     moves: list[KernelMove | None] = []
@@ -91,19 +89,5 @@ async def _apply(
         if move is not None and move.shown is not None:
             shown.append(move.shown)
         changes.append(change)
-    await stage(db, events, shown)
+    await stage(db, events, shown, sessions)
     return changes
-
-
-async def _consume(db: AsyncSession, event_ids: list[str], now: datetime) -> set[str]:
-    """Record the ids applied in this transaction; those not recorded before."""
-    ids = sorted({i for i in event_ids if i})  # sorted: concurrent batches insert in one order
-    if not ids:
-        return set()
-    stmt = (
-        pg_insert(ConsumedEventRow)
-        .values([{"event_id": i, "consumed_at": now} for i in ids])
-        .on_conflict_do_nothing(index_elements=[ConsumedEventRow.event_id])
-        .returning(ConsumedEventRow.event_id)
-    )
-    return set((await db.execute(stmt)).scalars())

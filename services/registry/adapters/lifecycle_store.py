@@ -19,7 +19,7 @@ from libs.db.retry import with_retry
 from services.registry.adapters.claims import claim_scheduled
 from services.registry.adapters.kernel_moves import move_kernel, placed_on, with_agents
 from services.registry.adapters.kernel_report_batch import apply_reports
-from services.registry.adapters.outbox import change_events, mark_consumed, stage, stage_changes
+from services.registry.adapters.outbox import change_events, consume, stage, stage_changes
 from services.registry.adapters.row_state import lock_of_kernels, lock_one, write_back
 from services.registry.adapters.rows import (
     agent_from_row,
@@ -83,7 +83,7 @@ class SqlLifecycleStore:
                 kernel = next(k for k in kernels if k.id == kernel_id)
                 if not placed_on(kernel, agent_id, new):
                     return None
-                if event_id and not await mark_consumed(db, event_id, now):
+                if event_id and not await consume(db, [event_id], now):
                     return None
                 move = move_kernel(
                     session, kernels, kernel, new, reason=reason, exit_code=exit_code,
@@ -96,7 +96,7 @@ class SqlLifecycleStore:
                     return None
                 freed = [move.freed_agent] if move.freed_agent else []
                 change = with_agents(move.change, await recompute_occupancy(db, freed))
-                await stage(db, change_events(change), shown)
+                await stage(db, change_events(change), shown, {session.id: session})
                 return change
 
         return await with_retry(work)
@@ -125,7 +125,7 @@ class SqlLifecycleStore:
                     status_info=reason,
                     agents=tuple(agent_from_row(a) for a in agents),
                 )
-                await stage_changes(db, [change])
+                await stage_changes(db, [change], {session.id: session})
                 return change
 
         return await with_retry(work)
@@ -149,7 +149,7 @@ class SqlLifecycleStore:
                 )
                 await write_back(db, [session], kernels)
                 change = SessionChange(session_id=session_id, status=status, status_info=reason)
-                await stage_changes(db, [change])  # rule R-OUTBOX
+                await stage_changes(db, [change], {session.id: session})  # rule R-OUTBOX
                 return change
 
         return await with_retry(work)
@@ -177,7 +177,7 @@ class SqlLifecycleStore:
                     status = set_session_status(session, Status.CANCELLED, reason=reason, now=now)
                     await write_back(db, [session], kernels)
                     change = SessionChange(session_id=session_id, status=status, status_info=reason)
-                    await stage_changes(db, [change])
+                    await stage_changes(db, [change], {session.id: session})
                     return [], change
                 if current in (Status.SCHEDULED, Status.PULLING, Status.PREPARING) and not forced:
                     raise SessionNotDestroyable(
@@ -194,7 +194,7 @@ class SqlLifecycleStore:
                 status = set_session_status(session, Status.TERMINATING, reason=reason, now=now)
                 await write_back(db, [session], kernels)
                 change = SessionChange(session_id=session_id, status=status, status_info=reason)
-                await stage_changes(db, [change])
+                await stage_changes(db, [change], {session.id: session})
                 return targets, change
 
         return await with_retry(work)

@@ -7,7 +7,7 @@ Redis error between the commit and the publish therefore delays an event but nev
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import cast
 
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.core.ids import new_id
 from libs.grpcutil.slots_pb import slots_message
 from libs.telemetry.tracing import current_trace_context
+from services.registry.adapters.row_state import SessionState
 from services.registry.adapters.tables import ConsumedEventRow, OutboxRow
 from services.registry.adapters.unnest import unnest
 from services.registry.adapters.user_events import (
@@ -32,6 +33,7 @@ from services.registry.domain.model import Agent, AgentStatus
 from services.registry.service.ports import SessionChange
 
 _OUTBOX = cast(Table, OutboxRow.__table__)
+_CONSUMED = cast(Table, ConsumedEventRow.__table__)
 # Logical stream of the cluster broadcast; the relay publishes it to `<prefix>events:cluster`.
 CLUSTER_STREAM = "cluster"
 # Channel the relay LISTENs on; NOTIFY is delivered when the staging transaction commits.
@@ -102,9 +104,11 @@ async def stage(
     db: AsyncSession,
     events: Sequence[events_pb2.Event],
     user: Sequence[user_event_service_pb2.WatchEventsResponse] = (),
+    locked: Mapping[str, SessionState] | None = None,
 ) -> None:
     """Write `events` into the outbox inside the caller's open transaction, with the user
-    events they imply (`user_events.py`) and the explicit `user` ones."""
+    events they imply (`user_events.py`, from the `locked` sessions when they suffice) and the
+    explicit `user` ones."""
     if not events and not user:
         return
     now = datetime.now(UTC)
@@ -120,7 +124,7 @@ async def stage(
         event.MergeFrom(traced)
         rows.append((event.event_id, CLUSTER_STREAM, event.SerializeToString()))
     # A kernel's own event before the session change it causes.
-    for user_event in [*user, *await session_user_events(db, events, now)]:
+    for user_event in [*user, *await session_user_events(db, events, now, locked)]:
         key = user_entry_id(user_event.event.session_id)
         rows.append((key, USER_STREAM, user_event.SerializeToString()))
     # One statement (one round trip) whatever the number of rows, with the relay's wake-up:
@@ -129,16 +133,24 @@ async def stage(
     await db.execute(_STAGE, {"at": now, **params})
 
 
-async def stage_changes(db: AsyncSession, changes: Iterable[SessionChange | None]) -> None:
-    await stage(db, [e for c in changes if c is not None for e in change_events(c)])
+async def stage_changes(
+    db: AsyncSession,
+    changes: Iterable[SessionChange | None],
+    locked: Mapping[str, SessionState] | None = None,
+) -> None:
+    await stage(db, [e for c in changes if c is not None for e in change_events(c)], (), locked)
 
 
-async def mark_consumed(db: AsyncSession, event_id: str, now: datetime) -> bool:
-    """Record that an event is applied in this transaction; False if it was applied before."""
+async def consume(db: AsyncSession, event_ids: Iterable[str], now: datetime) -> set[str]:
+    """Record the ids of events applied in this transaction (rule R-IDEMPOTENT-CONSUMER), in
+    one statement; return those not recorded before (the others are repeats)."""
+    ids = sorted({i for i in event_ids if i})  # sorted: concurrent batches insert in one order
+    if not ids:
+        return set()
     stmt = (
-        pg_insert(ConsumedEventRow)
-        .values(event_id=event_id, consumed_at=now)
-        .on_conflict_do_nothing(index_elements=[ConsumedEventRow.event_id])
-        .returning(ConsumedEventRow.event_id)
+        pg_insert(_CONSUMED)
+        .values([{"event_id": i, "consumed_at": now} for i in ids])
+        .on_conflict_do_nothing(index_elements=[_CONSUMED.c.event_id])
+        .returning(_CONSUMED.c.event_id)
     )
-    return (await db.execute(stmt)).scalar_one_or_none() is not None
+    return set((await db.execute(stmt)).scalars())

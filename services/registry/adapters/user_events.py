@@ -10,7 +10,7 @@ event's `event_id`, so resuming after one is an `XREAD` from it. An entry's `id`
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -81,9 +81,14 @@ def _base(session: Any, name: str, now: datetime | Timestamp) -> pb.WatchEventsR
 
 
 async def session_user_events(
-    db: AsyncSession, events: Sequence[events_pb2.Event], now: datetime
+    db: AsyncSession,
+    events: Sequence[events_pb2.Event],
+    now: datetime,
+    locked: Mapping[str, SessionState] | None = None,
 ) -> list[pb.WatchEventsResponse]:
-    """The user events that `events` (about to be staged in `db`'s transaction) imply."""
+    """The user events that `events` (about to be staged in `db`'s transaction) imply.
+    `locked`: sessions the caller holds as the transaction leaves them (`row_state.py`); when
+    they cover every event that needs nothing else, the sessions are not read again."""
     wanted: list[tuple[str, events_pb2.Event]] = []
     for event in events:
         which = event.WhichOneof("payload")
@@ -93,10 +98,16 @@ async def session_user_events(
             wanted.append((event.session_status_changed.session_id, event))
     if not wanted:
         return []
+    ends = any(e.session_status_changed.status == Status.TERMINATED.value for _, e in wanted)
+    if (
+        locked is not None
+        and not ends
+        and all(sid in locked and e.HasField("session_status_changed") for sid, e in wanted)
+    ):
+        return _status_events(wanted, locked, now)
     ids = sorted({sid for sid, _ in wanted})
     # The main kernel's exit code in the same query (one round trip per staged change), and
     # only when an event ends a session: a batch bind's SCHEDULED events carry none.
-    ends = any(e.session_status_changed.status == Status.TERMINATED.value for _, e in wanted)
     main_exit = (
         select(KernelRow.exit_code)
         .where(KernelRow.session_id == SessionRow.id, KernelRow.cluster_role == "main")
@@ -117,7 +128,12 @@ async def session_user_events(
             main_exit.label("main_exit_code"),
         ).where(any_of(SessionRow.id, ids))
     )
-    sessions = {r.id: r for r in rows.all()}
+    return _status_events(wanted, {r.id: r for r in rows.all()}, now)
+
+
+def _status_events(
+    wanted: Sequence[tuple[str, events_pb2.Event]], sessions: Mapping[str, Any], now: datetime
+) -> list[pb.WatchEventsResponse]:
     stamp = _stamp(now)  # once: a batch bind stages ~1,000 of these
     out = []
     for sid, event in wanted:
@@ -139,9 +155,8 @@ async def session_user_events(
         user.event.reason = change.status_info
         if status in (Status.CANCELLED, Status.ERROR):
             user.event.message = session.status_message
-        code = session.main_exit_code
-        if status is Status.TERMINATED and code is not None:
-            user.event.exit_code = code
+        if status is Status.TERMINATED and session.main_exit_code is not None:
+            user.event.exit_code = session.main_exit_code
         out.append(user)
     return out
 
