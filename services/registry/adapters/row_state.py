@@ -54,6 +54,7 @@ class SessionState:
     status_history: dict[str, str]
     status_changed_at: datetime
     terminated_at: datetime | None
+    start_attempts: int  # a re-queued session's enqueue is not shown to its owner again
     # Every column, when the caller read the row whole (`lock_sessions(whole=True)`).
     whole: Mapping[Any, Any] = field(default_factory=dict, repr=False)
     _loaded: tuple[object, ...] = field(default=(), repr=False)
@@ -118,12 +119,18 @@ async def lock_sessions(
     """Run a `select_sessions` statement (with its FOR UPDATE) and keep what it read."""
     found = []
     for r in (await db.execute(stmt)).mappings():
-        state = SessionState(**{f: r[f] for f in _SESSION_FIELDS})
-        state._loaded = state.written()
+        state = session_state(r)
         if whole:
             state.whole = r
         found.append(state)
     return found
+
+
+def session_state(row: Mapping[str, Any]) -> SessionState:
+    """A session as read, or as the caller's own insert wrote it (`row`: its columns)."""
+    state = SessionState(**{f: row[f] for f in _SESSION_FIELDS})
+    state._loaded = state.written()
+    return state
 
 
 async def lock_kernels(

@@ -88,7 +88,8 @@ async def session_user_events(
 ) -> list[pb.WatchEventsResponse]:
     """The user events that `events` (about to be staged in `db`'s transaction) imply.
     `locked`: sessions the caller holds as the transaction leaves them (`row_state.py`); when
-    they cover every event that needs nothing else, the sessions are not read again."""
+    they cover every event and none ends a session (that needs its main kernel's exit code),
+    the sessions are not read again."""
     wanted: list[tuple[str, events_pb2.Event]] = []
     for event in events:
         which = event.WhichOneof("payload")
@@ -99,11 +100,7 @@ async def session_user_events(
     if not wanted:
         return []
     ends = any(e.session_status_changed.status == Status.TERMINATED.value for _, e in wanted)
-    if (
-        locked is not None
-        and not ends
-        and all(sid in locked and e.HasField("session_status_changed") for sid, e in wanted)
-    ):
+    if locked is not None and not ends and all(sid in locked for sid, _ in wanted):
         return _status_events(wanted, locked, now)
     ids = sorted({sid for sid, _ in wanted})
     # The main kernel's exit code in the same query (one round trip per staged change), and
