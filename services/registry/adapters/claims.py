@@ -3,8 +3,8 @@
 One statement picks the sessions (`FOR UPDATE SKIP LOCKED`: replicas claiming at once take
 disjoint sets, so no session is started twice), one locks all their kernels (sessions first,
 then kernels in id order, rule R-LOCK-ORDER), both read whole as plain rows (`row_state.py`:
-the starter needs the whole session), one statement writes the PREPARING rows of both tables,
-and one outbox insert stages every change (rule R-OUTBOX).
+the starter needs the whole session), and one statement writes the PREPARING rows of both
+tables and stages every change in the outbox (rule R-OUTBOX).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry.adapters.outbox import stage_changes
 from services.registry.adapters.row_state import (
+    Locked,
     as_row,
     lock_kernels,
     lock_sessions,
     select_sessions,
-    write_back,
 )
 from services.registry.adapters.rows import (
     kernel_target,
@@ -61,7 +61,6 @@ async def claim_scheduled(
             changes.append(
                 SessionChange(session_id=session.id, status=status, status_info="preparing")
             )
-        await write_back(db, sessions, [k for ks in kernels.values() for k in ks])
         claimed = [
             PreparingSession(
                 session=session_from_row(as_row(session), [as_row(k) for k in kernels[session.id]]),
@@ -71,5 +70,7 @@ async def claim_scheduled(
             )
             for session, change in zip(sessions, changes, strict=True)
         ]
-        await stage_changes(db, changes, {s.id: s for s in sessions})
+        await stage_changes(
+            db, changes, Locked.of(sessions, [k for ks in kernels.values() for k in ks])
+        )
     return claimed

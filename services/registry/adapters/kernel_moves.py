@@ -3,7 +3,7 @@
 The step the one-event and the batched paths share (`lifecycle_store.py`,
 `kernel_report_batch.py`), on rows locked as plain objects (`row_state.py`): the transition
 table decides, the session's status is re-derived from its kernels, and what to stage is
-returned to the caller, which writes the rows back and stages it in the same transaction (rule
+returned to the caller, which writes the rows and stages it in the same transaction (rule
 R-OUTBOX) after recomputing the occupancy of the agent a dead kernel frees.
 """
 

@@ -4,9 +4,9 @@ The same steps as `SqlLifecycleStore.apply_kernel_status`, once for a whole batc
 stream: the reports' sessions are locked in id order, then all their kernels in id order (rule
 R-LOCK-ORDER), as plain rows (`row_state.py`); the event ids are recorded in one statement
 (rule R-IDEMPOTENT-CONSUMER: a repeat, in the table or earlier in the batch, is a no-op); each
-report then moves its kernel in stream order (`kernel_moves.py`) and the moved rows are written
-back in one statement; the occupancy of the agents that ended kernels is recomputed once; and
-one outbox insert stages every change (rule R-OUTBOX), each change's events carrying
+report then moves its kernel in stream order (`kernel_moves.py`); the occupancy of the agents
+that ended kernels is recomputed once (after the moved rows are written); and one statement
+writes the moved rows and stages every change (rule R-OUTBOX), each change's events carrying
 the trace of the report that caused it.
 """
 
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from libs.db.retry import with_retry
 from services.registry.adapters.kernel_moves import KernelMove, move_kernel, placed_on, with_agents
 from services.registry.adapters.outbox import change_events, consume, stage
-from services.registry.adapters.row_state import lock_of_kernels, write_back
+from services.registry.adapters.row_state import Locked, lock_of_kernels, write_back
 from services.registry.adapters.rows import recompute_occupancy
 from services.registry.service.ports import SessionChange
 from services.registry.service.session_ports import KernelReport
@@ -72,8 +72,11 @@ async def _apply(
                 has_event_id=bool(report.event_id),
             )
         )
-    await write_back(db, sessions.values(), kernel.values())
-    freed = await recompute_occupancy(db, {m.freed_agent for m in moves if m and m.freed_agent})
+    rows = Locked.of(sessions.values(), kernel.values())
+    freed_ids = {m.freed_agent for m in moves if m and m.freed_agent}
+    if freed_ids:
+        await write_back(db, rows)  # the occupancy is summed from kernel statuses
+    freed = await recompute_occupancy(db, freed_ids)
     agents = {a.id: a for a in freed}
     changes: list[SessionChange | None] = []
     events, shown = [], []
@@ -89,5 +92,5 @@ async def _apply(
         if move is not None and move.shown is not None:
             shown.append(move.shown)
         changes.append(change)
-    await stage(db, events, shown, sessions)
+    await stage(db, events, shown, rows)
     return changes

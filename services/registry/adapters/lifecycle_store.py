@@ -1,8 +1,8 @@
 """Session and kernel state changes after the queue: prepare, kernel events, cancel, destroy.
 
 Each method is one transaction that locks the session and its kernels (in that order, as plain
-rows: `row_state.py`), applies the transition tables, writes the moved rows back in one
-statement and re-derives agent occupancy, so every change is atomic and a repeated
+rows: `row_state.py`), applies the transition tables, re-derives agent occupancy and writes the
+moved rows with the change's outbox rows, so every change is atomic and a repeated
 call is a no-op.
 """
 
@@ -20,7 +20,7 @@ from services.registry.adapters.claims import claim_scheduled
 from services.registry.adapters.kernel_moves import move_kernel, placed_on, with_agents
 from services.registry.adapters.kernel_report_batch import apply_reports
 from services.registry.adapters.outbox import change_events, consume, stage, stage_changes
-from services.registry.adapters.row_state import lock_of_kernels, lock_one, write_back
+from services.registry.adapters.row_state import Locked, lock_of_kernels, lock_one, write_back
 from services.registry.adapters.rows import (
     agent_from_row,
     kernel_target,
@@ -90,13 +90,15 @@ class SqlLifecycleStore:
                     message=message, now=now, has_event_id=bool(event_id),
                 )  # fmt: skip
                 shown = [move.shown] if move.shown is not None else []
-                await write_back(db, [session], kernels)
+                rows = Locked.of([session], kernels)
                 if move.change is None:
-                    await stage(db, [], shown)
+                    await stage(db, [], shown, rows)
                     return None
                 freed = [move.freed_agent] if move.freed_agent else []
+                if freed:
+                    await write_back(db, rows)  # the occupancy is summed from kernel statuses
                 change = with_agents(move.change, await recompute_occupancy(db, freed))
-                await stage(db, change_events(change), shown, {session.id: session})
+                await stage(db, change_events(change), shown, rows)
                 return change
 
         return await with_retry(work)
@@ -117,7 +119,8 @@ class SqlLifecycleStore:
                 status = set_session_status(
                     session, Status.CANCELLED, reason=reason, now=now, message=error, data=data
                 )
-                await write_back(db, [session], kernels)
+                rows = Locked.of([session], kernels)
+                await write_back(db, rows)  # the occupancy is summed from kernel statuses
                 agents = await recompute_occupancy(db, [k.agent_id for k in kernels if k.agent_id])
                 change = SessionChange(
                     session_id=session_id,
@@ -125,7 +128,7 @@ class SqlLifecycleStore:
                     status_info=reason,
                     agents=tuple(agent_from_row(a) for a in agents),
                 )
-                await stage_changes(db, [change], {session.id: session})
+                await stage_changes(db, [change], rows)
                 return change
 
         return await with_retry(work)
@@ -147,9 +150,8 @@ class SqlLifecycleStore:
                 status = set_session_status(
                     session, Status.CANCELLED, reason=reason, now=now, message=message
                 )
-                await write_back(db, [session], kernels)
                 change = SessionChange(session_id=session_id, status=status, status_info=reason)
-                await stage_changes(db, [change], {session.id: session})  # rule R-OUTBOX
+                await stage_changes(db, [change], Locked.of([session], kernels))  # rule R-OUTBOX
                 return change
 
         return await with_retry(work)
@@ -175,9 +177,8 @@ class SqlLifecycleStore:
                     for k in kernels:
                         set_kernel_status(k, Status.CANCELLED, reason=reason, now=now)
                     status = set_session_status(session, Status.CANCELLED, reason=reason, now=now)
-                    await write_back(db, [session], kernels)
                     change = SessionChange(session_id=session_id, status=status, status_info=reason)
-                    await stage_changes(db, [change], {session.id: session})
+                    await stage_changes(db, [change], Locked.of([session], kernels))
                     return [], change
                 if current in (Status.SCHEDULED, Status.PULLING, Status.PREPARING) and not forced:
                     raise SessionNotDestroyable(
@@ -192,9 +193,8 @@ class SqlLifecycleStore:
                     if k.agent_id and k.agent_address:
                         targets.append(kernel_target(k))
                 status = set_session_status(session, Status.TERMINATING, reason=reason, now=now)
-                await write_back(db, [session], kernels)
                 change = SessionChange(session_id=session_id, status=status, status_info=reason)
-                await stage_changes(db, [change], {session.id: session})
+                await stage_changes(db, [change], Locked.of([session], kernels))
                 return targets, change
 
         return await with_retry(work)

@@ -7,7 +7,7 @@ Redis error between the commit and the publish therefore delays an event but nev
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import cast
 
@@ -21,11 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.core.ids import new_id
 from libs.grpcutil.slots_pb import slots_message
 from libs.telemetry.tracing import current_trace_context
-from services.registry.adapters.row_state import SessionState
+from services.registry.adapters.row_state import WRITES, Locked, pending_writes, write_back
 from services.registry.adapters.tables import ConsumedEventRow, OutboxRow
 from services.registry.adapters.unnest import unnest
 from services.registry.adapters.user_events import (
     USER_STREAM,
+    known_user_events,
     session_user_events,
     user_entry_id,
 )
@@ -51,12 +52,15 @@ def _staged_rows(rows: Sequence[tuple[str, str, bytes]]) -> tuple[str, dict[str,
     )
 
 
-_STAGE = text(
-    f"WITH staged AS (INSERT INTO {_OUTBOX.fullname} (event_id, stream, payload, created_at)"
+_STAGED = (
+    f"staged AS (INSERT INTO {_OUTBOX.fullname} (event_id, stream, payload, created_at)"
     " SELECT u.event_id, u.stream, u.payload, CAST(:at AS timestamptz)"
     f" FROM {_staged_rows([])[0]} ORDER BY u.n RETURNING 1)"
     f" SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
 )
+_STAGE = text(f"WITH {_STAGED}")
+# With the rows the change moved (`row_state.WRITES`): the change and its events, one statement.
+_WRITE_AND_STAGE = text(f"WITH {WRITES}, {_STAGED}")
 
 
 def enqueued_event(session_id: str) -> events_pb2.Event:
@@ -104,41 +108,51 @@ async def stage(
     db: AsyncSession,
     events: Sequence[events_pb2.Event],
     user: Sequence[user_event_service_pb2.WatchEventsResponse] = (),
-    locked: Mapping[str, SessionState] | None = None,
+    rows: Locked | None = None,
 ) -> None:
     """Write `events` into the outbox inside the caller's open transaction, with the user
-    events they imply (`user_events.py`, from the `locked` sessions when they suffice) and the
-    explicit `user` ones."""
+    events they imply (`user_events.py`) and the explicit `user` ones. `rows`: the session and
+    kernel rows the transaction holds (`row_state.py`); what changed of them is written in the
+    same statement, and their user events are made from them when they suffice."""
     if not events and not user:
+        if rows is not None:
+            await write_back(db, rows)
         return
     now = datetime.now(UTC)
+    implied = None if rows is None else known_user_events(events, rows.sessions, now)
+    if implied is None:
+        if rows is not None:
+            await write_back(db, rows)  # the read below must see the change
+        implied = await session_user_events(db, events, now)
     created = Timestamp()
     created.FromDatetime(now)
     # The trace context merged from one message: a map's update() from a dict goes item by
     # item through Python, MergeFrom does not.
     traced = events_pb2.Event(trace_context=current_trace_context())
-    rows: list[tuple[str, str, bytes]] = []
+    staged: list[tuple[str, str, bytes]] = []
     for event in events:
         event.event_id = new_id()
         event.create_time.CopyFrom(created)
         event.MergeFrom(traced)
-        rows.append((event.event_id, CLUSTER_STREAM, event.SerializeToString()))
+        staged.append((event.event_id, CLUSTER_STREAM, event.SerializeToString()))
     # A kernel's own event before the session change it causes.
-    for user_event in [*user, *await session_user_events(db, events, now, locked)]:
+    for user_event in [*user, *implied]:
         key = user_entry_id(user_event.event.session_id)
-        rows.append((key, USER_STREAM, user_event.SerializeToString()))
+        staged.append((key, USER_STREAM, user_event.SerializeToString()))
     # One statement (one round trip) whatever the number of rows, with the relay's wake-up:
     # ids (the relay's order) follow the list's, and the NOTIFY is delivered at commit.
-    _, params = _staged_rows(rows)
-    await db.execute(_STAGE, {"at": now, **params})
+    _, params = _staged_rows(staged)
+    writes = None if rows is None else pending_writes(rows)
+    if writes is None:
+        await db.execute(_STAGE, {"at": now, **params})
+    else:
+        await db.execute(_WRITE_AND_STAGE, {"at": now, **params, **writes})
 
 
 async def stage_changes(
-    db: AsyncSession,
-    changes: Iterable[SessionChange | None],
-    locked: Mapping[str, SessionState] | None = None,
+    db: AsyncSession, changes: Iterable[SessionChange | None], rows: Locked | None = None
 ) -> None:
-    await stage(db, [e for c in changes if c is not None for e in change_events(c)], (), locked)
+    await stage(db, [e for c in changes if c is not None for e in change_events(c)], (), rows)
 
 
 async def consume(db: AsyncSession, event_ids: Iterable[str], now: datetime) -> set[str]:

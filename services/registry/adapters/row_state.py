@@ -5,8 +5,9 @@ moves their statuses (`rows.set_kernel_status`, `rows.set_session_status`) and w
 Loading them as ORM objects and flushing the unit of work cost more Python than the statements
 themselves (docs/performance.md, "The registry's CPU per session start"): here the rows are read
 with one `SELECT … FOR UPDATE` per table (sessions, then kernels in id order: rule
-R-LOCK-ORDER), and whatever changed is written with one statement, `UPDATE … FROM unnest(…)` for
-both tables.
+R-LOCK-ORDER), and whatever changed is written by `UPDATE … FROM unnest(…)` for both tables,
+in the same statement as the outbox insert of the change's events (`outbox.stage`), or on its
+own first when the transaction reads what it wrote (`write_back`).
 """
 
 from __future__ import annotations
@@ -211,32 +212,50 @@ async def lock_one(
     return found[0], (await lock_kernels(db, [session_id]))[session_id]
 
 
-# A data-modifying CTE runs whether or not the outer statement reads it.
-_WRITE = text(
-    f"WITH k AS (UPDATE {_KERNELS.fullname} AS k SET status = uk.status,"
+@dataclass(slots=True, eq=False)
+class Locked:
+    """The rows a transaction holds: `outbox.stage` writes what changed with its events."""
+
+    sessions: dict[str, SessionState]
+    kernels: list[KernelState]
+
+    @classmethod
+    def of(cls, sessions: Iterable[SessionState], kernels: Iterable[KernelState]) -> Locked:
+        return cls({s.id: s for s in sessions}, list(kernels))
+
+
+# Both updates as data-modifying CTEs, which run whether or not the statement reads them: the
+# caller's statement follows (`write_back`'s, or the outbox insert of `outbox.stage`).
+WRITES = (
+    f"k AS (UPDATE {_KERNELS.fullname} AS k SET status = uk.status,"
     " status_info = uk.info, status_data = CAST(uk.data AS jsonb),"
     " status_changed_at = uk.at, exit_code = uk.exit_code, started_at = uk.started_at,"
     " terminated_at = uk.ended"
-    f" FROM {_kernel_rows([])[0]} WHERE k.id = uk.id::uuid RETURNING 1)"
-    f" UPDATE {_SESSIONS.fullname} AS s SET status = us.status, status_info = us.info,"
+    f" FROM {_kernel_rows([])[0]} WHERE k.id = uk.id::uuid RETURNING 1),"
+    f" s AS (UPDATE {_SESSIONS.fullname} AS s SET status = us.status, status_info = us.info,"
     " status_message = us.message, status_data = CAST(us.data AS jsonb),"
     " status_history = CAST(us.history AS jsonb), status_changed_at = us.at,"
     " terminated_at = us.ended"
-    f" FROM {_session_rows([])[0]} WHERE s.id = us.id::uuid"
+    f" FROM {_session_rows([])[0]} WHERE s.id = us.id::uuid RETURNING 1)"
 )
+_WRITE = text(f"WITH {WRITES} SELECT 1")
 
 
-async def write_back(
-    db: AsyncSession, sessions: Iterable[SessionState], kernels: Iterable[KernelState]
-) -> None:
-    """Write the rows whose status columns changed since they were locked: one round trip
-    (both updates in one statement), none when nothing changed."""
-    ss = [s for s in sessions if s.written() != s._loaded]
-    ks = [k for k in kernels if k.written() != k._loaded]
+def pending_writes(rows: Locked) -> dict[str, object] | None:
+    """The parameters of `WRITES` for the rows whose status columns changed since they were
+    locked or last written (None when none did); they count as written from now on."""
+    ss = [s for s in rows.sessions.values() if s.written() != s._loaded]
+    ks = [k for k in rows.kernels if k.written() != k._loaded]
     if not ss and not ks:
-        return
-    await db.execute(_WRITE, {**_kernel_rows(ks)[1], **_session_rows(ss)[1]})
+        return None
     for s in ss:
         s._loaded = s.written()
     for k in ks:
         k._loaded = k.written()
+    return {**_kernel_rows(ks)[1], **_session_rows(ss)[1]}
+
+
+async def write_back(db: AsyncSession, rows: Locked) -> None:
+    """Write the changed rows now, in one statement (before a read that must see them)."""
+    if (params := pending_writes(rows)) is not None:
+        await db.execute(_WRITE, params)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.core.errors import Aborted
 from libs.core.slots import ResourceSlots
 from services.registry.adapters.outbox import enqueued_event, stage
-from services.registry.adapters.row_state import session_state
+from services.registry.adapters.row_state import Locked, session_state
 from services.registry.adapters.rows import lock_keypair, session_from_row
 from services.registry.adapters.tables import KernelRow, SessionRow
 from services.registry.domain.errors import PendingSessionLimit
@@ -63,7 +63,7 @@ async def insert_session(db: AsyncSession, new: NewSession) -> Session | None:
         return raced
     await db.execute(insert(_KERNELS), [_kernel_values(new, k) for k in new.kernels])
     # Its user event from the values just written: the row is not read back.
-    await stage(db, [enqueued_event(new.session_id)], (), {new.session_id: session_state(values)})
+    await stage(db, [enqueued_event(new.session_id)], (), Locked.of([session_state(values)], ()))
     return None
 
 

@@ -80,16 +80,8 @@ def _base(session: Any, name: str, now: datetime | Timestamp) -> pb.WatchEventsR
     return pb.WatchEventsResponse(name=name, event=event)
 
 
-async def session_user_events(
-    db: AsyncSession,
-    events: Sequence[events_pb2.Event],
-    now: datetime,
-    locked: Mapping[str, SessionState] | None = None,
-) -> list[pb.WatchEventsResponse]:
-    """The user events that `events` (about to be staged in `db`'s transaction) imply.
-    `locked`: sessions the caller holds as the transaction leaves them (`row_state.py`); when
-    they cover every event and none ends a session (that needs its main kernel's exit code),
-    the sessions are not read again."""
+def _wanted(events: Sequence[events_pb2.Event]) -> list[tuple[str, events_pb2.Event]]:
+    """The events that imply a user event, with their session's id."""
     wanted: list[tuple[str, events_pb2.Event]] = []
     for event in events:
         which = event.WhichOneof("payload")
@@ -97,11 +89,33 @@ async def session_user_events(
             wanted.append((event.session_enqueued.session_id, event))
         elif which == "session_status_changed":
             wanted.append((event.session_status_changed.session_id, event))
+    return wanted
+
+
+def _ends(wanted: Sequence[tuple[str, events_pb2.Event]]) -> bool:
+    return any(e.session_status_changed.status == Status.TERMINATED.value for _, e in wanted)
+
+
+def known_user_events(
+    events: Sequence[events_pb2.Event], locked: Mapping[str, SessionState], now: datetime
+) -> list[pb.WatchEventsResponse] | None:
+    """`session_user_events` from the sessions the caller holds as its transaction leaves them
+    (`row_state.py`), without reading them again; None when they do not suffice: a session
+    not among them, or one that ends (its user event needs the main kernel's exit code)."""
+    wanted = _wanted(events)
+    if _ends(wanted) or any(sid not in locked for sid, _ in wanted):
+        return None
+    return _status_events(wanted, locked, now)
+
+
+async def session_user_events(
+    db: AsyncSession, events: Sequence[events_pb2.Event], now: datetime
+) -> list[pb.WatchEventsResponse]:
+    """The user events that `events` (about to be staged in `db`'s transaction) imply."""
+    wanted = _wanted(events)
     if not wanted:
         return []
-    ends = any(e.session_status_changed.status == Status.TERMINATED.value for _, e in wanted)
-    if locked is not None and not ends and all(sid in locked for sid, _ in wanted):
-        return _status_events(wanted, locked, now)
+    ends = _ends(wanted)
     ids = sorted({sid for sid, _ in wanted})
     # The main kernel's exit code in the same query (one round trip per staged change), and
     # only when an event ends a session: a batch bind's SCHEDULED events carry none.
