@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import cast
 
-from sqlalchemy import Table
+from sqlalchemy import Integer, Table, bindparam
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry.adapters.outbox import stage_changes
@@ -34,6 +34,13 @@ from services.registry.domain.model import Mount, Status
 from services.registry.service.ports import PreparingSession, SessionChange
 
 _SESSIONS = cast(Table, SessionRow.__table__)
+# Built once (its cache key computed once), the limit bound at each claim.
+_PICK = (
+    select_sessions(_SESSIONS.c.status == Status.SCHEDULED.value, whole=True)
+    .order_by(_SESSIONS.c.created_at)
+    .limit(bindparam("limit", type_=Integer))
+    .with_for_update(skip_locked=True)
+)
 
 
 async def claim_scheduled(
@@ -41,15 +48,8 @@ async def claim_scheduled(
 ) -> list[PreparingSession]:
     """Move up to `limit` SCHEDULED sessions (oldest first) to PREPARING."""
     now = datetime.now(UTC)
-    t = _SESSIONS.c
-    pick = (
-        select_sessions(t.status == Status.SCHEDULED.value, whole=True)
-        .order_by(t.created_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
     async with factory.begin() as db:
-        sessions = await lock_sessions(db, pick, whole=True)
+        sessions = await lock_sessions(db, _PICK, {"limit": limit}, whole=True)
         if not sessions:
             return []
         kernels = await lock_kernels(db, [s.id for s in sessions], whole=True)

@@ -15,7 +15,6 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from shipyard.events.v1 import events_pb2
 from shipyard.registry.v1 import user_event_service_pb2
 from sqlalchemy import Table, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.core.ids import new_id
@@ -155,16 +154,19 @@ async def stage_changes(
     await stage(db, [e for c in changes if c is not None for e in change_events(c)], (), rows)
 
 
+# Built once: the ids are one array parameter, so every batch size is the same statement.
+_CONSUME = text(
+    f"INSERT INTO {_CONSUMED.fullname} (event_id, consumed_at)"
+    " SELECT u.id, CAST(:at AS timestamptz)"
+    " FROM unnest(CAST(:ids AS text[])) WITH ORDINALITY AS u(id, n) ORDER BY u.n"
+    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+
+
 async def consume(db: AsyncSession, event_ids: Iterable[str], now: datetime) -> set[str]:
     """Record the ids of events applied in this transaction (rule R-IDEMPOTENT-CONSUMER), in
     one statement; return those not recorded before (the others are repeats)."""
     ids = sorted({i for i in event_ids if i})  # sorted: concurrent batches insert in one order
     if not ids:
         return set()
-    stmt = (
-        pg_insert(_CONSUMED)
-        .values([{"event_id": i, "consumed_at": now} for i in ids])
-        .on_conflict_do_nothing(index_elements=[_CONSUMED.c.event_id])
-        .returning(_CONSUMED.c.event_id)
-    )
-    return set((await db.execute(stmt)).scalars())
+    return set((await db.execute(_CONSUME, {"ids": ids, "at": now})).scalars())

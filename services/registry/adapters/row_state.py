@@ -19,11 +19,12 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import ColumnElement, Select, Table, select, text
+from sqlalchemy import BindParameter, ColumnElement, Select, Table, any_, bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.adapters.tables import KernelRow, SessionRow
-from services.registry.adapters.unnest import any_of, unnest
+from services.registry.adapters.unnest import unnest
 
 _SESSIONS = cast(Table, SessionRow.__table__)
 _KERNELS = cast(Table, KernelRow.__table__)
@@ -109,17 +110,37 @@ _SESSION_COLUMNS = [_SESSIONS.c[f] for f in _SESSION_FIELDS]
 _KERNEL_COLUMNS = [_KERNELS.c[f] for f in _KERNEL_FIELDS]
 
 
+def _ids(name: str, column: ColumnElement[Any]) -> BindParameter[Any]:
+    """An array parameter, bound at each execution: the statements below are built once, so
+    SQLAlchemy computes their cache keys once, not on every transaction."""
+    return bindparam(name, type_=ARRAY(column.type))
+
+
 def select_sessions(where: ColumnElement[bool], *, whole: bool = False) -> Select[Any]:
     """The sessions matching `where`: their state columns, or every column (`whole`)."""
     return (select(_SESSIONS) if whole else select(*_SESSION_COLUMNS)).where(where)
 
 
+_S, _K = _SESSIONS.c, _KERNELS.c
+_OWNERS = select(_K.session_id).where(_K.id == any_(_ids("kernel_ids", _K.id)))
+# The subquery that names the sessions locks nothing.
+_LOCK_OF_KERNELS = select_sessions(_S.id.in_(_OWNERS)).order_by(_S.id).with_for_update()
+_LOCK_ONE = select_sessions(_S.id == bindparam("session_id")).with_for_update()
+_LOCK_KERNELS = {
+    whole: (select(_KERNELS) if whole else select(*_KERNEL_COLUMNS))
+    .where(_K.session_id == any_(_ids("session_ids", _K.session_id)))
+    .order_by(_K.id)
+    .with_for_update()
+    for whole in (False, True)
+}
+
+
 async def lock_sessions(
-    db: AsyncSession, stmt: Select[Any], *, whole: bool = False
+    db: AsyncSession, stmt: Select[Any], params: Mapping[str, object], *, whole: bool = False
 ) -> list[SessionState]:
     """Run a `select_sessions` statement (with its FOR UPDATE) and keep what it read."""
     found = []
-    for r in (await db.execute(stmt)).mappings():
+    for r in (await db.execute(stmt, params)).mappings():
         state = session_state(r)
         if whole:
             state.whole = r
@@ -138,15 +159,9 @@ async def lock_kernels(
     db: AsyncSession, session_ids: Sequence[str], *, whole: bool = False
 ) -> dict[str, list[KernelState]]:
     """Lock the kernels of sessions the caller has locked, in id order; by session."""
-    t = _KERNELS.c
-    stmt = (
-        (select(_KERNELS) if whole else select(*_KERNEL_COLUMNS))
-        .where(any_of(t.session_id, session_ids))
-        .order_by(t.id)
-        .with_for_update()
-    )
+    rows = await db.execute(_LOCK_KERNELS[whole], {"session_ids": list(session_ids)})
     by_session: dict[str, list[KernelState]] = {s: [] for s in session_ids}
-    for r in (await db.execute(stmt)).mappings():
+    for r in rows.mappings():
         kernel = KernelState(**{f: r[f] for f in _KERNEL_FIELDS})
         kernel._loaded = kernel.written()
         if whole:
@@ -164,12 +179,9 @@ def as_row(state: SessionState | KernelState) -> Any:
 async def lock_of_kernels(
     db: AsyncSession, kernel_ids: Sequence[str]
 ) -> tuple[dict[str, SessionState], dict[str, list[KernelState]]]:
-    """The sessions of these kernels, found and locked in one statement (the subquery that
-    names them locks nothing), then all their kernels."""
-    k = _KERNELS.c
-    owners = select(k.session_id).where(any_of(k.id, kernel_ids))
-    stmt = select_sessions(_SESSIONS.c.id.in_(owners)).order_by(_SESSIONS.c.id)
-    sessions = await lock_sessions(db, stmt.with_for_update())
+    """The sessions of these kernels, found and locked in one statement, then all their
+    kernels."""
+    sessions = await lock_sessions(db, _LOCK_OF_KERNELS, {"kernel_ids": list(kernel_ids)})
     kernels = await lock_kernels(db, [s.id for s in sessions])
     return {s.id: s for s in sessions}, kernels
 
@@ -206,7 +218,7 @@ async def lock_one(
     db: AsyncSession, session_id: str
 ) -> tuple[SessionState, list[KernelState]] | None:
     """Lock a session, then its kernels in id order (None when there is no such session)."""
-    found = await lock_sessions(db, select_sessions(_SESSIONS.c.id == session_id).with_for_update())
+    found = await lock_sessions(db, _LOCK_ONE, {"session_id": session_id})
     if not found:
         return None
     return found[0], (await lock_kernels(db, [session_id]))[session_id]
