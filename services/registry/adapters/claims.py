@@ -2,29 +2,45 @@
 
 One statement picks the sessions (`FOR UPDATE SKIP LOCKED`: replicas claiming at once take
 disjoint sets, so no session is started twice), one locks all their kernels (sessions first,
-then kernels in id order, rule R-LOCK-ORDER), the unit of work writes the PREPARING rows in one
-batched UPDATE per table, and one outbox insert stages every change (rule R-OUTBOX).
+then kernels in id order, rule R-LOCK-ORDER), both read whole as plain rows (`row_state.py`:
+the starter needs the whole session), and one statement writes the PREPARING rows of both
+tables and stages every change in the outbox (rule R-OUTBOX).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Integer, Table, bindparam
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry.adapters.outbox import stage_changes
+from services.registry.adapters.row_state import (
+    Locked,
+    as_row,
+    lock_kernels,
+    lock_sessions,
+    select_sessions,
+)
 from services.registry.adapters.rows import (
     kernel_target,
     session_from_row,
     set_kernel_status,
     set_session_status,
 )
-from services.registry.adapters.tables import KernelRow, SessionRow
-from services.registry.adapters.unnest import any_of
+from services.registry.adapters.tables import SessionRow
 from services.registry.domain.model import Mount, Status
 from services.registry.service.ports import PreparingSession, SessionChange
+
+_SESSIONS = cast(Table, SessionRow.__table__)
+# Built once (its cache key computed once), the limit bound at each claim.
+_PICK = (
+    select_sessions(_SESSIONS.c.status == Status.SCHEDULED.value, whole=True)
+    .order_by(_SESSIONS.c.created_at)
+    .limit(bindparam("limit", type_=Integer))
+    .with_for_update(skip_locked=True)
+)
 
 
 async def claim_scheduled(
@@ -33,46 +49,28 @@ async def claim_scheduled(
     """Move up to `limit` SCHEDULED sessions (oldest first) to PREPARING."""
     now = datetime.now(UTC)
     async with factory.begin() as db:
-        sessions = (
-            await db.scalars(
-                select(SessionRow)
-                .where(SessionRow.status == Status.SCHEDULED.value)
-                .order_by(SessionRow.created_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
+        sessions = await lock_sessions(db, _PICK, {"limit": limit}, whole=True)
         if not sessions:
             return []
-        kernels = await lock_kernels_of(db, [s.id for s in sessions])
-        claimed: list[PreparingSession] = []
+        kernels = await lock_kernels(db, [s.id for s in sessions], whole=True)
+        changes: list[SessionChange] = []
         for session in sessions:
-            own = kernels.get(session.id, [])
-            for k in own:
+            for k in kernels[session.id]:
                 set_kernel_status(k, Status.PREPARING, reason="preparing", now=now)
             status = set_session_status(session, Status.PREPARING, reason="preparing", now=now)
-            change = SessionChange(session_id=session.id, status=status, status_info="preparing")
-            claimed.append(
-                PreparingSession(
-                    session=session_from_row(session, own),
-                    targets=tuple(kernel_target(k) for k in own),
-                    mounts=tuple(Mount(**m) for m in session.vfolder_mounts),
-                    change=change,
-                )
+            changes.append(
+                SessionChange(session_id=session.id, status=status, status_info="preparing")
             )
-        await stage_changes(db, [p.change for p in claimed])
+        claimed = [
+            PreparingSession(
+                session=session_from_row(as_row(session), [as_row(k) for k in kernels[session.id]]),
+                targets=tuple(kernel_target(k) for k in kernels[session.id]),
+                mounts=tuple(Mount(**m) for m in session.whole["vfolder_mounts"]),
+                change=change,
+            )
+            for session, change in zip(sessions, changes, strict=True)
+        ]
+        await stage_changes(
+            db, changes, Locked.of(sessions, [k for ks in kernels.values() for k in ks])
+        )
     return claimed
-
-
-async def lock_kernels_of(db: AsyncSession, session_ids: list[str]) -> dict[str, list[KernelRow]]:
-    """Lock the kernels of sessions the caller has locked, in id order; by session."""
-    rows = await db.scalars(
-        select(KernelRow)
-        .where(any_of(KernelRow.session_id, session_ids))
-        .order_by(KernelRow.id)
-        .with_for_update()
-    )
-    by_session: dict[str, list[KernelRow]] = defaultdict(list)
-    for k in rows.all():
-        by_session[k.session_id].append(k)
-    return by_session

@@ -1,9 +1,10 @@
 """One agent report applied to its kernel, already locked with its session and siblings.
 
 The step the one-event and the batched paths share (`lifecycle_store.py`,
-`kernel_report_batch.py`): the transition table decides, the session's status is re-derived
-from its kernels, and what to stage is returned to the caller, which stages it in the same
-transaction (rule R-OUTBOX) after recomputing the occupancy of the agent a dead kernel frees.
+`kernel_report_batch.py`), on rows locked as plain objects (`row_state.py`): the transition
+table decides, the session's status is re-derived from its kernels, and what to stage is
+returned to the caller, which writes the rows and stages it in the same transaction (rule
+R-OUTBOX) after recomputing the occupancy of the agent a dead kernel frees.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from datetime import datetime
 
 from shipyard.registry.v1 import user_event_service_pb2 as user_pb
 
+from services.registry.adapters.row_state import KernelState, SessionState
 from services.registry.adapters.rows import (
     agent_from_row,
     refresh_session_status,
     set_kernel_status,
 )
-from services.registry.adapters.tables import AgentRow, KernelRow, SessionRow
+from services.registry.adapters.tables import AgentRow
 from services.registry.adapters.user_events import kernel_user_event
 from services.registry.domain.model import DEAD_STATUSES, Status
 from services.registry.domain.transitions import reported_kernel_status
@@ -35,7 +37,7 @@ class KernelMove:
     freed_agent: str | None  # the agent whose occupancy the move changed (a kernel ended)
 
 
-def placed_on(kernel: KernelRow, agent_id: str, new: Status) -> bool:
+def placed_on(kernel: KernelState, agent_id: str, new: Status) -> bool:
     """Only the kernel's own agent reports on it (rule R-EVENT-SOURCE)."""
     if agent_id and kernel.agent_id == agent_id:
         return True
@@ -50,9 +52,9 @@ def placed_on(kernel: KernelRow, agent_id: str, new: Status) -> bool:
 
 
 def move_kernel(
-    session: SessionRow,
-    kernels: list[KernelRow],
-    kernel: KernelRow,
+    session: SessionState,
+    kernels: list[KernelState],
+    kernel: KernelState,
     new: Status,
     *,
     reason: str,

@@ -2,10 +2,11 @@
 
 The same steps as `SqlLifecycleStore.apply_kernel_status`, once for a whole batch read from the
 stream: the reports' sessions are locked in id order, then all their kernels in id order (rule
-R-LOCK-ORDER); the event ids are recorded in one statement (rule R-IDEMPOTENT-CONSUMER: a
-repeat, in the table or earlier in the batch, is a no-op); each report then moves its kernel in
-stream order (`kernel_moves.py`); the occupancy of the agents that ended kernels is recomputed
-once; and one outbox insert stages every change (rule R-OUTBOX), each change's events carrying
+R-LOCK-ORDER), as plain rows (`row_state.py`); the event ids are recorded in one statement
+(rule R-IDEMPOTENT-CONSUMER: a repeat, in the table or earlier in the batch, is a no-op); each
+report then moves its kernel in stream order (`kernel_moves.py`); the occupancy of the agents
+that ended kernels is recomputed once (after the moved rows are written); and one statement
+writes the moved rows and stages every change (rule R-OUTBOX), each change's events carrying
 the trace of the report that caused it.
 """
 
@@ -14,16 +15,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.db.retry import with_retry
-from services.registry.adapters.claims import lock_kernels_of
 from services.registry.adapters.kernel_moves import KernelMove, move_kernel, placed_on, with_agents
-from services.registry.adapters.outbox import change_events, stage
+from services.registry.adapters.outbox import change_events, consume, stage
+from services.registry.adapters.row_state import Locked, lock_of_kernels, write_back
 from services.registry.adapters.rows import recompute_occupancy
-from services.registry.adapters.tables import ConsumedEventRow, KernelRow, SessionRow
 from services.registry.service.ports import SessionChange
 from services.registry.service.session_ports import KernelReport
 
@@ -44,28 +42,14 @@ async def apply_reports(
 async def _apply(
     db: AsyncSession, reports: Sequence[KernelReport], now: datetime
 ) -> list[SessionChange | None]:
-    wanted = sorted({r.kernel_id for r in reports})
-    owners = (
-        await db.execute(select(KernelRow.session_id).where(KernelRow.id.in_(wanted)))
-    ).scalars()
-    session_ids = sorted(set(owners))
-    sessions = {
-        s.id: s
-        for s in await db.scalars(
-            select(SessionRow)
-            .where(SessionRow.id.in_(session_ids))
-            .order_by(SessionRow.id)
-            .with_for_update()
-        )
-    }
-    kernels_of = await lock_kernels_of(db, session_ids)
+    sessions, kernels_of = await lock_of_kernels(db, sorted({r.kernel_id for r in reports}))
     kernel = {k.id: k for ks in kernels_of.values() for k in ks}
     # Placement first (a refused report records nothing), then every id in one statement.
     accepted = [
         r.kernel_id in kernel and placed_on(kernel[r.kernel_id], r.agent_id, r.status)
         for r in reports
     ]
-    fresh = await _consume(
+    fresh = await consume(
         db, [r.event_id for r, ok in zip(reports, accepted, strict=False) if ok], now
     )
     moves: list[KernelMove | None] = []
@@ -88,7 +72,11 @@ async def _apply(
                 has_event_id=bool(report.event_id),
             )
         )
-    freed = await recompute_occupancy(db, {m.freed_agent for m in moves if m and m.freed_agent})
+    rows = Locked.of(sessions.values(), kernel.values())
+    freed_ids = {m.freed_agent for m in moves if m and m.freed_agent}
+    if freed_ids:
+        await write_back(db, rows)  # the occupancy is summed from kernel statuses
+    freed = await recompute_occupancy(db, freed_ids)
     agents = {a.id: a for a in freed}
     changes: list[SessionChange | None] = []
     events, shown = [], []
@@ -104,19 +92,5 @@ async def _apply(
         if move is not None and move.shown is not None:
             shown.append(move.shown)
         changes.append(change)
-    await stage(db, events, shown)
+    await stage(db, events, shown, rows)
     return changes
-
-
-async def _consume(db: AsyncSession, event_ids: list[str], now: datetime) -> set[str]:
-    """Record the ids applied in this transaction; those not recorded before."""
-    ids = sorted({i for i in event_ids if i})  # sorted: concurrent batches insert in one order
-    if not ids:
-        return set()
-    stmt = (
-        pg_insert(ConsumedEventRow)
-        .values([{"event_id": i, "consumed_at": now} for i in ids])
-        .on_conflict_do_nothing(index_elements=[ConsumedEventRow.event_id])
-        .returning(ConsumedEventRow.event_id)
-    )
-    return set((await db.execute(stmt)).scalars())

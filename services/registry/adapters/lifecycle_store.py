@@ -1,7 +1,8 @@
 """Session and kernel state changes after the queue: prepare, kernel events, cancel, destroy.
 
-Each method is one transaction that locks the session and its kernels (in that order), applies
-the transition tables and re-derives agent occupancy, so every change is atomic and a repeated
+Each method is one transaction that locks the session and its kernels (in that order, as plain
+rows: `row_state.py`), applies the transition tables, re-derives agent occupancy and writes the
+moved rows with the change's outbox rows, so every change is atomic and a repeated
 call is a no-op.
 """
 
@@ -18,12 +19,11 @@ from libs.db.retry import with_retry
 from services.registry.adapters.claims import claim_scheduled
 from services.registry.adapters.kernel_moves import move_kernel, placed_on, with_agents
 from services.registry.adapters.kernel_report_batch import apply_reports
-from services.registry.adapters.outbox import change_events, mark_consumed, stage, stage_changes
+from services.registry.adapters.outbox import change_events, consume, stage, stage_changes
+from services.registry.adapters.row_state import Locked, lock_of_kernels, lock_one, write_back
 from services.registry.adapters.rows import (
     agent_from_row,
     kernel_target,
-    lock_kernel_session,
-    lock_session_or_none,
     recompute_occupancy,
     session_from_row,
     set_kernel_status,
@@ -75,26 +75,30 @@ class SqlLifecycleStore:
         async def work() -> SessionChange | None:
             now = datetime.now(UTC)
             async with self._sessions.begin() as db:
-                locked = await lock_kernel_session(db, kernel_id)
-                if locked is None:
+                sessions, kernels_of = await lock_of_kernels(db, [kernel_id])
+                if not sessions:
                     return None
-                session, kernels = locked
+                (session,) = sessions.values()
+                kernels = kernels_of[session.id]
                 kernel = next(k for k in kernels if k.id == kernel_id)
                 if not placed_on(kernel, agent_id, new):
                     return None
-                if event_id and not await mark_consumed(db, event_id, now):
+                if event_id and not await consume(db, [event_id], now):
                     return None
                 move = move_kernel(
                     session, kernels, kernel, new, reason=reason, exit_code=exit_code,
                     message=message, now=now, has_event_id=bool(event_id),
                 )  # fmt: skip
                 shown = [move.shown] if move.shown is not None else []
+                rows = Locked.of([session], kernels)
                 if move.change is None:
-                    await stage(db, [], shown)
+                    await stage(db, [], shown, rows)
                     return None
                 freed = [move.freed_agent] if move.freed_agent else []
+                if freed:
+                    await write_back(db, rows)  # the occupancy is summed from kernel statuses
                 change = with_agents(move.change, await recompute_occupancy(db, freed))
-                await stage(db, change_events(change), shown)
+                await stage(db, change_events(change), shown, rows)
                 return change
 
         return await with_retry(work)
@@ -105,7 +109,7 @@ class SqlLifecycleStore:
         async def work() -> SessionChange | None:
             now = datetime.now(UTC)
             async with self._sessions.begin() as db:
-                found = await lock_session_or_none(db, session_id)
+                found = await lock_one(db, session_id)
                 if found is None:
                     return None
                 session, kernels = found
@@ -115,6 +119,8 @@ class SqlLifecycleStore:
                 status = set_session_status(
                     session, Status.CANCELLED, reason=reason, now=now, message=error, data=data
                 )
+                rows = Locked.of([session], kernels)
+                await write_back(db, rows)  # the occupancy is summed from kernel statuses
                 agents = await recompute_occupancy(db, [k.agent_id for k in kernels if k.agent_id])
                 change = SessionChange(
                     session_id=session_id,
@@ -122,7 +128,7 @@ class SqlLifecycleStore:
                     status_info=reason,
                     agents=tuple(agent_from_row(a) for a in agents),
                 )
-                await stage_changes(db, [change])
+                await stage_changes(db, [change], rows)
                 return change
 
         return await with_retry(work)
@@ -135,7 +141,7 @@ class SqlLifecycleStore:
         async def work() -> SessionChange | None:
             now = datetime.now(UTC)
             async with self._sessions.begin() as db:
-                found = await lock_session_or_none(db, session_id)
+                found = await lock_one(db, session_id)
                 if found is None or Status(found[0].status) is not Status.PENDING:
                     return None
                 session, kernels = found
@@ -145,7 +151,7 @@ class SqlLifecycleStore:
                     session, Status.CANCELLED, reason=reason, now=now, message=message
                 )
                 change = SessionChange(session_id=session_id, status=status, status_info=reason)
-                await stage_changes(db, [change])  # rule R-OUTBOX
+                await stage_changes(db, [change], Locked.of([session], kernels))  # rule R-OUTBOX
                 return change
 
         return await with_retry(work)
@@ -160,7 +166,7 @@ class SqlLifecycleStore:
         async def work() -> tuple[list[KernelTarget], SessionChange | None]:
             now = datetime.now(UTC)
             async with self._sessions.begin() as db:
-                found = await lock_session_or_none(db, session_id)
+                found = await lock_one(db, session_id)
                 if found is None:
                     raise SessionNotFound(f"session {session_id} not found")
                 session, kernels = found
@@ -172,7 +178,7 @@ class SqlLifecycleStore:
                         set_kernel_status(k, Status.CANCELLED, reason=reason, now=now)
                     status = set_session_status(session, Status.CANCELLED, reason=reason, now=now)
                     change = SessionChange(session_id=session_id, status=status, status_info=reason)
-                    await stage_changes(db, [change])
+                    await stage_changes(db, [change], Locked.of([session], kernels))
                     return [], change
                 if current in (Status.SCHEDULED, Status.PULLING, Status.PREPARING) and not forced:
                     raise SessionNotDestroyable(
@@ -188,7 +194,7 @@ class SqlLifecycleStore:
                         targets.append(kernel_target(k))
                 status = set_session_status(session, Status.TERMINATING, reason=reason, now=now)
                 change = SessionChange(session_id=session_id, status=status, status_info=reason)
-                await stage_changes(db, [change])
+                await stage_changes(db, [change], Locked.of([session], kernels))
                 return targets, change
 
         return await with_retry(work)

@@ -15,16 +15,17 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from shipyard.events.v1 import events_pb2
 from shipyard.registry.v1 import user_event_service_pb2
 from sqlalchemy import Table, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.core.ids import new_id
 from libs.grpcutil.slots_pb import slots_message
 from libs.telemetry.tracing import current_trace_context
+from services.registry.adapters.row_state import WRITES, Locked, pending_writes, write_back
 from services.registry.adapters.tables import ConsumedEventRow, OutboxRow
 from services.registry.adapters.unnest import unnest
 from services.registry.adapters.user_events import (
     USER_STREAM,
+    known_user_events,
     session_user_events,
     user_entry_id,
 )
@@ -32,6 +33,7 @@ from services.registry.domain.model import Agent, AgentStatus
 from services.registry.service.ports import SessionChange
 
 _OUTBOX = cast(Table, OutboxRow.__table__)
+_CONSUMED = cast(Table, ConsumedEventRow.__table__)
 # Logical stream of the cluster broadcast; the relay publishes it to `<prefix>events:cluster`.
 CLUSTER_STREAM = "cluster"
 # Channel the relay LISTENs on; NOTIFY is delivered when the staging transaction commits.
@@ -49,12 +51,15 @@ def _staged_rows(rows: Sequence[tuple[str, str, bytes]]) -> tuple[str, dict[str,
     )
 
 
-_STAGE = text(
-    f"WITH staged AS (INSERT INTO {_OUTBOX.fullname} (event_id, stream, payload, created_at)"
+_STAGED = (
+    f"staged AS (INSERT INTO {_OUTBOX.fullname} (event_id, stream, payload, created_at)"
     " SELECT u.event_id, u.stream, u.payload, CAST(:at AS timestamptz)"
     f" FROM {_staged_rows([])[0]} ORDER BY u.n RETURNING 1)"
     f" SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
 )
+_STAGE = text(f"WITH {_STAGED}")
+# With the rows the change moved (`row_state.WRITES`): the change and its events, one statement.
+_WRITE_AND_STAGE = text(f"WITH {WRITES}, {_STAGED}")
 
 
 def enqueued_event(session_id: str) -> events_pb2.Event:
@@ -102,43 +107,66 @@ async def stage(
     db: AsyncSession,
     events: Sequence[events_pb2.Event],
     user: Sequence[user_event_service_pb2.WatchEventsResponse] = (),
+    rows: Locked | None = None,
 ) -> None:
     """Write `events` into the outbox inside the caller's open transaction, with the user
-    events they imply (`user_events.py`) and the explicit `user` ones."""
+    events they imply (`user_events.py`) and the explicit `user` ones. `rows`: the session and
+    kernel rows the transaction holds (`row_state.py`); what changed of them is written in the
+    same statement, and their user events are made from them when they suffice."""
     if not events and not user:
+        if rows is not None:
+            await write_back(db, rows)
         return
     now = datetime.now(UTC)
+    implied = None if rows is None else known_user_events(events, rows.sessions, now)
+    if implied is None:
+        if rows is not None:
+            await write_back(db, rows)  # the read below must see the change
+        implied = await session_user_events(db, events, now)
     created = Timestamp()
     created.FromDatetime(now)
     # The trace context merged from one message: a map's update() from a dict goes item by
     # item through Python, MergeFrom does not.
     traced = events_pb2.Event(trace_context=current_trace_context())
-    rows: list[tuple[str, str, bytes]] = []
+    staged: list[tuple[str, str, bytes]] = []
     for event in events:
         event.event_id = new_id()
         event.create_time.CopyFrom(created)
         event.MergeFrom(traced)
-        rows.append((event.event_id, CLUSTER_STREAM, event.SerializeToString()))
+        staged.append((event.event_id, CLUSTER_STREAM, event.SerializeToString()))
     # A kernel's own event before the session change it causes.
-    for user_event in [*user, *await session_user_events(db, events, now)]:
+    for user_event in [*user, *implied]:
         key = user_entry_id(user_event.event.session_id)
-        rows.append((key, USER_STREAM, user_event.SerializeToString()))
+        staged.append((key, USER_STREAM, user_event.SerializeToString()))
     # One statement (one round trip) whatever the number of rows, with the relay's wake-up:
     # ids (the relay's order) follow the list's, and the NOTIFY is delivered at commit.
-    _, params = _staged_rows(rows)
-    await db.execute(_STAGE, {"at": now, **params})
+    _, params = _staged_rows(staged)
+    writes = None if rows is None else pending_writes(rows)
+    if writes is None:
+        await db.execute(_STAGE, {"at": now, **params})
+    else:
+        await db.execute(_WRITE_AND_STAGE, {"at": now, **params, **writes})
 
 
-async def stage_changes(db: AsyncSession, changes: Iterable[SessionChange | None]) -> None:
-    await stage(db, [e for c in changes if c is not None for e in change_events(c)])
+async def stage_changes(
+    db: AsyncSession, changes: Iterable[SessionChange | None], rows: Locked | None = None
+) -> None:
+    await stage(db, [e for c in changes if c is not None for e in change_events(c)], (), rows)
 
 
-async def mark_consumed(db: AsyncSession, event_id: str, now: datetime) -> bool:
-    """Record that an event is applied in this transaction; False if it was applied before."""
-    stmt = (
-        pg_insert(ConsumedEventRow)
-        .values(event_id=event_id, consumed_at=now)
-        .on_conflict_do_nothing(index_elements=[ConsumedEventRow.event_id])
-        .returning(ConsumedEventRow.event_id)
-    )
-    return (await db.execute(stmt)).scalar_one_or_none() is not None
+# Built once: the ids are one array parameter, so every batch size is the same statement.
+_CONSUME = text(
+    f"INSERT INTO {_CONSUMED.fullname} (event_id, consumed_at)"
+    " SELECT u.id, CAST(:at AS timestamptz)"
+    " FROM unnest(CAST(:ids AS text[])) WITH ORDINALITY AS u(id, n) ORDER BY u.n"
+    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+
+
+async def consume(db: AsyncSession, event_ids: Iterable[str], now: datetime) -> set[str]:
+    """Record the ids of events applied in this transaction (rule R-IDEMPOTENT-CONSUMER), in
+    one statement; return those not recorded before (the others are repeats)."""
+    ids = sorted({i for i in event_ids if i})  # sorted: concurrent batches insert in one order
+    if not ids:
+        return set()
+    return set((await db.execute(_CONSUME, {"ids": ids, "at": now})).scalars())

@@ -10,6 +10,7 @@ from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.core.slots import ResourceSlots
+from services.registry.adapters.row_state import KernelState, SessionState
 from services.registry.adapters.tables import AgentRow, KernelRow, SessionRow
 from services.registry.domain.cluster import ClusterMode
 from services.registry.domain.model import (
@@ -123,7 +124,7 @@ def agent_from_row(
 
 
 def set_kernel_status(
-    row: KernelRow,
+    row: KernelRow | KernelState,
     new: Status,
     *,
     reason: str,
@@ -149,7 +150,11 @@ def set_kernel_status(
 
 
 def refresh_session_status(
-    session: SessionRow, kernels: Sequence[KernelRow], *, reason: str, now: datetime
+    session: SessionRow | SessionState,
+    kernels: Sequence[KernelRow] | Sequence[KernelState],
+    *,
+    reason: str,
+    now: datetime,
 ) -> Status | None:
     """Derive the session's status from its kernels; return it if the session changed."""
     main = next((k for k in kernels if k.cluster_role == "main"), None)
@@ -162,7 +167,7 @@ def refresh_session_status(
 
 
 def set_session_status(
-    session: SessionRow,
+    session: SessionRow | SessionState,
     new: Status,
     *,
     reason: str,
@@ -191,18 +196,6 @@ async def lock_session(db: AsyncSession, session_id: str) -> tuple[SessionRow, l
         await db.execute(select(SessionRow).where(SessionRow.id == session_id).with_for_update())
     ).scalar_one()
     return row, await _lock_kernels(db, session_id)
-
-
-async def lock_kernel_session(
-    db: AsyncSession, kernel_id: str
-) -> tuple[SessionRow, list[KernelRow]] | None:
-    """`lock_session` of the kernel's session, found in the same statement (None when the
-    kernel is unknown)."""
-    of_kernel = select(KernelRow.session_id).where(KernelRow.id == kernel_id).scalar_subquery()
-    row = (
-        await db.execute(select(SessionRow).where(SessionRow.id == of_kernel).with_for_update())
-    ).scalar_one_or_none()
-    return None if row is None else (row, await _lock_kernels(db, row.id))
 
 
 async def _lock_kernels(db: AsyncSession, session_id: str) -> list[KernelRow]:
@@ -273,12 +266,12 @@ async def lock_session_or_none(
     return await lock_session(db, session_id)
 
 
-def kernel_target(k: KernelRow) -> KernelTarget:
+def kernel_target(k: KernelRow | KernelState) -> KernelTarget:
     """A kernel and the agent that runs (or will run) it, as the agents are told about it."""
     return KernelTarget(
         kernel_id=k.id,
         session_id=k.session_id,
         agent_id=k.agent_id or "",
         agent_address=k.agent_address or "",
-        requested_slots=kernel_from_row(k).requested_slots,
+        requested_slots=ResourceSlots(k.requested_slots),
     )

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.core.errors import Aborted
 from libs.core.slots import ResourceSlots
 from services.registry.adapters.outbox import enqueued_event, stage
+from services.registry.adapters.row_state import Locked, session_state
 from services.registry.adapters.rows import lock_keypair, session_from_row
 from services.registry.adapters.tables import KernelRow, SessionRow
 from services.registry.domain.errors import PendingSessionLimit
@@ -45,7 +46,8 @@ async def insert_session(db: AsyncSession, new: NewSession) -> Session | None:
         total = total + k.requested_slots
     # Core statements on the tables: the ORM's bulk-insert and unit-of-work bookkeeping cost
     # more per create than the statements themselves.
-    stmt = insert(_SESSIONS).values(**_session_values(new, total))
+    values = _session_values(new, total)
+    stmt = insert(_SESSIONS).values(**values)
     if new.client_token:
         # A duplicate (a retry, or a concurrent twin) inserts nothing and reads the first below.
         stmt = stmt.on_conflict_do_nothing(
@@ -60,7 +62,8 @@ async def insert_session(db: AsyncSession, new: NewSession) -> Session | None:
         await _restage_if_pending(db, raced)
         return raced
     await db.execute(insert(_KERNELS), [_kernel_values(new, k) for k in new.kernels])
-    await stage(db, [enqueued_event(new.session_id)])
+    # Its user event from the values just written: the row is not read back.
+    await stage(db, [enqueued_event(new.session_id)], (), Locked.of([session_state(values)], ()))
     return None
 
 
@@ -139,6 +142,8 @@ def _session_values(new: NewSession, total: ResourceSlots) -> Mapping[str, objec
         "trace_context": dict(new.trace_context),
         "created_at": new.created_at,
         "status_changed_at": new.created_at,
+        "terminated_at": None,
+        "start_attempts": 0,
         "max_lifetime_seconds": new.max_lifetime_seconds,
         "idle_timeout_seconds": new.idle_timeout_seconds,
         "owner_created_at": new.owner_created_at,

@@ -10,7 +10,7 @@ event's `event_id`, so resuming after one is an `XREAD` from it. An entry's `id`
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.core.ids import new_id
 from libs.events.streams import StreamEntry, last_entry_id, tail
+from services.registry.adapters.row_state import KernelState, SessionState
 from services.registry.adapters.tables import KernelRow, SessionRow
 from services.registry.adapters.unnest import any_of
 from services.registry.domain.model import Status
@@ -79,10 +80,8 @@ def _base(session: Any, name: str, now: datetime | Timestamp) -> pb.WatchEventsR
     return pb.WatchEventsResponse(name=name, event=event)
 
 
-async def session_user_events(
-    db: AsyncSession, events: Sequence[events_pb2.Event], now: datetime
-) -> list[pb.WatchEventsResponse]:
-    """The user events that `events` (about to be staged in `db`'s transaction) imply."""
+def _wanted(events: Sequence[events_pb2.Event]) -> list[tuple[str, events_pb2.Event]]:
+    """The events that imply a user event, with their session's id."""
     wanted: list[tuple[str, events_pb2.Event]] = []
     for event in events:
         which = event.WhichOneof("payload")
@@ -90,12 +89,36 @@ async def session_user_events(
             wanted.append((event.session_enqueued.session_id, event))
         elif which == "session_status_changed":
             wanted.append((event.session_status_changed.session_id, event))
+    return wanted
+
+
+def _ends(wanted: Sequence[tuple[str, events_pb2.Event]]) -> bool:
+    return any(e.session_status_changed.status == Status.TERMINATED.value for _, e in wanted)
+
+
+def known_user_events(
+    events: Sequence[events_pb2.Event], locked: Mapping[str, SessionState], now: datetime
+) -> list[pb.WatchEventsResponse] | None:
+    """`session_user_events` from the sessions the caller holds as its transaction leaves them
+    (`row_state.py`), without reading them again; None when they do not suffice: a session
+    not among them, or one that ends (its user event needs the main kernel's exit code)."""
+    wanted = _wanted(events)
+    if _ends(wanted) or any(sid not in locked for sid, _ in wanted):
+        return None
+    return _status_events(wanted, locked, now)
+
+
+async def session_user_events(
+    db: AsyncSession, events: Sequence[events_pb2.Event], now: datetime
+) -> list[pb.WatchEventsResponse]:
+    """The user events that `events` (about to be staged in `db`'s transaction) imply."""
+    wanted = _wanted(events)
     if not wanted:
         return []
+    ends = _ends(wanted)
     ids = sorted({sid for sid, _ in wanted})
     # The main kernel's exit code in the same query (one round trip per staged change), and
     # only when an event ends a session: a batch bind's SCHEDULED events carry none.
-    ends = any(e.session_status_changed.status == Status.TERMINATED.value for _, e in wanted)
     main_exit = (
         select(KernelRow.exit_code)
         .where(KernelRow.session_id == SessionRow.id, KernelRow.cluster_role == "main")
@@ -116,7 +139,12 @@ async def session_user_events(
             main_exit.label("main_exit_code"),
         ).where(any_of(SessionRow.id, ids))
     )
-    sessions = {r.id: r for r in rows.all()}
+    return _status_events(wanted, {r.id: r for r in rows.all()}, now)
+
+
+def _status_events(
+    wanted: Sequence[tuple[str, events_pb2.Event]], sessions: Mapping[str, Any], now: datetime
+) -> list[pb.WatchEventsResponse]:
     stamp = _stamp(now)  # once: a batch bind stages ~1,000 of these
     out = []
     for sid, event in wanted:
@@ -138,9 +166,8 @@ async def session_user_events(
         user.event.reason = change.status_info
         if status in (Status.CANCELLED, Status.ERROR):
             user.event.message = session.status_message
-        code = session.main_exit_code
-        if status is Status.TERMINATED and code is not None:
-            user.event.exit_code = code
+        if status is Status.TERMINATED and session.main_exit_code is not None:
+            user.event.exit_code = session.main_exit_code
         out.append(user)
     return out
 
@@ -152,8 +179,8 @@ def renamed_event(session: SessionRow, now: datetime) -> pb.WatchEventsResponse:
 
 
 def kernel_user_event(
-    session: SessionRow,
-    kernel: KernelRow,
+    session: SessionState,
+    kernel: KernelState,
     status: Status,
     *,
     reason: str,

@@ -143,11 +143,23 @@ class CreateSession:
             scheduling=scheduling,
             requeue_on_agent_loss=cmd.requeue_on_agent_loss,
         )
-        # The enqueue must complete even if the client hangs up mid-request (rule R-SHIELD).
-        session, _ = await asyncio.shield(self._enqueue(new))
-        if cmd.wait:
-            session = await self._wait(session, cmd.wait_timeout or DEFAULT_WAIT)
-        return session
+        if not cmd.wait:
+            # The enqueue must complete even if the client hangs up mid-request (rule R-SHIELD).
+            return (await asyncio.shield(self._enqueue(new)))[0]
+        # Subscribed before the enqueue: the session it returns is read after the subscription,
+        # so a change after that read sets the flag, and the wait need not read it again.
+        watched = new.session_id
+        flag = self.waiter.subscribe(watched)
+        try:
+            session, _ = await asyncio.shield(self._enqueue(new))
+            fresh = session.session_id == watched
+            if not fresh:  # a retry found the first request's session: wait for that one
+                self.waiter.unsubscribe(watched, flag)
+                watched = session.session_id
+                flag = self.waiter.subscribe(watched)
+            return await self._wait(session, cmd.wait_timeout or DEFAULT_WAIT, flag, fresh=fresh)
+        finally:
+            self.waiter.unsubscribe(watched, flag)
 
     async def _enqueue(self, new: NewSession) -> tuple[Session, bool]:
         # The store stages SessionEnqueued in the insert's transaction, and again when a retry
@@ -155,23 +167,25 @@ class CreateSession:
         with tracer.start_as_current_span("enqueue session"):
             return await self.store.add(new)
 
-    async def _wait(self, session: Session, timeout: float) -> Session:
+    async def _wait(
+        self, session: Session, timeout: float, flag: asyncio.Event, *, fresh: bool
+    ) -> Session:
+        """Until the session reaches a status of WAIT_ENDS or `timeout` passes; `flag` is set on
+        each change after it was subscribed. `fresh`: `session` was read after that."""
         deadline = time.monotonic() + timeout
-        flag = self.waiter.subscribe(session.session_id)
-        try:
-            while True:
+        while True:
+            if not fresh:
                 # Clear before reading: a change that lands after the read sets it again.
                 flag.clear()
                 session = await self.store.get(session.session_id)
-                remaining = deadline - time.monotonic()
-                if session.status in WAIT_ENDS:
-                    return session
-                if remaining <= 0:
-                    return session
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(flag.wait(), remaining)
-        finally:
-            self.waiter.unsubscribe(session.session_id, flag)
+            fresh = False
+            remaining = deadline - time.monotonic()
+            if session.status in WAIT_ENDS:
+                return session
+            if remaining <= 0:
+                return session
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(flag.wait(), remaining)
 
 
 def _ahead(work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:

@@ -144,3 +144,27 @@ async def test_a_rename_is_announced_and_a_clash_changes_nothing(
     assert _decoded(renamed).event.session_name == "renamed"
     await stores.lifecycle.begin_destroy(first.session_id, forced=False, reason="user-requested")
     assert not await names.rename(first.session_id, "again")
+
+
+async def test_a_failed_start_tells_its_owner_why_the_session_was_cancelled(
+    stores: Stores, watch: WatchUserEvents
+) -> None:
+    agent_id = f"agent-{new_id()[:8]}"
+    await stores.agents.register(registration(agent_id), datetime.now(UTC))
+    session, _ = await stores.sessions.add(new_session())
+    await stores.sessions.bind(session.session_id, {session.kernels[0].kernel_id: agent_id})
+    await stores.lifecycle.claim_scheduled(100)
+    error = "ImageNotFound: no such image"
+    await stores.lifecycle.cancel(session.session_id, reason="failed-to-start", error=error)
+    await stores.relay.drain()
+    owner = Caller(user_id=session.owner_user_id, access_key=session.access_key)
+
+    events = await _collect(watch.session(owner, session.session_id, ""))
+    assert [e.name for e in events][-2:] == ["session_preparing", "session_cancelled"]
+    cancelled = _decoded(events[-1]).event
+    assert (cancelled.reason, cancelled.message) == ("failed-to-start", error)
+    assert (cancelled.session_name, cancelled.owner_user_id) == (
+        session.name,
+        session.owner_user_id,
+    )
+    assert _decoded(events[-2]).event.project_id == session.project_id
