@@ -218,7 +218,11 @@ class ProcessBackend(RunnerKernels[ProcessKernel]):
         if not self._jupyter or not boostable(kernel.spec):
             quota()  # nothing more to start (or set since the start, and again is harmless)
             return
-        started = kernel.client.wait_started  # its Jupyter kernel's start runs unthrottled
+        # Its Jupyter kernel's start runs unthrottled but at the lowest CPU weight: on spare CPU,
+        # never ahead of the control plane or other sessions' kernels (docs/kernel-isolation.md).
+        with contextlib.suppress(OSError):  # its groups are gone: so is the kernel
+            set_cpu_weight(kernel.cgroups, low=True)
+        started = kernel.client.wait_started
         kernel.boost = CpuBoost(kernel.spec.kernel_id, quota, started, limit=self._boost_limit)
 
     @override

@@ -66,9 +66,10 @@ def boostable(spec: m.KernelSpec) -> bool:
 
 
 def limit_cpu(kernel: ProcessKernel, cgroup_v: int) -> None:
-    """Give a kernel started without it its session's CPU quota."""
+    """Give a kernel started without it its session's CPU quota, at a session's CPU weight."""
     try:
         set_limits(cgroup_v, kernel.cgroups, kernel.spec.cpu, 0)
+        set_cpu_weight(kernel.cgroups, low=False)
     except OSError as exc:  # its groups are gone: so is the kernel
         msg = f"kernel {kernel.spec.kernel_id}: cannot set its CPU quota: {exc}"
         raise m.KernelUnavailable(msg) from exc
@@ -96,7 +97,7 @@ async def hand_out(
         kernel.cgroups[i] = rename_cgroup(group, spec.kernel_id)
     cpu = Decimal(0) if boostable(spec) else spec.cpu  # 0: no quota yet
     set_limits(cgroup_v, kernel.cgroups, cpu, spec.mem_bytes)
-    set_cpu_weight(kernel.cgroups, low=False)
+    set_cpu_weight(kernel.cgroups, low=boostable(spec))  # a boost takes only spare CPU
     kernel.client.close()
     kernel.client = RunnerClient(socket, keep=KEPT_CONNECTIONS)
     await kernel.client.setup(kernel_environ(spec))

@@ -77,8 +77,9 @@ async def test_the_quota_comes_once_the_jupyter_kernel_is_ready(
     handle = await backend.create(spec(kid, cpu=HALF))
     group = cpu_group(handle)
     assert not quota_is_set(group)  # its Jupyter kernel is starting, unthrottled
-    assert read(group / "cpu.shares") == "1024"  # a session's weight all along
+    assert read(group / "cpu.shares") == "2"  # on spare CPU only, while it starts
     await until_quota(group, within=60)
+    assert read(group / "cpu.shares") == "1024"  # a session's weight from then on
     got = await query(backend, kid, "import sys\nprint('ipykernel' in sys.modules)")
     assert got.stdout == "True\n"
 

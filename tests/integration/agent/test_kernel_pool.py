@@ -208,13 +208,14 @@ async def test_the_jupyter_kernel_starts_with_the_sessions_environment(
         assert runner_pid(handle.pid) in waiting
         cpu = v1_cgroup(handle.pid, "cpu", kid)
         assert cpu is not None
-        # Its Jupyter kernel starts now, at a session's weight and without the quota ...
-        assert (read(cpu / "cpu.cfs_quota_us"), read(cpu / "cpu.shares")) == ("-1", "1024")
+        # Its Jupyter kernel starts now, without the quota and on spare CPU only ...
+        assert (read(cpu / "cpu.cfs_quota_us"), read(cpu / "cpu.shares")) == ("-1", "2")
         code = "import os, sys\nprint('ipykernel' in sys.modules, os.environ['GREETING'], "
         code += "os.environ['SHIPYARD_KERNEL_ID'])"
         got = await query(backend, kid, code)
         assert got.stdout == f"True hello {kid}\n", got
-        # ... which is in place before a cell runs.
+        # ... which is in place, at a session's weight, before a cell runs.
         assert read(cpu / "cpu.cfs_quota_us") == read(cpu / "cpu.cfs_period_us")
+        assert read(cpu / "cpu.shares") == "1024"
     finally:
         await backend.close()
