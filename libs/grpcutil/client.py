@@ -5,8 +5,7 @@ from __future__ import annotations
 import grpc
 
 from libs.core.config import MtlsFiles
-from libs.core.identity import HEADER_INTERNAL_TOKEN, HEADER_SYSTEM
-from libs.grpcutil.call_details import Rewrite, rewriting_interceptors, with_metadata
+from libs.grpcutil.peer_calls import peer_call_interceptors
 from libs.grpcutil.tls import channel_credentials
 
 # Keepalive so that idle connections through middleboxes are noticed (rule R-KEEPALIVE).
@@ -20,17 +19,13 @@ _CHANNEL_OPTIONS = [
 ]
 
 
-def _token_rewrite(token: str) -> Rewrite:
-    items = {HEADER_INTERNAL_TOKEN: token, HEADER_SYSTEM: "1"}
-    return lambda details: with_metadata(details, items)
-
-
 def internal_channel(
     address: str, internal_token: str, mtls: MtlsFiles | None = None
 ) -> grpc.aio.Channel:
-    """A channel whose calls carry the internal token (peer services treat us as `system`);
-    with `mtls`, over mutual TLS (the peer's certificate must come from our CA)."""
-    interceptors = rewriting_interceptors(_token_rewrite(internal_token))
+    """A channel whose calls carry the internal token (peer services treat us as `system`) and
+    each its client span's trace context; with `mtls`, over mutual TLS (the peer's certificate
+    must come from our CA)."""
+    interceptors = peer_call_interceptors(internal_token)
     if mtls is None:
         return grpc.aio.insecure_channel(
             address, options=_CHANNEL_OPTIONS, interceptors=interceptors

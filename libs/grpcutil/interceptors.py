@@ -13,6 +13,7 @@ mapping (the checks themselves: `libs.grpcutil.admission`).
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -195,11 +196,21 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # u
             with self._span(method, text_metadata(context), context):
                 return await handler.unary_unary(request, context)
 
+        behavior = handler.unary_stream or handler.stream_stream
+
         async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            behavior = handler.unary_stream or handler.stream_stream
             with self._span(method, text_metadata(context), context):
                 async for item in behavior(request, context):
                     yield item
+
+        async def writing(request: Any, context: grpc.aio.ServicerContext) -> None:
+            with self._span(method, text_metadata(context), context):
+                await behavior(request, context)
+
+        # A streaming servicer either yields its replies or writes them with `context.write`
+        # (grpc's health Watch does); its wrapper must be of the same kind.
+        if inspect.iscoroutinefunction(behavior):
+            streaming = writing  # type: ignore[assignment]  # grpc.aio takes either kind
 
         codecs = {
             "request_deserializer": handler.request_deserializer,

@@ -11,9 +11,6 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-_instrumented = False
-
-
 def setup_tracing(
     service: str,
     *,
@@ -23,9 +20,10 @@ def setup_tracing(
 ) -> TracerProvider:
     """Install a tracer provider; export over OTLP/gRPC when an endpoint is configured.
 
-    gRPC client instrumentation is installed either way so that trace context propagates
-    through services even when this one does not export; servers built by
-    `libs.grpcutil.server.create_server` open their own server spans (`server_spans`).
+    Trace context crosses gRPC calls either way: channels built by
+    `libs.grpcutil.client.internal_channel` open a client span per call and send its context
+    (`client_spans`), servers built by `libs.grpcutil.server.create_server` continue it in their
+    server spans (`server_spans`).
     """
     provider = TracerProvider(
         resource=Resource.create({"service.name": service}),
@@ -38,20 +36,7 @@ def setup_tracing(
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=200))
     trace.set_tracer_provider(provider)
-    instrument_grpc()
     return provider
-
-
-def instrument_grpc() -> None:
-    """Instrument grpc.aio clients (must run before their channels are created): each call gets
-    a client span and carries the trace context to the server."""
-    global _instrumented
-    if _instrumented:
-        return
-    from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorClient
-
-    GrpcAioInstrumentorClient().instrument()
-    _instrumented = True
 
 
 def current_trace_context() -> dict[str, str]:

@@ -3,6 +3,7 @@ named after the method, a child of the caller's trace, with the call's outcome o
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
@@ -119,3 +120,19 @@ async def test_health_has_spans_and_self_traced_methods_only_their_own(served) -
     assert len(_spans(exporter, "/grpc.health.v1.Health/Check")) == 1
     await authz_grpc.AuthorizationStub(channel).Check(authz.CheckRequest(), metadata=_md())
     assert _spans(exporter, CHECK) == []  # the real Check opens its span itself (server_span)
+
+
+async def test_health_watch_streams_its_status_and_has_its_span(served) -> None:
+    # grpc's health Watch writes with context.write rather than yielding its replies.
+    channel, exporter, _ = served
+    call = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=""))
+    first = await call.read()
+    assert first.status == health_pb2.HealthCheckResponse.SERVING
+    call.cancel()
+    watch = "/grpc.health.v1.Health/Watch"
+    for _ in range(100):  # the server ends the span once it has seen the cancellation
+        if _spans(exporter, watch):
+            break
+        await asyncio.sleep(0.02)
+    (span,) = _spans(exporter, watch)
+    assert span.kind == SpanKind.SERVER

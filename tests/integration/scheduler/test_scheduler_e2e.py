@@ -15,7 +15,6 @@ from shipyard.scheduler.v1 import scheduler_service_pb2_grpc as sched_grpc
 from shipyard.type.v1 import resources_pb2
 
 from libs.core.identity import HEADER_INTERNAL_TOKEN, Caller, Role, caller_to_headers
-from libs.telemetry.tracing import instrument_grpc
 from services.auth.app import serve as serve_auth
 from services.auth.config import Settings as AuthSettings
 from services.scheduler.adapters.registry_client import SPAN_NAME
@@ -133,7 +132,6 @@ def _channel_metadata(token: str, caller: Caller) -> list[tuple[str, str]]:
 async def test_a_cycle_binds_in_fifo_order_notes_the_too_large_and_retries_conflicts(
     start_registry, start_scheduler, internal_token
 ):
-    instrument_grpc()  # as every service does at startup: trace context crosses gRPC calls
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
