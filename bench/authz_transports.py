@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from bench.load_tools import curl_parallel
-from bench.path_reads import _Signer
+from bench.path_reads import PreSigner
 from libs.db.engine import create_engine
 from services.auth.adapters.schema import migrate
 from tests.conftest import REDIS_URL, create_database, drop_database
@@ -41,7 +41,7 @@ async def _round(database_url: str, authz: str, requests: int) -> float:
                 await engine.dispose()
             await asyncio.sleep(5.5)  # auth's keypair cache (AUTH_KEYPAIR_CACHE_TTL) forgets
             kp = s.auth.keypair
-            signer = _Signer(kp.access_key, kp.secret_key, s.endpoint.removeprefix("http://"))
+            signer = PreSigner(kp.access_key, kp.secret_key, s.endpoint.removeprefix("http://"))
             url = s.endpoint + "/v1/identity"
             await curl_parallel(url, signer.many("GET", "/v1/identity", CONTENT_TYPE, 200))
             result = await curl_parallel(

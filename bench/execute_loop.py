@@ -13,7 +13,9 @@ With `--layers` it also times the same execution entered one hop further in each
 one after another from this process with a pause before each (`--gap-ms`), so that the
 kernel's CPU quota has refilled and the figures are the path's:
 
-- `edge`: signed REST through the edge, as above;
+- `edge, curl`: signed REST through the edge from curl (requests signed in advance), so without
+  the Python client's own time;
+- `edge`: signed REST through the edge from the Python client, as above;
 - `registry`: SessionService.Execute straight to the registry (the identity headers and
   internal token the edge adds; a Python gRPC client), so without Envoy and auth's Check;
 - `agent`: AgentService.Execute straight to the agent, as the registry calls it;
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -37,6 +40,8 @@ from shipyard.registry.v1 import session_service_pb2_grpc as session_grpc
 from shipyard.type.v1 import execution_pb2
 
 from bench.bench_platform import bench_platform, superadmin_client
+from bench.load_tools import curl_sequential
+from bench.path_reads import PreSigner
 from bench.proc_cpu import cpu_seconds
 from bench.sessions import create_running, pct, timed_executes
 from cli.client import ShipyardClient
@@ -115,6 +120,7 @@ async def _layers(
             await health.Check(health_pb2.HealthCheckRequest())
 
         try:
+            _show("edge, curl", await _curl_layer(platform, session["session_id"], calls, gap))
             for name, call in [
                 ("edge", via_edge),
                 ("registry", via_registry),
@@ -124,6 +130,21 @@ async def _layers(
                 _show(name, await _timed(call, calls, gap))
         finally:
             await agents.close()
+
+
+async def _curl_layer(platform: Platform, session_id: str, calls: int, gap: float) -> list[float]:
+    """The edge's round trip as a C client sees it: pre-signed requests from one curl process."""
+    assert platform.keypair is not None
+    authority = platform.endpoint.removeprefix("http://")
+    signer = PreSigner(platform.keypair.access_key, platform.keypair.secret_key, authority)
+    rel = f"/v1/sessions/{session_id}:execute"
+    body = json.dumps({"code": CODE, "mode": "EXECUTION_MODE_QUERY"})
+    rate = round(1 / gap) if gap else 0
+    url = platform.endpoint + rel
+    await curl_sequential(url, signer.many("POST", rel, "application/json", WARM_UP), body)
+    return await curl_sequential(
+        url, signer.many("POST", rel, "application/json", calls), body, per_second=rate
+    )
 
 
 def _expect(stdout: str) -> None:

@@ -114,3 +114,37 @@ async def curl_parallel(
     codes = Counter(line.strip() for line in out.decode().splitlines())
     ok = sum(n for code, n in codes.items() if code.startswith("2"))
     return LoadResult(requests=len(requests), ok=ok, seconds=seconds, codes=dict(codes))
+
+
+async def curl_sequential(
+    url: str, requests: list[Headers], body: str, *, per_second: int = 0
+) -> list[float]:
+    """One POST of `body` (JSON) per element of `requests` (its own headers), one after another
+    on one keep-alive connection (at most `per_second` started each second); each transfer's
+    total time in ms. Refuses any reply but HTTP 2xx."""
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "transfers.conf"
+        payload = Path(tmp) / "body.json"
+        payload.write_text(body)
+        lines: list[str] = []
+        for i, headers in enumerate(requests):
+            if i:
+                lines.append("next")
+            lines += [f'url = "{url}"', "http1.1", 'output = "/dev/null"']
+            lines += [f'data-binary = "@{payload}"', 'header = "content-type: application/json"']
+            lines.append('write-out = "%{http_code} %{time_total}\\n"')
+            lines += [f'header = "{k}: {v}"' for k, v in headers]
+        config.write_text("\n".join(lines) + "\n")
+        rate = ["--rate", f"{per_second}/s"] if per_second else []
+        proc = await asyncio.create_subprocess_exec(
+            "curl", "--silent", *rate, "--config", str(config),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        out, _ = await proc.communicate()
+    took: list[float] = []
+    for line in out.decode().splitlines():
+        code, seconds = line.split()
+        if not code.startswith("2"):
+            raise RuntimeError(f"curl: HTTP {code} from {url}")
+        took.append(float(seconds) * 1000)
+    return took

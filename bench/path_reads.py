@@ -124,7 +124,7 @@ async def _run(
     with cpu("GetSession bearer", n):
         via_bearer = await grpc_load(authority, GET_SESSION, get_body, bearer)
     rest = f"/v1/sessions/{session_id}"
-    signer = _Signer(target.access_key, target.secret_key, authority)
+    signer = PreSigner(target.access_key, target.secret_key, authority)
     await curl_parallel(edge + rest, signer.many("GET", rest, "application/octet-stream", 200))
     many = signer.many("GET", rest, "application/octet-stream", n)
     with cpu("GetSession signed", n):
@@ -174,7 +174,7 @@ class _CpuMeter:
         print(f"  CPU us per call, {what}: {spent}")
 
 
-class _Signer:
+class PreSigner:
     """Requests signed in advance, each with its own Date, so no signature is used twice."""
 
     def __init__(self, access_key: str, secret_key: str, host: str) -> None:
