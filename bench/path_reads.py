@@ -24,7 +24,7 @@ from shipyard.auth.v1 import identity_service_pb2 as id_pb
 from shipyard.registry.v1 import session_service_pb2 as session_pb
 
 from bench.load_tools import Headers, LoadResult, curl_parallel, grpc_frame, h2load
-from bench.proc_cpu import cpu_seconds
+from bench.proc_cpu import cpu_seconds, settled
 from cli.client import ShipyardClient
 from cli.platform import Platform
 from libs.core.identity import HEADER_INTERNAL_TOKEN, Caller, Role, caller_to_headers
@@ -51,6 +51,7 @@ class Target:
     registry_pid: int
     auth_pid: int
     edge_pid: int  # the gateway process; Envoy is its child
+    agent_pid: int
 
     @staticmethod
     def of(platform: Platform) -> Target:
@@ -66,6 +67,7 @@ class Target:
             registry_pid=platform.processes["registry"].pid,
             auth_pid=platform.processes["auth"].pid,
             edge_pid=platform.processes["edge"].pid,
+            agent_pid=platform.processes["agent"].pid,
         )
 
 
@@ -74,6 +76,9 @@ async def measure(platform: Platform, requests: int = 4000) -> list[tuple[str, s
 
 
 async def measure_target(target: Target, requests: int) -> list[tuple[str, str]]:
+    # Earlier rows (200 session starts) leave work behind: destroys, the kernel pool's refills.
+    waited = await settled([target.registry_pid, target.auth_pid, target.agent_pid])
+    print(f"  waited {waited:.0f} s for the platform to settle before the read loads")
     email = await _prepare_admin(target.database_url, target.access_key)
     async with ShipyardClient(target.endpoint, target.access_key, target.secret_key) as c:
         session = await c.create_session(

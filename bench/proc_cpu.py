@@ -6,6 +6,7 @@ what a change to it moves.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 import psutil
@@ -21,3 +22,19 @@ def cpu_seconds(pid: int, *, children: bool = False) -> float:
                 times = p.cpu_times()
                 total += times.user + times.system
     return total
+
+
+async def settled(pids: list[int], *, busy_share: float = 0.05, timeout: float = 90.0) -> float:
+    """Wait until `pids` (with their descendants) together use less than `busy_share` of a core
+    over a second, or `timeout` seconds pass; the seconds waited. A load measured right after
+    other work then does not share the machine with that work's aftermath."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    before = sum(cpu_seconds(pid, children=True) for pid in pids)
+    while loop.time() - started < timeout:
+        await asyncio.sleep(1.0)
+        now = sum(cpu_seconds(pid, children=True) for pid in pids)
+        if now - before < busy_share:
+            break
+        before = now
+    return loop.time() - started
