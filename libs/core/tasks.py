@@ -36,6 +36,21 @@ async def cancel_all(tasks: Iterable[asyncio.Task[Any]], grace: float = 5.0) -> 
         log.warning("background task %s did not stop within %.1f s", task.get_name(), grace)
 
 
+def stop_if_cancelled() -> None:
+    """Raise `CancelledError` if the current task was cancelled and the request got lost.
+
+    Python 3.11's `asyncio.wait_for` returns the awaited call's result instead of raising when
+    the cancellation lands just after that call finished, and redis-py sends every command
+    through `wait_for` once a socket timeout is set (5 s by default in redis 8). A loop that
+    only ends by cancellation can then run on for ever; `Task.cancelling()` still counts the
+    request, so long-lived loops call this once per round (rule R-LOST-CANCEL in
+    docs/reliability.md).
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def _log_crash(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and (exc := task.exception()) is not None:
         log.error("background task %s crashed", task.get_name(), exc_info=exc)

@@ -20,6 +20,7 @@ from typing import Any
 from redis.asyncio import Redis
 from typing_extensions import override
 
+from libs.core.tasks import stop_if_cancelled
 from libs.events.streams import DependencyOutage, Handler, StreamConsumer, StreamEntry
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class BatchStreamConsumer(StreamConsumer):
 
     @override
     async def _handle_all(self, entries: list[StreamEntry]) -> None:
+        stop_if_cancelled()  # rule R-LOST-CANCEL, as for single entries
         if len(entries) < 2:
             await super()._handle_all(entries)
             return

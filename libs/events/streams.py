@@ -26,6 +26,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from libs.core.tasks import stop_if_cancelled
 from libs.events.backoff import Backoff
 from libs.events.dead_letters import DeadLetterQueue
 from libs.events.outage import is_outage
@@ -117,14 +118,17 @@ class StreamConsumer:
         """Consume until cancelled: own pending entries first, then reclaimed, then new.
 
         Survives outages: while Redis or a handler's dependency is down it backs off and tries
-        again; it never re-reads in a tight loop.
+        again; it never re-reads in a tight loop. Ends when cancelled, even if a Redis call
+        lost the cancellation (rule R-LOST-CANCEL).
         """
         while True:
             try:
+                stop_if_cancelled()
                 await self.ensure_group()
                 await self.drain_own_pending()
                 next_reclaim = 0.0
                 while True:
+                    stop_if_cancelled()
                     # An entry becomes claimable only after claim_idle_ms: looking for them
                     # twice in that time is enough, and spares every read a round trip.
                     if time.monotonic() >= next_reclaim:
@@ -212,6 +216,7 @@ class StreamConsumer:
 
     async def _handle_all(self, entries: list[StreamEntry]) -> None:
         for entry in entries:
+            stop_if_cancelled()  # a stopped consumer hands no further entry to its handler
             marker = self.marker(entry)
             if entry.event_id and await self._redis.exists(marker):
                 await self._redis.xack(self._stream, self._group, entry.entry_id)
@@ -282,9 +287,11 @@ async def tail(
     """Every entry after `after`, forever (broadcast: no group, no acks)."""
     position = after
     while True:
+        stop_if_cancelled()  # rule R-LOST-CANCEL: a stop lost in XREAD, or by the reader
         resp: Any = await redis.xread({stream: position}, count=256, block=block_ms)
         for _, items in resp or []:
             for entry_id, fields in items:
+                stop_if_cancelled()
                 entry = _entry(entry_id, fields)
                 position = entry.entry_id
                 yield entry
