@@ -101,4 +101,5 @@ async def hand_out(
     kernel.client.close()
     kernel.client = RunnerClient(socket, keep=KEPT_CONNECTIONS)
     await kernel.client.setup(kernel_environ(spec))
+    kernel.answered = True  # the setup's reply: no ping after it
     kernel.report = True

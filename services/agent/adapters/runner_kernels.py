@@ -43,6 +43,9 @@ class RunnerKernel:
     exited: asyncio.Event = field(default_factory=asyncio.Event)
     ended: tuple[int, bool] = (0, False)  # exit code, OOM-killed: set before `exited`
     boost: CpuBoost | None = None  # its start runs without the CPU quota until this ends
+    # Its runner answered since it got its session (a pre-started kernel's `setup`): the start
+    # needs no ping to know it is up.
+    answered: bool = False
 
 
 K = TypeVar("K", bound=RunnerKernel)
@@ -105,9 +108,10 @@ class RunnerKernels(ABC, Generic[K]):
             self._starting.discard(spec.kernel_id)
         await self._track(kernel)
         try:
-            await kernel.client.wait_ready(
-                within=self._start_timeout, alive=lambda: self._alive(kernel)
-            )
+            if not kernel.answered:
+                await kernel.client.wait_ready(
+                    within=self._start_timeout, alive=lambda: self._alive(kernel)
+                )
             await self._answered(kernel)
         except BaseException as exc:  # cancellation too: never leave a kernel nobody knows of
             # A batch task that finished before answering a ping is fine: the monitor reports it.

@@ -44,6 +44,9 @@ _jupyter_wanted = False
 # Set once the Jupyter kernel's start is over (it answers, or failed), or when none is starting:
 # the agent's "ready" request waits for it (the session's CPU quota comes then).
 _start_over = threading.Event()
+# The Jupyter start a setup asked for, begun once the setup's reply is out (its thread would
+# otherwise hold the GIL while the reply waits).
+_after_setup: list[threading.Thread] = []
 # How many times this kernel's runner restarted in place (carried in the environment).
 _GENERATION_ENV = "SHIPYARD_RUNNER_GENERATION"
 _generation = int(os.environ.pop(_GENERATION_ENV, "0") or 0)
@@ -83,7 +86,9 @@ def main(argv: list[str] | None = None) -> None:
                 _sibling("jupyter_kernel")
                 importlib.import_module("zmq")  # the kernelspec (JUPYTER_PATH) waits for setup
     elif args.jupyter:
-        _start_jupyter(workdir, eager=not args.startup_command)
+        warm_up = _start_jupyter(workdir, eager=not args.startup_command)
+        if warm_up is not None:
+            warm_up.start()
     else:
         _start_over.set()
     threading.Thread(target=wire.accept_loop, args=(server, _serve), daemon=True).start()
@@ -115,7 +120,11 @@ def _serve(conn: socket.socket) -> None:
             reply = _dispatch(request, conn)
             if not reply:  # a live session that ended with the connection
                 return
-            _send(conn, reply)
+            try:
+                _send(conn, reply)
+            finally:
+                if op == "setup" and _after_setup:
+                    _after_setup.pop().start()
 
 
 def _sibling(name: str) -> Any:
@@ -131,21 +140,23 @@ def _sibling(name: str) -> Any:
     return module
 
 
-def _start_jupyter(workdir: str, *, eager: bool) -> None:
+def _start_jupyter(workdir: str, *, eager: bool) -> threading.Thread | None:
+    """The session's Jupyter kernel; with `eager`, the thread that starts it, for the caller to
+    start."""
     global _jupyter
     jupyter = _sibling("jupyter_kernel")
     if not jupyter.available():
         _start_over.set()
-        return  # no Jupyter kernel in this image: query mode runs in this interpreter
+        return None  # no Jupyter kernel in this image: query mode runs in this interpreter
 
     def died(code: int) -> None:  # the notebook kernel is the kernel: end with it
         _jobs.put(({"code": code}, None))
 
     _jupyter = jupyter.JupyterKernel(workdir, died)
     if eager:
-        threading.Thread(target=_warm_up, daemon=True).start()
-    else:  # a batch session's: it starts on its first query cell, if one comes
-        _start_over.set()
+        return threading.Thread(target=_warm_up, daemon=True)
+    _start_over.set()  # a batch session's: it starts on its first query cell, if one comes
+    return None
 
 
 def _warm_up() -> None:
@@ -208,7 +219,8 @@ def _setup(environ: object) -> dict[str, Any]:
         return {"error": "setup needs 'environ', an object of strings"}
     _awaiting_setup.clear()
     if _jupyter_wanted:
-        _start_jupyter(_workdir, eager=True)
+        warm_up = _start_jupyter(_workdir, eager=True)
+        _after_setup.extend([warm_up] if warm_up is not None else [])
     else:
         _start_over.set()
     return {"ok": True}

@@ -14,14 +14,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, Text, select, text
+from sqlalchemy import ColumnElement, Table, Text, any_, select, text
 from sqlalchemy import cast as cast_to
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.core.slots import ResourceSlots
 from services.registry.adapters.rows import agent_from_row
 from services.registry.adapters.tables import AgentRow, KernelRow, SessionRow
-from services.registry.adapters.unnest import any_of, unnest
+from services.registry.adapters.unnest import array_of, unnest_from, unnest_params
 from services.registry.domain.model import AGENT_OCCUPYING_STATUSES, Agent, Status
 
 _AGENTS = cast(Table, AgentRow.__table__)
@@ -77,22 +77,79 @@ class KernelBind:
     at: datetime
 
 
-async def lock_sessions(db: AsyncSession, ids: Sequence[str]) -> dict[str, LockedSession]:
-    t = _SESSIONS.c
-    stmt = (
-        select(
-            t.id,
-            t.status,
-            t.not_before,
-            t.access_key,
-            t.resource_group,
-            t.image_architectures,
-            t.max_lifetime_seconds,
-        )
-        .where(any_of(t.id, ids))
-        .order_by(t.id)
-        .with_for_update()
+def as_text(column: ColumnElement[Any]) -> ColumnElement[str]:
+    """A JSON column read as its text, under its own name (decoded by the caller, once per
+    distinct value)."""
+    return cast_to(column, Text).label(column.key)
+
+
+# Every statement of the bind is built once, its arrays bound at each execution: SQLAlchemy
+# computes each one's cache key once, not in every bind transaction.
+_S, _K, _A = _SESSIONS.c, _KERNELS.c, _AGENTS.c
+_LOCK_SESSIONS = (
+    select(
+        _S.id,
+        _S.status,
+        _S.not_before,
+        _S.access_key,
+        _S.resource_group,
+        _S.image_architectures,
+        _S.max_lifetime_seconds,
     )
+    .where(_S.id == any_(array_of("ids", _S.id)))
+    .order_by(_S.id)
+    .with_for_update()
+)
+_LOCK_KERNELS = (
+    select(_K.id, _K.session_id, as_text(_K.requested_slots))
+    .where(_K.session_id == any_(array_of("session_ids", _K.session_id)))
+    .order_by(_K.id)
+    .with_for_update()
+)
+_LOCK_AGENTS = (
+    select(*(as_text(c) if c.name in _AGENT_JSON else c for c in _AGENTS.c))
+    .where(_A.id == any_(array_of("ids", _A.id)))
+    .order_by(_A.id)
+    .with_for_update()
+)
+_MARK_SESSIONS = text(
+    f"UPDATE {_SESSIONS.fullname} AS s SET status = CAST(:to AS text),"
+    " status_info = 'scheduled', status_message = '', status_changed_at = u.at,"
+    " status_history = s.status_history || jsonb_build_object(CAST(:to AS text), u.iso),"
+    " expires_at = CASE WHEN s.max_lifetime_seconds > 0"
+    "   THEN u.at + make_interval(secs => s.max_lifetime_seconds) ELSE s.expires_at END"
+    f" FROM {unnest_from('u', id='text', at='timestamptz', iso='text')}"
+    " WHERE s.id = u.id::uuid AND s.status = CAST(:from AS text)"
+)
+_MARK_KERNELS = text(
+    f"UPDATE {_KERNELS.fullname} AS k SET status = CAST(:to AS text),"
+    " status_info = 'scheduled', status_changed_at = u.at,"
+    " agent_id = u.agent_id, agent_address = u.address"
+    f" FROM {unnest_from('u', id='text', agent_id='text', address='text', at='timestamptz')}"
+    " WHERE k.id = u.id::uuid AND k.status = CAST(:from AS text)"
+)
+_OCCUPANCY = text(
+    "SELECT k.agent_id, e.key, sum(e.value::numeric) AS amount"
+    f" FROM {_KERNELS.fullname} AS k, jsonb_each_text(k.requested_slots) AS e"
+    " WHERE k.agent_id = ANY(CAST(:agents AS text[]))"
+    "   AND k.status = ANY(CAST(:occupying AS text[]))"
+    " GROUP BY k.agent_id, e.key"
+)
+_WRITE_OCCUPANCY = text(
+    f"UPDATE {_AGENTS.fullname} AS a SET occupied_slots = u.slots::jsonb"
+    f" FROM {unnest_from('u', id='text', slots='text')} WHERE a.id = u.id"
+)
+_NOTE_PENDING = text(
+    f"UPDATE {_SESSIONS.fullname} AS s SET status_info = u.reason,"
+    " status_message = u.message,"
+    " status_data = s.status_data || jsonb_build_object('scheduler',"
+    "   jsonb_build_object('last_try', CAST(:last_try AS text), 'msg', u.message))"
+    f" FROM {unnest_from('u', id='text', reason='text', message='text')}"
+    " WHERE s.id = u.id::uuid AND s.status = CAST(:pending AS text)"
+)
+
+
+async def lock_sessions(db: AsyncSession, ids: Sequence[str]) -> dict[str, LockedSession]:
     return {
         r.id: LockedSession(
             r.id,
@@ -103,22 +160,15 @@ async def lock_sessions(db: AsyncSession, ids: Sequence[str]) -> dict[str, Locke
             tuple(r.image_architectures or ()),
             r.max_lifetime_seconds,
         )
-        for r in (await db.execute(stmt)).all()
+        for r in (await db.execute(_LOCK_SESSIONS, {"ids": list(ids)})).all()
     }
 
 
 async def lock_kernels(
     db: AsyncSession, session_ids: Sequence[str], slots: SlotsMemo
 ) -> dict[str, list[LockedKernel]]:
-    t = _KERNELS.c
-    stmt = (
-        select(t.id, t.session_id, as_text(t.requested_slots))
-        .where(any_of(t.session_id, session_ids))
-        .order_by(t.id)
-        .with_for_update()
-    )
     kernels: dict[str, list[LockedKernel]] = {}
-    for r in (await db.execute(stmt)).all():
+    for r in (await db.execute(_LOCK_KERNELS, {"session_ids": list(session_ids)})).all():
         kernel = LockedKernel(r.id, r.session_id, slots(r.requested_slots))
         kernels.setdefault(r.session_id, []).append(kernel)
     return kernels
@@ -130,39 +180,22 @@ async def mark_scheduled(
     """PENDING → SCHEDULED for every (session, time of binding) and its kernels: two statements."""
     if not sessions:
         return
-    rows, params = unnest(
+    moves = {"to": Status.SCHEDULED.value, "from": Status.PENDING.value}
+    params = unnest_params(
         "u",
-        id=("text", [sid for sid, _ in sessions]),
-        at=("timestamptz", [at for _, at in sessions]),
-        iso=("text", [at.isoformat() for _, at in sessions]),
+        id=[sid for sid, _ in sessions],
+        at=[at for _, at in sessions],
+        iso=[at.isoformat() for _, at in sessions],
     )
-    await db.execute(
-        text(
-            f"UPDATE {_SESSIONS.fullname} AS s SET status = CAST(:to AS text),"
-            " status_info = 'scheduled', status_message = '', status_changed_at = u.at,"
-            " status_history = s.status_history || jsonb_build_object(CAST(:to AS text), u.iso),"
-            " expires_at = CASE WHEN s.max_lifetime_seconds > 0"
-            "   THEN u.at + make_interval(secs => s.max_lifetime_seconds) ELSE s.expires_at END"
-            f" FROM {rows} WHERE s.id = u.id::uuid AND s.status = CAST(:from AS text)"
-        ),
-        {"to": Status.SCHEDULED.value, "from": Status.PENDING.value, **params},
-    )
-    rows, params = unnest(
+    await db.execute(_MARK_SESSIONS, {**moves, **params})
+    params = unnest_params(
         "u",
-        id=("text", [k.kernel_id for k in kernels]),
-        agent_id=("text", [k.agent_id for k in kernels]),
-        address=("text", [k.agent_address for k in kernels]),
-        at=("timestamptz", [k.at for k in kernels]),
+        id=[k.kernel_id for k in kernels],
+        agent_id=[k.agent_id for k in kernels],
+        address=[k.agent_address for k in kernels],
+        at=[k.at for k in kernels],
     )
-    await db.execute(
-        text(
-            f"UPDATE {_KERNELS.fullname} AS k SET status = CAST(:to AS text),"
-            " status_info = 'scheduled', status_changed_at = u.at,"
-            " agent_id = u.agent_id, agent_address = u.address"
-            f" FROM {rows} WHERE k.id = u.id::uuid AND k.status = CAST(:from AS text)"
-        ),
-        {"to": Status.SCHEDULED.value, "from": Status.PENDING.value, **params},
-    )
+    await db.execute(_MARK_KERNELS, {**moves, **params})
 
 
 async def lock_agents(
@@ -170,10 +203,7 @@ async def lock_agents(
 ) -> dict[str, Agent]:
     """The agents, locked in id order; table rows, not ORM objects (a batch has ~1,000), with
     their JSON columns as text, each distinct value decoded once."""
-    t = _AGENTS.c
-    columns = [as_text(c) if c.name in _AGENT_JSON else c for c in _AGENTS.c]
-    stmt = select(*columns).where(any_of(t.id, agent_ids)).order_by(t.id).with_for_update()
-    rows = (await db.execute(stmt)).all()
+    rows = (await db.execute(_LOCK_AGENTS, {"ids": list(agent_ids)})).all()
     images: dict[str, tuple[str, ...]] = {}
     agents: dict[str, Agent] = {}
     for r in rows:
@@ -183,27 +213,12 @@ async def lock_agents(
     return agents
 
 
-def as_text(column: ColumnElement[Any]) -> ColumnElement[str]:
-    """A JSON column read as its text, under its own name (decoded by the caller, once per
-    distinct value)."""
-    return cast_to(column, Text).label(column.key)
-
-
 async def occupancy_of(
     db: AsyncSession, agent_ids: Sequence[str], slots: SlotsMemo
 ) -> dict[str, ResourceSlots]:
     """Occupied = the sum of each agent's live kernels (derived, never incremented), summed per
     agent and slot in one query."""
-    rows = await db.execute(
-        text(
-            "SELECT k.agent_id, e.key, sum(e.value::numeric) AS amount"
-            f" FROM {_KERNELS.fullname} AS k, jsonb_each_text(k.requested_slots) AS e"
-            " WHERE k.agent_id = ANY(CAST(:agents AS text[]))"
-            "   AND k.status = ANY(CAST(:occupying AS text[]))"
-            " GROUP BY k.agent_id, e.key"
-        ),
-        {"agents": list(agent_ids), "occupying": _OCCUPYING},
-    )
+    rows = await db.execute(_OCCUPANCY, {"agents": list(agent_ids), "occupying": _OCCUPYING})
     amounts: dict[str, dict[str, Decimal]] = {a: {} for a in agent_ids}
     for agent_id, key, amount in rows.tuples():
         amounts[agent_id][key] = Decimal(amount)
@@ -213,18 +228,10 @@ async def occupancy_of(
 async def write_occupancy(db: AsyncSession, occupied: Mapping[str, ResourceSlots]) -> None:
     if not occupied:
         return
-    rows, params = unnest(
-        "u",
-        id=("text", list(occupied)),
-        slots=("text", [json.dumps(s.to_strings()) for s in occupied.values()]),
+    params = unnest_params(
+        "u", id=list(occupied), slots=[json.dumps(s.to_strings()) for s in occupied.values()]
     )
-    await db.execute(
-        text(
-            f"UPDATE {_AGENTS.fullname} AS a SET occupied_slots = u.slots::jsonb"
-            f" FROM {rows} WHERE a.id = u.id"
-        ),
-        params,
-    )
+    await db.execute(_WRITE_OCCUPANCY, params)
 
 
 async def note_pending(
@@ -234,19 +241,9 @@ async def note_pending(
     left PENDING keeps its status."""
     if not notes:
         return
-    rows, params = unnest(
-        "u",
-        id=("text", [n[0] for n in notes]),
-        reason=("text", [n[1] for n in notes]),
-        message=("text", [n[2] for n in notes]),
+    params = unnest_params(
+        "u", id=[n[0] for n in notes], reason=[n[1] for n in notes], message=[n[2] for n in notes]
     )
     await db.execute(
-        text(
-            f"UPDATE {_SESSIONS.fullname} AS s SET status_info = u.reason,"
-            " status_message = u.message,"
-            " status_data = s.status_data || jsonb_build_object('scheduler',"
-            "   jsonb_build_object('last_try', CAST(:last_try AS text), 'msg', u.message))"
-            f" FROM {rows} WHERE s.id = u.id::uuid AND s.status = CAST(:pending AS text)"
-        ),
-        {"last_try": now.isoformat(), "pending": Status.PENDING.value, **params},
+        _NOTE_PENDING, {"last_try": now.isoformat(), "pending": Status.PENDING.value, **params}
     )

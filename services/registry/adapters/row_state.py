@@ -19,12 +19,11 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import BindParameter, ColumnElement, Select, Table, any_, bindparam, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, Select, Table, any_, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.adapters.tables import KernelRow, SessionRow
-from services.registry.adapters.unnest import unnest
+from services.registry.adapters.unnest import array_of, unnest
 
 _SESSIONS = cast(Table, SessionRow.__table__)
 _KERNELS = cast(Table, KernelRow.__table__)
@@ -110,25 +109,19 @@ _SESSION_COLUMNS = [_SESSIONS.c[f] for f in _SESSION_FIELDS]
 _KERNEL_COLUMNS = [_KERNELS.c[f] for f in _KERNEL_FIELDS]
 
 
-def _ids(name: str, column: ColumnElement[Any]) -> BindParameter[Any]:
-    """An array parameter, bound at each execution: the statements below are built once, so
-    SQLAlchemy computes their cache keys once, not on every transaction."""
-    return bindparam(name, type_=ARRAY(column.type))
-
-
 def select_sessions(where: ColumnElement[bool], *, whole: bool = False) -> Select[Any]:
     """The sessions matching `where`: their state columns, or every column (`whole`)."""
     return (select(_SESSIONS) if whole else select(*_SESSION_COLUMNS)).where(where)
 
 
 _S, _K = _SESSIONS.c, _KERNELS.c
-_OWNERS = select(_K.session_id).where(_K.id == any_(_ids("kernel_ids", _K.id)))
+_OWNERS = select(_K.session_id).where(_K.id == any_(array_of("kernel_ids", _K.id)))
 # The subquery that names the sessions locks nothing.
 _LOCK_OF_KERNELS = select_sessions(_S.id.in_(_OWNERS)).order_by(_S.id).with_for_update()
 _LOCK_ONE = select_sessions(_S.id == bindparam("session_id")).with_for_update()
 _LOCK_KERNELS = {
     whole: (select(_KERNELS) if whole else select(*_KERNEL_COLUMNS))
-    .where(_K.session_id == any_(_ids("session_ids", _K.session_id)))
+    .where(_K.session_id == any_(array_of("session_ids", _K.session_id)))
     .order_by(_K.id)
     .with_for_update()
     for whole in (False, True)

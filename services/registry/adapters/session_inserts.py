@@ -26,6 +26,18 @@ from services.registry.service.ports import NewKernel, NewSession
 
 _SESSIONS = cast(Table, SessionRow.__table__)
 _KERNELS = cast(Table, KernelRow.__table__)
+# Built once, the row's values bound at execution: SQLAlchemy computes each one's cache key
+# once, where `.values(...)` made a new statement (and key) per create.
+_INSERT = insert(_SESSIONS).returning(_SESSIONS.c.id)
+# A duplicate (a retry, or a concurrent twin) inserts nothing and reads the first below.
+_INSERT_ONCE = (
+    insert(_SESSIONS)
+    .on_conflict_do_nothing(
+        index_elements=["access_key", "client_token"],
+        index_where=SessionRow.client_token.is_not(None),
+    )
+    .returning(_SESSIONS.c.id)
+)
 
 
 async def insert_session(db: AsyncSession, new: NewSession) -> Session | None:
@@ -47,14 +59,8 @@ async def insert_session(db: AsyncSession, new: NewSession) -> Session | None:
     # Core statements on the tables: the ORM's bulk-insert and unit-of-work bookkeeping cost
     # more per create than the statements themselves.
     values = _session_values(new, total)
-    stmt = insert(_SESSIONS).values(**values)
-    if new.client_token:
-        # A duplicate (a retry, or a concurrent twin) inserts nothing and reads the first below.
-        stmt = stmt.on_conflict_do_nothing(
-            index_elements=["access_key", "client_token"],
-            index_where=SessionRow.client_token.is_not(None),
-        )
-    inserted = (await db.execute(stmt.returning(_SESSIONS.c.id))).scalar_one_or_none()
+    stmt = _INSERT_ONCE if new.client_token else _INSERT
+    inserted = (await db.execute(stmt, dict(values))).scalar_one_or_none()
     if inserted is None:
         raced = await find_by_token(db, new.access_key, new.client_token)
         if raced is None:  # the winner vanished between its commit and our read

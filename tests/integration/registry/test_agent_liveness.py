@@ -161,3 +161,20 @@ async def test_failing_starts_keep_the_agent_out_for_the_cooldown(
     later = datetime.now(UTC) + timedelta(seconds=31)
     back = await health.report_health(agent_id, healthy=True, reason="", now=later, policy=policy)
     assert back is not None and back.schedulable
+
+
+async def test_a_successful_start_resets_its_agents_failed_starts_only(stores: Stores) -> None:
+    started, other = await new_agent(stores), await new_agent(stores)
+    async with stores.factory.begin() as db:
+        rows = [await db.get(AgentRow, a, with_for_update=True) for a in (started, other)]
+        assert all(r is not None for r in rows)
+        count_failed_starts(
+            [r for r in rows if r is not None], SchedulabilityPolicy(), datetime.now(UTC)
+        )
+    await SqlAgentHealth(stores.factory).starts_succeeded([started, started])
+    async with stores.factory() as db:
+        counts = {a: (await db.get(AgentRow, a, populate_existing=True)) for a in (started, other)}
+    assert {a: r.start_failures for a, r in counts.items() if r is not None} == {
+        started: 0,
+        other: 1,
+    }
