@@ -16,6 +16,7 @@ import asyncpg
 
 from cli.client import ShipyardClient
 from cli.platform import Platform, PlatformConfig
+from libs.core.identity import HEADER_INTERNAL_TOKEN, Caller, Role, caller_to_headers
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,20 @@ async def bench_platform(
             await platform.stop()
             if platform.infra is not None and config.get("database_url") is None:
                 await _drop(platform.infra.database_url, database)  # only the one it created
+
+
+def superadmin_headers(platform: Platform, identity: dict[str, Any]) -> list[tuple[str, str]]:
+    """What the edge adds to a call of the superadmin (`identity`: their `whoami`), for calls
+    straight to a service: the identity headers and the internal token."""
+    caller = Caller(
+        user_id=str(identity.get("user_id", "")),
+        access_key=platform.keypair.access_key if platform.keypair else "",
+        role=Role.SUPERADMIN,
+        domain_name=str(identity.get("domain_name", "")),
+    )
+    headers = [(k, v) for k, v in caller_to_headers(caller).items() if v]
+    headers.append((HEADER_INTERNAL_TOKEN, platform.internal_token))
+    return headers
 
 
 def superadmin_client(platform: Platform) -> ShipyardClient:

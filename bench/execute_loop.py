@@ -39,14 +39,13 @@ from shipyard.registry.v1 import session_service_pb2 as session_pb
 from shipyard.registry.v1 import session_service_pb2_grpc as session_grpc
 from shipyard.type.v1 import execution_pb2
 
-from bench.bench_platform import bench_platform, superadmin_client
+from bench.bench_platform import bench_platform, superadmin_client, superadmin_headers
 from bench.load_tools import curl_sequential
 from bench.path_reads import PreSigner
 from bench.proc_cpu import cpu_seconds
 from bench.sessions import create_running, pct, timed_executes
 from cli.client import ShipyardClient
 from cli.platform import Platform
-from libs.core.identity import HEADER_INTERNAL_TOKEN, Caller, Role, caller_to_headers
 from libs.grpcutil.client import internal_channel
 from services.registry.adapters.peer_clients import GrpcAgentClient
 from services.registry.domain.model import ExecMode
@@ -83,16 +82,8 @@ def _show(name: str, took: list[float]) -> None:
 async def _layers(
     platform: Platform, client: ShipyardClient, session: dict[str, Any], calls: int, gap: float
 ) -> None:
-    identity = await client.whoami()
+    headers = superadmin_headers(platform, await client.whoami())
     token = platform.internal_token
-    caller = Caller(
-        user_id=str(identity.get("user_id", "")),
-        access_key=platform.keypair.access_key if platform.keypair else "",
-        role=Role.SUPERADMIN,
-        domain_name=str(identity.get("domain_name", "")),
-    )
-    headers = [(k, v) for k, v in caller_to_headers(caller).items() if v]
-    headers.append((HEADER_INTERNAL_TOKEN, token))
     request = session_pb.ExecuteRequest(
         session_id=session["session_id"], code=CODE, mode=execution_pb2.EXECUTION_MODE_QUERY
     )

@@ -36,12 +36,11 @@ from shipyard.registry.v1 import session_service_pb2 as pb
 from shipyard.registry.v1 import session_service_pb2_grpc as pb_grpc
 from typing_extensions import override
 
-from bench.bench_platform import bench_platform, superadmin_client
+from bench.bench_platform import bench_platform, superadmin_client, superadmin_headers
 from bench.load_tools import Headers, LoadResult, grpc_frame, h2load
 from bench.path_reads import GET_SESSION, GRPC, STREAMS
 from bench.proc_cpu import cpu_seconds
 from libs.core.event_loop import run as run_loop
-from libs.core.identity import HEADER_INTERNAL_TOKEN, Caller, Role, caller_to_headers
 from libs.db.engine import create_engine, session_factory
 from libs.db.reads import ReadPool
 from libs.grpcutil.server import Registration, create_server
@@ -143,14 +142,7 @@ async def main(calls: int, rounds: int, layers: Sequence[str]) -> None:
             )
             identity = await client.whoami()
         session_id = created["session_id"]
-        caller = Caller(
-            user_id=str(identity.get("user_id", "")),
-            access_key=platform.keypair.access_key if platform.keypair else "",
-            role=Role.SUPERADMIN,
-            domain_name=str(identity.get("domain_name", "")),
-        )
-        headers = [(k, v) for k, v in caller_to_headers(caller).items() if v]
-        headers.append((HEADER_INTERNAL_TOKEN, platform.internal_token))
+        headers = superadmin_headers(platform, identity)
         body = grpc_frame(pb.GetSessionRequest(session_id=session_id).SerializeToString())
 
         url = platform.infra.database_url
