@@ -3,8 +3,9 @@ token (the peer treats us as `system`) and the trace context of the call's clien
 (`libs.telemetry.client_spans`), which ends with the call.
 
 One interceptor does both, so a call pays for one pass through grpc.aio's interceptor chain, and
-the metadata is built once. (OpenTelemetry's own grpc.aio client instrumentation, used before,
-cost ~180 µs of client CPU and ~0.2-0.3 ms per call more: docs/performance.md, "Client spans".)
+the metadata is built once. (A token interceptor and OpenTelemetry's grpc.aio client
+instrumentation, used before, cost ~60 µs more client CPU per call: docs/performance.md,
+"Client spans".)
 """
 
 from __future__ import annotations
