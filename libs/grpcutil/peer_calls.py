@@ -16,6 +16,7 @@ from typing import Any
 import grpc
 
 from libs.core.identity import HEADER_INTERNAL_TOKEN, HEADER_SYSTEM
+from libs.grpcutil.call_details import with_metadata
 from libs.telemetry.client_spans import ClientSpans
 
 Continuation = Callable[..., Any]
@@ -23,17 +24,12 @@ Continuation = Callable[..., Any]
 
 class _PeerCalls:
     def __init__(self, token: str, spans: ClientSpans) -> None:
-        self._items = ((HEADER_INTERNAL_TOKEN, token), (HEADER_SYSTEM, "1"))
+        self._items = {HEADER_INTERNAL_TOKEN: token, HEADER_SYSTEM: "1"}
         self._spans = spans
 
     def _details(self, details: grpc.aio.ClientCallDetails) -> tuple[Any, Any]:
         span, carrier = self._spans.open(details.method)
-        metadata = grpc.aio.Metadata(*(details.metadata or ()))
-        for key, value in (*self._items, *carrier.items()):
-            metadata[key] = value
-        return span, grpc.aio.ClientCallDetails(
-            details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
-        )
+        return span, with_metadata(details, self._items | carrier)
 
     async def _unary_response(self, continuation: Continuation, details: Any, request: Any) -> Any:
         span, details = self._details(details)
