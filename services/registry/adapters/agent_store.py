@@ -68,6 +68,11 @@ class SqlAgentStore:
             rows = (await db.execute(select(AgentRow).order_by(AgentRow.id))).scalars()
             return [agent_from_row(r) for r in rows]
 
+    async def alive_ids(self) -> list[str]:
+        query = select(AgentRow.id).where(AgentRow.status == AgentStatus.ALIVE.value)
+        async with self._sessions() as db:
+            return sorted((await db.execute(query.order_by(AgentRow.id))).scalars())
+
     async def get(self, agent_id: str) -> Agent:
         async with self._sessions() as db:
             row = await db.get(AgentRow, agent_id)

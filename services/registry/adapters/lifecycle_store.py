@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.db.retry import with_retry
@@ -31,7 +31,8 @@ from services.registry.adapters.rows import (
 )
 from services.registry.adapters.tables import KernelRow, SessionRow
 from services.registry.domain.errors import SessionNotDestroyable, SessionNotFound
-from services.registry.domain.model import DEAD_STATUSES, Session, Status
+from services.registry.domain.idle import Judged
+from services.registry.domain.model import DEAD_STATUSES, Session, SessionType, Status
 from services.registry.service.ports import (
     KernelTarget,
     PreparingSession,
@@ -226,9 +227,23 @@ class SqlLifecycleStore:
                 )
             return found
 
-    async def running(self) -> list[Session]:
-        """RUNNING sessions with their kernels (two queries): what the idle checkers judge."""
-        query = select(SessionRow).where(SessionRow.status == Status.RUNNING.value)
+    async def running(self, judged: Judged) -> list[Session]:
+        """The RUNNING sessions an idle checker may end, with their kernels (two queries)."""
+        named: list[ColumnElement[bool]] = []
+        if judged.expiring:
+            named.append(SessionRow.expires_at.is_not(None))
+        if judged.idle_timeout:  # domain.idle.watches_activity, as SQL
+            named.append(
+                and_(
+                    SessionRow.idle_timeout_seconds > 0,
+                    SessionRow.session_type != SessionType.BATCH.value,
+                )
+            )
+        if judged.groups:
+            named.append(SessionRow.resource_group.in_(sorted(judged.groups)))
+        if not named:
+            return []
+        query = select(SessionRow).where(SessionRow.status == Status.RUNNING.value, or_(*named))
         async with self._sessions() as db:
             rows = list((await db.execute(query)).scalars())
             ids = [row.id for row in rows]

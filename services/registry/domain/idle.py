@@ -15,6 +15,27 @@ from services.registry.domain.model import Session, SessionType, Status
 IDLE_TIMEOUT = "idle-timeout"
 
 
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """Which RUNNING sessions an idle checker may end, so that a round reads only those and
+    not every running session of the fleet. Combined with `|`: a session any part names."""
+
+    expiring: bool = False  # with a lifetime (expires_at)
+    idle_timeout: bool = False  # watched for network activity (`watches_activity`)
+    groups: frozenset[str] = frozenset()  # every session of these resource groups
+
+    def __or__(self, other: Judged) -> Judged:
+        return Judged(
+            expiring=self.expiring or other.expiring,
+            idle_timeout=self.idle_timeout or other.idle_timeout,
+            groups=self.groups | other.groups,
+        )
+
+    @property
+    def nothing(self) -> bool:
+        return not (self.expiring or self.idle_timeout or self.groups)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IdleGrace:
     """Admin-configured grace periods (zero = none)."""

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from services.registry.domain.model import Agent, AgentStatus
+from services.registry.domain.model import Agent
 from services.registry.domain.schedulability import SchedulabilityPolicy
 from services.registry.domain.utilization import KernelStats
 from services.registry.service.destroy_session import tell_agents
@@ -135,11 +135,7 @@ class AgentLifecycle:
     async def _sweep_heartbeats(self, now: datetime) -> None:
         """Loss is committed in PostgreSQL first; only then are the heartbeat entries removed,
         and only those no heartbeat changed meanwhile (rule R-SWEEP)."""
-        alive = [
-            a.agent_id
-            for a in await self.agent_store.list_agents()
-            if a.status is AgentStatus.ALIVE
-        ]
+        alive = await self.agent_store.alive_ids()
         # After a Redis restart the hash is empty: a missing entry counts from now (grace).
         adopted = await self.clock.first_sight(alive, now)
         if adopted:

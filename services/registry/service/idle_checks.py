@@ -1,7 +1,9 @@
 """The idle checkers: end running sessions that outlived their lifetime or sat unused.
 
-Every interval the replica holding the checker lease lists the RUNNING sessions once and runs
-all checkers on them concurrently; a checker that fails is logged and the others still count.
+Every interval the replica holding the checker lease lists, once, the RUNNING sessions some
+checker may end (each checker names them: `Judged`; a fleet's sessions without a lifetime, an
+idle timeout or a utilization policy are never read) and runs all checkers on them
+concurrently; a checker that fails is logged and the others still count.
 A session several checkers condemn ends once, with the first checker's reason, and only if it
 is still RUNNING when its row is locked (docs/idle-and-usage.md).
 """
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from services.registry.domain.idle import IDLE_TIMEOUT, IdleGrace, idle_deadline
+from services.registry.domain.idle import IDLE_TIMEOUT, IdleGrace, Judged, idle_deadline
 from services.registry.domain.model import MAX_LIFETIME_EXCEEDED, Session
 from services.registry.service.destroy_session import tell_agents
 from services.registry.service.idle_ports import ActivityClock, CheckerLease
@@ -33,6 +35,10 @@ class IdleChecker(Protocol):
         """The status_info of the sessions it ends."""
         ...
 
+    async def judged(self) -> Judged:
+        """The RUNNING sessions this checker may end at all."""
+        ...
+
     async def due(self, sessions: Sequence[Session], now: datetime) -> set[str]:
         """Ids of the sessions among `sessions` this checker would end now."""
         ...
@@ -44,6 +50,9 @@ class LifetimeChecker:
 
     name: str = "session-lifetime"
     reason: str = MAX_LIFETIME_EXCEEDED
+
+    async def judged(self) -> Judged:
+        return Judged(expiring=True)
 
     async def due(self, sessions: Sequence[Session], now: datetime) -> set[str]:
         return {s.session_id for s in sessions if s.expires_at is not None and s.expires_at <= now}
@@ -57,6 +66,9 @@ class NetworkIdleChecker:
     grace: IdleGrace
     name: str = "network-idle"
     reason: str = IDLE_TIMEOUT
+
+    async def judged(self) -> Judged:
+        return Judged(idle_timeout=True)
 
     async def due(self, sessions: Sequence[Session], now: datetime) -> set[str]:
         watched = [s for s in sessions if idle_deadline(s, None, self.grace) is not None]
@@ -81,14 +93,23 @@ class IdleChecks:
     async def check(self, now: datetime | None = None) -> dict[str, str]:
         """One round; the sessions it ended and why."""
         now = now or datetime.now(UTC)
-        running = await self.sessions.running()
+        named = await asyncio.gather(*(c.judged() for c in self.checkers), return_exceptions=True)
+        checkers: list[IdleChecker] = []
+        judged = Judged()
+        for checker, scope in zip(self.checkers, named, strict=True):
+            if isinstance(scope, BaseException):
+                log.error("idle checker %s failed", checker.name, exc_info=scope)
+                continue
+            checkers.append(checker)
+            judged |= scope
+        running = await self.sessions.running(judged)
         if not running:
             return {}
         results = await asyncio.gather(
-            *(checker.due(running, now) for checker in self.checkers), return_exceptions=True
+            *(checker.due(running, now) for checker in checkers), return_exceptions=True
         )
         verdicts: dict[str, str] = {}
-        for checker, result in zip(self.checkers, results, strict=True):
+        for checker, result in zip(checkers, results, strict=True):
             if isinstance(result, BaseException):
                 log.error("idle checker %s failed", checker.name, exc_info=result)
                 continue

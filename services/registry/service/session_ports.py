@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from services.registry.domain.idle import Judged
 from services.registry.domain.model import Session, Status
 from services.registry.service.ports import (
     BindOutcome,
@@ -146,6 +147,7 @@ class SessionEnding(Protocol):
     async def cancel(self, session_id: str, *, reason: str, error: str) -> SessionChange | None: ...
     async def stale_preparing(self, older_than: datetime) -> list[PreparingSession]: ...
     async def stale_terminating(self, older_than: datetime) -> list[KernelTarget]: ...
-    async def running(self) -> list[Session]:
-        """RUNNING sessions with their kernels (the idle checkers' candidates)."""
+    async def running(self, judged: Judged) -> list[Session]:
+        """The RUNNING sessions `judged` names, with their kernels (the idle checkers'
+        candidates); none when it names nothing."""
         ...

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from libs.core.errors import NotFound
-from services.registry.domain.idle import IdleGrace, running_since
+from services.registry.domain.idle import IdleGrace, Judged, running_since
 from services.registry.domain.model import Session, Status
 from services.registry.domain.utilization import (
     UTILIZATION,
@@ -27,6 +27,15 @@ class UtilizationChecker:
     grace: IdleGrace
     name: str = "utilization"
     reason: str = UTILIZATION
+
+    async def judged(self) -> Judged:
+        """Every session of a resource group with a utilization policy (groups are few)."""
+        names: set[str] = set()
+        after = ""
+        while page := await self.groups.list_groups(after=after, limit=500, active_only=False):
+            names.update(g.name for g in page if g.scheduling.idle_utilization is not None)
+            after = page[-1].name
+        return Judged(groups=frozenset(names))
 
     async def due(self, sessions: Sequence[Session], now: datetime) -> set[str]:
         policies = await self._policies({s.resource_group for s in sessions})

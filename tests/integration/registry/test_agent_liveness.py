@@ -104,6 +104,9 @@ async def test_after_redis_lost_its_data_agents_get_a_grace_period(
     # An agent that really is gone is still found, one timeout after the first sight.
     await sweeper.sweep(now + TIMEOUT + timedelta(seconds=1))
     assert (await stores.agents.get(agent_id)).status is AgentStatus.LOST
+    # A lost agent gets no new entry: only ALIVE agents are given a first sight.
+    await sweeper.sweep(now + TIMEOUT + timedelta(seconds=2))
+    assert not await redis.hexists(f"{key_prefix}agent-heartbeats", agent_id)
 
 
 async def test_an_unhealthy_agent_leaves_scheduling_until_it_is_healthy(

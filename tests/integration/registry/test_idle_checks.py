@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from libs.core.ids import new_id
 from libs.events import session_activity
 from services.registry.adapters.activity import RedisActivity, RedisCheckerLease
-from services.registry.domain.idle import IDLE_TIMEOUT, IdleGrace, running_since
+from services.registry.domain.idle import IDLE_TIMEOUT, IdleGrace, Judged, running_since
 from services.registry.domain.model import MAX_LIFETIME_EXCEEDED, Session, SessionType, Status
 from services.registry.service.idle_checks import IdleChecks, LifetimeChecker, NetworkIdleChecker
 from services.registry.service.ports import NewSession
@@ -113,6 +113,9 @@ class Broken:
     name = "broken"
     reason = "broken"
 
+    async def judged(self) -> Judged:
+        return Judged(expiring=True, idle_timeout=True)
+
     async def due(self, sessions: Sequence[Session], now: datetime) -> set[str]:
         raise RuntimeError("metrics store unreachable")
 
@@ -149,3 +152,28 @@ async def test_one_replica_at_a_time_holds_the_checker_lease(redis: Redis, key_p
     await redis.delete(key)  # the holder died and its lease ran out
     assert await second.hold()
     assert not await first.hold()
+
+
+async def test_a_round_reads_only_the_running_sessions_some_checker_may_end(
+    stores: Stores,
+) -> None:
+    watched = await _running(stores, _idle(60))
+    batch = await _running(stores, _idle(60, session_type=SessionType.BATCH))
+    mortal = await _running(stores, replace(new_session(), max_lifetime_seconds=600))
+    plain = await _running(stores, new_session())
+    mine = {s.session_id for s in (watched, batch, mortal, plain)}
+
+    async def read(judged: Judged) -> set[str]:
+        return mine & {s.session_id for s in await stores.lifecycle.running(judged)}
+
+    assert await read(Judged()) == set()
+    assert await read(Judged(idle_timeout=True)) == {watched.session_id}
+    assert await read(Judged(expiring=True)) == {mortal.session_id}
+    assert await read(Judged(idle_timeout=True) | Judged(expiring=True)) == {
+        watched.session_id,
+        mortal.session_id,
+    }
+    # A utilization policy judges every session of its group, whatever else it has.
+    assert await read(Judged(groups=frozenset({plain.resource_group}))) == mine
+    read_back = await stores.lifecycle.running(Judged(idle_timeout=True))
+    assert [len(s.kernels) for s in read_back if s.session_id == watched.session_id] == [1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import update
@@ -61,3 +62,24 @@ async def test_drifted_occupancy_is_recomputed_from_live_kernels(stores: Stores)
         )
     await reconciler(stores, FakeAgents()).reconcile()
     assert (await stores.agents.get(agent_id)).occupied_slots["cpu"] == 1
+
+
+async def test_the_drift_scan_picks_only_agents_whose_occupancy_is_wrong(stores: Stores) -> None:
+    wrong, right, idle_zero, idle_empty = [await new_agent(stores, cpu="4") for _ in range(4)]
+    await scheduled_on(stores, wrong, cpu="1")
+    await scheduled_on(stores, right, cpu="1")
+    await scheduled_on(stores, right, cpu="0.5")
+    stored = {wrong: {"cpu": "3"}, idle_zero: {"cpu": "0", "mem": "0"}, idle_empty: {}}
+    async with stores.factory.begin() as db:
+        for agent_id, slots in stored.items():
+            await db.execute(
+                update(AgentRow).where(AgentRow.id == agent_id).values(occupied_slots=slots)
+            )
+    occupancy = SqlOccupancy(stores.factory)
+    mine = {wrong, right, idle_zero, idle_empty}
+    assert mine & set(await occupancy.drifted()) == {wrong}
+    fixed = await occupancy.recompute_all()
+    assert mine & {a.agent_id for a in fixed} == {wrong}
+    assert (await stores.agents.get(wrong)).occupied_slots["cpu"] == 1
+    assert (await stores.agents.get(right)).occupied_slots["cpu"] == Decimal("1.5")
+    assert mine & set(await occupancy.drifted()) == set()

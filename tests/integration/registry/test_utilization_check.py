@@ -104,6 +104,9 @@ async def test_the_initial_grace_and_groups_without_a_policy_leave_sessions_alon
         await stats.record(_reports(session, agent_id, now, cores=0.0))
     checker = UtilizationChecker(stats, SqlResourceGroupStore(stores.factory), IdleGrace())
     assert await checker.due([s for s, _ in sessions], now) == set()
+    # An idle round does not even read the sessions of a group without a policy.
+    judged = (await checker.judged()).groups
+    assert graced in judged and unwatched not in judged
 
 
 async def test_a_groups_policy_is_set_shown_and_removed(stores: Stores) -> None:
