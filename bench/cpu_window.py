@@ -28,7 +28,7 @@ _SCHEDULED = "SELECT count(*) FROM registry.sessions WHERE status_history ? 'SCH
 
 def _children(pid: int) -> dict[str, int]:
     """The bench's services by module name (services.registry → registry)."""
-    found: dict[str, int] = {}
+    found: dict[str, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -38,9 +38,14 @@ def _children(pid: int) -> dict[str, int]:
         except OSError:
             continue
         if parent == pid and "-m" in cmdline:
-            module = cmdline[cmdline.index("-m") + 1]
-            found[module.removeprefix("services.")] = int(entry.name)
-    return found
+            module = cmdline[cmdline.index("-m") + 1].removeprefix("services.")
+            found.setdefault(module, []).append(int(entry.name))
+    # A second registry (--starting-registries) started after the first: "registry-1".
+    return {
+        (name if i == 0 else f"{name}-{i}"): pid
+        for name, pids in found.items()
+        for i, pid in enumerate(sorted(pids))
+    }
 
 
 def _database_url(pid: int) -> str:
@@ -71,7 +76,7 @@ async def main() -> None:
     while "scheduler" not in procs:  # started once every session is queued
         await asyncio.sleep(0.2)
         procs = _children(args.bench_pid)
-    names = ("scheduler", "registry")
+    names = tuple(n for n in ("scheduler", "registry", "registry-1") if n in procs)
     conn = await asyncpg.connect(_database_url(procs["registry"]))
     try:
         while True:  # the window opens at the first SCHEDULED move

@@ -167,6 +167,7 @@ async def run(args: argparse.Namespace) -> None:
             database=database,
             redis_prefix=f"bench-sched:{secrets.token_hex(3)}:",
             start_scheduler_and_agent=False,
+            starting_registries=args.starting_registries,
         )
         platform = Platform(config)
         await platform.start()
@@ -193,12 +194,14 @@ async def run(args: argparse.Namespace) -> None:
                     direct=not args.via_edge,
                 )
                 await cpu.report(args.sessions)
-                registry = platform.processes["registry"].pid
-                cpu_before = cpu_seconds(registry)
+                registries = [
+                    platform.processes[n].pid for n in platform.config.instances("registry")
+                ]
+                cpu_before = sum(cpu_seconds(pid) for pid in registries)
                 if not live:
                     await bench.start_schedulers()
                 await bench.wait_done(args.sessions)
-                cpu_used = cpu_seconds(registry) - cpu_before
+                cpu_used = sum(cpu_seconds(pid) for pid in registries) - cpu_before
                 killed_at = await killer if killer is not None else None
                 await bench.report().report(args.sessions, killed_at, registry_cpu=cpu_used)
         finally:
@@ -226,6 +229,14 @@ def main() -> None:
         help="create through the edge (signed REST), not the registry's SessionService",
     )
     parser.add_argument("--max-wait", type=float, help="seconds to wait for RUNNING at most")
+    parser.add_argument(
+        "--starting-registries",
+        type=int,
+        default=0,
+        metavar="N",
+        help="registry processes that start what the first one binds (default 0: one registry"
+        " does everything; docs/scheduler-scale.md)",
+    )
     parser.add_argument("--data-dir", type=Path, help="keep logs here (default: a temp dir)")
     args = parser.parse_args()
     asyncio.run(run(args))

@@ -195,6 +195,15 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         help="auth and registry processes behind the edge (and 2 schedulers when > 1)",
     )
+    up.add_argument(
+        "--starting-registries",
+        type=int,
+        choices=range(9),
+        default=0,
+        metavar="N",
+        help="registry processes that start the sessions the others bind (default 0: every"
+        " registry starts sessions)",
+    )
     up.add_argument("--redis-prefix", help="Redis key prefix (default shipyard:)")
     up.add_argument("--accelerators", help="agent accelerator plugins, e.g. cuda or mock")
     up.add_argument("--mock-accelerator-config", type=Path, help="the mock plugin's devices file")

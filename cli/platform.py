@@ -157,6 +157,9 @@ class Platform:
             },
             "registry": {
                 "NODE_ID": f"registry-{own_port}",
+                "START_SESSIONS": str(cfg.starts_sessions(name)).lower(),
+                # A starting registry binds nothing: other replicas' binds are its work.
+                "STARTER_FOLLOWS_BINDS": str(cfg.starting_registries > 0).lower(),
                 "EDGE_API_ADDR": f"127.0.0.1:{cfg.edge_api_port}",
                 **cfg.registry_env,
             },

@@ -48,15 +48,25 @@ class PlatformConfig:
     # Processes of auth and registry behind the edge (and, above 1, two schedulers: one leads
     # through the scheduler lease). Replica i > 0 listens on its service's port + 100 * i.
     replicas: int = 1
+    # Registry processes beside those that start the sessions every replica binds (the
+    # others then leave starting to them: REGISTRY_START_SESSIONS, docs/scheduler-scale.md).
+    # Named after the replicas ("registry-<replicas>", ...); they serve the whole API too.
+    starting_registries: int = 0
     # Which of the scheduler and the agent `start` runs (bench/scheduler.py runs its own).
     start_scheduler_and_agent: bool = True
 
     def instances(self, service: str) -> list[str]:
         """The process names of a service: "registry", "registry-1", ..."""
-        count = {"auth": self.replicas, "registry": self.replicas}.get(service, 1)
+        registries = self.replicas + self.starting_registries
+        count = {"auth": self.replicas, "registry": registries}.get(service, 1)
         if service == "scheduler" and self.replicas > 1:
             count = 2
         return [service, *(f"{service}-{i}" for i in range(1, count))]
+
+    def starts_sessions(self, registry_name: str) -> bool:
+        """Does registry process `registry_name` run the starter and the kernel events?"""
+        index = int(registry_name.partition("-")[2] or 0)
+        return self.starting_registries == 0 or index >= self.replicas
 
     def authz_port(self, auth_name: str) -> int:
         """The HTTP Check's port of auth process `auth_name` ("auth", "auth-1", ...)."""
@@ -76,6 +86,10 @@ class PlatformConfig:
         if isinstance(replicas, int):
             ports |= {f"{s}-{i}": free_port() for s in SERVICES for i in range(1, replicas)}
             ports |= {f"authz-{i}": free_port() for i in range(1, replicas)}
+            starting = kw.get("starting_registries", 0)
+            if isinstance(starting, int):
+                extra = range(max(replicas, 1), replicas + starting)
+                ports |= {f"registry-{i}": free_port() for i in extra}
         ports["authz"] = free_port()
         return PlatformConfig(
             data_dir=data_dir,

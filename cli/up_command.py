@@ -37,6 +37,7 @@ async def cmd_up(args: argparse.Namespace) -> int:
         "mtls": args.mtls,
         "host": args.host,
         "replicas": args.replicas,
+        "starting_registries": args.starting_registries,
         **({"redis_prefix": args.redis_prefix} if args.redis_prefix else {}),
     }
     if args.free_ports:

@@ -118,7 +118,9 @@ async def serve(settings: Settings) -> RunningRegistry:
     lifecycle = SqlLifecycleStore(sessions)
     agent_store = SqlAgentStore(sessions)
     events = RedisClusterEvents(redis, settings.redis_prefix)
-    waiter = StreamSessionWaiter(events)
+    wakeup = asyncio.Event()
+    follow = settings.start_sessions and settings.starter_follows_binds
+    waiter = StreamSessionWaiter(events, wakeup.set if follow else None)
     mtls = settings.mtls()
     agent_client = GrpcAgentClient(token, mtls=mtls)
     restart_session = RestartSession(store, SqlRestartStore(sessions), lifecycle, agent_client)
@@ -126,7 +128,6 @@ async def serve(settings: Settings) -> RunningRegistry:
     policies = GrpcPolicyResolver(settings.auth_addr, token, mtls)
     terminals = GrpcAgentTerminals(token, mtls=mtls)
     files = GrpcAgentFiles(token, mtls=mtls)
-    wakeup = asyncio.Event()
     idle = build_idle_checks(settings, redis, sessions, lifecycle, agent_client)
     image_store = SqlImageStore(sessions, reads)
     groups = ResourceGroups(SqlResourceGroupStore(sessions, reads))
@@ -231,7 +232,8 @@ async def serve(settings: Settings) -> RunningRegistry:
         batch=256,
         healthy=dependencies_probe(engine, redis),
     )
-    await consumer.ensure_group()
+    if settings.start_sessions:
+        await consumer.ensure_group()
     reconciler = Reconciler(
         lifecycle,
         SqlOccupancy(sessions),
@@ -258,14 +260,19 @@ async def serve(settings: Settings) -> RunningRegistry:
     relay = OutboxRelay(engine, sessions, redis, settings.redis_prefix)
     running.tasks = [
         spawn(relay.run(), "outbox-relay"),
-        spawn(keep_running("kernel events", consumer.run), "kernel-events"),
         spawn(keep_running("session waiter", waiter.run), "session-waiter"),
-        spawn(keep_running("starter", starter.run), "starter"),
         spawn(keep_running("requeue release", RequeueRelease(retries).run), "requeue"),
         spawn(agents.run_sweeper(settings.sweep_interval), "sweeper"),
         spawn(reconciler.run(settings.reconcile_interval), "reconciler"),
         spawn(idle.checks.run(settings.idle_check_interval), "idle-checks"),
     ]
+    if settings.start_sessions:
+        running.tasks += [
+            spawn(keep_running("kernel events", consumer.run), "kernel-events"),
+            spawn(keep_running("starter", starter.run), "starter"),
+        ]
+    else:
+        log.info("this replica starts no sessions (REGISTRY_START_SESSIONS=false)")
     await server.start()
     log.info("registry serving on port %d", server.port)
     return running

@@ -34,6 +34,14 @@ class Settings(ServiceSettings, DatabaseMixin, RedisMixin):
     agent_credentials_key: SecretStr | None = None
     # Concurrent manifest requests per registry during a rescan.
     rescan_concurrency: int = 4
+    # Whether this replica runs the starter and applies the agents' kernel events. Off, it
+    # serves the API, binds and relays while other replicas start what was bound (a large
+    # fleet: docs/scheduler-scale.md). At least one replica must keep it on.
+    start_sessions: bool = True
+    # Wake the starter on every bind the event stream shows, not only on this replica's own
+    # binds (else it finds other replicas' binds by polling, every second): for a replica
+    # that starts what others bind.
+    starter_follows_binds: bool = False
     # Starts in flight at once per replica, and each one's deadline (rule R-BOUNDED-START).
     starter_concurrency: int = 32
     start_timeout: float = 50.0

@@ -6,7 +6,7 @@ import asyncio
 import functools
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from redis.asyncio import Redis
 from shipyard.events.v1 import events_pb2
@@ -18,6 +18,7 @@ from services.registry.service.ports import ClusterChange
 
 log = logging.getLogger(__name__)
 _STATUS_VALUES = frozenset(s.value for s in Status)
+_SCHEDULED = Status.SCHEDULED.value
 
 
 class RedisClusterEvents:
@@ -55,9 +56,14 @@ class StreamSessionWaiter:
     that end a wait wake anybody (not SCHEDULED, PREPARING, ... on the way to RUNNING).
     """
 
-    def __init__(self, events: RedisClusterEvents) -> None:
+    def __init__(
+        self, events: RedisClusterEvents, on_scheduled: Callable[[], None] | None = None
+    ) -> None:
         self._events = events
         self._waiting: dict[str, list[asyncio.Event]] = defaultdict(list)
+        # Called for every session the stream shows SCHEDULED: wakes a starter whose replica
+        # does not bind (REGISTRY_STARTER_FOLLOWS_BINDS); a binding replica wakes its own.
+        self._on_scheduled = on_scheduled
 
     def subscribe(self, session_id: str) -> asyncio.Event:
         flag = asyncio.Event()
@@ -87,6 +93,8 @@ class StreamSessionWaiter:
         async for change in self._events.follow(position, agents=False):
             if change.kind == "session" and change.status in _STATUS_VALUES:
                 self.wake(change.session_id, Status(change.status))
+                if self._on_scheduled is not None and change.status == _SCHEDULED:
+                    self._on_scheduled()
 
 
 def _agent(msg: events_pb2.AgentChanged) -> Agent:

@@ -3,6 +3,9 @@ without the outbox relay or the cluster stream; the stream still carries the cha
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import pytest
 
 from libs.core.ids import new_id
@@ -71,3 +74,26 @@ async def test_only_a_status_that_ends_the_wait_wakes_the_waiter(stores: Stores)
     ended = waiter.subscribe(session_id)
     waiter.wake(session_id, Status.CANCELLED)
     assert ended.is_set()
+
+
+async def test_a_bind_on_another_replica_wakes_a_starter_that_follows_binds(
+    stores: Stores,
+) -> None:
+    await stores.relay.drain()  # what earlier tests left: published before the follower starts
+    wakeup = asyncio.Event()
+    waiter = StreamSessionWaiter(stores.events, wakeup.set)
+    follower = asyncio.create_task(waiter.run())
+    try:
+        await asyncio.sleep(0.2)  # the follower has taken its position in the stream
+        agent_id = await new_agent(stores)
+        await stores.relay.drain()
+        await asyncio.sleep(0.2)
+        assert not wakeup.is_set()  # an agent's registration is no work for a starter
+        await scheduled_on(stores, agent_id)  # bound here, as by another replica
+        await stores.relay.drain()
+        async with asyncio.timeout(10):
+            await wakeup.wait()
+    finally:
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
