@@ -85,11 +85,18 @@ async def main() -> None:
             await asyncio.sleep(0.05)
         started, before = time.monotonic(), {n: cpu_seconds(procs[n]) for n in names}
         spies = [await _py_spy(procs[n], args.py_spy, f"{args.out}-{n}.txt") for n in names]
-        done = 0
+        done, after = 0, before
+        # Until all are placed, or the bench stops its services (a --max-wait ran out).
         while done < args.sessions and time.monotonic() - started < 600:
-            done = await conn.fetchval(_SCHEDULED)
+            try:
+                now = {n: cpu_seconds(procs[n]) for n in names}
+                done = await conn.fetchval(_SCHEDULED)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                break
+            if not all(now.values()):  # a service has stopped (0 for a process that is gone)
+                break
+            after = now
             await asyncio.sleep(0.1)
-        after = {n: cpu_seconds(procs[n]) for n in names}
     finally:
         await conn.close()
     wall = time.monotonic() - started
