@@ -3,9 +3,10 @@
     .venv/bin/python -m bench.scheduler --agents 5000 --sessions 3000 --max-wait 15 &
     .venv/bin/python -m bench.cpu_window $! 3000 [--py-spy SECONDS --out PREFIX]
 
-Finds the bench's registry and scheduler (its child processes), waits for the first SCHEDULED
+Finds the bench's registries and scheduler (its child processes), waits for the first SCHEDULED
 move, then reads each one's CPU time (/proc/PID/stat) at the first move and when all N sessions
-are SCHEDULED, and prints both per 1,000 placements (docs/scheduler-scale.md). Wall-clock rates
+are SCHEDULED (or the bench stops), and prints each per 1,000 placements, and the whole
+machine's busy time likewise (docs/scheduler-scale.md). Wall-clock rates
 move with the machine's load; CPU per placement much less. With --py-spy, both processes are
 sampled for that long from the first move (raw stacks to PREFIX-scheduler.txt and so on);
 py-spy writes nothing if they stop before that, so give bench.scheduler a --max-wait to match.
@@ -48,6 +49,13 @@ def _children(pid: int) -> dict[str, int]:
     }
 
 
+def _machine_busy() -> float:
+    """CPU seconds the whole machine has been busy (all cores, every process), from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def _database_url(pid: int) -> str:
     env = Path(f"/proc/{pid}/environ").read_text().split("\0")
     url = next(e.split("=", 1)[1] for e in env if e.split("=", 1)[0].endswith("DATABASE_URL"))
@@ -84,6 +92,7 @@ async def main() -> None:
                 break
             await asyncio.sleep(0.05)
         started, before = time.monotonic(), {n: cpu_seconds(procs[n]) for n in names}
+        machine_before = machine_after = _machine_busy()
         spies = [await _py_spy(procs[n], args.py_spy, f"{args.out}-{n}.txt") for n in names]
         done, after = 0, before
         # Until all are placed, or the bench stops its services (a --max-wait ran out).
@@ -95,7 +104,7 @@ async def main() -> None:
                 break
             if not all(now.values()):  # a service has stopped (0 for a process that is gone)
                 break
-            after = now
+            after, machine_after = now, _machine_busy()
             await asyncio.sleep(0.1)
     finally:
         await conn.close()
@@ -104,6 +113,10 @@ async def main() -> None:
     print(f"{done} SCHEDULED in {wall:.1f} s; load average {os.getloadavg()[0]:.1f}")
     for name in names:
         print(f"{name} CPU ms per 1,000 placements: {per[name]:.0f}")
+    # Every process together (PostgreSQL, Redis, the fleet, anything else running): what
+    # bounds placements/s on this machine's cores (docs/scheduler-scale.md).
+    machine = (machine_after - machine_before) / done * 1e6
+    print(f"machine CPU ms per 1,000 placements: {machine:.0f} ({os.cpu_count()} cores)")
     for spy in spies:
         if spy is not None:
             await spy.wait()
