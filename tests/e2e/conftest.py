@@ -28,7 +28,7 @@ async def otlp() -> AsyncIterator[Receiver]:
 async def platform(
     tmp_path_factory: pytest.TempPathFactory, redis_url: str, otlp: Receiver
 ) -> AsyncIterator[Platform]:
-    async with _own_platform(tmp_path_factory, redis_url, otlp) as running:
+    async with own_platform(tmp_path_factory, redis_url, otlp) as running:
         yield running
 
 
@@ -38,7 +38,7 @@ async def throwaway_platform(
 ) -> AsyncIterator[Platform]:
     """A platform for one module whose tests leave it full (a fuzzing run's sessions and
     folders): the shared one stays clean for the others."""
-    async with _own_platform(tmp_path_factory, redis_url, otlp) as running:
+    async with own_platform(tmp_path_factory, redis_url, otlp) as running:
         yield running
 
 
@@ -49,17 +49,19 @@ async def fresh_kernels_platform(
     """A platform whose agent pre-starts no kernels: every kernel is started for its session
     (the shared one keeps the default pool, so most tests meet handed-out kernels)."""
     pool = {"KERNEL_POOL_SIZE": "0"}
-    async with _own_platform(tmp_path_factory, redis_url, otlp, pool) as running:
+    async with own_platform(tmp_path_factory, redis_url, otlp, pool) as running:
         yield running
 
 
 @asynccontextmanager
-async def _own_platform(
+async def own_platform(
     tmp_path_factory: pytest.TempPathFactory,
     redis_url: str,
     otlp: Receiver,
     agent_env: dict[str, str] | None = None,
+    **config: object,
 ) -> AsyncIterator[Platform]:
+    """A platform of its own (any other PlatformConfig fields in `config`)."""
     # Its own database: other tests' fake agents and sessions must not meet the real scheduler.
     db_name, database_url = await create_database()
     data_dir: Path = tmp_path_factory.mktemp("shipyard")
@@ -70,6 +72,7 @@ async def _own_platform(
         redis_prefix=f"e2e:{secrets.token_hex(4)}:",
         otlp_endpoint=f"127.0.0.1:{otlp.port}",  # type: ignore[attr-defined]
         agent_env={"CPU": "2", "MEM_BYTES": str(4 * 1024**3), **(agent_env or {})},
+        **config,
     )
     running = Platform(config)
     await running.start()

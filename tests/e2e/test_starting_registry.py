@@ -5,41 +5,27 @@ and binds, and only the second starts sessions and applies the agents' kernel ev
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
 from cli.client import ShipyardClient
-from cli.platform import Platform, PlatformConfig
+from cli.platform import Platform
 from services.agent.adapters.event_publisher import kernel_stream
 from services.registry.app_parts import KERNEL_EVENTS_GROUP
-from tests.conftest import create_database, drop_database
+from tests.e2e.conftest import own_platform
+from tests.e2e.otlp_receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 async def split(
-    tmp_path_factory: pytest.TempPathFactory, redis_url: str
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str, otlp: Receiver
 ) -> AsyncIterator[Platform]:
-    db_name, database_url = await create_database()
-    data_dir: Path = tmp_path_factory.mktemp("shipyard-starting")
-    config = PlatformConfig.ephemeral(
-        data_dir,
-        database_url=database_url,
-        redis_url=redis_url,
-        redis_prefix=f"e2e-starting:{secrets.token_hex(4)}:",
-        starting_registries=1,
-        agent_env={"CPU": "2", "MEM_BYTES": str(4 * 1024**3)},
-    )
-    running = Platform(config)
-    await running.start()
-    yield running
-    await running.stop()
-    await drop_database(db_name)
+    async with own_platform(tmp_path_factory, redis_url, otlp, starting_registries=1) as running:
+        yield running
 
 
 async def test_sessions_run_when_only_the_second_registry_starts_them(split: Platform) -> None:
