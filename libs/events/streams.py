@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +64,21 @@ class StreamPublisher:
             self._stream, {"id": event_id, "data": data}, maxlen=self._maxlen, approximate=True
         )
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    async def publish_together(self, events: Sequence[tuple[str, bytes]]) -> list[str]:
+        """Append `(event id, data)` pairs in order, in one MULTI/EXEC: all or none, and a
+        reader blocked on the stream is woken once, with all of them (after a plain pipeline's
+        first XADD Redis may already serve it that entry alone)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for event_id, data in events:
+                pipe.xadd(
+                    self._stream,
+                    {"id": event_id, "data": data},
+                    maxlen=self._maxlen,
+                    approximate=True,
+                )
+            ids = await pipe.execute()
+        return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
 
 
 class StreamConsumer:

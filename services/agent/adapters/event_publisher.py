@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from redis.exceptions import RedisError
@@ -88,3 +89,14 @@ class RedisKernelEventPublisher:
                 await self._publisher.publish(message.event_id, message.SerializeToString())
         except (RedisError, OSError, TimeoutError) as exc:
             raise Unavailable(f"cannot publish a kernel event: {exc}") from exc
+
+    async def publish_together(self, events: Sequence[KernelEvent]) -> None:
+        """Publish in order, all or none, for the registry to read (and apply) together."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                messages = [to_event(e, self._credential) for e in events]
+                await self._publisher.publish_together(
+                    [(m.event_id, m.SerializeToString()) for m in messages]
+                )
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise Unavailable(f"cannot publish kernel events: {exc}") from exc

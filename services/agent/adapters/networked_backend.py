@@ -19,6 +19,7 @@ from services.agent.service.ports import (
     KernelStatsSource,
     LiveChannel,
     LiveKernels,
+    PrestartedKernels,
     RestartableKernels,
     Terminal,
 )
@@ -47,6 +48,15 @@ class NetworkedBackend:
 
     async def destroy(self, kernel_id: str, reason: str) -> None:
         await self.inner.destroy(kernel_id, reason)
+
+    def hands_out(self, spec: m.KernelSpec) -> bool:
+        # A cluster kernel awaits its network first, and no pre-started kernel stands for it.
+        inner = self.inner
+        return (
+            not spec.cluster_hostname
+            and isinstance(inner, PrestartedKernels)
+            and inner.hands_out(spec)
+        )
 
     async def execute(
         self, kernel_id: str, mode: m.ExecMode, code: str, timeout: float

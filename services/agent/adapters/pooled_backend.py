@@ -62,6 +62,11 @@ class PooledProcessBackend(ProcessBackend):
         """How many pre-started kernels wait now."""
         return len(self._pool) if self._pool is not None else 0
 
+    def hands_out(self, spec: m.KernelSpec) -> bool:
+        """Whether a create of `spec` now takes a pre-started kernel (`ports.PrestartedKernels`);
+        `take` happens before the create's first await."""
+        return self._pool is not None and len(self._pool) > 0 and poolable(spec)
+
     @override
     async def close(self) -> None:
         if self._pool is not None:

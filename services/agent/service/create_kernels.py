@@ -18,7 +18,8 @@ from libs.core.errors import Internal, ShipyardError, Unavailable
 from libs.telemetry.tracing import current_trace_context
 from services.agent.domain.model import KernelHandle, KernelSpec
 from services.agent.service.kernels import AgentKernels
-from services.agent.service.outbound import REASON_FAILED_TO_START, Phase
+from services.agent.service.outbound import REASON_FAILED_TO_START, KernelEvent, Phase
+from services.agent.service.ports import PrestartedKernels
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,13 @@ class CreateKernels:
     async def _start(self, spec: KernelSpec) -> KernelHandle:
         kid, sid = spec.kernel_id, spec.session_id
         trace = current_trace_context()
-        await self._k.emit(Phase.CREATING, kid, sid, trace=trace)
+        # CREATING goes out before a start that may take long (a fresh sandbox, an image pull),
+        # so that it shows; a hand-out takes milliseconds, and its CREATING goes out with its
+        # outcome, in one MULTI, for the registry to apply both in one transaction.
+        creating = self._k.event(Phase.CREATING, kid, sid, trace=trace)
+        held = self._hands_out(spec)
+        if not held:
+            await self._k.publisher.publish(creating)
         try:
             handle = await self._start_in_turn(spec)
         except BaseException as exc:
@@ -91,17 +98,31 @@ class CreateKernels:
             self._k.accelerators.release(kid)
             if not isinstance(exc, Exception):
                 raise
-            await self._announce_failure(spec, exc, trace)
+            await self._announce_failure(spec, exc, trace, [creating] if held else [])
             raise
         self._k.traces[kid] = trace
+        started = self._k.event(Phase.STARTED, kid, sid, trace=trace)
         try:
-            await self._k.emit(Phase.STARTED, kid, sid, trace=trace)
+            if held:
+                await self._k.publisher.publish_together([creating, started])
+            else:
+                await self._k.publisher.publish(started)
         except Exception:
             # Without STARTED the registry would wait for this kernel forever: undo it.
             await self._undo(kid)
             raise
         log.info("kernel %s of session %s started (pid %d)", kid, sid, handle.pid)
         return handle
+
+    def _hands_out(self, spec: KernelSpec) -> bool:
+        """Whether this start takes a pre-started kernel: nothing awaits between here and the
+        take, as long as the gate lets it through at once."""
+        backend = self._k.backend
+        return (
+            not self._gate.locked()
+            and isinstance(backend, PrestartedKernels)
+            and backend.hands_out(spec)
+        )
 
     async def _start_in_turn(self, spec: KernelSpec) -> KernelHandle:
         self.queued += 1
@@ -133,18 +154,27 @@ class CreateKernels:
             log.exception("could not destroy kernel %s after a failed creation", kernel_id)
 
     async def _announce_failure(
-        self, spec: KernelSpec, exc: Exception, trace: dict[str, str]
+        self,
+        spec: KernelSpec,
+        exc: Exception,
+        trace: dict[str, str],
+        before: list[KernelEvent],
     ) -> None:
+        """CREATE_FAILED, after the CREATING that was held back for it (`before`)."""
         log.warning("kernel %s failed to start: %s", spec.kernel_id, describe(exc))
+        failed = self._k.event(
+            Phase.CREATE_FAILED,
+            spec.kernel_id,
+            spec.session_id,
+            reason=REASON_FAILED_TO_START,
+            message=describe(exc),
+            trace=trace,
+        )
         try:
-            await self._k.emit(
-                Phase.CREATE_FAILED,
-                spec.kernel_id,
-                spec.session_id,
-                reason=REASON_FAILED_TO_START,
-                message=describe(exc),
-                trace=trace,
-            )
+            if before:
+                await self._k.publisher.publish_together([*before, failed])
+            else:
+                await self._k.publisher.publish(failed)
         except Exception:
             log.exception("could not announce the failed start of kernel %s", spec.kernel_id)
 

@@ -82,14 +82,36 @@ class AgentKernels:
         trace: Mapping[str, str] | None = None,
     ) -> None:
         await self.publisher.publish(
-            KernelEvent(
-                kernel_id=kernel_id,
-                session_id=session_id,
-                agent_id=self.agent_id,
-                phase=phase,
+            self.event(
+                phase,
+                kernel_id,
+                session_id,
                 reason=reason,
                 exit_code=exit_code,
                 message=message,
-                trace_context=current_trace_context() if trace is None else trace,
+                trace=trace,
             )
+        )
+
+    def event(
+        self,
+        phase: Phase,
+        kernel_id: str,
+        session_id: str,
+        *,
+        reason: str = "",
+        exit_code: int = 0,
+        message: str = "",
+        trace: Mapping[str, str] | None = None,
+    ) -> KernelEvent:
+        """This agent's event on a kernel (in the current trace unless `trace` names one)."""
+        return KernelEvent(
+            kernel_id=kernel_id,
+            session_id=session_id,
+            agent_id=self.agent_id,
+            phase=phase,
+            reason=reason,
+            exit_code=exit_code,
+            message=message,
+            trace_context=current_trace_context() if trace is None else trace,
         )

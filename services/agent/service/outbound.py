@@ -44,6 +44,11 @@ class EventPublisher(Protocol):
         """Publish durably; raises Unavailable when the stream cannot be reached."""
         ...
 
+    async def publish_together(self, events: Sequence[KernelEvent]) -> None:
+        """Publish in order and all or none, so that the registry reads them in one go and
+        applies them in one transaction; raises Unavailable as `publish` does."""
+        ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentInfo:

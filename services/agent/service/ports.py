@@ -88,6 +88,17 @@ class LiveKernels(Protocol):
 
 
 @runtime_checkable
+class PrestartedKernels(Protocol):
+    """A backend that keeps kernels started ahead of their sessions (the process backend's
+    pool): a start that takes one is over in milliseconds."""
+
+    def hands_out(self, spec: KernelSpec) -> bool:
+        """Whether a create of `spec` begun now, in this step of the event loop, takes a
+        pre-started kernel (it may still start afresh, if that kernel fails at hand-out)."""
+        ...
+
+
+@runtime_checkable
 class KernelStatsSource(Protocol):
     """A backend that measures what its kernels use (docs/idle-and-usage.md)."""
 

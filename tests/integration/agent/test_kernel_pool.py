@@ -76,9 +76,9 @@ async def test_a_handed_out_kernel_is_the_sessions_own(
     pool: PooledProcessBackend, base_dir: Path, kid: str
 ) -> None:
     waiting = pooled_pids()
-    handle = await pool.create(
-        spec(kid, cpu=Decimal("0.5"), mem_bytes=128 * MIB, environ={"GREETING": "hello"})
-    )
+    wanted = spec(kid, cpu=Decimal("0.5"), mem_bytes=128 * MIB, environ={"GREETING": "hello"})
+    assert pool.hands_out(wanted)  # what the agent's create asks before it announces anything
+    handle = await pool.create(wanted)
     assert runner_pid(handle.pid) in waiting  # it did come from the pool
     assert pool.list() == [handle]
     code = "import os, subprocess\n"
@@ -115,6 +115,7 @@ async def test_a_kernel_with_mounts_never_gets_one(
 ) -> None:
     waiting = set(pooled_pids())
     folder = Mount(name="data", host_path=str(vfolder), read_only=True)
+    assert not pool.hands_out(spec(kid, mounts=(folder,)))
     handle = await pool.create(spec(kid, mounts=(folder,)))
     assert runner_pid(handle.pid) not in waiting
     assert set(pooled_pids()) == waiting  # the pool kept its kernels

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import pytest
@@ -91,3 +92,22 @@ async def test_during_an_outage_the_batch_waits_uncounted(redis: Redis, key_pref
     assert handlers.one_by_one == []
     assert (await redis.xpending(stream, "g"))["pending"] == 2
     assert await redis.xlen(consumer.dead_letter_stream) == 0
+
+
+async def test_entries_published_together_reach_a_waiting_reader_as_one_batch(
+    redis: Redis, key_prefix: str
+) -> None:
+    stream = f"{key_prefix}batch"
+    handlers = Handlers()
+    consumer = BatchStreamConsumer(
+        redis, stream, "g", "a", handlers.one, handlers.batch, block_ms=5000
+    )
+    await consumer.ensure_group()
+    reader = asyncio.create_task(consumer.read_new())
+    await asyncio.sleep(0.2)  # the reader waits in XREADGROUP (on a connection of its own)
+
+    await StreamPublisher(redis, stream).publish_together([("e1", b"x"), ("e2", b"y")])
+
+    assert await reader == 2
+    assert handlers.batches == [["e1", "e2"]]
+    assert (await redis.xpending(stream, "g"))["pending"] == 0

@@ -12,6 +12,7 @@ from shipyard.events.v1 import events_pb2
 from libs.core.ids import new_id
 from libs.events.batch_consumer import BatchStreamConsumer
 from libs.events.streams import StreamPublisher, last_entry_id
+from services.registry.adapters.user_events import RedisUserEvents
 from services.registry.api.kernel_event_handler import KernelEventHandler
 from services.registry.domain.model import Status
 from services.registry.service.kernel_events import ApplyKernelEvent
@@ -202,3 +203,33 @@ async def test_two_starters_claiming_at_once_never_take_the_same_session(stores:
             )
     for session_id in mine:
         assert (await stores.sessions.get(session_id)).status is Status.PREPARING
+
+
+async def test_a_hand_outs_events_published_together_are_applied_in_one_read(
+    stores: Stores, events: _Events, redis: Redis, key_prefix: str
+) -> None:
+    """The agent publishes a pre-started kernel's CREATING and STARTED in one MULTI: a consumer
+    waiting in its read gets both, and its owner still sees the kernel created, then started."""
+    session_id, [kernel_id], agent_id = await _prepared(stores)
+    await events.start()
+    shown = RedisUserEvents(redis, key_prefix)
+    position = await shown.position()
+    events.consumer = BatchStreamConsumer(
+        redis, events.stream, "registry", "node-1", events.handler, events.handler.batch,
+        block_ms=5000,
+    )  # fmt: skip
+    reader = asyncio.create_task(events.consumer.read_new())
+    await asyncio.sleep(0.2)  # the reader waits in XREADGROUP
+
+    await events.publisher.publish_together(
+        [
+            _event(kernel_id, session_id, agent_id, p)
+            for p in (Phase.PHASE_CREATING, Phase.PHASE_STARTED)
+        ]
+    )
+
+    assert await reader == 2
+    assert (await stores.sessions.get(session_id)).status is Status.RUNNING
+    assert await events.statuses(session_id) == ["RUNNING"]
+    names = [e.name async for e in shown.history(position, session_id)]
+    assert [n for n in names if n.startswith("kernel_")] == ["kernel_creating", "kernel_started"]

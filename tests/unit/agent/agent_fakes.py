@@ -108,11 +108,23 @@ class FakeBackend:
             )
 
 
+class FakePooledBackend(FakeBackend):
+    """A backend whose creates of the kernels in `prestarted` take a pre-started kernel."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prestarted: set[str] = set()
+
+    def hands_out(self, spec: m.KernelSpec) -> bool:
+        return spec.kernel_id in self.prestarted
+
+
 class FakePublisher:
     def __init__(self) -> None:
         self.events: list[KernelEvent] = []
         self.failures_left = 0  # the next N publishes raise Unavailable
         self.delays: dict[Phase, float] = {}  # seconds a publish of that phase takes
+        self.together: list[list[Phase]] = []  # the phases of each publish_together
 
     async def publish(self, event: KernelEvent) -> None:
         await asyncio.sleep(self.delays.get(event.phase, 0.0))
@@ -120,6 +132,14 @@ class FakePublisher:
             self.failures_left -= 1
             raise Unavailable("redis is down")
         self.events.append(event)
+
+    async def publish_together(self, events: Sequence[KernelEvent]) -> None:
+        await asyncio.sleep(max(self.delays.get(e.phase, 0.0) for e in events))
+        if self.failures_left > 0:
+            self.failures_left -= 1
+            raise Unavailable("redis is down")
+        self.events.extend(events)
+        self.together.append([e.phase for e in events])
 
     def phases(self, kernel_id: str) -> list[Phase]:
         return [e.phase for e in self.events if e.kernel_id == kernel_id]
