@@ -17,7 +17,7 @@ from shipyard.agent.v1 import (
 )
 
 from libs.core.tasks import cancel_all, spawn
-from libs.events.streams import StreamPublisher
+from libs.events.stream_publisher import StreamPublisher
 from libs.grpcutil.client import internal_channel
 from libs.grpcutil.runner import run_service
 from libs.grpcutil.server import GrpcServer, Registration, create_server

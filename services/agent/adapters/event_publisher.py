@@ -12,7 +12,7 @@ from shipyard.events.v1 import events_pb2
 from libs.core.agent_credentials import event_fields
 from libs.core.errors import Unavailable
 from libs.core.ids import new_id
-from libs.events.streams import StreamPublisher
+from libs.events.stream_publisher import StreamPublisher
 from services.agent.adapters.registry_client import AgentCredential
 from services.agent.service.outbound import KernelEvent, Phase
 

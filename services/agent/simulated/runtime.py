@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from shipyard.agent.v1 import kernel_service_pb2_grpc
 
 from libs.core.tasks import spawn
-from libs.events.streams import StreamPublisher
+from libs.events.stream_publisher import StreamPublisher
 from libs.grpcutil.client import internal_channel
 from libs.grpcutil.server import GrpcServer, Registration, create_server
 from services.agent.adapters.event_publisher import RedisKernelEventPublisher, kernel_stream

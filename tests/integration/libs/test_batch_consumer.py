@@ -9,7 +9,8 @@ import pytest
 from redis.asyncio import Redis
 
 from libs.events.batch_consumer import BatchStreamConsumer
-from libs.events.streams import DependencyOutage, StreamPublisher
+from libs.events.stream_publisher import StreamPublisher
+from libs.events.streams import DependencyOutage
 
 pytestmark = pytest.mark.integration
 

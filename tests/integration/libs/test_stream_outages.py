@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from libs.events.backoff import Backoff
 from libs.events.dead_letters import DeadLetterQueue
-from libs.events.streams import StreamConsumer, StreamPublisher
+from libs.events.stream_publisher import StreamPublisher
+from libs.events.streams import StreamConsumer
 from tests.conftest import ADMIN_PG_URL
 
 pytestmark = pytest.mark.integration

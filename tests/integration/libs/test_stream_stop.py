@@ -17,7 +17,8 @@ import pytest
 from redis.asyncio import Redis
 
 from libs.events.batch_consumer import BatchStreamConsumer
-from libs.events.streams import Handler, StreamConsumer, StreamPublisher, tail
+from libs.events.stream_publisher import StreamPublisher
+from libs.events.streams import Handler, StreamConsumer, tail
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,8 @@ import contextlib
 import pytest
 from redis.asyncio import Redis
 
-from libs.events.streams import StreamConsumer, StreamPublisher, last_entry_id, tail
+from libs.events.stream_publisher import StreamPublisher
+from libs.events.streams import StreamConsumer, last_entry_id, tail
 from tests.unit.scheduler.factories import wait_until
 
 pytestmark = pytest.mark.integration

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
-from libs.events.streams import StreamConsumer, StreamPublisher
+from libs.events.stream_publisher import StreamPublisher
+from libs.events.streams import StreamConsumer
 from services.agent.adapters.event_publisher import to_event
 from services.agent.adapters.registry_client import AgentCredential
 from services.agent.service.outbound import KernelEvent, Phase

@@ -11,7 +11,8 @@ from shipyard.events.v1 import events_pb2
 
 from libs.core.ids import new_id
 from libs.events.batch_consumer import BatchStreamConsumer
-from libs.events.streams import StreamPublisher, last_entry_id
+from libs.events.stream_publisher import StreamPublisher
+from libs.events.streams import last_entry_id
 from services.registry.adapters.user_events import RedisUserEvents
 from services.registry.api.kernel_event_handler import KernelEventHandler
 from services.registry.domain.model import Status

@@ -9,7 +9,8 @@ from redis.asyncio import Redis
 from shipyard.events.v1 import events_pb2
 
 from libs.core.ids import new_id
-from libs.events.streams import StreamConsumer, StreamPublisher, last_entry_id
+from libs.events.stream_publisher import StreamPublisher
+from libs.events.streams import StreamConsumer, last_entry_id
 from services.registry.api.kernel_event_handler import KernelEventHandler
 from services.registry.domain.model import Status
 from services.registry.service.kernel_events import ApplyKernelEvent

@@ -15,7 +15,8 @@ from shipyard.events.v1 import events_pb2
 
 from libs.core.ids import new_id
 from libs.core.tasks import keep_running
-from libs.events.streams import StreamConsumer, StreamPublisher
+from libs.events.stream_publisher import StreamPublisher
+from libs.events.streams import StreamConsumer
 from services.registry.adapters.redis_events import StreamSessionWaiter
 from services.registry.api.kernel_event_handler import KernelEventHandler
 from services.registry.domain.model import Status
