@@ -139,7 +139,8 @@ async def serve(settings: Settings, *, backend: KernelBackend | None = None) -> 
 
     async def on_pull(spec: KernelSpec) -> None:
         # Backend.AI's kernel_pulling: the session shows PULLING while its image comes in.
-        await pulls[0].emit(Phase.PULLING, spec.kernel_id, spec.session_id, reason="pulling")
+        k = pulls[0]
+        await k.emit(k.event(Phase.PULLING, spec.kernel_id, spec.session_id, reason="pulling"))
 
     detach: Detach | None = None
     if backend is None:

@@ -90,7 +90,7 @@ class CreateKernels:
         creating = self._k.event(Phase.CREATING, kid, sid, trace=trace)
         held = self._hands_out(spec)
         if not held:
-            await self._k.publisher.publish(creating)
+            await self._k.emit(creating)
         try:
             handle = await self._start_in_turn(spec)
         except BaseException as exc:
@@ -106,7 +106,7 @@ class CreateKernels:
             if held:
                 await self._k.publisher.publish_together([creating, started])
             else:
-                await self._k.publisher.publish(started)
+                await self._k.emit(started)
         except Exception:
             # Without STARTED the registry would wait for this kernel forever: undo it.
             await self._undo(kid)
@@ -174,7 +174,7 @@ class CreateKernels:
             if before:
                 await self._k.publisher.publish_together([*before, failed])
             else:
-                await self._k.publisher.publish(failed)
+                await self._k.emit(failed)
         except Exception:
             log.exception("could not announce the failed start of kernel %s", spec.kernel_id)
 

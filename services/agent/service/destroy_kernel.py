@@ -50,5 +50,5 @@ class DestroyKernel:
         # Gone, never here, or its end was dropped by the registry (e.g. it arrived before
         # STARTED): announce it again, since the registry waits for it. Duplicates are no-ops.
         await self._k.emit(
-            Phase.TERMINATED, kernel_id, session_id, reason=REASON_ALREADY_TERMINATED
+            self._k.event(Phase.TERMINATED, kernel_id, session_id, reason=REASON_ALREADY_TERMINATED)
         )

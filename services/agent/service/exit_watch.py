@@ -57,12 +57,14 @@ class ExitWatcher:
         while True:
             try:
                 await self._k.emit(
-                    Phase.TERMINATED,
-                    kid,
-                    ended.session_id,
-                    reason=reason,
-                    exit_code=ended.exit_code,
-                    trace=trace,
+                    self._k.event(
+                        Phase.TERMINATED,
+                        kid,
+                        ended.session_id,
+                        reason=reason,
+                        exit_code=ended.exit_code,
+                        trace=trace,
+                    )
                 )
                 break
             except Exception:

@@ -70,28 +70,9 @@ class AgentKernels:
             return False
         return True
 
-    async def emit(
-        self,
-        phase: Phase,
-        kernel_id: str,
-        session_id: str,
-        *,
-        reason: str = "",
-        exit_code: int = 0,
-        message: str = "",
-        trace: Mapping[str, str] | None = None,
-    ) -> None:
-        await self.publisher.publish(
-            self.event(
-                phase,
-                kernel_id,
-                session_id,
-                reason=reason,
-                exit_code=exit_code,
-                message=message,
-                trace=trace,
-            )
-        )
+    async def emit(self, event: KernelEvent) -> None:
+        """Publish one of this agent's events (built by `event`)."""
+        await self.publisher.publish(event)
 
     def event(
         self,
